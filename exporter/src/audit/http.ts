@@ -1,0 +1,34 @@
+// HTTP adapter of the audit log: GET /api/v1/audit.
+import { z } from 'zod';
+import type { ApiRoutes } from '../http/routes.js';
+import { Id, Page } from '../ipam/schemas.js';
+import type { AuditLog } from './log.js';
+
+const AuditEntry = z.object({
+  id: z.number().int(),
+  at: z.string(),
+  actor: z.string().meta({ description: 'token name' }),
+  grafana_user: z.string().nullable(),
+  request_id: z.string().nullable(),
+  action: z.enum(['create', 'update', 'delete']),
+  object_type: z.string(),
+  object_id: z.number().int().nullable(),
+  object_repr: z.string(),
+  before: z.unknown(),
+  after: z.unknown(),
+}).meta({ id: 'AuditEntry' });
+
+export function registerAuditRoutes(api: ApiRoutes, audit: AuditLog): void {
+  api.add({
+    method: 'get', path: '/audit', scope: 'read', tag: 'audit', summary: 'Audit log, newest first',
+    query: z.strictObject({
+      ...Page(),
+      object_type: z.enum(['subnet', 'address', 'range']).optional(),
+      object_id: Id.optional(),
+      actor: z.string().max(256).optional().meta({ description: 'token name or Grafana user' }),
+      since: z.iso.datetime().optional(),
+    }),
+    responses: { 200: { description: 'Entries', schema: z.object({ count: z.number().int(), results: z.array(AuditEntry) }).meta({ id: 'AuditList' }) } },
+    handler: ({ query }) => ({ status: 200, body: audit.list(query, query.limit, query.offset) }),
+  });
+}

@@ -1,0 +1,89 @@
+// Reads the YAML file and the environment, env over file, and validates the result. Errors
+// name the key, where it came from, the value (secrets masked) and what is allowed.
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { type Config, ConfigSchema, ENV_VARS } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): Config {
+  const file = configFile ?? env.LANSCAPE_CONFIG;
+  const raw: Record<string, unknown> = file ? readYaml(file) : {};
+  const sources = new Map<string, string>();
+  const problems: string[] = [];
+  for (const v of ENV_VARS) {
+    const value = env[v.name];
+    if (value === undefined || value === '') continue;
+    sources.set(v.path.join('.'), v.name);
+    if (v.int && !/^-?\d{1,12}$/.test(value.trim())) {
+      problems.push(`${v.name}=${show(value, v.secret)}: expected a whole number`);
+      continue;
+    }
+    setPath(raw, v.path, v.int ? Number(value.trim()) : value);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => describeIssue(i, raw, sources, file)));
+  return parsed.data;
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`config file ${file}: ${(e as Error).message}`]);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length) throw new ConfigError(doc.errors.map((e) => `config file ${file}: ${e.message}`));
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError([`config file ${file}: the top level must be a mapping`]);
+  return value as Record<string, unknown>;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, sources: Map<string, string>, file?: string): string {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => [...path, k].join('.'));
+    return `unknown setting${keys.length > 1 ? 's' : ''} ${keys.join(', ')}${file ? ` in ${file}` : ''}`;
+  }
+  const key = path.join('.') || '(top level)';
+  const env = sources.get(key);
+  const origin = env ? ` (from ${env})` : file ? ` (from ${file})` : '';
+  const secret = ENV_VARS.some((v) => v.secret && v.path.join('.') === key) || /token|password/.test(key);
+  const value = getPath(raw, path);
+  const shown = value === undefined ? 'missing' : `= ${show(value, secret)}`;
+  return `${key}${origin} ${shown}: ${issue.message}`;
+}
+
+function show(value: unknown, secret?: boolean): string {
+  if (secret) return '"***"';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const part of path.slice(0, -1)) {
+    const next = cur[part];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[part] = {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+function getPath(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const part of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}

@@ -1,0 +1,136 @@
+// Declarative routes: each one is registered with express and with the OpenAPI registry from
+// the same zod schemas, and its inputs are validated before the handler runs.
+import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { z } from 'zod';
+import type { Actor } from '../audit/log.js';
+import type { Scope } from '../config/schema.js';
+import { LanscapeError } from '../errors.js';
+import { type TokenVerifier, allows, bearerToken } from './auth.js';
+
+type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+
+export interface RouteResponse { status: number; body?: unknown; contentType?: string; headers?: Record<string, string> }
+
+export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+  method: Method;
+  /** OpenAPI-style path below /api/v1, e.g. /subnets/{id} */
+  path: string;
+  scope: Scope;
+  summary: string;
+  tag: string;
+  description?: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Request body media type; JSON unless said otherwise. */
+  bodyType?: 'application/json' | 'text/csv';
+  responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  handler: (input: {
+    params: z.infer<P>; query: z.infer<Q>; body: z.infer<B>; actor: Actor; req: Request; res: Response;
+  }) => RouteResponse | Promise<RouteResponse>;
+}
+
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+}).meta({ id: 'Error' });
+
+const STANDARD_ERRORS: Record<number, string> = {
+  400: 'Invalid input', 401: 'Missing or unknown token', 403: 'Token scope too low', 422: 'Input breaks an IPAM rule',
+};
+
+export class ApiRoutes {
+  readonly registry = new OpenAPIRegistry();
+
+  constructor(private readonly router: Router, private readonly tokens: TokenVerifier) {
+    this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  }
+
+  add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): void {
+    const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
+    for (const [status, r] of Object.entries({ ...spec.responses })) {
+      responses[status] = r.schema
+        ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: r.schema } } }
+        : { description: r.description };
+    }
+    for (const [status, description] of Object.entries(STANDARD_ERRORS)) {
+      responses[status] ??= { description, content: { 'application/json': { schema: ErrorBody } } };
+    }
+    this.registry.registerPath({
+      method: spec.method,
+      path: `/api/v1${spec.path}`,
+      summary: spec.summary,
+      ...(spec.description ? { description: spec.description } : {}),
+      tags: [spec.tag],
+      security: [{ bearer: [] }],
+      'x-required-scope': spec.scope,
+      request: {
+        ...(spec.params ? { params: spec.params } : {}),
+        ...(spec.query ? { query: spec.query } : {}),
+        ...(spec.body ? { body: { required: true, content: { [spec.bodyType ?? 'application/json']: { schema: spec.body } } } } : {}),
+      },
+      responses,
+    });
+
+    const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
+    this.router[spec.method](expressPath, async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const actor = this.authorize(req, spec.scope);
+        const params = parse(spec.params, req.params, 'path');
+        const query = parse(spec.query, req.query, 'query');
+        const body = spec.body ? parse(spec.body, bodyOf(req, spec.bodyType ?? 'application/json'), 'body') : undefined;
+        const out = await spec.handler({ params, query, body, actor, req, res } as never);
+        if (out.headers) res.set(out.headers);
+        res.status(out.status);
+        if (out.body === undefined) res.end();
+        else if (out.contentType) res.type(out.contentType).send(out.body);
+        else res.json(out.body);
+      } catch (e) {
+        next(e);
+      }
+    });
+  }
+
+  private authorize(req: Request, need: Scope): Actor {
+    const token = bearerToken(req.get('authorization'));
+    const identity = token ? this.tokens.verify(token) : undefined;
+    if (!identity) {
+      throw new LanscapeError(401, 'unauthorized', token ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>');
+    }
+    if (!allows(identity.scope, need)) {
+      throw new LanscapeError(403, 'forbidden', `this needs a token with ${need} scope; "${identity.name}" has ${identity.scope}`);
+    }
+    const user = req.get('x-grafana-user');
+    return {
+      name: identity.name,
+      grafanaUser: user && /^[\x20-\x7e]{1,256}$/.test(user) ? user : null,
+      requestId: String(req.id ?? ''),
+    };
+  }
+}
+
+function bodyOf(req: Request, type: string): unknown {
+  if (!req.is(type)) {
+    const len = Number(req.get('content-length') ?? 0);
+    if (len > 0 || req.get('transfer-encoding')) {
+      throw new LanscapeError(415, 'unsupported_media_type', `send the body as ${type}`);
+    }
+    throw new LanscapeError(400, 'validation_failed', `a ${type} request body is required`);
+  }
+  return req.body;
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.infer<T> | undefined {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({
+    location: where,
+    path: i.path.map(String).join('.'),
+    message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
+  }));
+  const first = issues[0]!;
+  throw new LanscapeError(400, 'validation_failed',
+    `${where}${first.path ? `.${first.path}` : ''}: ${first.message}`, issues);
+}

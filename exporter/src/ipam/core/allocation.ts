@@ -1,0 +1,74 @@
+// Next-free search. Never enumerates a prefix: it jumps over blocked intervals (used runs,
+// ranges closed to auto-allocation, the gateway), so cost depends on the number of
+// obstacles met, not on the size of the subnet.
+import type { Bounds } from './prefix.js';
+
+export interface Interval {
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+/** Returns the blocked interval that contains `at`, or undefined when `at` is not blocked. */
+export type BlockLookup = (at: bigint) => Interval | undefined;
+
+export function* freeAddresses(bounds: Bounds, blockers: readonly BlockLookup[]): Generator<bigint> {
+  let candidate = bounds.first;
+  while (candidate <= bounds.last) {
+    let jumped = false;
+    for (const lookup of blockers) {
+      const block = lookup(candidate);
+      if (block && block.last >= candidate) {
+        candidate = block.last + 1n;
+        jumped = true;
+      }
+    }
+    if (jumped) continue;
+    yield candidate;
+    candidate += 1n;
+  }
+}
+
+export function takeFree(bounds: Bounds, blockers: readonly BlockLookup[], count: number): bigint[] {
+  const out: bigint[] = [];
+  if (count <= 0) return out;
+  for (const address of freeAddresses(bounds, blockers)) {
+    out.push(address);
+    if (out.length === count) break;
+  }
+  return out;
+}
+
+/** A BlockLookup over intervals held in memory (closed ranges, the gateway). */
+export function sortedIntervalLookup(intervals: readonly Interval[]): BlockLookup {
+  const sorted = [...intervals].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  return (at) => {
+    let lo = 0;
+    let hi = sorted.length - 1;
+    let found: Interval | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const iv = sorted[mid]!;
+      if (iv.first <= at) {
+        found = iv;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found && found.last >= at ? found : undefined;
+  };
+}
+
+export function intervalsOverlap(a: Interval, b: Interval): boolean {
+  return a.first <= b.last && b.first <= a.last;
+}
+
+export function intervalSize(iv: Interval): bigint {
+  return iv.last - iv.first + 1n;
+}
+
+export function clip(iv: Interval, bounds: Bounds): Interval | undefined {
+  const first = iv.first > bounds.first ? iv.first : bounds.first;
+  const last = iv.last < bounds.last ? iv.last : bounds.last;
+  return first <= last ? { first, last } : undefined;
+}

@@ -1,0 +1,203 @@
+// Request and response schemas of the IPAM API. The same zod objects validate requests, check
+// CSV import rows and generate the OpenAPI document, so the three cannot drift apart.
+import { z } from 'zod';
+import { ADDRESS_SOURCES, ADDRESS_STATES, COLOR_RE, HOSTNAME_RE, RANGE_PURPOSES, TAG_RE, normalizeMac } from './core/fields.js';
+import { IpFormatError, parseIp } from './core/ip.js';
+import { parsePrefix } from './core/prefix.js';
+
+function parsedBy(parse: (v: string) => unknown) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    try {
+      parse(value);
+    } catch (e) {
+      if (!(e instanceof IpFormatError)) throw e;
+      ctx.addIssue({ code: 'custom', message: e.hint ? `${e.message}; ${e.hint}` : e.message });
+    }
+  };
+}
+
+export const Cidr = z.string().max(70).superRefine(parsedBy(parsePrefix))
+  .meta({ description: 'IPv4 or IPv6 prefix in CIDR notation, host bits clear', example: '10.0.0.0/24' });
+export const IpAddress = z.string().max(64).superRefine(parsedBy(parseIp))
+  .meta({ description: 'IPv4 (dotted quad) or IPv6 address', example: '10.0.0.10' });
+const Tags = z.array(z.string().regex(TAG_RE, 'tags start with a letter or digit and use letters, digits, space and _ . : / -')).max(32);
+const Hostname = z.string().regex(HOSTNAME_RE, 'not a valid DNS host name');
+const Mac = z.string().max(17).refine((v) => normalizeMac(v) !== null, 'not a MAC address (aa:bb:cc:dd:ee:ff)');
+const Text = (max: number) => z.string().max(max);
+const Timestamp = z.string().meta({ description: 'RFC 3339 timestamp', example: '2026-11-22T08:31:00.000Z' });
+export const Id = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+export const IdParams = z.strictObject({ id: Id });
+
+export const Page = (maxLimit = 1000, defaultLimit = 100) => ({
+  limit: z.coerce.number().int().min(1).max(maxLimit).default(defaultLimit)
+    .meta({ description: `page size (1–${maxLimit})` }),
+  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+});
+
+export const listOf = <T extends z.ZodType>(item: T, name: string) =>
+  z.object({ count: z.number().int(), results: z.array(item) }).meta({ id: name });
+
+// --- subnets
+const subnetFields = {
+  name: Text(128).optional(),
+  description: Text(2000).optional(),
+  vlan: z.number().int().min(1).max(4094).nullable().optional(),
+  gateway: IpAddress.nullable().optional(),
+  tags: Tags.optional(),
+  scan_enabled: z.boolean().optional().meta({ description: 'include this subnet in scheduled sweeps' }),
+  scan_interval_seconds: z.number().int().min(10).max(604800).nullable().optional()
+    .meta({ description: 'sweep interval; null uses the exporter default' }),
+};
+export const SubnetCreate = z.strictObject({ cidr: Cidr, ...subnetFields }).meta({ id: 'SubnetCreate' });
+export const SubnetUpdate = z.strictObject(subnetFields).meta({ id: 'SubnetUpdate' });
+export type SubnetCreate = z.infer<typeof SubnetCreate>;
+export type SubnetUpdate = z.infer<typeof SubnetUpdate>;
+
+const Utilization = z.object({
+  size: z.number().meta({ description: 'usable addresses (may be rounded above 2^53)' }),
+  used: z.number(),
+  free: z.number(),
+  ratio: z.number().min(0).max(1),
+  by_state: z.record(z.string(), z.number().int()),
+}).meta({ id: 'Utilization' });
+
+export const Subnet = z.object({
+  id: z.number().int(),
+  cidr: z.string(),
+  family: z.union([z.literal(4), z.literal(6)]),
+  prefix_length: z.number().int(),
+  name: z.string(),
+  description: z.string(),
+  vlan: z.number().int().nullable(),
+  gateway: z.string().nullable(),
+  tags: z.array(z.string()),
+  scan_enabled: z.boolean(),
+  scan_interval_seconds: z.number().int().nullable(),
+  parent_id: z.number().int().nullable().meta({ description: 'smallest subnet that contains this one' }),
+  depth: z.number().int(),
+  children: z.number().int(),
+  utilization: Utilization,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}).meta({ id: 'Subnet' });
+
+export const SubnetListQuery = z.strictObject({
+  ...Page(),
+  q: Text(200).optional().meta({ description: 'substring of CIDR, name or description' }),
+  tag: Text(64).optional(),
+  vlan: z.coerce.number().int().min(1).max(4094).optional(),
+  family: z.enum(['4', '6']).optional(),
+});
+
+export const SubnetDeleteQuery = z.strictObject({
+  force: z.enum(['true', 'false']).optional()
+    .meta({ description: 'also delete addresses that no other subnet contains' }),
+});
+
+// --- addresses
+const addressFields = {
+  state: z.enum(ADDRESS_STATES).optional().meta({ description: 'defaults to reserved' }),
+  hostname: Hostname.nullable().optional(),
+  mac: Mac.nullable().optional(),
+  description: Text(2000).optional(),
+  owner: Text(128).nullable().optional(),
+  tags: Tags.optional(),
+  source: z.enum(ADDRESS_SOURCES).optional().meta({ description: 'defaults to manual' }),
+};
+export const AddressCreate = z.strictObject({ address: IpAddress, ...addressFields }).meta({ id: 'AddressCreate' });
+export const AddressUpdate = z.strictObject(addressFields).meta({ id: 'AddressUpdate' });
+export type AddressFields = z.infer<typeof AddressUpdate>;
+export type AddressCreate = z.infer<typeof AddressCreate>;
+
+export const Address = z.object({
+  id: z.number().int(),
+  address: z.string(),
+  family: z.union([z.literal(4), z.literal(6)]),
+  subnet_id: z.number().int().nullable(),
+  state: z.enum(ADDRESS_STATES),
+  hostname: z.string().nullable(),
+  mac: z.string().nullable(),
+  description: z.string(),
+  owner: z.string().nullable(),
+  tags: z.array(z.string()),
+  source: z.enum(ADDRESS_SOURCES),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}).meta({ id: 'Address' });
+
+export const AddressListQuery = z.strictObject({
+  ...Page(),
+  subnet_id: Id.optional(),
+  state: z.enum(ADDRESS_STATES).optional(),
+  source: z.enum(ADDRESS_SOURCES).optional(),
+  tag: Text(64).optional(),
+  q: Text(200).optional().meta({ description: 'substring of address, hostname, MAC, owner or description' }),
+});
+
+export const AllocateRequest = z.strictObject({
+  count: z.number().int().min(1).max(4096).default(1),
+  ...addressFields,
+}).meta({ id: 'AllocateRequest' });
+export type AllocateRequest = z.infer<typeof AllocateRequest>;
+
+export const AvailableQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(10),
+});
+
+export const AvailableIps = z.object({
+  count: z.number().int(),
+  results: z.array(z.object({ address: z.string(), family: z.number().int() })),
+}).meta({ id: 'AvailableIps' });
+
+export const SubnetRowsQuery = z.strictObject({
+  ...Page(100_000, 10_000),
+});
+
+export const SubnetRow = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('address'), address: Address }),
+  z.object({
+    type: z.literal('gap'),
+    start_address: z.string(),
+    end_address: z.string(),
+    size: z.number(),
+    range_id: z.number().int().nullable(),
+  }),
+]).meta({ id: 'SubnetRow' });
+
+// --- ranges
+const rangeFields = {
+  label: Text(64).min(1),
+  color: z.string().regex(COLOR_RE, 'colour is #rrggbb').nullable().optional(),
+  purpose: z.enum(RANGE_PURPOSES).optional(),
+  description: Text(2000).optional(),
+  auto_allocate: z.boolean().optional().meta({ description: 'next-free allocation in the subnet may use this range' }),
+  mark_utilized: z.boolean().optional().meta({ description: 'count the whole range as used' }),
+};
+export const RangeCreate = z.strictObject({
+  subnet_id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  start_address: IpAddress,
+  end_address: IpAddress,
+  ...rangeFields,
+}).meta({ id: 'RangeCreate' });
+export const RangeUpdate = z.strictObject({ ...rangeFields, label: rangeFields.label.optional() }).meta({ id: 'RangeUpdate' });
+export type RangeCreate = z.infer<typeof RangeCreate>;
+export type RangeUpdate = z.infer<typeof RangeUpdate>;
+
+export const Range = z.object({
+  id: z.number().int(),
+  subnet_id: z.number().int(),
+  start_address: z.string(),
+  end_address: z.string(),
+  label: z.string(),
+  color: z.string().nullable(),
+  purpose: z.enum(RANGE_PURPOSES),
+  description: z.string(),
+  auto_allocate: z.boolean(),
+  mark_utilized: z.boolean(),
+  utilization: Utilization,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}).meta({ id: 'Range' });
+
+export const RangeListQuery = z.strictObject({ ...Page(), subnet_id: Id.optional() });

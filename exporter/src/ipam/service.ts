@@ -1,0 +1,528 @@
+// IPAM rules on top of the store: validation that needs the data (overlaps, containment,
+// uniqueness), allocation, utilization, and an audit entry for every change. Every method
+// that writes runs in one IMMEDIATE transaction, so concurrent requests serialize cleanly.
+import { type Actor, AuditLog } from '../audit/log.js';
+import { conflict, notFound, unprocessable } from '../errors.js';
+import type { Db } from '../store/db.js';
+import { type BlockLookup, type Interval, clip, intervalSize, sortedIntervalLookup, takeFree } from './core/allocation.js';
+import { type AddressSource, type AddressState, normalizeMac } from './core/fields.js';
+import { buildTree } from './core/hierarchy.js';
+import { type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
+import { layoutRows } from './core/layout.js';
+import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parsePrefix, usableBounds } from './core/prefix.js';
+import { type Utilization, utilization } from './core/utilization.js';
+import type { AddressCreate, AddressFields, AllocateRequest, RangeCreate, RangeUpdate, SubnetCreate, SubnetUpdate } from './schemas.js';
+import { type AddressFilter, type AddressRow, IpamStore, type RangeRow, type SubnetRow } from './store.js';
+
+export interface Paged<T> { count: number; results: T[] }
+
+export interface UtilizationView {
+  size: number; used: number; free: number; ratio: number; by_state: Record<string, number>;
+}
+
+export interface SubnetView {
+  id: number; cidr: string; family: Family; prefix_length: number; name: string; description: string;
+  vlan: number | null; gateway: string | null; tags: string[]; scan_enabled: boolean;
+  scan_interval_seconds: number | null; parent_id: number | null; depth: number; children: number;
+  utilization: UtilizationView; created_at: string; updated_at: string;
+}
+
+export interface AddressView {
+  id: number; address: string; family: Family; subnet_id: number | null; state: AddressState;
+  hostname: string | null; mac: string | null; description: string; owner: string | null; tags: string[];
+  source: AddressSource; created_at: string; updated_at: string;
+}
+
+export interface RangeView {
+  id: number; subnet_id: number; start_address: string; end_address: string; label: string;
+  color: string | null; purpose: string; description: string; auto_allocate: boolean; mark_utilized: boolean;
+  utilization: UtilizationView; created_at: string; updated_at: string;
+}
+
+export type SubnetRowView =
+  | { type: 'address'; address: AddressView }
+  | { type: 'gap'; start_address: string; end_address: string; size: number; range_id: number | null };
+
+export type AllocationScope = { subnetId: number } | { rangeId: number };
+
+export class IpamService {
+  readonly store: IpamStore;
+  readonly audit: AuditLog;
+
+  constructor(readonly db: Db) {
+    this.store = new IpamStore(db);
+    this.audit = new AuditLog(db);
+  }
+
+  /** Runs `fn` in a BEGIN IMMEDIATE transaction (nested calls become savepoints). */
+  write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // ---------------------------------------------------------------- subnets
+  listSubnets(filter: { q?: string | undefined; tag?: string | undefined; vlan?: number | undefined; family?: string | undefined },
+    limit: number, offset: number): Paged<SubnetView> {
+    const rows = this.store.allSubnets();
+    const tree = this.tree(rows);
+    const q = filter.q?.toLowerCase();
+    const matching = rows.filter((r) =>
+      (!q || r.cidr.includes(q) || r.name.toLowerCase().includes(q) || r.description.toLowerCase().includes(q)) &&
+      (!filter.tag || parseTags(r.tags).includes(filter.tag)) &&
+      (filter.vlan === undefined || r.vlan === filter.vlan) &&
+      (!filter.family || String(r.family) === filter.family));
+    return {
+      count: matching.length,
+      results: matching.slice(offset, offset + limit).map((r) => this.subnetView(r, tree)),
+    };
+  }
+
+  getSubnet(id: number): SubnetView {
+    return this.subnetView(this.subnetRow(id));
+  }
+
+  createSubnet(input: SubnetCreate, actor: Actor): SubnetView {
+    const prefix = parsePrefix(input.cidr);
+    const cidr = formatPrefix(prefix);
+    return this.write(() => {
+      const existing = this.store.subnetByCidr(cidr);
+      if (existing) throw conflict(`subnet ${cidr} already exists (id ${existing.id})`, { id: existing.id });
+      const gateway = this.checkGateway(prefix, input.gateway);
+      const now = new Date().toISOString();
+      const id = this.store.insertSubnet({
+        cidr, family: prefix.family, prefix_length: prefix.length,
+        first_key: ipKey({ family: prefix.family, value: prefix.network }),
+        last_key: ipKey({ family: prefix.family, value: lastOf(prefix) }),
+        name: input.name ?? '', description: input.description ?? '', vlan: input.vlan ?? null, gateway,
+        tags: JSON.stringify(dedupe(input.tags ?? [])), scan_enabled: input.scan_enabled === false ? 0 : 1,
+        scan_interval_seconds: input.scan_interval_seconds ?? null, created_at: now, updated_at: now,
+      });
+      const view = this.getSubnet(id);
+      this.audit.record(actor, 'create', 'subnet', id, cidr, undefined, view);
+      return view;
+    });
+  }
+
+  updateSubnet(id: number, patch: SubnetUpdate, actor: Actor): SubnetView {
+    return this.write(() => {
+      const row = this.subnetRow(id);
+      const before = this.subnetView(row);
+      const gateway = patch.gateway === undefined ? undefined : this.checkGateway(prefixOf(row), patch.gateway);
+      this.store.updateSubnet(id, {
+        name: patch.name, description: patch.description, vlan: patch.vlan, gateway,
+        tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
+        scan_enabled: patch.scan_enabled === undefined ? undefined : patch.scan_enabled ? 1 : 0,
+        scan_interval_seconds: patch.scan_interval_seconds,
+      }, new Date().toISOString());
+      const after = this.getSubnet(id);
+      this.audit.record(actor, 'update', 'subnet', id, row.cidr, before, after);
+      return after;
+    });
+  }
+
+  /**
+   * Deletes a subnet and its ranges. Addresses that would be left in no subnet make this a 409
+   * unless `force` is set, in which case they are deleted too (each with its audit entry).
+   */
+  deleteSubnet(id: number, force: boolean, actor: Actor): void {
+    this.write(() => {
+      const row = this.subnetRow(id);
+      const before = this.subnetView(row);
+      // With a parent subnet every address stays covered; otherwise those not in a child are orphaned.
+      const hasParent = this.tree().get(id)?.parentId != null;
+      const index = this.subnetIndex();
+      const orphans = hasParent ? [] : this.store.addressesBetween(row.first_key, row.last_key)
+        .filter((a) => index.mostSpecific(ipFromKey(a.ip_key)) === id);
+      if (orphans.length > 0 && !force) {
+        throw conflict(`subnet ${row.cidr} holds ${orphans.length} address(es) that no other subnet contains; ` +
+          'release them first or delete with ?force=true', { addresses: orphans.length });
+      }
+      for (const a of orphans) {
+        this.store.deleteAddress(a);
+        this.audit.record(actor, 'delete', 'address', a.id, a.address, this.addressView(a), undefined);
+      }
+      this.store.deleteSubnet(id);
+      this.audit.record(actor, 'delete', 'subnet', id, row.cidr, before, undefined);
+    });
+  }
+
+  /** The subnet view: known addresses plus collapsed free gaps, in address order. */
+  subnetRows(id: number, limit: number, offset: number): Paged<SubnetRowView> & { subnet: SubnetView } {
+    const row = this.subnetRow(id);
+    const prefix = prefixOf(row);
+    const bounds = usableBounds(prefix);
+    const subnetIndex = this.subnetIndex();
+    const used = this.store.addressesBetween(row.first_key, row.last_key)
+      .map((a) => ({ value: ipFromKey(a.ip_key).value, item: a }));
+    const ranges = this.store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, ...rangeInterval(r) }));
+    const rows = layoutRows(bounds, used, ranges);
+    const results = rows.slice(offset, offset + limit).map((r): SubnetRowView => r.kind === 'address'
+      ? { type: 'address', address: this.addressView(r.item, subnetIndex) }
+      : {
+        type: 'gap', start_address: formatIp({ family: row.family, value: r.first }),
+        end_address: formatIp({ family: row.family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
+      });
+    return { count: rows.length, results, subnet: this.subnetView(row) };
+  }
+
+  // ---------------------------------------------------------------- allocation
+  /** The next `limit` free addresses in a subnet or range, without reserving them. */
+  availableIps(scope: AllocationScope, limit: number): string[] {
+    const { family, bounds, blockers } = this.allocationPlan(scope);
+    return takeFree(bounds, blockers, limit).map((value) => formatIp({ family, value }));
+  }
+
+  /** Reserves the next `count` free addresses atomically; 409 when fewer are free. */
+  allocate(scope: AllocationScope, request: AllocateRequest, actor: Actor): AddressView[] {
+    return this.write(() => {
+      const { family, bounds, blockers, what } = this.allocationPlan(scope);
+      const free = takeFree(bounds, blockers, request.count);
+      if (free.length < request.count) {
+        throw conflict(`${what} has ${free.length === 0 ? 'no' : `only ${free.length}`} free address(es); ` +
+          `${request.count} requested`, { requested: request.count, available: free.length });
+      }
+      return free.map((value) => this.insertAddress({ family, value }, request, actor));
+    });
+  }
+
+  private allocationPlan(scope: AllocationScope): { family: Family; bounds: Bounds; blockers: BlockLookup[]; what: string } {
+    const subnet = 'subnetId' in scope ? this.subnetRow(scope.subnetId) : this.subnetRow(this.rangeRow(scope.rangeId).subnet_id);
+    const prefix = prefixOf(subnet);
+    const usable = usableBounds(prefix);
+    const fixed: Interval[] = [];
+    if (subnet.gateway) fixed.push(point(parseIp(subnet.gateway).value));
+    let bounds: Bounds | undefined = usable;
+    let what = `subnet ${subnet.cidr}`;
+    if ('rangeId' in scope) {
+      const range = this.rangeRow(scope.rangeId);
+      bounds = clip(rangeInterval(range), usable);
+      what = `range ${range.label} (${range.start_address}–${range.end_address})`;
+    } else {
+      // Ranges closed to auto-allocation, and child subnets, are not this subnet's to hand out.
+      for (const r of this.store.rangesInside(subnet.first_key, subnet.last_key)) {
+        if (!r.auto_allocate) fixed.push(rangeInterval(r));
+      }
+      for (const child of this.store.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)) {
+        const p = prefixOf(child);
+        fixed.push({ first: p.network, last: lastOf(p) });
+      }
+    }
+    const runs: BlockLookup = (at) => this.store.runContaining({ family: prefix.family, value: at });
+    return {
+      family: prefix.family,
+      bounds: bounds ?? { first: 1n, last: 0n },
+      blockers: [runs, sortedIntervalLookup(mergeNested(fixed))],
+      what,
+    };
+  }
+
+  // ---------------------------------------------------------------- addresses
+  listAddresses(filter: Omit<AddressFilter, 'between'> & { subnet_id?: number | undefined }, limit: number, offset: number): Paged<AddressView> {
+    let between: [Buffer, Buffer] | undefined;
+    if (filter.subnet_id !== undefined) {
+      const s = this.subnetRow(filter.subnet_id);
+      between = [s.first_key, s.last_key];
+    }
+    const { count, rows } = this.store.listAddresses({ ...filter, between }, limit, offset);
+    const index = this.subnetIndex();
+    return { count, results: rows.map((r) => this.addressView(r, index)) };
+  }
+
+  getAddress(id: number): AddressView {
+    return this.addressView(this.addressRow(id));
+  }
+
+  createAddress(input: AddressCreate, actor: Actor): AddressView {
+    const ip = parseIp(input.address);
+    return this.write(() => this.insertAddress(ip, input, actor));
+  }
+
+  updateAddress(id: number, patch: AddressFields, actor: Actor): AddressView {
+    return this.write(() => {
+      const row = this.addressRow(id);
+      const before = this.addressView(row);
+      this.store.updateAddress(id, {
+        state: patch.state, hostname: patch.hostname, description: patch.description, owner: patch.owner,
+        source: patch.source, mac: patch.mac === undefined ? undefined : patch.mac && normalizeMac(patch.mac),
+        tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
+      }, new Date().toISOString());
+      const after = this.getAddress(id);
+      this.audit.record(actor, 'update', 'address', id, row.address, before, after);
+      return after;
+    });
+  }
+
+  deleteAddress(id: number, actor: Actor): void {
+    this.write(() => {
+      const row = this.addressRow(id);
+      const before = this.addressView(row);
+      this.store.deleteAddress(row);
+      this.audit.record(actor, 'delete', 'address', id, row.address, before, undefined);
+    });
+  }
+
+  private insertAddress(ip: IP, fields: AddressFields, actor: Actor): AddressView {
+    const text = formatIp(ip);
+    const subnet = this.store.mostSpecificSubnet(ip);
+    if (!subnet) throw unprocessable(`no subnet contains ${text}; create the subnet first`);
+    const prefix = prefixOf(subnet);
+    const usable = usableBounds(prefix);
+    if (ip.value < usable.first || ip.value > usable.last) {
+      throw unprocessable(`${text} is the ${ip.value === prefix.network ? 'network' : 'broadcast'} address of ${subnet.cidr}`);
+    }
+    const existing = this.store.addressAt(ip);
+    if (existing) {
+      throw conflict(`${text} is already ${existing.state} (address id ${existing.id})`, { id: existing.id, state: existing.state });
+    }
+    const now = new Date().toISOString();
+    const id = this.store.insertAddress({
+      ip_key: ipKey(ip), address: text, family: ip.family, state: fields.state ?? 'reserved',
+      hostname: fields.hostname ?? null, mac: fields.mac ? normalizeMac(fields.mac) : null,
+      description: fields.description ?? '', owner: fields.owner ?? null, tags: JSON.stringify(dedupe(fields.tags ?? [])),
+      source: fields.source ?? 'manual', created_at: now, updated_at: now,
+    });
+    const view = this.addressView(this.addressRow(id), undefined, subnet.id);
+    this.audit.record(actor, 'create', 'address', id, text, undefined, view);
+    return view;
+  }
+
+  // ---------------------------------------------------------------- ranges
+  listRanges(subnetId: number | undefined, limit: number, offset: number): Paged<RangeView> {
+    if (subnetId !== undefined) this.subnetRow(subnetId);
+    const { count, rows } = this.store.listRanges(subnetId, limit, offset);
+    return { count, results: rows.map((r) => this.rangeView(r)) };
+  }
+
+  getRange(id: number): RangeView {
+    return this.rangeView(this.rangeRow(id));
+  }
+
+  createRange(input: RangeCreate, actor: Actor): RangeView {
+    return this.write(() => {
+      const subnet = this.subnetRow(input.subnet_id);
+      const prefix = prefixOf(subnet);
+      const start = parseIp(input.start_address);
+      const end = parseIp(input.end_address);
+      const usable = usableBounds(prefix);
+      for (const [name, ip] of [['start_address', start], ['end_address', end]] as const) {
+        if (!contains(prefix, ip) || ip.value < usable.first || ip.value > usable.last) {
+          throw unprocessable(`${name} ${formatIp(ip)} is not a usable address of subnet ${subnet.cidr}`);
+        }
+      }
+      if (start.value > end.value) throw unprocessable('start_address is after end_address');
+      const firstKey = ipKey(start);
+      const lastKey = ipKey(end);
+      const clash = this.store.rangesOverlapping(firstKey, lastKey)[0];
+      if (clash) {
+        throw conflict(`overlaps range "${clash.label}" (${clash.start_address}–${clash.end_address}, id ${clash.id})`, { id: clash.id });
+      }
+      const now = new Date().toISOString();
+      const id = this.store.insertRange({
+        subnet_id: subnet.id, start_address: formatIp(start), end_address: formatIp(end), first_key: firstKey,
+        last_key: lastKey, label: input.label, color: input.color ?? null, purpose: input.purpose ?? 'other',
+        description: input.description ?? '', auto_allocate: input.auto_allocate === false ? 0 : 1,
+        mark_utilized: input.mark_utilized ? 1 : 0, created_at: now, updated_at: now,
+      });
+      const view = this.getRange(id);
+      this.audit.record(actor, 'create', 'range', id, `${view.start_address}-${view.end_address}`, undefined, view);
+      return view;
+    });
+  }
+
+  updateRange(id: number, patch: RangeUpdate, actor: Actor): RangeView {
+    return this.write(() => {
+      const row = this.rangeRow(id);
+      const before = this.rangeView(row);
+      this.store.updateRange(id, {
+        label: patch.label, color: patch.color, purpose: patch.purpose, description: patch.description,
+        auto_allocate: patch.auto_allocate === undefined ? undefined : patch.auto_allocate ? 1 : 0,
+        mark_utilized: patch.mark_utilized === undefined ? undefined : patch.mark_utilized ? 1 : 0,
+      }, new Date().toISOString());
+      const after = this.getRange(id);
+      this.audit.record(actor, 'update', 'range', id, `${row.start_address}-${row.end_address}`, before, after);
+      return after;
+    });
+  }
+
+  deleteRange(id: number, actor: Actor): void {
+    this.write(() => {
+      const row = this.rangeRow(id);
+      const before = this.rangeView(row);
+      this.store.deleteRange(id);
+      this.audit.record(actor, 'delete', 'range', id, `${row.start_address}-${row.end_address}`, before, undefined);
+    });
+  }
+
+  // ---------------------------------------------------------------- utilization
+  subnetUtilization(row: SubnetRow): Utilization & { byState: Record<string, number> } {
+    const prefix = prefixOf(row);
+    const usable = usableBounds(prefix);
+    return this.utilizationWithin(prefix.family, usable, this.store.rangesInside(row.first_key, row.last_key));
+  }
+
+  rangeUtilization(row: RangeRow, subnet: SubnetRow): Utilization & { byState: Record<string, number> } {
+    const prefix = prefixOf(subnet);
+    const bounds = clip(rangeInterval(row), usableBounds(prefix)) ?? { first: 1n, last: 0n };
+    return this.utilizationWithin(prefix.family, bounds, [row]);
+  }
+
+  private utilizationWithin(family: Family, bounds: Bounds, ranges: RangeRow[]) {
+    const byState: Record<string, number> = {};
+    let addressCount = 0n;
+    if (bounds.first <= bounds.last) {
+      for (const { state, n } of this.store.countBetweenByState(keyOf(family, bounds.first), keyOf(family, bounds.last))) {
+        byState[state] = n;
+        addressCount += BigInt(n);
+      }
+    }
+    const utilized = [];
+    for (const r of ranges) {
+      if (!r.mark_utilized) continue;
+      const part = clip(rangeInterval(r), bounds);
+      if (!part) continue;
+      const inside = this.store.countBetween(keyOf(family, part.first), keyOf(family, part.last));
+      utilized.push({ size: intervalSize(part), addressCount: BigInt(inside) });
+    }
+    const usableCount = bounds.last >= bounds.first ? bounds.last - bounds.first + 1n : 0n;
+    return { ...utilization(usableCount, addressCount, utilized), byState };
+  }
+
+  // ---------------------------------------------------------------- views and lookups
+  subnetRow(id: number): SubnetRow {
+    const row = this.store.subnet(id);
+    if (!row) throw notFound('subnet', id);
+    return row;
+  }
+
+  private addressRow(id: number): AddressRow {
+    const row = this.store.address(id);
+    if (!row) throw notFound('address', id);
+    return row;
+  }
+
+  private rangeRow(id: number): RangeRow {
+    const row = this.store.range(id);
+    if (!row) throw notFound('range', id);
+    return row;
+  }
+
+  private tree(rows: SubnetRow[] = this.store.allSubnets()) {
+    return buildTree(rows.map((r) => ({ id: r.id, prefix: prefixOf(r) })));
+  }
+
+  subnetView(row: SubnetRow, tree = this.tree()): SubnetView {
+    const node = tree.get(row.id);
+    return {
+      id: row.id, cidr: row.cidr, family: row.family, prefix_length: row.prefix_length, name: row.name,
+      description: row.description, vlan: row.vlan, gateway: row.gateway, tags: parseTags(row.tags),
+      scan_enabled: row.scan_enabled === 1, scan_interval_seconds: row.scan_interval_seconds,
+      parent_id: node?.parentId ?? null, depth: node?.depth ?? 0, children: node?.childCount ?? 0,
+      utilization: utilizationView(this.subnetUtilization(row)), created_at: row.created_at, updated_at: row.updated_at,
+    };
+  }
+
+  addressView(row: AddressRow, index?: SubnetIndex, subnetId?: number): AddressView {
+    const ip = ipFromKey(row.ip_key);
+    return {
+      id: row.id, address: row.address, family: row.family,
+      subnet_id: subnetId ?? (index ? index.mostSpecific(ip) : this.store.mostSpecificSubnet(ip)?.id ?? null),
+      state: row.state as AddressState, hostname: row.hostname, mac: row.mac, description: row.description,
+      owner: row.owner, tags: parseTags(row.tags), source: row.source as AddressSource,
+      created_at: row.created_at, updated_at: row.updated_at,
+    };
+  }
+
+  rangeView(row: RangeRow): RangeView {
+    const subnet = this.subnetRow(row.subnet_id);
+    return {
+      id: row.id, subnet_id: row.subnet_id, start_address: row.start_address, end_address: row.end_address,
+      label: row.label, color: row.color, purpose: row.purpose, description: row.description,
+      auto_allocate: row.auto_allocate === 1, mark_utilized: row.mark_utilized === 1,
+      utilization: utilizationView(this.rangeUtilization(row, subnet)), created_at: row.created_at, updated_at: row.updated_at,
+    };
+  }
+
+  /** In-memory most-specific-subnet lookup for listing many addresses at once. */
+  subnetIndex(): SubnetIndex {
+    return new SubnetIndex(this.store.allSubnets());
+  }
+
+  private checkGateway(prefix: Prefix, gateway: string | null | undefined): string | null {
+    if (!gateway) return null;
+    const ip = parseIp(gateway);
+    const usable = usableBounds(prefix);
+    if (!contains(prefix, ip) || ip.value < usable.first || ip.value > usable.last) {
+      throw unprocessable(`gateway ${gateway} is not a usable address of ${formatPrefix(prefix)}`);
+    }
+    return formatIp(ip);
+  }
+
+}
+
+/** Most specific subnet of an address by probing one hash map per prefix length in use. */
+export class SubnetIndex {
+  private readonly byLength = new Map<string, number>();
+  private readonly lengths: Record<Family, number[]> = { 4: [], 6: [] };
+
+  constructor(rows: readonly SubnetRow[]) {
+    const seen = { 4: new Set<number>(), 6: new Set<number>() };
+    for (const r of rows) {
+      this.byLength.set(`${r.family}/${r.prefix_length}/${ipFromKey(r.first_key).value}`, r.id);
+      seen[r.family].add(r.prefix_length);
+    }
+    for (const f of [4, 6] as const) this.lengths[f] = [...seen[f]].sort((a, b) => b - a);
+  }
+
+  mostSpecific(ip: IP): number | null {
+    const bits = ip.family === 4 ? 32n : 128n;
+    for (const len of this.lengths[ip.family]) {
+      const host = bits - BigInt(len);
+      const network = (ip.value >> host) << host;
+      const id = this.byLength.get(`${ip.family}/${len}/${network}`);
+      if (id !== undefined) return id;
+    }
+    return null;
+  }
+}
+
+export function prefixOf(row: SubnetRow): Prefix {
+  return { family: row.family, network: ipFromKey(row.first_key).value, length: row.prefix_length };
+}
+
+function rangeInterval(r: RangeRow): Interval {
+  return { first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value };
+}
+
+function keyOf(family: Family, value: bigint): Buffer {
+  return ipKey({ family, value });
+}
+
+function point(value: bigint): Interval {
+  return { first: value, last: value };
+}
+
+/** Drops intervals nested in another, so a sorted lookup sees disjoint intervals. */
+function mergeNested(intervals: Interval[]): Interval[] {
+  const sorted = [...intervals].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const out: Interval[] = [];
+  for (const iv of sorted) {
+    const prev = out[out.length - 1];
+    if (prev && iv.first <= prev.last + 1n) {
+      if (iv.last > prev.last) out[out.length - 1] = { first: prev.first, last: iv.last };
+    } else {
+      out.push(iv);
+    }
+  }
+  return out;
+}
+
+function utilizationView(u: Utilization & { byState: Record<string, number> }): UtilizationView {
+  return { size: Number(u.size), used: Number(u.used), free: Number(u.free), ratio: u.ratio, by_state: u.byState };
+}
+
+export function parseTags(json: string): string[] {
+  return JSON.parse(json) as string[];
+}
+
+function dedupe(tags: string[]): string[] {
+  return [...new Set(tags)];
+}

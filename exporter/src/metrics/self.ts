@@ -1,0 +1,42 @@
+// Exporter self-metrics: build info, store size, HTTP request durations, process defaults.
+import { statSync } from 'node:fs';
+import type { NextFunction, Request, Response } from 'express';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VERSION } from '../version.js';
+
+export function createRegistry(dbFile: string): { registry: Registry; httpMetrics: (req: Request, res: Response, next: NextFunction) => void } {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  new Gauge({
+    name: 'lanscape_build_info', help: 'Lanscape exporter build; the value is always 1.',
+    labelNames: ['version', 'nodejs_version'], registers: [registry],
+  }).set({ version: VERSION, nodejs_version: process.version }, 1);
+
+  new Gauge({
+    name: 'lanscape_store_size_bytes', help: 'Size of the SQLite store on disk, WAL included.', registers: [registry],
+    collect() {
+      let bytes = 0;
+      for (const suffix of ['', '-wal']) {
+        try { bytes += statSync(dbFile + suffix).size; } catch { /* no WAL yet */ }
+      }
+      this.set(bytes);
+    },
+  });
+
+  const duration = new Histogram({
+    name: 'lanscape_http_request_duration_seconds', help: 'HTTP requests served, by route template, method and status.',
+    labelNames: ['route', 'method', 'status'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const httpMetrics = (req: Request, res: Response, next: NextFunction) => {
+    const end = duration.startTimer();
+    res.on('finish', () => {
+      // Route templates only, so label values stay bounded whatever paths clients send.
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      end({ route, method: req.method, status: String(res.statusCode) });
+    });
+    next();
+  };
+  return { registry, httpMetrics };
+}

@@ -1,0 +1,99 @@
+// Versioned schema. Append new migrations; never edit one that has shipped.
+// PRAGMA user_version holds the applied version, PRAGMA application_id marks a Lanscape store.
+export const APPLICATION_ID = 0x4c4e5343; // "LNSC"
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'ipam core: subnets, addresses, ranges, audit log',
+    sql: `
+      CREATE TABLE subnets (
+        id INTEGER PRIMARY KEY,
+        cidr TEXT NOT NULL UNIQUE,
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        prefix_length INTEGER NOT NULL,
+        first_key BLOB NOT NULL,
+        last_key BLOB NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        vlan INTEGER,
+        gateway TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        scan_enabled INTEGER NOT NULL DEFAULT 1,
+        scan_interval_seconds INTEGER,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX subnets_first_key ON subnets(first_key);
+
+      CREATE TABLE addresses (
+        id INTEGER PRIMARY KEY,
+        ip_key BLOB NOT NULL UNIQUE,
+        address TEXT NOT NULL,
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        state TEXT NOT NULL,
+        hostname TEXT,
+        mac TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        owner TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      -- covering index for per-subnet counts by state (metrics, utilization)
+      CREATE INDEX addresses_ip_state ON addresses(ip_key, state);
+
+      -- Maximal runs of consecutive used addresses: lets next-free jump a run of a million
+      -- addresses with one index probe. Maintained with every address insert and delete.
+      CREATE TABLE address_runs (
+        first_key BLOB PRIMARY KEY,
+        last_key BLOB NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE ranges (
+        id INTEGER PRIMARY KEY,
+        subnet_id INTEGER NOT NULL REFERENCES subnets(id) ON DELETE CASCADE,
+        start_address TEXT NOT NULL,
+        end_address TEXT NOT NULL,
+        first_key BLOB NOT NULL,
+        last_key BLOB NOT NULL,
+        label TEXT NOT NULL,
+        color TEXT,
+        purpose TEXT NOT NULL DEFAULT 'other',
+        description TEXT NOT NULL DEFAULT '',
+        auto_allocate INTEGER NOT NULL DEFAULT 1,
+        mark_utilized INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX ranges_subnet ON ranges(subnet_id);
+      CREATE INDEX ranges_first_key ON ranges(first_key);
+
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        grafana_user TEXT,
+        request_id TEXT,
+        action TEXT NOT NULL,
+        object_type TEXT NOT NULL,
+        object_id INTEGER,
+        object_repr TEXT NOT NULL,
+        before TEXT,
+        after TEXT
+      );
+      CREATE INDEX audit_object ON audit_log(object_type, object_id);
+
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
