@@ -22,10 +22,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): Config 
     if (value === undefined || value === '') continue;
     sources.set(v.path.join('.'), v.name);
     if (v.int && !/^-?\d{1,12}$/.test(value.trim())) {
-      problems.push(`${v.name}=${show(value, v.secret)}: expected a whole number`);
+      problems.push(`${v.path.join('.')} (from ${v.name}) = ${show(value, v.secret)}: expected a whole number; ${v.doc}`);
       continue;
     }
-    setPath(raw, v.path, v.int ? Number(value.trim()) : value);
+    const clash = setPath(raw, v.path, v.int ? Number(value.trim()) : value);
+    if (clash) problems.push(`${clash}${file ? ` in ${file}` : ''} must be a mapping to take ${v.name}`);
   }
   if (problems.length) throw new ConfigError(problems);
   const parsed = ConfigSchema.safeParse(raw);
@@ -55,28 +56,38 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, so
     return `unknown setting${keys.length > 1 ? 's' : ''} ${keys.join(', ')}${file ? ` in ${file}` : ''}`;
   }
   const key = path.join('.') || '(top level)';
-  const env = sources.get(key);
-  const origin = env ? ` (from ${env})` : file ? ` (from ${file})` : '';
-  const secret = ENV_VARS.some((v) => v.secret && v.path.join('.') === key) || /token|password/.test(key);
+  // An issue on a group (e.g. metrics) may come from several variables below it.
+  const envs = [...sources].filter(([k]) => k === key || k.startsWith(`${key}.`)).map(([, name]) => name);
+  const origin = envs.length ? ` (from ${envs.join(', ')})` : file ? ` (from ${file})` : '';
   const value = getPath(raw, path);
-  const shown = value === undefined ? 'missing' : `= ${show(value, secret)}`;
+  const shown = value === undefined ? 'missing' : `= ${show(value, isSecretKey(key))}`;
   return `${key}${origin} ${shown}: ${issue.message}`;
 }
 
+const SECRET_KEY = /token|password|secret/i;
+
+function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key.split('.').pop() ?? '') || ENV_VARS.some((v) => v.secret && v.path.join('.') === key);
+}
+
+/** JSON of a value with every secret inside it masked, shortened for one line. */
 function show(value: unknown, secret?: boolean): string {
   if (secret) return '"***"';
-  const text = JSON.stringify(value) ?? String(value);
+  const text = JSON.stringify(value, (k, v: unknown) => (k && SECRET_KEY.test(k) ? '***' : v)) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+/** Sets a nested value; returns the key of a non-mapping in the way instead of overwriting it. */
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): string | undefined {
   let cur = obj;
-  for (const part of path.slice(0, -1)) {
+  for (const [i, part] of path.slice(0, -1).entries()) {
     const next = cur[part];
-    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[part] = {};
+    if (next === undefined || next === null) cur[part] = {};
+    else if (typeof next !== 'object' || Array.isArray(next)) return path.slice(0, i + 1).join('.');
     cur = cur[part] as Record<string, unknown>;
   }
   cur[path[path.length - 1]!] = value;
+  return undefined;
 }
 
 function getPath(obj: unknown, path: string[]): unknown {

@@ -1,8 +1,12 @@
 // The exporter's settings: one zod schema for the YAML file and the environment alike.
 import { z } from 'zod';
 
-const Listen = z.string().regex(/^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?):(\d{1,5})$/,
-  'host:port, :port or [v6]:port').refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port is 0–65535');
+const LISTEN_RE = /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?):(\d{1,5})$/;
+const Listen = z.string().superRefine((v, ctx) => {
+  const m = LISTEN_RE.exec(v);
+  if (!m) ctx.addIssue({ code: 'custom', message: 'expected host:port, :port or [v6]:port' });
+  else if (Number(m[1]) > 65535) ctx.addIssue({ code: 'custom', message: 'the port is 0–65535' });
+});
 const Token = z.string().min(16, 'tokens need at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 export const SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];

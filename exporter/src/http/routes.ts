@@ -75,6 +75,7 @@ export class ApiRoutes {
 
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
     this.router[spec.method](expressPath, async (req: Request, res: Response, next: NextFunction) => {
+      res.locals.route = `/api/v1${expressPath}`;
       try {
         const actor = this.authorize(req, spec.scope);
         const params = parse(spec.params, req.params, 'path');

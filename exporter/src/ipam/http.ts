@@ -1,5 +1,6 @@
 // HTTP adapter of the IPAM domain: /api/v1 subnets, addresses, ranges, available-ips, CSV.
 import { z } from 'zod';
+import { LanscapeError } from '../errors.js';
 import type { ApiRoutes } from '../http/routes.js';
 import { CSV_KINDS, exportCsv, importCsv } from './csv.js';
 import {
@@ -159,11 +160,15 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
     body: z.string().meta({ example: 'cidr,name,vlan,tags\n10.0.0.0/24,servers,10,lab;core' }),
     responses: {
       200: { description: 'Report (applied, or dry run)', schema: ImportReportSchema },
-      422: { description: 'Some rows are invalid; nothing was stored', schema: ImportReportSchema },
+      422: { description: 'Some rows are invalid; nothing was stored. The report is in error.details.' },
     },
     handler: ({ params, query, body, actor }) => {
       const report = importCsv(ipam, params.kind, body, query.dry_run === 'true', actor);
-      return { status: report.errors.length > 0 && !report.dry_run ? 422 : 200, body: report };
+      if (report.errors.length > 0 && !report.dry_run) {
+        throw new LanscapeError(422, 'import_rejected',
+          `${report.errors.length} of ${report.rows} row(s) are invalid; nothing was stored`, report);
+      }
+      return { status: 200, body: report };
     },
   });
   api.add({

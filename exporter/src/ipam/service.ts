@@ -210,7 +210,7 @@ export class IpamService {
     return {
       family: prefix.family,
       bounds: bounds ?? { first: 1n, last: 0n },
-      blockers: [runs, sortedIntervalLookup(mergeNested(fixed))],
+      blockers: [runs, sortedIntervalLookup(fixed)],
       what,
     };
   }
@@ -498,21 +498,6 @@ function keyOf(family: Family, value: bigint): Buffer {
 
 function point(value: bigint): Interval {
   return { first: value, last: value };
-}
-
-/** Drops intervals nested in another, so a sorted lookup sees disjoint intervals. */
-function mergeNested(intervals: Interval[]): Interval[] {
-  const sorted = [...intervals].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-  const out: Interval[] = [];
-  for (const iv of sorted) {
-    const prev = out[out.length - 1];
-    if (prev && iv.first <= prev.last + 1n) {
-      if (iv.last > prev.last) out[out.length - 1] = { first: prev.first, last: iv.last };
-    } else {
-      out.push(iv);
-    }
-  }
-  return out;
 }
 
 function utilizationView(u: Utilization & { byState: Record<string, number> }): UtilizationView {

@@ -7,6 +7,11 @@ import { VERSION } from '../version.js';
 export function createRegistry(dbFile: string): { registry: Registry; httpMetrics: (req: Request, res: Response, next: NextFunction) => void } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client's *_total gauges break the naming rules promtool checks; the per-type gauges
+  // nodejs_active_handles / _requests / _resources carry the same numbers.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
 
   new Gauge({
     name: 'lanscape_build_info', help: 'Lanscape exporter build; the value is always 1.',
@@ -32,8 +37,10 @@ export function createRegistry(dbFile: string): { registry: Registry; httpMetric
   const httpMetrics = (req: Request, res: Response, next: NextFunction) => {
     const end = duration.startTimer();
     res.on('finish', () => {
-      // Route templates only, so label values stay bounded whatever paths clients send.
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      // Route templates only, so label values stay bounded whatever paths clients send. API routes
+      // record theirs in res.locals because an error handler runs outside the route.
+      const route = (res.locals.route as string | undefined) ??
+        (req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
       end({ route, method: req.method, status: String(res.statusCode) });
     });
     next();

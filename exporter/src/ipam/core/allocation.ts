@@ -30,17 +30,20 @@ export function* freeAddresses(bounds: Bounds, blockers: readonly BlockLookup[])
 
 export function takeFree(bounds: Bounds, blockers: readonly BlockLookup[], count: number): bigint[] {
   const out: bigint[] = [];
-  if (count <= 0) return out;
+  if (!(count > 0)) return out;
   for (const address of freeAddresses(bounds, blockers)) {
     out.push(address);
-    if (out.length === count) break;
+    if (out.length >= count) break;
   }
   return out;
 }
 
-/** A BlockLookup over intervals held in memory (closed ranges, the gateway). */
+/**
+ * A BlockLookup over intervals held in memory (closed ranges, child subnets, the gateway).
+ * Overlapping and adjacent intervals are merged first, so the binary search sees disjoint ones.
+ */
 export function sortedIntervalLookup(intervals: readonly Interval[]): BlockLookup {
-  const sorted = [...intervals].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const sorted = mergeIntervals(intervals);
   return (at) => {
     let lo = 0;
     let hi = sorted.length - 1;
@@ -59,8 +62,18 @@ export function sortedIntervalLookup(intervals: readonly Interval[]): BlockLooku
   };
 }
 
-export function intervalsOverlap(a: Interval, b: Interval): boolean {
-  return a.first <= b.last && b.first <= a.last;
+export function mergeIntervals(intervals: readonly Interval[]): Interval[] {
+  const sorted = [...intervals].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const out: Interval[] = [];
+  for (const iv of sorted) {
+    const prev = out[out.length - 1];
+    if (prev && iv.first <= prev.last + 1n) {
+      if (iv.last > prev.last) out[out.length - 1] = { first: prev.first, last: iv.last };
+    } else {
+      out.push(iv);
+    }
+  }
+  return out;
 }
 
 export function intervalSize(iv: Interval): bigint {

@@ -38,9 +38,10 @@ export function parseIp(text: unknown): IP {
 
 export function formatIp(ip: IP): string {
   const bytes = bigIntToBytes(ip.value, BITS[ip.family] / 8);
-  return ip.family === 4
-    ? bytes.join('.')
-    : ipaddr.fromByteArray(bytes).toString(); // RFC 5952 compressed form
+  if (ip.family === 4) return bytes.join('.');
+  const v6 = ipaddr.fromByteArray(bytes) as ipaddr.IPv6;
+  // RFC 5952: compressed form, with IPv4-mapped addresses ending in dotted quad (§5).
+  return v6.isIPv4MappedAddress() ? `::ffff:${v6.toIPv4Address().toString()}` : v6.toString();
 }
 
 export function compareIp(a: IP, b: IP): number {

@@ -1,0 +1,154 @@
+// Starts exporters for tests: in-process (fast) or as a child process (for kill -9 and CLIs).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/load.js';
+import { type RunningExporter, startExporter } from '../../src/server.js';
+
+export const TOKENS = {
+  read: 'read-token-0123456789',
+  write: 'write-token-0123456789',
+  admin: 'admin-token-0123456789',
+} as const;
+
+export const EXPORTER_DIR = fileURLToPath(new URL('../..', import.meta.url));
+
+export function tempDir(prefix = 'lanscape-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function testEnv(db: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    LANSCAPE_LISTEN: '127.0.0.1:0',
+    LANSCAPE_DB: db,
+    LANSCAPE_READ_TOKEN: TOKENS.read,
+    LANSCAPE_WRITE_TOKEN: TOKENS.write,
+    LANSCAPE_ADMIN_TOKEN: TOKENS.admin,
+    LANSCAPE_LOG_LEVEL: 'silent',
+    ...extra,
+  };
+}
+
+export interface TestExporter extends RunningExporter {
+  dbFile: string;
+  api: ApiClient;
+  stop(): Promise<void>;
+}
+
+/** An exporter in this process on an ephemeral loopback port with a fresh store. */
+export async function startTestExporter(extraEnv: Record<string, string> = {}): Promise<TestExporter> {
+  const { dir, cleanup } = tempDir();
+  const dbFile = join(dir, 'lanscape.db');
+  const config = loadConfig(testEnv(dbFile, extraEnv));
+  const running = await startExporter(config, pino({ level: 'silent' }));
+  return {
+    ...running,
+    dbFile,
+    api: new ApiClient(running.url),
+    async stop() {
+      await running.close();
+      cleanup();
+    },
+  };
+}
+
+export interface ApiResponse<T = any> { status: number; body: T; headers: Headers; text: string }
+
+export class ApiClient {
+  constructor(readonly base: string, readonly defaultToken: string | undefined = TOKENS.admin) {}
+
+  async call<T = any>(method: string, path: string, options: {
+    token?: string | null; body?: unknown; rawBody?: string; contentType?: string; headers?: Record<string, string>;
+  } = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    const token = options.token === undefined ? this.defaultToken : options.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (options.rawBody !== undefined) {
+      body = options.rawBody;
+      headers['content-type'] = options.contentType ?? 'application/json';
+    } else if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] = 'application/json';
+    }
+    const res = await fetch(this.base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
+    return { status: res.status, body: parsed as T, headers: res.headers, text };
+  }
+
+  get<T = any>(path: string, token?: string | null) { return this.call<T>('GET', path, { token }); }
+  post<T = any>(path: string, body: unknown, token?: string | null) { return this.call<T>('POST', path, { body, token }); }
+  patch<T = any>(path: string, body: unknown, token?: string | null) { return this.call<T>('PATCH', path, { body, token }); }
+  delete<T = any>(path: string, token?: string | null) { return this.call<T>('DELETE', path, { token }); }
+}
+
+export interface ChildExporter {
+  url: string;
+  api: ApiClient;
+  process: ChildProcess;
+  output: () => string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+/** The exporter as its own process (`node --import tsx src/main.ts`), for crash and CLI tests. */
+export async function spawnExporter(env: Record<string, string>, args: string[] = []): Promise<ChildExporter> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: EXPORTER_DIR,
+    // The test reads the listening URL from the start-up log line, so info level is needed.
+    env: { ...process.env, ...env, LANSCAPE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`exporter did not start:\n${out}`));
+    }, 20_000);
+    const onData = () => {
+      const m = /"url":"(http[^"]+)"/.exec(out);
+      if (m) { clearTimeout(timer); child.stdout!.off('data', onData); resolve(m[1]!); }
+    };
+    child.stdout!.on('data', onData);
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`exporter exited with ${code}:\n${out}`)); });
+  });
+  return {
+    url,
+    api: new ApiClient(url),
+    process: child,
+    output: () => out,
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Runs a CLI script of the exporter (src/cli/NAME.ts) and returns its exit code and output. */
+export function runCli(name: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', `src/cli/${name}.ts`, ...args], {
+      cwd: EXPORTER_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -1,0 +1,88 @@
+// /metrics: computed from the store at scrape time, clean under `promtool check metrics`.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, it } from 'node:test';
+import { type TestExporter, startTestExporter } from './helpers/exporter.js';
+import { requireTool } from './helpers/tools.js';
+
+let ex: TestExporter;
+before(async () => { ex = await startTestExporter(); });
+after(async () => { await ex.stop(); });
+
+async function scrape(): Promise<string> {
+  const r = await fetch(`${ex.url}/metrics`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type') ?? '', /text\/plain; version=0\.0\.4/);
+  return r.text();
+}
+
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+it('reports subnets, states, ranges and utilization from the store', async () => {
+  const s = (await ex.api.post('/api/v1/subnets', { cidr: '10.1.0.0/24', name: 'lab', vlan: 20 })).body;
+  await ex.api.post('/api/v1/subnets', { cidr: '10.1.0.128/25', name: 'lab-upper' });
+  await ex.api.post(`/api/v1/subnets/${s.id}/available-ips`, { count: 3 });
+  await ex.api.post('/api/v1/addresses', { address: '10.1.0.50', state: 'dhcp' });
+  await ex.api.post('/api/v1/ranges', { subnet_id: s.id, start_address: '10.1.0.60', end_address: '10.1.0.69', label: 'web', purpose: 'services', mark_utilized: true });
+  const text = await scrape();
+  assert.equal(sample(text, 'lanscape_subnet_info', { subnet: '10.1.0.0/24', name: 'lab', vlan: '20', parent: '' }), 1);
+  assert.equal(sample(text, 'lanscape_subnet_info', { subnet: '10.1.0.128/25', parent: '10.1.0.0/24' }), 1);
+  assert.equal(sample(text, 'lanscape_subnet_size_addresses', { subnet: '10.1.0.0/24' }), 254);
+  assert.equal(sample(text, 'lanscape_subnet_addresses', { subnet: '10.1.0.0/24', state: 'reserved' }), 3);
+  assert.equal(sample(text, 'lanscape_subnet_addresses', { subnet: '10.1.0.0/24', state: 'dhcp' }), 1);
+  assert.equal(sample(text, 'lanscape_subnet_addresses', { subnet: '10.1.0.0/24', state: 'assigned' }), 0);
+  assert.equal(sample(text, 'lanscape_subnet_free_addresses', { subnet: '10.1.0.0/24' }), 254 - 14);
+  assert.ok(Math.abs(sample(text, 'lanscape_subnet_utilization_ratio', { subnet: '10.1.0.0/24' })! - 14 / 254) < 1e-6);
+  assert.equal(sample(text, 'lanscape_range_info', { subnet: '10.1.0.0/24', range: '10.1.0.60-10.1.0.69', label: 'web', purpose: 'services' }), 1);
+  assert.equal(sample(text, 'lanscape_range_utilization_ratio', { range: '10.1.0.60-10.1.0.69' }), 1);
+  assert.equal(sample(text, 'lanscape_addresses', { state: 'reserved', source: 'manual' }), 3);
+  assert.equal(sample(text, 'lanscape_build_info', {}), 1);
+  assert.ok(sample(text, 'lanscape_store_size_bytes', {}) === undefined); // unlabelled: read below
+  assert.match(text, /^lanscape_store_size_bytes [1-9]\d*$/m);
+  assert.match(text, /^lanscape_http_request_duration_seconds_count\{route="\/api\/v1\/subnets",method="POST",status="201"\} 2$/m);
+  assert.match(text, /^process_resident_memory_bytes /m);
+
+  // Deleted objects vanish at the next scrape.
+  const sub = (await ex.api.get('/api/v1/subnets?q=lab-upper')).body.results[0];
+  await ex.api.delete(`/api/v1/subnets/${sub.id}`);
+  const after = await scrape();
+  assert.equal(sample(after, 'lanscape_subnet_info', { subnet: '10.1.0.128/25' }), undefined);
+});
+
+it('keeps route labels bounded whatever paths clients request', async () => {
+  for (let i = 0; i < 20; i++) await fetch(`${ex.url}/random-${i}`);
+  for (let i = 1; i <= 5; i++) await ex.api.get(`/api/v1/subnets/${1000 + i}`);
+  const text = await scrape();
+  assert.doesNotMatch(text, /random-/);
+  assert.doesNotMatch(text, /subnets\/100[1-5]/);
+  assert.match(text, /route="unmatched",method="GET",status="404"/);
+  assert.match(text, /route="\/api\/v1\/subnets\/:id",method="GET",status="404"/);
+});
+
+it('passes promtool check metrics', async (t) => {
+  const promtool = requireTool(t, 'promtool', 'apt-get install prometheus');
+  if (!promtool) return;
+  const text = await scrape();
+  const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'promtool reports nothing');
+  assert.equal(r.status, 0);
+});
+
+it('protects /metrics with basic auth when configured', async () => {
+  const secured = await startTestExporter({ LANSCAPE_METRICS_USERNAME: 'prom', LANSCAPE_METRICS_PASSWORD: 'scrape-secret' });
+  try {
+    assert.equal((await fetch(`${secured.url}/metrics`)).status, 401);
+    const bad = await fetch(`${secured.url}/metrics`, { headers: { authorization: `Basic ${Buffer.from('prom:wrong').toString('base64')}` } });
+    assert.equal(bad.status, 401);
+    const ok = await fetch(`${secured.url}/metrics`, { headers: { authorization: `Basic ${Buffer.from('prom:scrape-secret').toString('base64')}` } });
+    assert.equal(ok.status, 200);
+  } finally {
+    await secured.stop();
+  }
+});
