@@ -1,0 +1,41 @@
+// Structured JSON logs with request ids, and no secrets in them.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { TOKENS, spawnExporter, tempDir, testEnv } from './helpers/exporter.js';
+
+it('logs one JSON line per request with its id, and never a token', async () => {
+  const { dir, cleanup } = tempDir();
+  const ex = await spawnExporter(testEnv(join(dir, 'log.db'), {
+    LANSCAPE_METRICS_USERNAME: 'prom', LANSCAPE_METRICS_PASSWORD: 'metrics-password-123',
+  }));
+  try {
+    const r = await ex.api.call('POST', '/api/v1/subnets', {
+      body: { cidr: '10.5.0.0/24' }, token: TOKENS.write, headers: { 'X-Request-Id': 'req-abc.123', 'X-Grafana-User': 'alice' },
+    });
+    assert.equal(r.status, 201);
+    assert.equal(r.headers.get('x-request-id'), 'req-abc.123');
+    const generated = await ex.api.get('/api/v1/subnets', TOKENS.read);
+    assert.match(generated.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    const hostile = await ex.api.call('GET', '/api/v1/subnets', { headers: { 'X-Request-Id': '"}; injected {"x' } });
+    assert.match(hostile.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, 'an unsafe id is replaced');
+    await ex.api.get('/api/v1/subnets', 'wrong-token-but-long-enough');
+    await fetch(`${ex.url}/metrics`, { headers: { authorization: `Basic ${Buffer.from('prom:metrics-password-123').toString('base64')}` } });
+  } finally {
+    await ex.stop();
+    cleanup();
+  }
+  const lines = ex.output().trim().split('\n');
+  const records = lines.map((l) => JSON.parse(l) as Record<string, any>);
+  const created = records.find((x) => x.req?.id === 'req-abc.123');
+  assert.ok(created, 'the client request id is used');
+  assert.equal(created.res.statusCode, 201);
+  assert.equal(created.req.grafanaUser, 'alice');
+  assert.equal(typeof created.responseTime, 'number');
+  const all = lines.join('\n');
+  for (const secret of [...Object.values(TOKENS), 'wrong-token-but-long-enough', 'metrics-password-123',
+    Buffer.from('prom:metrics-password-123').toString('base64')]) {
+    assert.ok(!all.includes(secret), `the log contains a secret: ${secret}`);
+  }
+  assert.ok(records.some((x) => x.res?.statusCode === 401), 'refused requests are logged too');
+});
