@@ -38,7 +38,7 @@ it('names the bad setting, where it came from and what is allowed', () => {
   const r = main(['--check-config'], { LANSCAPE_SCAN_MAX_PREFIX: '4', LANSCAPE_LISTEN: 'everywhere' });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /scan\.max_prefix \(from LANSCAPE_SCAN_MAX_PREFIX\) = 4: .*>=8/);
-  assert.match(r.stderr, /listen \(from LANSCAPE_LISTEN\) = "everywhere": host:port/);
+  assert.match(r.stderr, /listen \(from LANSCAPE_LISTEN\) = "everywhere": expected host:port/);
   const yaml = join(dir, 'bad.yaml');
   writeFileSync(yaml, 'listen: ":9645"\nscna:\n  pps: 10\n');
   const f = main(['--config', yaml, '--check-config'], {});
