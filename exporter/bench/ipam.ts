@@ -1,0 +1,331 @@
+// IPAM benchmarks: next-free allocation in a large /8, reservations through the HTTP API under
+// 32 concurrent clients, /metrics with many subnets, and the subnet listing of a busy /16.
+import { join } from 'node:path';
+import type { Actor } from '../src/audit/log.js';
+import { ADDRESS_SOURCES, ADDRESS_STATES } from '../src/ipam/core/fields.js';
+import { formatIp, ipKey } from '../src/ipam/core/ip.js';
+import { IpamService } from '../src/ipam/service.js';
+import type { NewAddressRow } from '../src/ipam/store.js';
+import { type Db, openDb } from '../src/store/db.js';
+import {
+  type BenchContext, type Benchmark, type CannonRequest, type CannonResult, type Row, type Suite, cannon, httpCall, httpJson, int, median, ms,
+  percentile, timed,
+} from './lib.js';
+
+const ACTOR: Actor = { name: 'bench' };
+const NET10 = 0x0a000000n; // 10.0.0.0
+const v4 = (value: bigint) => ({ family: 4 as const, value });
+const NOW = new Date().toISOString();
+
+function addressRow(value: bigint, state: string = 'assigned', source: string = 'manual'): NewAddressRow {
+  const ip = v4(value);
+  return {
+    ip_key: ipKey(ip), address: formatIp(ip), family: 4, state, hostname: null, mac: null, description: '',
+    owner: null, tags: '[]', source, created_at: NOW, updated_at: NOW,
+  };
+}
+
+/** Deterministic PRNG (mulberry32) so every run seeds the same data. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fresh store file with `seed` applied in-process; the store is closed before returning. */
+function seedStore<T>(ctx: BenchContext, label: string, seed: (db: Db, ipam: IpamService) => T): { file: string; value: T } {
+  const file = join(ctx.tempDir(label), 'lanscape.db');
+  const db = openDb(file);
+  try {
+    const value = seed(db, new IpamService(db));
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    return { file, value };
+  } finally {
+    db.close();
+  }
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new Error(message);
+}
+
+// ---------------------------------------------------------------- 1. next free in a /8
+
+const RUN = 1_000_000;
+const SCATTERED = 1_000;
+const ALLOCATIONS = 200;
+const ALLOC_WARMUP = 10;
+
+const allocNextFree: Benchmark = {
+  name: 'alloc-next-free',
+  description: `IpamService.allocate(count 1) in 10.0.0.0/8 holding ${int(RUN)} contiguous addresses from 10.0.0.1 plus ${int(SCATTERED)} scattered ones`,
+  async run(ctx) {
+    const file = join(ctx.tempDir('alloc'), 'lanscape.db');
+    const db = openDb(file);
+    try {
+      const ipam = new IpamService(db);
+      const subnet = ipam.createSubnet({ cidr: '10.0.0.0/8', name: 'bench /8' }, ACTOR);
+      ctx.log(`alloc-next-free: seeding ${int(RUN + SCATTERED)} addresses in one transaction`);
+      const seed = await timed(() => {
+        db.transaction(() => {
+          for (let i = 1n; i <= BigInt(RUN); i++) ipam.store.insertAddress(addressRow(NET10 + i));
+          // Scattered ones from 10.16.0.0 on, well clear of the run and of what gets allocated.
+          const rnd = prng(8);
+          const picked = new Set<number>();
+          while (picked.size < SCATTERED) picked.add(0x100000 + Math.floor(rnd() * (0xfffffe - 0x100000)));
+          for (const off of picked) ipam.store.insertAddress(addressRow(NET10 + BigInt(off)));
+        })();
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      });
+      const inside = ipam.store.countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
+      check(inside === RUN + SCATTERED, `seeded ${inside} addresses, expected ${RUN + SCATTERED}`);
+
+      const expectedFirst = formatIp(v4(NET10 + BigInt(RUN) + 1n)); // 10.15.66.65
+      const got: string[] = [];
+      const samples: number[] = [];
+      await ctx.profiled('alloc-next-free', () => {
+        for (let i = 0; i < ALLOC_WARMUP + ALLOCATIONS; i++) {
+          const start = performance.now();
+          const views = ipam.allocate({ subnetId: subnet.id }, { count: 1 }, ACTOR);
+          const elapsed = performance.now() - start;
+          if (i >= ALLOC_WARMUP) samples.push(elapsed);
+          got.push(views[0]!.address);
+        }
+      });
+      check(got[0] === expectedFirst, `first allocation gave ${got[0]}, expected ${expectedFirst}`);
+      check(new Set(got).size === got.length, 'allocations returned duplicate addresses');
+      const after = ipam.store.countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
+      check(after === RUN + SCATTERED + got.length, `store holds ${after} addresses after allocating, expected ${RUN + SCATTERED + got.length}`);
+
+      const med = median(samples);
+      return [
+        {
+          benchmark: 'alloc-next-free: seed 1,001,000 rows (info)', target: '-', pass: null,
+          result: `${(seed.ms / 1000).toFixed(1)} s (${int((RUN + SCATTERED) / (seed.ms / 1000))} rows/s)`,
+        },
+        {
+          benchmark: 'alloc-next-free: allocate 1 in /8 with 1M used', target: 'median < 2 ms', pass: med < 2,
+          result: `median ${ms(med)}, p99 ${ms(percentile(samples, 99))} (n=${samples.length})`,
+        },
+      ];
+    } finally {
+      db.close();
+    }
+  },
+};
+
+// ---------------------------------------------------------------- 2. reservations over HTTP
+
+const CONNECTIONS = 32;
+const DURATION_S = 10;
+const HTTP_WARMUP_S = 2;
+const RATE_TARGET = 2000;
+const P99_TARGET_MS = 25;
+const HTTP_TARGET = `>= ${int(RATE_TARGET)} req/s, p99 < ${P99_TARGET_MS} ms, 0 non-2xx`;
+
+/**
+ * `stored` must lie between the 2xx answers counted and the requests sent: autocannon stops
+ * counting at the deadline, while the requests then in flight still complete on the server.
+ */
+function loadRow(name: string, r: CannonResult, stored: number, expected: { min: number; max: number }): Row {
+  const storedOk = stored >= expected.min && stored <= expected.max;
+  const pass = r.requests.average >= RATE_TARGET && r.latency.p99 < P99_TARGET_MS && r.non2xx === 0 &&
+    r.errors === 0 && r.timeouts === 0 && storedOk;
+  const problems = [
+    r.errors || r.timeouts ? `${r.errors} errors, ${r.timeouts} timeouts` : '',
+    storedOk ? '' : `store holds ${stored} addresses, expected ${expected.min}–${expected.max}`,
+  ].filter(Boolean).join('; ');
+  return {
+    benchmark: name, target: HTTP_TARGET, pass,
+    result: `${int(r.requests.average)} req/s (min ${int(r.requests.min)}/s), p50 ${ms(r.latency.p50)}, ` +
+      `p99 ${ms(r.latency.p99)}, non-2xx ${r.non2xx}${problems ? ` — ${problems}` : ''}`,
+  };
+}
+
+async function loadTest(ctx: BenchContext, name: string, label: string, cidr: string,
+  build: (subnetId: number) => { path: string; requests: CannonRequest[] }): Promise<Row[]> {
+  const { file, value: subnetId } = seedStore(ctx, name, (_db, ipam) => ipam.createSubnet({ cidr, name }, ACTOR).id);
+  const srv = await ctx.startExporter(file);
+  try {
+    const { path, requests } = build(subnetId);
+    const opts = {
+      url: `${srv.url}${path}`, connections: CONNECTIONS, method: 'POST', timeout: 10, requests,
+      headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' },
+    };
+    ctx.log(`${name}: ${srv.entry} pid ${srv.pid}; warm-up ${HTTP_WARMUP_S} s, then ${DURATION_S} s with ${CONNECTIONS} connections`);
+    const warm = await cannon({ ...opts, duration: HTTP_WARMUP_S });
+    const cpu0 = { server: srv.cpuMs(), client: process.cpuUsage(), at: performance.now() };
+    const r = await cannon({ ...opts, duration: DURATION_S });
+    const wall = performance.now() - cpu0.at;
+    const serverCpu = srv.cpuMs();
+    const client = process.cpuUsage(cpu0.client);
+    const cpu = `server CPU ${serverCpu === undefined || cpu0.server === undefined ? '?' : ((100 * (serverCpu - cpu0.server)) / wall).toFixed(0)}%, ` +
+      `client CPU ${((100 * (client.user + client.system)) / 1000 / wall).toFixed(0)}%`;
+    const subnet = await httpJson<{ utilization: { used: number } }>(`${srv.url}/api/v1/subnets/${subnetId}`, { token: srv.token });
+    const row = loadRow(`${name}: ${label}`, r, subnet.utilization.used, { min: warm['2xx'] + r['2xx'], max: warm.requests.sent + r.requests.sent });
+    row.result += `; ${cpu}`;
+    if (warm.non2xx > 0) row.result += ` (warm-up non-2xx ${warm.non2xx})`;
+    if (!row.pass && (r.non2xx > 0 || r.errors > 0)) ctx.log(`${name}: status codes ${JSON.stringify(r.statusCodeStats)}; exporter output:\n${srv.tail()}`);
+    return [row];
+  } finally {
+    await srv.stop();
+  }
+}
+
+const httpReserveNext: Benchmark = {
+  name: 'http-reserve-next',
+  description: `POST /api/v1/subnets/{id}/available-ips {"count":1} in a /16, ${CONNECTIONS} connections, ${DURATION_S} s`,
+  run: (ctx) => loadTest(ctx, 'http-reserve-next', `POST available-ips, ${CONNECTIONS} clients`, '10.1.0.0/16', (id) => ({
+    path: `/api/v1/subnets/${id}/available-ips`,
+    requests: [{ body: JSON.stringify({ count: 1 }) }],
+  })),
+};
+
+const httpAddressCreate: Benchmark = {
+  name: 'http-address-create',
+  description: `POST /api/v1/addresses with a distinct address of a second /16 each time, ${CONNECTIONS} connections, ${DURATION_S} s`,
+  run: (ctx) => {
+    const base = NET10 + (2n << 16n); // 10.2.0.0/16
+    let next = 1n;
+    return loadTest(ctx, 'http-address-create', `POST addresses, ${CONNECTIONS} clients`, '10.2.0.0/16', () => ({
+      path: '/api/v1/addresses',
+      requests: [{
+        setupRequest: (req) => {
+          // Past .255.254 this repeats an address: the run would then show 409s, not hide them.
+          const address = formatIp(v4(base + (next <= 0xfffen ? next++ : 0xfffen)));
+          return { ...req, body: JSON.stringify({ address }) };
+        },
+      }],
+    }));
+  },
+};
+
+// ---------------------------------------------------------------- 3. /metrics
+
+const METRIC_SUBNETS = 1_000;
+const PER_SUBNET = 100;
+const SCRAPE_WARMUP = 3;
+const SCRAPES = 20;
+
+const metricsScrape: Benchmark = {
+  name: 'metrics-scrape',
+  description: `GET /metrics with ${int(METRIC_SUBNETS)} /24 subnets holding ${PER_SUBNET} addresses each`,
+  async run(ctx) {
+    const { file } = seedStore(ctx, 'metrics', (db, ipam) => {
+      db.transaction(() => {
+        for (let i = 0; i < METRIC_SUBNETS; i++) {
+          const net = NET10 + (3n << 16n) + (BigInt(i) << 8n); // 10.3.0.0/24, 10.3.1.0/24, ... 10.6.231.0/24
+          ipam.createSubnet({ cidr: `${formatIp(v4(net))}/24`, name: `bench-${i}`, vlan: (i % 4094) + 1 }, ACTOR);
+          // 60 contiguous hosts, then 40 every third one: a mix of runs and holes, states and sources.
+          for (let k = 0; k < PER_SUBNET; k++) {
+            const host = k < 60 ? k + 1 : 70 + (k - 60) * 3;
+            ipam.store.insertAddress(addressRow(net + BigInt(host), ADDRESS_STATES[k % ADDRESS_STATES.length], ADDRESS_SOURCES[k % ADDRESS_SOURCES.length]));
+          }
+        }
+      })();
+    });
+    const srv = await ctx.startExporter(file);
+    try {
+      ctx.log(`metrics-scrape: ${srv.entry} pid ${srv.pid}; ${SCRAPE_WARMUP} warm-up + ${SCRAPES} timed scrapes`);
+      const samples: number[] = [];
+      let body = '';
+      for (let i = 0; i < SCRAPE_WARMUP + SCRAPES; i++) {
+        const r = await httpCall(`${srv.url}/metrics`);
+        check(r.status === 200, `GET /metrics: HTTP ${r.status}`);
+        if (i >= SCRAPE_WARMUP) samples.push(r.ms);
+        body = r.body.toString();
+      }
+      const subnets = new Set<string>();
+      for (const m of body.matchAll(/^lanscape_subnet_utilization_ratio\{subnet="([^"]+)"\} (\S+)$/gm)) subnets.add(m[1]!);
+      check(subnets.size === METRIC_SUBNETS, `/metrics has lanscape_subnet_utilization_ratio for ${subnets.size} subnets, expected ${METRIC_SUBNETS}`);
+      const med = median(samples);
+      const max = Math.max(...samples);
+      return [{
+        benchmark: 'metrics-scrape: 1,000 subnets, 100,000 addresses', target: '< 100 ms every scrape (max)', pass: max < 100,
+        result: `median ${ms(med)}, max ${ms(max)} (n=${SCRAPES}, ${subnets.size} subnets, ${(Buffer.byteLength(body) / 1024).toFixed(0)} KiB)`,
+      }];
+    } finally {
+      await srv.stop();
+    }
+  },
+};
+
+// ---------------------------------------------------------------- 4. subnet listing
+
+const LIST_ADDRESSES = 20_000;
+const LIST_WARMUP = 3;
+const LISTS = 20;
+
+/** Host offsets in a /16: 15,000 every third address, then 20 clumps of 250. */
+function listingHosts(): number[] {
+  const hosts: number[] = [];
+  for (let k = 0; k < 15_000; k++) hosts.push(1 + 3 * k); // .0.1 .. 175.187 (offset 44,998)
+  for (let c = 0; c < 20; c++) for (let j = 0; j < 250; j++) hosts.push(45_100 + c * 1_000 + j);
+  return hosts;
+}
+
+/** Free intervals of the usable hosts 1..65534 around the sorted `hosts`. */
+function gapCount(hosts: readonly number[]): number {
+  let gaps = 0;
+  let cursor = 1;
+  for (const h of hosts) {
+    if (h > cursor) gaps++;
+    cursor = h + 1;
+  }
+  return cursor <= 0xfffe ? gaps + 1 : gaps;
+}
+
+const subnetList: Benchmark = {
+  name: 'subnet-list',
+  description: `GET /api/v1/subnets/{id}/addresses?limit=100000 of a /16 with ${int(LIST_ADDRESSES)} addresses (rows plus free gaps)`,
+  async run(ctx) {
+    const hosts = listingHosts();
+    check(hosts.length === LIST_ADDRESSES, 'listing seed is not 20,000 addresses');
+    const base = NET10 + (7n << 16n); // 10.7.0.0/16
+    const { file, value: subnetId } = seedStore(ctx, 'list', (db, ipam) => {
+      const id = ipam.createSubnet({ cidr: '10.7.0.0/16', name: 'bench list' }, ACTOR).id;
+      db.transaction(() => {
+        hosts.forEach((h, k) => ipam.store.insertAddress(addressRow(base + BigInt(h), ADDRESS_STATES[k % ADDRESS_STATES.length])));
+      })();
+      return id;
+    });
+    const expectedGaps = gapCount(hosts);
+    const srv = await ctx.startExporter(file);
+    try {
+      ctx.log(`subnet-list: ${srv.entry} pid ${srv.pid}; ${LIST_WARMUP} warm-up + ${LISTS} timed listings`);
+      const url = `${srv.url}/api/v1/subnets/${subnetId}/addresses?limit=100000`;
+      const samples: number[] = [];
+      let last: Buffer = Buffer.alloc(0);
+      for (let i = 0; i < LIST_WARMUP + LISTS; i++) {
+        const r = await httpCall(url, { token: srv.token });
+        check(r.status === 200, `GET ${url}: HTTP ${r.status} ${r.body.toString().slice(0, 300)}`);
+        if (i >= LIST_WARMUP) samples.push(r.ms);
+        last = r.body;
+      }
+      const page = JSON.parse(last.toString()) as { count: number; results: { type: 'address' | 'gap' }[] };
+      const addresses = page.results.filter((r) => r.type === 'address').length;
+      const gaps = page.results.filter((r) => r.type === 'gap').length;
+      check(page.results.length === page.count, `returned ${page.results.length} of ${page.count} rows`);
+      check(addresses === LIST_ADDRESSES, `returned ${addresses} address rows, expected ${LIST_ADDRESSES}`);
+      check(gaps === expectedGaps && gaps > 0, `returned ${gaps} gap rows, expected ${expectedGaps}`);
+      const med = median(samples);
+      return [{
+        benchmark: 'subnet-list: /16 with 20,000 used', target: 'median < 50 ms', pass: med < 50,
+        result: `median ${ms(med)}, max ${ms(Math.max(...samples))} (n=${LISTS}; ${int(page.count)} rows: ` +
+          `${int(addresses)} addresses + ${int(gaps)} gaps, ${(last.length / 1048576).toFixed(1)} MiB)`,
+      }];
+    } finally {
+      await srv.stop();
+    }
+  },
+};
+
+export const ipamSuite: Suite = {
+  name: 'ipam',
+  benchmarks: [allocNextFree, httpReserveNext, httpAddressCreate, metricsScrape, subnetList],
+};
