@@ -10,6 +10,7 @@ import { registerIpamMetrics } from './ipam/metrics.js';
 import { IpamService } from './ipam/service.js';
 import { createRegistry } from './metrics/self.js';
 import { type Db, openDb } from './store/db.js';
+import { WriteBatcher } from './store/write-batcher.js';
 import { releaseOwnership, takeOwnership } from './store/ownership.js';
 import { VERSION } from './version.js';
 
@@ -28,12 +29,13 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const db = openDb(config.db, { synchronous: config.db_synchronous === 'full' ? 'FULL' : 'NORMAL' });
   takeOwnership(db);
   const ipam = new IpamService(db);
-  const { registry, httpMetrics } = createRegistry(config.db);
+  const { registry, observeRequest } = createRegistry(config.db);
+  const writes = new WriteBatcher(db);
   registerIpamMetrics(registry, ipam);
   const ready = () => {
     try { return db.prepare('SELECT 1 AS ok').get() !== undefined; } catch { return false; }
   };
-  const app = createApp({ config, logger, ipam, registry, httpMetrics, ready });
+  const app = createApp({ config, logger, ipam, registry, observeRequest, writes, ready });
   const tls = config.tls.cert_file && config.tls.key_file
     ? { cert: readFileSync(config.tls.cert_file), key: readFileSync(config.tls.key_file) }
     : undefined;

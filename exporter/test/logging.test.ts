@@ -27,15 +27,19 @@ it('logs one JSON line per request with its id, and never a token', async () => 
   }
   const lines = ex.output().trim().split('\n');
   const records = lines.map((l) => JSON.parse(l) as Record<string, any>);
-  const created = records.find((x) => x.req?.id === 'req-abc.123');
+  const created = records.find((x) => x.reqId === 'req-abc.123');
   assert.ok(created, 'the client request id is used');
-  assert.equal(created.res.statusCode, 201);
-  assert.equal(created.req.grafanaUser, 'alice');
-  assert.equal(typeof created.responseTime, 'number');
+  assert.equal(created.status, 201);
+  assert.equal(created.route, '/api/v1/subnets');
+  assert.equal(created.grafanaUser, 'alice');
+  assert.equal(typeof created.durationMs, 'number');
+  assert.equal(created.level, 30);
   const all = lines.join('\n');
   for (const secret of [...Object.values(TOKENS), 'wrong-token-but-long-enough', 'metrics-password-123',
     Buffer.from('prom:metrics-password-123').toString('base64')]) {
     assert.ok(!all.includes(secret), `the log contains a secret: ${secret}`);
   }
-  assert.ok(records.some((x) => x.res?.statusCode === 401), 'refused requests are logged too');
+  const refused = records.find((x) => x.status === 401);
+  assert.ok(refused, 'refused requests are logged too');
+  assert.equal(refused.level, 40, 'as warnings');
 });

@@ -86,3 +86,28 @@ it('protects /metrics with basic auth when configured', async () => {
     await secured.stop();
   }
 });
+
+it('keeps the address totals right through creates, updates and deletes', async () => {
+  const s = (await ex.api.post('/api/v1/subnets', { cidr: '10.9.0.0/24' })).body;
+  const before = await scrape();
+  const base = (state: string, source: string) => sample(before, 'lanscape_addresses', { state, source }) ?? 0;
+  const a = (await ex.api.post('/api/v1/addresses', { address: '10.9.0.5', source: 'docker' })).body;
+  await ex.api.post(`/api/v1/subnets/${s.id}/available-ips`, { count: 3, state: 'dhcp' });
+  await ex.api.patch(`/api/v1/addresses/${a.id}`, { state: 'assigned', source: 'proxmox' });
+  const one = (await ex.api.get(`/api/v1/addresses?subnet_id=${s.id}&state=dhcp`)).body.results[0];
+  await ex.api.delete(`/api/v1/addresses/${one.id}`);
+  await ex.api.patch(`/api/v1/addresses/${a.id}`, { description: 'no state change' });
+  const text = await scrape();
+  const now = (state: string, source: string) => sample(text, 'lanscape_addresses', { state, source }) ?? 0;
+  assert.equal(now('reserved', 'docker') - base('reserved', 'docker'), 0);
+  assert.equal(now('assigned', 'proxmox') - base('assigned', 'proxmox'), 1);
+  assert.equal(now('dhcp', 'manual') - base('dhcp', 'manual'), 2);
+  const db = (await import('better-sqlite3')).default;
+  const check = new db(ex.dbFile, { readonly: true });
+  try {
+    const counted = check.prepare('SELECT state, source, count(*) AS n FROM addresses GROUP BY state, source').all() as { state: string; source: string; n: number }[];
+    for (const c of counted) assert.equal(now(c.state, c.source), c.n, `${c.state}/${c.source} matches a full count`);
+  } finally {
+    check.close();
+  }
+});

@@ -4,7 +4,6 @@ import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import { OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import swaggerUi from 'swagger-ui-express';
 import { z } from 'zod';
@@ -15,6 +14,7 @@ import { registerIpamRoutes } from '../ipam/http.js';
 import type { IpamService } from '../ipam/service.js';
 import { LATEST_VERSION } from '../store/migrations.js';
 import { VERSION } from '../version.js';
+import type { WriteBatcher } from '../store/write-batcher.js';
 import { TokenVerifier } from './auth.js';
 import { ApiRoutes } from './routes.js';
 
@@ -23,7 +23,9 @@ export interface AppDeps {
   logger: Logger;
   ipam: IpamService;
   registry: Registry;
-  httpMetrics: express.RequestHandler;
+  /** Called once per finished request with its route template, for the duration histogram. */
+  observeRequest: (route: string, method: string, status: number, seconds: number) => void;
+  writes: WriteBatcher;
   /** Readiness: the store answers a query. */
   ready: () => boolean;
 }
@@ -34,25 +36,9 @@ export function createApp(deps: AppDeps): express.Express {
   const { config, logger, ipam, registry } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false); // API answers change with every write; hashing each body buys nothing
   app.set('query parser', 'simple');
-
-  app.use(pinoHttp({
-    logger,
-    genReqId: (req, res) => {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-    serializers: {
-      req: (req: { id: unknown; method: string; url: string; headers: Record<string, unknown> }) => ({
-        id: req.id, method: req.method, url: req.url, grafanaUser: req.headers['x-grafana-user'],
-      }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-  }));
-  app.use(deps.httpMetrics);
+  app.use(requestLog(logger, deps.observeRequest));
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', (_req, res) => {
@@ -70,7 +56,7 @@ export function createApp(deps: AppDeps): express.Express {
   const router = express.Router();
   router.use(express.json({ limit: config.body_limit_bytes, strict: true }));
   router.use(express.text({ type: 'text/csv', limit: config.import_limit_bytes }));
-  const api = new ApiRoutes(router, tokens);
+  const api = new ApiRoutes(router, tokens, deps.writes);
   registerInfoRoutes(api, deps);
   registerIpamRoutes(api, ipam);
   registerAuditRoutes(api, ipam.audit);
@@ -91,6 +77,38 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((req, _res, next) => next(new LanscapeError(404, 'not_found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(logger));
   return app;
+}
+
+/**
+ * One hook per request: a request id (the client's X-Request-Id when it is safe, else a UUID),
+ * one JSON log line when the response is finished, and the duration histogram. Headers are not
+ * logged, so tokens and passwords never reach the log.
+ */
+function requestLog(logger: Logger, observe: AppDeps['observeRequest']): express.RequestHandler {
+  return (req, res, next) => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.locals.requestId = id;
+    res.setHeader('X-Request-Id', id);
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      // Route templates only, so label values stay bounded whatever paths clients send. API
+      // routes record theirs in res.locals because the error handler runs outside the route.
+      const route = (res.locals.route as string | undefined) ??
+        (req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
+      observe(route, req.method, res.statusCode, seconds);
+      const status = res.statusCode;
+      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
+      const user = req.headers['x-grafana-user'];
+      logger[level]({
+        reqId: id, method: req.method, url: req.originalUrl, route, status,
+        durationMs: Math.round(seconds * 1e4) / 10, ...(typeof user === 'string' ? { grafanaUser: user.slice(0, 256) } : {}),
+      }, 'request');
+    });
+    next();
+  };
 }
 
 function registerInfoRoutes(api: ApiRoutes, deps: AppDeps): void {
@@ -128,7 +146,7 @@ function metricsAuth(config: Config): express.RequestHandler {
 interface BodyParserError { type?: string; status?: number; message: string }
 
 function errorHandler(logger: Logger) {
-  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     let e: LanscapeError;
     if (err instanceof LanscapeError) {
       e = err;
@@ -139,7 +157,7 @@ function errorHandler(logger: Logger) {
       else if (bp.type === 'encoding.unsupported' || bp.type === 'charset.unsupported') e = new LanscapeError(415, 'unsupported_media_type', bp.message);
       else if (bp.status === 400 || bp.type === 'request.aborted') e = new LanscapeError(400, 'bad_request', bp.message);
       else {
-        logger.error({ err, reqId: req.id }, 'unhandled error');
+        logger.error({ err, reqId: res.locals.requestId as string }, 'unhandled error');
         e = new LanscapeError(500, 'internal', 'internal error; see the exporter log for the request id');
       }
     }

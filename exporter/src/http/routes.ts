@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Actor } from '../audit/log.js';
 import type { Scope } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
+import type { WriteBatcher } from '../store/write-batcher.js';
 import { type TokenVerifier, allows, bearerToken } from './auth.js';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
@@ -27,6 +28,11 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   /** Request body media type; JSON unless said otherwise. */
   bodyType?: 'application/json' | 'text/csv';
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  /**
+   * The handler only changes the store, synchronously: run it in the shared group-commit batch.
+   * Handlers that wait on anything else (processes, the network) must not set this.
+   */
+  batched?: boolean;
   handler: (input: {
     params: z.infer<P>; query: z.infer<Q>; body: z.infer<B>; actor: Actor; req: Request; res: Response;
   }) => RouteResponse | Promise<RouteResponse>;
@@ -43,7 +49,7 @@ const STANDARD_ERRORS: Record<number, string> = {
 export class ApiRoutes {
   readonly registry = new OpenAPIRegistry();
 
-  constructor(private readonly router: Router, private readonly tokens: TokenVerifier) {
+  constructor(private readonly router: Router, private readonly tokens: TokenVerifier, private readonly writes: WriteBatcher) {
     this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   }
 
@@ -77,11 +83,12 @@ export class ApiRoutes {
     this.router[spec.method](expressPath, async (req: Request, res: Response, next: NextFunction) => {
       res.locals.route = `/api/v1${expressPath}`;
       try {
-        const actor = this.authorize(req, spec.scope);
+        const actor = this.authorize(req, res, spec.scope);
         const params = parse(spec.params, req.params, 'path');
         const query = parse(spec.query, req.query, 'query');
         const body = spec.body ? parse(spec.body, bodyOf(req, spec.bodyType ?? 'application/json'), 'body') : undefined;
-        const out = await spec.handler({ params, query, body, actor, req, res } as never);
+        const input = { params, query, body, actor, req, res } as never;
+        const out = spec.batched ? await this.writes.run(() => spec.handler(input) as RouteResponse) : await spec.handler(input);
         if (out.headers) res.set(out.headers);
         res.status(out.status);
         if (out.body === undefined) res.end();
@@ -93,7 +100,7 @@ export class ApiRoutes {
     });
   }
 
-  private authorize(req: Request, need: Scope): Actor {
+  private authorize(req: Request, res: Response, need: Scope): Actor {
     const token = bearerToken(req.get('authorization'));
     const identity = token ? this.tokens.verify(token) : undefined;
     if (!identity) {
@@ -106,7 +113,7 @@ export class ApiRoutes {
     return {
       name: identity.name,
       grafanaUser: user && /^[\x20-\x7e]{1,256}$/.test(user) ? user : null,
-      requestId: String(req.id ?? ''),
+      requestId: (res.locals.requestId as string | undefined) ?? null,
     };
   }
 }

@@ -21,7 +21,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
     handler: ({ query }) => ({ status: 200, body: ipam.listSubnets(query, query.limit, query.offset) }),
   });
   api.add({
-    method: 'post', path: '/subnets', scope: 'write', tag: 'subnets', summary: 'Create a subnet',
+    method: 'post', path: '/subnets', scope: 'write', batched: true, tag: 'subnets', summary: 'Create a subnet',
     body: SubnetCreate,
     responses: { 201: { description: 'Created', schema: Subnet }, 409: { description: 'Same CIDR exists' } },
     handler: ({ body, actor }) => ({ status: 201, body: ipam.createSubnet(body, actor) }),
@@ -32,13 +32,13 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
     handler: ({ params }) => ({ status: 200, body: ipam.getSubnet(params.id) }),
   });
   api.add({
-    method: 'patch', path: '/subnets/{id}', scope: 'write', tag: 'subnets', summary: 'Update a subnet (the CIDR is fixed)',
+    method: 'patch', path: '/subnets/{id}', scope: 'write', batched: true, tag: 'subnets', summary: 'Update a subnet (the CIDR is fixed)',
     params: IdParams, body: SubnetUpdate,
     responses: { 200: { description: 'Updated', schema: Subnet }, 404: { description: 'Not found' } },
     handler: ({ params, body, actor }) => ({ status: 200, body: ipam.updateSubnet(params.id, body, actor) }),
   });
   api.add({
-    method: 'delete', path: '/subnets/{id}', scope: 'write', tag: 'subnets', summary: 'Delete a subnet and its ranges',
+    method: 'delete', path: '/subnets/{id}', scope: 'write', batched: true, tag: 'subnets', summary: 'Delete a subnet and its ranges',
     description: 'Refused with 409 while addresses would be left in no subnet, unless force=true deletes them too.',
     params: IdParams, query: SubnetDeleteQuery,
     responses: { ...Deleted, 409: { description: 'Addresses would be orphaned' } },
@@ -74,7 +74,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
       },
     });
     api.add({
-      method: 'post', path: `/${kind}/{id}/available-ips`, scope: 'write', tag: kind,
+      method: 'post', path: `/${kind}/{id}/available-ips`, scope: 'write', batched: true, tag: kind,
       summary: `Reserve the next N free addresses of a ${noun} atomically`, params: IdParams, body: AllocateRequest,
       responses: {
         201: { description: 'The new addresses', schema: z.array(Address) },
@@ -93,7 +93,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
     handler: ({ query }) => ({ status: 200, body: ipam.listAddresses(query, query.limit, query.offset) }),
   });
   api.add({
-    method: 'post', path: '/addresses', scope: 'write', tag: 'addresses', summary: 'Reserve or record a specific address',
+    method: 'post', path: '/addresses', scope: 'write', batched: true, tag: 'addresses', summary: 'Reserve or record a specific address',
     body: AddressCreate,
     responses: { 201: { description: 'Created', schema: Address }, 409: { description: 'The address is taken' } },
     handler: ({ body, actor }) => ({ status: 201, body: ipam.createAddress(body, actor) }),
@@ -104,13 +104,13 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
     handler: ({ params }) => ({ status: 200, body: ipam.getAddress(params.id) }),
   });
   api.add({
-    method: 'patch', path: '/addresses/{id}', scope: 'write', tag: 'addresses', summary: 'Update an address',
+    method: 'patch', path: '/addresses/{id}', scope: 'write', batched: true, tag: 'addresses', summary: 'Update an address',
     params: IdParams, body: AddressUpdate,
     responses: { 200: { description: 'Updated', schema: Address }, 404: { description: 'Not found' } },
     handler: ({ params, body, actor }) => ({ status: 200, body: ipam.updateAddress(params.id, body, actor) }),
   });
   api.add({
-    method: 'delete', path: '/addresses/{id}', scope: 'write', tag: 'addresses', summary: 'Release an address',
+    method: 'delete', path: '/addresses/{id}', scope: 'write', batched: true, tag: 'addresses', summary: 'Release an address',
     params: IdParams, responses: Deleted,
     handler: ({ params, actor }) => {
       ipam.deleteAddress(params.id, actor);
@@ -125,7 +125,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
     handler: ({ query }) => ({ status: 200, body: ipam.listRanges(query.subnet_id, query.limit, query.offset) }),
   });
   api.add({
-    method: 'post', path: '/ranges', scope: 'write', tag: 'ranges', summary: 'Create a labelled range inside a subnet',
+    method: 'post', path: '/ranges', scope: 'write', batched: true, tag: 'ranges', summary: 'Create a labelled range inside a subnet',
     body: RangeCreate,
     responses: { 201: { description: 'Created', schema: Range }, 409: { description: 'Overlaps another range' } },
     handler: ({ body, actor }) => ({ status: 201, body: ipam.createRange(body, actor) }),
@@ -136,13 +136,13 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
     handler: ({ params }) => ({ status: 200, body: ipam.getRange(params.id) }),
   });
   api.add({
-    method: 'patch', path: '/ranges/{id}', scope: 'write', tag: 'ranges', summary: 'Update a range (bounds are fixed)',
+    method: 'patch', path: '/ranges/{id}', scope: 'write', batched: true, tag: 'ranges', summary: 'Update a range (bounds are fixed)',
     params: IdParams, body: RangeUpdate,
     responses: { 200: { description: 'Updated', schema: Range }, 404: { description: 'Not found' } },
     handler: ({ params, body, actor }) => ({ status: 200, body: ipam.updateRange(params.id, body, actor) }),
   });
   api.add({
-    method: 'delete', path: '/ranges/{id}', scope: 'write', tag: 'ranges', summary: 'Delete a range', params: IdParams,
+    method: 'delete', path: '/ranges/{id}', scope: 'write', batched: true, tag: 'ranges', summary: 'Delete a range', params: IdParams,
     responses: Deleted,
     handler: ({ params, actor }) => {
       ipam.deleteRange(params.id, actor);
@@ -153,7 +153,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
   // ---- CSV
   const Kind = z.strictObject({ kind: z.enum(CSV_KINDS) });
   api.add({
-    method: 'post', path: '/import/{kind}', scope: 'write', tag: 'csv', bodyType: 'text/csv',
+    method: 'post', path: '/import/{kind}', scope: 'write', batched: true, tag: 'csv', bodyType: 'text/csv',
     summary: 'Import subnets or addresses from CSV',
     description: 'With dry_run=true nothing is stored and every row is checked. Otherwise all rows are stored, or none (422 with the per-row errors).',
     params: Kind, query: z.strictObject({ dry_run: z.enum(['true', 'false']).default('false') }),

@@ -151,7 +151,7 @@ export const AvailableIps = z.object({
 }).meta({ id: 'AvailableIps' });
 
 export const SubnetRowsQuery = z.strictObject({
-  ...Page(100_000, 10_000),
+  ...Page(100_000, 1000),
 });
 
 export const SubnetRow = z.discriminatedUnion('type', [

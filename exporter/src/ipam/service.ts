@@ -70,10 +70,9 @@ export class IpamService {
       (!filter.tag || parseTags(r.tags).includes(filter.tag)) &&
       (filter.vlan === undefined || r.vlan === filter.vlan) &&
       (!filter.family || String(r.family) === filter.family));
-    return {
-      count: matching.length,
-      results: matching.slice(offset, offset + limit).map((r) => this.subnetView(r, tree)),
-    };
+    const page = matching.slice(offset, offset + limit);
+    const usage = this.utilizations(page.length > 1 ? rows : page);
+    return { count: matching.length, results: page.map((r) => this.subnetView(r, tree, usage.get(r.id))) };
   }
 
   getSubnet(id: number): SubnetView {
@@ -145,21 +144,29 @@ export class IpamService {
     });
   }
 
-  /** The subnet view: known addresses plus collapsed free gaps, in address order. */
+  /**
+   * The subnet view: known addresses plus collapsed free gaps, in address order. The layout is
+   * computed from the address values alone (one integer per address); only the addresses on
+   * the requested page are read in full, so any page of a large subnet costs about the same.
+   */
   subnetRows(id: number, limit: number, offset: number): Paged<SubnetRowView> & { subnet: SubnetView } {
     const row = this.subnetRow(id);
     const prefix = prefixOf(row);
-    const bounds = usableBounds(prefix);
-    const subnetIndex = this.subnetIndex();
-    const used = this.store.addressesBetween(row.first_key, row.last_key)
-      .map((a) => ({ value: ipFromKey(a.ip_key).value, item: a }));
+    const family = prefix.family;
+    const values = this.store.valuesBetween({ family, value: prefix.network }, { family, value: lastOf(prefix) });
     const ranges = this.store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, ...rangeInterval(r) }));
-    const rows = layoutRows(bounds, used, ranges);
-    const results = rows.slice(offset, offset + limit).map((r): SubnetRowView => r.kind === 'address'
-      ? { type: 'address', address: this.addressView(r.item, subnetIndex) }
+    const rows = layoutRows(usableBounds(prefix), values.map((value) => ({ value, item: null })), ranges);
+    const page = rows.slice(offset, offset + limit);
+    const pageValues = page.flatMap((r) => (r.kind === 'address' ? [r.value] : []));
+    const details = pageValues.length === 0 ? [] : this.store.addressesBetween(
+      keyOf(family, pageValues[0]!), keyOf(family, pageValues[pageValues.length - 1]!));
+    const index = this.subnetIndex();
+    let next = 0;
+    const results = page.map((r): SubnetRowView => r.kind === 'address'
+      ? { type: 'address', address: this.addressView(details[next++]!, index) }
       : {
-        type: 'gap', start_address: formatIp({ family: row.family, value: r.first }),
-        end_address: formatIp({ family: row.family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
+        type: 'gap', start_address: formatIp({ family, value: r.first }),
+        end_address: formatIp({ family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
       });
     return { count: rows.length, results, subnet: this.subnetView(row) };
   }
@@ -353,37 +360,68 @@ export class IpamService {
   }
 
   // ---------------------------------------------------------------- utilization
-  subnetUtilization(row: SubnetRow): Utilization & { byState: Record<string, number> } {
-    const prefix = prefixOf(row);
-    const usable = usableBounds(prefix);
-    return this.utilizationWithin(prefix.family, usable, this.store.rangesInside(row.first_key, row.last_key));
+  subnetUtilization(row: SubnetRow): UtilizationWithStates {
+    return this.utilizations([row]).get(row.id)!;
   }
 
-  rangeUtilization(row: RangeRow, subnet: SubnetRow): Utilization & { byState: Record<string, number> } {
+  /**
+   * Utilization of many subnets with a fixed number of statements (one GROUP BY join for the
+   * counts, one for addresses on subnet edges, one for ranges), not a few per subnet: /metrics
+   * and the subnet list ask for all of them at once.
+   */
+  utilizations(rows: readonly SubnetRow[]): Map<number, UtilizationWithStates> {
+    const one = rows.length === 1 ? rows[0]! : undefined;
+    const counts = new Map<number, Record<string, number>>();
+    const countsOf = (id: number) => counts.get(id) ?? counts.set(id, {}).get(id)!;
+    if (one) {
+      for (const c of this.store.countBetweenByState(one.first_key, one.last_key)) countsOf(one.id)[c.state] = c.n;
+    } else {
+      for (const c of this.store.countsBySubnetAndState()) countsOf(c.subnet_id)[c.state] = c.n;
+    }
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const e of this.store.addressesOnEdges(one?.id)) {
+      const row = byId.get(e.subnet_id);
+      if (!row) continue;
+      const usable = usableBounds(prefixOf(row));
+      const value = e.edge === 'first' ? ipFromKey(row.first_key).value : ipFromKey(row.last_key).value;
+      if (value < usable.first || value > usable.last) countsOf(row.id)[e.state]! -= 1;
+    }
+    const ranges = one ? this.store.rangesInside(one.first_key, one.last_key) : this.store.allRanges();
+    const out = new Map<number, UtilizationWithStates>();
+    for (const row of rows) {
+      const prefix = prefixOf(row);
+      const usable = usableBounds(prefix);
+      const byState = Object.fromEntries(Object.entries(countsOf(row.id)).filter(([, n]) => n > 0));
+      const addressCount = Object.values(byState).reduce((a, n) => a + BigInt(n), 0n);
+      const utilized = rangesWithin(ranges, row.first_key, row.last_key).filter((r) => r.mark_utilized)
+        .flatMap((r) => this.utilizedPart(prefix.family, r, usable));
+      out.set(row.id, { ...utilization(usable.last - usable.first + 1n, addressCount, utilized), byState });
+    }
+    return out;
+  }
+
+  rangeUtilization(row: RangeRow, subnet: SubnetRow): UtilizationWithStates {
     const prefix = prefixOf(subnet);
-    const bounds = clip(rangeInterval(row), usableBounds(prefix)) ?? { first: 1n, last: 0n };
-    return this.utilizationWithin(prefix.family, bounds, [row]);
-  }
-
-  private utilizationWithin(family: Family, bounds: Bounds, ranges: RangeRow[]) {
+    const bounds = clip(rangeInterval(row), usableBounds(prefix));
     const byState: Record<string, number> = {};
     let addressCount = 0n;
-    if (bounds.first <= bounds.last) {
-      for (const { state, n } of this.store.countBetweenByState(keyOf(family, bounds.first), keyOf(family, bounds.last))) {
+    if (bounds) {
+      for (const { state, n } of this.store.countBetweenByState(keyOf(prefix.family, bounds.first), keyOf(prefix.family, bounds.last))) {
         byState[state] = n;
         addressCount += BigInt(n);
       }
     }
-    const utilized = [];
-    for (const r of ranges) {
-      if (!r.mark_utilized) continue;
-      const part = clip(rangeInterval(r), bounds);
-      if (!part) continue;
-      const inside = this.store.countBetween(keyOf(family, part.first), keyOf(family, part.last));
-      utilized.push({ size: intervalSize(part), addressCount: BigInt(inside) });
-    }
-    const usableCount = bounds.last >= bounds.first ? bounds.last - bounds.first + 1n : 0n;
-    return { ...utilization(usableCount, addressCount, utilized), byState };
+    const size = bounds ? intervalSize(bounds) : 0n;
+    const utilized = bounds && row.mark_utilized ? [{ size, addressCount }] : [];
+    return { ...utilization(size, addressCount, utilized), byState };
+  }
+
+  /** The usable part of a range marked used, with the addresses already inside it. */
+  private utilizedPart(family: Family, r: RangeRow, usable: Bounds) {
+    const part = clip(rangeInterval(r), usable);
+    if (!part) return [];
+    const inside = this.store.countBetween(keyOf(family, part.first), keyOf(family, part.last));
+    return [{ size: intervalSize(part), addressCount: BigInt(inside) }];
   }
 
   // ---------------------------------------------------------------- views and lookups
@@ -409,14 +447,14 @@ export class IpamService {
     return buildTree(rows.map((r) => ({ id: r.id, prefix: prefixOf(r) })));
   }
 
-  subnetView(row: SubnetRow, tree = this.tree()): SubnetView {
+  subnetView(row: SubnetRow, tree = this.tree(), usage = this.subnetUtilization(row)): SubnetView {
     const node = tree.get(row.id);
     return {
       id: row.id, cidr: row.cidr, family: row.family, prefix_length: row.prefix_length, name: row.name,
       description: row.description, vlan: row.vlan, gateway: row.gateway, tags: parseTags(row.tags),
       scan_enabled: row.scan_enabled === 1, scan_interval_seconds: row.scan_interval_seconds,
       parent_id: node?.parentId ?? null, depth: node?.depth ?? 0, children: node?.childCount ?? 0,
-      utilization: utilizationView(this.subnetUtilization(row)), created_at: row.created_at, updated_at: row.updated_at,
+      utilization: utilizationView(usage), created_at: row.created_at, updated_at: row.updated_at,
     };
   }
 
@@ -500,7 +538,25 @@ function point(value: bigint): Interval {
   return { first: value, last: value };
 }
 
-function utilizationView(u: Utilization & { byState: Record<string, number> }): UtilizationView {
+/** Ranges (sorted by first key) that lie inside [first,last], found by binary search. */
+function rangesWithin(sorted: readonly RangeRow[], first: Buffer, last: Buffer): RangeRow[] {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (Buffer.compare(sorted[mid]!.first_key, first) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: RangeRow[] = [];
+  for (let i = lo; i < sorted.length && Buffer.compare(sorted[i]!.first_key, last) <= 0; i++) {
+    if (Buffer.compare(sorted[i]!.last_key, last) <= 0) out.push(sorted[i]!);
+  }
+  return out;
+}
+
+type UtilizationWithStates = Utilization & { byState: Record<string, number> };
+
+function utilizationView(u: UtilizationWithStates): UtilizationView {
   return { size: Number(u.size), used: Number(u.used), free: Number(u.free), ratio: u.ratio, by_state: u.byState };
 }
 

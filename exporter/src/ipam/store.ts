@@ -1,6 +1,7 @@
 // SQL for the IPAM tables. Rows in, rows out: rules live in the service and the core.
 import type { Db } from '../store/db.js';
 import type { Interval } from './core/allocation.js';
+import { ADDRESS_STATES } from './core/fields.js';
 import { BITS, type Family, type IP, ipFromKey, ipKey } from './core/ip.js';
 
 const MAX: Record<Family, bigint> = { 4: (1n << BigInt(BITS[4])) - 1n, 6: (1n << BigInt(BITS[6])) - 1n };
@@ -26,6 +27,7 @@ export interface SubnetRow {
 export interface AddressRow {
   id: number;
   ip_key: Buffer;
+  ip_low: bigint | number;
   address: string;
   family: Family;
   state: string;
@@ -57,7 +59,7 @@ export interface RangeRow {
 }
 
 export type NewSubnetRow = Omit<SubnetRow, 'id'>;
-export type NewAddressRow = Omit<AddressRow, 'id'>;
+export type NewAddressRow = Omit<AddressRow, 'id' | 'ip_low'>;
 export type NewRangeRow = Omit<RangeRow, 'id'>;
 
 /** Columns a PATCH may change, per table. Keys double as an allow-list for the UPDATE. */
@@ -85,13 +87,27 @@ export class IpamStore {
 
       addressById: db.prepare('SELECT * FROM addresses WHERE id = ?'),
       addressByKey: db.prepare('SELECT * FROM addresses WHERE ip_key = ?'),
-      insertAddress: db.prepare(`INSERT INTO addresses (ip_key, address, family, state, hostname, mac, description,
-        owner, tags, source, created_at, updated_at) VALUES (@ip_key, @address, @family, @state, @hostname, @mac,
+      insertAddress: db.prepare(`INSERT INTO addresses (ip_key, ip_low, address, family, state, hostname, mac, description,
+        owner, tags, source, created_at, updated_at) VALUES (@ip_key, @ip_low, @address, @family, @state, @hostname, @mac,
         @description, @owner, @tags, @source, @created_at, @updated_at)`),
       deleteAddress: db.prepare('DELETE FROM addresses WHERE id = ?'),
       addressesBetween: db.prepare('SELECT * FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key'),
-      countBetweenByState: db.prepare(`SELECT state, count(*) AS n FROM addresses WHERE ip_key BETWEEN ? AND ?
-        GROUP BY state`),
+      lowValuesBetween: db.prepare('SELECT ip_low FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key').pluck().safeIntegers(),
+      keysBetween: db.prepare('SELECT ip_key FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key').pluck(),
+      countsBySubnetAndState: db.prepare(`SELECT s.id, ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses a
+        WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`).join(', ')} FROM subnets s`).raw(),
+      totalsByStateAndSource: db.prepare('SELECT state, source, n FROM address_totals'),
+      allRanges: db.prepare('SELECT * FROM ranges ORDER BY first_key'),
+      // Addresses that sit on a subnet's first or last address (possible when a parent held them
+      // before the child was created); those are not usable addresses of that subnet.
+      addressesOnEdges: db.prepare(`SELECT s.id AS subnet_id, a.state AS state, 'first' AS edge FROM subnets s
+        JOIN addresses a ON a.ip_key = s.first_key WHERE @id IS NULL OR s.id = @id
+        UNION ALL SELECT s.id, a.state, 'last' FROM subnets s JOIN addresses a ON a.ip_key = s.last_key
+        WHERE (@id IS NULL OR s.id = @id) AND s.last_key != s.first_key`),
+      // One index range count per state on addresses(state, ip_key): far cheaper than grouping
+      // every address row of a large subnet.
+      countBetweenByState: db.prepare(`SELECT ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses
+        WHERE state = @s${i} AND ip_key BETWEEN @first AND @last)`).join(', ')}`).raw(),
       countBetween: db.prepare('SELECT count(*) AS n FROM addresses WHERE ip_key BETWEEN ? AND ?'),
 
       runAtOrBefore: db.prepare(`SELECT first_key, last_key FROM address_runs WHERE first_key <= ?
@@ -137,13 +153,48 @@ export class IpamStore {
   countBetween(first: Buffer, last: Buffer): number {
     return (this.s.countBetween.get(first, last) as { n: number }).n;
   }
-  countBetweenByState(first: Buffer, last: Buffer) {
-    return this.s.countBetweenByState.all(first, last) as { state: string; n: number }[];
+  /** Known addresses in [first,last] by state (states with none are left out). */
+  countBetweenByState(first: Buffer, last: Buffer): { state: string; n: number }[] {
+    const counts = this.s.countBetweenByState.get({ ...STATE_PARAMS, first, last }) as number[];
+    return statesWithCounts(counts);
   }
   insertAddress(row: NewAddressRow): number {
-    const id = Number(this.s.insertAddress.run(row).lastInsertRowid);
-    this.occupy(ipFromKey(row.ip_key));
+    const ip = ipFromKey(row.ip_key);
+    const id = Number(this.s.insertAddress.run({ ...row, ip_low: BigInt.asIntN(64, ip.value) }).lastInsertRowid);
+    this.occupy(ip);
     return id;
+  }
+
+  /**
+   * The values of the addresses in [first,last] in order, without building row objects. When
+   * every address there shares its high 64 bits (all IPv4, IPv6 prefixes of /64 or longer) the
+   * integer column is enough; otherwise the full keys are read.
+   */
+  valuesBetween(first: IP, last: IP): bigint[] {
+    const lo = ipKey(first);
+    const hi = ipKey(last);
+    const high = first.value >> 64n;
+    if (high !== last.value >> 64n) {
+      return (this.s.keysBetween.all(lo, hi) as Buffer[]).map((k) => ipFromKey(k).value);
+    }
+    const base = high << 64n;
+    return (this.s.lowValuesBetween.all(lo, hi) as bigint[]).map((v) => base | BigInt.asUintN(64, v));
+  }
+
+  /** Known addresses by state for every subnet at once (one statement, for /metrics). */
+  countsBySubnetAndState(): { subnet_id: number; state: string; n: number }[] {
+    return (this.s.countsBySubnetAndState.all(STATE_PARAMS) as number[][])
+      .flatMap(([id, ...counts]) => statesWithCounts(counts).map((c) => ({ subnet_id: id!, ...c })));
+  }
+
+  totalsByStateAndSource() {
+    return this.s.totalsByStateAndSource.all() as { state: string; source: string; n: number }[];
+  }
+
+  allRanges() { return this.s.allRanges.all() as RangeRow[]; }
+
+  addressesOnEdges(subnetId?: number) {
+    return this.s.addressesOnEdges.all({ id: subnetId ?? null }) as { subnet_id: number; state: string; edge: 'first' | 'last' }[];
   }
   updateAddress(id: number, changes: Partial<Pick<AddressRow, (typeof ADDRESS_MUTABLE)[number]>>, now: string) {
     this.update('addresses', ADDRESS_MUTABLE, id, changes, now);
@@ -241,6 +292,12 @@ export interface AddressFilter {
   source?: string | undefined;
   tag?: string | undefined;
   q?: string | undefined;
+}
+
+const STATE_PARAMS = Object.fromEntries(ADDRESS_STATES.map((state, i) => [`s${i}`, state]));
+
+function statesWithCounts(counts: number[]): { state: string; n: number }[] {
+  return ADDRESS_STATES.flatMap((state, i) => (counts[i] ? [{ state, n: counts[i]! }] : []));
 }
 
 function escapeLike(text: string): string {

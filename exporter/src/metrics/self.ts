@@ -1,10 +1,14 @@
 // Exporter self-metrics: build info, store size, HTTP request durations, process defaults.
 import { statSync } from 'node:fs';
-import type { NextFunction, Request, Response } from 'express';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version.js';
 
-export function createRegistry(dbFile: string): { registry: Registry; httpMetrics: (req: Request, res: Response, next: NextFunction) => void } {
+export interface SelfMetrics {
+  registry: Registry;
+  observeRequest: (route: string, method: string, status: number, seconds: number) => void;
+}
+
+export function createRegistry(dbFile: string): SelfMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // prom-client's *_total gauges break the naming rules promtool checks; the per-type gauges
@@ -34,16 +38,7 @@ export function createRegistry(dbFile: string): { registry: Registry; httpMetric
     labelNames: ['route', 'method', 'status'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const httpMetrics = (req: Request, res: Response, next: NextFunction) => {
-    const end = duration.startTimer();
-    res.on('finish', () => {
-      // Route templates only, so label values stay bounded whatever paths clients send. API routes
-      // record theirs in res.locals because an error handler runs outside the route.
-      const route = (res.locals.route as string | undefined) ??
-        (req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
-      end({ route, method: req.method, status: String(res.statusCode) });
-    });
-    next();
-  };
-  return { registry, httpMetrics };
+  const observeRequest = (route: string, method: string, status: number, seconds: number) =>
+    duration.observe({ route, method, status: String(status) }, seconds);
+  return { registry, observeRequest };
 }

@@ -1,0 +1,48 @@
+// Gauges whose every value is recomputed at scrape time. prom-client's registry reads any
+// registered object through get() -> {name, help, type, values}; building that list directly
+// skips Gauge.set's per-series label hashing, which cost a third of a 1,000-subnet scrape.
+import type { Registry } from 'prom-client';
+
+type Labels = Record<string, string>;
+
+export class SnapshotGauge {
+  readonly type = 'gauge';
+  readonly aggregator = 'sum';
+  private values: { labels: Labels; value: number }[] = [];
+
+  constructor(readonly name: string, readonly help: string, registry: Registry) {
+    registry.registerMetric(this as never);
+  }
+
+  set(labels: Labels, value: number): void {
+    this.values.push({ labels, value });
+  }
+
+  reset(): void {
+    this.values = [];
+  }
+
+  get() {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values };
+  }
+}
+
+/**
+ * A set of snapshot gauges filled by one refresh per scrape. prom-client reads metrics in
+ * registration order; the first one's get() runs the refresh before any value is read.
+ */
+export function snapshotGroup(registry: Registry, refresh: () => void) {
+  let first: SnapshotGauge | undefined;
+  return (name: string, help: string): SnapshotGauge => {
+    const g = new SnapshotGauge(name, help, registry);
+    if (!first) {
+      first = g;
+      const read = g.get.bind(g);
+      g.get = () => {
+        refresh();
+        return read();
+      };
+    }
+    return g;
+  };
+}
