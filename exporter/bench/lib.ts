@@ -216,6 +216,9 @@ async function spawnExporter(db: string, entry: ServerEntry, registry: Set<Child
     LANSCAPE_DB: db,
     LANSCAPE_WRITE_TOKEN: token,
     LANSCAPE_LOG_LEVEL: 'warn',
+    // Safety: the IPAM benchmarks run outside any lab namespace and must never sweep.
+    LANSCAPE_SCAN_ENABLED: 'false',
+    LANSCAPE_SCAN_RDNS: 'false',
   });
   const profileArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=200'] : [];
   const child = spawn(process.execPath, [...profileArgs, ...entry.args], { cwd: EXPORTER_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });

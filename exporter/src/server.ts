@@ -1,10 +1,18 @@
 // Starts the exporter: store, metrics, HTTP(S) server; stops it cleanly.
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer as createHttp, type Server } from 'node:http';
 import { createServer as createHttps } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import { registerDiscoveryMetrics } from './discovery/metrics.js';
+import { createPinger, probeIcmp } from './discovery/icmp.js';
+import { readNeighbours } from './discovery/neighbours.js';
+import { nmapAvailable, runNmap } from './discovery/nmap.js';
+import { ReverseDns } from './discovery/rdns.js';
+import { ScanScheduler } from './discovery/scheduler.js';
+import { DiscoveryService } from './discovery/service.js';
+import { openPorts } from './discovery/tcp.js';
 import { createApp } from './http/app.js';
 import { registerIpamMetrics } from './ipam/metrics.js';
 import { IpamService } from './ipam/service.js';
@@ -17,6 +25,7 @@ import { VERSION } from './version.js';
 export interface RunningExporter {
   readonly url: string;
   readonly db: Db;
+  readonly discovery: DiscoveryService;
   readonly server: Server;
   close(): Promise<void>;
 }
@@ -35,36 +44,76 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const ready = () => {
     try { return db.prepare('SELECT 1 AS ok').get() !== undefined; } catch { return false; }
   };
-  const app = createApp({ config, logger, ipam, registry, observeRequest, writes, ready });
+  const reverseDns = config.scan.rdns
+    ? new ReverseDns(config.scan.dns_servers ? { servers: config.scan.dns_servers } : {})
+    : null;
+  const nmap = config.scan.nmap ? { available: () => nmapAvailable(), run: (a: string, p: number[]) => runNmap(a, p) } : null;
+  const discovery = new DiscoveryService(db, ipam, config, {
+    icmp: probeIcmp, createPinger, readNeighbours, openPorts, reverseDns, nmap,
+  }, logger.child({ domain: 'discovery' }));
+  let nmapFound: boolean | null = null;
+  if (nmap) void nmap.available().then((ok) => { nmapFound = ok; if (!ok) logger.warn('LANSCAPE_SCAN_NMAP is on but nmap is not installed'); });
+  const collectors = (): Record<string, { up: boolean; message?: string }> => ({
+    store: { up: ready() },
+    icmp: discovery.icmpStatus,
+    ...(reverseDns ? { rdns: { up: reverseDns.healthy !== false } } : {}),
+    ...(nmap ? { nmap: { up: nmapFound !== false, ...(nmapFound === false ? { message: 'nmap is not installed' } : {}) } } : {}),
+  });
+  registerDiscoveryMetrics(registry, discovery, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])));
+  const scheduler = new ScanScheduler(ipam, discovery, config.scan);
+  if (config.scan.enabled && discovery.icmpStatus.up) scheduler.start();
+  const app = createApp({ config, logger, ipam, discovery, registry, observeRequest, writes, collectors });
   const tls = config.tls.cert_file && config.tls.key_file
     ? { cert: readFileSync(config.tls.cert_file), key: readFileSync(config.tls.key_file) }
     : undefined;
   const server = tls ? createHttps(tls, app) : createHttp(app);
   server.keepAliveTimeout = 65_000;
-  const { host, port } = splitListen(config.listen);
+  const socketPath = config.listen.startsWith('unix:') ? config.listen.slice('unix:'.length) : undefined;
+  if (socketPath) await removeStaleSocket(socketPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    const done = () => { server.off('error', reject); resolve(); };
+    if (socketPath) server.listen(socketPath, done);
+    else server.listen(splitListen(config.listen).port, splitListen(config.listen).host, done);
   });
-  const addr = server.address() as AddressInfo;
-  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
+  let url: string;
+  if (socketPath) {
+    url = `unix:${socketPath}`;
+  } else {
+    const addr = server.address() as AddressInfo;
+    const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
+  }
   logger.info({ url, version: VERSION, db: config.db }, 'lanscape exporter listening');
   const tokenCount = ['read', 'write', 'admin'].filter((s) => config.tokens[s as 'read']).length + config.tokens.named.length;
   if (tokenCount === 0) logger.warn('no API tokens are configured: every /api/v1 request will be refused (set LANSCAPE_READ_TOKEN etc.)');
 
   let closed = false;
   return {
-    url, db, server,
+    url, db, server, discovery,
     async close() {
       if (closed) return;
       closed = true;
+      scheduler.stop();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await discovery.stop();
       releaseOwnership(db);
       db.close();
     },
   };
+}
+
+/** A socket file left by a killed exporter would make listen() fail; a live one is kept. */
+async function removeStaleSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try { isSocket = lstatSync(path).isSocket(); } catch { return; }
+  if (!isSocket) throw Object.assign(new Error(`${path} exists and is not a socket`), { code: 'EADDRINUSE' });
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path).once('connect', () => { probe.destroy(); resolve(true); }).once('error', () => resolve(false));
+  });
+  if (live) throw Object.assign(new Error(`another process listens on ${path}`), { code: 'EADDRINUSE' });
+  unlinkSync(path);
 }
 
 export function splitListen(listen: string): { host: string | undefined; port: number } {

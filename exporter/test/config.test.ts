@@ -61,7 +61,15 @@ describe('defaults', () => {
     assert.equal(c.log_level, 'info');
     assert.equal(c.body_limit_bytes, 1024 * 1024);
     assert.equal(c.import_limit_bytes, 16 * 1024 * 1024);
-    assert.deepEqual(c.scan, { pps: 500, timeout_ms: 1000, max_prefix: 16 });
+    assert.equal(c.scan.pps, 500);
+    assert.equal(c.scan.timeout_ms, 1000);
+    assert.equal(c.scan.max_prefix, 16);
+    assert.equal(c.scan.enabled, true);
+    assert.equal(c.scan.retries, 1);
+    assert.equal(c.scan.down_after, 3);
+    assert.equal(c.scan.interval_seconds, 300);
+    assert.equal(c.scan.nmap, false);
+    assert.equal(c.scan.ports, undefined, 'the common service ports apply');
     assert.deepEqual(c.tokens, { named: [] });
     assert.deepEqual(c.metrics, {});
     assert.deepEqual(c.tls, {});
@@ -82,7 +90,10 @@ describe('defaults', () => {
 
   it('a partial scan section keeps the other scan defaults', () => {
     const c = loadConfig({}, yamlFile('scan:\n  pps: 42\n'));
-    assert.deepEqual(c.scan, { pps: 42, timeout_ms: 1000, max_prefix: 16 });
+    assert.equal(c.scan.pps, 42);
+    assert.equal(c.scan.timeout_ms, 1000);
+    assert.equal(c.scan.max_prefix, 16);
+    assert.equal(c.scan.down_after, 3);
   });
 });
 
@@ -146,6 +157,15 @@ describe('environment and file', () => {
       LANSCAPE_SCAN_PPS: '1',
       LANSCAPE_SCAN_TIMEOUT_MS: '60000',
       LANSCAPE_SCAN_MAX_PREFIX: '32',
+      LANSCAPE_SCAN_ENABLED: 'false',
+      LANSCAPE_SCAN_RETRIES: '0',
+      LANSCAPE_SCAN_MAX_IN_FLIGHT: '60000',
+      LANSCAPE_SCAN_INTERVAL_SECONDS: '60',
+      LANSCAPE_SCAN_DOWN_AFTER: '2',
+      LANSCAPE_SCAN_PORTS: '22,9100/node',
+      LANSCAPE_SCAN_NMAP: 'true',
+      LANSCAPE_SCAN_RDNS: 'false',
+      LANSCAPE_SCAN_DNS_SERVERS: '127.0.0.53, [::1]:5353',
     };
     // the test covers the whole list; a new variable must be added here too
     assert.deepEqual(Object.keys(env).sort(), ENV_VARS.map((v) => v.name).sort());
@@ -160,7 +180,11 @@ describe('environment and file', () => {
       tokens: { read: 'r'.repeat(16), write: 'w'.repeat(20), admin: 'a'.repeat(32), named: [] },
       metrics: { username: 'prom', password: 'p'.repeat(8) },
       tls: { cert_file: '/etc/cert.pem', key_file: '/etc/key.pem' },
-      scan: { pps: 1, timeout_ms: 60000, max_prefix: 32 },
+      scan: {
+        ...loadConfig({}).scan, pps: 1, timeout_ms: 60000, max_prefix: 32, enabled: false, retries: 0, max_in_flight: 60000,
+        interval_seconds: 60, down_after: 2, ports: [{ port: 22, service: null }, { port: 9100, service: 'node' }], nmap: true,
+        rdns: false, dns_servers: ['127.0.0.53', '[::1]:5353'],
+      },
     });
   });
 

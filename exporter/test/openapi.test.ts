@@ -26,6 +26,8 @@ it('documents every route with its scope, inputs and the error schema', async ()
     'delete /api/v1/addresses/{id}', 'get /api/v1/ranges', 'post /api/v1/ranges', 'get /api/v1/ranges/{id}',
     'patch /api/v1/ranges/{id}', 'delete /api/v1/ranges/{id}', 'post /api/v1/import/{kind}', 'get /api/v1/export/{kind}',
     'get /api/v1/audit', 'get /api/v1/info',
+    'post /api/v1/subnets/{id}/scan', 'get /api/v1/scans/{id}', 'get /api/v1/events', 'get /api/v1/conflicts',
+    'get /api/v1/addresses/{id}/history', 'get /api/v1/sd',
   ];
   const have = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
     .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));

@@ -10,6 +10,8 @@ import { z } from 'zod';
 import { registerAuditRoutes } from '../audit/http.js';
 import type { Config } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
+import { registerDiscoveryRoutes } from '../discovery/http.js';
+import type { DiscoveryService } from '../discovery/service.js';
 import { registerIpamRoutes } from '../ipam/http.js';
 import type { IpamService } from '../ipam/service.js';
 import { LATEST_VERSION } from '../store/migrations.js';
@@ -26,8 +28,9 @@ export interface AppDeps {
   /** Called once per finished request with its route template, for the duration histogram. */
   observeRequest: (route: string, method: string, status: number, seconds: number) => void;
   writes: WriteBatcher;
-  /** Readiness: the store answers a query. */
-  ready: () => boolean;
+  discovery: DiscoveryService;
+  /** Collector health: the store, ICMP, and the optional ones (rdns, nmap). */
+  collectors: () => Record<string, { up: boolean; message?: string }>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -42,7 +45,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', (_req, res) => {
-    const ok = deps.ready();
+    const ok = deps.collectors().store?.up === true;
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'store unavailable' });
   });
   app.get('/metrics', metricsAuth(config), async (_req, res, next) => {
@@ -59,6 +62,7 @@ export function createApp(deps: AppDeps): express.Express {
   const api = new ApiRoutes(router, tokens, deps.writes);
   registerInfoRoutes(api, deps);
   registerIpamRoutes(api, ipam);
+  registerDiscoveryRoutes(api, deps.discovery, ipam);
   registerAuditRoutes(api, ipam.audit);
 
   const openapi = new OpenApiGeneratorV3(api.registry.definitions).generateDocument({
@@ -125,7 +129,7 @@ function registerInfoRoutes(api: ApiRoutes, deps: AppDeps): void {
     },
     handler: () => ({
       status: 200,
-      body: { version: VERSION, schema_version: LATEST_VERSION, collectors: { store: { up: deps.ready() } } },
+      body: { version: VERSION, schema_version: LATEST_VERSION, collectors: deps.collectors() },
     }),
   });
 }
@@ -162,6 +166,8 @@ function errorHandler(logger: Logger) {
       }
     }
     if (e.status === 401 && !res.get('WWW-Authenticate')) res.set('WWW-Authenticate', 'Bearer');
+    const retry = (e.details as { retry_after_seconds?: number } | undefined)?.retry_after_seconds;
+    if (e.status === 429 && retry) res.set('Retry-After', String(retry));
     res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) } });
   };
 }

@@ -110,6 +110,22 @@ export const AddressUpdate = z.strictObject(addressFields).meta({ id: 'AddressUp
 export type AddressFields = z.infer<typeof AddressUpdate>;
 export type AddressCreate = z.infer<typeof AddressCreate>;
 
+export const HostObservation = z.object({
+  status: z.enum(['up', 'down', 'unknown']).meta({ description: 'down after LANSCAPE_SCAN_DOWN_AFTER missed sweeps' }),
+  rtt_seconds: z.number().nullable(),
+  first_seen_at: Timestamp.nullable(),
+  last_seen_at: Timestamp.nullable(),
+  status_changed_at: Timestamp.nullable(),
+  last_checked_at: Timestamp.nullable(),
+  mac: z.string().nullable().meta({ description: 'from the neighbour table (directly connected segments only)' }),
+  vendor: z.string().nullable(),
+  ptr: z.string().nullable(),
+  ports: z.array(z.object({
+    port: z.number().int(), protocol: z.literal('tcp'), service: z.string().nullable(),
+    product: z.string().nullable(), version: z.string().nullable(),
+  })),
+}).meta({ id: 'HostObservation' });
+
 export const Address = z.object({
   id: z.number().int(),
   address: z.string(),
@@ -124,6 +140,7 @@ export const Address = z.object({
   source: z.enum(ADDRESS_SOURCES),
   created_at: Timestamp,
   updated_at: Timestamp,
+  observed: HostObservation.nullable(),
 }).meta({ id: 'Address' });
 
 export const AddressListQuery = z.strictObject({

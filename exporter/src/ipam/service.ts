@@ -31,7 +31,16 @@ export interface AddressView {
   id: number; address: string; family: Family; subnet_id: number | null; state: AddressState;
   hostname: string | null; mac: string | null; description: string; owner: string | null; tags: string[];
   source: AddressSource; created_at: string; updated_at: string;
+  /** What discovery saw at this address; null until it has been swept. Filled by an enricher. */
+  observed: unknown;
 }
+
+/**
+ * Adds data other domains own (e.g. discovery's observations) to address views built in bulk,
+ * keyed by the address sort key. Keeps the dependency one-way: those domains know IPAM, not
+ * the other way round.
+ */
+export type AddressEnricher = (views: readonly { key: Buffer; view: AddressView }[]) => void;
 
 export interface RangeView {
   id: number; subnet_id: number; start_address: string; end_address: string; label: string;
@@ -48,10 +57,23 @@ export type AllocationScope = { subnetId: number } | { rangeId: number };
 export class IpamService {
   readonly store: IpamStore;
   readonly audit: AuditLog;
+  private readonly enrichers: AddressEnricher[] = [];
 
   constructor(readonly db: Db) {
     this.store = new IpamStore(db);
     this.audit = new AuditLog(db);
+  }
+
+  addEnricher(enricher: AddressEnricher): void {
+    this.enrichers.push(enricher);
+  }
+
+  private enrich<T extends AddressView | AddressView[]>(views: T, keys: readonly Buffer[]): T {
+    if (this.enrichers.length === 0) return views;
+    const list = Array.isArray(views) ? views : [views];
+    const pairs = list.map((view, i) => ({ key: keys[i]!, view }));
+    for (const e of this.enrichers) e(pairs);
+    return views;
   }
 
   /** Runs `fn` in a BEGIN IMMEDIATE transaction (nested calls become savepoints). */
@@ -161,9 +183,10 @@ export class IpamService {
     const details = pageValues.length === 0 ? [] : this.store.addressesBetween(
       keyOf(family, pageValues[0]!), keyOf(family, pageValues[pageValues.length - 1]!));
     const index = this.subnetIndex();
+    const views = this.enrich(details.map((d) => this.addressView(d, index)), details.map((d) => d.ip_key));
     let next = 0;
     const results = page.map((r): SubnetRowView => r.kind === 'address'
-      ? { type: 'address', address: this.addressView(details[next++]!, index) }
+      ? { type: 'address', address: views[next++]! }
       : {
         type: 'gap', start_address: formatIp({ family, value: r.first }),
         end_address: formatIp({ family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
@@ -231,11 +254,12 @@ export class IpamService {
     }
     const { count, rows } = this.store.listAddresses({ ...filter, between }, limit, offset);
     const index = this.subnetIndex();
-    return { count, results: rows.map((r) => this.addressView(r, index)) };
+    return { count, results: this.enrich(rows.map((r) => this.addressView(r, index)), rows.map((r) => r.ip_key)) };
   }
 
   getAddress(id: number): AddressView {
-    return this.addressView(this.addressRow(id));
+    const row = this.addressRow(id);
+    return this.enrich(this.addressView(row), [row.ip_key]);
   }
 
   createAddress(input: AddressCreate, actor: Actor): AddressView {
@@ -465,8 +489,13 @@ export class IpamService {
       subnet_id: subnetId ?? (index ? index.mostSpecific(ip) : this.store.mostSpecificSubnet(ip)?.id ?? null),
       state: row.state as AddressState, hostname: row.hostname, mac: row.mac, description: row.description,
       owner: row.owner, tags: parseTags(row.tags), source: row.source as AddressSource,
-      created_at: row.created_at, updated_at: row.updated_at,
+      created_at: row.created_at, updated_at: row.updated_at, observed: null,
     };
+  }
+
+  /** The address row at an IP, if one is recorded (for other domains). */
+  addressAt(ip: IP): AddressRow | undefined {
+    return this.store.addressAt(ip);
   }
 
   rangeView(row: RangeRow): RangeView {

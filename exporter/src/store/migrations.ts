@@ -115,6 +115,78 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },
+  {
+    version: 2,
+    name: 'discovery: host observations, status history, events, scans',
+    sql: `
+      -- What sweeps observe per address; independent of the IPAM row, which a person owns.
+      CREATE TABLE hosts (
+        ip_key BLOB PRIMARY KEY,
+        address TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('up', 'down', 'unknown')),
+        misses INTEGER NOT NULL DEFAULT 0,
+        rtt_seconds REAL,
+        first_seen_at INTEGER,
+        last_seen_at INTEGER,
+        status_changed_at INTEGER,
+        last_checked_at INTEGER,
+        mac TEXT,
+        vendor TEXT,
+        ptr TEXT,
+        ports TEXT NOT NULL DEFAULT '[]',
+        ports_checked_at INTEGER,
+        nmap_checked_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX hosts_status ON hosts(status);
+
+      -- One sample per tracked address per sweep; rolled up to hours after history_raw_days.
+      CREATE TABLE host_history (
+        ip_key BLOB NOT NULL,
+        at INTEGER NOT NULL,
+        up INTEGER NOT NULL,
+        rtt_seconds REAL,
+        PRIMARY KEY (ip_key, at)
+      ) WITHOUT ROWID;
+      CREATE TABLE host_history_hourly (
+        ip_key BLOB NOT NULL,
+        hour INTEGER NOT NULL,
+        samples INTEGER NOT NULL,
+        up_samples INTEGER NOT NULL,
+        rtt_avg_seconds REAL,
+        PRIMARY KEY (ip_key, hour)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        ip_key BLOB,
+        address TEXT,
+        subnet_id INTEGER,
+        message TEXT NOT NULL,
+        details TEXT
+      );
+      CREATE INDEX events_at ON events(at);
+      CREATE INDEX events_ip ON events(ip_key, at);
+
+      CREATE TABLE scans (
+        id INTEGER PRIMARY KEY,
+        subnet_id INTEGER NOT NULL,
+        cidr TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        state TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        targets INTEGER NOT NULL DEFAULT 0,
+        sent INTEGER NOT NULL DEFAULT 0,
+        alive INTEGER NOT NULL DEFAULT 0,
+        queued_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        error TEXT
+      );
+      CREATE INDEX scans_subnet ON scans(subnet_id, id);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

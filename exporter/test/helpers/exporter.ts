@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
@@ -29,6 +30,10 @@ export function testEnv(db: string, extra: Record<string, string> = {}): Record<
     LANSCAPE_WRITE_TOKEN: TOKENS.write,
     LANSCAPE_ADMIN_TOKEN: TOKENS.admin,
     LANSCAPE_LOG_LEVEL: 'silent',
+    // Safety: tests outside a lab namespace must never sweep. Lab tests turn this on inside
+    // their namespace; manual scans in other tests only target loopback subnets.
+    LANSCAPE_SCAN_ENABLED: 'false',
+    LANSCAPE_SCAN_RDNS: 'false',
     ...extra,
   };
 }
@@ -45,11 +50,13 @@ export async function startTestExporter(extraEnv: Record<string, string> = {}): 
   const dbFile = join(dir, 'lanscape.db');
   const config = loadConfig(testEnv(dbFile, extraEnv));
   const running = await startExporter(config, pino({ level: 'silent' }));
+  const api = new ApiClient(running.url);
   return {
     ...running,
     dbFile,
-    api: new ApiClient(running.url),
+    api,
     async stop() {
+      api.close();
       await running.close();
       cleanup();
     },
@@ -58,8 +65,13 @@ export async function startTestExporter(extraEnv: Record<string, string> = {}): 
 
 export interface ApiResponse<T = any> { status: number; body: T; headers: Headers; text: string }
 
+/** A small HTTP client for tests over TCP (http://host:port) or a unix socket (unix:/path). */
 export class ApiClient {
-  constructor(readonly base: string, readonly defaultToken: string | undefined = TOKENS.admin) {}
+  private readonly agent: HttpAgent;
+
+  constructor(readonly base: string, readonly defaultToken: string | undefined = TOKENS.admin) {
+    this.agent = new HttpAgent({ keepAlive: true, maxSockets: 512 });
+  }
 
   async call<T = any>(method: string, path: string, options: {
     token?: string | null; body?: unknown; rawBody?: string; contentType?: string; headers?: Record<string, string>;
@@ -75,17 +87,33 @@ export class ApiClient {
       body = JSON.stringify(options.body);
       headers['content-type'] = 'application/json';
     }
-    const res = await fetch(this.base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const text = await res.text();
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    const target = this.base.startsWith('unix:')
+      ? { socketPath: this.base.slice('unix:'.length), path }
+      : (() => { const u = new URL(path, this.base); return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), path: u.pathname + u.search }; })();
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest({ ...target, method, headers, agent: this.agent }, resolve);
+      req.on('error', reject);
+      req.end(body);
+    });
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const responseHeaders = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v);
     let parsed: unknown = text;
-    if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
-    return { status: res.status, body: parsed as T, headers: res.headers, text };
+    if ((responseHeaders.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
+    return { status: res.statusCode ?? 0, body: parsed as T, headers: responseHeaders, text };
   }
 
   get<T = any>(path: string, token?: string | null) { return this.call<T>('GET', path, { token }); }
   post<T = any>(path: string, body: unknown, token?: string | null) { return this.call<T>('POST', path, { body, token }); }
   patch<T = any>(path: string, body: unknown, token?: string | null) { return this.call<T>('PATCH', path, { body, token }); }
   delete<T = any>(path: string, token?: string | null) { return this.call<T>('DELETE', path, { token }); }
+
+  close(): void {
+    this.agent.destroy();
+  }
 }
 
 export interface ChildExporter {
@@ -117,22 +145,25 @@ export async function spawnExporter(env: Record<string, string>, args: string[] 
       reject(new Error(`exporter did not start:\n${out}`));
     }, 20_000);
     const onData = () => {
-      const m = /"url":"(http[^"]+)"/.exec(out);
+      const m = /"url":"((?:http|unix)[^"]+)"/.exec(out);
       if (m) { clearTimeout(timer); child.stdout!.off('data', onData); resolve(m[1]!); }
     };
     child.stdout!.on('data', onData);
     void exited.then((code) => { clearTimeout(timer); reject(new Error(`exporter exited with ${code}:\n${out}`)); });
   });
+  const api = new ApiClient(url);
   return {
     url,
-    api: new ApiClient(url),
+    api,
     process: child,
     output: () => out,
     async stop() {
+      api.close();
       child.kill('SIGTERM');
       return exited;
     },
     async kill() {
+      api.close();
       child.kill('SIGKILL');
       await exited;
     },

@@ -1,0 +1,114 @@
+// HTTP adapter of discovery: scans, events, conflicts, per-address history, Prometheus http_sd.
+import { z } from 'zod';
+import type { ApiRoutes } from '../http/routes.js';
+import { HostObservation, Id, IdParams, IpAddress, Page } from '../ipam/schemas.js';
+import type { IpamService } from '../ipam/service.js';
+import { CONFLICT_KINDS, type DiscoveryService } from './service.js';
+
+const Scan = z.object({
+  id: z.number().int(),
+  subnet_id: z.number().int(),
+  cidr: z.string(),
+  trigger: z.enum(['manual', 'schedule']),
+  state: z.enum(['queued', 'running', 'done', 'failed']),
+  progress: z.number().min(0).max(1),
+  targets: z.number().int(),
+  sent: z.number().int().meta({ description: 'echo requests sent, retries included' }),
+  alive: z.number().int(),
+  queued_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  error: z.string().optional(),
+}).meta({ id: 'Scan' });
+
+export const EVENT_KINDS = ['new_device', 'up', 'down', 'mac_changed', 'hostname_changed', 'ports_changed'] as const;
+
+const Event = z.object({
+  id: z.number().int(), at: z.string(), kind: z.enum(EVENT_KINDS), address: z.string().nullable(),
+  subnet_id: z.number().int().nullable(), message: z.string(), details: z.unknown(),
+}).meta({ id: 'Event' });
+
+const Conflict = z.object({
+  kind: z.enum(CONFLICT_KINDS as [string, ...string[]]), address: z.string(), address_id: z.number().int(),
+  subnet_id: z.number().int().nullable(), message: z.string(), since: z.string().nullable(), details: z.record(z.string(), z.unknown()),
+}).meta({ id: 'Conflict' });
+
+const SdGroup = z.object({ targets: z.array(z.string()), labels: z.record(z.string(), z.string()) }).meta({ id: 'HttpSdTargetGroup' });
+
+export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryService, ipam: IpamService): void {
+  api.add({
+    method: 'post', path: '/subnets/{id}/scan', scope: 'write', tag: 'discovery', summary: 'Sweep a subnet now',
+    description: 'Queues an ICMP sweep (then port checks and name lookups) of the subnet. A subnet already queued or being swept returns that scan. Manual scans of one subnet are rate limited.',
+    params: IdParams,
+    responses: {
+      202: { description: 'Queued (or already under way)', schema: Scan },
+      422: { description: 'The subnet is larger than the largest sweep allowed' },
+      429: { description: 'Scanned moments ago; Retry-After says when to try again' },
+    },
+    handler: ({ params }) => {
+      const scan = discovery.startScan(params.id, 'manual');
+      return { status: 202, body: scan, headers: { Location: `/api/v1/scans/${scan.id}` } };
+    },
+  });
+  api.add({
+    method: 'get', path: '/scans/{id}', scope: 'read', tag: 'discovery', summary: 'Scan state and progress', params: IdParams,
+    responses: { 200: { description: 'The scan', schema: Scan }, 404: { description: 'Not found' } },
+    handler: ({ params }) => ({ status: 200, body: discovery.getScan(params.id) }),
+  });
+  api.add({
+    method: 'get', path: '/events', scope: 'read', tag: 'discovery', summary: 'Change events, newest first',
+    query: z.strictObject({
+      ...Page(),
+      kind: z.enum(EVENT_KINDS).optional(),
+      address: IpAddress.optional(),
+      subnet_id: Id.optional(),
+      since: z.iso.datetime().optional(),
+    }),
+    responses: { 200: { description: 'Events', schema: z.object({ count: z.number().int(), results: z.array(Event) }).meta({ id: 'EventList' }) } },
+    handler: ({ query }) => ({ status: 200, body: discovery.listEvents(query, query.limit, query.offset) }),
+  });
+  api.add({
+    method: 'get', path: '/conflicts', scope: 'read', tag: 'discovery', summary: 'MAC mismatches, unknown devices and stale reservations',
+    query: z.strictObject({ kind: z.enum(CONFLICT_KINDS as [string, ...string[]]).optional() }),
+    responses: { 200: { description: 'Conflicts', schema: z.object({ count: z.number().int(), results: z.array(Conflict) }).meta({ id: 'ConflictList' }) } },
+    handler: ({ query }) => {
+      const results = discovery.conflicts(query.kind as never);
+      return { status: 200, body: { count: results.length, results } };
+    },
+  });
+  api.add({
+    method: 'get', path: '/addresses/{id}/history', scope: 'read', tag: 'discovery',
+    summary: 'Status samples, hourly roll-ups and uptime of an address',
+    params: IdParams, query: z.strictObject({ hours: z.coerce.number().int().min(1).max(24 * 90).default(24) }),
+    responses: {
+      200: {
+        description: 'History',
+        schema: z.object({
+          address: z.string(),
+          observed: HostObservation.nullable(),
+          uptime: z.object({ '24h': z.number().nullable(), '7d': z.number().nullable() }),
+          samples: z.array(z.object({ at: z.string(), up: z.boolean(), rtt_seconds: z.number().nullable() })),
+          hourly: z.array(z.object({ hour: z.string(), samples: z.number().int(), up_ratio: z.number(), rtt_avg_seconds: z.number().nullable() })),
+        }).meta({ id: 'AddressHistory' }),
+      },
+    },
+    handler: ({ params, query }) => {
+      const address = ipam.getAddress(params.id).address;
+      const since = Date.now() - query.hours * 3_600_000;
+      return {
+        status: 200,
+        body: { address, observed: discovery.observation(address), uptime: discovery.uptime(address), ...discovery.history(address, since) },
+      };
+    },
+  });
+  api.add({
+    method: 'get', path: '/sd', scope: 'read', tag: 'discovery', summary: 'Prometheus HTTP service discovery',
+    description: 'Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,").',
+    query: z.strictObject({
+      port: z.coerce.number().int().min(1).max(65535).default(9100),
+      tag: z.string().max(64).optional(),
+    }),
+    responses: { 200: { description: 'Target groups', schema: z.array(SdGroup) } },
+    handler: ({ query }) => ({ status: 200, body: discovery.serviceDiscovery(query.port, query.tag) }),
+  });
+}

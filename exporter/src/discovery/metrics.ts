@@ -1,0 +1,104 @@
+// Discovery metrics. Per-address series exist only for addresses that are known to IPAM or
+// alive, so their number is bounded by what the user manages plus what answers.
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { snapshotGroup } from '../metrics/snapshot.js';
+import { ipFromKey, parseIp } from '../ipam/core/ip.js';
+import { parsePorts, type DiscoveryService } from './service.js';
+
+/** smokeping_prober's buckets: 50 µs doubling to about 26 s. */
+export const RTT_BUCKETS = Array.from({ length: 20 }, (_, i) => 0.00005 * 2 ** i);
+
+export function registerDiscoveryMetrics(registry: Registry, discovery: DiscoveryService, collectors: () => Record<string, boolean>): void {
+  const ipam = discovery.ipam;
+  const rtt = new Histogram({
+    name: 'lanscape_host_rtt_seconds', help: 'ICMP round-trip time per address, one observation per sweep answer.',
+    labelNames: ['address', 'subnet'], buckets: RTT_BUCKETS, registers: [registry],
+  });
+  const packets = new Counter({
+    name: 'lanscape_scan_packets_sent_total', help: 'ICMP echo requests sent by sweeps, retries included.',
+    labelNames: ['subnet'], registers: [registry],
+  });
+  const runs = new Counter({
+    name: 'lanscape_scan_runs_total', help: 'Sweeps finished, by result.', labelNames: ['subnet', 'result'], registers: [registry],
+  });
+  const lastDuration = new Map<string, number>();
+  const lastSuccess = new Map<string, number>();
+  const rttSeries = new Map<string, { address: string; subnet: string }>();
+
+  discovery.onSweep.push((report) => {
+    packets.inc({ subnet: report.subnet }, report.sent);
+    runs.inc({ subnet: report.subnet, result: report.ok ? 'success' : 'failure' });
+    if (!report.ok) return;
+    lastDuration.set(report.subnet, report.seconds);
+    lastSuccess.set(report.subnet, Date.now() / 1000);
+    const index = ipam.subnetIndex();
+    const cidrs = new Map(ipam.store.allSubnets().map((s) => [s.id, s.cidr]));
+    for (const [address, seconds] of report.rtts) {
+      const id = index.mostSpecific(parseIp(address));
+      const labels = { address, subnet: (id && cidrs.get(id)) || report.subnet };
+      rtt.observe(labels, seconds);
+      rttSeries.set(`${labels.address}|${labels.subnet}`, labels);
+    }
+  });
+
+  const gauge = snapshotGroup(registry, refresh);
+  const hostUp = gauge('lanscape_host_up', 'Whether the address answered ICMP (1) or is down (0); unknown addresses have no series.');
+  const hostInfo = gauge('lanscape_host_info', 'Known or alive addresses with their names and hardware; the value is always 1.');
+  const lastSeen = gauge('lanscape_host_last_seen_timestamp_seconds', 'When the address last answered ICMP.');
+  const openPort = gauge('lanscape_host_open_port_info', 'Open TCP ports of alive or known addresses; the value is always 1.');
+  const hostsUp = gauge('lanscape_subnet_hosts_up', 'Addresses of a subnet that answer ICMP.');
+  const duration = gauge('lanscape_scan_duration_seconds', 'Duration of the last successful sweep of a subnet.');
+  const success = gauge('lanscape_scan_last_success_timestamp_seconds', 'When the last successful sweep of a subnet finished.');
+  const conflicts = gauge('lanscape_conflicts', 'Conflicts by kind (mac_mismatch, unknown_device, stale_reservation).');
+  const unknownHosts = gauge('lanscape_unknown_hosts', 'Alive addresses inside managed subnets that nobody reserved.');
+  const collectorUp = gauge('lanscape_collector_up', 'Whether a collector works (1) or not (0).');
+  const all = [hostUp, hostInfo, lastSeen, openPort, hostsUp, duration, success, conflicts, unknownHosts, collectorUp];
+
+  function refresh() {
+    for (const g of all) g.reset();
+    const subnets = ipam.store.allSubnets();
+    const cidrs = new Map(subnets.map((s) => [s.id, s.cidr]));
+    const index = ipam.subnetIndex();
+    const upBySubnet = new Map<string, number>(subnets.map((s) => [s.cidr, 0]));
+    const tracked = new Set<string>();
+    for (const h of discovery.trackedHosts()) {
+      const ip = ipFromKey(h.ip_key);
+      const id = index.mostSpecific(ip);
+      const subnet = (id && cidrs.get(id)) || '';
+      const labels = { address: h.address, subnet };
+      tracked.add(`${h.address}|${subnet}`);
+      if (h.status !== 'unknown') hostUp.set(labels, h.status === 'up' ? 1 : 0);
+      const row = ipam.addressAt(ip);
+      hostInfo.set({ ...labels, hostname: row?.hostname ?? h.ptr ?? '', mac: h.mac ?? '', vendor: h.vendor ?? '',
+        state: row?.state ?? '', source: row?.source ?? '' }, 1);
+      if (h.last_seen_at !== null) lastSeen.set(labels, h.last_seen_at / 1000);
+      for (const p of parsePorts(h.ports)) {
+        openPort.set({ ...labels, port: String(p.port), protocol: p.protocol, service: p.service ?? '' }, 1);
+      }
+      // A host counts as up in every subnet that contains it, as utilization does.
+      if (h.status === 'up') {
+        for (const s of subnets) {
+          if (Buffer.compare(s.first_key, h.ip_key) <= 0 && Buffer.compare(h.ip_key, s.last_key) <= 0) {
+            upBySubnet.set(s.cidr, (upBySubnet.get(s.cidr) ?? 0) + 1);
+          }
+        }
+      }
+    }
+    for (const [subnet, n] of upBySubnet) hostsUp.set({ subnet }, n);
+    for (const [subnet, s] of lastDuration) if (upBySubnet.has(subnet)) duration.set({ subnet }, s);
+    for (const [subnet, t] of lastSuccess) if (upBySubnet.has(subnet)) success.set({ subnet }, t);
+    const found = discovery.conflicts();
+    for (const kind of ['mac_mismatch', 'unknown_device', 'stale_reservation']) {
+      conflicts.set({ kind }, found.filter((c) => c.kind === kind).length);
+    }
+    unknownHosts.set({}, found.filter((c) => c.kind === 'unknown_device').length);
+    for (const [collector, up] of Object.entries(collectors())) collectorUp.set({ collector }, up ? 1 : 0);
+    // Series of addresses no longer tracked (released, subnet deleted) vanish.
+    for (const [k, labels] of rttSeries) {
+      if (!tracked.has(k)) {
+        rtt.remove(labels);
+        rttSeries.delete(k);
+      }
+    }
+  }
+}

@@ -1,0 +1,57 @@
+// Scheduled sweeps: every subnet with scanning on is swept every interval (its own, or the
+// default), jittered so subnets added together do not sweep in lockstep. A bounded timer loop
+// that stops with the exporter.
+import type { IpamService } from '../ipam/service.js';
+import type { DiscoveryService } from './service.js';
+
+export class ScanScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly due = new Map<number, number>();
+
+  constructor(private readonly ipam: IpamService, private readonly discovery: DiscoveryService,
+    private readonly defaults: { interval_seconds: number; jitter_ratio: number }, private readonly now = Date.now) {}
+
+  start(tickMs = 1000): void {
+    const tick = () => {
+      this.tick();
+      this.timer = setTimeout(tick, tickMs);
+      this.timer.unref();
+    };
+    this.timer = setTimeout(tick, tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Queues the subnets whose time has come; returns their ids. */
+  tick(): number[] {
+    const now = this.now();
+    const started: number[] = [];
+    const seen = new Set<number>();
+    for (const subnet of this.ipam.store.allSubnets()) {
+      seen.add(subnet.id);
+      if (!subnet.scan_enabled || !this.discovery.sweepable(subnet)) continue;
+      const interval = (subnet.scan_interval_seconds ?? this.defaults.interval_seconds) * 1000;
+      let due = this.due.get(subnet.id);
+      if (due === undefined) {
+        // First sight: continue from the last sweep, or start soon, spread over a few seconds.
+        const last = this.discovery.lastDoneScan(subnet.id)?.started_at;
+        due = last ? last + this.jittered(interval) : now + Math.random() * Math.min(interval, 5000);
+        this.due.set(subnet.id, due);
+      }
+      if (now < due || this.discovery.busy(subnet.id)) continue;
+      this.discovery.startScan(subnet.id, 'schedule');
+      this.due.set(subnet.id, now + this.jittered(interval));
+      started.push(subnet.id);
+    }
+    for (const id of this.due.keys()) if (!seen.has(id)) this.due.delete(id);
+    return started;
+  }
+
+  private jittered(interval: number): number {
+    return interval * (1 + this.defaults.jitter_ratio * (2 * Math.random() - 1));
+  }
+}

@@ -1,0 +1,186 @@
+// A private test network of Linux network namespaces (test/fixtures/netlab.sh), for scanner
+// tests. Needs root and iproute2. Traffic stays inside the lab: the scanner namespace has no
+// default route. Every lab gets its own namespace prefix (ipl-<6 hex>-), so labs can coexist.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+export const NETLAB_SCRIPT = fileURLToPath(new URL('../fixtures/netlab.sh', import.meta.url));
+
+/** Routed hosts the fixture always makes live (the reference lab's fixed set). */
+const BASE_ROUTED = ['10.200.0.10', '10.200.0.11', '10.200.0.12', '10.200.0.13', '10.200.0.14', '10.200.7.7', '10.200.200.200'];
+
+/** LAN hosts, each on its own macvlan with its own MAC (real IEEE OUIs, see netlab.sh). */
+const LAN_HOSTS = [
+  { address: '10.201.0.10', mac: '00:1b:21:0a:00:10' }, // 001B21 Intel Corporate
+  { address: '10.201.0.11', mac: '00:1b:21:0a:00:11' }, // 001B21 Intel Corporate
+  { address: '10.201.0.12', mac: 'b8:27:eb:0a:00:12' }, // B827EB Raspberry Pi Foundation
+] as const;
+
+export interface ExecResult { code: number | null; stdout: string; stderr: string }
+
+export interface Lab {
+  prefix: string;
+  ns: { scan: string; gw: string; hosts: string; lan: string };
+  routedLive: string[];            // every live routed host address, sorted numerically
+  lanHosts: { address: string; mac: string }[];
+  /** run a command inside a namespace, resolve with {code, stdout, stderr}; rejects on spawn error */
+  exec(ns: string, argv: string[], opts?: { timeoutMs?: number }): Promise<ExecResult>;
+  /** spawn a long-running process inside a namespace (e.g. an exporter, a listener); returns the ChildProcess; the lab kills every process it spawned in down() */
+  spawn(ns: string, argv: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string }): ChildProcess;
+  down(): Promise<void>;          // kill spawned processes (by PID), then delete the namespaces; idempotent
+}
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+/** The live routed hosts for LIVE_ROUTED = extra: the same formula as netlab.sh, deduplicated, sorted numerically. */
+export function routedLiveHosts(extra: number): string[] {
+  const live = [...BASE_ROUTED];
+  for (let i = 0; i < extra; i++) live.push(`10.200.${(i * 37 + 3) % 256}.${((i * 91 + 20) % 254) + 1}`);
+  return [...new Set(live)].sort((a, b) => ipToInt(a) - ipToInt(b));
+}
+
+function runScript(args: string[], timeoutMs: number): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [NETLAB_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+/** Synchronous teardown for exit/signal paths: kill our processes (by PID), delete our namespaces. */
+function teardownSync(prefix: string, children: Set<ChildProcess>): void {
+  for (const child of children) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+  children.clear();
+  spawnSync('bash', [NETLAB_SCRIPT, 'down', prefix], { stdio: 'ignore', timeout: 15_000 });
+}
+
+/** Builds a fresh lab with a random prefix. Call down() when done (an exit handler is only a safety net). */
+export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab> {
+  const liveRouted = opts.liveRouted ?? 0;
+  if (!Number.isInteger(liveRouted) || liveRouted < 0 || liveRouted > 65000) {
+    throw new Error(`liveRouted must be an integer 0..65000, got ${liveRouted}`);
+  }
+  const prefix = `ipl-${randomBytes(3).toString('hex')}-`;
+  const ns = { scan: `${prefix}scan`, gw: `${prefix}gw`, hosts: `${prefix}hosts`, lan: `${prefix}lan` };
+  const own = new Set<string>(Object.values(ns));
+  const children = new Set<ChildProcess>();
+  let isDown = false;
+
+  // Safety net: if the process ends without down(), still remove the namespaces.
+  const onExit = (): void => { if (!isDown) { isDown = true; teardownSync(prefix, children); } };
+  // On SIGINT/SIGTERM: tear down, then re-raise so the default action (or the next lab's handler) runs.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    onExit();
+    removeHandlers();
+    process.kill(process.pid, signal);
+  };
+  const removeHandlers = (): void => {
+    process.off('exit', onExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  process.on('exit', onExit);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let up: ExecResult;
+  try {
+    up = await runScript(['up', prefix, String(liveRouted)], 60_000);
+  } catch (err) {
+    onExit();
+    removeHandlers();
+    throw err;
+  }
+  if (up.code !== 0) {
+    onExit();
+    removeHandlers();
+    throw new Error(`netlab.sh up ${prefix} failed (exit ${up.code}): ${up.stderr.trim() || up.stdout.trim()}`);
+  }
+
+  const checkNs = (name: string): void => {
+    if (!own.has(name)) throw new Error(`namespace ${name} is not part of lab ${prefix} (${[...own].join(', ')})`);
+  };
+
+  const lab: Lab = {
+    prefix,
+    ns,
+    routedLive: routedLiveHosts(liveRouted),
+    lanHosts: LAN_HOSTS.map((h) => ({ ...h })),
+
+    exec(name, argv, execOpts = {}) {
+      try { checkNs(name); } catch (err) { return Promise.reject(err); }
+      if (isDown) return Promise.reject(new Error(`lab ${prefix} is down`));
+      return new Promise((resolve, reject) => {
+        const child = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        const timer = execOpts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), execOpts.timeoutMs);
+        child.on('error', (err) => { clearTimeout(timer); reject(err); });
+        child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+      });
+    },
+
+    spawn(name, argv, spawnOpts = {}) {
+      checkNs(name);
+      if (isDown) throw new Error(`lab ${prefix} is down`);
+      // `ip netns exec` execs the command after setns, so the child's PID is the command's PID.
+      const child = spawn('ip', ['netns', 'exec', name, ...argv], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(spawnOpts.env ? { env: spawnOpts.env } : {}),
+        ...(spawnOpts.cwd ? { cwd: spawnOpts.cwd } : {}),
+      });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      child.once('error', () => children.delete(child));
+      return child;
+    },
+
+    async down() {
+      if (isDown) return;
+      isDown = true;
+      const alive = [...children].filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null);
+      await Promise.all(alive.map((child) => new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          try { process.kill(child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+        }, 2_000);
+        child.once('exit', () => { clearTimeout(timer); resolve(); });
+        try { process.kill(child.pid!, 'SIGTERM'); } catch { clearTimeout(timer); resolve(); }
+      })));
+      children.clear();
+      const res = await runScript(['down', prefix], 30_000);
+      removeHandlers();
+      if (res.code !== 0) throw new Error(`netlab.sh down ${prefix} failed (exit ${res.code}): ${res.stderr.trim()}`);
+    },
+  };
+  return lab;
+}
+
+/** For tests: skip when not root or `ip` is missing, locally; throw under CI=true (CI must run every test). */
+export function requireLab(t: TestContext): boolean {
+  let reason: string | undefined;
+  if (process.getuid?.() !== 0) {
+    reason = 'the network lab needs root (network namespaces)';
+  } else {
+    const r = spawnSync('ip', ['-V'], { encoding: 'utf8' });
+    if (r.error || r.status !== 0) reason = 'ip is not installed (apt-get install iproute2)';
+  }
+  if (reason === undefined) return true;
+  if (process.env.CI) throw new Error(`${reason}; CI must run every test`);
+  t.skip(reason);
+  return false;
+}
