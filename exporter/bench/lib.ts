@@ -43,6 +43,8 @@ export interface BenchContext {
   startExporter(db: string): Promise<ExporterProcess>;
   /** Progress message on stderr (the table goes to stdout). */
   log(message: string): void;
+  /** How to start the exporter: the built dist/main.js (built once), or src/main.ts through tsx. */
+  exporterEntry(): Promise<{ args: string[]; label: string }>;
   /** Runs `fn`, CPU-profiling it in-process when --profile is on. */
   profiled<T>(label: string, fn: () => Promise<T> | T): Promise<T>;
 }
@@ -107,6 +109,11 @@ export class Runner implements BenchContext {
     }
     this.children.clear();
     for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
+
+  exporterEntry(): Promise<ServerEntry> {
+    this.entry ??= this.serverEntry();
+    return this.entry;
   }
 
   private async serverEntry(): Promise<ServerEntry> {

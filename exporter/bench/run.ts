@@ -6,13 +6,14 @@
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { discoverySuite } from './discovery.js';
 import { ipamSuite } from './ipam.js';
 import { type Benchmark, type Row, Runner, type Suite, cpuSnapshot, foreignCpu, renderTable, sleep } from './lib.js';
 
 /** Add a suite here and it is run, listed and selectable with --only. */
-const SUITES: readonly Suite[] = [ipamSuite];
+const SUITES: readonly Suite[] = [ipamSuite, discoverySuite];
 
-const USAGE = 'usage: npm run bench -- [--only NAME]... [--list] [--profile DIR] [--tsx]';
+const USAGE = 'usage: npm run bench -- [--only NAME]... [--list] [--profile DIR] [--tsx] [--with-fping]';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     list: { type: 'boolean' },
     profile: { type: 'string' },
     tsx: { type: 'boolean' },
+    'with-fping': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,

@@ -2,18 +2,44 @@
 import { createRequire } from 'node:module';
 import type { Pinger } from './core/sweep.js';
 
+interface RawSocket {
+  setOption(level: number, option: number, value: number): void;
+}
 interface NetPingSession {
   pingHost(target: string, cb: (error: Error | null, target: string) => void): void;
   close(): void;
   on(event: 'error', cb: (e: Error) => void): void;
+  getSocket(): RawSocket;
 }
+interface RawSocketModule { SocketLevel: { SOL_SOCKET: number }; SocketOption: { SO_SNDBUF: number } }
 interface NetPing {
   createSession(opts: { networkProtocol?: number; retries?: number; timeout?: number; sessionId?: number; packetSize?: number }): NetPingSession;
   NetworkProtocol: { IPv4: number; IPv6: number };
 }
 
-// net-ping is CommonJS with a native addon and no types.
-const netPing = createRequire(import.meta.url)('net-ping') as NetPing;
+// net-ping and raw-socket are CommonJS with a native addon and no types.
+const require = createRequire(import.meta.url);
+const netPing = require('net-ping') as NetPing;
+const raw = require('raw-socket') as RawSocketModule;
+
+/** Linux's SO_SNDBUFFORCE: like SO_SNDBUF but past net.core.wmem_max (needs CAP_NET_ADMIN). */
+const SO_SNDBUFFORCE = 32;
+const SEND_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Echo requests to neighbours whose ARP is unresolved wait in the kernel, charged to the
+ * socket's send buffer, until ARP gives up (about 3 s). With the default buffer a /24 of dead
+ * LAN hosts fills it and every later send stalls behind them; a larger buffer keeps the sweep
+ * paced. Without CAP_NET_ADMIN the kernel caps it at net.core.wmem_max.
+ */
+function enlargeSendBuffer(socket: RawSocket): void {
+  for (const option of [SO_SNDBUFFORCE, raw.SocketOption.SO_SNDBUF]) {
+    try {
+      socket.setOption(raw.SocketLevel.SOL_SOCKET, option, SEND_BUFFER_BYTES);
+      return;
+    } catch { /* not permitted: try the capped option */ }
+  }
+}
 
 export interface IcmpStatus { up: boolean; message?: string }
 
@@ -47,6 +73,7 @@ export function createPinger(family: 4 | 6, timeoutMs: number): ClosablePinger {
     sessionId: 1 + Math.floor(Math.random() * 65534),
   });
   session.on('error', () => { /* socket errors fail the pending requests through their callbacks */ });
+  enlargeSendBuffer(session.getSocket());
   return {
     ping(target, done) {
       const start = process.hrtime.bigint();

@@ -128,8 +128,9 @@ export interface ChildExporter {
 }
 
 /** The exporter as its own process (`node --import tsx src/main.ts`), for crash and CLI tests. */
-export async function spawnExporter(env: Record<string, string>, args: string[] = []): Promise<ChildExporter> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+export async function spawnExporter(env: Record<string, string>, args: string[] = [], wrapper: string[] = []): Promise<ChildExporter> {
+  const argv = [...wrapper, process.execPath, '--import', 'tsx', 'src/main.ts', ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: EXPORTER_DIR,
     // The test reads the listening URL from the start-up log line, so info level is needed.
     env: { ...process.env, ...env, LANSCAPE_LOG_LEVEL: 'info' },

@@ -34,8 +34,14 @@ export function sweep(targets: readonly string[], pinger: Pinger, options: Sweep
   if (!(pps > 0) || !(maxInFlight > 0) || retries < 0) throw new RangeError('pps, maxInFlight must be positive, retries >= 0');
   const alive = new Map<string, number>();
   const started = performance.now();
-  const queue: { target: string; triesLeft: number }[] = targets.map((target) => ({ target, triesLeft: retries }));
-  let head = 0;
+  // First tries walk the target list; only targets that need another try get a queue entry,
+  // so a /16 costs no per-address objects beyond what is in flight.
+  let nextTarget = 0;
+  const retryQueue: { target: string; triesLeft: number }[] = [];
+  let retryHead = 0;
+  const pending = () => targets.length - nextTarget + retryQueue.length - retryHead;
+  const take = (): { target: string; triesLeft: number } =>
+    retryHead < retryQueue.length ? retryQueue[retryHead++]! : { target: targets[nextTarget++]!, triesLeft: retries };
   let sent = 0;
   let inFlight = 0;
   let finished = 0;
@@ -54,9 +60,9 @@ export function sweep(targets: readonly string[], pinger: Pinger, options: Sweep
         return;
       }
       const budget = Math.floor(((performance.now() - started) / 1000) * pps) - sent;
-      let n = Math.min(budget, maxInFlight - inFlight, queue.length - head);
+      let n = Math.min(budget, maxInFlight - inFlight, pending());
       while (n-- > 0) {
-        const item = queue[head++]!;
+        const item = take();
         sent += 1;
         inFlight += 1;
         pinger.ping(item.target, (rtt) => {
@@ -65,7 +71,7 @@ export function sweep(targets: readonly string[], pinger: Pinger, options: Sweep
             alive.set(item.target, rtt);
             finished += 1;
           } else if (item.triesLeft > 0) {
-            queue.push({ target: item.target, triesLeft: item.triesLeft - 1 });
+            retryQueue.push({ target: item.target, triesLeft: item.triesLeft - 1 });
           } else {
             finished += 1;
           }
@@ -74,7 +80,7 @@ export function sweep(targets: readonly string[], pinger: Pinger, options: Sweep
         });
       }
       options.onProgress?.(finished, targets.length, sent);
-      if (finished < targets.length && head < queue.length && !timer) timer = setTimeout(tick, TICK_MS);
+      if (finished < targets.length && pending() > 0 && !timer) timer = setTimeout(tick, TICK_MS);
     };
     if (targets.length === 0) done();
     else tick();

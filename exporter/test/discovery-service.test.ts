@@ -1,0 +1,160 @@
+// Discovery's rules with a controlled clock and a scripted network: stale reservations, history
+// roll-up and uptime, IPv6 known-address pinging, DHCP ranges, the scheduler.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/load.js';
+import { ScanScheduler } from '../src/discovery/scheduler.js';
+import { DiscoveryService } from '../src/discovery/service.js';
+import { IpamService } from '../src/ipam/service.js';
+import { type Db, openDb } from '../src/store/db.js';
+import { tempDir } from './helpers/exporter.js';
+
+const HOUR = 3_600_000;
+const actor = { name: 'test' };
+let db: Db;
+let cleanup: () => void;
+let clock = Date.UTC(2026, 10, 22, 12);
+const network = { alive: new Set<string>(), pinged: [] as string[] };
+
+function build(overrides: Record<string, string> = {}) {
+  const config = loadConfig({ LANSCAPE_SCAN_DOWN_AFTER: '2', LANSCAPE_SCAN_RETRIES: '0', ...overrides });
+  const ipam = new IpamService(db);
+  const discovery = new DiscoveryService(db, ipam, config, {
+    icmp: () => ({ up: true }),
+    createPinger: () => ({
+      ping(target, done) {
+        network.pinged.push(target);
+        setImmediate(() => done(network.alive.has(target) ? 0.001 : null));
+      },
+      close() {},
+    }),
+    readNeighbours: () => new Map(),
+    openPorts: async (jobs) => new Map(jobs.map((j) => [j.address, []])),
+    reverseDns: null,
+    nmap: null,
+    now: () => clock,
+  }, pino({ level: 'silent' }));
+  return { ipam, discovery, config };
+}
+
+async function sweepNow(discovery: DiscoveryService, subnetId: number) {
+  const scan = discovery.startScan(subnetId, 'schedule');
+  await discovery.drain();
+  return discovery.getScan(scan.id);
+}
+
+before(() => {
+  const t = tempDir();
+  cleanup = t.cleanup;
+  db = openDb(join(t.dir, 'd.db'));
+});
+after(() => { db.close(); cleanup(); });
+
+describe('discovery service', () => {
+  it('flags a reservation that has not answered for longer than the threshold', async () => {
+    const { ipam, discovery } = build();
+    const s = ipam.createSubnet({ cidr: '192.0.2.0/28' }, actor);
+    ipam.createAddress({ address: '192.0.2.5', state: 'reserved', hostname: 'printer' }, actor);
+    ipam.createAddress({ address: '192.0.2.6', state: 'assigned' }, actor);
+    network.alive = new Set(['192.0.2.6']);
+    await sweepNow(discovery, s.id);
+    await sweepNow(discovery, s.id);
+    assert.deepEqual(discovery.conflicts('stale_reservation'), [], 'not stale yet: created just now');
+    clock += 200 * HOUR;
+    await sweepNow(discovery, s.id);
+    const stale = discovery.conflicts('stale_reservation');
+    assert.deepEqual(stale.map((c) => c.address), ['192.0.2.5']);
+    assert.match(stale[0]!.message, /reserved but has never answered/);
+    assert.equal(stale[0]!.subnet_id, s.id);
+    network.alive.add('192.0.2.5');
+    await sweepNow(discovery, s.id);
+    assert.deepEqual(discovery.conflicts('stale_reservation'), [], 'an answer clears it');
+  });
+
+  it('rolls raw history up into hours and keeps uptime across the boundary', async () => {
+    const { ipam, discovery } = build();
+    const s = ipam.createSubnet({ cidr: '198.51.100.0/29' }, actor);
+    ipam.createAddress({ address: '198.51.100.2' }, actor);
+    network.alive = new Set();
+    for (let i = 0; i < 4; i++) {
+      if (i === 2) network.alive.add('198.51.100.2');
+      await sweepNow(discovery, s.id);
+      clock += HOUR;
+    }
+    const key = '198.51.100.2';
+    assert.equal(discovery.history(key, 0).samples.length, 4);
+    clock += 8 * 24 * HOUR; // past the 7 days of raw samples: the next sweep rolls them up
+    await sweepNow(discovery, s.id);
+    const h = discovery.history(key, 0);
+    assert.equal(h.samples.length, 1, 'only the newest raw sample is left');
+    assert.equal(h.hourly.reduce((n, x) => n + x.samples, 0), 4, 'the four older samples live on as hourly roll-ups');
+    assert.equal(h.hourly.filter((x) => x.up_ratio === 1).length, 2);
+    const week = db.prepare('SELECT count(*) AS n FROM host_history_hourly').get() as { n: number };
+    assert.ok(week.n >= 4);
+  });
+
+  it('pings the known addresses of an IPv6 subnet and nothing else', async () => {
+    const { ipam, discovery } = build();
+    const s = ipam.createSubnet({ cidr: '2001:db8:5::/64' }, actor);
+    ipam.createAddress({ address: '2001:db8:5::10' }, actor);
+    ipam.createAddress({ address: '2001:db8:5::20' }, actor);
+    network.alive = new Set(['2001:db8:5::20']);
+    network.pinged = [];
+    const scan = await sweepNow(discovery, s.id);
+    assert.equal(scan.state, 'done');
+    assert.deepEqual(network.pinged.sort(), ['2001:db8:5::10', '2001:db8:5::20']);
+    assert.equal(discovery.observation('2001:db8:5::20')?.status, 'up');
+  });
+
+  it('records devices in a DHCP range as dhcp, and never sweeps outside the subnet', async () => {
+    const { ipam, discovery } = build();
+    const s = ipam.createSubnet({ cidr: '203.0.113.0/28' }, actor);
+    ipam.createRange({ subnet_id: s.id, start_address: '203.0.113.8', end_address: '203.0.113.14', label: 'pool', purpose: 'dhcp' }, actor);
+    network.alive = new Set(['203.0.113.3', '203.0.113.9', '203.0.113.77']);
+    network.pinged = [];
+    await sweepNow(discovery, s.id);
+    assert.equal(network.pinged.length, 14);
+    assert.ok(network.pinged.every((p) => /^203\.0\.113\.(?:[1-9]|1[0-4])$/.test(p)));
+    const rows = ipam.listAddresses({ subnet_id: s.id }, 100, 0).results;
+    assert.deepEqual(rows.map((a) => `${a.address}:${a.state}:${a.source}`), ['203.0.113.3:assigned:discovered', '203.0.113.9:dhcp:discovered']);
+    const audit = ipam.audit.list({ actor: 'discovery', object_type: 'address' }, 10, 0);
+    assert.equal(audit.count, 2, 'discovery writes its IPAM changes to the audit log as "discovery"');
+  });
+
+  it('refuses a manual sweep larger than the maximum and rate limits manual scans', async () => {
+    const { ipam, discovery } = build();
+    const big = ipam.createSubnet({ cidr: '100.64.0.0/15' }, actor);
+    assert.throws(() => discovery.startScan(big.id, 'manual'), (e: { status?: number; message: string }) =>
+      e.status === 422 && /larger than the largest sweep allowed \(\/16/.test(e.message));
+    const s = ipam.createSubnet({ cidr: '100.64.9.0/29' }, actor);
+    network.alive = new Set();
+    const first = discovery.startScan(s.id, 'manual');
+    assert.equal(discovery.startScan(s.id, 'manual').id, first.id, 'a scan under way is returned, not duplicated');
+    await discovery.drain();
+    assert.throws(() => discovery.startScan(s.id, 'manual'), (e: { status?: number; details?: { retry_after_seconds: number } }) =>
+      e.status === 429 && e.details!.retry_after_seconds > 0 && e.details!.retry_after_seconds <= 30);
+    clock += 31_000;
+    assert.match(discovery.startScan(s.id, 'manual').state, /^(queued|running)$/);
+    await discovery.drain();
+  });
+
+  it('schedules each subnet at its interval with jitter, skipping disabled and oversized ones', async () => {
+    const { ipam, discovery, config } = build();
+    for (const s of ipam.store.allSubnets()) ipam.updateSubnet(s.id, { scan_enabled: false }, actor);
+    const a = ipam.createSubnet({ cidr: '192.0.2.64/28', scan_interval_seconds: 60 }, actor);
+    ipam.createSubnet({ cidr: '192.0.2.128/28', scan_enabled: false }, actor);
+    ipam.createSubnet({ cidr: '100.66.0.0/15' }, actor);
+    const scheduler = new ScanScheduler(ipam, discovery, config.scan, () => clock);
+    const started: number[] = [];
+    const t0 = clock;
+    for (let t = 0; t <= 200; t++) {
+      clock = t0 + t * 1000;
+      started.push(...scheduler.tick());
+      await discovery.drain();
+    }
+    assert.ok(started.every((id) => id === a.id), 'only the enabled, sweepable subnet');
+    assert.ok(started.length >= 3 && started.length <= 5, `60 s interval over 200 s: ${started.length} sweeps`);
+  });
+});
