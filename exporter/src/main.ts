@@ -2,6 +2,7 @@
 import { configFrom, fail, parseCli, str } from './cli/args.js';
 import { createLogger, startExporter } from './server.js';
 import { StoreVersionError } from './store/db.js';
+import { StoreInUseError } from './store/ownership.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: lanscape-exporter [--config lanscape.yaml] [--check-config] [--version]
@@ -28,7 +29,7 @@ let exporter;
 try {
   exporter = await startExporter(config, logger);
 } catch (e) {
-  if (e instanceof StoreVersionError) fail(`${config.db}: ${e.message}`);
+  if (e instanceof StoreVersionError || e instanceof StoreInUseError) fail(`${config.db}: ${e.message}`);
   const err = e as NodeJS.ErrnoException;
   if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') fail(`cannot listen on ${config.listen}: ${err.message}`);
   throw e;

@@ -36,7 +36,12 @@ export function createLogger(config: Config): Logger {
 
 export async function startExporter(config: Config, logger: Logger = createLogger(config)): Promise<RunningExporter> {
   const db = openDb(config.db, { synchronous: config.db_synchronous === 'full' ? 'FULL' : 'NORMAL' });
-  takeOwnership(db);
+  try {
+    takeOwnership(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   const ipam = new IpamService(db);
   const { registry, observeRequest } = createRegistry(config.db);
   const writes = new WriteBatcher(db);
@@ -85,8 +90,6 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
   }
   logger.info({ url, version: VERSION, db: config.db }, 'lanscape exporter listening');
-  const tokenCount = ['read', 'write', 'admin'].filter((s) => config.tokens[s as 'read']).length + config.tokens.named.length;
-  if (tokenCount === 0) logger.warn('no API tokens are configured: every /api/v1 request will be refused (set LANSCAPE_READ_TOKEN etc.)');
 
   let closed = false;
   return {

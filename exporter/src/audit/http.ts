@@ -26,9 +26,13 @@ export function registerAuditRoutes(api: ApiRoutes, audit: AuditLog): void {
       object_type: z.enum(['subnet', 'address', 'range']).optional(),
       object_id: Id.optional(),
       actor: z.string().max(256).optional().meta({ description: 'token name or Grafana user' }),
-      since: z.iso.datetime().optional(),
+      since: z.iso.datetime({ offset: true }).optional().meta({ description: 'RFC 3339; entries at or after it' }),
     }),
     responses: { 200: { description: 'Entries', schema: z.object({ count: z.number().int(), results: z.array(AuditEntry) }).meta({ id: 'AuditList' }) } },
-    handler: ({ query }) => ({ status: 200, body: audit.list(query, query.limit, query.offset) }),
+    handler: ({ query }) => ({
+      status: 200,
+      // Stored times are ISO strings in UTC with milliseconds; compare like with like.
+      body: audit.list({ ...query, since: query.since && new Date(query.since).toISOString() }, query.limit, query.offset),
+    }),
   });
 }

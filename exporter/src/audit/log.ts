@@ -9,8 +9,6 @@ export interface Actor {
   readonly requestId?: string | null;
 }
 
-export const SYSTEM_ACTOR: Actor = { name: 'system' };
-
 export interface AuditEntry {
   id: number;
   at: string;

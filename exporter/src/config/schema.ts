@@ -50,7 +50,13 @@ export const ConfigSchema = z.strictObject({
       token: Token,
       scope: z.enum(SCOPES),
     })).max(100).default([]),
-  }).default({ named: [] }),
+  }).default({ named: [] })
+    .refine((t) => {
+      const values = [t.read, t.write, t.admin, ...t.named.map((n) => n.token)].filter((v) => v !== undefined);
+      return new Set(values).size === values.length;
+    }, 'every token must be different (the same token with two scopes would get the first match)')
+    .refine((t) => t.named.every((n, i) => !['read', 'write', 'admin'].includes(n.name) && t.named.findIndex((m) => m.name === n.name) === i),
+      'named tokens need unique names other than read, write and admin (those name the LANSCAPE_*_TOKEN ones)'),
   metrics: z.strictObject({
     username: z.string().min(1).max(128).optional(),
     password: z.string().min(8).max(512).optional(),

@@ -56,10 +56,12 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const tokens = new TokenVerifier(config.tokens);
+  if (tokens.configured === 0) logger.warn('no API tokens are configured: every /api/v1 request will be refused (set LANSCAPE_READ_TOKEN etc.)');
   const router = express.Router();
-  router.use(express.json({ limit: config.body_limit_bytes, strict: true }));
-  router.use(express.text({ type: 'text/csv', limit: config.import_limit_bytes }));
   const api = new ApiRoutes(router, tokens, deps.writes);
+  router.use(api.authenticate);
+  router.use('/import', express.text({ type: 'text/csv', limit: config.import_limit_bytes }));
+  router.use(express.json({ limit: config.body_limit_bytes, strict: true }));
   registerInfoRoutes(api, deps);
   registerIpamRoutes(api, ipam);
   registerDiscoveryRoutes(api, deps.discovery, ipam);

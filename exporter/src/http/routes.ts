@@ -7,7 +7,9 @@ import type { Actor } from '../audit/log.js';
 import type { Scope } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
 import type { WriteBatcher } from '../store/write-batcher.js';
-import { type TokenVerifier, allows, bearerToken } from './auth.js';
+import { type TokenIdentity, type TokenVerifier, allows, bearerToken } from './auth.js';
+
+const NO_QUERY = z.strictObject({});
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 type AnyObject = z.ZodObject<z.ZodRawShape>;
@@ -85,7 +87,9 @@ export class ApiRoutes {
       try {
         const actor = this.authorize(req, res, spec.scope);
         const params = parse(spec.params, req.params, 'path');
-        const query = parse(spec.query, req.query, 'query');
+        // Without a query schema a route takes no query parameters: ?dry_run=true on a route
+        // that has no dry run must not be silently ignored.
+        const query = parse(spec.query ?? NO_QUERY, req.query, 'query');
         const body = spec.body ? parse(spec.body, bodyOf(req, spec.bodyType ?? 'application/json'), 'body') : undefined;
         const input = { params, query, body, actor, req, res } as never;
         const out = spec.batched ? await this.writes.run(() => spec.handler(input) as RouteResponse) : await spec.handler(input);
@@ -100,12 +104,24 @@ export class ApiRoutes {
     });
   }
 
-  private authorize(req: Request, res: Response, need: Scope): Actor {
+  /**
+   * Router middleware, ahead of the body parsers: without a valid token nothing is read or
+   * decoded, and the answer is 401 whatever the body.
+   */
+  readonly authenticate = (req: Request, res: Response, next: NextFunction): void => {
     const token = bearerToken(req.get('authorization'));
     const identity = token ? this.tokens.verify(token) : undefined;
     if (!identity) {
-      throw new LanscapeError(401, 'unauthorized', token ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>');
+      next(new LanscapeError(401, 'unauthorized', token ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>'));
+      return;
     }
+    res.locals.identity = identity;
+    next();
+  };
+
+  private authorize(req: Request, res: Response, need: Scope): Actor {
+    const identity = res.locals.identity as TokenIdentity | undefined;
+    if (!identity) throw new LanscapeError(401, 'unauthorized', 'send Authorization: Bearer <token>');
     if (!allows(identity.scope, need)) {
       throw new LanscapeError(403, 'forbidden', `this needs a token with ${need} scope; "${identity.name}" has ${identity.scope}`);
     }

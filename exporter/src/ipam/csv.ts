@@ -11,9 +11,12 @@ export const CSV_KINDS = ['subnets', 'addresses'] as const;
 export type CsvKind = (typeof CSV_KINDS)[number];
 
 const COLUMNS: Record<CsvKind, readonly string[]> = {
-  subnets: ['cidr', 'name', 'description', 'vlan', 'gateway', 'tags', 'scan_enabled'],
+  subnets: ['cidr', 'name', 'description', 'vlan', 'gateway', 'tags', 'scan_enabled', 'scan_interval_seconds'],
   addresses: ['address', 'state', 'hostname', 'mac', 'description', 'owner', 'tags', 'source'],
 };
+/** Columns an export adds that an import accepts and ignores, so an export imports again as is. */
+const EXPORT_ONLY = ['id', 'created_at', 'updated_at'];
+const MAX_ROWS = 100_000;
 const REQUIRED: Record<CsvKind, string> = { subnets: 'cidr', addresses: 'address' };
 const TAG_SEPARATOR = ';';
 
@@ -31,17 +34,15 @@ class Rollback extends Error {}
 export function importCsv(ipam: IpamService, kind: CsvKind, text: string, dryRun: boolean, actor: Actor): ImportReport {
   let records: { record: Record<string, string>; info: { lines: number } }[];
   try {
-    records = parse(text, { columns: true, bom: true, skip_empty_lines: true, trim: true, info: true, max_record_size: 65536 });
+    records = parse(text, {
+      columns: (header: string[]) => checkHeader(kind, header), bom: true, skip_empty_lines: true, trim: true, info: true,
+      max_record_size: 65536, to: MAX_ROWS + 1,
+    });
   } catch (e) {
+    if (e instanceof LanscapeError) throw e;
     throw new LanscapeError(400, 'invalid_csv', `the CSV cannot be read: ${(e as Error).message}`);
   }
-  const header = records[0] ? Object.keys(records[0].record) : [];
-  const unknown = header.filter((h) => !COLUMNS[kind].includes(h));
-  if (records.length > 0 && (unknown.length > 0 || !header.includes(REQUIRED[kind]))) {
-    throw new LanscapeError(400, 'invalid_csv', unknown.length
-      ? `unknown column(s) ${unknown.join(', ')}; ${kind} take ${COLUMNS[kind].join(', ')}`
-      : `the column ${REQUIRED[kind]} is required`);
-  }
+  if (records.length > MAX_ROWS) throw new LanscapeError(413, 'too_many_rows', `import at most ${MAX_ROWS} rows at a time`);
   const report: ImportReport = { kind, dry_run: dryRun, applied: false, rows: records.length, valid: 0, errors: [] };
   const schema: z.ZodType = kind === 'subnets' ? SubnetCreate : AddressCreate;
   try {
@@ -73,22 +74,42 @@ export function importCsv(ipam: IpamService, kind: CsvKind, text: string, dryRun
   return report;
 }
 
+function checkHeader(kind: CsvKind, header: string[]): string[] {
+  const names = header.map((h) => h.trim());
+  const duplicate = names.find((h, i) => names.indexOf(h) !== i);
+  if (duplicate) throw new LanscapeError(400, 'invalid_csv', `the column ${duplicate} appears twice`);
+  const unknown = names.filter((h) => !COLUMNS[kind].includes(h) && !EXPORT_ONLY.includes(h));
+  if (unknown.length > 0) {
+    throw new LanscapeError(400, 'invalid_csv', `unknown column(s) ${unknown.join(', ')}; ${kind} take ${COLUMNS[kind].join(', ')}`);
+  }
+  if (!names.includes(REQUIRED[kind])) throw new LanscapeError(400, 'invalid_csv', `the column ${REQUIRED[kind]} is required`);
+  return names;
+}
+
 function toInput(record: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(record)) {
-    if (value === '') continue;
+  for (const [key, raw] of Object.entries(record)) {
+    if (raw === '' || EXPORT_ONLY.includes(key)) continue;
+    const value = unescapeCell(raw);
     if (key === 'tags') out.tags = value.split(TAG_SEPARATOR).map((t) => t.trim()).filter(Boolean);
-    else if (key === 'vlan') out.vlan = /^\d+$/.test(value) ? Number(value) : value;
+    else if (key === 'vlan' || key === 'scan_interval_seconds') out[key] = /^\d+$/.test(value) ? Number(value) : value;
     else if (key === 'scan_enabled') out.scan_enabled = value === 'true' ? true : value === 'false' ? false : value;
     else out[key] = value;
   }
   return out;
 }
 
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 /** Cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV injection). */
 function safeCell(value: unknown): string {
   const text = value === null || value === undefined ? '' : Array.isArray(value) ? value.join(TAG_SEPARATOR) : String(value);
-  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return FORMULA_START.test(text) ? `'${text}` : text;
+}
+
+/** Undoes safeCell on import, so an exported file imports back unchanged. */
+function unescapeCell(text: string): string {
+  return text.startsWith("'") && FORMULA_START.test(text.slice(1)) ? text.slice(1) : text;
 }
 
 export function exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: number): string {

@@ -23,9 +23,14 @@ export const IpAddress = z.string().max(64).superRefine(parsedBy(parseIp))
 const Tags = z.array(z.string().regex(TAG_RE, 'tags start with a letter or digit and use letters, digits, space and _ . : / -')).max(32);
 const Hostname = z.string().regex(HOSTNAME_RE, 'not a valid DNS host name');
 const Mac = z.string().max(17).refine((v) => normalizeMac(v) !== null, 'not a MAC address (aa:bb:cc:dd:ee:ff)');
-const Text = (max: number) => z.string().max(max);
+/** Free text: no control characters but tab and newline, and well-formed Unicode (no lone surrogates). */
+const Text = (max: number) => z.string().max(max)
+  .refine((v) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(v), 'control characters are not allowed')
+  .refine((v) => v.isWellFormed(), 'not well-formed Unicode (lone surrogate)');
 const Timestamp = z.string().meta({ description: 'RFC 3339 timestamp', example: '2026-11-22T08:31:00.000Z' });
-export const Id = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+/** A positive integer id in a path or query: plain decimal digits only (no 0x6, 6e0, " 6"). */
+export const Id = z.string().regex(/^[1-9][0-9]{0,15}$/, 'expected a positive integer id').transform(Number)
+  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER));
 
 export const IdParams = z.strictObject({ id: Id });
 

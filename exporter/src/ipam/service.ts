@@ -6,7 +6,7 @@ import { conflict, notFound, unprocessable } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { type BlockLookup, type Interval, clip, intervalSize, sortedIntervalLookup, takeFree } from './core/allocation.js';
 import { type AddressSource, type AddressState, normalizeMac } from './core/fields.js';
-import { buildTree } from './core/hierarchy.js';
+import { type TreeNode, buildTree } from './core/hierarchy.js';
 import { type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
 import { layoutRows } from './core/layout.js';
 import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parsePrefix, usableBounds } from './core/prefix.js';
@@ -108,11 +108,21 @@ export class IpamService {
       const existing = this.store.subnetByCidr(cidr);
       if (existing) throw conflict(`subnet ${cidr} already exists (id ${existing.id})`, { id: existing.id });
       const gateway = this.checkGateway(prefix, input.gateway);
+      const firstKey = ipKey({ family: prefix.family, value: prefix.network });
+      const lastKey = ipKey({ family: prefix.family, value: lastOf(prefix) });
+      // A range belongs to one subnet; a new child may not take part of an enclosing subnet's range.
+      for (const r of this.store.rangesOverlapping(firstKey, lastKey)) {
+        const owner = this.subnetRow(r.subnet_id);
+        if (owner.prefix_length < prefix.length) {
+          throw conflict(`${cidr} would cut into range "${r.label}" (${r.start_address}–${r.end_address}) of ${owner.cidr}; ` +
+            'change or delete that range first', { range_id: r.id });
+        }
+      }
       const now = new Date().toISOString();
       const id = this.store.insertSubnet({
         cidr, family: prefix.family, prefix_length: prefix.length,
-        first_key: ipKey({ family: prefix.family, value: prefix.network }),
-        last_key: ipKey({ family: prefix.family, value: lastOf(prefix) }),
+        first_key: firstKey,
+        last_key: lastKey,
         name: input.name ?? '', description: input.description ?? '', vlan: input.vlan ?? null, gateway,
         tags: JSON.stringify(dedupe(input.tags ?? [])), scan_enabled: input.scan_enabled === false ? 0 : 1,
         scan_interval_seconds: input.scan_interval_seconds ?? null, created_at: now, updated_at: now,
@@ -135,7 +145,7 @@ export class IpamService {
         scan_interval_seconds: patch.scan_interval_seconds,
       }, new Date().toISOString());
       const after = this.getSubnet(id);
-      this.audit.record(actor, 'update', 'subnet', id, row.cidr, before, after);
+      if (changed(before, after)) this.audit.record(actor, 'update', 'subnet', id, row.cidr, before, after);
       return after;
     });
   }
@@ -149,7 +159,7 @@ export class IpamService {
       const row = this.subnetRow(id);
       const before = this.subnetView(row);
       // With a parent subnet every address stays covered; otherwise those not in a child are orphaned.
-      const hasParent = this.tree().get(id)?.parentId != null;
+      const hasParent = this.treeNode(row).parentId !== null;
       const index = this.subnetIndex();
       const orphans = hasParent ? [] : this.store.addressesBetween(row.first_key, row.last_key)
         .filter((a) => index.mostSpecific(ipFromKey(a.ip_key)) === id);
@@ -160,6 +170,10 @@ export class IpamService {
       for (const a of orphans) {
         this.store.deleteAddress(a);
         this.audit.record(actor, 'delete', 'address', a.id, a.address, this.addressView(a), undefined);
+      }
+      // Ranges go with their subnet (ON DELETE CASCADE); the audit log says so.
+      for (const r of this.store.listRanges(id, Number.MAX_SAFE_INTEGER, 0).rows) {
+        this.audit.record(actor, 'delete', 'range', r.id, `${r.start_address}-${r.end_address}`, this.rangeView(r), undefined);
       }
       this.store.deleteSubnet(id);
       this.audit.record(actor, 'delete', 'subnet', id, row.cidr, before, undefined);
@@ -214,34 +228,35 @@ export class IpamService {
     });
   }
 
+  /**
+   * What next-free may hand out: the usable addresses of the subnet (or of the chosen range)
+   * minus used addresses and three kinds of blocked interval: the gateways of the subnet and of
+   * every subnet covering it, ranges closed to auto-allocation that reach into it (a parent's
+   * DHCP pool included; a range chosen explicitly is the exception), and child subnets, whose
+   * space is theirs to hand out.
+   */
   private allocationPlan(scope: AllocationScope): { family: Family; bounds: Bounds; blockers: BlockLookup[]; what: string } {
-    const subnet = 'subnetId' in scope ? this.subnetRow(scope.subnetId) : this.subnetRow(this.rangeRow(scope.rangeId).subnet_id);
+    const range = 'rangeId' in scope ? this.rangeRow(scope.rangeId) : undefined;
+    const subnet = this.subnetRow(range ? range.subnet_id : (scope as { subnetId: number }).subnetId);
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);
     const fixed: Interval[] = [];
-    if (subnet.gateway) fixed.push(point(parseIp(subnet.gateway).value));
-    let bounds: Bounds | undefined = usable;
-    let what = `subnet ${subnet.cidr}`;
-    if ('rangeId' in scope) {
-      const range = this.rangeRow(scope.rangeId);
-      bounds = clip(rangeInterval(range), usable);
-      what = `range ${range.label} (${range.start_address}–${range.end_address})`;
-    } else {
-      // Ranges closed to auto-allocation, and child subnets, are not this subnet's to hand out.
-      for (const r of this.store.rangesInside(subnet.first_key, subnet.last_key)) {
-        if (!r.auto_allocate) fixed.push(rangeInterval(r));
-      }
-      for (const child of this.store.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)) {
-        const p = prefixOf(child);
-        fixed.push({ first: p.network, last: lastOf(p) });
-      }
+    for (const s of this.store.subnetsCovering(subnet.first_key, subnet.last_key)) {
+      if (s.gateway) fixed.push(point(parseIp(s.gateway).value));
+    }
+    for (const r of this.store.rangesOverlapping(subnet.first_key, subnet.last_key)) {
+      if (!r.auto_allocate && r.id !== range?.id) fixed.push(rangeInterval(r));
+    }
+    for (const child of this.store.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)) {
+      const p = prefixOf(child);
+      fixed.push({ first: p.network, last: lastOf(p) });
     }
     const runs: BlockLookup = (at) => this.store.runContaining({ family: prefix.family, value: at });
     return {
       family: prefix.family,
-      bounds: bounds ?? { first: 1n, last: 0n },
+      bounds: (range ? clip(rangeInterval(range), usable) : usable) ?? { first: 1n, last: 0n },
       blockers: [runs, sortedIntervalLookup(fixed)],
-      what,
+      what: range ? `range ${range.label} (${range.start_address}–${range.end_address})` : `subnet ${subnet.cidr}`,
     };
   }
 
@@ -277,7 +292,7 @@ export class IpamService {
         tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
       }, new Date().toISOString());
       const after = this.getAddress(id);
-      this.audit.record(actor, 'update', 'address', id, row.address, before, after);
+      if (changed(before, after)) this.audit.record(actor, 'update', 'address', id, row.address, before, after);
       return after;
     });
   }
@@ -333,18 +348,19 @@ export class IpamService {
       const prefix = prefixOf(subnet);
       const start = parseIp(input.start_address);
       const end = parseIp(input.end_address);
-      const usable = usableBounds(prefix);
-      for (const [name, ip] of [['start_address', start], ['end_address', end]] as const) {
-        if (!contains(prefix, ip) || ip.value < usable.first || ip.value > usable.last) {
-          throw unprocessable(`${name} ${formatIp(ip)} is not a usable address of subnet ${subnet.cidr}`);
-        }
-      }
+      requireUsable(prefix, start, 'start_address');
+      requireUsable(prefix, end, 'end_address');
       if (start.value > end.value) throw unprocessable('start_address is after end_address');
       const firstKey = ipKey(start);
       const lastKey = ipKey(end);
       const clash = this.store.rangesOverlapping(firstKey, lastKey)[0];
       if (clash) {
         throw conflict(`overlaps range "${clash.label}" (${clash.start_address}–${clash.end_address}, id ${clash.id})`, { id: clash.id });
+      }
+      const child = this.store.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)
+        .find((c) => Buffer.compare(c.first_key, lastKey) <= 0 && Buffer.compare(firstKey, c.last_key) <= 0);
+      if (child) {
+        throw conflict(`overlaps child subnet ${child.cidr}; a range belongs to the most specific subnet, so create it there`, { subnet_id: child.id });
       }
       const now = new Date().toISOString();
       const id = this.store.insertRange({
@@ -369,7 +385,7 @@ export class IpamService {
         mark_utilized: patch.mark_utilized === undefined ? undefined : patch.mark_utilized ? 1 : 0,
       }, new Date().toISOString());
       const after = this.getRange(id);
-      this.audit.record(actor, 'update', 'range', id, `${row.start_address}-${row.end_address}`, before, after);
+      if (changed(before, after)) this.audit.record(actor, 'update', 'range', id, `${row.start_address}-${row.end_address}`, before, after);
       return after;
     });
   }
@@ -467,12 +483,22 @@ export class IpamService {
     return row;
   }
 
+  /**
+   * One subnet's place in the tree from the subnets around it (ancestors and descendants by key
+   * range), so creating or reading one subnet does not read them all.
+   */
+  private treeNode(row: SubnetRow): TreeNode {
+    const ancestors = this.store.subnetsCovering(row.first_key, row.last_key).filter((s) => s.id !== row.id);
+    const around = [...ancestors, row, ...this.store.subnetsInside(row.first_key, row.last_key, row.id)];
+    return buildTree(around.map((r) => ({ id: r.id, prefix: prefixOf(r) }))).get(row.id)!;
+  }
+
   private tree(rows: SubnetRow[] = this.store.allSubnets()) {
     return buildTree(rows.map((r) => ({ id: r.id, prefix: prefixOf(r) })));
   }
 
-  subnetView(row: SubnetRow, tree = this.tree(), usage = this.subnetUtilization(row)): SubnetView {
-    const node = tree.get(row.id);
+  subnetView(row: SubnetRow, tree?: Map<number, TreeNode>, usage = this.subnetUtilization(row)): SubnetView {
+    const node = tree ? tree.get(row.id) : this.treeNode(row);
     return {
       id: row.id, cidr: row.cidr, family: row.family, prefix_length: row.prefix_length, name: row.name,
       description: row.description, vlan: row.vlan, gateway: row.gateway, tags: parseTags(row.tags),
@@ -516,10 +542,7 @@ export class IpamService {
   private checkGateway(prefix: Prefix, gateway: string | null | undefined): string | null {
     if (!gateway) return null;
     const ip = parseIp(gateway);
-    const usable = usableBounds(prefix);
-    if (!contains(prefix, ip) || ip.value < usable.first || ip.value > usable.last) {
-      throw unprocessable(`gateway ${gateway} is not a usable address of ${formatPrefix(prefix)}`);
-    }
+    requireUsable(prefix, ip, 'gateway');
     return formatIp(ip);
   }
 
@@ -565,6 +588,18 @@ function keyOf(family: Family, value: bigint): Buffer {
 
 function point(value: bigint): Interval {
   return { first: value, last: value };
+}
+
+/** Whether an update changed anything a person would see (updated_at aside). */
+function changed(before: { updated_at: string }, after: { updated_at: string }): boolean {
+  return JSON.stringify({ ...before, updated_at: '' }) !== JSON.stringify({ ...after, updated_at: '' });
+}
+
+function requireUsable(prefix: Prefix, ip: IP, field: string): void {
+  const usable = usableBounds(prefix);
+  if (!contains(prefix, ip) || ip.value < usable.first || ip.value > usable.last) {
+    throw unprocessable(`${field} ${formatIp(ip)} is not a usable address of ${formatPrefix(prefix)}`);
+  }
 }
 
 /** Ranges (sorted by first key) that lie inside [first,last], found by binary search. */

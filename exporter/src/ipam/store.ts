@@ -84,6 +84,8 @@ export class IpamStore {
         ORDER BY prefix_length DESC LIMIT 1`),
       subnetsInside: db.prepare(`SELECT * FROM subnets WHERE first_key >= ? AND last_key <= ? AND id != ?
         ORDER BY first_key`),
+      subnetsCovering: db.prepare(`SELECT * FROM subnets WHERE first_key <= ? AND last_key >= ?
+        ORDER BY prefix_length DESC`),
 
       addressById: db.prepare('SELECT * FROM addresses WHERE id = ?'),
       addressByKey: db.prepare('SELECT * FROM addresses WHERE ip_key = ?'),
@@ -120,7 +122,6 @@ export class IpamStore {
       rangeById: db.prepare('SELECT * FROM ranges WHERE id = ?'),
       rangesInside: db.prepare('SELECT * FROM ranges WHERE first_key >= ? AND last_key <= ? ORDER BY first_key'),
       rangesOverlapping: db.prepare('SELECT * FROM ranges WHERE first_key <= ? AND last_key >= ? ORDER BY first_key'),
-      rangesOfSubnet: db.prepare('SELECT * FROM ranges WHERE subnet_id = ? ORDER BY first_key'),
       insertRange: db.prepare(`INSERT INTO ranges (subnet_id, start_address, end_address, first_key, last_key, label,
         color, purpose, description, auto_allocate, mark_utilized, created_at, updated_at) VALUES (@subnet_id,
         @start_address, @end_address, @first_key, @last_key, @label, @color, @purpose, @description, @auto_allocate,
@@ -137,6 +138,10 @@ export class IpamStore {
   /** Subnets strictly inside [first,last], other than `exceptId`. */
   subnetsInside(first: Buffer, last: Buffer, exceptId: number) {
     return this.s.subnetsInside.all(first, last, exceptId) as SubnetRow[];
+  }
+  /** Subnets that contain [first,last] (the subnet itself included), most specific first. */
+  subnetsCovering(first: Buffer, last: Buffer) {
+    return this.s.subnetsCovering.all(first, last) as SubnetRow[];
   }
   insertSubnet(row: NewSubnetRow): number {
     return Number(this.s.insertSubnet.run(row).lastInsertRowid);
@@ -261,7 +266,6 @@ export class IpamStore {
   range(id: number) { return this.s.rangeById.get(id) as RangeRow | undefined; }
   rangesInside(first: Buffer, last: Buffer) { return this.s.rangesInside.all(first, last) as RangeRow[]; }
   rangesOverlapping(first: Buffer, last: Buffer) { return this.s.rangesOverlapping.all(last, first) as RangeRow[]; }
-  rangesOfSubnet(subnetId: number) { return this.s.rangesOfSubnet.all(subnetId) as RangeRow[]; }
   insertRange(row: NewRangeRow): number { return Number(this.s.insertRange.run(row).lastInsertRowid); }
   updateRange(id: number, changes: Partial<Pick<RangeRow, (typeof RANGE_MUTABLE)[number]>>, now: string) {
     this.update('ranges', RANGE_MUTABLE, id, changes, now);
@@ -279,7 +283,9 @@ export class IpamStore {
   private update(table: string, allowed: readonly string[], id: number, changes: Record<string, unknown>, now: string) {
     const cols = Object.keys(changes).filter((c) => allowed.includes(c) && changes[c] !== undefined);
     if (cols.length === 0) return;
-    const sql = `UPDATE ${table} SET ${cols.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @updated_at WHERE id = @id`;
+    // Only when a value really changes, so a no-op PATCH leaves updated_at (and the audit log) alone.
+    const sql = `UPDATE ${table} SET ${cols.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @updated_at ` +
+      `WHERE id = @id AND (${cols.map((c) => `${c} IS NOT @${c}`).join(' OR ')})`;
     const values: Record<string, unknown> = { id, updated_at: now };
     for (const c of cols) values[c] = changes[c];
     this.db.prepare(sql).run(values);

@@ -2,7 +2,12 @@
 // store that is in use. A pid left by a killed exporter is ignored once that process is gone.
 import type { Db } from './db.js';
 
+export class StoreInUseError extends Error {}
+
+/** Records this process as the store's user; refuses a store that a live exporter already uses. */
 export function takeOwnership(db: Db): void {
+  const other = liveOwner(db);
+  if (other) throw new StoreInUseError(`another exporter (pid ${other}) is using this store`);
   db.prepare("INSERT INTO meta (key, value) VALUES ('owner_pid', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
     .run(String(process.pid));
 }
