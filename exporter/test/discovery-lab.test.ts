@@ -57,7 +57,8 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     lab = await startLab({ liveRouted: 20 });
     // Services on lab hosts: node-exporter-like listener on a routed host, a web UI on a LAN host.
     lab.spawn(lab.ns.hosts, [process.execPath, '-e', "require('net').createServer((s) => s.end()).listen(9100, '10.200.0.11')"]);
-    lab.spawn(lab.ns.lan, [process.execPath, '-e', "require('net').createServer((s) => s.end()).listen(8080, '10.201.0.10')"]);
+    // A web UI nmap -sV can identify (it names Express from the X-Powered-By header).
+    lab.spawn(lab.ns.lan, [process.execPath, '-e', "require('http').createServer((q, r) => { r.setHeader('X-Powered-By', 'Express'); r.end('ok'); }).listen(8080, '10.201.0.10')"]);
     const dns = lab.spawn(lab.ns.scan, [process.execPath, '--import', 'tsx', 'test/fixtures/dns-server-main.ts',
       JSON.stringify({ '10.201.0.10': 'printer.lab.example', '10.200.0.11': 'metrics.lab.example' })], { cwd: EXPORTER_DIR });
     const dnsAddress = (await waitForLine(dns, /"address":"([^"]+)"/))[1]!;
@@ -75,7 +76,7 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
         ...process.env, ...testEnv(join(dir, 'lab.db')), LANSCAPE_CONFIG: config, LANSCAPE_LISTEN: `unix:${socket}`,
         LANSCAPE_LOG_LEVEL: 'info', LANSCAPE_SCAN_PPS: '20000', LANSCAPE_SCAN_TIMEOUT_MS: '400', LANSCAPE_SCAN_RETRIES: '0',
         LANSCAPE_SCAN_DOWN_AFTER: '2', LANSCAPE_SCAN_PORTS: '22,8080/http-alt,9100/node-exporter',
-        LANSCAPE_SCAN_RDNS: 'true', LANSCAPE_SCAN_DNS_SERVERS: dnsAddress,
+        LANSCAPE_SCAN_RDNS: 'true', LANSCAPE_SCAN_DNS_SERVERS: dnsAddress, LANSCAPE_SCAN_NMAP: which('nmap') ? 'true' : 'false',
       },
     });
     await waitForLine(exporter, /lanscape exporter listening/);
@@ -204,6 +205,18 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     assert.match(text, /^lanscape_collector_up\{collector="icmp"\} 1$/m);
     assert.match(text, /^lanscape_scan_packets_sent_total\{subnet="10\.200\.0\.0\/16"\} 65534$/m);
     assert.match(text, /^lanscape_scan_last_success_timestamp_seconds\{subnet="10\.201\.0\.0\/24"\} \d+/m);
+    // nmap -sV ran in the background after the first LAN sweep and named the web server.
+    if (which('nmap')) {
+      let port;
+      for (let i = 0; i < 120 && !port?.product; i++) {
+        port = (await address('10.201.0.10')).observed.ports.find((p: any) => p.port === 8080);
+        if (!port?.product) await sleep(500);
+      }
+      assert.equal(port.product, 'Node.js Express framework');
+      assert.equal(port.service, 'http-alt', 'the configured name stays on the chip');
+    } else if (process.env.CI) {
+      throw new Error('nmap is missing');
+    }
     const promtool = which('promtool');
     if (promtool) {
       const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });

@@ -16,7 +16,7 @@ const actor = { name: 'test' };
 let db: Db;
 let cleanup: () => void;
 let clock = Date.UTC(2026, 10, 22, 12);
-const network = { alive: new Set<string>(), pinged: [] as string[] };
+const network = { alive: new Set<string>(), pinged: [] as string[], open: new Map<string, number[]>(), names: new Map<string, string>() };
 
 function build(overrides: Record<string, string> = {}) {
   const config = loadConfig({ LANSCAPE_SCAN_DOWN_AFTER: '2', LANSCAPE_SCAN_RETRIES: '0', ...overrides });
@@ -31,8 +31,8 @@ function build(overrides: Record<string, string> = {}) {
       close() {},
     }),
     readNeighbours: () => new Map(),
-    openPorts: async (jobs) => new Map(jobs.map((j) => [j.address, []])),
-    reverseDns: null,
+    openPorts: async (jobs) => new Map(jobs.map((j) => [j.address, (network.open.get(j.address) ?? []).filter((p) => j.ports.includes(p))])),
+    reverseDns: { lookup: async (a: string) => network.names.get(a) ?? null, healthy: true },
     nmap: null,
     now: () => clock,
   }, pino({ level: 'silent' }));
@@ -138,6 +138,34 @@ describe('discovery service', () => {
     clock += 31_000;
     assert.match(discovery.startScan(s.id, 'manual').state, /^(queued|running)$/);
     await discovery.drain();
+  });
+
+  it('records port and name changes as events, and serves http_sd by port and tag', async () => {
+    const { ipam, discovery } = build({ LANSCAPE_SCAN_PORTS: '22,9100' });
+    const s = ipam.createSubnet({ cidr: '192.0.2.192/28' }, actor);
+    ipam.createAddress({ address: '192.0.2.194', tags: ['prod'], hostname: 'db' }, actor);
+    network.alive = new Set(['192.0.2.193', '192.0.2.194']);
+    network.open = new Map([['192.0.2.193', [22]], ['192.0.2.194', [9100]]]);
+    network.names = new Map([['192.0.2.193', 'old.example'], ['192.0.2.194', 'ptr-db.example']]);
+    await sweepNow(discovery, s.id);
+    assert.equal(ipam.listAddresses({ q: '192.0.2.193' }, 1, 0).results[0]!.hostname, 'old.example');
+    network.open.set('192.0.2.193', [22, 9100]);
+    network.names.set('192.0.2.193', 'new.example');
+    clock += 1000 * 1000;
+    await sweepNow(discovery, s.id);
+    const kinds = discovery.listEvents({ address: '192.0.2.193' }, 50, 0).results.map((e) => `${e.kind}: ${e.message}`);
+    assert.ok(kinds.includes('ports_changed: 192.0.2.193: opened 9100'), kinds.join('\n'));
+    assert.ok(kinds.includes('hostname_changed: 192.0.2.193 is now named new.example (was old.example)'), kinds.join('\n'));
+    assert.equal(ipam.listAddresses({ q: '192.0.2.193' }, 1, 0).results[0]!.hostname, 'new.example', 'a discovered row follows its PTR');
+    assert.equal(ipam.listAddresses({ q: '192.0.2.194' }, 1, 0).results[0]!.hostname, 'db', 'a person\'s name wins');
+    assert.deepEqual(discovery.serviceDiscovery(9100).map((g) => g.targets[0]), ['192.0.2.193:9100', '192.0.2.194:9100']);
+    const tagged = discovery.serviceDiscovery(9100, 'prod');
+    assert.deepEqual(tagged, [{ targets: ['192.0.2.194:9100'], labels: {
+      __meta_lanscape_address: '192.0.2.194', __meta_lanscape_subnet: '192.0.2.192/28', __meta_lanscape_hostname: 'db', __meta_lanscape_tags: ',prod,' } }]);
+    network.alive.delete('192.0.2.194');
+    await sweepNow(discovery, s.id);
+    await sweepNow(discovery, s.id);
+    assert.deepEqual(discovery.serviceDiscovery(9100, 'prod'), [], 'a host that is down is no target');
   });
 
   it('schedules each subnet at its interval with jitter, skipping disabled and oversized ones', async () => {

@@ -2,7 +2,9 @@
 // alive, so their number is bounded by what the user manages plus what answers.
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { snapshotGroup } from '../metrics/snapshot.js';
+import { buildTree } from '../ipam/core/hierarchy.js';
 import { ipFromKey, parseIp } from '../ipam/core/ip.js';
+import { SubnetIndex, prefixOf } from '../ipam/service.js';
 import { parsePorts, type DiscoveryService } from './service.js';
 
 /** smokeping_prober's buckets: 50 µs doubling to about 26 s. */
@@ -58,7 +60,8 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     for (const g of all) g.reset();
     const subnets = ipam.store.allSubnets();
     const cidrs = new Map(subnets.map((s) => [s.id, s.cidr]));
-    const index = ipam.subnetIndex();
+    const index = new SubnetIndex(subnets);
+    const tree = buildTree(subnets.map((s) => ({ id: s.id, prefix: prefixOf(s) })));
     const upBySubnet = new Map<string, number>(subnets.map((s) => [s.cidr, 0]));
     const tracked = new Set<string>();
     for (const h of discovery.trackedHosts()) {
@@ -68,26 +71,24 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       const labels = { address: h.address, subnet };
       tracked.add(`${h.address}|${subnet}`);
       if (h.status !== 'unknown') hostUp.set(labels, h.status === 'up' ? 1 : 0);
-      const row = ipam.addressAt(ip);
-      hostInfo.set({ ...labels, hostname: row?.hostname ?? h.ptr ?? '', mac: h.mac ?? '', vendor: h.vendor ?? '',
-        state: row?.state ?? '', source: row?.source ?? '' }, 1);
+      hostInfo.set({ ...labels, hostname: h.hostname ?? h.ptr ?? '', mac: h.mac ?? '', vendor: h.vendor ?? '',
+        state: h.state ?? '', source: h.source ?? '' }, 1);
       if (h.last_seen_at !== null) lastSeen.set(labels, h.last_seen_at / 1000);
       for (const p of parsePorts(h.ports)) {
         openPort.set({ ...labels, port: String(p.port), protocol: p.protocol, service: p.service ?? '' }, 1);
       }
-      // A host counts as up in every subnet that contains it, as utilization does.
+      // A host counts as up in its subnet and every enclosing one, as utilization does.
       if (h.status === 'up') {
-        for (const s of subnets) {
-          if (Buffer.compare(s.first_key, h.ip_key) <= 0 && Buffer.compare(h.ip_key, s.last_key) <= 0) {
-            upBySubnet.set(s.cidr, (upBySubnet.get(s.cidr) ?? 0) + 1);
-          }
+        for (let s = id; s !== null && s !== undefined; s = tree.get(s)?.parentId ?? null) {
+          const cidr = cidrs.get(s)!;
+          upBySubnet.set(cidr, (upBySubnet.get(cidr) ?? 0) + 1);
         }
       }
     }
     for (const [subnet, n] of upBySubnet) hostsUp.set({ subnet }, n);
     for (const [subnet, s] of lastDuration) if (upBySubnet.has(subnet)) duration.set({ subnet }, s);
     for (const [subnet, t] of lastSuccess) if (upBySubnet.has(subnet)) success.set({ subnet }, t);
-    const found = discovery.conflicts();
+    const found = discovery.conflicts(undefined, index);
     for (const kind of ['mac_mismatch', 'unknown_device', 'stale_reservation']) {
       conflicts.set({ kind }, found.filter((c) => c.kind === kind).length);
     }

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { LanscapeError, notFound } from '../errors.js';
 import { type IP, formatIp, ipFromKey, ipKey, parseIp } from '../ipam/core/ip.js';
 
-import { type AddressView, type IpamService, prefixOf } from '../ipam/service.js';
+import { type AddressView, type IpamService, type SubnetIndex, prefixOf } from '../ipam/service.js';
 import type { SubnetRow } from '../ipam/store.js';
 import type { Db } from '../store/db.js';
 import { type PortSpec, DEFAULT_PORTS, withServiceNames } from './core/ports.js';
@@ -374,7 +374,8 @@ export class DiscoveryService {
         if (!fresh) continue;
         const merged = parsePorts(fresh.ports).map((p) => {
           const s = found?.services.find((x) => x.port === p.port && x.protocol === 'tcp');
-          return s ? { ...p, service: s.service ?? p.service, product: s.product, version: s.version } : p;
+          // Chips keep the configured name; nmap's fills in where there is none.
+          return s ? { ...p, service: p.service ?? (s.service === 'unknown' ? null : s.service), product: s.product, version: s.version } : p;
         });
         this.store.upsertHost({ ...fresh, ports: JSON.stringify(merged), nmap_checked_at: this.now() });
       }
@@ -442,14 +443,15 @@ export class DiscoveryService {
     return { count, results: rows.map(eventView) };
   }
 
-  conflicts(kind?: ConflictKind): ConflictView[] {
+  /** @param index a subnet index the caller already has (a scrape builds one for everything) */
+  conflicts(kind?: ConflictKind, index: SubnetIndex = this.ipam.subnetIndex()): ConflictView[] {
     const out: ConflictView[] = [];
-    const index = this.ipam.subnetIndex();
     const subnetOf = (key: Buffer) => index.mostSpecific(ipFromKey(key));
     if (!kind || kind === 'mac_mismatch') {
+      // hosts (what sweeps saw) drives these joins: it is small; addresses may hold millions.
       for (const r of this.db.prepare(`SELECT a.id, a.address, a.ip_key, a.mac AS recorded, h.mac AS observed, h.last_seen_at
-        FROM addresses a JOIN hosts h ON h.ip_key = a.ip_key
-        WHERE a.mac IS NOT NULL AND h.mac IS NOT NULL AND a.mac != h.mac ORDER BY a.ip_key`).all() as
+        FROM hosts h CROSS JOIN addresses a ON a.ip_key = h.ip_key
+        WHERE a.mac IS NOT NULL AND h.mac IS NOT NULL AND a.mac != h.mac ORDER BY h.ip_key`).all() as
         { id: number; address: string; ip_key: Buffer; recorded: string; observed: string; last_seen_at: number | null }[]) {
         out.push({
           kind: 'mac_mismatch', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key), since: iso(r.last_seen_at),
@@ -459,8 +461,8 @@ export class DiscoveryService {
       }
     }
     if (!kind || kind === 'unknown_device') {
-      for (const r of this.db.prepare(`SELECT a.id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM addresses a
-        JOIN hosts h ON h.ip_key = a.ip_key WHERE a.source = 'discovered' AND h.status = 'up' ORDER BY a.ip_key`).all() as
+      for (const r of this.db.prepare(`SELECT a.id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM hosts h
+        CROSS JOIN addresses a ON a.ip_key = h.ip_key WHERE a.source = 'discovered' AND h.status = 'up' ORDER BY h.ip_key`).all() as
         { id: number; address: string; ip_key: Buffer; first_seen_at: number | null; mac: string | null; vendor: string | null }[]) {
         out.push({
           kind: 'unknown_device', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key), since: iso(r.first_seen_at),
@@ -471,11 +473,11 @@ export class DiscoveryService {
     }
     if (!kind || kind === 'stale_reservation') {
       const cutoff = this.now() - this.scanCfg.stale_after_hours * 3_600_000;
-      for (const r of this.db.prepare(`SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM addresses a
-        JOIN hosts h ON h.ip_key = a.ip_key
+      for (const r of this.db.prepare(`SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
+        CROSS JOIN addresses a ON a.ip_key = h.ip_key
         WHERE a.source != 'discovered' AND a.state IN ('reserved', 'assigned') AND h.status != 'up'
           AND h.last_checked_at IS NOT NULL AND coalesce(h.last_seen_at, 0) < @cutoff AND a.created_at < @cutoffIso
-        ORDER BY a.ip_key`).all({ cutoff, cutoffIso: new Date(cutoff).toISOString() }) as
+        ORDER BY h.ip_key`).all({ cutoff, cutoffIso: new Date(cutoff).toISOString() }) as
         { id: number; address: string; ip_key: Buffer; state: string; created_at: string; last_seen_at: number | null }[]) {
         out.push({
           kind: 'stale_reservation', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key),
@@ -530,11 +532,10 @@ export class DiscoveryService {
     };
   }
 
-  /** Hosts to export as metrics: known to IPAM, or up. */
-  trackedHosts(): (HostRow & { known: boolean })[] {
-    return (this.db.prepare(`SELECT h.*, a.id IS NOT NULL AS known FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key
-      WHERE a.id IS NOT NULL OR h.status = 'up' ORDER BY h.ip_key`).all() as (HostRow & { known: number })[])
-      .map((h) => ({ ...h, known: h.known === 1 }));
+  /** Hosts to export as metrics (known to IPAM, or up), with their IPAM fields. */
+  trackedHosts(): (HostRow & { hostname: string | null; state: string | null; source: string | null })[] {
+    return this.db.prepare(`SELECT h.*, a.hostname, a.state, a.source FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key
+      WHERE a.id IS NOT NULL OR h.status = 'up' ORDER BY h.ip_key`).all() as (HostRow & { hostname: string | null; state: string | null; source: string | null })[];
   }
 
   /** Highest subnet prefix length the sweeper accepts (for the scheduler). */

@@ -493,7 +493,7 @@ export class IpamService {
     return buildTree(around.map((r) => ({ id: r.id, prefix: prefixOf(r) }))).get(row.id)!;
   }
 
-  private tree(rows: SubnetRow[] = this.store.allSubnets()) {
+  private tree(rows: readonly SubnetRow[] = this.store.allSubnets()) {
     return buildTree(rows.map((r) => ({ id: r.id, prefix: prefixOf(r) })));
   }
 
@@ -534,9 +534,15 @@ export class IpamService {
     };
   }
 
+  private cachedIndex: { generation: number; index: SubnetIndex } | undefined;
+
   /** In-memory most-specific-subnet lookup for listing many addresses at once. */
   subnetIndex(): SubnetIndex {
-    return new SubnetIndex(this.store.allSubnets());
+    if (this.db.inTransaction) return new SubnetIndex(this.store.allSubnets());
+    if (this.cachedIndex?.generation !== this.store.subnetGeneration) {
+      this.cachedIndex = { generation: this.store.subnetGeneration, index: new SubnetIndex(this.store.allSubnets()) };
+    }
+    return this.cachedIndex.index;
   }
 
   private checkGateway(prefix: Prefix, gateway: string | null | undefined): string | null {

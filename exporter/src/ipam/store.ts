@@ -69,6 +69,14 @@ const RANGE_MUTABLE = ['label', 'color', 'purpose', 'description', 'auto_allocat
 
 export class IpamStore {
   private readonly s;
+  /**
+   * All subnets, cached between subnet writes: they change rarely and are read by every scrape
+   * and address listing. Reads inside a transaction bypass the cache (they may see uncommitted
+   * rows that a rollback takes back); every subnet write drops it.
+   */
+  private subnetCache: SubnetRow[] | undefined;
+  /** Bumped with every subnet write; lets callers cache what they derive from allSubnets(). */
+  subnetGeneration = 0;
 
   constructor(readonly db: Db) {
     this.s = {
@@ -133,7 +141,17 @@ export class IpamStore {
   // --- subnets
   subnet(id: number) { return this.s.subnetById.get(id) as SubnetRow | undefined; }
   subnetByCidr(cidr: string) { return this.s.subnetByCidr.get(cidr) as SubnetRow | undefined; }
-  allSubnets() { return this.s.allSubnets.all() as SubnetRow[]; }
+  allSubnets(): readonly SubnetRow[] {
+    if (this.subnetCache && !this.db.inTransaction) return this.subnetCache;
+    const rows = this.s.allSubnets.all() as SubnetRow[];
+    if (!this.db.inTransaction) this.subnetCache = rows;
+    return rows;
+  }
+
+  private subnetsChanged(): void {
+    this.subnetCache = undefined;
+    this.subnetGeneration += 1;
+  }
   mostSpecificSubnet(ip: IP) { return this.s.mostSpecificSubnet.get({ key: ipKey(ip) }) as SubnetRow | undefined; }
   /** Subnets strictly inside [first,last], other than `exceptId`. */
   subnetsInside(first: Buffer, last: Buffer, exceptId: number) {
@@ -144,12 +162,17 @@ export class IpamStore {
     return this.s.subnetsCovering.all(first, last) as SubnetRow[];
   }
   insertSubnet(row: NewSubnetRow): number {
+    this.subnetsChanged();
     return Number(this.s.insertSubnet.run(row).lastInsertRowid);
   }
   updateSubnet(id: number, changes: Partial<Pick<SubnetRow, (typeof SUBNET_MUTABLE)[number]>>, now: string) {
+    this.subnetsChanged();
     this.update('subnets', SUBNET_MUTABLE, id, changes, now);
   }
-  deleteSubnet(id: number) { this.s.deleteSubnet.run(id); }
+  deleteSubnet(id: number) {
+    this.subnetsChanged();
+    this.s.deleteSubnet.run(id);
+  }
 
   // --- addresses
   address(id: number) { return this.s.addressById.get(id) as AddressRow | undefined; }
