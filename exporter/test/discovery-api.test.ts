@@ -52,6 +52,22 @@ describe('scan API on loopback', () => {
     assert.match(metrics, /^lanscape_scan_runs_total\{subnet="127\.0\.6\.0\/29",result="success"\} 1$/m);
   });
 
+  it('pings the known addresses of an IPv6 subnet with real ICMPv6', async (t) => {
+    if (process.getuid?.() !== 0) {
+      if (process.env.CI) throw new Error('raw ICMP needs root in CI');
+      return t.skip('needs root for raw ICMP');
+    }
+    const s = (await ex.api.post('/api/v1/subnets', { cidr: '::1/128' })).body;
+    await ex.api.post('/api/v1/addresses', { address: '::1', hostname: 'loopback' });
+    const start = await ex.api.post(`/api/v1/subnets/${s.id}/scan`, {});
+    const done = await finished(ex.api, start.body.id);
+    assert.equal(done.state, 'done', done.error);
+    assert.deepEqual([done.targets, done.alive], [1, 1]);
+    const a = (await ex.api.get('/api/v1/addresses?q=loopback')).body.results[0];
+    assert.equal(a.observed.status, 'up');
+    assert.ok(a.observed.rtt_seconds > 0);
+  });
+
   it('refuses sweeps larger than the maximum, missing subnets and read-only tokens', async () => {
     const big = (await ex.api.post('/api/v1/subnets', { cidr: '127.0.0.0/15' })).body;
     const r = await ex.api.post(`/api/v1/subnets/${big.id}/scan`, {});
