@@ -1,0 +1,121 @@
+// The typed client of the exporter, through Grafana's plugin proxy only: the browser never sees
+// the exporter's URL or tokens. GETs use the "read" route (Viewer), changes the "write" route
+// (Editor), VM creation and settings the "admin" route (Admin); see plugin.json.
+import { getBackendSrv, isFetchError } from '@grafana/runtime';
+import { lastValueFrom } from 'rxjs';
+import pluginJson from '../plugin.json';
+import type {
+  Address, AddressFields, AddressHistory, AuditEntry, Conflict, ExporterInfo, ImportReport, LanscapeEvent, Paged, Range,
+  Scan, Subnet, SubnetInput, SubnetRows,
+} from './types';
+
+export const PROXY_BASE = `/api/plugin-proxy/${pluginJson.id}`;
+
+export type RouteName = 'read' | 'write' | 'admin';
+type Query = Record<string, string | number | boolean | undefined>;
+
+/** An error from the exporter (or the proxy), with the exporter's own message when it sent one. */
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string, readonly code?: string, readonly details?: unknown) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function proxyUrl(route: RouteName, path: string, query?: Query): string {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v !== undefined && v !== '') {
+      qs.set(k, String(v));
+    }
+  }
+  const q = qs.toString();
+  return `${PROXY_BASE}/${route}${path}${q ? `?${q}` : ''}`;
+}
+
+async function request<T>(route: RouteName, method: string, path: string, options: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+  try {
+    const response = await lastValueFrom(
+      getBackendSrv().fetch<T>({
+        url: proxyUrl(route, path, options.query),
+        method,
+        data: options.body,
+        headers: options.contentType ? { 'Content-Type': options.contentType } : undefined,
+        showErrorAlert: false,
+        showSuccessAlert: false,
+      })
+    );
+    return response.data;
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) {
+    return e;
+  }
+  if (isFetchError(e)) {
+    const body = e.data as { error?: { code?: string; message?: string; details?: unknown }; message?: string } | undefined;
+    const message = body?.error?.message ?? body?.message ?? e.statusText ?? `HTTP ${e.status}`;
+    return new ApiError(e.status, message, body?.error?.code, body?.error?.details);
+  }
+  return new ApiError(0, e instanceof Error ? e.message : String(e));
+}
+
+export const api = {
+  info: () => request<ExporterInfo>('read', 'GET', '/info'),
+
+  subnets: (query: Query = {}) => request<Paged<Subnet>>('read', 'GET', '/subnets', { query: { limit: 1000, ...query } }),
+  subnet: (id: number) => request<Subnet>('read', 'GET', `/subnets/${id}`),
+  createSubnet: (input: SubnetInput) => request<Subnet>('write', 'POST', '/subnets', { body: input }),
+  updateSubnet: (id: number, patch: Partial<SubnetInput>) => request<Subnet>('write', 'PATCH', `/subnets/${id}`, { body: patch }),
+  deleteSubnet: (id: number, force = false) => request<void>('write', 'DELETE', `/subnets/${id}`, { query: force ? { force: 'true' } : {} }),
+  subnetRows: (id: number, offset = 0, limit = 1000) => request<SubnetRows>('read', 'GET', `/subnets/${id}/addresses`, { query: { offset, limit } }),
+  availableIps: (scope: { subnetId: number } | { rangeId: number }, limit = 1) =>
+    request<Paged<{ address: string; family: number }>>('read', 'GET', `${scopePath(scope)}/available-ips`, { query: { limit } }),
+  allocate: (scope: { subnetId: number } | { rangeId: number }, count: number, fields: AddressFields = {}) =>
+    request<Address[]>('write', 'POST', `${scopePath(scope)}/available-ips`, { body: { count, ...fields } }),
+  scan: (subnetId: number) => request<Scan>('write', 'POST', `/subnets/${subnetId}/scan`, { body: {} }),
+  scanStatus: (scanId: number) => request<Scan>('read', 'GET', `/scans/${scanId}`),
+
+  addresses: (query: Query = {}) => request<Paged<Address>>('read', 'GET', '/addresses', { query }),
+  address: (id: number) => request<Address>('read', 'GET', `/addresses/${id}`),
+  createAddress: (address: string, fields: AddressFields = {}) => request<Address>('write', 'POST', '/addresses', { body: { address, ...fields } }),
+  updateAddress: (id: number, patch: AddressFields) => request<Address>('write', 'PATCH', `/addresses/${id}`, { body: patch }),
+  releaseAddress: (id: number) => request<void>('write', 'DELETE', `/addresses/${id}`),
+  history: (id: number, hours = 24 * 7) => request<AddressHistory>('read', 'GET', `/addresses/${id}/history`, { query: { hours } }),
+
+  ranges: (subnetId?: number) => request<Paged<Range>>('read', 'GET', '/ranges', { query: { subnet_id: subnetId, limit: 1000 } }),
+
+  events: (query: Query = {}) => request<Paged<LanscapeEvent>>('read', 'GET', '/events', { query }),
+  conflicts: (kind?: Conflict['kind']) => request<Paged<Conflict>>('read', 'GET', '/conflicts', { query: { kind } }),
+  audit: (query: Query = {}) => request<Paged<AuditEntry>>('read', 'GET', '/audit', { query }),
+
+  importCsv: (kind: 'subnets' | 'addresses', csv: string, dryRun: boolean) =>
+    request<ImportReport>('write', 'POST', `/import/${kind}`, { query: { dry_run: dryRun }, body: csv, contentType: 'text/csv' }),
+};
+
+function scopePath(scope: { subnetId: number } | { rangeId: number }): string {
+  return 'subnetId' in scope ? `/subnets/${scope.subnetId}` : `/ranges/${scope.rangeId}`;
+}
+
+/** Words for the errors people meet most, with the exporter's own message kept. */
+export function explain(error: ApiError): string {
+  switch (error.status) {
+    case 401:
+      return `The exporter refused the token: check the tokens on the Lanscape configuration page. (${error.message})`;
+    case 403:
+      return `Your Grafana role or the configured token is not allowed to do this. (${error.message})`;
+    case 409:
+      return `Conflict: ${error.message}`;
+    case 429:
+      return `Too soon: ${error.message}`;
+    case 502:
+    case 503:
+    case 504:
+      return `The exporter cannot be reached through Grafana: ${error.message}`;
+    default:
+      return error.message;
+  }
+}
