@@ -116,3 +116,19 @@ describe('configuration and start-up', () => {
     }
   });
 });
+
+describe('subnet view with child subnets', () => {
+  it('offers in its gaps only addresses that can be reserved', async () => {
+    const parent = (await ex.api.post('/api/v1/subnets', { cidr: '100.70.0.0/24' })).body;
+    await ex.api.post('/api/v1/subnets', { cidr: '100.70.0.0/28' });
+    const gaps = (await ex.api.get(`/api/v1/subnets/${parent.id}/addresses`)).body.results
+      .filter((r: any) => r.type === 'gap').map((r: any) => `${r.start_address}-${r.end_address}:${r.size}`);
+    // .0 and .15 are the child's network and broadcast addresses: not free.
+    assert.deepEqual(gaps, ['100.70.0.1-100.70.0.14:14', '100.70.0.16-100.70.0.254:239']);
+    for (const g of gaps) {
+      const first = g.split('-')[0];
+      const r = await ex.api.post('/api/v1/addresses', { address: first });
+      assert.equal(r.status, 201, `${first}: ${r.text}`);
+    }
+  });
+});

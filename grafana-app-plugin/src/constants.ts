@@ -1,10 +1,16 @@
 import pluginJson from './plugin.json';
 
+export const PLUGIN_ID = pluginJson.id;
 export const PLUGIN_BASE_URL = `/a/${pluginJson.id}`;
 
+/** Routes of the app, relative to PLUGIN_BASE_URL. */
 export enum ROUTES {
-  One = 'one',
-  Two = 'two',
-  Three = 'three',
-  Four = 'four',
+  Overview = 'overview',
+  Subnet = 'subnets',
+  Reserve = 'reserve',
+  Activity = 'activity',
 }
+
+/** Utilization thresholds of the bars: below WARN is fine, below CRITICAL is a warning, above is an error. */
+export const UTILIZATION_WARN = 0.8;
+export const UTILIZATION_CRITICAL = 0.9;

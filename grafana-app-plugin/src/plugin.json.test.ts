@@ -35,7 +35,10 @@ describe('plugin.json', () => {
 
   it('routes: read for Viewers (GET only), write for Editors, admin for Admins, each with its own token', () => {
     const routes = plugin.routes;
-    const byPath = (path: string) => routes.filter((r) => r.path === path);
+    // Grafana matches app proxy routes with its router tree: "read" would match only
+    // /api/plugin-proxy/<id>/read itself, so every route ends in /* to cover the API below it.
+    expect(routes.every((r) => r.path.endsWith('/*'))).toBe(true);
+    const byPath = (path: string) => routes.filter((r) => r.path === `${path}/*`);
     expect(byPath('read').map((r) => r.method)).toEqual(['GET']);
     expect(byPath('read').every((r) => r.reqRole === 'Viewer')).toBe(true);
     expect(byPath('write').map((r) => r.method).sort()).toEqual(['DELETE', 'PATCH', 'POST']);

@@ -191,7 +191,13 @@ export class IpamService {
     const family = prefix.family;
     const values = this.store.valuesBetween({ family, value: prefix.network }, { family, value: lastOf(prefix) });
     const ranges = this.store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, ...rangeInterval(r) }));
-    const rows = layoutRows(usableBounds(prefix), values.map((value) => ({ value, item: null })), ranges);
+    // A child subnet's own network/broadcast (or IPv6 anycast) address can hold no record.
+    const holes = this.store.subnetsInside(row.first_key, row.last_key, row.id).flatMap((child) => {
+      const p = prefixOf(child);
+      const usable = usableBounds(p);
+      return [p.network, lastOf(p)].filter((v) => v < usable.first || v > usable.last);
+    });
+    const rows = layoutRows(usableBounds(prefix), values.map((value) => ({ value, item: null })), ranges, holes);
     const page = rows.slice(offset, offset + limit);
     const pageValues = page.flatMap((r) => (r.kind === 'address' ? [r.value] : []));
     const details = pageValues.length === 0 ? [] : this.store.addressesBetween(

@@ -1,5 +1,5 @@
 // Data hooks over the API client: loading, error and a reload for every page.
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { type ApiError, toApiError } from './client';
 
 export interface AsyncState<T> {
@@ -9,20 +9,26 @@ export interface AsyncState<T> {
   reload: () => void;
 }
 
-/** Runs `load` when `deps` change (and on reload); keeps the last data while reloading. */
+/**
+ * Runs `load` when `deps` change (and on reload); keeps the last data while reloading.
+ * Loading is derived — the settled result belongs to an older request — so the effect never
+ * sets state synchronously. `deps` must be JSON-serialisable (ids, filters).
+ */
 export function useApi<T>(load: () => Promise<T>, deps: unknown[]): AsyncState<T> {
-  const [state, setState] = useState<{ data?: T; error?: ApiError; loading: boolean }>({ loading: true });
   const [tick, setTick] = useState(0);
-  const current = useRef(0);
+  const key = `${JSON.stringify(deps)}#${tick}`;
+  const [settled, setSettled] = useState<{ key: string; data?: T; error?: ApiError }>({ key: '' });
   useEffect(() => {
-    const call = ++current.current;
-    setState((s) => ({ ...s, loading: true }));
+    let current = true;
     load().then(
-      (data) => call === current.current && setState({ data, loading: false }),
-      (e: unknown) => call === current.current && setState((s) => ({ data: s.data, error: toApiError(e), loading: false }))
+      (data) => current && setSettled({ key, data }),
+      (e: unknown) => current && setSettled((s) => ({ key, data: s.data, error: toApiError(e) }))
     );
+    return () => {
+      current = false;
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [...deps, tick]);
+  }, [key]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  return { data: state.data, error: state.error, loading: state.loading, reload };
+  return { data: settled.data, error: settled.key === key ? settled.error : undefined, loading: settled.key !== key, reload };
 }

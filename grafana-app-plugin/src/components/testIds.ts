@@ -1,21 +1,82 @@
+// data-testid values of the app, shared by the components, the jest tests and the browser tests.
+// Functions build ids that carry a value (an address, a subnet id).
+
 export const testIds = {
   appConfig: {
-    apiKey: 'data-testid ac-api-key',
-    apiUrl: 'data-testid ac-api-url',
-    submit: 'data-testid ac-submit-form',
+    container: 'lanscape-config',
+    exporterUrl: 'lanscape-config-exporter-url',
+    readToken: 'lanscape-config-read-token',
+    writeToken: 'lanscape-config-write-token',
+    adminToken: 'lanscape-config-admin-token',
+    save: 'lanscape-config-save',
+    testConnection: 'lanscape-config-test',
+    testResult: 'lanscape-config-test-result',
+    collector: (name: string) => `lanscape-config-collector-${name}`,
   },
-  pageOne: {
-    container: 'data-testid pg-one-container',
-    navigateToFour: 'data-testid navigate-to-four',
+  overview: {
+    container: 'lanscape-overview',
+    subnetTree: 'lanscape-subnet-tree',
+    subnetRow: (cidr: string) => `subnet-row-${cidr}`,
+    addSubnet: 'lanscape-add-subnet',
+    importCsv: 'lanscape-import-csv',
+    editSubnet: (id: number) => `lanscape-edit-subnet-${id}`,
+    deleteSubnet: (id: number) => `lanscape-delete-subnet-${id}`,
+    conflicts: 'lanscape-conflicts',
   },
-  pageTwo: {
-    container: 'data-testid pg-two-container',
+  subnetForm: {
+    form: 'lanscape-subnet-form',
+    cidr: 'lanscape-subnet-form-cidr',
+    name: 'lanscape-subnet-form-name',
+    vlan: 'lanscape-subnet-form-vlan',
+    gateway: 'lanscape-subnet-form-gateway',
+    tags: 'lanscape-subnet-form-tags',
+    description: 'lanscape-subnet-form-description',
+    submit: 'lanscape-subnet-form-submit',
+    error: 'lanscape-subnet-form-error',
   },
-  pageThree: {
-    container: 'data-testid pg-three-container',
+  importModal: {
+    csv: 'lanscape-import-csv-text',
+    check: 'lanscape-import-check',
+    apply: 'lanscape-import-apply',
+    errors: 'lanscape-import-errors',
   },
-  pageFour: {
-    container: 'data-testid pg-four-container',
-    navigateBack: 'data-testid navigate-back',
+  scan: {
+    button: (subnetId: number) => `scan-button-${subnetId}`,
+    progress: (subnetId: number) => `scan-progress-${subnetId}`,
+  },
+  subnet: {
+    container: 'lanscape-subnet',
+    table: 'lanscape-address-table',
+    addressRow: (ip: string) => `address-row-${ip}`,
+    gapRow: (start: string) => `gap-row-${start}`,
+    gapReserve: (ip: string) => `gap-reserve-${ip}`,
+    search: 'lanscape-address-search',
+    loadMore: 'lanscape-load-more',
+  },
+  statusPill: 'lanscape-status-pill',
+  utilizationBar: 'lanscape-utilization-bar',
+  drawer: {
+    container: 'lanscape-address-drawer',
+    edit: 'lanscape-drawer-edit',
+    save: 'lanscape-drawer-save',
+    release: 'lanscape-drawer-release',
+    takeOver: 'lanscape-drawer-take-over',
+    sparkline: 'lanscape-drawer-sparkline',
+  },
+  reserve: {
+    container: 'lanscape-reserve',
+    preview: 'lanscape-reserve-preview',
+    address: 'lanscape-reserve-address',
+    count: 'lanscape-reserve-count',
+    hostname: 'lanscape-reserve-hostname',
+    owner: 'lanscape-reserve-owner',
+    description: 'lanscape-reserve-description',
+    confirm: 'lanscape-reserve-confirm',
+    results: 'lanscape-reserve-results',
+    error: 'lanscape-reserve-error',
+  },
+  activity: {
+    container: 'lanscape-activity',
+    item: (key: string) => `activity-item-${key}`,
   },
 };

@@ -15,16 +15,31 @@ export type LayoutRow<T> =
 /**
  * @param used addresses with their items, ascending by value
  * @param ranges non-overlapping ranges, any order
+ * @param holes addresses that are neither used nor free (e.g. the network and broadcast
+ *   addresses of child subnets): gaps skip them, so every address a gap offers can be reserved
  */
 export function layoutRows<T>(
   bounds: Bounds,
   used: readonly { value: bigint; item: T }[],
   ranges: readonly LabelledRange[],
+  holes: readonly bigint[] = [],
 ): LayoutRow<T>[] {
   const sortedRanges = [...ranges].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const sortedHoles = [...new Set(holes)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const rows: LayoutRow<T>[] = [];
   let cursor = bounds.first;
+  let nextHole = 0;
   const pushGap = (first: bigint, last: bigint) => {
+    while (nextHole < sortedHoles.length && sortedHoles[nextHole]! < first) nextHole++;
+    let from = first;
+    while (nextHole < sortedHoles.length && sortedHoles[nextHole]! <= last) {
+      const hole = sortedHoles[nextHole++]!;
+      if (hole > from) pushFree(from, hole - 1n);
+      from = hole + 1n;
+    }
+    if (from <= last) pushFree(from, last);
+  };
+  const pushFree = (first: bigint, last: bigint) => {
     // Cut [first,last] at range edges.
     let at = first;
     for (const r of sortedRanges) {

@@ -1,38 +1,64 @@
 import React from 'react';
-import { MemoryRouter } from 'react-router-dom';
-import { AppRootProps, PluginType } from '@grafana/data';
-import { render, waitFor } from '@testing-library/react';
+import { screen } from '@testing-library/react';
+import { type AppRootProps } from '@grafana/data';
+import { routes } from '../../test/backend';
+import '../../test/dom';
+import { gapRow, subnet } from '../../test/fixtures';
+import { currentLocation, renderAt } from '../../test/render';
+import { testIds } from '../testIds';
 import App from './App';
 
-describe('Components/App', () => {
-  let props: AppRootProps;
+const mockFetch = jest.fn();
+jest.mock('@grafana/runtime', () => ({
+  ...jest.requireActual('@grafana/runtime'),
+  getBackendSrv: () => ({ fetch: mockFetch }),
+}));
 
-  beforeEach(() => {
-    jest.resetAllMocks();
+const props = {} as AppRootProps;
+// Grafana mounts an app's root page under /a/<plugin id>/.
+const BASE = '/a/lanscape-ipam-app';
+const renderApp = (path: string) => renderAt(<App {...props} />, `${BASE}${path}`, `${BASE}/*`);
 
-    props = {
-      basename: 'a/sample-app',
-      meta: {
-        id: 'sample-app',
-        name: 'Sample App',
-        type: PluginType.app,
-        enabled: true,
-        jsonData: {},
-      },
-      query: {},
-      path: '',
-      onNavChanged: jest.fn(),
-    } as unknown as AppRootProps;
+describe('App routes', () => {
+  beforeEach(() =>
+    mockFetch.mockImplementation(
+      routes({
+        'GET read/subnets': { count: 0, results: [] },
+        'GET read/conflicts': { count: 0, results: [] },
+        'GET read/events': { count: 0, results: [] },
+        'GET read/audit': { count: 0, results: [] },
+        'GET read/subnets/5/addresses': {
+          count: 1,
+          results: [gapRow('10.5.0.1', '10.5.0.254', 254)],
+          subnet: subnet({ id: 5, cidr: '10.5.0.0/24' }),
+        },
+        'GET read/ranges': { count: 0, results: [] },
+      })
+    )
+  );
+
+  it('sends unknown paths to the overview', async () => {
+    renderApp('/no/such/page');
+    expect(await screen.findByTestId(testIds.overview.container)).toBeInTheDocument();
+    expect(currentLocation()).toBe(`${BASE}/overview`);
   });
 
-  test('renders without an error"', async () => {
-    const { queryByText } = render(
-      <MemoryRouter>
-        <App {...props} />
-      </MemoryRouter>
-    );
+  it.each([
+    ['/overview', testIds.overview.container],
+    ['/reserve', testIds.reserve.container],
+    ['/activity', testIds.activity.container],
+  ])('renders %s', async (url, testId) => {
+    renderApp(url);
+    expect(await screen.findByTestId(testId)).toBeInTheDocument();
+  });
 
-    // Application is lazy loaded, so we need to wait for the component and routes to be rendered
-    await waitFor(() => expect(queryByText(/this is page one./i)).toBeInTheDocument(), { timeout: 2000 });
+  it('renders a subnet page from its id', async () => {
+    renderApp('/subnets/5');
+    expect(await screen.findByRole('heading', { name: '10.5.0.0/24' })).toBeInTheDocument();
+  });
+
+  it('refuses a subnet id that is not a number', async () => {
+    renderApp('/subnets/abc');
+    expect(await screen.findByText('“abc” is not a subnet id')).toBeInTheDocument();
   });
 });

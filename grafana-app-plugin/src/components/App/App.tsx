@@ -1,24 +1,28 @@
-import React from 'react';
-import { Route, Routes } from 'react-router-dom';
-import { AppRootProps } from '@grafana/data';
+import React, { Suspense } from 'react';
+import { Navigate, Route, Routes } from 'react-router-dom';
+import { type AppRootProps } from '@grafana/data';
+import { LoadingPlaceholder } from '@grafana/ui';
 import { ROUTES } from '../../constants';
-const PageOne = React.lazy(() => import('../../pages/PageOne'));
-const PageTwo = React.lazy(() => import('../../pages/PageTwo'));
-const PageThree = React.lazy(() => import('../../pages/PageThree'));
-const PageFour = React.lazy(() => import('../../pages/PageFour'));
+import { prefixRoute } from '../../utils/utils.routing';
 
-function App(props: AppRootProps) {
+// Each page is its own chunk, loaded when first visited.
+const Overview = React.lazy(() => import(/* webpackChunkName: "overview" */ '../../pages/Overview'));
+const Subnet = React.lazy(() => import(/* webpackChunkName: "subnet" */ '../../pages/Subnet'));
+const Reserve = React.lazy(() => import(/* webpackChunkName: "reserve" */ '../../pages/Reserve'));
+const Activity = React.lazy(() => import(/* webpackChunkName: "activity" */ '../../pages/Activity'));
+
+function App(_props: AppRootProps) {
   return (
-    <Routes>
-      <Route path={ROUTES.Two} element={<PageTwo />} />
-      <Route path={`${ROUTES.Three}/:id?`} element={<PageThree />} />
-
-      {/* Full-width page (this page will have no side navigation) */}
-      <Route path={ROUTES.Four} element={<PageFour />} />
-
-      {/* Default page */}
-      <Route path="*" element={<PageOne />} />
-    </Routes>
+    <Suspense fallback={<LoadingPlaceholder text="Loading…" />}>
+      <Routes>
+        <Route path={ROUTES.Overview} element={<Overview />} />
+        <Route path={`${ROUTES.Subnet}/:id`} element={<Subnet />} />
+        <Route path={ROUTES.Reserve} element={<Reserve />} />
+        <Route path={ROUTES.Activity} element={<Activity />} />
+        {/* Default page (an absolute target: relative links in splat routes change meaning with v7_relativeSplatPath) */}
+        <Route path="*" element={<Navigate to={prefixRoute(ROUTES.Overview)} replace />} />
+      </Routes>
+    </Suspense>
   );
 }
 

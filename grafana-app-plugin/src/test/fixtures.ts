@@ -1,0 +1,92 @@
+// Objects shaped like the exporter's answers (see exporter/src/ipam/schemas.ts).
+import type { Address, Observation, Range, Subnet, SubnetRow, Utilization } from '../api/types';
+
+export function utilization(used: number, size: number, extra: Partial<Utilization> = {}): Utilization {
+  return { size, used, free: size - used, ratio: size ? used / size : 0, by_state: {}, ...extra };
+}
+
+export function subnet(overrides: Partial<Subnet> = {}): Subnet {
+  return {
+    id: 1,
+    cidr: '10.0.0.0/24',
+    family: 4,
+    prefix_length: 24,
+    name: 'servers',
+    description: '',
+    vlan: 10,
+    gateway: '10.0.0.1',
+    tags: [],
+    scan_enabled: true,
+    scan_interval_seconds: null,
+    parent_id: null,
+    depth: 0,
+    children: 0,
+    utilization: utilization(12, 254),
+    created_at: '2026-11-20T10:00:00.000Z',
+    updated_at: '2026-11-20T10:00:00.000Z',
+    ...overrides,
+  };
+}
+
+export function observation(overrides: Partial<Observation> = {}): Observation {
+  return {
+    status: 'up',
+    rtt_seconds: 0.00042,
+    first_seen_at: '2026-11-20T10:00:00.000Z',
+    last_seen_at: '2026-11-22T09:59:00.000Z',
+    status_changed_at: '2026-11-22T08:00:00.000Z',
+    last_checked_at: '2026-11-22T09:59:00.000Z',
+    mac: null,
+    vendor: null,
+    ptr: null,
+    ports: [],
+    ...overrides,
+  };
+}
+
+let nextId = 100;
+
+export function address(ip: string, overrides: Partial<Address> = {}): Address {
+  return {
+    id: nextId++,
+    address: ip,
+    family: ip.includes(':') ? 6 : 4,
+    subnet_id: 1,
+    state: 'assigned',
+    hostname: null,
+    mac: null,
+    description: '',
+    owner: null,
+    tags: [],
+    source: 'manual',
+    created_at: '2026-11-20T10:00:00.000Z',
+    updated_at: '2026-11-20T10:00:00.000Z',
+    observed: null,
+    ...overrides,
+  };
+}
+
+export function addressRow(a: Address): SubnetRow {
+  return { type: 'address', address: a };
+}
+
+export function gapRow(start: string, end: string, size: number, rangeId: number | null = null): SubnetRow {
+  return { type: 'gap', start_address: start, end_address: end, size, range_id: rangeId };
+}
+
+export function range(overrides: Partial<Range> = {}): Range {
+  return {
+    id: 7,
+    subnet_id: 1,
+    start_address: '10.0.0.100',
+    end_address: '10.0.0.199',
+    label: 'DHCP pool',
+    color: '#33aa55',
+    purpose: 'dhcp',
+    description: '',
+    auto_allocate: false,
+    mark_utilized: false,
+    utilization: utilization(0, 100),
+    ...overrides,
+  };
+}
