@@ -186,3 +186,20 @@ describe('discovery service', () => {
     assert.ok(started.length >= 3 && started.length <= 5, `60 s interval over 200 s: ${started.length} sweeps`);
   });
 });
+
+describe('audit of enriched views', () => {
+  it('records no update for a no-op PATCH of a swept address or subnet', async () => {
+    const { ipam, discovery } = build();
+    const s = ipam.createSubnet({ cidr: '192.0.2.224/28' }, actor);
+    const a = ipam.createAddress({ address: '192.0.2.225', hostname: 'h' }, actor);
+    network.alive = new Set(['192.0.2.225']);
+    await sweepNow(discovery, s.id);
+    assert.equal(ipam.getAddress(a.id).observed !== null, true, 'the view carries observations');
+    ipam.updateAddress(a.id, { hostname: 'h' }, actor);
+    ipam.updateSubnet(s.id, {}, actor);
+    const updates = ipam.audit.list({ actor: 'test' }, 100, 0).results.filter((e) => e.action === 'update' && [a.id, s.id].includes(e.object_id!));
+    assert.deepEqual(updates, []);
+    const created = ipam.audit.list({ object_type: 'address', object_id: a.id }, 10, 0).results[0]!;
+    assert.equal((created.after as { observed: unknown }).observed, null, 'audit entries hold the IPAM object only');
+  });
+});

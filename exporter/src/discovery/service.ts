@@ -89,6 +89,19 @@ export class DiscoveryService {
       this.store.saveScan({ ...s, state: 'failed', finished_at: this.now(), error: 'the exporter stopped before this scan finished' });
     }
     ipam.addEnricher((views) => this.attachObservations(views));
+    ipam.addSubnetEnricher((views) => {
+      for (const { row, view } of views) {
+        const live = [this.running, ...this.queue].find((s) => s?.subnet_id === row.id);
+        const last = live ?? this.store.lastScan(row.id);
+        view.discovery = {
+          hosts_up: this.store.hostsUpBetween(row.first_key, row.last_key),
+          last_scan: last ? {
+            id: last.id, state: last.state, trigger: last.trigger, finished_at: iso(last.finished_at), alive: last.alive,
+            ...(last.error ? { error: last.error } : {}),
+          } : null,
+        };
+      }
+    });
   }
 
   // ------------------------------------------------------------------ scans

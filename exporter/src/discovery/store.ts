@@ -74,6 +74,8 @@ export class DiscoveryStore {
         alive = @alive, started_at = @started_at, finished_at = @finished_at, error = @error WHERE id = @id`),
       scan: db.prepare('SELECT * FROM scans WHERE id = ?'),
       lastScanOf: db.prepare(`SELECT * FROM scans WHERE subnet_id = ? AND state = 'done' ORDER BY id DESC LIMIT 1`),
+      hostsUpBetween: db.prepare(`SELECT count(*) AS n FROM hosts WHERE ip_key BETWEEN ? AND ? AND status = 'up'`),
+      latestScanOf: db.prepare('SELECT * FROM scans WHERE subnet_id = ? ORDER BY id DESC LIMIT 1'),
       lastManualOf: db.prepare(`SELECT * FROM scans WHERE subnet_id = ? AND trigger = 'manual' ORDER BY id DESC LIMIT 1`),
       unfinishedScans: db.prepare(`SELECT * FROM scans WHERE state IN ('queued', 'running')`),
       history: db.prepare('SELECT at, up, rtt_seconds FROM host_history WHERE ip_key = ? AND at >= ? ORDER BY at'),
@@ -121,6 +123,8 @@ export class DiscoveryStore {
   saveScan(scan: ScanRow) { this.s.updateScan.run(scan); }
   scan(id: number) { return this.s.scan.get(id) as ScanRow | undefined; }
   lastDoneScan(subnetId: number) { return this.s.lastScanOf.get(subnetId) as ScanRow | undefined; }
+  hostsUpBetween(first: Buffer, last: Buffer): number { return (this.s.hostsUpBetween.get(first, last) as { n: number }).n; }
+  lastScan(subnetId: number) { return this.s.latestScanOf.get(subnetId) as ScanRow | undefined; }
   lastManualScan(subnetId: number) { return this.s.lastManualOf.get(subnetId) as ScanRow | undefined; }
   unfinishedScans() { return this.s.unfinishedScans.all() as ScanRow[]; }
 

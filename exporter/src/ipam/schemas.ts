@@ -85,6 +85,13 @@ export const Subnet = z.object({
   utilization: Utilization,
   created_at: Timestamp,
   updated_at: Timestamp,
+  discovery: z.object({
+    hosts_up: z.number().int().meta({ description: 'addresses answering ICMP' }),
+    last_scan: z.object({
+      id: z.number().int(), state: z.enum(['queued', 'running', 'done', 'failed']), trigger: z.enum(['manual', 'schedule']),
+      finished_at: Timestamp.nullable(), alive: z.number().int(), error: z.string().optional(),
+    }).nullable(),
+  }).nullable(),
 }).meta({ id: 'Subnet' });
 
 export const SubnetListQuery = z.strictObject({

@@ -25,6 +25,8 @@ export interface SubnetView {
   vlan: number | null; gateway: string | null; tags: string[]; scan_enabled: boolean;
   scan_interval_seconds: number | null; parent_id: number | null; depth: number; children: number;
   utilization: UtilizationView; created_at: string; updated_at: string;
+  /** What discovery knows of the subnet (alive hosts, last scan); null without it. Filled by an enricher. */
+  discovery: unknown;
 }
 
 export interface AddressView {
@@ -41,6 +43,7 @@ export interface AddressView {
  * the other way round.
  */
 export type AddressEnricher = (views: readonly { key: Buffer; view: AddressView }[]) => void;
+export type SubnetEnricher = (views: readonly { row: SubnetRow; view: SubnetView }[]) => void;
 
 export interface RangeView {
   id: number; subnet_id: number; start_address: string; end_address: string; label: string;
@@ -58,6 +61,7 @@ export class IpamService {
   readonly store: IpamStore;
   readonly audit: AuditLog;
   private readonly enrichers: AddressEnricher[] = [];
+  private readonly subnetEnrichers: SubnetEnricher[] = [];
 
   constructor(readonly db: Db) {
     this.store = new IpamStore(db);
@@ -66,6 +70,15 @@ export class IpamService {
 
   addEnricher(enricher: AddressEnricher): void {
     this.enrichers.push(enricher);
+  }
+
+  addSubnetEnricher(enricher: SubnetEnricher): void {
+    this.subnetEnrichers.push(enricher);
+  }
+
+  private enrichSubnets(pairs: { row: SubnetRow; view: SubnetView }[]): SubnetView[] {
+    for (const e of this.subnetEnrichers) e(pairs);
+    return pairs.map((p) => p.view);
   }
 
   private enrich<T extends AddressView | AddressView[]>(views: T, keys: readonly Buffer[]): T {
@@ -94,11 +107,12 @@ export class IpamService {
       (!filter.family || String(r.family) === filter.family));
     const page = matching.slice(offset, offset + limit);
     const usage = this.utilizations(page.length > 1 ? rows : page);
-    return { count: matching.length, results: page.map((r) => this.subnetView(r, tree, usage.get(r.id))) };
+    return { count: matching.length, results: this.enrichSubnets(page.map((row) => ({ row, view: this.subnetView(row, tree, usage.get(row.id)) }))) };
   }
 
   getSubnet(id: number): SubnetView {
-    return this.subnetView(this.subnetRow(id));
+    const row = this.subnetRow(id);
+    return this.enrichSubnets([{ row, view: this.subnetView(row) }])[0]!;
   }
 
   createSubnet(input: SubnetCreate, actor: Actor): SubnetView {
@@ -127,9 +141,9 @@ export class IpamService {
         tags: JSON.stringify(dedupe(input.tags ?? [])), scan_enabled: input.scan_enabled === false ? 0 : 1,
         scan_interval_seconds: input.scan_interval_seconds ?? null, created_at: now, updated_at: now,
       });
-      const view = this.getSubnet(id);
-      this.audit.record(actor, 'create', 'subnet', id, cidr, undefined, view);
-      return view;
+      // The audit log records the IPAM object itself, without what other domains add to views.
+      this.audit.record(actor, 'create', 'subnet', id, cidr, undefined, this.subnetView(this.subnetRow(id)));
+      return this.getSubnet(id);
     });
   }
 
@@ -144,9 +158,9 @@ export class IpamService {
         scan_enabled: patch.scan_enabled === undefined ? undefined : patch.scan_enabled ? 1 : 0,
         scan_interval_seconds: patch.scan_interval_seconds,
       }, new Date().toISOString());
-      const after = this.getSubnet(id);
+      const after = this.subnetView(this.subnetRow(id));
       if (changed(before, after)) this.audit.record(actor, 'update', 'subnet', id, row.cidr, before, after);
-      return after;
+      return this.getSubnet(id);
     });
   }
 
@@ -297,9 +311,9 @@ export class IpamService {
         source: patch.source, mac: patch.mac === undefined ? undefined : patch.mac && normalizeMac(patch.mac),
         tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
       }, new Date().toISOString());
-      const after = this.getAddress(id);
+      const after = this.addressView(this.addressRow(id));
       if (changed(before, after)) this.audit.record(actor, 'update', 'address', id, row.address, before, after);
-      return after;
+      return this.getAddress(id);
     });
   }
 
@@ -510,7 +524,7 @@ export class IpamService {
       description: row.description, vlan: row.vlan, gateway: row.gateway, tags: parseTags(row.tags),
       scan_enabled: row.scan_enabled === 1, scan_interval_seconds: row.scan_interval_seconds,
       parent_id: node?.parentId ?? null, depth: node?.depth ?? 0, children: node?.childCount ?? 0,
-      utilization: utilizationView(usage), created_at: row.created_at, updated_at: row.updated_at,
+      utilization: utilizationView(usage), created_at: row.created_at, updated_at: row.updated_at, discovery: null,
     };
   }
 

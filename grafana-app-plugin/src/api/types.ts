@@ -31,6 +31,11 @@ export interface Subnet {
   utilization: Utilization;
   created_at: string;
   updated_at: string;
+  /** What discovery knows: alive hosts and the latest scan (null when the exporter has no discovery). */
+  discovery: {
+    hosts_up: number;
+    last_scan: { id: number; state: Scan['state']; trigger: Scan['trigger']; finished_at: string | null; alive: number; error?: string } | null;
+  } | null;
 }
 
 export type SubnetInput = Partial<Pick<Subnet, 'name' | 'description' | 'vlan' | 'gateway' | 'tags' | 'scan_enabled' | 'scan_interval_seconds'>> & { cidr: string };

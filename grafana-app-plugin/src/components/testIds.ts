@@ -17,6 +17,7 @@ export const testIds = {
     container: 'lanscape-overview',
     subnetTree: 'lanscape-subnet-tree',
     subnetRow: (cidr: string) => `subnet-row-${cidr}`,
+    alive: (cidr: string) => `subnet-alive-${cidr}`,
     addSubnet: 'lanscape-add-subnet',
     importCsv: 'lanscape-import-csv',
     editSubnet: (id: number) => `lanscape-edit-subnet-${id}`,

@@ -37,7 +37,10 @@ const printers = subnet({
   depth: 1,
   utilization: utilization(240, 254),
 });
-const home = subnet({ id: 4, cidr: '192.168.1.0/24', name: 'home', vlan: 20 });
+const home = subnet({
+  id: 4, cidr: '192.168.1.0/24', name: 'home', vlan: 20,
+  discovery: { hosts_up: 7, last_scan: { id: 9, state: 'failed', trigger: 'schedule', finished_at: new Date(Date.now() - 120_000).toISOString(), alive: 0, error: 'ICMP is unavailable: raw ICMP sockets need CAP_NET_RAW' } },
+});
 
 function backend(extra: Record<string, Answer> = {}) {
   mockFetch.mockImplementation(
@@ -80,6 +83,16 @@ describe('Overview page', () => {
 
     fireEvent.click(screen.getByRole('button', { name: 'Collapse 10.0.0.0/16' }));
     expect(rowCidrs()).toEqual(['10.0.0.0/16', '192.168.1.0/24']);
+  });
+
+  it('shows alive hosts and the last scan, its failure in red', async () => {
+    backend();
+    renderAt(<Overview />, '/overview');
+    await screen.findByTestId(testIds.overview.subnetTree);
+    expect(screen.getByTestId(testIds.overview.alive('192.168.1.0/24'))).toHaveTextContent('7');
+    const home = screen.getByTestId(testIds.overview.subnetRow('192.168.1.0/24'));
+    expect(home).toHaveTextContent('2m ago');
+    expect(screen.getByTestId(testIds.overview.subnetRow('10.0.1.0/24'))).toHaveTextContent('never');
   });
 
   it('shows conflicts with a link to each address', async () => {

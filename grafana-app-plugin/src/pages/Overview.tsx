@@ -5,7 +5,7 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { PluginPage } from '@grafana/runtime';
-import { Button, EmptyState, FilterInput, IconButton, LoadingPlaceholder, Stack, Text, useStyles2 } from '@grafana/ui';
+import { Badge, Button, EmptyState, FilterInput, IconButton, LoadingPlaceholder, Stack, Text, Tooltip, useStyles2 } from '@grafana/ui';
 import { api } from '../api/client';
 import { useApi } from '../api/hooks';
 import { allSubnets } from '../api/loaders';
@@ -18,7 +18,7 @@ import { ScanButton } from '../components/ScanButton';
 import { SubnetFormModal } from '../components/SubnetFormModal';
 import { UtilizationBar } from '../components/UtilizationBar';
 import { testIds } from '../components/testIds';
-import { formatCount } from '../utils/format';
+import { formatCount, timeAgo } from '../utils/format';
 import { canWrite as userCanWrite } from '../utils/permissions';
 import { subnetTree, visibleSubnets } from '../utils/tree';
 import { subnetUrl } from '../utils/utils.routing';
@@ -126,6 +126,8 @@ function Overview() {
                   <th className={styles.utilizationCol}>Utilization</th>
                   <th data-align="right">Used</th>
                   <th data-align="right">Free</th>
+                  <th data-align="right">Alive</th>
+                  <th>Last scan</th>
                   <th aria-label="Actions" />
                 </tr>
               </thead>
@@ -199,6 +201,24 @@ interface RowProps {
   onScanned: () => void;
 }
 
+/** When the subnet was last swept, as a chip coloured by the outcome; the error on hover. */
+function LastScan({ scan }: { scan: NonNullable<Subnet['discovery']>['last_scan'] }) {
+  const styles = useStyles2(getStyles);
+  if (!scan) {
+    return <span className={styles.secondary}>never</span>;
+  }
+  if (scan.state === 'queued' || scan.state === 'running') {
+    return <Badge text={scan.state} color="blue" icon="sync" />;
+  }
+  return (
+    <Tooltip content={scan.error ?? `${scan.alive} alive · ${scan.trigger === 'manual' ? 'manual' : 'scheduled'} scan`}>
+      <span>
+        <Badge text={timeAgo(scan.finished_at)} color={scan.state === 'done' ? 'green' : 'red'} icon={scan.state === 'done' ? 'check' : 'exclamation-triangle'} />
+      </span>
+    </Tooltip>
+  );
+}
+
 function SubnetRow({ subnet: s, collapsed, filtering, writable, onToggle, onEdit, onDelete, onScanned }: RowProps) {
   const styles = useStyles2(getStyles);
   const u = s.utilization;
@@ -241,6 +261,12 @@ function SubnetRow({ subnet: s, collapsed, filtering, writable, onToggle, onEdit
         {formatCount(u.used)} <span className={styles.secondary}>({Math.round(u.ratio * 1000) / 10} %)</span>
       </td>
       <td data-align="right">{formatCount(u.free)}</td>
+      <td data-align="right" data-testid={testIds.overview.alive(s.cidr)}>
+        {s.discovery ? formatCount(s.discovery.hosts_up) : <span className={styles.secondary}>–</span>}
+      </td>
+      <td>
+        <LastScan scan={s.discovery?.last_scan ?? null} />
+      </td>
       <td>
         <div className={styles.actions}>
           {writable && <ScanButton subnetId={s.id} onDone={onScanned} />}

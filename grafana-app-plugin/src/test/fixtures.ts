@@ -24,6 +24,7 @@ export function subnet(overrides: Partial<Subnet> = {}): Subnet {
     utilization: utilization(12, 254),
     created_at: '2026-11-20T10:00:00.000Z',
     updated_at: '2026-11-20T10:00:00.000Z',
+    discovery: { hosts_up: 0, last_scan: null },
     ...overrides,
   };
 }
