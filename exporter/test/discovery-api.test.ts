@@ -50,6 +50,7 @@ describe('scan API on loopback', () => {
     assert.deepEqual([view.discovery.last_scan.id, view.discovery.last_scan.state, view.discovery.last_scan.alive], [start.body.id, 'done', 6]);
     const listed = (await ex.api.get('/api/v1/subnets?q=127.0.6.0')).body.results[0];
     assert.equal(listed.discovery.hosts_up, 6);
+    assert.equal((await ex.api.get(`/api/v1/subnets/${s.id}/addresses`)).body.subnet.discovery.hosts_up, 6, 'the subnet view too');
     assert.equal((await ex.api.get('/api/v1/conflicts?kind=unknown_device')).body.count, 6);
     assert.equal((await ex.api.get(`/api/v1/events?subnet_id=${s.id}&kind=new_device`)).body.count, 6);
     const metrics = await (await fetch(`${ex.url}/metrics`)).text();

@@ -225,7 +225,7 @@ export class IpamService {
         type: 'gap', start_address: formatIp({ family, value: r.first }),
         end_address: formatIp({ family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
       });
-    return { count: rows.length, results, subnet: this.subnetView(row) };
+    return { count: rows.length, results, subnet: this.enrichSubnets([{ row, view: this.subnetView(row) }])[0]! };
   }
 
   // ---------------------------------------------------------------- allocation

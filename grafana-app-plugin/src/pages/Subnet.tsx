@@ -296,15 +296,18 @@ function Header({
     ['Free', formatCount(u.free)],
   ];
   Object.entries(u.by_state).forEach(([state, n]) => facts.push([state, formatCount(n)]));
+  if (s.discovery) {
+    facts.push(['Alive', formatCount(s.discovery.hosts_up)]);
+  }
   return (
     <div className={styles.header}>
       <Stack direction="column" gap={1}>
         <Stack gap={2} alignItems="center" wrap="wrap" justifyContent="space-between">
           <Stack gap={1} alignItems="baseline">
-            <Text element="h2" variant="h3">
-              {s.cidr}
+            {/* The page title already names the subnet; this card is about its use. */}
+            <Text element="h2" variant="h4">
+              Utilization
             </Text>
-            {s.name && <Text color="secondary">{s.name}</Text>}
           </Stack>
           {writable && (
             <Stack gap={1} alignItems="center">
