@@ -54,7 +54,10 @@ describe('App routes', () => {
 
   it('renders a subnet page from its id', async () => {
     renderApp('/subnets/5');
-    expect(await screen.findByRole('heading', { name: '10.5.0.0/24' })).toBeInTheDocument();
+    // The CIDR is the PluginPage title (Grafana's chrome draws it); the page itself shows the subnet's use.
+    expect(await screen.findByRole('heading', { name: 'Utilization' })).toBeInTheDocument();
+    const urls = mockFetch.mock.calls.map(([req]) => (req as { url: string }).url);
+    expect(urls.some((u) => u.startsWith('/api/plugin-proxy/lanscape-ipam-app/read/subnets/5/addresses'))).toBe(true);
   });
 
   it('refuses a subnet id that is not a number', async () => {
