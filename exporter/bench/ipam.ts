@@ -7,6 +7,7 @@ import { formatIp, ipKey } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
 import type { NewAddressRow } from '../src/ipam/store.js';
 import { type Db, openDb } from '../src/store/db.js';
+import { prng } from '../test/helpers/prng.js';
 import {
   type BenchContext, type Benchmark, type CannonRequest, type CannonResult, type Row, type Suite, cannon, httpCall, httpJson, int, median, ms,
   percentile, timed,
@@ -25,17 +26,6 @@ function addressRow(value: bigint, state: string = 'assigned', source: string = 
   };
 }
 
-/** Deterministic PRNG (mulberry32) so every run seeds the same data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A fresh store file with `seed` applied in-process; the store is closed before returning. */
 function seedStore<T>(ctx: BenchContext, label: string, seed: (db: Db, ipam: IpamService) => T): { file: string; value: T } {

@@ -12,23 +12,13 @@ import { type LabelledRange, type LayoutRow, layoutRows } from '../src/ipam/core
 import { type TreeNode, buildTree } from '../src/ipam/core/hierarchy.js';
 import { utilization } from '../src/ipam/core/utilization.js';
 import { COLOR_RE, HOSTNAME_RE, TAG_RE, normalizeMac } from '../src/ipam/core/fields.js';
+import { prng } from './helpers/prng.js';
 
 // ------------------------------------------------------------------ helpers
 
 const V4_MAX = (1n << 32n) - 1n;
 const V6_MAX = (1n << 128n) - 1n;
 
-/** Deterministic PRNG (mulberry32) so "random" inputs are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
@@ -164,7 +154,7 @@ describe('parseIp / formatIp / ipKey / ipFromKey', () => {
       '2001:db8::1', 'fe80::1', 'ff00::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe',
       'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
     ];
-    const ips = shuffled(texts.map(parseIp), rng(7));
+    const ips = shuffled(texts.map(parseIp), prng(7));
     const byNumber = [...ips].sort(compareIp).map(formatIp);
     const byKey = [...ips].sort((a, b) => Buffer.compare(ipKey(a), ipKey(b))).map(formatIp);
     assert.deepEqual(byKey, byNumber);
@@ -526,7 +516,7 @@ describe('freeAddresses / takeFree', () => {
     const step = 1n << 40n;
     const blocks: Interval[] = [];
     for (let i = 0n; i < 100n; i++) blocks.push(iv(bounds.first + i * step, bounds.first + i * step + step - 2n));
-    const fixed = counted(sortedIntervalLookup(shuffled(blocks, rng(3))));
+    const fixed = counted(sortedIntervalLookup(shuffled(blocks, prng(3))));
     const got = takeFree(bounds, [fixed.lookup], 100);
     assert.equal(got.length, 100);
     got.forEach((v, i) => assert.equal(v, bounds.first + BigInt(i + 1) * step - 1n));
@@ -689,7 +679,7 @@ describe('layoutRows', () => {
   });
 
   it('property: gaps and used addresses tile the usable range exactly (random inputs)', () => {
-    const random = rng(42);
+    const random = prng(42);
     for (let round = 0; round < 200; round++) {
       const values = new Set<number>();
       const n = Math.floor(random() * 20);
@@ -771,7 +761,7 @@ describe('buildTree', () => {
   });
 
   it('gives the same answer for any input order', () => {
-    const random = rng(1234);
+    const random = prng(1234);
     for (let i = 0; i < 50; i++) {
       assert.deepEqual(asSorted(buildTree(shuffled(subnets, random))), expected, `permutation ${i}`);
     }
