@@ -20,12 +20,23 @@ import { createRegistry } from './metrics/self.js';
 import { type Db, openDb } from './store/db.js';
 import { WriteBatcher } from './store/write-batcher.js';
 import { releaseOwnership, takeOwnership } from './store/ownership.js';
+import { registerTrafficMetrics } from './traffic/metrics.js';
+import { TrafficScheduler } from './traffic/scheduler.js';
+import { TrafficService } from './traffic/service.js';
+import { registerDockerMetrics } from './docker/metrics.js';
+import { DockerService } from './docker/service.js';
+import { registerProxmoxMetrics } from './proxmox/metrics.js';
+import { ProxmoxService } from './proxmox/service.js';
 import { VERSION } from './version.js';
 
 export interface RunningExporter {
   readonly url: string;
   readonly db: Db;
   readonly discovery: DiscoveryService;
+  readonly traffic: TrafficService;
+  readonly docker: DockerService;
+  /** null when Proxmox is not configured. */
+  readonly proxmox: ProxmoxService | null;
   readonly server: Server;
   close(): Promise<void>;
 }
@@ -58,16 +69,31 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   }, logger.child({ domain: 'discovery' }));
   let nmapFound: boolean | null = null;
   if (nmap) void nmap.available().then((ok) => { nmapFound = ok; if (!ok) logger.warn('LANSCAPE_SCAN_NMAP is on but nmap is not installed'); });
+  const traffic = new TrafficService(db, config.traffic, {}, logger.child({ domain: 'traffic' }));
+  // Docker endpoints connect in the background; one that is down is only its collector down.
+  const docker = new DockerService(db, ipam, config.docker, logger.child({ domain: 'docker' }));
+  const proxmox = config.proxmox.url ? new ProxmoxService(db, ipam, config.proxmox, {}, logger.child({ domain: 'proxmox' })) : null;
   const collectors = (): Record<string, { up: boolean; message?: string }> => ({
     store: { up: ready() },
     icmp: discovery.icmpStatus,
     ...(reverseDns ? { rdns: { up: reverseDns.healthy !== false } } : {}),
     ...(nmap ? { nmap: { up: nmapFound !== false, ...(nmapFound === false ? { message: 'nmap is not installed' } : {}) } } : {}),
+    ...(config.traffic.hosts.length ? { traffic: traffic.status } : {}),
+    ...docker.collectors(),
+    ...(proxmox ? { proxmox: proxmox.status } : {}),
   });
   registerDiscoveryMetrics(registry, discovery, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])));
   const scheduler = new ScanScheduler(ipam, discovery, config.scan);
   if (config.scan.enabled && discovery.icmpStatus.up) scheduler.start();
-  const app = createApp({ config, logger, ipam, discovery, registry, observeRequest, writes, collectors });
+  registerTrafficMetrics(registry, traffic);
+  registerDockerMetrics(registry, docker);
+  if (proxmox) {
+    registerProxmoxMetrics(registry, proxmox);
+    proxmox.start();
+  }
+  const trafficScheduler = new TrafficScheduler(traffic, logger.child({ domain: 'traffic' }));
+  if (config.traffic.schedules_enabled) trafficScheduler.start();
+  const app = createApp({ config, logger, ipam, discovery, traffic, docker, proxmox, registry, observeRequest, writes, collectors });
   const tls = config.tls.cert_file && config.tls.key_file
     ? { cert: readFileSync(config.tls.cert_file), key: readFileSync(config.tls.key_file) }
     : undefined;
@@ -90,17 +116,19 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
   }
   logger.info({ url, version: VERSION, db: config.db }, 'lanscape exporter listening');
+  docker.start(); // after listen: a failed start leaves no engine connection behind
 
   let closed = false;
   return {
-    url, db, server, discovery,
+    url, db, server, discovery, traffic, docker, proxmox,
     async close() {
       if (closed) return;
       closed = true;
       scheduler.stop();
+      trafficScheduler.stop();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await discovery.stop();
+      await Promise.all([discovery.stop(), traffic.stop(), docker.stop(), proxmox?.stop()]);
       releaseOwnership(db);
       db.close();
     },

@@ -166,6 +166,15 @@ describe('environment and file', () => {
       LANSCAPE_SCAN_NMAP: 'true',
       LANSCAPE_SCAN_RDNS: 'false',
       LANSCAPE_SCAN_DNS_SERVERS: '127.0.0.53, [::1]:5353',
+      LANSCAPE_PROXMOX_URL: 'https://pve.lan:8006',
+      LANSCAPE_PROXMOX_TOKEN_ID: 'lanscape@pve!inventory',
+      LANSCAPE_PROXMOX_TOKEN_SECRET: '7f0c2a9e-5b1d-4c3e-9a8f-1d2e3f4a5b6c',
+      LANSCAPE_PROXMOX_FINGERPRINT: 'ab:'.repeat(31) + 'ab',
+      LANSCAPE_PROXMOX_CA_FILE: '',
+      LANSCAPE_PROXMOX_INTERVAL_SECONDS: '30',
+      LANSCAPE_DOCKER_HOSTS: 'local=unix:///var/run/docker.sock',
+      LANSCAPE_DOCKER_RESYNC_SECONDS: '60',
+      LANSCAPE_DOCKER_STATS: 'false',
     };
     // the test covers the whole list; a new variable must be added here too
     assert.deepEqual(Object.keys(env).sort(), ENV_VARS.map((v) => v.name).sort());
@@ -184,6 +193,15 @@ describe('environment and file', () => {
         ...loadConfig({}).scan, pps: 1, timeout_ms: 60000, max_prefix: 32, enabled: false, retries: 0, max_in_flight: 60000,
         interval_seconds: 60, down_after: 2, ports: [{ port: 22, service: null }, { port: 9100, service: 'node' }], nmap: true,
         rdns: false, dns_servers: ['127.0.0.53', '[::1]:5353'],
+      },
+      proxmox: {
+        ...loadConfig({}).proxmox, url: 'https://pve.lan:8006', token_id: 'lanscape@pve!inventory',
+        token_secret: '7f0c2a9e-5b1d-4c3e-9a8f-1d2e3f4a5b6c', fingerprint: 'ab:'.repeat(31) + 'ab', interval_seconds: 30,
+      },
+      traffic: loadConfig({}).traffic,
+      docker: {
+        endpoints: [{ name: 'local', url: 'unix:///var/run/docker.sock', target: { kind: 'unix', path: '/var/run/docker.sock' } }],
+        resync_seconds: 60, stats: false, stats_interval_seconds: 30,
       },
     });
   });

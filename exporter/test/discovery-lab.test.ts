@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient, EXPORTER_DIR, TOKENS, tempDir, testEnv } from './helpers/exporter.js';
-import { type Lab, requireLab, startLab } from './helpers/lab.js';
+import { type Lab, requireLab, startLab, waitForLine } from './helpers/lab.js';
 import { which } from './helpers/tools.js';
 
 let lab: Lab | undefined;
@@ -17,20 +17,6 @@ let dir: string;
 let cleanup: () => void;
 const LAN = '10.201.0.0/24';
 const ROUTED = '10.200.0.0/16';
-
-function waitForLine(child: import('node:child_process').ChildProcess, pattern: RegExp, ms = 20_000): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${out}`)), ms);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = pattern.exec(out);
-      if (m) { clearTimeout(timer); resolve(m); }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  });
-}
 
 async function scan(subnetId: number): Promise<any> {
   const start = await api.post(`/api/v1/subnets/${subnetId}/scan`, {});
@@ -201,10 +187,14 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     assert.match(text, /^lanscape_host_up\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24"\} 1$/m);
     assert.match(text, /^lanscape_host_rtt_seconds_bucket\{le="\+Inf",address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24"\} [1-9]/m);
     assert.match(text, /^lanscape_host_open_port_info\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",port="8080",protocol="tcp",service="http-alt"\} 1$/m);
-    assert.match(text, /^lanscape_conflicts\{kind="mac_mismatch"\} 2$/m);
+    assert.match(text, /^lanscape_conflicts\{subnet="10\.201\.0\.0\/24",kind="mac_mismatch"\} 2$/m);
+    assert.match(text, /^lanscape_conflicts\{subnet="10\.200\.0\.0\/16",kind="mac_mismatch"\} 0$/m);
+    assert.match(text, /^lanscape_address_conflict_info\{address="10\.201\.0\.12",subnet="10\.201\.0\.0\/24",kind="mac_mismatch"\} 1$/m);
+    assert.match(text, /^lanscape_host_info\{address="10\.201\.0\.11",subnet="10\.201\.0\.0\/24",hostname="nas",.*critical="false"\} 1$/m);
     assert.match(text, /^lanscape_collector_up\{collector="icmp"\} 1$/m);
     assert.match(text, /^lanscape_scan_packets_sent_total\{subnet="10\.200\.0\.0\/16"\} 65534$/m);
     assert.match(text, /^lanscape_scan_last_success_timestamp_seconds\{subnet="10\.201\.0\.0\/24"\} \d+/m);
+    assert.doesNotMatch(text, /^lanscape_subnet_scan_interval_seconds/m, 'scheduled sweeps are off in this test: no interval');
     // nmap -sV ran in the background after the first LAN sweep and named the web server.
     if (which('nmap')) {
       let port;

@@ -28,6 +28,12 @@ it('documents every route with its scope, inputs and the error schema', async ()
     'get /api/v1/audit', 'get /api/v1/info',
     'post /api/v1/subnets/{id}/scan', 'get /api/v1/scans/{id}', 'get /api/v1/events', 'get /api/v1/conflicts',
     'get /api/v1/addresses/{id}/history', 'get /api/v1/sd',
+    'get /api/v1/traffic/hosts', 'post /api/v1/traffic-tests', 'get /api/v1/traffic-tests', 'get /api/v1/traffic-tests/{id}',
+    'get /api/v1/traffic-schedules', 'post /api/v1/traffic-schedules', 'get /api/v1/traffic-schedules/{id}',
+    'patch /api/v1/traffic-schedules/{id}', 'delete /api/v1/traffic-schedules/{id}',
+    'get /api/v1/docker/endpoints', 'get /api/v1/docker/containers', 'get /api/v1/docker/networks', 'get /api/v1/docker/conflicts',
+    'get /api/v1/proxmox/nodes', 'get /api/v1/proxmox/guests', 'get /api/v1/proxmox/templates', 'get /api/v1/proxmox/storages',
+    'get /api/v1/proxmox/bridges', 'post /api/v1/vms', 'get /api/v1/vms/jobs', 'get /api/v1/vms/jobs/{id}',
   ];
   const have = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
     .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));

@@ -28,9 +28,15 @@ describe('plugin.json', () => {
     const pages = plugin.includes.filter((i) => i.type === 'page');
     expect(pages.filter((p) => p.defaultNav)).toHaveLength(1);
     for (const p of pages) {
-      expect(p.path).toMatch(/^\/(a\/%PLUGIN_ID%\/[a-z-]+|plugins\/%PLUGIN_ID%)$/);
+      // One or more lower-case segments under the app ("vms/new"), or the config page.
+      expect(p.path).toMatch(/^\/(a\/%PLUGIN_ID%(\/[a-z-]+)+|plugins\/%PLUGIN_ID%)$/);
       expect(Object.keys(ROLE_RANK)).toContain(p.role);
     }
+  });
+
+  it('includes each page path and dashboard uid once', () => {
+    const keys = plugin.includes.map((i) => ('uid' in i && i.uid ? `dashboard ${i.uid}` : `page ${i.path}`));
+    expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
   });
 
   it('routes: read for Viewers (GET only), write for Editors, admin for Admins, each with its own token', () => {

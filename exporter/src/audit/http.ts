@@ -23,7 +23,7 @@ export function registerAuditRoutes(api: ApiRoutes, audit: AuditLog): void {
     method: 'get', path: '/audit', scope: 'read', tag: 'audit', summary: 'Audit log, newest first',
     query: z.strictObject({
       ...Page(),
-      object_type: z.enum(['subnet', 'address', 'range']).optional(),
+      object_type: z.enum(['subnet', 'address', 'range', 'vm_job', 'proxmox_vm']).optional(),
       object_id: Id.optional(),
       actor: z.string().max(256).optional().meta({ description: 'token name or Grafana user' }),
       since: z.iso.datetime({ offset: true }).optional().meta({ description: 'RFC 3339; entries at or after it' }),

@@ -1,5 +1,9 @@
 // The exporter's settings: one zod schema for the YAML file and the environment alike.
 import { z } from 'zod';
+import { FINGERPRINT_RE } from '../traffic/core/hostkeys.js';
+import { isHostAddress } from '../traffic/core/command.js';
+import { ENDPOINT_NAME_RE, type EndpointTarget, parseEndpointUrl, parseHostList } from '../docker/core/endpoints.js';
+import { FINGERPRINT_RE as PVE_FINGERPRINT_RE, TOKEN_ID_RE as PVE_TOKEN_ID_RE } from '../proxmox/core/formats.js';
 
 const LISTEN_RE = /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?):(\d{1,5})$/;
 const Listen = z.string().superRefine((v, ctx) => {
@@ -33,6 +37,151 @@ const Bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v 
 const Token = z.string().min(16, 'tokens need at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 export const SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/** A host traffic tests run from or to (YAML only: credentials do not belong in the environment). */
+const TrafficHost = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'lower-case letters, digits and -, starting with a letter, at most 32'),
+  address: z.string().max(253).refine(isHostAddress, 'an IPv4 or IPv6 address, or a host name (letters, digits, . and -, not starting with -)'),
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a user name: lower-case letters, digits, _ and -, at most 32'),
+  private_key_file: z.string().min(1).max(4096).optional(),
+  agent: z.boolean().optional().meta({ description: 'authenticate through the SSH agent at SSH_AUTH_SOCK' }),
+  passphrase_file: z.string().min(1).max(4096).optional(),
+  host_key: z.string().regex(FINGERPRINT_RE, 'a fingerprint as ssh-keygen -lf prints it: SHA256:<43 base64 characters>').optional(),
+  known_hosts_file: z.string().min(1).max(4096).optional(),
+  iperf3_port: z.number().int().min(1024).max(65535).default(5201)
+    .meta({ description: 'the port its iperf3 server listens on' }),
+}).superRefine((h, ctx) => {
+  if ((h.private_key_file !== undefined) === (h.agent === true)) {
+    ctx.addIssue({ code: 'custom', path: ['private_key_file'], message: `host "${h.name}" needs exactly one of private_key_file and agent: true` });
+  }
+  if (h.passphrase_file !== undefined && h.private_key_file === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['passphrase_file'], message: 'passphrase_file goes with private_key_file' });
+  }
+  if (h.host_key !== undefined && h.known_hosts_file !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['host_key'], message: `host "${h.name}": set host_key or known_hosts_file, not both` });
+  }
+});
+
+const Traffic = z.strictObject({
+  trust_on_first_use: Bool.default(false)
+    .meta({ description: 'accept and store the first host key of a host without host_key or known_hosts_file' }),
+  schedules_enabled: Bool.default(true),
+  connect_timeout_seconds: z.number().int().min(1).max(120).default(10),
+  remote_grace_seconds: z.number().int().min(1).max(600).default(20)
+    .meta({ description: 'the remote `timeout` allows this much beyond the test duration' }),
+  history_per_pair: z.number().int().min(10).max(1_000_000).default(1000)
+    .meta({ description: 'finished tests kept per source, target, protocol and direction' }),
+  hosts: z.array(TrafficHost).max(200).default([]),
+}).superRefine((t, ctx) => {
+  for (const [i, h] of t.hosts.entries()) {
+    if (t.hosts.findIndex((o) => o.name === h.name) !== i) {
+      ctx.addIssue({ code: 'custom', path: ['hosts', i, 'name'], message: `host name "${h.name}" is used twice` });
+    }
+    if (!t.trust_on_first_use && h.host_key === undefined && h.known_hosts_file === undefined) {
+      ctx.addIssue({
+        code: 'custom', path: ['hosts', i, 'host_key'],
+        message: `host "${h.name}" needs host_key (SHA256:… from ssh-keygen -lf) or known_hosts_file; or set traffic.trust_on_first_use: true`,
+      });
+    }
+  }
+});
+
+/** TLS client files of a tcp:// Docker endpoint (YAML only), as `docker context` / DOCKER_CERT_PATH use them. */
+const DockerTls = z.strictObject({
+  ca_file: z.string().min(1).max(4096),
+  cert_file: z.string().min(1).max(4096),
+  key_file: z.string().min(1).max(4096),
+});
+
+const DockerEndpoint = z.strictObject({
+  name: z.string().regex(ENDPOINT_NAME_RE, 'lower-case letters, digits, _ and -, starting with a letter, at most 32'),
+  url: z.string().max(500).optional()
+    .meta({ description: 'unix:///var/run/docker.sock, tcp://host:2376 (needs tls) or http://host:2375 (plaintext socket proxy)' }),
+  tls: DockerTls.optional(),
+});
+
+export interface DockerEndpointConfig { name: string; url: string; target: EndpointTarget; tls?: z.infer<typeof DockerTls> | undefined }
+
+/**
+ * Docker endpoints. `hosts` (LANSCAPE_DOCKER_HOSTS) replaces the `endpoints` list when set; an
+ * entry of `endpoints` with the same name still gives it its TLS files (secrets stay in files).
+ */
+const Docker = z.strictObject({
+  hosts: z.string().max(4000).optional()
+    .meta({ description: 'name=url pairs, comma-separated; replaces endpoints' }),
+  endpoints: z.array(DockerEndpoint).max(50).default([]),
+  resync_seconds: z.number().int().min(10).max(86_400).default(300)
+    .meta({ description: 'full listing per endpoint besides the event stream' }),
+  stats: Bool.default(true),
+  stats_interval_seconds: z.number().int().min(5).max(3600).default(30)
+    .meta({ description: 'how often CPU and memory of running containers are read (in the background)' }),
+}).transform((d, ctx) => {
+  const endpoints: DockerEndpointConfig[] = [];
+  const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  for (const [i, e] of d.endpoints.entries()) {
+    if (d.endpoints.findIndex((o) => o.name === e.name) !== i) fail(['endpoints', i, 'name'], `endpoint name "${e.name}" is used twice`);
+  }
+  const fromEnv = d.hosts !== undefined && d.hosts.trim() !== '';
+  const list = fromEnv ? parseHostList(d.hosts!) : d.endpoints.map((e) => ({ name: e.name, url: e.url }));
+  if (typeof list === 'string') {
+    fail(['hosts'], list);
+    return z.NEVER;
+  }
+  for (const [i, { name, url }] of list.entries()) {
+    const at = (key: string): (string | number)[] => (fromEnv ? ['hosts'] : ['endpoints', i, key]);
+    if (url === undefined) {
+      fail(at('url'), `endpoint "${name}" needs a url`);
+      continue;
+    }
+    const target = parseEndpointUrl(url);
+    if (typeof target === 'string') {
+      fail(at('url'), `endpoint "${name}": ${target}`);
+      continue;
+    }
+    const tls = d.endpoints.find((e) => e.name === name)?.tls;
+    if (target.kind === 'tcp' && !tls) {
+      fail(at('url'), `endpoint "${name}": ${url} needs TLS files (docker.endpoints[].tls: ca_file, cert_file, key_file in the YAML file); ` +
+        `for a socket proxy on a private network without TLS write http://${url.slice('tcp://'.length)}`);
+      continue;
+    }
+    if (target.kind !== 'tcp' && tls) {
+      fail(fromEnv ? ['hosts'] : ['endpoints', i, 'tls'], `endpoint "${name}": tls applies to tcp:// endpoints only`);
+      continue;
+    }
+    endpoints.push({ name, url, target, ...(tls ? { tls } : {}) });
+  }
+  return { endpoints, resync_seconds: d.resync_seconds, stats: d.stats, stats_interval_seconds: d.stats_interval_seconds };
+});
+
+/** Proxmox VE: off unless url, token_id and token_secret are set. TLS: fingerprint pin, CA file, or the system CAs. */
+const Proxmox = z.strictObject({
+  url: z.string().max(2000).refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'https:' && !u.username && !u.password && !u.search && !u.hash && (u.pathname === '/' || u.pathname === '');
+    } catch { return false; }
+  }, 'expected https://host[:port] (the API token is never sent over plain HTTP)').optional(),
+  token_id: z.string().regex(PVE_TOKEN_ID_RE, 'expected user@realm!tokenid, as Proxmox shows the API token').optional(),
+  token_secret: z.string().min(8).max(256).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  fingerprint: z.string().regex(PVE_FINGERPRINT_RE, 'the SHA-256 fingerprint as Proxmox shows it: 32 hex byte pairs separated by colons (AA:BB:…)').optional(),
+  ca_file: z.string().min(1).max(4096).optional(),
+  interval_seconds: z.number().int().min(10).max(86_400).default(60).meta({ description: 'inventory interval' }),
+  timeout_seconds: z.number().int().min(1).max(300).default(15).meta({ description: 'per API request' }),
+  concurrency: z.number().int().min(1).max(32).default(4).meta({ description: 'API requests at once during an inventory' }),
+  max_guests: z.number().int().min(1).max(100_000).default(2000).meta({ description: 'running guests whose addresses are read per inventory' }),
+  task_poll_ms: z.number().int().min(10).max(60_000).default(1000).meta({ description: 'how often a VM job asks for the state of a Proxmox task' }),
+  task_timeout_seconds: z.number().int().min(10).max(86_400).default(1800).meta({ description: 'longest a Proxmox task of a VM job may run' }),
+}).superRefine((p, ctx) => {
+  const set = [p.url, p.token_id, p.token_secret].filter((v) => v !== undefined).length;
+  if (set > 0 && set < 3) {
+    ctx.addIssue({ code: 'custom', path: [p.url === undefined ? 'url' : p.token_id === undefined ? 'token_id' : 'token_secret'],
+      message: 'Proxmox needs url, token_id and token_secret together (LANSCAPE_PROXMOX_URL, _TOKEN_ID, _TOKEN_SECRET)' });
+  }
+  if (p.fingerprint !== undefined && p.ca_file !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['fingerprint'], message: 'set fingerprint or ca_file, not both' });
+  }
+});
 
 export const ConfigSchema = z.strictObject({
   listen: Listen.default(':9645'),
@@ -92,6 +241,9 @@ export const ConfigSchema = z.strictObject({
     history_raw_days: z.number().int().min(1).max(365).default(7),
     history_hourly_days: z.number().int().min(1).max(3650).default(90),
   }).prefault({}),
+  traffic: Traffic.prefault({}),
+  docker: Docker.prefault({}),
+  proxmox: Proxmox.prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -123,4 +275,13 @@ export const ENV_VARS: readonly { name: string; path: string[]; int?: boolean; s
   { name: 'LANSCAPE_SCAN_NMAP', path: ['scan', 'nmap'], doc: '`true` runs `nmap -sV` hourly per alive host when nmap is installed' },
   { name: 'LANSCAPE_SCAN_RDNS', path: ['scan', 'rdns'], doc: '`false` turns off reverse DNS (PTR) lookups' },
   { name: 'LANSCAPE_SCAN_DNS_SERVERS', path: ['scan', 'dns_servers'], doc: 'resolvers for PTR lookups, `192.0.2.53,[2001:db8::53]:53` (default: the system\'s)' },
+  { name: 'LANSCAPE_DOCKER_HOSTS', path: ['docker', 'hosts'], doc: 'Docker endpoints, `local=unix:///var/run/docker.sock,nas=tcp://nas:2376`; tcp:// needs TLS files in the YAML file, http:// is plaintext (socket proxy)' },
+  { name: 'LANSCAPE_DOCKER_RESYNC_SECONDS', path: ['docker', 'resync_seconds'], int: true, doc: 'full Docker listing per endpoint besides the event stream (10–86400)' },
+  { name: 'LANSCAPE_DOCKER_STATS', path: ['docker', 'stats'], doc: '`false` turns off container CPU and memory metrics' },
+  { name: 'LANSCAPE_PROXMOX_URL', path: ['proxmox', 'url'], doc: 'Proxmox VE API, `https://pve.lan:8006` (Proxmox is off without it)' },
+  { name: 'LANSCAPE_PROXMOX_TOKEN_ID', path: ['proxmox', 'token_id'], doc: 'API token id, `user@realm!tokenid`' },
+  { name: 'LANSCAPE_PROXMOX_TOKEN_SECRET', path: ['proxmox', 'token_secret'], secret: true, doc: 'API token secret' },
+  { name: 'LANSCAPE_PROXMOX_FINGERPRINT', path: ['proxmox', 'fingerprint'], doc: 'pin the SHA-256 fingerprint of the PVE certificate, `AA:BB:…` as PVE shows it' },
+  { name: 'LANSCAPE_PROXMOX_CA_FILE', path: ['proxmox', 'ca_file'], doc: 'or: PEM CA that signed the PVE certificate (e.g. a copy of /etc/pve/pve-root-ca.pem)' },
+  { name: 'LANSCAPE_PROXMOX_INTERVAL_SECONDS', path: ['proxmox', 'interval_seconds'], int: true, doc: 'inventory interval (10–86400)' },
 ];

@@ -5,7 +5,7 @@ import { snapshotGroup } from '../metrics/snapshot.js';
 import { buildTree } from '../ipam/core/hierarchy.js';
 import { ipFromKey, parseIp } from '../ipam/core/ip.js';
 import { SubnetIndex, prefixOf } from '../ipam/service.js';
-import { parsePorts, type DiscoveryService } from './service.js';
+import { CONFLICT_KINDS, parsePorts, type DiscoveryService } from './service.js';
 
 /** smokeping_prober's buckets: 50 µs doubling to about 26 s. */
 export const RTT_BUCKETS = Array.from({ length: 20 }, (_, i) => 0.00005 * 2 ** i);
@@ -23,16 +23,12 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
   const runs = new Counter({
     name: 'lanscape_scan_runs_total', help: 'Sweeps finished, by result.', labelNames: ['subnet', 'result'], registers: [registry],
   });
-  const lastDuration = new Map<string, number>();
-  const lastSuccess = new Map<string, number>();
   const rttSeries = new Map<string, { address: string; subnet: string }>();
 
   discovery.onSweep.push((report) => {
     packets.inc({ subnet: report.subnet }, report.sent);
     runs.inc({ subnet: report.subnet, result: report.ok ? 'success' : 'failure' });
     if (!report.ok) return;
-    lastDuration.set(report.subnet, report.seconds);
-    lastSuccess.set(report.subnet, Date.now() / 1000);
     const index = ipam.subnetIndex();
     const cidrs = new Map(ipam.store.allSubnets().map((s) => [s.id, s.cidr]));
     for (const [address, seconds] of report.rtts) {
@@ -51,10 +47,12 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
   const hostsUp = gauge('lanscape_subnet_hosts_up', 'Addresses of a subnet that answer ICMP.');
   const duration = gauge('lanscape_scan_duration_seconds', 'Duration of the last successful sweep of a subnet.');
   const success = gauge('lanscape_scan_last_success_timestamp_seconds', 'When the last successful sweep of a subnet finished.');
-  const conflicts = gauge('lanscape_conflicts', 'Conflicts by kind (mac_mismatch, unknown_device, stale_reservation).');
+  const interval = gauge('lanscape_subnet_scan_interval_seconds', 'Interval of scheduled sweeps of a subnet; no series when the subnet is not swept on a schedule.');
+  const conflicts = gauge('lanscape_conflicts', 'Conflicts per subnet by kind (mac_mismatch, unknown_device, stale_reservation).');
+  const conflictInfo = gauge('lanscape_address_conflict_info', 'One series per address in conflict, by kind; the value is always 1.');
   const unknownHosts = gauge('lanscape_unknown_hosts', 'Alive addresses inside managed subnets that nobody reserved.');
   const collectorUp = gauge('lanscape_collector_up', 'Whether a collector works (1) or not (0).');
-  const all = [hostUp, hostInfo, lastSeen, openPort, hostsUp, duration, success, conflicts, unknownHosts, collectorUp];
+  const all = [hostUp, hostInfo, lastSeen, openPort, hostsUp, duration, success, interval, conflicts, conflictInfo, unknownHosts, collectorUp];
 
   function refresh() {
     for (const g of all) g.reset();
@@ -64,15 +62,17 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     const tree = buildTree(subnets.map((s) => ({ id: s.id, prefix: prefixOf(s) })));
     const upBySubnet = new Map<string, number>(subnets.map((s) => [s.cidr, 0]));
     const tracked = new Set<string>();
+    const subnetsWithHosts = new Set<string>();
     for (const h of discovery.trackedHosts()) {
       const ip = ipFromKey(h.ip_key);
       const id = index.mostSpecific(ip);
       const subnet = (id && cidrs.get(id)) || '';
       const labels = { address: h.address, subnet };
       tracked.add(`${h.address}|${subnet}`);
+      if (subnet) subnetsWithHosts.add(subnet);
       if (h.status !== 'unknown') hostUp.set(labels, h.status === 'up' ? 1 : 0);
       hostInfo.set({ ...labels, hostname: h.hostname ?? h.ptr ?? '', mac: h.mac ?? '', vendor: h.vendor ?? '',
-        state: h.state ?? '', source: h.source ?? '' }, 1);
+        state: h.state ?? '', source: h.source ?? '', critical: String(h.critical) }, 1);
       if (h.last_seen_at !== null) lastSeen.set(labels, h.last_seen_at / 1000);
       for (const p of parsePorts(h.ports)) {
         openPort.set({ ...labels, port: String(p.port), protocol: p.protocol, service: p.service ?? '' }, 1);
@@ -86,11 +86,29 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       }
     }
     for (const [subnet, n] of upBySubnet) hostsUp.set({ subnet }, n);
-    for (const [subnet, s] of lastDuration) if (upBySubnet.has(subnet)) duration.set({ subnet }, s);
-    for (const [subnet, t] of lastSuccess) if (upBySubnet.has(subnet)) success.set({ subnet }, t);
+    // From the store, not memory: the series survive exporter restarts, so scan alerts do not.
+    for (const scan of discovery.store.lastSuccessfulScans()) {
+      const subnet = cidrs.get(scan.subnet_id);
+      if (subnet === undefined) continue;
+      duration.set({ subnet }, (scan.finished_at - scan.started_at) / 1000);
+      success.set({ subnet }, scan.finished_at / 1000);
+    }
+    for (const s of subnets) {
+      const seconds = discovery.scheduledInterval(s);
+      if (seconds !== null) interval.set({ subnet: s.cidr }, seconds);
+    }
     const found = discovery.conflicts(undefined, index);
-    for (const kind of ['mac_mismatch', 'unknown_device', 'stale_reservation']) {
-      conflicts.set({ kind }, found.filter((c) => c.kind === kind).length);
+    // Every subnet with tracked hosts has all three kinds (0 included), so alerts and dashboards
+    // see steady series; a subnet without hosts cannot have a conflict and exports none (1,000
+    // empty subnets would otherwise add 3,000 series to every scrape).
+    const counts = new Map<string, number>();
+    for (const c of found) {
+      const subnet = (c.subnet_id && cidrs.get(c.subnet_id)) || '';
+      conflictInfo.set({ address: c.address, subnet, kind: c.kind }, 1);
+      counts.set(`${subnet}|${c.kind}`, (counts.get(`${subnet}|${c.kind}`) ?? 0) + 1);
+    }
+    for (const subnet of subnetsWithHosts) {
+      for (const kind of CONFLICT_KINDS) conflicts.set({ subnet, kind }, counts.get(`${subnet}|${kind}`) ?? 0);
     }
     unknownHosts.set({}, found.filter((c) => c.kind === 'unknown_device').length);
     for (const [collector, up] of Object.entries(collectors())) collectorUp.set({ collector }, up ? 1 : 0);

@@ -33,8 +33,9 @@ export class ScanScheduler {
     const seen = new Set<number>();
     for (const subnet of this.ipam.store.allSubnets()) {
       seen.add(subnet.id);
-      if (!subnet.scan_enabled || !this.discovery.sweepable(subnet)) continue;
-      const interval = (subnet.scan_interval_seconds ?? this.defaults.interval_seconds) * 1000;
+      const seconds = this.discovery.scheduledInterval(subnet);
+      if (seconds === null) continue;
+      const interval = seconds * 1000;
       let due = this.due.get(subnet.id);
       if (due === undefined) {
         // First sight: continue from the last sweep, or start soon, spread over a few seconds.

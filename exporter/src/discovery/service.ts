@@ -51,6 +51,10 @@ export interface EventView {
 
 export type ConflictKind = 'mac_mismatch' | 'unknown_device' | 'stale_reservation';
 export const CONFLICT_KINDS: readonly ConflictKind[] = ['mac_mismatch', 'unknown_device', 'stale_reservation'];
+/** Addresses tagged so are watched closely: LanscapeReservedHostDown alerts on them whatever their state. */
+export const CRITICAL_TAG = 'critical';
+
+export type TrackedHost = HostRow & { hostname: string | null; state: string | null; source: string | null; critical: boolean };
 
 export interface ConflictView {
   kind: ConflictKind; address: string; address_id: number; subnet_id: number | null; message: string;
@@ -546,9 +550,17 @@ export class DiscoveryService {
   }
 
   /** Hosts to export as metrics (known to IPAM, or up), with their IPAM fields. */
-  trackedHosts(): (HostRow & { hostname: string | null; state: string | null; source: string | null })[] {
-    return this.db.prepare(`SELECT h.*, a.hostname, a.state, a.source FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key
-      WHERE a.id IS NOT NULL OR h.status = 'up' ORDER BY h.ip_key`).all() as (HostRow & { hostname: string | null; state: string | null; source: string | null })[];
+  trackedHosts(): TrackedHost[] {
+    const rows = this.db.prepare(`SELECT h.*, a.hostname, a.state, a.source, a.tags FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key
+      WHERE a.id IS NOT NULL OR h.status = 'up' ORDER BY h.ip_key`).all() as (Omit<TrackedHost, 'critical'> & { tags: string | null })[];
+    return rows.map(({ tags, ...h }) => ({ ...h, critical: tags !== null && (JSON.parse(tags) as string[]).includes(CRITICAL_TAG) }));
+  }
+
+  /** Seconds between scheduled sweeps of a subnet, or null when it is not swept on a schedule. */
+  scheduledInterval(subnet: SubnetRow): number | null {
+    // ICMP down means the scheduler is not running (that is LanscapeCollectorDown's alert).
+    if (!this.scanCfg.enabled || !this.icmpStatus.up || !subnet.scan_enabled || !this.sweepable(subnet)) return null;
+    return subnet.scan_interval_seconds ?? this.scanCfg.interval_seconds;
   }
 
   /** Highest subnet prefix length the sweeper accepts (for the scheduler). */

@@ -117,6 +117,13 @@ export class DiscoveryStore {
     return { count, rows };
   }
 
+  /** The last successful sweep of every subnet that has one (for metrics that survive restarts). */
+  lastSuccessfulScans(): { subnet_id: number; started_at: number; finished_at: number }[] {
+    return this.db.prepare(`SELECT s.subnet_id, s.started_at, s.finished_at FROM scans s
+      JOIN (SELECT max(id) AS id FROM scans WHERE state = 'done' GROUP BY subnet_id) last ON last.id = s.id`)
+      .all() as { subnet_id: number; started_at: number; finished_at: number }[];
+  }
+
   insertScan(subnetId: number, cidr: string, trigger: ScanRow['trigger'], now: number): number {
     return Number(this.s.insertScan.run(subnetId, cidr, trigger, now).lastInsertRowid);
   }

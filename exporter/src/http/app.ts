@@ -13,6 +13,12 @@ import { LanscapeError } from '../errors.js';
 import { registerDiscoveryRoutes } from '../discovery/http.js';
 import type { DiscoveryService } from '../discovery/service.js';
 import { registerIpamRoutes } from '../ipam/http.js';
+import { registerTrafficRoutes } from '../traffic/http.js';
+import { registerDockerRoutes } from '../docker/http.js';
+import type { DockerService } from '../docker/service.js';
+import { registerProxmoxRoutes } from '../proxmox/http.js';
+import type { ProxmoxService } from '../proxmox/service.js';
+import type { TrafficService } from '../traffic/service.js';
 import type { IpamService } from '../ipam/service.js';
 import { LATEST_VERSION } from '../store/migrations.js';
 import { VERSION } from '../version.js';
@@ -29,6 +35,10 @@ export interface AppDeps {
   observeRequest: (route: string, method: string, status: number, seconds: number) => void;
   writes: WriteBatcher;
   discovery: DiscoveryService;
+  traffic: TrafficService;
+  docker: DockerService;
+  /** null when Proxmox is not configured (its routes answer 503). */
+  proxmox: ProxmoxService | null;
   /** Collector health: the store, ICMP, and the optional ones (rdns, nmap). */
   collectors: () => Record<string, { up: boolean; message?: string }>;
 }
@@ -65,6 +75,9 @@ export function createApp(deps: AppDeps): express.Express {
   registerInfoRoutes(api, deps);
   registerIpamRoutes(api, ipam);
   registerDiscoveryRoutes(api, deps.discovery, ipam);
+  registerTrafficRoutes(api, deps.traffic);
+  registerDockerRoutes(api, deps.docker);
+  registerProxmoxRoutes(api, deps.proxmox);
   registerAuditRoutes(api, ipam.audit);
 
   const openapi = new OpenApiGeneratorV3(api.registry.definitions).generateDocument({

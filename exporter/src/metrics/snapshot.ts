@@ -6,11 +6,11 @@ import type { Registry } from 'prom-client';
 type Labels = Record<string, string>;
 
 export class SnapshotGauge {
-  readonly type = 'gauge';
   readonly aggregator = 'sum';
   private values: { labels: Labels; value: number }[] = [];
 
-  constructor(readonly name: string, readonly help: string, registry: Registry) {
+  /** `counter` for totals another system counts (e.g. Docker's restart count): promtool wants _total on counters only. */
+  constructor(readonly name: string, readonly help: string, registry: Registry, readonly type: 'gauge' | 'counter' = 'gauge') {
     registry.registerMetric(this as never);
   }
 
@@ -33,8 +33,8 @@ export class SnapshotGauge {
  */
 export function snapshotGroup(registry: Registry, refresh: () => void) {
   let first: SnapshotGauge | undefined;
-  return (name: string, help: string): SnapshotGauge => {
-    const g = new SnapshotGauge(name, help, registry);
+  return (name: string, help: string, type: 'gauge' | 'counter' = 'gauge'): SnapshotGauge => {
+    const g = new SnapshotGauge(name, help, registry, type);
     if (!first) {
       first = g;
       const read = g.get.bind(g);

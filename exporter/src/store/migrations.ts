@@ -187,6 +187,145 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX scans_subnet ON scans(subnet_id, id);
     `,
   },
+  {
+    version: 3,
+    name: 'traffic: iperf3 tests over SSH, schedules, host keys trusted on first use',
+    sql: `
+      CREATE TABLE traffic_schedules (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        target TEXT NOT NULL,
+        protocol TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp')),
+        duration_seconds INTEGER NOT NULL,
+        bitrate_bits_per_second INTEGER,
+        parallel INTEGER NOT NULL,
+        reverse INTEGER NOT NULL,
+        start_server INTEGER NOT NULL,
+        -- NULL: the target's iperf3_port (and for bitrate: the protocol's default) at run time
+        port INTEGER,
+        interval_seconds INTEGER NOT NULL,
+        jitter_seconds INTEGER NOT NULL,
+        enabled INTEGER NOT NULL,
+        floor_bits_per_second INTEGER,
+        last_test_id INTEGER,
+        next_run_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      -- One row per test; finished ones are the history (sparklines), pruned per pair to
+      -- traffic.history_per_pair. Result columns stay NULL until the test is done.
+      CREATE TABLE traffic_tests (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        target TEXT NOT NULL,
+        target_address TEXT NOT NULL,
+        protocol TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp')),
+        duration_seconds INTEGER NOT NULL,
+        bitrate_bits_per_second INTEGER,
+        parallel INTEGER NOT NULL,
+        reverse INTEGER NOT NULL,
+        start_server INTEGER NOT NULL,
+        port INTEGER NOT NULL,
+        schedule_id INTEGER REFERENCES traffic_schedules(id) ON DELETE SET NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+        progress REAL NOT NULL DEFAULT 0,
+        queued_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        sent_bits_per_second REAL,
+        received_bits_per_second REAL,
+        retransmits INTEGER,
+        jitter_seconds REAL,
+        lost_packets INTEGER,
+        packets INTEGER,
+        loss_ratio REAL,
+        seconds REAL,
+        error TEXT
+      );
+      CREATE INDEX traffic_tests_pair ON traffic_tests(source, target, protocol, reverse, id);
+      CREATE INDEX traffic_tests_state ON traffic_tests(state);
+      CREATE INDEX traffic_tests_schedule ON traffic_tests(schedule_id);
+
+      -- Host keys accepted on first use (traffic.trust_on_first_use), per SSH endpoint.
+      CREATE TABLE traffic_host_keys (
+        address TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        key_type TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        first_seen_at INTEGER NOT NULL,
+        PRIMARY KEY (address, port)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 4,
+    name: 'docker: which IPAM subnets and addresses were recorded for which Docker endpoint',
+    sql: `
+      -- Ownership of IPAM rows created from Docker, so one endpoint's reconciliation never
+      -- touches another endpoint's rows or a person's. Deleting the IPAM row drops the link.
+      CREATE TABLE docker_subnets (
+        subnet_id INTEGER PRIMARY KEY REFERENCES subnets(id) ON DELETE CASCADE,
+        endpoint TEXT NOT NULL,
+        network TEXT NOT NULL,
+        network_id TEXT NOT NULL
+      );
+      CREATE INDEX docker_subnets_endpoint ON docker_subnets(endpoint);
+      CREATE TABLE docker_addresses (
+        address_id INTEGER PRIMARY KEY REFERENCES addresses(id) ON DELETE CASCADE,
+        endpoint TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        network TEXT NOT NULL
+      );
+      CREATE INDEX docker_addresses_endpoint ON docker_addresses(endpoint);
+    `,
+  },
+  {
+    version: 5,
+    name: 'proxmox: VM creation jobs with idempotency keys, links of IPAM addresses to guests',
+    sql: `
+      -- One row per POST /api/v1/vms; steps is the job's JSON step list (core/jobs.ts).
+      CREATE TABLE proxmox_vm_jobs (
+        id INTEGER PRIMARY KEY,
+        -- a retried request with the same key (and body) finds its job instead of making a VM
+        idempotency_key TEXT UNIQUE,
+        request_hash TEXT NOT NULL,
+        request TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        node TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+        steps TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        vmid INTEGER,
+        -- 1 once the create/clone task succeeded: the VM is this job's to delete on failure
+        vm_created INTEGER NOT NULL DEFAULT 0,
+        address TEXT,
+        address_id INTEGER,
+        prefix_length INTEGER,
+        gateway TEXT,
+        dns TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      CREATE INDEX proxmox_vm_jobs_state ON proxmox_vm_jobs(state);
+
+      -- IPAM rows Lanscape recorded for a guest (inventory) or reserved for one (VM job,
+      -- pinned). Only linked rows are ever changed or released; deleting the row drops the link.
+      CREATE TABLE proxmox_address_links (
+        address_id INTEGER PRIMARY KEY REFERENCES addresses(id) ON DELETE CASCADE,
+        vmid INTEGER,
+        node TEXT,
+        guest_type TEXT CHECK (guest_type IN ('qemu', 'lxc')),
+        pinned INTEGER NOT NULL DEFAULT 0,
+        job_id INTEGER,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX proxmox_address_links_vmid ON proxmox_address_links(vmid);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -69,7 +69,7 @@ export interface ApiResponse<T = any> { status: number; body: T; headers: Header
 export class ApiClient {
   private readonly agent: HttpAgent;
 
-  constructor(readonly base: string, readonly defaultToken: string | undefined = TOKENS.admin) {
+  constructor(readonly base: string, readonly defaultToken: string | null = TOKENS.admin) {
     this.agent = new HttpAgent({ keepAlive: true, maxSockets: 512 });
   }
 

@@ -184,3 +184,18 @@ export function requireLab(t: TestContext): boolean {
   t.skip(reason);
   return false;
 }
+
+/** Resolves with the first match of `pattern` in a child's stdout (stderr is kept for the error). */
+export function waitForLine(child: ChildProcess, pattern: RegExp, ms = 20_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${out}`)), ms);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = pattern.exec(out);
+      if (m) { clearTimeout(timer); resolve(m); }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  });
+}

@@ -81,6 +81,107 @@ describe('api client', () => {
     expect(req.data).toBe('address\n10.0.0.5\n');
   });
 
+  it('traffic tests: hosts and results through read, runs and schedules through write', async () => {
+    mockFetch.mockImplementation(
+      routes({
+        'GET read/traffic/hosts': { count: 0, results: [] },
+        'GET read/traffic-tests': { count: 0, results: [] },
+        'GET read/traffic-tests/7': { id: 7 },
+        'POST write/traffic-tests': { id: 7, state: 'queued' },
+        'GET read/traffic-schedules': { count: 0, results: [] },
+        'POST write/traffic-schedules': { id: 3 },
+        'PATCH write/traffic-schedules/3': { id: 3 },
+        'DELETE write/traffic-schedules/3': null,
+      })
+    );
+    await api.trafficHosts();
+    expect(lastRequest()).toMatchObject({ method: 'GET', url: `${PROXY_BASE}/read/traffic/hosts` });
+    await api.trafficTests({ source: 'loop-a', target: '10.0.0.7', state: 'done', limit: 20 });
+    expect(lastRequest().url).toBe(
+      `${PROXY_BASE}/read/traffic-tests?source=loop-a&target=10.0.0.7&state=done&limit=20`
+    );
+    await api.trafficTest(7);
+    expect(lastRequest()).toMatchObject({ method: 'GET', url: `${PROXY_BASE}/read/traffic-tests/7` });
+    const input = {
+      source: 'loop-a',
+      target: 'loop-b',
+      protocol: 'udp' as const,
+      duration_seconds: 2,
+      bitrate_bits_per_second: 5e6,
+    };
+    await expect(api.startTrafficTest(input)).resolves.toEqual({ id: 7, state: 'queued' });
+    expect(lastRequest()).toMatchObject({ method: 'POST', url: `${PROXY_BASE}/write/traffic-tests`, data: input });
+    await api.trafficSchedules();
+    expect(lastRequest()).toMatchObject({ method: 'GET', url: `${PROXY_BASE}/read/traffic-schedules` });
+    await api.createTrafficSchedule({ source: 'loop-a', target: 'loop-b', interval_seconds: 900 });
+    expect(lastRequest()).toMatchObject({
+      method: 'POST',
+      url: `${PROXY_BASE}/write/traffic-schedules`,
+      data: { source: 'loop-a', target: 'loop-b', interval_seconds: 900 },
+    });
+    await api.updateTrafficSchedule(3, { enabled: false });
+    expect(lastRequest()).toMatchObject({
+      method: 'PATCH',
+      url: `${PROXY_BASE}/write/traffic-schedules/3`,
+      data: { enabled: false },
+    });
+    await api.deleteTrafficSchedule(3);
+    expect(lastRequest()).toMatchObject({ method: 'DELETE', url: `${PROXY_BASE}/write/traffic-schedules/3` });
+  });
+
+  it('Proxmox and Docker: lists through read, VM creation through admin with the Idempotency-Key', async () => {
+    const job = { id: 4, state: 'queued' };
+    mockFetch.mockImplementation(
+      routes({
+        'GET read/proxmox/nodes': { updated_at: '', results: [] },
+        'GET read/proxmox/guests': { updated_at: '', count: 0, results: [] },
+        'GET read/proxmox/templates': { count: 0, results: [] },
+        'GET read/proxmox/storages': { count: 0, results: [] },
+        'GET read/proxmox/bridges': { count: 0, results: [] },
+        'POST admin/vms': job,
+        'GET read/vms/jobs': { count: 0, results: [] },
+        'GET read/vms/jobs/4': job,
+        'GET read/docker/endpoints': { count: 0, results: [] },
+        'GET read/docker/containers': { count: 0, results: [] },
+        'GET read/docker/networks': { count: 0, results: [] },
+        'GET read/docker/conflicts': { count: 0, results: [] },
+      })
+    );
+    const expectGet = async (call: () => Promise<unknown>, url: string) => {
+      await call();
+      expect(lastRequest()).toMatchObject({ method: 'GET', url: `${PROXY_BASE}/${url}` });
+      expect(lastRequest().headers).toBeUndefined();
+    };
+    await expectGet(() => api.proxmoxNodes(), 'read/proxmox/nodes');
+    await expectGet(() => api.proxmoxGuests(), 'read/proxmox/guests');
+    await expectGet(() => api.proxmoxGuests({ node: 'pve2', type: 'lxc' }), 'read/proxmox/guests?node=pve2&type=lxc');
+    await expectGet(() => api.proxmoxTemplates('pve1'), 'read/proxmox/templates?node=pve1');
+    await expectGet(() => api.proxmoxStorages('pve1'), 'read/proxmox/storages?node=pve1');
+    await expectGet(() => api.proxmoxBridges('pve-2'), 'read/proxmox/bridges?node=pve-2');
+    await expectGet(() => api.vmJobs({ state: 'running', limit: 10 }), 'read/vms/jobs?state=running&limit=10');
+    await expectGet(() => api.vmJob(4), 'read/vms/jobs/4');
+    await expectGet(() => api.dockerEndpoints(), 'read/docker/endpoints');
+    await expectGet(() => api.dockerContainers(), 'read/docker/containers?limit=1000');
+    await expectGet(() => api.dockerContainers('nas'), 'read/docker/containers?endpoint=nas&limit=1000');
+    await expectGet(() => api.dockerNetworks(), 'read/docker/networks?limit=1000');
+    await expectGet(() => api.dockerConflicts(), 'read/docker/conflicts');
+
+    const input = {
+      node: 'pve1',
+      name: 'web-1',
+      clone: { template_vmid: 9000, full: true },
+      network: { bridge: 'vmbr0', address: { subnet_id: 3, next_free: true as const } },
+      start: true,
+    };
+    await expect(api.createVm(input, 'b5a1c0de-0000-4000-8000-000000000001')).resolves.toEqual(job);
+    expect(lastRequest()).toMatchObject({
+      method: 'POST',
+      url: `${PROXY_BASE}/admin/vms`,
+      data: input,
+      headers: { 'Idempotency-Key': 'b5a1c0de-0000-4000-8000-000000000001' },
+    });
+  });
+
   it('leaves empty and undefined query values out', () => {
     expect(proxyUrl('read', '/events', { kind: undefined, address: '', limit: 20 })).toBe(
       `${PROXY_BASE}/read/events?limit=20`

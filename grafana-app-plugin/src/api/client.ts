@@ -5,8 +5,38 @@ import { getBackendSrv, isFetchError } from '@grafana/runtime';
 import { lastValueFrom } from 'rxjs';
 import pluginJson from '../plugin.json';
 import type {
-  Address, AddressFields, AddressHistory, AuditEntry, Conflict, ExporterInfo, ImportReport, LanscapeEvent, Paged, Range,
-  Scan, Subnet, SubnetInput, SubnetRows,
+  Address,
+  AddressFields,
+  AddressHistory,
+  AuditEntry,
+  Conflict,
+  DockerConflict,
+  DockerContainer,
+  DockerEndpoint,
+  DockerNetwork,
+  ExporterInfo,
+  ImportReport,
+  LanscapeEvent,
+  Paged,
+  ProxmoxBridge,
+  ProxmoxGuest,
+  ProxmoxNode,
+  ProxmoxStorage,
+  ProxmoxTemplate,
+  Range,
+  Scan,
+  Subnet,
+  SubnetInput,
+  SubnetRows,
+  TrafficHost,
+  TrafficSchedule,
+  TrafficScheduleInput,
+  TrafficTest,
+  TrafficTestInput,
+  TrafficTestState,
+  VmCreateInput,
+  VmJob,
+  VmJobState,
 } from './types';
 
 export const PROXY_BASE = `/api/plugin-proxy/${pluginJson.id}`;
@@ -16,7 +46,12 @@ type Query = Record<string, string | number | boolean | undefined>;
 
 /** An error from the exporter (or the proxy), with the exporter's own message when it sent one. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly code?: string, readonly details?: unknown) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code?: string,
+    readonly details?: unknown
+  ) {
     super(message);
     this.name = 'ApiError';
   }
@@ -33,14 +68,23 @@ export function proxyUrl(route: RouteName, path: string, query?: Query): string 
   return `${PROXY_BASE}/${route}${path}${q ? `?${q}` : ''}`;
 }
 
-async function request<T>(route: RouteName, method: string, path: string, options: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+async function request<T>(
+  route: RouteName,
+  method: string,
+  path: string,
+  options: { query?: Query; body?: unknown; contentType?: string; headers?: Record<string, string> } = {}
+): Promise<T> {
+  const headers = {
+    ...(options.contentType ? { 'Content-Type': options.contentType } : {}),
+    ...options.headers,
+  };
   try {
     const response = await lastValueFrom(
       getBackendSrv().fetch<T>({
         url: proxyUrl(route, path, options.query),
         method,
         data: options.body,
-        headers: options.contentType ? { 'Content-Type': options.contentType } : undefined,
+        headers: Object.keys(headers).length > 0 ? headers : undefined,
         showErrorAlert: false,
         showSuccessAlert: false,
       })
@@ -56,7 +100,8 @@ export function toApiError(e: unknown): ApiError {
     return e;
   }
   if (isFetchError(e)) {
-    const body = e.data as { error?: { code?: string; message?: string; details?: unknown }; message?: string } | undefined;
+    const body = e.data as
+      { error?: { code?: string; message?: string; details?: unknown }; message?: string } | undefined;
     const message = body?.error?.message ?? body?.message ?? e.statusText ?? `HTTP ${e.status}`;
     return new ApiError(e.status, message, body?.error?.code, body?.error?.details);
   }
@@ -66,14 +111,20 @@ export function toApiError(e: unknown): ApiError {
 export const api = {
   info: () => request<ExporterInfo>('read', 'GET', '/info'),
 
-  subnets: (query: Query = {}) => request<Paged<Subnet>>('read', 'GET', '/subnets', { query: { limit: 1000, ...query } }),
+  subnets: (query: Query = {}) =>
+    request<Paged<Subnet>>('read', 'GET', '/subnets', { query: { limit: 1000, ...query } }),
   subnet: (id: number) => request<Subnet>('read', 'GET', `/subnets/${id}`),
   createSubnet: (input: SubnetInput) => request<Subnet>('write', 'POST', '/subnets', { body: input }),
-  updateSubnet: (id: number, patch: Partial<SubnetInput>) => request<Subnet>('write', 'PATCH', `/subnets/${id}`, { body: patch }),
-  deleteSubnet: (id: number, force = false) => request<void>('write', 'DELETE', `/subnets/${id}`, { query: force ? { force: 'true' } : {} }),
-  subnetRows: (id: number, offset = 0, limit = 1000) => request<SubnetRows>('read', 'GET', `/subnets/${id}/addresses`, { query: { offset, limit } }),
+  updateSubnet: (id: number, patch: Partial<SubnetInput>) =>
+    request<Subnet>('write', 'PATCH', `/subnets/${id}`, { body: patch }),
+  deleteSubnet: (id: number, force = false) =>
+    request<void>('write', 'DELETE', `/subnets/${id}`, { query: force ? { force: 'true' } : {} }),
+  subnetRows: (id: number, offset = 0, limit = 1000) =>
+    request<SubnetRows>('read', 'GET', `/subnets/${id}/addresses`, { query: { offset, limit } }),
   availableIps: (scope: { subnetId: number } | { rangeId: number }, limit = 1) =>
-    request<Paged<{ address: string; family: number }>>('read', 'GET', `${scopePath(scope)}/available-ips`, { query: { limit } }),
+    request<Paged<{ address: string; family: number }>>('read', 'GET', `${scopePath(scope)}/available-ips`, {
+      query: { limit },
+    }),
   allocate: (scope: { subnetId: number } | { rangeId: number }, count: number, fields: AddressFields = {}) =>
     request<Address[]>('write', 'POST', `${scopePath(scope)}/available-ips`, { body: { count, ...fields } }),
   scan: (subnetId: number) => request<Scan>('write', 'POST', `/subnets/${subnetId}/scan`, { body: {} }),
@@ -81,19 +132,69 @@ export const api = {
 
   addresses: (query: Query = {}) => request<Paged<Address>>('read', 'GET', '/addresses', { query }),
   address: (id: number) => request<Address>('read', 'GET', `/addresses/${id}`),
-  createAddress: (address: string, fields: AddressFields = {}) => request<Address>('write', 'POST', '/addresses', { body: { address, ...fields } }),
-  updateAddress: (id: number, patch: AddressFields) => request<Address>('write', 'PATCH', `/addresses/${id}`, { body: patch }),
+  createAddress: (address: string, fields: AddressFields = {}) =>
+    request<Address>('write', 'POST', '/addresses', { body: { address, ...fields } }),
+  updateAddress: (id: number, patch: AddressFields) =>
+    request<Address>('write', 'PATCH', `/addresses/${id}`, { body: patch }),
   releaseAddress: (id: number) => request<void>('write', 'DELETE', `/addresses/${id}`),
-  history: (id: number, hours = 24 * 7) => request<AddressHistory>('read', 'GET', `/addresses/${id}/history`, { query: { hours } }),
+  history: (id: number, hours = 24 * 7) =>
+    request<AddressHistory>('read', 'GET', `/addresses/${id}/history`, { query: { hours } }),
 
-  ranges: (subnetId?: number) => request<Paged<Range>>('read', 'GET', '/ranges', { query: { subnet_id: subnetId, limit: 1000 } }),
+  ranges: (subnetId?: number) =>
+    request<Paged<Range>>('read', 'GET', '/ranges', { query: { subnet_id: subnetId, limit: 1000 } }),
 
   events: (query: Query = {}) => request<Paged<LanscapeEvent>>('read', 'GET', '/events', { query }),
   conflicts: (kind?: Conflict['kind']) => request<Paged<Conflict>>('read', 'GET', '/conflicts', { query: { kind } }),
   audit: (query: Query = {}) => request<Paged<AuditEntry>>('read', 'GET', '/audit', { query }),
 
+  trafficHosts: () => request<Paged<TrafficHost>>('read', 'GET', '/traffic/hosts'),
+  trafficTests: (
+    query: { limit?: number; offset?: number; source?: string; target?: string; state?: TrafficTestState } = {}
+  ) => request<Paged<TrafficTest>>('read', 'GET', '/traffic-tests', { query }),
+  trafficTest: (id: number) => request<TrafficTest>('read', 'GET', `/traffic-tests/${id}`),
+  startTrafficTest: (input: TrafficTestInput) =>
+    request<TrafficTest>('write', 'POST', '/traffic-tests', { body: input }),
+  trafficSchedules: () => request<Paged<TrafficSchedule>>('read', 'GET', '/traffic-schedules'),
+  createTrafficSchedule: (input: TrafficScheduleInput) =>
+    request<TrafficSchedule>('write', 'POST', '/traffic-schedules', { body: input }),
+  updateTrafficSchedule: (id: number, patch: Partial<TrafficScheduleInput>) =>
+    request<TrafficSchedule>('write', 'PATCH', `/traffic-schedules/${id}`, { body: patch }),
+  deleteTrafficSchedule: (id: number) => request<void>('write', 'DELETE', `/traffic-schedules/${id}`),
+
+  proxmoxNodes: () => request<{ updated_at: string; results: ProxmoxNode[] }>('read', 'GET', '/proxmox/nodes'),
+  proxmoxGuests: (query: { node?: string; type?: 'qemu' | 'lxc' } = {}) =>
+    request<{ updated_at: string; count: number; results: ProxmoxGuest[] }>('read', 'GET', '/proxmox/guests', {
+      query,
+    }),
+  proxmoxTemplates: (node: string) =>
+    request<Paged<ProxmoxTemplate>>('read', 'GET', '/proxmox/templates', { query: { node } }),
+  proxmoxStorages: (node: string) =>
+    request<Paged<ProxmoxStorage>>('read', 'GET', '/proxmox/storages', { query: { node } }),
+  proxmoxBridges: (node: string) =>
+    request<Paged<ProxmoxBridge>>('read', 'GET', '/proxmox/bridges', { query: { node } }),
+  /**
+   * Creates a VM (202: the job). The admin route: the exporter takes VM creation with the admin
+   * token only. The same Idempotency-Key with the same body returns the first job.
+   */
+  createVm: (input: VmCreateInput, idempotencyKey: string) =>
+    request<VmJob>('admin', 'POST', '/vms', { body: input, headers: { 'Idempotency-Key': idempotencyKey } }),
+  vmJobs: (query: { limit?: number; offset?: number; state?: VmJobState } = {}) =>
+    request<Paged<VmJob>>('read', 'GET', '/vms/jobs', { query }),
+  vmJob: (id: number) => request<VmJob>('read', 'GET', `/vms/jobs/${id}`),
+
+  dockerEndpoints: () => request<Paged<DockerEndpoint>>('read', 'GET', '/docker/endpoints'),
+  dockerContainers: (endpoint?: string) =>
+    request<Paged<DockerContainer>>('read', 'GET', '/docker/containers', { query: { endpoint, limit: 1000 } }),
+  dockerNetworks: (endpoint?: string) =>
+    request<Paged<DockerNetwork>>('read', 'GET', '/docker/networks', { query: { endpoint, limit: 1000 } }),
+  dockerConflicts: () => request<Paged<DockerConflict>>('read', 'GET', '/docker/conflicts'),
+
   importCsv: (kind: 'subnets' | 'addresses', csv: string, dryRun: boolean) =>
-    request<ImportReport>('write', 'POST', `/import/${kind}`, { query: { dry_run: dryRun }, body: csv, contentType: 'text/csv' }),
+    request<ImportReport>('write', 'POST', `/import/${kind}`, {
+      query: { dry_run: dryRun },
+      body: csv,
+      contentType: 'text/csv',
+    }),
 };
 
 function scopePath(scope: { subnetId: number } | { rangeId: number }): string {

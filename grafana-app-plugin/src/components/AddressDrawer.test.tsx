@@ -159,5 +159,10 @@ describe('AddressDrawer', () => {
     await screen.findByText('98.21 %');
     expect(screen.queryByTestId(testIds.drawer.edit)).not.toBeInTheDocument();
     expect(screen.queryByTestId(testIds.drawer.release)).not.toBeInTheDocument();
+    // Everyone can follow the address into its Grafana dashboard.
+    expect(screen.getByTestId(testIds.drawer.hostDashboard)).toHaveAttribute(
+      'href',
+      '/d/lanscape-host?var-address=10.0.0.14'
+    );
   });
 });

@@ -11,6 +11,7 @@ import {
   Field,
   Icon,
   Input,
+  LinkButton,
   LoadingPlaceholder,
   Stack,
   TagsInput,
@@ -22,6 +23,7 @@ import { type ApiError, api, explain, toApiError } from '../api/client';
 import { useApi } from '../api/hooks';
 import type { Address, AddressFields } from '../api/types';
 import { formatDateTime, formatPercent, formatRtt, timeAgo } from '../utils/format';
+import { dashboardUrl } from '../utils/utils.routing';
 import { ErrorAlert } from './ErrorAlert';
 import { EventIcon } from './EventIcon';
 import { PortChips } from './PortChips';
@@ -78,32 +80,32 @@ export function AddressDrawer({ addressId, onClose, onChanged, canWrite = true }
         )}
         {a && (
           <Stack direction="column" gap={3}>
-            {canWrite && (
-              <Stack gap={1} wrap="wrap">
-                {!editing && (
-                  <Button
-                    icon="pen"
-                    variant="secondary"
-                    size="sm"
-                    onClick={() => setEditing(true)}
-                    data-testid={testIds.drawer.edit}
-                  >
-                    Edit
-                  </Button>
-                )}
-                {a.source === 'discovered' && (
-                  <Button
-                    icon="user"
-                    variant="secondary"
-                    size="sm"
-                    disabled={busy}
-                    data-testid={testIds.drawer.takeOver}
-                    tooltip="Record this discovered device as managed by a person (source: manual)"
-                    onClick={() => run(() => api.updateAddress(a.id, { source: 'manual' }), address.reload)}
-                  >
-                    Take over
-                  </Button>
-                )}
+            <Stack gap={1} wrap="wrap">
+              {canWrite && !editing && (
+                <Button
+                  icon="pen"
+                  variant="secondary"
+                  size="sm"
+                  onClick={() => setEditing(true)}
+                  data-testid={testIds.drawer.edit}
+                >
+                  Edit
+                </Button>
+              )}
+              {canWrite && a.source === 'discovered' && (
+                <Button
+                  icon="user"
+                  variant="secondary"
+                  size="sm"
+                  disabled={busy}
+                  data-testid={testIds.drawer.takeOver}
+                  tooltip="Record this discovered device as managed by a person (source: manual)"
+                  onClick={() => run(() => api.updateAddress(a.id, { source: 'manual' }), address.reload)}
+                >
+                  Take over
+                </Button>
+              )}
+              {canWrite && (
                 <Button
                   icon="trash-alt"
                   variant="destructive"
@@ -115,8 +117,19 @@ export function AddressDrawer({ addressId, onClose, onChanged, canWrite = true }
                 >
                   Release
                 </Button>
-              </Stack>
-            )}
+              )}
+              <LinkButton
+                icon="apps"
+                variant="secondary"
+                fill="outline"
+                size="sm"
+                href={dashboardUrl('host', { address: a.address })}
+                data-testid={testIds.drawer.hostDashboard}
+                tooltip="Status, latency and uptime of this address over time"
+              >
+                Host dashboard
+              </LinkButton>
+            </Stack>
 
             {editing ? (
               <EditForm

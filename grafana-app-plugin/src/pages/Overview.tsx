@@ -5,7 +5,20 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { PluginPage } from '@grafana/runtime';
-import { Badge, Button, EmptyState, FilterInput, IconButton, LoadingPlaceholder, Stack, Text, Tooltip, useStyles2 } from '@grafana/ui';
+import {
+  Badge,
+  Button,
+  Dropdown,
+  EmptyState,
+  FilterInput,
+  IconButton,
+  LoadingPlaceholder,
+  Menu,
+  Stack,
+  Text,
+  Tooltip,
+  useStyles2,
+} from '@grafana/ui';
 import { api } from '../api/client';
 import { useApi } from '../api/hooks';
 import { allSubnets } from '../api/loaders';
@@ -21,7 +34,7 @@ import { testIds } from '../components/testIds';
 import { formatCount, timeAgo } from '../utils/format';
 import { canWrite as userCanWrite } from '../utils/permissions';
 import { subnetTree, visibleSubnets } from '../utils/tree';
-import { subnetUrl } from '../utils/utils.routing';
+import { dashboardUrl, subnetUrl } from '../utils/utils.routing';
 
 type ModalState =
   { kind: 'add' } | { kind: 'import' } | { kind: 'edit'; subnet: Subnet } | { kind: 'delete'; subnet: Subnet } | null;
@@ -70,6 +83,18 @@ function Overview() {
         <Button icon="sync" variant="secondary" onClick={reloadAll} tooltip="Reload">
           Refresh
         </Button>
+        <Dropdown
+          overlay={
+            <Menu>
+              <Menu.Item label="Overview" icon="apps" url={dashboardUrl('overview')} />
+              <Menu.Item label="Scanner" icon="heart-rate" url={dashboardUrl('scanner')} />
+            </Menu>
+          }
+        >
+          <Button icon="apps" variant="secondary" data-testid={testIds.overview.dashboards}>
+            Dashboards
+          </Button>
+        </Dropdown>
         {writable && (
           <>
             <Button
@@ -213,7 +238,11 @@ function LastScan({ scan }: { scan: NonNullable<Subnet['discovery']>['last_scan'
   return (
     <Tooltip content={scan.error ?? `${scan.alive} alive · ${scan.trigger === 'manual' ? 'manual' : 'scheduled'} scan`}>
       <span>
-        <Badge text={timeAgo(scan.finished_at)} color={scan.state === 'done' ? 'green' : 'red'} icon={scan.state === 'done' ? 'check' : 'exclamation-triangle'} />
+        <Badge
+          text={timeAgo(scan.finished_at)}
+          color={scan.state === 'done' ? 'green' : 'red'}
+          icon={scan.state === 'done' ? 'check' : 'exclamation-triangle'}
+        />
       </span>
     </Tooltip>
   );

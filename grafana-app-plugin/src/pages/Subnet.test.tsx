@@ -60,6 +60,10 @@ describe('Subnet page', () => {
       ])
     );
     expect(screen.getByText('6 of 6 rows loaded')).toBeInTheDocument();
+    expect(screen.getByTestId(testIds.subnet.dashboard)).toHaveAttribute(
+      'href',
+      '/d/lanscape-subnet?var-subnet=10.0.0.0%2F24'
+    );
   });
 
   it('applies the filters kept in the URL and writes the search into it', async () => {

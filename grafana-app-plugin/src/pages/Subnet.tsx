@@ -32,7 +32,7 @@ import { ROUTES } from '../constants';
 import { type RowFilter, filterFromParams, filterRows, isFiltering } from '../utils/filter';
 import { formatCount, formatPercent } from '../utils/format';
 import { canWrite as userCanWrite } from '../utils/permissions';
-import { prefixRoute, reserveUrl } from '../utils/utils.routing';
+import { dashboardUrl, prefixRoute, reserveUrl } from '../utils/utils.routing';
 import { useSubnetRows } from './useSubnetRows';
 
 const STATES = ['reserved', 'assigned', 'dhcp', 'deprecated', 'provisioning'];
@@ -102,6 +102,19 @@ function SubnetView({ subnetId }: { subnetId: number }) {
           <LinkButton href={prefixRoute(ROUTES.Overview)} icon="arrow-left" variant="secondary" fill="text" size="sm">
             All subnets
           </LinkButton>
+          {subnet && (
+            <LinkButton
+              href={dashboardUrl('subnet', { subnet: subnet.cidr })}
+              icon="apps"
+              variant="secondary"
+              fill="text"
+              size="sm"
+              data-testid={testIds.subnet.dashboard}
+              tooltip="Hosts, latency heatmap and uptime of this subnet in Prometheus"
+            >
+              Subnet dashboard
+            </LinkButton>
+          )}
         </Stack>
         {subnet && <Header subnet={subnet} ranges={rangeList} writable={writable} onScanned={data.reload} />}
         {ranges.error && <ErrorAlert error={ranges.error} title="Cannot load the ranges of this subnet" />}

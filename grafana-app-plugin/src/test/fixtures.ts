@@ -1,5 +1,15 @@
 // Objects shaped like the exporter's answers (see exporter/src/ipam/schemas.ts).
-import type { Address, Observation, Range, Subnet, SubnetRow, Utilization } from '../api/types';
+import type {
+  Address,
+  Observation,
+  Range,
+  Subnet,
+  SubnetRow,
+  TrafficHost,
+  TrafficSchedule,
+  TrafficTest,
+  Utilization,
+} from '../api/types';
 
 export function utilization(used: number, size: number, extra: Partial<Utilization> = {}): Utilization {
   return { size, used, free: size - used, ratio: size ? used / size : 0, by_state: {}, ...extra };
@@ -88,6 +98,75 @@ export function range(overrides: Partial<Range> = {}): Range {
     auto_allocate: false,
     mark_utilized: false,
     utilization: utilization(0, 100),
+    ...overrides,
+  };
+}
+
+export function trafficHost(name: string, overrides: Partial<TrafficHost> = {}): TrafficHost {
+  return {
+    name,
+    address: '127.0.0.1',
+    port: 22,
+    user: 'lanscape',
+    auth: 'key',
+    host_key: { pinned: 'SHA256:abc', known_hosts: false, trusted_on_first_use: null },
+    iperf3_port: 5201,
+    ...overrides,
+  };
+}
+
+/** A finished TCP test of loop-a → loop-b (exporter/src/traffic: the test view). */
+export function trafficTest(overrides: Partial<TrafficTest> = {}): TrafficTest {
+  return {
+    id: 7,
+    source: 'loop-a',
+    target: 'loop-b',
+    target_address: '127.0.0.1',
+    protocol: 'tcp',
+    duration_seconds: 10,
+    bitrate_bits_per_second: null,
+    parallel: 1,
+    reverse: false,
+    start_server: false,
+    port: 5201,
+    state: 'done',
+    progress: 1,
+    queued_at: '2026-11-22T10:00:00.000Z',
+    started_at: '2026-11-22T10:00:00.100Z',
+    finished_at: '2026-11-22T10:00:10.200Z',
+    result: {
+      sent_bits_per_second: 941_500_000,
+      received_bits_per_second: 940_100_000,
+      retransmits: 3,
+      jitter_seconds: null,
+      lost_packets: null,
+      packets: null,
+      loss_ratio: null,
+      seconds: 10,
+    },
+    schedule_id: null,
+    ...overrides,
+  };
+}
+
+export function trafficSchedule(overrides: Partial<TrafficSchedule> = {}): TrafficSchedule {
+  return {
+    id: 3,
+    source: 'loop-a',
+    target: 'loop-b',
+    protocol: 'tcp',
+    duration_seconds: 10,
+    bitrate_bits_per_second: null,
+    parallel: 1,
+    reverse: false,
+    start_server: false,
+    port: null,
+    interval_seconds: 3600,
+    jitter_seconds: 0,
+    enabled: true,
+    floor_bits_per_second: 500_000_000,
+    last_test_id: null,
+    next_run_at: null,
     ...overrides,
   };
 }

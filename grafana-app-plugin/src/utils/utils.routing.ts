@@ -1,4 +1,4 @@
-import { PLUGIN_BASE_URL, ROUTES } from '../constants';
+import { DASHBOARDS, PLUGIN_BASE_URL, ROUTES } from '../constants';
 
 // Prefixes the route with the base URL of the plugin
 export function prefixRoute(route: string): string {
@@ -32,4 +32,17 @@ export function reserveUrl(params: { subnet?: number; range?: number; address?: 
   }
   const q = qs.toString();
   return prefixRoute(`${ROUTES.Reserve}${q ? `?${q}` : ''}`);
+}
+
+/**
+ * Link to one of the Lanscape dashboards (provisioned by the stack, or bundled with the app),
+ * with template variables set: `dashboardUrl('subnet', { subnet: '10.0.0.0/24' })`.
+ */
+export function dashboardUrl(dashboard: keyof typeof DASHBOARDS, vars: Record<string, string> = {}): string {
+  const qs = new URLSearchParams();
+  for (const [name, value] of Object.entries(vars)) {
+    qs.set(`var-${name}`, value);
+  }
+  const q = qs.toString();
+  return `/d/${DASHBOARDS[dashboard]}${q ? `?${q}` : ''}`;
 }

@@ -33,6 +33,12 @@ describe('App routes', () => {
           subnet: subnet({ id: 5, cidr: '10.5.0.0/24' }),
         },
         'GET read/ranges': { count: 0, results: [] },
+        'GET read/traffic/hosts': { count: 0, results: [] },
+        'GET read/traffic-tests': { count: 0, results: [] },
+        'GET read/traffic-schedules': { count: 0, results: [] },
+        'GET read/docker/endpoints': { count: 0, results: [] },
+        'GET read/proxmox/nodes': { updated_at: '2026-11-22T10:00:00.000Z', results: [] },
+        'GET read/proxmox/guests': { updated_at: '2026-11-22T10:00:00.000Z', count: 0, results: [] },
       })
     )
   );
@@ -47,6 +53,9 @@ describe('App routes', () => {
     ['/overview', testIds.overview.container],
     ['/reserve', testIds.reserve.container],
     ['/activity', testIds.activity.container],
+    ['/traffic', testIds.traffic.container],
+    ['/infrastructure', testIds.infra.container],
+    ['/vms/new', testIds.vm.container],
   ])('renders %s', async (url, testId) => {
     renderApp(url);
     expect(await screen.findByTestId(testId)).toBeInTheDocument();

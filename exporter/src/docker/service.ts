@@ -1,0 +1,426 @@
+// Docker endpoints: one connection each (event stream + periodic full listing), an in-memory
+// snapshot of containers and networks, reconciliation into IPAM, and CPU/memory samples taken
+// in the background so a scrape only reads memory. An endpoint that cannot be reached is
+// marked down and retried with backoff; its snapshot and its IPAM rows stay as they were.
+import type { Logger } from 'pino';
+import type { Actor } from '../audit/log.js';
+import type { Config, DockerEndpointConfig } from '../config/schema.js';
+import { notFound } from '../errors.js';
+import { ipKey, parseIp } from '../ipam/core/ip.js';
+import { SubnetIndex, type IpamService } from '../ipam/service.js';
+import type { Db } from '../store/db.js';
+import { type DockerClient, type DockerEvent, createDockerClient } from './client.js';
+import { showTarget } from './core/endpoints.js';
+import type { Container, ContainerStats, Network } from './core/model.js';
+import { type AddressPlan, type Overlap, networkOverlaps, planAddresses, planSubnets } from './core/reconcile.js';
+import { DockerStore } from './store.js';
+
+export const DOCKER_ACTOR: Actor = { name: 'docker' };
+
+/** A cheap call on a connected endpoint: a TCP peer that vanished does not close the stream. */
+const HEARTBEAT_MS = 30_000;
+const RECONNECT_MIN_MS = 1_000;
+const RECONNECT_MAX_MS = 30_000;
+/** Events arrive in bursts (die, stop, network disconnect…): inspect once per burst. */
+const EVENT_DEBOUNCE_MS = 50;
+const STATS_CONCURRENCY = 4;
+/** Container events that do not change what the exporter keeps (exec_* too). */
+const IGNORED_ACTIONS = new Set(['attach', 'detach', 'resize', 'top', 'archive-path', 'extract-to-dir', 'export', 'commit', 'copy']);
+
+type DockerConfig = Config['docker'];
+
+interface Endpoint {
+  config: DockerEndpointConfig;
+  url: string;
+  client: DockerClient | null;
+  up: boolean;
+  version: string | null;
+  apiVersion: string | null;
+  lastError: string | null;
+  lastSyncAt: number | null;
+  /** Snapshot from the last successful listing plus events since; kept while the endpoint is down. */
+  containers: Map<string, Container>;
+  networks: Network[];
+  stats: Map<string, ContainerStats>;
+  /** Unix seconds of the newest event seen: the `since` of the next connection. */
+  lastEventTime: number | undefined;
+  events: AbortController | null;
+  dirty: Set<string>;
+  networksDirty: boolean;
+  flushTimer: NodeJS.Timeout | undefined;
+  reconnectTimer: NodeJS.Timeout | undefined;
+  reconnectDelay: number;
+  /** Syncs of one endpoint run one after the other, so an older listing never overwrites a newer one. */
+  queue: Promise<void>;
+  statsRunning: boolean;
+  lastPlanProblems: string;
+}
+
+export interface EndpointView {
+  name: string; url: string; up: boolean; version: string | null; api_version: string | null;
+  last_error: string | null; last_sync_at: string | null; containers: number; running: number; networks: number;
+}
+
+export interface ContainerView {
+  endpoint: string; id: string; name: string; image: string; state: Container['state']; health: Container['health'];
+  restart_count: number; exit_code: number | null; started_at: string | null; finished_at: string | null; created_at: string | null;
+  compose_project: string | null; compose_service: string | null; cpu_seconds: number | null; memory_bytes: number | null;
+  networks: {
+    network: string; mac: string | null;
+    addresses: { address: string; live: boolean; address_id: number | null; source: string | null }[];
+  }[];
+}
+
+export interface NetworkView {
+  endpoint: string; id: string; name: string; driver: string; scope: string; internal: boolean; containers: number;
+  subnets: { cidr: string; gateway: string | null; ip_range: string | null; subnet_id: number | null; managed: boolean }[];
+}
+
+export interface ConflictView extends Overlap { kind: 'network_overlap'; message: string }
+
+export interface DockerDeps {
+  client?: (endpoint: DockerEndpointConfig) => DockerClient;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
+
+export class DockerService {
+  readonly store: DockerStore;
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+
+  constructor(db: Db, readonly ipam: IpamService, readonly config: DockerConfig, private readonly logger: Logger, private readonly deps: DockerDeps = {}) {
+    this.store = new DockerStore(db);
+    for (const e of config.endpoints) {
+      this.endpoints.set(e.name, {
+        config: e, url: showTarget(e.target), client: null, up: false, version: null, apiVersion: null, lastError: null,
+        lastSyncAt: null, containers: new Map(), networks: [], stats: new Map(), lastEventTime: undefined, events: null,
+        dirty: new Set(), networksDirty: false, flushTimer: undefined, reconnectTimer: undefined, reconnectDelay: RECONNECT_MIN_MS,
+        queue: Promise.resolve(), statsRunning: false, lastPlanProblems: '',
+      });
+    }
+  }
+
+  start(): void {
+    if (this.endpoints.size === 0) return;
+    for (const ep of this.endpoints.values()) void this.connect(ep);
+    const every = (ms: number, fn: (ep: Endpoint) => void) => {
+      const t = setInterval(() => { for (const ep of this.endpoints.values()) if (ep.up && !this.stopping) fn(ep); }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.config.resync_seconds * 1000, (ep) => void this.enqueue(ep, () => this.fullSync(ep)));
+    every(HEARTBEAT_MS, (ep) => void this.enqueue(ep, async () => { await ep.client!.version(); }));
+    if (this.config.stats) every(this.config.stats_interval_seconds * 1000, (ep) => void this.collectStats(ep));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const ep of this.endpoints.values()) {
+      clearTimeout(ep.flushTimer);
+      clearTimeout(ep.reconnectTimer);
+      ep.events?.abort();
+    }
+    await Promise.all([...this.endpoints.values()].map((ep) => ep.queue));
+  }
+
+  /** Collector status per endpoint, as `docker:<name>`. */
+  collectors(): Record<string, { up: boolean; message?: string }> {
+    return Object.fromEntries([...this.endpoints.values()].map((ep) => [`docker:${ep.config.name}`,
+      { up: ep.up, ...(ep.up || !ep.lastError ? {} : { message: ep.lastError }) }]));
+  }
+
+  /** Full listing of every connected endpoint now, for tests and after configuration changes. */
+  async syncNow(): Promise<void> {
+    await Promise.all([...this.endpoints.values()].filter((ep) => ep.up).map((ep) => this.enqueue(ep, () => this.fullSync(ep))));
+  }
+
+  // ---------------------------------------------------------------- connection
+  private enqueue(ep: Endpoint, task: () => Promise<void>): Promise<void> {
+    const run = ep.queue.then(async () => {
+      if (this.stopping) return;
+      try {
+        await task();
+      } catch (err) {
+        this.markDown(ep, err);
+        this.scheduleReconnect(ep);
+      }
+    });
+    ep.queue = run;
+    return run;
+  }
+
+  private connect(ep: Endpoint): Promise<void> {
+    ep.reconnectTimer = undefined;
+    return this.enqueue(ep, async () => {
+      ep.events?.abort();
+      ep.events = null;
+      const client = (this.deps.client ?? createDockerClient)(ep.config);
+      const version = await client.version();
+      // The stream opens before the listing, so nothing between the two is missed; `since`
+      // replays what happened while the connection was away (as far as the engine keeps it).
+      const events = new AbortController();
+      const { done } = await client.events(ep.lastEventTime, (e) => this.onEvent(ep, e), events.signal);
+      ep.client = client;
+      ep.events = events;
+      done.then(() => this.streamEnded(ep, events, null), (err: unknown) => this.streamEnded(ep, events, err));
+      await this.fullSync(ep);
+      ep.version = version.version;
+      ep.apiVersion = version.api_version;
+      if (!ep.up) this.logger.info({ endpoint: ep.config.name, url: ep.url, version: version.version }, 'docker endpoint connected');
+      ep.up = true;
+      ep.lastError = null;
+      ep.reconnectDelay = RECONNECT_MIN_MS;
+      if (this.config.stats) void this.collectStats(ep);
+    });
+  }
+
+  private streamEnded(ep: Endpoint, stream: AbortController, err: unknown): void {
+    if (this.stopping || ep.events !== stream) return;
+    this.markDown(ep, new Error(err ? `the event stream broke: ${messageOf(err)}` : 'the event stream ended'));
+    this.scheduleReconnect(ep);
+  }
+
+  private markDown(ep: Endpoint, err: unknown): void {
+    const message = messageOf(err);
+    if (ep.up || ep.lastError !== message) this.logger.warn({ endpoint: ep.config.name, url: ep.url, err: message }, 'docker endpoint unavailable');
+    ep.up = false;
+    ep.lastError = message;
+    ep.events?.abort();
+    ep.events = null;
+  }
+
+  private scheduleReconnect(ep: Endpoint): void {
+    if (this.stopping || ep.reconnectTimer) return;
+    ep.reconnectTimer = setTimeout(() => void this.connect(ep), ep.reconnectDelay);
+    ep.reconnectTimer.unref();
+    ep.reconnectDelay = Math.min(ep.reconnectDelay * 2, RECONNECT_MAX_MS);
+  }
+
+  // ---------------------------------------------------------------- sync
+  private onEvent(ep: Endpoint, e: DockerEvent): void {
+    if (e.time > (ep.lastEventTime ?? 0)) ep.lastEventTime = e.time;
+    if (e.type === 'container') {
+      if (IGNORED_ACTIONS.has(e.action) || e.action.startsWith('exec_')) return;
+      ep.dirty.add(e.id);
+    } else if (e.type === 'network') {
+      if (e.action === 'connect' || e.action === 'disconnect') {
+        if (e.attributes.container) ep.dirty.add(e.attributes.container);
+      } else {
+        ep.networksDirty = true;
+      }
+    } else {
+      return;
+    }
+    if (!ep.flushTimer) {
+      ep.flushTimer = setTimeout(() => {
+        ep.flushTimer = undefined;
+        void this.enqueue(ep, () => this.flushEvents(ep));
+      }, EVENT_DEBOUNCE_MS);
+    }
+  }
+
+  private async flushEvents(ep: Endpoint): Promise<void> {
+    if (!ep.client || !ep.events) return; // down: the reconnect's full listing covers it
+    const ids = [...ep.dirty];
+    ep.dirty.clear();
+    const networks = ep.networksDirty;
+    ep.networksDirty = false;
+    const inspected = await Promise.all(ids.map((id) => ep.client!.container(id)));
+    if (networks) ep.networks = await ep.client.networks();
+    ids.forEach((id, i) => {
+      const c = inspected[i];
+      if (c) ep.containers.set(c.id, c);
+      else ep.containers.delete(id);
+    });
+    this.reconcile(ep);
+  }
+
+  private async fullSync(ep: Endpoint): Promise<void> {
+    const client = ep.client!;
+    const [containers, networks] = await Promise.all([client.containers(), client.networks()]);
+    ep.containers = new Map(containers.map((c) => [c.id, c]));
+    ep.networks = networks;
+    ep.dirty.clear();
+    ep.networksDirty = false;
+    this.reconcile(ep);
+    ep.lastSyncAt = Date.now();
+  }
+
+  /**
+   * One transaction: subnets for new networks first (so new addresses have a home), then the
+   * address changes, then subnets of networks that are gone. A single refused change (e.g. a
+   * pool that would cut into a person's range) is logged and skipped; the rest goes through.
+   */
+  private reconcile(ep: Endpoint): void {
+    const name = ep.config.name;
+    const problems: string[] = [];
+    const attempt = (what: string, fn: () => void) => {
+      try { fn(); } catch (err) { problems.push(`${what}: ${messageOf(err)}`); }
+    };
+    let addressPlan: AddressPlan | undefined;
+    this.ipam.write(() => {
+      const subnetPlan = planSubnets(name, ep.networks, this.store.subnets());
+      for (const s of subnetPlan.create) {
+        attempt(`subnet ${s.cidr}`, () => {
+          const input = { cidr: s.cidr, name: s.name, description: s.description, tags: ['docker'], scan_enabled: false };
+          let view;
+          try {
+            view = this.ipam.createSubnet({ ...input, gateway: s.gateway }, DOCKER_ACTOR);
+          } catch {
+            view = this.ipam.createSubnet(input, DOCKER_ACTOR); // a gateway IPAM refuses (e.g. outside the usable range)
+          }
+          this.store.linkSubnet(view.id, name, s.network, s.network_id);
+        });
+      }
+      for (const r of subnetPlan.relink) this.store.linkSubnet(r.id, name, r.network, r.network_id);
+      const removed = new Set(subnetPlan.remove.map((r) => r.id));
+      const index = new SubnetIndex(this.ipam.store.allSubnets().filter((s) => !removed.has(s.id)));
+      addressPlan = planAddresses({
+        endpoint: name,
+        containers: [...ep.containers.values()],
+        owned: this.store.ownedAddresses(name),
+        lookup: (a) => this.store.addressAt(ipKey(parseIp(a))),
+        covered: (a) => index.mostSpecific(parseIp(a)) !== null,
+      });
+      for (const r of addressPlan.remove) attempt(`release ${r.address}`, () => this.ipam.deleteAddress(r.id, DOCKER_ACTOR));
+      for (const r of addressPlan.unlink) this.store.unlinkAddress(r.id);
+      for (const u of addressPlan.update) {
+        attempt(`update ${u.address}`, () => {
+          this.ipam.updateAddress(u.id, { ...u.fields, source: 'docker' }, DOCKER_ACTOR);
+          this.store.linkAddress(u.id, name, u.link);
+        });
+      }
+      for (const c of addressPlan.create) {
+        attempt(`record ${c.address}`, () => {
+          const view = this.ipam.createAddress({ address: c.address, ...c.fields, source: 'docker' }, DOCKER_ACTOR);
+          this.store.linkAddress(view.id, name, c.link);
+        });
+      }
+      // A subnet that still holds a person's addresses stays (IPAM answers 409); it is retried at every sync.
+      for (const r of subnetPlan.remove) attempt(`remove subnet ${r.cidr}`, () => this.ipam.deleteSubnet(r.id, false, DOCKER_ACTOR));
+    });
+    // Log a changed set of problems once, not at every sync.
+    const summary = problems.join('; ');
+    if (summary !== ep.lastPlanProblems) {
+      if (summary) this.logger.warn({ endpoint: name, problems }, 'docker: some IPAM changes were refused');
+      ep.lastPlanProblems = summary;
+    }
+    if (addressPlan?.skipped.length) this.logger.debug({ endpoint: name, skipped: addressPlan.skipped }, 'docker: addresses not recorded');
+  }
+
+  // ---------------------------------------------------------------- stats
+  private async collectStats(ep: Endpoint): Promise<void> {
+    if (ep.statsRunning || !ep.client || !ep.up) return;
+    ep.statsRunning = true;
+    try {
+      const client = ep.client;
+      const running = [...ep.containers.values()].filter((c) => c.state === 'running');
+      const ids = new Set(running.map((c) => c.id));
+      for (const id of ep.stats.keys()) if (!ids.has(id)) ep.stats.delete(id);
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(STATS_CONCURRENCY, running.length) }, async () => {
+        while (next < running.length && !this.stopping) {
+          const c = running[next++]!;
+          try {
+            const s = await client.stats(c.id);
+            if (s) ep.stats.set(c.id, s);
+          } catch (err) {
+            this.logger.debug({ endpoint: ep.config.name, container: c.name, err: messageOf(err) }, 'docker stats failed');
+          }
+        }
+      }));
+    } finally {
+      ep.statsRunning = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- views
+  private endpoint(name: string): Endpoint {
+    const ep = this.endpoints.get(name);
+    if (!ep) throw notFound('docker endpoint', name);
+    return ep;
+  }
+
+  private selected(name: string | undefined): Endpoint[] {
+    return name === undefined ? [...this.endpoints.values()] : [this.endpoint(name)];
+  }
+
+  /** The in-memory state metrics read: no I/O. */
+  snapshot(): { name: string; up: boolean; containers: Container[]; networks: Network[]; stats: ReadonlyMap<string, ContainerStats> }[] {
+    return [...this.endpoints.values()].map((ep) => ({
+      name: ep.config.name, up: ep.up, containers: [...ep.containers.values()], networks: ep.networks, stats: ep.stats,
+    }));
+  }
+
+  endpointViews(): EndpointView[] {
+    return [...this.endpoints.values()].map((ep) => ({
+      name: ep.config.name, url: ep.url, up: ep.up, version: ep.version, api_version: ep.apiVersion, last_error: ep.lastError,
+      last_sync_at: iso(ep.lastSyncAt), containers: ep.containers.size,
+      running: [...ep.containers.values()].filter((c) => c.state === 'running').length, networks: ep.networks.length,
+    }));
+  }
+
+  containerViews(endpoint: string | undefined): ContainerView[] {
+    const out: ContainerView[] = [];
+    for (const ep of this.selected(endpoint)) {
+      const recorded = new Map<string, string[]>();
+      for (const r of this.store.ownedAddresses(ep.config.name)) {
+        if (!r.docker) continue;
+        const key = `${r.docker.container_id}|${r.docker.network}`;
+        recorded.set(key, [...(recorded.get(key) ?? []), r.address]);
+      }
+      const sorted = [...ep.containers.values()].sort((a, b) => a.name.localeCompare(b.name));
+      for (const c of sorted) {
+        const stats = ep.stats.get(c.id);
+        out.push({
+          endpoint: ep.config.name, id: c.id, name: c.name, image: c.image, state: c.state, health: c.health,
+          restart_count: c.restart_count, exit_code: c.exit_code, started_at: iso(c.started_at), finished_at: iso(c.finished_at),
+          created_at: iso(c.created_at), compose_project: c.compose_project, compose_service: c.compose_service,
+          cpu_seconds: stats?.cpu_seconds ?? null, memory_bytes: stats?.memory_bytes ?? null,
+          networks: c.networks.map((n) => {
+            const live = [n.ipv4, n.ipv6].filter((a): a is string => a !== null);
+            const all = [...new Set([...live, n.static_ipv4, n.static_ipv6, ...(recorded.get(`${c.id}|${n.network}`) ?? [])])]
+              .filter((a): a is string => a !== null);
+            return {
+              network: n.network, mac: n.mac,
+              addresses: all.map((address) => {
+                const row = this.store.addressAt(ipKey(parseIp(address)));
+                return { address, live: live.includes(address), address_id: row?.id ?? null, source: row?.source ?? null };
+              }),
+            };
+          }),
+        });
+      }
+    }
+    return out;
+  }
+
+  networkViews(endpoint: string | undefined): NetworkView[] {
+    const subnets = this.store.subnets();
+    const byCidr = new Map(subnets.map((s) => [s.cidr, s]));
+    return this.selected(endpoint).flatMap((ep) => [...ep.networks].sort((a, b) => a.name.localeCompare(b.name)).map((n) => ({
+      endpoint: ep.config.name, id: n.id, name: n.name, driver: n.driver, scope: n.scope, internal: n.internal,
+      containers: [...ep.containers.values()].filter((c) => c.networks.some((cn) => cn.network === n.name)).length,
+      subnets: n.subnets.map((p) => {
+        const s = byCidr.get(p.cidr);
+        return { cidr: p.cidr, gateway: p.gateway, ip_range: p.ip_range, subnet_id: s?.id ?? null, managed: s !== undefined && s.docker === null };
+      }),
+    })));
+  }
+
+  /** Docker pools overlapping subnets a person manages; computed on read from the snapshots. */
+  conflicts(): ConflictView[] {
+    const pools = [...this.endpoints.values()].flatMap((ep) =>
+      ep.networks.flatMap((n) => n.subnets.map((p) => ({ endpoint: ep.config.name, network: n.name, cidr: p.cidr }))));
+    if (pools.length === 0) return [];
+    const managed = this.store.subnets().filter((s) => s.docker === null);
+    return networkOverlaps(pools, managed).map((o) => ({
+      kind: 'network_overlap', ...o,
+      message: `Docker network ${o.network} on ${o.endpoint} (${o.cidr}) ${o.relation === 'same' ? 'is' : o.relation === 'inside' ? 'lies inside' : 'covers'} managed subnet ${o.subnet}`,
+    }));
+  }
+}

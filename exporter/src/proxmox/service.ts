@@ -1,0 +1,326 @@
+// Proxmox VE inventory: nodes and guests read periodically (bounded: a few requests at a time,
+// each with a timeout), guest addresses recorded in IPAM through IpamService (so IPAM's rules
+// and audit apply), and the reads the VM wizard needs (templates, storages, bridges).
+import type { Logger } from 'pino';
+import type { Actor } from '../audit/log.js';
+import type { Config } from '../config/schema.js';
+import { LanscapeError } from '../errors.js';
+import { HOSTNAME_RE } from '../ipam/core/fields.js';
+import { parseIp } from '../ipam/core/ip.js';
+import { usableBounds } from '../ipam/core/prefix.js';
+import { type IpamService, prefixOf } from '../ipam/service.js';
+import type { Db } from '../store/db.js';
+import { type PveClient, ProxmoxError, createPveClient } from './client.js';
+import { type Guest, type PveNode, agentAddresses, lxcAddresses, parseGuests, parseNodes } from './core/inventory.js';
+import { type Plan, type RowInfo, reconcile } from './core/reconcile.js';
+import { ProxmoxStore } from './store.js';
+import { VmJobs } from './vms.js';
+
+export type ProxmoxConfig = Config['proxmox'];
+
+export interface Inventory {
+  startedAt: number;
+  finishedAt: number;
+  nodes: PveNode[];
+  guests: Guest[];
+  nodesRead: Set<string>;
+  problems: string[];
+}
+
+export interface ReconcileSummary { created: number; updated: number; released: number }
+
+export interface ProxmoxDeps {
+  client?: PveClient;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const ACTOR: Actor = { name: 'proxmox' };
+/** Nodes read per run; a cluster larger than this is not a homelab. */
+const MAX_NODES = 64;
+
+export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export class ProxmoxService {
+  readonly client: PveClient;
+  readonly store: ProxmoxStore;
+  readonly vms: VmJobs;
+  readonly now: () => number;
+  private last: Inventory | null = null;
+  private lastError: string | null = null;
+  private lastSummary: ReconcileSummary | null = null;
+  private inflight: Promise<Inventory> | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(db: Db, readonly ipam: IpamService, readonly config: ProxmoxConfig, deps: ProxmoxDeps, private readonly logger: Logger) {
+    if (!config.url || !config.token_id || !config.token_secret) throw new Error('proxmox.url, token_id and token_secret are required');
+    this.client = deps.client ?? createPveClient({
+      url: config.url, tokenId: config.token_id, tokenSecret: config.token_secret,
+      fingerprint: config.fingerprint, caFile: config.ca_file,
+      timeoutMs: config.timeout_seconds * 1000, maxSockets: config.concurrency + 1,
+    });
+    this.now = deps.now ?? Date.now;
+    this.store = new ProxmoxStore(db);
+    this.vms = new VmJobs(ipam, this.store, this.client, config, {
+      now: this.now, ...(deps.sleep ? { sleep: deps.sleep } : {}), inventory: () => this.last,
+    }, logger.child({ part: 'vm-jobs' }));
+  }
+
+  /** Collector status for /info and lanscape_collector_up{collector="proxmox"}. */
+  get status(): { up: boolean; message?: string } {
+    if (this.lastError) return { up: false, message: this.lastError };
+    if (!this.last) return { up: false, message: 'no inventory yet' };
+    return this.last.problems.length ? { up: true, message: this.last.problems.join('; ') } : { up: true };
+  }
+
+  /** Whether the last inventory run reached the API; null before the first one. */
+  get up(): boolean | null {
+    if (this.lastError) return false;
+    return this.last ? true : null;
+  }
+
+  get inventory(): Inventory | null { return this.last; }
+  get summary(): ReconcileSummary | null { return this.lastSummary; }
+
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      void this.refresh().catch(() => undefined).finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, this.config.interval_seconds * 1000);
+        this.timer?.unref();
+      });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    // Abort first, then drop the sockets, so nothing waits for a request timeout.
+    this.vms.abort();
+    this.client.transport.close();
+    await Promise.allSettled([this.inflight, this.vms.idle()]);
+  }
+
+  /** One inventory run; callers during a run share it. Throws the run's error in words. */
+  refresh(): Promise<Inventory> {
+    this.inflight ??= this.run().finally(() => { this.inflight = null; });
+    return this.inflight;
+  }
+
+  private async run(): Promise<Inventory> {
+    try {
+      const inv = await this.collect();
+      this.lastSummary = this.apply(inv);
+      this.last = inv;
+      this.lastError = null;
+      return inv;
+    } catch (e) {
+      this.lastError = e instanceof ProxmoxError ? e.message : `inventory failed: ${(e as Error).message}`;
+      this.logger.warn({ collector: 'proxmox' }, this.lastError);
+      throw e;
+    }
+  }
+
+  private async collect(): Promise<Inventory> {
+    const startedAt = this.now();
+    const api = this.client.api;
+    const nodes = parseNodes(await api.nodes.$get()).slice(0, MAX_NODES);
+    const guests: Guest[] = [];
+    const nodesRead = new Set<string>();
+    const problems: string[] = [];
+    const limit = this.config.concurrency;
+    await mapLimit(nodes.filter((n) => n.online), limit, async (n) => {
+      try {
+        const node = api.nodes.$(n.node);
+        const qemu = parseGuests(await node.qemu.$get(), n.node, 'qemu');
+        const lxc = parseGuests(await node.lxc.$get(), n.node, 'lxc');
+        guests.push(...qemu, ...lxc);
+        nodesRead.add(n.node);
+      } catch (e) {
+        problems.push(`node ${n.node}: ${(e as Error).message}`);
+      }
+    });
+    guests.sort((a, b) => a.vmid - b.vmid);
+    // Addresses of running guests: the QEMU guest agent or the container's interfaces. A guest
+    // without a running agent answers an error; its addresses stay unknown (not empty).
+    const running = guests.filter((g) => g.running && !g.template).slice(0, this.config.max_guests);
+    if (running.length < guests.filter((g) => g.running && !g.template).length) {
+      problems.push(`addresses read for the first ${this.config.max_guests} running guests only (proxmox.max_guests)`);
+    }
+    await mapLimit(running, limit, async (g) => {
+      try {
+        if (g.type === 'qemu') {
+          g.addresses = agentAddresses(await api.nodes.$(g.node).qemu.$(g.vmid).agent['network-get-interfaces'].$get());
+        } else {
+          g.addresses = lxcAddresses(await api.nodes.$(g.node).lxc.$(g.vmid).interfaces.$get());
+        }
+      } catch (e) {
+        this.logger.debug({ vmid: g.vmid, node: g.node }, `no addresses: ${(e as Error).message}`);
+      }
+    });
+    return { startedAt, finishedAt: this.now(), nodes, guests, nodesRead, problems };
+  }
+
+  /** Records guest addresses in IPAM and releases what is gone: one transaction, every change audited. */
+  private apply(inv: Inventory): ReconcileSummary {
+    return this.ipam.write(() => {
+      const links = this.store.links();
+      const managed = new Set<string>();
+      const rows = new Map<string, RowInfo>();
+      const remember = (address: string) => {
+        const row = this.ipam.addressAt(parseIp(address));
+        if (row) rows.set(row.address, { id: row.id, address: row.address, source: row.source, hostname: row.hostname, description: row.description });
+      };
+      for (const g of inv.guests) {
+        for (const a of g.addresses ?? []) {
+          if (!this.isManaged(a.address)) continue;
+          managed.add(a.address);
+          remember(a.address);
+        }
+      }
+      for (const l of links) remember(l.address);
+      const plan: Plan = reconcile(
+        { startedAt: inv.startedAt, guests: inv.guests, nodesRead: inv.nodesRead, clusterNodes: new Set(inv.nodes.map((n) => n.node)) },
+        links, rows, managed, (name) => (HOSTNAME_RE.test(name) ? name : null),
+      );
+      const summary = { created: 0, updated: 0, released: 0 };
+      const now = this.now();
+      for (const c of plan.create) {
+        try {
+          const view = this.ipam.createAddress({
+            address: c.address, state: 'assigned', source: 'proxmox', hostname: c.hostname, description: c.description, mac: c.mac,
+          }, ACTOR);
+          this.store.insertLink({ address_id: view.id, vmid: c.vmid, node: c.node, guest_type: c.type, pinned: false, job_id: null, created_at: now });
+          summary.created++;
+        } catch (e) {
+          if (!(e instanceof LanscapeError)) throw e;
+          this.logger.debug({ address: c.address }, `not recorded: ${e.message}`);
+        }
+      }
+      for (const u of plan.update) {
+        this.ipam.updateAddress(u.address_id, { hostname: u.hostname, description: u.description }, ACTOR);
+        this.store.updateLink(u.address_id, { vmid: u.link.vmid!, node: u.link.node!, guest_type: u.link.guest_type! });
+        summary.updated++;
+      }
+      for (const r of plan.release) {
+        this.ipam.deleteAddress(r.address_id, ACTOR);
+        this.logger.info({ address: r.address }, `released: ${r.reason}`);
+        summary.released++;
+      }
+      for (const id of plan.unlink) this.store.deleteLink(id);
+      return summary;
+    });
+  }
+
+  /** Inside a managed subnet and usable there (not its network or broadcast address). */
+  private isManaged(address: string): boolean {
+    const ip = parseIp(address);
+    const subnet = this.ipam.store.mostSpecificSubnet(ip);
+    if (!subnet) return false;
+    const b = usableBounds(prefixOf(subnet));
+    return ip.value >= b.first && ip.value <= b.last;
+  }
+
+  // ------------------------------------------------------------------ reads
+  private requireInventory(): Inventory {
+    if (this.last) return this.last;
+    throw new LanscapeError(503, 'unavailable', this.lastError ? `Proxmox inventory failed: ${this.lastError}` : 'the first Proxmox inventory has not finished yet; try again in a moment');
+  }
+
+  nodes() {
+    const inv = this.requireInventory();
+    return {
+      updated_at: new Date(inv.finishedAt).toISOString(),
+      results: inv.nodes.map((n) => ({
+        node: n.node, online: n.online, cpu_usage_ratio: n.cpu, cpus: n.cpus, memory_used_bytes: n.mem,
+        memory_total_bytes: n.maxmem, uptime_seconds: n.uptime, guests: inv.guests.filter((g) => g.node === n.node).length,
+      })),
+    };
+  }
+
+  guests(filter: { node?: string | undefined; type?: 'qemu' | 'lxc' | undefined }) {
+    const inv = this.requireInventory();
+    const list = inv.guests.filter((g) => (!filter.node || g.node === filter.node) && (!filter.type || g.type === filter.type));
+    return {
+      updated_at: new Date(inv.finishedAt).toISOString(),
+      count: list.length,
+      results: list.map((g) => ({
+        vmid: g.vmid, type: g.type, node: g.node, name: g.name, status: g.status, template: g.template, tags: g.tags,
+        cpu_usage_ratio: g.cpu, cpus: g.cpus, memory_used_bytes: g.mem, memory_total_bytes: g.maxmem,
+        disk_total_bytes: g.maxdisk, uptime_seconds: g.uptime,
+        addresses: g.addresses === null ? null : g.addresses.map((a) => {
+          const row = this.ipam.addressAt(parseIp(a.address));
+          return { address: a.address, prefix_length: a.prefix, interface: a.interface, mac: a.mac, address_id: row?.id ?? null, source: row?.source ?? null };
+        }),
+      })),
+    };
+  }
+
+  /** A node the last inventory does not know is refused without asking PVE. */
+  private knownNode(node: string): void {
+    const inv = this.last;
+    if (inv && !inv.nodes.some((n) => n.node === node)) {
+      throw new LanscapeError(422, 'unknown_node', `node "${node}" is not in the Proxmox cluster (nodes: ${inv.nodes.map((n) => n.node).join(', ') || 'none'})`);
+    }
+  }
+
+  /** Live reads for the VM wizard (fresher than the inventory). */
+  async templates(node: string) {
+    this.knownNode(node);
+    const list = parseGuests(await this.live(() => this.client.api.nodes.$(node).qemu.$get()), node, 'qemu').filter((g) => g.template);
+    return { count: list.length, results: list.map((g) => ({ vmid: g.vmid, name: g.name, node, tags: g.tags, disk_total_bytes: g.maxdisk, memory_total_bytes: g.maxmem })) };
+  }
+
+  async storages(node: string) {
+    this.knownNode(node);
+    const data = await this.live(() => this.client.api.nodes.$(node).storage.$get({ enabled: true, content: 'images' }));
+    const list = (Array.isArray(data) ? data as Record<string, unknown>[] : [])
+      .filter((s) => typeof s.storage === 'string')
+      .map((s) => ({
+        storage: String(s.storage), type: String(s.type ?? ''), content: String(s.content ?? '').split(',').filter(Boolean),
+        shared: s.shared === 1 || s.shared === true, active: s.active === 1 || s.active === true,
+        total_bytes: typeof s.total === 'number' ? s.total : null, available_bytes: typeof s.avail === 'number' ? s.avail : null,
+      }));
+    return { count: list.length, results: list };
+  }
+
+  async bridges(node: string) {
+    this.knownNode(node);
+    const data = await this.live(() => this.client.api.nodes.$(node).network.$get({ type: 'any_bridge' }));
+    const list = (Array.isArray(data) ? data as Record<string, unknown>[] : [])
+      .filter((b) => typeof b.iface === 'string')
+      .map((b) => ({
+        bridge: String(b.iface), type: String(b.type ?? ''), active: b.active === 1 || b.active === true,
+        vlan_aware: b.bridge_vlan_aware === 1 || b.bridge_vlan_aware === true,
+        cidr: typeof b.cidr === 'string' ? b.cidr : null, comments: typeof b.comments === 'string' ? b.comments.trim() : null,
+      }));
+    return { count: list.length, results: list };
+  }
+
+  /** A live call whose Proxmox error becomes a 502-like answer in words (503 here: the upstream is the problem). */
+  private async live<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ProxmoxError) {
+        if (e.status === 400 || e.status === 404 || (e.status === 500 && /does not exist|no such|not found|hostname lookup/i.test(e.message))) {
+          throw new LanscapeError(422, 'proxmox_error', e.message);
+        }
+        throw new LanscapeError(503, 'proxmox_unavailable', e.message);
+      }
+      throw e;
+    }
+  }
+}
+
