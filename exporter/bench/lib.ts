@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from '../test/helpers/processes.js';
 
 /** The exporter package directory (bench/..). */
 export const EXPORTER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -234,7 +235,7 @@ async function spawnExporter(db: string, entry: ServerEntry, registry: Set<Child
   const keep = (d: Buffer) => { out = (out + d.toString()).slice(-8000); };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = new Promise<void>((r) => child.once('exit', () => { registry.delete(child); r(); }));
+  child.once('exit', () => registry.delete(child));
   const url = `http://127.0.0.1:${port}`;
 
   const deadline = Date.now() + 30_000;
@@ -256,12 +257,7 @@ async function spawnExporter(db: string, entry: ServerEntry, registry: Set<Child
   return {
     url, token, pid: child.pid ?? -1, entry: entry.label,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopChild(child, 10_000);
       if (profileDir) {
         for (const f of readdirSync(profileDir).filter((n) => n.endsWith('.cpuprofile') && n.includes(`.${child.pid}.`))) {
           process.stderr.write(`[bench] CPU profile of exporter pid ${child.pid}: ${join(profileDir, f)}\n` +

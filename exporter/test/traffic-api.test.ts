@@ -16,6 +16,7 @@ import { ApiClient, TOKENS, tempDir, testEnv } from './helpers/exporter.js';
 import { type SshServer, freePort, requireSshd, startSshd } from './helpers/sshd.js';
 import { waitForLine } from './helpers/lab.js';
 import { requireTool, which } from './helpers/tools.js';
+import { runTrafficTest, waitTrafficTest } from './helpers/traffic.js';
 
 const LOOPBACK = '127.0.0.1';
 let dir: string;
@@ -61,21 +62,6 @@ function writeConfig(): string {
     '',
   ].join('\n'));
   return file;
-}
-
-async function waitTest(id: number, ms = 60_000): Promise<any> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    const t = (await api.get(`/api/v1/traffic-tests/${id}`)).body;
-    if (t.state === 'done' || t.state === 'failed') return t;
-    await sleep(100);
-  }
-  throw new Error(`traffic test ${id} did not finish`);
-}
-
-async function run(body: Record<string, unknown>): Promise<any> {
-  const r = await api.post('/api/v1/traffic-tests', body);
-  assert.equal(r.status, 202, r.text);
-  return waitTest(r.body.id);
 }
 
 describe('traffic tests on loopback', { timeout: 180_000 }, () => {
@@ -191,7 +177,7 @@ describe('traffic tests on loopback', { timeout: 180_000 }, () => {
       bitrate_bits_per_second: null, parallel: 1, reverse: false, start_server: false, port: iperfPort, state: 'queued',
       progress: 0, queued_at: 'x', started_at: null, finished_at: null, result: null, schedule_id: null,
     });
-    const tcp = await waitTest(queued.body.id);
+    const tcp = await waitTrafficTest(api, queued.body.id);
     assert.equal(tcp.state, 'done', tcp.error);
     assert.ok(tcp.result.received_bits_per_second > 1e6, `TCP ${tcp.result.received_bits_per_second}`);
     assert.ok(tcp.result.sent_bits_per_second > 1e6);
@@ -200,7 +186,7 @@ describe('traffic tests on loopback', { timeout: 180_000 }, () => {
     assert.equal(tcp.progress, 1);
     console.log(`loopback TCP: ${(tcp.result.received_bits_per_second / 1e9).toFixed(2)} Gbit/s`);
     // An IP literal target that is a configured host's address is that host.
-    const udp = await run({ source: 'local', target: LOOPBACK, protocol: 'udp', duration_seconds: 1, bitrate_bits_per_second: 20_000_000, reverse: true });
+    const udp = await runTrafficTest(api, { source: 'local', target: LOOPBACK, protocol: 'udp', duration_seconds: 1, bitrate_bits_per_second: 20_000_000, reverse: true });
     assert.equal(udp.state, 'done', udp.error);
     assert.equal(udp.target, 'local');
     assert.ok(udp.result.received_bits_per_second > 1e6, `UDP ${udp.result.received_bits_per_second}`);
@@ -210,7 +196,7 @@ describe('traffic tests on loopback', { timeout: 180_000 }, () => {
     console.log(`loopback UDP 20M reverse: ${(udp.result.received_bits_per_second / 1e6).toFixed(2)} Mbit/s, loss ${udp.result.loss_ratio}`);
     const udpDefault = (await api.post('/api/v1/traffic-tests', { source: 'local', target: 'local', protocol: 'udp', duration_seconds: 1, parallel: 2 })).body;
     assert.equal(udpDefault.bitrate_bits_per_second, 1_000_000, 'UDP defaults to 1 Mbit/s');
-    assert.equal((await waitTest(udpDefault.id)).state, 'done');
+    assert.equal((await waitTrafficTest(api, udpDefault.id)).state, 'done');
     // History of a pair, newest first (what a sparkline reads); an address finds its host's tests.
     const history = (await api.get(`/api/v1/traffic-tests?source=local&target=${LOOPBACK}&state=done&limit=2`)).body;
     assert.equal(history.count, 3);
@@ -222,7 +208,7 @@ describe('traffic tests on loopback', { timeout: 180_000 }, () => {
   it('starts a one-off server on the target when asked', async (t) => {
     if (!ex) return t.skip('no sshd/iperf3');
     const port = await freePort(LOOPBACK);
-    const test = await run({ source: 'local', target: 'local', port, duration_seconds: 1, start_server: true });
+    const test = await runTrafficTest(api, { source: 'local', target: 'local', port, duration_seconds: 1, start_server: true });
     assert.equal(test.state, 'done', test.error);
     assert.equal(test.port, port);
     assert.ok(test.result.received_bits_per_second > 1e6);
@@ -232,7 +218,7 @@ describe('traffic tests on loopback', { timeout: 180_000 }, () => {
 
   it('fails clearly against a port where no iperf3 listens', async (t) => {
     if (!ex) return t.skip('no sshd/iperf3');
-    const test = await run({ source: 'local', target: LOOPBACK, port: freeIperfPort, duration_seconds: 1 });
+    const test = await runTrafficTest(api, { source: 'local', target: LOOPBACK, port: freeIperfPort, duration_seconds: 1 });
     assert.equal(test.state, 'failed');
     assert.equal(test.result, null);
     assert.equal(test.error, `iperf3 on local could not test against ${LOOPBACK}:${freeIperfPort}: iperf3: unable to connect to server: Connection refused`);
@@ -240,13 +226,13 @@ describe('traffic tests on loopback', { timeout: 180_000 }, () => {
 
   it('checks known_hosts (hashed) and uses a passphrase-protected key', async (t) => {
     if (!ex) return t.skip('no sshd/iperf3');
-    const test = await run({ source: 'viakh', target: 'local', duration_seconds: 1 });
+    const test = await runTrafficTest(api, { source: 'viakh', target: 'local', duration_seconds: 1 });
     assert.equal(test.state, 'done', test.error);
   });
 
   it('trusts a first key when enabled, and refuses a changed one', async (t) => {
     if (!ex) return t.skip('no sshd/iperf3');
-    const first = await run({ source: 'tofu', target: 'local', duration_seconds: 1 });
+    const first = await runTrafficTest(api, { source: 'tofu', target: 'local', duration_seconds: 1 });
     assert.equal(first.state, 'done', first.error);
     const hosts = (await api.get('/api/v1/traffic/hosts')).body.results;
     assert.equal(hosts[2].host_key.trusted_on_first_use, tofuSshd.hostKeyFingerprint);
@@ -256,7 +242,7 @@ describe('traffic tests on loopback', { timeout: 180_000 }, () => {
     tofuSshd = await startSshd({ address: LOOPBACK, port });
     appendFileSync(join(tofuSshd.dir, 'authorized_keys'), readFileSync(join(dir, 'tofu_client.pub')));
     const sessions = tofuSshd.sessions();
-    const second = await run({ source: 'tofu', target: 'local', duration_seconds: 1 });
+    const second = await runTrafficTest(api, { source: 'tofu', target: 'local', duration_seconds: 1 });
     assert.equal(second.state, 'failed');
     assert.ok(second.error.includes(`presented ssh-ed25519 key ${tofuSshd.hostKeyFingerprint}`), second.error);
     assert.match(second.error, /differs from the key trusted on first use/);
@@ -283,7 +269,7 @@ describe('traffic tests on loopback', { timeout: 180_000 }, () => {
       await sleep(100);
     }
     assert.equal(tests.count, 1, 'the schedule ran once');
-    const scheduled = await waitTest(tests.results[0].id);
+    const scheduled = await waitTrafficTest(api, tests.results[0].id);
     assert.equal(scheduled.state, 'done', scheduled.error);
     assert.equal(scheduled.schedule_id, s.id);
     const after = (await api.get(`/api/v1/traffic-schedules/${s.id}`)).body;

@@ -12,6 +12,7 @@ import { ApiClient, EXPORTER_DIR, TOKENS, tempDir, testEnv } from './helpers/exp
 import { type Lab, requireLab, startLab, waitForLine } from './helpers/lab.js';
 import { type SshServer, requireSshd, startSshd } from './helpers/sshd.js';
 import { requireTool, which } from './helpers/tools.js';
+import { runTrafficTest, startTrafficTest, waitTrafficTest } from './helpers/traffic.js';
 
 const NAS = '10.200.0.11';
 const NVR = '10.200.0.12';
@@ -28,22 +29,6 @@ let nvr: SshServer;
 let exporter: ChildProcess;
 let output = '';
 
-async function waitTest(id: number, ms = 60_000): Promise<any> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    const t = (await api.get(`/api/v1/traffic-tests/${id}`)).body;
-    if (t.state === 'done' || t.state === 'failed') return t;
-    await sleep(100);
-  }
-  throw new Error(`traffic test ${id} did not finish`);
-}
-
-async function start(body: Record<string, unknown>): Promise<any> {
-  const r = await api.post('/api/v1/traffic-tests', body);
-  assert.equal(r.status, 202, r.text);
-  return r.body;
-}
-
-const run = async (body: Record<string, unknown>) => waitTest((await start(body)).id);
 const mbit = (bps: number) => `${(bps / 1e6).toFixed(1)} Mbit/s`;
 
 /** iperf3 processes in the lab whose command line matches (pgrep -f; PIDs are shared, so the pattern is exact). */
@@ -100,23 +85,23 @@ describe('traffic tests in the lab network', { timeout: 240_000 }, () => {
 
   it('measures TCP and UDP between two hosts, both ways', async (t) => {
     if (!lab) return t.skip('no lab');
-    const tcp = await run({ source: 'nas', target: 'nvr', duration_seconds: 2 });
+    const tcp = await runTrafficTest(api, { source: 'nas', target: 'nvr', duration_seconds: 2 });
     assert.equal(tcp.state, 'done', tcp.error);
     assert.equal(tcp.target_address, NVR);
     assert.ok(tcp.result.received_bits_per_second > 1e6, mbit(tcp.result.received_bits_per_second));
     assert.ok(tcp.result.retransmits >= 0);
     assert.ok(tcp.result.seconds >= 1.9 && tcp.result.seconds < 3);
-    const back = await run({ source: 'nvr', target: 'nas', duration_seconds: 2, reverse: true, parallel: 4 });
+    const back = await runTrafficTest(api, { source: 'nvr', target: 'nas', duration_seconds: 2, reverse: true, parallel: 4 });
     assert.equal(back.state, 'done', back.error);
     assert.ok(back.result.received_bits_per_second > 1e6);
-    const udp = await run({ source: 'nas', target: 'nvr', protocol: 'udp', duration_seconds: 2, bitrate_bits_per_second: 50_000_000 });
+    const udp = await runTrafficTest(api, { source: 'nas', target: 'nvr', protocol: 'udp', duration_seconds: 2, bitrate_bits_per_second: 50_000_000 });
     assert.equal(udp.state, 'done', udp.error);
     assert.ok(udp.result.received_bits_per_second > 1e6, mbit(udp.result.received_bits_per_second));
     assert.ok(udp.result.loss_ratio >= 0 && udp.result.loss_ratio <= 1);
     assert.ok(udp.result.jitter_seconds >= 0 && udp.result.jitter_seconds < 1);
     // Both hosts share the lab's hosts namespace, so iperf3 sizes datagrams for loopback (32 KiB).
     assert.ok(udp.result.packets > 100, `${udp.result.packets} packets`);
-    const server = await run({ source: 'nas', target: 'nvr', duration_seconds: 1, start_server: true, port: 5202, protocol: 'udp', bitrate_bits_per_second: 10_000_000 });
+    const server = await runTrafficTest(api, { source: 'nas', target: 'nvr', duration_seconds: 1, start_server: true, port: 5202, protocol: 'udp', bitrate_bits_per_second: 10_000_000 });
     assert.equal(server.state, 'done', server.error);
     console.log(`lab: TCP nas→nvr ${mbit(tcp.result.received_bits_per_second)} (${tcp.result.retransmits} retransmits); `
       + `TCP reverse -P 4 nas→nvr ${mbit(back.result.received_bits_per_second)}; UDP 50M ${mbit(udp.result.received_bits_per_second)} `
@@ -148,7 +133,7 @@ describe('traffic tests in the lab network', { timeout: 240_000 }, () => {
     if (!lab) return t.skip('no lab');
     const sessions = nas.sessions();
     const logins = nas.logins();
-    const test = await run({ source: 'impostor', target: 'nvr', duration_seconds: 1 });
+    const test = await runTrafficTest(api, { source: 'impostor', target: 'nvr', duration_seconds: 1 });
     assert.equal(test.state, 'failed');
     assert.equal(test.error, `host key of impostor (${NAS}:22) refused: it does not match the pinned ${nvr.hostKeyFingerprint}; `
       + `presented ssh-ed25519 key ${nas.hostKeyFingerprint}`);
@@ -169,14 +154,14 @@ describe('traffic tests in the lab network', { timeout: 240_000 }, () => {
 
   it('runs tests against one server one at a time', async (t) => {
     if (!lab) return t.skip('no lab');
-    const first = await start({ source: 'nas', target: 'nvr', duration_seconds: 3 });
-    const second = await start({ source: 'nvr', target: NVR, duration_seconds: 1 });
+    const first = await startTrafficTest(api, { source: 'nas', target: 'nvr', duration_seconds: 3 });
+    const second = await startTrafficTest(api, { source: 'nvr', target: NVR, duration_seconds: 1 });
     assert.equal(second.target, 'nvr', 'the address of a configured host is that host');
     await sleep(1000);
     assert.equal((await api.get(`/api/v1/traffic-tests/${first.id}`)).body.state, 'running');
     assert.equal((await api.get(`/api/v1/traffic-tests/${second.id}`)).body.state, 'queued', 'waits for the first');
-    const a = await waitTest(first.id);
-    const b = await waitTest(second.id);
+    const a = await waitTrafficTest(api, first.id);
+    const b = await waitTrafficTest(api, second.id);
     assert.equal(a.state, 'done', a.error);
     assert.equal(b.state, 'done', b.error);
     assert.ok(Date.parse(b.started_at) >= Date.parse(a.finished_at));
@@ -188,7 +173,7 @@ describe('traffic tests in the lab network', { timeout: 240_000 }, () => {
     const other = lab.spawn(lab.ns.hosts, ['timeout', '20', 'iperf3', '-c', NVR, '-B', '10.200.0.10', '-p', '5201', '-t', '4']);
     const otherDone = new Promise((resolve) => other.once('exit', resolve));
     await sleep(700);
-    const test = await run({ source: 'nas', target: 'nvr', duration_seconds: 1 });
+    const test = await runTrafficTest(api, { source: 'nas', target: 'nvr', duration_seconds: 1 });
     await otherDone;
     assert.equal(test.state, 'done', test.error);
     const wall = (Date.parse(test.finished_at) - Date.parse(test.started_at)) / 1000;
@@ -199,20 +184,20 @@ describe('traffic tests in the lab network', { timeout: 240_000 }, () => {
 
   it('fails clearly for a dead target and an unreachable source', async (t) => {
     if (!lab) return t.skip('no lab');
-    const dead = await run({ source: 'nas', target: DEAD, duration_seconds: 1 });
+    const dead = await runTrafficTest(api, { source: 'nas', target: DEAD, duration_seconds: 1 });
     assert.equal(dead.state, 'failed');
     assert.equal(dead.error, `iperf3 on nas could not test against ${DEAD}:5201: iperf3: unable to connect to server: Connection refused`);
-    const ghost = await run({ source: 'ghost', target: 'nvr', duration_seconds: 1 });
+    const ghost = await runTrafficTest(api, { source: 'ghost', target: 'nvr', duration_seconds: 1 });
     assert.equal(ghost.state, 'failed');
     assert.equal(ghost.error, `cannot connect to ghost (${DEAD}:22): connection refused (is sshd running?)`);
   });
 
   it('a test that outlives its remote timeout is stopped on the remote host', async (t) => {
     if (!lab) return t.skip('no lab');
-    const test = await start({ source: 'nas', target: STALL, port: 5299, duration_seconds: 1 });
+    const test = await startTrafficTest(api, { source: 'nas', target: STALL, port: 5299, duration_seconds: 1 });
     await sleep(1500);
     assert.match(await pgrep(`iperf3 -c ${STALL}`), /iperf3 -c 10\.200\.0\.14 -p 5299/, 'the client hangs on the stalled server');
-    const done = await waitTest(test.id);
+    const done = await waitTrafficTest(api, test.id);
     assert.equal(done.state, 'failed');
     assert.match(done.error, new RegExp(`^iperf3 on nas did not finish within ${1 + GRACE} s and was stopped by the remote timeout`));
     await sleep(300);
@@ -248,7 +233,7 @@ describe('traffic tests in the lab network', { timeout: 240_000 }, () => {
       list = (await api.get(`/api/v1/traffic-tests?schedule_id=${s.id}`)).body;
     }
     assert.equal(list.count, 1);
-    const test = await waitTest(list.results[0].id);
+    const test = await waitTrafficTest(api, list.results[0].id);
     assert.equal(test.state, 'done', test.error);
     assert.equal(test.bitrate_bits_per_second, 1_000_000);
     assert.equal((await api.patch(`/api/v1/traffic-schedules/${s.id}`, { enabled: false })).body.next_run_at, null);

@@ -52,10 +52,8 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
   const conflictInfo = gauge('lanscape_address_conflict_info', 'One series per address in conflict, by kind; the value is always 1.');
   const unknownHosts = gauge('lanscape_unknown_hosts', 'Alive addresses inside managed subnets that nobody reserved.');
   const collectorUp = gauge('lanscape_collector_up', 'Whether a collector works (1) or not (0).');
-  const all = [hostUp, hostInfo, lastSeen, openPort, hostsUp, duration, success, interval, conflicts, conflictInfo, unknownHosts, collectorUp];
 
   function refresh() {
-    for (const g of all) g.reset();
     const subnets = ipam.store.allSubnets();
     const cidrs = new Map(subnets.map((s) => [s.id, s.cidr]));
     const index = new SubnetIndex(subnets);

@@ -2,28 +2,23 @@
 // default), jittered so subnets added together do not sweep in lockstep. A bounded timer loop
 // that stops with the exporter.
 import type { IpamService } from '../ipam/service.js';
+import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import type { DiscoveryService } from './service.js';
 
 export class ScanScheduler {
-  private timer: NodeJS.Timeout | undefined;
+  private loop: TimerLoop | undefined;
   private readonly due = new Map<number, number>();
 
   constructor(private readonly ipam: IpamService, private readonly discovery: DiscoveryService,
     private readonly defaults: { interval_seconds: number; jitter_ratio: number }, private readonly now = Date.now) {}
 
   start(tickMs = 1000): void {
-    const tick = () => {
-      this.tick();
-      this.timer = setTimeout(tick, tickMs);
-      this.timer.unref();
-    };
-    this.timer = setTimeout(tick, tickMs);
-    this.timer.unref();
+    this.loop = startTimerLoop(() => { this.tick(); }, tickMs);
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.loop?.stop();
+    this.loop = undefined;
   }
 
   /** Queues the subnets whose time has come; returns their ids. */

@@ -1,7 +1,8 @@
 // Adapter to one Docker Engine API endpoint through dockerode: the few calls the exporter
 // makes, normalised by core/model.ts. Read-only: nothing here creates, changes or removes.
 import { readFileSync } from 'node:fs';
-import Docker from 'dockerode';
+import { createRequire } from 'node:module';
+import type Docker from 'dockerode';
 import type { DockerEndpointConfig } from '../config/schema.js';
 import { type Container, type ContainerStats, type Network, containerFromInspect, networkFromApi, statsFromApi } from './core/model.js';
 
@@ -56,9 +57,10 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 
 export function createDockerClient(endpoint: DockerEndpointConfig): DockerClient {
   // TLS files are read here, at every (re)connect, so renewed certificates are picked up.
-  const api = new Docker(modemOptions(endpoint, REQUEST_TIMEOUT_MS));
+  const Dockerode = loadDockerode();
+  const api = new Dockerode(modemOptions(endpoint, REQUEST_TIMEOUT_MS));
   // The event stream is idle for long stretches: no socket timeout on it.
-  const stream = new Docker(modemOptions(endpoint, undefined));
+  const stream = new Dockerode(modemOptions(endpoint, undefined));
   const inspect = async (id: string): Promise<Container | null> => {
     try {
       return containerFromInspect(await api.getContainer(id).inspect());
@@ -122,4 +124,11 @@ export function createDockerClient(endpoint: DockerEndpointConfig): DockerClient
       }
     },
   };
+}
+
+// dockerode is loaded when the first endpoint is: an exporter without Docker never pays for it.
+let dockerode: typeof Docker | undefined;
+function loadDockerode(): typeof Docker {
+  dockerode ??= createRequire(import.meta.url)('dockerode') as typeof Docker;
+  return dockerode;
 }

@@ -3,7 +3,7 @@
 // changes an engine.
 import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
-import { Page, listOf } from '../ipam/schemas.js';
+import { Page, listOf, listed } from '../ipam/schemas.js';
 import { ENDPOINT_NAME_RE } from './core/endpoints.js';
 import { CONTAINER_STATES, HEALTH_STATUSES } from './core/model.js';
 import type { DockerService } from './service.js';
@@ -88,10 +88,7 @@ export function registerDockerRoutes(api: ApiRoutes, docker: DockerService): voi
   api.add({
     method: 'get', path: '/docker/endpoints', scope: 'read', tag: 'docker', summary: 'Docker endpoints and their connection state',
     responses: { 200: { description: 'Endpoints', schema: listOf(Endpoint, 'DockerEndpointList') } },
-    handler: () => {
-      const results = docker.endpointViews();
-      return { status: 200, body: { count: results.length, results } };
-    },
+    handler: () => ({ status: 200, body: listed(docker.endpointViews()) }),
   });
   api.add({
     method: 'get', path: '/docker/containers', scope: 'read', tag: 'docker', summary: 'Containers of every endpoint, with their IPAM addresses',
@@ -110,9 +107,6 @@ export function registerDockerRoutes(api: ApiRoutes, docker: DockerService): voi
     method: 'get', path: '/docker/conflicts', scope: 'read', tag: 'docker', summary: 'Docker networks overlapping managed subnets',
     description: 'A Docker pool equal to, inside or covering a subnet a person manages in IPAM: containers there take addresses IPAM may hand out, and routes to that subnet break on the Docker host.',
     responses: { 200: { description: 'Overlaps', schema: listOf(Conflict, 'DockerConflictList') } },
-    handler: () => {
-      const results = docker.conflicts();
-      return { status: 200, body: { count: results.length, results } };
-    },
+    handler: () => ({ status: 200, body: listed(docker.conflicts()) }),
   });
 }

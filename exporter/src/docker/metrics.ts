@@ -23,10 +23,8 @@ export function registerDockerMetrics(registry: Registry, docker: DockerService)
   const overlapInfo = gauge('lanscape_docker_network_overlap_info',
     'Docker network pools that overlap a subnet managed in IPAM (relation same, inside or contains); the value is always 1.');
   const overlaps = gauge('lanscape_docker_network_overlaps', 'Docker network pools of the endpoint that overlap subnets managed in IPAM.');
-  const all = [up, info, state, health, restarts, started, cpu, memory, overlapInfo, overlaps];
 
   function refresh() {
-    for (const g of all) g.reset();
     const counts = new Map<string, number>();
     for (const ep of docker.snapshot()) {
       up.set({ endpoint: ep.name }, ep.up ? 1 : 0);

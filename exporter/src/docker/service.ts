@@ -9,6 +9,7 @@ import { notFound } from '../errors.js';
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { SubnetIndex, type IpamService } from '../ipam/service.js';
 import type { Db } from '../store/db.js';
+import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import { type DockerClient, type DockerEvent, createDockerClient } from './client.js';
 import { showTarget } from './core/endpoints.js';
 import type { Container, ContainerStats, Network } from './core/model.js';
@@ -88,7 +89,7 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
 export class DockerService {
   readonly store: DockerStore;
   private readonly endpoints = new Map<string, Endpoint>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly loops: TimerLoop[] = [];
   private stopping = false;
 
   constructor(db: Db, readonly ipam: IpamService, readonly config: DockerConfig, private readonly logger: Logger, private readonly deps: DockerDeps = {}) {
@@ -107,9 +108,7 @@ export class DockerService {
     if (this.endpoints.size === 0) return;
     for (const ep of this.endpoints.values()) void this.connect(ep);
     const every = (ms: number, fn: (ep: Endpoint) => void) => {
-      const t = setInterval(() => { for (const ep of this.endpoints.values()) if (ep.up && !this.stopping) fn(ep); }, ms);
-      t.unref();
-      this.timers.push(t);
+      this.loops.push(startTimerLoop(() => { for (const ep of this.endpoints.values()) if (ep.up && !this.stopping) fn(ep); }, ms));
     };
     every(this.config.resync_seconds * 1000, (ep) => void this.enqueue(ep, () => this.fullSync(ep)));
     every(HEARTBEAT_MS, (ep) => void this.enqueue(ep, async () => { await ep.client!.version(); }));
@@ -118,7 +117,7 @@ export class DockerService {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const loop of this.loops) loop.stop();
     for (const ep of this.endpoints.values()) {
       clearTimeout(ep.flushTimer);
       clearTimeout(ep.reconnectTimer);

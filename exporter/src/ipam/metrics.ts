@@ -18,10 +18,8 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService): void
   const rangeFree = gauge('lanscape_range_free_addresses', 'Free addresses of a range.');
   const rangeRatio = gauge('lanscape_range_utilization_ratio', 'Used share of a range (0–1).');
   const addresses = gauge('lanscape_addresses', 'All known addresses by state and source.');
-  const all = [subnetInfo, subnetSize, subnetAddresses, subnetFree, subnetRatio, rangeInfo, rangeSize, rangeFree, rangeRatio, addresses];
 
   function refresh() {
-    for (const g of all) g.reset();
     const rows = ipam.store.allSubnets();
     const tree = buildTree(rows.map((r) => ({ id: r.id, prefix: prefixOf(r) })));
     const cidrById = new Map(rows.map((r) => [r.id, r.cidr]));

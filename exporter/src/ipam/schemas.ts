@@ -42,6 +42,8 @@ export const Page = (maxLimit = 1000, defaultLimit = 100) => ({
 
 export const listOf = <T extends z.ZodType>(item: T, name: string) =>
   z.object({ count: z.number().int(), results: z.array(item) }).meta({ id: name });
+/** A response body of the listOf shape. */
+export const listed = <T>(results: T[]) => ({ count: results.length, results });
 
 // --- subnets
 const subnetFields = {

@@ -29,20 +29,22 @@ export class SnapshotGauge {
 
 /**
  * A set of snapshot gauges filled by one refresh per scrape. prom-client reads metrics in
- * registration order; the first one's get() runs the refresh before any value is read.
+ * registration order; the first one's get() empties every gauge of the group and runs the
+ * refresh before any value is read, so a series the refresh does not set again is gone.
  */
 export function snapshotGroup(registry: Registry, refresh: () => void) {
-  let first: SnapshotGauge | undefined;
+  const group: SnapshotGauge[] = [];
   return (name: string, help: string, type: 'gauge' | 'counter' = 'gauge'): SnapshotGauge => {
     const g = new SnapshotGauge(name, help, registry, type);
-    if (!first) {
-      first = g;
+    if (group.length === 0) {
       const read = g.get.bind(g);
       g.get = () => {
+        for (const member of group) member.reset();
         refresh();
         return read();
       };
     }
+    group.push(g);
     return g;
   };
 }

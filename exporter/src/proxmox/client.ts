@@ -6,7 +6,8 @@
 //   errors in `errors`) without ever putting the token into a message.
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { type Proxmox, proxmoxApi } from 'proxmox-api';
+import { createRequire } from 'node:module';
+import type { Proxmox, proxmoxApi as ProxmoxApi } from 'proxmox-api';
 import type { ApiRequestable } from 'proxmox-api';
 import { type TlsSettings, createTlsAgent, describeTlsError, ProxmoxTlsError } from './tls.js';
 
@@ -141,5 +142,7 @@ export interface PveClient {
 
 export function createPveClient(settings: ClientSettings): PveClient {
   const transport = new PveTransport(settings);
+  // Loaded here, not at start-up: an exporter without Proxmox never pays for it.
+  const { proxmoxApi } = createRequire(import.meta.url)('proxmox-api') as { proxmoxApi: typeof ProxmoxApi };
   return { api: proxmoxApi(transport), transport };
 }

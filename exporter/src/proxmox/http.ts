@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { LanscapeError } from '../errors.js';
 import type { ApiRoutes } from '../http/routes.js';
-import { IdParams, IpAddress, Page } from '../ipam/schemas.js';
+import { IdParams, IpAddress, Page, listOf } from '../ipam/schemas.js';
 import { BRIDGE_RE, CI_USER_RE, NODE_RE, SSH_KEY_RE, STORAGE_RE, VMID_MAX, VMID_MIN, VM_NAME_RE } from './core/formats.js';
 import { JOB_STATES, STEP_NAMES, STEP_STATES } from './core/jobs.js';
 import type { VmRequest } from './core/plan.js';
@@ -126,7 +126,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     method: 'get', path: '/proxmox/templates', scope: 'read', tag: 'proxmox', summary: 'VM templates on a node (asked live)',
     query: NodeQuery,
     responses: {
-      200: { description: 'Templates', schema: z.object({ count: z.number().int(), results: z.array(z.object({ vmid: z.number().int(), name: z.string(), node: z.string(), tags: z.array(z.string()), disk_total_bytes: Num, memory_total_bytes: Num })) }).meta({ id: 'ProxmoxTemplateList' }) },
+      200: { description: 'Templates', schema: listOf(z.object({ vmid: z.number().int(), name: z.string(), node: z.string(), tags: z.array(z.string()), disk_total_bytes: Num, memory_total_bytes: Num }), 'ProxmoxTemplateList') },
       ...unavailable,
     },
     handler: async ({ query }) => ({ status: 200, body: await need().templates(query.node) }),
@@ -137,10 +137,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     responses: {
       200: {
         description: 'Storages',
-        schema: z.object({
-          count: z.number().int(),
-          results: z.array(z.object({ storage: z.string(), type: z.string(), content: z.array(z.string()), shared: z.boolean(), active: z.boolean(), total_bytes: Num, available_bytes: Num })),
-        }).meta({ id: 'ProxmoxStorageList' }),
+        schema: listOf(z.object({ storage: z.string(), type: z.string(), content: z.array(z.string()), shared: z.boolean(), active: z.boolean(), total_bytes: Num, available_bytes: Num }), 'ProxmoxStorageList'),
       },
       ...unavailable,
     },
@@ -152,10 +149,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     responses: {
       200: {
         description: 'Bridges',
-        schema: z.object({
-          count: z.number().int(),
-          results: z.array(z.object({ bridge: z.string(), type: z.string(), active: z.boolean(), vlan_aware: z.boolean(), cidr: z.string().nullable(), comments: z.string().nullable() })),
-        }).meta({ id: 'ProxmoxBridgeList' }),
+        schema: listOf(z.object({ bridge: z.string(), type: z.string(), active: z.boolean(), vlan_aware: z.boolean(), cidr: z.string().nullable(), comments: z.string().nullable() }), 'ProxmoxBridgeList'),
       },
       ...unavailable,
     },
@@ -192,7 +186,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
   api.add({
     method: 'get', path: '/vms/jobs', scope: 'read', tag: 'proxmox', summary: 'VM creation jobs, newest first',
     query: z.strictObject({ ...Page(), state: z.enum(JOB_STATES).optional() }),
-    responses: { 200: { description: 'Jobs', schema: z.object({ count: z.number().int(), results: z.array(VmJob) }).meta({ id: 'VmJobList' }) }, ...unavailable },
+    responses: { 200: { description: 'Jobs', schema: listOf(VmJob, 'VmJobList') }, ...unavailable },
     handler: ({ query }) => ({ status: 200, body: need().vms.list(query, query.limit, query.offset) }),
   });
   api.add({

@@ -29,8 +29,6 @@ export function registerProxmoxMetrics(registry: Registry, proxmox: ProxmoxServi
   const jobs = gauge('lanscape_proxmox_vm_jobs', 'VM creation jobs in the store by state.');
 
   function refresh() {
-    for (const g of [up, lastSuccess, duration, nodeInfo, nodeUp, nodeCpu, nodeCpus, nodeMem, nodeMemTotal, nodeUptime,
-      guestInfo, guestUp, guestCpu, guestCpus, guestMem, guestMemTotal, guestDisk, guestUptime, guestAddress, jobs]) g.reset();
     const state = proxmox.up;
     up.set({}, state === true ? 1 : 0);
     const counts = proxmox.store.jobCounts();

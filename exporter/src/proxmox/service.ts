@@ -10,6 +10,7 @@ import { parseIp } from '../ipam/core/ip.js';
 import { usableBounds } from '../ipam/core/prefix.js';
 import { type IpamService, prefixOf } from '../ipam/service.js';
 import type { Db } from '../store/db.js';
+import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import { type PveClient, ProxmoxError, createPveClient } from './client.js';
 import { type Guest, type PveNode, agentAddresses, lxcAddresses, parseGuests, parseNodes } from './core/inventory.js';
 import { type Plan, type RowInfo, reconcile } from './core/reconcile.js';
@@ -59,8 +60,7 @@ export class ProxmoxService {
   private lastError: string | null = null;
   private lastSummary: ReconcileSummary | null = null;
   private inflight: Promise<Inventory> | null = null;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private loop: TimerLoop | undefined;
 
   constructor(db: Db, readonly ipam: IpamService, readonly config: ProxmoxConfig, deps: ProxmoxDeps, private readonly logger: Logger) {
     if (!config.url || !config.token_id || !config.token_secret) throw new Error('proxmox.url, token_id and token_secret are required');
@@ -93,19 +93,12 @@ export class ProxmoxService {
   get summary(): ReconcileSummary | null { return this.lastSummary; }
 
   start(): void {
-    const tick = () => {
-      if (this.stopped) return;
-      void this.refresh().catch(() => undefined).finally(() => {
-        if (!this.stopped) this.timer = setTimeout(tick, this.config.interval_seconds * 1000);
-        this.timer?.unref();
-      });
-    };
-    tick();
+    // run() has logged a failed inventory already; the loop goes on.
+    this.loop = startTimerLoop(() => this.refresh().catch(() => undefined), this.config.interval_seconds * 1000, { runNow: true });
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.loop?.stop();
     // Abort first, then drop the sockets, so nothing waits for a request timeout.
     this.vms.abort();
     this.client.transport.close();

@@ -3,7 +3,7 @@
 // anything else is 400 before the service, let alone SSH, sees it.
 import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
-import { Id, IdParams, Page } from '../ipam/schemas.js';
+import { Id, IdParams, Page, listOf, listed } from '../ipam/schemas.js';
 import { LIMITS, ipLiteral } from './core/command.js';
 import { HOST_NAME_RE, type TrafficService } from './service.js';
 
@@ -114,11 +114,8 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
   api.add({
     method: 'get', path: '/traffic/hosts', scope: 'read', tag: 'traffic', summary: 'Hosts traffic tests can run between',
     description: 'The hosts of the traffic.hosts configuration, with how their host keys are checked. Never any key material.',
-    responses: { 200: { description: 'Hosts', schema: z.object({ count: z.number().int(), results: z.array(Host) }).meta({ id: 'TrafficHostList' }) } },
-    handler: () => {
-      const results = traffic.hosts();
-      return { status: 200, body: { count: results.length, results } };
-    },
+    responses: { 200: { description: 'Hosts', schema: listOf(Host, 'TrafficHostList') } },
+    handler: () => ({ status: 200, body: listed(traffic.hosts()) }),
   });
   api.add({
     method: 'post', path: '/traffic-tests', scope: 'write', tag: 'traffic', summary: 'Run an iperf3 test between two hosts',
@@ -145,7 +142,7 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
       protocol: Protocol.optional(),
       schedule_id: Id.optional(),
     }),
-    responses: { 200: { description: 'Tests', schema: z.object({ count: z.number().int(), results: z.array(Test) }).meta({ id: 'TrafficTestList' }) } },
+    responses: { 200: { description: 'Tests', schema: listOf(Test, 'TrafficTestList') } },
     handler: ({ query }) => ({ status: 200, body: traffic.listTests(query, query.limit, query.offset) }),
   });
   api.add({
@@ -155,11 +152,8 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
   });
   api.add({
     method: 'get', path: '/traffic-schedules', scope: 'read', tag: 'traffic', summary: 'Traffic test schedules',
-    responses: { 200: { description: 'Schedules', schema: z.object({ count: z.number().int(), results: z.array(Schedule) }).meta({ id: 'TrafficScheduleList' }) } },
-    handler: () => {
-      const results = traffic.listSchedules();
-      return { status: 200, body: { count: results.length, results } };
-    },
+    responses: { 200: { description: 'Schedules', schema: listOf(Schedule, 'TrafficScheduleList') } },
+    handler: () => ({ status: 200, body: listed(traffic.listSchedules()) }),
   });
   api.add({
     method: 'post', path: '/traffic-schedules', scope: 'write', tag: 'traffic', summary: 'Run a traffic test every interval',

@@ -31,10 +31,8 @@ export function registerTrafficMetrics(registry: Registry, traffic: TrafficServi
   const success = gauge('lanscape_traffic_test_success', 'Whether the last test succeeded (1) or failed (0).');
   const floor = gauge('lanscape_traffic_test_floor_bytes_per_second',
     'Throughput floor of a schedule (its floor_bits_per_second / 8), for alerting; the highest when several set one.');
-  const all = [throughput, retransmits, jitter, loss, lastRun, duration, success, floor];
 
   function refresh() {
-    for (const g of all) g.reset();
     const schedules = traffic.store.schedules();
     const hosts = traffic.hostsByName;
     const scheduled = new Set(schedules.map((s) => s.target));

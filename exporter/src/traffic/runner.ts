@@ -3,21 +3,14 @@
 // duration + grace, then KILL 5 s later), a local timer a little after that which closes the
 // connection, and the caller's abort signal (exporter stop). A busy server is retried with
 // back-off.
-import { KILL_AFTER_SECONDS, type Protocol, iperfClientArgv, iperfServerArgv, remoteCommand } from './core/command.js';
+import { type ClientParams, KILL_AFTER_SECONDS, iperfClientArgv, iperfServerArgv, remoteCommand } from './core/command.js';
 import { type TrafficResult, cleanMessage, parseIperfJson } from './core/iperf.js';
 import { BUSY_BACKOFF_MS } from './core/schedule.js';
 import type { RunningCommand, SshSession } from './ssh.js';
 
-export interface RunPlan {
+export interface RunPlan extends ClientParams {
   source: string;
   target: string;
-  targetAddress: string;
-  port: number;
-  protocol: Protocol;
-  durationSeconds: number;
-  bitrate: number | null;
-  parallel: number;
-  reverse: boolean;
   /** Start `iperf3 -s -1` on the target first; bind it to the target address when that is an IP. */
   startServer: { bindAddress: string | null } | null;
   graceSeconds: number;
@@ -49,10 +42,7 @@ export async function runTrafficTest(plan: RunPlan, deps: RunDeps): Promise<RunO
   let clientCommand: string;
   let serverCommand: string | null = null;
   try {
-    clientCommand = remoteCommand(iperfClientArgv({
-      targetAddress: plan.targetAddress, port: plan.port, protocol: plan.protocol, durationSeconds: plan.durationSeconds,
-      bitrate: plan.bitrate, parallel: plan.parallel, reverse: plan.reverse,
-    }), remoteSeconds);
+    clientCommand = remoteCommand(iperfClientArgv(plan), remoteSeconds);
     if (plan.startServer) {
       // The server outlives the client's busy retries and start-up; -1 ends it after one test.
       const backoff = (deps.backoffMs ?? BUSY_BACKOFF_MS).reduce((a, b) => a + b, 0) / 1000;

@@ -2,30 +2,27 @@
 // has come (unless its previous test is still waiting or running). A bounded timer loop that
 // stops with the exporter.
 import type { Logger } from 'pino';
+import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import type { TrafficService } from './service.js';
 
 export class TrafficScheduler {
-  private timer: NodeJS.Timeout | undefined;
+  private loop: TimerLoop | undefined;
 
   constructor(private readonly traffic: TrafficService, private readonly logger: Logger, private readonly now = Date.now) {}
 
   start(tickMs = 1000): void {
-    const tick = () => {
+    this.loop = startTimerLoop(() => {
       try {
         this.tick();
       } catch (e) {
         this.logger.error({ err: e }, 'traffic schedule tick failed');
       }
-      this.timer = setTimeout(tick, tickMs);
-      this.timer.unref();
-    };
-    this.timer = setTimeout(tick, tickMs);
-    this.timer.unref();
+    }, tickMs);
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.loop?.stop();
+    this.loop = undefined;
   }
 
   /** Queues the due schedules' tests; returns the ids of the schedules handled. */

@@ -2,7 +2,7 @@
 // server (iperf3 serves one test at a time), the runs, their history and schedules.
 import { accessSync, constants, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import ssh2 from 'ssh2';
+import { loadSsh2 } from './ssh2.js';
 import type { Config } from '../config/schema.js';
 import { LanscapeError, notFound, unprocessable } from '../errors.js';
 import { ipLiteral } from './core/command.js';
@@ -134,7 +134,7 @@ export class TrafficService {
       }
     }
     // parseKey's messages say what is wrong (format, passphrase) without quoting the key.
-    const parsed = ssh2.utils.parseKey(privateKey, passphrase);
+    const parsed = loadSsh2().utils.parseKey(privateKey, passphrase);
     if (parsed instanceof Error) throw new Error(`private_key_file ${file}: ${parsed.message.slice(0, 120)}`);
     return passphrase ? { privateKey, passphrase } : { privateKey };
   }

@@ -1,7 +1,8 @@
 // SSH adapter (ssh2): connect with a host key check, run one command, stream its output.
 // Errors become one-line messages that name the host; secrets never enter them.
 // ssh2 is CommonJS without named ESM exports.
-import ssh2, { type Client as SshClient, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
+import { loadSsh2 } from './ssh2.js';
 import type { HostKeyDecision } from './core/hostkeys.js';
 import { cleanMessage } from './core/iperf.js';
 
@@ -43,7 +44,7 @@ const KEEPALIVE_COUNT = 3;
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
 export function sshConnect(ep: SshEndpoint, readyTimeoutMs: number): Promise<SshSession> {
-  const client = new ssh2.Client();
+  const client = new (loadSsh2().Client)();
   let refusal: string | undefined;
   const config: ConnectConfig = {
     host: ep.address,

@@ -3,13 +3,14 @@
 // and a busybox image imported from Debian's busybox-static (nothing is pulled). Needs root.
 // stop() tears down what the test left (containers, networks), stops the dockerd this helper
 // started (by its PID) and removes its state; an exit handler does the same as a safety net.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { type Server, type Socket, createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
+import { runCommand } from './processes.js';
 import { requireTool } from './tools.js';
 
 export const DOCKERD_SCRIPT = fileURLToPath(new URL('../fixtures/dockerd.sh', import.meta.url));
@@ -32,17 +33,7 @@ export function dockerAt(socketPath: string): Docker {
   return new Docker({ socketPath, host: undefined, port: undefined, protocol: undefined, ca: undefined, cert: undefined, key: undefined } as Docker.DockerOptions);
 }
 
-function runScript(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [DOCKERD_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runScript = (args: string[]) => runCommand('bash', [DOCKERD_SCRIPT, ...args]);
 
 /** Starts an engine, or skips the test (locally) / fails it (CI) when the tools are missing. */
 export async function startDockerd(t: TestContext): Promise<TestDockerd | undefined> {

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type CommandResult, runCommand, stopChild } from './processes.js';
 
 export const NETLAB_SCRIPT = fileURLToPath(new URL('../fixtures/netlab.sh', import.meta.url));
 
@@ -18,15 +19,13 @@ const LAN_HOSTS = [
   { address: '10.201.0.12', mac: 'b8:27:eb:0a:00:12' }, // B827EB Raspberry Pi Foundation
 ] as const;
 
-export interface ExecResult { code: number | null; stdout: string; stderr: string }
-
 export interface Lab {
   prefix: string;
   ns: { scan: string; gw: string; hosts: string; lan: string };
   routedLive: string[];            // every live routed host address, sorted numerically
   lanHosts: { address: string; mac: string }[];
   /** run a command inside a namespace, resolve with {code, stdout, stderr}; rejects on spawn error */
-  exec(ns: string, argv: string[], opts?: { timeoutMs?: number }): Promise<ExecResult>;
+  exec(ns: string, argv: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
   /** spawn a long-running process inside a namespace (e.g. an exporter, a listener); returns the ChildProcess; the lab kills every process it spawned in down() */
   spawn(ns: string, argv: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string }): ChildProcess;
   down(): Promise<void>;          // kill spawned processes (by PID), then delete the namespaces; idempotent
@@ -43,18 +42,7 @@ export function routedLiveHosts(extra: number): string[] {
   return [...new Set(live)].sort((a, b) => ipToInt(a) - ipToInt(b));
 }
 
-function runScript(args: string[], timeoutMs: number): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [NETLAB_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const runScript = (args: string[], timeoutMs: number) => runCommand('bash', [NETLAB_SCRIPT, ...args], { timeoutMs });
 
 /** Synchronous teardown for exit/signal paths: kill our processes (by PID), delete our namespaces. */
 function teardownSync(prefix: string, children: Set<ChildProcess>): void {
@@ -96,7 +84,7 @@ export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab>
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  let up: ExecResult;
+  let up: CommandResult;
   try {
     up = await runScript(['up', prefix, String(liveRouted)], 60_000);
   } catch (err) {
@@ -123,16 +111,7 @@ export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab>
     exec(name, argv, execOpts = {}) {
       try { checkNs(name); } catch (err) { return Promise.reject(err); }
       if (isDown) return Promise.reject(new Error(`lab ${prefix} is down`));
-      return new Promise((resolve, reject) => {
-        const child = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-        const timer = execOpts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), execOpts.timeoutMs);
-        child.on('error', (err) => { clearTimeout(timer); reject(err); });
-        child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-      });
+      return runCommand('ip', ['netns', 'exec', name, ...argv], execOpts);
     },
 
     spawn(name, argv, spawnOpts = {}) {
@@ -153,14 +132,7 @@ export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab>
     async down() {
       if (isDown) return;
       isDown = true;
-      const alive = [...children].filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null);
-      await Promise.all(alive.map((child) => new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          try { process.kill(child.pid!, 'SIGKILL'); } catch { /* already gone */ }
-        }, 2_000);
-        child.once('exit', () => { clearTimeout(timer); resolve(); });
-        try { process.kill(child.pid!, 'SIGTERM'); } catch { clearTimeout(timer); resolve(); }
-      })));
+      await Promise.all([...children].filter((c) => c.pid !== undefined).map((child) => stopChild(child, 2_000)));
       children.clear();
       const res = await runScript(['down', prefix], 30_000);
       removeHandlers();

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { stopChild } from './processes.js';
 import { which } from './tools.js';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -117,10 +118,6 @@ export async function startSshd(opts: {
   let log = '';
   child.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`sshd did not start on ${opts.address}:${port}:\n${log}`)), 10_000);
@@ -153,12 +150,7 @@ export async function startSshd(opts: {
     async stop() {
       // -D keeps sshd in the foreground as the listener; its per-connection children end when
       // their clients disconnect (or with the namespace).
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopChild(child, 3000);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,9 +1,9 @@
 import React from 'react';
-import { css, cx } from '@emotion/css';
-import { type GrafanaTheme2 } from '@grafana/data';
+import { cx } from '@emotion/css';
 import { Tooltip, useStyles2 } from '@grafana/ui';
 import type { HostStatus, Observation } from '../api/types';
 import { formatDateTime, timeAgo } from '../utils/format';
+import { type Tone, getPillStyles } from './Pill';
 import { testIds } from './testIds';
 
 interface Props {
@@ -12,6 +12,7 @@ interface Props {
 }
 
 const LABELS: Record<HostStatus, string> = { up: 'Up', down: 'Down', unknown: 'Unknown' };
+const TONES: Record<HostStatus, Tone> = { up: 'ok', down: 'error', unknown: 'neutral' };
 
 /** Words for the tooltip: "down 12m ago", "up since 3h ago", "never answered". */
 export function statusDescription(observed: Observation | null | undefined, now: number = Date.now()): string {
@@ -30,7 +31,7 @@ export function statusDescription(observed: Observation | null | undefined, now:
 
 /** Up / Down / Unknown from observed.status, with when it changed in a tooltip. */
 export function StatusPill({ observed, now }: Props) {
-  const styles = useStyles2(getStyles);
+  const styles = useStyles2(getPillStyles);
   const status: HostStatus = observed?.status ?? 'unknown';
   const description = statusDescription(observed, now);
   const tooltip = (
@@ -42,7 +43,7 @@ export function StatusPill({ observed, now }: Props) {
   return (
     <Tooltip content={tooltip} placement="top">
       <span
-        className={cx(styles.pill, styles[status])}
+        className={cx(styles.pill, styles[TONES[status]])}
         data-testid={testIds.statusPill}
         data-status={status}
         aria-label={`${LABELS[status]}: ${description}`}
@@ -53,39 +54,3 @@ export function StatusPill({ observed, now }: Props) {
     </Tooltip>
   );
 }
-
-const getStyles = (theme: GrafanaTheme2) => ({
-  pill: css({
-    display: 'inline-flex',
-    alignItems: 'center',
-    gap: theme.spacing(0.5),
-    padding: theme.spacing(0, 1),
-    borderRadius: theme.shape.radius.pill,
-    fontSize: theme.typography.bodySmall.fontSize,
-    lineHeight: '20px',
-    fontWeight: theme.typography.fontWeightMedium,
-    whiteSpace: 'nowrap',
-    border: '1px solid transparent',
-  }),
-  dot: css({
-    width: 8,
-    height: 8,
-    borderRadius: theme.shape.radius.circle,
-    background: 'currentColor',
-  }),
-  up: css({
-    color: theme.colors.success.text,
-    background: theme.colors.success.transparent,
-    borderColor: theme.colors.success.border,
-  }),
-  down: css({
-    color: theme.colors.error.text,
-    background: theme.colors.error.transparent,
-    borderColor: theme.colors.error.border,
-  }),
-  unknown: css({
-    color: theme.colors.text.secondary,
-    background: theme.colors.background.secondary,
-    borderColor: theme.colors.border.weak,
-  }),
-});

@@ -1,13 +1,25 @@
 import React from 'react';
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
-import { type BackendSrvRequest, config } from '@grafana/runtime';
+import { type BackendSrvRequest } from '@grafana/runtime';
+import { PROXY_BASE } from '../api/client';
 import type { VmJob } from '../api/types';
 import { testIds } from '../components/testIds';
 import { type Answer, calls, fail, routes } from '../test/backend';
 import '../test/dom';
 import { subnet } from '../test/fixtures';
-import { KEY, UPID, cloneSteps, pveBridge, pveNode, pveStorage, pveTemplate, vmJob } from '../test/fixtures-infra';
+import {
+  KEY,
+  PROXMOX_NOT_CONFIGURED,
+  UPID,
+  cloneSteps,
+  pveBridge,
+  pveNode,
+  pveStorage,
+  pveTemplate,
+  vmJob,
+} from '../test/fixtures-infra';
 import { renderAt } from '../test/render';
+import { pick, setRole } from '../test/ui';
 import CreateVm from './CreateVm';
 
 const mockFetch = jest.fn();
@@ -16,13 +28,7 @@ jest.mock('@grafana/runtime', () => ({
   getBackendSrv: () => ({ fetch: mockFetch }),
 }));
 
-const P = '/api/plugin-proxy/lanscape-ipam-app';
 const SUBNET = subnet({ id: 3, cidr: '10.20.0.0/24', name: 'servers', gateway: '10.20.0.1', vlan: 20 });
-
-function setRole(role: string | undefined) {
-  const bootData = (config.bootData ?? {}) as typeof config.bootData;
-  config.bootData = { ...bootData, user: { ...bootData?.user, orgRole: role } } as typeof config.bootData;
-}
 
 function backend(extra: Record<string, Answer> = {}) {
   mockFetch.mockImplementation(
@@ -42,14 +48,6 @@ function backend(extra: Record<string, Answer> = {}) {
       ...extra,
     })
   );
-}
-
-/** Chooses `text` in the Combobox with this test id (the first option it filters to). */
-function pick(testId: string, text: string) {
-  const input = screen.getByTestId(testId);
-  fireEvent.focus(input);
-  fireEvent.change(input, { target: { value: text } });
-  fireEvent.keyDown(input, { key: 'Enter' });
 }
 
 const field = (name: string) => screen.getByTestId(testIds.vm.field(name));
@@ -168,7 +166,7 @@ describe('Create VM page', () => {
 
     // One POST to the admin route, with the key the review showed; polling stopped at done.
     expect(vmPosts()).toHaveLength(1);
-    expect(vmPosts()[0]).toMatchObject({ url: `${P}/admin/vms`, data: EXPECTED_BODY });
+    expect(vmPosts()[0]).toMatchObject({ url: `${PROXY_BASE}/admin/vms`, data: EXPECTED_BODY });
     expect(keyOf(vmPosts()[0]!)).toBe(shownKey);
     const count = polls;
     await act(() => new Promise((r) => setTimeout(r, 50)));
@@ -350,11 +348,7 @@ describe('Create VM page', () => {
 
   it('shows how to configure Proxmox when the exporter has none (503), and other errors as errors', async () => {
     backend({
-      'GET read/proxmox/nodes': fail(
-        503,
-        'Proxmox is not configured: set LANSCAPE_PROXMOX_URL, LANSCAPE_PROXMOX_TOKEN_ID and LANSCAPE_PROXMOX_TOKEN_SECRET',
-        'proxmox_not_configured'
-      ),
+      'GET read/proxmox/nodes': PROXMOX_NOT_CONFIGURED,
     });
     const { unmount } = renderAt(<CreateVm pollMs={5} />, '/vms/new');
     const how = await screen.findByTestId(testIds.vm.notConfigured);

@@ -3,15 +3,14 @@
 // route, then follows the job every second until the VM is up with its address assigned, or the
 // job failed and its address was released. Admins only: the exporter takes VM creation with its
 // admin token, which Grafana's proxy adds for Admins.
-import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import React, { useCallback, useMemo, useState } from 'react';
 import { css } from '@emotion/css';
 import { type GrafanaTheme2, usePluginContext } from '@grafana/data';
 import { PluginPage } from '@grafana/runtime';
 import { Alert, Button, LoadingPlaceholder, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
 import { type ApiError, api, explain, toApiError } from '../api/client';
-import { useApi } from '../api/hooks';
+import { useApi, useMounted, usePolling } from '../api/hooks';
 import { allSubnets } from '../api/loaders';
-import type { VmJob } from '../api/types';
 import { ErrorAlert } from '../components/ErrorAlert';
 import { NotConfigured, isNotConfigured } from '../components/infra/NotConfigured';
 import { testIds } from '../components/testIds';
@@ -101,17 +100,9 @@ function Wizard({ pollMs }: { pollMs: number }) {
   const [submission, setSubmission] = useState<{ key: string; body: string }>();
   const [busy, setBusy] = useState(false);
   const [submitError, setSubmitError] = useState<ApiError>();
-  const [job, setJob] = useState<VmJob>();
-  const [pollError, setPollError] = useState<ApiError>();
-  const timer = useRef<ReturnType<typeof setTimeout>>();
-  const alive = useRef(true);
-  useEffect(() => {
-    alive.current = true;
-    return () => {
-      alive.current = false;
-      clearTimeout(timer.current);
-    };
-  }, []);
+  const mounted = useMounted();
+  const polled = usePolling(api.vmJob, isJobActive, pollMs);
+  const job = polled.current;
 
   const nodes = useApi(() => api.proxmoxNodes(), []);
   const node = form.node;
@@ -159,37 +150,6 @@ function Wizard({ pollMs }: { pollMs: number }) {
     setReached((r) => Math.max(r, target));
   };
 
-  const follow = (current: VmJob) => {
-    if (!alive.current) {
-      return;
-    }
-    setJob(current);
-    if (!isJobActive(current)) {
-      return;
-    }
-    timer.current = setTimeout(() => {
-      api.vmJob(current.id).then(
-        (next) => {
-          if (alive.current) {
-            setPollError(undefined);
-            follow(next);
-          }
-        },
-        (e: unknown) => {
-          if (!alive.current) {
-            return;
-          }
-          // Keep following through a hiccup of the proxy or the exporter, not a job that is gone.
-          const error = toApiError(e);
-          setPollError(error);
-          if (error.status !== 404) {
-            follow(current);
-          }
-        }
-      );
-    }, pollMs);
-  };
-
   const create = async () => {
     if (busy) {
       return;
@@ -207,26 +167,22 @@ function Wizard({ pollMs }: { pollMs: number }) {
     setBusy(true);
     setSubmitError(undefined);
     try {
-      const started = await api.createVm(input, key);
-      setPollError(undefined);
-      follow(started);
+      polled.start(await api.createVm(input, key));
     } catch (e) {
-      if (alive.current) {
+      if (mounted.current) {
         setSubmitError(toApiError(e));
       }
     } finally {
-      if (alive.current) {
+      if (mounted.current) {
         setBusy(false);
       }
     }
   };
 
   const startOver = () => {
-    clearTimeout(timer.current);
-    setJob(undefined);
+    polled.stop();
     setSubmission(undefined);
     setSubmitError(undefined);
-    setPollError(undefined);
     setForm((f) => emptyVmForm({ node: f.node }));
     setShown(new Set());
     setStep(0);
@@ -234,8 +190,7 @@ function Wizard({ pollMs }: { pollMs: number }) {
   };
   const editAgain = () => {
     // A new submission: the failed job's key would only bring that job back.
-    clearTimeout(timer.current);
-    setJob(undefined);
+    polled.stop();
     setSubmission(body ? { key: newIdempotencyKey(), body } : undefined);
     setSubmitError(undefined);
     setStep(REVIEW);
@@ -279,7 +234,7 @@ function Wizard({ pollMs }: { pollMs: number }) {
     <PluginPage>
       <div className={styles.page} data-testid={testIds.vm.container}>
         {job ? (
-          <VmJobView job={job} subnetId={subnetId} pollError={pollError} onAgain={startOver} onEdit={editAgain} />
+          <VmJobView job={job} subnetId={subnetId} pollError={polled.error} onAgain={startOver} onEdit={editAgain} />
         ) : !nodes.data ? (
           <LoadingPlaceholder text="Loading Proxmox nodes…" />
         ) : nodeList.length === 0 ? (

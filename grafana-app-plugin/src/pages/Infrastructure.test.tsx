@@ -1,12 +1,19 @@
 import React from 'react';
 import { screen, within } from '@testing-library/react';
-import { config } from '@grafana/runtime';
 import { testIds } from '../components/testIds';
 import { type Answer, calls, fail, routes } from '../test/backend';
 import '../test/dom';
 import { subnet } from '../test/fixtures';
-import { dockerContainer, dockerEndpoint, dockerNetwork, pveGuest, pveNode } from '../test/fixtures-infra';
+import {
+  PROXMOX_NOT_CONFIGURED,
+  dockerContainer,
+  dockerEndpoint,
+  dockerNetwork,
+  pveGuest,
+  pveNode,
+} from '../test/fixtures-infra';
 import { renderAt } from '../test/render';
+import { setRole } from '../test/ui';
 import Infrastructure from './Infrastructure';
 
 const mockFetch = jest.fn();
@@ -115,21 +122,10 @@ const PROXMOX: Record<string, Answer> = {
   },
 };
 
-const NOT_CONFIGURED = fail(
-  503,
-  'Proxmox is not configured: set LANSCAPE_PROXMOX_URL, LANSCAPE_PROXMOX_TOKEN_ID and LANSCAPE_PROXMOX_TOKEN_SECRET',
-  'proxmox_not_configured'
-);
-
 function backend(extra: Record<string, Answer> = {}) {
   mockFetch.mockImplementation(
     routes({ 'GET read/subnets': { count: 3, results: SUBNETS }, ...DOCKER, ...PROXMOX, ...extra })
   );
-}
-
-function setRole(role: string | undefined) {
-  const bootData = (config.bootData ?? {}) as typeof config.bootData;
-  config.bootData = { ...bootData, user: { ...bootData?.user, orgRole: role } } as typeof config.bootData;
 }
 
 describe('Infrastructure page', () => {
@@ -265,8 +261,8 @@ describe('Infrastructure page', () => {
   it('shows how to configure what the exporter has not (503, no Docker endpoints) instead of errors', async () => {
     setRole('Admin');
     backend({
-      'GET read/proxmox/nodes': NOT_CONFIGURED,
-      'GET read/proxmox/guests': NOT_CONFIGURED,
+      'GET read/proxmox/nodes': PROXMOX_NOT_CONFIGURED,
+      'GET read/proxmox/guests': PROXMOX_NOT_CONFIGURED,
       'GET read/docker/endpoints': { count: 0, results: [] },
     });
     renderAt(<Infrastructure refreshMs={0} />, '/infrastructure');

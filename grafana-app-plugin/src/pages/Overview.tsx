@@ -30,6 +30,7 @@ import { ImportModal } from '../components/ImportModal';
 import { ScanButton } from '../components/ScanButton';
 import { SubnetFormModal } from '../components/SubnetFormModal';
 import { UtilizationBar } from '../components/UtilizationBar';
+import { getTableStyles } from '../components/styles';
 import { testIds } from '../components/testIds';
 import { formatCount, timeAgo } from '../utils/format';
 import { canWrite as userCanWrite } from '../utils/permissions';
@@ -141,8 +142,12 @@ function Overview() {
           <EmptyState variant="not-found" message={`No subnet matches “${q}”`} />
         )}
         {visible.length > 0 && (
-          <div className={styles.tableWrapper}>
-            <table className={styles.table} data-testid={testIds.overview.subnetTree} aria-label="Subnets">
+          <div className={styles.scroll}>
+            <table
+              className={cx(styles.table, styles.numbers)}
+              data-testid={testIds.overview.subnetTree}
+              aria-label="Subnets"
+            >
               <thead>
                 <tr>
                   <th>Subnet</th>
@@ -252,7 +257,7 @@ function SubnetRow({ subnet: s, collapsed, filtering, writable, onToggle, onEdit
   const styles = useStyles2(getStyles);
   const u = s.utilization;
   return (
-    <tr data-testid={testIds.overview.subnetRow(s.cidr)} className={styles.row}>
+    <tr data-testid={testIds.overview.subnetRow(s.cidr)}>
       <td>
         <div className={styles.cidrCell} style={{ paddingLeft: `${s.depth * 20}px` }}>
           {s.children > 0 && !filtering ? (
@@ -329,38 +334,12 @@ const getStyles = (theme: GrafanaTheme2) => ({
     flexDirection: 'column',
     gap: theme.spacing(2),
   }),
-  tableWrapper: css({
-    overflowX: 'auto',
-    border: `1px solid ${theme.colors.border.weak}`,
-    borderRadius: theme.shape.radius.default,
-  }),
-  table: css({
-    width: '100%',
-    borderCollapse: 'collapse',
-    'th, td': {
-      padding: theme.spacing(0.75, 1),
-      borderBottom: `1px solid ${theme.colors.border.weak}`,
-      textAlign: 'left',
-      verticalAlign: 'middle',
-      whiteSpace: 'nowrap',
-    },
-    th: {
-      background: theme.colors.background.secondary,
-      color: theme.colors.text.secondary,
-      fontWeight: theme.typography.fontWeightMedium,
-      fontSize: theme.typography.bodySmall.fontSize,
-    },
-    'tbody tr:last-child td': {
-      borderBottom: 'none',
-    },
+  ...getTableStyles(theme, { cellPaddingX: 1, nowrap: true }),
+  /** Cells with data-align="right": numbers. */
+  numbers: css({
     '& [data-align="right"]': {
       textAlign: 'right',
       fontVariantNumeric: 'tabular-nums',
-    },
-  }),
-  row: css({
-    '&:hover': {
-      background: theme.colors.action.hover,
     },
   }),
   cidrCell: css({

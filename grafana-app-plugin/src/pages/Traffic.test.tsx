@@ -1,12 +1,13 @@
 import React from 'react';
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
-import { config } from '@grafana/runtime';
+import { PROXY_BASE } from '../api/client';
 import type { TrafficSchedule, TrafficTest } from '../api/types';
 import { testIds } from '../components/testIds';
 import { type Answer, calls, fail, requestTo, routes } from '../test/backend';
 import '../test/dom';
-import { trafficHost, trafficSchedule, trafficTest } from '../test/fixtures';
+import { trafficHost, trafficInput, trafficSchedule, trafficTest } from '../test/fixtures';
 import { renderAt } from '../test/render';
+import { pick, setRole } from '../test/ui';
 import Traffic from './Traffic';
 
 const mockFetch = jest.fn();
@@ -15,7 +16,6 @@ jest.mock('@grafana/runtime', () => ({
   getBackendSrv: () => ({ fetch: mockFetch }),
 }));
 
-const P = '/api/plugin-proxy/lanscape-ipam-app';
 const HOSTS = { count: 2, results: [trafficHost('loop-a'), trafficHost('loop-b', { iperf3_port: 5299 })] };
 const queued = (overrides: Partial<TrafficTest> = {}) =>
   trafficTest({ state: 'queued', progress: 0, started_at: null, finished_at: null, result: null, ...overrides });
@@ -31,21 +31,8 @@ function backend(extra: Record<string, Answer> = {}) {
   );
 }
 
-/** Chooses (or types, for a custom value) `text` in the Combobox with this test id. */
-function pick(testId: string, text: string) {
-  const input = screen.getByTestId(testId);
-  fireEvent.focus(input);
-  fireEvent.change(input, { target: { value: text } });
-  fireEvent.keyDown(input, { key: 'Enter' });
-}
-
 const field = (name: string, prefix = 'run') => screen.getByTestId(testIds.traffic.field(prefix, name));
 const posts = () => calls(mockFetch).filter((c) => c.startsWith('POST '));
-
-function setRole(role: string | undefined) {
-  const bootData = (config.bootData ?? {}) as typeof config.bootData;
-  config.bootData = { ...bootData, user: { ...bootData?.user, orgRole: role } } as typeof config.bootData;
-}
 
 describe('Traffic tests page', () => {
   beforeEach(() => {
@@ -83,15 +70,9 @@ describe('Traffic tests page', () => {
     expect(within(current).getByTestId(testIds.traffic.statePill)).toHaveAttribute('data-state', 'running');
     expect(current).toHaveTextContent('loop-a → loop-b (127.0.0.1)');
     expect(screen.getByTestId(testIds.traffic.run)).toBeDisabled();
-    expect(requestTo(mockFetch, 'POST', 'write/traffic-tests')?.data).toEqual({
-      source: 'loop-a',
-      target: 'loop-b',
-      protocol: 'tcp',
-      duration_seconds: 2,
-      parallel: 1,
-      reverse: false,
-      start_server: true,
-    });
+    expect(requestTo(mockFetch, 'POST', 'write/traffic-tests')?.data).toEqual(
+      trafficInput({ duration_seconds: 2, start_server: true })
+    );
 
     finish = true;
     const result = await screen.findByTestId(testIds.traffic.result);
@@ -106,12 +87,14 @@ describe('Traffic tests page', () => {
     const row = await screen.findByTestId(testIds.traffic.resultRow(7));
     expect(within(row).getByTestId(testIds.traffic.throughput(7))).toHaveTextContent('940 Mbit/s');
     await waitFor(() =>
-      expect(calls(mockFetch)).toContain(`GET ${P}/read/traffic-tests?source=loop-a&target=loop-b&state=done&limit=50`)
+      expect(calls(mockFetch)).toContain(
+        `GET ${PROXY_BASE}/read/traffic-tests?source=loop-a&target=loop-b&state=done&limit=50`
+      )
     );
     // Polling stopped at done.
-    const polls = calls(mockFetch).filter((c) => c === `GET ${P}/read/traffic-tests/7`).length;
+    const polls = calls(mockFetch).filter((c) => c === `GET ${PROXY_BASE}/read/traffic-tests/7`).length;
     await act(() => new Promise((r) => setTimeout(r, 50)));
-    expect(calls(mockFetch).filter((c) => c === `GET ${P}/read/traffic-tests/7`)).toHaveLength(polls);
+    expect(calls(mockFetch).filter((c) => c === `GET ${PROXY_BASE}/read/traffic-tests/7`)).toHaveLength(polls);
   });
 
   it('checks the form on the client: a bad IP or a duration out of range sends nothing', async () => {
@@ -155,16 +138,15 @@ describe('Traffic tests page', () => {
     const error = await screen.findByTestId(testIds.traffic.testError);
     expect(error).toHaveTextContent('The test failed');
     expect(error).toHaveTextContent('iperf3 on loop-a: unable to connect to server: Connection refused');
-    expect(requestTo(mockFetch, 'POST', 'write/traffic-tests')?.data).toEqual({
-      source: 'loop-a',
-      target: '127.0.0.9',
-      protocol: 'udp',
-      duration_seconds: 10,
-      bitrate_bits_per_second: 500_000,
-      parallel: 4,
-      reverse: true,
-      start_server: false,
-    });
+    expect(requestTo(mockFetch, 'POST', 'write/traffic-tests')?.data).toEqual(
+      trafficInput({
+        target: '127.0.0.9',
+        protocol: 'udp',
+        bitrate_bits_per_second: 500_000,
+        parallel: 4,
+        reverse: true,
+      })
+    );
   });
 
   it("shows the exporter's 422 message verbatim when it refuses to start", async () => {
@@ -333,13 +315,7 @@ describe('Traffic tests page', () => {
     await screen.findByTestId(testIds.traffic.scheduleRow(4));
     expect(screen.queryByTestId(testIds.traffic.scheduleForm)).not.toBeInTheDocument();
     expect(requestTo(mockFetch, 'POST', 'write/traffic-schedules')?.data).toEqual({
-      source: 'loop-b',
-      target: '127.0.0.1',
-      protocol: 'tcp',
-      duration_seconds: 10,
-      parallel: 1,
-      reverse: false,
-      start_server: false,
+      ...trafficInput({ source: 'loop-b', target: '127.0.0.1' }),
       interval_seconds: 900,
       enabled: true,
       floor_bits_per_second: 800e6,
@@ -363,13 +339,7 @@ describe('Traffic tests page', () => {
     await waitFor(() => expect(screen.queryByTestId(testIds.traffic.scheduleForm)).not.toBeInTheDocument());
     const patches = mockFetch.mock.calls.map(([req]) => req).filter((req) => req.method === 'PATCH');
     expect(patches[patches.length - 1].data).toEqual({
-      source: 'loop-a',
-      target: 'loop-b',
-      protocol: 'tcp',
-      duration_seconds: 10,
-      parallel: 1,
-      reverse: false,
-      start_server: false,
+      ...trafficInput(),
       bitrate_bits_per_second: null,
       interval_seconds: 1800,
       enabled: false,
@@ -383,7 +353,7 @@ describe('Traffic tests page', () => {
     expect(dialog).toHaveTextContent('Stop testing loop-a → loop-b every 30m?');
     fireEvent.click(within(dialog).getByRole('button', { name: 'Delete' }));
     await waitFor(() => expect(screen.queryByTestId(testIds.traffic.scheduleRow(3))).not.toBeInTheDocument());
-    expect(calls(mockFetch)).toContain(`DELETE ${P}/write/traffic-schedules/3`);
+    expect(calls(mockFetch)).toContain(`DELETE ${PROXY_BASE}/write/traffic-schedules/3`);
     expect(screen.getByTestId(testIds.traffic.scheduleRow(4))).toBeInTheDocument();
   });
 });

@@ -13,10 +13,17 @@ import type {
   VmJobStep,
   VmStepName,
 } from '../api/types';
+import { fail } from './backend';
 
 const GiB = 2 ** 30;
 export const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG7p4mxWyuQW+Zv0fjVwL9XbQn3oH1pA/2sVbq0o0Jj1 alice@laptop';
 export const UPID = 'UPID:pve1:00001001:00007007:67400000:qmclone:9000:root@pam!lanscape:';
+/** The exporter's answer while Proxmox is not configured (503). */
+export const PROXMOX_NOT_CONFIGURED = fail(
+  503,
+  'Proxmox is not configured: set LANSCAPE_PROXMOX_URL, LANSCAPE_PROXMOX_TOKEN_ID and LANSCAPE_PROXMOX_TOKEN_SECRET',
+  'proxmox_not_configured'
+);
 
 export function pveNode(node: string, overrides: Partial<ProxmoxNode> = {}): ProxmoxNode {
   return {

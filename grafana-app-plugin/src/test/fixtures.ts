@@ -8,6 +8,7 @@ import type {
   TrafficHost,
   TrafficSchedule,
   TrafficTest,
+  TrafficTestInput,
   Utilization,
 } from '../api/types';
 
@@ -115,19 +116,29 @@ export function trafficHost(name: string, overrides: Partial<TrafficHost> = {}):
   };
 }
 
+/** What the forms send by default for loop-a → loop-b: TCP, 10 s, one stream, forward. */
+const LOOP_TEST = {
+  source: 'loop-a',
+  target: 'loop-b',
+  protocol: 'tcp',
+  duration_seconds: 10,
+  parallel: 1,
+  reverse: false,
+  start_server: false,
+} as const;
+
+/** The body of POST /traffic-tests (and what a schedule repeats) for loop-a → loop-b. */
+export function trafficInput(overrides: Partial<TrafficTestInput> = {}): TrafficTestInput {
+  return { ...LOOP_TEST, ...overrides };
+}
+
 /** A finished TCP test of loop-a → loop-b (exporter/src/traffic: the test view). */
 export function trafficTest(overrides: Partial<TrafficTest> = {}): TrafficTest {
   return {
     id: 7,
-    source: 'loop-a',
-    target: 'loop-b',
+    ...LOOP_TEST,
     target_address: '127.0.0.1',
-    protocol: 'tcp',
-    duration_seconds: 10,
     bitrate_bits_per_second: null,
-    parallel: 1,
-    reverse: false,
-    start_server: false,
     port: 5201,
     state: 'done',
     progress: 1,
@@ -152,14 +163,8 @@ export function trafficTest(overrides: Partial<TrafficTest> = {}): TrafficTest {
 export function trafficSchedule(overrides: Partial<TrafficSchedule> = {}): TrafficSchedule {
   return {
     id: 3,
-    source: 'loop-a',
-    target: 'loop-b',
-    protocol: 'tcp',
-    duration_seconds: 10,
+    ...LOOP_TEST,
     bitrate_bits_per_second: null,
-    parallel: 1,
-    reverse: false,
-    start_server: false,
     port: null,
     interval_seconds: 3600,
     jitter_seconds: 0,

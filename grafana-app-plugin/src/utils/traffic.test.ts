@@ -1,3 +1,4 @@
+import { trafficInput } from '../test/fixtures';
 import {
   bitsToMbps,
   emptyTrafficForm,
@@ -92,15 +93,9 @@ describe('traffic form', () => {
   });
 
   it('builds the request: bitrate for UDP only, start_server only for a configured target', () => {
-    expect(toTrafficInput({ ...valid, duration: '2', startServer: true }, HOSTS)).toEqual({
-      source: 'loop-a',
-      target: 'loop-b',
-      protocol: 'tcp',
-      duration_seconds: 2,
-      parallel: 1,
-      reverse: false,
-      start_server: true,
-    });
+    expect(toTrafficInput({ ...valid, duration: '2', startServer: true }, HOSTS)).toEqual(
+      trafficInput({ duration_seconds: 2, start_server: true })
+    );
     expect(
       toTrafficInput(
         {
@@ -114,16 +109,15 @@ describe('traffic form', () => {
         },
         HOSTS
       )
-    ).toEqual({
-      source: 'loop-a',
-      target: '10.0.0.7',
-      protocol: 'udp',
-      duration_seconds: 10,
-      bitrate_bits_per_second: 100_000_000,
-      parallel: 4,
-      reverse: true,
-      start_server: false,
-    });
+    ).toEqual(
+      trafficInput({
+        target: '10.0.0.7',
+        protocol: 'udp',
+        bitrate_bits_per_second: 100_000_000,
+        parallel: 4,
+        reverse: true,
+      })
+    );
     expect(toTrafficInput({ ...valid, bitrateMbps: '100' }, HOSTS)).not.toHaveProperty('bitrate_bits_per_second');
   });
 
@@ -134,13 +128,7 @@ describe('traffic form', () => {
     expect(validateScheduleForm({ ...schedule, interval: '8d' }, HOSTS).interval).toBeDefined();
     expect(validateScheduleForm({ ...schedule, floorMbps: 'lots' }, HOSTS).floorMbps).toBeDefined();
     expect(toScheduleInput(schedule, HOSTS)).toEqual({
-      source: 'loop-a',
-      target: 'loop-b',
-      protocol: 'tcp',
-      duration_seconds: 10,
-      parallel: 1,
-      reverse: false,
-      start_server: false,
+      ...trafficInput(),
       interval_seconds: 900,
       enabled: true,
       floor_bits_per_second: 800_000_000,

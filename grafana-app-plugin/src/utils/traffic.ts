@@ -1,6 +1,7 @@
 // Traffic tests: the run/schedule form (state, checks that mirror the exporter's, request body)
 // and the formatting of throughput, jitter, loss and intervals.
 import type { TrafficProtocol, TrafficScheduleInput, TrafficTest, TrafficTestInput } from '../api/types';
+import { type FormErrors, intIn } from './form';
 import { formatPercent } from './format';
 import { isIp } from './ip';
 
@@ -39,8 +40,6 @@ export interface ScheduleForm extends TrafficForm {
   enabled: boolean;
 }
 
-export type FormErrors<F> = Partial<Record<keyof F, string>>;
-
 export function emptyTrafficForm(overrides: Partial<TrafficForm> = {}): TrafficForm {
   return {
     source: '',
@@ -55,17 +54,7 @@ export function emptyTrafficForm(overrides: Partial<TrafficForm> = {}): TrafficF
   };
 }
 
-const INT_RE = /^\d+$/;
 const NUMBER_RE = /^(\d+(\.\d*)?|\.\d+)$/;
-
-function intIn(text: string, min: number, max: number): number | undefined {
-  const t = text.trim();
-  if (!INT_RE.test(t)) {
-    return undefined;
-  }
-  const n = Number(t);
-  return n >= min && n <= max ? n : undefined;
-}
 
 /** Mbit/s as typed → bits/s (an integer), undefined when empty, NaN when not a positive number. */
 export function mbpsToBits(text: string): number | undefined {

@@ -2,6 +2,7 @@
 // (exporter/src/proxmox/http.ts VmCreate and core/formats.ts), the request body, the equivalent
 // curl command, the Idempotency-Key, and words for a job's steps.
 import type { Subnet, VmCreateInput, VmJob, VmJobStep, VmStepName } from '../api/types';
+import { type FormErrors, intIn } from './form';
 import { ipInCidr, isIp } from './ip';
 
 /** The exporter's patterns and limits (exporter/src/proxmox/core/formats.ts and the VmCreate schema). */
@@ -87,7 +88,7 @@ export function emptyVmForm(overrides: Partial<VmForm> = {}): VmForm {
   };
 }
 
-export type VmFormErrors = Partial<Record<keyof VmForm, string>>;
+export type VmFormErrors = FormErrors<VmForm>;
 
 /** The wizard's steps, in order, and the fields each one owns. */
 export const WIZARD_STEPS = [
@@ -111,17 +112,6 @@ export type WizardStepId = (typeof WIZARD_STEPS)[number]['id'];
 /** The index of the first step with an error, or -1. */
 export function firstStepWithError(errors: VmFormErrors): number {
   return WIZARD_STEPS.findIndex((s) => (s.fields as ReadonlyArray<keyof VmForm>).some((f) => errors[f] !== undefined));
-}
-
-const INT_RE = /^\d+$/;
-
-function intIn(text: string, min: number, max: number): number | undefined {
-  const t = text.trim();
-  if (!INT_RE.test(t)) {
-    return undefined;
-  }
-  const n = Number(t);
-  return n >= min && n <= max ? n : undefined;
 }
 
 /** DNS servers as typed ("10.0.0.53, 10.0.0.54" or space-separated) → the list. */

@@ -4,7 +4,7 @@
 import React from 'react';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
-import { TextLink, useStyles2 } from '@grafana/ui';
+import { Stack, TextLink, useStyles2 } from '@grafana/ui';
 import type { Subnet } from '../../api/types';
 import { ipInCidr } from '../../utils/ip';
 import { subnetUrl } from '../../utils/utils.routing';
@@ -58,6 +58,27 @@ export function AddressLink({ ip, addressId, subnets, stale, title }: Props) {
   );
 }
 
+/** A container's or a guest's addresses, each linked into IPAM; "none" when it has none. */
+export function AddressLinks({
+  addresses,
+  subnets,
+}: {
+  addresses: Array<Omit<Props, 'subnets'> & { key: string }>;
+  subnets: readonly Subnet[];
+}) {
+  const styles = useStyles2(getStyles);
+  if (addresses.length === 0) {
+    return <span className={styles.none}>none</span>;
+  }
+  return (
+    <Stack gap={1} wrap="wrap">
+      {addresses.map(({ key, ...a }) => (
+        <AddressLink key={key} {...a} subnets={subnets} />
+      ))}
+    </Stack>
+  );
+}
+
 const getStyles = (theme: GrafanaTheme2) => ({
   address: css({
     fontFamily: theme.typography.fontFamilyMonospace,
@@ -66,5 +87,9 @@ const getStyles = (theme: GrafanaTheme2) => ({
   }),
   stale: css({
     opacity: 0.6,
+  }),
+  none: css({
+    color: theme.colors.text.secondary,
+    fontSize: theme.typography.bodySmall.fontSize,
   }),
 });

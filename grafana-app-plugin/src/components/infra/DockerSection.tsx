@@ -4,20 +4,19 @@
 import React, { useMemo } from 'react';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
-import { Alert, LinkButton, LoadingPlaceholder, Stack, Text, TextLink, Tooltip, useStyles2 } from '@grafana/ui';
+import { Alert, Text, TextLink, Tooltip, useStyles2 } from '@grafana/ui';
 import { api } from '../../api/client';
 import { useApi } from '../../api/hooks';
 import type { DockerConflict, DockerNetwork, Subnet } from '../../api/types';
 import { formatDateTime, timeAgo } from '../../utils/format';
 import { formatBytes } from '../../utils/vm';
-import { dashboardUrl, subnetUrl } from '../../utils/utils.routing';
-import { ErrorAlert } from '../ErrorAlert';
+import { subnetUrl } from '../../utils/utils.routing';
 import { testIds } from '../testIds';
 import { SectionHeader } from '../traffic/SectionHeader';
-import { getTableStyles } from '../traffic/tableStyles';
-import { AddressLink } from './AddressLink';
+import { AddressLinks } from './AddressLink';
 import { NotConfigured, isNotConfigured } from './NotConfigured';
-import { ContainerStatePill, HealthChip, UpDownPill } from './Pill';
+import { ContainerStatePill, HealthChip, UpDownPill } from './StatePills';
+import { ListStatus, ListTable, RowDashboardButton, SectionDashboardButton, getSectionStyles } from './parts';
 
 interface Props {
   subnets: readonly Subnet[];
@@ -45,78 +44,56 @@ export function DockerSection({ subnets, reloadKey }: Props) {
   return (
     <section className={styles.section} aria-labelledby="infra-docker-heading" data-testid={testIds.infra.docker}>
       <SectionHeader id="infra-docker-heading" title="Docker">
-        {configured && (
-          <LinkButton
-            size="sm"
-            variant="secondary"
-            icon="apps"
-            href={dashboardUrl('docker')}
-            data-testid={testIds.infra.dashboard('docker')}
-          >
-            Docker dashboard
-          </LinkButton>
-        )}
+        {configured && <SectionDashboardButton integration="docker" />}
       </SectionHeader>
       {!configured && <NotConfigured integration="docker" data-testid={testIds.infra.notConfigured('docker')} />}
-      {configured && endpoints.error && (
-        <ErrorAlert error={endpoints.error} title="Cannot load the Docker endpoints" onRetry={endpoints.reload} />
+      {configured && (
+        <ListStatus
+          state={endpoints}
+          errorTitle="Cannot load the Docker endpoints"
+          loadingText="Loading Docker endpoints…"
+        />
       )}
-      {configured && !endpoints.data && !endpoints.error && <LoadingPlaceholder text="Loading Docker endpoints…" />}
       {ready && (
         <>
-          <div className={styles.scroll}>
-            <table className={styles.table} aria-label="Docker endpoints">
-              <thead>
-                <tr>
-                  <th>Endpoint</th>
-                  <th>State</th>
-                  <th>Engine</th>
-                  <th>Containers</th>
-                  <th>Networks</th>
-                  <th>Last sync</th>
-                  <th>Last error</th>
-                  <th>
-                    <span className={styles.srOnly}>Dashboard</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {endpoints.data!.results.map((e) => (
-                  <tr key={e.name} data-testid={testIds.infra.endpointRow(e.name)}>
-                    <td>
-                      <Text weight="medium">{e.name}</Text>
-                      <div className={styles.sub}>{e.url}</div>
-                    </td>
-                    <td>
-                      <UpDownPill up={e.up} />
-                    </td>
-                    <td>
-                      {e.version ? `Docker ${e.version}` : '–'}
-                      {e.api_version && <div className={styles.sub}>API {e.api_version}</div>}
-                    </td>
-                    <td className={styles.num}>
-                      {e.running} running / {e.containers}
-                    </td>
-                    <td className={styles.num}>{e.networks}</td>
-                    <td title={formatDateTime(e.last_sync_at)}>{timeAgo(e.last_sync_at)}</td>
-                    <td className={cx(e.last_error && styles.errorText)}>{e.last_error ?? '–'}</td>
-                    <td>
-                      <LinkButton
-                        size="sm"
-                        variant="secondary"
-                        fill="text"
-                        icon="apps"
-                        href={dashboardUrl('docker', { endpoint: e.name })}
-                        tooltip={`Docker dashboard for ${e.name}`}
-                        aria-label={`Docker dashboard for ${e.name}`}
-                        data-testid={testIds.infra.dashboard(`docker-${e.name}`)}
-                      />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ListTable
+            label="Docker endpoints"
+            columns={[
+              'Endpoint',
+              'State',
+              'Engine',
+              'Containers',
+              'Networks',
+              'Last sync',
+              'Last error',
+              { title: 'Dashboard', hidden: true },
+            ]}
+          >
+            {endpoints.data!.results.map((e) => (
+              <tr key={e.name} data-testid={testIds.infra.endpointRow(e.name)}>
+                <td>
+                  <Text weight="medium">{e.name}</Text>
+                  <div className={styles.sub}>{e.url}</div>
+                </td>
+                <td>
+                  <UpDownPill up={e.up} />
+                </td>
+                <td>
+                  {e.version ? `Docker ${e.version}` : '–'}
+                  {e.api_version && <div className={styles.sub}>API {e.api_version}</div>}
+                </td>
+                <td className={styles.num}>
+                  {e.running} running / {e.containers}
+                </td>
+                <td className={styles.num}>{e.networks}</td>
+                <td title={formatDateTime(e.last_sync_at)}>{timeAgo(e.last_sync_at)}</td>
+                <td className={cx(e.last_error && styles.errorText)}>{e.last_error ?? '–'}</td>
+                <td>
+                  <RowDashboardButton integration="docker" name={e.name} vars={{ endpoint: e.name }} />
+                </td>
+              </tr>
+            ))}
+          </ListTable>
 
           {conflictList.length > 0 && (
             <Alert
@@ -140,86 +117,71 @@ export function DockerSection({ subnets, reloadKey }: Props) {
           <Text element="h3" variant="h5">
             Containers
           </Text>
-          {containers.error && (
-            <ErrorAlert error={containers.error} title="Cannot load the containers" onRetry={containers.reload} />
-          )}
-          {!containers.data && !containers.error && <LoadingPlaceholder text="Loading containers…" />}
-          {containers.data && containers.data.count === 0 && <Text color="secondary">No containers.</Text>}
-          {containers.data && containers.data.count > 0 && (
-            <div className={styles.scroll}>
-              <table className={styles.table} aria-label="Docker containers">
-                <thead>
-                  <tr>
-                    <th>Container</th>
-                    <th>Endpoint</th>
-                    <th>Image</th>
-                    <th>State</th>
-                    <th>Health</th>
-                    <th>Restarts</th>
-                    <th>Memory</th>
-                    <th>Addresses</th>
+          <ListStatus
+            state={containers}
+            errorTitle="Cannot load the containers"
+            loadingText="Loading containers…"
+            emptyText="No containers."
+          />
+          {containers.data && containers.data.results.length > 0 && (
+            <ListTable
+              label="Docker containers"
+              columns={['Container', 'Endpoint', 'Image', 'State', 'Health', 'Restarts', 'Memory', 'Addresses']}
+            >
+              {containers.data.results.map((c) => {
+                const addresses = c.networks.flatMap((n) =>
+                  n.addresses.map((a) => ({
+                    key: `${n.network}/${a.address}`,
+                    ip: a.address,
+                    addressId: a.address_id,
+                    stale: !a.live,
+                    title: `${a.address} on ${n.network}${a.live ? '' : ' (not held now)'}`,
+                  }))
+                );
+                return (
+                  <tr key={`${c.endpoint}/${c.id}`} data-testid={testIds.infra.containerRow(c.endpoint, c.name)}>
+                    <td>
+                      <Text weight="medium">{c.name}</Text>
+                      {c.compose_project && (
+                        <div className={styles.sub}>
+                          compose {c.compose_project}
+                          {c.compose_service ? ` / ${c.compose_service}` : ''}
+                        </div>
+                      )}
+                    </td>
+                    <td>{c.endpoint}</td>
+                    <td className={styles.image} title={c.image}>
+                      {c.image}
+                    </td>
+                    <td>
+                      <ContainerStatePill state={c.state} exitCode={c.exit_code} />
+                    </td>
+                    <td>
+                      <HealthChip health={c.health} />
+                    </td>
+                    <td className={cx(styles.num, c.restart_count > 0 && styles.warnText)}>{c.restart_count}</td>
+                    <td className={styles.num}>{c.memory_bytes === null ? '–' : formatBytes(c.memory_bytes)}</td>
+                    <td>
+                      <AddressLinks addresses={addresses} subnets={subnets} />
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {containers.data.results.map((c) => {
-                    const addresses = c.networks.flatMap((n) => n.addresses.map((a) => ({ ...a, network: n.network })));
-                    return (
-                      <tr key={`${c.endpoint}/${c.id}`} data-testid={testIds.infra.containerRow(c.endpoint, c.name)}>
-                        <td>
-                          <Text weight="medium">{c.name}</Text>
-                          {c.compose_project && (
-                            <div className={styles.sub}>
-                              compose {c.compose_project}
-                              {c.compose_service ? ` / ${c.compose_service}` : ''}
-                            </div>
-                          )}
-                        </td>
-                        <td>{c.endpoint}</td>
-                        <td className={styles.image} title={c.image}>
-                          {c.image}
-                        </td>
-                        <td>
-                          <ContainerStatePill state={c.state} exitCode={c.exit_code} />
-                        </td>
-                        <td>
-                          <HealthChip health={c.health} />
-                        </td>
-                        <td className={cx(styles.num, c.restart_count > 0 && styles.warnText)}>{c.restart_count}</td>
-                        <td className={styles.num}>{c.memory_bytes === null ? '–' : formatBytes(c.memory_bytes)}</td>
-                        <td>
-                          {addresses.length === 0 ? (
-                            <span className={styles.sub}>none</span>
-                          ) : (
-                            <Stack gap={1} wrap="wrap">
-                              {addresses.map((a) => (
-                                <AddressLink
-                                  key={`${a.network}/${a.address}`}
-                                  ip={a.address}
-                                  addressId={a.address_id}
-                                  subnets={subnets}
-                                  stale={!a.live}
-                                  title={`${a.address} on ${a.network}${a.live ? '' : ' (not held now)'}`}
-                                />
-                              ))}
-                            </Stack>
-                          )}
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+                );
+              })}
+            </ListTable>
           )}
 
           <Text element="h3" variant="h5">
             Networks
           </Text>
-          {networks.error && (
-            <ErrorAlert error={networks.error} title="Cannot load the Docker networks" onRetry={networks.reload} />
+          <ListStatus
+            state={networks}
+            errorTitle="Cannot load the Docker networks"
+            loadingText="Loading networks…"
+            emptyText="No networks."
+          />
+          {networks.data && networks.data.results.length > 0 && (
+            <NetworkTable networks={networks.data.results} conflicts={conflictsByPool} />
           )}
-          {!networks.data && !networks.error && <LoadingPlaceholder text="Loading networks…" />}
-          {networks.data && <NetworkTable networks={networks.data.results} conflicts={conflictsByPool} />}
         </>
       )}
     </section>
@@ -228,110 +190,83 @@ export function DockerSection({ subnets, reloadKey }: Props) {
 
 function NetworkTable({ networks, conflicts }: { networks: DockerNetwork[]; conflicts: Map<string, DockerConflict> }) {
   const styles = useStyles2(getStyles);
-  if (networks.length === 0) {
-    return <Text color="secondary">No networks.</Text>;
-  }
   return (
-    <div className={styles.scroll}>
-      <table className={styles.table} aria-label="Docker networks">
-        <thead>
-          <tr>
-            <th>Network</th>
-            <th>Endpoint</th>
-            <th>Driver</th>
-            <th>Pools</th>
-            <th>IPAM subnet</th>
-            <th>Containers</th>
-          </tr>
-        </thead>
-        <tbody>
-          {networks.map((n) => {
-            const overlaps = n.subnets.map((s) => conflicts.get(conflictKey(n.endpoint, n.name, s.cidr)));
-            const conflicted = overlaps.some(Boolean);
-            return (
-              <tr
-                key={`${n.endpoint}/${n.id}`}
-                className={cx(conflicted && styles.conflictRow)}
-                data-testid={testIds.infra.networkRow(n.endpoint, n.name)}
-                data-conflict={conflicted ? 'true' : undefined}
-              >
-                <td>
-                  <Text weight="medium">{n.name}</Text>
-                  {n.internal && <div className={styles.sub}>internal</div>}
-                </td>
-                <td>{n.endpoint}</td>
-                <td>
-                  {n.driver}
-                  <div className={styles.sub}>{n.scope}</div>
-                </td>
-                <td>
-                  {n.subnets.length === 0 ? (
-                    <span className={styles.sub}>none</span>
-                  ) : (
-                    n.subnets.map((s) => (
-                      <div key={s.cidr} className={styles.mono}>
+    <ListTable
+      label="Docker networks"
+      columns={['Network', 'Endpoint', 'Driver', 'Pools', 'IPAM subnet', 'Containers']}
+    >
+      {networks.map((n) => {
+        const overlaps = n.subnets.map((s) => conflicts.get(conflictKey(n.endpoint, n.name, s.cidr)));
+        const conflicted = overlaps.some(Boolean);
+        return (
+          <tr
+            key={`${n.endpoint}/${n.id}`}
+            className={cx(conflicted && styles.conflictRow)}
+            data-testid={testIds.infra.networkRow(n.endpoint, n.name)}
+            data-conflict={conflicted ? 'true' : undefined}
+          >
+            <td>
+              <Text weight="medium">{n.name}</Text>
+              {n.internal && <div className={styles.sub}>internal</div>}
+            </td>
+            <td>{n.endpoint}</td>
+            <td>
+              {n.driver}
+              <div className={styles.sub}>{n.scope}</div>
+            </td>
+            <td>
+              {n.subnets.length === 0 ? (
+                <span className={styles.sub}>none</span>
+              ) : (
+                n.subnets.map((s) => (
+                  <div key={s.cidr} className={styles.mono}>
+                    {s.cidr}
+                    {s.gateway && <span className={styles.sub}> gw {s.gateway}</span>}
+                  </div>
+                ))
+              )}
+            </td>
+            <td>
+              {n.subnets.map((s, i) => {
+                const overlap = overlaps[i];
+                return (
+                  <div key={s.cidr}>
+                    {s.subnet_id !== null ? (
+                      <TextLink href={subnetUrl(s.subnet_id)} inline>
                         {s.cidr}
-                        {s.gateway && <span className={styles.sub}> gw {s.gateway}</span>}
-                      </div>
-                    ))
-                  )}
-                </td>
-                <td>
-                  {n.subnets.map((s, i) => {
-                    const overlap = overlaps[i];
-                    return (
-                      <div key={s.cidr}>
-                        {s.subnet_id !== null ? (
-                          <TextLink href={subnetUrl(s.subnet_id)} inline>
-                            {s.cidr}
+                      </TextLink>
+                    ) : (
+                      <span className={styles.sub}>–</span>
+                    )}
+                    {overlap && (
+                      <Tooltip content={overlap.message}>
+                        <span className={styles.overlap}>
+                          {' '}
+                          overlaps{' '}
+                          <TextLink href={subnetUrl(overlap.subnet_id)} inline>
+                            {overlap.subnet}
                           </TextLink>
-                        ) : (
-                          <span className={styles.sub}>–</span>
-                        )}
-                        {overlap && (
-                          <Tooltip content={overlap.message}>
-                            <span className={styles.overlap}>
-                              {' '}
-                              overlaps{' '}
-                              <TextLink href={subnetUrl(overlap.subnet_id)} inline>
-                                {overlap.subnet}
-                              </TextLink>
-                            </span>
-                          </Tooltip>
-                        )}
-                        {!overlap && s.managed && <span className={styles.sub}> (managed)</span>}
-                      </div>
-                    );
-                  })}
-                </td>
-                <td className={styles.num}>{n.containers}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+                        </span>
+                      </Tooltip>
+                    )}
+                    {!overlap && s.managed && <span className={styles.sub}> (managed)</span>}
+                  </div>
+                );
+              })}
+            </td>
+            <td className={styles.num}>{n.containers}</td>
+          </tr>
+        );
+      })}
+    </ListTable>
   );
 }
 
-export const getStyles = (theme: GrafanaTheme2) => ({
-  ...getTableStyles(theme),
-  section: css({
-    display: 'flex',
-    flexDirection: 'column',
-    gap: theme.spacing(1.5),
-  }),
-  sub: css({
-    color: theme.colors.text.secondary,
-    fontSize: theme.typography.bodySmall.fontSize,
-  }),
+const getStyles = (theme: GrafanaTheme2) => ({
+  ...getSectionStyles(theme),
   mono: css({
     fontFamily: theme.typography.fontFamilyMonospace,
     fontSize: theme.typography.bodySmall.fontSize,
-    whiteSpace: 'nowrap',
-  }),
-  num: css({
-    fontVariantNumeric: 'tabular-nums',
     whiteSpace: 'nowrap',
   }),
   image: css({
@@ -356,14 +291,6 @@ export const getStyles = (theme: GrafanaTheme2) => ({
   conflictRow: css({
     background: theme.colors.warning.transparent,
     boxShadow: `inset 3px 0 0 ${theme.colors.warning.main}`,
-  }),
-  srOnly: css({
-    position: 'absolute',
-    width: 1,
-    height: 1,
-    overflow: 'hidden',
-    clip: 'rect(0 0 0 0)',
-    whiteSpace: 'nowrap',
   }),
   overlap: css({
     color: theme.colors.warning.text,

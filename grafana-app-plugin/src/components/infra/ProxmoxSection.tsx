@@ -3,22 +3,22 @@
 import React from 'react';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
-import { LinkButton, LoadingPlaceholder, Stack, Text, Tooltip, useStyles2 } from '@grafana/ui';
+import { LinkButton, Stack, Text, Tooltip, useStyles2 } from '@grafana/ui';
 import { api } from '../../api/client';
 import { useApi } from '../../api/hooks';
 import type { ProxmoxGuest, Subnet } from '../../api/types';
 import { ROUTES } from '../../constants';
 import { formatDateTime, formatPercent, shortDuration, timeAgo } from '../../utils/format';
 import { formatBytes } from '../../utils/vm';
-import { dashboardUrl, prefixRoute } from '../../utils/utils.routing';
-import { ErrorAlert } from '../ErrorAlert';
+import { prefixRoute } from '../../utils/utils.routing';
+import { Pill } from '../Pill';
 import { testIds } from '../testIds';
 import { SectionHeader } from '../traffic/SectionHeader';
-import { AddressLink } from './AddressLink';
+import { AddressLinks } from './AddressLink';
 import { Meter } from './Meter';
-import { getStyles as getDockerStyles } from './DockerSection';
 import { NotConfigured, isNotConfigured } from './NotConfigured';
-import { GuestStatusPill, Pill, UpDownPill } from './Pill';
+import { GuestStatusPill, UpDownPill } from './StatePills';
+import { ListStatus, ListTable, RowDashboardButton, SectionDashboardButton, getSectionStyles } from './parts';
 
 interface Props {
   subnets: readonly Subnet[];
@@ -45,45 +45,31 @@ export function ProxmoxSection({ subnets, reloadKey, canCreate }: Props) {
             <span title={formatDateTime(nodes.data.updated_at)}>inventory {timeAgo(nodes.data.updated_at)}</span>
           </Text>
         )}
-        {!off && (
-          <LinkButton
-            size="sm"
-            variant="secondary"
-            icon="apps"
-            href={dashboardUrl('proxmox')}
-            data-testid={testIds.infra.dashboard('proxmox')}
-          >
-            Proxmox dashboard
-          </LinkButton>
-        )}
+        {!off && <SectionDashboardButton integration="proxmox" />}
         {!off && canCreate && (
           <LinkButton size="sm" icon="plus" href={prefixRoute(ROUTES.CreateVm)} data-testid={testIds.infra.createVm}>
             Create VM
           </LinkButton>
         )}
       </SectionHeader>
-      {off && <NotConfigured integration="proxmox" data-testid={testIds.infra.notConfigured('proxmox')} />}
-      {!off && nodes.error && (
-        <ErrorAlert error={nodes.error} title="Cannot load the Proxmox nodes" onRetry={nodes.reload} />
-      )}
-      {!off && !nodes.data && !nodes.error && <LoadingPlaceholder text="Loading Proxmox nodes…" />}
-      {!off && nodes.data && (
-        <div className={styles.scroll}>
-          <table className={styles.table} aria-label="Proxmox nodes">
-            <thead>
-              <tr>
-                <th>Node</th>
-                <th>Status</th>
-                <th className={styles.barCol}>CPU</th>
-                <th className={styles.barCol}>Memory</th>
-                <th>Uptime</th>
-                <th>Guests</th>
-                <th>
-                  <span className={styles.srOnly}>Dashboard</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
+      {off ? (
+        <NotConfigured integration="proxmox" data-testid={testIds.infra.notConfigured('proxmox')} />
+      ) : (
+        <>
+          <ListStatus state={nodes} errorTitle="Cannot load the Proxmox nodes" loadingText="Loading Proxmox nodes…" />
+          {nodes.data && (
+            <ListTable
+              label="Proxmox nodes"
+              columns={[
+                'Node',
+                'Status',
+                { title: 'CPU', className: styles.barCol },
+                { title: 'Memory', className: styles.barCol },
+                'Uptime',
+                'Guests',
+                { title: 'Dashboard', hidden: true },
+              ]}
+            >
               {nodes.data.results.map((n) => (
                 <tr key={n.node} data-testid={testIds.infra.nodeRow(n.node)}>
                   <td>
@@ -119,50 +105,27 @@ export function ProxmoxSection({ subnets, reloadKey, canCreate }: Props) {
                   </td>
                   <td className={styles.num}>{n.guests}</td>
                   <td>
-                    <LinkButton
-                      size="sm"
-                      variant="secondary"
-                      fill="text"
-                      icon="apps"
-                      href={dashboardUrl('proxmox', { node: n.node })}
-                      tooltip={`Proxmox dashboard for ${n.node}`}
-                      aria-label={`Proxmox dashboard for ${n.node}`}
-                      data-testid={testIds.infra.dashboard(`proxmox-${n.node}`)}
-                    />
+                    <RowDashboardButton integration="proxmox" name={n.node} vars={{ node: n.node }} />
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+            </ListTable>
+          )}
 
-      {!off && (
-        <Text element="h3" variant="h5">
-          Guests
-        </Text>
-      )}
-      {!off && guests.error && (
-        <ErrorAlert error={guests.error} title="Cannot load the Proxmox guests" onRetry={guests.reload} />
-      )}
-      {!off && !guests.data && !guests.error && <LoadingPlaceholder text="Loading guests…" />}
-      {!off && guests.data && guests.data.count === 0 && <Text color="secondary">No guests.</Text>}
-      {!off && guests.data && guests.data.count > 0 && (
-        <div className={styles.scroll}>
-          <table className={styles.table} aria-label="Proxmox guests">
-            <thead>
-              <tr>
-                <th>ID</th>
-                <th>Name</th>
-                <th>Type</th>
-                <th>Node</th>
-                <th>Status</th>
-                <th>Tags</th>
-                <th>Memory</th>
-                <th>Addresses</th>
-              </tr>
-            </thead>
-            <tbody>
+          <Text element="h3" variant="h5">
+            Guests
+          </Text>
+          <ListStatus
+            state={guests}
+            errorTitle="Cannot load the Proxmox guests"
+            loadingText="Loading guests…"
+            emptyText="No guests."
+          />
+          {guests.data && guests.data.results.length > 0 && (
+            <ListTable
+              label="Proxmox guests"
+              columns={['ID', 'Name', 'Type', 'Node', 'Status', 'Tags', 'Memory', 'Addresses']}
+            >
               {guests.data.results.map((g) => (
                 <tr
                   key={g.vmid}
@@ -195,34 +158,30 @@ export function ProxmoxSection({ subnets, reloadKey, canCreate }: Props) {
                       <Tooltip content="Unknown: the guest is stopped or has no guest agent">
                         <span className={styles.sub}>unknown</span>
                       </Tooltip>
-                    ) : g.addresses.length === 0 ? (
-                      <span className={styles.sub}>none</span>
                     ) : (
-                      <Stack gap={1} wrap="wrap">
-                        {g.addresses.map((a) => (
-                          <AddressLink
-                            key={`${a.interface}/${a.address}`}
-                            ip={a.address}
-                            addressId={a.address_id}
-                            subnets={subnets}
-                            title={`${a.address}${a.prefix_length !== null ? `/${a.prefix_length}` : ''} on ${a.interface}`}
-                          />
-                        ))}
-                      </Stack>
+                      <AddressLinks
+                        addresses={g.addresses.map((a) => ({
+                          key: `${a.interface}/${a.address}`,
+                          ip: a.address,
+                          addressId: a.address_id,
+                          title: `${a.address}${a.prefix_length !== null ? `/${a.prefix_length}` : ''} on ${a.interface}`,
+                        }))}
+                        subnets={subnets}
+                      />
                     )}
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </ListTable>
+          )}
+        </>
       )}
     </section>
   );
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
-  ...getDockerStyles(theme),
+  ...getSectionStyles(theme),
   barCol: css({
     minWidth: 200,
   }),

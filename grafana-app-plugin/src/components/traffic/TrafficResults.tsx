@@ -12,7 +12,7 @@ import { formatBitrate, formatJitter, formatLoss, isActive, pairKey, throughput 
 import { dashboardUrl } from '../../utils/utils.routing';
 import { ErrorAlert } from '../ErrorAlert';
 import { testIds } from '../testIds';
-import { getTableStyles } from './tableStyles';
+import { getTableStyles } from '../styles';
 import { SectionHeader } from './SectionHeader';
 import { ThroughputSparkline } from './ThroughputSparkline';
 import { TrafficStatePill } from './TrafficStatePill';

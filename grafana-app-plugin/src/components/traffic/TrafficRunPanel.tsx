@@ -1,10 +1,11 @@
 // "Run a test": the form, then the test followed live (polled every second while queued or
 // running) with its progress, and its result or error when it ends.
-import React, { useEffect, useMemo, useRef, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 import { css } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { Alert, Button, Stack, Text, useStyles2 } from '@grafana/ui';
 import { type ApiError, api, explain, toApiError } from '../../api/client';
+import { useMounted, usePolling } from '../../api/hooks';
 import type { TrafficHost, TrafficTest } from '../../api/types';
 import { formatPercent } from '../../utils/format';
 import {
@@ -17,6 +18,7 @@ import {
   type TrafficForm,
   validateTrafficForm,
 } from '../../utils/traffic';
+import { ProgressBar } from '../ProgressBar';
 import { testIds } from '../testIds';
 import { TrafficStatePill } from './TrafficStatePill';
 import { TrafficTestFields } from './TrafficTestFields';
@@ -50,56 +52,12 @@ export function TrafficRunPanel({ hosts, pollMs = 1000, onFinished }: Props) {
   const [touched, setTouched] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
-  const [pollError, setPollError] = useState<ApiError>();
-  const [test, setTest] = useState<TrafficTest>();
-  const timer = useRef<ReturnType<typeof setTimeout>>();
-  const alive = useRef(true);
-  const onFinishedRef = useRef(onFinished);
-  useEffect(() => {
-    onFinishedRef.current = onFinished;
-  }, [onFinished]);
-  useEffect(() => {
-    alive.current = true;
-    return () => {
-      alive.current = false;
-      clearTimeout(timer.current);
-    };
-  }, []);
+  const mounted = useMounted();
+  const polled = usePolling(api.trafficTest, isActive, pollMs, onFinished);
+  const test = polled.current;
 
   const errors = touched ? validateTrafficForm(form, hostNames) : {};
   const running = isActive(test);
-
-  const follow = (current: TrafficTest) => {
-    if (!alive.current) {
-      return;
-    }
-    setTest(current);
-    if (!isActive(current)) {
-      onFinishedRef.current?.(current);
-      return;
-    }
-    timer.current = setTimeout(() => {
-      api.trafficTest(current.id).then(
-        (next) => {
-          if (alive.current) {
-            setPollError(undefined);
-            follow(next);
-          }
-        },
-        (e: unknown) => {
-          if (!alive.current) {
-            return;
-          }
-          // Keep following through a hiccup of the proxy or the exporter (saying so), not a test that is gone.
-          const error = toApiError(e);
-          setPollError(error);
-          if (error.status !== 404) {
-            follow(current);
-          }
-        }
-      );
-    }, pollMs);
-  };
 
   const run = async () => {
     setTouched(true);
@@ -108,17 +66,14 @@ export function TrafficRunPanel({ hosts, pollMs = 1000, onFinished }: Props) {
       return;
     }
     setBusy(true);
-    clearTimeout(timer.current);
     try {
-      const started = await api.startTrafficTest(toTrafficInput(form, hostNames));
-      setPollError(undefined);
-      follow(started);
+      polled.start(await api.startTrafficTest(toTrafficInput(form, hostNames)));
     } catch (e) {
-      if (alive.current) {
+      if (mounted.current) {
         setError(toApiError(e));
       }
     } finally {
-      if (alive.current) {
+      if (mounted.current) {
         setBusy(false);
       }
     }
@@ -158,7 +113,7 @@ export function TrafficRunPanel({ hosts, pollMs = 1000, onFinished }: Props) {
           {running ? 'Test running…' : 'Run test'}
         </Button>
       </form>
-      {test && <CurrentTest test={test} pollError={pollError} />}
+      {test && <CurrentTest test={test} pollError={polled.error} />}
     </div>
   );
 }
@@ -188,25 +143,20 @@ function CurrentTest({ test, pollError }: { test: TrafficTest; pollError?: ApiEr
         </Text>
       </Stack>
       {isActive(test) && (
-        <div className={styles.progressRow}>
-          <div
-            className={styles.track}
-            role="progressbar"
-            aria-label="Test progress"
-            aria-valuemin={0}
-            aria-valuemax={test.duration_seconds}
-            aria-valuenow={elapsed}
-            aria-valuetext={`${elapsed} s of ${test.duration_seconds} s`}
-            data-testid={testIds.traffic.progress}
-          >
-            <div className={styles.fill} style={{ width: `${progress * 100}%` }} />
-          </div>
-          <span className={styles.secondary}>
-            {test.state === 'queued'
+        <ProgressBar
+          ratio={progress}
+          label="Test progress"
+          now={elapsed}
+          max={test.duration_seconds}
+          valueText={`${elapsed} s of ${test.duration_seconds} s`}
+          caption={
+            test.state === 'queued'
               ? 'Waiting for a free runner…'
-              : `${elapsed} s of ${test.duration_seconds} s · ${formatPercent(progress, 0)}`}
-          </span>
-        </div>
+              : `${elapsed} s of ${test.duration_seconds} s · ${formatPercent(progress, 0)}`
+          }
+          maxWidth={480}
+          data-testid={testIds.traffic.progress}
+        />
       )}
       {pollError && (
         <Alert severity="warning" title="Cannot follow the test right now; retrying">
@@ -266,30 +216,6 @@ const getStyles = (theme: GrafanaTheme2) => ({
     background: theme.colors.background.secondary,
     border: `1px solid ${theme.colors.border.weak}`,
     borderRadius: theme.shape.radius.default,
-  }),
-  progressRow: css({
-    display: 'flex',
-    alignItems: 'center',
-    gap: theme.spacing(1.5),
-  }),
-  track: css({
-    flex: '1 1 auto',
-    maxWidth: 480,
-    height: 8,
-    borderRadius: theme.shape.radius.pill,
-    background: theme.colors.background.canvas,
-    border: `1px solid ${theme.colors.border.weak}`,
-    overflow: 'hidden',
-  }),
-  fill: css({
-    height: '100%',
-    background: theme.colors.primary.main,
-    transition: 'width 0.5s linear',
-  }),
-  secondary: css({
-    color: theme.colors.text.secondary,
-    fontSize: theme.typography.bodySmall.fontSize,
-    whiteSpace: 'nowrap',
   }),
   result: css({
     display: 'flex',

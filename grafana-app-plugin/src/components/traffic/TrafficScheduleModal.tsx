@@ -1,6 +1,6 @@
 // Add or edit a traffic test schedule: the test's fields, the interval, the floor, enabled.
 import React, { useMemo, useState } from 'react';
-import { Alert, Button, Field, Input, Modal, Stack, Switch } from '@grafana/ui';
+import { Alert, Button, Field, Modal, Stack, Switch } from '@grafana/ui';
 import { type ApiError, api, toApiError } from '../../api/client';
 import type { TrafficHost, TrafficSchedule } from '../../api/types';
 import {
@@ -11,6 +11,7 @@ import {
   toScheduleInput,
   validateScheduleForm,
 } from '../../utils/traffic';
+import { InputField } from '../FormFields';
 import { testIds } from '../testIds';
 import { startErrorText } from './TrafficRunPanel';
 import { TrafficTestFields } from './TrafficTestFields';
@@ -84,35 +85,27 @@ export function TrafficScheduleModal({ schedule, hosts, onDismiss, onSaved }: Pr
       <form onSubmit={submit} data-testid={testIds.traffic.scheduleForm}>
         <TrafficTestFields prefix="schedule" form={form} onChange={set} hosts={hosts} errors={errors} />
         <Stack gap={3} wrap="wrap">
-          <Field
+          <InputField
             label="Every"
             description="1m to 7d: 15m, 1h, 1d or seconds"
-            invalid={!!errors.interval}
             error={errors.interval}
-          >
-            <Input
-              id="traffic-schedule-interval"
-              data-testid={testIds.traffic.field('schedule', 'interval')}
-              width={16}
-              value={form.interval}
-              onChange={(e) => set({ interval: e.currentTarget.value })}
-            />
-          </Field>
-          <Field
+            id="traffic-schedule-interval"
+            data-testid={testIds.traffic.field('schedule', 'interval')}
+            width={16}
+            value={form.interval}
+            onChange={(interval) => set({ interval })}
+          />
+          <InputField
             label="Floor (Mbit/s)"
             description="A result below it fires LanscapeThroughputDegraded; empty: none"
-            invalid={!!errors.floorMbps}
             error={errors.floorMbps}
-          >
-            <Input
-              id="traffic-schedule-floor"
-              data-testid={testIds.traffic.field('schedule', 'floor')}
-              width={16}
-              inputMode="decimal"
-              value={form.floorMbps}
-              onChange={(e) => set({ floorMbps: e.currentTarget.value })}
-            />
-          </Field>
+            id="traffic-schedule-floor"
+            data-testid={testIds.traffic.field('schedule', 'floor')}
+            width={16}
+            inputMode="decimal"
+            value={form.floorMbps}
+            onChange={(floorMbps) => set({ floorMbps })}
+          />
           <Field label="Enabled">
             <Switch
               id="traffic-schedule-enabled"

@@ -22,7 +22,7 @@ import { formatDateTime, shortDuration, timeAgo } from '../../utils/format';
 import { formatBitrate, formatInterval, throughput } from '../../utils/traffic';
 import { ErrorAlert } from '../ErrorAlert';
 import { testIds } from '../testIds';
-import { getTableStyles } from './tableStyles';
+import { getTableStyles } from '../styles';
 import { SectionHeader } from './SectionHeader';
 import { TrafficScheduleModal } from './TrafficScheduleModal';
 import { TrafficStatePill } from './TrafficStatePill';

@@ -1,10 +1,11 @@
 // The fields of a traffic test, shared by the run form and the schedule modal.
 import React, { useMemo } from 'react';
 import { css } from '@emotion/css';
-import { type GrafanaTheme2 } from '@grafana/data';
-import { Combobox, type ComboboxOption, Field, Input, RadioButtonGroup, Switch, useStyles2 } from '@grafana/ui';
+import { Combobox, type ComboboxOption, Field, RadioButtonGroup, Switch, useStyles2 } from '@grafana/ui';
 import type { TrafficHost, TrafficProtocol } from '../../api/types';
-import { type FormErrors, TRAFFIC_LIMITS, type TrafficForm, targetIsHost } from '../../utils/traffic';
+import { type FormErrors } from '../../utils/form';
+import { TRAFFIC_LIMITS, type TrafficForm, targetIsHost } from '../../utils/traffic';
+import { FieldRow, InputField } from '../FormFields';
 import { testIds } from '../testIds';
 
 const PROTOCOLS: Array<{ label: string; value: TrafficProtocol; description: string }> = [
@@ -45,7 +46,7 @@ export function TrafficTestFields({ prefix, form, onChange, hosts, errors, disab
   const targetHost = targetIsHost(form, hostNames);
   return (
     <div className={styles.fields}>
-      <div className={styles.row}>
+      <FieldRow>
         <Field
           label="Source"
           description="Runs the iperf3 client over SSH"
@@ -87,8 +88,8 @@ export function TrafficTestFields({ prefix, form, onChange, hosts, errors, disab
             }}
           />
         </Field>
-      </div>
-      <div className={styles.row}>
+      </FieldRow>
+      <FieldRow>
         <Field label="Protocol">
           <RadioButtonGroup<TrafficProtocol>
             id={id('protocol')}
@@ -99,59 +100,47 @@ export function TrafficTestFields({ prefix, form, onChange, hosts, errors, disab
             onChange={(protocol) => onChange({ protocol })}
           />
         </Field>
-        <Field
+        <InputField
           label="Duration (s)"
-          invalid={!!errors.duration}
-          error={errors.duration}
           description={`${TRAFFIC_LIMITS.durationMin} to ${TRAFFIC_LIMITS.durationMax}`}
-        >
-          <Input
-            id={id('duration')}
-            data-testid={tid('duration')}
-            width={12}
-            inputMode="numeric"
-            value={form.duration}
-            disabled={disabled}
-            onChange={(e) => onChange({ duration: e.currentTarget.value })}
-          />
-        </Field>
-        <Field
+          error={errors.duration}
+          id={id('duration')}
+          data-testid={tid('duration')}
+          width={12}
+          inputMode="numeric"
+          value={form.duration}
+          disabled={disabled}
+          onChange={(duration) => onChange({ duration })}
+        />
+        <InputField
           label="Parallel streams"
-          invalid={!!errors.parallel}
-          error={errors.parallel}
           description={`${TRAFFIC_LIMITS.parallelMin} to ${TRAFFIC_LIMITS.parallelMax}`}
-        >
-          <Input
-            id={id('parallel')}
-            data-testid={tid('parallel')}
-            width={12}
-            inputMode="numeric"
-            value={form.parallel}
-            disabled={disabled}
-            onChange={(e) => onChange({ parallel: e.currentTarget.value })}
-          />
-        </Field>
+          error={errors.parallel}
+          id={id('parallel')}
+          data-testid={tid('parallel')}
+          width={12}
+          inputMode="numeric"
+          value={form.parallel}
+          disabled={disabled}
+          onChange={(parallel) => onChange({ parallel })}
+        />
         {form.protocol === 'udp' && (
-          <Field
+          <InputField
             label="Bitrate (Mbit/s)"
-            invalid={!!errors.bitrateMbps}
-            error={errors.bitrateMbps}
             description="Empty: iperf3's default (1 Mbit/s)"
-          >
-            <Input
-              id={id('bitrate')}
-              data-testid={tid('bitrate')}
-              width={16}
-              inputMode="decimal"
-              placeholder="100"
-              value={form.bitrateMbps}
-              disabled={disabled}
-              onChange={(e) => onChange({ bitrateMbps: e.currentTarget.value })}
-            />
-          </Field>
+            error={errors.bitrateMbps}
+            id={id('bitrate')}
+            data-testid={tid('bitrate')}
+            width={16}
+            inputMode="decimal"
+            placeholder="100"
+            value={form.bitrateMbps}
+            disabled={disabled}
+            onChange={(bitrateMbps) => onChange({ bitrateMbps })}
+          />
         )}
-      </div>
-      <div className={styles.row}>
+      </FieldRow>
+      <FieldRow>
         <Field label="Reverse" description="The target sends, the source receives">
           <Switch
             id={id('reverse')}
@@ -177,21 +166,15 @@ export function TrafficTestFields({ prefix, form, onChange, hosts, errors, disab
             onChange={(e) => onChange({ startServer: e.currentTarget.checked })}
           />
         </Field>
-      </div>
+      </FieldRow>
     </div>
   );
 }
 
-const getStyles = (theme: GrafanaTheme2) => ({
+const getStyles = () => ({
   fields: css({
     display: 'flex',
     flexDirection: 'column',
-  }),
-  row: css({
-    display: 'flex',
-    flexWrap: 'wrap',
-    columnGap: theme.spacing(3),
-    alignItems: 'flex-start',
   }),
   host: css({
     flex: '1 1 240px',

@@ -4,6 +4,7 @@ import React from 'react';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { Icon, useStyles2 } from '@grafana/ui';
+import { srOnly } from '../styles';
 import { testIds } from '../testIds';
 
 export type StepState = 'done' | 'current' | 'error' | 'upcoming';
@@ -49,8 +50,8 @@ export function StepIndicator({ steps, onSelect, disabled }: Props) {
               </span>
               <span className={styles.title}>
                 {s.title}
-                {s.state === 'error' && <span className={styles.srOnly}> (needs attention)</span>}
-                {s.state === 'done' && <span className={styles.srOnly}> (done)</span>}
+                {s.state === 'error' && <span className={srOnly}> (needs attention)</span>}
+                {s.state === 'done' && <span className={srOnly}> (done)</span>}
               </span>
             </button>
             {i < steps.length - 1 && <span className={styles.connector} aria-hidden />}
@@ -135,14 +136,6 @@ const getStyles = (theme: GrafanaTheme2) => {
     }),
     upcoming: css({
       ...circle(theme.colors.text.secondary, theme.colors.background.secondary, theme.colors.border.medium),
-    }),
-    srOnly: css({
-      position: 'absolute',
-      width: 1,
-      height: 1,
-      overflow: 'hidden',
-      clip: 'rect(0 0 0 0)',
-      whiteSpace: 'nowrap',
     }),
   };
 };

@@ -4,31 +4,15 @@
 import React from 'react';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2, type IconName } from '@grafana/data';
-import {
-  Alert,
-  Badge,
-  type BadgeColor,
-  Button,
-  Icon,
-  LinkButton,
-  Stack,
-  Text,
-  TextLink,
-  useStyles2,
-} from '@grafana/ui';
+import { Alert, Button, Icon, LinkButton, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
 import { type ApiError, explain } from '../../api/client';
-import type { VmJob, VmJobState, VmStepState } from '../../api/types';
+import type { VmJob, VmStepState } from '../../api/types';
 import { formatPercent, formatDateTime } from '../../utils/format';
 import { STEP_TITLES, addressOutcome, isJobActive } from '../../utils/vm';
 import { subnetUrl } from '../../utils/utils.routing';
+import { JobStateBadge } from '../JobStateBadge';
+import { ProgressBar } from '../ProgressBar';
 import { testIds } from '../testIds';
-
-const JOB_LOOK: Record<VmJobState, { color: BadgeColor; icon: IconName; text: string }> = {
-  queued: { color: 'darkgrey', icon: 'clock-nine', text: 'Queued' },
-  running: { color: 'blue', icon: 'fa fa-spinner', text: 'Running' },
-  done: { color: 'green', icon: 'check', text: 'Done' },
-  failed: { color: 'red', icon: 'exclamation-triangle', text: 'Failed' },
-};
 
 const STEP_ICON: Record<VmStepState, { icon: IconName; label: string }> = {
   pending: { icon: 'circle', label: 'waiting' },
@@ -51,13 +35,12 @@ interface Props {
 
 export function VmJobView({ job, subnetId, pollError, onAgain, onEdit }: Props) {
   const styles = useStyles2(getStyles);
-  const look = JOB_LOOK[job.state];
   const active = isJobActive(job);
   const outcome = job.state === 'failed' ? addressOutcome(job) : undefined;
   return (
     <section className={styles.job} data-testid={testIds.vm.job} data-state={job.state} aria-live="polite">
       <Stack gap={1.5} alignItems="center" wrap="wrap">
-        <Badge color={look.color} icon={look.icon} text={look.text} />
+        <JobStateBadge state={job.state} />
         <Text weight="medium">
           {job.name} on {job.node}
         </Text>
@@ -68,26 +51,17 @@ export function VmJobView({ job, subnetId, pollError, onAgain, onEdit }: Props) 
       </Stack>
 
       {(active || job.state === 'done') && (
-        <div className={styles.progressRow}>
-          <div
-            className={styles.track}
-            role="progressbar"
-            aria-label="VM creation progress"
-            aria-valuemin={0}
-            aria-valuemax={100}
-            aria-valuenow={Math.round(job.progress * 100)}
-            aria-valuetext={formatPercent(job.progress, 0)}
-            data-testid={testIds.vm.progress}
-          >
-            <div
-              className={cx(styles.fill, job.state === 'done' && styles.fillDone)}
-              style={{ width: `${Math.min(1, Math.max(0, job.progress)) * 100}%` }}
-            />
-          </div>
-          <span className={styles.secondary}>
-            {job.state === 'queued' ? 'Waiting for the jobs before it…' : formatPercent(job.progress, 0)}
-          </span>
-        </div>
+        <ProgressBar
+          ratio={job.progress}
+          label="VM creation progress"
+          now={Math.round(job.progress * 100)}
+          max={100}
+          valueText={formatPercent(job.progress, 0)}
+          caption={job.state === 'queued' ? 'Waiting for the jobs before it…' : formatPercent(job.progress, 0)}
+          maxWidth={560}
+          done={job.state === 'done'}
+          data-testid={testIds.vm.progress}
+        />
       )}
 
       <ol className={styles.steps}>
@@ -192,35 +166,6 @@ const getStyles = (theme: GrafanaTheme2) => ({
     border: `1px solid ${theme.colors.border.weak}`,
     borderRadius: theme.shape.radius.default,
     maxWidth: 1000,
-  }),
-  progressRow: css({
-    display: 'flex',
-    alignItems: 'center',
-    gap: theme.spacing(1.5),
-  }),
-  track: css({
-    flex: '1 1 auto',
-    maxWidth: 560,
-    height: 8,
-    borderRadius: theme.shape.radius.pill,
-    background: theme.colors.background.canvas,
-    border: `1px solid ${theme.colors.border.weak}`,
-    overflow: 'hidden',
-  }),
-  fill: css({
-    height: '100%',
-    background: theme.colors.primary.main,
-    [theme.transitions.handleMotion('no-preference')]: {
-      transition: 'width 0.5s linear',
-    },
-  }),
-  fillDone: css({
-    background: theme.colors.success.main,
-  }),
-  secondary: css({
-    color: theme.colors.text.secondary,
-    fontSize: theme.typography.bodySmall.fontSize,
-    whiteSpace: 'nowrap',
   }),
   steps: css({
     listStyle: 'none',

@@ -9,7 +9,6 @@ import {
   Combobox,
   type ComboboxOption,
   Field,
-  Input,
   LoadingPlaceholder,
   RadioButtonGroup,
   Stack,
@@ -31,7 +30,8 @@ import {
   formatBytes,
 } from '../../utils/vm';
 import { ErrorAlert } from '../ErrorAlert';
-import { UpDownPill } from '../infra/Pill';
+import { FieldRow, InputField } from '../FormFields';
+import { UpDownPill } from '../infra/StatePills';
 import { testIds } from '../testIds';
 
 interface StepProps {
@@ -49,23 +49,19 @@ export function NodeStep({ form, errors, onChange, nodes }: StepProps & { nodes:
   const styles = useStyles2(getStyles);
   return (
     <Stack direction="column" gap={2}>
-      <Field
+      <InputField
         label="Name"
         description="The VM's name and host name: a DNS label (lower-case letters, digits and -)"
-        invalid={!!errors.name}
         error={errors.name}
-      >
-        <Input
-          id={id('name')}
-          data-testid={tid('name')}
-          width={40}
-          placeholder="web-1"
-          autoComplete="off"
-          spellCheck={false}
-          value={form.name}
-          onChange={(e) => onChange({ name: e.currentTarget.value })}
-        />
-      </Field>
+        id={id('name')}
+        data-testid={tid('name')}
+        width={40}
+        placeholder="web-1"
+        autoComplete="off"
+        spellCheck={false}
+        value={form.name}
+        onChange={(name) => onChange({ name })}
+      />
       <Field label="Node" description="Where the VM is created" invalid={!!errors.node} error={errors.node}>
         <Wrap className={styles.cards} role="radiogroup" aria-label="Node">
           {nodes.map((n) => (
@@ -226,53 +222,41 @@ export function SourceStep({ form, errors, onChange, templates, storages }: Sour
       )}
       {form.source === 'resources' && (
         <>
-          <div className={styles.row}>
-            <Field
+          <FieldRow>
+            <InputField
               label="Cores"
               description={`${VM_LIMITS.coresMin} to ${VM_LIMITS.coresMax}`}
-              invalid={!!errors.cores}
               error={errors.cores}
-            >
-              <Input
-                id={id('cores')}
-                data-testid={tid('cores')}
-                width={12}
-                inputMode="numeric"
-                value={form.cores}
-                onChange={(e) => onChange({ cores: e.currentTarget.value })}
-              />
-            </Field>
-            <Field
+              id={id('cores')}
+              data-testid={tid('cores')}
+              width={12}
+              inputMode="numeric"
+              value={form.cores}
+              onChange={(cores) => onChange({ cores })}
+            />
+            <InputField
               label="Memory (MiB)"
               description={`${VM_LIMITS.memoryMin} to ${VM_LIMITS.memoryMax.toLocaleString('en-US')}`}
-              invalid={!!errors.memoryMib}
               error={errors.memoryMib}
-            >
-              <Input
-                id={id('memory')}
-                data-testid={tid('memory')}
-                width={16}
-                inputMode="numeric"
-                value={form.memoryMib}
-                onChange={(e) => onChange({ memoryMib: e.currentTarget.value })}
-              />
-            </Field>
-            <Field
+              id={id('memory')}
+              data-testid={tid('memory')}
+              width={16}
+              inputMode="numeric"
+              value={form.memoryMib}
+              onChange={(memoryMib) => onChange({ memoryMib })}
+            />
+            <InputField
               label="Disk (GiB)"
               description={`${VM_LIMITS.diskMin} to ${VM_LIMITS.diskMax.toLocaleString('en-US')}`}
-              invalid={!!errors.diskGib}
               error={errors.diskGib}
-            >
-              <Input
-                id={id('disk')}
-                data-testid={tid('disk')}
-                width={12}
-                inputMode="numeric"
-                value={form.diskGib}
-                onChange={(e) => onChange({ diskGib: e.currentTarget.value })}
-              />
-            </Field>
-          </div>
+              id={id('disk')}
+              data-testid={tid('disk')}
+              width={12}
+              inputMode="numeric"
+              value={form.diskGib}
+              onChange={(diskGib) => onChange({ diskGib })}
+            />
+          </FieldRow>
           <Field
             label="Storage"
             description="For the disk and the cloud-init drive"
@@ -359,7 +343,7 @@ export function NetworkStep({ form, errors, onChange, bridges, subnets, subnet, 
   const next = preview.data?.results[0]?.address;
   return (
     <Stack direction="column" gap={2}>
-      <div className={styles.row}>
+      <FieldRow>
         <Field
           label="Bridge"
           description={`The network card's bridge on ${form.node}`}
@@ -383,27 +367,23 @@ export function NetworkStep({ form, errors, onChange, bridges, subnets, subnet, 
             )}
           </Wrap>
         </Field>
-        <Field
+        <InputField
           label="VLAN tag"
           description={
             bridge && !bridge.vlan_aware && form.vlan.trim()
               ? `${bridge.bridge} is not VLAN-aware: the tag may not work`
               : 'Empty: untagged'
           }
-          invalid={!!errors.vlan}
           error={errors.vlan}
-        >
-          <Input
-            id={id('vlan')}
-            data-testid={tid('vlan')}
-            width={12}
-            inputMode="numeric"
-            placeholder={subnet?.vlan !== null && subnet?.vlan !== undefined ? String(subnet.vlan) : ''}
-            value={form.vlan}
-            onChange={(e) => onChange({ vlan: e.currentTarget.value })}
-          />
-        </Field>
-      </div>
+          id={id('vlan')}
+          data-testid={tid('vlan')}
+          width={12}
+          inputMode="numeric"
+          placeholder={subnet?.vlan !== null && subnet?.vlan !== undefined ? String(subnet.vlan) : ''}
+          value={form.vlan}
+          onChange={(vlan) => onChange({ vlan })}
+        />
+      </FieldRow>
       <Field
         label="Subnet"
         description="The VM's address comes from this subnet in IPAM"
@@ -465,53 +445,41 @@ export function NetworkStep({ form, errors, onChange, bridges, subnets, subnet, 
         </div>
       )}
       {form.addressMode === 'specific' && (
-        <Field
+        <InputField
           label="IP address"
           description={subnet ? `Inside ${subnet.cidr}` : undefined}
-          invalid={!!errors.address}
           error={errors.address}
-        >
-          <Input
-            id={id('address')}
-            data-testid={tid('address')}
-            width={30}
-            placeholder={next ?? ''}
-            value={form.address}
-            onChange={(e) => onChange({ address: e.currentTarget.value })}
-          />
-        </Field>
+          id={id('address')}
+          data-testid={tid('address')}
+          width={30}
+          placeholder={next ?? ''}
+          value={form.address}
+          onChange={(address) => onChange({ address })}
+        />
       )}
-      <div className={styles.row}>
-        <Field
+      <FieldRow>
+        <InputField
           label="Gateway"
           description={subnet?.gateway ? `Default: the subnet's gateway ${subnet.gateway}` : 'Empty: none'}
-          invalid={!!errors.gateway}
           error={errors.gateway}
-        >
-          <Input
-            id={id('gateway')}
-            data-testid={tid('gateway')}
-            width={30}
-            value={form.gateway}
-            onChange={(e) => onChange({ gateway: e.currentTarget.value })}
-          />
-        </Field>
-        <Field
+          id={id('gateway')}
+          data-testid={tid('gateway')}
+          width={30}
+          value={form.gateway}
+          onChange={(gateway) => onChange({ gateway })}
+        />
+        <InputField
           label="DNS servers"
           description={`Up to ${VM_LIMITS.dnsMax}, separated by commas; empty: the template's`}
-          invalid={!!errors.dns}
           error={errors.dns}
-        >
-          <Input
-            id={id('dns')}
-            data-testid={tid('dns')}
-            width={40}
-            placeholder="10.0.0.53, 10.0.0.54"
-            value={form.dns}
-            onChange={(e) => onChange({ dns: e.currentTarget.value })}
-          />
-        </Field>
-      </div>
+          id={id('dns')}
+          data-testid={tid('dns')}
+          width={40}
+          placeholder="10.0.0.53, 10.0.0.54"
+          value={form.dns}
+          onChange={(dns) => onChange({ dns })}
+        />
+      </FieldRow>
     </Stack>
   );
 }
@@ -522,23 +490,19 @@ export function CloudInitStep({ form, errors, onChange }: StepProps) {
   const styles = useStyles2(getStyles);
   return (
     <Stack direction="column" gap={2}>
-      <Field
+      <InputField
         label="User"
         description="The cloud-init user; empty: the image's default user"
-        invalid={!!errors.user}
         error={errors.user}
-      >
-        <Input
-          id={id('user')}
-          data-testid={tid('user')}
-          width={30}
-          placeholder="debian"
-          autoComplete="off"
-          spellCheck={false}
-          value={form.user}
-          onChange={(e) => onChange({ user: e.currentTarget.value })}
-        />
-      </Field>
+        id={id('user')}
+        data-testid={tid('user')}
+        width={30}
+        placeholder="debian"
+        autoComplete="off"
+        spellCheck={false}
+        value={form.user}
+        onChange={(user) => onChange({ user })}
+      />
       <Field
         label="SSH public keys"
         description={`One OpenSSH public key a line (at most ${VM_LIMITS.sshKeysMax}); they are added for that user`}
@@ -578,12 +542,6 @@ const getStyles = (theme: GrafanaTheme2) => ({
     gridTemplateColumns: 'repeat(auto-fill, minmax(280px, 1fr))',
     gap: theme.spacing(1),
     maxWidth: 900,
-  }),
-  row: css({
-    display: 'flex',
-    flexWrap: 'wrap',
-    columnGap: theme.spacing(3),
-    alignItems: 'flex-start',
   }),
   wide: css({
     width: 480,

@@ -1,10 +1,10 @@
-// Small state pills and chips of the infrastructure page, in theme colours (light and dark).
+// A small state pill (or a chip) in theme colours (light and dark): the infrastructure page's
+// states and a host's Up / Down.
 import React from 'react';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { useStyles2 } from '@grafana/ui';
-import type { DockerContainerState, DockerHealth } from '../../api/types';
-import { testIds } from '../testIds';
+import { testIds } from './testIds';
 
 export type Tone = 'ok' | 'warning' | 'error' | 'neutral' | 'info';
 
@@ -19,7 +19,7 @@ interface Props {
 }
 
 export function Pill({ tone, children, state, title, chip }: Props) {
-  const styles = useStyles2(getStyles);
+  const styles = useStyles2(getPillStyles);
   return (
     <span
       className={cx(styles.pill, chip && styles.chip, styles[tone])}
@@ -33,76 +33,7 @@ export function Pill({ tone, children, state, title, chip }: Props) {
   );
 }
 
-const CONTAINER_TONE: Record<DockerContainerState, Tone> = {
-  running: 'ok',
-  created: 'neutral',
-  paused: 'warning',
-  restarting: 'warning',
-  removing: 'neutral',
-  exited: 'neutral',
-  dead: 'error',
-};
-
-export function ContainerStatePill({ state, exitCode }: { state: DockerContainerState; exitCode: number | null }) {
-  const tone = state === 'exited' && exitCode !== null && exitCode !== 0 ? 'error' : CONTAINER_TONE[state];
-  const text = state === 'exited' && exitCode !== null ? `exited (${exitCode})` : state;
-  return (
-    <Pill tone={tone} state={state}>
-      {text}
-    </Pill>
-  );
-}
-
-const HEALTH_TONE: Record<DockerHealth, Tone> = {
-  healthy: 'ok',
-  unhealthy: 'error',
-  starting: 'info',
-  none: 'neutral',
-};
-
-export function HealthChip({ health }: { health: DockerHealth }) {
-  const styles = useStyles2(getStyles);
-  if (health === 'none') {
-    return (
-      <span className={styles.muted} title="No healthcheck">
-        –
-      </span>
-    );
-  }
-  return (
-    <Pill tone={HEALTH_TONE[health]} state={health} chip>
-      {health}
-    </Pill>
-  );
-}
-
-/** A Proxmox guest's status: running, stopped, paused, or what PVE says. */
-export function GuestStatusPill({ status }: { status: string }) {
-  const tone: Tone = status === 'running' ? 'ok' : status === 'stopped' ? 'neutral' : 'warning';
-  return (
-    <Pill tone={tone} state={status}>
-      {status}
-    </Pill>
-  );
-}
-
-export function UpDownPill({
-  up,
-  upText = 'up',
-  downText = 'down',
-}: {
-  up: boolean;
-  upText?: string;
-  downText?: string;
-}) {
-  return (
-    <Pill tone={up ? 'ok' : 'error'} state={up ? 'up' : 'down'}>
-      {up ? upText : downText}
-    </Pill>
-  );
-}
-
-const getStyles = (theme: GrafanaTheme2) => ({
+export const getPillStyles = (theme: GrafanaTheme2) => ({
   pill: css({
     display: 'inline-flex',
     alignItems: 'center',
@@ -150,8 +81,5 @@ const getStyles = (theme: GrafanaTheme2) => ({
     color: theme.colors.text.secondary,
     background: theme.colors.background.secondary,
     borderColor: theme.colors.border.weak,
-  }),
-  muted: css({
-    color: theme.colors.text.disabled,
   }),
 });
