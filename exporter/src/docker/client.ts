@@ -2,6 +2,7 @@
 // makes, normalised by core/model.ts. Read-only: nothing here creates, changes or removes.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { mapLimit } from '../map-limit.js';
 import type Docker from 'dockerode';
 import type { DockerEndpointConfig } from '../config/schema.js';
 import { type Container, type ContainerStats, type Network, containerFromInspect, networkFromApi, statsFromApi } from './core/model.js';
@@ -25,7 +26,7 @@ export interface DockerClient {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
-const INSPECT_CONCURRENCY = 8;
+export const INSPECT_CONCURRENCY = 8;
 
 /** dockerode merges its options over DOCKER_HOST & co. from the environment: name every one. */
 function modemOptions(e: DockerEndpointConfig, timeout: number | undefined): Docker.DockerOptions {
@@ -41,19 +42,10 @@ function modemOptions(e: DockerEndpointConfig, timeout: number | undefined): Doc
   return { ...base, socketPath: undefined, host: t.host, port: t.port, protocol: t.kind === 'tcp' ? 'https' : 'http', ...tls };
 }
 
-const notFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+/** Longest event line accepted from the engine (events are well under 1 KiB). */
+const MAX_EVENT_LINE = 1024 * 1024;
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  }));
-  return out;
-}
+const notFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
 export function createDockerClient(endpoint: DockerEndpointConfig): DockerClient {
   // TLS files are read here, at every (re)connect, so renewed certificates are picked up.
@@ -94,6 +86,13 @@ export function createDockerClient(endpoint: DockerEndpointConfig): DockerClient
         let buffer = '';
         res.on('data', (chunk: Buffer) => {
           buffer += chunk.toString('utf8');
+          // Events are one JSON line each, well under a kilobyte: a stream that never ends a line
+          // is broken (or hostile), and must not grow the buffer without bound.
+          if (buffer.length > MAX_EVENT_LINE && buffer.indexOf('\n') < 0) {
+            res.destroy?.();
+            reject(new Error(`the Docker event stream sent more than ${MAX_EVENT_LINE} bytes without a line break`));
+            return;
+          }
           let nl: number;
           while ((nl = buffer.indexOf('\n')) >= 0) {
             const line = buffer.slice(0, nl).trim();

@@ -10,7 +10,8 @@ import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { SubnetIndex, type IpamService } from '../ipam/service.js';
 import type { Db } from '../store/db.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
-import { type DockerClient, type DockerEvent, createDockerClient } from './client.js';
+import { type DockerClient, type DockerEvent, INSPECT_CONCURRENCY, createDockerClient } from './client.js';
+import { mapLimit } from '../map-limit.js';
 import { showTarget } from './core/endpoints.js';
 import type { Container, ContainerStats, Network } from './core/model.js';
 import { type AddressPlan, type Overlap, networkOverlaps, planAddresses, planSubnets } from './core/reconcile.js';
@@ -228,7 +229,8 @@ export class DockerService {
     ep.dirty.clear();
     const networks = ep.networksDirty;
     ep.networksDirty = false;
-    const inspected = await Promise.all(ids.map((id) => ep.client!.container(id)));
+    const client = ep.client;
+    const inspected = await mapLimit(ids, INSPECT_CONCURRENCY, (id) => client.container(id));
     if (networks) ep.networks = await ep.client.networks();
     ids.forEach((id, i) => {
       const c = inspected[i];

@@ -47,10 +47,13 @@ export class PveTransport implements ApiRequestable {
   readonly #authorization: string;
   readonly #agent;
   private readonly base: URL;
+  /** Everything but the token: only the private field holds the secret. */
+  private readonly settings: Omit<ClientSettings, 'tokenId' | 'tokenSecret'>;
 
-  constructor(private readonly settings: ClientSettings) {
+  constructor({ tokenId, tokenSecret, ...settings }: ClientSettings) {
     // A private field: the secret is not an enumerable property, so no log or JSON of the client shows it.
-    this.#authorization = `PVEAPIToken=${settings.tokenId}=${settings.tokenSecret}`;
+    this.#authorization = `PVEAPIToken=${tokenId}=${tokenSecret}`;
+    this.settings = settings;
     this.#agent = createTlsAgent(settings, settings.maxSockets);
     this.base = new URL(settings.url);
   }

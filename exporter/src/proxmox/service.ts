@@ -14,6 +14,7 @@ import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import { type PveClient, ProxmoxError, createPveClient } from './client.js';
 import { type Guest, type PveNode, agentAddresses, lxcAddresses, parseGuests, parseNodes } from './core/inventory.js';
 import { type Plan, type RowInfo, reconcile } from './core/reconcile.js';
+import { mapLimit } from '../map-limit.js';
 import { ProxmoxStore } from './store.js';
 import { VmJobs } from './vms.js';
 
@@ -39,17 +40,6 @@ export interface ProxmoxDeps {
 const ACTOR: Actor = { name: 'proxmox' };
 /** Nodes read per run; a cluster larger than this is not a homelab. */
 const MAX_NODES = 64;
-
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 export class ProxmoxService {
   readonly client: PveClient;

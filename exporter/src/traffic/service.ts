@@ -165,6 +165,7 @@ export class TrafficService {
     const label = `${h.name} (${h.address.includes(':') ? `[${h.address}]` : h.address}:${h.port})`;
     let policy: HostKeyPolicy;
     let algorithms: string[] | undefined;
+    let firstUse: { key: Buffer; keyType: string; fingerprint: string } | undefined;
     if (h.host_key) {
       policy = { kind: 'pinned', fingerprint: h.host_key };
     } else if (h.known_hosts_file) {
@@ -185,15 +186,23 @@ export class TrafficService {
       ...(algorithms ? { hostKeyAlgorithms: algorithms } : {}),
       verifyHostKey: (key) => {
         const decision = decideHostKey(policy, key, label, h.address, h.port);
-        if (decision.ok && decision.trustNow) {
-          this.store.trustHostKey(h.address, h.port, decision.keyType, decision.fingerprint, this.now());
-          // Another connection may have stored a different key first: the first one wins.
-          const stored = this.store.hostKey(h.address, h.port)!.fingerprint;
-          if (stored !== decision.fingerprint) return decideHostKey({ kind: 'tofu', stored }, key, label, h.address, h.port);
-          this.logger.info({ host: h.name, fingerprint: decision.fingerprint }, 'host key trusted on first use');
-        }
+        if (decision.ok && decision.trustNow) firstUse = { key, keyType: decision.keyType, fingerprint: decision.fingerprint };
         if (!decision.ok) this.logger.warn({ host: h.name, fingerprint: decision.fingerprint }, decision.message);
         return decision;
+      },
+      // A first-use key is stored only after the handshake: a machine in the middle that shows
+      // someone else's public key (without its private key) must not get it trusted.
+      hostKeyProven: () => {
+        if (!firstUse) return;
+        this.store.trustHostKey(h.address, h.port, firstUse.keyType, firstUse.fingerprint, this.now());
+        // Another connection may have stored a different key first: the first one wins.
+        const stored = this.store.hostKey(h.address, h.port)!.fingerprint;
+        const decision = decideHostKey({ kind: 'tofu', stored }, firstUse.key, label, h.address, h.port);
+        if (!decision.ok) {
+          this.logger.warn({ host: h.name, fingerprint: firstUse.fingerprint }, decision.message);
+          throw new Error(decision.message);
+        }
+        if (stored === firstUse.fingerprint) this.logger.info({ host: h.name, fingerprint: stored }, 'host key trusted on first use');
       },
     };
   }

@@ -13,8 +13,14 @@ export interface SshEndpoint {
   port: number;
   user: string;
   auth: { privateKey: Buffer; passphrase?: string } | { agent: string };
-  /** Decides on the presented host key (and stores a first-use key). */
+  /** Decides on the presented host key, during the key exchange. */
   verifyHostKey: (key: Buffer) => HostKeyDecision;
+  /**
+   * Called once the handshake has completed, i.e. the server has proven it holds the key the
+   * verifier accepted (ssh2 checks the server's signature only after the verifier). Throws to
+   * refuse the connection after all.
+   */
+  hostKeyProven?: () => void;
   /** Host key algorithms in order of preference (known_hosts' key types first). */
   hostKeyAlgorithms?: string[];
 }
@@ -66,6 +72,13 @@ export function sshConnect(ep: SshEndpoint, readyTimeoutMs: number): Promise<Ssh
     let settled = false;
     client.once('ready', () => {
       settled = true;
+      try {
+        ep.hostKeyProven?.();
+      } catch (e) {
+        client.end();
+        reject(new SshError((e as Error).message, 'host_key'));
+        return;
+      }
       resolve(session(client, ep));
     });
     client.on('error', (err: Error & { level?: string; code?: string }) => {
