@@ -184,6 +184,7 @@ describe('stack end to end in the lab: exporter → Prometheus → Alertmanager 
 
   after(async () => {
     for (const c of [prometheus, alertmanager, exporterApi]) c?.close();
+    await sshd?.stop(); // before the lab goes: it also removes sshd's temp dir
     await lab?.down();
     await engine?.stop();
     await pve?.close();
