@@ -10,7 +10,7 @@ export class ScanScheduler {
   private readonly due = new Map<number, number>();
 
   constructor(private readonly ipam: IpamService, private readonly discovery: DiscoveryService,
-    private readonly defaults: { interval_seconds: number; jitter_ratio: number }, private readonly now = Date.now) {}
+    private readonly defaults: { jitter_ratio: number }, private readonly now = Date.now) {}
 
   start(tickMs = 1000): void {
     this.loop = startTimerLoop(() => { this.tick(); }, tickMs);

@@ -73,6 +73,10 @@ export class DiscoveryStore {
       updateScan: db.prepare(`UPDATE scans SET state = @state, progress = @progress, targets = @targets, sent = @sent,
         alive = @alive, started_at = @started_at, finished_at = @finished_at, error = @error WHERE id = @id`),
       scan: db.prepare('SELECT * FROM scans WHERE id = ?'),
+      // Per subnet, newest first on the (subnet_id, id) index: a scrape never reads the whole
+      // scan history, which grows with every sweep.
+      lastSuccessful: db.prepare(`SELECT s.subnet_id, s.started_at, s.finished_at FROM subnets sub
+        JOIN scans s ON s.id = (SELECT id FROM scans WHERE subnet_id = sub.id AND state = 'done' ORDER BY id DESC LIMIT 1)`),
       lastScanOf: db.prepare(`SELECT * FROM scans WHERE subnet_id = ? AND state = 'done' ORDER BY id DESC LIMIT 1`),
       hostsUpBetween: db.prepare(`SELECT count(*) AS n FROM hosts WHERE ip_key BETWEEN ? AND ? AND status = 'up'`),
       latestScanOf: db.prepare('SELECT * FROM scans WHERE subnet_id = ? ORDER BY id DESC LIMIT 1'),
@@ -119,9 +123,7 @@ export class DiscoveryStore {
 
   /** The last successful sweep of every subnet that has one (for metrics that survive restarts). */
   lastSuccessfulScans(): { subnet_id: number; started_at: number; finished_at: number }[] {
-    return this.db.prepare(`SELECT s.subnet_id, s.started_at, s.finished_at FROM scans s
-      JOIN (SELECT max(id) AS id FROM scans WHERE state = 'done' GROUP BY subnet_id) last ON last.id = s.id`)
-      .all() as { subnet_id: number; started_at: number; finished_at: number }[];
+    return this.s.lastSuccessful.all() as { subnet_id: number; started_at: number; finished_at: number }[];
   }
 
   insertScan(subnetId: number, cidr: string, trigger: ScanRow['trigger'], now: number): number {
