@@ -4,6 +4,7 @@ import { createServer as createHttp, type Server } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import { type AddressInfo, connect } from 'node:net';
 import { pino, type Logger } from 'pino';
+import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { registerDiscoveryMetrics } from './discovery/metrics.js';
 import { createPinger, probeIcmp } from './discovery/icmp.js';
@@ -45,7 +46,14 @@ export function createLogger(config: Config): Logger {
   return pino({ level: config.log_level, base: { service: 'lanscape-exporter' } });
 }
 
-export async function startExporter(config: Config, logger: Logger = createLogger(config)): Promise<RunningExporter> {
+export interface ExporterOptions {
+  /** Source of every timestamp the exporter writes; tests inject a fake one. */
+  clock?: Clock;
+}
+
+export async function startExporter(config: Config, logger: Logger = createLogger(config),
+  options: ExporterOptions = {}): Promise<RunningExporter> {
+  const clock = options.clock ?? systemClock;
   const db = openDb(config.db, { synchronous: config.db_synchronous === 'full' ? 'FULL' : 'NORMAL' });
   try {
     takeOwnership(db);
@@ -53,7 +61,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     db.close();
     throw e;
   }
-  const ipam = new IpamService(db);
+  const ipam = new IpamService(db, clock);
   const { registry, observeRequest } = createRegistry(config.db);
   const writes = new WriteBatcher(db);
   registerIpamMetrics(registry, ipam);
@@ -61,18 +69,18 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     try { return db.prepare('SELECT 1 AS ok').get() !== undefined; } catch { return false; }
   };
   const reverseDns = config.scan.rdns
-    ? new ReverseDns(config.scan.dns_servers ? { servers: config.scan.dns_servers } : {})
+    ? new ReverseDns({ ...(config.scan.dns_servers ? { servers: config.scan.dns_servers } : {}), now: clock })
     : null;
   const nmap = config.scan.nmap ? { available: () => nmapAvailable(), run: (a: string, p: number[]) => runNmap(a, p) } : null;
   const discovery = new DiscoveryService(db, ipam, config, {
-    icmp: probeIcmp, createPinger, readNeighbours, openPorts, reverseDns, nmap,
+    icmp: probeIcmp, createPinger, readNeighbours, openPorts, reverseDns, nmap, now: clock,
   }, logger.child({ domain: 'discovery' }));
   let nmapFound: boolean | null = null;
   if (nmap) void nmap.available().then((ok) => { nmapFound = ok; if (!ok) logger.warn('LANSCAPE_SCAN_NMAP is on but nmap is not installed'); });
-  const traffic = new TrafficService(db, config.traffic, {}, logger.child({ domain: 'traffic' }));
+  const traffic = new TrafficService(db, config.traffic, { now: clock }, logger.child({ domain: 'traffic' }));
   // Docker endpoints connect in the background; one that is down is only its collector down.
-  const docker = new DockerService(db, ipam, config.docker, logger.child({ domain: 'docker' }));
-  const proxmox = config.proxmox.url ? new ProxmoxService(db, ipam, config.proxmox, {}, logger.child({ domain: 'proxmox' })) : null;
+  const docker = new DockerService(db, ipam, config.docker, logger.child({ domain: 'docker' }), { now: clock });
+  const proxmox = config.proxmox.url ? new ProxmoxService(db, ipam, config.proxmox, { now: clock }, logger.child({ domain: 'proxmox' })) : null;
   const collectors = (): Record<string, { up: boolean; message?: string }> => ({
     store: { up: ready() },
     icmp: discovery.icmpStatus,
@@ -83,15 +91,15 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     ...(proxmox ? { proxmox: proxmox.status } : {}),
   });
   registerDiscoveryMetrics(registry, discovery, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])));
-  const scheduler = new ScanScheduler(ipam, discovery, config.scan);
+  const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock);
   if (config.scan.enabled && discovery.icmpStatus.up) scheduler.start();
-  registerTrafficMetrics(registry, traffic);
+  registerTrafficMetrics(registry, traffic, clock);
   registerDockerMetrics(registry, docker);
   if (proxmox) {
     registerProxmoxMetrics(registry, proxmox);
     proxmox.start();
   }
-  const trafficScheduler = new TrafficScheduler(traffic, logger.child({ domain: 'traffic' }));
+  const trafficScheduler = new TrafficScheduler(traffic, logger.child({ domain: 'traffic' }), clock);
   if (config.traffic.schedules_enabled) trafficScheduler.start();
   const app = createApp({ config, logger, ipam, discovery, traffic, docker, proxmox, registry, observeRequest, writes, collectors });
   const tls = config.tls.cert_file && config.tls.key_file

@@ -1,6 +1,6 @@
 // Online backup under write load, restore into a stopped store, and the refusals.
 import assert from 'node:assert/strict';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +35,7 @@ describe('backup and restore', () => {
     writing = false;
     await writers;
     assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(['-wal', '-shm'].filter((x) => existsSync(backupFile + x)), [], 'the backup is one file');
     const summary = JSON.parse(result.stdout);
     assert.ok(summary.addresses >= beforeBackup.length);
     assert.ok(duringBackup > 0, 'writes went on while the backup ran');
@@ -100,6 +101,13 @@ describe('backup and restore', () => {
     const r4 = await runCli('backup', [join(dir, 'x.db'), '--db', join(dir, 'missing.db')]);
     assert.equal(r4.code, 2);
     assert.match(r4.stderr, /no store at/);
+    // A folder that does not exist is a clear refusal, not a stack trace, and writes nothing.
+    const before = readdirSync(dir).sort();
+    const r6 = await runCli('backup', [join(dir, 'backups', 'x.db'), '--db', base]);
+    assert.equal(r6.code, 2);
+    assert.match(r6.stderr, /folder .*backups does not exist; create it first/);
+    assert.doesNotMatch(r6.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(readdirSync(dir).sort(), before);
     const r5 = await runCli('backup', ['--bogus']);
     assert.equal(r5.code, 2);
     assert.match(r5.stderr, /Unknown option '--bogus'/);

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { EXPORTER_DIR, tempDir, testEnv } from './helpers/exporter.js';
+import { EXPORTER_DIR, spawnExporter, tempDir, testEnv } from './helpers/exporter.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -80,3 +80,29 @@ it('explains a port that is taken', () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
 });
+
+it('tells a first-time user without tokens how to create one', async () => {
+  const env = testEnv(join(dir, 'no-tokens.db'));
+  delete (env as Record<string, string | undefined>).LANSCAPE_READ_TOKEN;
+  delete (env as Record<string, string | undefined>).LANSCAPE_WRITE_TOKEN;
+  delete (env as Record<string, string | undefined>).LANSCAPE_ADMIN_TOKEN;
+  const exporter = await spawnExporter(env);
+  try {
+    const unauthorized = await exporter.api.get('/api/v1/subnets', null);
+    assert.equal(unauthorized.status, 401);
+    await waitFor(() => /no API tokens are set/.test(exporter.output()));
+    assert.match(exporter.output(), /openssl rand -hex 24 > lanscape-write\.token/);
+  } finally {
+    await exporter.stop();
+  }
+  const withToken = await spawnExporter(testEnv(join(dir, 'tokens.db')));
+  await withToken.stop();
+  assert.doesNotMatch(withToken.output(), /no API tokens are set/);
+});
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !check();) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -20,7 +20,7 @@ const network = { alive: new Set<string>(), pinged: [] as string[], open: new Ma
 
 function build(overrides: Record<string, string> = {}) {
   const config = loadConfig({ LANSCAPE_SCAN_DOWN_AFTER: '2', LANSCAPE_SCAN_RETRIES: '0', ...overrides });
-  const ipam = new IpamService(db);
+  const ipam = new IpamService(db, () => clock);
   const discovery = new DiscoveryService(db, ipam, config, {
     icmp: () => ({ up: true }),
     createPinger: () => ({

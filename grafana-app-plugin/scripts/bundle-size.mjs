@@ -23,10 +23,10 @@ const initial = rows.find((r) => r.file === 'module.js');
 const total = rows.reduce((a, r) => ({ bytes: a.bytes + r.bytes, gzip: a.gzip + r.gzip }), { bytes: 0, gzip: 0 });
 console.log('| file | raw | gzip |');
 console.log('|---|---|---|');
-for (const r of rows) console.log(`| ${r.file}${r.file === 'module.js' ? ' (initial load)' : ''} | ${kib(r.bytes)} | ${kib(r.gzip)} |`);
+for (const r of rows) {console.log(`| ${r.file}${r.file === 'module.js' ? ' (initial load)' : ''} | ${kib(r.bytes)} | ${kib(r.gzip)} |`);}
 console.log(`| all ${rows.length} files | ${kib(total.bytes)} | ${kib(total.gzip)} |`);
 const pass = initial.gzip < INITIAL_LIMIT;
 console.log(`\ninitial load (module.js) ${kib(initial.gzip)} gzip; target < ${kib(INITIAL_LIMIT)}: ${pass ? 'yes' : 'NO'}`);
 const out = process.argv.indexOf('--json');
-if (out > 0) writeFileSync(process.argv[out + 1], JSON.stringify({ rows, total, initialGzip: initial.gzip, pass }, null, 2));
+if (out > 0) {writeFileSync(process.argv[out + 1], JSON.stringify({ rows, total, initialGzip: initial.gzip, pass }, null, 2));}
 process.exit(pass ? 0 : 1);

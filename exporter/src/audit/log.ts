@@ -1,4 +1,5 @@
 // Append-only audit log: who changed what, when, with the object before and after.
+import { type Clock, isoNow, systemClock } from '../clock.js';
 import type { Db } from '../store/db.js';
 
 export interface Actor {
@@ -38,7 +39,7 @@ interface AuditRow extends Omit<AuditEntry, 'before' | 'after'> {
 export class AuditLog {
   private readonly insert;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Db, private readonly clock: Clock = systemClock) {
     this.insert = db.prepare(`INSERT INTO audit_log
       (at, actor, grafana_user, request_id, action, object_type, object_id, object_repr, before, after)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -46,7 +47,7 @@ export class AuditLog {
 
   record(actor: Actor, action: AuditEntry['action'], objectType: string, objectId: number | null,
     repr: string, before: unknown, after: unknown): void {
-    this.insert.run(new Date().toISOString(), actor.name, actor.grafanaUser ?? null, actor.requestId ?? null,
+    this.insert.run(isoNow(this.clock), actor.name, actor.grafanaUser ?? null, actor.requestId ?? null,
       action, objectType, objectId, repr,
       before === undefined ? null : JSON.stringify(before), after === undefined ? null : JSON.stringify(after));
   }

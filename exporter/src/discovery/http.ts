@@ -1,7 +1,7 @@
 // HTTP adapter of discovery: scans, events, conflicts, per-address history, Prometheus http_sd.
 import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
-import { HostObservation, Id, IdParams, IpAddress, Page } from '../ipam/schemas.js';
+import { HostObservation, Id, IdParams, IpAddress, Page, decimalInt } from '../ipam/schemas.js';
 import type { IpamService } from '../ipam/service.js';
 import { CONFLICT_KINDS, type DiscoveryService } from './service.js';
 
@@ -79,7 +79,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
   api.add({
     method: 'get', path: '/addresses/{id}/history', scope: 'read', tag: 'discovery',
     summary: 'Status samples, hourly roll-ups and uptime of an address',
-    params: IdParams, query: z.strictObject({ hours: z.coerce.number().int().min(1).max(24 * 90).default(24) }),
+    params: IdParams, query: z.strictObject({ hours: decimalInt(1, 24 * 90).default(24) }),
     responses: {
       200: {
         description: 'History',
@@ -94,7 +94,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     },
     handler: ({ params, query }) => {
       const address = ipam.getAddress(params.id).address;
-      const since = Date.now() - query.hours * 3_600_000;
+      const since = discovery.now() - query.hours * 3_600_000;
       return {
         status: 200,
         body: { address, observed: discovery.observation(address), uptime: discovery.uptime(address), ...discovery.history(address, since) },
@@ -105,7 +105,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     method: 'get', path: '/sd', scope: 'read', tag: 'discovery', summary: 'Prometheus HTTP service discovery',
     description: 'Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,").',
     query: z.strictObject({
-      port: z.coerce.number().int().min(1).max(65535).default(9100),
+      port: decimalInt(1, 65535).default(9100),
       tag: z.string().max(64).optional(),
     }),
     responses: { 200: { description: 'Target groups', schema: z.array(SdGroup) } },

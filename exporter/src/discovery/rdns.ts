@@ -8,6 +8,7 @@
 //
 // Names from the network are untrusted: only RFC 1123 host names are returned, anything else
 // (spaces, ';', control characters, which c-ares hands back backslash-escaped) counts as no name.
+import { systemClock } from '../clock.js';
 import { promises as dnsPromises } from 'node:dns';
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
@@ -116,7 +117,7 @@ export class ReverseDns {
     const maxEntries = opts.maxCacheEntries ?? 100_000;
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxCacheEntries must be an integer >= 1');
     this.#maxEntries = maxEntries;
-    this.#now = opts.now ?? Date.now;
+    this.#now = opts.now ?? systemClock;
     this.#resolver = new dnsPromises.Resolver({ timeout: Math.max(1, Math.round(timeoutMs)), tries: 1 });
     if (opts.servers !== undefined) this.#resolver.setServers(opts.servers);
   }

@@ -1,6 +1,7 @@
 // Scheduled sweeps: every subnet with scanning on is swept every interval (its own, or the
 // default), jittered so subnets added together do not sweep in lockstep. A bounded timer loop
 // that stops with the exporter.
+import { type Clock, systemClock } from '../clock.js';
 import type { IpamService } from '../ipam/service.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import type { DiscoveryService } from './service.js';
@@ -10,7 +11,7 @@ export class ScanScheduler {
   private readonly due = new Map<number, number>();
 
   constructor(private readonly ipam: IpamService, private readonly discovery: DiscoveryService,
-    private readonly defaults: { jitter_ratio: number }, private readonly now = Date.now) {}
+    private readonly defaults: { jitter_ratio: number }, private readonly now: Clock = systemClock) {}
 
   start(tickMs = 1000): void {
     this.loop = startTimerLoop(() => { this.tick(); }, tickMs);

@@ -1,6 +1,7 @@
 // Discovery: runs sweeps (one at a time, queued), turns what they see into host observations,
 // status history, events and IPAM addresses, enriches alive hosts (MAC and vendor, open
 // ports, PTR names, nmap service versions), and answers conflicts and service discovery.
+import { systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
@@ -70,7 +71,8 @@ export class DiscoveryService {
   readonly store: DiscoveryStore;
   private readonly scanCfg: Config['scan'];
   private readonly ports: PortSpec[];
-  private readonly now: () => number;
+  /** The exporter's clock (also for HTTP cut-offs). */
+  readonly now: () => number;
   private readonly queue: ScanRow[] = [];
   private running: ScanRow | undefined;
   private stopping = false;
@@ -85,7 +87,7 @@ export class DiscoveryService {
     this.store = new DiscoveryStore(db);
     this.scanCfg = config.scan;
     this.ports = withServiceNames(config.scan.ports ?? DEFAULT_PORTS);
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? systemClock;
     this.icmpStatus = deps.icmp();
     if (!this.icmpStatus.up) logger.warn({ collector: 'icmp' }, `ICMP sweeps are off: ${this.icmpStatus.message}`);
     // Scans cut short by a stop or crash are not resumed; say so instead of leaving them "running".

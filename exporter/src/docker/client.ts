@@ -1,5 +1,6 @@
 // Adapter to one Docker Engine API endpoint through dockerode: the few calls the exporter
 // makes, normalised by core/model.ts. Read-only: nothing here creates, changes or removes.
+import { systemClock } from '../clock.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { mapLimit } from '../map-limit.js';
@@ -116,7 +117,7 @@ export function createDockerClient(endpoint: DockerEndpointConfig): DockerClient
     async stats(id) {
       try {
         const raw = await api.getContainer(id).stats({ stream: false, 'one-shot': true });
-        return statsFromApi(raw, Date.now());
+        return statsFromApi(raw, systemClock());
       } catch (err) {
         if (notFound(err)) return null;
         throw err;

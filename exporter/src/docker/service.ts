@@ -2,6 +2,7 @@
 // snapshot of containers and networks, reconciliation into IPAM, and CPU/memory samples taken
 // in the background so a scrape only reads memory. An endpoint that cannot be reached is
 // marked down and retried with backoff; its snapshot and its IPAM rows stay as they were.
+import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
 import type { Config, DockerEndpointConfig } from '../config/schema.js';
@@ -82,6 +83,7 @@ export interface ConflictView extends Overlap { kind: 'network_overlap'; message
 
 export interface DockerDeps {
   client?: (endpoint: DockerEndpointConfig) => DockerClient;
+  now?: Clock;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -248,7 +250,7 @@ export class DockerService {
     ep.dirty.clear();
     ep.networksDirty = false;
     this.reconcile(ep);
-    ep.lastSyncAt = Date.now();
+    ep.lastSyncAt = (this.deps.now ?? systemClock)();
   }
 
   /**

@@ -1,7 +1,6 @@
 // Assembles the HTTP surface: logging, metrics, open endpoints (/metrics, health, OpenAPI, docs)
 // and the token-protected /api/v1 routes of each domain.
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
-import { OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -24,6 +23,7 @@ import { LATEST_VERSION } from '../store/migrations.js';
 import { VERSION } from '../version.js';
 import type { WriteBatcher } from '../store/write-batcher.js';
 import { TokenVerifier } from './auth.js';
+import { openApiDocument } from './openapi.js';
 import { ApiRoutes } from './routes.js';
 
 export interface AppDeps {
@@ -66,7 +66,12 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const tokens = new TokenVerifier(config.tokens);
-  if (tokens.configured === 0) logger.warn('no API tokens are configured: every /api/v1 request will be refused (set LANSCAPE_READ_TOKEN etc.)');
+  if (tokens.configured === 0) {
+    // A newcomer's first start: say how to open the API instead of leaving every call a 401.
+    logger.warn('no API tokens are set, so /api/v1 answers 401 to everything. Create one and keep it, e.g.\n' +
+      '  openssl rand -hex 24 > lanscape-write.token && chmod 600 lanscape-write.token\n' +
+      '  LANSCAPE_WRITE_TOKEN=$(cat lanscape-write.token) npm start');
+  }
   const router = express.Router();
   const api = new ApiRoutes(router, tokens, deps.writes);
   router.use(api.authenticate);
@@ -80,7 +85,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerProxmoxRoutes(api, deps.proxmox);
   registerAuditRoutes(api, ipam.audit);
 
-  const openapi = new OpenApiGeneratorV3(api.registry.definitions).generateDocument({
+  const openapi = openApiDocument(api.registry.definitions, {
     openapi: '3.0.3',
     info: {
       title: 'Lanscape exporter API', version: VERSION, license: { name: 'AGPL-3.0-or-later' },

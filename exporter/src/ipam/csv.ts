@@ -35,7 +35,9 @@ export function importCsv(ipam: IpamService, kind: CsvKind, text: string, dryRun
   let records: { record: Record<string, string>; info: { lines: number } }[];
   try {
     records = parse(text, {
-      columns: (header: string[]) => checkHeader(kind, header), bom: true, skip_empty_lines: true, trim: true, info: true,
+      // No trim: a cell is taken exactly as written, like a JSON string. Free text keeps its
+      // spaces (so an export imports back unchanged) and " 10.0.0.0/24" is refused as the API does.
+      columns: (header: string[]) => checkHeader(kind, header), bom: true, skip_empty_lines: true, info: true,
       max_record_size: 65536, to: MAX_ROWS + 1,
     });
   } catch (e) {
@@ -91,7 +93,7 @@ function toInput(record: Record<string, string>): Record<string, unknown> {
   for (const [key, raw] of Object.entries(record)) {
     if (raw === '' || EXPORT_ONLY.includes(key)) continue;
     const value = unescapeCell(raw);
-    if (key === 'tags') out.tags = value.split(TAG_SEPARATOR).map((t) => t.trim()).filter(Boolean);
+    if (key === 'tags') out.tags = value.split(TAG_SEPARATOR).filter(Boolean);
     else if (key === 'vlan' || key === 'scan_interval_seconds') out[key] = /^\d+$/.test(value) ? Number(value) : value;
     else if (key === 'scan_enabled') out.scan_enabled = value === 'true' ? true : value === 'false' ? false : value;
     else out[key] = value;
@@ -99,17 +101,34 @@ function toInput(record: Record<string, string>): Record<string, unknown> {
   return out;
 }
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+/**
+ * CSV injection (OWASP): a spreadsheet runs a cell that starts with = + - @, tab, CR or LF as a
+ * formula, some after leading spaces too, and some read fullwidth ＝ ＋ － ＠ as their ASCII twins.
+ */
+const FORMULA_START = /^[\t\r\n]|^\s*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]/u;
 
-/** Cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV injection). */
-function safeCell(value: unknown): string {
+/**
+ * The escaping rule, chosen to round-trip any text exactly:
+ * - export puts one apostrophe before a cell that starts like a formula (FORMULA_START) or
+ *   already starts with an apostrophe, and leaves every other cell as it is;
+ * - import removes one leading apostrophe when what follows would have needed it, and leaves
+ *   every other cell as it is.
+ * So import(export(x)) === x for every text x ("'quoted" → "''quoted" → "'quoted"), and
+ * export(import(c)) === c for every cell export writes. A hand-written "'quoted" imports as is.
+ */
+function needsApostrophe(text: string): boolean {
+  return text.startsWith("'") || FORMULA_START.test(text);
+}
+
+/** One exported cell: tags joined, null as empty, and the apostrophe rule above applied. */
+export function safeCell(value: unknown): string {
   const text = value === null || value === undefined ? '' : Array.isArray(value) ? value.join(TAG_SEPARATOR) : String(value);
-  return FORMULA_START.test(text) ? `'${text}` : text;
+  return needsApostrophe(text) ? `'${text}` : text;
 }
 
 /** Undoes safeCell on import, so an exported file imports back unchanged. */
-function unescapeCell(text: string): string {
-  return text.startsWith("'") && FORMULA_START.test(text.slice(1)) ? text.slice(1) : text;
+export function unescapeCell(text: string): string {
+  return text.startsWith("'") && needsApostrophe(text.slice(1)) ? text.slice(1) : text;
 }
 
 export function exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: number): string {
@@ -123,5 +142,6 @@ export function exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: number): 
     rows.push(...(page.results as unknown as Record<string, unknown>[]));
     if (page.results.length < PAGE) break;
   }
-  return stringify(rows.map((r) => columns.map((c) => safeCell(r[c]))), { header: true, columns });
+  // Quote cells with spaces at either end, so readers that trim unquoted cells keep them too.
+  return stringify(rows.map((r) => columns.map((c) => safeCell(r[c]))), { header: true, columns, quoted_match: /^\s|\s$/ });
 }

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { ADDRESS_SOURCES, ADDRESS_STATES, COLOR_RE, HOSTNAME_RE, RANGE_PURPOSES, TAG_RE, normalizeMac } from './core/fields.js';
 import { IpFormatError, parseIp } from './core/ip.js';
-import { parsePrefix } from './core/prefix.js';
+import { parseSubnetPrefix } from './core/prefix.js';
 
 function parsedBy(parse: (v: string) => unknown) {
   return (value: string, ctx: z.RefinementCtx) => {
@@ -16,12 +16,13 @@ function parsedBy(parse: (v: string) => unknown) {
   };
 }
 
-export const Cidr = z.string().max(70).superRefine(parsedBy(parsePrefix))
+export const Cidr = z.string().max(70).superRefine(parsedBy(parseSubnetPrefix))
   .meta({ description: 'IPv4 or IPv6 prefix in CIDR notation, host bits clear', example: '10.0.0.0/24' });
 export const IpAddress = z.string().max(64).superRefine(parsedBy(parseIp))
   .meta({ description: 'IPv4 (dotted quad) or IPv6 address', example: '10.0.0.10' });
-const Tags = z.array(z.string().regex(TAG_RE, 'tags start with a letter or digit and use letters, digits, space and _ . : / -')).max(32);
-const Hostname = z.string().regex(HOSTNAME_RE, 'not a valid DNS host name');
+const Tags = z.array(z.string().regex(TAG_RE, 'tags start with a letter or digit and use letters, digits, space and _ . : / -')
+  .meta({ example: 'web' })).max(32).meta({ example: ['web', 'rack-1'] });
+const Hostname = z.string().regex(HOSTNAME_RE, 'not a valid DNS host name').meta({ example: 'nas.lan' });
 const Mac = z.string().max(17).refine((v) => normalizeMac(v) !== null, 'not a MAC address (aa:bb:cc:dd:ee:ff)');
 /** Free text: no control characters but tab and newline, and well-formed Unicode (no lone surrogates). */
 const Text = (max: number) => z.string().max(max)
@@ -34,10 +35,21 @@ export const Id = z.string().regex(/^[1-9][0-9]{0,15}$/, 'expected a positive in
 
 export const IdParams = z.strictObject({ id: Id });
 
+/**
+ * A whole number in a query string, min to max: plain decimal digits only. z.coerce.number()
+ * would take Number()'s wider syntax: 0x10, 1e3, " 5", "+5", and "" as 0. Only decimal text is
+ * turned into a number, anything else fails the number check; OpenAPI still says integer.
+ */
+export const decimalInt = (min: number, max: number) => z.preprocess(
+  (v) => (typeof v === 'string' && /^(0|[1-9][0-9]*)$/.test(v) ? Number(v) : v),
+  z.number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected a whole number in plain decimal digits' : undefined) })
+    .int().min(min).max(max),
+);
+
 export const Page = (maxLimit = 1000, defaultLimit = 100) => ({
-  limit: z.coerce.number().int().min(1).max(maxLimit).default(defaultLimit)
+  limit: decimalInt(1, maxLimit).default(defaultLimit)
     .meta({ description: `page size (1–${maxLimit})` }),
-  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  offset: decimalInt(0, Number.MAX_SAFE_INTEGER).default(0),
 });
 
 export const listOf = <T extends z.ZodType>(item: T, name: string) =>
@@ -100,7 +112,7 @@ export const SubnetListQuery = z.strictObject({
   ...Page(),
   q: Text(200).optional().meta({ description: 'substring of CIDR, name or description' }),
   tag: Text(64).optional(),
-  vlan: z.coerce.number().int().min(1).max(4094).optional(),
+  vlan: decimalInt(1, 4094).optional(),
   family: z.enum(['4', '6']).optional(),
 });
 
@@ -173,7 +185,7 @@ export const AllocateRequest = z.strictObject({
 export type AllocateRequest = z.infer<typeof AllocateRequest>;
 
 export const AvailableQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(10),
+  limit: decimalInt(1, 1000).default(10),
 });
 
 export const AvailableIps = z.object({
@@ -199,7 +211,7 @@ export const SubnetRow = z.discriminatedUnion('type', [
 // --- ranges
 const rangeFields = {
   label: Text(64).min(1),
-  color: z.string().regex(COLOR_RE, 'colour is #rrggbb').nullable().optional(),
+  color: z.string().regex(COLOR_RE, 'colour is #rrggbb').meta({ example: '#3b82f6' }).nullable().optional(),
   purpose: z.enum(RANGE_PURPOSES).optional(),
   description: Text(2000).optional(),
   auto_allocate: z.boolean().optional().meta({ description: 'next-free allocation in the subnet may use this range' }),

@@ -2,6 +2,7 @@
 // uniqueness), allocation, utilization, and an audit entry for every change. Every method
 // that writes runs in one IMMEDIATE transaction, so concurrent requests serialize cleanly.
 import { type Actor, AuditLog } from '../audit/log.js';
+import { type Clock, isoNow, systemClock } from '../clock.js';
 import { conflict, notFound, unprocessable } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { type BlockLookup, type Interval, clip, intervalSize, sortedIntervalLookup, takeFree } from './core/allocation.js';
@@ -9,7 +10,7 @@ import { type AddressSource, type AddressState, normalizeMac } from './core/fiel
 import { type TreeNode, buildTree } from './core/hierarchy.js';
 import { type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
 import { layoutRows } from './core/layout.js';
-import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parsePrefix, usableBounds } from './core/prefix.js';
+import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parsePrefix, parseSubnetPrefix, usableBounds } from './core/prefix.js';
 import { type Utilization, utilization } from './core/utilization.js';
 import type { AddressCreate, AddressFields, AllocateRequest, RangeCreate, RangeUpdate, SubnetCreate, SubnetUpdate } from './schemas.js';
 import { type AddressFilter, type AddressRow, IpamStore, type RangeRow, type SubnetRow } from './store.js';
@@ -63,9 +64,9 @@ export class IpamService {
   private readonly enrichers: AddressEnricher[] = [];
   private readonly subnetEnrichers: SubnetEnricher[] = [];
 
-  constructor(readonly db: Db) {
+  constructor(readonly db: Db, readonly clock: Clock = systemClock) {
     this.store = new IpamStore(db);
-    this.audit = new AuditLog(db);
+    this.audit = new AuditLog(db, clock);
   }
 
   addEnricher(enricher: AddressEnricher): void {
@@ -116,7 +117,7 @@ export class IpamService {
   }
 
   createSubnet(input: SubnetCreate, actor: Actor): SubnetView {
-    const prefix = parsePrefix(input.cidr);
+    const prefix = parseSubnetPrefix(input.cidr);
     const cidr = formatPrefix(prefix);
     return this.write(() => {
       const existing = this.store.subnetByCidr(cidr);
@@ -132,7 +133,7 @@ export class IpamService {
             'change or delete that range first', { range_id: r.id });
         }
       }
-      const now = new Date().toISOString();
+      const now = isoNow(this.clock);
       const id = this.store.insertSubnet({
         cidr, family: prefix.family, prefix_length: prefix.length,
         first_key: firstKey,
@@ -157,7 +158,7 @@ export class IpamService {
         tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
         scan_enabled: patch.scan_enabled === undefined ? undefined : patch.scan_enabled ? 1 : 0,
         scan_interval_seconds: patch.scan_interval_seconds,
-      }, new Date().toISOString());
+      }, isoNow(this.clock));
       const after = this.subnetView(this.subnetRow(id));
       if (changed(before, after)) this.audit.record(actor, 'update', 'subnet', id, row.cidr, before, after);
       return this.getSubnet(id);
@@ -310,7 +311,7 @@ export class IpamService {
         state: patch.state, hostname: patch.hostname, description: patch.description, owner: patch.owner,
         source: patch.source, mac: patch.mac === undefined ? undefined : patch.mac && normalizeMac(patch.mac),
         tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
-      }, new Date().toISOString());
+      }, isoNow(this.clock));
       const after = this.addressView(this.addressRow(id));
       if (changed(before, after)) this.audit.record(actor, 'update', 'address', id, row.address, before, after);
       return this.getAddress(id);
@@ -339,7 +340,7 @@ export class IpamService {
     if (existing) {
       throw conflict(`${text} is already ${existing.state} (address id ${existing.id})`, { id: existing.id, state: existing.state });
     }
-    const now = new Date().toISOString();
+    const now = isoNow(this.clock);
     const id = this.store.insertAddress({
       ip_key: ipKey(ip), address: text, family: ip.family, state: fields.state ?? 'reserved',
       hostname: fields.hostname ?? null, mac: fields.mac ? normalizeMac(fields.mac) : null,
@@ -382,7 +383,7 @@ export class IpamService {
       if (child) {
         throw conflict(`overlaps child subnet ${child.cidr}; a range belongs to the most specific subnet, so create it there`, { subnet_id: child.id });
       }
-      const now = new Date().toISOString();
+      const now = isoNow(this.clock);
       const id = this.store.insertRange({
         subnet_id: subnet.id, start_address: formatIp(start), end_address: formatIp(end), first_key: firstKey,
         last_key: lastKey, label: input.label, color: input.color ?? null, purpose: input.purpose ?? 'other',
@@ -403,7 +404,7 @@ export class IpamService {
         label: patch.label, color: patch.color, purpose: patch.purpose, description: patch.description,
         auto_allocate: patch.auto_allocate === undefined ? undefined : patch.auto_allocate ? 1 : 0,
         mark_utilized: patch.mark_utilized === undefined ? undefined : patch.mark_utilized ? 1 : 0,
-      }, new Date().toISOString());
+      }, isoNow(this.clock));
       const after = this.getRange(id);
       if (changed(before, after)) this.audit.record(actor, 'update', 'range', id, `${row.start_address}-${row.end_address}`, before, after);
       return after;

@@ -1,6 +1,7 @@
 // Proxmox VE inventory: nodes and guests read periodically (bounded: a few requests at a time,
 // each with a timeout), guest addresses recorded in IPAM through IpamService (so IPAM's rules
 // and audit apply), and the reads the VM wizard needs (templates, storages, bridges).
+import { systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
@@ -59,7 +60,7 @@ export class ProxmoxService {
       fingerprint: config.fingerprint, caFile: config.ca_file,
       timeoutMs: config.timeout_seconds * 1000, maxSockets: config.concurrency + 1,
     });
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? systemClock;
     this.store = new ProxmoxStore(db);
     this.vms = new VmJobs(ipam, this.store, this.client, config, {
       now: this.now, ...(deps.sleep ? { sleep: deps.sleep } : {}), inventory: () => this.last,

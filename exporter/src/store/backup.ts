@@ -1,5 +1,7 @@
 // Online backup with SQLite's backup API, and restore into a stopped store.
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type Clock, systemClock } from '../clock.js';
 import { type Db, applicationId, schemaVersion } from './db.js';
 import Database from 'better-sqlite3';
 import { APPLICATION_ID, LATEST_VERSION } from './migrations.js';
@@ -16,6 +18,9 @@ export interface BackupSummary { file: string; bytes: number; schema_version: nu
 export async function backupStore(source: string, target: string): Promise<BackupSummary> {
   if (!existsSync(source)) throw new BackupError(`no store at ${source}`);
   if (existsSync(target)) throw new BackupError(`${target} exists; choose a new file name`);
+  const folder = dirname(target);
+  if (!existsSync(folder)) throw new BackupError(`folder ${folder} does not exist; create it first (mkdir -p ${folder})`);
+  if (!statSync(folder).isDirectory()) throw new BackupError(`${folder} is not a folder`);
   const db = new Database(source, { fileMustExist: true });
   try {
     checkLanscape(db, source);
@@ -23,11 +28,13 @@ export async function backupStore(source: string, target: string): Promise<Backu
   } finally {
     db.close();
   }
+  toSingleFile(target);
   return verify(target);
 }
 
 /** Replaces the store at `target` with the backup in `source`; the old store is kept beside it. */
-export async function restoreStore(source: string, target: string): Promise<BackupSummary & { previous?: string }> {
+export async function restoreStore(source: string, target: string, clock: Clock = systemClock):
+  Promise<BackupSummary & { previous?: string }> {
   const summary = verify(source);
   if (existsSync(target)) {
     const current = new Database(target, { fileMustExist: true });
@@ -47,7 +54,7 @@ export async function restoreStore(source: string, target: string): Promise<Back
   }
   let previous: string | undefined;
   if (existsSync(target)) {
-    previous = `${target}.pre-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    previous = `${target}.pre-restore-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}`;
     for (const suffix of ['', '-wal', '-shm']) {
       if (existsSync(target + suffix)) renameSync(target + suffix, previous + suffix);
     }
@@ -64,6 +71,19 @@ function checkLanscape(db: Db, file: string): number {
     throw new BackupError(`${file} has schema version ${version}, newer than this Lanscape (${LATEST_VERSION}); upgrade first`);
   }
   return version;
+}
+
+/**
+ * The copy inherits the live store's WAL mode, so every later open would leave -wal/-shm files
+ * beside it; a backup is one self-contained file (the exporter turns WAL back on after a restore).
+ */
+function toSingleFile(file: string): void {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    db.pragma('journal_mode = DELETE');
+  } finally {
+    db.close();
+  }
 }
 
 function verify(file: string): BackupSummary {

@@ -6,6 +6,33 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /**
+   * Runs with foreign key enforcement off and checks every foreign key before committing: for
+   * table rebuilds (SQLite's 12-step ALTER TABLE), where dropping the old table with enforcement
+   * on would run its ON DELETE CASCADE / SET NULL actions on the rows that refer to it.
+   */
+  readonly rebuildsTables?: boolean;
+}
+
+/** The SQL that rebuilds a table with a new definition, keeping its rows (same columns, same order). */
+function rebuild(table: string, columns: string, after: string): string {
+  return `
+      CREATE TABLE ${table}_rebuild (${columns});
+      INSERT INTO ${table}_rebuild SELECT * FROM ${table};
+      DROP TABLE ${table};
+      ALTER TABLE ${table}_rebuild RENAME TO ${table};
+      ${after}`;
+}
+
+/**
+ * Sets a table's AUTOINCREMENT high-water mark to the largest id it has, or that other rows or the
+ * audit log still mention (ids deleted before the upgrade that something may still refer to).
+ */
+function seedSequence(table: string, ...mentions: string[]): string {
+  const ids = [`SELECT max(id) FROM ${table}`, ...mentions].map((q) => `coalesce((${q}), 0)`);
+  return `
+      DELETE FROM sqlite_sequence WHERE name = '${table}';
+      INSERT INTO sqlite_sequence (name, seq) VALUES ('${table}', max(0, ${ids.join(', ')}));`;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -324,6 +351,219 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at INTEGER NOT NULL
       );
       CREATE INDEX proxmox_address_links_vmid ON proxmox_address_links(vmid);
+    `,
+  },
+  {
+    version: 6,
+    name: 'ids are never reused: AUTOINCREMENT for every table whose ids leave the process',
+    rebuildsTables: true,
+    // Without AUTOINCREMENT SQLite hands the largest id out again once its row is deleted, so a
+    // retried DELETE /subnets/8 could delete the subnet created in between with the same id.
+    // Each table is rebuilt with SQLite's 12-step procedure (foreign keys off, see rebuildsTables);
+    // rows keep their ids, the tables referring to them keep their REFERENCES clauses (by name),
+    // indexes and triggers are created again. The copy is a plain INSERT … SELECT *, which SQLite
+    // runs as a page-level transfer. The helpers rebuild() and seedSequence() belong to this
+    // migration: once it has shipped, leave their output unchanged.
+    sql: `${[
+      rebuild('subnets', `
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        cidr TEXT NOT NULL UNIQUE,
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        prefix_length INTEGER NOT NULL,
+        first_key BLOB NOT NULL,
+        last_key BLOB NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        vlan INTEGER,
+        gateway TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        scan_enabled INTEGER NOT NULL DEFAULT 1,
+        scan_interval_seconds INTEGER,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      `, `CREATE INDEX subnets_first_key ON subnets(first_key, prefix_length);`),
+      rebuild('addresses', `
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ip_key BLOB NOT NULL UNIQUE,
+        ip_low INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        state TEXT NOT NULL,
+        hostname TEXT,
+        mac TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        owner TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      `, `
+      -- address_totals keeps its counts: the copy runs before these triggers exist, and
+      -- DROP TABLE fires no DELETE triggers.
+      CREATE INDEX addresses_state_ip ON addresses(state, ip_key);
+      CREATE TRIGGER address_totals_insert AFTER INSERT ON addresses BEGIN
+        INSERT INTO address_totals (state, source, n) VALUES (NEW.state, NEW.source, 1)
+          ON CONFLICT (state, source) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER address_totals_delete AFTER DELETE ON addresses BEGIN
+        UPDATE address_totals SET n = n - 1 WHERE state = OLD.state AND source = OLD.source;
+      END;
+      CREATE TRIGGER address_totals_update AFTER UPDATE OF state, source ON addresses
+        WHEN OLD.state != NEW.state OR OLD.source != NEW.source BEGIN
+        UPDATE address_totals SET n = n - 1 WHERE state = OLD.state AND source = OLD.source;
+        INSERT INTO address_totals (state, source, n) VALUES (NEW.state, NEW.source, 1)
+          ON CONFLICT (state, source) DO UPDATE SET n = n + 1;
+      END;`),
+      rebuild('ranges', `
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        subnet_id INTEGER NOT NULL REFERENCES subnets(id) ON DELETE CASCADE,
+        start_address TEXT NOT NULL,
+        end_address TEXT NOT NULL,
+        first_key BLOB NOT NULL,
+        last_key BLOB NOT NULL,
+        label TEXT NOT NULL,
+        color TEXT,
+        purpose TEXT NOT NULL DEFAULT 'other',
+        description TEXT NOT NULL DEFAULT '',
+        auto_allocate INTEGER NOT NULL DEFAULT 1,
+        mark_utilized INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      `, `
+      CREATE INDEX ranges_subnet ON ranges(subnet_id);
+      CREATE INDEX ranges_first_key ON ranges(first_key);`),
+      rebuild('audit_log', `
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        grafana_user TEXT,
+        request_id TEXT,
+        action TEXT NOT NULL,
+        object_type TEXT NOT NULL,
+        object_id INTEGER,
+        object_repr TEXT NOT NULL,
+        before TEXT,
+        after TEXT
+      `, `CREATE INDEX audit_object ON audit_log(object_type, object_id);`),
+      rebuild('events', `
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        ip_key BLOB,
+        address TEXT,
+        subnet_id INTEGER,
+        message TEXT NOT NULL,
+        details TEXT
+      `, `
+      CREATE INDEX events_at ON events(at);
+      CREATE INDEX events_ip ON events(ip_key, at);`),
+      rebuild('scans', `
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        subnet_id INTEGER NOT NULL,
+        cidr TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        state TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        targets INTEGER NOT NULL DEFAULT 0,
+        sent INTEGER NOT NULL DEFAULT 0,
+        alive INTEGER NOT NULL DEFAULT 0,
+        queued_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        error TEXT
+      `, `CREATE INDEX scans_subnet ON scans(subnet_id, id);`),
+      rebuild('traffic_schedules', `
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        target TEXT NOT NULL,
+        protocol TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp')),
+        duration_seconds INTEGER NOT NULL,
+        bitrate_bits_per_second INTEGER,
+        parallel INTEGER NOT NULL,
+        reverse INTEGER NOT NULL,
+        start_server INTEGER NOT NULL,
+        port INTEGER,
+        interval_seconds INTEGER NOT NULL,
+        jitter_seconds INTEGER NOT NULL,
+        enabled INTEGER NOT NULL,
+        floor_bits_per_second INTEGER,
+        last_test_id INTEGER,
+        next_run_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      `, ''),
+      rebuild('traffic_tests', `
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        target TEXT NOT NULL,
+        target_address TEXT NOT NULL,
+        protocol TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp')),
+        duration_seconds INTEGER NOT NULL,
+        bitrate_bits_per_second INTEGER,
+        parallel INTEGER NOT NULL,
+        reverse INTEGER NOT NULL,
+        start_server INTEGER NOT NULL,
+        port INTEGER NOT NULL,
+        schedule_id INTEGER REFERENCES traffic_schedules(id) ON DELETE SET NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+        progress REAL NOT NULL DEFAULT 0,
+        queued_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        sent_bits_per_second REAL,
+        received_bits_per_second REAL,
+        retransmits INTEGER,
+        jitter_seconds REAL,
+        lost_packets INTEGER,
+        packets INTEGER,
+        loss_ratio REAL,
+        seconds REAL,
+        error TEXT
+      `, `
+      CREATE INDEX traffic_tests_pair ON traffic_tests(source, target, protocol, reverse, id);
+      CREATE INDEX traffic_tests_state ON traffic_tests(state);
+      CREATE INDEX traffic_tests_schedule ON traffic_tests(schedule_id);`),
+      rebuild('proxmox_vm_jobs', `
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        idempotency_key TEXT UNIQUE,
+        request_hash TEXT NOT NULL,
+        request TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        node TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+        steps TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        vmid INTEGER,
+        vm_created INTEGER NOT NULL DEFAULT 0,
+        address TEXT,
+        address_id INTEGER,
+        prefix_length INTEGER,
+        gateway TEXT,
+        dns TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER
+      `, `CREATE INDEX proxmox_vm_jobs_state ON proxmox_vm_jobs(state);`),
+      seedSequence('subnets',
+        "SELECT max(object_id) FROM audit_log WHERE object_type = 'subnet'",
+        'SELECT max(subnet_id) FROM ranges', 'SELECT max(subnet_id) FROM scans',
+        'SELECT max(subnet_id) FROM events', 'SELECT max(subnet_id) FROM docker_subnets'),
+      seedSequence('addresses',
+        "SELECT max(object_id) FROM audit_log WHERE object_type = 'address'",
+        'SELECT max(address_id) FROM docker_addresses', 'SELECT max(address_id) FROM proxmox_address_links',
+        'SELECT max(address_id) FROM proxmox_vm_jobs'),
+      seedSequence('ranges', "SELECT max(object_id) FROM audit_log WHERE object_type = 'range'"),
+      seedSequence('audit_log'),
+      seedSequence('events'),
+      seedSequence('scans'),
+      seedSequence('traffic_schedules', 'SELECT max(schedule_id) FROM traffic_tests'),
+      seedSequence('traffic_tests', 'SELECT max(last_test_id) FROM traffic_schedules'),
+      seedSequence('proxmox_vm_jobs',
+        "SELECT max(object_id) FROM audit_log WHERE object_type = 'vm_job'",
+        'SELECT max(job_id) FROM proxmox_address_links'),
+    ].join('\n')}
     `,
   },
 ];

@@ -2,6 +2,7 @@
 // target × protocol × direction. Series exist for configured sources and for targets that are
 // configured hosts, targets of a schedule, or tested in the last day, so ad-hoc tests against
 // many addresses do not pile up series forever.
+import { type Clock, systemClock } from '../clock.js';
 import { Counter, type Registry } from 'prom-client';
 import { snapshotGroup } from '../metrics/snapshot.js';
 import { direction } from './core/schedule.js';
@@ -10,7 +11,7 @@ import type { TestRow } from './store.js';
 
 const AD_HOC_TARGET_MS = 24 * 3_600_000;
 
-export function registerTrafficMetrics(registry: Registry, traffic: TrafficService, now = Date.now): void {
+export function registerTrafficMetrics(registry: Registry, traffic: TrafficService, now: Clock = systemClock): void {
   const total = new Counter({
     name: 'lanscape_traffic_tests_total', help: 'Traffic tests finished by this exporter, by result (success, failure).',
     labelNames: ['result'], registers: [registry],

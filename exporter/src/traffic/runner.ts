@@ -3,6 +3,7 @@
 // duration + grace, then KILL 5 s later), a local timer a little after that which closes the
 // connection, and the caller's abort signal (exporter stop). A busy server is retried with
 // back-off.
+import { systemClock } from '../clock.js';
 import { type ClientParams, KILL_AFTER_SECONDS, iperfClientArgv, iperfServerArgv, remoteCommand } from './core/command.js';
 import { type TrafficResult, cleanMessage, parseIperfJson } from './core/iperf.js';
 import { BUSY_BACKOFF_MS } from './core/schedule.js';
@@ -36,7 +37,7 @@ export type RunOutcome = { ok: true; result: TrafficResult } | { ok: false; erro
 const fail = (error: string): RunOutcome => ({ ok: false, error });
 
 export async function runTrafficTest(plan: RunPlan, deps: RunDeps): Promise<RunOutcome> {
-  const now = deps.now ?? Date.now;
+  const now = deps.now ?? systemClock;
   const remoteSeconds = plan.durationSeconds + plan.graceSeconds;
   // Built before anything connects: a value the builder refuses means nothing runs.
   let clientCommand: string;

@@ -1,6 +1,7 @@
 // Scheduled traffic tests: every second, queue the test of each enabled schedule whose time
 // has come (unless its previous test is still waiting or running). A bounded timer loop that
 // stops with the exporter.
+import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import type { TrafficService } from './service.js';
@@ -8,7 +9,7 @@ import type { TrafficService } from './service.js';
 export class TrafficScheduler {
   private loop: TimerLoop | undefined;
 
-  constructor(private readonly traffic: TrafficService, private readonly logger: Logger, private readonly now = Date.now) {}
+  constructor(private readonly traffic: TrafficService, private readonly logger: Logger, private readonly now: Clock = systemClock) {}
 
   start(tickMs = 1000): void {
     this.loop = startTimerLoop(() => {

@@ -1,5 +1,6 @@
 // Traffic tests: the configured hosts, validation of what a test may do, one queue per target
 // server (iperf3 serves one test at a time), the runs, their history and schedules.
+import { systemClock } from '../clock.js';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { loadSsh2 } from './ssh2.js';
@@ -78,7 +79,7 @@ export class TrafficService {
   constructor(db: Db, readonly config: Config['traffic'], deps: TrafficDeps, private readonly logger: Logger) {
     this.store = new TrafficStore(db);
     this.hostsByName = new Map(config.hosts.map((h) => [h.name, h]));
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? systemClock;
     this.random = deps.random ?? Math.random;
     this.connect = deps.connect ?? sshConnect;
     // Tests cut short by a stop or crash are not resumed; say so instead of leaving them pending.

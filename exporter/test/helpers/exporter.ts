@@ -7,7 +7,7 @@ import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
-import { type RunningExporter, startExporter } from '../../src/server.js';
+import { type ExporterOptions, type RunningExporter, startExporter } from '../../src/server.js';
 
 export const TOKENS = {
   read: 'read-token-0123456789',
@@ -45,11 +45,11 @@ export interface TestExporter extends RunningExporter {
 }
 
 /** An exporter in this process on an ephemeral loopback port with a fresh store. */
-export async function startTestExporter(extraEnv: Record<string, string> = {}): Promise<TestExporter> {
+export async function startTestExporter(extraEnv: Record<string, string> = {}, options: ExporterOptions = {}): Promise<TestExporter> {
   const { dir, cleanup } = tempDir();
   const dbFile = join(dir, 'lanscape.db');
   const config = loadConfig(testEnv(dbFile, extraEnv));
-  const running = await startExporter(config, pino({ level: 'silent' }));
+  const running = await startExporter(config, pino({ level: 'silent' }), options);
   const api = new ApiClient(running.url);
   return {
     ...running,

@@ -8,7 +8,8 @@
 // off, and the only subnet scanned is a loopback one.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -22,8 +23,12 @@ import { CHROMIUM, ensurePluginBuilt, killPid, launchChromium, type Browser } fr
 import { startShellServer, type Role, type ShellServer } from './server';
 import { buildShell } from './shell/build';
 
-const SCREENSHOTS = join(__dirname, '..', '..', '..', 'docs', 'screenshots');
-const RESULTS = join(__dirname, 'results.json');
+// Tests leave the work tree clean: screenshots and results.json go to an output folder (a temp
+// folder unless LANSCAPE_BROWSER_OUT names one); `npm run screenshots` at the root points
+// LANSCAPE_SCREENSHOTS_DIR at docs/screenshots to refresh the README's pictures.
+const OUT = process.env.LANSCAPE_BROWSER_OUT ?? mkdtempSync(join(tmpdir(), 'lanscape-browser-'));
+const SCREENSHOTS = process.env.LANSCAPE_SCREENSHOTS_DIR ?? join(OUT, 'screenshots');
+const RESULTS = join(OUT, 'results.json');
 const APP = '/a/lanscape-ipam-app';
 
 const SITE = '127.0.10.0/24'; // seeded through the API: the parent in which free gaps remain
@@ -1110,7 +1115,9 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
   assert.deepEqual(assetFailures, [], 'plugin or shell files that failed to load');
   results.totalSeconds = Math.round((Date.now() - started) / 100) / 10;
   t.diagnostic(`browser test took ${results.totalSeconds} s; steps: ${JSON.stringify(steps)}`);
+  mkdirSync(OUT, { recursive: true });
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  t.diagnostic(`results: ${RESULTS}; screenshots: ${SCREENSHOTS}`);
 });
 
 /** Expands the gap row that starts at `ip`, or else the first one (whose list shows its first 16). */

@@ -1,5 +1,7 @@
-// IP addresses as (family, bigint) pairs. Parsing delegates to ipaddr.js but is strict:
-// only dotted-quad IPv4 and plain IPv6 (no zone ids, no shorthand like "10.1").
+// IP addresses as (family, bigint) pairs. Parsing delegates to ipaddr.js but is strict, and
+// agrees with CPython's ipaddress and Go's net/netip: only dotted-quad IPv4 (no leading zeros,
+// no shorthand like "10.1") and plain IPv6, whose dotted IPv4 tail follows the same rules.
+// Zone ids and surrounding whitespace are refused.
 import ipaddr from 'ipaddr.js';
 
 export type Family = 4 | 6;
@@ -19,21 +21,65 @@ export class IpFormatError extends Error {
   }
 }
 
-function describe(text: string): string {
+/** The text quoted for an error message, shortened so a huge input is not echoed back. */
+export function quoteText(text: string): string {
   return JSON.stringify(text.length > 48 ? `${text.slice(0, 45)}...` : text);
 }
 
+/**
+ * Checks shared by addresses and CIDRs before any parsing: a non-empty string, not too long,
+ * taken exactly as written (" 10.0.0.1" is refused, not trimmed, by the API and CSV import alike).
+ */
+export function checkText(text: unknown, what: 'address' | 'CIDR', max: number): asserts text is string {
+  if (typeof text !== 'string' || text.length === 0) throw new IpFormatError(`${what} is empty`);
+  if (text.length > max) throw new IpFormatError(`${what} ${quoteText(text)} is too long`);
+  if (text.trim() !== text) {
+    throw new IpFormatError(`${what} ${quoteText(text)} has leading or trailing whitespace`, 'remove the spaces around it');
+  }
+}
+
 export function parseIp(text: unknown): IP {
-  if (typeof text !== 'string' || text.length === 0) throw new IpFormatError('address is empty');
-  if (text.length > MAX_TEXT) throw new IpFormatError(`address ${describe(text)} is too long`);
+  checkText(text, 'address', MAX_TEXT);
+  const zone = text.indexOf('%');
+  if (zone >= 0) {
+    // A zone (fe80::1%eth0) names a link on one host; it is not part of an address plan.
+    throw new IpFormatError(`${quoteText(text)} has a zone id (${quoteText(text.slice(zone))}); zone ids are not supported`,
+      'write the address without the %zone part');
+  }
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    const bytes = ipaddr.IPv4.parse(text).toByteArray();
-    return { family: 4, value: bytesToBigInt(bytes) };
+    return { family: 4, value: bytesToBigInt(ipaddr.IPv4.parse(text).toByteArray()) };
   }
-  if (text.includes(':') && !text.includes('%') && ipaddr.IPv6.isValid(text)) {
-    return { family: 6, value: bytesToBigInt(ipaddr.IPv6.parse(text).toByteArray()) };
+  if (text.includes(':')) return { family: 6, value: parseIpv6(text) };
+  throw invalid(text, text);
+}
+
+function invalid(text: string, ipv4Part: string): IpFormatError {
+  // CPython and Go refuse leading zeros too: some parsers read "010" as octal 8.
+  if (/^[0-9]+(\.[0-9]+){3}$/.test(ipv4Part) && /(^|\.)0[0-9]/.test(ipv4Part)) {
+    return new IpFormatError(`${quoteText(text)} has a leading zero in an IPv4 octet; leading zeros are not allowed`);
   }
-  throw new IpFormatError(`${describe(text)} is not a valid IPv4 or IPv6 address`);
+  return new IpFormatError(`${quoteText(text)} is not a valid IPv4 or IPv6 address`);
+}
+
+function parseIpv6(text: string): bigint {
+  const hex = hexTail(text);
+  if (!ipaddr.IPv6.isValid(hex)) throw invalid(text, '');
+  return bytesToBigInt(ipaddr.IPv6.parse(hex).toByteArray());
+}
+
+/**
+ * Rewrites a dotted IPv4 tail as two hex groups: "::ffff:1.2.3.4" → "::ffff:102:304". ipaddr.js
+ * on its own reads "::1.2.3.4" as the IPv4-mapped "::ffff:1.2.3.4" and takes "01.2.3.4" as a
+ * tail; RFC 4291 §2.2 (like CPython and Go) reads the tail as the 32 low bits it spells and
+ * holds it to the rules of an IPv4 address alone.
+ */
+function hexTail(text: string): string {
+  const colon = text.lastIndexOf(':');
+  const tail = text.slice(colon + 1);
+  if (!tail.includes('.')) return text;
+  if (!ipaddr.IPv4.isValidFourPartDecimal(tail)) throw invalid(text, tail);
+  const [a, b, c, d] = ipaddr.IPv4.parse(tail).octets as [number, number, number, number];
+  return `${text.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
 export function formatIp(ip: IP): string {
