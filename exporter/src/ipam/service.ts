@@ -10,7 +10,7 @@ import { type AddressSource, type AddressState, normalizeMac } from './core/fiel
 import { type TreeNode, buildTree } from './core/hierarchy.js';
 import { type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
 import { layoutRows } from './core/layout.js';
-import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parsePrefix, parseSubnetPrefix, usableBounds } from './core/prefix.js';
+import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parseSubnetPrefix, usableBounds } from './core/prefix.js';
 import { type Utilization, utilization } from './core/utilization.js';
 import type { AddressCreate, AddressFields, AllocateRequest, RangeCreate, RangeUpdate, SubnetCreate, SubnetUpdate } from './schemas.js';
 import { type AddressFilter, type AddressRow, IpamStore, type RangeRow, type SubnetRow } from './store.js';
