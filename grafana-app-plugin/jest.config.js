@@ -12,4 +12,7 @@ module.exports = {
     ...base.transform,
     '^.+\\.mjs$': base.transform['^.+\\.(t|j)sx?$'],
   },
+  // Page tests render whole @grafana/ui pages; on a shared 2-core CI machine under load one can
+  // take longer than Jest's 5 s default without anything being wrong.
+  testTimeout: 30000,
 };

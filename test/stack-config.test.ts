@@ -35,7 +35,7 @@ describe('Prometheus and Alertmanager configuration', () => {
   it('prometheus.yml passes `promtool check config`, rule files included', (t) => {
     if (!requireTool(t, 'promtool', 'apt-get install prometheus')) return;
     const tokenFile = join(tmp, 'read-token');
-    writeFileSync(tokenFile, 'read-token-0123456789');
+    writeFileSync(tokenFile, 'read-token-0123456789abcdef');
     const config = join(tmp, 'prometheus.yml');
     writeFileSync(config, prometheusConfigForTest({ tokenFile }));
     const r = run('promtool', ['check', 'config', config]);

@@ -6,11 +6,12 @@ import { ADDRESS_SOURCES, ADDRESS_STATES } from '../src/ipam/core/fields.js';
 import { formatIp, ipKey } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
 import type { NewAddressRow } from '../src/ipam/store.js';
+import { DiscoveryStore } from '../src/discovery/store.js';
 import { type Db, openDb } from '../src/store/db.js';
 import { prng } from '../test/helpers/prng.js';
 import {
   type BenchContext, type Benchmark, type CannonRequest, type CannonResult, type Row, type Suite, cannon, httpCall, httpJson, int, median, ms,
-  percentile, timed,
+  percentile, sleep, timed,
 } from './lib.js';
 
 const ACTOR: Actor = { name: 'bench' };
@@ -245,6 +246,130 @@ const metricsScrape: Benchmark = {
   },
 };
 
+// ---------------------------------------------------------------- 3b. /metrics with 20,000 subnets
+
+const BIG_SUBNETS = 20_000;
+const BIG_PER_SUBNET = 5;
+const BIG_SCRAPE_WARMUP = 2;
+const BIG_SCRAPES = 10;
+const BIG_TARGET_MS = 1000;
+const HEALTH_TARGET_MS = 100;
+
+/**
+ * 20,000 /24s (10.64.0.0/24 on) with 5 addresses each, every address observed by a (pretend)
+ * sweep, states and sources cycling, 1 in 97 tagged critical, a range in every tenth subnet (every
+ * other one marked used). Written straight through the store: IpamService.createSubnet checks
+ * each new subnet against the tree, which is not what this measures.
+ */
+function seedBig(db: Db, ipam: IpamService): { addresses: number; tracked: number } {
+  const hosts = new DiscoveryStore(db);
+  const now = Date.now();
+  let addresses = 0;
+  let tracked = 0;
+  db.transaction(() => {
+    for (let i = 0; i < BIG_SUBNETS; i++) {
+      const net = NET10 + (64n << 16n) + (BigInt(i) << 8n);
+      const first = v4(net);
+      const last = v4(net + 255n);
+      const subnetId = ipam.store.insertSubnet({
+        cidr: `${formatIp(first)}/24`, family: 4, prefix_length: 24, first_key: ipKey(first), last_key: ipKey(last), name: `big-${i}`,
+        description: '', vlan: (i % 4094) + 1, gateway: null, tags: '[]', scan_enabled: 1, scan_interval_seconds: null, created_at: NOW, updated_at: NOW,
+      });
+      if (i % 10 === 0) {
+        const a = v4(net + 200n);
+        const b = v4(net + 220n);
+        ipam.store.insertRange({
+          subnet_id: subnetId, start_address: formatIp(a), end_address: formatIp(b), first_key: ipKey(a), last_key: ipKey(b), label: 'pool',
+          color: null, purpose: 'dhcp', description: '', auto_allocate: 1, mark_utilized: i % 20 === 0 ? 1 : 0, created_at: NOW, updated_at: NOW,
+        });
+      }
+      for (let k = 0; k < BIG_PER_SUBNET; k++) {
+        const n = i * BIG_PER_SUBNET + k;
+        const ip = v4(net + BigInt(1 + k * ((i % 7) + 1)));
+        const source = ADDRESS_SOURCES[n % ADDRESS_SOURCES.length]!;
+        ipam.store.insertAddress({ ...addressRow(ip.value, ADDRESS_STATES[(i + k) % ADDRESS_STATES.length], source), tags: n % 97 === 0 ? '["critical"]' : '[]' });
+        addresses += 1;
+        const status = n % 5 < 3 ? 'up' : n % 5 < 4 ? 'down' : 'unknown';
+        hosts.upsertHost({
+          ip_key: ipKey(ip), address: formatIp(ip), status, misses: 0, rtt_seconds: 0.001, first_seen_at: now - 86_400_000,
+          last_seen_at: status === 'unknown' ? null : now - 60_000, status_changed_at: null, last_checked_at: now, mac: null, vendor: null, ptr: null,
+          ports: k === 0 ? '[{"port":22,"protocol":"tcp","service":"ssh","product":null,"version":null}]' : '[]',
+          ports_checked_at: null, nmap_checked_at: null,
+        });
+        tracked += 1;
+      }
+    }
+  })();
+  return { addresses, tracked };
+}
+
+const metricsScrapeBig: Benchmark = {
+  name: 'metrics-scrape-20k',
+  description: `GET /metrics with ${int(BIG_SUBNETS)} subnets, ${int(BIG_SUBNETS * BIG_PER_SUBNET)} addresses and host observations (default caps), while /healthz is polled`,
+  async run(ctx) {
+    ctx.log(`metrics-scrape-20k: seeding ${int(BIG_SUBNETS)} subnets and ${int(BIG_SUBNETS * BIG_PER_SUBNET)} addresses`);
+    const { file, value: seeded } = seedStore(ctx, 'metrics-big', seedBig);
+    const srv = await ctx.startExporter(file);
+    try {
+      ctx.log(`metrics-scrape-20k: ${srv.entry} pid ${srv.pid}; ${BIG_SCRAPE_WARMUP} warm-up + ${BIG_SCRAPES} timed scrapes, /healthz every 5 ms meanwhile`);
+      const samples: number[] = [];
+      const health: number[] = [];
+      let scraping = true;
+      const prober = (async () => {
+        while (scraping) {
+          const r = await httpCall(`${srv.url}/healthz`);
+          check(r.status === 200, `GET /healthz: HTTP ${r.status}`);
+          health.push(r.ms);
+          await sleep(5);
+        }
+      })();
+      let body = '';
+      let cpu0 = srv.cpuMs();
+      try {
+        for (let i = 0; i < BIG_SCRAPE_WARMUP + BIG_SCRAPES; i++) {
+          if (i === BIG_SCRAPE_WARMUP) {
+            health.length = 0;
+            cpu0 = srv.cpuMs();
+          }
+          const r = await httpCall(`${srv.url}/metrics`);
+          check(r.status === 200, `GET /metrics: HTTP ${r.status}`);
+          if (i >= BIG_SCRAPE_WARMUP) samples.push(r.ms);
+          body = r.body.toString();
+        }
+      } finally {
+        scraping = false;
+        await prober;
+      }
+      const cpu1 = srv.cpuMs();
+      const metric = (name: string, labels = '') => {
+        const m = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ''} (\\S+)$`, 'm').exec(body);
+        return m ? Number(m[1]) : NaN;
+      };
+      const subnets = new Set([...body.matchAll(/^lanscape_subnet_info\{subnet="([^"]+)"/gm)].map((m) => m[1]));
+      const hostsWithSeries = new Set([...body.matchAll(/^lanscape_host_info\{address="([^"]+)"/gm)].map((m) => m[1]));
+      const addressTotal = [...body.matchAll(/^lanscape_addresses\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      check(subnets.size === 2000, `lanscape_subnet_info for ${subnets.size} subnets, expected 2,000 (the default cap)`);
+      check(metric('lanscape_subnets') === BIG_SUBNETS, `lanscape_subnets ${metric('lanscape_subnets')}`);
+      check(metric('lanscape_metrics_objects_dropped', 'kind="subnet"') === BIG_SUBNETS - 2000, 'subnets dropped');
+      check(hostsWithSeries.size === 2000, `lanscape_host_info for ${hostsWithSeries.size} hosts, expected 2,000 (the default cap)`);
+      check(metric('lanscape_metrics_objects_dropped', 'kind="host"') === seeded.tracked - 2000, 'hosts dropped');
+      check(addressTotal === seeded.addresses, `lanscape_addresses adds up to ${addressTotal}, expected ${seeded.addresses}`);
+      const series = body.split('\n').filter((l) => l && !l.startsWith('#')).length;
+      const max = Math.max(...samples);
+      const healthMax = Math.max(...health);
+      const cpu = cpu0 === undefined || cpu1 === undefined ? '' : `, exporter CPU ${int((cpu1 - cpu0) / BIG_SCRAPES)} ms/scrape with /healthz`;
+      return [{
+        benchmark: 'metrics-scrape-20k: 20,000 subnets, 100,000 hosts', target: `< ${int(BIG_TARGET_MS)} ms every scrape, /healthz < ${HEALTH_TARGET_MS} ms`,
+        pass: max < BIG_TARGET_MS && healthMax < HEALTH_TARGET_MS,
+        result: `median ${ms(median(samples))}, max ${ms(max)} (n=${BIG_SCRAPES}, ${int(series)} series, ${(Buffer.byteLength(body) / 1048576).toFixed(1)} MiB${cpu}); ` +
+          `/healthz max ${ms(healthMax)}, p99 ${ms(percentile(health, 99))} (n=${health.length})`,
+      }];
+    } finally {
+      await srv.stop();
+    }
+  },
+};
+
 // ---------------------------------------------------------------- 4. subnet listing
 
 const LIST_ADDRESSES = 20_000;
@@ -337,5 +462,5 @@ const subnetList: Benchmark = {
 
 export const ipamSuite: Suite = {
   name: 'ipam',
-  benchmarks: [allocNextFree, httpReserveNext, httpAddressCreate, metricsScrape, subnetList],
+  benchmarks: [allocNextFree, httpReserveNext, httpAddressCreate, metricsScrape, metricsScrapeBig, subnetList],
 };

@@ -7,11 +7,13 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { discoverySuite } from './discovery.js';
+import { availabilitySuite } from './availability.js';
 import { ipamSuite } from './ipam.js';
+import { writesSuite } from './writes.js';
 import { type Benchmark, type Row, Runner, type Suite, cpuSnapshot, foreignCpu, renderTable, sleep } from './lib.js';
 
 /** Add a suite here and it is run, listed and selectable with --only. */
-const SUITES: readonly Suite[] = [ipamSuite, discoverySuite];
+const SUITES: readonly Suite[] = [ipamSuite, writesSuite, discoverySuite, availabilitySuite];
 
 const USAGE = 'usage: npm run bench -- [--only NAME]... [--list] [--profile DIR] [--tsx] [--with-fping]';
 

@@ -15,8 +15,10 @@ import { ScanScheduler } from './discovery/scheduler.js';
 import { DiscoveryService } from './discovery/service.js';
 import { openPorts } from './discovery/tcp.js';
 import { createApp } from './http/app.js';
+import { CsvImports, recoverImports } from './ipam/csv-import.js';
 import { registerIpamMetrics } from './ipam/metrics.js';
 import { IpamService } from './ipam/service.js';
+import { SeriesBudget, registerBudgetMetrics } from './metrics/bounds.js';
 import { createRegistry } from './metrics/self.js';
 import { type Db, openDb } from './store/db.js';
 import { WriteBatcher } from './store/write-batcher.js';
@@ -38,6 +40,8 @@ export interface RunningExporter {
   readonly docker: DockerService;
   /** null when Proxmox is not configured. */
   readonly proxmox: ProxmoxService | null;
+  /** CSV import jobs (tests reach its hooks through this). */
+  readonly imports: CsvImports;
   readonly server: Server;
   close(): Promise<void>;
 }
@@ -64,7 +68,12 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const ipam = new IpamService(db, clock);
   const { registry, observeRequest } = createRegistry(config.db);
   const writes = new WriteBatcher(db);
-  registerIpamMetrics(registry, ipam);
+  // An import cut short by a stop or a crash is rolled back before anything is served.
+  recoverImports(ipam, db, logger.child({ domain: 'ipam' }));
+  const imports = new CsvImports(ipam, writes, logger.child({ domain: 'ipam' }), clock);
+  // Per-subnet and per-host series are capped; IPAM's refresh picks the subnets, discovery's the hosts.
+  const budget = new SeriesBudget(config.metrics, ipam.store);
+  registerIpamMetrics(registry, ipam, budget);
   const ready = () => {
     try { return db.prepare('SELECT 1 AS ok').get() !== undefined; } catch { return false; }
   };
@@ -90,7 +99,8 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     ...docker.collectors(),
     ...(proxmox ? { proxmox: proxmox.status } : {}),
   });
-  registerDiscoveryMetrics(registry, discovery, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])));
+  registerDiscoveryMetrics(registry, discovery, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])), budget);
+  registerBudgetMetrics(registry, budget);
   const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock);
   if (config.scan.enabled && discovery.icmpStatus.up) scheduler.start();
   registerTrafficMetrics(registry, traffic, clock);
@@ -101,7 +111,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   }
   const trafficScheduler = new TrafficScheduler(traffic, logger.child({ domain: 'traffic' }), clock);
   if (config.traffic.schedules_enabled) trafficScheduler.start();
-  const app = createApp({ config, logger, ipam, discovery, traffic, docker, proxmox, registry, observeRequest, writes, collectors });
+  const app = createApp({ config, logger, ipam, discovery, traffic, docker, proxmox, registry, observeRequest, writes, imports, collectors });
   const tls = config.tls.cert_file && config.tls.key_file
     ? { cert: readFileSync(config.tls.cert_file), key: readFileSync(config.tls.key_file) }
     : undefined;
@@ -128,15 +138,17 @@ export async function startExporter(config: Config, logger: Logger = createLogge
 
   let closed = false;
   return {
-    url, db, server, discovery, traffic, docker, proxmox,
+    url, db, server, discovery, traffic, docker, proxmox, imports,
     async close() {
       if (closed) return;
       closed = true;
+      // Import jobs stop at their next slice from now on (a stopped one is rolled back at the next start).
+      const importsStopped = imports.stop();
       scheduler.stop();
       trafficScheduler.stop();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.all([discovery.stop(), traffic.stop(), docker.stop(), proxmox?.stop()]);
+      await Promise.all([discovery.stop(), traffic.stop(), docker.stop(), proxmox?.stop(), importsStopped]);
       releaseOwnership(db);
       db.close();
     },

@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { TOKENS, type TestExporter, startTestExporter } from './helpers/exporter.js';
 
 let ex: TestExporter;
-before(async () => { ex = await startTestExporter(); });
+// The write token stands for Grafana's proxy: only its requests may name a Grafana user.
+before(async () => { ex = await startTestExporter({ LANSCAPE_GRAFANA_PROXY_TOKENS: 'write' }); });
 after(async () => { await ex.stop(); });
 
 describe('subnets', () => {

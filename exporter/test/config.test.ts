@@ -70,8 +70,12 @@ describe('defaults', () => {
     assert.equal(c.scan.interval_seconds, 300);
     assert.equal(c.scan.nmap, false);
     assert.equal(c.scan.ports, undefined, 'the common service ports apply');
-    assert.deepEqual(c.tokens, { named: [] });
-    assert.deepEqual(c.metrics, {});
+    assert.deepEqual(c.tokens, { named: [], grafana_proxy: [] });
+    assert.deepEqual(c.grafana, {});
+    assert.deepEqual(c.allowed_hosts, [], 'any Host is answered');
+    assert.equal(c.auth_failures_per_minute, 20);
+    assert.deepEqual(c.metrics, { max_subnet_series: 2000, max_host_series: 2000 });
+    assert.equal(c.scan.max_queued, 64);
     assert.deepEqual(c.tls, {});
   });
 
@@ -147,11 +151,17 @@ describe('environment and file', () => {
       LANSCAPE_LOG_LEVEL: 'trace',
       LANSCAPE_BODY_LIMIT_BYTES: '4096',
       LANSCAPE_IMPORT_LIMIT_BYTES: '8192',
-      LANSCAPE_READ_TOKEN: 'r'.repeat(16),
-      LANSCAPE_WRITE_TOKEN: 'w'.repeat(20),
-      LANSCAPE_ADMIN_TOKEN: 'a'.repeat(32),
+      LANSCAPE_READ_TOKEN: 'read-0123456789abcdefghij',
+      LANSCAPE_WRITE_TOKEN: 'write-0123456789abcdefghij',
+      LANSCAPE_ADMIN_TOKEN: 'admin-0123456789abcdefghijklmnopqrstuv',
+      LANSCAPE_GRAFANA_PROXY_TOKENS: 'write, admin',
+      LANSCAPE_GRAFANA_URL: 'http://127.0.0.1:3000/grafana',
+      LANSCAPE_ALLOWED_HOSTS: 'Exporter.LAN.,127.0.0.1:9645,[0:0::1]',
+      LANSCAPE_AUTH_FAILURES_PER_MINUTE: '5',
       LANSCAPE_METRICS_USERNAME: 'prom',
       LANSCAPE_METRICS_PASSWORD: 'p'.repeat(8),
+      LANSCAPE_METRICS_MAX_SUBNETS: '100',
+      LANSCAPE_METRICS_MAX_HOSTS: '0',
       LANSCAPE_TLS_CERT_FILE: '/etc/cert.pem',
       LANSCAPE_TLS_KEY_FILE: '/etc/key.pem',
       LANSCAPE_SCAN_PPS: '1',
@@ -166,6 +176,7 @@ describe('environment and file', () => {
       LANSCAPE_SCAN_NMAP: 'true',
       LANSCAPE_SCAN_RDNS: 'false',
       LANSCAPE_SCAN_DNS_SERVERS: '127.0.0.53, [::1]:5353',
+      LANSCAPE_SCAN_MAX_QUEUED: '3',
       LANSCAPE_PROXMOX_URL: 'https://pve.lan:8006',
       LANSCAPE_PROXMOX_TOKEN_ID: 'lanscape@pve!inventory',
       LANSCAPE_PROXMOX_TOKEN_SECRET: '7f0c2a9e-5b1d-4c3e-9a8f-1d2e3f4a5b6c',
@@ -186,13 +197,19 @@ describe('environment and file', () => {
       log_level: 'trace',
       body_limit_bytes: 4096,
       import_limit_bytes: 8192,
-      tokens: { read: 'r'.repeat(16), write: 'w'.repeat(20), admin: 'a'.repeat(32), named: [] },
-      metrics: { username: 'prom', password: 'p'.repeat(8) },
+      tokens: {
+        read: 'read-0123456789abcdefghij', write: 'write-0123456789abcdefghij', admin: 'admin-0123456789abcdefghijklmnopqrstuv',
+        named: [], grafana_proxy: ['write', 'admin'],
+      },
+      grafana: { url: 'http://127.0.0.1:3000/grafana' },
+      allowed_hosts: ['exporter.lan', '127.0.0.1:9645', '[::1]'],
+      auth_failures_per_minute: 5,
+      metrics: { username: 'prom', password: 'p'.repeat(8), max_subnet_series: 100, max_host_series: 0 },
       tls: { cert_file: '/etc/cert.pem', key_file: '/etc/key.pem' },
       scan: {
         ...loadConfig({}).scan, pps: 1, timeout_ms: 60000, max_prefix: 32, enabled: false, retries: 0, max_in_flight: 60000,
         interval_seconds: 60, down_after: 2, ports: [{ port: 22, service: null }, { port: 9100, service: 'node' }], nmap: true,
-        rdns: false, dns_servers: ['127.0.0.53', '[::1]:5353'],
+        rdns: false, dns_servers: ['127.0.0.53', '[::1]:5353'], max_queued: 3,
       },
       proxmox: {
         ...loadConfig({}).proxmox, url: 'https://pve.lan:8006', token_id: 'lanscape@pve!inventory',
@@ -221,7 +238,7 @@ describe('environment and file', () => {
       '      token: abcdefghijklmnopqrstuvwxyz',
       '      scope: read',
       '    - name: ci-bot_2',
-      '      token: "ZYXW!VUTS#RQPO$NMLK"',
+      '      token: "ZYXW!VUTS#RQPO$NMLK%JIHG&FEDC"',
       '      scope: admin',
       'metrics:',
       '  username: prometheus',
@@ -232,9 +249,9 @@ describe('environment and file', () => {
     assert.equal(c.tokens.read, 'readonly-token-0123456789');
     assert.deepEqual(c.tokens.named, [
       { name: 'grafana', token: 'abcdefghijklmnopqrstuvwxyz', scope: 'read' },
-      { name: 'ci-bot_2', token: 'ZYXW!VUTS#RQPO$NMLK', scope: 'admin' },
+      { name: 'ci-bot_2', token: 'ZYXW!VUTS#RQPO$NMLK%JIHG&FEDC', scope: 'admin' },
     ]);
-    assert.deepEqual(c.metrics, { username: 'prometheus', password: 'correct-horse' });
+    assert.deepEqual(c.metrics, { username: 'prometheus', password: 'correct-horse', max_subnet_series: 2000, max_host_series: 2000 });
   });
 });
 
@@ -314,15 +331,15 @@ describe('bad values name the key, the origin and what is allowed', () => {
     }
     assert.ok(error instanceof ConfigError);
     const problem = problemAbout(error.problems, 'tokens.read');
-    assertIncludesAll(problem, ['LANSCAPE_READ_TOKEN', '***', '16']);
+    assertIncludesAll(problem, ['LANSCAPE_READ_TOKEN', '***', '24']);
     assert.ok(!problem.includes('short'), problem);
     assert.ok(!error.message.includes('short'), error.message);
   });
 
-  it('tokens need at least 16 characters: 15 is rejected, 16 accepted', () => {
-    const problems = problemsOf(() => loadConfig({ LANSCAPE_ADMIN_TOKEN: 'x'.repeat(15) }));
-    assertIncludesAll(problemAbout(problems, 'tokens.admin'), ['LANSCAPE_ADMIN_TOKEN', '***', '16']);
-    assert.equal(loadConfig({ LANSCAPE_ADMIN_TOKEN: 'x'.repeat(16) }).tokens.admin, 'x'.repeat(16));
+  it('tokens need at least 24 characters: 23 is rejected, 24 accepted', () => {
+    const problems = problemsOf(() => loadConfig({ LANSCAPE_ADMIN_TOKEN: '0123456789abcdef0123456' }));
+    assertIncludesAll(problemAbout(problems, 'tokens.admin'), ['LANSCAPE_ADMIN_TOKEN', '***', '24']);
+    assert.equal(loadConfig({ LANSCAPE_ADMIN_TOKEN: '0123456789abcdef01234567' }).tokens.admin, '0123456789abcdef01234567');
   });
 
   it('other secret env vars are masked too', () => {
@@ -358,8 +375,8 @@ describe('bad values name the key, the origin and what is allowed', () => {
     const file = yamlFile('tokens:\n  read: tiny-secret\n  named:\n    - name: x\n      token: also-tiny\n      scope: read\n');
     const problems = problemsOf(() => loadConfig({}, file));
     assert.equal(problems.length, 2);
-    assertIncludesAll(problemAbout(problems, 'tokens.read'), [file, '***', '16']);
-    assertIncludesAll(problemAbout(problems, 'tokens.named.0.token'), [file, '***', '16']);
+    assertIncludesAll(problemAbout(problems, 'tokens.read'), [file, '***', '24']);
+    assertIncludesAll(problemAbout(problems, 'tokens.named.0.token'), [file, '***', '24']);
     const all = problems.join('\n');
     assert.ok(!all.includes('tiny-secret') && !all.includes('also-tiny'), all);
   });

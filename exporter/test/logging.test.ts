@@ -8,6 +8,7 @@ it('logs one JSON line per request with its id, and never a token', async () => 
   const { dir, cleanup } = tempDir();
   const ex = await spawnExporter(testEnv(join(dir, 'log.db'), {
     LANSCAPE_METRICS_USERNAME: 'prom', LANSCAPE_METRICS_PASSWORD: 'metrics-password-123',
+    LANSCAPE_GRAFANA_PROXY_TOKENS: 'write', // Grafana's proxy token: its X-Grafana-User is logged
   }));
   try {
     const r = await ex.api.call('POST', '/api/v1/subnets', {

@@ -25,6 +25,7 @@ it('documents every route with its scope, inputs and the error schema', async ()
     'get /api/v1/addresses', 'post /api/v1/addresses', 'get /api/v1/addresses/{id}', 'patch /api/v1/addresses/{id}',
     'delete /api/v1/addresses/{id}', 'get /api/v1/ranges', 'post /api/v1/ranges', 'get /api/v1/ranges/{id}',
     'patch /api/v1/ranges/{id}', 'delete /api/v1/ranges/{id}', 'post /api/v1/import/{kind}', 'get /api/v1/export/{kind}',
+    'get /api/v1/import-jobs/{id}',
     'get /api/v1/audit', 'get /api/v1/info',
     'post /api/v1/subnets/{id}/scan', 'get /api/v1/scans/{id}', 'get /api/v1/events', 'get /api/v1/conflicts',
     'get /api/v1/addresses/{id}/history', 'get /api/v1/sd',

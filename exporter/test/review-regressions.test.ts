@@ -100,7 +100,7 @@ describe('audit', () => {
 
 describe('configuration and start-up', () => {
   it('refuses the same token for two scopes', () => {
-    assert.throws(() => loadConfig({ LANSCAPE_READ_TOKEN: 'same-token-123456789', LANSCAPE_WRITE_TOKEN: 'same-token-123456789' }),
+    assert.throws(() => loadConfig({ LANSCAPE_READ_TOKEN: 'same-token-0123456789abcdef', LANSCAPE_WRITE_TOKEN: 'same-token-0123456789abcdef' }),
       (e: ConfigError) => e.problems.some((p) => /every token must be different/.test(p) && !p.includes('same-token')));
   });
 

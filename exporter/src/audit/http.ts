@@ -20,7 +20,7 @@ const AuditEntry = z.object({
 
 export function registerAuditRoutes(api: ApiRoutes, audit: AuditLog): void {
   api.add({
-    method: 'get', path: '/audit', scope: 'read', tag: 'audit', summary: 'Audit log, newest first',
+    method: 'get', path: '/audit', scope: 'read', tag: 'audit', summary: 'Audit log, newest first', cost: 'list',
     query: z.strictObject({
       ...Page(),
       object_type: z.enum(['subnet', 'address', 'range', 'vm_job', 'proxmox_vm']).optional(),

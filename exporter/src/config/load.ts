@@ -6,10 +6,29 @@ import type { z } from 'zod';
 import { type Config, ConfigSchema, ENV_VARS } from './schema.js';
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    // Messages may quote a value (a URL in a list, a YAML line): credentials inside never show.
+    const masked = problems.map(maskCredentials);
+    super(`invalid configuration:\n  - ${masked.join('\n  - ')}`);
+    this.problems = masked;
     this.name = 'ConfigError';
   }
+}
+
+/** Query and fragment parameters whose value is a credential (`?token=`, `&access_token=`, `#password=`, `?api_key=`…). */
+const SECRET_PARAM = /([?&#;])([^=&#;\s,"]*(?:token|passw|pwd|secret|key|auth|credential|signature|sig)[^=&#;\s,"]*)=([^&#;\s,"]*)/gi;
+/** The userinfo of a URL: `scheme://user:pass@`, `scheme://token@`. */
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"]+@/gi;
+
+/**
+ * Text with the credentials inside any URL in it masked: the userinfo (`user:pass@` becomes
+ * `***@`) and the values of credential-like query or fragment parameters (`?token=***`).
+ * Works on text that is not a valid URL too (a comma-separated list, a message quoting one).
+ */
+export function maskCredentials(text: string): string {
+  return text.replace(USERINFO, '$1***@').replace(SECRET_PARAM, '$1$2=***');
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): Config {
@@ -70,10 +89,14 @@ function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key.split('.').pop() ?? '') || ENV_VARS.some((v) => v.secret && v.path.join('.') === key);
 }
 
-/** JSON of a value with every secret inside it masked, shortened for one line. */
+/**
+ * JSON of a value with every secret inside it masked (secret keys, credentials in URLs), then
+ * shortened for one line: masking comes first, so a cut never leaves part of a secret.
+ */
 function show(value: unknown, secret?: boolean): string {
   if (secret) return '"***"';
-  const text = JSON.stringify(value, (k, v: unknown) => (k && SECRET_KEY.test(k) ? '***' : v)) ?? String(value);
+  const text = JSON.stringify(value, (k, v: unknown) => (k && SECRET_KEY.test(k) ? '***' : typeof v === 'string' ? maskCredentials(v) : v)) ??
+    maskCredentials(String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

@@ -34,9 +34,68 @@ const PortList = z.string().max(2000).transform((text, ctx) => {
   return out;
 });
 const Bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
-const Token = z.string().min(16, 'tokens need at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+/** Shortest API token accepted: 24 characters, e.g. `openssl rand -hex 24` (48) or `-base64 18` (24). */
+export const TOKEN_MIN_LENGTH = 24;
+const Token = z.string()
+  .min(TOKEN_MIN_LENGTH, `tokens need at least ${TOKEN_MIN_LENGTH} characters; create one with \`openssl rand -hex 24\``)
+  .max(512)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+  .refine((v) => !/^(.)\1*$/s.test(v), 'a token of one repeated character is too weak; create one with `openssl rand -hex 24`');
 export const SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/** A comma-separated list from the environment, or a YAML list. */
+const NameList = (max: number, item: z.ZodString) => z.union([
+  z.string().max(max * 300).transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean)),
+  z.array(z.string()),
+]).pipe(z.array(item).max(max));
+
+/**
+ * A Host header value the exporter answers to: a name, an IPv4 address or a bracketed IPv6
+ * address, with an optional port. Returned in the form the request check (http/auth.ts) compares:
+ * lower case, no trailing dot, IPv4 and IPv6 in their canonical forms, the port as a number.
+ */
+export function normalizeHost(text: string): { host: string; port: string } | undefined {
+  const t = text.trim();
+  if (!/^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9._-]{1,253})(?::\d{1,5})?$/.test(t)) return undefined;
+  let u: URL;
+  try {
+    u = new URL(`http://${t}`);
+  } catch {
+    return undefined;
+  }
+  const port = /:(\d{1,5})$/.exec(t)?.[1];
+  if (port !== undefined && Number(port) > 65535) return undefined;
+  return { host: u.hostname.replace(/\.$/, ''), port: port === undefined ? '' : String(Number(port)) };
+}
+
+const AllowedHosts = z.union([
+  z.string().max(4000).transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean)),
+  z.array(z.string().max(300)).max(100),
+]).transform((list, ctx) => {
+  const out: string[] = [];
+  for (const entry of list) {
+    const h = normalizeHost(entry);
+    if (!h) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not a host name, IPv4 address or [IPv6] address with an optional :port` });
+      return z.NEVER;
+    }
+    out.push(h.port ? `${h.host}:${h.port}` : h.host);
+  }
+  if (out.length > 100) {
+    ctx.addIssue({ code: 'custom', message: 'at most 100 hosts' });
+    return z.NEVER;
+  }
+  return out;
+});
+
+/** Grafana's base URL as the exporter reaches it (for its published ID-token keys). */
+const GrafanaUrl = z.string().max(2000).refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password && !u.search && !u.hash;
+  } catch { return false; }
+}, 'expected http(s)://host[:port][/sub/path], Grafana\'s root URL as the exporter reaches it, without credentials, query or fragment');
 
 /** A host traffic tests run from or to (YAML only: credentials do not belong in the environment). */
 const TrafficHost = z.strictObject({
@@ -199,18 +258,46 @@ export const ConfigSchema = z.strictObject({
       token: Token,
       scope: z.enum(SCOPES),
     })).max(100).default([]),
-  }).default({ named: [] })
+    grafana_proxy: NameList(103, z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'a token name: read, write, admin or a named token'))
+      .default([])
+      .meta({ description: 'names of the tokens Grafana\'s plugin proxy sends; only their requests may name a Grafana user' }),
+  }).default({ named: [], grafana_proxy: [] })
     .refine((t) => {
       const values = [t.read, t.write, t.admin, ...t.named.map((n) => n.token)].filter((v) => v !== undefined);
       return new Set(values).size === values.length;
     }, 'every token must be different (the same token with two scopes would get the first match)')
     .refine((t) => t.named.every((n, i) => !['read', 'write', 'admin'].includes(n.name) && t.named.findIndex((m) => m.name === n.name) === i),
-      'named tokens need unique names other than read, write and admin (those name the LANSCAPE_*_TOKEN ones)'),
+      'named tokens need unique names other than read, write and admin (those name the LANSCAPE_*_TOKEN ones)')
+    .superRefine((t, ctx) => {
+      const configured = [...SCOPES.filter((s) => t[s] !== undefined), ...t.named.map((n) => n.name)];
+      for (const name of t.grafana_proxy) {
+        if (!configured.includes(name)) {
+          ctx.addIssue({
+            code: 'custom', path: ['grafana_proxy'],
+            message: `"${name}" is not a configured token (configured: ${configured.join(', ') || 'none'})`,
+          });
+        }
+      }
+    }),
+  grafana: z.strictObject({
+    url: GrafanaUrl.optional().meta({
+      description: 'Grafana\'s root URL as the exporter reaches it: the Grafana user is then taken only from the ' +
+        'X-Grafana-Id token Grafana signs, checked against the keys at <url>/api/signing-keys/keys',
+    }),
+  }).prefault({}),
+  allowed_hosts: AllowedHosts.default([])
+    .meta({ description: 'Host header values answered (guards against DNS rebinding); empty: any' }),
+  auth_failures_per_minute: z.number().int().min(0).max(100_000).default(20)
+    .meta({ description: 'failed authentications per client address and minute before it gets 429; 0 turns this off' }),
   metrics: z.strictObject({
     username: z.string().min(1).max(128).optional(),
     password: z.string().min(8).max(512).optional(),
+    max_subnet_series: z.number().int().min(0).max(1_000_000).default(2000)
+      .meta({ description: 'subnets with per-subnet series (alert-relevant first, then the fullest, then the oldest); totals count all' }),
+    max_host_series: z.number().int().min(0).max(1_000_000).default(2000)
+      .meta({ description: 'tracked hosts with per-host series (critical or MAC conflict, then reserved/assigned, then the rest, by address)' }),
   }).refine((m) => (m.username === undefined) === (m.password === undefined), 'set both username and password, or neither')
-    .default({}),
+    .prefault({}),
   tls: z.strictObject({
     cert_file: z.string().min(1).optional(),
     key_file: z.string().min(1).optional(),
@@ -229,6 +316,8 @@ export const ConfigSchema = z.strictObject({
     jitter_ratio: z.number().min(0).max(0.5).default(0.1),
     down_after: z.number().int().min(1).max(100).default(3),
     manual_min_interval_seconds: z.number().int().min(0).max(86_400).default(30),
+    max_queued: z.number().int().min(1).max(10_000).default(64)
+      .meta({ description: 'manual sweeps waiting at once (more get 429); scheduled sweeps have a lane of the same size' }),
     stale_after_hours: z.number().int().min(1).max(87_600).default(168),
     ports: z.union([PortList, z.array(z.object({ port: z.number().int().min(1).max(65535), service: z.string().nullable() }))]).optional(),
     port_timeout_ms: z.number().int().min(50).max(30_000).default(1000),
@@ -244,6 +333,14 @@ export const ConfigSchema = z.strictObject({
   traffic: Traffic.prefault({}),
   docker: Docker.prefault({}),
   proxmox: Proxmox.prefault({}),
+}).superRefine((c, ctx) => {
+  if (c.grafana.url !== undefined && c.tokens.grafana_proxy.length === 0) {
+    ctx.addIssue({
+      code: 'custom', path: ['grafana', 'url'],
+      message: 'the Grafana URL checks the ID tokens Grafana\'s proxy forwards: also name the tokens it uses ' +
+        '(tokens.grafana_proxy, LANSCAPE_GRAFANA_PROXY_TOKENS, e.g. read,write,admin)',
+    });
+  }
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -256,11 +353,17 @@ export const ENV_VARS: readonly { name: string; path: string[]; int?: boolean; s
   { name: 'LANSCAPE_LOG_LEVEL', path: ['log_level'], doc: 'fatal, error, warn, info, debug, trace, silent' },
   { name: 'LANSCAPE_BODY_LIMIT_BYTES', path: ['body_limit_bytes'], int: true, doc: 'largest JSON request body (1 KiB–64 MiB)' },
   { name: 'LANSCAPE_IMPORT_LIMIT_BYTES', path: ['import_limit_bytes'], int: true, doc: 'largest CSV import body (1 KiB–256 MiB)' },
-  { name: 'LANSCAPE_READ_TOKEN', path: ['tokens', 'read'], secret: true, doc: 'bearer token with read scope (≥ 16 characters)' },
+  { name: 'LANSCAPE_READ_TOKEN', path: ['tokens', 'read'], secret: true, doc: 'bearer token with read scope (≥ 24 characters, not one repeated character)' },
   { name: 'LANSCAPE_WRITE_TOKEN', path: ['tokens', 'write'], secret: true, doc: 'bearer token with write scope (includes read)' },
   { name: 'LANSCAPE_ADMIN_TOKEN', path: ['tokens', 'admin'], secret: true, doc: 'bearer token with admin scope (includes write)' },
+  { name: 'LANSCAPE_GRAFANA_PROXY_TOKENS', path: ['tokens', 'grafana_proxy'], doc: 'names of the tokens Grafana\'s plugin proxy uses, `read,write,admin`: only their requests may name a Grafana user (X-Grafana-User / X-Grafana-Id) for the audit log' },
+  { name: 'LANSCAPE_GRAFANA_URL', path: ['grafana', 'url'], doc: 'Grafana\'s root URL as the exporter reaches it, `http://127.0.0.1:3000`: the Grafana user then comes only from the ID token Grafana signs (X-Grafana-Id), checked against `<url>/api/signing-keys/keys`' },
+  { name: 'LANSCAPE_ALLOWED_HOSTS', path: ['allowed_hosts'], doc: 'Host header values the exporter answers, `127.0.0.1,localhost,exporter.lan:9645` (a name without port matches any port); others get 421 (against DNS rebinding); `/healthz` and `/readyz` stay open. Empty: any host' },
+  { name: 'LANSCAPE_AUTH_FAILURES_PER_MINUTE', path: ['auth_failures_per_minute'], int: true, doc: 'wrong tokens (or /metrics passwords) per client address and minute before that address gets 429 with Retry-After for the rest of the minute (0–100000, 0 = off)' },
   { name: 'LANSCAPE_METRICS_USERNAME', path: ['metrics', 'username'], doc: 'basic-auth user for `/metrics` (optional)' },
   { name: 'LANSCAPE_METRICS_PASSWORD', path: ['metrics', 'password'], secret: true, doc: 'basic-auth password for `/metrics`' },
+  { name: 'LANSCAPE_METRICS_MAX_SUBNETS', path: ['metrics', 'max_subnet_series'], int: true, doc: 'subnets with per-subnet series (0–1000000): alert-relevant ones first (nearly full, sweeps failing or stale), then the fullest, then the oldest; the others have none, totals still count them' },
+  { name: 'LANSCAPE_METRICS_MAX_HOSTS', path: ['metrics', 'max_host_series'], int: true, doc: 'tracked hosts with per-host series (0–1000000): tagged `critical` or in a MAC conflict first, then reserved/assigned by a person, other IPAM addresses, unrecorded alive ones; by address within each' },
   { name: 'LANSCAPE_TLS_CERT_FILE', path: ['tls', 'cert_file'], doc: 'serve HTTPS with this PEM certificate (optional)' },
   { name: 'LANSCAPE_TLS_KEY_FILE', path: ['tls', 'key_file'], doc: 'PEM private key for the certificate' },
   { name: 'LANSCAPE_SCAN_PPS', path: ['scan', 'pps'], int: true, doc: 'ICMP packets per second (1–100000)' },
@@ -274,6 +377,7 @@ export const ENV_VARS: readonly { name: string; path: string[]; int?: boolean; s
   { name: 'LANSCAPE_SCAN_PORTS', path: ['scan', 'ports'], doc: 'TCP ports checked on alive hosts, `22,80/http,443/https` (default: common service ports)' },
   { name: 'LANSCAPE_SCAN_NMAP', path: ['scan', 'nmap'], doc: '`true` runs `nmap -sV` hourly per alive host when nmap is installed' },
   { name: 'LANSCAPE_SCAN_RDNS', path: ['scan', 'rdns'], doc: '`false` turns off reverse DNS (PTR) lookups' },
+  { name: 'LANSCAPE_SCAN_MAX_QUEUED', path: ['scan', 'max_queued'], int: true, doc: 'manual sweeps waiting at once (1–10000); more get 429 with Retry-After. Scheduled sweeps have their own lane of this size and alternate with manual ones' },
   { name: 'LANSCAPE_SCAN_DNS_SERVERS', path: ['scan', 'dns_servers'], doc: 'resolvers for PTR lookups, `192.0.2.53,[2001:db8::53]:53` (default: the system\'s)' },
   { name: 'LANSCAPE_DOCKER_HOSTS', path: ['docker', 'hosts'], doc: 'Docker endpoints, `local=unix:///var/run/docker.sock,nas=tcp://nas:2376`; tcp:// needs TLS files in the YAML file, http:// is plaintext (socket proxy)' },
   { name: 'LANSCAPE_DOCKER_RESYNC_SECONDS', path: ['docker', 'resync_seconds'], int: true, doc: 'full Docker listing per endpoint besides the event stream (10–86400)' },

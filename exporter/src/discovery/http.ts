@@ -1,4 +1,5 @@
 // HTTP adapter of discovery: scans, events, conflicts, per-address history, Prometheus http_sd.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
 import { HostObservation, Id, IdParams, IpAddress, Page, decimalInt } from '../ipam/schemas.js';
@@ -38,12 +39,12 @@ const SdGroup = z.object({ targets: z.array(z.string()), labels: z.record(z.stri
 export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryService, ipam: IpamService): void {
   api.add({
     method: 'post', path: '/subnets/{id}/scan', scope: 'write', tag: 'discovery', summary: 'Sweep a subnet now',
-    description: 'Queues an ICMP sweep (then port checks and name lookups) of the subnet. A subnet already queued or being swept returns that scan. Manual scans of one subnet are rate limited.',
+    description: 'Queues an ICMP sweep (then port checks and name lookups) of the subnet. A subnet already queued or being swept returns that scan. Manual scans of one subnet are rate limited, and at most scan.max_queued manual scans wait at once (LANSCAPE_SCAN_MAX_QUEUED).',
     params: IdParams,
     responses: {
       202: { description: 'Queued (or already under way)', schema: Scan },
       422: { description: 'The subnet is larger than the largest sweep allowed' },
-      429: { description: 'Scanned moments ago; Retry-After says when to try again' },
+      429: { description: 'Scanned moments ago (rate_limited), or too many manual scans waiting (scan_queue_full); nothing is queued, Retry-After says when to try again' },
     },
     handler: ({ params }) => {
       const scan = discovery.startScan(params.id, 'manual');
@@ -56,7 +57,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     handler: ({ params }) => ({ status: 200, body: discovery.getScan(params.id) }),
   });
   api.add({
-    method: 'get', path: '/events', scope: 'read', tag: 'discovery', summary: 'Change events, newest first',
+    method: 'get', path: '/events', scope: 'read', tag: 'discovery', summary: 'Change events, newest first', cost: 'list',
     query: z.strictObject({
       ...Page(),
       kind: z.enum(EVENT_KINDS).optional(),
@@ -69,11 +70,13 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
   });
   api.add({
     method: 'get', path: '/conflicts', scope: 'read', tag: 'discovery', summary: 'MAC mismatches, unknown devices and stale reservations',
-    query: z.strictObject({ kind: z.enum(CONFLICT_KINDS as [string, ...string[]]).optional() }),
+    description: 'Grouped by kind (mac_mismatch, unknown_device, stale_reservation), each in address order; count is all of them.',
+    cost: 'list',
+    query: z.strictObject({ ...Page(), kind: z.enum(CONFLICT_KINDS as [string, ...string[]]).optional() }),
     responses: { 200: { description: 'Conflicts', schema: z.object({ count: z.number().int(), results: z.array(Conflict) }).meta({ id: 'ConflictList' }) } },
     handler: ({ query }) => {
-      const results = discovery.conflicts(query.kind as never);
-      return { status: 200, body: { count: results.length, results } };
+      const all = discovery.conflicts(query.kind as never);
+      return { status: 200, body: { count: all.length, results: all.slice(query.offset, query.offset + query.limit) } };
     },
   });
   api.add({
@@ -102,13 +105,36 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     },
   });
   api.add({
-    method: 'get', path: '/sd', scope: 'read', tag: 'discovery', summary: 'Prometheus HTTP service discovery',
-    description: 'Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,").',
+    method: 'get', path: '/sd', scope: 'read', tag: 'discovery', summary: 'Prometheus HTTP service discovery', cost: 'list',
+    description: 'Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). ' +
+      'Prometheus cannot page, so the whole list is sent, streamed in address order 500 hosts at a time ' +
+      '(memory and event-loop time stay bounded however many targets there are).',
     query: z.strictObject({
       port: decimalInt(1, 65535).default(9100),
       tag: z.string().max(64).optional(),
     }),
     responses: { 200: { description: 'Target groups', schema: z.array(SdGroup) } },
-    handler: ({ query }) => ({ status: 200, body: discovery.serviceDiscovery(query.port, query.tag) }),
+    handler: ({ query }) => ({
+      status: 200, contentType: 'application/json; charset=utf-8', stream: sdStream(discovery, query.port, query.tag),
+    }),
   });
+}
+
+/** Hosts read per chunk of /sd. */
+const SD_CHUNK = 500;
+
+/** The http_sd JSON array a chunk of hosts at a time: the same bytes as res.json of the whole list. */
+async function* sdStream(discovery: DiscoveryService, port: number, tag: string | undefined): AsyncGenerator<string> {
+  let open = '[';
+  for (let after: Buffer | undefined; ;) {
+    const page = discovery.serviceDiscoveryPage(port, tag, after, SD_CHUNK);
+    if (page.groups.length > 0) {
+      yield open + page.groups.map((g) => JSON.stringify(g)).join(',');
+      open = ',';
+    }
+    if (page.last === undefined) break;
+    after = page.last;
+    await nextTurn();
+  }
+  yield open === '[' ? '[]' : ']';
 }

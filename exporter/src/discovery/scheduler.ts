@@ -1,6 +1,7 @@
 // Scheduled sweeps: every subnet with scanning on is swept every interval (its own, or the
 // default), jittered so subnets added together do not sweep in lockstep. A bounded timer loop
-// that stops with the exporter.
+// that stops with the exporter. At most scan.max_queued scheduled sweeps wait at once; a due
+// subnet that finds no room stays due and goes first when room frees up.
 import { type Clock, systemClock } from '../clock.js';
 import type { IpamService } from '../ipam/service.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
@@ -22,29 +23,38 @@ export class ScanScheduler {
     this.loop = undefined;
   }
 
-  /** Queues the subnets whose time has come; returns their ids. */
+  /**
+   * Queues the subnets whose time has come, most overdue first, as many as the schedule lane of
+   * the scan queue has room for (scan.max_queued); the others stay due for the next tick.
+   * Returns their ids.
+   */
   tick(): number[] {
     const now = this.now();
-    const started: number[] = [];
+    const due: { id: number; at: number; interval: number }[] = [];
     const seen = new Set<number>();
     for (const subnet of this.ipam.store.allSubnets()) {
       seen.add(subnet.id);
       const seconds = this.discovery.scheduledInterval(subnet);
       if (seconds === null) continue;
       const interval = seconds * 1000;
-      let due = this.due.get(subnet.id);
-      if (due === undefined) {
+      let at = this.due.get(subnet.id);
+      if (at === undefined) {
         // First sight: continue from the last sweep, or start soon, spread over a few seconds.
         const last = this.discovery.lastDoneScan(subnet.id)?.started_at;
-        due = last ? last + this.jittered(interval) : now + Math.random() * Math.min(interval, 5000);
-        this.due.set(subnet.id, due);
+        at = last ? last + this.jittered(interval) : now + Math.random() * Math.min(interval, 5000);
+        this.due.set(subnet.id, at);
       }
-      if (now < due || this.discovery.busy(subnet.id)) continue;
-      this.discovery.startScan(subnet.id, 'schedule');
-      this.due.set(subnet.id, now + this.jittered(interval));
-      started.push(subnet.id);
+      if (now < at || this.discovery.busy(subnet.id)) continue;
+      due.push({ id: subnet.id, at, interval });
     }
     for (const id of this.due.keys()) if (!seen.has(id)) this.due.delete(id);
+    due.sort((a, b) => a.at - b.at || a.id - b.id);
+    const started: number[] = [];
+    for (const d of due.slice(0, this.discovery.scheduleRoom())) {
+      this.discovery.startScan(d.id, 'schedule');
+      this.due.set(d.id, now + this.jittered(d.interval));
+      started.push(d.id);
+    }
     return started;
   }
 

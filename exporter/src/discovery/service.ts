@@ -2,6 +2,7 @@
 // status history, events and IPAM addresses, enriches alive hosts (MAC and vendor, open
 // ports, PTR names, nmap service versions), and answers conflicts and service discovery.
 import { systemClock } from '../clock.js';
+import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
@@ -18,7 +19,7 @@ import { SweepTooLargeError, sweepTargets } from './core/targets.js';
 import type { IcmpStatus } from './icmp.js';
 import type { NmapHost } from './nmap.js';
 import { vendorOf } from './oui.js';
-import { DiscoveryStore, type EventRow, type HostRow, type ScanRow } from './store.js';
+import { CONFLICT_SQL, DiscoveryStore, type EventRow, type HostRow, type ScanRow } from './store.js';
 
 export const DISCOVERY_ACTOR: Actor = { name: 'discovery' };
 
@@ -55,8 +56,6 @@ export const CONFLICT_KINDS: readonly ConflictKind[] = ['mac_mismatch', 'unknown
 /** Addresses tagged so are watched closely: LanscapeReservedHostDown alerts on them whatever their state. */
 export const CRITICAL_TAG = 'critical';
 
-export type TrackedHost = HostRow & { hostname: string | null; state: string | null; source: string | null; critical: boolean };
-
 export interface ConflictView {
   kind: ConflictKind; address: string; address_id: number; subnet_id: number | null; message: string;
   since: string | null; details: Record<string, unknown>;
@@ -73,8 +72,17 @@ export class DiscoveryService {
   private readonly ports: PortSpec[];
   /** The exporter's clock (also for HTTP cut-offs). */
   readonly now: () => number;
-  private readonly queue: ScanRow[] = [];
+  /**
+   * Sweeps waiting, one lane per trigger, each holding at most `scan.max_queued`: a full manual
+   * lane answers 429, a full schedule lane leaves due subnets due. pump() alternates between
+   * the lanes, so neither kind of sweep starves the other.
+   */
+  private readonly lanes: Record<ScanRow['trigger'], ScanRow[]> = { manual: [], schedule: [] };
+  private lastLane: ScanRow['trigger'] = 'schedule';
+  /** The queued or running scan of each subnet: one at a time per subnet, O(1) to look up. */
+  private readonly pending = new Map<number, ScanRow>();
   private running: ScanRow | undefined;
+  private readonly statements = new Map<string, Database.Statement>();
   private stopping = false;
   private idle: Promise<void> = Promise.resolve();
   private nmapBusy = false;
@@ -97,8 +105,7 @@ export class DiscoveryService {
     ipam.addEnricher((views) => this.attachObservations(views));
     ipam.addSubnetEnricher((views) => {
       for (const { row, view } of views) {
-        const live = [this.running, ...this.queue].find((s) => s?.subnet_id === row.id);
-        const last = live ?? this.store.lastScan(row.id);
+        const last = this.pending.get(row.id) ?? this.store.lastScan(row.id);
         view.discovery = {
           hosts_up: this.store.hostsUpBetween(row.first_key, row.last_key),
           last_scan: last ? {
@@ -113,7 +120,9 @@ export class DiscoveryService {
   // ------------------------------------------------------------------ scans
   /**
    * Queues a sweep of a subnet. A subnet already queued or being swept returns that scan. Manual
-   * scans of the same subnet are rate limited (429 with the seconds to wait).
+   * scans of the same subnet are rate limited, and at most `scan.max_queued` manual scans wait
+   * at once (429 with the seconds to wait, nothing queued). Scheduled scans have their own lane
+   * of the same size: the scheduler asks scheduleRoom() first, so it never hits the cap.
    */
   startScan(subnetId: number, trigger: ScanRow['trigger']): ScanView {
     const subnet = this.ipam.subnetRow(subnetId);
@@ -126,7 +135,7 @@ export class DiscoveryService {
         throw e;
       }
     }
-    const pending = [this.running, ...this.queue].find((s) => s?.subnet_id === subnetId);
+    const pending = this.pending.get(subnetId);
     if (pending) return this.scanView(pending);
     if (trigger === 'manual') {
       const last = this.store.lastManualScan(subnetId);
@@ -136,15 +145,23 @@ export class DiscoveryService {
           { retry_after_seconds: Math.ceil(wait / 1000) });
       }
     }
+    if (this.lanes[trigger].length >= this.scanCfg.max_queued) {
+      const wait = this.secondsUntilNextStart();
+      throw new LanscapeError(429, 'scan_queue_full',
+        `${this.lanes[trigger].length} ${trigger === 'manual' ? 'manual' : 'scheduled'} scans are waiting already (scan.max_queued); try again in ${wait} s`,
+        { retry_after_seconds: wait, queued: this.lanes[trigger].length });
+    }
     const id = this.store.insertScan(subnetId, subnet.cidr, trigger, this.now());
     const scan = this.store.scan(id)!;
-    this.queue.push(scan);
+    this.lanes[trigger].push(scan);
+    this.pending.set(subnetId, scan);
     this.pump();
     return this.scanView(scan);
   }
 
   getScan(id: number): ScanView {
-    const live = [this.running, ...this.queue].find((s) => s?.id === id);
+    let live: ScanRow | undefined;
+    for (const s of this.pending.values()) if (s.id === id) live = s;
     const row = live ?? this.store.scan(id);
     if (!row) throw notFound('scan', id);
     return this.scanView(row);
@@ -152,7 +169,28 @@ export class DiscoveryService {
 
   /** True while a sweep is queued or running for this subnet. */
   busy(subnetId: number): boolean {
-    return [this.running, ...this.queue].some((s) => s?.subnet_id === subnetId);
+    return this.pending.has(subnetId);
+  }
+
+  /** How many more scheduled scans may be queued now (the scheduler queues the most overdue first). */
+  scheduleRoom(): number {
+    return Math.max(0, this.scanCfg.max_queued - this.lanes.schedule.length);
+  }
+
+  /** Scans waiting per trigger (the running one not counted). */
+  queued(): Record<ScanRow['trigger'], number> {
+    return { manual: this.lanes.manual.length, schedule: this.lanes.schedule.length };
+  }
+
+  /**
+   * When the next waiting scan should start: what the running sweep has left at `scan.pps`
+   * (retries and timeout included), at least 1 s, at most an hour.
+   */
+  private secondsUntilNextStart(): number {
+    const r = this.running;
+    if (!r) return 1;
+    const left = Math.max(0, r.targets * (1 + this.scanCfg.retries) - r.sent) / this.scanCfg.pps + this.scanCfg.timeout_ms / 1000;
+    return Math.min(3600, Math.max(1, Math.ceil(left)));
   }
 
   lastDoneScan(subnetId: number): ScanRow | undefined {
@@ -161,24 +199,32 @@ export class DiscoveryService {
 
   /** Resolves when nothing is queued or running (tests, shutdown). */
   async drain(): Promise<void> {
-    while (this.running || this.queue.length > 0) await this.idle;
+    while (this.running || this.pending.size > 0) await this.idle;
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.queue.length = 0;
+    for (const lane of Object.values(this.lanes)) {
+      for (const s of lane) this.pending.delete(s.subnet_id);
+      lane.length = 0;
+    }
     await this.idle;
   }
 
   private pump(): void {
     if (this.running || this.stopping) return;
-    const next = this.queue.shift();
+    // Alternate between the lanes while both hold scans.
+    const other = this.lastLane === 'manual' ? 'schedule' : 'manual';
+    const lane = this.lanes[other].length > 0 ? other : this.lastLane;
+    const next = this.lanes[lane].shift();
     if (!next) return;
+    this.lastLane = lane;
     this.running = next;
     this.idle = this.runScan(next).catch((e: unknown) => {
       this.logger.error({ err: e, scan: next.id }, 'scan failed unexpectedly');
     }).finally(() => {
       this.running = undefined;
+      if (this.pending.get(next.subnet_id) === next) this.pending.delete(next.subnet_id);
       this.pump();
     });
   }
@@ -468,9 +514,9 @@ export class DiscoveryService {
     const subnetOf = (key: Buffer) => index.mostSpecific(ipFromKey(key));
     if (!kind || kind === 'mac_mismatch') {
       // hosts (what sweeps saw) drives these joins: it is small; addresses may hold millions.
-      for (const r of this.db.prepare(`SELECT a.id, a.address, a.ip_key, a.mac AS recorded, h.mac AS observed, h.last_seen_at
+      for (const r of this.statement(`SELECT a.id, a.address, a.ip_key, a.mac AS recorded, h.mac AS observed, h.last_seen_at
         FROM hosts h CROSS JOIN addresses a ON a.ip_key = h.ip_key
-        WHERE a.mac IS NOT NULL AND h.mac IS NOT NULL AND a.mac != h.mac ORDER BY h.ip_key`).all() as
+        WHERE ${CONFLICT_SQL.mac_mismatch} ORDER BY h.ip_key`).all() as
         { id: number; address: string; ip_key: Buffer; recorded: string; observed: string; last_seen_at: number | null }[]) {
         out.push({
           kind: 'mac_mismatch', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key), since: iso(r.last_seen_at),
@@ -480,8 +526,8 @@ export class DiscoveryService {
       }
     }
     if (!kind || kind === 'unknown_device') {
-      for (const r of this.db.prepare(`SELECT a.id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM hosts h
-        CROSS JOIN addresses a ON a.ip_key = h.ip_key WHERE a.source = 'discovered' AND h.status = 'up' ORDER BY h.ip_key`).all() as
+      for (const r of this.statement(`SELECT a.id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM hosts h
+        CROSS JOIN addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.unknown_device} ORDER BY h.ip_key`).all() as
         { id: number; address: string; ip_key: Buffer; first_seen_at: number | null; mac: string | null; vendor: string | null }[]) {
         out.push({
           kind: 'unknown_device', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key), since: iso(r.first_seen_at),
@@ -491,11 +537,9 @@ export class DiscoveryService {
       }
     }
     if (!kind || kind === 'stale_reservation') {
-      const cutoff = this.now() - this.scanCfg.stale_after_hours * 3_600_000;
-      for (const r of this.db.prepare(`SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
-        CROSS JOIN addresses a ON a.ip_key = h.ip_key
-        WHERE a.source != 'discovered' AND a.state IN ('reserved', 'assigned') AND h.status != 'up'
-          AND h.last_checked_at IS NOT NULL AND coalesce(h.last_seen_at, 0) < @cutoff AND a.created_at < @cutoffIso
+      const cutoff = this.staleCutoff();
+      for (const r of this.statement(`SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
+        CROSS JOIN addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.stale_reservation}
         ORDER BY h.ip_key`).all({ cutoff, cutoffIso: new Date(cutoff).toISOString() }) as
         { id: number; address: string; ip_key: Buffer; state: string; created_at: string; last_seen_at: number | null }[]) {
         out.push({
@@ -515,13 +559,28 @@ export class DiscoveryService {
    * Prometheus http_sd targets: alive hosts with `port` open, optionally only addresses carrying
    * `tag`, grouped one target per group so each carries its own labels.
    */
-  serviceDiscovery(port: number, tag?: string): { targets: string[]; labels: Record<string, string> }[] {
-    const rows = this.db.prepare(`SELECT h.address, h.ports, h.ptr, a.hostname, a.tags, a.ip_key FROM hosts h
-      LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.status = 'up' ORDER BY h.ip_key`).all() as
-      { address: string; ports: string; ptr: string | null; hostname: string | null; tags: string | null; ip_key: Buffer | null }[];
+  serviceDiscovery(port: number, tag?: string): SdGroup[] {
+    const out: SdGroup[] = [];
+    for (let after: Buffer | undefined; ;) {
+      const page = this.serviceDiscoveryPage(port, tag, after, 10_000);
+      out.push(...page.groups);
+      if (page.last === undefined) return out;
+      after = page.last;
+    }
+  }
+
+  /**
+   * One keyset page of serviceDiscovery: the groups among the next `hosts` alive hosts after
+   * the key `after`, and the key to continue from (undefined when there are no more hosts).
+   */
+  serviceDiscoveryPage(port: number, tag: string | undefined, after: Buffer | undefined, hosts: number): { groups: SdGroup[]; last: Buffer | undefined } {
+    const rows = this.db.prepare(`SELECT h.address, h.ports, h.ptr, h.ip_key AS host_key, a.hostname, a.tags FROM hosts h
+      LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.status = 'up' AND h.ip_key > ? ORDER BY h.ip_key LIMIT ?`)
+      .all(after ?? Buffer.alloc(0), hosts) as
+      { address: string; ports: string; ptr: string | null; host_key: Buffer; hostname: string | null; tags: string | null }[];
     const index = this.ipam.subnetIndex();
     const cidrs = new Map(this.ipam.store.allSubnets().map((s) => [s.id, s.cidr]));
-    const out: { targets: string[]; labels: Record<string, string> }[] = [];
+    const groups: SdGroup[] = [];
     for (const r of rows) {
       if (!parsePorts(r.ports).some((p) => p.port === port)) continue;
       const tags = r.tags ? (JSON.parse(r.tags) as string[]) : [];
@@ -529,7 +588,7 @@ export class DiscoveryService {
       const ip = parseIp(r.address);
       const subnetId = index.mostSpecific(ip);
       const host = ip.family === 6 ? `[${r.address}]` : r.address;
-      out.push({
+      groups.push({
         targets: [`${host}:${port}`],
         labels: {
           __meta_lanscape_address: r.address,
@@ -539,7 +598,7 @@ export class DiscoveryService {
         },
       });
     }
-    return out;
+    return { groups, last: rows.length < hosts ? undefined : rows[rows.length - 1]!.host_key };
   }
 
   scanView(s: ScanRow): ScanView {
@@ -551,13 +610,6 @@ export class DiscoveryService {
     };
   }
 
-  /** Hosts to export as metrics (known to IPAM, or up), with their IPAM fields. */
-  trackedHosts(): TrackedHost[] {
-    const rows = this.db.prepare(`SELECT h.*, a.hostname, a.state, a.source, a.tags FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key
-      WHERE a.id IS NOT NULL OR h.status = 'up' ORDER BY h.ip_key`).all() as (Omit<TrackedHost, 'critical'> & { tags: string | null })[];
-    return rows.map(({ tags, ...h }) => ({ ...h, critical: tags !== null && (JSON.parse(tags) as string[]).includes(CRITICAL_TAG) }));
-  }
-
   /** Seconds between scheduled sweeps of a subnet, or null when it is not swept on a schedule. */
   scheduledInterval(subnet: SubnetRow): number | null {
     // ICMP down means the scheduler is not running (that is LanscapeCollectorDown's alert).
@@ -567,10 +619,26 @@ export class DiscoveryService {
 
   /** Highest subnet prefix length the sweeper accepts (for the scheduler). */
   sweepable(subnet: SubnetRow): boolean {
-    const p = prefixOf(subnet);
-    return p.family === 6 || p.length >= this.scanCfg.max_prefix;
+    return subnet.family === 6 || subnet.prefix_length >= this.scanCfg.max_prefix;
+  }
+
+  /** Reservations unanswered since before this (ms) are stale_reservation conflicts. */
+  staleCutoff(): number {
+    return this.now() - this.scanCfg.stale_after_hours * 3_600_000;
+  }
+
+  /** A statement prepared once (conflicts, http_sd and tracked hosts run on every scrape or read). */
+  private statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
   }
 }
+
+export interface SdGroup { targets: string[]; labels: Record<string, string> }
 
 function hostState(h: HostRow): HostState {
   return { status: h.status, misses: h.misses, firstSeenAt: h.first_seen_at, lastSeenAt: h.last_seen_at, statusChangedAt: h.status_changed_at };

@@ -54,6 +54,44 @@ export interface EventFilter {
   since?: number | undefined;
 }
 
+/**
+ * The conflict kinds as conditions on `hosts h` joined with `addresses a`: DiscoveryService.conflicts()
+ * lists them, /metrics counts them; one definition for both. stale_reservation takes @cutoff
+ * (ms) and @cutoffIso.
+ */
+export const CONFLICT_SQL = {
+  mac_mismatch: 'a.mac IS NOT NULL AND h.mac IS NOT NULL AND a.mac != h.mac',
+  unknown_device: "a.source = 'discovered' AND h.status = 'up'",
+  stale_reservation: `a.source != 'discovered' AND a.state IN ('reserved', 'assigned') AND h.status != 'up'
+    AND h.last_checked_at IS NOT NULL AND coalesce(h.last_seen_at, 0) < @cutoff AND a.created_at < @cutoffIso`,
+} as const;
+
+// A tracked host may have per-host series: sweeps observed it (a `hosts` row) and it is recorded
+// in IPAM (any state or source) or answering now: `a.id IS NOT NULL OR h.status = 'up'`.
+/**
+ * Which tracked hosts keep their series under metrics.max_host_series, best first: 0 tagged
+ * critical or in a MAC conflict, 1 reserved/assigned by a person, 2 any other IPAM address,
+ * 3 answering without an IPAM record. (Tags cannot hold quotes, so the instr() test is exact.)
+ */
+const HOST_TIER = `CASE WHEN a.id IS NULL THEN 3
+  WHEN instr(a.tags, '"critical"') > 0 OR (${CONFLICT_SQL.mac_mismatch}) THEN 0
+  WHEN a.source != 'discovered' AND a.state IN ('reserved', 'assigned') THEN 1 ELSE 2 END`;
+const HOST_PAGE = `FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key
+  WHERE h.ip_key > @after AND h.ip_key <= @last`;
+
+const METRIC_HOST_COLUMNS = `h.ip_key, h.address, h.status, h.last_seen_at, h.mac, h.vendor, h.ptr, h.ports,
+  a.hostname, a.state, a.source, coalesce(instr(a.tags, '"critical"') > 0, 0) AS critical, ${HOST_TIER} AS tier,
+  coalesce(${CONFLICT_SQL.mac_mismatch}, 0) AS mac_mismatch, coalesce(${CONFLICT_SQL.unknown_device}, 0) AS unknown_device,
+  coalesce(${CONFLICT_SQL.stale_reservation}, 0) AS stale_reservation`;
+
+/** A tracked host as /metrics reads it: the observation, its IPAM fields, tier and conflicts. */
+export interface MetricHostRow {
+  ip_key: Buffer; address: string; status: HostRow['status']; last_seen_at: number | null; mac: string | null;
+  vendor: string | null; ptr: string | null; ports: string; hostname: string | null; state: string | null;
+  source: string | null; critical: number; tier: 0 | 1 | 2 | 3; mac_mismatch: number; unknown_device: number;
+  stale_reservation: number;
+}
+
 const HOST_COLUMNS = ['ip_key', 'address', 'status', 'misses', 'rtt_seconds', 'first_seen_at', 'last_seen_at',
   'status_changed_at', 'last_checked_at', 'mac', 'vendor', 'ptr', 'ports', 'ports_checked_at', 'nmap_checked_at'] as const;
 
@@ -75,8 +113,8 @@ export class DiscoveryStore {
       scan: db.prepare('SELECT * FROM scans WHERE id = ?'),
       // Per subnet, newest first on the (subnet_id, id) index: a scrape never reads the whole
       // scan history, which grows with every sweep.
-      lastSuccessful: db.prepare(`SELECT s.subnet_id, s.started_at, s.finished_at FROM subnets sub
-        JOIN scans s ON s.id = (SELECT id FROM scans WHERE subnet_id = sub.id AND state = 'done' ORDER BY id DESC LIMIT 1)`),
+      lastSuccessfulOf: db.prepare(`SELECT s.subnet_id, s.started_at, s.finished_at FROM json_each(@ids) j
+        JOIN scans s ON s.id = (SELECT id FROM scans WHERE subnet_id = j.value AND state = 'done' ORDER BY id DESC LIMIT 1)`),
       lastScanOf: db.prepare(`SELECT * FROM scans WHERE subnet_id = ? AND state = 'done' ORDER BY id DESC LIMIT 1`),
       hostsUpBetween: db.prepare(`SELECT count(*) AS n FROM hosts WHERE ip_key BETWEEN ? AND ? AND status = 'up'`),
       latestScanOf: db.prepare('SELECT * FROM scans WHERE subnet_id = ? ORDER BY id DESC LIMIT 1'),
@@ -97,7 +135,71 @@ export class DiscoveryStore {
       pruneRaw: db.prepare('DELETE FROM host_history WHERE at < ?'),
       pruneHourly: db.prepare('DELETE FROM host_history_hourly WHERE hour < ?'),
       pruneEvents: db.prepare('DELETE FROM events WHERE at < ?'),
+
+      // /metrics reads hosts in pages of the key order (HostPass in discovery/metrics.ts).
+      pageEnd: db.prepare('SELECT max(ip_key) FROM (SELECT ip_key FROM hosts WHERE ip_key > @after ORDER BY ip_key LIMIT @limit)').pluck(),
+      // Tracked hosts by status: `up` needs no join, the others one probe of the addresses index.
+      pageStatus: db.prepare(`SELECT h.status AS status, count(*) AS n FROM hosts h WHERE h.ip_key > @after AND h.ip_key <= @last
+        AND (h.status = 'up' OR EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = h.ip_key)) GROUP BY 1`),
+      // Hosts in conflict or of tier 0, as flags and the IPv4 value (or the IPv6 key): cheap rows,
+      // no Buffer for IPv4 (full rows cost three times as much).
+      pageNotable: db.prepare(`SELECT CASE WHEN a.family = 4 THEN a.ip_low END, CASE WHEN a.family = 4 THEN NULL ELSE h.ip_key END,
+          coalesce(instr(a.tags, '"critical"') > 0 OR (${CONFLICT_SQL.mac_mismatch}), 0),
+          coalesce(${CONFLICT_SQL.mac_mismatch}, 0), coalesce(${CONFLICT_SQL.unknown_device}, 0), coalesce(${CONFLICT_SQL.stale_reservation}, 0)
+        ${HOST_PAGE} AND (instr(a.tags, '"critical"') > 0 OR (${CONFLICT_SQL.mac_mismatch}) OR (${CONFLICT_SQL.unknown_device})
+          OR (${CONFLICT_SQL.stale_reservation})) ORDER BY h.ip_key`).raw(),
+      // Full rows of tiers 1-3 while they are wanted (the WHERE is a superset; tier says which).
+      pageRows: db.prepare(`SELECT ${METRIC_HOST_COLUMNS} ${HOST_PAGE}
+        AND ((@want1 AND a.source != 'discovered' AND a.state IN ('reserved', 'assigned'))
+          OR (@want2 AND a.id IS NOT NULL) OR (@want3 AND a.id IS NULL AND h.status = 'up'))
+        ORDER BY h.ip_key`),
+      metricHosts: db.prepare(`SELECT ${METRIC_HOST_COLUMNS} FROM json_each(@keys) j CROSS JOIN hosts h ON h.ip_key = unhex(j.value)
+        LEFT JOIN addresses a ON a.ip_key = h.ip_key`),
+      metricHost: db.prepare(`SELECT ${METRIC_HOST_COLUMNS} FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.ip_key = @key`),
+      hostsInRange: db.prepare(`SELECT (SELECT count(*) FROM hosts WHERE status = 'up' AND ip_key BETWEEN @first AND @last) AS up,
+        EXISTS (SELECT 1 FROM hosts WHERE ip_key BETWEEN @first AND @last) AS observed`),
     };
+  }
+
+  /** The last key of the next page of up to `limit` hosts after `after` (an empty Buffer: from the start); null at the end. */
+  hostPageEnd(after: Buffer, limit: number): Buffer | null {
+    return this.s.pageEnd.get({ after, limit }) as Buffer | null;
+  }
+
+  /** Tracked hosts of the page (after, last] by status. */
+  hostPageStatus(after: Buffer, last: Buffer) {
+    return this.s.pageStatus.all({ after, last }) as { status: HostRow['status']; n: number }[];
+  }
+
+  /**
+   * Hosts of the page in conflict or of tier 0, in key order: [IPv4 value or null, IPv6 key or
+   * null, tier 0, mac_mismatch, unknown_device, stale_reservation].
+   */
+  hostPageNotable(after: Buffer, last: Buffer, cutoff: number): [number | null, Buffer | null, number, number, number, number][] {
+    return this.s.pageNotable.all({ after, last, cutoff, cutoffIso: new Date(cutoff).toISOString() }) as
+      [number | null, Buffer | null, number, number, number, number][];
+  }
+
+  /** Tracked hosts of the page whose tier (1-3) is wanted, and maybe others (check `tier`), in key order. */
+  hostPageRows(after: Buffer, last: Buffer, cutoff: number, want: readonly boolean[]): MetricHostRow[] {
+    return this.s.pageRows.all({
+      after, last, cutoff, cutoffIso: new Date(cutoff).toISOString(), want1: want[1] ? 1 : 0, want2: want[2] ? 1 : 0, want3: want[3] ? 1 : 0,
+    }) as MetricHostRow[];
+  }
+
+  /** Hosts as /metrics reads them, by key (the ones found, in no particular order). */
+  metricHosts(keys: readonly Buffer[], cutoff: number): MetricHostRow[] {
+    return this.s.metricHosts.all({ keys: JSON.stringify(keys.map((k) => k.toString('hex'))), cutoff, cutoffIso: new Date(cutoff).toISOString() }) as MetricHostRow[];
+  }
+
+  /** One host as /metrics reads it. */
+  metricHost(key: Buffer, cutoff: number): MetricHostRow | undefined {
+    return this.s.metricHost.get({ key, cutoff, cutoffIso: new Date(cutoff).toISOString() }) as MetricHostRow | undefined;
+  }
+
+  /** Hosts answering in [first, last], and whether sweeps observed any address there. */
+  hostsInRange(first: Buffer, last: Buffer): { up: number; observed: number } {
+    return this.s.hostsInRange.get({ first, last }) as { up: number; observed: number };
   }
 
   host(key: Buffer) { return this.s.host.get(key) as HostRow | undefined; }
@@ -121,9 +223,9 @@ export class DiscoveryStore {
     return { count, rows };
   }
 
-  /** The last successful sweep of every subnet that has one (for metrics that survive restarts). */
-  lastSuccessfulScans(): { subnet_id: number; started_at: number; finished_at: number }[] {
-    return this.s.lastSuccessful.all() as { subnet_id: number; started_at: number; finished_at: number }[];
+  /** The last successful sweep of each of these subnets that has one (metrics that survive restarts; a scrape asks in batches). */
+  lastSuccessfulScansOf(ids: readonly number[]): { subnet_id: number; started_at: number; finished_at: number }[] {
+    return this.s.lastSuccessfulOf.all({ ids: JSON.stringify(ids) }) as { subnet_id: number; started_at: number; finished_at: number }[];
   }
 
   insertScan(subnetId: number, cidr: string, trigger: ScanRow['trigger'], now: number): number {

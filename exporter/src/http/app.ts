@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
 import { registerDiscoveryRoutes } from '../discovery/http.js';
 import type { DiscoveryService } from '../discovery/service.js';
+import type { CsvImports } from '../ipam/csv-import.js';
 import { registerIpamRoutes } from '../ipam/http.js';
 import { registerTrafficRoutes } from '../traffic/http.js';
 import { registerDockerRoutes } from '../docker/http.js';
@@ -22,7 +23,8 @@ import type { IpamService } from '../ipam/service.js';
 import { LATEST_VERSION } from '../store/migrations.js';
 import { VERSION } from '../version.js';
 import type { WriteBatcher } from '../store/write-batcher.js';
-import { TokenVerifier } from './auth.js';
+import { GrafanaIdVerifier } from '../audit/grafana-id.js';
+import { AuthThrottle, TokenVerifier, apiGate, clientKey, hostAllowList, throttledError } from './auth.js';
 import { openApiDocument } from './openapi.js';
 import { ApiRoutes } from './routes.js';
 
@@ -34,6 +36,8 @@ export interface AppDeps {
   /** Called once per finished request with its route template, for the duration histogram. */
   observeRequest: (route: string, method: string, status: number, seconds: number) => void;
   writes: WriteBatcher;
+  /** CSV import jobs (ipam/csv-import.ts). */
+  imports: CsvImports;
   discovery: DiscoveryService;
   traffic: TrafficService;
   docker: DockerService;
@@ -52,13 +56,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false); // API answers change with every write; hashing each body buys nothing
   app.set('query parser', 'simple');
   app.use(requestLog(logger, deps.observeRequest));
+  app.use(hostAllowList(config.allowed_hosts));
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', (_req, res) => {
     const ok = deps.collectors().store?.up === true;
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'store unavailable' });
   });
-  app.get('/metrics', metricsAuth(config), async (_req, res, next) => {
+  app.get('/metrics', metricsAuth(config, new AuthThrottle(config.auth_failures_per_minute, logger, '/metrics')), async (_req, res, next) => {
     try {
       const body = await registry.metrics();
       res.type(registry.contentType).send(body);
@@ -74,11 +79,17 @@ export function createApp(deps: AppDeps): express.Express {
   }
   const router = express.Router();
   const api = new ApiRoutes(router, tokens, deps.writes);
+  router.use(apiGate({
+    tokens,
+    grafanaProxy: config.tokens.grafana_proxy,
+    grafanaId: config.grafana.url === undefined ? undefined : new GrafanaIdVerifier(config.grafana.url, logger),
+    throttle: new AuthThrottle(config.auth_failures_per_minute, logger, '/api/v1'),
+  }));
   router.use(api.authenticate);
   router.use('/import', express.text({ type: 'text/csv', limit: config.import_limit_bytes }));
   router.use(express.json({ limit: config.body_limit_bytes, strict: true }));
   registerInfoRoutes(api, deps);
-  registerIpamRoutes(api, ipam);
+  registerIpamRoutes(api, ipam, { writes: deps.writes, imports: deps.imports });
   registerDiscoveryRoutes(api, deps.discovery, ipam);
   registerTrafficRoutes(api, deps.traffic);
   registerDockerRoutes(api, deps.docker);
@@ -123,6 +134,8 @@ function requestLog(logger: Logger, observe: AppDeps['observeRequest']): express
         (req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
       observe(route, req.method, res.statusCode, seconds);
       const status = res.statusCode;
+      // A throttled address is logged once per window (AuthThrottle), not once per refused request.
+      if (res.locals.throttled === true) return;
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       const user = req.headers['x-grafana-user'];
@@ -154,14 +167,23 @@ function registerInfoRoutes(api: ApiRoutes, deps: AppDeps): void {
   });
 }
 
-function metricsAuth(config: Config): express.RequestHandler {
+function metricsAuth(config: Config, throttle: AuthThrottle): express.RequestHandler {
   const { username, password } = config.metrics;
   if (!username || !password) return (_req, _res, next) => next();
   const expected = createHash('sha256').update(`${username}:${password}`).digest();
   return (req, res, next) => {
+    // Its own throttle: a client guessing API tokens does not stop Prometheus' scrapes.
+    const key = clientKey(req.socket.remoteAddress);
+    const wait = throttle.retryAfter(key);
+    if (wait > 0) {
+      res.locals.throttled = true;
+      next(throttledError(wait));
+      return;
+    }
     const m = /^Basic ([A-Za-z0-9+/=]{1,1024})$/.exec(req.get('authorization') ?? '');
     const given = createHash('sha256').update(m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '').digest();
     if (m && timingSafeEqual(given, expected)) return next();
+    if (m) throttle.fail(key);
     res.set('WWW-Authenticate', 'Basic realm="lanscape metrics"');
     next(new LanscapeError(401, 'unauthorized', 'metrics need basic authentication'));
   };
@@ -171,6 +193,13 @@ interface BodyParserError { type?: string; status?: number; message: string }
 
 function errorHandler(logger: Logger) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) {
+      // A streamed answer failed midway: no error body can follow, so cut the connection and
+      // the client sees a truncated transfer instead of a complete-looking one.
+      logger.error({ err, reqId: res.locals.requestId as string }, 'streamed response failed; connection closed');
+      res.destroy();
+      return;
+    }
     let e: LanscapeError;
     if (err instanceof LanscapeError) {
       e = err;

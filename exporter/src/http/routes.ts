@@ -14,7 +14,40 @@ const NO_QUERY = z.strictObject({});
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 
-export interface RouteResponse { status: number; body?: unknown; contentType?: string; headers?: Record<string, string> }
+export interface RouteResponse {
+  status: number;
+  body?: unknown;
+  contentType?: string;
+  headers?: Record<string, string>;
+  /**
+   * A streamed body (instead of `body`): written chunk by chunk as the iterable yields, with
+   * backpressure. The first chunk is pulled before the headers go out, so an error up to then
+   * is an ordinary JSON error answer; a later one cuts the connection. When the client goes
+   * away the iterable is closed (its finally blocks run) and nothing more is read.
+   */
+  stream?: AsyncIterable<string | Buffer>;
+}
+
+/**
+ * Expensive route classes. Each class admits a fixed number of requests at once
+ * (COST_LIMITS); one more is answered 429 with Retry-After. A request holds its slot until the
+ * response has finished (streams included) or the client disconnected.
+ */
+export type CostClass = 'export' | 'list' | 'rows' | 'import' | 'bulk';
+export const COST_LIMITS: Readonly<Record<CostClass, number>> = {
+  /** CSV exports (streamed, each one reads the whole table in chunks) */
+  export: 2,
+  /** listings: /subnets, /addresses (filtered or deep pages are scanned in chunks), /sd, /conflicts, /events, /audit */
+  list: 8,
+  /** /subnets/{id}/addresses: may lay out a whole large subnet once (then cached) */
+  rows: 4,
+  /** CSV imports */
+  import: 1,
+  /** bulk allocations (available-ips / available-prefixes with a large count) */
+  bulk: 4,
+};
+/** Retry-After of a 429 from a full class, in seconds. */
+const COST_RETRY_AFTER_SECONDS = 2;
 
 export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
   method: Method;
@@ -35,6 +68,13 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
    * Handlers that wait on anything else (processes, the network) must not set this.
    */
   batched?: boolean;
+  /**
+   * Expensive route class: at most COST_LIMITS[cost] requests of the class run at once; more are
+   * answered 429 (documented in the OpenAPI responses automatically).
+   */
+  cost?: CostClass;
+  /** When set, the cost class applies only to requests it accepts (e.g. a large count). */
+  costWhen?: (input: { params: z.infer<P>; query: z.infer<Q>; body: z.infer<B> }) => boolean;
   handler: (input: {
     params: z.infer<P>; query: z.infer<Q>; body: z.infer<B>; actor: Actor; req: Request; res: Response;
   }) => RouteResponse | Promise<RouteResponse>;
@@ -50,9 +90,37 @@ const STANDARD_ERRORS: Record<number, string> = {
 
 export class ApiRoutes {
   readonly registry = new OpenAPIRegistry();
+  /** Requests running now per cost class. */
+  readonly running: Record<CostClass, number> = { export: 0, list: 0, rows: 0, import: 0, bulk: 0 };
+  private readonly limits: Record<CostClass, number>;
 
-  constructor(private readonly router: Router, private readonly tokens: TokenVerifier, private readonly writes: WriteBatcher) {
+  constructor(
+    private readonly router: Router, private readonly tokens: TokenVerifier, private readonly writes: WriteBatcher,
+    limits: Partial<Record<CostClass, number>> = {},
+  ) {
     this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+    this.limits = { ...COST_LIMITS, ...limits };
+  }
+
+  /**
+   * Takes a slot of the class or throws 429. The slot is given back once, when the response
+   * finishes or the connection closes, whichever comes first.
+   */
+  private admit(cost: CostClass, res: Response): void {
+    if (this.running[cost] >= this.limits[cost]) {
+      throw new LanscapeError(429, 'rate_limited',
+        `${this.limits[cost]} ${cost} request(s) are already running; retry in ${COST_RETRY_AFTER_SECONDS} s`,
+        { class: cost, limit: this.limits[cost], retry_after_seconds: COST_RETRY_AFTER_SECONDS });
+    }
+    this.running[cost] += 1;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.running[cost] -= 1;
+    };
+    res.once('finish', release);
+    res.once('close', release);
   }
 
   add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): void {
@@ -64,6 +132,12 @@ export class ApiRoutes {
     }
     for (const [status, description] of Object.entries(STANDARD_ERRORS)) {
       responses[status] ??= { description, content: { 'application/json': { schema: ErrorBody } } };
+    }
+    if (spec.cost) {
+      responses['429'] ??= {
+        description: `Too many ${spec.cost} requests are running (${this.limits[spec.cost]} at once); retry after Retry-After seconds`,
+        content: { 'application/json': { schema: ErrorBody } },
+      };
     }
     this.registry.registerPath({
       method: spec.method,
@@ -91,8 +165,13 @@ export class ApiRoutes {
         // that has no dry run must not be silently ignored.
         const query = parse(spec.query ?? NO_QUERY, req.query, 'query');
         const body = spec.body ? parse(spec.body, bodyOf(req, spec.bodyType ?? 'application/json'), 'body') : undefined;
+        if (spec.cost && (!spec.costWhen || spec.costWhen({ params, query, body } as never))) this.admit(spec.cost, res);
         const input = { params, query, body, actor, req, res } as never;
         const out = spec.batched ? await this.writes.run(() => spec.handler(input) as RouteResponse) : await spec.handler(input);
+        if (out.stream) {
+          await writeStream(res, out, out.stream);
+          return;
+        }
         if (out.headers) res.set(out.headers);
         res.status(out.status);
         if (out.body === undefined) res.end();
@@ -131,6 +210,45 @@ export class ApiRoutes {
       grafanaUser: user && /^[\x20-\x7e]{1,256}$/.test(user) ? user : null,
       requestId: (res.locals.requestId as string | undefined) ?? null,
     };
+  }
+}
+
+/**
+ * Writes a streamed answer: the first chunk is read before the headers are sent (so an early
+ * error still becomes a JSON error), then each chunk as it comes, waiting for 'drain' when the
+ * socket buffer is full. A closed connection stops the loop and closes the iterator. An error
+ * after the headers went out is rethrown with the headers sent; the error handler then destroys
+ * the socket so the client sees a cut-off answer, never a complete-looking one.
+ */
+async function writeStream(res: Response, out: RouteResponse, stream: AsyncIterable<string | Buffer>): Promise<void> {
+  const it = stream[Symbol.asyncIterator]();
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const onClose = () => { closed = true; wake?.(); };
+  res.once('close', onClose);
+  let done = false;
+  try {
+    let next = await it.next();
+    if (out.headers) res.set(out.headers);
+    res.status(out.status);
+    if (out.contentType) res.type(out.contentType);
+    while (!next.done && !closed) {
+      if (!res.write(next.value) && !closed) {
+        await new Promise<void>((resolve) => {
+          const go = () => { res.off('drain', go); wake = undefined; resolve(); };
+          wake = go;
+          res.on('drain', go);
+        });
+      }
+      if (closed) break;
+      next = await it.next();
+    }
+    done = next.done === true;
+    if (!closed) res.end();
+  } finally {
+    res.off('close', onClose);
+    // Stopped early (client gone, or an error): let the producer run its finally blocks.
+    if (!done) await it.return?.().catch(() => undefined);
   }
 }
 

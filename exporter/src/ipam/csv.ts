@@ -1,11 +1,10 @@
-// CSV import (dry run with per-row errors, then all-or-nothing) and export of subnets and addresses.
-import { parse } from 'csv-parse/sync';
+// CSV columns and cell rules of subnets and addresses, and the export. The import (dry run with
+// per-row errors, then all-or-nothing, in slices) is in csv-import.ts.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { stringify } from 'csv-stringify/sync';
-import type { z } from 'zod';
-import type { Actor } from '../audit/log.js';
 import { LanscapeError } from '../errors.js';
-import { AddressCreate, SubnetCreate } from './schemas.js';
-import type { IpamService } from './service.js';
+import { ipKey, parseIp } from './core/ip.js';
+import { type IpamService, parseTags } from './service.js';
 
 export const CSV_KINDS = ['subnets', 'addresses'] as const;
 export type CsvKind = (typeof CSV_KINDS)[number];
@@ -16,7 +15,7 @@ const COLUMNS: Record<CsvKind, readonly string[]> = {
 };
 /** Columns an export adds that an import accepts and ignores, so an export imports again as is. */
 const EXPORT_ONLY = ['id', 'created_at', 'updated_at'];
-const MAX_ROWS = 100_000;
+export const MAX_ROWS = 100_000;
 const REQUIRED: Record<CsvKind, string> = { subnets: 'cidr', addresses: 'address' };
 const TAG_SEPARATOR = ';';
 
@@ -29,54 +28,8 @@ export interface ImportReport {
   errors: { row: number; line: number; field?: string; message: string }[];
 }
 
-class Rollback extends Error {}
-
-export function importCsv(ipam: IpamService, kind: CsvKind, text: string, dryRun: boolean, actor: Actor): ImportReport {
-  let records: { record: Record<string, string>; info: { lines: number } }[];
-  try {
-    records = parse(text, {
-      // No trim: a cell is taken exactly as written, like a JSON string. Free text keeps its
-      // spaces (so an export imports back unchanged) and " 10.0.0.0/24" is refused as the API does.
-      columns: (header: string[]) => checkHeader(kind, header), bom: true, skip_empty_lines: true, info: true,
-      max_record_size: 65536, to: MAX_ROWS + 1,
-    });
-  } catch (e) {
-    if (e instanceof LanscapeError) throw e;
-    throw new LanscapeError(400, 'invalid_csv', `the CSV cannot be read: ${(e as Error).message}`);
-  }
-  if (records.length > MAX_ROWS) throw new LanscapeError(413, 'too_many_rows', `import at most ${MAX_ROWS} rows at a time`);
-  const report: ImportReport = { kind, dry_run: dryRun, applied: false, rows: records.length, valid: 0, errors: [] };
-  const schema: z.ZodType = kind === 'subnets' ? SubnetCreate : AddressCreate;
-  try {
-    ipam.write(() => {
-      records.forEach(({ record, info }, i) => {
-        const where = { row: i + 1, line: info.lines };
-        const parsed = schema.safeParse(toInput(record));
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          report.errors.push({ ...where, field: issue.path.map(String).join('.'), message: issue.message });
-          return;
-        }
-        try {
-          ipam.write(() => kind === 'subnets'
-            ? ipam.createSubnet(parsed.data as SubnetCreate, actor)
-            : ipam.createAddress(parsed.data as AddressCreate, actor));
-          report.valid += 1;
-        } catch (e) {
-          if (!(e instanceof LanscapeError)) throw e;
-          report.errors.push({ ...where, message: e.message });
-        }
-      });
-      if (dryRun || report.errors.length > 0) throw new Rollback();
-      report.applied = true;
-    });
-  } catch (e) {
-    if (!(e instanceof Rollback)) throw e;
-  }
-  return report;
-}
-
-function checkHeader(kind: CsvKind, header: string[]): string[] {
+/** The column names of a header row, checked for the kind. */
+export function checkHeader(kind: CsvKind, header: string[]): string[] {
   const names = header.map((h) => h.trim());
   const duplicate = names.find((h, i) => names.indexOf(h) !== i);
   if (duplicate) throw new LanscapeError(400, 'invalid_csv', `the column ${duplicate} appears twice`);
@@ -88,7 +41,8 @@ function checkHeader(kind: CsvKind, header: string[]): string[] {
   return names;
 }
 
-function toInput(record: Record<string, string>): Record<string, unknown> {
+/** A CSV record as API input: empty cells left out, tags split, numbers and booleans typed. */
+export function toInput(record: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(record)) {
     if (raw === '' || EXPORT_ONLY.includes(key)) continue;
@@ -131,17 +85,60 @@ export function unescapeCell(text: string): string {
   return text.startsWith("'") && needsApostrophe(text.slice(1)) ? text.slice(1) : text;
 }
 
-export function exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: number): string {
+/** Rows per chunk of a streamed export: each chunk is read and written as CSV in a few ms. */
+export const EXPORT_CHUNK = 1000;
+/** Keys below and above every address key (17 bytes: family, then 16 value bytes). */
+const KEY_MIN = Buffer.alloc(0);
+const KEY_MAX = Buffer.alloc(18, 0xff);
+
+/**
+ * The CSV export as chunks of text: the header, then EXPORT_CHUNK rows at a time, read by
+ * keyset (addresses by ip_key; subnets in the subnet list's order), with the event loop free
+ * between chunks. Concatenated, the chunks are the same bytes one stringify of all rows gives.
+ * Not a snapshot: a row written while the export runs is in it if the export has not passed
+ * its place yet; a row that exists throughout is in it exactly once.
+ */
+export async function* exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: number): AsyncGenerator<string> {
   const columns = [...COLUMNS[kind], 'id', 'created_at', 'updated_at'];
-  const rows: Record<string, unknown>[] = [];
-  const PAGE = 1000;
-  for (let offset = 0; ; offset += PAGE) {
-    const page = kind === 'subnets'
-      ? ipam.listSubnets({}, PAGE, offset)
-      : ipam.listAddresses({ subnet_id: subnetId }, PAGE, offset);
-    rows.push(...(page.results as unknown as Record<string, unknown>[]));
-    if (page.results.length < PAGE) break;
-  }
   // Quote cells with spaces at either end, so readers that trim unquoted cells keep them too.
-  return stringify(rows.map((r) => columns.map((c) => safeCell(r[c]))), { header: true, columns, quoted_match: /^\s|\s$/ });
+  const options = { columns, quoted_match: /^\s|\s$/ };
+  let header = true;
+  for (const rows of kind === 'subnets' ? subnetChunks(ipam, columns) : addressChunks(ipam, subnetId, columns)) {
+    yield stringify(rows.map((r) => r.map((v) => safeCell(v))), { ...options, header });
+    header = false;
+    await nextTurn();
+  }
+  if (header) yield stringify([], { ...options, header: true });
+}
+
+function* subnetChunks(ipam: IpamService, columns: readonly string[]): Generator<unknown[][]> {
+  // The cached list is replaced, never changed, by subnet writes: a stable snapshot to walk.
+  const rows = ipam.store.allSubnets();
+  for (let i = 0; i < rows.length; i += EXPORT_CHUNK) {
+    // The subnet view's fields that are exported, without its utilization (not exported, and costly).
+    yield rows.slice(i, i + EXPORT_CHUNK).map((r) => {
+      const view: Record<string, unknown> = {
+        ...r, tags: parseTags(r.tags), scan_enabled: r.scan_enabled === 1,
+      };
+      return columns.map((c) => view[c]);
+    });
+  }
+}
+
+function* addressChunks(ipam: IpamService, subnetId: number | undefined, columns: readonly string[]): Generator<unknown[][]> {
+  const subnet = subnetId === undefined ? undefined : ipam.subnetRow(subnetId);
+  const first = subnet?.first_key ?? KEY_MIN;
+  const last = subnet?.last_key ?? KEY_MAX;
+  // Every export column is a column of the table; read as arrays in export order (the cheapest
+  // way SQLite hands rows over), with the address last once more for the keyset cursor.
+  const tags = columns.indexOf('tags');
+  let after: Buffer | undefined;
+  for (;;) {
+    const rows = ipam.store.addressColumnsPage([...columns, 'address'], first, last, after, EXPORT_CHUNK);
+    if (rows.length === 0) return;
+    // As in the address view: tags are a JSON list in the table.
+    yield rows.map((r) => columns.map((_, i) => (i === tags ? parseTags(r[i] as string) : r[i])));
+    if (rows.length < EXPORT_CHUNK) return;
+    after = ipKey(parseIp(rows[rows.length - 1]![columns.length] as string));
+  }
 }

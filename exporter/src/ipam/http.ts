@@ -1,8 +1,11 @@
 // HTTP adapter of the IPAM domain: /api/v1 subnets, addresses, ranges, available-ips, CSV.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
 import { LanscapeError } from '../errors.js';
 import type { ApiRoutes } from '../http/routes.js';
-import { CSV_KINDS, exportCsv, importCsv } from './csv.js';
+import type { WriteBatcher } from '../store/write-batcher.js';
+import { CSV_KINDS, exportCsv } from './csv.js';
+import { type CsvImports, SYNC_MAX_ROWS } from './csv-import.js';
 import {
   Address, AddressCreate, AddressListQuery, AddressUpdate, AllocateRequest, AvailableIps, AvailableQuery, IdParams,
   Range, RangeCreate, RangeListQuery, RangeUpdate, Subnet, SubnetCreate, SubnetDeleteQuery, SubnetListQuery,
@@ -12,10 +15,14 @@ import type { AllocationScope, IpamService } from './service.js';
 
 const Deleted = { 204: { description: 'Deleted' }, 404: { description: 'Not found' } };
 
-export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
+/** Allocations above this count take a slot of the `bulk` cost class (429 beyond its limit). */
+export const BULK_ALLOCATION = 256;
+
+export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { writes: WriteBatcher; imports: CsvImports }): void {
+  const { writes, imports } = deps;
   // ---- subnets
   api.add({
-    method: 'get', path: '/subnets', scope: 'read', tag: 'subnets', summary: 'List subnets with utilization',
+    method: 'get', path: '/subnets', scope: 'read', tag: 'subnets', summary: 'List subnets with utilization', cost: 'list',
     query: SubnetListQuery,
     responses: { 200: { description: 'Subnets in address order', schema: listOf(Subnet, 'SubnetList') } },
     handler: ({ query }) => ({ status: 200, body: ipam.listSubnets(query, query.limit, query.offset) }),
@@ -48,8 +55,10 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
     },
   });
   api.add({
-    method: 'get', path: '/subnets/{id}/addresses', scope: 'read', tag: 'subnets',
+    method: 'get', path: '/subnets/{id}/addresses', scope: 'read', tag: 'subnets', cost: 'rows',
     summary: 'Known addresses of a subnet with free gaps collapsed into rows',
+    description: 'The layout of a large subnet is computed once (in chunks, without holding up other requests) and ' +
+      'kept until a write touches the subnet, so every page costs about the same at any offset.',
     params: IdParams, query: SubnetRowsQuery,
     responses: {
       200: {
@@ -57,7 +66,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
         schema: z.object({ count: z.number().int(), subnet: Subnet, results: z.array(SubnetRow) }).meta({ id: 'SubnetRows' }),
       },
     },
-    handler: ({ params, query }) => ({ status: 200, body: ipam.subnetRows(params.id, query.limit, query.offset) }),
+    handler: async ({ params, query }) => ({ status: 200, body: await ipam.subnetRows(params.id, query.limit, query.offset) }),
   });
 
   // ---- next free addresses, in a subnet or in a range
@@ -74,13 +83,23 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
       },
     });
     api.add({
-      method: 'post', path: `/${kind}/{id}/available-ips`, scope: 'write', batched: true, tag: kind,
+      method: 'post', path: `/${kind}/{id}/available-ips`, scope: 'write', tag: kind,
+      cost: 'bulk', costWhen: ({ body }) => body.count > BULK_ALLOCATION,
       summary: `Reserve the next N free addresses of a ${noun} atomically`, params: IdParams, body: AllocateRequest,
+      description: `All N or none. Large counts are stored in short slices (other requests are served in between): the ` +
+        `addresses are chosen at once and held for this request, so nothing else takes them meanwhile; others may see ` +
+        `some of them before the answer. More than ${BULK_ALLOCATION} at once count against the bulk limit (429).`,
       responses: {
         201: { description: 'The new addresses', schema: z.array(Address) },
         409: { description: 'Not enough free addresses; nothing was reserved' },
       },
-      handler: ({ params, body, actor }) => ({ status: 201, body: ipam.allocate(scopeOf(params.id), body, actor) }),
+      handler: async ({ params, body, actor }) => {
+        const views = await ipam.allocateInSlices(scopeOf(params.id), body, actor, (fn) => writes.run(fn));
+        // Thousands of addresses are 1+ MB of JSON: written a slice at a time, not in one stringify.
+        return views.length <= BULK_ALLOCATION
+          ? { status: 201, body: views }
+          : { status: 201, contentType: 'application/json; charset=utf-8', stream: jsonArray(views) };
+      },
     });
   };
   allocation('subnets', (id) => ({ subnetId: id }));
@@ -88,9 +107,11 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
 
   // ---- addresses
   api.add({
-    method: 'get', path: '/addresses', scope: 'read', tag: 'addresses', summary: 'List addresses', query: AddressListQuery,
+    method: 'get', path: '/addresses', scope: 'read', tag: 'addresses', summary: 'List addresses', query: AddressListQuery, cost: 'list',
+    description: 'Paged by limit/offset, or by keyset: pass the last address of a page as `after` to get the next ' +
+      'one; deep pages cost the same as the first that way.',
     responses: { 200: { description: 'Addresses in address order', schema: listOf(Address, 'AddressList') } },
-    handler: ({ query }) => ({ status: 200, body: ipam.listAddresses(query, query.limit, query.offset) }),
+    handler: async ({ query }) => ({ status: 200, body: await ipam.listAddressesPaced(query, query.limit, query.offset) }),
   });
   api.add({
     method: 'post', path: '/addresses', scope: 'write', batched: true, tag: 'addresses', summary: 'Reserve or record a specific address',
@@ -153,35 +174,75 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService): void {
   // ---- CSV
   const Kind = z.strictObject({ kind: z.enum(CSV_KINDS) });
   api.add({
-    method: 'post', path: '/import/{kind}', scope: 'write', batched: true, tag: 'csv', bodyType: 'text/csv',
+    method: 'post', path: '/import/{kind}', scope: 'write', tag: 'csv', bodyType: 'text/csv', cost: 'import',
     summary: 'Import subnets or addresses from CSV',
-    description: 'With dry_run=true nothing is stored and every row is checked. Otherwise all rows are stored, or none (422 with the per-row errors).',
-    params: Kind, query: z.strictObject({ dry_run: z.enum(['true', 'false']).default('false') }),
+    description: 'With dry_run=true nothing is stored and every row is checked. Otherwise all rows are stored, or none ' +
+      `(every row is checked first; the per-row errors are the answer). Up to ${SYNC_MAX_ROWS} rows the answer waits ` +
+      'for the result: 200 with the report, or 422 with the report in error.details. Larger files, or async=true, ' +
+      'answer 202 with an import job to poll at the Location given (GET /import-jobs/{id}). Rows are stored in short ' +
+      'slices, so others may see part of an import while it is stored; if the store changed meanwhile so that a row ' +
+      'no longer fits, what was stored is removed again and the job fails.',
+    params: Kind,
+    query: z.strictObject({
+      dry_run: z.enum(['true', 'false']).default('false'),
+      async: z.enum(['true', 'false']).default('false')
+        .meta({ description: `answer 202 with a job even for ${SYNC_MAX_ROWS} rows or fewer` }),
+    }),
     body: z.string().meta({ example: 'cidr,name,vlan,tags\n10.0.0.0/24,servers,10,lab;core' }),
     responses: {
       200: { description: 'Report (applied, or dry run)', schema: ImportReportSchema },
+      202: { description: 'Import job started; poll the Location', schema: ImportJobSchema },
+      413: { description: 'More than 100,000 rows' },
       422: { description: 'Some rows are invalid; nothing was stored. The report is in error.details.' },
+      429: { description: 'Too many imports are running; retry after Retry-After seconds' },
     },
-    handler: ({ params, query, body, actor }) => {
-      const report = importCsv(ipam, params.kind, body, query.dry_run === 'true', actor);
-      if (report.errors.length > 0 && !report.dry_run) {
-        throw new LanscapeError(422, 'import_rejected',
-          `${report.errors.length} of ${report.rows} row(s) are invalid; nothing was stored`, report);
+    handler: async ({ params, query, body, actor }) => {
+      const rows = await imports.count(params.kind, body);
+      const job = imports.start(params.kind, body, rows, query.dry_run === 'true', actor);
+      if (query.async === 'true' || rows > SYNC_MAX_ROWS) {
+        return { status: 202, body: job, headers: { Location: `/api/v1/import-jobs/${job.id}` } };
+      }
+      const { kind, dry_run, applied, rows: count, valid, errors, error } = await imports.wait(job.id);
+      const report = { kind, dry_run, applied, rows: count, valid, errors };
+      if (!applied && !dry_run) {
+        throw new LanscapeError(422, 'import_rejected', error ?? 'nothing was stored', report);
       }
       return { status: 200, body: report };
     },
   });
   api.add({
-    method: 'get', path: '/export/{kind}', scope: 'read', tag: 'csv', summary: 'Export subnets or addresses as CSV',
+    method: 'get', path: '/import-jobs/{id}', scope: 'read', tag: 'csv', summary: 'State and progress of an import job',
+    description: 'Jobs are kept in memory: the last 100 finished ones, until the exporter restarts.',
+    params: IdParams,
+    responses: { 200: { description: 'The job', schema: ImportJobSchema }, 404: { description: 'Not found' } },
+    handler: ({ params }) => ({ status: 200, body: imports.get(params.id) }),
+  });
+  api.add({
+    method: 'get', path: '/export/{kind}', scope: 'read', tag: 'csv', summary: 'Export subnets or addresses as CSV', cost: 'export',
+    description: 'Streamed (chunked transfer) as it is read, in address order; not a snapshot: rows written meanwhile ' +
+      'appear if the export has not passed their place yet. A failure midway cuts the connection.',
     params: Kind, query: z.strictObject({ subnet_id: AddressListQuery.shape.subnet_id }),
-    responses: { 200: { description: 'CSV with a header row', schema: z.string(), contentType: 'text/csv' } },
+    responses: {
+      200: { description: 'CSV with a header row', schema: z.string(), contentType: 'text/csv' },
+      404: { description: 'subnet_id does not exist' },
+    },
     handler: ({ params, query }) => ({
       status: 200,
       contentType: 'text/csv; charset=utf-8',
       headers: { 'Content-Disposition': `attachment; filename="lanscape-${params.kind}.csv"` },
-      body: exportCsv(ipam, params.kind, query.subnet_id),
+      stream: exportCsv(ipam, params.kind, query.subnet_id),
     }),
   });
+}
+
+/** A JSON array as text chunks of BULK_ALLOCATION items, the event loop free between them. */
+async function* jsonArray(items: readonly unknown[]): AsyncGenerator<string> {
+  for (let i = 0; i < items.length; i += BULK_ALLOCATION) {
+    const part = items.slice(i, i + BULK_ALLOCATION).map((item) => JSON.stringify(item)).join(',');
+    yield `${i === 0 ? '[' : ','}${part}${i + BULK_ALLOCATION >= items.length ? ']' : ''}`;
+    await nextTurn();
+  }
+  if (items.length === 0) yield '[]';
 }
 
 const ImportReportSchema = z.object({
@@ -192,3 +253,17 @@ const ImportReportSchema = z.object({
   valid: z.number().int(),
   errors: z.array(z.object({ row: z.number().int(), line: z.number().int(), field: z.string().optional(), message: z.string() })),
 }).meta({ id: 'ImportReport' });
+
+const ImportJobSchema = ImportReportSchema.extend({
+  id: z.number().int(),
+  state: z.enum(['queued', 'running', 'done', 'failed']),
+  phase: z.enum(['validating', 'applying', 'compensating']).nullable(),
+  progress: z.number().min(0).max(1),
+  checked: z.number().int().meta({ description: 'rows checked so far' }),
+  stored: z.number().int().meta({ description: 'rows stored so far (0 again once a failed import was removed)' }),
+  error_count: z.number().int().meta({ description: 'row errors in all; errors lists the first 1,000' }),
+  error: z.string().optional().meta({ description: 'why the job failed' }),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+}).meta({ id: 'ImportJob' });

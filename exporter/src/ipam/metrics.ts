@@ -1,12 +1,54 @@
 // IPAM metrics, computed from the store at scrape time so deleted objects vanish at once.
+// Per-subnet series exist for at most metrics.max_subnet_series subnets (metrics/bounds.ts):
+// subnets are ranked by their utilization, from one statement per batch of subnets (an index
+// count of each one's addresses, two probes for addresses on its edges) plus their ranges
+// marked used: the rules of IpamService.utilizations, which the tests compare. A scrape
+// re-measures at most RANK_WINDOW subnets for the ranking (the others keep their last value,
+// a few scrapes old at most) and always the chosen ones, which alone get the per-state counts
+// and their ranges. lanscape_subnets and lanscape_addresses count everything, whatever the
+// cap. The work is cut into slices that yield to the event loop, so a scrape of 20,000 subnets
+// never holds up other requests.
 import type { Registry } from 'prom-client';
-import { snapshotGroup } from '../metrics/snapshot.js';
+import type { SeriesBudget, SubnetRank } from '../metrics/bounds.js';
+import type { SubnetCatalog } from '../metrics/subnets.js';
+import { Slicer, snapshotGroup } from '../metrics/snapshot.js';
+import { type Interval, clip, intervalSize } from './core/allocation.js';
 import { ADDRESS_SOURCES, ADDRESS_STATES } from './core/fields.js';
-import { buildTree } from './core/hierarchy.js';
+import { type Family, ipFromKey, ipKey } from './core/ip.js';
+import { type Bounds, lastOf, usableBounds } from './core/prefix.js';
+import { type Utilization, type UtilizedRange, utilization } from './core/utilization.js';
 import { type IpamService, prefixOf } from './service.js';
-import type { RangeRow } from './store.js';
+import type { RangeRow, SubnetRow } from './store.js';
 
-export function registerIpamMetrics(registry: Registry, ipam: IpamService): void {
+/** Utilization at or above this (and at least 4 usable addresses) is LanscapeSubnetNearlyFull territory. */
+const NEARLY_FULL = 0.9;
+/** Ranges read per statement. */
+const RANGE_PAGE = 500;
+/** Subnets ranked per statement. */
+const RANK_BATCH = 200;
+/**
+ * Subnets whose utilization a scrape recomputes for the ranking, besides new ones and the
+ * chosen ones (always fresh): with more subnets, the ranking of the others is at most
+ * ceil(subnets / RANK_WINDOW) scrapes old, and a scrape's work stays bounded.
+ */
+const RANK_WINDOW = 5000;
+
+/** What a scrape needs of a subnet that does not change until the subnet does. */
+interface SubnetMeta {
+  row: SubnetRow;
+  parentId: number | null;
+  family: Family;
+  size: bigint;
+  usable: Bounds;
+  usableFirstKey: Buffer;
+  usableLastKey: Buffer;
+  /** The first / last address of the prefix is not usable (IPv4 network and broadcast, IPv6 subnet-router anycast). */
+  trimFirst: boolean;
+  trimLast: boolean;
+  info: Record<string, string>;
+}
+
+export function registerIpamMetrics(registry: Registry, ipam: IpamService, budget: SeriesBudget): void {
   const gauge = snapshotGroup(registry, refresh);
   const subnetInfo = gauge('lanscape_subnet_info', 'Subnets managed by Lanscape; the value is always 1.');
   const subnetSize = gauge('lanscape_subnet_size_addresses', 'Usable addresses of a subnet.');
@@ -18,32 +60,135 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService): void
   const rangeFree = gauge('lanscape_range_free_addresses', 'Free addresses of a range.');
   const rangeRatio = gauge('lanscape_range_utilization_ratio', 'Used share of a range (0–1).');
   const addresses = gauge('lanscape_addresses', 'All known addresses by state and source.');
+  const subnets = gauge('lanscape_subnets', 'Subnets managed by Lanscape, all of them (per-subnet series exist for at most metrics.max_subnet_series).');
 
-  function refresh() {
-    const rows = ipam.store.allSubnets();
-    const tree = buildTree(rows.map((r) => ({ id: r.id, prefix: prefixOf(r) })));
-    const cidrById = new Map(rows.map((r) => [r.id, r.cidr]));
-    const usage = ipam.utilizations(rows);
+  let cache: { version: number; meta: SubnetMeta[]; byId: Map<number, SubnetMeta> } | undefined;
+  /** The last utilization computed for each subnet (the ranking reads it). */
+  let known = new Map<number, Utilization>();
+  let cursor = 0;
+  const rangePage = ipam.store.db.prepare('SELECT * FROM ranges WHERE id > ? ORDER BY id LIMIT ?');
+  // Per subnet: addresses in its whole prefix by state (one index count per state).
+  const STATE_PARAMS = Object.fromEntries(ADDRESS_STATES.map((state, i) => [`s${i}`, state]));
+  const byStateOf = ipam.store.db.prepare(`SELECT s.id, ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses a
+    WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`).join(', ')}
+    FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw();
+  // Per subnet: addresses in its whole prefix, and whether its first / last address is recorded.
+  const rank = ipam.store.db.prepare(`SELECT s.id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key),
+    EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key), EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key)
+    FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw();
+
+  async function refresh() {
+    budget.startScrape();
+    const slicer = new Slicer();
+    const catalog = await budget.catalog.refresh(slicer);
+    const rows = catalog.rows;
+    if (cache?.version !== catalog.version) {
+      const meta = await describe(catalog, slicer);
+      const byId = new Map(meta.map((m) => [m.row.id, m]));
+      cache = { version: catalog.version, meta, byId };
+      known = new Map([...known].filter(([id]) => byId.has(id)));
+    }
+    const { meta, byId } = cache;
+    await slicer.maybePause();
+    const ranges: RangeRow[] = [];
+    for (let after = 0; ;) {
+      const page = rangePage.all(after, RANGE_PAGE) as RangeRow[];
+      ranges.push(...page);
+      await slicer.maybePause();
+      if (page.length < RANGE_PAGE) break;
+      after = page[page.length - 1]!.id;
+    }
+    // A range lies inside its subnet and every enclosing one (ranges never overlap child subnets).
+    const utilized = new Map<number, RangeRow[]>();
+    for (const r of ranges) {
+      if (!r.mark_utilized) continue;
+      for (let id: number | null | undefined = r.subnet_id; id !== null && id !== undefined; id = byId.get(id)?.parentId) {
+        const list = utilized.get(id);
+        if (list) list.push(r);
+        else utilized.set(id, [r]);
+      }
+    }
+    await slicer.maybePause();
+    const urgent = new Set<number>();
+    for (const mark of budget.urgentSubnets) for (const id of await mark(slicer)) urgent.add(id);
+    await slicer.maybePause();
+
+    // Utilization of a list of subnets, RANK_BATCH per statement.
+    const usage = new Map<number, Utilization>();
+    /** Subnets with an address recorded on an edge that is not usable (rare: counted on their own below). */
+    const edged = new Set<number>();
+    const measure = async (ids: number[]) => {
+      for (let i = 0; i < ids.length; i += RANK_BATCH) {
+        const batch = JSON.stringify(ids.slice(i, i + RANK_BATCH));
+        for (const [id, inPrefix, atFirst, atLast] of rank.all({ ids: batch }) as [number, number, number, number][]) {
+          const m = byId.get(id)!;
+          const trimmed = (atFirst && m.trimFirst ? 1 : 0) + (atLast && m.trimLast ? 1 : 0);
+          if (trimmed) edged.add(id);
+          const addresses = inPrefix - trimmed;
+          const u = subnetUsage(m, addresses, utilized.get(id) ?? []);
+          usage.set(id, u);
+          known.set(id, u);
+        }
+        await slicer.maybePause();
+      }
+    };
+    // Rank: this scrape's window, and subnets not measured yet; the others keep their last value.
+    const window: number[] = [];
+    if (meta.length <= RANK_WINDOW) {
+      for (const m of meta) window.push(m.row.id);
+    } else {
+      for (let k = 0; k < RANK_WINDOW; k++) window.push(meta[(cursor + k) % meta.length]!.row.id);
+      cursor = (cursor + RANK_WINDOW) % meta.length;
+      for (const m of meta) if (!known.has(m.row.id)) window.push(m.row.id);
+    }
+    await measure([...new Set(window)]);
+    const ranks: SubnetRank[] = meta.map((m) => {
+      const u = known.get(m.row.id)!;
+      return { id: m.row.id, ratio: u.ratio, urgent: urgent.has(m.row.id) || (u.ratio >= NEARLY_FULL && u.size >= 4n) };
+    });
+    const selected = budget.selectSubnets(ranks);
+    // The chosen subnets' values are always this scrape's.
+    await measure([...selected].filter((id) => !usage.has(id)));
+    budget.drop('subnet', meta.length - selected.size);
+    subnets.set({}, rows.length);
+
     const rangesBySubnet = new Map<number, RangeRow[]>();
-    for (const r of ipam.store.allRanges()) rangesBySubnet.set(r.subnet_id, [...(rangesBySubnet.get(r.subnet_id) ?? []), r]);
-    for (const row of rows) {
-      const subnet = row.cidr;
-      const u = usage.get(row.id)!;
-      const parentId = tree.get(row.id)?.parentId;
-      subnetInfo.set({ subnet, name: row.name, vlan: row.vlan === null ? '' : String(row.vlan), family: String(row.family),
-        parent: parentId ? cidrById.get(parentId) ?? '' : '' }, 1);
+    for (const r of ranges) {
+      const list = rangesBySubnet.get(r.subnet_id);
+      if (list) list.push(r);
+      else rangesBySubnet.set(r.subnet_id, [r]);
+    }
+    const chosen = meta.filter((m) => selected.has(m.row.id));
+    const states = new Map<number, number[]>();
+    for (let i = 0; i < chosen.length; i += RANK_BATCH) {
+      const ids = JSON.stringify(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id));
+      for (const [id, ...n] of byStateOf.all({ ...STATE_PARAMS, ids }) as [number, ...number[]][]) states.set(id, n);
+      await slicer.maybePause();
+    }
+    for (const m of chosen) {
+      const own = rangesBySubnet.get(m.row.id) ?? [];
+      const subnet = m.info.subnet!;
+      const u = usage.get(m.row.id)!;
+      subnetInfo.set(m.info, 1);
       subnetSize.set({ subnet }, Number(u.size));
       subnetFree.set({ subnet }, Number(u.free));
       subnetRatio.set({ subnet }, u.ratio);
-      for (const state of ADDRESS_STATES) subnetAddresses.set({ subnet, state }, u.byState[state] ?? 0);
-      for (const r of rangesBySubnet.get(row.id) ?? []) {
+      if (edged.has(m.row.id)) {
+        const byState = new Map(ipam.store.countBetweenByState(m.usableFirstKey, m.usableLastKey).map((c) => [c.state, c.n]));
+        for (const state of ADDRESS_STATES) subnetAddresses.set({ subnet, state }, byState.get(state) ?? 0);
+      } else {
+        const n = states.get(m.row.id) ?? [];
+        ADDRESS_STATES.forEach((state, i) => subnetAddresses.set({ subnet, state }, n[i] ?? 0));
+      }
+      for (const r of own) {
         const range = `${r.start_address}-${r.end_address}`;
-        const ru = ipam.rangeUtilization(r, row);
+        const ru = ipam.rangeUtilization(r, m.row);
         rangeInfo.set({ subnet, range, label: r.label, purpose: r.purpose, auto_allocate: String(r.auto_allocate === 1) }, 1);
         rangeSize.set({ subnet, range }, Number(ru.size));
         rangeFree.set({ subnet, range }, Number(ru.free));
         rangeRatio.set({ subnet, range }, ru.ratio);
       }
+      if (slicer.due()) await slicer.pause();
     }
     const counts = ipam.store.totalsByStateAndSource();
     const total = new Map(counts.map((c) => [`${c.state}/${c.source}`, c.n]));
@@ -51,4 +196,44 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService): void
       for (const source of ADDRESS_SOURCES) addresses.set({ state, source }, total.get(`${state}/${source}`) ?? 0);
     }
   }
+
+  /** Utilization of a subnet: known addresses in its usable bounds plus the rest of its ranges marked used. */
+  function subnetUsage(m: SubnetMeta, addressCount: number, utilized: readonly RangeRow[]): Utilization {
+    const parts: UtilizedRange[] = [];
+    for (const r of utilized) {
+      const part = clip(interval(r), m.usable);
+      if (!part) continue;
+      const inside = ipam.store.countBetween(ipKey({ family: m.family, value: part.first }), ipKey({ family: m.family, value: part.last }));
+      parts.push({ size: intervalSize(part), addressCount: BigInt(inside) });
+    }
+    return utilization(m.size, BigInt(addressCount), parts);
+  }
+}
+
+/** The per-subnet facts a scrape reuses until the subnets change (parent, labels, usable bounds). */
+async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetMeta[]> {
+  const rows = catalog.rows;
+  const out: SubnetMeta[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const prefix = prefixOf(row);
+    const usable = usableBounds(prefix);
+    const parentId = catalog.parentOf(row);
+    out.push({
+      row, parentId, family: prefix.family, size: usable.last - usable.first + 1n, usable,
+      trimFirst: usable.first !== prefix.network, trimLast: usable.last !== lastOf(prefix),
+      usableFirstKey: ipKey({ family: prefix.family, value: usable.first }),
+      usableLastKey: ipKey({ family: prefix.family, value: usable.last }),
+      info: {
+        subnet: row.cidr, name: row.name, vlan: row.vlan === null ? '' : String(row.vlan), family: String(row.family),
+        parent: parentId ? catalog.byId.get(parentId)?.cidr ?? '' : '',
+      },
+    });
+    if (slicer.due()) await slicer.pause();
+  }
+  return out;
+}
+
+function interval(r: RangeRow): Interval {
+  return { first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value };
 }

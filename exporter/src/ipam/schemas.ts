@@ -171,6 +171,11 @@ export const Address = z.object({
 
 export const AddressListQuery = z.strictObject({
   ...Page(),
+  after: IpAddress.optional().meta({
+    description: 'keyset paging: only addresses after this one in address order (pass the last address of the previous ' +
+      'page). Cheap at any depth, unlike a large offset; count stays the number of all matches. Combines with offset.',
+    example: '10.0.3.255',
+  }),
   subnet_id: Id.optional(),
   state: z.enum(ADDRESS_STATES).optional(),
   source: z.enum(ADDRESS_SOURCES).optional(),
@@ -193,8 +198,10 @@ export const AvailableIps = z.object({
   results: z.array(z.object({ address: z.string(), family: z.number().int() })),
 }).meta({ id: 'AvailableIps' });
 
+/** The largest page of a subnet's rows: bounds the time one page holds the event loop. */
+export const SUBNET_ROWS_MAX_PAGE = 5000;
 export const SubnetRowsQuery = z.strictObject({
-  ...Page(100_000, 1000),
+  ...Page(SUBNET_ROWS_MAX_PAGE, 1000),
 });
 
 export const SubnetRow = z.discriminatedUnion('type', [

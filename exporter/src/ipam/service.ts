@@ -1,19 +1,28 @@
 // IPAM rules on top of the store: validation that needs the data (overlaps, containment,
 // uniqueness), allocation, utilization, and an audit entry for every change. Every method
 // that writes runs in one IMMEDIATE transaction, so concurrent requests serialize cleanly.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type Actor, AuditLog } from '../audit/log.js';
 import { type Clock, isoNow, systemClock } from '../clock.js';
-import { conflict, notFound, unprocessable } from '../errors.js';
+import { LanscapeError, conflict, notFound, unprocessable } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { type BlockLookup, type Interval, clip, intervalSize, sortedIntervalLookup, takeFree } from './core/allocation.js';
-import { type AddressSource, type AddressState, normalizeMac } from './core/fields.js';
+import { ADDRESS_STATES, type AddressSource, type AddressState, normalizeMac } from './core/fields.js';
 import { type TreeNode, buildTree } from './core/hierarchy.js';
 import { type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
-import { layoutRows } from './core/layout.js';
 import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parseSubnetPrefix, usableBounds } from './core/prefix.js';
 import { type Utilization, utilization } from './core/utilization.js';
 import type { AddressCreate, AddressFields, AllocateRequest, RangeCreate, RangeUpdate, SubnetCreate, SubnetUpdate } from './schemas.js';
-import { type AddressFilter, type AddressRow, IpamStore, type RangeRow, type SubnetRow } from './store.js';
+import { type AddressFilter, type AddressRow, IpamStore, type KeyBound, type NewAddressRow, type RangeRow, type SubnetRef, type SubnetRow } from './store.js';
+import { SubnetLayoutCache, layoutPage } from './layout-cache.js';
+
+/** Address rows of a subnet page read (and turned into views) per event-loop turn. */
+const ROWS_CHUNK = 1000;
+/** Addresses a filtered listing looks at per event-loop turn (see listAddressesPaced). */
+const SCAN_CHUNK = 5000;
+/** Keys below and above every address key (17 bytes: family, then 16 value bytes). */
+const KEY_MIN = Buffer.alloc(0);
+const KEY_MAX = Buffer.alloc(18, 0xff);
 
 export interface Paged<T> { count: number; results: T[] }
 
@@ -61,12 +70,15 @@ export type AllocationScope = { subnetId: number } | { rangeId: number };
 export class IpamService {
   readonly store: IpamStore;
   readonly audit: AuditLog;
+  /** Layouts of subnet views, dropped by the store's writes to their span (see layout-cache.ts). */
+  readonly layouts: SubnetLayoutCache;
   private readonly enrichers: AddressEnricher[] = [];
   private readonly subnetEnrichers: SubnetEnricher[] = [];
 
   constructor(readonly db: Db, readonly clock: Clock = systemClock) {
     this.store = new IpamStore(db);
     this.audit = new AuditLog(db, clock);
+    this.layouts = new SubnetLayoutCache(this.store);
   }
 
   addEnricher(enricher: AddressEnricher): void {
@@ -90,9 +102,14 @@ export class IpamService {
     return views;
   }
 
+  /** One transaction wrapper for every write: building one per call costs more than a small write. */
+  private tx: ReturnType<typeof this.makeTx> | undefined;
+  private makeTx() { return this.db.transaction((fn: () => unknown) => fn()); }
+
   /** Runs `fn` in a BEGIN IMMEDIATE transaction (nested calls become savepoints). */
   write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    this.tx ??= this.makeTx();
+    return this.tx.immediate(fn) as T;
   }
 
   // ---------------------------------------------------------------- subnets
@@ -117,35 +134,57 @@ export class IpamService {
   }
 
   createSubnet(input: SubnetCreate, actor: Actor): SubnetView {
+    return this.write(() => {
+      const created = this.createSubnetRecord(input, actor);
+      return this.enrichSubnets([created])[0]!;
+    });
+  }
+
+  /**
+   * Every check createSubnet makes, without writing (a CSV import's validation pass): throws the
+   * error the create would answer. Each check is an index lookup, whatever the number of subnets.
+   */
+  checkNewSubnet(input: SubnetCreate): { prefix: Prefix; cidr: string; gateway: string | null; firstKey: Buffer; lastKey: Buffer } {
     const prefix = parseSubnetPrefix(input.cidr);
     const cidr = formatPrefix(prefix);
-    return this.write(() => {
-      const existing = this.store.subnetByCidr(cidr);
-      if (existing) throw conflict(`subnet ${cidr} already exists (id ${existing.id})`, { id: existing.id });
-      const gateway = this.checkGateway(prefix, input.gateway);
-      const firstKey = ipKey({ family: prefix.family, value: prefix.network });
-      const lastKey = ipKey({ family: prefix.family, value: lastOf(prefix) });
-      // A range belongs to one subnet; a new child may not take part of an enclosing subnet's range.
-      for (const r of this.store.rangesOverlapping(firstKey, lastKey)) {
-        const owner = this.subnetRow(r.subnet_id);
-        if (owner.prefix_length < prefix.length) {
-          throw conflict(`${cidr} would cut into range "${r.label}" (${r.start_address}–${r.end_address}) of ${owner.cidr}; ` +
-            'change or delete that range first', { range_id: r.id });
-        }
+    const existing = this.store.subnetByCidr(cidr);
+    if (existing) throw conflict(`subnet ${cidr} already exists (id ${existing.id})`, { id: existing.id });
+    const gateway = this.checkGateway(prefix, input.gateway);
+    const firstKey = ipKey({ family: prefix.family, value: prefix.network });
+    const lastKey = ipKey({ family: prefix.family, value: lastOf(prefix) });
+    // A range belongs to one subnet; a new child may not take part of an enclosing subnet's range.
+    for (const r of this.store.rangesOverlapping(firstKey, lastKey)) {
+      const owner = this.subnetRow(r.subnet_id);
+      if (owner.prefix_length < prefix.length) {
+        throw conflict(`${cidr} would cut into range "${r.label}" (${r.start_address}–${r.end_address}) of ${owner.cidr}; ` +
+          'change or delete that range first', { range_id: r.id });
       }
-      const now = isoNow(this.clock);
-      const id = this.store.insertSubnet({
-        cidr, family: prefix.family, prefix_length: prefix.length,
-        first_key: firstKey,
-        last_key: lastKey,
-        name: input.name ?? '', description: input.description ?? '', vlan: input.vlan ?? null, gateway,
-        tags: JSON.stringify(dedupe(input.tags ?? [])), scan_enabled: input.scan_enabled === false ? 0 : 1,
-        scan_interval_seconds: input.scan_interval_seconds ?? null, created_at: now, updated_at: now,
-      });
-      // The audit log records the IPAM object itself, without what other domains add to views.
-      this.audit.record(actor, 'create', 'subnet', id, cidr, undefined, this.subnetView(this.subnetRow(id)));
-      return this.getSubnet(id);
-    });
+    }
+    return { prefix, cidr, gateway, firstKey, lastKey };
+  }
+
+  /**
+   * Creates a subnet with its audit entry inside the caller's transaction (createSubnet and the
+   * CSV import) and returns its row and its view as audited (not enriched).
+   */
+  createSubnetRecord(input: SubnetCreate, actor: Actor): { row: SubnetRow; view: SubnetView } {
+    const { prefix, cidr, gateway, firstKey, lastKey } = this.checkNewSubnet(input);
+    const now = isoNow(this.clock);
+    const row = {
+      cidr, family: prefix.family, prefix_length: prefix.length,
+      first_key: firstKey,
+      last_key: lastKey,
+      name: input.name ?? '', description: input.description ?? '', vlan: input.vlan ?? null, gateway,
+      tags: JSON.stringify(dedupe(input.tags ?? [])), scan_enabled: input.scan_enabled === false ? 0 : 1,
+      scan_interval_seconds: input.scan_interval_seconds ?? null, created_at: now, updated_at: now,
+    };
+    const id = this.store.insertSubnet(row);
+    const created = { id, ...row };
+    const view = this.subnetView(created);
+    // The audit log records the IPAM object itself, without what other domains add to views
+    // (record() serialises it at once, so enriching the view afterwards does not reach the log).
+    this.audit.record(actor, 'create', 'subnet', id, cidr, undefined, view);
+    return { row: created, view };
   }
 
   updateSubnet(id: number, patch: SubnetUpdate, actor: Actor): SubnetView {
@@ -174,17 +213,21 @@ export class IpamService {
       const row = this.subnetRow(id);
       const before = this.subnetView(row);
       // With a parent subnet every address stays covered; otherwise those not in a child are orphaned.
-      const hasParent = this.treeNode(row).parentId !== null;
-      const index = this.subnetIndex();
+      // (Index lookups around this subnet only: no index of every subnet inside the transaction.)
+      const hasParent = this.store.subnetsCovering(row.first_key, row.last_key).some((s) => s.id !== id);
+      const inChild = sortedIntervalLookup(this.store.subnetsInside(row.first_key, row.last_key, id).map((c) => {
+        const p = prefixOf(c);
+        return { first: p.network, last: lastOf(p) };
+      }));
       const orphans = hasParent ? [] : this.store.addressesBetween(row.first_key, row.last_key)
-        .filter((a) => index.mostSpecific(ipFromKey(a.ip_key)) === id);
+        .filter((a) => !inChild(ipFromKey(a.ip_key).value));
       if (orphans.length > 0 && !force) {
         throw conflict(`subnet ${row.cidr} holds ${orphans.length} address(es) that no other subnet contains; ` +
           'release them first or delete with ?force=true', { addresses: orphans.length });
       }
       for (const a of orphans) {
         this.store.deleteAddress(a);
-        this.audit.record(actor, 'delete', 'address', a.id, a.address, this.addressView(a), undefined);
+        this.audit.record(actor, 'delete', 'address', a.id, a.address, this.addressView(a, undefined, id), undefined);
       }
       // Ranges go with their subnet (ON DELETE CASCADE); the audit log says so.
       for (const r of this.store.listRanges(id, Number.MAX_SAFE_INTEGER, 0).rows) {
@@ -197,36 +240,65 @@ export class IpamService {
 
   /**
    * The subnet view: known addresses plus collapsed free gaps, in address order. The layout is
-   * computed from the address values alone (one integer per address); only the addresses on
-   * the requested page are read in full, so any page of a large subnet costs about the same.
+   * computed from the address values alone (one number per address), a chunk at a time with the
+   * event loop free in between, and cached until a write touches the subnet; a page is laid out
+   * again from the cached address at or before its start and only its addresses are read in
+   * full, so any page of a large subnet costs about the same and none holds the loop long.
    */
-  subnetRows(id: number, limit: number, offset: number): Paged<SubnetRowView> & { subnet: SubnetView } {
-    const row = this.subnetRow(id);
-    const prefix = prefixOf(row);
-    const family = prefix.family;
-    const values = this.store.valuesBetween({ family, value: prefix.network }, { family, value: lastOf(prefix) });
-    const ranges = this.store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, ...rangeInterval(r) }));
-    // A child subnet's own network/broadcast (or IPv6 anycast) address can hold no record.
-    const holes = this.store.subnetsInside(row.first_key, row.last_key, row.id).flatMap((child) => {
-      const p = prefixOf(child);
-      const usable = usableBounds(p);
-      return [p.network, lastOf(p)].filter((v) => v < usable.first || v > usable.last);
-    });
-    const rows = layoutRows(usableBounds(prefix), values.map((value) => ({ value, item: null })), ranges, holes);
-    const page = rows.slice(offset, offset + limit);
-    const pageValues = page.flatMap((r) => (r.kind === 'address' ? [r.value] : []));
-    const details = pageValues.length === 0 ? [] : this.store.addressesBetween(
-      keyOf(family, pageValues[0]!), keyOf(family, pageValues[pageValues.length - 1]!));
-    const index = this.subnetIndex();
-    const views = this.enrich(details.map((d) => this.addressView(d, index)), details.map((d) => d.ip_key));
-    let next = 0;
-    const results = page.map((r): SubnetRowView => r.kind === 'address'
-      ? { type: 'address', address: views[next++]! }
-      : {
-        type: 'gap', start_address: formatIp({ family, value: r.first }),
-        end_address: formatIp({ family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
-      });
-    return { count: rows.length, results, subnet: this.enrichSubnets([{ row, view: this.subnetView(row) }])[0]! };
+  async subnetRows(id: number, limit: number, offset: number): Promise<Paged<SubnetRowView> & { subnet: SubnetView }> {
+    for (let attempt = 1; ; attempt++) {
+      const { layout } = await this.layouts.current(id, (i) => this.subnetRow(i));
+      const family = layout.family;
+      const page = layoutPage(layout, limit, offset);
+      const pageValues = page.flatMap((r) => (r.kind === 'address' ? [r.value] : []));
+      // The page's addresses in full, ROWS_CHUNK at a time with the loop free in between. A
+      // write that adds or removes an address in the subnet meanwhile marks the layout stale:
+      // then the page starts over (after a few tries, in one go, which no write can split).
+      const views: AddressView[] = [];
+      const chunk = attempt > 3 ? pageValues.length : ROWS_CHUNK;
+      for (let i = 0; i < pageValues.length; i += chunk) {
+        if (i > 0) await nextTurn();
+        if (!this.layouts.isCurrent(layout)) break;
+        const part = pageValues.slice(i, i + chunk);
+        const details = this.store.addressesBetween(keyOf(family, part[0]!), keyOf(family, part[part.length - 1]!));
+        if (details.length !== part.length) break; // cannot happen with a current layout; start over if it does
+        const index = this.subnetIndex();
+        views.push(...this.enrich(details.map((d) => this.addressView(d, index)), details.map((d) => d.ip_key)));
+      }
+      if (views.length !== pageValues.length) continue;
+      let next = 0;
+      const results = page.map((r): SubnetRowView => r.kind === 'address'
+        ? { type: 'address', address: views[next++]! }
+        : {
+          type: 'gap', start_address: formatIp({ family, value: r.first }),
+          end_address: formatIp({ family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
+        });
+      // The subnet's own view: its utilization counts every address of the subnet, a chunk at a time.
+      const counts = await this.countByStatePaced(this.subnetRow(id));
+      const row = this.subnetRow(id);
+      const usage = this.utilizations([row], counts).get(row.id)!;
+      return { count: layout.count, results, subnet: this.enrichSubnets([{ row, view: this.subnetView(row, undefined, usage) }])[0]! };
+    }
+  }
+
+  /**
+   * countBetweenByState of a subnet, SCAN_CHUNK * 4 index entries per event-loop turn: the same
+   * numbers for a subnet without writes meanwhile (otherwise as of somewhere in between).
+   */
+  private async countByStatePaced(row: SubnetRow): Promise<{ state: string; n: number }[]> {
+    const family = row.family;
+    const total = new Map<string, number>();
+    let lo: Buffer = row.first_key;
+    for (;;) {
+      const end = this.store.addressKeyAt({ key: lo, inclusive: true }, row.last_key, SCAN_CHUNK * 4);
+      for (const c of this.store.countBetweenByState(lo, end ?? row.last_key)) total.set(c.state, (total.get(c.state) ?? 0) + c.n);
+      const next = end && ipFromKey(end).value + 1n;
+      if (next === undefined || Buffer.compare(end!, row.last_key) >= 0) break;
+      lo = keyOf(family, next);
+      await nextTurn();
+    }
+    // In ADDRESS_STATES order, as countBetweenByState answers (by_state keeps that order).
+    return ADDRESS_STATES.flatMap((state) => (total.get(state) ? [{ state, n: total.get(state)! }] : []));
   }
 
   // ---------------------------------------------------------------- allocation
@@ -236,17 +308,112 @@ export class IpamService {
     return takeFree(bounds, blockers, limit).map((value) => formatIp({ family, value }));
   }
 
-  /** Reserves the next `count` free addresses atomically; 409 when fewer are free. */
+  /** Reserves the next `count` free addresses atomically, in one transaction; 409 when fewer are free. */
   allocate(scope: AllocationScope, request: AllocateRequest, actor: Actor): AddressView[] {
     return this.write(() => {
-      const { family, bounds, blockers, what } = this.allocationPlan(scope);
-      const free = takeFree(bounds, blockers, request.count);
-      if (free.length < request.count) {
-        throw conflict(`${what} has ${free.length === 0 ? 'no' : `only ${free.length}`} free address(es); ` +
-          `${request.count} requested`, { requested: request.count, available: free.length });
-      }
-      return free.map((value) => this.insertAddress({ family, value }, request, actor));
+      const plan = this.allocationPlan(scope);
+      const free = takeEnough(plan, request.count);
+      return this.insertNewAddresses(plan.family, plan.subnet.id, free, request, actor);
     });
+  }
+
+  /**
+   * Addresses chosen by allocations still being stored (allocateInSlices), per allocation:
+   * next-free skips them and creating one of them is a 409, so nothing else in this process takes
+   * them between the slices that store them.
+   */
+  private readonly reservations = new Map<number, { family: Family; lookup: BlockLookup }>();
+  private reservationSeq = 0;
+
+  private reservedBlock(family: Family, at: bigint): Interval | undefined {
+    for (const r of this.reservations.values()) {
+      if (r.family !== family) continue;
+      const hit = r.lookup(at);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  private nextReserved(family: Family, at: bigint): bigint | undefined {
+    let next: bigint | undefined;
+    for (const r of this.reservations.values()) {
+      if (r.family !== family) continue;
+      const n = r.lookup.nextStart?.(at);
+      if (n !== undefined && (next === undefined || n < next)) next = n;
+    }
+    return next;
+  }
+
+  /**
+   * Reserves the next `count` free addresses like allocate, as slices of at most `sliceMs` of
+   * work that each run as one transaction through `run` (the WriteBatcher), so a count of
+   * thousands never holds the event loop for long. All or nothing as the caller sees it: the
+   * first slice chooses every address at once (409 when fewer are free; nothing is stored) and
+   * reserves them in memory, so no other allocation or create takes one between slices. When a
+   * later slice fails (the subnet was deleted meanwhile), the addresses already stored are
+   * deleted again, each with its audit entry, before the error is thrown. Others may see some of
+   * the addresses before the answer.
+   */
+  async allocateInSlices(scope: AllocationScope, request: AllocateRequest, actor: Actor,
+    run: <T>(fn: () => T) => Promise<T>, sliceMs = SLICE_MS): Promise<AddressView[]> {
+    const token = ++this.reservationSeq;
+    const views: AddressView[] = [];
+    let plan: { family: Family; subnetId: number; generation: number; free: bigint[] } | undefined;
+    try {
+      do {
+        // Pushed only once committed: a slice that rolls back leaves nothing behind.
+        views.push(...await run(() => {
+          const deadline = performance.now() + sliceMs;
+          if (!plan) {
+            const p = this.allocationPlan(scope);
+            const free = takeEnough(p, request.count);
+            plan = { family: p.family, subnetId: p.subnet.id, generation: this.store.subnetGeneration, free };
+            this.reservations.set(token, { family: p.family, lookup: sortedIntervalLookup(free.map(point)) });
+          } else {
+            this.subnetRow(plan.subnetId); // 404 once the subnet is gone
+          }
+          // The addresses' subnet is the allocation's own unless subnets changed since the plan.
+          const subnetId = this.store.subnetGeneration === plan.generation ? plan.subnetId : undefined;
+          const out: AddressView[] = [];
+          let next = views.length;
+          do {
+            const part = plan.free.slice(next, next + ALLOCATION_STEP);
+            out.push(...this.insertNewAddresses(plan.family, subnetId, part, request, actor));
+            next += part.length;
+          } while (next < plan.free.length && performance.now() < deadline);
+          return out;
+        }));
+      } while (views.length < plan!.free.length);
+      return views;
+    } catch (e) {
+      if (views.length > 0) await this.releaseCreated(views.map((v) => v.id), actor, run, sliceMs);
+      throw e;
+    } finally {
+      this.reservations.delete(token);
+    }
+  }
+
+  /**
+   * Deletes addresses this process created moments ago (undoing an interrupted allocation or
+   * import), each with its audit entry, in slices through `run`. Ones already gone are skipped.
+   */
+  async releaseCreated(ids: readonly number[], actor: Actor, run: <T>(fn: () => T) => Promise<T>, sliceMs = SLICE_MS): Promise<void> {
+    let next = 0;
+    while (next < ids.length) {
+      next = await run(() => {
+        const deadline = performance.now() + sliceMs;
+        let i = next;
+        do {
+          const row = this.store.address(ids[i]!);
+          if (row) {
+            this.store.deleteAddress(row);
+            this.audit.record(actor, 'delete', 'address', row.id, row.address, this.addressView(row), undefined);
+          }
+          i += 1;
+        } while (i < ids.length && performance.now() < deadline);
+        return i;
+      });
+    }
   }
 
   /**
@@ -256,7 +423,7 @@ export class IpamService {
    * DHCP pool included; a range chosen explicitly is the exception), and child subnets, whose
    * space is theirs to hand out.
    */
-  private allocationPlan(scope: AllocationScope): { family: Family; bounds: Bounds; blockers: BlockLookup[]; what: string } {
+  private allocationPlan(scope: AllocationScope): AllocationPlan {
     const range = 'rangeId' in scope ? this.rangeRow(scope.rangeId) : undefined;
     const subnet = this.subnetRow(range ? range.subnet_id : (scope as { subnetId: number }).subnetId);
     const prefix = prefixOf(subnet);
@@ -273,22 +440,77 @@ export class IpamService {
       fixed.push({ first: p.network, last: lastOf(p) });
     }
     const runs: BlockLookup = (at) => this.store.runContaining({ family: prefix.family, value: at });
+    runs.nextStart = (at) => this.store.nextRunStart({ family: prefix.family, value: at });
+    const blockers = [runs, sortedIntervalLookup(fixed)];
+    // Addresses other allocations have chosen but not stored yet.
+    if (this.reservations.size > 0) {
+      const reserved: BlockLookup = (at) => this.reservedBlock(prefix.family, at);
+      reserved.nextStart = (at) => this.nextReserved(prefix.family, at);
+      blockers.push(reserved);
+    }
     return {
       family: prefix.family,
+      subnet,
       bounds: (range ? clip(rangeInterval(range), usable) : usable) ?? { first: 1n, last: 0n },
-      blockers: [runs, sortedIntervalLookup(fixed)],
+      blockers,
       what: range ? `range ${range.label} (${range.start_address}–${range.end_address})` : `subnet ${subnet.cidr}`,
     };
   }
 
   // ---------------------------------------------------------------- addresses
-  listAddresses(filter: Omit<AddressFilter, 'between'> & { subnet_id?: number | undefined }, limit: number, offset: number): Paged<AddressView> {
+  /** @param filter.after keyset paging: only addresses after this one (in address order) */
+  listAddresses(filter: Omit<AddressFilter, 'between' | 'after'> & { subnet_id?: number | undefined; after?: string | undefined },
+    limit: number, offset: number): Paged<AddressView> {
     let between: [Buffer, Buffer] | undefined;
     if (filter.subnet_id !== undefined) {
       const s = this.subnetRow(filter.subnet_id);
       between = [s.first_key, s.last_key];
     }
-    const { count, rows } = this.store.listAddresses({ ...filter, between }, limit, offset);
+    const after = filter.after === undefined ? undefined : ipKey(parseIp(filter.after));
+    const { count, rows } = this.store.listAddresses({ ...filter, between, after }, limit, offset);
+    const index = this.subnetIndex();
+    return { count, results: this.enrich(rows.map((r) => this.addressView(r, index)), rows.map((r) => r.ip_key)) };
+  }
+
+  /**
+   * listAddresses for the HTTP API: a filter no index serves (q, tag, source) has to look at
+   * every address in scope, and a large offset walks that many index entries, so those are
+   * counted and read SCAN_CHUNK addresses at a time with the event loop free in between (a
+   * search of 300k addresses takes as long, but holds nothing up). Not a snapshot: writes
+   * meanwhile may show up in the rows or the count.
+   */
+  async listAddressesPaced(filter: Parameters<IpamService['listAddresses']>[0], limit: number, offset: number): Promise<Paged<AddressView>> {
+    if (!filter.q && !filter.tag && !filter.source && offset <= SCAN_CHUNK) return this.listAddresses(filter, limit, offset);
+    const subnet = filter.subnet_id === undefined ? undefined : this.subnetRow(filter.subnet_id);
+    const last = subnet?.last_key ?? KEY_MAX;
+    const after = filter.after === undefined ? undefined : ipKey(parseIp(filter.after));
+    const criteria = { state: filter.state, source: filter.source, tag: filter.tag, q: filter.q };
+    let lo: KeyBound = { key: subnet?.first_key ?? KEY_MIN, inclusive: true };
+    let count = 0;
+    let skip = offset;
+    const rows: AddressRow[] = [];
+    for (;;) {
+      const end = this.store.addressKeyAt(lo, last, SCAN_CHUNK);
+      const hi = end ?? last;
+      const want = { limit: limit - rows.length, offset: skip };
+      if (!after || Buffer.compare(after, lo.key) < 0) {
+        const part = this.store.addressesIn(criteria, lo, hi, rows.length < limit ? want : undefined);
+        count += part.count;
+        rows.push(...part.rows);
+        skip = Math.max(0, skip - part.count);
+      } else {
+        // The chunk holding the cursor: everything counts, only rows above it are listed.
+        count += this.store.addressesIn(criteria, lo, hi).count;
+        if (Buffer.compare(after, hi) < 0) {
+          const part = this.store.addressesIn(criteria, { key: after, inclusive: false }, hi, rows.length < limit ? want : undefined);
+          rows.push(...part.rows);
+          skip = Math.max(0, skip - part.count);
+        }
+      }
+      if (!end) break;
+      lo = { key: end, inclusive: false };
+      await nextTurn();
+    }
     const index = this.subnetIndex();
     return { count, results: this.enrich(rows.map((r) => this.addressView(r, index)), rows.map((r) => r.ip_key)) };
   }
@@ -301,6 +523,32 @@ export class IpamService {
   createAddress(input: AddressCreate, actor: Actor): AddressView {
     const ip = parseIp(input.address);
     return this.write(() => this.insertAddress(ip, input, actor));
+  }
+
+  /**
+   * createAddress for several inputs inside the caller's transaction (the CSV import): each is
+   * checked like createAddress (BatchInputError says which one broke a rule), then all are
+   * stored at once, the runs index once per stretch of consecutive addresses. The views are as
+   * audited, not enriched.
+   */
+  createAddressRecords(inputs: readonly AddressCreate[], actor: Actor): AddressView[] {
+    const entries = inputs.map((fields, index) => {
+      try {
+        const ip = parseIp(fields.address);
+        return { ip, fields, subnetId: this.checkNewAddress(ip).id };
+      } catch (e) {
+        throw e instanceof LanscapeError ? new BatchInputError(index, e) : e;
+      }
+    });
+    try {
+      return this.storeNewAddresses(entries, actor);
+    } catch (e) {
+      // Two equal inputs pass their checks alike; the UNIQUE key stops the second.
+      if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw e;
+      const seen = new Set<string>();
+      const index = inputs.findIndex((i) => seen.size === seen.add(formatIp(parseIp(i.address))).size);
+      throw new BatchInputError(Math.max(index, 0), conflict(`${inputs[Math.max(index, 0)]!.address} is twice in one batch`));
+    }
   }
 
   updateAddress(id: number, patch: AddressFields, actor: Actor): AddressView {
@@ -327,9 +575,13 @@ export class IpamService {
     });
   }
 
-  private insertAddress(ip: IP, fields: AddressFields, actor: Actor): AddressView {
+  /**
+   * Every check creating the address makes, without writing (a CSV import's validation pass):
+   * throws the error the create would answer, else returns the address's subnet.
+   */
+  checkNewAddress(ip: IP): SubnetRef {
     const text = formatIp(ip);
-    const subnet = this.store.mostSpecificSubnet(ip);
+    const subnet = this.store.mostSpecificRef(ip);
     if (!subnet) throw unprocessable(`no subnet contains ${text}; create the subnet first`);
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);
@@ -340,16 +592,51 @@ export class IpamService {
     if (existing) {
       throw conflict(`${text} is already ${existing.state} (address id ${existing.id})`, { id: existing.id, state: existing.state });
     }
+    if (this.reservations.size > 0 && this.reservedBlock(ip.family, ip.value)) {
+      throw conflict(`${text} is being allocated by a request in progress`, { reserved: true });
+    }
+    return subnet;
+  }
+
+  private insertAddress(ip: IP, fields: AddressFields, actor: Actor): AddressView {
+    const subnet = this.checkNewAddress(ip);
+    return this.storeNewAddresses([{ ip, fields, subnetId: subnet.id }], actor)[0]!;
+  }
+
+  /** Free addresses of one family with the same fields (an allocation): see storeNewAddresses. */
+  private insertNewAddresses(family: Family, subnetId: number | undefined, values: readonly bigint[],
+    fields: AddressFields, actor: Actor): AddressView[] {
+    return this.storeNewAddresses(values.map((value) => ({ ip: { family, value }, fields, subnetId })), actor);
+  }
+
+  /**
+   * Stores addresses known to be free and allowed (checked by the caller) with one audit entry
+   * each; `subnetId` is an address's most specific subnet when the caller knows it. The views
+   * are built from the rows written, not read back.
+   */
+  private storeNewAddresses(entries: readonly { ip: IP; fields: AddressFields; subnetId: number | undefined }[],
+    actor: Actor): AddressView[] {
     const now = isoNow(this.clock);
-    const id = this.store.insertAddress({
-      ip_key: ipKey(ip), address: text, family: ip.family, state: fields.state ?? 'reserved',
-      hostname: fields.hostname ?? null, mac: fields.mac ? normalizeMac(fields.mac) : null,
-      description: fields.description ?? '', owner: fields.owner ?? null, tags: JSON.stringify(dedupe(fields.tags ?? [])),
-      source: fields.source ?? 'manual', created_at: now, updated_at: now,
+    let fieldsOf: AddressFields | undefined;
+    let common: Omit<NewAddressRow, 'ip_key' | 'address' | 'family'> | undefined;
+    const rows = entries.map(({ ip, fields }) => {
+      if (fields !== fieldsOf || !common) {
+        fieldsOf = fields;
+        common = {
+          state: fields.state ?? 'reserved', hostname: fields.hostname ?? null, mac: fields.mac ? normalizeMac(fields.mac) : null,
+          description: fields.description ?? '', owner: fields.owner ?? null, tags: JSON.stringify(dedupe(fields.tags ?? [])),
+          source: fields.source ?? 'manual', created_at: now, updated_at: now,
+        };
+      }
+      return { ip_key: ipKey(ip), address: formatIp(ip), family: ip.family, ...common };
     });
-    const view = this.addressView(this.addressRow(id), undefined, subnet.id);
-    this.audit.record(actor, 'create', 'address', id, text, undefined, view);
-    return view;
+    const ids = this.store.insertAddresses(rows);
+    return rows.map((row, i) => {
+      const id = ids[i]!;
+      const view = this.addressView({ ...row, id, ip_low: 0 }, undefined, entries[i]!.subnetId);
+      this.audit.record(actor, 'create', 'address', id, row.address, undefined, view);
+      return view;
+    });
   }
 
   // ---------------------------------------------------------------- ranges
@@ -430,12 +717,12 @@ export class IpamService {
    * counts, one for addresses on subnet edges, one for ranges), not a few per subnet: /metrics
    * and the subnet list ask for all of them at once.
    */
-  utilizations(rows: readonly SubnetRow[]): Map<number, UtilizationWithStates> {
+  utilizations(rows: readonly SubnetRow[], oneCounts?: readonly { state: string; n: number }[]): Map<number, UtilizationWithStates> {
     const one = rows.length === 1 ? rows[0]! : undefined;
     const counts = new Map<number, Record<string, number>>();
     const countsOf = (id: number) => counts.get(id) ?? counts.set(id, {}).get(id)!;
     if (one) {
-      for (const c of this.store.countBetweenByState(one.first_key, one.last_key)) countsOf(one.id)[c.state] = c.n;
+      for (const c of oneCounts ?? this.store.countBetweenByState(one.first_key, one.last_key)) countsOf(one.id)[c.state] = c.n;
     } else {
       for (const c of this.store.countsBySubnetAndState()) countsOf(c.subnet_id)[c.state] = c.n;
     }
@@ -533,7 +820,7 @@ export class IpamService {
     const ip = ipFromKey(row.ip_key);
     return {
       id: row.id, address: row.address, family: row.family,
-      subnet_id: subnetId ?? (index ? index.mostSpecific(ip) : this.store.mostSpecificSubnet(ip)?.id ?? null),
+      subnet_id: subnetId ?? (index ? index.mostSpecific(ip) : this.store.mostSpecificRef(ip)?.id ?? null),
       state: row.state as AddressState, hostname: row.hostname, mac: row.mac, description: row.description,
       owner: row.owner, tags: parseTags(row.tags), source: row.source as AddressSource,
       created_at: row.created_at, updated_at: row.updated_at, observed: null,
@@ -601,7 +888,31 @@ export class SubnetIndex {
   }
 }
 
-export function prefixOf(row: SubnetRow): Prefix {
+/** Thrown by a batch create: which input broke a rule, with the error creating it alone gives. */
+export class BatchInputError extends Error {
+  constructor(readonly index: number, readonly error: LanscapeError) {
+    super(error.message);
+  }
+}
+
+/** Work per slice of a sliced allocation or import (ms): well under the write batch budget. */
+export const SLICE_MS = 5;
+/** Addresses stored between two deadline checks of a sliced allocation. */
+const ALLOCATION_STEP = 64;
+
+interface AllocationPlan { family: Family; subnet: SubnetRow; bounds: Bounds; blockers: BlockLookup[]; what: string }
+
+/** The first `count` free addresses of the plan; 409 (nothing reserved) when fewer are free. */
+function takeEnough(plan: AllocationPlan, count: number): bigint[] {
+  const free = takeFree(plan.bounds, plan.blockers, count);
+  if (free.length < count) {
+    throw conflict(`${plan.what} has ${free.length === 0 ? 'no' : `only ${free.length}`} free address(es); ` +
+      `${count} requested`, { requested: count, available: free.length });
+  }
+  return free;
+}
+
+export function prefixOf(row: Pick<SubnetRow, 'family' | 'first_key' | 'prefix_length'>): Prefix {
   return { family: row.family, network: ipFromKey(row.first_key).value, length: row.prefix_length };
 }
 

@@ -1,15 +1,87 @@
-// Exporter self-metrics: build info, store size, HTTP request durations, process defaults.
+// Exporter self-metrics: build info, store size, HTTP request durations, process defaults; and
+// the registry that writes the exposition text in slices.
 import { statSync } from 'node:fs';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version.js';
+import { type SnapshotFamily, SnapshotGauge, Slicer } from './snapshot.js';
 
 export interface SelfMetrics {
   registry: Registry;
   observeRequest: (route: string, method: string, status: number, seconds: number) => void;
 }
 
+/** Longest the exposition runs before it lets other requests in (ms). */
+const SLICE_MS = 10;
+/** Lines formatted between two looks at the clock. */
+const LINES_PER_CHECK = 256;
+
+/**
+ * The exporter's registry. `metrics()` reads families one after another in registration order
+ * (prom-client's starts every family at once and formats everything in one go, which blocked
+ * the event loop for the whole scrape), formats snapshot families itself and yields to the event
+ * loop every ~10 ms, so /healthz and the API keep answering during a scrape. Scrapes that arrive
+ * while one runs share its result: N concurrent scrapers cost one scrape.
+ */
+export class LanscapeRegistry extends Registry {
+  private inFlight: Promise<string> | undefined;
+
+  override metrics(): Promise<string> {
+    this.inFlight ??= this.expose().finally(() => { this.inFlight = undefined; });
+    return this.inFlight;
+  }
+
+  private async expose(): Promise<string> {
+    Slicer.begin();
+    const slicer = new Slicer(SLICE_MS);
+    const families: string[] = [];
+    const prom = this as unknown as { getMetricsAsString(metric: unknown): Promise<string> };
+    for (const metric of this.getMetricsAsArray() as unknown[]) {
+      await slicer.maybePause();
+      if (metric instanceof SnapshotGauge) {
+        families.push(await formatFamily(await metric.get(), slicer));
+      } else {
+        families.push(await prom.getMetricsAsString(metric));
+      }
+    }
+    return `${families.join('\n\n')}\n`;
+  }
+}
+
+/** The text of one snapshot family, as prom-client writes it, pausing between slices. */
+async function formatFamily(family: SnapshotFamily, slicer: Slicer): Promise<string> {
+  const lines = [`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`];
+  const { values } = family;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    let labels = '';
+    for (const key in v.labels) {
+      labels += `${labels ? ',' : ''}${key}="${escapeLabel(v.labels[key]!)}"`;
+    }
+    lines.push(`${v.metricName ?? family.name}${labels ? `{${labels}}` : ''} ${valueText(v.value)}`);
+    if (i % LINES_PER_CHECK === LINES_PER_CHECK - 1) await slicer.maybePause();
+  }
+  return lines.join('\n');
+}
+
+const NEEDS_ESCAPE = /[\\\n"]/;
+
+function escapeLabel(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : value;
+}
+
+function escapeHelp(help: string): string {
+  return help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** prom-client's spelling of special values (Nan, +Inf, -Inf). */
+function valueText(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
+  return `${value}`;
+}
+
 export function createRegistry(dbFile: string): SelfMetrics {
-  const registry = new Registry();
+  const registry = new LanscapeRegistry();
   collectDefaultMetrics({ register: registry });
   // prom-client's *_total gauges break the naming rules promtool checks; the per-type gauges
   // nodejs_active_handles / _requests / _resources carry the same numbers.

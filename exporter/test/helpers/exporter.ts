@@ -9,10 +9,11 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { type ExporterOptions, type RunningExporter, startExporter } from '../../src/server.js';
 
+// At least 24 characters and not one repeated character: the exporter refuses weaker tokens.
 export const TOKENS = {
-  read: 'read-token-0123456789',
-  write: 'write-token-0123456789',
-  admin: 'admin-token-0123456789',
+  read: 'read-token-0123456789abcdef',
+  write: 'write-token-0123456789abcdef',
+  admin: 'admin-token-0123456789abcdef',
 } as const;
 
 export const EXPORTER_DIR = fileURLToPath(new URL('../..', import.meta.url));

@@ -1,4 +1,4 @@
-import { ApiError, PROXY_BASE, api, explain, proxyUrl } from './client';
+import { ApiError, PROXY_BASE, api, explain, isImportJob, proxyUrl } from './client';
 import { fail, routes } from '../test/backend';
 
 const mockFetch = jest.fn();
@@ -61,6 +61,28 @@ describe('api client', () => {
     expect(lastRequest().data).toEqual({ count: 2, owner: 'alice' });
   });
 
+  it('follows the pages of conflicts (the exporter pages them, 1,000 at most)', async () => {
+    const conflict = (i: number) => ({ kind: 'unknown_device', address: `10.0.${i >> 8}.${i & 255}`, address_id: i });
+    mockFetch.mockImplementation(
+      routes({
+        'GET read/conflicts': (req: { url: string }) => {
+          const offset = Number(new URL(req.url, 'http://x').searchParams.get('offset'));
+          const results = Array.from({ length: Math.max(0, Math.min(1000, 2500 - offset)) }, (_, i) =>
+            conflict(offset + i)
+          );
+          return { count: 2500, results };
+        },
+      })
+    );
+    const all = await api.conflicts('unknown_device');
+    expect(all.count).toBe(2500);
+    expect(all.results).toHaveLength(2500);
+    expect(all.results[2499].address_id).toBe(2499);
+    expect(mockFetch.mock.calls.map((c) => c[0].url)).toEqual(
+      [0, 1000, 2000].map((offset) => `${PROXY_BASE}/read/conflicts?kind=unknown_device&limit=1000&offset=${offset}`)
+    );
+  });
+
   it('posts CSV as text/csv with the dry-run flag', async () => {
     mockFetch.mockImplementation(
       routes({
@@ -79,6 +101,19 @@ describe('api client', () => {
     expect(req.url).toBe(`${PROXY_BASE}/write/import/addresses?dry_run=true`);
     expect(req.headers).toEqual({ 'Content-Type': 'text/csv' });
     expect(req.data).toBe('address\n10.0.0.5\n');
+  });
+
+  it('tells an import job (202) from a report, and polls the job through the read route', async () => {
+    const report = { kind: 'subnets', dry_run: false, applied: true, rows: 1, valid: 1, errors: [] };
+    const job = { ...report, applied: false, rows: 5000, valid: 0, id: 1796300000000, state: 'queued', progress: 0 };
+    mockFetch.mockImplementation(
+      routes({ 'POST write/import/subnets': job, 'GET read/import-jobs/1796300000000': { ...job, state: 'running' } })
+    );
+    const answer = await api.importCsv('subnets', 'cidr\n10.0.0.0/24\n', false);
+    expect(isImportJob(answer)).toBe(true);
+    expect(isImportJob(report as never)).toBe(false);
+    await expect(api.importJob(1796300000000)).resolves.toMatchObject({ state: 'running' });
+    expect(lastRequest()).toMatchObject({ method: 'GET', url: `${PROXY_BASE}/read/import-jobs/1796300000000` });
   });
 
   it('traffic tests: hosts and results through read, runs and schedules through write', async () => {

@@ -15,6 +15,7 @@ import type {
   DockerEndpoint,
   DockerNetwork,
   ExporterInfo,
+  ImportJob,
   ImportReport,
   LanscapeEvent,
   Paged,
@@ -144,7 +145,19 @@ export const api = {
     request<Paged<Range>>('read', 'GET', '/ranges', { query: { subnet_id: subnetId, limit: 1000 } }),
 
   events: (query: Query = {}) => request<Paged<LanscapeEvent>>('read', 'GET', '/events', { query }),
-  conflicts: (kind?: Conflict['kind']) => request<Paged<Conflict>>('read', 'GET', '/conflicts', { query: { kind } }),
+  /** Every conflict, following the exporter's pages (1,000 a page). */
+  conflicts: async (kind?: Conflict['kind']): Promise<Paged<Conflict>> => {
+    const results: Conflict[] = [];
+    for (;;) {
+      const page = await request<Paged<Conflict>>('read', 'GET', '/conflicts', {
+        query: { kind, limit: 1000, offset: results.length },
+      });
+      results.push(...page.results);
+      if (page.results.length === 0 || results.length >= page.count) {
+        return { count: page.count, results };
+      }
+    }
+  },
   audit: (query: Query = {}) => request<Paged<AuditEntry>>('read', 'GET', '/audit', { query }),
 
   trafficHosts: () => request<Paged<TrafficHost>>('read', 'GET', '/traffic/hosts'),
@@ -189,13 +202,25 @@ export const api = {
     request<Paged<DockerNetwork>>('read', 'GET', '/docker/networks', { query: { endpoint, limit: 1000 } }),
   dockerConflicts: () => request<Paged<DockerConflict>>('read', 'GET', '/docker/conflicts'),
 
+  /**
+   * Imports (or with dryRun checks) a CSV file. Small files answer with the report; larger ones
+   * with an import job (202) to follow with importJob until it ends (see isImportJob).
+   */
   importCsv: (kind: 'subnets' | 'addresses', csv: string, dryRun: boolean) =>
-    request<ImportReport>('write', 'POST', `/import/${kind}`, {
+    request<ImportReport | ImportJob>('write', 'POST', `/import/${kind}`, {
       query: { dry_run: dryRun },
       body: csv,
       contentType: 'text/csv',
     }),
+  importJob: (id: number) => request<ImportJob>('read', 'GET', `/import-jobs/${id}`),
 };
+
+/** Whether an import answer is a job still to follow (202) rather than the final report (200). */
+export function isImportJob(answer: ImportReport | ImportJob): answer is ImportJob {
+  return (
+    typeof (answer as Partial<ImportJob>).id === 'number' && typeof (answer as Partial<ImportJob>).state === 'string'
+  );
+}
 
 function scopePath(scope: { subnetId: number } | { rangeId: number }): string {
   return 'subnetId' in scope ? `/subnets/${scope.subnetId}` : `/ranges/${scope.rangeId}`;

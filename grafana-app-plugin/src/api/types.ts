@@ -191,6 +191,27 @@ export interface ImportReport {
   errors: Array<{ row: number; line: number; field?: string; message: string }>;
 }
 
+/**
+ * A CSV import running in the background (the exporter answers 202 with it for files of more
+ * than 1,000 rows): the report's fields plus its state and progress. Poll GET /import-jobs/{id}.
+ */
+export interface ImportJob extends ImportReport {
+  id: number;
+  state: 'queued' | 'running' | 'done' | 'failed';
+  phase: 'validating' | 'applying' | 'compensating' | null;
+  /** 0–1: the rows checked, then the rows stored. */
+  progress: number;
+  checked: number;
+  stored: number;
+  /** Row errors in all; `errors` lists the first 1,000. */
+  error_count: number;
+  /** Why the job failed, in words. */
+  error?: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
 export interface ExporterInfo {
   version: string;
   schema_version: number;

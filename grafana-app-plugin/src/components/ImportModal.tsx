@@ -1,6 +1,7 @@
 // CSV import: paste or drop a file, "Check" runs a dry run that lists every bad row, "Import"
-// stores all rows or none.
-import React, { useState } from 'react';
+// stores all rows or none. Files of more than 1,000 rows run as an import job in the exporter
+// (202): the modal follows it with a progress bar until it is done or failed.
+import React, { useRef, useState } from 'react';
 import { css } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import {
@@ -15,8 +16,11 @@ import {
   TextArea,
   useStyles2,
 } from '@grafana/ui';
-import { type ApiError, api, explain, toApiError } from '../api/client';
-import type { ImportReport } from '../api/types';
+import { type ApiError, api, explain, isImportJob, toApiError } from '../api/client';
+import { usePolling } from '../api/hooks';
+import type { ImportJob, ImportReport } from '../api/types';
+import { formatPercent } from '../utils/format';
+import { ProgressBar } from './ProgressBar';
 import { testIds } from './testIds';
 
 type Kind = 'subnets' | 'addresses';
@@ -31,16 +35,39 @@ interface Props {
   /** After a successful import. */
   onImported: (report: ImportReport) => void;
   initialKind?: Kind;
+  /** How often a running import job is asked for (ms). */
+  pollMs?: number;
 }
 
-export function ImportModal({ onDismiss, onImported, initialKind = 'subnets' }: Props) {
+const isRunning = (job: ImportJob) => job.state === 'queued' || job.state === 'running';
+
+export function ImportModal({ onDismiss, onImported, initialKind = 'subnets', pollMs = 1000 }: Props) {
   const styles = useStyles2(getStyles);
   const [kind, setKind] = useState<Kind>(initialKind);
   const [csv, setCsv] = useState('');
-  const [report, setReport] = useState<ImportReport>();
+  const [report, setReport] = useState<ImportReport | ImportJob>();
   const [checked, setChecked] = useState<string>();
   const [error, setError] = useState<ApiError>();
   const [busy, setBusy] = useState(false);
+  /** The kind and text the running check or import is about. */
+  const runKey = useRef('');
+
+  /** A check or an import has ended: its report (or job), and what follows from it. */
+  const settle = (r: ImportReport | ImportJob) => {
+    setBusy(false);
+    setReport(r);
+    const ok = r.errors.length === 0 && !(isImportJob(r) && r.state === 'failed');
+    if (r.dry_run) {
+      setChecked(ok ? runKey.current : undefined);
+    } else if (r.applied) {
+      onImported(r);
+    }
+  };
+  const job = usePolling(api.importJob, isRunning, pollMs, settle);
+  // A job the exporter no longer knows (it restarted): polling has stopped; say so and unlock.
+  const lost = busy && job.error?.status === 404 ? job.error : undefined;
+  const working = busy && !lost;
+  const shownError = error ?? lost;
 
   const reset = () => {
     setReport(undefined);
@@ -49,20 +76,20 @@ export function ImportModal({ onDismiss, onImported, initialKind = 'subnets' }: 
   };
 
   const run = async (dryRun: boolean) => {
+    job.stop();
     setBusy(true);
     setError(undefined);
+    setReport(undefined);
+    runKey.current = `${kind}\u0000${csv}`;
     try {
       const r = await api.importCsv(kind, csv, dryRun);
-      setReport(r);
-      if (dryRun) {
-        setChecked(r.errors.length === 0 ? `${kind}\u0000${csv}` : undefined);
-      } else if (r.applied) {
-        onImported(r);
+      if (isImportJob(r)) {
+        job.start(r); // followed until it ends; settle() then
+      } else {
+        settle(r);
       }
     } catch (e) {
-      setReport(undefined);
       setError(toApiError(e));
-    } finally {
       setBusy(false);
     }
   };
@@ -74,6 +101,7 @@ export function ImportModal({ onDismiss, onImported, initialKind = 'subnets' }: 
         <Field label="What the file holds">
           <RadioButtonGroup<Kind>
             value={kind}
+            disabled={working}
             options={[
               { label: 'Subnets', value: 'subnets' },
               { label: 'Addresses', value: 'addresses' },
@@ -89,7 +117,7 @@ export function ImportModal({ onDismiss, onImported, initialKind = 'subnets' }: 
         </Text>
         <FileDropzone
           readAs="readAsText"
-          options={{ accept: { 'text/csv': ['.csv'], 'text/plain': ['.txt'] }, multiple: false }}
+          options={{ accept: { 'text/csv': ['.csv'], 'text/plain': ['.txt'] }, multiple: false, disabled: working }}
           onLoad={(result) => {
             setCsv(typeof result === 'string' ? result : '');
             reset();
@@ -99,6 +127,7 @@ export function ImportModal({ onDismiss, onImported, initialKind = 'subnets' }: 
           <TextArea
             rows={8}
             value={csv}
+            disabled={working}
             className={styles.csv}
             placeholder={
               kind === 'subnets'
@@ -112,9 +141,15 @@ export function ImportModal({ onDismiss, onImported, initialKind = 'subnets' }: 
             data-testid={testIds.importModal.csv}
           />
         </Field>
-        {error && (
+        {shownError && (
           <Alert severity="error" title="The exporter could not read the file">
-            {explain(error)}
+            {explain(shownError)}
+          </Alert>
+        )}
+        {working && job.current && isRunning(job.current) && <JobProgress job={job.current} />}
+        {job.error && working && (
+          <Alert severity="warning" title="Lost track of the import for a moment">
+            {explain(job.error)}
           </Alert>
         )}
         {report && <ReportView report={report} />}
@@ -126,7 +161,7 @@ export function ImportModal({ onDismiss, onImported, initialKind = 'subnets' }: 
         <Button
           variant="secondary"
           icon="check"
-          disabled={busy || !csv.trim()}
+          disabled={working || !csv.trim()}
           onClick={() => run(true)}
           data-testid={testIds.importModal.check}
         >
@@ -134,7 +169,7 @@ export function ImportModal({ onDismiss, onImported, initialKind = 'subnets' }: 
         </Button>
         <Button
           icon="upload"
-          disabled={busy || !checkedOk}
+          disabled={working || !checkedOk}
           tooltip={checkedOk ? undefined : 'Check the file first: the import runs once the check finds no errors'}
           onClick={() => run(false)}
           data-testid={testIds.importModal.apply}
@@ -146,9 +181,40 @@ export function ImportModal({ onDismiss, onImported, initialKind = 'subnets' }: 
   );
 }
 
-function ReportView({ report }: { report: ImportReport }) {
+/** A running import job: its phase and how far it got. */
+function JobProgress({ job }: { job: ImportJob }) {
+  const caption =
+    job.state === 'queued'
+      ? 'Waiting to start…'
+      : job.phase === 'applying'
+        ? `Storing rows: ${job.stored} of ${job.valid}`
+        : job.phase === 'compensating'
+          ? 'A row no longer fits: removing the rows stored…'
+          : `Checking rows: ${job.checked} of ${job.rows}`;
+  return (
+    <Stack direction="column" gap={0.5}>
+      <ProgressBar
+        ratio={job.progress}
+        label="Import progress"
+        now={Math.round(job.progress * 100)}
+        max={100}
+        valueText={formatPercent(job.progress, 0)}
+        caption={`${caption} · ${formatPercent(job.progress, 0)}`}
+        maxWidth={480}
+        data-testid={testIds.importModal.progress}
+      />
+      <Text variant="bodySmall" color="secondary">
+        The exporter runs the import in the background; it goes on if you close this window.
+      </Text>
+    </Stack>
+  );
+}
+
+function ReportView({ report }: { report: ImportReport | ImportJob }) {
   const styles = useStyles2(getStyles);
-  if (report.errors.length === 0) {
+  const job = isImportJob(report) ? report : undefined;
+  const errorCount = job?.error_count ?? report.errors.length;
+  if (errorCount === 0 && job?.state !== 'failed') {
     return (
       <Alert severity="success" title={report.applied ? 'Imported' : 'Ready to import'}>
         {report.applied
@@ -157,11 +223,27 @@ function ReportView({ report }: { report: ImportReport }) {
       </Alert>
     );
   }
+  if (errorCount === 0) {
+    return (
+      <Alert severity="error" title="The import failed">
+        {job?.error ?? 'Nothing was stored.'}
+      </Alert>
+    );
+  }
+  // Rows that were valid when checked but no longer fit when stored: the import was undone.
+  const undone = job?.state === 'failed' && job.valid === job.rows;
   return (
     <div>
-      <Alert severity="warning" title={`${report.errors.length} of ${report.rows} rows have errors`}>
-        Nothing was stored: an import stores all rows or none. Fix these rows and check again.
-      </Alert>
+      {undone ? (
+        <Alert severity="error" title="The import was undone">
+          {job?.error}
+        </Alert>
+      ) : (
+        <Alert severity="warning" title={`${errorCount} of ${report.rows} rows have errors`}>
+          Nothing was stored: an import stores all rows or none. Fix these rows and check again.
+          {errorCount > report.errors.length && ` The first ${report.errors.length} are listed.`}
+        </Alert>
+      )}
       <div className={styles.errorsScroll}>
         <table className={styles.table} data-testid={testIds.importModal.errors}>
           <thead>

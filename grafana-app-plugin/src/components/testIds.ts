@@ -41,6 +41,7 @@ export const testIds = {
     check: 'lanscape-import-check',
     apply: 'lanscape-import-apply',
     errors: 'lanscape-import-errors',
+    progress: 'lanscape-import-progress',
   },
   scan: {
     button: (subnetId: number) => `scan-button-${subnetId}`,

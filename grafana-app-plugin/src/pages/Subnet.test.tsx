@@ -132,6 +132,37 @@ describe('Subnet page', () => {
     expect(screen.queryByTestId(testIds.subnet.loadMore)).not.toBeInTheDocument();
   });
 
+  it('loads all rows with "Load all" in pages of at most 5,000 (the exporter\'s largest page)', async () => {
+    const total = 12_345;
+    const row = (i: number) =>
+      addressRow(address(`10.${Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`));
+    mockFetch.mockImplementation(
+      routes({
+        'GET read/subnets/1/addresses': (req: { url: string }) => {
+          const q = new URL(req.url, 'http://x').searchParams;
+          const offset = Number(q.get('offset'));
+          const limit = Number(q.get('limit'));
+          expect(limit).toBeLessThanOrEqual(5000);
+          const results = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) =>
+            row(offset + i)
+          );
+          return { count: total, results, subnet: theSubnet };
+        },
+        'GET read/ranges': { count: 0, results: [] },
+      })
+    );
+    renderSubnet();
+    expect(await screen.findByText('1,000 of 12,345 rows loaded')).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Load all' }));
+    expect(await screen.findByText('12,345 of 12,345 rows loaded')).toBeInTheDocument();
+    expect(calls(mockFetch).filter((c) => c.includes('/subnets/1/addresses'))).toEqual([
+      'GET /api/plugin-proxy/lanscape-ipam-app/read/subnets/1/addresses?offset=0&limit=1000',
+      'GET /api/plugin-proxy/lanscape-ipam-app/read/subnets/1/addresses?offset=1000&limit=5000',
+      'GET /api/plugin-proxy/lanscape-ipam-app/read/subnets/1/addresses?offset=6000&limit=5000',
+      'GET /api/plugin-proxy/lanscape-ipam-app/read/subnets/1/addresses?offset=11000&limit=1345',
+    ]);
+  });
+
   it('opens the address drawer from a row and keeps it in the URL', async () => {
     backend({
       'GET read/addresses/11': gw,

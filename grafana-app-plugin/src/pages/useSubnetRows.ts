@@ -1,11 +1,13 @@
 // The rows of a subnet page, loaded a page at a time (the exporter's default page is 1,000 rows).
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { type ApiError, api, toApiError } from '../api/client';
-import type { Subnet, SubnetRow } from '../api/types';
+import type { Subnet, SubnetRow, SubnetRows } from '../api/types';
 
 export const PAGE_SIZE = 1000;
-/** The exporter's largest page. */
-export const MAX_PAGE = 100_000;
+/** The exporter's largest page of subnet rows; more rows are asked for a page at a time. */
+export const MAX_PAGE = 5000;
+/** Rows that "load all" (and a reload of that many) fetch at most, MAX_PAGE per request. */
+export const LOAD_ALL_LIMIT = 100_000;
 
 export interface SubnetRowsState {
   subnet?: Subnet;
@@ -43,13 +45,23 @@ export function useSubnetRows(subnetId: number): SubnetRowsState {
       busy.current = true;
       setState((s) => ({ ...s, loading: true, error: undefined }));
       try {
-        const page = await api.subnetRows(subnetId, offset, limit);
+        // `limit` rows from `offset`, in requests of at most MAX_PAGE rows.
+        const results: SubnetRow[] = [];
+        let page: SubnetRows;
+        do {
+          const want = Math.min(limit - results.length, MAX_PAGE);
+          page = await api.subnetRows(subnetId, offset + results.length, want);
+          results.push(...page.results);
+          if (page.results.length < want) {
+            break;
+          }
+        } while (gen === generation.current && results.length < limit && offset + results.length < page.count);
         if (gen !== generation.current) {
           return;
         }
         setState((s) => ({
           subnet: page.subnet,
-          rows: replace ? page.results : [...s.rows.slice(0, offset), ...page.results],
+          rows: replace ? results : [...s.rows.slice(0, offset), ...results],
           count: page.count,
           loading: false,
         }));
@@ -89,13 +101,13 @@ export function useSubnetRows(subnetId: number): SubnetRowsState {
     if (busy.current || s.rows.length >= s.count) {
       return;
     }
-    fetchPage(s.rows.length, Math.min(MAX_PAGE, s.count - s.rows.length), false);
+    fetchPage(s.rows.length, Math.min(LOAD_ALL_LIMIT, s.count - s.rows.length), false);
   }, [fetchPage]);
 
   const reload = useCallback(() => {
     generation.current++;
     const s = current.current;
-    fetchPage(0, Math.min(MAX_PAGE, Math.max(PAGE_SIZE, s.rows.length)), true);
+    fetchPage(0, Math.min(LOAD_ALL_LIMIT, Math.max(PAGE_SIZE, s.rows.length)), true);
   }, [fetchPage]);
 
   return {

@@ -314,6 +314,9 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     ...testEnv(join(dir, 'lanscape.db')),
     LANSCAPE_SCAN_ENABLED: 'false',
     LANSCAPE_SCAN_PORTS: '22',
+    // The shell's proxy sends X-Grafana-User as Grafana does with send_user_header (the stack's
+    // setting); the exporter takes it only from the tokens the proxy uses.
+    LANSCAPE_GRAFANA_PROXY_TOKENS: 'read,write,admin',
     ...(existsSync(configFile) ? { LANSCAPE_CONFIG: configFile } : {}),
     ...(typeof proxmox === 'string' ? {} : proxmox.env),
   };
@@ -493,6 +496,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     const audit = await exporter.api.get(`/api/v1/audit?object_type=subnet&object_id=${labId}`, TOKENS.admin);
     assert.equal(audit.body.results[0]?.action, 'create');
     assert.equal(audit.body.results[0]?.actor, 'write');
+    assert.equal(audit.body.results[0]?.grafana_user, 'editor', 'the audit names the Grafana user behind the change');
     await page.close();
   });
 
@@ -538,6 +542,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     assert.equal(stored.state, 'reserved');
     const audit = await exporter.api.get(`/api/v1/audit?object_type=address&object_id=${stored.id}`, TOKENS.admin);
     assert.equal(audit.body.results[0]?.actor, 'write');
+    assert.equal(audit.body.results[0]?.grafana_user, 'editor');
     await page.close();
   });
 
@@ -982,7 +987,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
       await page.getByTestId(testIds.infra.guestRow(firstVm.vmid)).waitFor();
       await page.getByTestId(testIds.infra.notConfigured('docker')).waitFor();
       // Icons arrive as separate SVG requests: wait for the section's buttons to have theirs.
-      await page.getByTestId(testIds.infra.dashboard('proxmox')).locator('svg path').first().waitFor();
+      await page.getByTestId(testIds.infra.dashboard('proxmox')).locator('svg path').first().waitFor({ state: 'attached' });
       await settle(page);
       await page.screenshot({
         path: join(SCREENSHOTS, `infrastructure-${theme}.png`),

@@ -4,10 +4,13 @@
 //   GET  /public/plugins/<id>/...     the plugin's dist/ directory
 //   GET|POST /api/plugins/<id>/settings   plugin settings (jsonData, secureJsonData) in memory
 //   *    /api/plugin-proxy/<id>/...   Grafana's app plugin proxy, APPLYING dist/plugin.json's routes
-//                                     (route match, reqRole, url and header templates)
+//                                     (route match, reqRole, url and header templates) and the user
+//                                     headers Grafana adds: X-Grafana-User ([dataproxy]
+//                                     send_user_header) and the signed ID token X-Grafana-Id
+//   GET  /api/signing-keys/keys       the JWKS of the ID tokens' ES256 key, as Grafana publishes it
 // The signed-in user's role and theme come from the cookies grafana_shell_role / grafana_shell_theme
 // (or ?shellRole= / ?shellTheme= on a page load, which set those cookies).
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -35,6 +38,16 @@ export interface ShellServerOptions {
   enabled?: boolean;
   /** Pre-built shell bundle (else built on start). */
   bundle?: ShellBundle;
+  /**
+   * Grafana's `[dataproxy] send_user_header` (GF_DATAPROXY_SEND_USER_HEADER): the proxy sets
+   * X-Grafana-User to the signed-in user's login. On by default, as docker-compose.yml sets it.
+   */
+  sendUserHeader?: boolean;
+  /**
+   * Grafana's ID forwarding (feature toggle idForwarding; always on in recent versions): the
+   * proxy sends the user's signed ID token as X-Grafana-Id. On by default.
+   */
+  idForwarding?: boolean;
 }
 
 export interface ProxyLogEntry {
@@ -48,6 +61,8 @@ export interface ProxyLogEntry {
 
 export interface ShellServer {
   url: string;
+  /** Where the ID tokens' public key is published (Grafana: <root url>/api/signing-keys/keys). */
+  signingKeysUrl: string;
   pluginId: string;
   bundle: ShellBundle;
   proxyLog: ProxyLogEntry[];
@@ -169,6 +184,52 @@ const UI_ICONS = join(dirname(require.resolve('@grafana/ui/package.json')), 'dis
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host'];
 
+/**
+ * Grafana's ID tokens (pkg/services/auth/idimpl): a JWT per identity signed ES256 with a key of
+ * Grafana's signing-key service, header kid and typ "jwt"; claims iss (root URL), sub
+ * "user:<uid>", aud ["org:<id>"], exp (10 minutes), iat, and for users username, name, email,
+ * email_verified, authenticatedBy; role; namespace, identifier, type.
+ */
+class IdTokenSigner {
+  readonly kid = `id-${randomBytes(6).toString('hex')}`;
+  private readonly privateKey: KeyObject;
+  private readonly publicKey: KeyObject;
+
+  constructor() {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    this.privateKey = pair.privateKey;
+    this.publicKey = pair.publicKey;
+  }
+
+  jwks(): { keys: Array<Record<string, unknown>> } {
+    return { keys: [{ use: 'sig', ...this.publicKey.export({ format: 'jwk' }), kid: this.kid, alg: 'ES256' }] };
+  }
+
+  sign(user: { uid: string; login: string; name: string; email: string; role: Role }, issuer: string): string {
+    const now = Math.floor(Date.now() / 1000);
+    const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const header = part({ alg: 'ES256', kid: this.kid, typ: 'jwt' });
+    const claims = part({
+      iss: issuer,
+      sub: `user:${user.uid}`,
+      aud: ['org:1'],
+      exp: now + 600,
+      iat: now,
+      namespace: 'default',
+      identifier: user.uid,
+      type: 'user',
+      email: user.email,
+      email_verified: false,
+      authenticatedBy: 'password',
+      username: user.login,
+      name: user.name,
+      role: user.role,
+    });
+    const signature = sign('sha256', Buffer.from(`${header}.${claims}`), { key: this.privateKey, dsaEncoding: 'ieee-p1363' });
+    return `${header}.${claims}.${signature.toString('base64url')}`;
+  }
+}
+
 export async function startShellServer(options: ShellServerOptions): Promise<ShellServer> {
   const distDir = resolve(options.distDir);
   const pluginJson = JSON.parse(readFileSync(join(distDir, 'plugin.json'), 'utf8')) as {
@@ -190,6 +251,9 @@ export async function startShellServer(options: ShellServerOptions): Promise<She
     secureJsonData: { ...(options.secureJsonData ?? {}) },
   };
   const proxyLog: ProxyLogEntry[] = [];
+  const sendUserHeader = options.sendUserHeader ?? true;
+  const idForwarding = options.idForwarding ?? true;
+  const idSigner = new IdTokenSigner();
   // Content-hashed and cached like Grafana's own bundles, so later page loads reuse the compiled code.
   const shellPath = `/public/build/shell.${createHash('sha256').update(bundle.js).digest('hex').slice(0, 16)}.js`;
 
@@ -340,6 +404,23 @@ window.__shellPluginId = ${JSON.stringify(pluginId)};
     }
     headers['x-grafana-context'] = JSON.stringify({ login: role.toLowerCase(), orgId: 1, orgRole: role });
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '127.0.0.1';
+    // proxyutil.ApplyUserHeader: whatever the browser sent is removed; with send_user_header the
+    // signed-in user's login is set (never for anonymous users, whom the shell does not have).
+    delete headers['x-grafana-user'];
+    if (sendUserHeader) {
+      headers['x-grafana-user'] = role.toLowerCase();
+    }
+    // proxyutil.ApplyForwardIDHeader: the user's signed ID token. (Grafana's newest versions also
+    // remove a browser-sent X-Grafana-Id when there is no token; the shell always does.)
+    delete headers['x-grafana-id'];
+    if (idForwarding) {
+      const login = role.toLowerCase();
+      const origin = `http://${req.headers.host ?? '127.0.0.1'}`;
+      headers['x-grafana-id'] = idSigner.sign(
+        { uid: `${login}-uid`, login, name: `${role} user`, email: `${login}@example.test`, role },
+        `${origin}/`
+      );
+    }
     for (const h of matched.headers ?? []) {
       headers[h.name.toLowerCase()] = renderTemplate(h.content, data);
     }
@@ -411,6 +492,12 @@ window.__shellPluginId = ${JSON.stringify(pluginId)};
         return;
       }
       await proxy(req, res, role, rawPath, rawQuery);
+      return;
+    }
+    if (u.pathname === '/api/signing-keys/keys' && method === 'GET') {
+      // Grafana serves it without authentication (Cache-Control: public, max-age=3600).
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'public, max-age=3600' });
+      res.end(JSON.stringify(idSigner.jwks()));
       return;
     }
     if (u.pathname === `/api/plugins/${pluginId}/settings`) {
@@ -503,6 +590,7 @@ window.__shellPluginId = ${JSON.stringify(pluginId)};
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    signingKeysUrl: `http://127.0.0.1:${port}/api/signing-keys/keys`,
     pluginId,
     bundle,
     proxyLog,

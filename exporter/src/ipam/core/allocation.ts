@@ -8,8 +8,12 @@ export interface Interval {
   readonly last: bigint;
 }
 
-/** Returns the blocked interval that contains `at`, or undefined when `at` is not blocked. */
-export type BlockLookup = (at: bigint) => Interval | undefined;
+/**
+ * Returns the blocked interval that contains `at`, or undefined when `at` is not blocked.
+ * `nextStart`, when given, returns where the first blocked interval after `at` starts: when
+ * every blocker has it, a whole free stretch is handed out at once instead of a lookup per address.
+ */
+export type BlockLookup = ((at: bigint) => Interval | undefined) & { nextStart?: (at: bigint) => bigint | undefined };
 
 export function* freeAddresses(bounds: Bounds, blockers: readonly BlockLookup[]): Generator<bigint> {
   let candidate = bounds.first;
@@ -23,8 +27,17 @@ export function* freeAddresses(bounds: Bounds, blockers: readonly BlockLookup[])
       }
     }
     if (jumped) continue;
-    yield candidate;
-    candidate += 1n;
+    let end = candidate;
+    if (blockers.length === 0) {
+      end = bounds.last;
+    } else if (blockers.every((b) => b.nextStart)) {
+      end = bounds.last;
+      for (const b of blockers) {
+        const next = b.nextStart!(candidate);
+        if (next !== undefined && next - 1n < end) end = next - 1n;
+      }
+    }
+    for (; candidate <= end; candidate += 1n) yield candidate;
   }
 }
 
@@ -44,7 +57,7 @@ export function takeFree(bounds: Bounds, blockers: readonly BlockLookup[], count
  */
 export function sortedIntervalLookup(intervals: readonly Interval[]): BlockLookup {
   const sorted = mergeIntervals(intervals);
-  return (at) => {
+  const lookup: BlockLookup = (at) => {
     let lo = 0;
     let hi = sorted.length - 1;
     let found: Interval | undefined;
@@ -60,6 +73,17 @@ export function sortedIntervalLookup(intervals: readonly Interval[]): BlockLooku
     }
     return found && found.last >= at ? found : undefined;
   };
+  lookup.nextStart = (at) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]!.first <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    return sorted[lo]?.first;
+  };
+  return lookup;
 }
 
 export function mergeIntervals(intervals: readonly Interval[]): Interval[] {

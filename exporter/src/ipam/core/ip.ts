@@ -126,6 +126,12 @@ export function ipKey(ip: IP): Buffer {
 export function ipFromKey(key: Uint8Array): IP {
   const family = key[0] as Family;
   if (key.length !== 17 || (family !== 4 && family !== 6)) throw new Error('corrupt address key');
+  // IPv4 values sit in the last four bytes: no hex string on the way (a scrape reads many keys).
+  if (family === 4) {
+    let high = 0;
+    for (let i = 1; i < 13; i++) high |= key[i]!;
+    if (high === 0) return { family, value: BigInt(((key[13]! << 24) | (key[14]! << 16) | (key[15]! << 8) | key[16]!) >>> 0) };
+  }
   const value = BigInt(`0x${Buffer.from(key.subarray(1)).toString('hex')}`);
   return { family, value };
 }

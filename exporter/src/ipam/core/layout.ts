@@ -24,44 +24,79 @@ export function layoutRows<T>(
   ranges: readonly LabelledRange[],
   holes: readonly bigint[] = [],
 ): LayoutRow<T>[] {
-  const sortedRanges = [...ranges].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-  const sortedHoles = [...new Set(holes)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const rows: LayoutRow<T>[] = [];
-  let cursor = bounds.first;
-  let nextHole = 0;
-  const pushGap = (first: bigint, last: bigint) => {
-    while (nextHole < sortedHoles.length && sortedHoles[nextHole]! < first) nextHole++;
+  const builder = new LayoutBuilder<T>(bounds, ranges, holes, (row) => rows.push(row));
+  for (const u of used) builder.add(u.value, u.item);
+  builder.finish();
+  return rows;
+}
+
+/**
+ * layoutRows one address at a time, so a large subnet can be laid out in chunks (with the event
+ * loop free in between) and a page can be laid out from any address on: `start` resumes right
+ * after the address `start.value` (whose row is emitted by adding it again), with the same rows
+ * from there on as a layout from the beginning.
+ */
+export class LayoutBuilder<T> {
+  private readonly sortedRanges: LabelledRange[];
+  private readonly sortedHoles: bigint[];
+  private cursor: bigint;
+  private nextHole = 0;
+
+  constructor(
+    private readonly bounds: Bounds,
+    ranges: readonly LabelledRange[],
+    holes: readonly bigint[],
+    private readonly emit: (row: LayoutRow<T>) => void,
+    start?: { value: bigint },
+  ) {
+    this.sortedRanges = [...ranges].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+    this.sortedHoles = [...new Set(holes)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    // After addresses up to v the cursor is max(first, v + 1); adding v itself again moves it there.
+    this.cursor = start && start.value > bounds.first ? start.value : bounds.first;
+  }
+
+  /** The next used address (ascending): the gap rows before it, then its own row. */
+  add(value: bigint, item: T): void {
+    const { bounds } = this;
+    if (value > this.cursor) this.pushGap(this.cursor, (value < bounds.last + 1n ? value : bounds.last + 1n) - 1n);
+    this.emit({ kind: 'address', value, item });
+    if (value + 1n > this.cursor) this.cursor = value + 1n;
+  }
+
+  /** The gap rows after the last address. */
+  finish(): void {
+    if (this.cursor <= this.bounds.last) this.pushGap(this.cursor, this.bounds.last);
+  }
+
+  private pushGap(first: bigint, last: bigint): void {
+    const holes = this.sortedHoles;
+    while (this.nextHole < holes.length && holes[this.nextHole]! < first) this.nextHole++;
     let from = first;
-    while (nextHole < sortedHoles.length && sortedHoles[nextHole]! <= last) {
-      const hole = sortedHoles[nextHole++]!;
-      if (hole > from) pushFree(from, hole - 1n);
+    while (this.nextHole < holes.length && holes[this.nextHole]! <= last) {
+      const hole = holes[this.nextHole++]!;
+      if (hole > from) this.pushFree(from, hole - 1n);
       from = hole + 1n;
     }
-    if (from <= last) pushFree(from, last);
-  };
-  const pushFree = (first: bigint, last: bigint) => {
+    if (from <= last) this.pushFree(from, last);
+  }
+
+  private pushFree(first: bigint, last: bigint): void {
     // Cut [first,last] at range edges.
     let at = first;
-    for (const r of sortedRanges) {
+    for (const r of this.sortedRanges) {
       if (at > last) break;
       if (r.last < at || r.first > last) continue;
       if (r.first > at) {
-        rows.push(gap(at, r.first - 1n, null));
+        this.emit(gap(at, r.first - 1n, null));
         at = r.first;
       }
       const end = r.last < last ? r.last : last;
-      rows.push(gap(at, end, r.id));
+      this.emit(gap(at, end, r.id));
       at = end + 1n;
     }
-    if (at <= last) rows.push(gap(at, last, null));
-  };
-  for (const u of used) {
-    if (u.value > cursor) pushGap(cursor, (u.value < bounds.last + 1n ? u.value : bounds.last + 1n) - 1n);
-    rows.push({ kind: 'address', value: u.value, item: u.item });
-    if (u.value + 1n > cursor) cursor = u.value + 1n;
+    if (at <= last) this.emit(gap(at, last, null));
   }
-  if (cursor <= bounds.last) pushGap(cursor, bounds.last);
-  return rows;
 }
 
 function gap<T>(first: bigint, last: bigint, rangeId: number | null): LayoutRow<T> {

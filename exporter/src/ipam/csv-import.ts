@@ -1,0 +1,518 @@
+// CSV import in slices: the file is read and checked a slice at a time, then stored in short
+// transactions through the WriteBatcher, so even the largest import (100,000 rows) never holds
+// the event loop for long. All or nothing as the user sees it:
+//
+//   1. validate: every row against the schema and the store (read only), in-file duplicates in
+//      memory; any invalid row ends the import with every row's error and nothing stored;
+//   2. apply: the rows in slices of SLICE_MS, each one transaction that also journals the ids it
+//      created in `meta` (import_job:<id>:<slice>); the last slice drops the journal;
+//   3. compensate: when a slice fails because the store changed since step 1, what earlier
+//      slices created is deleted again (audited) and the import ends failed. A job cut short by
+//      a stop or a crash is compensated from its journal at the next start (recoverImports).
+//
+// Others may see a partial import while it applies. Small files (≤ SYNC_MAX_ROWS) keep the old
+// synchronous answer (200 report / 422 with the errors): the request waits for its job.
+// Larger files, or ?async=true, answer 202 with the job to poll (GET /import-jobs/{id}).
+import { Parser } from 'csv-parse';
+import type { Logger } from 'pino';
+import type { Actor } from '../audit/log.js';
+import { type Clock, isoNow, systemClock } from '../clock.js';
+import { LanscapeError, notFound } from '../errors.js';
+import type { Db } from '../store/db.js';
+import type { WriteBatcher } from '../store/write-batcher.js';
+import { ipKey, parseIp } from './core/ip.js';
+import { CSV_KINDS, type CsvKind, type ImportReport, MAX_ROWS, checkHeader, toInput } from './csv.js';
+import { AddressCreate, SubnetCreate } from './schemas.js';
+import { BatchInputError, type IpamService, SLICE_MS } from './service.js';
+
+/** Up to this many rows an import answers synchronously (200/422) unless ?async=true. */
+export const SYNC_MAX_ROWS = 1000;
+/** Import jobs running at once; one more is 429 with Retry-After. */
+export const MAX_RUNNING_IMPORTS = 2;
+const RETRY_AFTER_SECONDS = 5;
+/** Finished jobs kept for polling (oldest dropped first); jobs live in memory only. */
+const KEEP_FINISHED = 100;
+/** Row errors a job keeps (error_count has them all). */
+const MAX_JOB_ERRORS = 1000;
+/** Bytes of CSV handed to the parser at a time; the loop is let go once a slice's time is up. */
+const PARSE_PIECE_BYTES = 16 * 1024;
+/** Share of the progress bar for the validation pass of an import that applies. */
+const VALIDATE_SHARE = 0.3;
+const JOURNAL = 'import_job:';
+/** Address rows stored per statement batch while applying. */
+const ADDRESS_BATCH = 32;
+
+
+type RowError = ImportReport['errors'][number];
+interface CsvRow { row: number; line: number; input: Record<string, unknown> }
+type ValidRow = { row: number; line: number; data: SubnetCreate | AddressCreate };
+
+export type ImportJobState = 'queued' | 'running' | 'done' | 'failed';
+
+export interface ImportJobView extends ImportReport {
+  id: number;
+  state: ImportJobState;
+  phase: 'validating' | 'applying' | 'compensating' | null;
+  /** 0..1: validation, then the rows stored. */
+  progress: number;
+  /** Rows checked so far. */
+  checked: number;
+  /** Rows stored so far (0 again after a compensation). */
+  stored: number;
+  /** Row errors in all; `errors` lists the first MAX_JOB_ERRORS. */
+  error_count: number;
+  /** Why the job failed, in words (row errors are in `errors`). */
+  error?: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+interface Job {
+  view: ImportJobView;
+  actor: Actor;
+  /** The file, read again by each pass (dropped when the job ends). */
+  text: string;
+  done: Promise<void>;
+}
+
+class Interrupted extends Error {}
+
+/** A row that passed validation but could not be stored: the store changed in between. */
+class RowFailed extends Error {
+  constructor(readonly row: { row: number; line: number }, readonly error: LanscapeError) {
+    super(error.message);
+  }
+}
+
+/**
+ * Reads CSV text a piece at a time into rows of API input, synchronously, so each piece can be
+ * one slice of work in the write batch. Rows are handed out as they are parsed and not kept: a
+ * job reads its text once to check it and once more to store it, so a 100,000-row file never
+ * sits in memory as 100,000 objects (young-generation GCs that copied them held the event loop
+ * for 100+ ms). A bad header or unreadable CSV is 400.
+ */
+class CsvReader {
+  private readonly api: CsvParseApi;
+  private readonly data: Buffer;
+  private offset = 0;
+  private rows: CsvRow[] = [];
+  private head = 0;
+  private done = false;
+  /** Rows parsed so far. */
+  count = 0;
+
+  constructor(kind: CsvKind, text: string, private readonly keep = true) {
+    this.data = Buffer.from(text, 'utf8');
+    // csv-parse's incremental parser, as its own stream and sync entry points drive it: the
+    // stream would hand records over only on later ticks, this takes them in the same call.
+    const { api } = new Parser({
+      // No trim: a cell is taken exactly as written, like a JSON string. Free text keeps its
+      // spaces (so an export imports back unchanged) and " 10.0.0.0/24" is refused as the API does.
+      columns: (header: string[]) => checkHeader(kind, header), bom: true, skip_empty_lines: true, info: true,
+      max_record_size: 65536,
+    }) as unknown as { api?: CsvParseApi };
+    if (typeof api?.parse !== 'function') throw new Error('csv-parse has no incremental parser (Parser.api.parse)');
+    this.api = api;
+  }
+
+  /** The next parsed row, if one is waiting. */
+  take(): CsvRow | undefined {
+    if (this.head < this.rows.length) return this.rows[this.head++];
+    if (this.head > 0) {
+      this.rows = [];
+      this.head = 0;
+    }
+    return undefined;
+  }
+
+  /** Parses the next piece; false once the text is done. */
+  more(): boolean {
+    if (this.done) return false;
+    const piece = this.offset < this.data.length ? this.data.subarray(this.offset, this.offset + PARSE_PIECE_BYTES) : undefined;
+    this.offset += piece?.length ?? 0;
+    if (!piece) this.done = true;
+    const error = this.api.parse(piece, !piece, (r) => {
+      this.count += 1;
+      if (this.keep) this.rows.push({ row: this.count, line: r.info.lines, input: toInput(r.record) });
+    }, () => undefined);
+    if (error !== undefined) {
+      this.done = true;
+      if (error instanceof LanscapeError) throw error;
+      throw new LanscapeError(400, 'invalid_csv', `the CSV cannot be read: ${error.message}`);
+    }
+    return true;
+  }
+}
+
+interface CsvParseApi {
+  parse(piece: Buffer | undefined, end: boolean, push: (r: { record: Record<string, string>; info: { lines: number } }) => void,
+    close: () => void): Error | undefined;
+}
+
+/** Import jobs: start, poll, stop; the journal of the slices applied; recovery after a crash. */
+export class CsvImports {
+  private readonly jobs = new Map<number, Job>();
+  private lastId = 0;
+  private stopping = false;
+  private readonly journalInsert;
+  private readonly journalDelete;
+  /** Test hook: runs before each apply slice, outside any transaction (simulate concurrent writes). */
+  beforeApplySlice: ((job: ImportJobView) => void | Promise<void>) | undefined;
+
+  constructor(private readonly ipam: IpamService, private readonly writes: WriteBatcher, private readonly logger?: Logger,
+    private readonly clock: Clock = systemClock, private readonly maxRunning = MAX_RUNNING_IMPORTS) {
+    this.journalInsert = ipam.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    this.journalDelete = ipam.db.prepare('DELETE FROM meta WHERE key >= ? AND key < ?');
+  }
+
+  get running(): number {
+    let n = 0;
+    for (const j of this.jobs.values()) if (j.view.state === 'queued' || j.view.state === 'running') n += 1;
+    return n;
+  }
+
+  /** Starts an import job over CSV text of `rows` rows (see count); 429 while MAX_RUNNING_IMPORTS jobs run. */
+  start(kind: CsvKind, text: string, rows: number, dryRun: boolean, actor: Actor): ImportJobView {
+    if (this.stopping) throw new LanscapeError(503, 'stopping', 'the exporter is stopping');
+    if (this.running >= this.maxRunning) {
+      throw new LanscapeError(429, 'rate_limited', `${this.maxRunning} import(s) are already running; retry in ${RETRY_AFTER_SECONDS} s`,
+        { retry_after_seconds: RETRY_AFTER_SECONDS, running: this.running });
+    }
+    // Ids from the clock (ms), strictly increasing: no id seen before a restart comes back after it.
+    const id = Math.max(this.lastId + 1, this.clock());
+    this.lastId = id;
+    const view: ImportJobView = {
+      id, kind, state: 'queued', phase: null, progress: 0, dry_run: dryRun, applied: false, rows, valid: 0,
+      checked: 0, stored: 0, errors: [], error_count: 0, created_at: this.now(), started_at: null, finished_at: null,
+    };
+    const job: Job = { view, actor, text, done: Promise.resolve() };
+    job.done = this.execute(job).catch((e: unknown) => {
+      this.finish(job, 'failed', `internal error: ${(e as Error).message}`);
+      this.logger?.error({ err: e, job: id }, 'import job failed');
+    });
+    this.jobs.set(id, job);
+    this.prune();
+    return this.get(id);
+  }
+
+  get(id: number): ImportJobView {
+    const job = this.jobs.get(id);
+    if (!job) throw notFound('import job', id);
+    return { ...job.view, errors: job.view.errors.slice() };
+  }
+
+  /** Resolves when the job has ended (done or failed). */
+  async wait(id: number): Promise<ImportJobView> {
+    await this.jobs.get(id)?.done;
+    return this.get(id);
+  }
+
+  /**
+   * Stops every job at its next slice. A job stopped while applying keeps its journal, so the
+   * next start compensates it (recoverImports); nothing is left half-applied for good.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.jobs.values()].map((j) => j.done));
+  }
+
+  private now(): string {
+    return isoNow(this.clock);
+  }
+
+  private prune(): void {
+    const finished = [...this.jobs.values()].filter((j) => j.view.finished_at !== null);
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.view.id);
+  }
+
+  private finish(job: Job, state: 'done' | 'failed', error?: string): void {
+    Object.assign(job.view, { state, phase: null, finished_at: this.now(), ...(error ? { error } : {}) });
+    if (state === 'done') job.view.progress = 1;
+    job.text = ''; // the file is not needed any more
+    this.prune();
+  }
+
+  private addError(job: Job, error: RowError): void {
+    job.view.error_count += 1;
+    if (job.view.errors.length < MAX_JOB_ERRORS) job.view.errors.push(error);
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const { view } = job;
+    Object.assign(view, { state: 'running', phase: 'validating', started_at: this.now() });
+    const valid = await this.validate(job);
+    if (valid === undefined) return;
+    view.valid = valid;
+    if (view.dry_run) {
+      this.finish(job, 'done');
+      return;
+    }
+    if (view.error_count > 0) {
+      this.finish(job, 'failed', `${view.error_count} of ${view.rows} row(s) are invalid; nothing was stored`);
+      return;
+    }
+    await this.apply(job);
+  }
+
+  /**
+   * Checks that CSV text can be read (header, quoting, row lengths) and counts its rows, a slice
+   * at a time through the write batch (so with every other slice of work under one budget per
+   * turn of the event loop); keeps none of them. 400 when unreadable, 413 beyond MAX_ROWS rows.
+   */
+  async count(kind: CsvKind, text: string): Promise<number> {
+    const reader = new CsvReader(kind, text, false);
+    while (await this.writes.run(() => sliced(() => reader.more()))) {
+      if (reader.count > MAX_ROWS) throw new LanscapeError(413, 'too_many_rows', `import at most ${MAX_ROWS} rows at a time`);
+    }
+    if (reader.count > MAX_ROWS) throw new LanscapeError(413, 'too_many_rows', `import at most ${MAX_ROWS} rows at a time`);
+    return reader.count;
+  }
+
+  /**
+   * Pass 1: every row checked, nothing written, in slices through the write batch (read only).
+   * The number of valid rows; undefined when the job was stopped.
+   */
+  private async validate(job: Job): Promise<number | undefined> {
+    const { view } = job;
+    const reader = new CsvReader(view.kind, job.text);
+    const seen = new Map<string, number>();
+    const share = view.dry_run ? 1 : VALIDATE_SHARE;
+    let valid = 0;
+    let more = true;
+    while (more) {
+      if (this.stopping) {
+        this.finish(job, 'failed', 'the exporter stopped before the import was checked; nothing was stored');
+        return undefined;
+      }
+      more = await this.writes.run(() => sliced(() => {
+        const r = reader.take();
+        if (!r) return reader.more();
+        const checked = this.check(view.kind, r, seen);
+        if ('message' in checked) this.addError(job, checked);
+        else valid += 1;
+        view.checked += 1;
+        return true;
+      }));
+      view.progress = share * Math.min(1, view.checked / Math.max(1, view.rows));
+    }
+    view.progress = share;
+    return valid;
+  }
+
+  /** One row: its error, or the validated input. Records the row's key in `seen` (in-file duplicates). */
+  private check(kind: CsvKind, r: CsvRow, seen: Map<string, number>): ValidRow | RowError {
+    const where = { row: r.row, line: r.line };
+    const parsed = (kind === 'subnets' ? SubnetCreate : AddressCreate).safeParse(r.input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return { ...where, field: issue.path.map(String).join('.'), message: issue.message };
+    }
+    try {
+      let key: string;
+      let what: string;
+      if (kind === 'subnets') {
+        const { cidr } = this.ipam.checkNewSubnet(parsed.data as SubnetCreate);
+        key = cidr;
+        what = `subnet ${cidr}`;
+      } else {
+        const ip = parseIp((parsed.data as AddressCreate).address);
+        this.ipam.checkNewAddress(ip);
+        key = ipKey(ip).toString('latin1');
+        what = (parsed.data as AddressCreate).address;
+      }
+      const first = seen.get(key);
+      if (first !== undefined) return { ...where, message: `${what} already exists in row ${first} of this file` };
+      seen.set(key, r.row);
+    } catch (e) {
+      if (!(e instanceof LanscapeError)) throw e;
+      return { ...where, message: e.message };
+    }
+    return { ...where, data: parsed.data };
+  }
+
+  /** Pass 2: store the rows in slices, journalled; compensate when a slice fails. */
+  private async apply(job: Job): Promise<void> {
+    const { view, actor } = job;
+    view.phase = 'applying';
+    const reader = new CsvReader(view.kind, job.text);
+    const created: number[] = [];
+    let slice = 0;
+    let complete = false;
+    try {
+      while (!complete) {
+        if (this.stopping) throw new Interrupted();
+        await this.beforeApplySlice?.(this.get(view.id));
+        const ids = await this.writes.run(() => {
+          const out: number[] = [];
+          // Addresses a few at a time (their runs index is updated once per stretch), subnets one by one.
+          const size = view.kind === 'subnets' ? 1 : ADDRESS_BATCH;
+          sliced(() => {
+            const group: CsvRow[] = [];
+            while (group.length < size) {
+              const r = reader.take();
+              if (r) group.push(r);
+              else if (!reader.more()) break;
+            }
+            if (group.length === 0) {
+              complete = true;
+              return false;
+            }
+            try {
+              const inputs = group.map((r) => parseRow(view.kind, r));
+              if (view.kind === 'subnets') out.push(this.ipam.createSubnetRecord(inputs[0] as SubnetCreate, actor).row.id);
+              else out.push(...this.ipam.createAddressRecords(inputs as AddressCreate[], actor).map((v) => v.id));
+            } catch (e) {
+              if (e instanceof BatchInputError) throw new RowFailed(group[e.index]!, e.error);
+              if (e instanceof RowFailed) throw e;
+              if (e instanceof LanscapeError) throw new RowFailed(group[0]!, e);
+              throw e;
+            }
+            return true;
+          });
+          if (complete) {
+            this.dropJournal(view.id); // the import is complete in this transaction
+          } else if (out.length > 0) {
+            this.journalInsert.run(journalKey(view.id, slice), JSON.stringify({ kind: view.kind, actor, ids: out }));
+          }
+          return out;
+        });
+        created.push(...ids);
+        slice += 1;
+        view.stored = created.length;
+        view.progress = VALIDATE_SHARE + (1 - VALIDATE_SHARE) * Math.min(1, created.length / Math.max(1, view.valid));
+      }
+    } catch (e) {
+      if (e instanceof Interrupted) {
+        this.finish(job, 'failed', `the exporter stopped while the import was being stored; the ${created.length} row(s) ` +
+          'stored so far are removed at its next start');
+        return;
+      }
+      // A row that no longer fits, or anything unexpected: what earlier slices stored goes again.
+      if (e instanceof RowFailed) this.addError(job, { row: e.row.row, line: e.row.line, message: e.error.message });
+      else this.logger?.error({ err: e, job: view.id }, 'an import failed while storing; rolling it back');
+      view.phase = 'compensating';
+      const kept = await this.compensate(view.kind, created, actor, view.id);
+      view.stored = kept.length;
+      const why = e instanceof RowFailed
+        ? `row ${e.row.row} could not be stored: the store changed after the file was checked (${e.error.message})`
+        : `storing failed (${(e as Error).message})`;
+      this.finish(job, 'failed', `${why}; the ${created.length} row(s) stored before were removed again` +
+        (kept.length > 0 ? `, except ${kept.length} subnet(s) that now hold other addresses (ids ${kept.slice(0, 20).join(', ')})` : ''));
+      return;
+    }
+    view.applied = true;
+    this.finish(job, 'done');
+  }
+
+  /**
+   * Deletes what an import created (newest first), each with its audit entry, in slices; then
+   * drops the job's journal. Returns the ids of subnets kept because deleting them would now
+   * orphan addresses someone else added.
+   */
+  private async compensate(kind: CsvKind, created: readonly number[], actor: Actor, jobId: number): Promise<number[]> {
+    const ids = [...created].reverse();
+    const kept: number[] = [];
+    if (kind === 'addresses') {
+      await this.ipam.releaseCreated(ids, actor, (fn) => this.writes.run(fn));
+    } else {
+      let next = 0;
+      while (next < ids.length) {
+        next = await this.writes.run(() => deleteSubnets(this.ipam, ids, next, actor, kept, performance.now() + SLICE_MS));
+      }
+    }
+    await this.writes.run(() => this.dropJournal(jobId));
+    return kept;
+  }
+
+  private dropJournal(jobId: number): void {
+    this.journalDelete.run(`${JOURNAL}${jobId}:`, `${JOURNAL}${jobId};`);
+  }
+}
+
+/** Deletes subnets ids[from..] until the deadline (at least one); returns where it stopped. */
+function deleteSubnets(ipam: IpamService, ids: readonly number[], from: number, actor: Actor, kept: number[], deadline: number): number {
+  let i = from;
+  do {
+    const id = ids[i]!;
+    if (ipam.store.subnet(id)) {
+      try {
+        ipam.deleteSubnet(id, false, actor);
+      } catch (e) {
+        if (!(e instanceof LanscapeError) || e.status !== 409) throw e;
+        kept.push(id);
+      }
+    }
+    i += 1;
+  } while (i < ids.length && performance.now() < deadline);
+  return i;
+}
+
+/** A row's input as its schema gives it (checked in pass 1; a failure here is the row's error). */
+function parseRow(kind: CsvKind, r: CsvRow): SubnetCreate | AddressCreate {
+  const parsed = (kind === 'subnets' ? SubnetCreate : AddressCreate).safeParse(r.input);
+  if (!parsed.success) throw new RowFailed(r, new LanscapeError(400, 'validation_failed', parsed.error.issues[0]!.message));
+  return parsed.data;
+}
+
+/**
+ * Runs `step` until it returns false or SLICE_MS have passed (at least once): one slice of
+ * work. The result is whether there is more to do.
+ */
+function sliced(step: () => boolean): boolean {
+  const deadline = performance.now() + SLICE_MS;
+  let more: boolean;
+  do more = step();
+  while (more && performance.now() < deadline);
+  return more;
+}
+
+function journalKey(jobId: number, slice: number): string {
+  return `${JOURNAL}${jobId}:${String(slice).padStart(8, '0')}`;
+}
+
+/**
+ * At start, before serving: imports cut short by a stop or a crash while they were being
+ * stored are rolled back from their journal (audited, as their own actor). Returns the jobs
+ * compensated.
+ */
+export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): number {
+  const entries = db.prepare('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key')
+    .all(JOURNAL, `${JOURNAL.slice(0, -1)};`) as { key: string; value: string }[];
+  const byJob = new Map<string, { kind: CsvKind; actor: Actor; ids: number[] }>();
+  for (const e of entries) {
+    const job = e.key.slice(JOURNAL.length).split(':')[0]!;
+    let slice: { kind: CsvKind; actor: Actor; ids: number[] };
+    try {
+      slice = JSON.parse(e.value) as typeof slice;
+      if (!CSV_KINDS.includes(slice.kind) || !Array.isArray(slice.ids) || typeof slice.actor?.name !== 'string') throw new Error('unexpected shape');
+    } catch (err) {
+      // Not ours to guess at: said loudly, then dropped so that it does not stop every start.
+      logger?.error({ key: e.key, err }, 'an import journal entry cannot be read; dropped');
+      db.prepare('DELETE FROM meta WHERE key = ?').run(e.key);
+      continue;
+    }
+    const into = byJob.get(job) ?? byJob.set(job, { kind: slice.kind, actor: slice.actor, ids: [] }).get(job)!;
+    into.ids.push(...slice.ids);
+  }
+  for (const [job, { kind, actor, ids }] of byJob) {
+    const newestFirst = [...ids].reverse();
+    const kept: number[] = [];
+    const remove = db.prepare('DELETE FROM meta WHERE key >= ? AND key < ?');
+    for (let next = 0; next < newestFirst.length;) {
+      next = ipam.write(() => {
+        if (kind === 'subnets') return deleteSubnets(ipam, newestFirst, next, actor, kept, performance.now() + 50);
+        let i = next;
+        for (const end = Math.min(newestFirst.length, next + 1000); i < end; i += 1) {
+          const row = ipam.store.address(newestFirst[i]!);
+          if (row) ipam.deleteAddress(row.id, actor);
+        }
+        return i;
+      });
+    }
+    ipam.write(() => remove.run(`${JOURNAL}${job}:`, `${JOURNAL}${job};`));
+    logger?.warn({ job: Number(job), kind, removed: ids.length - kept.length, kept },
+      'an import cut short by a stop was rolled back');
+  }
+  return byJob.size;
+}
