@@ -185,7 +185,7 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     assert.ok(history.uptime['24h'] > 0.3 && history.uptime['24h'] < 0.9, String(history.uptime['24h']));
     text = (await api.get('/metrics')).text;
     assert.match(text, /^lanscape_host_up\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24"\} 1$/m);
-    assert.match(text, /^lanscape_host_rtt_seconds_bucket\{le="\+Inf",address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24"\} [1-9]/m);
+    assert.match(text, /^lanscape_host_rtt_seconds_bucket\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",le="\+Inf"\} [1-9]/m);
     assert.match(text, /^lanscape_host_open_port_info\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",port="8080",protocol="tcp",service="http-alt"\} 1$/m);
     assert.match(text, /^lanscape_conflicts\{subnet="10\.201\.0\.0\/24",kind="mac_mismatch"\} 2$/m);
     assert.match(text, /^lanscape_conflicts\{subnet="10\.200\.0\.0\/16",kind="mac_mismatch"\} 0$/m);
