@@ -196,9 +196,6 @@ function JobProgress({ job }: { job: ImportJob }) {
       <ProgressBar
         ratio={job.progress}
         label="Import progress"
-        now={Math.round(job.progress * 100)}
-        max={100}
-        valueText={formatPercent(job.progress, 0)}
         caption={`${caption} · ${formatPercent(job.progress, 0)}`}
         maxWidth={480}
         data-testid={testIds.importModal.progress}

@@ -3,16 +3,17 @@ import React from 'react';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { useStyles2 } from '@grafana/ui';
+import { formatPercent } from '../utils/format';
 
 interface Props {
   /** Done so far, 0–1 (clamped). */
   ratio: number;
   /** aria-label of the bar. */
   label: string;
-  /** aria-valuenow of aria-valuemax, and aria-valuetext. */
-  now: number;
-  max: number;
-  valueText: string;
+  /** aria-valuenow of aria-valuemax, and aria-valuetext; a whole percent of `ratio` by default. */
+  now?: number;
+  max?: number;
+  valueText?: string;
   /** The words beside the bar. */
   caption: React.ReactNode;
   /** The bar's widest (px). */
@@ -25,9 +26,9 @@ interface Props {
 export function ProgressBar({
   ratio,
   label,
-  now,
-  max,
-  valueText,
+  now = Math.round(ratio * 100),
+  max = 100,
+  valueText = formatPercent(ratio, 0),
   caption,
   maxWidth,
   done,

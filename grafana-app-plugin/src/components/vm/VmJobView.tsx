@@ -54,9 +54,6 @@ export function VmJobView({ job, subnetId, pollError, onAgain, onEdit }: Props) 
         <ProgressBar
           ratio={job.progress}
           label="VM creation progress"
-          now={Math.round(job.progress * 100)}
-          max={100}
-          valueText={formatPercent(job.progress, 0)}
           caption={job.state === 'queued' ? 'Waiting for the jobs before it…' : formatPercent(job.progress, 0)}
           maxWidth={560}
           done={job.state === 'done'}
