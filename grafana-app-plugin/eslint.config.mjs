@@ -33,6 +33,8 @@ export default defineConfig([
       'playwright/.auth/',
       '**/.idea',
       '**/.eslintcache',
+      // Generated from the exporter's OpenAPI document (npm run generate:api).
+      'src/api/*.gen.ts',
     ],
   },
   ...baseConfig,

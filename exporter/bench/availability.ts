@@ -84,15 +84,15 @@ function seed(ctx: BenchContext): { file: string; big: number } {
       };
     };
     db.transaction(() => {
-      for (let i = 1; i <= SCATTERED; i++) ipam.store.insertAddress(row(NET10 + BigInt(i) * 64n - 1n));
+      for (let i = 1; i <= SCATTERED; i++) IpamService.storeOf(ipam).insertAddress(row(NET10 + BigInt(i) * 64n - 1n));
       for (let i = 0; i < SMALL_SUBNETS; i++) {
         const net = CGNAT + BigInt(i) * 16n;
-        ipam.store.insertSubnet({
+        IpamService.storeOf(ipam).insertSubnet({
           cidr: `${formatIp(v4(net))}/28`, family: 4, prefix_length: 28, first_key: ipKey(v4(net)), last_key: ipKey(v4(net + 15n)),
           name: `small-${i}`, description: '', vlan: null, gateway: null, tags: '[]', scan_enabled: 0, scan_interval_seconds: null,
           created_at: NOW, updated_at: NOW,
         });
-        for (let k = 1; k <= PER_SMALL; k++) ipam.store.insertAddress(row(net + BigInt(k)));
+        for (let k = 1; k <= PER_SMALL; k++) IpamService.storeOf(ipam).insertAddress(row(net + BigInt(k)));
       }
     })();
     db.pragma('wal_checkpoint(TRUNCATE)');

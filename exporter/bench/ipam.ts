@@ -64,16 +64,16 @@ const allocNextFree: Benchmark = {
       ctx.log(`alloc-next-free: seeding ${int(RUN + SCATTERED)} addresses in one transaction`);
       const seed = await timed(() => {
         db.transaction(() => {
-          for (let i = 1n; i <= BigInt(RUN); i++) ipam.store.insertAddress(addressRow(NET10 + i));
+          for (let i = 1n; i <= BigInt(RUN); i++) IpamService.storeOf(ipam).insertAddress(addressRow(NET10 + i));
           // Scattered ones from 10.16.0.0 on, well clear of the run and of what gets allocated.
           const rnd = prng(8);
           const picked = new Set<number>();
           while (picked.size < SCATTERED) picked.add(0x100000 + Math.floor(rnd() * (0xfffffe - 0x100000)));
-          for (const off of picked) ipam.store.insertAddress(addressRow(NET10 + BigInt(off)));
+          for (const off of picked) IpamService.storeOf(ipam).insertAddress(addressRow(NET10 + BigInt(off)));
         })();
         db.pragma('wal_checkpoint(TRUNCATE)');
       });
-      const inside = ipam.store.countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
+      const inside = IpamService.storeOf(ipam).countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
       check(inside === RUN + SCATTERED, `seeded ${inside} addresses, expected ${RUN + SCATTERED}`);
 
       const expectedFirst = formatIp(v4(NET10 + BigInt(RUN) + 1n)); // 10.15.66.65
@@ -90,7 +90,7 @@ const allocNextFree: Benchmark = {
       });
       check(got[0] === expectedFirst, `first allocation gave ${got[0]}, expected ${expectedFirst}`);
       check(new Set(got).size === got.length, 'allocations returned duplicate addresses');
-      const after = ipam.store.countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
+      const after = IpamService.storeOf(ipam).countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
       check(after === RUN + SCATTERED + got.length, `store holds ${after} addresses after allocating, expected ${RUN + SCATTERED + got.length}`);
 
       const med = median(samples);
@@ -215,7 +215,7 @@ const metricsScrape: Benchmark = {
           // 60 contiguous hosts, then 40 every third one: a mix of runs and holes, states and sources.
           for (let k = 0; k < PER_SUBNET; k++) {
             const host = k < 60 ? k + 1 : 70 + (k - 60) * 3;
-            ipam.store.insertAddress(addressRow(net + BigInt(host), ADDRESS_STATES[k % ADDRESS_STATES.length], ADDRESS_SOURCES[k % ADDRESS_SOURCES.length]));
+            IpamService.storeOf(ipam).insertAddress(addressRow(net + BigInt(host), ADDRESS_STATES[k % ADDRESS_STATES.length], ADDRESS_SOURCES[k % ADDRESS_SOURCES.length]));
           }
         }
       })();
@@ -271,14 +271,14 @@ function seedBig(db: Db, ipam: IpamService): { addresses: number; tracked: numbe
       const net = NET10 + (64n << 16n) + (BigInt(i) << 8n);
       const first = v4(net);
       const last = v4(net + 255n);
-      const subnetId = ipam.store.insertSubnet({
+      const subnetId = IpamService.storeOf(ipam).insertSubnet({
         cidr: `${formatIp(first)}/24`, family: 4, prefix_length: 24, first_key: ipKey(first), last_key: ipKey(last), name: `big-${i}`,
         description: '', vlan: (i % 4094) + 1, gateway: null, tags: '[]', scan_enabled: 1, scan_interval_seconds: null, created_at: NOW, updated_at: NOW,
       });
       if (i % 10 === 0) {
         const a = v4(net + 200n);
         const b = v4(net + 220n);
-        ipam.store.insertRange({
+        IpamService.storeOf(ipam).insertRange({
           subnet_id: subnetId, start_address: formatIp(a), end_address: formatIp(b), first_key: ipKey(a), last_key: ipKey(b), label: 'pool',
           color: null, purpose: 'dhcp', description: '', auto_allocate: 1, mark_utilized: i % 20 === 0 ? 1 : 0, created_at: NOW, updated_at: NOW,
         });
@@ -287,7 +287,7 @@ function seedBig(db: Db, ipam: IpamService): { addresses: number; tracked: numbe
         const n = i * BIG_PER_SUBNET + k;
         const ip = v4(net + BigInt(1 + k * ((i % 7) + 1)));
         const source = ADDRESS_SOURCES[n % ADDRESS_SOURCES.length]!;
-        ipam.store.insertAddress({ ...addressRow(ip.value, ADDRESS_STATES[(i + k) % ADDRESS_STATES.length], source), tags: n % 97 === 0 ? '["critical"]' : '[]' });
+        IpamService.storeOf(ipam).insertAddress({ ...addressRow(ip.value, ADDRESS_STATES[(i + k) % ADDRESS_STATES.length], source), tags: n % 97 === 0 ? '["critical"]' : '[]' });
         addresses += 1;
         const status = n % 5 < 3 ? 'up' : n % 5 < 4 ? 'down' : 'unknown';
         hosts.upsertHost({
@@ -406,7 +406,7 @@ const subnetList: Benchmark = {
     const { file, value: subnetId } = seedStore(ctx, 'list', (db, ipam) => {
       const id = ipam.createSubnet({ cidr: '10.7.0.0/16', name: 'bench list' }, ACTOR).id;
       db.transaction(() => {
-        hosts.forEach((h, k) => ipam.store.insertAddress(addressRow(base + BigInt(h), ADDRESS_STATES[k % ADDRESS_STATES.length])));
+        hosts.forEach((h, k) => IpamService.storeOf(ipam).insertAddress(addressRow(base + BigInt(h), ADDRESS_STATES[k % ADDRESS_STATES.length])));
       })();
       return id;
     });

@@ -206,7 +206,7 @@ const subnetCreate: Benchmark = {
         for (let i = 0; i < EXISTING; i++) {
           const first = { family: 4 as const, value: BigInt(0x0a000000 + i * 256) };
           const last = { family: 4 as const, value: first.value + 255n };
-          ipam.store.insertSubnet({
+          IpamService.storeOf(ipam).insertSubnet({
             cidr: `${formatIp(first)}/24`, family: 4, prefix_length: 24, first_key: ipKey(first), last_key: ipKey(last), name: `s-${i}`,
             description: '', vlan: null, gateway: null, tags: '[]', scan_enabled: 1, scan_interval_seconds: null, created_at: NOW, updated_at: NOW,
           });

@@ -20,7 +20,7 @@ import { registerIpamMetrics } from './ipam/metrics.js';
 import { IpamService } from './ipam/service.js';
 import { SeriesBudget, registerBudgetMetrics } from './metrics/bounds.js';
 import { createRegistry } from './metrics/self.js';
-import { type Db, openDb } from './store/db.js';
+import { type Db, openDb, storeAnswers } from './store/db.js';
 import { WriteBatcher } from './store/write-batcher.js';
 import { releaseOwnership, takeOwnership } from './store/ownership.js';
 import { registerTrafficMetrics } from './traffic/metrics.js';
@@ -72,11 +72,9 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   recoverImports(ipam, db, logger.child({ domain: 'ipam' }));
   const imports = new CsvImports(ipam, writes, logger.child({ domain: 'ipam' }), clock);
   // Per-subnet and per-host series are capped; IPAM's refresh picks the subnets, discovery's the hosts.
-  const budget = new SeriesBudget(config.metrics, ipam.store);
+  const budget = new SeriesBudget(config.metrics, IpamService.storeOf(ipam));
   registerIpamMetrics(registry, ipam, budget);
-  const ready = () => {
-    try { return db.prepare('SELECT 1 AS ok').get() !== undefined; } catch { return false; }
-  };
+  const ready = () => storeAnswers(db);
   const reverseDns = config.scan.rdns
     ? new ReverseDns({ ...(config.scan.dns_servers ? { servers: config.scan.dns_servers } : {}), now: clock })
     : null;

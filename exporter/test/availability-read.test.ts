@@ -82,11 +82,11 @@ function seed(file: string): Seeded {
       for (let i = 0, v = NET10 + 1n; i < BIG; v += 41n) {
         if (v >= 0x0a010000n && v <= 0x0a01ffffn) continue;
         if (v >= 0x0ac80000n && v <= 0x0ac800ffn) continue;
-        ipam.store.insertAddress(addressRow(v, i++));
+        IpamService.storeOf(ipam).insertAddress(addressRow(v, i++));
       }
       for (let i = 0; i < LAN; i++) {
         const ip = v4(NET192 + 2n + BigInt(i));
-        ipam.store.insertAddress(addressRow(ip.value, i, 'discovered'));
+        IpamService.storeOf(ipam).insertAddress(addressRow(ip.value, i, 'discovered'));
         discovery.upsertHost({
           ip_key: ipKey(ip), address: formatIp(ip), status: 'up', misses: 0, rtt_seconds: 0.001, first_seen_at: 1, last_seen_at: 2,
           status_changed_at: 1, last_checked_at: 2, mac: null, vendor: null, ptr: null,
@@ -439,13 +439,13 @@ describe('subnet layout cache (IpamService)', () => {
       for (let i = 0; i < 600; i++) {
         const v = 0x0a320001n + BigInt(Math.floor(rnd() * 4000));
         if (v >= 0x0a320800n && v <= 0x0a3208ffn) continue;
-        if (!ipam.store.addressAt(v4(v))) ipam.store.insertAddress(addressRow(v, i));
+        if (!IpamService.storeOf(ipam).addressAt(v4(v))) IpamService.storeOf(ipam).insertAddress(addressRow(v, i));
       }
     })();
     const row = ipam.subnetRow(s.id);
     const prefix = prefixOf(row);
-    const expected = layoutRows(usableBounds(prefix), ipam.store.valuesBetween(v4(prefix.network), v4(0x0a320fffn)).map((value) => ({ value, item: null })),
-      ipam.store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, first: BigInt(`0x${r.first_key.subarray(1).toString('hex')}`), last: BigInt(`0x${r.last_key.subarray(1).toString('hex')}`) })),
+    const expected = layoutRows(usableBounds(prefix), IpamService.storeOf(ipam).valuesBetween(v4(prefix.network), v4(0x0a320fffn)).map((value) => ({ value, item: null })),
+      IpamService.storeOf(ipam).rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, first: BigInt(`0x${r.first_key.subarray(1).toString('hex')}`), last: BigInt(`0x${r.last_key.subarray(1).toString('hex')}`) })),
       [0x0a320800n, 0x0a3208ffn]);
     const label = (r: any) => (r.type === 'gap' ? `${r.start_address}-${r.end_address}/${r.range_id}` : r.address.address);
     const want = expected.map((r) => (r.kind === 'gap' ? `${formatIp(v4(r.first))}-${formatIp(v4(r.last))}/${r.rangeId}` : formatIp(v4(r.value))));
@@ -461,7 +461,7 @@ describe('subnet layout cache (IpamService)', () => {
   it('notices a write while a large layout is being built in chunks, and answers with it', async () => {
     const s = ipam.createSubnet({ cidr: '10.60.0.0/16' }, actor);
     const n = Math.max(LAYOUT_CHUNK * 2 + 500, 20_500); // several layout chunks, and scan chunks for the next tests
-    db.transaction(() => { for (let i = 0; i < n; i++) ipam.store.insertAddress(addressRow(0x0a3c0001n + BigInt(i), i)); })();
+    db.transaction(() => { for (let i = 0; i < n; i++) IpamService.storeOf(ipam).insertAddress(addressRow(0x0a3c0001n + BigInt(i), i)); })();
     const pending = ipam.subnetRows(s.id, 3, n - 1);
     // The first chunk was read synchronously; this write lands between chunks.
     ipam.createAddress({ address: '10.60.255.1' }, actor);
@@ -493,7 +493,7 @@ describe('subnet layout cache (IpamService)', () => {
 
   it('lists with unindexed filters a chunk at a time, with the same answer as in one go', async () => {
     // 10.60.0.0/16 holds 20,501 addresses from the test before: several scan chunks.
-    const s = ipam.store.subnetByCidr('10.60.0.0/16')!;
+    const s = IpamService.storeOf(ipam).subnetByCidr('10.60.0.0/16')!;
     const cases: [Record<string, unknown>, number, number][] = [
       [{ tag: 'web' }, 100, 0], [{ tag: 'web' }, 1000, 6000], [{ q: 'host-1' }, 50, 10], [{ q: '=' }, 1000, 3000],
       [{ q: 'nothing' }, 10, 0], [{ source: 'manual', subnet_id: s.id }, 1000, 19_000], [{ tag: 'web', state: 'dhcp' }, 7, 1234],
@@ -524,7 +524,7 @@ describe('streamed answers (RouteSpec.stream) and cost classes', () => {
     router.use((_req, res, next) => { res.locals.identity = { name: 'test', scope: 'admin' }; next(); });
     const route = (path: string, stream: () => AsyncIterable<string>) => api.add({
       method: 'get', path, scope: 'read', tag: 'test', summary: path, cost: 'export',
-      responses: { 200: { description: 'text' } },
+      responses: { 200: { description: 'text' }, 404: { description: 'nothing to stream' } },
       handler: () => ({ status: 200, contentType: 'text/plain', stream: stream() }),
     });
     route('/early', async function* () { throw new LanscapeError(404, 'not_found', 'nothing to stream'); });

@@ -300,12 +300,12 @@ describe('bulk allocations', () => {
       };
       // A slice of 0 ms stores one step (64 addresses): 1,000 take 16 slices.
       await assert.rejects(ipam.allocateInSlices({ subnetId: child.id }, { count: 1000 }, ACTOR, run, 0), /subnet \d+ does not exist/);
-      assert.equal(ipam.store.countBetween(Buffer.alloc(0), Buffer.alloc(18, 0xff)), 0, 'every address stored was removed again');
+      assert.equal(IpamService.storeOf(ipam).countBetween(Buffer.alloc(0), Buffer.alloc(18, 0xff)), 0, 'every address stored was removed again');
       const audit = ipam.audit.list({ object_type: 'address' }, 5000, 0);
       assert.equal(audit.results.filter((e) => e.action === 'create').length, 128);
       assert.equal(audit.results.filter((e) => e.action === 'delete').length, 128);
       // A later allocation is not held up by what the failed one had reserved.
-      const parent = ipam.store.subnetByCidr('10.0.0.0/8')!;
+      const parent = IpamService.storeOf(ipam).subnetByCidr('10.0.0.0/8')!;
       assert.equal(ipam.allocate({ subnetId: parent.id }, { count: 1 }, ACTOR)[0]!.address, '10.0.0.1');
     } finally {
       db.close();

@@ -170,7 +170,7 @@ describe('discovery service', () => {
 
   it('schedules each subnet at its interval with jitter, skipping disabled and oversized ones', async () => {
     const { ipam, discovery, config } = build();
-    for (const s of ipam.store.allSubnets()) ipam.updateSubnet(s.id, { scan_enabled: false }, actor);
+    for (const s of ipam.allSubnets()) ipam.updateSubnet(s.id, { scan_enabled: false }, actor);
     const a = ipam.createSubnet({ cidr: '192.0.2.64/28', scan_interval_seconds: 60 }, actor);
     ipam.createSubnet({ cidr: '192.0.2.128/28', scan_enabled: false }, actor);
     ipam.createSubnet({ cidr: '100.66.0.0/15' }, actor);

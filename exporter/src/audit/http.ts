@@ -1,7 +1,7 @@
 // HTTP adapter of the audit log: GET /api/v1/audit.
 import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
-import { Id, Page } from '../ipam/schemas.js';
+import { Id, Page } from '../http/schema-kit.js';
 import type { AuditLog } from './log.js';
 
 const AuditEntry = z.object({

@@ -1,9 +1,9 @@
 // The exporter's settings: one zod schema for the YAML file and the environment alike.
 import { z } from 'zod';
-import { FINGERPRINT_RE } from '../traffic/core/hostkeys.js';
-import { isHostAddress } from '../traffic/core/command.js';
-import { ENDPOINT_NAME_RE, type EndpointTarget, parseEndpointUrl, parseHostList } from '../docker/core/endpoints.js';
-import { FINGERPRINT_RE as PVE_FINGERPRINT_RE, TOKEN_ID_RE as PVE_TOKEN_ID_RE } from '../proxmox/core/formats.js';
+import {
+  ENDPOINT_NAME_RE, type EndpointTarget, PVE_FINGERPRINT_RE, PVE_TOKEN_ID_RE, SSH_FINGERPRINT_RE as FINGERPRINT_RE, isHostAddress,
+  parseEndpointUrl, parseHostList,
+} from '../shared/formats.js';
 
 const LISTEN_RE = /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?):(\d{1,5})$/;
 const Listen = z.string().superRefine((v, ctx) => {

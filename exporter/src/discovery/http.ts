@@ -1,8 +1,9 @@
 // HTTP adapter of discovery: scans, events, conflicts, per-address history, Prometheus http_sd.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../turns.js';
 import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
-import { HostObservation, Id, IdParams, IpAddress, Page, decimalInt } from '../ipam/schemas.js';
+import { Id, IdParams, Page, decimalInt } from '../http/schema-kit.js';
+import { HostObservation, IpAddress } from '../ipam/schemas.js';
 import type { IpamService } from '../ipam/service.js';
 import { CONFLICT_KINDS, type DiscoveryService } from './service.js';
 
@@ -43,6 +44,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     params: IdParams,
     responses: {
       202: { description: 'Queued (or already under way)', schema: Scan },
+      404: { description: 'No such subnet' },
       422: { description: 'The subnet is larger than the largest sweep allowed' },
       429: { description: 'Scanned moments ago (rate_limited), or too many manual scans waiting (scan_queue_full); nothing is queued, Retry-After says when to try again' },
     },
@@ -94,6 +96,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
           hourly: z.array(z.object({ hour: z.string(), samples: z.number().int(), up_ratio: z.number(), rtt_avg_seconds: z.number().nullable() })),
         }).meta({ id: 'AddressHistory' }),
       },
+      404: { description: 'No such address' },
     },
     handler: ({ params, query }) => {
       const address = ipam.getAddress(params.id).address;

@@ -131,7 +131,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     const index = catalog.fresh ? catalog : ipam.subnetIndex();
     for (const [address, seconds] of report.rtts) {
       const id = index.mostSpecific(parseIp(address));
-      const subnet = (id && (catalog.byId.get(id)?.cidr ?? ipam.store.subnet(id)?.cidr)) || report.subnet;
+      const subnet = (id && (catalog.byId.get(id)?.cidr ?? ipam.subnet(id)?.cidr)) || report.subnet;
       const key = `${address}|${subnet}`;
       let s = rtts.get(key);
       if (!s) {

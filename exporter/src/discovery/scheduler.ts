@@ -32,7 +32,7 @@ export class ScanScheduler {
     const now = this.now();
     const due: { id: number; at: number; interval: number }[] = [];
     const seen = new Set<number>();
-    for (const subnet of this.ipam.store.allSubnets()) {
+    for (const subnet of this.ipam.allSubnets()) {
       seen.add(subnet.id);
       const seconds = this.discovery.scheduledInterval(subnet);
       if (seconds === null) continue;

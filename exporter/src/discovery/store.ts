@@ -1,5 +1,11 @@
 // SQL of the discovery tables: host observations, status history, events, scans.
 // Times are Unix milliseconds.
+//
+// It also holds discovery's read-only joins with IPAM's `addresses` table (conflicts, http_sd,
+// per-host metrics): each is a discovery question about what sweeps saw, answered by one join
+// driven by `hosts` (small) with one index probe into `addresses` (possibly millions), which
+// only SQL does at that scale. IPAM's tables are written by ipam/store.ts alone; everything else
+// discovery needs of IPAM goes through IpamService's read API.
 import type { Db } from '../store/db.js';
 
 export interface HostRow {
@@ -84,6 +90,14 @@ const METRIC_HOST_COLUMNS = `h.ip_key, h.address, h.status, h.last_seen_at, h.ma
   coalesce(${CONFLICT_SQL.mac_mismatch}, 0) AS mac_mismatch, coalesce(${CONFLICT_SQL.unknown_device}, 0) AS unknown_device,
   coalesce(${CONFLICT_SQL.stale_reservation}, 0) AS stale_reservation`;
 
+/** A conflict as its query returns it (the address row's id, text and key, with what discovery saw). */
+export interface MacMismatchRow { id: number; address: string; ip_key: Buffer; recorded: string; observed: string; last_seen_at: number | null }
+export interface UnknownDeviceRow { id: number; address: string; ip_key: Buffer; first_seen_at: number | null; mac: string | null; vendor: string | null }
+export interface StaleReservationRow { id: number; address: string; ip_key: Buffer; state: string; created_at: string; last_seen_at: number | null }
+
+/** An alive host for http_sd, with the IPAM address's name and tags when it is recorded. */
+export interface SdHostRow { address: string; ports: string; ptr: string | null; host_key: Buffer; hostname: string | null; tags: string | null }
+
 /** A tracked host as /metrics reads it: the observation, its IPAM fields, tier and conflicts. */
 export interface MetricHostRow {
   ip_key: Buffer; address: string; status: HostRow['status']; last_seen_at: number | null; mac: string | null;
@@ -158,7 +172,41 @@ export class DiscoveryStore {
       metricHost: db.prepare(`SELECT ${METRIC_HOST_COLUMNS} FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.ip_key = @key`),
       hostsInRange: db.prepare(`SELECT (SELECT count(*) FROM hosts WHERE status = 'up' AND ip_key BETWEEN @first AND @last) AS up,
         EXISTS (SELECT 1 FROM hosts WHERE ip_key BETWEEN @first AND @last) AS observed`),
+
+      // Conflicts (computed on read): hosts (what sweeps saw) drives these joins: it is small;
+      // addresses may hold millions.
+      macMismatches: db.prepare(`SELECT a.id, a.address, a.ip_key, a.mac AS recorded, h.mac AS observed, h.last_seen_at
+        FROM hosts h CROSS JOIN addresses a ON a.ip_key = h.ip_key
+        WHERE ${CONFLICT_SQL.mac_mismatch} ORDER BY h.ip_key`),
+      unknownDevices: db.prepare(`SELECT a.id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM hosts h
+        CROSS JOIN addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.unknown_device} ORDER BY h.ip_key`),
+      staleReservations: db.prepare(`SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
+        CROSS JOIN addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.stale_reservation}
+        ORDER BY h.ip_key`),
+      // http_sd: alive hosts in key order, a keyset page at a time.
+      sdHosts: db.prepare(`SELECT h.address, h.ports, h.ptr, h.ip_key AS host_key, a.hostname, a.tags FROM hosts h
+      LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.status = 'up' AND h.ip_key > ? ORDER BY h.ip_key LIMIT ?`),
     };
+  }
+
+  /** Addresses whose recorded MAC differs from the one answering, by key. */
+  macMismatches(): MacMismatchRow[] {
+    return this.s.macMismatches.all() as MacMismatchRow[];
+  }
+
+  /** Alive addresses recorded by discovery itself (nobody reserved them), by key. */
+  unknownDevices(): UnknownDeviceRow[] {
+    return this.s.unknownDevices.all() as UnknownDeviceRow[];
+  }
+
+  /** Addresses reserved or assigned by a person, swept, and silent since before `cutoff` (ms), by key. */
+  staleReservations(cutoff: number): StaleReservationRow[] {
+    return this.s.staleReservations.all({ cutoff, cutoffIso: new Date(cutoff).toISOString() }) as StaleReservationRow[];
+  }
+
+  /** Up to `limit` alive hosts after the key `after` (an empty Buffer: from the start), by key. */
+  sdHosts(after: Buffer, limit: number): SdHostRow[] {
+    return this.s.sdHosts.all(after, limit) as SdHostRow[];
   }
 
   /** The last key of the next page of up to `limit` hosts after `after` (an empty Buffer: from the start); null at the end. */

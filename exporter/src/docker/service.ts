@@ -15,8 +15,9 @@ import { type DockerClient, type DockerEvent, INSPECT_CONCURRENCY, createDockerC
 import { mapLimit } from '../map-limit.js';
 import { showTarget } from './core/endpoints.js';
 import type { Container, ContainerStats, Network } from './core/model.js';
-import { type AddressPlan, type Overlap, networkOverlaps, planAddresses, planSubnets } from './core/reconcile.js';
+import { type AddressPlan, networkOverlaps, planAddresses, planSubnets } from './core/reconcile.js';
 import { DockerStore } from './store.js';
+import type { ConflictView, ContainerView, EndpointView, NetworkView } from './schemas.js';
 
 export const DOCKER_ACTOR: Actor = { name: 'docker' };
 
@@ -58,28 +59,6 @@ interface Endpoint {
   statsRunning: boolean;
   lastPlanProblems: string;
 }
-
-export interface EndpointView {
-  name: string; url: string; up: boolean; version: string | null; api_version: string | null;
-  last_error: string | null; last_sync_at: string | null; containers: number; running: number; networks: number;
-}
-
-export interface ContainerView {
-  endpoint: string; id: string; name: string; image: string; state: Container['state']; health: Container['health'];
-  restart_count: number; exit_code: number | null; started_at: string | null; finished_at: string | null; created_at: string | null;
-  compose_project: string | null; compose_service: string | null; cpu_seconds: number | null; memory_bytes: number | null;
-  networks: {
-    network: string; mac: string | null;
-    addresses: { address: string; live: boolean; address_id: number | null; source: string | null }[];
-  }[];
-}
-
-export interface NetworkView {
-  endpoint: string; id: string; name: string; driver: string; scope: string; internal: boolean; containers: number;
-  subnets: { cidr: string; gateway: string | null; ip_range: string | null; subnet_id: number | null; managed: boolean }[];
-}
-
-export interface ConflictView extends Overlap { kind: 'network_overlap'; message: string }
 
 export interface DockerDeps {
   client?: (endpoint: DockerEndpointConfig) => DockerClient;
@@ -281,7 +260,7 @@ export class DockerService {
       }
       for (const r of subnetPlan.relink) this.store.linkSubnet(r.id, name, r.network, r.network_id);
       const removed = new Set(subnetPlan.remove.map((r) => r.id));
-      const index = new SubnetIndex(this.ipam.store.allSubnets().filter((s) => !removed.has(s.id)));
+      const index = new SubnetIndex(this.ipam.allSubnets().filter((s) => !removed.has(s.id)));
       addressPlan = planAddresses({
         endpoint: name,
         containers: [...ep.containers.values()],

@@ -78,7 +78,7 @@ export function createApp(deps: AppDeps): express.Express {
       '  LANSCAPE_WRITE_TOKEN=$(cat lanscape-write.token) npm start');
   }
   const router = express.Router();
-  const api = new ApiRoutes(router, tokens, deps.writes);
+  const api = new ApiRoutes(router, tokens, deps.writes, {}, { logger });
   router.use(apiGate({
     tokens,
     grafanaProxy: config.tokens.grafana_proxy,

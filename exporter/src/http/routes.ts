@@ -2,12 +2,14 @@
 // the same zod schemas, and its inputs are validated before the handler runs.
 import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { NextFunction, Request, Response, Router } from 'express';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Actor } from '../audit/log.js';
 import type { Scope } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
 import type { WriteBatcher } from '../store/write-batcher.js';
 import { type TokenIdentity, type TokenVerifier, allows, bearerToken } from './auth.js';
+import { type DeclaredResponse, asSent, responseChecksEnabled, responseMismatch } from './response-check.js';
 
 const NO_QUERY = z.strictObject({});
 
@@ -93,13 +95,19 @@ export class ApiRoutes {
   /** Requests running now per cost class. */
   readonly running: Record<CostClass, number> = { export: 0, list: 0, rows: 0, import: 0, bulk: 0 };
   private readonly limits: Record<CostClass, number>;
+  /** Test mode (LANSCAPE_VALIDATE_RESPONSES=1): every answer is checked against its declared schema. */
+  private readonly checkResponses: boolean;
+  private readonly logger: Pick<Logger, 'error'> | undefined;
 
   constructor(
     private readonly router: Router, private readonly tokens: TokenVerifier, private readonly writes: WriteBatcher,
     limits: Partial<Record<CostClass, number>> = {},
+    options: { checkResponses?: boolean; logger?: Pick<Logger, 'error'> } = {},
   ) {
     this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
     this.limits = { ...COST_LIMITS, ...limits };
+    this.checkResponses = options.checkResponses ?? responseChecksEnabled();
+    this.logger = options.logger;
   }
 
   /**
@@ -124,21 +132,29 @@ export class ApiRoutes {
   }
 
   add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): void {
+    // Every answer the route can give: its own, the standard errors, 415 when it reads a body,
+    // 429 for a cost class. An error status declared without a schema has the error body (the
+    // error handler writes every error that way). The OpenAPI document and the test-mode check
+    // both read this one map.
+    const declared: Record<number, DeclaredResponse> = {};
+    for (const [status, r] of Object.entries(spec.responses)) {
+      declared[Number(status)] = r.schema || Number(status) < 400 ? r : { ...r, schema: ErrorBody };
+    }
+    for (const [status, description] of Object.entries(STANDARD_ERRORS)) declared[Number(status)] ??= { description, schema: ErrorBody };
+    if (spec.body) declared[415] ??= { description: `The body is not ${spec.bodyType ?? 'application/json'}`, schema: ErrorBody };
+    if (spec.cost) {
+      declared[429] ??= {
+        description: `Too many ${spec.cost} requests are running (${this.limits[spec.cost]} at once); retry after Retry-After seconds`,
+        schema: ErrorBody,
+      };
+    }
     const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
-    for (const [status, r] of Object.entries({ ...spec.responses })) {
+    for (const [status, r] of Object.entries(declared)) {
       responses[status] = r.schema
         ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: r.schema } } }
         : { description: r.description };
     }
-    for (const [status, description] of Object.entries(STANDARD_ERRORS)) {
-      responses[status] ??= { description, content: { 'application/json': { schema: ErrorBody } } };
-    }
-    if (spec.cost) {
-      responses['429'] ??= {
-        description: `Too many ${spec.cost} requests are running (${this.limits[spec.cost]} at once); retry after Retry-After seconds`,
-        content: { 'application/json': { schema: ErrorBody } },
-      };
-    }
+    const route = `${spec.method.toUpperCase()} /api/v1${spec.path}`;
     this.registry.registerPath({
       method: spec.method,
       path: `/api/v1${spec.path}`,
@@ -167,7 +183,8 @@ export class ApiRoutes {
         const body = spec.body ? parse(spec.body, bodyOf(req, spec.bodyType ?? 'application/json'), 'body') : undefined;
         if (spec.cost && (!spec.costWhen || spec.costWhen({ params, query, body } as never))) this.admit(spec.cost, res);
         const input = { params, query, body, actor, req, res } as never;
-        const out = spec.batched ? await this.writes.run(() => spec.handler(input) as RouteResponse) : await spec.handler(input);
+        let out = spec.batched ? await this.writes.run(() => spec.handler(input) as RouteResponse) : await spec.handler(input);
+        if (this.checkResponses) out = this.checked(route, declared, out);
         if (out.stream) {
           await writeStream(res, out, out.stream);
           return;
@@ -178,9 +195,60 @@ export class ApiRoutes {
         else if (out.contentType) res.type(out.contentType).send(out.body);
         else res.json(out.body);
       } catch (e) {
+        // Test mode: an error status the route does not declare is a contract break too (500
+        // needs no declaration: it is never part of a contract).
+        if (this.checkResponses && e instanceof LanscapeError && e.status !== 500 && !declared[e.status]) {
+          next(this.contractBreak(route, e.status,
+            `${route} answered ${e.status} (${e.code}: ${e.message}), which its route does not declare (declared: ${Object.keys(declared).join(', ')})`));
+          return;
+        }
         next(e);
       }
     });
+  }
+
+  /**
+   * Test mode: the answer checked against the schema declared for its status, strictly (see
+   * response-check.ts). A mismatch is logged and answered 500 naming route, status and the
+   * path of the offending field, so the test that made the request fails. A streamed JSON
+   * answer is checked once it is complete: a mismatch then cuts the connection (the headers
+   * are gone), which fails the reading test just the same.
+   */
+  private checked(route: string, declared: Record<number, DeclaredResponse>, out: RouteResponse): RouteResponse {
+    const fail = (message: string) => this.contractBreak(route, out.status, message);
+    const contentType = out.contentType;
+    if (!out.stream) {
+      const problem = responseMismatch(route, declared, out.status, asSent(out.body), contentType);
+      if (problem) throw fail(problem);
+      return out;
+    }
+    const early = responseMismatch(route, declared, out.status, undefined, 'text/plain');
+    if (early) throw fail(early);
+    if (contentType !== undefined && !/json/i.test(contentType)) return out;
+    const source = out.stream;
+    async function* whole(): AsyncGenerator<string | Buffer> {
+      const parts: string[] = [];
+      for await (const chunk of source) {
+        parts.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+        yield chunk;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(parts.join(''));
+      } catch (e) {
+        throw fail(`${route} streamed ${out.status} that is not JSON: ${(e as Error).message}`);
+      }
+      const problem = responseMismatch(route, declared, out.status, body, contentType);
+      if (problem) throw fail(problem);
+    }
+    return { ...out, stream: whole() };
+  }
+
+  /** A test-mode contract break: logged (also to stderr: test loggers are silent) and answered 500. */
+  private contractBreak(route: string, status: number, message: string): LanscapeError {
+    this.logger?.error({ route, status }, message);
+    process.stderr.write(`response contract: ${message}\n`);
+    return new LanscapeError(500, 'response_contract', message);
   }
 
   /**

@@ -22,6 +22,7 @@ import type { Db } from '../store/db.js';
 import type { WriteBatcher } from '../store/write-batcher.js';
 import { ipKey, parseIp } from './core/ip.js';
 import { CSV_KINDS, type CsvKind, type ImportReport, MAX_ROWS, checkHeader, toInput } from './csv.js';
+import type { ImportJobView } from './csv-schemas.js';
 import { AddressCreate, SubnetCreate } from './schemas.js';
 import { BatchInputError, type IpamService, SLICE_MS } from './service.js';
 
@@ -49,24 +50,7 @@ type ValidRow = { row: number; line: number; data: SubnetCreate | AddressCreate 
 
 export type ImportJobState = 'queued' | 'running' | 'done' | 'failed';
 
-export interface ImportJobView extends ImportReport {
-  id: number;
-  state: ImportJobState;
-  phase: 'validating' | 'applying' | 'compensating' | null;
-  /** 0..1: validation, then the rows stored. */
-  progress: number;
-  /** Rows checked so far. */
-  checked: number;
-  /** Rows stored so far (0 again after a compensation). */
-  stored: number;
-  /** Row errors in all; `errors` lists the first MAX_JOB_ERRORS. */
-  error_count: number;
-  /** Why the job failed, in words (row errors are in `errors`). */
-  error?: string;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
+export type { ImportJobView } from './csv-schemas.js';
 
 interface Job {
   view: ImportJobView;
@@ -435,7 +419,7 @@ function deleteSubnets(ipam: IpamService, ids: readonly number[], from: number, 
   let i = from;
   do {
     const id = ids[i]!;
-    if (ipam.store.subnet(id)) {
+    if (ipam.subnet(id)) {
       try {
         ipam.deleteSubnet(id, false, actor);
       } catch (e) {
@@ -504,7 +488,7 @@ export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): numb
         if (kind === 'subnets') return deleteSubnets(ipam, newestFirst, next, actor, kept, performance.now() + 50);
         let i = next;
         for (const end = Math.min(newestFirst.length, next + 1000); i < end; i += 1) {
-          const row = ipam.store.address(newestFirst[i]!);
+          const row = ipam.address(newestFirst[i]!);
           if (row) ipam.deleteAddress(row.id, actor);
         }
         return i;

@@ -1,6 +1,6 @@
 // CSV columns and cell rules of subnets and addresses, and the export. The import (dry run with
 // per-row errors, then all-or-nothing, in slices) is in csv-import.ts.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../turns.js';
 import { stringify } from 'csv-stringify/sync';
 import { LanscapeError } from '../errors.js';
 import { ipKey, parseIp } from './core/ip.js';
@@ -113,7 +113,7 @@ export async function* exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: nu
 
 function* subnetChunks(ipam: IpamService, columns: readonly string[]): Generator<unknown[][]> {
   // The cached list is replaced, never changed, by subnet writes: a stable snapshot to walk.
-  const rows = ipam.store.allSubnets();
+  const rows = ipam.allSubnets();
   for (let i = 0; i < rows.length; i += EXPORT_CHUNK) {
     // The subnet view's fields that are exported, without its utilization (not exported, and costly).
     yield rows.slice(i, i + EXPORT_CHUNK).map((r) => {
@@ -134,7 +134,7 @@ function* addressChunks(ipam: IpamService, subnetId: number | undefined, columns
   const tags = columns.indexOf('tags');
   let after: Buffer | undefined;
   for (;;) {
-    const rows = ipam.store.addressColumnsPage([...columns, 'address'], first, last, after, EXPORT_CHUNK);
+    const rows = ipam.addressColumnsPage([...columns, 'address'], first, last, after, EXPORT_CHUNK);
     if (rows.length === 0) return;
     // As in the address view: tags are a JSON list in the table.
     yield rows.map((r) => columns.map((_, i) => (i === tags ? parseTags(r[i] as string) : r[i])));

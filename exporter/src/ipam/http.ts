@@ -1,15 +1,17 @@
 // HTTP adapter of the IPAM domain: /api/v1 subnets, addresses, ranges, available-ips, CSV.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../turns.js';
 import { z } from 'zod';
 import { LanscapeError } from '../errors.js';
 import type { ApiRoutes } from '../http/routes.js';
 import type { WriteBatcher } from '../store/write-batcher.js';
 import { CSV_KINDS, exportCsv } from './csv.js';
 import { type CsvImports, SYNC_MAX_ROWS } from './csv-import.js';
+import { ImportJobSchema, ImportReportSchema } from './csv-schemas.js';
+import { IdParams, listOf } from '../http/schema-kit.js';
 import {
-  Address, AddressCreate, AddressListQuery, AddressUpdate, AllocateRequest, AvailableIps, AvailableQuery, IdParams,
+  Address, AddressCreate, AddressListQuery, AddressUpdate, AllocateRequest, AvailableIps, AvailableQuery,
   Range, RangeCreate, RangeListQuery, RangeUpdate, Subnet, SubnetCreate, SubnetDeleteQuery, SubnetListQuery,
-  SubnetRow, SubnetRowsQuery, SubnetUpdate, listOf,
+  SubnetRow, SubnetRowsQuery, SubnetUpdate,
 } from './schemas.js';
 import type { AllocationScope, IpamService } from './service.js';
 
@@ -65,6 +67,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
         description: 'Rows in address order',
         schema: z.object({ count: z.number().int(), subnet: Subnet, results: z.array(SubnetRow) }).meta({ id: 'SubnetRows' }),
       },
+      404: { description: 'Not found' },
     },
     handler: async ({ params, query }) => ({ status: 200, body: await ipam.subnetRows(params.id, query.limit, query.offset) }),
   });
@@ -75,7 +78,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
     api.add({
       method: 'get', path: `/${kind}/{id}/available-ips`, scope: 'read', tag: kind,
       summary: `Next free addresses of a ${noun} (nothing is reserved)`, params: IdParams, query: AvailableQuery,
-      responses: { 200: { description: 'Free addresses in order', schema: AvailableIps } },
+      responses: { 200: { description: 'Free addresses in order', schema: AvailableIps }, 404: { description: `No such ${noun}` } },
       handler: ({ params, query }) => {
         const results = ipam.availableIps(scopeOf(params.id), query.limit);
         const family = results[0]?.includes(':') ? 6 : 4;
@@ -91,6 +94,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
         `some of them before the answer. More than ${BULK_ALLOCATION} at once count against the bulk limit (429).`,
       responses: {
         201: { description: 'The new addresses', schema: z.array(Address) },
+        404: { description: `No such ${noun}` },
         409: { description: 'Not enough free addresses; nothing was reserved' },
       },
       handler: async ({ params, body, actor }) => {
@@ -110,7 +114,10 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
     method: 'get', path: '/addresses', scope: 'read', tag: 'addresses', summary: 'List addresses', query: AddressListQuery, cost: 'list',
     description: 'Paged by limit/offset, or by keyset: pass the last address of a page as `after` to get the next ' +
       'one; deep pages cost the same as the first that way.',
-    responses: { 200: { description: 'Addresses in address order', schema: listOf(Address, 'AddressList') } },
+    responses: {
+      200: { description: 'Addresses in address order', schema: listOf(Address, 'AddressList') },
+      404: { description: 'subnet_id does not exist' },
+    },
     handler: async ({ query }) => ({ status: 200, body: await ipam.listAddressesPaced(query, query.limit, query.offset) }),
   });
   api.add({
@@ -142,13 +149,19 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
   // ---- ranges
   api.add({
     method: 'get', path: '/ranges', scope: 'read', tag: 'ranges', summary: 'List labelled ranges', query: RangeListQuery,
-    responses: { 200: { description: 'Ranges in address order', schema: listOf(Range, 'RangeList') } },
+    responses: {
+      200: { description: 'Ranges in address order', schema: listOf(Range, 'RangeList') },
+      404: { description: 'subnet_id does not exist' },
+    },
     handler: ({ query }) => ({ status: 200, body: ipam.listRanges(query.subnet_id, query.limit, query.offset) }),
   });
   api.add({
     method: 'post', path: '/ranges', scope: 'write', batched: true, tag: 'ranges', summary: 'Create a labelled range inside a subnet',
     body: RangeCreate,
-    responses: { 201: { description: 'Created', schema: Range }, 409: { description: 'Overlaps another range' } },
+    responses: {
+      201: { description: 'Created', schema: Range }, 404: { description: 'subnet_id does not exist' },
+      409: { description: 'Overlaps another range' },
+    },
     handler: ({ body, actor }) => ({ status: 201, body: ipam.createRange(body, actor) }),
   });
   api.add({
@@ -195,6 +208,7 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
       413: { description: 'More than 100,000 rows' },
       422: { description: 'Some rows are invalid; nothing was stored. The report is in error.details.' },
       429: { description: 'Too many imports are running; retry after Retry-After seconds' },
+      503: { description: 'The exporter is stopping' },
     },
     handler: async ({ params, query, body, actor }) => {
       const rows = await imports.count(params.kind, body);
@@ -244,26 +258,3 @@ async function* jsonArray(items: readonly unknown[]): AsyncGenerator<string> {
   }
   if (items.length === 0) yield '[]';
 }
-
-const ImportReportSchema = z.object({
-  kind: z.enum(CSV_KINDS),
-  dry_run: z.boolean(),
-  applied: z.boolean(),
-  rows: z.number().int(),
-  valid: z.number().int(),
-  errors: z.array(z.object({ row: z.number().int(), line: z.number().int(), field: z.string().optional(), message: z.string() })),
-}).meta({ id: 'ImportReport' });
-
-const ImportJobSchema = ImportReportSchema.extend({
-  id: z.number().int(),
-  state: z.enum(['queued', 'running', 'done', 'failed']),
-  phase: z.enum(['validating', 'applying', 'compensating']).nullable(),
-  progress: z.number().min(0).max(1),
-  checked: z.number().int().meta({ description: 'rows checked so far' }),
-  stored: z.number().int().meta({ description: 'rows stored so far (0 again once a failed import was removed)' }),
-  error_count: z.number().int().meta({ description: 'row errors in all; errors lists the first 1,000' }),
-  error: z.string().optional().meta({ description: 'why the job failed' }),
-  created_at: z.string(),
-  started_at: z.string().nullable(),
-  finished_at: z.string().nullable(),
-}).meta({ id: 'ImportJob' });

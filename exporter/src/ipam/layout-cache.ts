@@ -6,11 +6,10 @@
 // A layout keeps only the sorted address values and the row number of each address; the rows
 // of a page are laid out again from the address at or before the page start (LayoutBuilder
 // resumes there), so a cached /8 with 262k addresses is a few MB, not a row object per row.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../turns.js';
 import { type Family, ipFromKey } from './core/ip.js';
 import { type LabelledRange, type LayoutRow, LayoutBuilder } from './core/layout.js';
-import { type Bounds, lastOf, usableBounds } from './core/prefix.js';
-import { prefixOf } from './service.js';
+import { type Bounds, lastOf, prefixOf, usableBounds } from './core/prefix.js';
 import type { IpamStore, RangeRow, SubnetRow } from './store.js';
 
 /** Address values read per chunk while laying out a subnet (a few ms each). */

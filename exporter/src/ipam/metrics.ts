@@ -66,14 +66,14 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   /** The last utilization computed for each subnet (the ranking reads it). */
   let known = new Map<number, Utilization>();
   let cursor = 0;
-  const rangePage = ipam.store.db.prepare('SELECT * FROM ranges WHERE id > ? ORDER BY id LIMIT ?');
+  const rangePage = ipam.db.prepare('SELECT * FROM ranges WHERE id > ? ORDER BY id LIMIT ?');
   // Per subnet: addresses in its whole prefix by state (one index count per state).
   const STATE_PARAMS = Object.fromEntries(ADDRESS_STATES.map((state, i) => [`s${i}`, state]));
-  const byStateOf = ipam.store.db.prepare(`SELECT s.id, ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses a
+  const byStateOf = ipam.db.prepare(`SELECT s.id, ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses a
     WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`).join(', ')}
     FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw();
   // Per subnet: addresses in its whole prefix, and whether its first / last address is recorded.
-  const rank = ipam.store.db.prepare(`SELECT s.id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key),
+  const rank = ipam.db.prepare(`SELECT s.id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key),
     EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key), EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key)
     FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw();
 
@@ -174,7 +174,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       subnetFree.set({ subnet }, Number(u.free));
       subnetRatio.set({ subnet }, u.ratio);
       if (edged.has(m.row.id)) {
-        const byState = new Map(ipam.store.countBetweenByState(m.usableFirstKey, m.usableLastKey).map((c) => [c.state, c.n]));
+        const byState = new Map(ipam.countBetweenByState(m.usableFirstKey, m.usableLastKey).map((c) => [c.state, c.n]));
         for (const state of ADDRESS_STATES) subnetAddresses.set({ subnet, state }, byState.get(state) ?? 0);
       } else {
         const n = states.get(m.row.id) ?? [];
@@ -190,7 +190,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       }
       if (slicer.due()) await slicer.pause();
     }
-    const counts = ipam.store.totalsByStateAndSource();
+    const counts = ipam.totalsByStateAndSource();
     const total = new Map(counts.map((c) => [`${c.state}/${c.source}`, c.n]));
     for (const state of ADDRESS_STATES) {
       for (const source of ADDRESS_SOURCES) addresses.set({ state, source }, total.get(`${state}/${source}`) ?? 0);
@@ -203,7 +203,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     for (const r of utilized) {
       const part = clip(interval(r), m.usable);
       if (!part) continue;
-      const inside = ipam.store.countBetween(ipKey({ family: m.family, value: part.first }), ipKey({ family: m.family, value: part.last }));
+      const inside = ipam.countBetween(ipKey({ family: m.family, value: part.first }), ipKey({ family: m.family, value: part.last }));
       parts.push({ size: intervalSize(part), addressCount: BigInt(inside) });
     }
     return utilization(m.size, BigInt(addressCount), parts);

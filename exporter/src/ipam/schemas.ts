@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ADDRESS_SOURCES, ADDRESS_STATES, COLOR_RE, HOSTNAME_RE, RANGE_PURPOSES, TAG_RE, normalizeMac } from './core/fields.js';
 import { IpFormatError, parseIp } from './core/ip.js';
 import { parseSubnetPrefix } from './core/prefix.js';
+import { Id, Page, Timestamp, decimalInt } from '../http/schema-kit.js';
 
 function parsedBy(parse: (v: string) => unknown) {
   return (value: string, ctx: z.RefinementCtx) => {
@@ -28,35 +29,6 @@ const Mac = z.string().max(17).refine((v) => normalizeMac(v) !== null, 'not a MA
 const Text = (max: number) => z.string().max(max)
   .refine((v) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(v), 'control characters are not allowed')
   .refine((v) => v.isWellFormed(), 'not well-formed Unicode (lone surrogate)');
-const Timestamp = z.string().meta({ description: 'RFC 3339 timestamp', example: '2026-11-22T08:31:00.000Z' });
-/** A positive integer id in a path or query: plain decimal digits only (no 0x6, 6e0, " 6"). */
-export const Id = z.string().regex(/^[1-9][0-9]{0,15}$/, 'expected a positive integer id').transform(Number)
-  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER));
-
-export const IdParams = z.strictObject({ id: Id });
-
-/**
- * A whole number in a query string, min to max: plain decimal digits only. z.coerce.number()
- * would take Number()'s wider syntax: 0x10, 1e3, " 5", "+5", and "" as 0. Only decimal text is
- * turned into a number, anything else fails the number check; OpenAPI still says integer.
- */
-export const decimalInt = (min: number, max: number) => z.preprocess(
-  (v) => (typeof v === 'string' && /^(0|[1-9][0-9]*)$/.test(v) ? Number(v) : v),
-  z.number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected a whole number in plain decimal digits' : undefined) })
-    .int().min(min).max(max),
-);
-
-export const Page = (maxLimit = 1000, defaultLimit = 100) => ({
-  limit: decimalInt(1, maxLimit).default(defaultLimit)
-    .meta({ description: `page size (1–${maxLimit})` }),
-  offset: decimalInt(0, Number.MAX_SAFE_INTEGER).default(0),
-});
-
-export const listOf = <T extends z.ZodType>(item: T, name: string) =>
-  z.object({ count: z.number().int(), results: z.array(item) }).meta({ id: name });
-/** A response body of the listOf shape. */
-export const listed = <T>(results: T[]) => ({ count: results.length, results });
-
 // --- subnets
 const subnetFields = {
   name: Text(128).optional(),
@@ -73,7 +45,7 @@ export const SubnetUpdate = z.strictObject(subnetFields).meta({ id: 'SubnetUpdat
 export type SubnetCreate = z.infer<typeof SubnetCreate>;
 export type SubnetUpdate = z.infer<typeof SubnetUpdate>;
 
-const Utilization = z.object({
+export const Utilization = z.object({
   size: z.number().meta({ description: 'usable addresses (may be rounded above 2^53)' }),
   used: z.number(),
   free: z.number(),
@@ -251,3 +223,13 @@ export const Range = z.object({
 }).meta({ id: 'Range' });
 
 export const RangeListQuery = z.strictObject({ ...Page(), subnet_id: Id.optional() });
+
+// --- view types: what the service builds, inferred from the response schemas above
+export type UtilizationView = z.infer<typeof Utilization>;
+export type SubnetView = z.infer<typeof Subnet>;
+/** What discovery knows of a subnet (alive hosts, last scan); filled by a subnet enricher. */
+export type SubnetDiscoveryView = NonNullable<SubnetView['discovery']>;
+export type HostObservationView = z.infer<typeof HostObservation>;
+export type AddressView = z.infer<typeof Address>;
+export type RangeView = z.infer<typeof Range>;
+export type SubnetRowView = z.infer<typeof SubnetRow>;

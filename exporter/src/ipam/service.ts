@@ -1,7 +1,7 @@
 // IPAM rules on top of the store: validation that needs the data (overlaps, containment,
 // uniqueness), allocation, utilization, and an audit entry for every change. Every method
 // that writes runs in one IMMEDIATE transaction, so concurrent requests serialize cleanly.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../turns.js';
 import { type Actor, AuditLog } from '../audit/log.js';
 import { type Clock, isoNow, systemClock } from '../clock.js';
 import { LanscapeError, conflict, notFound, unprocessable } from '../errors.js';
@@ -10,11 +10,15 @@ import { type BlockLookup, type Interval, clip, intervalSize, sortedIntervalLook
 import { ADDRESS_STATES, type AddressSource, type AddressState, normalizeMac } from './core/fields.js';
 import { type TreeNode, buildTree } from './core/hierarchy.js';
 import { type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
-import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parseSubnetPrefix, usableBounds } from './core/prefix.js';
+import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parseSubnetPrefix, prefixOf, usableBounds } from './core/prefix.js';
 import { type Utilization, utilization } from './core/utilization.js';
 import type { AddressCreate, AddressFields, AllocateRequest, RangeCreate, RangeUpdate, SubnetCreate, SubnetUpdate } from './schemas.js';
+import type { AddressView, RangeView, SubnetRowView, SubnetView, UtilizationView } from './schemas.js';
 import { type AddressFilter, type AddressRow, IpamStore, type KeyBound, type NewAddressRow, type RangeRow, type SubnetRef, type SubnetRow } from './store.js';
 import { SubnetLayoutCache, layoutPage } from './layout-cache.js';
+
+// The views are the API's response shapes, inferred from the zod schemas the routes declare.
+export type { AddressView, HostObservationView, RangeView, SubnetDiscoveryView, SubnetRowView, SubnetView, UtilizationView } from './schemas.js';
 
 /** Address rows of a subnet page read (and turned into views) per event-loop turn. */
 const ROWS_CHUNK = 1000;
@@ -26,27 +30,6 @@ const KEY_MAX = Buffer.alloc(18, 0xff);
 
 export interface Paged<T> { count: number; results: T[] }
 
-export interface UtilizationView {
-  size: number; used: number; free: number; ratio: number; by_state: Record<string, number>;
-}
-
-export interface SubnetView {
-  id: number; cidr: string; family: Family; prefix_length: number; name: string; description: string;
-  vlan: number | null; gateway: string | null; tags: string[]; scan_enabled: boolean;
-  scan_interval_seconds: number | null; parent_id: number | null; depth: number; children: number;
-  utilization: UtilizationView; created_at: string; updated_at: string;
-  /** What discovery knows of the subnet (alive hosts, last scan); null without it. Filled by an enricher. */
-  discovery: unknown;
-}
-
-export interface AddressView {
-  id: number; address: string; family: Family; subnet_id: number | null; state: AddressState;
-  hostname: string | null; mac: string | null; description: string; owner: string | null; tags: string[];
-  source: AddressSource; created_at: string; updated_at: string;
-  /** What discovery saw at this address; null until it has been swept. Filled by an enricher. */
-  observed: unknown;
-}
-
 /**
  * Adds data other domains own (e.g. discovery's observations) to address views built in bulk,
  * keyed by the address sort key. Keeps the dependency one-way: those domains know IPAM, not
@@ -55,20 +38,11 @@ export interface AddressView {
 export type AddressEnricher = (views: readonly { key: Buffer; view: AddressView }[]) => void;
 export type SubnetEnricher = (views: readonly { row: SubnetRow; view: SubnetView }[]) => void;
 
-export interface RangeView {
-  id: number; subnet_id: number; start_address: string; end_address: string; label: string;
-  color: string | null; purpose: string; description: string; auto_allocate: boolean; mark_utilized: boolean;
-  utilization: UtilizationView; created_at: string; updated_at: string;
-}
-
-export type SubnetRowView =
-  | { type: 'address'; address: AddressView }
-  | { type: 'gap'; start_address: string; end_address: string; size: number; range_id: number | null };
-
 export type AllocationScope = { subnetId: number } | { rangeId: number };
 
 export class IpamService {
-  readonly store: IpamStore;
+  /** IPAM's tables: private, other domains read through the read API below. */
+  private readonly store: IpamStore;
   readonly audit: AuditLog;
   /** Layouts of subnet views, dropped by the store's writes to their span (see layout-cache.ts). */
   readonly layouts: SubnetLayoutCache;
@@ -832,11 +806,81 @@ export class IpamService {
     return this.store.addressAt(ip);
   }
 
+  // ---------------------------------------------------------------- read API
+  // What other domains (discovery, Docker, Proxmox), the metrics and IPAM's CSV modules read of
+  // IPAM's tables. The store itself is private: a change to the tables is a change here, seen by
+  // the type checker, and a second store backend only has to answer these.
+
+  /** A subnet's row, or undefined (subnetRow() answers 404 instead). */
+  subnet(id: number): SubnetRow | undefined {
+    return this.store.subnet(id);
+  }
+
+  /** Every subnet, ordered by first address then prefix length (cached until a subnet changes). */
+  allSubnets(): readonly SubnetRow[] {
+    return this.store.allSubnets();
+  }
+
+  /** The CIDR of every subnet by id. */
+  subnetCidrs(): Map<number, string> {
+    return new Map(this.store.allSubnets().map((s) => [s.id, s.cidr]));
+  }
+
+  /** The most specific subnet containing an address, if any. */
+  mostSpecificSubnet(ip: IP): SubnetRow | undefined {
+    return this.store.mostSpecificSubnet(ip);
+  }
+
+  /** An address row by id, or undefined. */
+  address(id: number): AddressRow | undefined {
+    return this.store.address(id);
+  }
+
+  /** Address rows with keys in [first, last] (e.g. a subnet's first_key..last_key), by key. */
+  addressesBetween(first: Buffer, last: Buffer): AddressRow[] {
+    return this.store.addressesBetween(first, last);
+  }
+
+  /** Up to `limit` address rows in [first, last] after the key `after`, as arrays of `columns` (CSV export). */
+  addressColumnsPage(columns: readonly string[], first: Buffer, last: Buffer, after: Buffer | undefined, limit: number): unknown[][] {
+    return this.store.addressColumnsPage(columns, first, last, after, limit);
+  }
+
+  /** Ranges lying entirely inside [first, last] (e.g. a subnet's keys), by first key. */
+  rangesInside(first: Buffer, last: Buffer): RangeRow[] {
+    return this.store.rangesInside(first, last);
+  }
+
+  /** Addresses recorded in [first, last]. */
+  countBetween(first: Buffer, last: Buffer): number {
+    return this.store.countBetween(first, last);
+  }
+
+  /** Addresses recorded in [first, last] per state. */
+  countBetweenByState(first: Buffer, last: Buffer): { state: string; n: number }[] {
+    return this.store.countBetweenByState(first, last);
+  }
+
+  /** Addresses per state and source over everything. */
+  totalsByStateAndSource(): { state: string; source: string; n: number }[] {
+    return this.store.totalsByStateAndSource();
+  }
+
+  /**
+   * The store itself, for what reads IPAM's tables with its own SQL until the #18 work moves
+   * that SQL into ipam/store.ts: the metrics' subnet catalog (metrics/subnets.ts, built in
+   * server.ts). Tests and benchmarks seed through it too. ESLint refuses it anywhere else in src/.
+   */
+  static storeOf(ipam: IpamService): IpamStore {
+    return ipam.store;
+  }
+
   rangeView(row: RangeRow): RangeView {
     const subnet = this.subnetRow(row.subnet_id);
     return {
       id: row.id, subnet_id: row.subnet_id, start_address: row.start_address, end_address: row.end_address,
-      label: row.label, color: row.color, purpose: row.purpose, description: row.description,
+      // purpose is one of RANGE_PURPOSES: the API checks it before it is stored
+      label: row.label, color: row.color, purpose: row.purpose as RangeView['purpose'], description: row.description,
       auto_allocate: row.auto_allocate === 1, mark_utilized: row.mark_utilized === 1,
       utilization: utilizationView(this.rangeUtilization(row, subnet)), created_at: row.created_at, updated_at: row.updated_at,
     };
@@ -912,9 +956,8 @@ function takeEnough(plan: AllocationPlan, count: number): bigint[] {
   return free;
 }
 
-export function prefixOf(row: Pick<SubnetRow, 'family' | 'first_key' | 'prefix_length'>): Prefix {
-  return { family: row.family, network: ipFromKey(row.first_key).value, length: row.prefix_length };
-}
+/** The prefix of a subnet row (lives in core/prefix.ts; re-exported for the domains that import it from here). */
+export { prefixOf } from './core/prefix.js';
 
 function rangeInterval(r: RangeRow): Interval {
   return { first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value };

@@ -4,16 +4,17 @@
 import { z } from 'zod';
 import { LanscapeError } from '../errors.js';
 import type { ApiRoutes } from '../http/routes.js';
-import { IdParams, IpAddress, Page, listOf } from '../ipam/schemas.js';
+import { IdParams, Page, listOf } from '../http/schema-kit.js';
+import { IpAddress } from '../ipam/schemas.js';
 import { BRIDGE_RE, CI_USER_RE, NODE_RE, SSH_KEY_RE, STORAGE_RE, VMID_MAX, VMID_MIN, VM_NAME_RE } from './core/formats.js';
-import { JOB_STATES, STEP_NAMES, STEP_STATES } from './core/jobs.js';
+import { JOB_STATES } from './core/jobs.js';
 import type { VmRequest } from './core/plan.js';
+import { BridgeList, GuestList, NodeList, StorageList, TemplateList, VmJob } from './schemas.js';
 import type { ProxmoxService } from './service.js';
 
 const Node = z.string().max(63).regex(NODE_RE, 'a Proxmox node name: letters, digits and -, at most 63');
 const Vmid = z.number().int().min(VMID_MIN).max(VMID_MAX);
 const Storage = z.string().max(100).regex(STORAGE_RE, 'a Proxmox storage id: lower-case letters, digits, - _ and ., starting with a letter');
-const Timestamp = z.string().meta({ description: 'RFC 3339 timestamp', example: '2026-11-22T08:31:00.000Z' });
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,128}$/;
 
 const AddressChoice = z.strictObject({
@@ -62,44 +63,6 @@ export const VmCreate = z.strictObject({
   if (v.clone?.storage && !v.clone.full) ctx.addIssue({ code: 'custom', path: ['clone', 'storage'], message: 'storage applies to a full clone only' });
 }).meta({ id: 'VmCreate' });
 
-const StepView = z.object({
-  name: z.enum(STEP_NAMES), state: z.enum(STEP_STATES), started_at: Timestamp.nullable(), finished_at: Timestamp.nullable(),
-  upid: z.string().optional().meta({ description: 'the Proxmox task of this step' }), message: z.string().optional(),
-}).meta({ id: 'VmJobStep' });
-
-const VmJob = z.object({
-  id: z.number().int(),
-  state: z.enum(JOB_STATES),
-  progress: z.number().min(0).max(1),
-  steps: z.array(StepView),
-  node: z.string(),
-  name: z.string(),
-  vmid: z.number().int().nullable(),
-  address: z.string().nullable(),
-  address_id: z.number().int().nullable().meta({ description: 'the IPAM address record' }),
-  error: z.string().optional(),
-  idempotency_key: z.string().nullable(),
-  created_at: Timestamp,
-  updated_at: Timestamp,
-  finished_at: Timestamp.nullable(),
-}).meta({ id: 'VmJob' });
-
-const Num = z.number().nullable();
-const NodeView = z.object({
-  node: z.string(), online: z.boolean(), cpu_usage_ratio: Num, cpus: Num, memory_used_bytes: Num, memory_total_bytes: Num,
-  uptime_seconds: Num, guests: z.number().int(),
-}).meta({ id: 'ProxmoxNode' });
-const GuestView = z.object({
-  vmid: z.number().int(), type: z.enum(['qemu', 'lxc']), node: z.string(), name: z.string(), status: z.string(), template: z.boolean(),
-  tags: z.array(z.string()), cpu_usage_ratio: Num, cpus: Num, memory_used_bytes: Num, memory_total_bytes: Num, disk_total_bytes: Num,
-  uptime_seconds: Num,
-  addresses: z.array(z.object({
-    address: z.string(), prefix_length: z.number().int().nullable(), interface: z.string(), mac: z.string().nullable(),
-    address_id: z.number().int().nullable().meta({ description: 'the IPAM record at this address, whoever made it' }),
-    source: z.string().nullable(),
-  })).nullable().meta({ description: 'null when unknown (stopped, no guest agent)' }),
-}).meta({ id: 'ProxmoxGuest' });
-
 const NodeQuery = z.strictObject({ node: Node });
 
 function notConfigured(): never {
@@ -113,20 +76,20 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
 
   api.add({
     method: 'get', path: '/proxmox/nodes', scope: 'read', tag: 'proxmox', summary: 'Cluster nodes from the last inventory',
-    responses: { 200: { description: 'Nodes', schema: z.object({ updated_at: Timestamp, results: z.array(NodeView) }).meta({ id: 'ProxmoxNodeList' }) }, ...unavailable },
+    responses: { 200: { description: 'Nodes', schema: NodeList }, ...unavailable },
     handler: () => ({ status: 200, body: need().nodes() }),
   });
   api.add({
     method: 'get', path: '/proxmox/guests', scope: 'read', tag: 'proxmox', summary: 'VMs and containers from the last inventory, with their IPAM address ids',
     query: z.strictObject({ node: Node.optional(), type: z.enum(['qemu', 'lxc']).optional() }),
-    responses: { 200: { description: 'Guests', schema: z.object({ updated_at: Timestamp, count: z.number().int(), results: z.array(GuestView) }).meta({ id: 'ProxmoxGuestList' }) }, ...unavailable },
+    responses: { 200: { description: 'Guests', schema: GuestList }, ...unavailable },
     handler: ({ query }) => ({ status: 200, body: need().guests(query) }),
   });
   api.add({
     method: 'get', path: '/proxmox/templates', scope: 'read', tag: 'proxmox', summary: 'VM templates on a node (asked live)',
     query: NodeQuery,
     responses: {
-      200: { description: 'Templates', schema: listOf(z.object({ vmid: z.number().int(), name: z.string(), node: z.string(), tags: z.array(z.string()), disk_total_bytes: Num, memory_total_bytes: Num }), 'ProxmoxTemplateList') },
+      200: { description: 'Templates', schema: TemplateList },
       ...unavailable,
     },
     handler: async ({ query }) => ({ status: 200, body: await need().templates(query.node) }),
@@ -137,7 +100,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     responses: {
       200: {
         description: 'Storages',
-        schema: listOf(z.object({ storage: z.string(), type: z.string(), content: z.array(z.string()), shared: z.boolean(), active: z.boolean(), total_bytes: Num, available_bytes: Num }), 'ProxmoxStorageList'),
+        schema: StorageList,
       },
       ...unavailable,
     },
@@ -149,7 +112,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     responses: {
       200: {
         description: 'Bridges',
-        schema: listOf(z.object({ bridge: z.string(), type: z.string(), active: z.boolean(), vlan_aware: z.boolean(), cidr: z.string().nullable(), comments: z.string().nullable() }), 'ProxmoxBridgeList'),
+        schema: BridgeList,
       },
       ...unavailable,
     },

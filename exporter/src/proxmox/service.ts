@@ -13,22 +13,15 @@ import { type IpamService, prefixOf } from '../ipam/service.js';
 import type { Db } from '../store/db.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import { type PveClient, ProxmoxError, createPveClient } from './client.js';
-import { type Guest, type PveNode, agentAddresses, lxcAddresses, parseGuests, parseNodes } from './core/inventory.js';
+import { type Guest, type Inventory, agentAddresses, lxcAddresses, parseGuests, parseNodes } from './core/inventory.js';
 import { type Plan, type RowInfo, reconcile } from './core/reconcile.js';
 import { mapLimit } from '../map-limit.js';
 import { ProxmoxStore } from './store.js';
+import type { BridgeListView, GuestListView, NodeListView, StorageListView, TemplateListView } from './schemas.js';
 import { VmJobs } from './vms.js';
 
 export type ProxmoxConfig = Config['proxmox'];
-
-export interface Inventory {
-  startedAt: number;
-  finishedAt: number;
-  nodes: PveNode[];
-  guests: Guest[];
-  nodesRead: Set<string>;
-  problems: string[];
-}
+export type { Inventory } from './core/inventory.js';
 
 export interface ReconcileSummary { created: number; updated: number; released: number }
 
@@ -210,7 +203,7 @@ export class ProxmoxService {
   /** Inside a managed subnet and usable there (not its network or broadcast address). */
   private isManaged(address: string): boolean {
     const ip = parseIp(address);
-    const subnet = this.ipam.store.mostSpecificSubnet(ip);
+    const subnet = this.ipam.mostSpecificSubnet(ip);
     if (!subnet) return false;
     const b = usableBounds(prefixOf(subnet));
     return ip.value >= b.first && ip.value <= b.last;
@@ -222,7 +215,7 @@ export class ProxmoxService {
     throw new LanscapeError(503, 'unavailable', this.lastError ? `Proxmox inventory failed: ${this.lastError}` : 'the first Proxmox inventory has not finished yet; try again in a moment');
   }
 
-  nodes() {
+  nodes(): NodeListView {
     const inv = this.requireInventory();
     return {
       updated_at: new Date(inv.finishedAt).toISOString(),
@@ -233,7 +226,7 @@ export class ProxmoxService {
     };
   }
 
-  guests(filter: { node?: string | undefined; type?: 'qemu' | 'lxc' | undefined }) {
+  guests(filter: { node?: string | undefined; type?: 'qemu' | 'lxc' | undefined }): GuestListView {
     const inv = this.requireInventory();
     const list = inv.guests.filter((g) => (!filter.node || g.node === filter.node) && (!filter.type || g.type === filter.type));
     return {
@@ -260,13 +253,13 @@ export class ProxmoxService {
   }
 
   /** Live reads for the VM wizard (fresher than the inventory). */
-  async templates(node: string) {
+  async templates(node: string): Promise<TemplateListView> {
     this.knownNode(node);
     const list = parseGuests(await this.live(() => this.client.api.nodes.$(node).qemu.$get()), node, 'qemu').filter((g) => g.template);
     return { count: list.length, results: list.map((g) => ({ vmid: g.vmid, name: g.name, node, tags: g.tags, disk_total_bytes: g.maxdisk, memory_total_bytes: g.maxmem })) };
   }
 
-  async storages(node: string) {
+  async storages(node: string): Promise<StorageListView> {
     this.knownNode(node);
     const data = await this.live(() => this.client.api.nodes.$(node).storage.$get({ enabled: true, content: 'images' }));
     const list = (Array.isArray(data) ? data as Record<string, unknown>[] : [])
@@ -279,7 +272,7 @@ export class ProxmoxService {
     return { count: list.length, results: list };
   }
 
-  async bridges(node: string) {
+  async bridges(node: string): Promise<BridgeListView> {
     this.knownNode(node);
     const data = await this.live(() => this.client.api.nodes.$(node).network.$get({ type: 'any_bridge' }));
     const list = (Array.isArray(data) ? data as Record<string, unknown>[] : [])

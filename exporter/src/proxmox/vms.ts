@@ -18,28 +18,13 @@ import {
   setUpid, startCleanup, startStep, succeed,
 } from './core/jobs.js';
 import { type VmPlan, type VmRequest, cloneParams, configParams, createParams } from './core/plan.js';
-import type { Inventory, ProxmoxConfig } from './service.js';
+import type { Config } from '../config/schema.js';
+import type { Inventory } from './core/inventory.js';
 import type { JobRow, ProxmoxStore } from './store.js';
+import type { VmJobView } from './schemas.js';
 
 /** Jobs waiting at once; more is 429 (each one holds an address). */
 export const MAX_QUEUED = 20;
-
-export interface VmJobView {
-  id: number;
-  state: JobState;
-  progress: number;
-  steps: Step[];
-  node: string;
-  name: string;
-  vmid: number | null;
-  address: string | null;
-  address_id: number | null;
-  error?: string;
-  idempotency_key: string | null;
-  created_at: string;
-  updated_at: string;
-  finished_at: string | null;
-}
 
 export interface VmJobDeps {
   now: () => number;
@@ -63,7 +48,7 @@ export class VmJobs {
   private readonly aborter = new AbortController();
 
   constructor(private readonly ipam: IpamService, private readonly store: ProxmoxStore, private readonly client: PveClient,
-    private readonly config: ProxmoxConfig, private readonly deps: VmJobDeps, private readonly logger: Logger) {
+    private readonly config: Config['proxmox'], private readonly deps: VmJobDeps, private readonly logger: Logger) {
     for (const row of store.unfinishedJobs()) this.interrupted(row, parseJob(row));
   }
 
@@ -155,7 +140,7 @@ export class VmJobs {
   }
 
   private subnet(id: number): SubnetRow {
-    const row = this.ipam.store.subnet(id);
+    const row = this.ipam.subnet(id);
     if (!row) throw unprocessable(`subnet ${id} does not exist`);
     return row;
   }
@@ -177,7 +162,7 @@ export class VmJobs {
         const given = this.subnet(spec.subnet_id);
         if (!contains(prefixOf(given), ip)) throw unprocessable(`${formatIp(ip)} is outside subnet ${given.cidr} (id ${given.id})`);
       }
-      const found = this.ipam.store.mostSpecificSubnet(ip);
+      const found = this.ipam.mostSpecificSubnet(ip);
       if (!found) throw unprocessable(`${formatIp(ip)} is not inside any managed subnet; create the subnet first`);
       subnet = found;
       view = this.ipam.createAddress({ address: spec.address, ...fields }, actor);

@@ -3,18 +3,16 @@
 // anything else is 400 before the service, let alone SSH, sees it.
 import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
-import { Id, IdParams, Page, listOf, listed } from '../ipam/schemas.js';
+import { Id, IdParams, Page, listOf, listed } from '../http/schema-kit.js';
+import { Host, Protocol, Schedule, State, Test } from './schemas.js';
 import { LIMITS, ipLiteral } from './core/command.js';
 import { HOST_NAME_RE, type TrafficService } from './service.js';
 
-const Timestamp = z.string().meta({ description: 'RFC 3339 timestamp', example: '2026-11-22T08:31:00.000Z' });
 const HostName = z.string().max(32).regex(HOST_NAME_RE, 'a configured traffic host name (lower-case letters, digits and -)');
 const Target = z.string().max(64)
   .refine((v) => HOST_NAME_RE.test(v) || ipLiteral(v) !== null, 'a configured traffic host name or an IPv4/IPv6 address')
   .transform((v) => ipLiteral(v) ?? v)
   .meta({ description: 'a configured host name, or an IP address with an iperf3 server', example: 'nas' });
-const Protocol = z.enum(['tcp', 'udp']);
-const State = z.enum(['queued', 'running', 'done', 'failed']);
 
 const params = {
   source: HostName.meta({ description: 'the configured host that runs the iperf3 client', example: 'nas' }),
@@ -32,48 +30,6 @@ const params = {
 };
 
 const TestCreate = z.strictObject(params).meta({ id: 'TrafficTestCreate' });
-
-const Result = z.object({
-  sent_bits_per_second: z.number(),
-  received_bits_per_second: z.number(),
-  retransmits: z.number().int().nullable().meta({ description: 'TCP only' }),
-  jitter_seconds: z.number().nullable().meta({ description: 'UDP only' }),
-  lost_packets: z.number().int().nullable(),
-  packets: z.number().int().nullable(),
-  loss_ratio: z.number().min(0).max(1).nullable(),
-  seconds: z.number().meta({ description: 'measured interval' }),
-}).meta({ id: 'TrafficResult' });
-
-const Test = z.object({
-  id: z.number().int(),
-  source: z.string(),
-  target: z.string().meta({ description: 'the configured host name, else the address' }),
-  target_address: z.string(),
-  protocol: Protocol,
-  duration_seconds: z.number().int(),
-  bitrate_bits_per_second: z.number().int().nullable(),
-  parallel: z.number().int(),
-  reverse: z.boolean(),
-  start_server: z.boolean(),
-  port: z.number().int(),
-  state: State,
-  progress: z.number().min(0).max(1),
-  queued_at: Timestamp,
-  started_at: Timestamp.nullable(),
-  finished_at: Timestamp.nullable(),
-  result: Result.nullable(),
-  error: z.string().optional(),
-  schedule_id: z.number().int().nullable(),
-}).meta({ id: 'TrafficTest' });
-
-const Host = z.object({
-  name: z.string(), address: z.string(), port: z.number().int(), user: z.string(), auth: z.enum(['key', 'agent']),
-  host_key: z.object({
-    pinned: z.string().nullable(), known_hosts: z.boolean(),
-    trusted_on_first_use: z.string().nullable().meta({ description: 'the key stored at the first connection (trust_on_first_use)' }),
-  }),
-  iperf3_port: z.number().int(),
-}).meta({ id: 'TrafficHost' });
 
 const INTERVAL = [60, 604_800] as const;
 const scheduleFields = {
@@ -98,15 +54,6 @@ const ScheduleUpdate = z.strictObject({
   interval_seconds: scheduleFields.interval_seconds.optional(), jitter_seconds: scheduleFields.jitter_seconds,
   enabled: z.boolean().optional(), floor_bits_per_second: scheduleFields.floor_bits_per_second,
 }).meta({ id: 'TrafficScheduleUpdate' });
-
-const Schedule = z.object({
-  id: z.number().int(), source: z.string(), target: z.string(), protocol: Protocol, duration_seconds: z.number().int(),
-  bitrate_bits_per_second: z.number().int().nullable().meta({ description: "null: the protocol's default" }),
-  parallel: z.number().int(), reverse: z.boolean(), start_server: z.boolean(),
-  port: z.number().int().nullable().meta({ description: "null: the target host's iperf3_port (else 5201) at each run" }),
-  interval_seconds: z.number().int(), jitter_seconds: z.number().int(), enabled: z.boolean(),
-  floor_bits_per_second: z.number().int().nullable(), last_test_id: z.number().int().nullable(), next_run_at: Timestamp.nullable(),
-}).meta({ id: 'TrafficSchedule' });
 
 const UNPROCESSABLE = { description: 'Unknown source or target host, or start_server without a configured target' };
 

@@ -13,6 +13,7 @@ import { firstRunAt, nextRunAt } from './core/schedule.js';
 import { type RunOutcome, runTrafficTest } from './runner.js';
 import { type SshEndpoint, type SshSession, sshConnect } from './ssh.js';
 import { type ScheduleRow, type TestFilter, type TestParams, type TestRow, TrafficStore } from './store.js';
+import type { HostView, ScheduleView, TestView } from './schemas.js';
 import type { Db } from '../store/db.js';
 
 export type HostConfig = Config['traffic']['hosts'][number];
@@ -24,32 +25,13 @@ export const DEFAULT_UDP_BITRATE = 1_000_000;
 /** Tests waiting at once, all targets together; more is 429. */
 export const MAX_QUEUED = 100;
 
-export interface HostView {
-  name: string; address: string; port: number; user: string; auth: 'key' | 'agent';
-  host_key: { pinned: string | null; known_hosts: boolean; trusted_on_first_use: string | null };
-  iperf3_port: number;
-}
-
 export interface TestInput {
   source: string; target: string; protocol: Protocol; duration_seconds: number; bitrate_bits_per_second?: number | null | undefined;
   parallel: number; reverse: boolean; start_server: boolean; port?: number | null | undefined;
 }
 
-export interface TestView {
-  id: number; source: string; target: string; target_address: string; protocol: Protocol; duration_seconds: number;
-  bitrate_bits_per_second: number | null; parallel: number; reverse: boolean; start_server: boolean; port: number;
-  state: TestRow['state']; progress: number; queued_at: string; started_at: string | null; finished_at: string | null;
-  result: TrafficResult | null; error?: string; schedule_id: number | null;
-}
-
 export interface ScheduleInput extends TestInput {
   interval_seconds: number; jitter_seconds?: number | undefined; enabled: boolean; floor_bits_per_second?: number | null | undefined;
-}
-
-export interface ScheduleView {
-  id: number; source: string; target: string; protocol: Protocol; duration_seconds: number; bitrate_bits_per_second: number | null;
-  parallel: number; reverse: boolean; start_server: boolean; port: number | null; interval_seconds: number; jitter_seconds: number;
-  enabled: boolean; floor_bits_per_second: number | null; last_test_id: number | null; next_run_at: string | null;
 }
 
 export interface TrafficDeps {

@@ -18,6 +18,11 @@ export const TOKENS = {
 
 export const EXPORTER_DIR = fileURLToPath(new URL('../..', import.meta.url));
 
+// Every answer of an exporter started by a test is checked against the schema its route
+// declares (src/http/response-check.ts): in this process, and in child exporters, which
+// inherit the environment or get it from testEnv().
+process.env.LANSCAPE_VALIDATE_RESPONSES ??= '1';
+
 export function tempDir(prefix = 'lanscape-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
@@ -35,6 +40,7 @@ export function testEnv(db: string, extra: Record<string, string> = {}): Record<
     // their namespace; manual scans in other tests only target loopback subnets.
     LANSCAPE_SCAN_ENABLED: 'false',
     LANSCAPE_SCAN_RDNS: 'false',
+    LANSCAPE_VALIDATE_RESPONSES: '1',
     ...extra,
   };
 }

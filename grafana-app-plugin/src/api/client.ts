@@ -8,7 +8,10 @@ import type {
   Address,
   AddressFields,
   AddressHistory,
+  AddressInput,
+  AllocateInput,
   AuditEntry,
+  AvailableIp,
   Conflict,
   DockerConflict,
   DockerContainer,
@@ -20,24 +23,25 @@ import type {
   LanscapeEvent,
   Paged,
   ProxmoxBridge,
-  ProxmoxGuest,
-  ProxmoxNode,
+  ProxmoxGuestList,
+  ProxmoxNodeList,
   ProxmoxStorage,
   ProxmoxTemplate,
+  QueryOf,
   Range,
   Scan,
   Subnet,
   SubnetInput,
+  SubnetPatch,
   SubnetRows,
   TrafficHost,
   TrafficSchedule,
   TrafficScheduleInput,
+  TrafficSchedulePatch,
   TrafficTest,
   TrafficTestInput,
-  TrafficTestState,
   VmCreateInput,
   VmJob,
-  VmJobState,
 } from './types';
 
 export const PROXY_BASE = `/api/plugin-proxy/${pluginJson.id}`;
@@ -112,29 +116,36 @@ export function toApiError(e: unknown): ApiError {
 export const api = {
   info: () => request<ExporterInfo>('read', 'GET', '/info'),
 
-  subnets: (query: Query = {}) =>
+  subnets: (query: QueryOf<'/api/v1/subnets', 'get'> = {}) =>
     request<Paged<Subnet>>('read', 'GET', '/subnets', { query: { limit: 1000, ...query } }),
   subnet: (id: number) => request<Subnet>('read', 'GET', `/subnets/${id}`),
   createSubnet: (input: SubnetInput) => request<Subnet>('write', 'POST', '/subnets', { body: input }),
-  updateSubnet: (id: number, patch: Partial<SubnetInput>) =>
+  updateSubnet: (id: number, patch: SubnetPatch) =>
     request<Subnet>('write', 'PATCH', `/subnets/${id}`, { body: patch }),
   deleteSubnet: (id: number, force = false) =>
     request<void>('write', 'DELETE', `/subnets/${id}`, { query: force ? { force: 'true' } : {} }),
   subnetRows: (id: number, offset = 0, limit = 1000) =>
     request<SubnetRows>('read', 'GET', `/subnets/${id}/addresses`, { query: { offset, limit } }),
   availableIps: (scope: { subnetId: number } | { rangeId: number }, limit = 1) =>
-    request<Paged<{ address: string; family: number }>>('read', 'GET', `${scopePath(scope)}/available-ips`, {
+    request<Paged<AvailableIp>>('read', 'GET', `${scopePath(scope)}/available-ips`, {
       query: { limit },
     }),
-  allocate: (scope: { subnetId: number } | { rangeId: number }, count: number, fields: AddressFields = {}) =>
-    request<Address[]>('write', 'POST', `${scopePath(scope)}/available-ips`, { body: { count, ...fields } }),
+  allocate: (
+    scope: { subnetId: number } | { rangeId: number },
+    count: number,
+    fields: Omit<AllocateInput, 'count'> = {}
+  ) =>
+    request<Address[]>('write', 'POST', `${scopePath(scope)}/available-ips`, {
+      body: { count, ...fields } satisfies AllocateInput,
+    }),
   scan: (subnetId: number) => request<Scan>('write', 'POST', `/subnets/${subnetId}/scan`, { body: {} }),
   scanStatus: (scanId: number) => request<Scan>('read', 'GET', `/scans/${scanId}`),
 
-  addresses: (query: Query = {}) => request<Paged<Address>>('read', 'GET', '/addresses', { query }),
+  addresses: (query: QueryOf<'/api/v1/addresses', 'get'> = {}) =>
+    request<Paged<Address>>('read', 'GET', '/addresses', { query }),
   address: (id: number) => request<Address>('read', 'GET', `/addresses/${id}`),
-  createAddress: (address: string, fields: AddressFields = {}) =>
-    request<Address>('write', 'POST', '/addresses', { body: { address, ...fields } }),
+  createAddress: (address: string, fields: Omit<AddressInput, 'address'> = {}) =>
+    request<Address>('write', 'POST', '/addresses', { body: { address, ...fields } satisfies AddressInput }),
   updateAddress: (id: number, patch: AddressFields) =>
     request<Address>('write', 'PATCH', `/addresses/${id}`, { body: patch }),
   releaseAddress: (id: number) => request<void>('write', 'DELETE', `/addresses/${id}`),
@@ -144,7 +155,8 @@ export const api = {
   ranges: (subnetId?: number) =>
     request<Paged<Range>>('read', 'GET', '/ranges', { query: { subnet_id: subnetId, limit: 1000 } }),
 
-  events: (query: Query = {}) => request<Paged<LanscapeEvent>>('read', 'GET', '/events', { query }),
+  events: (query: QueryOf<'/api/v1/events', 'get'> = {}) =>
+    request<Paged<LanscapeEvent>>('read', 'GET', '/events', { query }),
   /** Every conflict, following the exporter's pages (1,000 a page). */
   conflicts: async (kind?: Conflict['kind']): Promise<Paged<Conflict>> => {
     const results: Conflict[] = [];
@@ -158,27 +170,25 @@ export const api = {
       }
     }
   },
-  audit: (query: Query = {}) => request<Paged<AuditEntry>>('read', 'GET', '/audit', { query }),
+  audit: (query: QueryOf<'/api/v1/audit', 'get'> = {}) =>
+    request<Paged<AuditEntry>>('read', 'GET', '/audit', { query }),
 
   trafficHosts: () => request<Paged<TrafficHost>>('read', 'GET', '/traffic/hosts'),
-  trafficTests: (
-    query: { limit?: number; offset?: number; source?: string; target?: string; state?: TrafficTestState } = {}
-  ) => request<Paged<TrafficTest>>('read', 'GET', '/traffic-tests', { query }),
+  trafficTests: (query: QueryOf<'/api/v1/traffic-tests', 'get'> = {}) =>
+    request<Paged<TrafficTest>>('read', 'GET', '/traffic-tests', { query }),
   trafficTest: (id: number) => request<TrafficTest>('read', 'GET', `/traffic-tests/${id}`),
   startTrafficTest: (input: TrafficTestInput) =>
     request<TrafficTest>('write', 'POST', '/traffic-tests', { body: input }),
   trafficSchedules: () => request<Paged<TrafficSchedule>>('read', 'GET', '/traffic-schedules'),
   createTrafficSchedule: (input: TrafficScheduleInput) =>
     request<TrafficSchedule>('write', 'POST', '/traffic-schedules', { body: input }),
-  updateTrafficSchedule: (id: number, patch: Partial<TrafficScheduleInput>) =>
+  updateTrafficSchedule: (id: number, patch: TrafficSchedulePatch) =>
     request<TrafficSchedule>('write', 'PATCH', `/traffic-schedules/${id}`, { body: patch }),
   deleteTrafficSchedule: (id: number) => request<void>('write', 'DELETE', `/traffic-schedules/${id}`),
 
-  proxmoxNodes: () => request<{ updated_at: string; results: ProxmoxNode[] }>('read', 'GET', '/proxmox/nodes'),
-  proxmoxGuests: (query: { node?: string; type?: 'qemu' | 'lxc' } = {}) =>
-    request<{ updated_at: string; count: number; results: ProxmoxGuest[] }>('read', 'GET', '/proxmox/guests', {
-      query,
-    }),
+  proxmoxNodes: () => request<ProxmoxNodeList>('read', 'GET', '/proxmox/nodes'),
+  proxmoxGuests: (query: QueryOf<'/api/v1/proxmox/guests', 'get'> = {}) =>
+    request<ProxmoxGuestList>('read', 'GET', '/proxmox/guests', { query }),
   proxmoxTemplates: (node: string) =>
     request<Paged<ProxmoxTemplate>>('read', 'GET', '/proxmox/templates', { query: { node } }),
   proxmoxStorages: (node: string) =>
@@ -191,7 +201,7 @@ export const api = {
    */
   createVm: (input: VmCreateInput, idempotencyKey: string) =>
     request<VmJob>('admin', 'POST', '/vms', { body: input, headers: { 'Idempotency-Key': idempotencyKey } }),
-  vmJobs: (query: { limit?: number; offset?: number; state?: VmJobState } = {}) =>
+  vmJobs: (query: QueryOf<'/api/v1/vms/jobs', 'get'> = {}) =>
     request<Paged<VmJob>>('read', 'GET', '/vms/jobs', { query }),
   vmJob: (id: number) => request<VmJob>('read', 'GET', `/vms/jobs/${id}`),
 

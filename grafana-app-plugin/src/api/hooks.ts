@@ -63,10 +63,10 @@ export interface Polled<T> {
 }
 
 /**
- * Follows a job the exporter runs (a traffic test, a VM creation): `get(id)` every `pollMs` while
- * `active(item)`, one request at a time. A failed poll is kept in `error` and polling goes on (a
- * hiccup of the proxy or the exporter), except for a 404 (the job is gone). Nothing is asked or set
- * after unmount. `onEnd` is called once with the item that is no longer active.
+ * Follows a job the exporter runs (a scan, a traffic test, a VM creation, a CSV import): `get(id)`
+ * every `pollMs` while `active(item)`, one request at a time. A failed poll is kept in `error` and
+ * polling goes on (a hiccup of the proxy or the exporter), except for a 404 (the job is gone).
+ * Nothing is asked or set after unmount. `onEnd` is called once with the item that is no longer active.
  */
 export function usePolling<T extends { id: number }>(
   get: (id: number) => Promise<T>,

@@ -56,6 +56,20 @@ describe('ScanButton', () => {
     ]);
   });
 
+  it('keeps following the scan through a failed poll (the shared polling hook)', async () => {
+    const answers = [fail(502, 'bad gateway'), scan({ state: 'done', progress: 1, alive: 2, sent: 254 })];
+    mockFetch.mockImplementation(
+      routes({ 'POST write/subnets/1/scan': scan({ state: 'running' }), 'GET read/scans/5': () => answers.shift() })
+    );
+    const onDone = jest.fn();
+    render(<ScanButton subnetId={1} onDone={onDone} pollMs={5} />);
+    fireEvent.click(screen.getByTestId(testIds.scan.button(1)));
+    expect(await screen.findByText('2 alive of 254')).toBeInTheDocument();
+    expect(screen.getByTestId(testIds.scan.progress(1))).not.toHaveTextContent('bad gateway');
+    expect(onDone).toHaveBeenCalledTimes(1);
+    expect(calls(mockFetch)).toHaveLength(3);
+  });
+
   it('explains a refused scan (429) with the exporter message', async () => {
     mockFetch.mockImplementation(
       routes({

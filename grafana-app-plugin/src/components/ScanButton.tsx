@@ -1,8 +1,9 @@
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useState } from 'react';
 import { css } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { Button, Icon, Tooltip, useStyles2 } from '@grafana/ui';
 import { type ApiError, api, explain, toApiError } from '../api/client';
+import { useMounted, usePolling } from '../api/hooks';
 import type { Scan } from '../api/types';
 import { formatPercent } from '../utils/format';
 import { testIds } from './testIds';
@@ -16,48 +17,27 @@ interface Props {
   disabled?: boolean;
 }
 
+function isScanActive(scan: Scan): boolean {
+  return scan.state === 'queued' || scan.state === 'running';
+}
+
 /** "Scan now": starts a sweep, then polls the scan until it is done and shows its progress. */
 export function ScanButton({ subnetId, onDone, pollMs = 1000, size = 'sm', disabled }: Props) {
   const styles = useStyles2(getStyles);
-  const [scan, setScan] = useState<Scan>();
-  const [error, setError] = useState<ApiError>();
-  const timer = useRef<ReturnType<typeof setTimeout>>();
-  const alive = useRef(true);
-  const onDoneRef = useRef(onDone);
-  useEffect(() => {
-    onDoneRef.current = onDone;
-  }, [onDone]);
-
-  useEffect(() => {
-    alive.current = true;
-    return () => {
-      alive.current = false;
-      clearTimeout(timer.current);
-    };
-  }, []);
-
-  const follow = (current: Scan) => {
-    if (!alive.current) {
-      return;
-    }
-    setScan(current);
-    if (current.state === 'done' || current.state === 'failed') {
-      onDoneRef.current?.(current);
-      return;
-    }
-    timer.current = setTimeout(() => {
-      api.scanStatus(current.id).then(follow, (e: unknown) => alive.current && setError(toApiError(e)));
-    }, pollMs);
-  };
+  const mounted = useMounted();
+  const polled = usePolling(api.scanStatus, isScanActive, pollMs, onDone);
+  const [startError, setStartError] = useState<ApiError>();
+  const scan = polled.current;
+  const error = startError ?? polled.error;
 
   const start = async () => {
-    setError(undefined);
-    setScan(undefined);
+    setStartError(undefined);
+    polled.stop();
     try {
-      follow(await api.scan(subnetId));
+      polled.start(await api.scan(subnetId));
     } catch (e) {
-      if (alive.current) {
-        setError(toApiError(e));
+      if (mounted.current) {
+        setStartError(toApiError(e));
       }
     }
   };

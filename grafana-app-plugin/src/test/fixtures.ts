@@ -99,6 +99,8 @@ export function range(overrides: Partial<Range> = {}): Range {
     auto_allocate: false,
     mark_utilized: false,
     utilization: utilization(0, 100),
+    created_at: '2026-01-01T00:00:00.000Z',
+    updated_at: '2026-01-01T00:00:00.000Z',
     ...overrides,
   };
 }

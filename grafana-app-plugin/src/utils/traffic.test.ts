@@ -9,6 +9,7 @@ import {
   mbpsToBits,
   parseInterval,
   toScheduleInput,
+  toSchedulePatch,
   toTrafficInput,
   validateScheduleForm,
   validateTrafficForm,
@@ -134,9 +135,10 @@ describe('traffic form', () => {
       floor_bits_per_second: 800_000_000,
     });
     // Editing clears an emptied bitrate with null; creating leaves it out (the exporter's default).
-    expect(toScheduleInput(schedule, HOSTS, true).bitrate_bits_per_second).toBeNull();
-    expect(
-      toScheduleInput({ ...schedule, protocol: 'udp', bitrateMbps: '5' }, HOSTS, true).bitrate_bits_per_second
-    ).toBe(5e6);
+    expect(toScheduleInput(schedule, HOSTS)).not.toHaveProperty('bitrate_bits_per_second');
+    expect(toSchedulePatch(schedule, HOSTS).bitrate_bits_per_second).toBeNull();
+    expect(toSchedulePatch({ ...schedule, protocol: 'udp', bitrateMbps: '5' }, HOSTS).bitrate_bits_per_second).toBe(
+      5e6
+    );
   });
 });

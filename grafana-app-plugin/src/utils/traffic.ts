@@ -1,21 +1,32 @@
-// Traffic tests: the run/schedule form (state, checks that mirror the exporter's, request body)
+// Traffic tests: the run/schedule form (state, the exporter's checks and limits, request body)
 // and the formatting of throughput, jitter, loss and intervals.
-import type { TrafficProtocol, TrafficScheduleInput, TrafficTest, TrafficTestInput } from '../api/types';
+import { LIMITS } from '../api/limits.gen';
+import type {
+  TrafficProtocol,
+  TrafficScheduleInput,
+  TrafficSchedulePatch,
+  TrafficTest,
+  TrafficTestInput,
+} from '../api/types';
 import { type FormErrors, intIn } from './form';
 import { formatPercent } from './format';
 import { isIp } from './ip';
 
-/** The exporter's limits (exporter/src/traffic: the request schema). */
+const TEST = LIMITS.TrafficTestCreate;
+const SCHEDULE = LIMITS.TrafficScheduleCreate;
+/** The exporter's limits, from its OpenAPI document (TrafficTestCreate, TrafficScheduleCreate). */
 export const TRAFFIC_LIMITS = {
-  durationMin: 1,
-  durationMax: 300,
-  parallelMin: 1,
-  parallelMax: 32,
-  intervalMin: 60,
-  intervalMax: 604_800,
-  /** bits/s: 100 Gbit/s */
-  bitrateMax: 100_000_000_000,
+  durationMin: TEST.duration_seconds.minimum,
+  durationMax: TEST.duration_seconds.maximum,
+  parallelMin: TEST.parallel.minimum,
+  parallelMax: TEST.parallel.maximum,
+  intervalMin: SCHEDULE.interval_seconds.minimum,
+  intervalMax: SCHEDULE.interval_seconds.maximum,
+  /** bits/s (100 Gbit/s) */
+  bitrateMax: TEST.bitrate_bits_per_second.maximum,
 } as const;
+/** The largest bitrate in Mbit/s, as the forms say it. */
+const MAX_MBPS = TRAFFIC_LIMITS.bitrateMax / 1e6;
 
 export interface TrafficForm {
   source: string;
@@ -101,7 +112,7 @@ export function validateTrafficForm(form: TrafficForm, hostNames: string[]): For
     errors.parallel = `A whole number from ${TRAFFIC_LIMITS.parallelMin} to ${TRAFFIC_LIMITS.parallelMax}`;
   }
   if (form.protocol === 'udp' && Number.isNaN(mbpsToBits(form.bitrateMbps))) {
-    errors.bitrateMbps = 'Mbit/s, above 0 and at most 100000 (for example 100 or 0.5)';
+    errors.bitrateMbps = `Mbit/s, above 0 and at most ${MAX_MBPS} (for example 100 or 0.5)`;
   }
   return errors;
 }
@@ -150,27 +161,33 @@ export function validateScheduleForm(form: ScheduleForm, hostNames: string[]): F
   const errors: FormErrors<ScheduleForm> = validateTrafficForm(form, hostNames);
   const interval = parseInterval(form.interval);
   if (interval === undefined || interval < TRAFFIC_LIMITS.intervalMin || interval > TRAFFIC_LIMITS.intervalMax) {
-    errors.interval = 'From 1m to 7d, for example 15m, 1h or 3600 (seconds)';
+    errors.interval = `From ${formatInterval(TRAFFIC_LIMITS.intervalMin)} to ${formatInterval(
+      TRAFFIC_LIMITS.intervalMax
+    )}, for example 15m, 1h or 3600 (seconds)`;
   }
   if (Number.isNaN(mbpsToBits(form.floorMbps))) {
-    errors.floorMbps = 'Mbit/s, above 0 and at most 100000, or empty for no floor';
+    errors.floorMbps = `Mbit/s, above 0 and at most ${MAX_MBPS}, or empty for no floor`;
   }
   return errors;
 }
 
-/**
- * The body of POST /traffic-schedules (or PATCH, `editing`: an empty bitrate is sent as null,
- * which clears it; the create schema takes no null bitrate).
- */
-export function toScheduleInput(form: ScheduleForm, hostNames: string[], editing = false): TrafficScheduleInput {
-  const test = toTrafficInput(form, hostNames);
+/** The body of POST /traffic-schedules. */
+export function toScheduleInput(form: ScheduleForm, hostNames: string[]): TrafficScheduleInput {
   return {
-    ...test,
-    ...(editing && test.bitrate_bits_per_second === undefined ? { bitrate_bits_per_second: null } : {}),
+    ...toTrafficInput(form, hostNames),
     interval_seconds: parseInterval(form.interval)!,
     enabled: form.enabled,
     floor_bits_per_second: mbpsToBits(form.floorMbps) ?? null,
   };
+}
+
+/**
+ * The body of PATCH /traffic-schedules/{id}: the whole form, an empty bitrate sent as null, which
+ * clears it (the create schema takes no null bitrate).
+ */
+export function toSchedulePatch(form: ScheduleForm, hostNames: string[]): TrafficSchedulePatch {
+  const input = toScheduleInput(form, hostNames);
+  return { ...input, bitrate_bits_per_second: input.bitrate_bits_per_second ?? null };
 }
 
 /** bits/s → "942 Mbit/s", "41.2 Gbit/s", "850 kbit/s"; null → "–". */

@@ -1,34 +1,35 @@
-// The Create VM wizard: its form state, the checks that mirror the exporter's request schema
-// (exporter/src/proxmox/http.ts VmCreate and core/formats.ts), the request body, the equivalent
+// The Create VM wizard: its form state, the checks of the exporter's request schema (VmCreate,
+// patterns and limits generated from its OpenAPI document), the request body, the equivalent
 // curl command, the Idempotency-Key, and words for a job's steps.
+import { LIMITS } from '../api/limits.gen';
 import type { Subnet, VmCreateInput, VmJob, VmJobStep, VmStepName } from '../api/types';
 import { type FormErrors, intIn } from './form';
 import { ipInCidr, isIp } from './ip';
 
-/** The exporter's patterns and limits (exporter/src/proxmox/core/formats.ts and the VmCreate schema). */
-export const VM_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-export const NODE_RE = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
-export const STORAGE_RE = /^[a-z][a-z0-9\-_.]{0,98}[a-z0-9]$/;
-export const BRIDGE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
-export const CI_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
-export const SSH_KEY_RE = new RegExp(
-  '^(?:ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com)' +
-    ' [A-Za-z0-9+/]{16,16384}={0,3}(?: [\\x20-\\x7e]{1,256})?$'
-);
+/** The exporter's patterns and limits, from its OpenAPI document (the VmCreate schema). */
+const VM = LIMITS.VmCreate;
+export const VM_NAME_RE = VM.name.pattern;
+export const NODE_RE = VM.node.pattern;
+export const STORAGE_RE = VM['resources.storage'].pattern;
+export const CLONE_STORAGE_RE = VM['clone.storage'].pattern;
+export const BRIDGE_RE = VM['network.bridge'].pattern;
+export const CI_USER_RE = VM.user.pattern;
+export const SSH_KEY_RE = VM['ssh_keys[]'].pattern;
 export const VM_LIMITS = {
-  vmidMin: 100,
-  vmidMax: 999_999_999,
-  coresMin: 1,
-  coresMax: 128,
-  memoryMin: 256,
-  memoryMax: 1_048_576,
-  diskMin: 1,
-  diskMax: 65_536,
-  vlanMin: 1,
-  vlanMax: 4094,
-  dnsMax: 3,
-  sshKeysMax: 32,
-  sshKeyLengthMax: 16_600,
+  nameMax: VM.name.maxLength,
+  vmidMin: VM['clone.template_vmid'].minimum,
+  vmidMax: VM['clone.template_vmid'].maximum,
+  coresMin: VM['resources.cores'].minimum,
+  coresMax: VM['resources.cores'].maximum,
+  memoryMin: VM['resources.memory_mib'].minimum,
+  memoryMax: VM['resources.memory_mib'].maximum,
+  diskMin: VM['resources.disk_gib'].minimum,
+  diskMax: VM['resources.disk_gib'].maximum,
+  vlanMin: VM['network.vlan'].minimum,
+  vlanMax: VM['network.vlan'].maximum,
+  dnsMax: VM['network.dns'].maxItems,
+  sshKeysMax: VM.ssh_keys.maxItems,
+  sshKeyLengthMax: VM['ssh_keys[]'].maxLength,
 } as const;
 
 export type VmSource = 'clone' | 'resources';
@@ -140,8 +141,8 @@ export function validateVmForm(form: VmForm, subnet?: Pick<Subnet, 'cidr'>): VmF
   const name = form.name.trim();
   if (!name) {
     errors.name = 'Name the VM (it is also its host name)';
-  } else if (name.length > 63 || !VM_NAME_RE.test(name)) {
-    errors.name = 'A DNS label: lower-case letters, digits and -, 1–63 characters, not starting or ending with -';
+  } else if (name.length > VM_LIMITS.nameMax || !VM_NAME_RE.test(name)) {
+    errors.name = `A DNS label: lower-case letters, digits and -, 1–${VM_LIMITS.nameMax} characters, not starting or ending with -`;
   }
   if (!form.node) {
     errors.node = 'Choose the node to create the VM on';
@@ -155,7 +156,7 @@ export function validateVmForm(form: VmForm, subnet?: Pick<Subnet, 'cidr'>): VmF
     } else if (intIn(form.template, VM_LIMITS.vmidMin, VM_LIMITS.vmidMax) === undefined) {
       errors.template = `A VM id from ${VM_LIMITS.vmidMin} to ${VM_LIMITS.vmidMax}`;
     }
-    if (form.full && form.cloneStorage && !STORAGE_RE.test(form.cloneStorage)) {
+    if (form.full && form.cloneStorage && !CLONE_STORAGE_RE.test(form.cloneStorage)) {
       errors.cloneStorage = `${form.cloneStorage} is not a Proxmox storage id`;
     }
   } else {

@@ -17,3 +17,10 @@ export function withServiceNames(ports: readonly PortSpec[]): PortSpec[] {
   return ports.filter((p) => !seen.has(p.port) && seen.add(p.port))
     .map((p) => ({ port: p.port, service: p.service ?? NAMES.get(p.port) ?? null }));
 }
+
+/** An open port as stored on a host (hosts.ports, JSON) and shown on its chip. */
+export interface StoredPort { port: number; protocol: 'tcp'; service: string | null; product: string | null; version: string | null }
+
+export function parsePorts(json: string): StoredPort[] {
+  return JSON.parse(json) as StoredPort[];
+}

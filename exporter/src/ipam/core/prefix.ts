@@ -1,5 +1,5 @@
 // CIDR prefixes: parsing with helpful errors, containment and usable-address rules.
-import { BITS, type Family, type IP, IpFormatError, checkText, formatIp, parseIp, quoteText } from './ip.js';
+import { BITS, type Family, type IP, IpFormatError, checkText, formatIp, ipFromKey, parseIp, quoteText } from './ip.js';
 
 export interface Prefix {
   readonly family: Family;
@@ -122,4 +122,9 @@ export function usableBounds(p: Prefix): Bounds {
 export function usableCount(p: Prefix): bigint {
   const b = usableBounds(p);
   return b.last - b.first + 1n;
+}
+
+/** The prefix of a stored subnet row (its family, first key and length). */
+export function prefixOf(row: { family: Family; first_key: Buffer; prefix_length: number }): Prefix {
+  return { family: row.family, network: ipFromKey(row.first_key).value, length: row.prefix_length };
 }

@@ -15,10 +15,8 @@ export const CI_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const VMID_MIN = 100;
 export const VMID_MAX = 999_999_999;
 
-/** `user@realm!tokenid`, as PVE shows it when the token is created. */
-export const TOKEN_ID_RE = /^[A-Za-z0-9._-]{1,64}@[A-Za-z0-9._-]{1,32}![A-Za-z][A-Za-z0-9._-]{0,63}$/;
-/** SHA-256 fingerprint as PVE shows it (AA:BB:…, 32 bytes); either case. */
-export const FINGERPRINT_RE = /^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31}$/;
+/** `user@realm!tokenid` and the SHA-256 fingerprint (AA:BB:…) as PVE shows them: in shared/formats.ts (the config schema checks them too). */
+export { PVE_FINGERPRINT_RE as FINGERPRINT_RE, PVE_TOKEN_ID_RE as TOKEN_ID_RE } from '../../shared/formats.js';
 
 export function normalizeFingerprint(text: string): string {
   return text.trim().toUpperCase();

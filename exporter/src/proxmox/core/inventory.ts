@@ -39,6 +39,16 @@ export interface Guest {
   addresses: GuestAddress[] | null;
 }
 
+/** One inventory run: what the nodes answered, when, and what went wrong on the way. */
+export interface Inventory {
+  startedAt: number;
+  finishedAt: number;
+  nodes: PveNode[];
+  guests: Guest[];
+  nodesRead: Set<string>;
+  problems: string[];
+}
+
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : null);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const bool = (v: unknown): boolean => v === true || v === 1 || v === '1';

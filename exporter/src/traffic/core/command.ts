@@ -1,7 +1,9 @@
 // The remote command lines of a traffic test. They are built only from values that were
 // validated (IP literals or checked host names, integers in range, enums) and every word is
 // shell-quoted as well, because sshd hands the command to the remote user's shell.
-import { IpFormatError, formatIp, parseIp } from '../../ipam/core/ip.js';
+import { HOSTNAME_RE, ipLiteral, isHostAddress } from '../../shared/formats.js';
+
+export { HOSTNAME_RE, ipLiteral, isHostAddress };
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -15,25 +17,7 @@ export const LIMITS = {
 /** Seconds `timeout` waits after TERM before it sends KILL. */
 export const KILL_AFTER_SECONDS = 5;
 
-/** A configured host's address may be a DNS name; API targets must be IP literals. */
-export const HOSTNAME_RE = /^(?!-)[a-zA-Z0-9.-]{1,253}$/;
-
 export class CommandError extends Error {}
-
-/** The address in canonical form when it is an IP literal, else null. */
-export function ipLiteral(text: string): string | null {
-  try {
-    return formatIp(parseIp(text));
-  } catch (e) {
-    if (e instanceof IpFormatError) return null;
-    throw e;
-  }
-}
-
-/** An IP literal or a host name that cannot be taken for an option or shell syntax. */
-export function isHostAddress(text: string): boolean {
-  return ipLiteral(text) !== null || HOSTNAME_RE.test(text);
-}
 
 /** POSIX shell quoting: the word inside single quotes, each ' as '\''. */
 export function shellQuote(word: string): string {

@@ -8,7 +8,7 @@ export function fingerprint(keyBlob: Buffer): string {
   return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
 }
 
-export const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+export { SSH_FINGERPRINT_RE as FINGERPRINT_RE } from '../../shared/formats.js';
 
 /** A configured fingerprint in the form fingerprint() prints (a trailing '=' is accepted). */
 export function normalizeFingerprint(text: string): string {

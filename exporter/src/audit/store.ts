@@ -1,0 +1,56 @@
+// SQL of the audit log (table audit_log, append-only). `before` and `after` are stored as JSON text.
+import type { Db } from '../store/db.js';
+
+/** A stored audit entry: the object before and after as JSON text (null when absent). */
+export interface AuditRow {
+  id: number;
+  at: string;
+  actor: string;
+  grafana_user: string | null;
+  request_id: string | null;
+  action: 'create' | 'update' | 'delete';
+  object_type: string;
+  object_id: number | null;
+  object_repr: string;
+  before: string | null;
+  after: string | null;
+}
+
+export interface AuditRowFilter {
+  object_type?: string | undefined;
+  object_id?: number | undefined;
+  /** The token name or the Grafana user. */
+  actor?: string | undefined;
+  /** ISO time: entries at or after it. */
+  since?: string | undefined;
+}
+
+export class AuditStore {
+  private readonly insertRow;
+
+  constructor(private readonly db: Db) {
+    this.insertRow = db.prepare(`INSERT INTO audit_log
+      (at, actor, grafana_user, request_id, action, object_type, object_id, object_repr, before, after)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  }
+
+  insert(row: Omit<AuditRow, 'id'>): void {
+    this.insertRow.run(row.at, row.actor, row.grafana_user, row.request_id, row.action, row.object_type, row.object_id,
+      row.object_repr, row.before, row.after);
+  }
+
+  /** Entries matching the filter, newest first, and how many match in all. */
+  list(filter: AuditRowFilter, limit: number, offset: number): { count: number; rows: AuditRow[] } {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.object_type) { where.push('object_type = ?'); args.push(filter.object_type); }
+    if (filter.object_id !== undefined) { where.push('object_id = ?'); args.push(filter.object_id); }
+    if (filter.actor) { where.push('(actor = ? OR grafana_user = ?)'); args.push(filter.actor, filter.actor); }
+    if (filter.since) { where.push('at >= ?'); args.push(filter.since); }
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const count = (this.db.prepare(`SELECT count(*) AS n FROM audit_log ${clause}`).get(...args) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
+      .all(...args, limit, offset) as AuditRow[];
+    return { count, rows };
+  }
+}

@@ -1,0 +1,52 @@
+// Conflicts between what IPAM records and what sweeps see, computed on read: mac_mismatch,
+// unknown_device, stale_reservation (their SQL conditions are CONFLICT_SQL in store.ts, shared
+// with /metrics).
+import { ipFromKey } from '../ipam/core/ip.js';
+import type { SubnetIndex } from '../ipam/service.js';
+import { iso } from './context.js';
+import { vendorOf } from './oui.js';
+import type { CONFLICT_SQL, DiscoveryStore } from './store.js';
+
+/**
+ * The conflicts of one kind (or all), by kind then address key.
+ * @param index the most specific subnet of an address
+ * @param cutoff reservations unanswered since before this (ms) are stale
+ */
+export function listConflicts(store: DiscoveryStore, kind: keyof typeof CONFLICT_SQL | undefined, index: SubnetIndex, cutoff: number) {
+  const out: {
+    kind: keyof typeof CONFLICT_SQL; address: string; address_id: number; subnet_id: number | null; message: string;
+    since: string | null; details: Record<string, unknown>;
+  }[] = [];
+  const subnetOf = (key: Buffer) => index.mostSpecific(ipFromKey(key));
+  if (!kind || kind === 'mac_mismatch') {
+    for (const r of store.macMismatches()) {
+      out.push({
+        kind: 'mac_mismatch', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key), since: iso(r.last_seen_at),
+        message: `${r.address} answers from ${r.observed} (${vendorOf(r.observed) ?? 'unknown vendor'}), but ${r.recorded} is recorded`,
+        details: { recorded_mac: r.recorded, observed_mac: r.observed },
+      });
+    }
+  }
+  if (!kind || kind === 'unknown_device') {
+    for (const r of store.unknownDevices()) {
+      out.push({
+        kind: 'unknown_device', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key), since: iso(r.first_seen_at),
+        message: `${r.address} is alive but nobody reserved it${r.mac ? ` (${r.mac}${r.vendor ? `, ${r.vendor}` : ''})` : ''}`,
+        details: { mac: r.mac, vendor: r.vendor },
+      });
+    }
+  }
+  if (!kind || kind === 'stale_reservation') {
+    for (const r of store.staleReservations(cutoff)) {
+      out.push({
+        kind: 'stale_reservation', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key),
+        since: iso(r.last_seen_at) ?? r.created_at,
+        message: r.last_seen_at === null
+          ? `${r.address} is ${r.state} but has never answered`
+          : `${r.address} is ${r.state} but has not answered since ${iso(r.last_seen_at)}`,
+        details: { state: r.state, last_seen_at: iso(r.last_seen_at) },
+      });
+    }
+  }
+  return out;
+}

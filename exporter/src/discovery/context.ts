@@ -1,0 +1,41 @@
+// What the discovery modules share: the pieces of the exporter they work with (store, IPAM,
+// settings, adapters, clock), the actor of the IPAM rows discovery writes, and the sweep report.
+import type { Logger } from 'pino';
+import type { Actor } from '../audit/log.js';
+import type { Config } from '../config/schema.js';
+import type { IpamService } from '../ipam/service.js';
+import type { Db } from '../store/db.js';
+import type { Pinger } from './core/sweep.js';
+import type { IcmpStatus } from './icmp.js';
+import type { NmapHost } from './nmap.js';
+import type { DiscoveryStore } from './store.js';
+
+export const DISCOVERY_ACTOR: Actor = { name: 'discovery' };
+
+/** The adapters discovery talks to the network through (tests inject fakes). */
+export interface DiscoveryDeps {
+  icmp: () => IcmpStatus;
+  createPinger: (family: 4 | 6, timeoutMs: number) => Pinger & { close(): void };
+  readNeighbours: () => Map<string, string>;
+  openPorts: (jobs: { address: string; ports: number[] }[], o: { timeoutMs: number; concurrency: number }) => Promise<Map<string, number[]>>;
+  reverseDns: { lookup(address: string): Promise<string | null>; readonly healthy: boolean | null } | null;
+  nmap: { available(): Promise<boolean>; run(address: string, ports: number[]): Promise<NmapHost | null> } | null;
+  now?: () => number;
+}
+
+/** Observations of one finished sweep, for metrics. */
+export interface SweepReport { subnet: string; seconds: number; sent: number; ok: boolean; rtts: Map<string, number> }
+
+export interface DiscoveryContext {
+  readonly db: Db;
+  readonly ipam: IpamService;
+  readonly store: DiscoveryStore;
+  readonly scan: Config['scan'];
+  readonly deps: DiscoveryDeps;
+  readonly logger: Logger;
+  /** The exporter's clock (Unix ms). */
+  readonly now: () => number;
+}
+
+/** Unix ms as ISO text (null stays null). */
+export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
