@@ -1,5 +1,5 @@
 // HTTP adapter of discovery: scans, events, conflicts, per-address history, Prometheus http_sd.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../turns.js';
 import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
 import { HostObservation, Id, IdParams, IpAddress, Page, decimalInt } from '../ipam/schemas.js';

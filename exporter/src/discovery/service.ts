@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { LanscapeError, notFound } from '../errors.js';
 import { type IP, formatIp, ipFromKey, ipKey, parseIp } from '../ipam/core/ip.js';
 
-import { type AddressView, type IpamService, type SubnetIndex, prefixOf } from '../ipam/service.js';
+import { type AddressView, type IpamService, type SubnetLookup, prefixOf } from '../ipam/service.js';
 import type { SubnetRow } from '../ipam/store.js';
 import type { Db } from '../store/db.js';
 import { type PortSpec, DEFAULT_PORTS, withServiceNames } from './core/ports.js';
@@ -509,7 +509,7 @@ export class DiscoveryService {
   }
 
   /** @param index a subnet index the caller already has (a scrape builds one for everything) */
-  conflicts(kind?: ConflictKind, index: SubnetIndex = this.ipam.subnetIndex()): ConflictView[] {
+  conflicts(kind?: ConflictKind, index: SubnetLookup = this.ipam.subnetIndex()): ConflictView[] {
     const out: ConflictView[] = [];
     const subnetOf = (key: Buffer) => index.mostSpecific(ipFromKey(key));
     if (!kind || kind === 'mac_mismatch') {

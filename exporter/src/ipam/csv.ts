@@ -1,6 +1,6 @@
 // CSV columns and cell rules of subnets and addresses, and the export. The import (dry run with
 // per-row errors, then all-or-nothing, in slices) is in csv-import.ts.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../turns.js';
 import { stringify } from 'csv-stringify/sync';
 import { LanscapeError } from '../errors.js';
 import { ipKey, parseIp } from './core/ip.js';

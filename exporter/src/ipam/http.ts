@@ -1,5 +1,5 @@
 // HTTP adapter of the IPAM domain: /api/v1 subnets, addresses, ranges, available-ips, CSV.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../turns.js';
 import { z } from 'zod';
 import { LanscapeError } from '../errors.js';
 import type { ApiRoutes } from '../http/routes.js';

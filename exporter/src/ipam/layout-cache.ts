@@ -6,7 +6,7 @@
 // A layout keeps only the sorted address values and the row number of each address; the rows
 // of a page are laid out again from the address at or before the page start (LayoutBuilder
 // resumes there), so a cached /8 with 262k addresses is a few MB, not a row object per row.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nextTurn } from '../turns.js';
 import { type Family, ipFromKey } from './core/ip.js';
 import { type LabelledRange, type LayoutRow, LayoutBuilder } from './core/layout.js';
 import { type Bounds, lastOf, usableBounds } from './core/prefix.js';
@@ -102,6 +102,34 @@ export class SubnetLayoutCache {
     }
   }
 
+  /**
+   * The layout as `snapshot` sees the subnet; the snapshot must have begun in this same turn.
+   * The cached layout when no write touched the subnet since it was built (it then matches the
+   * snapshot); otherwise one read from the snapshot a chunk at a time, with the event loop free
+   * in between, and cached as well when no write touched the subnet meanwhile. Writes never
+   * make it start over, since the snapshot does not change under it.
+   */
+  async atSnapshot(row: SubnetRow, snapshot: IpamStore): Promise<SubnetLayout> {
+    this.checkOtherWriters();
+    const cached = this.entries.get(row.id);
+    if (cached && !cached.stale) {
+      this.entries.delete(row.id); // most recently used last
+      this.entries.set(row.id, cached);
+      return cached;
+    }
+    const b = this.builder(row, snapshot);
+    this.inFlight.add(b.layout);
+    try {
+      while (!b.chunk()) await nextTurn();
+      this.checkOtherWriters();
+      const layout = b.finish();
+      this.remember(layout); // not when stale: then it still describes the snapshot, only not the store
+      return layout;
+    } finally {
+      this.inFlight.delete(b.layout);
+    }
+  }
+
   /** Whether a layout from current() still describes the store (for readers that wait between reads). */
   isCurrent(layout: SubnetLayout): boolean {
     this.checkOtherWriters();
@@ -161,14 +189,14 @@ export class SubnetLayoutCache {
     }
   }
 
-  private builder(row: SubnetRow): { layout: SubnetLayout; chunk: () => boolean; finish: () => SubnetLayout } {
+  private builder(row: SubnetRow, store: IpamStore = this.store): { layout: SubnetLayout; chunk: () => boolean; finish: () => SubnetLayout } {
     this.builds += 1;
     const prefix = prefixOf(row);
     const { family } = prefix;
     const bounds = usableBounds(prefix);
-    const ranges = this.store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, ...rangeInterval(r) }));
+    const ranges = store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, ...rangeInterval(r) }));
     // A child subnet's own network/broadcast (or IPv6 anycast) address can hold no record.
-    const holes = this.store.subnetsInside(row.first_key, row.last_key, row.id).flatMap((child) => {
+    const holes = store.subnetsInside(row.first_key, row.last_key, row.id).flatMap((child) => {
       const p = prefixOf(child);
       const usable = usableBounds(p);
       return [p.network, lastOf(p)].filter((v) => v < usable.first || v > usable.last);
@@ -190,7 +218,7 @@ export class SubnetLayoutCache {
       layout,
       /** One chunk of values; true when it was the last. */
       chunk: () => {
-        const page = this.store.valuesPage({ family, value: from }, { family, value: last }, LAYOUT_CHUNK);
+        const page = store.valuesPage({ family, value: from }, { family, value: last }, LAYOUT_CHUNK);
         for (const v of page) {
           builder.add(v, null);
           values.push(family === 4 ? Number(v) : v);

@@ -210,20 +210,36 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   }
 }
 
+/** What describe() derives from a subnet row alone; kept per row object (a changed subnet is a new row). */
+type RowFacts = Omit<SubnetMeta, 'parentId' | 'info'>;
+const rowFacts = new WeakMap<SubnetRow, RowFacts>();
+
+function factsOf(row: SubnetRow): RowFacts {
+  let facts = rowFacts.get(row);
+  if (!facts) {
+    const prefix = prefixOf(row);
+    const usable = usableBounds(prefix);
+    facts = {
+      row, family: prefix.family, size: usable.last - usable.first + 1n, usable,
+      trimFirst: usable.first !== prefix.network, trimLast: usable.last !== lastOf(prefix),
+      usableFirstKey: ipKey({ family: prefix.family, value: usable.first }),
+      usableLastKey: ipKey({ family: prefix.family, value: usable.last }),
+    };
+    rowFacts.set(row, facts);
+  }
+  return facts;
+}
+
 /** The per-subnet facts a scrape reuses until the subnets change (parent, labels, usable bounds). */
 async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetMeta[]> {
   const rows = catalog.rows;
   const out: SubnetMeta[] = [];
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
-    const prefix = prefixOf(row);
-    const usable = usableBounds(prefix);
+    // The parent can change without the row changing (a covering subnet created or deleted).
     const parentId = catalog.parentOf(row);
     out.push({
-      row, parentId, family: prefix.family, size: usable.last - usable.first + 1n, usable,
-      trimFirst: usable.first !== prefix.network, trimLast: usable.last !== lastOf(prefix),
-      usableFirstKey: ipKey({ family: prefix.family, value: usable.first }),
-      usableLastKey: ipKey({ family: prefix.family, value: usable.last }),
+      ...factsOf(row), parentId,
       info: {
         subnet: row.cidr, name: row.name, vlan: row.vlan === null ? '' : String(row.vlan), family: String(row.family),
         parent: parentId ? catalog.byId.get(parentId)?.cidr ?? '' : '',

@@ -1,5 +1,6 @@
 // SQL for the IPAM tables. Rows in, rows out: rules live in the service and the core.
 import type Database from 'better-sqlite3';
+import { type LiveSubnetIndex, SubnetCache } from './subnet-cache.js';
 import type { Db } from '../store/db.js';
 import type { Interval } from './core/allocation.js';
 import { ADDRESS_STATES } from './core/fields.js';
@@ -80,7 +81,10 @@ export class IpamStore {
    * and address listing. Reads inside a transaction bypass the cache (they may see uncommitted
    * rows that a rollback takes back); every subnet write drops it.
    */
-  private subnetCache: SubnetRow[] | undefined;
+  private readonly subnetCache = new SubnetCache({
+    all: () => this.s.allSubnets.all() as SubnetRow[],
+    byId: (id) => this.subnet(id),
+  });
   /** Bumped with every subnet write; lets callers cache what they derive from allSubnets(). */
   subnetGeneration = 0;
   /**
@@ -175,14 +179,15 @@ export class IpamStore {
   subnet(id: number) { return this.s.subnetById.get(id) as SubnetRow | undefined; }
   subnetByCidr(cidr: string) { return this.s.subnetByCidr.get(cidr) as SubnetRow | undefined; }
   allSubnets(): readonly SubnetRow[] {
-    if (this.subnetCache && !this.db.inTransaction) return this.subnetCache;
-    const rows = this.s.allSubnets.all() as SubnetRow[];
-    if (!this.db.inTransaction) this.subnetCache = rows;
-    return rows;
+    return this.subnetCache.all(this.db.inTransaction);
+  }
+  /** Most-specific-subnet lookup over every subnet, kept up to date (outside transactions). */
+  subnetLookup(): LiveSubnetIndex {
+    return this.subnetCache.liveIndex();
   }
 
-  private subnetsChanged(): void {
-    this.subnetCache = undefined;
+  private subnetsChanged(id: number): void {
+    this.subnetCache.mark(id);
     this.subnetGeneration += 1;
   }
 
@@ -262,17 +267,18 @@ export class IpamStore {
     }
   }
   insertSubnet(row: NewSubnetRow): number {
-    this.subnetsChanged();
     this.lengthInUse(row.family, row.prefix_length);
     this.spaceChanged(row.first_key, row.last_key);
-    return Number(this.s.insertSubnet.run(row).lastInsertRowid);
+    const id = Number(this.s.insertSubnet.run(row).lastInsertRowid);
+    this.subnetsChanged(id);
+    return id;
   }
   updateSubnet(id: number, changes: Partial<Pick<SubnetRow, (typeof SUBNET_MUTABLE)[number]>>, now: string) {
-    this.subnetsChanged();
+    this.subnetsChanged(id);
     this.update('subnets', SUBNET_MUTABLE, id, changes, now);
   }
   deleteSubnet(id: number) {
-    this.subnetsChanged();
+    this.subnetsChanged(id);
     const row = this.subnet(id);
     if (row) this.spaceChanged(row.first_key, row.last_key);
     this.s.deleteSubnet.run(id);

@@ -3,6 +3,7 @@
 // skips Gauge.set's per-series label hashing, which cost a third of a 1,000-subnet scrape.
 // The exporter's registry (metrics/self.ts) formats these families itself, in slices.
 import type { Registry } from 'prom-client';
+import { nextTurn } from '../turns.js';
 
 export type Labels = Record<string, string>;
 
@@ -99,7 +100,7 @@ let sliceStart = performance.now();
 /**
  * Cuts long synchronous work into slices: `due()` says when the current slice (shared by every
  * Slicer, so a refresh inside the exposition does not count twice) has run for `sliceMs`,
- * `pause()` lets the event loop serve I/O (setImmediate) and starts a new slice.
+ * `pause()` lets the event loop serve I/O (a scrape's turn, ahead of other long work) and starts a new slice.
  */
 export class Slicer {
   constructor(readonly sliceMs = 10) {}
@@ -114,7 +115,7 @@ export class Slicer {
   }
 
   async pause(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn('scrape');
     sliceStart = performance.now();
   }
 
