@@ -7,15 +7,17 @@
 // Run with `npm run generate:api` after changing an exporter schema; `--check` (run by
 // `npm run lint`, so by `npm test`) regenerates in memory and fails when a file differs.
 //   node --import tsx scripts/generate-api-types.mjs [--check]
+// Imported (exporter/test/generated-types.test.ts), it only exports OUT, exporterDocument and
+// generate; nothing runs.
 // The document is taken from the exporter's real HTTP app (createApp) over stub services on an
 // ephemeral loopback port: no store is opened, nothing is scanned, no handler runs.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PLUGIN = `${ROOT}grafana-app-plugin/`;
-const OUT = {
+export const OUT = {
   document: `${PLUGIN}src/api/openapi.json`,
   types: `${PLUGIN}src/api/openapi.gen.ts`,
   limits: `${PLUGIN}src/api/limits.gen.ts`,
@@ -31,7 +33,7 @@ const rootRequire = createRequire(`${ROOT}package.json`);
 const exporterRequire = createRequire(`${ROOT}exporter/package.json`);
 const pluginRequire = createRequire(`${PLUGIN}package.json`);
 
-async function exporterDocument() {
+export async function exporterDocument() {
   const { createApp } = await import(new URL('../exporter/src/http/app.ts', import.meta.url).href);
   const { loadConfig } = await import(new URL('../exporter/src/config/load.ts', import.meta.url).href);
   const { pino } = await import(exporterRequire.resolve('pino'));
@@ -151,24 +153,32 @@ async function format(text, file) {
   return prettier.format(text, { ...options, filepath: file });
 }
 
-const check = process.argv.includes('--check');
-const document = await exporterDocument();
-const outputs = {
-  [OUT.document]: await format(JSON.stringify(document), OUT.document),
-  [OUT.types]: await format(await typesOf(document), OUT.types),
-  [OUT.limits]: await format(limitsModule(document), OUT.limits),
-};
-const stale = [];
-for (const [file, text] of Object.entries(outputs)) {
-  let current;
-  try { current = readFileSync(file, 'utf8'); } catch { current = undefined; }
-  if (current === text) continue;
-  stale.push(file.slice(ROOT.length));
-  if (!check) writeFileSync(file, text);
+/** The three files' texts, by path (OUT), as they are generated from `document`. */
+export async function generate(document) {
+  return {
+    [OUT.document]: await format(JSON.stringify(document), OUT.document),
+    [OUT.types]: await format(await typesOf(document), OUT.types),
+    [OUT.limits]: await format(limitsModule(document), OUT.limits),
+  };
 }
-if (check && stale.length) {
-  console.error(`The plugin's API files do not match the exporter's OpenAPI document: ${stale.join(', ')}.\n` +
-    'Run `npm run generate:api` and commit the result (then fix what the plugin\'s typecheck reports).');
-  process.exit(1);
+
+async function main() {
+  const check = process.argv.includes('--check');
+  const outputs = await generate(await exporterDocument());
+  const stale = [];
+  for (const [file, text] of Object.entries(outputs)) {
+    let current;
+    try { current = readFileSync(file, 'utf8'); } catch { current = undefined; }
+    if (current === text) continue;
+    stale.push(file.slice(ROOT.length));
+    if (!check) writeFileSync(file, text);
+  }
+  if (check && stale.length) {
+    console.error(`The plugin's API files do not match the exporter's OpenAPI document: ${stale.join(', ')}.\n` +
+      'Run `npm run generate:api` and commit the result (then fix what the plugin\'s typecheck reports).');
+    process.exit(1);
+  }
+  console.log(check ? 'plugin API types are current' : stale.length ? `wrote ${stale.join(', ')}` : 'plugin API types were current');
 }
-console.log(check ? 'plugin API types are current' : stale.length ? `wrote ${stale.join(', ')}` : 'plugin API types were current');
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -12,6 +12,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopChild } from '../test/helpers/processes.js';
 
+/** Node flags the shipped exporter runs with (the Dockerfile's NODE_OPTIONS, `npm start`): benchmarks measure that. */
+const SHIPPED_NODE_FLAGS = ['--max-old-space-size=320'];
+
 /** The exporter package directory (bench/..). */
 export const EXPORTER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -118,7 +121,7 @@ export class Runner implements BenchContext {
   }
 
   private async serverEntry(): Promise<ServerEntry> {
-    const tsx: ServerEntry = { args: ['--import', 'tsx', 'src/main.ts'], label: 'src/main.ts via tsx' };
+    const tsx: ServerEntry = { args: [...SHIPPED_NODE_FLAGS, '--import', 'tsx', 'src/main.ts'], label: 'src/main.ts via tsx' };
     if (this.options.useTsx) return tsx;
     this.log('building the exporter (tsc -p tsconfig.build.json) to run dist/main.js');
     const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
@@ -127,7 +130,7 @@ export class Runner implements BenchContext {
       this.log(`build failed (exit ${code}); falling back to ${tsx.label}\n${output.slice(-2000)}`);
       return tsx;
     }
-    return { args: ['dist/main.js'], label: 'dist/main.js' };
+    return { args: [...SHIPPED_NODE_FLAGS, 'dist/main.js'], label: 'dist/main.js' };
   }
 }
 

@@ -3,20 +3,7 @@ import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
 import { Id, Page } from '../http/schema-kit.js';
 import type { AuditLog } from './log.js';
-
-const AuditEntry = z.object({
-  id: z.number().int(),
-  at: z.string(),
-  actor: z.string().meta({ description: 'token name' }),
-  grafana_user: z.string().nullable(),
-  request_id: z.string().nullable(),
-  action: z.enum(['create', 'update', 'delete']),
-  object_type: z.string(),
-  object_id: z.number().int().nullable(),
-  object_repr: z.string(),
-  before: z.unknown(),
-  after: z.unknown(),
-}).meta({ id: 'AuditEntry' });
+import { AuditList } from './schemas.js';
 
 export function registerAuditRoutes(api: ApiRoutes, audit: AuditLog): void {
   api.add({
@@ -28,7 +15,7 @@ export function registerAuditRoutes(api: ApiRoutes, audit: AuditLog): void {
       actor: z.string().max(256).optional().meta({ description: 'token name or Grafana user' }),
       since: z.iso.datetime({ offset: true }).optional().meta({ description: 'RFC 3339; entries at or after it' }),
     }),
-    responses: { 200: { description: 'Entries', schema: z.object({ count: z.number().int(), results: z.array(AuditEntry) }).meta({ id: 'AuditList' }) } },
+    responses: { 200: { description: 'Entries', schema: AuditList } },
     handler: ({ query }) => ({
       status: 200,
       // Stored times are ISO strings in UTC with milliseconds; compare like with like.

@@ -1,7 +1,10 @@
 // Append-only audit log: who changed what, when, with the object before and after.
 import { type Clock, isoNow, systemClock } from '../clock.js';
 import type { Db } from '../store/db.js';
+import type { AuditEntry } from './schemas.js';
 import { AuditStore } from './store.js';
+
+export type { AuditEntry } from './schemas.js';
 
 export interface Actor {
   /** Name of the API token (read, write, admin or a named token from the config file). */
@@ -9,20 +12,6 @@ export interface Actor {
   /** Grafana user from the X-Grafana-User header when the request came through the plugin proxy. */
   readonly grafanaUser?: string | null;
   readonly requestId?: string | null;
-}
-
-export interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  grafana_user: string | null;
-  request_id: string | null;
-  action: 'create' | 'update' | 'delete';
-  object_type: string;
-  object_id: number | null;
-  object_repr: string;
-  before: unknown;
-  after: unknown;
 }
 
 export interface AuditFilter {

@@ -2,7 +2,7 @@
 // unknown_device, stale_reservation (their SQL conditions are CONFLICT_SQL in store.ts, shared
 // with /metrics).
 import { ipFromKey } from '../ipam/core/ip.js';
-import type { SubnetIndex } from '../ipam/service.js';
+import type { SubnetLookup } from '../ipam/service.js';
 import { iso } from './context.js';
 import { vendorOf } from './oui.js';
 import type { CONFLICT_SQL, DiscoveryStore } from './store.js';
@@ -12,7 +12,7 @@ import type { CONFLICT_SQL, DiscoveryStore } from './store.js';
  * @param index the most specific subnet of an address
  * @param cutoff reservations unanswered since before this (ms) are stale
  */
-export function listConflicts(store: DiscoveryStore, kind: keyof typeof CONFLICT_SQL | undefined, index: SubnetIndex, cutoff: number) {
+export function listConflicts(store: DiscoveryStore, kind: keyof typeof CONFLICT_SQL | undefined, index: SubnetLookup, cutoff: number) {
   const out: {
     kind: keyof typeof CONFLICT_SQL; address: string; address_id: number; subnet_id: number | null; message: string;
     since: string | null; details: Record<string, unknown>;

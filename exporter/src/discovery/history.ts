@@ -2,6 +2,7 @@
 // retention settings, uptime over both, and the event list.
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { type DiscoveryContext, iso } from './context.js';
+import type { EventView, HistoryHourView, HistorySampleView, UptimeView } from './schemas.js';
 import type { EventRow } from './store.js';
 
 /** Rolls raw samples past `history_raw_days` into hours; prunes hours and events past `history_hourly_days`. */
@@ -12,7 +13,7 @@ export function maintainHistory(ctx: DiscoveryContext, now: number): void {
 }
 
 /** Raw samples and hourly buckets of an address since `sinceMs`. */
-export function historyOf(ctx: DiscoveryContext, address: string, sinceMs: number) {
+export function historyOf(ctx: DiscoveryContext, address: string, sinceMs: number): { samples: HistorySampleView[]; hourly: HistoryHourView[] } {
   const key = ipKey(parseIp(address));
   return {
     samples: ctx.store.history(key, sinceMs).map((s) => ({ at: iso(s.at)!, up: s.up === 1, rtt_seconds: s.rtt_seconds })),
@@ -23,7 +24,7 @@ export function historyOf(ctx: DiscoveryContext, address: string, sinceMs: numbe
 }
 
 /** Share of samples that were up over the last day and week (null without samples). */
-export function uptimeOf(ctx: DiscoveryContext, address: string): { '24h': number | null; '7d': number | null } {
+export function uptimeOf(ctx: DiscoveryContext, address: string): UptimeView {
   const key = ipKey(parseIp(address));
   const ratio = (ms: number) => {
     const u = ctx.store.uptime(key, ctx.now() - ms);
@@ -48,9 +49,10 @@ export function listEvents(ctx: DiscoveryContext,
   return { count, results: rows.map(eventView) };
 }
 
-function eventView(e: EventRow) {
+function eventView(e: EventRow): EventView {
   return {
-    id: e.id, at: iso(e.at)!, kind: e.kind, address: e.address, subnet_id: e.subnet_id, message: e.message,
+    // The store holds only the kinds discovery records (EVENT_KINDS); the column is plain text.
+    id: e.id, at: iso(e.at)!, kind: e.kind as EventView['kind'], address: e.address, subnet_id: e.subnet_id, message: e.message,
     details: e.details ? JSON.parse(e.details) as unknown : null,
   };
 }

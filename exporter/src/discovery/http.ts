@@ -3,39 +3,10 @@ import { nextTurn } from '../turns.js';
 import { z } from 'zod';
 import type { ApiRoutes } from '../http/routes.js';
 import { Id, IdParams, Page, decimalInt } from '../http/schema-kit.js';
-import { HostObservation, IpAddress } from '../ipam/schemas.js';
+import { IpAddress } from '../ipam/schemas.js';
 import type { IpamService } from '../ipam/service.js';
-import { CONFLICT_KINDS, type DiscoveryService } from './service.js';
-
-const Scan = z.object({
-  id: z.number().int(),
-  subnet_id: z.number().int(),
-  cidr: z.string(),
-  trigger: z.enum(['manual', 'schedule']),
-  state: z.enum(['queued', 'running', 'done', 'failed']),
-  progress: z.number().min(0).max(1),
-  targets: z.number().int(),
-  sent: z.number().int().meta({ description: 'echo requests sent, retries included' }),
-  alive: z.number().int(),
-  queued_at: z.string(),
-  started_at: z.string().nullable(),
-  finished_at: z.string().nullable(),
-  error: z.string().optional(),
-}).meta({ id: 'Scan' });
-
-export const EVENT_KINDS = ['new_device', 'up', 'down', 'mac_changed', 'hostname_changed', 'ports_changed'] as const;
-
-const Event = z.object({
-  id: z.number().int(), at: z.string(), kind: z.enum(EVENT_KINDS), address: z.string().nullable(),
-  subnet_id: z.number().int().nullable(), message: z.string(), details: z.unknown(),
-}).meta({ id: 'Event' });
-
-const Conflict = z.object({
-  kind: z.enum(CONFLICT_KINDS as [string, ...string[]]), address: z.string(), address_id: z.number().int(),
-  subnet_id: z.number().int().nullable(), message: z.string(), since: z.string().nullable(), details: z.record(z.string(), z.unknown()),
-}).meta({ id: 'Conflict' });
-
-const SdGroup = z.object({ targets: z.array(z.string()), labels: z.record(z.string(), z.string()) }).meta({ id: 'HttpSdTargetGroup' });
+import { AddressHistory, CONFLICT_KINDS, ConflictList, EVENT_KINDS, EventList, Scan, SdGroup } from './schemas.js';
+import type { DiscoveryService } from './service.js';
 
 export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryService, ipam: IpamService): void {
   api.add({
@@ -67,17 +38,17 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
       subnet_id: Id.optional(),
       since: z.iso.datetime().optional(),
     }),
-    responses: { 200: { description: 'Events', schema: z.object({ count: z.number().int(), results: z.array(Event) }).meta({ id: 'EventList' }) } },
+    responses: { 200: { description: 'Events', schema: EventList } },
     handler: ({ query }) => ({ status: 200, body: discovery.listEvents(query, query.limit, query.offset) }),
   });
   api.add({
     method: 'get', path: '/conflicts', scope: 'read', tag: 'discovery', summary: 'MAC mismatches, unknown devices and stale reservations',
     description: 'Grouped by kind (mac_mismatch, unknown_device, stale_reservation), each in address order; count is all of them.',
     cost: 'list',
-    query: z.strictObject({ ...Page(), kind: z.enum(CONFLICT_KINDS as [string, ...string[]]).optional() }),
-    responses: { 200: { description: 'Conflicts', schema: z.object({ count: z.number().int(), results: z.array(Conflict) }).meta({ id: 'ConflictList' }) } },
+    query: z.strictObject({ ...Page(), kind: z.enum(CONFLICT_KINDS).optional() }),
+    responses: { 200: { description: 'Conflicts', schema: ConflictList } },
     handler: ({ query }) => {
-      const all = discovery.conflicts(query.kind as never);
+      const all = discovery.conflicts(query.kind);
       return { status: 200, body: { count: all.length, results: all.slice(query.offset, query.offset + query.limit) } };
     },
   });
@@ -86,16 +57,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     summary: 'Status samples, hourly roll-ups and uptime of an address',
     params: IdParams, query: z.strictObject({ hours: decimalInt(1, 24 * 90).default(24) }),
     responses: {
-      200: {
-        description: 'History',
-        schema: z.object({
-          address: z.string(),
-          observed: HostObservation.nullable(),
-          uptime: z.object({ '24h': z.number().nullable(), '7d': z.number().nullable() }),
-          samples: z.array(z.object({ at: z.string(), up: z.boolean(), rtt_seconds: z.number().nullable() })),
-          hourly: z.array(z.object({ hour: z.string(), samples: z.number().int(), up_ratio: z.number(), rtt_avg_seconds: z.number().nullable() })),
-        }).meta({ id: 'AddressHistory' }),
-      },
+      200: { description: 'History', schema: AddressHistory },
       404: { description: 'No such address' },
     },
     handler: ({ params, query }) => {

@@ -3,9 +3,10 @@
 import { parseIp } from '../ipam/core/ip.js';
 import type { IpamService } from '../ipam/service.js';
 import { parsePorts } from './core/ports.js';
+import type { SdGroup } from './schemas.js';
 import type { DiscoveryStore } from './store.js';
 
-export interface SdGroup { targets: string[]; labels: Record<string, string> }
+export type { SdGroup } from './schemas.js';
 
 /**
  * One keyset page: the groups among the next `hosts` alive hosts after the key `after`, and the

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import { LanscapeError, notFound } from '../errors.js';
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { prefixOf } from '../ipam/core/prefix.js';
-import type { IpamService, SubnetIndex } from '../ipam/service.js';
+import type { IpamService, SubnetLookup } from '../ipam/service.js';
 import type { SubnetRow } from '../ipam/store.js';
 import type { Db } from '../store/db.js';
 import { applySweep } from './apply.js';
@@ -25,40 +25,17 @@ import type { IcmpStatus } from './icmp.js';
 import { enrichIpamViews, observationView } from './observations.js';
 import { ScanQueue } from './queue.js';
 import { runScan } from './run.js';
-import { type SdGroup, serviceDiscovery, serviceDiscoveryPage } from './sd.js';
-import { DiscoveryStore, type HostRow, type ScanRow } from './store.js';
+import { serviceDiscovery, serviceDiscoveryPage } from './sd.js';
+import type { ConflictKind, ConflictView, EventView, ObservationView, ScanView, SdGroup, UptimeView } from './schemas.js';
+import { DiscoveryStore, type ScanRow } from './store.js';
 
 export { DISCOVERY_ACTOR, type DiscoveryDeps, type SweepReport } from './context.js';
 export { parsePorts } from './core/ports.js';
-export type { SdGroup } from './sd.js';
+export { CONFLICT_KINDS } from './schemas.js';
+export type { ConflictKind, ConflictView, EventView, ObservationView, PortView, ScanView, SdGroup } from './schemas.js';
 
-export interface PortView { port: number; protocol: 'tcp'; service: string | null; product: string | null; version: string | null }
-
-export interface ObservationView {
-  status: HostRow['status']; rtt_seconds: number | null; first_seen_at: string | null; last_seen_at: string | null;
-  status_changed_at: string | null; last_checked_at: string | null; mac: string | null; vendor: string | null;
-  ptr: string | null; ports: PortView[];
-}
-
-export interface ScanView {
-  id: number; subnet_id: number; cidr: string; trigger: ScanRow['trigger']; state: ScanRow['state'];
-  progress: number; targets: number; sent: number; alive: number; queued_at: string; started_at: string | null;
-  finished_at: string | null; error?: string;
-}
-
-export interface EventView {
-  id: number; at: string; kind: string; address: string | null; subnet_id: number | null; message: string; details: unknown;
-}
-
-export type ConflictKind = 'mac_mismatch' | 'unknown_device' | 'stale_reservation';
-export const CONFLICT_KINDS: readonly ConflictKind[] = ['mac_mismatch', 'unknown_device', 'stale_reservation'];
 /** Addresses tagged so are watched closely: LanscapeReservedHostDown alerts on them whatever their state. */
 export const CRITICAL_TAG = 'critical';
-
-export interface ConflictView {
-  kind: ConflictKind; address: string; address_id: number; subnet_id: number | null; message: string;
-  since: string | null; details: Record<string, unknown>;
-}
 
 export class DiscoveryService {
   readonly store: DiscoveryStore;
@@ -200,7 +177,7 @@ export class DiscoveryService {
     return historyOf(this.ctx, address, sinceMs);
   }
 
-  uptime(address: string): { '24h': number | null; '7d': number | null } {
+  uptime(address: string): UptimeView {
     return uptimeOf(this.ctx, address);
   }
 
@@ -210,7 +187,7 @@ export class DiscoveryService {
   }
 
   /** @param index a subnet index the caller already has (a scrape builds one for everything) */
-  conflicts(kind?: ConflictKind, index: SubnetIndex = this.ipam.subnetIndex()): ConflictView[] {
+  conflicts(kind?: ConflictKind, index: SubnetLookup = this.ipam.subnetIndex()): ConflictView[] {
     return listConflicts(this.store, kind, index, this.staleCutoff());
   }
 

@@ -13,6 +13,7 @@
 // Others may see a partial import while it applies. Small files (≤ SYNC_MAX_ROWS) keep the old
 // synchronous answer (200 report / 422 with the errors): the request waits for its job.
 // Larger files, or ?async=true, answer 202 with the job to poll (GET /import-jobs/{id}).
+import { ImportJournalStore } from '../store/import-journal.js';
 import { Parser } from 'csv-parse';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
@@ -139,15 +140,13 @@ export class CsvImports {
   private readonly jobs = new Map<number, Job>();
   private lastId = 0;
   private stopping = false;
-  private readonly journalInsert;
-  private readonly journalDelete;
+  private readonly journal: ImportJournalStore;
   /** Test hook: runs before each apply slice, outside any transaction (simulate concurrent writes). */
   beforeApplySlice: ((job: ImportJobView) => void | Promise<void>) | undefined;
 
   constructor(private readonly ipam: IpamService, private readonly writes: WriteBatcher, private readonly logger?: Logger,
     private readonly clock: Clock = systemClock, private readonly maxRunning = MAX_RUNNING_IMPORTS) {
-    this.journalInsert = ipam.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
-    this.journalDelete = ipam.db.prepare('DELETE FROM meta WHERE key >= ? AND key < ?');
+    this.journal = new ImportJournalStore(ipam.db);
   }
 
   get running(): number {
@@ -357,7 +356,7 @@ export class CsvImports {
           if (complete) {
             this.dropJournal(view.id); // the import is complete in this transaction
           } else if (out.length > 0) {
-            this.journalInsert.run(journalKey(view.id, slice), JSON.stringify({ kind: view.kind, actor, ids: out }));
+            this.journal.insert(journalKey(view.id, slice), JSON.stringify({ kind: view.kind, actor, ids: out }));
           }
           return out;
         });
@@ -410,7 +409,7 @@ export class CsvImports {
   }
 
   private dropJournal(jobId: number): void {
-    this.journalDelete.run(`${JOURNAL}${jobId}:`, `${JOURNAL}${jobId};`);
+    this.journal.deleteBetween(`${JOURNAL}${jobId}:`, `${JOURNAL}${jobId};`);
   }
 }
 
@@ -461,8 +460,8 @@ function journalKey(jobId: number, slice: number): string {
  * compensated.
  */
 export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): number {
-  const entries = db.prepare('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key')
-    .all(JOURNAL, `${JOURNAL.slice(0, -1)};`) as { key: string; value: string }[];
+  const journal = new ImportJournalStore(db);
+  const entries = journal.between(JOURNAL, `${JOURNAL.slice(0, -1)};`);
   const byJob = new Map<string, { kind: CsvKind; actor: Actor; ids: number[] }>();
   for (const e of entries) {
     const job = e.key.slice(JOURNAL.length).split(':')[0]!;
@@ -473,7 +472,7 @@ export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): numb
     } catch (err) {
       // Not ours to guess at: said loudly, then dropped so that it does not stop every start.
       logger?.error({ key: e.key, err }, 'an import journal entry cannot be read; dropped');
-      db.prepare('DELETE FROM meta WHERE key = ?').run(e.key);
+      journal.delete(e.key);
       continue;
     }
     const into = byJob.get(job) ?? byJob.set(job, { kind: slice.kind, actor: slice.actor, ids: [] }).get(job)!;
@@ -482,7 +481,6 @@ export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): numb
   for (const [job, { kind, actor, ids }] of byJob) {
     const newestFirst = [...ids].reverse();
     const kept: number[] = [];
-    const remove = db.prepare('DELETE FROM meta WHERE key >= ? AND key < ?');
     for (let next = 0; next < newestFirst.length;) {
       next = ipam.write(() => {
         if (kind === 'subnets') return deleteSubnets(ipam, newestFirst, next, actor, kept, performance.now() + 50);
@@ -494,7 +492,7 @@ export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): numb
         return i;
       });
     }
-    ipam.write(() => remove.run(`${JOURNAL}${job}:`, `${JOURNAL}${job};`));
+    ipam.write(() => journal.deleteBetween(`${JOURNAL}${job}:`, `${JOURNAL}${job};`));
     logger?.warn({ job: Number(job), kind, removed: ids.length - kept.length, kept },
       'an import cut short by a stop was rolled back');
   }

@@ -46,8 +46,6 @@ export class SubnetLayoutCache {
   private values = 0;
   /** For tests: layouts built so far (async and sync). */
   builds = 0;
-  /** PRAGMA data_version: changes when another connection (another process) commits. */
-  private readonly dataVersion: { get(): unknown };
   private seenVersion: unknown;
 
   constructor(private readonly store: IpamStore) {
@@ -55,8 +53,7 @@ export class SubnetLayoutCache {
       for (const l of this.entries.values()) if (overlaps(l, first, last)) this.evict(l);
       for (const l of this.inFlight) if (overlaps(l, first, last)) l.stale = true;
     });
-    this.dataVersion = store.db.prepare('PRAGMA data_version').pluck();
-    this.seenVersion = this.dataVersion.get();
+    this.seenVersion = store.dataVersion();
   }
 
   /**
@@ -64,7 +61,7 @@ export class SubnetLayoutCache {
    * another connection to the same file (a CLI, another process) is not, so it drops everything.
    */
   private checkOtherWriters(): void {
-    const version = this.dataVersion.get();
+    const version = this.store.dataVersion(); // PRAGMA data_version: another connection committed
     if (version !== this.seenVersion) {
       this.seenVersion = version;
       this.clear();
@@ -98,6 +95,34 @@ export class SubnetLayoutCache {
       const layout = await pending;
       this.checkOtherWriters();
       if (!layout.stale) return { row: subnetRow(id), layout };
+    }
+  }
+
+  /**
+   * The layout as `snapshot` sees the subnet; the snapshot must have begun in this same turn.
+   * The cached layout when no write touched the subnet since it was built (it then matches the
+   * snapshot); otherwise one read from the snapshot a chunk at a time, with the event loop free
+   * in between, and cached as well when no write touched the subnet meanwhile. Writes never
+   * make it start over, since the snapshot does not change under it.
+   */
+  async atSnapshot(row: SubnetRow, snapshot: IpamStore): Promise<SubnetLayout> {
+    this.checkOtherWriters();
+    const cached = this.entries.get(row.id);
+    if (cached && !cached.stale) {
+      this.entries.delete(row.id); // most recently used last
+      this.entries.set(row.id, cached);
+      return cached;
+    }
+    const b = this.builder(row, snapshot);
+    this.inFlight.add(b.layout);
+    try {
+      while (!b.chunk()) await nextTurn();
+      this.checkOtherWriters();
+      const layout = b.finish();
+      this.remember(layout); // not when stale: then it still describes the snapshot, only not the store
+      return layout;
+    } finally {
+      this.inFlight.delete(b.layout);
     }
   }
 
@@ -160,14 +185,14 @@ export class SubnetLayoutCache {
     }
   }
 
-  private builder(row: SubnetRow): { layout: SubnetLayout; chunk: () => boolean; finish: () => SubnetLayout } {
+  private builder(row: SubnetRow, store: IpamStore = this.store): { layout: SubnetLayout; chunk: () => boolean; finish: () => SubnetLayout } {
     this.builds += 1;
     const prefix = prefixOf(row);
     const { family } = prefix;
     const bounds = usableBounds(prefix);
-    const ranges = this.store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, ...rangeInterval(r) }));
+    const ranges = store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, ...rangeInterval(r) }));
     // A child subnet's own network/broadcast (or IPv6 anycast) address can hold no record.
-    const holes = this.store.subnetsInside(row.first_key, row.last_key, row.id).flatMap((child) => {
+    const holes = store.subnetsInside(row.first_key, row.last_key, row.id).flatMap((child) => {
       const p = prefixOf(child);
       const usable = usableBounds(p);
       return [p.network, lastOf(p)].filter((v) => v < usable.first || v > usable.last);
@@ -189,7 +214,7 @@ export class SubnetLayoutCache {
       layout,
       /** One chunk of values; true when it was the last. */
       chunk: () => {
-        const page = this.store.valuesPage({ family, value: from }, { family, value: last }, LAYOUT_CHUNK);
+        const page = store.valuesPage({ family, value: from }, { family, value: last }, LAYOUT_CHUNK);
         for (const v of page) {
           builder.add(v, null);
           values.push(family === 4 ? Number(v) : v);

@@ -17,7 +17,7 @@ import { ADDRESS_SOURCES, ADDRESS_STATES } from './core/fields.js';
 import { type Family, ipFromKey, ipKey } from './core/ip.js';
 import { type Bounds, lastOf, usableBounds } from './core/prefix.js';
 import { type Utilization, type UtilizedRange, utilization } from './core/utilization.js';
-import { type IpamService, prefixOf } from './service.js';
+import { IpamService, prefixOf } from './service.js';
 import type { RangeRow, SubnetRow } from './store.js';
 
 /** Utilization at or above this (and at least 4 usable addresses) is LanscapeSubnetNearlyFull territory. */
@@ -66,16 +66,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   /** The last utilization computed for each subnet (the ranking reads it). */
   let known = new Map<number, Utilization>();
   let cursor = 0;
-  const rangePage = ipam.db.prepare('SELECT * FROM ranges WHERE id > ? ORDER BY id LIMIT ?');
-  // Per subnet: addresses in its whole prefix by state (one index count per state).
-  const STATE_PARAMS = Object.fromEntries(ADDRESS_STATES.map((state, i) => [`s${i}`, state]));
-  const byStateOf = ipam.db.prepare(`SELECT s.id, ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses a
-    WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`).join(', ')}
-    FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw();
-  // Per subnet: addresses in its whole prefix, and whether its first / last address is recorded.
-  const rank = ipam.db.prepare(`SELECT s.id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key),
-    EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key), EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key)
-    FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw();
+  const store = IpamService.storeOf(ipam);
 
   async function refresh() {
     budget.startScrape();
@@ -92,7 +83,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     await slicer.maybePause();
     const ranges: RangeRow[] = [];
     for (let after = 0; ;) {
-      const page = rangePage.all(after, RANGE_PAGE) as RangeRow[];
+      const page = store.rangesAfter(after, RANGE_PAGE);
       ranges.push(...page);
       await slicer.maybePause();
       if (page.length < RANGE_PAGE) break;
@@ -119,8 +110,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     const edged = new Set<number>();
     const measure = async (ids: number[]) => {
       for (let i = 0; i < ids.length; i += RANK_BATCH) {
-        const batch = JSON.stringify(ids.slice(i, i + RANK_BATCH));
-        for (const [id, inPrefix, atFirst, atLast] of rank.all({ ids: batch }) as [number, number, number, number][]) {
+        for (const [id, inPrefix, atFirst, atLast] of store.subnetRankCounts(ids.slice(i, i + RANK_BATCH))) {
           const m = byId.get(id)!;
           const trimmed = (atFirst && m.trimFirst ? 1 : 0) + (atLast && m.trimLast ? 1 : 0);
           if (trimmed) edged.add(id);
@@ -161,8 +151,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     const chosen = meta.filter((m) => selected.has(m.row.id));
     const states = new Map<number, number[]>();
     for (let i = 0; i < chosen.length; i += RANK_BATCH) {
-      const ids = JSON.stringify(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id));
-      for (const [id, ...n] of byStateOf.all({ ...STATE_PARAMS, ids }) as [number, ...number[]][]) states.set(id, n);
+      for (const [id, ...n] of store.subnetCountsByState(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id))) states.set(id, n);
       await slicer.maybePause();
     }
     for (const m of chosen) {
@@ -210,20 +199,36 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   }
 }
 
+/** What describe() derives from a subnet row alone; kept per row object (a changed subnet is a new row). */
+type RowFacts = Omit<SubnetMeta, 'parentId' | 'info'>;
+const rowFacts = new WeakMap<SubnetRow, RowFacts>();
+
+function factsOf(row: SubnetRow): RowFacts {
+  let facts = rowFacts.get(row);
+  if (!facts) {
+    const prefix = prefixOf(row);
+    const usable = usableBounds(prefix);
+    facts = {
+      row, family: prefix.family, size: usable.last - usable.first + 1n, usable,
+      trimFirst: usable.first !== prefix.network, trimLast: usable.last !== lastOf(prefix),
+      usableFirstKey: ipKey({ family: prefix.family, value: usable.first }),
+      usableLastKey: ipKey({ family: prefix.family, value: usable.last }),
+    };
+    rowFacts.set(row, facts);
+  }
+  return facts;
+}
+
 /** The per-subnet facts a scrape reuses until the subnets change (parent, labels, usable bounds). */
 async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetMeta[]> {
   const rows = catalog.rows;
   const out: SubnetMeta[] = [];
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
-    const prefix = prefixOf(row);
-    const usable = usableBounds(prefix);
+    // The parent can change without the row changing (a covering subnet created or deleted).
     const parentId = catalog.parentOf(row);
     out.push({
-      row, parentId, family: prefix.family, size: usable.last - usable.first + 1n, usable,
-      trimFirst: usable.first !== prefix.network, trimLast: usable.last !== lastOf(prefix),
-      usableFirstKey: ipKey({ family: prefix.family, value: usable.first }),
-      usableLastKey: ipKey({ family: prefix.family, value: usable.last }),
+      ...factsOf(row), parentId,
       info: {
         subnet: row.cidr, name: row.name, vlan: row.vlan === null ? '' : String(row.vlan), family: String(row.family),
         parent: parentId ? catalog.byId.get(parentId)?.cidr ?? '' : '',

@@ -15,7 +15,9 @@ import { type Utilization, utilization } from './core/utilization.js';
 import type { AddressCreate, AddressFields, AllocateRequest, RangeCreate, RangeUpdate, SubnetCreate, SubnetUpdate } from './schemas.js';
 import type { AddressView, RangeView, SubnetRowView, SubnetView, UtilizationView } from './schemas.js';
 import { type AddressFilter, type AddressRow, IpamStore, type KeyBound, type NewAddressRow, type RangeRow, type SubnetRef, type SubnetRow } from './store.js';
-import { SubnetLayoutCache, layoutPage } from './layout-cache.js';
+import { type SubnetLayout, SubnetLayoutCache, layoutPage } from './layout-cache.js';
+import type { LayoutRow } from './core/layout.js';
+import { ReadSnapshots } from '../store/read-snapshots.js';
 
 // The views are the API's response shapes, inferred from the zod schemas the routes declare.
 export type { AddressView, HostObservationView, RangeView, SubnetDiscoveryView, SubnetRowView, SubnetView, UtilizationView } from './schemas.js';
@@ -49,10 +51,21 @@ export class IpamService {
   private readonly enrichers: AddressEnricher[] = [];
   private readonly subnetEnrichers: SubnetEnricher[] = [];
 
+  /** Read-only connections for reads that must stay consistent across event-loop turns. */
+  private readonly snapshots: ReadSnapshots<IpamStore>;
+
   constructor(readonly db: Db, readonly clock: Clock = systemClock) {
     this.store = new IpamStore(db);
     this.audit = new AuditLog(db, clock);
     this.layouts = new SubnetLayoutCache(this.store);
+    this.snapshots = new ReadSnapshots(db.memory ? undefined : db.name, (reader) => new IpamStore(reader));
+    // The subnet list lives in memory (patched per write): read it once, before anything is served.
+    if (!db.inTransaction) this.store.allSubnets();
+  }
+
+  /** Closes the read-only connections (before the store itself is closed). */
+  close(): void {
+    this.snapshots.close();
   }
 
   addEnricher(enricher: AddressEnricher): void {
@@ -220,6 +233,30 @@ export class IpamService {
    * full, so any page of a large subnet costs about the same and none holds the loop long.
    */
   async subnetRows(id: number, limit: number, offset: number): Promise<Paged<SubnetRowView> & { subnet: SubnetView }> {
+    if (!this.snapshots.available) return this.subnetRowsLive(id, limit, offset);
+    // One read snapshot for the whole page: the layout, the page's addresses and the counts
+    // agree with each other however many writes land meanwhile.
+    return this.snapshots.read(async (snap) => {
+      const row = snap.subnet(id) ?? this.subnetRow(id); // 404 unless created since the snapshot began
+      const layout = await this.layouts.atSnapshot(row, snap);
+      const family = layout.family;
+      const page = layoutPage(layout, limit, offset);
+      const pageValues = page.flatMap((r) => (r.kind === 'address' ? [r.value] : []));
+      const views: AddressView[] = [];
+      for (let i = 0; i < pageValues.length; i += ROWS_CHUNK) {
+        if (i > 0) await nextTurn();
+        const part = pageValues.slice(i, i + ROWS_CHUNK);
+        const details = snap.addressesBetween(keyOf(family, part[0]!), keyOf(family, part[part.length - 1]!));
+        const index = this.subnetIndex();
+        views.push(...this.enrich(details.map((d) => this.addressView(d, index)), details.map((d) => d.ip_key)));
+      }
+      const counts = await this.countByStatePaced(row, snap);
+      return this.rowsAnswer(layout, page, views, row, counts);
+    });
+  }
+
+  /** subnetRows without a snapshot (a store in memory): starts over when a write spoils a page. */
+  private async subnetRowsLive(id: number, limit: number, offset: number): Promise<Paged<SubnetRowView> & { subnet: SubnetView }> {
     for (let attempt = 1; ; attempt++) {
       const { layout } = await this.layouts.current(id, (i) => this.subnetRow(i));
       const family = layout.family;
@@ -240,32 +277,37 @@ export class IpamService {
         views.push(...this.enrich(details.map((d) => this.addressView(d, index)), details.map((d) => d.ip_key)));
       }
       if (views.length !== pageValues.length) continue;
-      let next = 0;
-      const results = page.map((r): SubnetRowView => r.kind === 'address'
-        ? { type: 'address', address: views[next++]! }
-        : {
-          type: 'gap', start_address: formatIp({ family, value: r.first }),
-          end_address: formatIp({ family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
-        });
       // The subnet's own view: its utilization counts every address of the subnet, a chunk at a time.
       const counts = await this.countByStatePaced(this.subnetRow(id));
-      const row = this.subnetRow(id);
-      const usage = this.utilizations([row], counts).get(row.id)!;
-      return { count: layout.count, results, subnet: this.enrichSubnets([{ row, view: this.subnetView(row, undefined, usage) }])[0]! };
+      return this.rowsAnswer(layout, page, views, this.subnetRow(id), counts);
     }
+  }
+
+  private rowsAnswer(layout: SubnetLayout, page: LayoutRow<null>[], views: AddressView[], row: SubnetRow,
+    counts: { state: string; n: number }[]): Paged<SubnetRowView> & { subnet: SubnetView } {
+    const family = layout.family;
+    let next = 0;
+    const results = page.map((r): SubnetRowView => r.kind === 'address'
+      ? { type: 'address', address: views[next++]! }
+      : {
+        type: 'gap', start_address: formatIp({ family, value: r.first }),
+        end_address: formatIp({ family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
+      });
+    const usage = this.utilizations([row], counts).get(row.id)!;
+    return { count: layout.count, results, subnet: this.enrichSubnets([{ row, view: this.subnetView(row, undefined, usage) }])[0]! };
   }
 
   /**
    * countBetweenByState of a subnet, SCAN_CHUNK * 4 index entries per event-loop turn: the same
    * numbers for a subnet without writes meanwhile (otherwise as of somewhere in between).
    */
-  private async countByStatePaced(row: SubnetRow): Promise<{ state: string; n: number }[]> {
+  private async countByStatePaced(row: SubnetRow, store: IpamStore = this.store): Promise<{ state: string; n: number }[]> {
     const family = row.family;
     const total = new Map<string, number>();
     let lo: Buffer = row.first_key;
     for (;;) {
-      const end = this.store.addressKeyAt({ key: lo, inclusive: true }, row.last_key, SCAN_CHUNK * 4);
-      for (const c of this.store.countBetweenByState(lo, end ?? row.last_key)) total.set(c.state, (total.get(c.state) ?? 0) + c.n);
+      const end = store.addressKeyAt({ key: lo, inclusive: true }, row.last_key, SCAN_CHUNK * 4);
+      for (const c of store.countBetweenByState(lo, end ?? row.last_key)) total.set(c.state, (total.get(c.state) ?? 0) + c.n);
       const next = end && ipFromKey(end).value + 1n;
       if (next === undefined || Buffer.compare(end!, row.last_key) >= 0) break;
       lo = keyOf(family, next);
@@ -790,7 +832,7 @@ export class IpamService {
     };
   }
 
-  addressView(row: AddressRow, index?: SubnetIndex, subnetId?: number): AddressView {
+  addressView(row: AddressRow, index?: SubnetLookup, subnetId?: number): AddressView {
     const ip = ipFromKey(row.ip_key);
     return {
       id: row.id, address: row.address, family: row.family,
@@ -886,15 +928,10 @@ export class IpamService {
     };
   }
 
-  private cachedIndex: { generation: number; index: SubnetIndex } | undefined;
-
   /** In-memory most-specific-subnet lookup for listing many addresses at once. */
-  subnetIndex(): SubnetIndex {
+  subnetIndex(): SubnetLookup {
     if (this.db.inTransaction) return new SubnetIndex(this.store.allSubnets());
-    if (this.cachedIndex?.generation !== this.store.subnetGeneration) {
-      this.cachedIndex = { generation: this.store.subnetGeneration, index: new SubnetIndex(this.store.allSubnets()) };
-    }
-    return this.cachedIndex.index;
+    return this.store.subnetLookup();
   }
 
   private checkGateway(prefix: Prefix, gateway: string | null | undefined): string | null {
@@ -907,7 +944,10 @@ export class IpamService {
 }
 
 /** Most specific subnet of an address by probing one hash map per prefix length in use. */
-export class SubnetIndex {
+/** Which subnet an address belongs to (the most specific one holding it). */
+export interface SubnetLookup { mostSpecific(ip: IP): number | null }
+
+export class SubnetIndex implements SubnetLookup {
   private readonly byLength = new Map<string, number>();
   private readonly lengths: Record<Family, number[]> = { 4: [], 6: [] };
 

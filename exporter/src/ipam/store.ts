@@ -1,5 +1,6 @@
 // SQL for the IPAM tables. Rows in, rows out: rules live in the service and the core.
 import type Database from 'better-sqlite3';
+import { type LiveSubnetIndex, SubnetCache } from './subnet-cache.js';
 import type { Db } from '../store/db.js';
 import type { Interval } from './core/allocation.js';
 import { ADDRESS_STATES } from './core/fields.js';
@@ -80,7 +81,10 @@ export class IpamStore {
    * and address listing. Reads inside a transaction bypass the cache (they may see uncommitted
    * rows that a rollback takes back); every subnet write drops it.
    */
-  private subnetCache: SubnetRow[] | undefined;
+  private readonly subnetCache = new SubnetCache<SubnetRow>({
+    all: () => this.s.allSubnets.all() as SubnetRow[],
+    byId: (id) => this.subnet(id),
+  });
   /** Bumped with every subnet write; lets callers cache what they derive from allSubnets(). */
   subnetGeneration = 0;
   /**
@@ -146,6 +150,16 @@ export class IpamStore {
       countBetweenByState: db.prepare(`SELECT ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses
         WHERE state = @s${i} AND ip_key BETWEEN @first AND @last)`).join(', ')}`).raw(),
       countBetween: db.prepare('SELECT count(*) AS n FROM addresses WHERE ip_key BETWEEN ? AND ?'),
+      // For the scrape (ipam/metrics.ts): per subnet of a JSON id list, addresses in its whole prefix by
+      // state (one index count per state); and addresses in its prefix plus whether its first / last
+      // address is recorded (the ranking).
+      subnetCountsByState: db.prepare(`SELECT s.id, ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses a
+        WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`).join(', ')}
+        FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw(),
+      subnetRankCounts: db.prepare(`SELECT s.id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key),
+        EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key), EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key)
+        FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw(),
+      rangesAfter: db.prepare('SELECT * FROM ranges WHERE id > ? ORDER BY id LIMIT ?'),
 
       runAtOrBefore: db.prepare(`SELECT first_key, last_key FROM address_runs WHERE first_key <= ?
         ORDER BY first_key DESC LIMIT 1`),
@@ -175,14 +189,15 @@ export class IpamStore {
   subnet(id: number) { return this.s.subnetById.get(id) as SubnetRow | undefined; }
   subnetByCidr(cidr: string) { return this.s.subnetByCidr.get(cidr) as SubnetRow | undefined; }
   allSubnets(): readonly SubnetRow[] {
-    if (this.subnetCache && !this.db.inTransaction) return this.subnetCache;
-    const rows = this.s.allSubnets.all() as SubnetRow[];
-    if (!this.db.inTransaction) this.subnetCache = rows;
-    return rows;
+    return this.subnetCache.all(this.db.inTransaction);
+  }
+  /** Most-specific-subnet lookup over every subnet, kept up to date (outside transactions). */
+  subnetLookup(): LiveSubnetIndex {
+    return this.subnetCache.liveIndex();
   }
 
-  private subnetsChanged(): void {
-    this.subnetCache = undefined;
+  private subnetsChanged(id: number): void {
+    this.subnetCache.mark(id);
     this.subnetGeneration += 1;
   }
 
@@ -262,17 +277,18 @@ export class IpamStore {
     }
   }
   insertSubnet(row: NewSubnetRow): number {
-    this.subnetsChanged();
     this.lengthInUse(row.family, row.prefix_length);
     this.spaceChanged(row.first_key, row.last_key);
-    return Number(this.s.insertSubnet.run(row).lastInsertRowid);
+    const id = Number(this.s.insertSubnet.run(row).lastInsertRowid);
+    this.subnetsChanged(id);
+    return id;
   }
   updateSubnet(id: number, changes: Partial<Pick<SubnetRow, (typeof SUBNET_MUTABLE)[number]>>, now: string) {
-    this.subnetsChanged();
+    this.subnetsChanged(id);
     this.update('subnets', SUBNET_MUTABLE, id, changes, now);
   }
   deleteSubnet(id: number) {
-    this.subnetsChanged();
+    this.subnetsChanged(id);
     const row = this.subnet(id);
     if (row) this.spaceChanged(row.first_key, row.last_key);
     this.s.deleteSubnet.run(id);
@@ -389,6 +405,23 @@ export class IpamStore {
   countsBySubnetAndState(): { subnet_id: number; state: string; n: number }[] {
     return (this.s.countsBySubnetAndState.all(STATE_PARAMS) as number[][])
       .flatMap(([id, ...counts]) => statesWithCounts(counts).map((c) => ({ subnet_id: id!, ...c })));
+  }
+
+  /** Per subnet id: [id, count per state in ADDRESS_STATES order] over its whole prefix. */
+  subnetCountsByState(ids: readonly number[]): [number, ...number[]][] {
+    return this.s.subnetCountsByState.all({ ...STATE_PARAMS, ids: JSON.stringify(ids) }) as [number, ...number[]][];
+  }
+  /** Per subnet id: [id, addresses in its prefix, first address recorded (0/1), last address recorded (0/1)]. */
+  subnetRankCounts(ids: readonly number[]): [number, number, number, number][] {
+    return this.s.subnetRankCounts.all({ ids: JSON.stringify(ids) }) as [number, number, number, number][];
+  }
+  /** Ranges in id order after `after`, at most `limit`. */
+  rangesAfter(after: number, limit: number): RangeRow[] {
+    return this.s.rangesAfter.all(after, limit) as RangeRow[];
+  }
+  /** SQLite's PRAGMA data_version: changes when another connection commits. */
+  dataVersion(): unknown {
+    return this.s.dataVersion.get();
   }
 
   totalsByStateAndSource() {

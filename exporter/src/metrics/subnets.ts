@@ -1,15 +1,13 @@
-// The subnets as a scrape sees them. Reading all of them at once (IpamStore.allSubnets) takes
-// 150–300 ms with 20,000 subnets, in one synchronous statement; the catalog reads them again
-// only when a subnet changed (IpamStore.subnetGeneration), in pages with pauses between them,
-// and keeps what every scrape derives from them: ids, CIDRs, and a most-specific-subnet lookup
-// in plain numbers for IPv4 (SubnetIndex works in BigInt and strings).
-import type Database from 'better-sqlite3';
+// The subnets as a scrape sees them: ids, CIDRs, and a most-specific-subnet lookup in plain
+// numbers for IPv4 (the store's lookup works in BigInt and strings), derived from the store's
+// subnet list (IpamStore.allSubnets, kept in memory and patched per write) whenever a subnet
+// changed (IpamStore.subnetGeneration), with pauses between pages of the work.
 import { type IP, ipFromKey } from '../ipam/core/ip.js';
 import type { IpamStore, SubnetRow } from '../ipam/store.js';
 import type { Slicer } from './snapshot.js';
 
-/** Subnets read per statement. */
-const PAGE = 1000;
+/** Subnets handled between two looks at the slicer. */
+const PAGE = 2000;
 
 export class SubnetCatalog {
   /** Bumped at every re-read: callers key what they derive on it. */
@@ -23,33 +21,24 @@ export class SubnetCatalog {
   private v4Lengths: number[] = [];
   private v6 = new Map<string, number>();
   private v6Lengths: number[] = [];
-  private readonly page: Database.Statement;
 
-  constructor(private readonly store: IpamStore) {
-    this.page = store.db.prepare('SELECT * FROM subnets WHERE id > ? ORDER BY id LIMIT ?');
-  }
+  constructor(private readonly store: IpamStore) {}
 
   /** Whether the catalog holds the subnets as they are now. */
   get fresh(): boolean {
     return this.generation === this.store.subnetGeneration;
   }
 
-  /** Re-reads the subnets when one changed since the last read, a page per slice. */
+  /** Derives the lookups again when a subnet changed since the last time, a page per slice. */
   async refresh(slicer: Slicer): Promise<this> {
     if (this.fresh) return this;
     const generation = this.store.subnetGeneration;
-    const rows: SubnetRow[] = [];
-    for (let after = 0; ;) {
-      const page = this.page.all(after, PAGE) as SubnetRow[];
-      rows.push(...page);
-      if (page.length < PAGE) break;
-      after = page[page.length - 1]!.id;
-      await slicer.maybePause();
-    }
+    const rows = this.store.allSubnets();
     const v4 = new Map<number, number>();
     const v6 = new Map<string, number>();
     const lengths = { 4: new Set<number>(), 6: new Set<number>() };
-    for (const r of rows) {
+    for (const [i, r] of rows.entries()) {
+      if (i % PAGE === PAGE - 1) await slicer.maybePause();
       if (r.family === 4) v4.set(r.prefix_length * 2 ** 32 + r.first_key.readUInt32BE(13), r.id);
       else v6.set(`${r.prefix_length}/${ipFromKey(r.first_key).value}`, r.id);
       lengths[r.family].add(r.prefix_length);
@@ -61,7 +50,7 @@ export class SubnetCatalog {
     this.v6 = v6;
     this.v4Lengths = [...lengths[4]].sort((a, b) => b - a);
     this.v6Lengths = [...lengths[6]].sort((a, b) => b - a);
-    // A write during the read: read again at the next scrape.
+    // A subnet written meanwhile: derive again at the next scrape.
     this.generation = generation === this.store.subnetGeneration ? generation : -1;
     this.version += 1;
     return this;

@@ -1,0 +1,167 @@
+// The pieces that keep long work from holding the event loop (#18): turns shared by every
+// sliced job, the in-memory subnet list patched per write, read snapshots that keep a chunked
+// read consistent while writes land, and WAL checkpoints in a worker thread.
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Actor } from '../src/audit/log.js';
+import { formatIp, parseIp } from '../src/ipam/core/ip.js';
+import { IpamService } from '../src/ipam/service.js';
+import { Checkpointer } from '../src/store/checkpointer.js';
+import { type Db, openDb } from '../src/store/db.js';
+import { nextTurn, waitingTurns } from '../src/turns.js';
+import { tempDir } from './helpers/exporter.js';
+
+const ACTOR: Actor = { name: 'test' };
+const v4 = (value: number) => formatIp({ family: 4, value: BigInt(value) });
+
+describe('turns', () => {
+  it('resumes one waiting slice per loop turn, in order, a scrape first', async () => {
+    const order: string[] = [];
+    const job = async (name: string, slices: number) => {
+      for (let i = 0; i < slices; i++) {
+        order.push(`${name}${i}`);
+        await nextTurn();
+      }
+    };
+    let turnsSeen = 0;
+    let counting = true;
+    const countTurns = () => {
+      turnsSeen += 1;
+      if (counting) setImmediate(countTurns);
+    };
+    setImmediate(countTurns);
+    const jobs = Promise.all([job('a', 3), job('b', 3), job('c', 3)]);
+    assert.equal(waitingTurns(), 3);
+    const scrape = nextTurn('scrape').then(() => order.push('scrape'));
+    await Promise.all([jobs, scrape]);
+    counting = false;
+    // Round robin, the scrape's slice ahead of the work that was already waiting.
+    assert.deepEqual(order, ['a0', 'b0', 'c0', 'scrape', 'a1', 'b1', 'c1', 'a2', 'b2', 'c2']);
+    // 7 resumptions (scrape + 2 × 3 jobs' waits, the last waits end the jobs: 3 more) need as many turns.
+    assert.ok(turnsSeen >= 9, `only ${turnsSeen} loop turns for 10 resumptions`);
+    assert.equal(waitingTurns(), 0);
+  });
+});
+
+describe('the in-memory subnet list', () => {
+  let t: ReturnType<typeof tempDir>;
+  let db: Db;
+  let ipam: IpamService;
+  before(() => {
+    t = tempDir();
+    db = openDb(join(t.dir, 'lanscape.db'));
+    ipam = new IpamService(db);
+  });
+  after(() => {
+    ipam.close();
+    db.close();
+    t.cleanup();
+  });
+
+  const tableOrder = () => (db.prepare('SELECT id FROM subnets ORDER BY first_key, prefix_length').pluck().all() as number[]);
+
+  it('follows creates, updates and deletes in the table order, and its lookup with it', () => {
+    const ids = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '192.168.0.0/24', '10.1.0.0/24', '172.16.0.0/12']
+      .map((cidr) => ipam.createSubnet({ cidr, scan_enabled: false }, ACTOR).id);
+    assert.deepEqual(ipam.allSubnets().map((s) => s.id), tableOrder());
+    assert.equal(ipam.subnetIndex().mostSpecific(parseIp('10.1.2.3')), ids[2]);
+    ipam.updateSubnet(ids[1]!, { name: 'renamed' }, ACTOR);
+    assert.equal(ipam.allSubnets().find((s) => s.id === ids[1])!.name, 'renamed');
+    ipam.deleteSubnet(ids[2]!, true, ACTOR);
+    assert.deepEqual(ipam.allSubnets().map((s) => s.id), tableOrder());
+    assert.equal(ipam.subnetIndex().mostSpecific(parseIp('10.1.2.3')), ids[1], 'the /16 holds it once the /24 is gone');
+    assert.equal(ipam.subnetIndex().mostSpecific(parseIp('10.1.0.9')), ids[4]);
+  });
+
+  it('forgets a subnet whose transaction rolled back, and sees it inside the transaction', () => {
+    const before = ipam.allSubnets().map((s) => s.id);
+    const list = before; // the list handed out earlier is never changed in place
+    assert.throws(() => ipam.write(() => {
+      const created = ipam.createSubnet({ cidr: '100.64.0.0/10', scan_enabled: false }, ACTOR);
+      assert.ok(ipam.allSubnets().some((s) => s.id === created.id), 'seen inside its transaction');
+      throw new Error('roll back');
+    }), /roll back/);
+    assert.deepEqual(ipam.allSubnets().map((s) => s.id), before);
+    assert.equal(ipam.subnetIndex().mostSpecific(parseIp('100.64.0.1')), null);
+    assert.equal(list, before);
+  });
+});
+
+describe('read snapshots', () => {
+  let t: ReturnType<typeof tempDir>;
+  let db: Db;
+  let ipam: IpamService;
+  let subnetId: number;
+  const base = (10 << 24) >>> 0;
+  before(() => {
+    t = tempDir();
+    db = openDb(join(t.dir, 'lanscape.db'));
+    ipam = new IpamService(db);
+    subnetId = ipam.createSubnet({ cidr: '10.0.0.0/16', scan_enabled: false }, ACTOR).id;
+    // 12,000 addresses at every fifth: a layout of several chunks (LAYOUT_CHUNK = 5,000).
+    ipam.write(() => {
+      for (let i = 1; i <= 12_000; i++) ipam.createAddress({ address: v4(base + i * 5) }, ACTOR);
+    });
+  });
+  after(() => {
+    ipam.close();
+    db.close();
+    t.cleanup();
+  });
+
+  it('answers a page as the store was when it began, however many writes land meanwhile', async () => {
+    const pending = ipam.subnetRows(subnetId, 100, 20_000);
+    // Writes between the layout's chunks: each adds an address inside the subnet, before the page.
+    let written = 0;
+    for (let i = 0; i < 20; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      ipam.createAddress({ address: v4(base + 2 + i * 5) }, ACTOR);
+      written += 1;
+    }
+    const page = await pending;
+    // 12,000 addresses with gaps of 4 between them (and the ends): as before the writes.
+    assert.equal(page.subnet.utilization.used, 12_000);
+    assert.equal(page.count, 12_000 * 2 + 1);
+    assert.equal(page.results.length, 100);
+    for (const row of page.results) {
+      if (row.type === 'address') assert.equal((Number(parseIp(row.address.address).value) - base) % 5, 0, row.address.address);
+    }
+    const now = await ipam.subnetRows(subnetId, 10, 0);
+    assert.equal(now.subnet.utilization.used, 12_000 + written, 'the next request sees the writes');
+  });
+
+  it('answers 404 for a subnet that does not exist', async () => {
+    await assert.rejects(ipam.subnetRows(999_999, 10, 0), /subnet 999999/);
+  });
+});
+
+describe('WAL checkpoints in a worker', () => {
+  it('copies the WAL into the database file while the main connection never checkpoints', async () => {
+    const t = tempDir();
+    const file = join(t.dir, 'lanscape.db');
+    const db = openDb(file);
+    const checkpointer = new Checkpointer(db);
+    const ipam = new IpamService(db);
+    try {
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0);
+      ipam.createSubnet({ cidr: '10.0.0.0/16', scan_enabled: false }, ACTOR);
+      // 3,000 commits: far past the 1,000 WAL pages at which SQLite would checkpoint inside a COMMIT.
+      for (let i = 1; i <= 3000; i++) ipam.createAddress({ address: v4(((10 << 24) >>> 0) + i) }, ACTOR);
+      const logical = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+      // Pages reach the database file only through a checkpoint: here only the worker runs one.
+      let size = 0;
+      for (let i = 0; i < 50 && size < logical; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        size = statSync(file).size;
+      }
+      assert.ok(size >= logical, `database file ${size} bytes, ${logical} bytes of pages`);
+    } finally {
+      ipam.close();
+      await checkpointer.stop();
+      db.close();
+      t.cleanup();
+    }
+  });
+});
