@@ -29,14 +29,16 @@ module.exports = {
     {
       name: 'core-imports-no-adapters',
       severity: 'error',
-      comment: 'A core/ module is pure: it imports other core/ modules, shared/ and errors.ts, never a store, service or adapter.',
+      comment:
+        'A core/ module is pure: it imports other core/ modules, shared/ and errors.ts, never a store, service or adapter.',
       from: { path: '^src/[^/]+/core/' },
       to: { path: '^src/', pathNot: '^src/([^/]+/core/|shared/|errors\\.ts$)' },
     },
     {
       name: 'store-belongs-to-its-domain',
       severity: 'error',
-      comment: "A domain's store.ts is used by its own domain (and server.ts wiring); other domains go through its service. Row types may be imported.",
+      comment:
+        "A domain's store.ts is used by its own domain (and server.ts wiring); other domains go through its service. Row types may be imported.",
       from: { path: '^src/([^/]+)/' },
       to: { path: '^src/([^/]+)/store\\.ts$', pathNot: '^src/($1|store)/', dependencyTypesNot: ['type-only'] },
     },

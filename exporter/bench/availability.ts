@@ -25,12 +25,27 @@ const PER_SMALL = 5; // addresses in each /28 → 100,000
 const IMPORT_ADDRESSES = 100_000;
 const IMPORT_SUBNETS = 5_000;
 
-interface Reply { status: number; headers: IncomingHttpHeaders; bytes: number; body: string; ms: number }
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  bytes: number;
+  body: string;
+  ms: number;
+}
 
 /** One request on its own connection (no shared agent, so /healthz never queues behind a load). */
-function call(url: string, token: string | null, init: { method?: string; json?: unknown; csv?: string; keep?: boolean } = {}): Promise<Reply> {
+function call(
+  url: string,
+  token: string | null,
+  init: { method?: string; json?: unknown; csv?: string; keep?: boolean } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const body = init.json !== undefined ? Buffer.from(JSON.stringify(init.json)) : init.csv !== undefined ? Buffer.from(init.csv) : undefined;
+    const body =
+      init.json !== undefined
+        ? Buffer.from(JSON.stringify(init.json))
+        : init.csv !== undefined
+          ? Buffer.from(init.csv)
+          : undefined;
     const headers: Record<string, string | number> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (body) {
@@ -45,9 +60,15 @@ function call(url: string, token: string | null, init: { method?: string; json?:
         bytes += c.length;
         if (init.keep !== false && bytes < 1 << 20) kept.push(c);
       });
-      res.on('end', () => resolve({
-        status: res.statusCode ?? 0, headers: res.headers, bytes, body: Buffer.concat(kept).toString(), ms: performance.now() - start,
-      }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          bytes,
+          body: Buffer.concat(kept).toString(),
+          ms: performance.now() - start,
+        }),
+      );
       res.on('error', reject);
     });
     req.setTimeout(120_000, () => req.destroy(new Error(`timeout: ${url}`)));
@@ -80,8 +101,18 @@ function seed(ctx: BenchContext): { file: string; big: number } {
     const row = (value: bigint): NewAddressRow => {
       const ip = v4(value);
       return {
-        ip_key: ipKey(ip), address: formatIp(ip), family: 4, state: 'assigned', hostname: null, mac: null, description: 'seeded',
-        owner: null, tags: '[]', source: 'manual', created_at: NOW, updated_at: NOW,
+        ip_key: ipKey(ip),
+        address: formatIp(ip),
+        family: 4,
+        state: 'assigned',
+        hostname: null,
+        mac: null,
+        description: 'seeded',
+        owner: null,
+        tags: '[]',
+        source: 'manual',
+        created_at: NOW,
+        updated_at: NOW,
       };
     };
     db.transaction(() => {
@@ -89,9 +120,20 @@ function seed(ctx: BenchContext): { file: string; big: number } {
       for (let i = 0; i < SMALL_SUBNETS; i++) {
         const net = CGNAT + BigInt(i) * 16n;
         IpamService.storeOf(ipam).insertSubnet({
-          cidr: `${formatIp(v4(net))}/28`, family: 4, prefix_length: 28, first_key: ipKey(v4(net)), last_key: ipKey(v4(net + 15n)),
-          name: `small-${i}`, description: '', vlan: null, gateway: null, tags: '[]', scan_enabled: 0, scan_interval_seconds: null,
-          created_at: NOW, updated_at: NOW,
+          cidr: `${formatIp(v4(net))}/28`,
+          family: 4,
+          prefix_length: 28,
+          first_key: ipKey(v4(net)),
+          last_key: ipKey(v4(net + 15n)),
+          name: `small-${i}`,
+          description: '',
+          vlan: null,
+          gateway: null,
+          tags: '[]',
+          scan_enabled: 0,
+          scan_interval_seconds: null,
+          created_at: NOW,
+          updated_at: NOW,
         });
         for (let k = 1; k <= PER_SMALL; k++) IpamService.storeOf(ipam).insertAddress(row(net + BigInt(k)));
       }
@@ -143,27 +185,36 @@ process.on('message', async () => {
 });
 `;
 
-interface ProbeResult { healthz: number[]; scrapes: number[]; errors: string[]; memory: number[][] }
+interface ProbeResult {
+  healthz: number[];
+  scrapes: number[];
+  errors: string[];
+  memory: number[][];
+}
 
 const mb = (bytes: number | undefined) => `${Math.round((bytes ?? NaN) / 1e6)} MB`;
 
 function startProbe(base: string): { stop(): Promise<ProbeResult> } {
   const child = spawn(process.execPath, ['-e', PROBE, base], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return {
-    stop: () => new Promise((resolve, reject) => {
-      child.once('message', (m: ProbeResult) => {
-        if (m.errors.length > 0) reject(new Error(`probe: ${m.errors.slice(0, 3).join('; ')}`));
-        else resolve(m);
-      });
-      child.once('exit', (code) => { if (code !== 0) reject(new Error(`probe exited with ${code}`)); });
-      child.send('stop');
-    }),
+    stop: () =>
+      new Promise((resolve, reject) => {
+        child.once('message', (m: ProbeResult) => {
+          if (m.errors.length > 0) reject(new Error(`probe: ${m.errors.slice(0, 3).join('; ')}`));
+          else resolve(m);
+        });
+        child.once('exit', (code) => {
+          if (code !== 0) reject(new Error(`probe exited with ${code}`));
+        });
+        child.send('stop');
+      }),
   };
 }
 
 const healthzUnderLoad: Benchmark = {
   name: 'healthz-under-load',
-  description: `every heavy request at once (8 exports of ${int(SCATTERED + SMALL_SUBNETS * PER_SMALL)} addresses, 16 big listings, ` +
+  description:
+    `every heavy request at once (8 exports of ${int(SCATTERED + SMALL_SUBNETS * PER_SMALL)} addresses, 16 big listings, ` +
     `subnet-row pages of a /8, 64 × allocate 4,096, CSV imports of ${int(IMPORT_ADDRESSES)} addresses and ${int(IMPORT_SUBNETS)} subnets, ` +
     'subnet creation, scrapes) while /healthz is polled every 50 ms',
   async run(ctx) {
@@ -193,44 +244,96 @@ const healthzUnderLoad: Benchmark = {
     // would count its own delays as the exporter's.
     const probe = startProbe(base);
     const importCsv = async (kind: string, csv: string) => {
-      const r = expect(await politely(refusals, () => call(`${base}/api/v1/import/${kind}?async=true`, token, { method: 'POST', csv })),
-        `import ${kind}`, 200, 202);
+      const r = expect(
+        await politely(refusals, () =>
+          call(`${base}/api/v1/import/${kind}?async=true`, token, { method: 'POST', csv }),
+        ),
+        `import ${kind}`,
+        200,
+        202,
+      );
       if (r.status === 200) return;
       const location = String(r.headers.location);
       for (let i = 0; i < 1200; i++) {
-        const job = JSON.parse(expect(await call(`${base}${location}`, token), 'import job', 200).body) as { state: string; error?: unknown };
+        const job = JSON.parse(expect(await call(`${base}${location}`, token), 'import job', 200).body) as {
+          state: string;
+          error?: unknown;
+        };
         if (job.state === 'done') return;
         if (job.state === 'failed') throw new Error(`import ${kind} failed: ${JSON.stringify(job).slice(0, 500)}`);
         await sleep(250);
       }
       throw new Error(`import ${kind} did not finish in 5 minutes`);
     };
-    const addressCsv = ['address,description', ...Array.from({ length: IMPORT_ADDRESSES }, (_, i) =>
-      `${formatIp(v4(NET10 + 0x800000n + BigInt(i) * 64n + 7n))},imported`)].join('\n');
-    const subnetCsv = ['cidr,name', ...Array.from({ length: IMPORT_SUBNETS }, (_, i) =>
-      `${formatIp(v4(CGNAT + 0x200000n + BigInt(i) * 16n))}/28,imported-${i}`)].join('\n');
+    const addressCsv = [
+      'address,description',
+      ...Array.from(
+        { length: IMPORT_ADDRESSES },
+        (_, i) => `${formatIp(v4(NET10 + 0x800000n + BigInt(i) * 64n + 7n))},imported`,
+      ),
+    ].join('\n');
+    const subnetCsv = [
+      'cidr,name',
+      ...Array.from(
+        { length: IMPORT_SUBNETS },
+        (_, i) => `${formatIp(v4(CGNAT + 0x200000n + BigInt(i) * 16n))}/28,imported-${i}`,
+      ),
+    ].join('\n');
 
     const started = performance.now();
     await Promise.all([
-      timedLoad('8 × export addresses', () => Promise.all(Array.from({ length: 8 }, () =>
-        politely(refusals, () => call(`${base}/api/v1/export/addresses`, token, { keep: false })).then((r) => expect(r, 'export', 200))))),
-      timedLoad('16 × address listing (max page)', () => Promise.all(Array.from({ length: 16 }, (_, i) =>
-        politely(refusals, () => call(`${base}/api/v1/addresses?limit=1000&offset=${i * 20_000}`, token, { keep: false }))
-          .then((r) => expect(r, 'listing', 200))))),
+      timedLoad('8 × export addresses', () =>
+        Promise.all(
+          Array.from({ length: 8 }, () =>
+            politely(refusals, () => call(`${base}/api/v1/export/addresses`, token, { keep: false })).then((r) =>
+              expect(r, 'export', 200),
+            ),
+          ),
+        ),
+      ),
+      timedLoad('16 × address listing (max page)', () =>
+        Promise.all(
+          Array.from({ length: 16 }, (_, i) =>
+            politely(refusals, () =>
+              call(`${base}/api/v1/addresses?limit=1000&offset=${i * 20_000}`, token, { keep: false }),
+            ).then((r) => expect(r, 'listing', 200)),
+          ),
+        ),
+      ),
       timedLoad('subnet rows of the /8 (20 pages)', async () => {
         for (let i = 0; i < 20; i++) {
-          expect(await politely(refusals, () => call(`${base}/api/v1/subnets/${big}/addresses?limit=1&offset=${i * 9_973}`, token)), 'rows', 200);
+          expect(
+            await politely(refusals, () =>
+              call(`${base}/api/v1/subnets/${big}/addresses?limit=1&offset=${i * 9_973}`, token),
+            ),
+            'rows',
+            200,
+          );
         }
       }),
-      timedLoad('64 × allocate 4,096 in the /8', () => Promise.all(Array.from({ length: 64 }, () =>
-        politely(refusals, () => call(`${base}/api/v1/subnets/${big}/available-ips`, token, { method: 'POST', json: { count: 4096 }, keep: false }))
-          .then((r) => expect(r, 'allocate', 201))))),
+      timedLoad('64 × allocate 4,096 in the /8', () =>
+        Promise.all(
+          Array.from({ length: 64 }, () =>
+            politely(refusals, () =>
+              call(`${base}/api/v1/subnets/${big}/available-ips`, token, {
+                method: 'POST',
+                json: { count: 4096 },
+                keep: false,
+              }),
+            ).then((r) => expect(r, 'allocate', 201)),
+          ),
+        ),
+      ),
       timedLoad(`import ${int(IMPORT_ADDRESSES)} addresses`, () => importCsv('addresses', addressCsv)),
       timedLoad(`import ${int(IMPORT_SUBNETS)} subnets`, () => importCsv('subnets', subnetCsv)),
       timedLoad('100 × create subnet', async () => {
         for (let i = 0; i < 100; i++) {
           const cidr = `${formatIp(v4(CGNAT + 0x300000n + BigInt(i) * 16n))}/28`;
-          expect(await call(`${base}/api/v1/subnets`, token, { method: 'POST', json: { cidr, scan_enabled: false } }), 'create subnet', 201);
+          expect(
+            await call(`${base}/api/v1/subnets`, token, { method: 'POST', json: { cidr, scan_enabled: false } }),
+            'create subnet',
+            201,
+          );
         }
       }),
     ]);
@@ -245,14 +348,31 @@ const healthzUnderLoad: Benchmark = {
     const max = Math.max(...healthz);
     const scrapeMax = Math.max(...scrapes);
     const rows: Row[] = [
-      { benchmark: 'healthz under load: p99', target: '< 100 ms', result: `${ms(p99)} (${int(healthz.length)} polls over ${ms(loadMs)})`, pass: p99 < 100 },
+      {
+        benchmark: 'healthz under load: p99',
+        target: '< 100 ms',
+        result: `${ms(p99)} (${int(healthz.length)} polls over ${ms(loadMs)})`,
+        pass: p99 < 100,
+      },
       { benchmark: 'healthz under load: max', target: '< 500 ms', result: ms(max), pass: max < 500 },
-      { benchmark: 'metrics under load: max', target: '< 1 s', result: `${ms(scrapeMax)} (${scrapes.length} scrapes)`, pass: scrapeMax < 1000 },
-      { benchmark: 'exporter RSS peak under load', target: '< 400 MB', result: `${Math.round(peak / 1e6)} MB (at the fullest scrape: RSS ${mb(atPeak[0])}, ` +
-        `JS heap ${mb(atPeak[2])} used of ${mb(atPeak[1])}, external ${mb(atPeak[3])})`, pass: peak < 400e6 },
+      {
+        benchmark: 'metrics under load: max',
+        target: '< 1 s',
+        result: `${ms(scrapeMax)} (${scrapes.length} scrapes)`,
+        pass: scrapeMax < 1000,
+      },
+      {
+        benchmark: 'exporter RSS peak under load',
+        target: '< 400 MB',
+        result:
+          `${Math.round(peak / 1e6)} MB (at the fullest scrape: RSS ${mb(atPeak[0])}, ` +
+          `JS heap ${mb(atPeak[2])} used of ${mb(atPeak[1])}, external ${mb(atPeak[3])})`,
+        pass: peak < 400e6,
+      },
       { benchmark: 'requests refused with 429 (retried)', target: '', result: int(refusals.refused), pass: null },
     ];
-    for (const [name, t] of Object.entries(durations)) rows.push({ benchmark: `  ${name}`, target: '', result: ms(t), pass: null });
+    for (const [name, t] of Object.entries(durations))
+      rows.push({ benchmark: `  ${name}`, target: '', result: ms(t), pass: null });
     return rows;
   },
 };

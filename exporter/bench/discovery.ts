@@ -12,7 +12,12 @@ const ROUTED = '10.200.0.0/16';
 const LAN = '10.201.0.0/24';
 const LIVE_EXTRA = 193; // + the 7 fixed live hosts = 200 alive in the /16
 
-interface LabExporter { lab: Lab; api: ApiClient; pid: number; subnets: Record<string, number> }
+interface LabExporter {
+  lab: Lab;
+  api: ApiClient;
+  pid: number;
+  subnets: Record<string, number>;
+}
 
 async function labExporter(ctx: BenchContext): Promise<LabExporter> {
   if (process.getuid?.() !== 0) throw new Error('the discovery benchmarks build a lab network: run them as root');
@@ -27,8 +32,14 @@ async function labExporter(ctx: BenchContext): Promise<LabExporter> {
   const child = lab.spawn(lab.ns.scan, [process.execPath, ...entry.args], {
     cwd: EXPORTER_DIR,
     env: {
-      ...process.env, ...testEnv(join(dir, 'bench.db')), LANSCAPE_CONFIG: config, LANSCAPE_LISTEN: `unix:${socket}`,
-      LANSCAPE_LOG_LEVEL: 'info', LANSCAPE_SCAN_PPS: '20000', LANSCAPE_SCAN_TIMEOUT_MS: '1000', LANSCAPE_SCAN_RETRIES: '0',
+      ...process.env,
+      ...testEnv(join(dir, 'bench.db')),
+      LANSCAPE_CONFIG: config,
+      LANSCAPE_LISTEN: `unix:${socket}`,
+      LANSCAPE_LOG_LEVEL: 'info',
+      LANSCAPE_SCAN_PPS: '20000',
+      LANSCAPE_SCAN_TIMEOUT_MS: '1000',
+      LANSCAPE_SCAN_RETRIES: '0',
       LANSCAPE_SCAN_MAX_IN_FLIGHT: '30000',
     },
   });
@@ -37,9 +48,14 @@ async function labExporter(ctx: BenchContext): Promise<LabExporter> {
     const timer = setTimeout(() => reject(new Error(`exporter did not start:\n${out}`)), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('lanscape exporter listening')) { clearTimeout(timer); resolve(); }
+      if (out.includes('lanscape exporter listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
   });
   const api = new ApiClient(`unix:${socket}`, TOKENS.admin);
   const subnets: Record<string, number> = {};
@@ -65,7 +81,11 @@ async function timedScan(api: ApiClient, subnetId: number): Promise<{ seconds: n
 
 function timedCommand(lab: Lab, argv: string[]): { seconds: number; stdout: string } {
   const t0 = performance.now();
-  const r = spawnSync('ip', ['netns', 'exec', lab.ns.scan, ...argv], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('ip', ['netns', 'exec', lab.ns.scan, ...argv], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.status !== 0 && r.status !== 1) throw new Error(`${argv[0]} failed: ${r.stderr}`);
   return { seconds: (performance.now() - t0) / 1000, stdout: r.stdout };
 }
@@ -103,34 +123,51 @@ const sweepBench: Benchmark = {
       const routed = await timedScan(api, env.subnets[ROUTED]!);
       sweeping = false;
       await prober;
-      if (routed.scan.alive !== lab.routedLive.length) throw new Error(`found ${routed.scan.alive} of ${lab.routedLive.length} live hosts`);
+      if (routed.scan.alive !== lab.routedLive.length)
+        throw new Error(`found ${routed.scan.alive} of ${lab.routedLive.length} live hosts`);
       const nmap = timedCommand(lab, ['nmap', '-sn', '-PE', '-n', '--min-rate', '20000', ROUTED]);
       const nmapUp = (nmap.stdout.match(/Host is up/g) ?? []).length;
       rows.push({
-        benchmark: `discovery-sweep: routed /16, 20,000 pps, 1 s timeout`, target: '<= 5 s', pass: routed.seconds <= 5,
-        result: `${fmt(routed.seconds)} (${routed.scan.alive} alive of 65,534, ${routed.scan.sent} requests); nmap -sn -PE --min-rate 20000: ` +
+        benchmark: `discovery-sweep: routed /16, 20,000 pps, 1 s timeout`,
+        target: '<= 5 s',
+        pass: routed.seconds <= 5,
+        result:
+          `${fmt(routed.seconds)} (${routed.scan.alive} alive of 65,534, ${routed.scan.sent} requests); nmap -sn -PE --min-rate 20000: ` +
           `${fmt(nmap.seconds)} (${nmapUp} up); ratio ${(routed.seconds / nmap.seconds).toFixed(2)}× nmap`,
       });
       if (process.argv.includes('--with-fping')) {
         const fping = timedCommand(lab, ['fping', '-a', '-q', '-r', '0', '-t', '1000', '-g', ROUTED]);
-        rows.push({ benchmark: 'discovery-sweep: fping -g on the same /16 (info)', target: '-', pass: null,
-          result: `${fmt(fping.seconds)} (${fping.stdout.trim().split('\n').filter(Boolean).length} alive); ratio ${(routed.seconds / fping.seconds).toFixed(2)}× fping` });
+        rows.push({
+          benchmark: 'discovery-sweep: fping -g on the same /16 (info)',
+          target: '-',
+          pass: null,
+          result: `${fmt(fping.seconds)} (${fping.stdout.trim().split('\n').filter(Boolean).length} alive); ratio ${(routed.seconds / fping.seconds).toFixed(2)}× fping`,
+        });
       }
       const sorted = [...latencies].sort((a, b) => a - b);
       const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? NaN;
       rows.push({
-        benchmark: 'discovery-sweep: GET /api/v1/subnets during the /16 sweep', target: 'p99 < 50 ms', pass: p99 < 50,
+        benchmark: 'discovery-sweep: GET /api/v1/subnets during the /16 sweep',
+        target: 'p99 < 50 ms',
+        pass: p99 < 50,
         result: `p99 ${p99.toFixed(1)} ms, median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)} ms (n=${sorted.length})`,
       });
       rss = Math.max(rss, rssMB(pid));
-      rows.push({ benchmark: 'discovery-sweep: exporter RSS while tracking the /16', target: '< 200 MB', pass: rss < 200,
-        result: `${rss.toFixed(0)} MB peak (sampled every request during the sweep)` });
+      rows.push({
+        benchmark: 'discovery-sweep: exporter RSS while tracking the /16',
+        target: '< 200 MB',
+        pass: rss < 200,
+        result: `${rss.toFixed(0)} MB peak (sampled every request during the sweep)`,
+      });
 
       const lan = await timedScan(api, env.subnets[LAN]!);
       const nmapLan = timedCommand(lab, ['nmap', '-sn', '-PR', '-n', LAN]);
       rows.push({
-        benchmark: 'discovery-sweep: LAN /24 (ARP fails for the dead)', target: '<= 2 s', pass: lan.seconds <= 2,
-        result: `${fmt(lan.seconds)} (${lan.scan.alive} alive, the scanner's own address included); nmap ARP scan: ${fmt(nmapLan.seconds)} ` +
+        benchmark: 'discovery-sweep: LAN /24 (ARP fails for the dead)',
+        target: '<= 2 s',
+        pass: lan.seconds <= 2,
+        result:
+          `${fmt(lan.seconds)} (${lan.scan.alive} alive, the scanner's own address included); nmap ARP scan: ${fmt(nmapLan.seconds)} ` +
           `(${(nmapLan.stdout.match(/Host is up/g) ?? []).length} up)`,
       });
       return rows;

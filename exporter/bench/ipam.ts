@@ -10,8 +10,21 @@ import { DiscoveryStore } from '../src/discovery/store.js';
 import { type Db, openDb } from '../src/store/db.js';
 import { prng } from '../test/helpers/prng.js';
 import {
-  type BenchContext, type Benchmark, type CannonRequest, type CannonResult, type Row, type Suite, cannon, httpCall, httpJson, int, median, ms,
-  percentile, sleep, timed,
+  type BenchContext,
+  type Benchmark,
+  type CannonRequest,
+  type CannonResult,
+  type Row,
+  type Suite,
+  cannon,
+  httpCall,
+  httpJson,
+  int,
+  median,
+  ms,
+  percentile,
+  sleep,
+  timed,
 } from './lib.js';
 
 const ACTOR: Actor = { name: 'bench' };
@@ -22,14 +35,27 @@ const NOW = new Date().toISOString();
 function addressRow(value: bigint, state: string = 'assigned', source: string = 'manual'): NewAddressRow {
   const ip = v4(value);
   return {
-    ip_key: ipKey(ip), address: formatIp(ip), family: 4, state, hostname: null, mac: null, description: '',
-    owner: null, tags: '[]', source, created_at: NOW, updated_at: NOW,
+    ip_key: ipKey(ip),
+    address: formatIp(ip),
+    family: 4,
+    state,
+    hostname: null,
+    mac: null,
+    description: '',
+    owner: null,
+    tags: '[]',
+    source,
+    created_at: NOW,
+    updated_at: NOW,
   };
 }
 
-
 /** A fresh store file with `seed` applied in-process; the store is closed before returning. */
-function seedStore<T>(ctx: BenchContext, label: string, seed: (db: Db, ipam: IpamService) => T): { file: string; value: T } {
+function seedStore<T>(
+  ctx: BenchContext,
+  label: string,
+  seed: (db: Db, ipam: IpamService) => T,
+): { file: string; value: T } {
   const file = join(ctx.tempDir(label), 'lanscape.db');
   const db = openDb(file);
   try {
@@ -91,16 +117,23 @@ const allocNextFree: Benchmark = {
       check(got[0] === expectedFirst, `first allocation gave ${got[0]}, expected ${expectedFirst}`);
       check(new Set(got).size === got.length, 'allocations returned duplicate addresses');
       const after = IpamService.storeOf(ipam).countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
-      check(after === RUN + SCATTERED + got.length, `store holds ${after} addresses after allocating, expected ${RUN + SCATTERED + got.length}`);
+      check(
+        after === RUN + SCATTERED + got.length,
+        `store holds ${after} addresses after allocating, expected ${RUN + SCATTERED + got.length}`,
+      );
 
       const med = median(samples);
       return [
         {
-          benchmark: 'alloc-next-free: seed 1,001,000 rows (info)', target: '-', pass: null,
+          benchmark: 'alloc-next-free: seed 1,001,000 rows (info)',
+          target: '-',
+          pass: null,
           result: `${(seed.ms / 1000).toFixed(1)} s (${int((RUN + SCATTERED) / (seed.ms / 1000))} rows/s)`,
         },
         {
-          benchmark: 'alloc-next-free: allocate 1 in /8 with 1M used', target: 'median < 2 ms', pass: med < 2,
+          benchmark: 'alloc-next-free: allocate 1 in /8 with 1M used',
+          target: 'median < 2 ms',
+          pass: med < 2,
           result: `median ${ms(med)}, p99 ${ms(percentile(samples, 99))} (n=${samples.length})`,
         },
       ];
@@ -125,43 +158,71 @@ const HTTP_TARGET = `>= ${int(RATE_TARGET)} req/s, p99 < ${P99_TARGET_MS} ms, 0 
  */
 function loadRow(name: string, r: CannonResult, stored: number, expected: { min: number; max: number }): Row {
   const storedOk = stored >= expected.min && stored <= expected.max;
-  const pass = r.requests.average >= RATE_TARGET && r.latency.p99 < P99_TARGET_MS && r.non2xx === 0 &&
-    r.errors === 0 && r.timeouts === 0 && storedOk;
+  const pass =
+    r.requests.average >= RATE_TARGET &&
+    r.latency.p99 < P99_TARGET_MS &&
+    r.non2xx === 0 &&
+    r.errors === 0 &&
+    r.timeouts === 0 &&
+    storedOk;
   const problems = [
     r.errors || r.timeouts ? `${r.errors} errors, ${r.timeouts} timeouts` : '',
     storedOk ? '' : `store holds ${stored} addresses, expected ${expected.min}–${expected.max}`,
-  ].filter(Boolean).join('; ');
+  ]
+    .filter(Boolean)
+    .join('; ');
   return {
-    benchmark: name, target: HTTP_TARGET, pass,
-    result: `${int(r.requests.average)} req/s (min ${int(r.requests.min)}/s), p50 ${ms(r.latency.p50)}, ` +
+    benchmark: name,
+    target: HTTP_TARGET,
+    pass,
+    result:
+      `${int(r.requests.average)} req/s (min ${int(r.requests.min)}/s), p50 ${ms(r.latency.p50)}, ` +
       `p99 ${ms(r.latency.p99)}, non-2xx ${r.non2xx}${problems ? ` — ${problems}` : ''}`,
   };
 }
 
-async function loadTest(ctx: BenchContext, name: string, label: string, cidr: string,
-  build: (subnetId: number) => { path: string; requests: CannonRequest[] }): Promise<Row[]> {
+async function loadTest(
+  ctx: BenchContext,
+  name: string,
+  label: string,
+  cidr: string,
+  build: (subnetId: number) => { path: string; requests: CannonRequest[] },
+): Promise<Row[]> {
   const { file, value: subnetId } = seedStore(ctx, name, (_db, ipam) => ipam.createSubnet({ cidr, name }, ACTOR).id);
   const srv = await ctx.startExporter(file);
   try {
     const { path, requests } = build(subnetId);
     const opts = {
-      url: `${srv.url}${path}`, connections: CONNECTIONS, method: 'POST', timeout: 10, requests,
+      url: `${srv.url}${path}`,
+      connections: CONNECTIONS,
+      method: 'POST',
+      timeout: 10,
+      requests,
       headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' },
     };
-    ctx.log(`${name}: ${srv.entry} pid ${srv.pid}; warm-up ${HTTP_WARMUP_S} s, then ${DURATION_S} s with ${CONNECTIONS} connections`);
+    ctx.log(
+      `${name}: ${srv.entry} pid ${srv.pid}; warm-up ${HTTP_WARMUP_S} s, then ${DURATION_S} s with ${CONNECTIONS} connections`,
+    );
     const warm = await cannon({ ...opts, duration: HTTP_WARMUP_S });
     const cpu0 = { server: srv.cpuMs(), client: process.cpuUsage(), at: performance.now() };
     const r = await cannon({ ...opts, duration: DURATION_S });
     const wall = performance.now() - cpu0.at;
     const serverCpu = srv.cpuMs();
     const client = process.cpuUsage(cpu0.client);
-    const cpu = `server CPU ${serverCpu === undefined || cpu0.server === undefined ? '?' : ((100 * (serverCpu - cpu0.server)) / wall).toFixed(0)}%, ` +
+    const cpu =
+      `server CPU ${serverCpu === undefined || cpu0.server === undefined ? '?' : ((100 * (serverCpu - cpu0.server)) / wall).toFixed(0)}%, ` +
       `client CPU ${((100 * (client.user + client.system)) / 1000 / wall).toFixed(0)}%`;
-    const subnet = await httpJson<{ utilization: { used: number } }>(`${srv.url}/api/v1/subnets/${subnetId}`, { token: srv.token });
-    const row = loadRow(`${name}: ${label}`, r, subnet.utilization.used, { min: warm['2xx'] + r['2xx'], max: warm.requests.sent + r.requests.sent });
+    const subnet = await httpJson<{ utilization: { used: number } }>(`${srv.url}/api/v1/subnets/${subnetId}`, {
+      token: srv.token,
+    });
+    const row = loadRow(`${name}: ${label}`, r, subnet.utilization.used, {
+      min: warm['2xx'] + r['2xx'],
+      max: warm.requests.sent + r.requests.sent,
+    });
     row.result += `; ${cpu}`;
     if (warm.non2xx > 0) row.result += ` (warm-up non-2xx ${warm.non2xx})`;
-    if (!row.pass && (r.non2xx > 0 || r.errors > 0)) ctx.log(`${name}: status codes ${JSON.stringify(r.statusCodeStats)}; exporter output:\n${srv.tail()}`);
+    if (!row.pass && (r.non2xx > 0 || r.errors > 0))
+      ctx.log(`${name}: status codes ${JSON.stringify(r.statusCodeStats)}; exporter output:\n${srv.tail()}`);
     return [row];
   } finally {
     await srv.stop();
@@ -171,10 +232,11 @@ async function loadTest(ctx: BenchContext, name: string, label: string, cidr: st
 const httpReserveNext: Benchmark = {
   name: 'http-reserve-next',
   description: `POST /api/v1/subnets/{id}/available-ips {"count":1} in a /16, ${CONNECTIONS} connections, ${DURATION_S} s`,
-  run: (ctx) => loadTest(ctx, 'http-reserve-next', `POST available-ips, ${CONNECTIONS} clients`, '10.1.0.0/16', (id) => ({
-    path: `/api/v1/subnets/${id}/available-ips`,
-    requests: [{ body: JSON.stringify({ count: 1 }) }],
-  })),
+  run: (ctx) =>
+    loadTest(ctx, 'http-reserve-next', `POST available-ips, ${CONNECTIONS} clients`, '10.1.0.0/16', (id) => ({
+      path: `/api/v1/subnets/${id}/available-ips`,
+      requests: [{ body: JSON.stringify({ count: 1 }) }],
+    })),
 };
 
 const httpAddressCreate: Benchmark = {
@@ -185,13 +247,15 @@ const httpAddressCreate: Benchmark = {
     let next = 1n;
     return loadTest(ctx, 'http-address-create', `POST addresses, ${CONNECTIONS} clients`, '10.2.0.0/16', () => ({
       path: '/api/v1/addresses',
-      requests: [{
-        setupRequest: (req) => {
-          // Past .255.254 this repeats an address: the run would then show 409s, not hide them.
-          const address = formatIp(v4(base + (next <= 0xfffen ? next++ : 0xfffen)));
-          return { ...req, body: JSON.stringify({ address }) };
+      requests: [
+        {
+          setupRequest: (req) => {
+            // Past .255.254 this repeats an address: the run would then show 409s, not hide them.
+            const address = formatIp(v4(base + (next <= 0xfffen ? next++ : 0xfffen)));
+            return { ...req, body: JSON.stringify({ address }) };
+          },
         },
-      }],
+      ],
     }));
   },
 };
@@ -215,7 +279,13 @@ const metricsScrape: Benchmark = {
           // 60 contiguous hosts, then 40 every third one: a mix of runs and holes, states and sources.
           for (let k = 0; k < PER_SUBNET; k++) {
             const host = k < 60 ? k + 1 : 70 + (k - 60) * 3;
-            IpamService.storeOf(ipam).insertAddress(addressRow(net + BigInt(host), ADDRESS_STATES[k % ADDRESS_STATES.length], ADDRESS_SOURCES[k % ADDRESS_SOURCES.length]));
+            IpamService.storeOf(ipam).insertAddress(
+              addressRow(
+                net + BigInt(host),
+                ADDRESS_STATES[k % ADDRESS_STATES.length],
+                ADDRESS_SOURCES[k % ADDRESS_SOURCES.length],
+              ),
+            );
           }
         }
       })();
@@ -232,14 +302,22 @@ const metricsScrape: Benchmark = {
         body = r.body.toString();
       }
       const subnets = new Set<string>();
-      for (const m of body.matchAll(/^lanscape_subnet_utilization_ratio\{subnet="([^"]+)"\} (\S+)$/gm)) subnets.add(m[1]!);
-      check(subnets.size === METRIC_SUBNETS, `/metrics has lanscape_subnet_utilization_ratio for ${subnets.size} subnets, expected ${METRIC_SUBNETS}`);
+      for (const m of body.matchAll(/^lanscape_subnet_utilization_ratio\{subnet="([^"]+)"\} (\S+)$/gm))
+        subnets.add(m[1]!);
+      check(
+        subnets.size === METRIC_SUBNETS,
+        `/metrics has lanscape_subnet_utilization_ratio for ${subnets.size} subnets, expected ${METRIC_SUBNETS}`,
+      );
       const med = median(samples);
       const max = Math.max(...samples);
-      return [{
-        benchmark: 'metrics-scrape: 1,000 subnets, 100,000 addresses', target: '< 100 ms every scrape (max)', pass: max < 100,
-        result: `median ${ms(med)}, max ${ms(max)} (n=${SCRAPES}, ${subnets.size} subnets, ${(Buffer.byteLength(body) / 1024).toFixed(0)} KiB)`,
-      }];
+      return [
+        {
+          benchmark: 'metrics-scrape: 1,000 subnets, 100,000 addresses',
+          target: '< 100 ms every scrape (max)',
+          pass: max < 100,
+          result: `median ${ms(med)}, max ${ms(max)} (n=${SCRAPES}, ${subnets.size} subnets, ${(Buffer.byteLength(body) / 1024).toFixed(0)} KiB)`,
+        },
+      ];
     } finally {
       await srv.stop();
     }
@@ -272,29 +350,66 @@ function seedBig(db: Db, ipam: IpamService): { addresses: number; tracked: numbe
       const first = v4(net);
       const last = v4(net + 255n);
       const subnetId = IpamService.storeOf(ipam).insertSubnet({
-        cidr: `${formatIp(first)}/24`, family: 4, prefix_length: 24, first_key: ipKey(first), last_key: ipKey(last), name: `big-${i}`,
-        description: '', vlan: (i % 4094) + 1, gateway: null, tags: '[]', scan_enabled: 1, scan_interval_seconds: null, created_at: NOW, updated_at: NOW,
+        cidr: `${formatIp(first)}/24`,
+        family: 4,
+        prefix_length: 24,
+        first_key: ipKey(first),
+        last_key: ipKey(last),
+        name: `big-${i}`,
+        description: '',
+        vlan: (i % 4094) + 1,
+        gateway: null,
+        tags: '[]',
+        scan_enabled: 1,
+        scan_interval_seconds: null,
+        created_at: NOW,
+        updated_at: NOW,
       });
       if (i % 10 === 0) {
         const a = v4(net + 200n);
         const b = v4(net + 220n);
         IpamService.storeOf(ipam).insertRange({
-          subnet_id: subnetId, start_address: formatIp(a), end_address: formatIp(b), first_key: ipKey(a), last_key: ipKey(b), label: 'pool',
-          color: null, purpose: 'dhcp', description: '', auto_allocate: 1, mark_utilized: i % 20 === 0 ? 1 : 0, created_at: NOW, updated_at: NOW,
+          subnet_id: subnetId,
+          start_address: formatIp(a),
+          end_address: formatIp(b),
+          first_key: ipKey(a),
+          last_key: ipKey(b),
+          label: 'pool',
+          color: null,
+          purpose: 'dhcp',
+          description: '',
+          auto_allocate: 1,
+          mark_utilized: i % 20 === 0 ? 1 : 0,
+          created_at: NOW,
+          updated_at: NOW,
         });
       }
       for (let k = 0; k < BIG_PER_SUBNET; k++) {
         const n = i * BIG_PER_SUBNET + k;
         const ip = v4(net + BigInt(1 + k * ((i % 7) + 1)));
         const source = ADDRESS_SOURCES[n % ADDRESS_SOURCES.length]!;
-        IpamService.storeOf(ipam).insertAddress({ ...addressRow(ip.value, ADDRESS_STATES[(i + k) % ADDRESS_STATES.length], source), tags: n % 97 === 0 ? '["critical"]' : '[]' });
+        IpamService.storeOf(ipam).insertAddress({
+          ...addressRow(ip.value, ADDRESS_STATES[(i + k) % ADDRESS_STATES.length], source),
+          tags: n % 97 === 0 ? '["critical"]' : '[]',
+        });
         addresses += 1;
         const status = n % 5 < 3 ? 'up' : n % 5 < 4 ? 'down' : 'unknown';
         hosts.upsertHost({
-          ip_key: ipKey(ip), address: formatIp(ip), status, misses: 0, rtt_seconds: 0.001, first_seen_at: now - 86_400_000,
-          last_seen_at: status === 'unknown' ? null : now - 60_000, status_changed_at: null, last_checked_at: now, mac: null, vendor: null, ptr: null,
+          ip_key: ipKey(ip),
+          address: formatIp(ip),
+          status,
+          misses: 0,
+          rtt_seconds: 0.001,
+          first_seen_at: now - 86_400_000,
+          last_seen_at: status === 'unknown' ? null : now - 60_000,
+          status_changed_at: null,
+          last_checked_at: now,
+          mac: null,
+          vendor: null,
+          ptr: null,
           ports: k === 0 ? '[{"port":22,"protocol":"tcp","service":"ssh","product":null,"version":null}]' : '[]',
-          ports_checked_at: null, nmap_checked_at: null,
+          ports_checked_at: null,
+          nmap_checked_at: null,
         });
         tracked += 1;
       }
@@ -307,11 +422,15 @@ const metricsScrapeBig: Benchmark = {
   name: 'metrics-scrape-20k',
   description: `GET /metrics with ${int(BIG_SUBNETS)} subnets, ${int(BIG_SUBNETS * BIG_PER_SUBNET)} addresses and host observations (default caps), while /healthz is polled`,
   async run(ctx) {
-    ctx.log(`metrics-scrape-20k: seeding ${int(BIG_SUBNETS)} subnets and ${int(BIG_SUBNETS * BIG_PER_SUBNET)} addresses`);
+    ctx.log(
+      `metrics-scrape-20k: seeding ${int(BIG_SUBNETS)} subnets and ${int(BIG_SUBNETS * BIG_PER_SUBNET)} addresses`,
+    );
     const { file, value: seeded } = seedStore(ctx, 'metrics-big', seedBig);
     const srv = await ctx.startExporter(file);
     try {
-      ctx.log(`metrics-scrape-20k: ${srv.entry} pid ${srv.pid}; ${BIG_SCRAPE_WARMUP} warm-up + ${BIG_SCRAPES} timed scrapes, /healthz every 5 ms meanwhile`);
+      ctx.log(
+        `metrics-scrape-20k: ${srv.entry} pid ${srv.pid}; ${BIG_SCRAPE_WARMUP} warm-up + ${BIG_SCRAPES} timed scrapes, /healthz every 5 ms meanwhile`,
+      );
       const samples: number[] = [];
       const health: number[] = [];
       let scraping = true;
@@ -347,23 +466,42 @@ const metricsScrapeBig: Benchmark = {
       };
       const subnets = new Set([...body.matchAll(/^lanscape_subnet_info\{subnet="([^"]+)"/gm)].map((m) => m[1]));
       const hostsWithSeries = new Set([...body.matchAll(/^lanscape_host_info\{address="([^"]+)"/gm)].map((m) => m[1]));
-      const addressTotal = [...body.matchAll(/^lanscape_addresses\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
-      check(subnets.size === 2000, `lanscape_subnet_info for ${subnets.size} subnets, expected 2,000 (the default cap)`);
+      const addressTotal = [...body.matchAll(/^lanscape_addresses\{[^}]*\} (\S+)$/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+      check(
+        subnets.size === 2000,
+        `lanscape_subnet_info for ${subnets.size} subnets, expected 2,000 (the default cap)`,
+      );
       check(metric('lanscape_subnets') === BIG_SUBNETS, `lanscape_subnets ${metric('lanscape_subnets')}`);
       check(metric('lanscape_metrics_objects_dropped', 'kind="subnet"') === BIG_SUBNETS - 2000, 'subnets dropped');
-      check(hostsWithSeries.size === 2000, `lanscape_host_info for ${hostsWithSeries.size} hosts, expected 2,000 (the default cap)`);
+      check(
+        hostsWithSeries.size === 2000,
+        `lanscape_host_info for ${hostsWithSeries.size} hosts, expected 2,000 (the default cap)`,
+      );
       check(metric('lanscape_metrics_objects_dropped', 'kind="host"') === seeded.tracked - 2000, 'hosts dropped');
-      check(addressTotal === seeded.addresses, `lanscape_addresses adds up to ${addressTotal}, expected ${seeded.addresses}`);
+      check(
+        addressTotal === seeded.addresses,
+        `lanscape_addresses adds up to ${addressTotal}, expected ${seeded.addresses}`,
+      );
       const series = body.split('\n').filter((l) => l && !l.startsWith('#')).length;
       const max = Math.max(...samples);
       const healthMax = Math.max(...health);
-      const cpu = cpu0 === undefined || cpu1 === undefined ? '' : `, exporter CPU ${int((cpu1 - cpu0) / BIG_SCRAPES)} ms/scrape with /healthz`;
-      return [{
-        benchmark: 'metrics-scrape-20k: 20,000 subnets, 100,000 hosts', target: `< ${int(BIG_TARGET_MS)} ms every scrape, /healthz < ${HEALTH_TARGET_MS} ms`,
-        pass: max < BIG_TARGET_MS && healthMax < HEALTH_TARGET_MS,
-        result: `median ${ms(median(samples))}, max ${ms(max)} (n=${BIG_SCRAPES}, ${int(series)} series, ${(Buffer.byteLength(body) / 1048576).toFixed(1)} MiB${cpu}); ` +
-          `/healthz max ${ms(healthMax)}, p99 ${ms(percentile(health, 99))} (n=${health.length})`,
-      }];
+      const cpu =
+        cpu0 === undefined || cpu1 === undefined
+          ? ''
+          : `, exporter CPU ${int((cpu1 - cpu0) / BIG_SCRAPES)} ms/scrape with /healthz`;
+      return [
+        {
+          benchmark: 'metrics-scrape-20k: 20,000 subnets, 100,000 hosts',
+          target: `< ${int(BIG_TARGET_MS)} ms every scrape, /healthz < ${HEALTH_TARGET_MS} ms`,
+          pass: max < BIG_TARGET_MS && healthMax < HEALTH_TARGET_MS,
+          result:
+            `median ${ms(median(samples))}, max ${ms(max)} (n=${BIG_SCRAPES}, ${int(series)} series, ${(Buffer.byteLength(body) / 1048576).toFixed(1)} MiB${cpu}); ` +
+            `/healthz max ${ms(healthMax)}, p99 ${ms(percentile(health, 99))} (n=${health.length})`,
+        },
+      ];
     } finally {
       await srv.stop();
     }
@@ -406,7 +544,11 @@ const subnetList: Benchmark = {
     const { file, value: subnetId } = seedStore(ctx, 'list', (db, ipam) => {
       const id = ipam.createSubnet({ cidr: '10.7.0.0/16', name: 'bench list' }, ACTOR).id;
       db.transaction(() => {
-        hosts.forEach((h, k) => IpamService.storeOf(ipam).insertAddress(addressRow(base + BigInt(h), ADDRESS_STATES[k % ADDRESS_STATES.length])));
+        hosts.forEach((h, k) =>
+          IpamService.storeOf(ipam).insertAddress(
+            addressRow(base + BigInt(h), ADDRESS_STATES[k % ADDRESS_STATES.length]),
+          ),
+        );
       })();
       return id;
     });
@@ -415,7 +557,9 @@ const subnetList: Benchmark = {
     try {
       // What the subnet page does: pages of 1,000 rows (the default) with the total count, at the
       // start, the middle and the end of the /16. The full dump of every row is reported beside it.
-      ctx.log(`subnet-list: ${srv.entry} pid ${srv.pid}; ${LIST_WARMUP} warm-up + ${LISTS} timed pages, then full listings`);
+      ctx.log(
+        `subnet-list: ${srv.entry} pid ${srv.pid}; ${LIST_WARMUP} warm-up + ${LISTS} timed pages, then full listings`,
+      );
       const base = `${srv.url}/api/v1/subnets/${subnetId}/addresses`;
       const first = await httpCall(base, { token: srv.token });
       check(first.status === 200, `GET ${base}: HTTP ${first.status} ${first.body.toString().slice(0, 300)}`);
@@ -427,7 +571,10 @@ const subnetList: Benchmark = {
         const r = await httpCall(`${base}?offset=${offset}`, { token: srv.token });
         check(r.status === 200, `GET page at ${offset}: HTTP ${r.status}`);
         const page = JSON.parse(r.body.toString()) as { count: number; results: unknown[] };
-        check(page.count === total && page.results.length === Math.min(1000, total - offset), `page at ${offset} has ${page.results.length} rows`);
+        check(
+          page.count === total && page.results.length === Math.min(1000, total - offset),
+          `page at ${offset} has ${page.results.length} rows`,
+        );
         if (i >= LIST_WARMUP) samples.push(r.ms);
       }
       const fullSamples: number[] = [];
@@ -445,15 +592,24 @@ const subnetList: Benchmark = {
       check(addresses === LIST_ADDRESSES, `returned ${addresses} address rows, expected ${LIST_ADDRESSES}`);
       check(gaps === expectedGaps && gaps > 0, `returned ${gaps} gap rows, expected ${expectedGaps}`);
       const med = median(samples);
-      return [{
-        benchmark: 'subnet-list: /16 with 20,000 used, a page', target: 'median < 50 ms', pass: med < 50,
-        result: `median ${ms(med)}, max ${ms(Math.max(...samples))} (n=${LISTS}; 1,000-row pages at offsets ` +
-          `${offsets.map(int).join(', ')} of ${int(total)} rows)`,
-      }, {
-        benchmark: 'subnet-list: the same, all rows at once (info)', target: '-', pass: null,
-        result: `median ${ms(median(fullSamples))} (n=${FULL_LISTS}; ${int(page.count)} rows: ` +
-          `${int(addresses)} addresses + ${int(gaps)} gaps, ${(last.length / 1048576).toFixed(1)} MiB)`,
-      }];
+      return [
+        {
+          benchmark: 'subnet-list: /16 with 20,000 used, a page',
+          target: 'median < 50 ms',
+          pass: med < 50,
+          result:
+            `median ${ms(med)}, max ${ms(Math.max(...samples))} (n=${LISTS}; 1,000-row pages at offsets ` +
+            `${offsets.map(int).join(', ')} of ${int(total)} rows)`,
+        },
+        {
+          benchmark: 'subnet-list: the same, all rows at once (info)',
+          target: '-',
+          pass: null,
+          result:
+            `median ${ms(median(fullSamples))} (n=${FULL_LISTS}; ${int(page.count)} rows: ` +
+            `${int(addresses)} addresses + ${int(gaps)} gaps, ${(last.length / 1048576).toFixed(1)} MiB)`,
+        },
+      ];
     } finally {
       await srv.stop();
     }

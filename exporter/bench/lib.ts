@@ -121,7 +121,10 @@ export class Runner implements BenchContext {
   }
 
   private async serverEntry(): Promise<ServerEntry> {
-    const tsx: ServerEntry = { args: [...SHIPPED_NODE_FLAGS, '--import', 'tsx', 'src/main.ts'], label: 'src/main.ts via tsx' };
+    const tsx: ServerEntry = {
+      args: [...SHIPPED_NODE_FLAGS, '--import', 'tsx', 'src/main.ts'],
+      label: 'src/main.ts via tsx',
+    };
     if (this.options.useTsx) return tsx;
     this.log('building the exporter (tsc -p tsconfig.build.json) to run dist/main.js');
     const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
@@ -134,16 +137,27 @@ export class Runner implements BenchContext {
   }
 }
 
-interface ServerEntry { args: string[]; label: string }
+interface ServerEntry {
+  args: string[];
+  label: string;
+}
 
-function runNode(args: string[], cwd: string, registry: Set<ChildProcess>): Promise<{ code: number | null; output: string }> {
+function runNode(
+  args: string[],
+  cwd: string,
+  registry: Set<ChildProcess>,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     registry.add(child);
     child.once('exit', () => registry.delete(child));
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     child.once('error', reject);
     child.once('close', (code) => resolvePromise({ code, output }));
   });
@@ -177,7 +191,11 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
-export interface CpuSnapshot { machineBusyMs: number; machineTotalMs: number; ownMs: number }
+export interface CpuSnapshot {
+  machineBusyMs: number;
+  machineTotalMs: number;
+  ownMs: number;
+}
 
 /**
  * Machine-wide and own CPU time (this process plus its exited children) from /proc, so a run
@@ -189,7 +207,10 @@ export function cpuSnapshot(): CpuSnapshot | undefined {
     const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu;
     const busy = user + nice + system + irq + softirq + steal;
     const stat = readFileSync('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
     const own = (f[11] ?? 0) + (f[12] ?? 0) + (f[13] ?? 0) + (f[14] ?? 0); // utime stime cutime cstime
     return { machineBusyMs: busy * 10, machineTotalMs: (busy + idle + iowait) * 10, ownMs: own * 10 };
   } catch {
@@ -200,7 +221,7 @@ export function cpuSnapshot(): CpuSnapshot | undefined {
 /** "other processes used 3% of the machine" between two snapshots. */
 export function foreignCpu(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined): string {
   if (!a || !b || b.machineTotalMs <= a.machineTotalMs) return 'CPU use of other processes unknown';
-  const foreign = Math.max(0, (b.machineBusyMs - a.machineBusyMs) - (b.ownMs - a.ownMs));
+  const foreign = Math.max(0, b.machineBusyMs - a.machineBusyMs - (b.ownMs - a.ownMs));
   return `other processes used ${((100 * foreign) / (b.machineTotalMs - a.machineTotalMs)).toFixed(0)}% of the machine's CPU`;
 }
 
@@ -216,8 +237,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function spawnExporter(db: string, entry: ServerEntry, registry: Set<ChildProcess>,
-  profileDir: string | undefined): Promise<ExporterProcess> {
+async function spawnExporter(
+  db: string,
+  entry: ServerEntry,
+  registry: Set<ChildProcess>,
+  profileDir: string | undefined,
+): Promise<ExporterProcess> {
   const port = await freePort();
   const token = randomBytes(24).toString('hex');
   const env: NodeJS.ProcessEnv = {};
@@ -232,10 +257,16 @@ async function spawnExporter(db: string, entry: ServerEntry, registry: Set<Child
     LANSCAPE_SCAN_RDNS: 'false',
   });
   const profileArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=200'] : [];
-  const child = spawn(process.execPath, [...profileArgs, ...entry.args], { cwd: EXPORTER_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profileArgs, ...entry.args], {
+    cwd: EXPORTER_DIR,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   registry.add(child);
   let out = '';
-  const keep = (d: Buffer) => { out = (out + d.toString()).slice(-8000); };
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-8000);
+  };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   child.once('exit', () => registry.delete(child));
@@ -249,7 +280,9 @@ async function spawnExporter(db: string, entry: ServerEntry, registry: Set<Child
     try {
       const r = await httpCall(`${url}/readyz`);
       if (r.status === 200) break;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`the exporter did not become ready within 30 s:\n${out}`);
@@ -258,13 +291,20 @@ async function spawnExporter(db: string, entry: ServerEntry, registry: Set<Child
   }
 
   return {
-    url, token, pid: child.pid ?? -1, entry: entry.label,
+    url,
+    token,
+    pid: child.pid ?? -1,
+    entry: entry.label,
     async stop() {
       await stopChild(child, 10_000);
       if (profileDir) {
-        for (const f of readdirSync(profileDir).filter((n) => n.endsWith('.cpuprofile') && n.includes(`.${child.pid}.`))) {
-          process.stderr.write(`[bench] CPU profile of exporter pid ${child.pid}: ${join(profileDir, f)}\n` +
-            `${summariseCpuProfile(join(profileDir, f))}\n`);
+        for (const f of readdirSync(profileDir).filter(
+          (n) => n.endsWith('.cpuprofile') && n.includes(`.${child.pid}.`),
+        )) {
+          process.stderr.write(
+            `[bench] CPU profile of exporter pid ${child.pid}: ${join(profileDir, f)}\n` +
+              `${summariseCpuProfile(join(profileDir, f))}\n`,
+          );
         }
       }
     },
@@ -279,22 +319,34 @@ export function sleep(ms: number): Promise<void> {
 
 // ------------------------------------------------------------------ HTTP client
 
-export interface CallResult { status: number; body: Buffer; ms: number }
+export interface CallResult {
+  status: number;
+  body: Buffer;
+  ms: number;
+}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
 /** One request on a keep-alive connection; `ms` runs from sending to the last body byte. */
-export function httpCall(url: string, init: { method?: string; token?: string; json?: unknown } = {}): Promise<CallResult> {
+export function httpCall(
+  url: string,
+  init: { method?: string; token?: string; json?: unknown } = {},
+): Promise<CallResult> {
   return new Promise((resolvePromise, reject) => {
     const body = init.json === undefined ? undefined : Buffer.from(JSON.stringify(init.json));
     const headers: Record<string, string | number> = {};
     if (init.token) headers.authorization = `Bearer ${init.token}`;
-    if (body) { headers['content-type'] = 'application/json'; headers['content-length'] = body.length; }
+    if (body) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = body.length;
+    }
     const start = performance.now();
     const req = httpRequest(url, { method: init.method ?? 'GET', headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), ms: performance.now() - start }));
+      res.on('end', () =>
+        resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), ms: performance.now() - start }),
+      );
       res.on('error', reject);
     });
     req.setTimeout(30_000, () => req.destroy(new Error(`timeout: ${url}`)));
@@ -304,9 +356,13 @@ export function httpCall(url: string, init: { method?: string; token?: string; j
 }
 
 /** Like httpCall, but throws unless the status is 2xx, and parses the JSON body. */
-export async function httpJson<T>(url: string, init: { method?: string; token?: string; json?: unknown } = {}): Promise<T> {
+export async function httpJson<T>(
+  url: string,
+  init: { method?: string; token?: string; json?: unknown } = {},
+): Promise<T> {
   const r = await httpCall(url, init);
-  if (r.status < 200 || r.status > 299) throw new Error(`${init.method ?? 'GET'} ${url}: HTTP ${r.status} ${r.body.toString().slice(0, 500)}`);
+  if (r.status < 200 || r.status > 299)
+    throw new Error(`${init.method ?? 'GET'} ${url}: HTTP ${r.status} ${r.body.toString().slice(0, 500)}`);
   return JSON.parse(r.body.toString()) as T;
 }
 
@@ -334,8 +390,17 @@ export interface CannonOptions {
 }
 
 export interface CannonHistogram {
-  average: number; mean: number; stddev: number; min: number; max: number; total: number;
-  p50: number; p90: number; p97_5: number; p99: number; p99_9: number;
+  average: number;
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+  total: number;
+  p50: number;
+  p90: number;
+  p97_5: number;
+  p99: number;
+  p99_9: number;
 }
 
 export interface CannonResult {
@@ -397,8 +462,16 @@ export function renderTable(rows: readonly Row[]): string {
 
 // ------------------------------------------------------------------ CPU profiles
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
 
 /** The heaviest frames of a .cpuprofile by self time, as text lines. */
 export function summariseCpuProfile(file: string, top = 20): string {
@@ -411,12 +484,19 @@ export function summariseCpuProfile(file: string, top = 20): string {
     const node = byId.get(id);
     if (!node) return;
     const f = node.callFrame;
-    const where = f.url ? `${f.url.replace(/^file:\/\//, '').replace(`${EXPORTER_DIR}/`, '').replace(/^.*node_modules\//, 'node_modules/')}:${f.lineNumber + 1}` : '';
+    const where = f.url
+      ? `${f.url
+          .replace(/^file:\/\//, '')
+          .replace(`${EXPORTER_DIR}/`, '')
+          .replace(/^.*node_modules\//, 'node_modules/')}:${f.lineNumber + 1}`
+      : '';
     const key = `${f.functionName || '(anonymous)'} ${where}`.trim();
     self.set(key, (self.get(key) ?? 0) + dt);
     total += dt;
   });
-  const lines = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
+  const lines = [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
     .map(([k, v]) => `  ${(v / 1000).toFixed(0).padStart(7)} ms ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
   return [`  self time, total ${(total / 1000).toFixed(0)} ms:`, ...lines].join('\n');
 }

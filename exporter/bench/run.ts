@@ -40,17 +40,30 @@ if (values.list) {
   process.exit(0);
 }
 
-const wanted = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-const unknown = wanted.filter((w) => !all.some(({ suite, bench }) => bench.name === w || suite === w || `${suite}/${bench.name}` === w));
+const wanted = (values.only ?? [])
+  .flatMap((v) => v.split(','))
+  .map((v) => v.trim())
+  .filter(Boolean);
+const unknown = wanted.filter(
+  (w) => !all.some(({ suite, bench }) => bench.name === w || suite === w || `${suite}/${bench.name}` === w),
+);
 if (unknown.length > 0) {
-  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; known: ${all.map((a) => a.bench.name).join(', ')}\n`);
+  process.stderr.write(
+    `unknown benchmark(s): ${unknown.join(', ')}; known: ${all.map((a) => a.bench.name).join(', ')}\n`,
+  );
   process.exit(2);
 }
 const selected: Benchmark[] = all
-  .filter(({ suite, bench }) => wanted.length === 0 || wanted.some((w) => w === bench.name || w === suite || w === `${suite}/${bench.name}`))
+  .filter(
+    ({ suite, bench }) =>
+      wanted.length === 0 || wanted.some((w) => w === bench.name || w === suite || w === `${suite}/${bench.name}`),
+  )
   .map((a) => a.bench);
 
-const runner = new Runner({ profileDir: values.profile ? resolve(values.profile) : undefined, useTsx: values.tsx ?? false });
+const runner = new Runner({
+  profileDir: values.profile ? resolve(values.profile) : undefined,
+  useTsx: values.tsx ?? false,
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     runner.cleanup();
@@ -59,7 +72,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 process.once('exit', () => runner.cleanup());
 
-runner.log(`machine: ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ''}, node ${process.version}, ${os.platform()} ${os.release()}`);
+runner.log(
+  `machine: ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ''}, node ${process.version}, ${os.platform()} ${os.release()}`,
+);
 {
   // One second of machine-wide CPU before starting: a busy machine makes every number pessimistic.
   const before = cpuSnapshot();
@@ -76,19 +91,23 @@ for (const bench of selected) {
   const t0 = performance.now();
   const cpu0 = cpuSnapshot();
   try {
-    rows.push(...await bench.run(runner));
+    rows.push(...(await bench.run(runner)));
   } catch (e) {
     const err = e as Error;
     runner.log(`${bench.name} failed: ${err.stack ?? err.message}`);
     rows.push({ benchmark: bench.name, target: '-', result: `error: ${err.message.split('\n')[0]}`, pass: false });
   }
-  runner.log(`${bench.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${foreignCpu(cpu0, cpuSnapshot())}`);
+  runner.log(
+    `${bench.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${foreignCpu(cpu0, cpuSnapshot())}`,
+  );
 }
 runner.cleanup();
 const cpuAtEnd = cpuSnapshot();
 
 process.stdout.write(`\n${renderTable(rows)}\n\n`);
 const missed = rows.filter((r) => r.pass === false);
-process.stdout.write(`${rows.length - missed.length}/${rows.length} rows ok, ${missed.length} missed; ` +
-  `total ${((performance.now() - started) / 1000).toFixed(0)} s; ${foreignCpu(cpuAtStart, cpuAtEnd)}\n`);
+process.stdout.write(
+  `${rows.length - missed.length}/${rows.length} rows ok, ${missed.length} missed; ` +
+    `total ${((performance.now() - started) / 1000).toFixed(0)} s; ${foreignCpu(cpuAtStart, cpuAtEnd)}\n`,
+);
 process.exitCode = missed.length > 0 ? 1 : 0;

@@ -8,11 +8,15 @@ import { VERSION } from './version.js';
 const USAGE = `usage: lanscape-exporter [--config lanscape.yaml] [--check-config] [--version]
 Settings come from the YAML file (--config or LANSCAPE_CONFIG) and LANSCAPE_* variables; see README.md.`;
 
-const { values } = parseCli(USAGE, {
-  config: { type: 'string' },
-  'check-config': { type: 'boolean' },
-  version: { type: 'boolean' },
-}, 0);
+const { values } = parseCli(
+  USAGE,
+  {
+    config: { type: 'string' },
+    'check-config': { type: 'boolean' },
+    version: { type: 'boolean' },
+  },
+  0,
+);
 
 if (values.version) {
   process.stdout.write(`${VERSION}\n`);
@@ -31,16 +35,20 @@ try {
 } catch (e) {
   if (e instanceof StoreVersionError || e instanceof StoreInUseError) fail(`${config.db}: ${e.message}`);
   const err = e as NodeJS.ErrnoException;
-  if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') fail(`cannot listen on ${config.listen}: ${err.message}`);
+  if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL')
+    fail(`cannot listen on ${config.listen}: ${err.message}`);
   throw e;
 }
 const running = exporter;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     logger.info({ signal }, 'shutting down');
-    running.close().then(() => process.exit(0), (e: unknown) => {
-      logger.error({ err: e }, 'shutdown failed');
-      process.exit(1);
-    });
+    running.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   });
 }

@@ -56,8 +56,11 @@ export interface ExporterOptions {
   clock?: Clock;
 }
 
-export async function startExporter(config: Config, logger: Logger = createLogger(config),
-  options: ExporterOptions = {}): Promise<RunningExporter> {
+export async function startExporter(
+  config: Config,
+  logger: Logger = createLogger(config),
+  options: ExporterOptions = {},
+): Promise<RunningExporter> {
   const clock = options.clock ?? systemClock;
   const db = openDb(config.db, { synchronous: config.db_synchronous === 'full' ? 'FULL' : 'NORMAL' });
   try {
@@ -80,26 +83,53 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const reverseDns = config.scan.rdns
     ? new ReverseDns({ ...(config.scan.dns_servers ? { servers: config.scan.dns_servers } : {}), now: clock })
     : null;
-  const nmap = config.scan.nmap ? { available: () => nmapAvailable(), run: (a: string, p: number[]) => runNmap(a, p) } : null;
-  const discovery = new DiscoveryService(db, ipam, config, {
-    icmp: probeIcmp, createPinger, readNeighbours, openPorts, reverseDns, nmap, now: clock,
-  }, logger.child({ domain: 'discovery' }));
+  const nmap = config.scan.nmap
+    ? { available: () => nmapAvailable(), run: (a: string, p: number[]) => runNmap(a, p) }
+    : null;
+  const discovery = new DiscoveryService(
+    db,
+    ipam,
+    config,
+    {
+      icmp: probeIcmp,
+      createPinger,
+      readNeighbours,
+      openPorts,
+      reverseDns,
+      nmap,
+      now: clock,
+    },
+    logger.child({ domain: 'discovery' }),
+  );
   let nmapFound: boolean | null = null;
-  if (nmap) void nmap.available().then((ok) => { nmapFound = ok; if (!ok) logger.warn('LANSCAPE_SCAN_NMAP is on but nmap is not installed'); });
+  if (nmap)
+    void nmap.available().then((ok) => {
+      nmapFound = ok;
+      if (!ok) logger.warn('LANSCAPE_SCAN_NMAP is on but nmap is not installed');
+    });
   const traffic = new TrafficService(db, config.traffic, { now: clock }, logger.child({ domain: 'traffic' }));
   // Docker endpoints connect in the background; one that is down is only its collector down.
   const docker = new DockerService(db, ipam, config.docker, logger.child({ domain: 'docker' }), { now: clock });
-  const proxmox = config.proxmox.url ? new ProxmoxService(db, ipam, config.proxmox, { now: clock }, logger.child({ domain: 'proxmox' })) : null;
+  const proxmox = config.proxmox.url
+    ? new ProxmoxService(db, ipam, config.proxmox, { now: clock }, logger.child({ domain: 'proxmox' }))
+    : null;
   const collectors = (): Record<string, { up: boolean; message?: string }> => ({
     store: { up: ready() },
     icmp: discovery.icmpStatus,
     ...(reverseDns ? { rdns: { up: reverseDns.healthy !== false } } : {}),
-    ...(nmap ? { nmap: { up: nmapFound !== false, ...(nmapFound === false ? { message: 'nmap is not installed' } : {}) } } : {}),
+    ...(nmap
+      ? { nmap: { up: nmapFound !== false, ...(nmapFound === false ? { message: 'nmap is not installed' } : {}) } }
+      : {}),
     ...(config.traffic.hosts.length ? { traffic: traffic.status } : {}),
     ...docker.collectors(),
     ...(proxmox ? { proxmox: proxmox.status } : {}),
   });
-  registerDiscoveryMetrics(registry, discovery, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])), budget);
+  registerDiscoveryMetrics(
+    registry,
+    discovery,
+    () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])),
+    budget,
+  );
   registerBudgetMetrics(registry, budget);
   const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock);
   if (config.scan.enabled && discovery.icmpStatus.up) scheduler.start();
@@ -111,17 +141,34 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   }
   const trafficScheduler = new TrafficScheduler(traffic, logger.child({ domain: 'traffic' }), clock);
   if (config.traffic.schedules_enabled) trafficScheduler.start();
-  const app = createApp({ config, logger, ipam, discovery, traffic, docker, proxmox, registry, observeRequest, writes, imports, collectors });
-  const tls = config.tls.cert_file && config.tls.key_file
-    ? { cert: readFileSync(config.tls.cert_file), key: readFileSync(config.tls.key_file) }
-    : undefined;
+  const app = createApp({
+    config,
+    logger,
+    ipam,
+    discovery,
+    traffic,
+    docker,
+    proxmox,
+    registry,
+    observeRequest,
+    writes,
+    imports,
+    collectors,
+  });
+  const tls =
+    config.tls.cert_file && config.tls.key_file
+      ? { cert: readFileSync(config.tls.cert_file), key: readFileSync(config.tls.key_file) }
+      : undefined;
   const server = tls ? createHttps(tls, app) : createHttp(app);
   server.keepAliveTimeout = 65_000;
   const socketPath = config.listen.startsWith('unix:') ? config.listen.slice('unix:'.length) : undefined;
   if (socketPath) await removeStaleSocket(socketPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    const done = () => { server.off('error', reject); resolve(); };
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
     if (socketPath) server.listen(socketPath, done);
     else server.listen(splitListen(config.listen).port, splitListen(config.listen).host, done);
   });
@@ -138,10 +185,19 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   // The first scrape derives per-subnet facts and rankings for every subnet (about a second of
   // work at 20,000 subnets): done now, in slices, not when Prometheus first asks.
   let closed = false;
-  registry.metrics().catch((e: unknown) => { if (!closed) logger.warn({ err: e }, 'metrics warm-up failed'); });
+  registry.metrics().catch((e: unknown) => {
+    if (!closed) logger.warn({ err: e }, 'metrics warm-up failed');
+  });
 
   return {
-    url, db, server, discovery, traffic, docker, proxmox, imports,
+    url,
+    db,
+    server,
+    discovery,
+    traffic,
+    docker,
+    proxmox,
+    imports,
     async close() {
       if (closed) return;
       closed = true;
@@ -163,10 +219,19 @@ export async function startExporter(config: Config, logger: Logger = createLogge
 /** A socket file left by a killed exporter would make listen() fail; a live one is kept. */
 async function removeStaleSocket(path: string): Promise<void> {
   let isSocket: boolean;
-  try { isSocket = lstatSync(path).isSocket(); } catch { return; }
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return;
+  }
   if (!isSocket) throw Object.assign(new Error(`${path} exists and is not a socket`), { code: 'EADDRINUSE' });
   const live = await new Promise<boolean>((resolve) => {
-    const probe = connect(path).once('connect', () => { probe.destroy(); resolve(true); }).once('error', () => resolve(false));
+    const probe = connect(path)
+      .once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      })
+      .once('error', () => resolve(false));
   });
   if (live) throw Object.assign(new Error(`another process listens on ${path}`), { code: 'EADDRINUSE' });
   unlinkSync(path);

@@ -11,7 +11,11 @@ export interface TimerLoop {
  * An async tick is awaited before the next is planned. `tick` handles its own errors: one that
  * throws or rejects ends the loop and escapes as uncaught.
  */
-export function startTimerLoop(tick: () => void | Promise<unknown>, everyMs: number, { runNow = false } = {}): TimerLoop {
+export function startTimerLoop(
+  tick: () => void | Promise<unknown>,
+  everyMs: number,
+  { runNow = false } = {},
+): TimerLoop {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const plan = () => {

@@ -5,15 +5,20 @@ import { after, before, it } from 'node:test';
 import { type TestExporter, startTestExporter } from './helpers/exporter.js';
 
 let ex: TestExporter;
-before(async () => { ex = await startTestExporter(); });
-after(async () => { await ex.stop(); });
+before(async () => {
+  ex = await startTestExporter();
+});
+after(async () => {
+  await ex.stop();
+});
 
 it('serialises 300 concurrent allocations on a /24', async () => {
   const subnet = (await ex.api.post('/api/v1/subnets', { cidr: '10.99.0.0/24' })).body;
   const usable = subnet.utilization.size as number;
   assert.equal(usable, 254);
-  const results = await Promise.all(Array.from({ length: 300 }, () =>
-    ex.api.post(`/api/v1/subnets/${subnet.id}/available-ips`, { count: 1 })));
+  const results = await Promise.all(
+    Array.from({ length: 300 }, () => ex.api.post(`/api/v1/subnets/${subnet.id}/available-ips`, { count: 1 })),
+  );
   const ok = results.filter((r) => r.status === 201);
   const conflicts = results.filter((r) => r.status === 409);
   assert.equal(ok.length, usable);

@@ -5,12 +5,21 @@ import { TOKENS, type TestExporter, startTestExporter } from './helpers/exporter
 
 let ex: TestExporter;
 // The write token stands for Grafana's proxy: only its requests may name a Grafana user.
-before(async () => { ex = await startTestExporter({ LANSCAPE_GRAFANA_PROXY_TOKENS: 'write' }); });
-after(async () => { await ex.stop(); });
+before(async () => {
+  ex = await startTestExporter({ LANSCAPE_GRAFANA_PROXY_TOKENS: 'write' });
+});
+after(async () => {
+  await ex.stop();
+});
 
 describe('subnets', () => {
   it('creates, reads, lists, updates and rejects duplicates', async () => {
-    const created = await ex.api.post('/api/v1/subnets', { cidr: '10.10.0.0/24', name: 'servers', vlan: 10, tags: ['lab', 'lab'] });
+    const created = await ex.api.post('/api/v1/subnets', {
+      cidr: '10.10.0.0/24',
+      name: 'servers',
+      vlan: 10,
+      tags: ['lab', 'lab'],
+    });
     assert.equal(created.status, 201);
     assert.equal(created.body.cidr, '10.10.0.0/24');
     assert.deepEqual(created.body.tags, ['lab']);
@@ -25,7 +34,10 @@ describe('subnets', () => {
     assert.equal(got.status, 200);
     assert.equal(got.body.name, 'servers');
 
-    const patched = await ex.api.patch(`/api/v1/subnets/${created.body.id}`, { description: 'rack 1', gateway: '10.10.0.1' });
+    const patched = await ex.api.patch(`/api/v1/subnets/${created.body.id}`, {
+      description: 'rack 1',
+      gateway: '10.10.0.1',
+    });
     assert.equal(patched.status, 200);
     assert.equal(patched.body.gateway, '10.10.0.1');
     assert.equal(patched.body.name, 'servers', 'fields not in the patch stay');
@@ -79,24 +91,49 @@ describe('subnets', () => {
 describe('allocation', () => {
   it('hands out the next free address, skipping the gateway, closed ranges and child subnets', async () => {
     const s = (await ex.api.post('/api/v1/subnets', { cidr: '10.20.0.0/24', gateway: '10.20.0.1' })).body;
-    await ex.api.post('/api/v1/ranges', { subnet_id: s.id, start_address: '10.20.0.2', end_address: '10.20.0.9', label: 'infra', auto_allocate: false });
+    await ex.api.post('/api/v1/ranges', {
+      subnet_id: s.id,
+      start_address: '10.20.0.2',
+      end_address: '10.20.0.9',
+      label: 'infra',
+      auto_allocate: false,
+    });
     await ex.api.post('/api/v1/subnets', { cidr: '10.20.0.16/28' });
     await ex.api.post('/api/v1/addresses', { address: '10.20.0.10' });
     const preview = await ex.api.get(`/api/v1/subnets/${s.id}/available-ips?limit=8`, TOKENS.read);
-    assert.deepEqual(preview.body.results.map((r: { address: string }) => r.address),
-      ['10.20.0.11', '10.20.0.12', '10.20.0.13', '10.20.0.14', '10.20.0.15', '10.20.0.32', '10.20.0.33', '10.20.0.34']);
-    const got = await ex.api.post(`/api/v1/subnets/${s.id}/available-ips`, { count: 2, owner: 'ops', hostname: 'web-1' });
+    assert.deepEqual(
+      preview.body.results.map((r: { address: string }) => r.address),
+      ['10.20.0.11', '10.20.0.12', '10.20.0.13', '10.20.0.14', '10.20.0.15', '10.20.0.32', '10.20.0.33', '10.20.0.34'],
+    );
+    const got = await ex.api.post(`/api/v1/subnets/${s.id}/available-ips`, {
+      count: 2,
+      owner: 'ops',
+      hostname: 'web-1',
+    });
     assert.equal(got.status, 201);
-    assert.deepEqual(got.body.map((a: { address: string }) => a.address), ['10.20.0.11', '10.20.0.12']);
+    assert.deepEqual(
+      got.body.map((a: { address: string }) => a.address),
+      ['10.20.0.11', '10.20.0.12'],
+    );
     assert.equal(got.body[0].owner, 'ops');
     assert.equal(got.body[0].state, 'reserved');
   });
 
   it('allocates inside a range, and 409s with nothing reserved when too few are free', async () => {
     const s = (await ex.api.post('/api/v1/subnets', { cidr: '10.21.0.0/29' })).body; // usable .1-.6
-    const r = (await ex.api.post('/api/v1/ranges', { subnet_id: s.id, start_address: '10.21.0.4', end_address: '10.21.0.6', label: 'pool' })).body;
+    const r = (
+      await ex.api.post('/api/v1/ranges', {
+        subnet_id: s.id,
+        start_address: '10.21.0.4',
+        end_address: '10.21.0.6',
+        label: 'pool',
+      })
+    ).body;
     const inRange = await ex.api.post(`/api/v1/ranges/${r.id}/available-ips`, { count: 2 });
-    assert.deepEqual(inRange.body.map((a: { address: string }) => a.address), ['10.21.0.4', '10.21.0.5']);
+    assert.deepEqual(
+      inRange.body.map((a: { address: string }) => a.address),
+      ['10.21.0.4', '10.21.0.5'],
+    );
     const tooMany = await ex.api.post(`/api/v1/subnets/${s.id}/available-ips`, { count: 5 });
     assert.equal(tooMany.status, 409);
     assert.match(tooMany.body.error.message, /only 4 free/);
@@ -107,7 +144,10 @@ describe('allocation', () => {
     const s = (await ex.api.post('/api/v1/subnets', { cidr: '2001:db8:1::/64' })).body;
     assert.equal(s.utilization.size, 2 ** 64 - 1);
     const a = await ex.api.post(`/api/v1/subnets/${s.id}/available-ips`, { count: 3 });
-    assert.deepEqual(a.body.map((x: { address: string }) => x.address), ['2001:db8:1::1', '2001:db8:1::2', '2001:db8:1::3']);
+    assert.deepEqual(
+      a.body.map((x: { address: string }) => x.address),
+      ['2001:db8:1::1', '2001:db8:1::2', '2001:db8:1::3'],
+    );
     const rows = await ex.api.get(`/api/v1/subnets/${s.id}/addresses`);
     const gap = rows.body.results.at(-1);
     assert.equal(gap.type, 'gap');
@@ -119,7 +159,12 @@ describe('allocation', () => {
 describe('addresses', () => {
   it('reserves a specific address, refuses it twice, updates and releases it', async () => {
     await ex.api.post('/api/v1/subnets', { cidr: '10.30.0.0/24' });
-    const a = await ex.api.post('/api/v1/addresses', { address: '10.30.0.5', hostname: 'nas', mac: 'AA-BB-CC-00-11-22', tags: ['storage'] });
+    const a = await ex.api.post('/api/v1/addresses', {
+      address: '10.30.0.5',
+      hostname: 'nas',
+      mac: 'AA-BB-CC-00-11-22',
+      tags: ['storage'],
+    });
     assert.equal(a.status, 201);
     assert.equal(a.body.mac, 'aa:bb:cc:00:11:22');
     const again = await ex.api.post('/api/v1/addresses', { address: '10.30.0.5' });
@@ -147,13 +192,30 @@ describe('addresses', () => {
 
   it('lists the subnet view with free gaps collapsed and split at ranges', async () => {
     const s = (await ex.api.post('/api/v1/subnets', { cidr: '10.40.0.0/24' })).body;
-    const r = (await ex.api.post('/api/v1/ranges', { subnet_id: s.id, start_address: '10.40.0.100', end_address: '10.40.0.199', label: 'DHCP', purpose: 'dhcp', color: '#3274d9' })).body;
+    const r = (
+      await ex.api.post('/api/v1/ranges', {
+        subnet_id: s.id,
+        start_address: '10.40.0.100',
+        end_address: '10.40.0.199',
+        label: 'DHCP',
+        purpose: 'dhcp',
+        color: '#3274d9',
+      })
+    ).body;
     for (const a of ['10.40.0.10', '10.40.0.11', '10.40.0.150']) await ex.api.post('/api/v1/addresses', { address: a });
     const rows = (await ex.api.get(`/api/v1/subnets/${s.id}/addresses`)).body.results;
-    const shape = rows.map((x: any) => x.type === 'gap' ? `${x.start_address}-${x.end_address}:${x.size}:${x.range_id ?? ''}` : x.address.address);
+    const shape = rows.map((x: any) =>
+      x.type === 'gap' ? `${x.start_address}-${x.end_address}:${x.size}:${x.range_id ?? ''}` : x.address.address,
+    );
     assert.deepEqual(shape, [
-      '10.40.0.1-10.40.0.9:9:', '10.40.0.10', '10.40.0.11', '10.40.0.12-10.40.0.99:88:',
-      `10.40.0.100-10.40.0.149:50:${r.id}`, '10.40.0.150', `10.40.0.151-10.40.0.199:49:${r.id}`, '10.40.0.200-10.40.0.254:55:',
+      '10.40.0.1-10.40.0.9:9:',
+      '10.40.0.10',
+      '10.40.0.11',
+      '10.40.0.12-10.40.0.99:88:',
+      `10.40.0.100-10.40.0.149:50:${r.id}`,
+      '10.40.0.150',
+      `10.40.0.151-10.40.0.199:49:${r.id}`,
+      '10.40.0.200-10.40.0.254:55:',
     ]);
   });
 });
@@ -161,15 +223,36 @@ describe('addresses', () => {
 describe('ranges', () => {
   it('rejects overlaps and ranges outside the subnet, counts ranges marked used', async () => {
     const s = (await ex.api.post('/api/v1/subnets', { cidr: '10.60.0.0/24' })).body;
-    const ok = await ex.api.post('/api/v1/ranges', { subnet_id: s.id, start_address: '10.60.0.10', end_address: '10.60.0.19', label: 'web', mark_utilized: true });
+    const ok = await ex.api.post('/api/v1/ranges', {
+      subnet_id: s.id,
+      start_address: '10.60.0.10',
+      end_address: '10.60.0.19',
+      label: 'web',
+      mark_utilized: true,
+    });
     assert.equal(ok.status, 201);
     assert.equal(ok.body.utilization.used, 10);
-    const overlap = await ex.api.post('/api/v1/ranges', { subnet_id: s.id, start_address: '10.60.0.15', end_address: '10.60.0.30', label: 'x' });
+    const overlap = await ex.api.post('/api/v1/ranges', {
+      subnet_id: s.id,
+      start_address: '10.60.0.15',
+      end_address: '10.60.0.30',
+      label: 'x',
+    });
     assert.equal(overlap.status, 409);
     assert.match(overlap.body.error.message, /overlaps range "web"/);
-    const outside = await ex.api.post('/api/v1/ranges', { subnet_id: s.id, start_address: '10.60.0.250', end_address: '10.60.1.3', label: 'x' });
+    const outside = await ex.api.post('/api/v1/ranges', {
+      subnet_id: s.id,
+      start_address: '10.60.0.250',
+      end_address: '10.60.1.3',
+      label: 'x',
+    });
     assert.equal(outside.status, 422);
-    const reversed = await ex.api.post('/api/v1/ranges', { subnet_id: s.id, start_address: '10.60.0.50', end_address: '10.60.0.40', label: 'x' });
+    const reversed = await ex.api.post('/api/v1/ranges', {
+      subnet_id: s.id,
+      start_address: '10.60.0.50',
+      end_address: '10.60.0.40',
+      label: 'x',
+    });
     assert.equal(reversed.status, 422);
     await ex.api.post('/api/v1/addresses', { address: '10.60.0.12' }); // inside the used range: not counted twice
     await ex.api.post('/api/v1/addresses', { address: '10.60.0.40' });
@@ -184,12 +267,19 @@ describe('ranges', () => {
 
 describe('CSV', () => {
   it('dry-runs with per-row errors, applies all or nothing, and exports', async () => {
-    const bad = 'cidr,name,vlan,tags\n10.70.0.0/24,a,70,x;y\n10.70.1.5/24,b,,\n10.70.2.0/24,c,9999,\n10.70.0.0/24,dup,,\n';
-    const dry = await ex.api.call('POST', '/api/v1/import/subnets?dry_run=true', { rawBody: bad, contentType: 'text/csv' });
+    const bad =
+      'cidr,name,vlan,tags\n10.70.0.0/24,a,70,x;y\n10.70.1.5/24,b,,\n10.70.2.0/24,c,9999,\n10.70.0.0/24,dup,,\n';
+    const dry = await ex.api.call('POST', '/api/v1/import/subnets?dry_run=true', {
+      rawBody: bad,
+      contentType: 'text/csv',
+    });
     assert.equal(dry.status, 200);
     assert.equal(dry.body.rows, 4);
     assert.equal(dry.body.valid, 1);
-    assert.deepEqual(dry.body.errors.map((e: { row: number }) => e.row), [2, 3, 4]);
+    assert.deepEqual(
+      dry.body.errors.map((e: { row: number }) => e.row),
+      [2, 3, 4],
+    );
     assert.match(dry.body.errors[0].message, /did you mean 10\.70\.1\.0\/24/);
     assert.match(dry.body.errors[2].message, /already exists/);
     const apply = await ex.api.call('POST', '/api/v1/import/subnets', { rawBody: bad, contentType: 'text/csv' });
@@ -206,7 +296,10 @@ describe('CSV', () => {
     const a = await ex.api.call('POST', '/api/v1/import/addresses', { rawBody: addrs, contentType: 'text/csv' });
     assert.equal(a.status, 422, 'a hostname with = and | is invalid');
     const addrs2 = 'address,hostname,state,description\n10.70.0.5,printer,assigned,"=HYPERLINK(""x"")"\n';
-    assert.equal((await ex.api.call('POST', '/api/v1/import/addresses', { rawBody: addrs2, contentType: 'text/csv' })).status, 200);
+    assert.equal(
+      (await ex.api.call('POST', '/api/v1/import/addresses', { rawBody: addrs2, contentType: 'text/csv' })).status,
+      200,
+    );
 
     const csv = await ex.api.get('/api/v1/export/addresses', TOKENS.read);
     assert.equal(csv.status, 200);
@@ -223,7 +316,9 @@ describe('CSV', () => {
 describe('audit log', () => {
   it('records who changed what, with before and after, and the Grafana user', async () => {
     const s = await ex.api.call('POST', '/api/v1/subnets', {
-      body: { cidr: '10.80.0.0/24', name: 'before' }, token: TOKENS.write, headers: { 'X-Grafana-User': 'alice' },
+      body: { cidr: '10.80.0.0/24', name: 'before' },
+      token: TOKENS.write,
+      headers: { 'X-Grafana-User': 'alice' },
     });
     await ex.api.patch(`/api/v1/subnets/${s.body.id}`, { name: 'after' });
     const log = await ex.api.get(`/api/v1/audit?object_type=subnet&object_id=${s.body.id}`, TOKENS.read);
@@ -257,6 +352,9 @@ describe('system endpoints', () => {
     const all = (await ex.api.get('/api/v1/subnets?limit=1000')).body;
     const page = (await ex.api.get('/api/v1/subnets?limit=2&offset=1')).body;
     assert.equal(page.count, all.count);
-    assert.deepEqual(page.results.map((s: { id: number }) => s.id), all.results.slice(1, 3).map((s: { id: number }) => s.id));
+    assert.deepEqual(
+      page.results.map((s: { id: number }) => s.id),
+      all.results.slice(1, 3).map((s: { id: number }) => s.id),
+    );
   });
 });

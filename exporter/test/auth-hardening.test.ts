@@ -27,12 +27,25 @@ function problemsOf(fn: () => unknown): string[] {
   assert.fail('expected a ConfigError');
 }
 
-interface Raw { status: number; headers: Record<string, string | string[] | undefined>; body: any; text: string }
+interface Raw {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  text: string;
+}
 
 /** One HTTP request with full control: the Host header, the local (source) address. */
-function raw(base: string, method: string, path: string, options: {
-  headers?: Record<string, string>; body?: unknown; localAddress?: string; token?: string | null;
-} = {}): Promise<Raw> {
+function raw(
+  base: string,
+  method: string,
+  path: string,
+  options: {
+    headers?: Record<string, string>;
+    body?: unknown;
+    localAddress?: string;
+    token?: string | null;
+  } = {},
+): Promise<Raw> {
   const u = new URL(base);
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -42,26 +55,40 @@ function raw(base: string, method: string, path: string, options: {
     headers['content-length'] = String(Buffer.byteLength(body));
   }
   return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: u.hostname, port: Number(u.port), method, path, headers, agent: false,
-      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
-      });
-    });
+    const req = httpRequest(
+      {
+        host: u.hostname,
+        port: Number(u.port),
+        method,
+        path,
+        headers,
+        agent: false,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** An exporter in this process whose log lines are kept (JSON objects). */
-async function loggedExporter(extra: Record<string, string>): Promise<{ ex: RunningExporter; lines: any[]; stop: () => Promise<void> }> {
+async function loggedExporter(
+  extra: Record<string, string>,
+): Promise<{ ex: RunningExporter; lines: any[]; stop: () => Promise<void> }> {
   const { dir, cleanup } = tempDir();
   const lines: any[] = [];
   const sink = new Writable({
@@ -72,7 +99,14 @@ async function loggedExporter(extra: Record<string, string>): Promise<{ ex: Runn
   });
   const config = loadConfig(testEnv(join(dir, 'lanscape.db'), { ...extra, LANSCAPE_LOG_LEVEL: 'info' }));
   const ex = await startExporter(config, pino({ level: 'info' }, sink));
-  return { ex, lines, stop: async () => { await ex.close(); cleanup(); } };
+  return {
+    ex,
+    lines,
+    stop: async () => {
+      await ex.close();
+      cleanup();
+    },
+  };
 }
 
 describe('weak tokens are refused at start-up', () => {
@@ -95,10 +129,16 @@ describe('weak tokens are refused at start-up', () => {
     const { dir, cleanup } = tempDir();
     try {
       const file = join(dir, 'c.yaml');
-      writeFileSync(file, 'tokens:\n  named:\n    - { name: ci, token: "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", scope: read }\n');
+      writeFileSync(
+        file,
+        'tokens:\n  named:\n    - { name: ci, token: "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", scope: read }\n',
+      );
       const problems = problemsOf(() => loadConfig({}, file));
       assert.match(problems.join('\n'), /tokens\.named\.0\.token .*\*\*\*.*one repeated character/);
-      assert.equal(loadConfig({ LANSCAPE_READ_TOKEN: 'Zq3-vT9_kP2.mW7!rX4#nB6$' }).tokens.read, 'Zq3-vT9_kP2.mW7!rX4#nB6$');
+      assert.equal(
+        loadConfig({ LANSCAPE_READ_TOKEN: 'Zq3-vT9_kP2.mW7!rX4#nB6$' }).tokens.read,
+        'Zq3-vT9_kP2.mW7!rX4#nB6$',
+      );
     } finally {
       cleanup();
     }
@@ -106,8 +146,15 @@ describe('weak tokens are refused at start-up', () => {
 
   it('the exporter process exits non-zero with the message (--check-config)', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--check-config'], {
-      cwd: EXPORTER_DIR, encoding: 'utf8', timeout: 60_000,
-      env: { ...process.env, LANSCAPE_CONFIG: '', LANSCAPE_WRITE_TOKEN: 'short-write-token', LANSCAPE_ADMIN_TOKEN: 'a'.repeat(32) },
+      cwd: EXPORTER_DIR,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        LANSCAPE_CONFIG: '',
+        LANSCAPE_WRITE_TOKEN: 'short-write-token',
+        LANSCAPE_ADMIN_TOKEN: 'a'.repeat(32),
+      },
     });
     const out = `${r.stdout}${r.stderr}`;
     assert.notEqual(r.status, 0, out);
@@ -120,25 +167,39 @@ describe('weak tokens are refused at start-up', () => {
 describe('credentials inside URLs never show in configuration errors', () => {
   it('maskCredentials hides userinfo and credential parameters, in valid URLs and in any text', () => {
     assert.equal(maskCredentials('https://root:hunter2@pve.lan:8006/'), 'https://***@pve.lan:8006/');
-    assert.equal(maskCredentials('http://tok3n@host/x?a=1&access_token=abc&b=2#id_token=xyz'),
-      'http://***@host/x?a=1&access_token=***&b=2#id_token=***');
-    assert.equal(maskCredentials('nas=tcp://u:p@nas:2376,lab=http://lab:2375/?apikey=k1'), 'nas=tcp://***@nas:2376,lab=http://lab:2375/?apikey=***');
-    assert.equal(maskCredentials('https://h/?password=p&Token=t&X-Amz-Signature=s'), 'https://h/?password=***&Token=***&X-Amz-Signature=***');
+    assert.equal(
+      maskCredentials('http://tok3n@host/x?a=1&access_token=abc&b=2#id_token=xyz'),
+      'http://***@host/x?a=1&access_token=***&b=2#id_token=***',
+    );
+    assert.equal(
+      maskCredentials('nas=tcp://u:p@nas:2376,lab=http://lab:2375/?apikey=k1'),
+      'nas=tcp://***@nas:2376,lab=http://lab:2375/?apikey=***',
+    );
+    assert.equal(
+      maskCredentials('https://h/?password=p&Token=t&X-Amz-Signature=s'),
+      'https://h/?password=***&Token=***&X-Amz-Signature=***',
+    );
     assert.equal(maskCredentials('https://pve.lan:8006 and no secret'), 'https://pve.lan:8006 and no secret');
   });
 
   it('LANSCAPE_PROXMOX_URL with user:pass@ and ?token= (refused for them) shows neither', () => {
-    const problems = problemsOf(() => loadConfig({
-      LANSCAPE_PROXMOX_URL: 'https://root%40pam:Hunter2Secret@pve.lan:8006/?token=PVEAPIToken-abc', LANSCAPE_PROXMOX_TOKEN_ID: 'lanscape@pve!inv',
-      LANSCAPE_PROXMOX_TOKEN_SECRET: '7f0c2a9e-5b1d-4c3e-9a8f-1d2e3f4a5b6c',
-    }));
+    const problems = problemsOf(() =>
+      loadConfig({
+        LANSCAPE_PROXMOX_URL: 'https://root%40pam:Hunter2Secret@pve.lan:8006/?token=PVEAPIToken-abc',
+        LANSCAPE_PROXMOX_TOKEN_ID: 'lanscape@pve!inv',
+        LANSCAPE_PROXMOX_TOKEN_SECRET: '7f0c2a9e-5b1d-4c3e-9a8f-1d2e3f4a5b6c',
+      }),
+    );
     const all = problems.join('\n');
     assert.match(all, /proxmox\.url \(from LANSCAPE_PROXMOX_URL\) = "https:\/\/\*\*\*@pve\.lan:8006\/\?token=\*\*\*"/);
-    for (const secret of ['Hunter2Secret', 'PVEAPIToken-abc', 'root%40pam', '7f0c2a9e']) assert.ok(!all.includes(secret), all);
+    for (const secret of ['Hunter2Secret', 'PVEAPIToken-abc', 'root%40pam', '7f0c2a9e'])
+      assert.ok(!all.includes(secret), all);
   });
 
   it('LANSCAPE_DOCKER_HOSTS with credentials in an endpoint URL that is invalid for another reason (tcp:// without TLS)', () => {
-    const problems = problemsOf(() => loadConfig({ LANSCAPE_DOCKER_HOSTS: 'local=unix:///var/run/docker.sock,nas=tcp://admin:DockerPass1@nas:2376' }));
+    const problems = problemsOf(() =>
+      loadConfig({ LANSCAPE_DOCKER_HOSTS: 'local=unix:///var/run/docker.sock,nas=tcp://admin:DockerPass1@nas:2376' }),
+    );
     const all = problems.join('\n');
     assert.match(all, /LANSCAPE_DOCKER_HOSTS/);
     assert.match(all, /TLS/);
@@ -147,7 +208,13 @@ describe('credentials inside URLs never show in configuration errors', () => {
 
   it('LANSCAPE_GRAFANA_URL with credentials, a wrong scheme and ?access_token=, also past the 80-character cut', () => {
     const url = `ftp://grafana-admin:GrafanaPw9@grafana.example.internal:3000/${'sub/'.repeat(5)}?access_token=eyJsecret`;
-    const problems = problemsOf(() => loadConfig({ LANSCAPE_GRAFANA_URL: url, LANSCAPE_GRAFANA_PROXY_TOKENS: 'read', LANSCAPE_READ_TOKEN: TOKENS.read }));
+    const problems = problemsOf(() =>
+      loadConfig({
+        LANSCAPE_GRAFANA_URL: url,
+        LANSCAPE_GRAFANA_PROXY_TOKENS: 'read',
+        LANSCAPE_READ_TOKEN: TOKENS.read,
+      }),
+    );
     const all = problems.join('\n');
     assert.match(all, /grafana\.url \(from LANSCAPE_GRAFANA_URL\) = "ftp:\/\/\*\*\*@grafana/);
     for (const secret of ['GrafanaPw9', 'grafana-admin', 'eyJsecret', 'eyJ']) assert.ok(!all.includes(secret), all);
@@ -157,7 +224,10 @@ describe('credentials inside URLs never show in configuration errors', () => {
     const { dir, cleanup } = tempDir();
     try {
       const file = join(dir, 'c.yaml');
-      writeFileSync(file, 'docker:\n  endpoints:\n    - name: nas\n      url: "tcp://ops:YamlSecret7@nas:2376/?password=pw2"\n');
+      writeFileSync(
+        file,
+        'docker:\n  endpoints:\n    - name: nas\n      url: "tcp://ops:YamlSecret7@nas:2376/?password=pw2"\n',
+      );
       const all = problemsOf(() => loadConfig({}, file)).join('\n');
       assert.match(all, /docker\.endpoints\.0\.url/);
       assert.ok(!all.includes('YamlSecret7') && !all.includes('pw2'), all);
@@ -169,18 +239,29 @@ describe('credentials inside URLs never show in configuration errors', () => {
 
 describe('Grafana proxy tokens and URL: configuration', () => {
   it('names must be configured tokens; the URL needs them', () => {
-    let all = problemsOf(() => loadConfig({ LANSCAPE_WRITE_TOKEN: TOKENS.write, LANSCAPE_GRAFANA_PROXY_TOKENS: 'write,grafana' })).join('\n');
-    assert.match(all, /tokens\.grafana_proxy \(from LANSCAPE_GRAFANA_PROXY_TOKENS\).*"grafana" is not a configured token \(configured: write\)/);
+    let all = problemsOf(() =>
+      loadConfig({ LANSCAPE_WRITE_TOKEN: TOKENS.write, LANSCAPE_GRAFANA_PROXY_TOKENS: 'write,grafana' }),
+    ).join('\n');
+    assert.match(
+      all,
+      /tokens\.grafana_proxy \(from LANSCAPE_GRAFANA_PROXY_TOKENS\).*"grafana" is not a configured token \(configured: write\)/,
+    );
     all = problemsOf(() => loadConfig({ LANSCAPE_GRAFANA_URL: 'http://127.0.0.1:3000' })).join('\n');
     assert.match(all, /grafana\.url .*LANSCAPE_GRAFANA_PROXY_TOKENS/);
-    const c = loadConfig({ LANSCAPE_WRITE_TOKEN: TOKENS.write, LANSCAPE_GRAFANA_PROXY_TOKENS: ' write ', LANSCAPE_GRAFANA_URL: 'https://grafana.lan/' });
+    const c = loadConfig({
+      LANSCAPE_WRITE_TOKEN: TOKENS.write,
+      LANSCAPE_GRAFANA_PROXY_TOKENS: ' write ',
+      LANSCAPE_GRAFANA_URL: 'https://grafana.lan/',
+    });
     assert.deepEqual(c.tokens.grafana_proxy, ['write']);
     assert.equal(c.grafana.url, 'https://grafana.lan/');
   });
 
   it('LANSCAPE_ALLOWED_HOSTS entries are validated and normalised', () => {
-    assert.deepEqual(loadConfig({ LANSCAPE_ALLOWED_HOSTS: 'LocalHost, 127.0.0.1:09645,[::1]:80, exporter.lan.' }).allowed_hosts,
-      ['localhost', '127.0.0.1:9645', '[::1]:80', 'exporter.lan']);
+    assert.deepEqual(
+      loadConfig({ LANSCAPE_ALLOWED_HOSTS: 'LocalHost, 127.0.0.1:09645,[::1]:80, exporter.lan.' }).allowed_hosts,
+      ['localhost', '127.0.0.1:9645', '[::1]:80', 'exporter.lan'],
+    );
     const all = problemsOf(() => loadConfig({ LANSCAPE_ALLOWED_HOSTS: 'ok.lan,http://bad.lan/' })).join('\n');
     assert.match(all, /allowed_hosts \(from LANSCAPE_ALLOWED_HOSTS\).*"http:\/\/bad\.lan\/" is not a host name/);
   });
@@ -190,7 +271,15 @@ describe('failed-authentication throttling per client address', () => {
   it('AuthThrottle: N failures hold an address off for the rest of its minute, then it may try again', () => {
     let now = 1_000_000;
     const logged: any[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write(c: Buffer, _e, d) { logged.push(JSON.parse(c.toString())); d(); } }));
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(c: Buffer, _e, d) {
+          logged.push(JSON.parse(c.toString()));
+          d();
+        },
+      }),
+    );
     const t = new AuthThrottle(3, logger, '/api/v1', () => now);
     for (let i = 0; i < 2; i++) t.fail('198.51.100.7');
     assert.equal(t.retryAfter('198.51.100.7'), 0, 'two failures of three: not yet');
@@ -212,7 +301,10 @@ describe('failed-authentication throttling per client address', () => {
   it('AuthThrottle keeps at most maxEntries addresses; 0 turns it off', () => {
     let now = 0;
     const t = new AuthThrottle(2, pino({ level: 'silent' }), '/api/v1', () => now, 60_000, 100);
-    for (let i = 0; i < 10_000; i++) { t.fail(`10.0.${i >> 8}.${i & 255}`); now += 1; }
+    for (let i = 0; i < 10_000; i++) {
+      t.fail(`10.0.${i >> 8}.${i & 255}`);
+      now += 1;
+    }
     assert.ok(t.tracked <= 100, `${t.tracked} tracked`);
     const off = new AuthThrottle(0, pino({ level: 'silent' }), '/api/v1');
     for (let i = 0; i < 100; i++) off.fail('10.0.0.1');
@@ -232,7 +324,9 @@ describe('failed-authentication throttling per client address', () => {
     let run: Awaited<ReturnType<typeof loggedExporter>>;
     before(async () => {
       run = await loggedExporter({
-        LANSCAPE_AUTH_FAILURES_PER_MINUTE: '5', LANSCAPE_METRICS_USERNAME: 'prom', LANSCAPE_METRICS_PASSWORD: 'scrape-password-1',
+        LANSCAPE_AUTH_FAILURES_PER_MINUTE: '5',
+        LANSCAPE_METRICS_USERNAME: 'prom',
+        LANSCAPE_METRICS_PASSWORD: 'scrape-password-1',
       });
     });
     after(() => run.stop());
@@ -240,7 +334,10 @@ describe('failed-authentication throttling per client address', () => {
     it('5 wrong tokens from 127.0.0.2 get 401, then everything from it gets 429 with Retry-After; 127.0.0.1 is unaffected', async () => {
       const url = run.ex.url;
       for (let i = 0; i < 5; i++) {
-        const r = await raw(url, 'GET', '/api/v1/info', { token: `wrong-token-${i}-0123456789abcdef`, localAddress: '127.0.0.2' });
+        const r = await raw(url, 'GET', '/api/v1/info', {
+          token: `wrong-token-${i}-0123456789abcdef`,
+          localAddress: '127.0.0.2',
+        });
         assert.equal(r.status, 401, `attempt ${i + 1}`);
       }
       for (const token of ['wrong-token-6-0123456789abcdef', TOKENS.read]) {
@@ -253,42 +350,74 @@ describe('failed-authentication throttling per client address', () => {
       const other = await raw(url, 'GET', '/api/v1/info', { token: TOKENS.read, localAddress: '127.0.0.1' });
       assert.equal(other.status, 200, 'another address is served');
       // Requests without any token are not guesses and are not counted.
-      for (let i = 0; i < 10; i++) assert.equal((await raw(url, 'GET', '/api/v1/info', { localAddress: '127.0.0.3' })).status, 401);
-      assert.equal((await raw(url, 'GET', '/api/v1/info', { token: TOKENS.read, localAddress: '127.0.0.3' })).status, 200);
+      for (let i = 0; i < 10; i++)
+        assert.equal((await raw(url, 'GET', '/api/v1/info', { localAddress: '127.0.0.3' })).status, 401);
+      assert.equal(
+        (await raw(url, 'GET', '/api/v1/info', { token: TOKENS.read, localAddress: '127.0.0.3' })).status,
+        200,
+      );
       // More refused requests: still one log line for the window, and no request line per refusal.
-      for (let i = 0; i < 20; i++) await raw(url, 'GET', '/api/v1/subnets', { token: 'x-still-wrong-0123456789abcdef', localAddress: '127.0.0.2' });
+      for (let i = 0; i < 20; i++)
+        await raw(url, 'GET', '/api/v1/subnets', {
+          token: 'x-still-wrong-0123456789abcdef',
+          localAddress: '127.0.0.2',
+        });
       const throttled = run.lines.filter((l) => /too many failed authentications/.test(l.msg ?? ''));
       assert.equal(throttled.length, 1, JSON.stringify(throttled));
       assert.equal(throttled[0].client, '127.0.0.2');
       assert.equal(throttled[0].surface, '/api/v1');
       assert.equal(run.lines.filter((l) => l.msg === 'request' && l.status === 429).length, 0);
-      assert.equal(run.lines.filter((l) => l.msg === 'request' && l.status === 401 && l.url === '/api/v1/info').length, 5 + 10);
+      assert.equal(
+        run.lines.filter((l) => l.msg === 'request' && l.status === 401 && l.url === '/api/v1/info').length,
+        5 + 10,
+      );
     });
 
     it('/metrics passwords have their own throttle: wrong ones hold off the scraper, not the API', async () => {
       const url = run.ex.url;
       const basic = (p: string) => ({ authorization: `Basic ${Buffer.from(`prom:${p}`).toString('base64')}` });
       for (let i = 0; i < 5; i++) {
-        assert.equal((await raw(url, 'GET', '/metrics', { headers: basic(`nope-${i}`), localAddress: '127.0.0.4' })).status, 401);
+        assert.equal(
+          (await raw(url, 'GET', '/metrics', { headers: basic(`nope-${i}`), localAddress: '127.0.0.4' })).status,
+          401,
+        );
       }
-      const held = await raw(url, 'GET', '/metrics', { headers: basic('scrape-password-1'), localAddress: '127.0.0.4' });
+      const held = await raw(url, 'GET', '/metrics', {
+        headers: basic('scrape-password-1'),
+        localAddress: '127.0.0.4',
+      });
       assert.equal(held.status, 429);
       assert.ok(Number(held.headers['retry-after']) >= 1);
-      assert.equal((await raw(url, 'GET', '/api/v1/info', { token: TOKENS.read, localAddress: '127.0.0.4' })).status, 200);
-      assert.equal((await raw(url, 'GET', '/metrics', { headers: basic('scrape-password-1'), localAddress: '127.0.0.5' })).status, 200);
+      assert.equal(
+        (await raw(url, 'GET', '/api/v1/info', { token: TOKENS.read, localAddress: '127.0.0.4' })).status,
+        200,
+      );
+      assert.equal(
+        (await raw(url, 'GET', '/metrics', { headers: basic('scrape-password-1'), localAddress: '127.0.0.5' })).status,
+        200,
+      );
     });
   });
 });
 
 describe('Host allow-list', () => {
   let ex: TestExporter;
-  before(async () => { ex = await startTestExporter({ LANSCAPE_ALLOWED_HOSTS: '127.0.0.1,Exporter.LAN:8443' }); });
+  before(async () => {
+    ex = await startTestExporter({ LANSCAPE_ALLOWED_HOSTS: '127.0.0.1,Exporter.LAN:8443' });
+  });
   after(() => ex.stop());
 
   it('answers the listed hosts (any port for a name without one) and 421 to others', async () => {
     const port = new URL(ex.url).port;
-    assert.equal((await raw(ex.url, 'GET', '/api/v1/info', { token: TOKENS.read, headers: { host: `127.0.0.1:${port}` } })).status, 200);
-    assert.equal((await raw(ex.url, 'GET', '/api/v1/info', { token: TOKENS.read, headers: { host: 'exporter.lan.:8443' } })).status, 200);
+    assert.equal(
+      (await raw(ex.url, 'GET', '/api/v1/info', { token: TOKENS.read, headers: { host: `127.0.0.1:${port}` } })).status,
+      200,
+    );
+    assert.equal(
+      (await raw(ex.url, 'GET', '/api/v1/info', { token: TOKENS.read, headers: { host: 'exporter.lan.:8443' } }))
+        .status,
+      200,
+    );
     for (const host of ['evil.example', 'exporter.lan:9645', 'exporter.lan', '127.0.0.1.evil.example', 'localhost']) {
       for (const path of ['/api/v1/info', '/metrics', '/api/v1/openapi.json', '/docs/']) {
         const r = await raw(ex.url, 'GET', path, { token: TOKENS.read, headers: { host } });
@@ -305,11 +434,15 @@ describe('Host allow-list', () => {
   });
 });
 
-describe('the audit log names a Grafana user only for Grafana\'s proxy token', () => {
+describe("the audit log names a Grafana user only for Grafana's proxy token", () => {
   it('without tokens.grafana_proxy no request can name one', async () => {
     const ex = await startTestExporter();
     try {
-      const r = await ex.api.call('POST', '/api/v1/subnets', { token: TOKENS.write, body: { cidr: '192.0.2.0/28', name: 'a' }, headers: { 'x-grafana-user': 'mallory' } });
+      const r = await ex.api.call('POST', '/api/v1/subnets', {
+        token: TOKENS.write,
+        body: { cidr: '192.0.2.0/28', name: 'a' },
+        headers: { 'x-grafana-user': 'mallory' },
+      });
       assert.equal(r.status, 201, r.text);
       const audit = (await ex.api.get(`/api/v1/audit?object_type=subnet&object_id=${r.body.id}`)).body.results[0];
       assert.deepEqual([audit.actor, audit.grafana_user], ['write', null]);
@@ -322,24 +455,39 @@ describe('the audit log names a Grafana user only for Grafana\'s proxy token', (
     const run = await loggedExporter({ LANSCAPE_GRAFANA_PROXY_TOKENS: 'write' });
     try {
       const post = (token: string, user: string, cidr: string) =>
-        raw(run.ex.url, 'POST', '/api/v1/subnets', { token, body: { cidr, name: cidr }, headers: { 'x-grafana-user': user } });
+        raw(run.ex.url, 'POST', '/api/v1/subnets', {
+          token,
+          body: { cidr, name: cidr },
+          headers: { 'x-grafana-user': user },
+        });
       const viaGrafana = await post(TOKENS.write, 'alice', '192.0.2.0/28');
       const direct = await post(TOKENS.admin, 'mallory', '192.0.2.16/28');
       assert.deepEqual([viaGrafana.status, direct.status], [201, 201]);
-      const entry = async (id: number) => (await raw(run.ex.url, 'GET', `/api/v1/audit?object_type=subnet&object_id=${id}`, { token: TOKENS.read })).body.results[0];
-      assert.deepEqual([(await entry(viaGrafana.body.id)).actor, (await entry(viaGrafana.body.id)).grafana_user], ['write', 'alice']);
-      assert.deepEqual([(await entry(direct.body.id)).actor, (await entry(direct.body.id)).grafana_user], ['admin', null]);
+      const entry = async (id: number) =>
+        (await raw(run.ex.url, 'GET', `/api/v1/audit?object_type=subnet&object_id=${id}`, { token: TOKENS.read })).body
+          .results[0];
+      assert.deepEqual(
+        [(await entry(viaGrafana.body.id)).actor, (await entry(viaGrafana.body.id)).grafana_user],
+        ['write', 'alice'],
+      );
+      assert.deepEqual(
+        [(await entry(direct.body.id)).actor, (await entry(direct.body.id)).grafana_user],
+        ['admin', null],
+      );
       assert.ok(!JSON.stringify(run.lines).includes('mallory'), 'a header from another token is not even logged');
       assert.ok(run.lines.some((l) => l.msg === 'request' && l.grafanaUser === 'alice'));
       // A Grafana login in UTF-8 (Go sends the bytes; Node reads them as latin1) is not garbled.
-      const utf8 = await raw(run.ex.url, 'GET', '/api/v1/info', { token: TOKENS.write, headers: { 'x-grafana-user': Buffer.from('josé', 'utf8').toString('latin1') } });
+      const utf8 = await raw(run.ex.url, 'GET', '/api/v1/info', {
+        token: TOKENS.write,
+        headers: { 'x-grafana-user': Buffer.from('josé', 'utf8').toString('latin1') },
+      });
       assert.equal(utf8.status, 200);
     } finally {
       await run.stop();
     }
   });
 
-  describe('with Grafana\'s URL: only a verified X-Grafana-Id names the user', () => {
+  describe("with Grafana's URL: only a verified X-Grafana-Id names the user", () => {
     const key = signingKey('grafana-id-key');
     const stranger = signingKey('grafana-id-key'); // same kid, another key: a forgery
     let jwks: JwksServer;
@@ -348,22 +496,39 @@ describe('the audit log names a Grafana user only for Grafana\'s proxy token', (
       jwks = await startJwks([key]);
       run = await loggedExporter({ LANSCAPE_GRAFANA_PROXY_TOKENS: 'read,write', LANSCAPE_GRAFANA_URL: `${jwks.url}/` });
     });
-    after(async () => { await run.stop(); await jwks.close(); });
+    after(async () => {
+      await run.stop();
+      await jwks.close();
+    });
 
     let n = 0;
     async function userOf(token: string, headers: Record<string, string>): Promise<string | null> {
       n++;
-      const r = await raw(run.ex.url, 'POST', '/api/v1/subnets', { token, body: { cidr: `198.51.100.${n * 16}/28`, name: `s${n}` }, headers });
+      const r = await raw(run.ex.url, 'POST', '/api/v1/subnets', {
+        token,
+        body: { cidr: `198.51.100.${n * 16}/28`, name: `s${n}` },
+        headers,
+      });
       assert.equal(r.status, 201, r.text);
-      const a = await raw(run.ex.url, 'GET', `/api/v1/audit?object_type=subnet&object_id=${r.body.id}`, { token: TOKENS.read });
+      const a = await raw(run.ex.url, 'GET', `/api/v1/audit?object_type=subnet&object_id=${r.body.id}`, {
+        token: TOKENS.read,
+      });
       return a.body.results[0].grafana_user;
     }
 
     it('a valid ID token from the proxy token names its user; X-Grafana-User alone does not', async () => {
-      assert.equal(await userOf(TOKENS.write, { 'x-grafana-id': idToken(key, 'bob'), 'x-grafana-user': 'alice' }), 'bob');
+      assert.equal(
+        await userOf(TOKENS.write, { 'x-grafana-id': idToken(key, 'bob'), 'x-grafana-user': 'alice' }),
+        'bob',
+      );
       assert.equal(await userOf(TOKENS.write, { 'x-grafana-user': 'alice' }), null);
       // A service account's token has no username: its subject stands in.
-      assert.equal(await userOf(TOKENS.write, { 'x-grafana-id': idToken(key, '', { sub: 'service-account:7', type: 'service-account', username: undefined }) }), 'service-account:7');
+      assert.equal(
+        await userOf(TOKENS.write, {
+          'x-grafana-id': idToken(key, '', { sub: 'service-account:7', type: 'service-account', username: undefined }),
+        }),
+        'service-account:7',
+      );
     });
 
     it('forged, expired, unsigned, wrong-audience tokens, and a valid one on another token, name nobody', async () => {
@@ -373,9 +538,21 @@ describe('the audit log names a Grafana user only for Grafana\'s proxy token', (
       const bad: Array<[string, string, string]> = [
         ['forged', TOKENS.write, idToken(stranger, 'intruder-zed')],
         ['expired', TOKENS.write, idToken(key, 'intruder-zed', { exp: now - 3600, iat: now - 4200 })],
-        ['alg none', TOKENS.write, `${Buffer.from(JSON.stringify({ alg: 'none', kid: key.kid, typ: 'jwt' })).toString('base64url')}.${p}.`],
-        ['HS256', TOKENS.write, `${Buffer.from(JSON.stringify({ alg: 'HS256', kid: key.kid, typ: 'jwt' })).toString('base64url')}.${p}.${'A'.repeat(43)}`],
-        ['claims swapped', TOKENS.write, `${h}.${Buffer.from(JSON.stringify({ username: 'intruder-zed', aud: ['org:1'], exp: now + 600 })).toString('base64url')}.${good.split('.')[2]}`],
+        [
+          'alg none',
+          TOKENS.write,
+          `${Buffer.from(JSON.stringify({ alg: 'none', kid: key.kid, typ: 'jwt' })).toString('base64url')}.${p}.`,
+        ],
+        [
+          'HS256',
+          TOKENS.write,
+          `${Buffer.from(JSON.stringify({ alg: 'HS256', kid: key.kid, typ: 'jwt' })).toString('base64url')}.${p}.${'A'.repeat(43)}`,
+        ],
+        [
+          'claims swapped',
+          TOKENS.write,
+          `${h}.${Buffer.from(JSON.stringify({ username: 'intruder-zed', aud: ['org:1'], exp: now + 600 })).toString('base64url')}.${good.split('.')[2]}`,
+        ],
         ['no audience', TOKENS.write, idToken(key, 'intruder-zed', { aud: [] })],
         ['unknown kid', TOKENS.write, idToken(signingKey('other-kid'), 'intruder-zed')],
         ['garbage', TOKENS.write, 'not.a.token!'],
@@ -384,7 +561,10 @@ describe('the audit log names a Grafana user only for Grafana\'s proxy token', (
       for (const [what, token, id] of bad) {
         assert.equal(await userOf(token, { 'x-grafana-id': id }), null, what);
       }
-      assert.ok(run.lines.some((l) => /Grafana ID token not accepted/.test(l.msg ?? '')), 'the refusal is logged');
+      assert.ok(
+        run.lines.some((l) => /Grafana ID token not accepted/.test(l.msg ?? '')),
+        'the refusal is logged',
+      );
       assert.ok(!JSON.stringify(run.lines).includes('intruder-zed'), 'no unverified name reaches the log');
     });
 
@@ -400,7 +580,9 @@ describe('GrafanaIdVerifier is bounded', () => {
   it('a key set that hangs costs at most the timeout; one that is too large is refused', async () => {
     const jwks = await startJwks([key]);
     try {
-      jwks.handler = () => { /* never answers */ };
+      jwks.handler = () => {
+        /* never answers */
+      };
       const v = new GrafanaIdVerifier(jwks.url, pino({ level: 'silent' }), { fetchTimeoutMs: 300 });
       const t0 = Date.now();
       const r = await v.verify(idToken(key, 'dave'));
@@ -414,7 +596,11 @@ describe('GrafanaIdVerifier is bounded', () => {
       assert.ok('error' in (await v2.verify(idToken(key, 'dave'))));
       jwks.handler = undefined;
       const v3 = new GrafanaIdVerifier(jwks.url, pino({ level: 'silent' }));
-      assert.deepEqual(await v3.verify(idToken(key, 'dave')), { user: 'dave', subject: 'user:dave-uid', audience: 'org:1' });
+      assert.deepEqual(await v3.verify(idToken(key, 'dave')), {
+        user: 'dave',
+        subject: 'user:dave-uid',
+        audience: 'org:1',
+      });
       assert.ok('error' in (await v3.verify(`${'a'.repeat(9000)}.b.c`)), 'an oversized token is not parsed');
     } finally {
       await jwks.close();
@@ -425,7 +611,11 @@ describe('GrafanaIdVerifier is bounded', () => {
     const jwks = await startJwks([key]);
     try {
       let now = Date.now();
-      const v = new GrafanaIdVerifier(jwks.url, pino({ level: 'silent' }), { clock: () => now, refetchCooldownMs: 30_000, keysMaxAgeMs: 600_000 });
+      const v = new GrafanaIdVerifier(jwks.url, pino({ level: 'silent' }), {
+        clock: () => now,
+        refetchCooldownMs: 30_000,
+        keysMaxAgeMs: 600_000,
+      });
       const other = signingKey('k2');
       assert.ok('user' in (await v.verify(idToken(key, 'a'))));
       assert.equal(jwks.fetches, 1);

@@ -26,9 +26,18 @@ const csv = (header: string, lines: readonly string[]) => `${header}\n${lines.jo
 const addresses = (first: number, count: number) => Array.from({ length: count }, (_, i) => v4(first + i));
 
 interface Job {
-  id: number; state: string; phase: string | null; progress: number; rows: number; valid: number; stored: number;
-  applied: boolean; dry_run: boolean; errors: { row: number; line: number; field?: string; message: string }[];
-  error_count: number; error?: string;
+  id: number;
+  state: string;
+  phase: string | null;
+  progress: number;
+  rows: number;
+  valid: number;
+  stored: number;
+  applied: boolean;
+  dry_run: boolean;
+  errors: { row: number; line: number; field?: string; message: string }[];
+  error_count: number;
+  error?: string;
 }
 
 /** Polls an import job until it ends; checks progress never goes back. */
@@ -56,8 +65,12 @@ async function countIn(api: ApiClient, subnetId: number): Promise<number> {
 
 describe('CSV import jobs', () => {
   let ex: TestExporter;
-  before(async () => { ex = await startTestExporter(); });
-  after(async () => { await ex.stop(); });
+  before(async () => {
+    ex = await startTestExporter();
+  });
+  after(async () => {
+    await ex.stop();
+  });
 
   it('answers 202 for a large file, shows progress, then stores every row', async () => {
     const subnet = (await ex.api.post('/api/v1/subnets', { cidr: '10.1.0.0/16' })).body;
@@ -79,7 +92,10 @@ describe('CSV import jobs', () => {
     const one = (await ex.api.get(`/api/v1/addresses?subnet_id=${subnet.id}&q=host-2999`)).body.results[0];
     assert.equal(one.address, '10.1.11.184');
     // The journal of the slices is gone once the import is complete.
-    assert.equal((ex.db.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n, 0);
+    assert.equal(
+      (ex.db.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n,
+      0,
+    );
   });
 
   it('fails with every bad row and stores nothing when a row is invalid', async () => {
@@ -95,7 +111,10 @@ describe('CSV import jobs', () => {
     assert.equal(job.applied, false);
     assert.equal(job.stored, 0);
     assert.equal(job.error_count, 3);
-    assert.deepEqual(job.errors.map((e) => e.row), [10, 1200, 1300]);
+    assert.deepEqual(
+      job.errors.map((e) => e.row),
+      [10, 1200, 1300],
+    );
     assert.equal(job.errors[0]!.field, 'hostname');
     assert.match(job.errors[1]!.message, /no subnet contains 192\.0\.2\.1/);
     assert.match(job.errors[2]!.message, /already exists in row 1299 of this file/);
@@ -114,7 +133,10 @@ describe('CSV import jobs', () => {
     assert.equal(job.dry_run, true);
     assert.equal(job.applied, false);
     assert.equal(job.valid, 20);
-    assert.deepEqual(job.errors.map((e) => e.row), [21]);
+    assert.deepEqual(
+      job.errors.map((e) => e.row),
+      [21],
+    );
     assert.equal((await ex.api.get('/api/v1/subnets?q=10.3.')).body.count, 0);
   });
 
@@ -153,23 +175,32 @@ describe('CSV import jobs', () => {
       assert.equal(job.state, 'failed');
       assert.equal(job.applied, false);
       assert.equal(job.stored, 0);
-      assert.deepEqual(job.errors.map((e) => e.row), [4000]);
+      assert.deepEqual(
+        job.errors.map((e) => e.row),
+        [4000],
+      );
       assert.match(job.error ?? '', /row 4000 could not be stored: the store changed after the file was checked/);
       assert.match(job.error ?? '', /were removed again/);
       // Only the other writer's address is left, and the audit log tells the story.
       const left = (await ex.api.get(`/api/v1/addresses?subnet_id=${subnet.id}`)).body;
-      assert.deepEqual(left.results.map((a: { address: string }) => a.address), [last]);
+      assert.deepEqual(
+        left.results.map((a: { address: string }) => a.address),
+        [last],
+      );
       const audit = (await ex.api.get('/api/v1/audit?object_type=address&actor=admin&limit=5')).body;
       assert.ok(audit.count >= 2 && audit.count % 2 === 0, `as many deletes as creates (${audit.count})`);
       assert.equal(audit.results[0].action, 'delete');
-      assert.equal((ex.db.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n, 0);
+      assert.equal(
+        (ex.db.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n,
+        0,
+      );
     } finally {
       ex.imports.beforeApplySlice = undefined;
     }
   });
 
   it('compensates a subnet import too, newest first', async () => {
-    const rows = Array.from({ length: 3000 }, (_, i) => `10.6.${i >> 8}.${(i & 255)}/32`);
+    const rows = Array.from({ length: 3000 }, (_, i) => `10.6.${i >> 8}.${i & 255}/32`);
     let fired = false;
     ex.imports.beforeApplySlice = async (job) => {
       if (fired || job.stored === 0) return;
@@ -180,26 +211,44 @@ describe('CSV import jobs', () => {
       const r = await postCsv(ex.api, 'subnets', csv('cidr', rows));
       const job = await finished(ex.api, r.body.id);
       assert.equal(job.state, 'failed');
-      assert.deepEqual(job.errors.map((e) => e.row), [3000]);
+      assert.deepEqual(
+        job.errors.map((e) => e.row),
+        [3000],
+      );
       assert.match(job.errors[0]!.message, /already exists/);
-      assert.equal((await ex.api.get('/api/v1/subnets?q=10.6.')).body.count, 1, 'only the other writer\'s subnet');
+      assert.equal((await ex.api.get('/api/v1/subnets?q=10.6.')).body.count, 1, "only the other writer's subnet");
     } finally {
       ex.imports.beforeApplySlice = undefined;
     }
   });
 
   it('refuses a third import while two run (429 with Retry-After)', async () => {
-    const big = (n: number) => csv('cidr', Array.from({ length: 2000 }, (_, i) => `10.${7 + n}.${i >> 8}.${i & 255}/32`));
-    const started = [await postCsv(ex.api, 'subnets', big(0), '?dry_run=true'), await postCsv(ex.api, 'subnets', big(1), '?dry_run=true')];
-    assert.deepEqual(started.map((s) => s.status), [202, 202]);
+    const big = (n: number) =>
+      csv(
+        'cidr',
+        Array.from({ length: 2000 }, (_, i) => `10.${7 + n}.${i >> 8}.${i & 255}/32`),
+      );
+    const started = [
+      await postCsv(ex.api, 'subnets', big(0), '?dry_run=true'),
+      await postCsv(ex.api, 'subnets', big(1), '?dry_run=true'),
+    ];
+    assert.deepEqual(
+      started.map((s) => s.status),
+      [202, 202],
+    );
     const third = await postCsv(ex.api, 'subnets', big(2), '?dry_run=true');
     // Unless both finished already (a fast machine): then it is simply accepted.
-    const running = await Promise.all(started.map(async (s) => (await ex.api.get<Job>(`/api/v1/import-jobs/${s.body.id}`)).body.state));
+    const running = await Promise.all(
+      started.map(async (s) => (await ex.api.get<Job>(`/api/v1/import-jobs/${s.body.id}`)).body.state),
+    );
     if (third.status === 429) {
       assert.ok(Number(third.headers.get('retry-after')) > 0);
     } else {
       assert.equal(third.status, 202);
-      assert.ok(running.some((s) => s === 'done'), 'a third job only while fewer than two run');
+      assert.ok(
+        running.some((s) => s === 'done'),
+        'a third job only while fewer than two run',
+      );
     }
     for (const s of [...started, ...(third.status === 202 ? [third] : [])]) await finished(ex.api, s.body.id);
   });
@@ -217,7 +266,14 @@ describe('an import cut short by a stop', () => {
         if (job.stored > 0 && !closing) closing = first.close();
       };
       const rows = Array.from({ length: 3000 }, (_, i) => `10.20.${i >> 8}.${i & 255}/32`);
-      const r = await postCsv(api, 'subnets', csv('cidr,name', rows.map((c) => `${c},cut`)));
+      const r = await postCsv(
+        api,
+        'subnets',
+        csv(
+          'cidr,name',
+          rows.map((c) => `${c},cut`),
+        ),
+      );
       assert.equal(r.status, 202, r.text);
       api.close();
       while (!closing) await new Promise((res) => setTimeout(res, 10));
@@ -227,7 +283,9 @@ describe('an import cut short by a stop', () => {
       assert.match(job.error ?? '', /removed at its next start/);
       const raw = new Database(config.db, { readonly: true });
       const stored = (raw.prepare("SELECT count(*) AS n FROM subnets WHERE name = 'cut'").get() as { n: number }).n;
-      const journal = (raw.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n;
+      const journal = (
+        raw.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }
+      ).n;
       raw.close();
       assert.ok(stored > 0 && stored < 3000, `a partial import is in the store (${stored})`);
       assert.ok(journal > 0, 'with its journal');
@@ -252,13 +310,18 @@ describe('an import cut short by a stop', () => {
 
 describe('bulk allocations', () => {
   let ex: TestExporter;
-  before(async () => { ex = await startTestExporter(); });
-  after(async () => { await ex.stop(); });
+  before(async () => {
+    ex = await startTestExporter();
+  });
+  after(async () => {
+    await ex.stop();
+  });
 
   it('hands out every address once when large requests run at once, and refuses what does not fit', async () => {
     const subnet = (await ex.api.post('/api/v1/subnets', { cidr: '10.30.0.0/20' })).body; // 4,094 usable
-    const results = await Promise.all([2000, 2000, 2000, 1, 1, 1].map((count) =>
-      ex.api.post(`/api/v1/subnets/${subnet.id}/available-ips`, { count })));
+    const results = await Promise.all(
+      [2000, 2000, 2000, 1, 1, 1].map((count) => ex.api.post(`/api/v1/subnets/${subnet.id}/available-ips`, { count })),
+    );
     const ok = results.filter((r) => r.status === 201);
     const refused = results.filter((r) => r.status === 409);
     assert.equal(ok.length + refused.length, 6, results.map((r) => r.status).join(','));
@@ -272,13 +335,19 @@ describe('bulk allocations', () => {
 
   it('counts above 256 in the bulk class: 429 beyond four at once', async () => {
     const subnet = (await ex.api.post('/api/v1/subnets', { cidr: '10.32.0.0/14' })).body;
-    const results = await Promise.all(Array.from({ length: 8 }, () =>
-      ex.api.post(`/api/v1/subnets/${subnet.id}/available-ips`, { count: 4096 })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => ex.api.post(`/api/v1/subnets/${subnet.id}/available-ips`, { count: 4096 })),
+    );
     const statuses = results.map((r) => r.status);
-    assert.ok(statuses.every((s) => s === 201 || s === 429), statuses.join(','));
+    assert.ok(
+      statuses.every((s) => s === 201 || s === 429),
+      statuses.join(','),
+    );
     assert.ok(statuses.filter((s) => s === 201).length >= 4);
     for (const r of results.filter((x) => x.status === 429)) assert.equal(r.headers.get('retry-after'), '2');
-    const got = results.filter((r) => r.status === 201).flatMap((r) => r.body.map((a: { address: string }) => a.address));
+    const got = results
+      .filter((r) => r.status === 201)
+      .flatMap((r) => r.body.map((a: { address: string }) => a.address));
     assert.equal(new Set(got).size, got.length);
     assert.equal(await countIn(ex.api, subnet.id), got.length);
   });
@@ -299,8 +368,15 @@ describe('bulk allocations', () => {
         return out;
       };
       // A slice of 0 ms stores one step (64 addresses): 1,000 take 16 slices.
-      await assert.rejects(ipam.allocateInSlices({ subnetId: child.id }, { count: 1000 }, ACTOR, run, 0), /subnet \d+ does not exist/);
-      assert.equal(IpamService.storeOf(ipam).countBetween(Buffer.alloc(0), Buffer.alloc(18, 0xff)), 0, 'every address stored was removed again');
+      await assert.rejects(
+        ipam.allocateInSlices({ subnetId: child.id }, { count: 1000 }, ACTOR, run, 0),
+        /subnet \d+ does not exist/,
+      );
+      assert.equal(
+        IpamService.storeOf(ipam).countBetween(Buffer.alloc(0), Buffer.alloc(18, 0xff)),
+        0,
+        'every address stored was removed again',
+      );
       const audit = ipam.audit.list({ object_type: 'address' }, 5000, 0);
       assert.equal(audit.results.filter((e) => e.action === 'create').length, 128);
       assert.equal(audit.results.filter((e) => e.action === 'delete').length, 128);
@@ -341,8 +417,11 @@ describe('subnet creation cost', () => {
       const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
       const ratio = median(tb) / median(ta);
       // Before: 0.4 ms at 0 and 33 ms at 20,000 (every subnet scanned per call).
-      assert.ok(ratio < 2.5, `createSubnet at ${N} subnets takes ${ratio.toFixed(2)}× the time at 0 ` +
-        `(${median(tb).toFixed(3)} vs ${median(ta).toFixed(3)} ms)`);
+      assert.ok(
+        ratio < 2.5,
+        `createSubnet at ${N} subnets takes ${ratio.toFixed(2)}× the time at 0 ` +
+          `(${median(tb).toFixed(3)} vs ${median(ta).toFixed(3)} ms)`,
+      );
     } finally {
       empty.close();
       full.close();
@@ -353,58 +432,74 @@ describe('subnet creation cost', () => {
 
 describe('availability while everything runs', () => {
   let ex: TestExporter;
-  before(async () => { ex = await startTestExporter(); });
-  after(async () => { await ex.stop(); });
+  before(async () => {
+    ex = await startTestExporter();
+  });
+  after(async () => {
+    await ex.stop();
+  });
 
-  it('imports 100,000 addresses in under a minute while bulk allocations run, /healthz answering throughout', () => exclusively(async () => {
-    const target = (await ex.api.post('/api/v1/subnets', { cidr: '100.64.0.0/10' })).body;
-    const pool = (await ex.api.post('/api/v1/subnets', { cidr: '172.16.0.0/12' })).body;
-    const body = csv('address,hostname', addresses(ip(100, 64, 0, 1), 100_000).map((a, i) => `${a},n${i}`));
-    const loop = monitorEventLoopDelay({ resolution: 10 });
-    let polling = true;
-    const healthz: number[] = [];
-    // Its own connection, like a monitoring system: not queued behind this test's own requests.
-    const monitor = new ApiClient(ex.url);
-    const poller = (async () => {
-      while (polling) {
-        const t = performance.now();
-        assert.equal((await monitor.get('/healthz', null)).status, 200);
-        healthz.push(performance.now() - t);
-        await new Promise((res) => setTimeout(res, 20));
-      }
-    })();
-    loop.enable();
-    const started = performance.now();
-    const r = await postCsv(ex.api, 'addresses', body);
-    assert.equal(r.status, 202, r.text);
-    const allocations = Promise.all(Array.from({ length: 16 }, async () => {
-      for (;;) {
-        const a = await ex.api.post(`/api/v1/subnets/${pool.id}/available-ips`, { count: 4096 });
-        if (a.status !== 429) return a;
-        await new Promise((res) => setTimeout(res, 250));
-      }
+  it('imports 100,000 addresses in under a minute while bulk allocations run, /healthz answering throughout', () =>
+    exclusively(async () => {
+      const target = (await ex.api.post('/api/v1/subnets', { cidr: '100.64.0.0/10' })).body;
+      const pool = (await ex.api.post('/api/v1/subnets', { cidr: '172.16.0.0/12' })).body;
+      const body = csv(
+        'address,hostname',
+        addresses(ip(100, 64, 0, 1), 100_000).map((a, i) => `${a},n${i}`),
+      );
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      let polling = true;
+      const healthz: number[] = [];
+      // Its own connection, like a monitoring system: not queued behind this test's own requests.
+      const monitor = new ApiClient(ex.url);
+      const poller = (async () => {
+        while (polling) {
+          const t = performance.now();
+          assert.equal((await monitor.get('/healthz', null)).status, 200);
+          healthz.push(performance.now() - t);
+          await new Promise((res) => setTimeout(res, 20));
+        }
+      })();
+      loop.enable();
+      const started = performance.now();
+      const r = await postCsv(ex.api, 'addresses', body);
+      assert.equal(r.status, 202, r.text);
+      const allocations = Promise.all(
+        Array.from({ length: 16 }, async () => {
+          for (;;) {
+            const a = await ex.api.post(`/api/v1/subnets/${pool.id}/available-ips`, { count: 4096 });
+            if (a.status !== 429) return a;
+            await new Promise((res) => setTimeout(res, 250));
+          }
+        }),
+      );
+      const job = await finished(ex.api, r.body.id, 60_000);
+      const seconds = (performance.now() - started) / 1000;
+      const allocated = await allocations;
+      loop.disable();
+      polling = false;
+      await poller;
+      monitor.close();
+      assert.equal(job.state, 'done', JSON.stringify({ ...job, errors: job.errors.slice(0, 3) }));
+      assert.equal(job.stored, 100_000);
+      assert.ok(seconds < 60, `100,000 rows took ${seconds.toFixed(1)} s`);
+      assert.equal(await countIn(ex.api, target.id), 100_000);
+      assert.ok(
+        allocated.every((a) => a.status === 201),
+        allocated.map((a) => a.status).join(','),
+      );
+      const got = allocated.flatMap((a) => a.body.map((x: { address: string }) => x.address));
+      assert.equal(new Set(got).size, 16 * 4096, 'no address twice');
+      assert.equal(await countIn(ex.api, pool.id), 16 * 4096);
+      // Generous bounds (this process also runs the test's client and parses its answers, and other
+      // test files share the two cores); the targets are the benchmark's (BENCHMARKS.md). Before
+      // the sliced writes the loop was held for 8–22 s.
+      const worst = Math.max(...healthz);
+      const loopMax = loop.max / 1e6;
+      assert.ok(
+        worst < 1500,
+        `/healthz took up to ${worst.toFixed(0)} ms (event loop delay max ${loopMax.toFixed(0)} ms)`,
+      );
+      assert.ok(loopMax < 1500, `the event loop was held up to ${loopMax.toFixed(0)} ms`);
     }));
-    const job = await finished(ex.api, r.body.id, 60_000);
-    const seconds = (performance.now() - started) / 1000;
-    const allocated = await allocations;
-    loop.disable();
-    polling = false;
-    await poller;
-    monitor.close();
-    assert.equal(job.state, 'done', JSON.stringify({ ...job, errors: job.errors.slice(0, 3) }));
-    assert.equal(job.stored, 100_000);
-    assert.ok(seconds < 60, `100,000 rows took ${seconds.toFixed(1)} s`);
-    assert.equal(await countIn(ex.api, target.id), 100_000);
-    assert.ok(allocated.every((a) => a.status === 201), allocated.map((a) => a.status).join(','));
-    const got = allocated.flatMap((a) => a.body.map((x: { address: string }) => x.address));
-    assert.equal(new Set(got).size, 16 * 4096, 'no address twice');
-    assert.equal(await countIn(ex.api, pool.id), 16 * 4096);
-    // Generous bounds (this process also runs the test's client and parses its answers, and other
-    // test files share the two cores); the targets are the benchmark's (BENCHMARKS.md). Before
-    // the sliced writes the loop was held for 8–22 s.
-    const worst = Math.max(...healthz);
-    const loopMax = loop.max / 1e6;
-    assert.ok(worst < 1500, `/healthz took up to ${worst.toFixed(0)} ms (event loop delay max ${loopMax.toFixed(0)} ms)`);
-    assert.ok(loopMax < 1500, `the event loop was held up to ${loopMax.toFixed(0)} ms`);
-  }));
 });

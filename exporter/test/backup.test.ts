@@ -35,7 +35,11 @@ describe('backup and restore', () => {
     writing = false;
     await writers;
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(['-wal', '-shm'].filter((x) => existsSync(backupFile + x)), [], 'the backup is one file');
+    assert.deepEqual(
+      ['-wal', '-shm'].filter((x) => existsSync(backupFile + x)),
+      [],
+      'the backup is one file',
+    );
     const summary = JSON.parse(result.stdout);
     assert.ok(summary.addresses >= beforeBackup.length);
     assert.ok(duringBackup > 0, 'writes went on while the backup ran');
@@ -52,7 +56,9 @@ describe('backup and restore', () => {
     const db = new Database(target, { readonly: true });
     try {
       assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-      const have = new Set((db.prepare('SELECT address FROM addresses').all() as { address: string }[]).map((r) => r.address));
+      const have = new Set(
+        (db.prepare('SELECT address FROM addresses').all() as { address: string }[]).map((r) => r.address),
+      );
       const missing = beforeBackup.filter((a) => !have.has(a));
       assert.deepEqual(missing, []);
     } finally {

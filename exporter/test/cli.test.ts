@@ -15,7 +15,10 @@ after(() => cleanup());
 
 function main(args: string[], env: Record<string, string>) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    cwd: EXPORTER_DIR, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 30_000,
+    cwd: EXPORTER_DIR,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -67,7 +70,11 @@ it('refuses a store written by a newer Lanscape, and a database that is not a st
 
 it('explains a port that is taken', () => {
   // A helper process holds a port and runs the exporter against it.
-  const blocker = spawnSync(process.execPath, ['-e', `
+  const blocker = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `
     const s = require('net').createServer().listen(0, '127.0.0.1', () => {
       const { spawnSync } = require('child_process');
       const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ${JSON.stringify(EXPORTER_DIR)},
@@ -75,7 +82,10 @@ it('explains a port that is taken', () => {
         encoding: 'utf8', timeout: 30000 });
       process.stdout.write(JSON.stringify({ code: r.status, stderr: r.stderr }));
       s.close();
-    });`], { encoding: 'utf8', timeout: 40_000 });
+    });`,
+    ],
+    { encoding: 'utf8', timeout: 40_000 },
+  );
   const r = JSON.parse(blocker.stdout) as { code: number; stderr: string };
   assert.equal(r.code, 2);
   assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);

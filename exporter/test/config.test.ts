@@ -27,7 +27,10 @@ function problemsOf(fn: () => unknown): string[] {
   } catch (e) {
     caught = e;
   }
-  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${caught === undefined ? 'no error' : String(caught)}`);
+  assert.ok(
+    caught instanceof ConfigError,
+    `expected a ConfigError, got ${caught === undefined ? 'no error' : String(caught)}`,
+  );
   assert.equal(caught.name, 'ConfigError');
   assert.ok(Array.isArray(caught.problems));
   assert.ok(caught.problems.length > 0, 'at least one problem');
@@ -47,7 +50,8 @@ function problemAbout(problems: readonly string[], needle: string): string {
 
 function assertIncludesAll(text: string, parts: readonly (string | RegExp)[]): void {
   for (const part of parts) {
-    if (typeof part === 'string') assert.ok(text.includes(part), `${JSON.stringify(text)} should include ${JSON.stringify(part)}`);
+    if (typeof part === 'string')
+      assert.ok(text.includes(part), `${JSON.stringify(text)} should include ${JSON.stringify(part)}`);
     else assert.match(text, part);
   }
 }
@@ -103,15 +107,17 @@ describe('defaults', () => {
 
 describe('environment and file', () => {
   it('env values override the YAML file, file values override defaults', () => {
-    const file = yamlFile([
-      'listen: "127.0.0.1:9000"',
-      'log_level: warn',
-      'db: /var/lib/lanscape/file.db',
-      'scan:',
-      '  pps: 100',
-      '  max_prefix: 20',
-      '',
-    ].join('\n'));
+    const file = yamlFile(
+      [
+        'listen: "127.0.0.1:9000"',
+        'log_level: warn',
+        'db: /var/lib/lanscape/file.db',
+        'scan:',
+        '  pps: 100',
+        '  max_prefix: 20',
+        '',
+      ].join('\n'),
+    );
     const c = loadConfig({ LANSCAPE_SCAN_PPS: '200', LANSCAPE_LOG_LEVEL: 'debug' }, file);
     assert.equal(c.scan.pps, 200, 'env wins');
     assert.equal(c.log_level, 'debug', 'env wins');
@@ -137,7 +143,11 @@ describe('environment and file', () => {
   });
 
   it('whole numbers from env are trimmed and converted', () => {
-    const c = loadConfig({ LANSCAPE_SCAN_PPS: ' 20 ', LANSCAPE_SCAN_TIMEOUT_MS: '250', LANSCAPE_BODY_LIMIT_BYTES: '2048' });
+    const c = loadConfig({
+      LANSCAPE_SCAN_PPS: ' 20 ',
+      LANSCAPE_SCAN_TIMEOUT_MS: '250',
+      LANSCAPE_BODY_LIMIT_BYTES: '2048',
+    });
     assert.equal(c.scan.pps, 20);
     assert.equal(c.scan.timeout_ms, 250);
     assert.equal(c.body_limit_bytes, 2048);
@@ -198,8 +208,11 @@ describe('environment and file', () => {
       body_limit_bytes: 4096,
       import_limit_bytes: 8192,
       tokens: {
-        read: 'read-0123456789abcdefghij', write: 'write-0123456789abcdefghij', admin: 'admin-0123456789abcdefghijklmnopqrstuv',
-        named: [], grafana_proxy: ['write', 'admin'],
+        read: 'read-0123456789abcdefghij',
+        write: 'write-0123456789abcdefghij',
+        admin: 'admin-0123456789abcdefghijklmnopqrstuv',
+        named: [],
+        grafana_proxy: ['write', 'admin'],
       },
       grafana: { url: 'http://127.0.0.1:3000/grafana' },
       allowed_hosts: ['exporter.lan', '127.0.0.1:9645', '[::1]'],
@@ -207,18 +220,40 @@ describe('environment and file', () => {
       metrics: { username: 'prom', password: 'p'.repeat(8), max_subnet_series: 100, max_host_series: 0 },
       tls: { cert_file: '/etc/cert.pem', key_file: '/etc/key.pem' },
       scan: {
-        ...loadConfig({}).scan, pps: 1, timeout_ms: 60000, max_prefix: 32, enabled: false, retries: 0, max_in_flight: 60000,
-        interval_seconds: 60, down_after: 2, ports: [{ port: 22, service: null }, { port: 9100, service: 'node' }], nmap: true,
-        rdns: false, dns_servers: ['127.0.0.53', '[::1]:5353'], max_queued: 3,
+        ...loadConfig({}).scan,
+        pps: 1,
+        timeout_ms: 60000,
+        max_prefix: 32,
+        enabled: false,
+        retries: 0,
+        max_in_flight: 60000,
+        interval_seconds: 60,
+        down_after: 2,
+        ports: [
+          { port: 22, service: null },
+          { port: 9100, service: 'node' },
+        ],
+        nmap: true,
+        rdns: false,
+        dns_servers: ['127.0.0.53', '[::1]:5353'],
+        max_queued: 3,
       },
       proxmox: {
-        ...loadConfig({}).proxmox, url: 'https://pve.lan:8006', token_id: 'lanscape@pve!inventory',
-        token_secret: '7f0c2a9e-5b1d-4c3e-9a8f-1d2e3f4a5b6c', fingerprint: 'ab:'.repeat(31) + 'ab', interval_seconds: 30,
+        ...loadConfig({}).proxmox,
+        url: 'https://pve.lan:8006',
+        token_id: 'lanscape@pve!inventory',
+        token_secret: '7f0c2a9e-5b1d-4c3e-9a8f-1d2e3f4a5b6c',
+        fingerprint: 'ab:'.repeat(31) + 'ab',
+        interval_seconds: 30,
       },
       traffic: loadConfig({}).traffic,
       docker: {
-        endpoints: [{ name: 'local', url: 'unix:///var/run/docker.sock', target: { kind: 'unix', path: '/var/run/docker.sock' } }],
-        resync_seconds: 60, stats: false, stats_interval_seconds: 30,
+        endpoints: [
+          { name: 'local', url: 'unix:///var/run/docker.sock', target: { kind: 'unix', path: '/var/run/docker.sock' } },
+        ],
+        resync_seconds: 60,
+        stats: false,
+        stats_interval_seconds: 30,
       },
     });
   });
@@ -230,28 +265,35 @@ describe('environment and file', () => {
   });
 
   it('a valid YAML file with named tokens parses', () => {
-    const file = yamlFile([
-      'tokens:',
-      '  read: readonly-token-0123456789',
-      '  named:',
-      '    - name: grafana',
-      '      token: abcdefghijklmnopqrstuvwxyz',
-      '      scope: read',
-      '    - name: ci-bot_2',
-      '      token: "ZYXW!VUTS#RQPO$NMLK%JIHG&FEDC"',
-      '      scope: admin',
-      'metrics:',
-      '  username: prometheus',
-      '  password: correct-horse',
-      '',
-    ].join('\n'));
+    const file = yamlFile(
+      [
+        'tokens:',
+        '  read: readonly-token-0123456789',
+        '  named:',
+        '    - name: grafana',
+        '      token: abcdefghijklmnopqrstuvwxyz',
+        '      scope: read',
+        '    - name: ci-bot_2',
+        '      token: "ZYXW!VUTS#RQPO$NMLK%JIHG&FEDC"',
+        '      scope: admin',
+        'metrics:',
+        '  username: prometheus',
+        '  password: correct-horse',
+        '',
+      ].join('\n'),
+    );
     const c = loadConfig({}, file);
     assert.equal(c.tokens.read, 'readonly-token-0123456789');
     assert.deepEqual(c.tokens.named, [
       { name: 'grafana', token: 'abcdefghijklmnopqrstuvwxyz', scope: 'read' },
       { name: 'ci-bot_2', token: 'ZYXW!VUTS#RQPO$NMLK%JIHG&FEDC', scope: 'admin' },
     ]);
-    assert.deepEqual(c.metrics, { username: 'prometheus', password: 'correct-horse', max_subnet_series: 2000, max_host_series: 2000 });
+    assert.deepEqual(c.metrics, {
+      username: 'prometheus',
+      password: 'correct-horse',
+      max_subnet_series: 2000,
+      max_host_series: 2000,
+    });
   });
 });
 
@@ -282,18 +324,32 @@ describe('bad values name the key, the origin and what is allowed', () => {
 
   it('LANSCAPE_SCAN_PPS above the maximum', () => {
     const problems = problemsOf(() => loadConfig({ LANSCAPE_SCAN_PPS: '100001' }));
-    assertIncludesAll(problemAbout(problems, 'scan.pps'), ['LANSCAPE_SCAN_PPS', '100001', /(<=|at most|maximum)\s*100000\b/]);
+    assertIncludesAll(problemAbout(problems, 'scan.pps'), [
+      'LANSCAPE_SCAN_PPS',
+      '100001',
+      /(<=|at most|maximum)\s*100000\b/,
+    ]);
   });
 
   it('LANSCAPE_SCAN_MAX_PREFIX=7', () => {
     const problems = problemsOf(() => loadConfig({ LANSCAPE_SCAN_MAX_PREFIX: '7' }));
     assert.equal(problems.length, 1);
-    assertIncludesAll(problemAbout(problems, 'scan.max_prefix'), ['LANSCAPE_SCAN_MAX_PREFIX', '= 7', /(>=|at least|minimum)\s*8\b/]);
+    assertIncludesAll(problemAbout(problems, 'scan.max_prefix'), [
+      'LANSCAPE_SCAN_MAX_PREFIX',
+      '= 7',
+      /(>=|at least|minimum)\s*8\b/,
+    ]);
   });
 
   it('LANSCAPE_LISTEN=nonsense', () => {
     const problems = problemsOf(() => loadConfig({ LANSCAPE_LISTEN: 'nonsense' }));
-    assertIncludesAll(problemAbout(problems, 'host:port'), ['listen', 'LANSCAPE_LISTEN', '"nonsense"', ':port', '[v6]:port']);
+    assertIncludesAll(problemAbout(problems, 'host:port'), [
+      'listen',
+      'LANSCAPE_LISTEN',
+      '"nonsense"',
+      ':port',
+      '[v6]:port',
+    ]);
     for (const p of problems) assert.ok(p.startsWith('listen (from LANSCAPE_LISTEN)'), p);
   });
 
@@ -307,7 +363,15 @@ describe('bad values name the key, the origin and what is allowed', () => {
     const problems = problemsOf(() => loadConfig({ LANSCAPE_LOG_LEVEL: 'loud' }));
     assert.equal(problems.length, 1);
     assertIncludesAll(problemAbout(problems, 'log_level'), [
-      'LANSCAPE_LOG_LEVEL', '"loud"', 'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
+      'LANSCAPE_LOG_LEVEL',
+      '"loud"',
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+      'silent',
     ]);
   });
 
@@ -339,11 +403,17 @@ describe('bad values name the key, the origin and what is allowed', () => {
   it('tokens need at least 24 characters: 23 is rejected, 24 accepted', () => {
     const problems = problemsOf(() => loadConfig({ LANSCAPE_ADMIN_TOKEN: '0123456789abcdef0123456' }));
     assertIncludesAll(problemAbout(problems, 'tokens.admin'), ['LANSCAPE_ADMIN_TOKEN', '***', '24']);
-    assert.equal(loadConfig({ LANSCAPE_ADMIN_TOKEN: '0123456789abcdef01234567' }).tokens.admin, '0123456789abcdef01234567');
+    assert.equal(
+      loadConfig({ LANSCAPE_ADMIN_TOKEN: '0123456789abcdef01234567' }).tokens.admin,
+      '0123456789abcdef01234567',
+    );
   });
 
   it('other secret env vars are masked too', () => {
-    for (const [name, key] of [['LANSCAPE_WRITE_TOKEN', 'tokens.write'], ['LANSCAPE_ADMIN_TOKEN', 'tokens.admin']] as const) {
+    for (const [name, key] of [
+      ['LANSCAPE_WRITE_TOKEN', 'tokens.write'],
+      ['LANSCAPE_ADMIN_TOKEN', 'tokens.admin'],
+    ] as const) {
       const secret = 'has spaces in it, 40 characters long....';
       const problems = problemsOf(() => loadConfig({ [name]: secret }));
       const problem = problemAbout(problems, key);
@@ -372,7 +442,9 @@ describe('bad values name the key, the origin and what is allowed', () => {
   });
 
   it('a bad token in YAML is masked', () => {
-    const file = yamlFile('tokens:\n  read: tiny-secret\n  named:\n    - name: x\n      token: also-tiny\n      scope: read\n');
+    const file = yamlFile(
+      'tokens:\n  read: tiny-secret\n  named:\n    - name: x\n      token: also-tiny\n      scope: read\n',
+    );
     const problems = problemsOf(() => loadConfig({}, file));
     assert.equal(problems.length, 2);
     assertIncludesAll(problemAbout(problems, 'tokens.read'), [file, '***', '24']);
@@ -382,7 +454,9 @@ describe('bad values name the key, the origin and what is allowed', () => {
   });
 
   it('a named token with a bad name and scope lists the allowed values', () => {
-    const file = yamlFile('tokens:\n  named:\n    - name: Bad Name\n      token: abcdefghijklmnopqrstuvwxyz\n      scope: root\n');
+    const file = yamlFile(
+      'tokens:\n  named:\n    - name: Bad Name\n      token: abcdefghijklmnopqrstuvwxyz\n      scope: root\n',
+    );
     const problems = problemsOf(() => loadConfig({}, file));
     assert.equal(problems.length, 2);
     assertIncludesAll(problemAbout(problems, 'tokens.named.0.name'), [file, /lower-case/]);
@@ -399,7 +473,13 @@ describe('bad values name the key, the origin and what is allowed', () => {
 
   it('a YAML file whose top level is a scalar', () => {
     const file = yamlFile('42\n');
-    assertIncludesAll(problemAbout(problemsOf(() => loadConfig({}, file)), file), [/mapping/]);
+    assertIncludesAll(
+      problemAbout(
+        problemsOf(() => loadConfig({}, file)),
+        file,
+      ),
+      [/mapping/],
+    );
   });
 
   it('invalid YAML syntax', () => {
@@ -430,7 +510,13 @@ describe('bad values name the key, the origin and what is allowed', () => {
 
   it('duplicate nested keys in YAML', () => {
     const file = yamlFile('scan:\n  pps: 1\n  pps: 2\n');
-    assertIncludesAll(problemAbout(problemsOf(() => loadConfig({}, file)), file), [/unique|duplicate/i]);
+    assertIncludesAll(
+      problemAbout(
+        problemsOf(() => loadConfig({}, file)),
+        file,
+      ),
+      [/unique|duplicate/i],
+    );
   });
 
   it('metrics username without password (YAML)', () => {
@@ -458,7 +544,9 @@ describe('bad values name the key, the origin and what is allowed', () => {
   });
 
   it('a metrics password that is too short is masked', () => {
-    const problems = problemsOf(() => loadConfig({ LANSCAPE_METRICS_USERNAME: 'bob', LANSCAPE_METRICS_PASSWORD: 'pw12' }));
+    const problems = problemsOf(() =>
+      loadConfig({ LANSCAPE_METRICS_USERNAME: 'bob', LANSCAPE_METRICS_PASSWORD: 'pw12' }),
+    );
     const problem = problemAbout(problems, 'metrics.password');
     assertIncludesAll(problem, ['LANSCAPE_METRICS_PASSWORD', '***', '8']);
     assert.ok(!problems.join('\n').includes('pw12'));
@@ -470,7 +558,9 @@ describe('bad values name the key, the origin and what is allowed', () => {
   });
 
   it('several bad values are reported together', () => {
-    const problems = problemsOf(() => loadConfig({ LANSCAPE_LOG_LEVEL: 'loud', LANSCAPE_SCAN_PPS: '0', LANSCAPE_LISTEN: ':70000' }));
+    const problems = problemsOf(() =>
+      loadConfig({ LANSCAPE_LOG_LEVEL: 'loud', LANSCAPE_SCAN_PPS: '0', LANSCAPE_LISTEN: ':70000' }),
+    );
     assert.equal(problems.length, 3);
     problemAbout(problems, 'log_level');
     problemAbout(problems, 'scan.pps');

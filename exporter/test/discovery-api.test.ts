@@ -5,7 +5,15 @@ import { chownSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TOKENS, type ApiClient, type TestExporter, spawnExporter, startTestExporter, tempDir, testEnv } from './helpers/exporter.js';
+import {
+  TOKENS,
+  type ApiClient,
+  type TestExporter,
+  spawnExporter,
+  startTestExporter,
+  tempDir,
+  testEnv,
+} from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
 
 async function finished(api: ApiClient, id: number) {
@@ -19,8 +27,12 @@ async function finished(api: ApiClient, id: number) {
 
 describe('scan API on loopback', () => {
   let ex: TestExporter;
-  before(async () => { ex = await startTestExporter({ LANSCAPE_SCAN_PORTS: '9', LANSCAPE_SCAN_TIMEOUT_MS: '300' }); });
-  after(async () => { await ex.stop(); });
+  before(async () => {
+    ex = await startTestExporter({ LANSCAPE_SCAN_PORTS: '9', LANSCAPE_SCAN_TIMEOUT_MS: '300' });
+  });
+  after(async () => {
+    await ex.stop();
+  });
 
   it('sweeps, reports progress and results, and rate limits manual scans', async (t) => {
     if (process.getuid?.() !== 0) {
@@ -47,10 +59,17 @@ describe('scan API on loopback', () => {
     assert.equal(rows.filter((r: any) => r.address?.observed?.status === 'up').length, 6);
     const view = (await ex.api.get(`/api/v1/subnets/${s.id}`)).body;
     assert.equal(view.discovery.hosts_up, 6);
-    assert.deepEqual([view.discovery.last_scan.id, view.discovery.last_scan.state, view.discovery.last_scan.alive], [start.body.id, 'done', 6]);
+    assert.deepEqual(
+      [view.discovery.last_scan.id, view.discovery.last_scan.state, view.discovery.last_scan.alive],
+      [start.body.id, 'done', 6],
+    );
     const listed = (await ex.api.get('/api/v1/subnets?q=127.0.6.0')).body.results[0];
     assert.equal(listed.discovery.hosts_up, 6);
-    assert.equal((await ex.api.get(`/api/v1/subnets/${s.id}/addresses`)).body.subnet.discovery.hosts_up, 6, 'the subnet view too');
+    assert.equal(
+      (await ex.api.get(`/api/v1/subnets/${s.id}/addresses`)).body.subnet.discovery.hosts_up,
+      6,
+      'the subnet view too',
+    );
     assert.equal((await ex.api.get('/api/v1/conflicts?kind=unknown_device')).body.count, 6);
     assert.equal((await ex.api.get(`/api/v1/events?subnet_id=${s.id}&kind=new_device`)).body.count, 6);
     const metrics = await (await fetch(`${ex.url}/metrics`)).text();
@@ -95,8 +114,11 @@ describe('without raw-socket rights', () => {
     if (process.getuid?.() !== 0) return t.skip('needs root to drop to an unprivileged user');
     const { dir, cleanup } = tempDir();
     chownSync(dir, 65534, 65534);
-    const ex = await spawnExporter(testEnv(join(dir, 'np.db'), { HOME: dir, TMPDIR: dir }), [],
-      [setpriv, '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all']);
+    const ex = await spawnExporter(
+      testEnv(join(dir, 'np.db'), { HOME: dir, TMPDIR: dir }),
+      [],
+      [setpriv, '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'],
+    );
     try {
       const info = (await ex.api.get('/api/v1/info')).body;
       assert.equal(info.collectors.icmp.up, false);

@@ -21,7 +21,13 @@ function fakePinger(alive: Set<string>, delayMs = 2, timeoutMs = 30) {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       const ok = alive.has(target);
-      setTimeout(() => { inFlight -= 1; done(ok ? delayMs / 1000 : null); }, ok ? delayMs : timeoutMs);
+      setTimeout(
+        () => {
+          inFlight -= 1;
+          done(ok ? delayMs / 1000 : null);
+        },
+        ok ? delayMs : timeoutMs,
+      );
     },
   };
   return { pinger, calls, max: () => maxInFlight };
@@ -47,7 +53,7 @@ describe('sweep', () => {
     const fake = fakePinger(new Set(), 1, 5);
     const pps = 2000;
     const r = await sweep(targets(600), fake.pinger, { pps, maxInFlight: 10_000, retries: 0 });
-    assert.ok(r.seconds >= 600 / pps * 0.95, `600 requests at ${pps}/s took ${r.seconds} s`);
+    assert.ok(r.seconds >= (600 / pps) * 0.95, `600 requests at ${pps}/s took ${r.seconds} s`);
     // Request i may not leave before i/pps seconds (one tick of slack).
     for (const [i, c] of fake.calls.entries()) assert.ok(c.at >= (i / pps) * 1000 - 3, `request ${i} at ${c.at} ms`);
   });
@@ -68,7 +74,10 @@ describe('sweep', () => {
     const fake = fakePinger(new Set(), 1, 5);
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('stopped')), 20);
-    await assert.rejects(sweep(targets(5000), fake.pinger, { pps: 1000, maxInFlight: 100, retries: 0, signal: controller.signal }), /stopped/);
+    await assert.rejects(
+      sweep(targets(5000), fake.pinger, { pps: 1000, maxInFlight: 100, retries: 0, signal: controller.signal }),
+      /stopped/,
+    );
     assert.ok(fake.calls.length < 5000);
   });
 });
@@ -86,8 +95,14 @@ describe('status debounce', () => {
   };
 
   it('is up at the first answer, down only after N misses, up again at the next answer', () => {
-    assert.deepEqual(run([true, false, false, false, false, true]),
-      ['up:new_device', 'up', 'up', 'down:down', 'down', 'up:up']);
+    assert.deepEqual(run([true, false, false, false, false, true]), [
+      'up:new_device',
+      'up',
+      'up',
+      'down:down',
+      'down',
+      'up:up',
+    ]);
   });
 
   it('keeps a never-seen address unknown until N misses, without a down event', () => {
@@ -117,8 +132,11 @@ describe('targets', () => {
   });
 
   it('refuse a subnet larger than the maximum, naming the setting', () => {
-    assert.throws(() => sweepTargets(parsePrefix('10.0.0.0/15'), 16), (e: Error) =>
-      e instanceof SweepTooLargeError && /largest sweep allowed \(\/16, LANSCAPE_SCAN_MAX_PREFIX\)/.test(e.message));
+    assert.throws(
+      () => sweepTargets(parsePrefix('10.0.0.0/15'), 16),
+      (e: Error) =>
+        e instanceof SweepTooLargeError && /largest sweep allowed \(\/16, LANSCAPE_SCAN_MAX_PREFIX\)/.test(e.message),
+    );
     assert.throws(() => sweepTargets(parsePrefix('10.0.0.0/23'), 24), SweepTooLargeError);
     assert.throws(() => sweepTargets(parsePrefix('2001:db8::/64'), 16), /only IPv4/);
   });
@@ -132,7 +150,13 @@ describe('neighbours, vendors and port names', () => {
       '10.201.0.99      0x1         0x0         00:00:00:00:00:00     *        lan0',
       '10.201.0.11      0x1         0x6         00:1b:21:0a:00:11     *        lan0',
     ].join('\n');
-    assert.deepEqual([...parseProcNetArp(text)], [['10.201.0.10', '00:1b:21:0a:00:10'], ['10.201.0.11', '00:1b:21:0a:00:11']]);
+    assert.deepEqual(
+      [...parseProcNetArp(text)],
+      [
+        ['10.201.0.10', '00:1b:21:0a:00:10'],
+        ['10.201.0.11', '00:1b:21:0a:00:11'],
+      ],
+    );
   });
 
   it('names vendors from the IEEE registry, none for locally administered MACs', () => {
@@ -143,7 +167,18 @@ describe('neighbours, vendors and port names', () => {
   });
 
   it('fills service names from the defaults and drops duplicate ports', () => {
-    assert.deepEqual(withServiceNames([{ port: 22, service: null }, { port: 22, service: 'x' }, { port: 9999, service: 'mine' }, { port: 9998, service: null }]),
-      [{ port: 22, service: 'ssh' }, { port: 9999, service: 'mine' }, { port: 9998, service: null }]);
+    assert.deepEqual(
+      withServiceNames([
+        { port: 22, service: null },
+        { port: 22, service: 'x' },
+        { port: 9999, service: 'mine' },
+        { port: 9998, service: null },
+      ]),
+      [
+        { port: 22, service: 'ssh' },
+        { port: 9999, service: 'mine' },
+        { port: 9998, service: null },
+      ],
+    );
   });
 });

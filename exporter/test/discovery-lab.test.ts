@@ -42,27 +42,51 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     ({ dir, cleanup } = tempDir());
     lab = await startLab({ liveRouted: 20 });
     // Services on lab hosts: node-exporter-like listener on a routed host, a web UI on a LAN host.
-    lab.spawn(lab.ns.hosts, [process.execPath, '-e', "require('net').createServer((s) => s.end()).listen(9100, '10.200.0.11')"]);
+    lab.spawn(lab.ns.hosts, [
+      process.execPath,
+      '-e',
+      "require('net').createServer((s) => s.end()).listen(9100, '10.200.0.11')",
+    ]);
     // A web UI nmap -sV can identify (it names Express from the X-Powered-By header).
-    lab.spawn(lab.ns.lan, [process.execPath, '-e', "require('http').createServer((q, r) => { r.setHeader('X-Powered-By', 'Express'); r.end('ok'); }).listen(8080, '10.201.0.10')"]);
-    const dns = lab.spawn(lab.ns.scan, [process.execPath, '--import', 'tsx', 'test/fixtures/dns-server-main.ts',
-      JSON.stringify({ '10.201.0.10': 'printer.lab.example', '10.200.0.11': 'metrics.lab.example' })], { cwd: EXPORTER_DIR });
+    lab.spawn(lab.ns.lan, [
+      process.execPath,
+      '-e',
+      "require('http').createServer((q, r) => { r.setHeader('X-Powered-By', 'Express'); r.end('ok'); }).listen(8080, '10.201.0.10')",
+    ]);
+    const dns = lab.spawn(
+      lab.ns.scan,
+      [
+        process.execPath,
+        '--import',
+        'tsx',
+        'test/fixtures/dns-server-main.ts',
+        JSON.stringify({ '10.201.0.10': 'printer.lab.example', '10.200.0.11': 'metrics.lab.example' }),
+      ],
+      { cwd: EXPORTER_DIR },
+    );
     const dnsAddress = (await waitForLine(dns, /"address":"([^"]+)"/))[1]!;
     const config = join(dir, 'lanscape.yaml');
-    writeFileSync(config, [
-      'scan:',
-      '  manual_min_interval_seconds: 0',
-      '  port_interval_seconds: 0',
-      '  port_timeout_ms: 300',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      ['scan:', '  manual_min_interval_seconds: 0', '  port_interval_seconds: 0', '  port_timeout_ms: 300'].join('\n'),
+    );
     const socket = join(dir, 'exporter.sock');
     const exporter = lab.spawn(lab.ns.scan, [process.execPath, '--import', 'tsx', 'src/main.ts'], {
       cwd: EXPORTER_DIR,
       env: {
-        ...process.env, ...testEnv(join(dir, 'lab.db')), LANSCAPE_CONFIG: config, LANSCAPE_LISTEN: `unix:${socket}`,
-        LANSCAPE_LOG_LEVEL: 'info', LANSCAPE_SCAN_PPS: '20000', LANSCAPE_SCAN_TIMEOUT_MS: '400', LANSCAPE_SCAN_RETRIES: '0',
-        LANSCAPE_SCAN_DOWN_AFTER: '2', LANSCAPE_SCAN_PORTS: '22,8080/http-alt,9100/node-exporter',
-        LANSCAPE_SCAN_RDNS: 'true', LANSCAPE_SCAN_DNS_SERVERS: dnsAddress, LANSCAPE_SCAN_NMAP: which('nmap') ? 'true' : 'false',
+        ...process.env,
+        ...testEnv(join(dir, 'lab.db')),
+        LANSCAPE_CONFIG: config,
+        LANSCAPE_LISTEN: `unix:${socket}`,
+        LANSCAPE_LOG_LEVEL: 'info',
+        LANSCAPE_SCAN_PPS: '20000',
+        LANSCAPE_SCAN_TIMEOUT_MS: '400',
+        LANSCAPE_SCAN_RETRIES: '0',
+        LANSCAPE_SCAN_DOWN_AFTER: '2',
+        LANSCAPE_SCAN_PORTS: '22,8080/http-alt,9100/node-exporter',
+        LANSCAPE_SCAN_RDNS: 'true',
+        LANSCAPE_SCAN_DNS_SERVERS: dnsAddress,
+        LANSCAPE_SCAN_NMAP: which('nmap') ? 'true' : 'false',
       },
     });
     await waitForLine(exporter, /lanscape exporter listening/);
@@ -70,9 +94,26 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     ids.lan = (await api.post('/api/v1/subnets', { cidr: LAN, name: 'lab lan' })).body.id;
     ids.routed = (await api.post('/api/v1/subnets', { cidr: ROUTED, name: 'lab routed' })).body.id;
     // A person's records: .11 with its right MAC, .12 with a wrong one, .50 reserved but absent.
-    assert.equal((await api.post('/api/v1/addresses', { address: '10.201.0.11', state: 'assigned', hostname: 'nas', mac: '00:1b:21:0a:00:11' })).status, 201);
-    assert.equal((await api.post('/api/v1/addresses', { address: '10.201.0.12', state: 'assigned', mac: '00:00:5e:00:53:01' })).status, 201);
-    assert.equal((await api.post('/api/v1/addresses', { address: '10.201.0.50', state: 'reserved', hostname: 'future' })).status, 201);
+    assert.equal(
+      (
+        await api.post('/api/v1/addresses', {
+          address: '10.201.0.11',
+          state: 'assigned',
+          hostname: 'nas',
+          mac: '00:1b:21:0a:00:11',
+        })
+      ).status,
+      201,
+    );
+    assert.equal(
+      (await api.post('/api/v1/addresses', { address: '10.201.0.12', state: 'assigned', mac: '00:00:5e:00:53:01' }))
+        .status,
+      201,
+    );
+    assert.equal(
+      (await api.post('/api/v1/addresses', { address: '10.201.0.50', state: 'reserved', hostname: 'future' })).status,
+      201,
+    );
   });
 
   after(async () => {
@@ -88,7 +129,9 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     assert.equal(result.targets, 254);
     assert.equal(result.sent, 254, 'one echo request per address, nothing outside the subnet');
     const rows = (await api.get(`/api/v1/subnets/${ids.lan}/addresses`)).body.results;
-    const up = rows.filter((r: any) => r.type === 'address' && r.address.observed?.status === 'up').map((r: any) => r.address.address);
+    const up = rows
+      .filter((r: any) => r.type === 'address' && r.address.observed?.status === 'up')
+      .map((r: any) => r.address.address);
     // 10.201.0.1 is the scanner's own LAN address, which answers like any other host.
     assert.deepEqual(up, ['10.201.0.1', '10.201.0.10', '10.201.0.11', '10.201.0.12']);
     const printer = await address('10.201.0.10');
@@ -97,7 +140,10 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     assert.equal(printer.mac, '00:1b:21:0a:00:10');
     assert.equal(printer.observed.vendor, 'Intel Corporate');
     assert.equal(printer.hostname, 'printer.lab.example', 'a discovered address takes its PTR name');
-    assert.deepEqual(printer.observed.ports.map((p: any) => `${p.port}/${p.service}`), ['8080/http-alt']);
+    assert.deepEqual(
+      printer.observed.ports.map((p: any) => `${p.port}/${p.service}`),
+      ['8080/http-alt'],
+    );
     assert.ok(printer.observed.rtt_seconds > 0 && printer.observed.rtt_seconds < 0.4);
     const pi = await address('10.201.0.12');
     assert.equal(pi.observed.mac, 'b8:27:eb:0a:00:12');
@@ -125,21 +171,34 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     }
     assert.deepEqual(all, lab.routedLive);
     const metrics = await address('10.200.0.11');
-    assert.deepEqual(metrics.observed.ports.map((p: any) => p.port), [9100]);
+    assert.deepEqual(
+      metrics.observed.ports.map((p: any) => p.port),
+      [9100],
+    );
     assert.equal(metrics.observed.mac, null, 'no MAC for a routed host');
     // node_exporters found by a sweep become Prometheus targets.
     const sd = (await api.get('/api/v1/sd?port=9100')).body;
-    assert.deepEqual(sd, [{
-      targets: ['10.200.0.11:9100'],
-      labels: { __meta_lanscape_address: '10.200.0.11', __meta_lanscape_subnet: ROUTED, __meta_lanscape_hostname: 'metrics.lab.example', __meta_lanscape_tags: '' },
-    }]);
+    assert.deepEqual(sd, [
+      {
+        targets: ['10.200.0.11:9100'],
+        labels: {
+          __meta_lanscape_address: '10.200.0.11',
+          __meta_lanscape_subnet: ROUTED,
+          __meta_lanscape_hostname: 'metrics.lab.example',
+          __meta_lanscape_tags: '',
+        },
+      },
+    ]);
   });
 
   it('reports MAC mismatches and unknown devices as conflicts', async (t) => {
     if (!lab) return t.skip('no lab');
     const conflicts = (await api.get('/api/v1/conflicts')).body.results;
     const mismatch = conflicts.filter((c: any) => c.kind === 'mac_mismatch');
-    assert.deepEqual(mismatch.map((c: any) => c.address), ['10.201.0.12']);
+    assert.deepEqual(
+      mismatch.map((c: any) => c.address),
+      ['10.201.0.12'],
+    );
     assert.equal(mismatch[0].details.observed_mac, 'b8:27:eb:0a:00:12');
     const unknown = conflicts.filter((c: any) => c.kind === 'unknown_device').map((c: any) => c.address);
     assert.ok(unknown.includes('10.201.0.10'));
@@ -167,7 +226,18 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     assert.match(text, /^lanscape_host_up\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24"\} 0$/m);
     assert.match(text, /^lanscape_subnet_hosts_up\{subnet="10\.201\.0\.0\/24"\} 3$/m);
     await lab.exec(lab.ns.lan, ['ip', 'link', 'set', 'lanh10', 'up']);
-    await lab.exec(lab.ns.lan, ['ip', 'route', 'replace', '10.201.0.0/24', 'dev', 'lanh10', 'src', '10.201.0.10', 'table', '110']);
+    await lab.exec(lab.ns.lan, [
+      'ip',
+      'route',
+      'replace',
+      '10.201.0.0/24',
+      'dev',
+      'lanh10',
+      'src',
+      '10.201.0.10',
+      'table',
+      '110',
+    ]);
     let back;
     for (let i = 0; i < 5; i++) {
       await scan(ids.lan!);
@@ -177,7 +247,10 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     }
     assert.equal(back.observed.status, 'up');
     const kinds = (await api.get('/api/v1/events?address=10.201.0.10')).body.results.map((e: any) => e.kind);
-    assert.deepEqual(kinds.filter((k: string) => k === 'down' || k === 'up'), ['up', 'down']);
+    assert.deepEqual(
+      kinds.filter((k: string) => k === 'down' || k === 'up'),
+      ['up', 'down'],
+    );
     const history = (await api.get(`/api/v1/addresses/${back.id}/history`)).body;
     const samples = history.samples.map((s: any) => (s.up ? 1 : 0));
     assert.deepEqual(samples.slice(0, 4), [1, 1, 0, 0], 'two scans up, then two down');
@@ -185,16 +258,32 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     assert.ok(history.uptime['24h'] > 0.3 && history.uptime['24h'] < 0.9, String(history.uptime['24h']));
     text = (await api.get('/metrics')).text;
     assert.match(text, /^lanscape_host_up\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24"\} 1$/m);
-    assert.match(text, /^lanscape_host_rtt_seconds_bucket\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",le="\+Inf"\} [1-9]/m);
-    assert.match(text, /^lanscape_host_open_port_info\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",port="8080",protocol="tcp",service="http-alt"\} 1$/m);
+    assert.match(
+      text,
+      /^lanscape_host_rtt_seconds_bucket\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",le="\+Inf"\} [1-9]/m,
+    );
+    assert.match(
+      text,
+      /^lanscape_host_open_port_info\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",port="8080",protocol="tcp",service="http-alt"\} 1$/m,
+    );
     assert.match(text, /^lanscape_conflicts\{subnet="10\.201\.0\.0\/24",kind="mac_mismatch"\} 2$/m);
     assert.match(text, /^lanscape_conflicts\{subnet="10\.200\.0\.0\/16",kind="mac_mismatch"\} 0$/m);
-    assert.match(text, /^lanscape_address_conflict_info\{address="10\.201\.0\.12",subnet="10\.201\.0\.0\/24",kind="mac_mismatch"\} 1$/m);
-    assert.match(text, /^lanscape_host_info\{address="10\.201\.0\.11",subnet="10\.201\.0\.0\/24",hostname="nas",.*critical="false"\} 1$/m);
+    assert.match(
+      text,
+      /^lanscape_address_conflict_info\{address="10\.201\.0\.12",subnet="10\.201\.0\.0\/24",kind="mac_mismatch"\} 1$/m,
+    );
+    assert.match(
+      text,
+      /^lanscape_host_info\{address="10\.201\.0\.11",subnet="10\.201\.0\.0\/24",hostname="nas",.*critical="false"\} 1$/m,
+    );
     assert.match(text, /^lanscape_collector_up\{collector="icmp"\} 1$/m);
     assert.match(text, /^lanscape_scan_packets_sent_total\{subnet="10\.200\.0\.0\/16"\} 65534$/m);
     assert.match(text, /^lanscape_scan_last_success_timestamp_seconds\{subnet="10\.201\.0\.0\/24"\} \d+/m);
-    assert.doesNotMatch(text, /^lanscape_subnet_scan_interval_seconds/m, 'scheduled sweeps are off in this test: no interval');
+    assert.doesNotMatch(
+      text,
+      /^lanscape_subnet_scan_interval_seconds/m,
+      'scheduled sweeps are off in this test: no interval',
+    );
     // nmap -sV ran in the background after the first LAN sweep and named the web server.
     if (which('nmap')) {
       let port;

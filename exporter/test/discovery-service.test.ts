@@ -16,26 +16,38 @@ const actor = { name: 'test' };
 let db: Db;
 let cleanup: () => void;
 let clock = Date.UTC(2026, 10, 22, 12);
-const network = { alive: new Set<string>(), pinged: [] as string[], open: new Map<string, number[]>(), names: new Map<string, string>() };
+const network = {
+  alive: new Set<string>(),
+  pinged: [] as string[],
+  open: new Map<string, number[]>(),
+  names: new Map<string, string>(),
+};
 
 function build(overrides: Record<string, string> = {}) {
   const config = loadConfig({ LANSCAPE_SCAN_DOWN_AFTER: '2', LANSCAPE_SCAN_RETRIES: '0', ...overrides });
   const ipam = new IpamService(db, () => clock);
-  const discovery = new DiscoveryService(db, ipam, config, {
-    icmp: () => ({ up: true }),
-    createPinger: () => ({
-      ping(target, done) {
-        network.pinged.push(target);
-        setImmediate(() => done(network.alive.has(target) ? 0.001 : null));
-      },
-      close() {},
-    }),
-    readNeighbours: () => new Map(),
-    openPorts: async (jobs) => new Map(jobs.map((j) => [j.address, (network.open.get(j.address) ?? []).filter((p) => j.ports.includes(p))])),
-    reverseDns: { lookup: async (a: string) => network.names.get(a) ?? null, healthy: true },
-    nmap: null,
-    now: () => clock,
-  }, pino({ level: 'silent' }));
+  const discovery = new DiscoveryService(
+    db,
+    ipam,
+    config,
+    {
+      icmp: () => ({ up: true }),
+      createPinger: () => ({
+        ping(target, done) {
+          network.pinged.push(target);
+          setImmediate(() => done(network.alive.has(target) ? 0.001 : null));
+        },
+        close() {},
+      }),
+      readNeighbours: () => new Map(),
+      openPorts: async (jobs) =>
+        new Map(jobs.map((j) => [j.address, (network.open.get(j.address) ?? []).filter((p) => j.ports.includes(p))])),
+      reverseDns: { lookup: async (a: string) => network.names.get(a) ?? null, healthy: true },
+      nmap: null,
+      now: () => clock,
+    },
+    pino({ level: 'silent' }),
+  );
   return { ipam, discovery, config };
 }
 
@@ -50,7 +62,10 @@ before(() => {
   cleanup = t.cleanup;
   db = openDb(join(t.dir, 'd.db'));
 });
-after(() => { db.close(); cleanup(); });
+after(() => {
+  db.close();
+  cleanup();
+});
 
 describe('discovery service', () => {
   it('flags a reservation that has not answered for longer than the threshold', async () => {
@@ -65,7 +80,10 @@ describe('discovery service', () => {
     clock += 200 * HOUR;
     await sweepNow(discovery, s.id);
     const stale = discovery.conflicts('stale_reservation');
-    assert.deepEqual(stale.map((c) => c.address), ['192.0.2.5']);
+    assert.deepEqual(
+      stale.map((c) => c.address),
+      ['192.0.2.5'],
+    );
     assert.match(stale[0]!.message, /reserved but has never answered/);
     assert.equal(stale[0]!.subnet_id, s.id);
     network.alive.add('192.0.2.5');
@@ -89,7 +107,11 @@ describe('discovery service', () => {
     await sweepNow(discovery, s.id);
     const h = discovery.history(key, 0);
     assert.equal(h.samples.length, 1, 'only the newest raw sample is left');
-    assert.equal(h.hourly.reduce((n, x) => n + x.samples, 0), 4, 'the four older samples live on as hourly roll-ups');
+    assert.equal(
+      h.hourly.reduce((n, x) => n + x.samples, 0),
+      4,
+      'the four older samples live on as hourly roll-ups',
+    );
     assert.equal(h.hourly.filter((x) => x.up_ratio === 1).length, 2);
     const week = db.prepare('SELECT count(*) AS n FROM host_history_hourly').get() as { n: number };
     assert.ok(week.n >= 4);
@@ -111,14 +133,20 @@ describe('discovery service', () => {
   it('records devices in a DHCP range as dhcp, and never sweeps outside the subnet', async () => {
     const { ipam, discovery } = build();
     const s = ipam.createSubnet({ cidr: '203.0.113.0/28' }, actor);
-    ipam.createRange({ subnet_id: s.id, start_address: '203.0.113.8', end_address: '203.0.113.14', label: 'pool', purpose: 'dhcp' }, actor);
+    ipam.createRange(
+      { subnet_id: s.id, start_address: '203.0.113.8', end_address: '203.0.113.14', label: 'pool', purpose: 'dhcp' },
+      actor,
+    );
     network.alive = new Set(['203.0.113.3', '203.0.113.9', '203.0.113.77']);
     network.pinged = [];
     await sweepNow(discovery, s.id);
     assert.equal(network.pinged.length, 14);
     assert.ok(network.pinged.every((p) => /^203\.0\.113\.(?:[1-9]|1[0-4])$/.test(p)));
     const rows = ipam.listAddresses({ subnet_id: s.id }, 100, 0).results;
-    assert.deepEqual(rows.map((a) => `${a.address}:${a.state}:${a.source}`), ['203.0.113.3:assigned:discovered', '203.0.113.9:dhcp:discovered']);
+    assert.deepEqual(
+      rows.map((a) => `${a.address}:${a.state}:${a.source}`),
+      ['203.0.113.3:assigned:discovered', '203.0.113.9:dhcp:discovered'],
+    );
     const audit = ipam.audit.list({ actor: 'discovery', object_type: 'address' }, 10, 0);
     assert.equal(audit.count, 2, 'discovery writes its IPAM changes to the audit log as "discovery"');
   });
@@ -126,15 +154,21 @@ describe('discovery service', () => {
   it('refuses a manual sweep larger than the maximum and rate limits manual scans', async () => {
     const { ipam, discovery } = build();
     const big = ipam.createSubnet({ cidr: '100.64.0.0/15' }, actor);
-    assert.throws(() => discovery.startScan(big.id, 'manual'), (e: { status?: number; message: string }) =>
-      e.status === 422 && /larger than the largest sweep allowed \(\/16/.test(e.message));
+    assert.throws(
+      () => discovery.startScan(big.id, 'manual'),
+      (e: { status?: number; message: string }) =>
+        e.status === 422 && /larger than the largest sweep allowed \(\/16/.test(e.message),
+    );
     const s = ipam.createSubnet({ cidr: '100.64.9.0/29' }, actor);
     network.alive = new Set();
     const first = discovery.startScan(s.id, 'manual');
     assert.equal(discovery.startScan(s.id, 'manual').id, first.id, 'a scan under way is returned, not duplicated');
     await discovery.drain();
-    assert.throws(() => discovery.startScan(s.id, 'manual'), (e: { status?: number; details?: { retry_after_seconds: number } }) =>
-      e.status === 429 && e.details!.retry_after_seconds > 0 && e.details!.retry_after_seconds <= 30);
+    assert.throws(
+      () => discovery.startScan(s.id, 'manual'),
+      (e: { status?: number; details?: { retry_after_seconds: number } }) =>
+        e.status === 429 && e.details!.retry_after_seconds > 0 && e.details!.retry_after_seconds <= 30,
+    );
     clock += 31_000;
     assert.match(discovery.startScan(s.id, 'manual').state, /^(queued|running)$/);
     await discovery.drain();
@@ -145,8 +179,14 @@ describe('discovery service', () => {
     const s = ipam.createSubnet({ cidr: '192.0.2.192/28' }, actor);
     ipam.createAddress({ address: '192.0.2.194', tags: ['prod'], hostname: 'db' }, actor);
     network.alive = new Set(['192.0.2.193', '192.0.2.194']);
-    network.open = new Map([['192.0.2.193', [22]], ['192.0.2.194', [9100]]]);
-    network.names = new Map([['192.0.2.193', 'old.example'], ['192.0.2.194', 'ptr-db.example']]);
+    network.open = new Map([
+      ['192.0.2.193', [22]],
+      ['192.0.2.194', [9100]],
+    ]);
+    network.names = new Map([
+      ['192.0.2.193', 'old.example'],
+      ['192.0.2.194', 'ptr-db.example'],
+    ]);
     await sweepNow(discovery, s.id);
     assert.equal(ipam.listAddresses({ q: '192.0.2.193' }, 1, 0).results[0]!.hostname, 'old.example');
     network.open.set('192.0.2.193', [22, 9100]);
@@ -155,13 +195,32 @@ describe('discovery service', () => {
     await sweepNow(discovery, s.id);
     const kinds = discovery.listEvents({ address: '192.0.2.193' }, 50, 0).results.map((e) => `${e.kind}: ${e.message}`);
     assert.ok(kinds.includes('ports_changed: 192.0.2.193: opened 9100'), kinds.join('\n'));
-    assert.ok(kinds.includes('hostname_changed: 192.0.2.193 is now named new.example (was old.example)'), kinds.join('\n'));
-    assert.equal(ipam.listAddresses({ q: '192.0.2.193' }, 1, 0).results[0]!.hostname, 'new.example', 'a discovered row follows its PTR');
-    assert.equal(ipam.listAddresses({ q: '192.0.2.194' }, 1, 0).results[0]!.hostname, 'db', 'a person\'s name wins');
-    assert.deepEqual(discovery.serviceDiscovery(9100).map((g) => g.targets[0]), ['192.0.2.193:9100', '192.0.2.194:9100']);
+    assert.ok(
+      kinds.includes('hostname_changed: 192.0.2.193 is now named new.example (was old.example)'),
+      kinds.join('\n'),
+    );
+    assert.equal(
+      ipam.listAddresses({ q: '192.0.2.193' }, 1, 0).results[0]!.hostname,
+      'new.example',
+      'a discovered row follows its PTR',
+    );
+    assert.equal(ipam.listAddresses({ q: '192.0.2.194' }, 1, 0).results[0]!.hostname, 'db', "a person's name wins");
+    assert.deepEqual(
+      discovery.serviceDiscovery(9100).map((g) => g.targets[0]),
+      ['192.0.2.193:9100', '192.0.2.194:9100'],
+    );
     const tagged = discovery.serviceDiscovery(9100, 'prod');
-    assert.deepEqual(tagged, [{ targets: ['192.0.2.194:9100'], labels: {
-      __meta_lanscape_address: '192.0.2.194', __meta_lanscape_subnet: '192.0.2.192/28', __meta_lanscape_hostname: 'db', __meta_lanscape_tags: ',prod,' } }]);
+    assert.deepEqual(tagged, [
+      {
+        targets: ['192.0.2.194:9100'],
+        labels: {
+          __meta_lanscape_address: '192.0.2.194',
+          __meta_lanscape_subnet: '192.0.2.192/28',
+          __meta_lanscape_hostname: 'db',
+          __meta_lanscape_tags: ',prod,',
+        },
+      },
+    ]);
     network.alive.delete('192.0.2.194');
     await sweepNow(discovery, s.id);
     await sweepNow(discovery, s.id);
@@ -182,7 +241,10 @@ describe('discovery service', () => {
       started.push(...scheduler.tick());
       await discovery.drain();
     }
-    assert.ok(started.every((id) => id === a.id), 'only the enabled, sweepable subnet');
+    assert.ok(
+      started.every((id) => id === a.id),
+      'only the enabled, sweepable subnet',
+    );
     assert.ok(started.length >= 3 && started.length <= 5, `60 s interval over 200 s: ${started.length} sweeps`);
   });
 });
@@ -197,7 +259,9 @@ describe('audit of enriched views', () => {
     assert.equal(ipam.getAddress(a.id).observed !== null, true, 'the view carries observations');
     ipam.updateAddress(a.id, { hostname: 'h' }, actor);
     ipam.updateSubnet(s.id, {}, actor);
-    const updates = ipam.audit.list({ actor: 'test' }, 100, 0).results.filter((e) => e.action === 'update' && [a.id, s.id].includes(e.object_id!));
+    const updates = ipam.audit
+      .list({ actor: 'test' }, 100, 0)
+      .results.filter((e) => e.action === 'update' && [a.id, s.id].includes(e.object_id!));
     assert.deepEqual(updates, []);
     const created = ipam.audit.list({ object_type: 'address', object_id: a.id }, 10, 0).results[0]!;
     assert.equal((created.after as { observed: unknown }).observed, null, 'audit entries hold the IPAM object only');

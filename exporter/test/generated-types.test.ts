@@ -11,7 +11,9 @@ interface Generator {
   exporterDocument(): Promise<OpenApiDocument>;
   generate(document: OpenApiDocument): Promise<Record<string, string>>;
 }
-interface OpenApiDocument { components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> } }
+interface OpenApiDocument {
+  components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
+}
 
 const FIELD = 'added_by_generated_types_test';
 let generator: Generator;
@@ -20,7 +22,7 @@ let committed: string;
 
 before(async () => {
   // A .mjs outside this package: imported by URL so tsc does not look for its declarations.
-  generator = await import(new URL('../../scripts/generate-api-types.mjs', import.meta.url).href) as Generator;
+  generator = (await import(new URL('../../scripts/generate-api-types.mjs', import.meta.url).href)) as Generator;
   document = await generator.exporterDocument();
   committed = readFileSync(generator.OUT.types, 'utf8');
 });

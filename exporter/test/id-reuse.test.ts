@@ -12,12 +12,26 @@ import { ProxmoxStore, type NewJobRow } from '../src/proxmox/store.js';
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 
 /** Tables whose ids are exposed by the API (paths, bodies, metrics labels, the audit log). */
-const ID_TABLES = ['subnets', 'addresses', 'ranges', 'audit_log', 'events', 'scans', 'traffic_schedules', 'traffic_tests', 'proxmox_vm_jobs'];
+const ID_TABLES = [
+  'subnets',
+  'addresses',
+  'ranges',
+  'audit_log',
+  'events',
+  'scans',
+  'traffic_schedules',
+  'traffic_tests',
+  'proxmox_vm_jobs',
+];
 
 describe('a retried DELETE over the HTTP API', () => {
   let ex: TestExporter;
-  before(async () => { ex = await startTestExporter(); });
-  after(async () => { await ex.stop(); });
+  before(async () => {
+    ex = await startTestExporter();
+  });
+  after(async () => {
+    await ex.stop();
+  });
 
   it('subnets: the deleted id is not reused and the retry is a 404', async () => {
     const first = (await ex.api.post('/api/v1/subnets', { cidr: '10.90.0.0/24' })).body;
@@ -47,11 +61,21 @@ describe('a retried DELETE over the HTTP API', () => {
 
   it('ranges: the deleted id is not reused and the retry is a 404', async () => {
     const subnet = (await ex.api.post('/api/v1/subnets', { cidr: '10.93.0.0/24' })).body;
-    const first = (await ex.api.post('/api/v1/ranges',
-      { subnet_id: subnet.id, start_address: '10.93.0.10', end_address: '10.93.0.19', label: 'a' })).body;
+    const first = (
+      await ex.api.post('/api/v1/ranges', {
+        subnet_id: subnet.id,
+        start_address: '10.93.0.10',
+        end_address: '10.93.0.19',
+        label: 'a',
+      })
+    ).body;
     assert.equal((await ex.api.delete(`/api/v1/ranges/${first.id}`)).status, 204);
-    const second = await ex.api.post('/api/v1/ranges',
-      { subnet_id: subnet.id, start_address: '10.93.0.20', end_address: '10.93.0.29', label: 'b' });
+    const second = await ex.api.post('/api/v1/ranges', {
+      subnet_id: subnet.id,
+      start_address: '10.93.0.20',
+      end_address: '10.93.0.29',
+      label: 'b',
+    });
     assert.equal(second.status, 201);
     assert.ok(second.body.id > first.id);
     assert.equal((await ex.api.delete(`/api/v1/ranges/${first.id}`)).status, 404);
@@ -77,7 +101,10 @@ describe('ids in the store modules', () => {
     dir = tempDir();
     db = openDb(join(dir.dir, 'store.db'));
   });
-  after(() => { db.close(); dir.cleanup(); });
+  after(() => {
+    db.close();
+    dir.cleanup();
+  });
 
   /** Inserts, deletes the newest row, inserts again: the second id must be new. */
   function assertNotReused(table: string, insert: () => number): void {
@@ -91,42 +118,126 @@ describe('ids in the store modules', () => {
     const discovery = new DiscoveryStore(db);
     assertNotReused('scans', () => discovery.insertScan(1, '10.0.0.0/24', 'manual', Date.now()));
     assertNotReused('events', () => {
-      discovery.insertEvent({ at: Date.now(), kind: 'host_up', ip_key: null, address: '10.0.0.1', subnet_id: null, message: 'up', details: null });
+      discovery.insertEvent({
+        at: Date.now(),
+        kind: 'host_up',
+        ip_key: null,
+        address: '10.0.0.1',
+        subnet_id: null,
+        message: 'up',
+        details: null,
+      });
       return (db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id;
     });
     // events are pruned by age: pruning all of them must not restart the numbering either
     const last = (db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id;
     discovery.rollup(0, 0, Date.now() + 1);
     assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 0);
-    discovery.insertEvent({ at: Date.now(), kind: 'host_up', ip_key: null, address: '10.0.0.1', subnet_id: null, message: 'up', details: null });
+    discovery.insertEvent({
+      at: Date.now(),
+      kind: 'host_up',
+      ip_key: null,
+      address: '10.0.0.1',
+      subnet_id: null,
+      message: 'up',
+      details: null,
+    });
     assert.ok((db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id > last);
   });
 
   it('traffic tests and schedules', () => {
     const traffic = new TrafficStore(db);
-    const params = { source: 'a', target: 'b', protocol: 'tcp' as const, duration_seconds: 5, bitrate_bits_per_second: null,
-      parallel: 1, reverse: 0, start_server: 0 };
-    assertNotReused('traffic_tests', () => traffic.insertTest({ ...params, port: 5201, target_address: '10.0.0.2', schedule_id: null, queued_at: 1 }).id);
-    assertNotReused('traffic_schedules', () => traffic.insertSchedule({ ...params, port: null, interval_seconds: 600, jitter_seconds: 0,
-      enabled: 1, floor_bits_per_second: null, next_run_at: null, created_at: 1, updated_at: 1 }).id);
+    const params = {
+      source: 'a',
+      target: 'b',
+      protocol: 'tcp' as const,
+      duration_seconds: 5,
+      bitrate_bits_per_second: null,
+      parallel: 1,
+      reverse: 0,
+      start_server: 0,
+    };
+    assertNotReused(
+      'traffic_tests',
+      () =>
+        traffic.insertTest({ ...params, port: 5201, target_address: '10.0.0.2', schedule_id: null, queued_at: 1 }).id,
+    );
+    assertNotReused(
+      'traffic_schedules',
+      () =>
+        traffic.insertSchedule({
+          ...params,
+          port: null,
+          interval_seconds: 600,
+          jitter_seconds: 0,
+          enabled: 1,
+          floor_bits_per_second: null,
+          next_run_at: null,
+          created_at: 1,
+          updated_at: 1,
+        }).id,
+    );
   });
 
   it('proxmox VM jobs', () => {
     const proxmox = new ProxmoxStore(db);
-    const job: NewJobRow = { idempotency_key: null, request_hash: 'h', request: '{}', actor: 'admin', node: 'pve', name: 'vm',
-      state: 'queued', steps: '[]', progress: 0, vmid: null, vm_created: 0, address: null, address_id: null, prefix_length: null,
-      gateway: null, dns: '[]', error: null, created_at: 1, updated_at: 1, finished_at: null };
+    const job: NewJobRow = {
+      idempotency_key: null,
+      request_hash: 'h',
+      request: '{}',
+      actor: 'admin',
+      node: 'pve',
+      name: 'vm',
+      state: 'queued',
+      steps: '[]',
+      progress: 0,
+      vmid: null,
+      vm_created: 0,
+      address: null,
+      address_id: null,
+      prefix_length: null,
+      gateway: null,
+      dns: '[]',
+      error: null,
+      created_at: 1,
+      updated_at: 1,
+      finished_at: null,
+    };
     assertNotReused('proxmox_vm_jobs', () => proxmox.insertJob(job).id);
   });
 
   it('the IPAM tables and the audit log', () => {
     const now = new Date().toISOString();
-    assertNotReused('subnets', () => Number(db.prepare(`INSERT INTO subnets (cidr, family, prefix_length, first_key, last_key, created_at, updated_at)
-      VALUES ('10.1.0.0/24', 4, 24, x'0a010000', x'0a0100ff', ?, ?)`).run(now, now).lastInsertRowid));
-    assertNotReused('addresses', () => Number(db.prepare(`INSERT INTO addresses (ip_key, ip_low, address, family, state, source, created_at, updated_at)
-      VALUES (x'0a010005', 167837701, '10.1.0.5', 4, 'reserved', 'manual', ?, ?)`).run(now, now).lastInsertRowid));
-    assertNotReused('audit_log', () => Number(db.prepare(`INSERT INTO audit_log (at, actor, action, object_type, object_repr)
-      VALUES (?, 'admin', 'create', 'subnet', 'x')`).run(now).lastInsertRowid));
+    assertNotReused('subnets', () =>
+      Number(
+        db
+          .prepare(
+            `INSERT INTO subnets (cidr, family, prefix_length, first_key, last_key, created_at, updated_at)
+      VALUES ('10.1.0.0/24', 4, 24, x'0a010000', x'0a0100ff', ?, ?)`,
+          )
+          .run(now, now).lastInsertRowid,
+      ),
+    );
+    assertNotReused('addresses', () =>
+      Number(
+        db
+          .prepare(
+            `INSERT INTO addresses (ip_key, ip_low, address, family, state, source, created_at, updated_at)
+      VALUES (x'0a010005', 167837701, '10.1.0.5', 4, 'reserved', 'manual', ?, ?)`,
+          )
+          .run(now, now).lastInsertRowid,
+      ),
+    );
+    assertNotReused('audit_log', () =>
+      Number(
+        db
+          .prepare(
+            `INSERT INTO audit_log (at, actor, action, object_type, object_repr)
+      VALUES (?, 'admin', 'create', 'subnet', 'x')`,
+          )
+          .run(now).lastInsertRowid,
+      ),
+    );
   });
 });
 
@@ -150,56 +261,96 @@ describe('upgrading a store of the previous schema version', () => {
 
   function fill(db: Database.Database): void {
     const now = '2026-01-01T00:00:00.000Z';
-    const subnet = db.prepare(`INSERT INTO subnets (id, cidr, family, prefix_length, first_key, last_key, name, tags, created_at, updated_at)
+    const subnet =
+      db.prepare(`INSERT INTO subnets (id, cidr, family, prefix_length, first_key, last_key, name, tags, created_at, updated_at)
       VALUES (?, ?, 4, 24, ?, ?, ?, '["web"]', ?, ?)`);
     subnet.run(1, '10.1.0.0/24', Buffer.from([10, 1, 0, 0]), Buffer.from([10, 1, 0, 255]), 'one', now, now);
     subnet.run(2, '10.2.0.0/24', Buffer.from([10, 2, 0, 0]), Buffer.from([10, 2, 0, 255]), 'two', now, now);
     subnet.run(3, '10.3.0.0/24', Buffer.from([10, 3, 0, 0]), Buffer.from([10, 3, 0, 255]), 'three', now, now);
-    const address = db.prepare(`INSERT INTO addresses (id, ip_key, ip_low, address, family, state, source, created_at, updated_at)
+    const address =
+      db.prepare(`INSERT INTO addresses (id, ip_key, ip_low, address, family, state, source, created_at, updated_at)
       VALUES (?, ?, ?, ?, 4, ?, ?, ?, ?)`);
     for (let i = 1; i <= 20; i++) {
-      address.run(i, Buffer.from([10, 1, 0, i]), 167837696 + i, `10.1.0.${i}`, i % 2 ? 'assigned' : 'reserved', i <= 2 ? 'docker' : 'manual', now, now);
+      address.run(
+        i,
+        Buffer.from([10, 1, 0, i]),
+        167837696 + i,
+        `10.1.0.${i}`,
+        i % 2 ? 'assigned' : 'reserved',
+        i <= 2 ? 'docker' : 'manual',
+        now,
+        now,
+      );
     }
-    db.prepare(`INSERT INTO ranges (id, subnet_id, start_address, end_address, first_key, last_key, label, created_at, updated_at)
-      VALUES (5, 2, '10.2.0.10', '10.2.0.20', x'0a02000a', x'0a020014', 'pool', ?, ?)`).run(now, now);
-    db.prepare(`INSERT INTO docker_subnets (subnet_id, endpoint, network, network_id) VALUES (1, 'local', 'br', 'n1')`).run();
-    db.prepare(`INSERT INTO docker_addresses (address_id, endpoint, container_id, network) VALUES (1, 'local', 'c1', 'br'), (2, 'local', 'c2', 'br')`).run();
+    db.prepare(
+      `INSERT INTO ranges (id, subnet_id, start_address, end_address, first_key, last_key, label, created_at, updated_at)
+      VALUES (5, 2, '10.2.0.10', '10.2.0.20', x'0a02000a', x'0a020014', 'pool', ?, ?)`,
+    ).run(now, now);
+    db.prepare(
+      `INSERT INTO docker_subnets (subnet_id, endpoint, network, network_id) VALUES (1, 'local', 'br', 'n1')`,
+    ).run();
+    db.prepare(
+      `INSERT INTO docker_addresses (address_id, endpoint, container_id, network) VALUES (1, 'local', 'c1', 'br'), (2, 'local', 'c2', 'br')`,
+    ).run();
     // subnet 3 and address 20 are deleted at the top end: only the audit log still names them
-    const audit = db.prepare(`INSERT INTO audit_log (at, actor, action, object_type, object_id, object_repr) VALUES (?, 'write', ?, ?, ?, 'x')`);
+    const audit = db.prepare(
+      `INSERT INTO audit_log (at, actor, action, object_type, object_id, object_repr) VALUES (?, 'write', ?, ?, ?, 'x')`,
+    );
     audit.run(now, 'create', 'subnet', 3);
     audit.run(now, 'delete', 'subnet', 3);
     audit.run(now, 'delete', 'address', 20);
     db.prepare('DELETE FROM subnets WHERE id = 3').run();
     db.prepare('DELETE FROM addresses WHERE id = 20').run();
-    db.prepare(`INSERT INTO events (id, at, kind, address, subnet_id, message) VALUES (7, 1, 'host_up', '10.1.0.1', 1, 'up')`).run();
-    db.prepare(`INSERT INTO scans (id, subnet_id, cidr, trigger, state, queued_at) VALUES (4, 1, '10.1.0.0/24', 'manual', 'done', 1)`).run();
-    db.prepare(`INSERT INTO traffic_schedules (id, source, target, protocol, duration_seconds, parallel, reverse, start_server,
-      interval_seconds, jitter_seconds, enabled, last_test_id, created_at, updated_at) VALUES (2, 'a', 'b', 'tcp', 5, 1, 0, 0, 600, 0, 1, 9, 1, 1)`).run();
-    db.prepare(`INSERT INTO traffic_tests (id, source, target, target_address, protocol, duration_seconds, parallel, reverse,
-      start_server, port, schedule_id, state, queued_at) VALUES (3, 'a', 'b', '10.1.0.9', 'tcp', 5, 1, 0, 0, 5201, 2, 'done', 1)`).run();
-    db.prepare(`INSERT INTO proxmox_vm_jobs (id, idempotency_key, request_hash, request, actor, node, name, state, steps,
-      created_at, updated_at) VALUES (6, 'k1', 'h', '{}', 'admin', 'pve', 'vm', 'done', '[]', 1, 1)`).run();
-    db.prepare(`INSERT INTO proxmox_address_links (address_id, vmid, node, guest_type, pinned, job_id, created_at)
-      VALUES (4, 100, 'pve', 'qemu', 1, 6, 1)`).run();
+    db.prepare(
+      `INSERT INTO events (id, at, kind, address, subnet_id, message) VALUES (7, 1, 'host_up', '10.1.0.1', 1, 'up')`,
+    ).run();
+    db.prepare(
+      `INSERT INTO scans (id, subnet_id, cidr, trigger, state, queued_at) VALUES (4, 1, '10.1.0.0/24', 'manual', 'done', 1)`,
+    ).run();
+    db.prepare(
+      `INSERT INTO traffic_schedules (id, source, target, protocol, duration_seconds, parallel, reverse, start_server,
+      interval_seconds, jitter_seconds, enabled, last_test_id, created_at, updated_at) VALUES (2, 'a', 'b', 'tcp', 5, 1, 0, 0, 600, 0, 1, 9, 1, 1)`,
+    ).run();
+    db.prepare(
+      `INSERT INTO traffic_tests (id, source, target, target_address, protocol, duration_seconds, parallel, reverse,
+      start_server, port, schedule_id, state, queued_at) VALUES (3, 'a', 'b', '10.1.0.9', 'tcp', 5, 1, 0, 0, 5201, 2, 'done', 1)`,
+    ).run();
+    db.prepare(
+      `INSERT INTO proxmox_vm_jobs (id, idempotency_key, request_hash, request, actor, node, name, state, steps,
+      created_at, updated_at) VALUES (6, 'k1', 'h', '{}', 'admin', 'pve', 'vm', 'done', '[]', 1, 1)`,
+    ).run();
+    db.prepare(
+      `INSERT INTO proxmox_address_links (address_id, vmid, node, guest_type, pinned, job_id, created_at)
+      VALUES (4, 100, 'pve', 'qemu', 1, 6, 1)`,
+    ).run();
   }
 
   /** Everything but the tables' own CREATE statements, which gain AUTOINCREMENT. */
   function schemaOf(db: Database.Database) {
-    const objects = db.prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master
-      WHERE type IN ('index', 'trigger', 'view') ORDER BY type, name`).all() as { sql: string | null }[];
+    const objects = db
+      .prepare(
+        `SELECT type, name, tbl_name, sql FROM sqlite_master
+      WHERE type IN ('index', 'trigger', 'view') ORDER BY type, name`,
+      )
+      .all() as { sql: string | null }[];
     const normalized = objects.map((o) => ({ ...o, sql: o.sql?.replace(/\s+/g, ' ') ?? null }));
-    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sqlite_sequence' ORDER BY name`)
-      .all() as { name: string }[]).map((t) => t.name);
+    const tables = (
+      db
+        .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sqlite_sequence' ORDER BY name`)
+        .all() as { name: string }[]
+    ).map((t) => t.name);
     const foreignKeys = Object.fromEntries(tables.map((t) => [t, db.pragma(`foreign_key_list(${t})`)]));
     const columns = Object.fromEntries(tables.map((t) => [t, db.pragma(`table_xinfo(${t})`)]));
     return { tables, objects: normalized, foreignKeys, columns };
   }
 
   function dump(db: Database.Database, tables: string[]) {
-    return Object.fromEntries(tables.map((t) => {
-      const columns = (db.pragma(`table_info(${t})`) as { name: string }[]).map((c) => `"${c.name}"`).join(', ');
-      return [t, db.prepare(`SELECT * FROM ${t} ORDER BY ${columns}`).all()];
-    }));
+    return Object.fromEntries(
+      tables.map((t) => {
+        const columns = (db.pragma(`table_info(${t})`) as { name: string }[]).map((c) => `"${c.name}"`).join(', ');
+        return [t, db.prepare(`SELECT * FROM ${t} ORDER BY ${columns}`).all()];
+      }),
+    );
   }
 
   it('keeps every row, index, trigger and foreign key, and gains AUTOINCREMENT', () => {
@@ -211,7 +362,8 @@ describe('upgrading a store of the previous schema version', () => {
       fill(old);
       const schemaBefore = schemaOf(old);
       const rowsBefore = dump(old, schemaBefore.tables);
-      for (const table of ID_TABLES) assert.ok(!isAutoincrement(old, table), `${table} has no AUTOINCREMENT before the upgrade`);
+      for (const table of ID_TABLES)
+        assert.ok(!isAutoincrement(old, table), `${table} has no AUTOINCREMENT before the upgrade`);
       old.close();
 
       const db = openDb(file);
@@ -222,29 +374,66 @@ describe('upgrading a store of the previous schema version', () => {
         assert.deepEqual(db.pragma('foreign_key_check'), []);
         assert.deepEqual(schemaOf(db), schemaBefore);
         assert.deepEqual(dump(db, schemaBefore.tables), rowsBefore);
-        for (const table of ID_TABLES) assert.ok(isAutoincrement(db, table), `${table} uses AUTOINCREMENT after the upgrade`);
+        for (const table of ID_TABLES)
+          assert.ok(isAutoincrement(db, table), `${table} uses AUTOINCREMENT after the upgrade`);
 
         // The high-water marks: the largest id, or a larger one that other rows or the audit log mention.
-        const seq = Object.fromEntries((db.prepare('SELECT name, seq FROM sqlite_sequence').all() as { name: string; seq: number }[])
-          .map((r) => [r.name, r.seq]));
+        const seq = Object.fromEntries(
+          (db.prepare('SELECT name, seq FROM sqlite_sequence').all() as { name: string; seq: number }[]).map((r) => [
+            r.name,
+            r.seq,
+          ]),
+        );
         assert.deepEqual(seq, {
-          subnets: 3, addresses: 20, ranges: 5, audit_log: 3, events: 7, scans: 4,
-          traffic_schedules: 2, traffic_tests: 9, proxmox_vm_jobs: 6,
+          subnets: 3,
+          addresses: 20,
+          ranges: 5,
+          audit_log: 3,
+          events: 7,
+          scans: 4,
+          traffic_schedules: 2,
+          traffic_tests: 9,
+          proxmox_vm_jobs: 6,
         });
 
         // The triggers work: address_totals follows inserts and deletes.
-        const totals = () => Object.fromEntries((db.prepare('SELECT state, source, n FROM address_totals').all() as
-          { state: string; source: string; n: number }[]).map((r) => [`${r.state}/${r.source}`, r.n]));
-        assert.deepEqual(totals(), { 'assigned/docker': 1, 'reserved/docker': 1, 'assigned/manual': 9, 'reserved/manual': 8 });
+        const totals = () =>
+          Object.fromEntries(
+            (
+              db.prepare('SELECT state, source, n FROM address_totals').all() as {
+                state: string;
+                source: string;
+                n: number;
+              }[]
+            ).map((r) => [`${r.state}/${r.source}`, r.n]),
+          );
+        assert.deepEqual(totals(), {
+          'assigned/docker': 1,
+          'reserved/docker': 1,
+          'assigned/manual': 9,
+          'reserved/manual': 8,
+        });
         const now = new Date().toISOString();
-        const added = Number(db.prepare(`INSERT INTO addresses (ip_key, ip_low, address, family, state, source, created_at, updated_at)
-          VALUES (x'0a010032', 167837746, '10.1.0.50', 4, 'reserved', 'manual', ?, ?)`).run(now, now).lastInsertRowid);
+        const added = Number(
+          db
+            .prepare(
+              `INSERT INTO addresses (ip_key, ip_low, address, family, state, source, created_at, updated_at)
+          VALUES (x'0a010032', 167837746, '10.1.0.50', 4, 'reserved', 'manual', ?, ?)`,
+            )
+            .run(now, now).lastInsertRowid,
+        );
         assert.equal(added, 21, 'address 20, deleted before the upgrade, is not handed out again');
         assert.equal(totals()['reserved/manual'], 9);
 
         // Subnet 3 was deleted before the upgrade; its id stays retired.
-        const subnet = Number(db.prepare(`INSERT INTO subnets (cidr, family, prefix_length, first_key, last_key, created_at, updated_at)
-          VALUES ('10.4.0.0/24', 4, 24, x'0a040000', x'0a0400ff', ?, ?)`).run(now, now).lastInsertRowid);
+        const subnet = Number(
+          db
+            .prepare(
+              `INSERT INTO subnets (cidr, family, prefix_length, first_key, last_key, created_at, updated_at)
+          VALUES ('10.4.0.0/24', 4, 24, x'0a040000', x'0a0400ff', ?, ?)`,
+            )
+            .run(now, now).lastInsertRowid,
+        );
         assert.equal(subnet, 4);
 
         // ON DELETE CASCADE and SET NULL still act, now on the rebuilt tables.
@@ -256,9 +445,21 @@ describe('upgrading a store of the previous schema version', () => {
         assert.equal((db.prepare('SELECT count(*) AS n FROM docker_addresses').get() as { n: number }).n, 1);
         assert.equal((db.prepare('SELECT count(*) AS n FROM proxmox_address_links').get() as { n: number }).n, 0);
         db.prepare('DELETE FROM traffic_schedules WHERE id = 2').run();
-        assert.equal((db.prepare('SELECT schedule_id FROM traffic_tests WHERE id = 3').get() as { schedule_id: number | null }).schedule_id, null);
-        assert.throws(() => db.prepare(`INSERT INTO ranges (subnet_id, start_address, end_address, first_key, last_key, label, created_at, updated_at)
-          VALUES (99, 'a', 'b', x'00', x'01', 'l', ?, ?)`).run(now, now), /FOREIGN KEY/);
+        assert.equal(
+          (db.prepare('SELECT schedule_id FROM traffic_tests WHERE id = 3').get() as { schedule_id: number | null })
+            .schedule_id,
+          null,
+        );
+        assert.throws(
+          () =>
+            db
+              .prepare(
+                `INSERT INTO ranges (subnet_id, start_address, end_address, first_key, last_key, label, created_at, updated_at)
+          VALUES (99, 'a', 'b', x'00', x'01', 'l', ?, ?)`,
+              )
+              .run(now, now),
+          /FOREIGN KEY/,
+        );
       } finally {
         db.close();
       }
@@ -279,7 +480,9 @@ describe('upgrading a store of the previous schema version', () => {
       const db = openDb(file);
       try {
         for (const table of ID_TABLES) assert.ok(isAutoincrement(db, table), table);
-        const first = Number(db.prepare(`INSERT INTO events (at, kind, message) VALUES (1, 'x', 'm')`).run().lastInsertRowid);
+        const first = Number(
+          db.prepare(`INSERT INTO events (at, kind, message) VALUES (1, 'x', 'm')`).run().lastInsertRowid,
+        );
         assert.equal(first, 1);
       } finally {
         db.close();
@@ -291,7 +494,8 @@ describe('upgrading a store of the previous schema version', () => {
 });
 
 function isAutoincrement(db: Database.Database, table: string): boolean {
-  const row = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table) as { sql: string } | undefined;
+  const row = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table) as
+    { sql: string } | undefined;
   assert.ok(row, `table ${table} exists`);
   return /\bid INTEGER PRIMARY KEY AUTOINCREMENT\b/i.test(row.sql);
 }

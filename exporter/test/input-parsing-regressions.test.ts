@@ -10,8 +10,12 @@ import { safeCell, unescapeCell } from '../src/ipam/csv.js';
 import { type TestExporter, startTestExporter } from './helpers/exporter.js';
 
 let ex: TestExporter;
-before(async () => { ex = await startTestExporter(); });
-after(async () => { await ex.stop(); });
+before(async () => {
+  ex = await startTestExporter();
+});
+after(async () => {
+  await ex.stop();
+});
 
 function ipError(fn: () => unknown): IpFormatError {
   try {
@@ -24,7 +28,10 @@ function ipError(fn: () => unknown): IpFormatError {
 }
 
 const csv = (kind: string, body: string, dryRun = false) =>
-  ex.api.call('POST', `/api/v1/import/${kind}${dryRun ? '?dry_run=true' : ''}`, { rawBody: body, contentType: 'text/csv' });
+  ex.api.call('POST', `/api/v1/import/${kind}${dryRun ? '?dry_run=true' : ''}`, {
+    rawBody: body,
+    contentType: 'text/csv',
+  });
 
 describe('IPv6 with a dotted IPv4 tail is the address it spells (RFC 4291 §2.2, as CPython and Go)', () => {
   it('parses ::a.b.c.d as IPv4-compatible, not IPv4-mapped', () => {
@@ -138,20 +145,41 @@ describe('CSV import takes address and CIDR cells as written, like the API', () 
 describe('numeric query values are plain decimal', () => {
   it('refuses hex, exponents, signs, spaces and empty values on every numeric query parameter', async () => {
     const subnet = (await ex.api.post('/api/v1/subnets', { cidr: '10.92.0.0/24' })).body;
-    const range = (await ex.api.post('/api/v1/ranges', { subnet_id: subnet.id, start_address: '10.92.0.10', end_address: '10.92.0.20', label: 'q' })).body;
+    const range = (
+      await ex.api.post('/api/v1/ranges', {
+        subnet_id: subnet.id,
+        start_address: '10.92.0.10',
+        end_address: '10.92.0.20',
+        label: 'q',
+      })
+    ).body;
     const address = (await ex.api.post('/api/v1/addresses', { address: '10.92.0.5' })).body;
     const params = [
-      '/api/v1/subnets?limit', '/api/v1/subnets?offset', '/api/v1/subnets?vlan', '/api/v1/addresses?limit',
-      '/api/v1/ranges?offset', `/api/v1/subnets/${subnet.id}/addresses?limit`, `/api/v1/subnets/${subnet.id}/available-ips?limit`,
-      `/api/v1/ranges/${range.id}/available-ips?limit`, '/api/v1/audit?limit', '/api/v1/events?limit', '/api/v1/sd?port',
-      `/api/v1/addresses/${address.id}/history?hours`, '/api/v1/traffic-tests?limit', '/api/v1/docker/containers?limit',
+      '/api/v1/subnets?limit',
+      '/api/v1/subnets?offset',
+      '/api/v1/subnets?vlan',
+      '/api/v1/addresses?limit',
+      '/api/v1/ranges?offset',
+      `/api/v1/subnets/${subnet.id}/addresses?limit`,
+      `/api/v1/subnets/${subnet.id}/available-ips?limit`,
+      `/api/v1/ranges/${range.id}/available-ips?limit`,
+      '/api/v1/audit?limit',
+      '/api/v1/events?limit',
+      '/api/v1/sd?port',
+      `/api/v1/addresses/${address.id}/history?hours`,
+      '/api/v1/traffic-tests?limit',
+      '/api/v1/docker/containers?limit',
       '/api/v1/vms/jobs?offset',
     ];
     for (const param of params) {
       for (const bad of ['0x10', '1e1', '%205', '%2B5', '', '016', '5.0', '-0']) {
         const r = await ex.api.get(`${param}=${bad}`);
         assert.equal(r.status, 400, `${param}=${bad}: ${r.text}`);
-        assert.match(r.body.error.message, /^query\.\w+: expected a whole number in plain decimal digits$/, `${param}=${bad}`);
+        assert.match(
+          r.body.error.message,
+          /^query\.\w+: expected a whole number in plain decimal digits$/,
+          `${param}=${bad}`,
+        );
       }
     }
     assert.equal((await ex.api.get('/api/v1/subnets?limit=16&offset=0')).status, 200);
@@ -164,8 +192,33 @@ describe('CSV formula escaping round-trips text exactly', () => {
   // The rule (src/ipam/csv.ts): export puts one ' before a cell that starts like a formula or
   // already starts with '; import removes one leading ' when what follows would have needed it.
   const tricky = [
-    '=1+1', '+1', '-1', '@SUM(A1)', '\t=1', '\r=1', '\n=1', ' =1+1', '  +1', '\u3000=1', '＝1+1', '＋1', '－1', '＠x', ' ＝1',
-    "'quoted", "''two", "'", "'=1", "' =1", ' lead', 'trail ', ' both ', 'plain', '', 'a=b', "it's",
+    '=1+1',
+    '+1',
+    '-1',
+    '@SUM(A1)',
+    '\t=1',
+    '\r=1',
+    '\n=1',
+    ' =1+1',
+    '  +1',
+    '\u3000=1',
+    '＝1+1',
+    '＋1',
+    '－1',
+    '＠x',
+    ' ＝1',
+    "'quoted",
+    "''two",
+    "'",
+    "'=1",
+    "' =1",
+    ' lead',
+    'trail ',
+    ' both ',
+    'plain',
+    '',
+    'a=b',
+    "it's",
   ];
 
   it('neutralises leading spaces, newlines and fullwidth ＝＋－＠ before a formula', () => {
@@ -178,7 +231,8 @@ describe('CSV formula escaping round-trips text exactly', () => {
   it('import(export(x)) === x and export(import(export(x))) === export(x), exhaustively over short strings', () => {
     const alphabet = ["'", '=', ' ', '\t', '\n', '＝', '－', 'a', '@'];
     let texts = [''];
-    for (let n = 0; n < 4; n++) texts = [...texts, ...texts.filter((t) => t.length === n).flatMap((t) => alphabet.map((c) => t + c))];
+    for (let n = 0; n < 4; n++)
+      texts = [...texts, ...texts.filter((t) => t.length === n).flatMap((t) => alphabet.map((c) => t + c))];
     for (const text of [...texts, ...tricky]) {
       const cell = safeCell(text);
       assert.equal(unescapeCell(cell), text, JSON.stringify(text));
@@ -192,17 +246,25 @@ describe('CSV formula escaping round-trips text exactly', () => {
     const subnet = (await ex.api.post('/api/v1/subnets', { cidr: '10.93.0.0/24', name: ' spaced name ' })).body;
     const texts = tricky.filter(Boolean);
     for (const [i, description] of texts.entries()) {
-      const r = await ex.api.post('/api/v1/addresses', { address: `10.93.0.${i + 10}`, description, owner: description });
+      const r = await ex.api.post('/api/v1/addresses', {
+        address: `10.93.0.${i + 10}`,
+        description,
+        owner: description,
+      });
       assert.equal(r.status, 201, r.text);
     }
     const subnets = (await ex.api.get('/api/v1/export/subnets')).text;
     const addresses = (await ex.api.get(`/api/v1/export/addresses?subnet_id=${subnet.id}`)).text;
     const cells = (parse(addresses, { columns: true }) as Record<string, string>[]).map((r) => r.description);
-    for (const cell of cells) assert.ok(!/^\s*[=+\-@＝＋－＠]/.test(cell!), `exported unescaped: ${JSON.stringify(cell)}`);
+    for (const cell of cells)
+      assert.ok(!/^\s*[=+\-@＝＋－＠]/.test(cell!), `exported unescaped: ${JSON.stringify(cell)}`);
 
     await ex.api.delete(`/api/v1/subnets/${subnet.id}?force=true`);
     const header = subnets.slice(0, subnets.indexOf('\n') + 1);
-    const ours = subnets.split('\n').filter((l) => l.startsWith('10.93.0.0/24,')).join('\n');
+    const ours = subnets
+      .split('\n')
+      .filter((l) => l.startsWith('10.93.0.0/24,'))
+      .join('\n');
     const r1 = await csv('subnets', header + ours);
     assert.equal(r1.status, 200, r1.text);
     const r2 = await csv('addresses', addresses);
@@ -210,7 +272,10 @@ describe('CSV formula escaping round-trips text exactly', () => {
 
     const back = (await ex.api.get('/api/v1/subnets?q=10.93.0.0')).body.results[0];
     assert.equal(back.name, ' spaced name ');
-    const list = (await ex.api.get('/api/v1/addresses?q=10.93.0.&limit=1000')).body.results as { description: string; owner: string }[];
+    const list = (await ex.api.get('/api/v1/addresses?q=10.93.0.&limit=1000')).body.results as {
+      description: string;
+      owner: string;
+    }[];
     assert.deepEqual(list.map((a) => a.description).sort(), [...texts].sort());
     assert.deepEqual(list.map((a) => a.owner).sort(), [...texts].sort());
     const again = (await ex.api.get(`/api/v1/export/addresses?subnet_id=${back.id}`)).text;
@@ -222,7 +287,9 @@ describe('CSV formula escaping round-trips text exactly', () => {
     await ex.api.post('/api/v1/subnets', { cidr: '10.94.0.0/24' });
     const r = await csv('addresses', "address,description\n10.94.0.5,'quoted\n10.94.0.6,'=1\n");
     assert.equal(r.status, 200, r.text);
-    const got = (await ex.api.get('/api/v1/addresses?q=10.94.0.')).body.results.map((a: { description: string }) => a.description);
+    const got = (await ex.api.get('/api/v1/addresses?q=10.94.0.')).body.results.map(
+      (a: { description: string }) => a.description,
+    );
     assert.deepEqual(got.sort(), ["'quoted", '=1']);
   });
 });

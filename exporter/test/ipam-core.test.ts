@@ -3,10 +3,25 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type IP, IpFormatError, compareIp, formatIp, ipFromKey, ipKey, parseIp } from '../src/ipam/core/ip.js';
 import {
-  contains, covers, formatPrefix, lastOf, netmask, parsePrefix, sizeOf, usableBounds, usableCount,
+  contains,
+  covers,
+  formatPrefix,
+  lastOf,
+  netmask,
+  parsePrefix,
+  sizeOf,
+  usableBounds,
+  usableCount,
 } from '../src/ipam/core/prefix.js';
 import {
-  type BlockLookup, type Interval, clip, freeAddresses, intervalSize, mergeIntervals, sortedIntervalLookup, takeFree,
+  type BlockLookup,
+  type Interval,
+  clip,
+  freeAddresses,
+  intervalSize,
+  mergeIntervals,
+  sortedIntervalLookup,
+  takeFree,
 } from '../src/ipam/core/allocation.js';
 import { type LabelledRange, type LayoutRow, layoutRows } from '../src/ipam/core/layout.js';
 import { type TreeNode, buildTree } from '../src/ipam/core/hierarchy.js';
@@ -18,7 +33,6 @@ import { prng } from './helpers/prng.js';
 
 const V4_MAX = (1n << 32n) - 1n;
 const V6_MAX = (1n << 128n) - 1n;
-
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
@@ -43,7 +57,8 @@ function counted(inner: BlockLookup): { lookup: BlockLookup; calls: () => number
   return {
     lookup: (at) => {
       calls++;
-      if (calls > LOOKUP_CAP) throw new Error(`lookup called more than ${LOOKUP_CAP} times: the search enumerates addresses`);
+      if (calls > LOOKUP_CAP)
+        throw new Error(`lookup called more than ${LOOKUP_CAP} times: the search enumerates addresses`);
       return inner(at);
     },
     calls: () => calls,
@@ -80,9 +95,11 @@ function gapsOf<T>(rows: readonly LayoutRow<T>[]): GapRow[] {
 
 /** Compact textual form of layout rows, relative to `base`, for readable deepEqual assertions. */
 function sketch<T>(rows: readonly LayoutRow<T>[], base: bigint): string[] {
-  return rows.map((r) => r.kind === 'address'
-    ? `@${r.value - base}`
-    : `gap ${r.first - base}-${r.last - base} (${r.size})${r.rangeId === null ? '' : ` r${r.rangeId}`}`);
+  return rows.map((r) =>
+    r.kind === 'address'
+      ? `@${r.value - base}`
+      : `gap ${r.first - base}-${r.last - base} (${r.size})${r.rangeId === null ? '' : ` r${r.rangeId}`}`,
+  );
 }
 
 // ------------------------------------------------------------------ ip.ts
@@ -148,10 +165,33 @@ describe('parseIp / formatIp / ipKey / ipFromKey', () => {
 
   it('key order equals numeric order, and every IPv4 key sorts before every IPv6 key', () => {
     const texts = [
-      '0.0.0.0', '0.0.0.1', '0.0.0.255', '0.0.1.0', '0.255.255.255', '1.0.0.0', '9.255.255.255', '10.0.0.0',
-      '10.0.0.1', '127.0.0.1', '128.0.0.0', '255.255.255.254', '255.255.255.255',
-      '::', '::1', '::ff', '::100', '::ffff:ffff', '::1:0:0', '::ffff:10.0.0.1', '0:0:0:1::', '1::', '2001:db8::',
-      '2001:db8::1', 'fe80::1', 'ff00::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe',
+      '0.0.0.0',
+      '0.0.0.1',
+      '0.0.0.255',
+      '0.0.1.0',
+      '0.255.255.255',
+      '1.0.0.0',
+      '9.255.255.255',
+      '10.0.0.0',
+      '10.0.0.1',
+      '127.0.0.1',
+      '128.0.0.0',
+      '255.255.255.254',
+      '255.255.255.255',
+      '::',
+      '::1',
+      '::ff',
+      '::100',
+      '::ffff:ffff',
+      '::1:0:0',
+      '::ffff:10.0.0.1',
+      '0:0:0:1::',
+      '1::',
+      '2001:db8::',
+      '2001:db8::1',
+      'fe80::1',
+      'ff00::',
+      'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe',
       'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
     ];
     const ips = shuffled(texts.map(parseIp), prng(7));
@@ -159,11 +199,18 @@ describe('parseIp / formatIp / ipKey / ipFromKey', () => {
     const byKey = [...ips].sort((a, b) => Buffer.compare(ipKey(a), ipKey(b))).map(formatIp);
     assert.deepEqual(byKey, byNumber);
     // and the numeric order is the expected one (texts above are listed ascending)
-    assert.deepEqual(byNumber, texts.map((t) => formatIp(parseIp(t))));
+    assert.deepEqual(
+      byNumber,
+      texts.map((t) => formatIp(parseIp(t))),
+    );
     // pairwise: sign of the key comparison equals sign of the numeric comparison
     for (const a of ips) {
       for (const b of ips) {
-        assert.equal(Math.sign(Buffer.compare(ipKey(a), ipKey(b))), Math.sign(compareIp(a, b)), `${formatIp(a)} vs ${formatIp(b)}`);
+        assert.equal(
+          Math.sign(Buffer.compare(ipKey(a), ipKey(b))),
+          Math.sign(compareIp(a, b)),
+          `${formatIp(a)} vs ${formatIp(b)}`,
+        );
       }
     }
     assert.ok(Buffer.compare(ipKey(parseIp('255.255.255.255')), ipKey(parseIp('::'))) < 0);
@@ -242,7 +289,16 @@ describe('parsePrefix', () => {
     assert.deepEqual(parsePrefix('::/0'), { family: 6, network: 0n, length: 0 });
     assert.deepEqual(parsePrefix('2001:db8::/64'), { family: 6, network: 0x20010db8n << 96n, length: 64 });
     assert.deepEqual(parsePrefix('::1/128'), { family: 6, network: 1n, length: 128 });
-    for (const text of ['10.0.0.0/8', '0.0.0.0/0', '10.0.0.7/32', '::/0', '2001:db8::/64', '::1/128', 'fe80::/10', '2001:db8::/127']) {
+    for (const text of [
+      '10.0.0.0/8',
+      '0.0.0.0/0',
+      '10.0.0.7/32',
+      '::/0',
+      '2001:db8::/64',
+      '::1/128',
+      'fe80::/10',
+      '2001:db8::/127',
+    ]) {
       assert.equal(formatPrefix(parsePrefix(text)), text);
     }
     assert.equal(formatPrefix(parsePrefix('2001:0DB8:0::/48')), '2001:db8::/48');
@@ -316,17 +372,45 @@ describe('parsePrefix', () => {
 });
 
 describe('prefix arithmetic', () => {
-  const table: { cidr: string; size: bigint; lastOffset: bigint; firstOffset: bigint; usableLastOffset: bigint; count: bigint }[] = [
+  const table: {
+    cidr: string;
+    size: bigint;
+    lastOffset: bigint;
+    firstOffset: bigint;
+    usableLastOffset: bigint;
+    count: bigint;
+  }[] = [
     // IPv4: network and broadcast excluded, except /31 and /32
-    { cidr: '0.0.0.0/0', size: 1n << 32n, lastOffset: V4_MAX, firstOffset: 1n, usableLastOffset: V4_MAX - 1n, count: (1n << 32n) - 2n },
-    { cidr: '10.0.0.0/8', size: 1n << 24n, lastOffset: (1n << 24n) - 1n, firstOffset: 1n, usableLastOffset: (1n << 24n) - 2n, count: (1n << 24n) - 2n },
+    {
+      cidr: '0.0.0.0/0',
+      size: 1n << 32n,
+      lastOffset: V4_MAX,
+      firstOffset: 1n,
+      usableLastOffset: V4_MAX - 1n,
+      count: (1n << 32n) - 2n,
+    },
+    {
+      cidr: '10.0.0.0/8',
+      size: 1n << 24n,
+      lastOffset: (1n << 24n) - 1n,
+      firstOffset: 1n,
+      usableLastOffset: (1n << 24n) - 2n,
+      count: (1n << 24n) - 2n,
+    },
     { cidr: '192.168.1.0/24', size: 256n, lastOffset: 255n, firstOffset: 1n, usableLastOffset: 254n, count: 254n },
     { cidr: '10.0.0.4/30', size: 4n, lastOffset: 3n, firstOffset: 1n, usableLastOffset: 2n, count: 2n },
     { cidr: '10.0.0.2/31', size: 2n, lastOffset: 1n, firstOffset: 0n, usableLastOffset: 1n, count: 2n },
     { cidr: '10.0.0.7/32', size: 1n, lastOffset: 0n, firstOffset: 0n, usableLastOffset: 0n, count: 1n },
     // IPv6: only the subnet-router anycast (first) address excluded, except /127 and /128
     { cidr: '::/0', size: 1n << 128n, lastOffset: V6_MAX, firstOffset: 1n, usableLastOffset: V6_MAX, count: V6_MAX },
-    { cidr: '2001:db8::/64', size: 1n << 64n, lastOffset: (1n << 64n) - 1n, firstOffset: 1n, usableLastOffset: (1n << 64n) - 1n, count: (1n << 64n) - 1n },
+    {
+      cidr: '2001:db8::/64',
+      size: 1n << 64n,
+      lastOffset: (1n << 64n) - 1n,
+      firstOffset: 1n,
+      usableLastOffset: (1n << 64n) - 1n,
+      count: (1n << 64n) - 1n,
+    },
     { cidr: '2001:db8::/126', size: 4n, lastOffset: 3n, firstOffset: 1n, usableLastOffset: 3n, count: 3n },
     { cidr: '2001:db8::2/127', size: 2n, lastOffset: 1n, firstOffset: 0n, usableLastOffset: 1n, count: 2n },
     { cidr: '2001:db8::1/128', size: 1n, lastOffset: 0n, firstOffset: 0n, usableLastOffset: 0n, count: 1n },
@@ -484,7 +568,10 @@ describe('freeAddresses / takeFree', () => {
     // one run covering the first 2^24 - 2 addresses of the prefix (network .. last usable - 1)
     const runs = countingLookup([iv(p.network, p.network + (1n << 24n) - 3n)]);
     const got = takeFree(bounds, [runs.lookup], 5);
-    assert.deepEqual(got.map((v) => formatIp({ family: 4, value: v })), ['10.255.255.254']);
+    assert.deepEqual(
+      got.map((v) => formatIp({ family: 4, value: v })),
+      ['10.255.255.254'],
+    );
     assert.equal(got[0], bounds.last);
     assert.ok(runs.calls() < 10, `lookup called ${runs.calls()} times`);
   });
@@ -503,7 +590,11 @@ describe('freeAddresses / takeFree', () => {
     const runs = countingLookup([iv(bounds.first, bounds.first + (1n << 60n) - 1n)]);
     const fixed = counted(sortedIntervalLookup([iv(bounds.first + (1n << 60n) + 1n, bounds.first + (1n << 62n))]));
     const got = takeFree(bounds, [runs.lookup, fixed.lookup], 3);
-    assert.deepEqual(got, [bounds.first + (1n << 60n), bounds.first + (1n << 62n) + 1n, bounds.first + (1n << 62n) + 2n]);
+    assert.deepEqual(got, [
+      bounds.first + (1n << 60n),
+      bounds.first + (1n << 62n) + 1n,
+      bounds.first + (1n << 62n) + 2n,
+    ]);
     assert.equal(formatIp({ family: 6, value: got[0]! }), '2001:db8::1000:0:0:1');
     assert.ok(runs.calls() < 10, `run lookup called ${runs.calls()} times`);
     assert.ok(fixed.calls() < 10, `fixed lookup called ${fixed.calls()} times`);
@@ -599,8 +690,18 @@ describe('layoutRows', () => {
 
   it('a fully used /30 has no gap rows at all', () => {
     const p = parsePrefix('10.0.0.4/30');
-    const rows = layoutRows(usableBounds(p), [{ value: p.network + 1n, item: 1 }, { value: p.network + 2n, item: 2 }], []);
-    assert.deepEqual(rows.map((r) => r.kind), ['address', 'address']);
+    const rows = layoutRows(
+      usableBounds(p),
+      [
+        { value: p.network + 1n, item: 1 },
+        { value: p.network + 2n, item: 2 },
+      ],
+      [],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.kind),
+      ['address', 'address'],
+    );
   });
 
   it('splits gaps at range boundaries and tags them with the range id', () => {
@@ -609,11 +710,22 @@ describe('layoutRows', () => {
       { id: 7, first: base + 50n, last: base + 99n },
     ];
     const empty = layoutRows(bounds, [], ranges);
-    assert.deepEqual(sketch(empty, base), ['gap 1-49 (49)', 'gap 50-99 (50) r7', 'gap 100-199 (100)', 'gap 200-254 (55) r8']);
+    assert.deepEqual(sketch(empty, base), [
+      'gap 1-49 (49)',
+      'gap 50-99 (50) r7',
+      'gap 100-199 (100)',
+      'gap 200-254 (55) r8',
+    ]);
 
     const withUse = layoutRows(bounds, [at(60), at(200)], ranges);
     assert.deepEqual(sketch(withUse, base), [
-      'gap 1-49 (49)', 'gap 50-59 (10) r7', '@60', 'gap 61-99 (39) r7', 'gap 100-199 (100)', '@200', 'gap 201-254 (54) r8',
+      'gap 1-49 (49)',
+      'gap 50-59 (10) r7',
+      '@60',
+      'gap 61-99 (39) r7',
+      'gap 100-199 (100)',
+      '@200',
+      'gap 201-254 (54) r8',
     ]);
   });
 
@@ -625,7 +737,11 @@ describe('layoutRows', () => {
     ];
     const rows = layoutRows(bounds, [], ranges);
     assert.deepEqual(sketch(rows, base), [
-      'gap 1-4 (4) r3', 'gap 5-9 (5)', 'gap 10-19 (10) r1', 'gap 20-29 (10) r2', 'gap 30-254 (225)',
+      'gap 1-4 (4) r3',
+      'gap 5-9 (5)',
+      'gap 10-19 (10) r1',
+      'gap 20-29 (10) r2',
+      'gap 30-254 (225)',
     ]);
   });
 
@@ -637,13 +753,24 @@ describe('layoutRows', () => {
   it('IPv6 /64 with two addresses gives exact bigint gap sizes', () => {
     const p = parsePrefix('2001:db8::/64');
     const b = usableBounds(p);
-    const rows = layoutRows(b, [{ value: p.network + 2n, item: 'a' }, { value: p.network + 3n, item: 'b' }], []);
+    const rows = layoutRows(
+      b,
+      [
+        { value: p.network + 2n, item: 'a' },
+        { value: p.network + 3n, item: 'b' },
+      ],
+      [],
+    );
     assert.equal(rows.length, 4);
     const gaps = gapsOf(rows);
     assert.equal(gaps.length, 2);
     assert.deepEqual(gaps[0], { kind: 'gap', first: p.network + 1n, last: p.network + 1n, size: 1n, rangeId: null });
     assert.deepEqual(gaps[1], {
-      kind: 'gap', first: p.network + 4n, last: p.network + (1n << 64n) - 1n, size: (1n << 64n) - 4n, rangeId: null,
+      kind: 'gap',
+      first: p.network + 4n,
+      last: p.network + (1n << 64n) - 1n,
+      size: (1n << 64n) - 4n,
+      rangeId: null,
     });
     assert.equal(gaps[1]!.size, 18446744073709551612n);
     assert.ok(gaps[1]!.size > BigInt(Number.MAX_SAFE_INTEGER));
@@ -654,11 +781,14 @@ describe('layoutRows', () => {
     const b = usableBounds(p);
     const r: LabelledRange = { id: 4, first: p.network + (1n << 32n), last: p.network + (1n << 33n) - 1n };
     const rows = layoutRows(b, [], [r]);
-    assert.deepEqual(gapsOf(rows).map((g) => [g.size, g.rangeId]), [
-      [(1n << 32n) - 1n, null],
-      [1n << 32n, 4],
-      [(1n << 64n) - (1n << 33n), null],
-    ]);
+    assert.deepEqual(
+      gapsOf(rows).map((g) => [g.size, g.rangeId]),
+      [
+        [(1n << 32n) - 1n, null],
+        [1n << 32n, 4],
+        [(1n << 64n) - (1n << 33n), null],
+      ],
+    );
   });
 
   it('a used value outside the usable bounds (network, broadcast) does not make a negative gap', () => {
@@ -673,7 +803,15 @@ describe('layoutRows', () => {
     assert.deepEqual(sketch(onlyBroadcast, base), ['gap 1-253 (253)', '@254', '@255']);
 
     // values far outside on both sides
-    const far = layoutRows(bounds, [{ value: 0n, item: 'x' }, { value: base + 1000n, item: 'y' }, { value: base + 2000n, item: 'z' }], []);
+    const far = layoutRows(
+      bounds,
+      [
+        { value: 0n, item: 'x' },
+        { value: base + 1000n, item: 'y' },
+        { value: base + 2000n, item: 'z' },
+      ],
+      [],
+    );
     assert.deepEqual(sketch(far, base), [`@${-base}`, 'gap 1-254 (254)', '@1000', '@2000']);
     for (const g of gapsOf(far)) assert.ok(g.size > 0n);
   });
@@ -694,7 +832,10 @@ describe('layoutRows', () => {
       }
       const rows = layoutRows(bounds, used, shuffled(ranges, random));
       // every used address appears once, in order
-      assert.deepEqual(rows.filter((r) => r.kind === 'address').map((r) => (r.kind === 'address' ? r.value : -1n)), used.map((u) => u.value));
+      assert.deepEqual(
+        rows.filter((r) => r.kind === 'address').map((r) => (r.kind === 'address' ? r.value : -1n)),
+        used.map((u) => u.value),
+      );
       // gaps: positive, ascending, inside bounds, not touching a used address, within at most one range
       let covered = 0n;
       let prevLast = -1n;
@@ -711,7 +852,8 @@ describe('layoutRows', () => {
           assert.ok(g.last <= owner.last);
         } else {
           assert.equal(g.rangeId, null);
-          for (const r of ranges) assert.ok(r.first > g.last || r.last < g.first, 'an unlabelled gap must not overlap a range');
+          for (const r of ranges)
+            assert.ok(r.first > g.last || r.last < g.first, 'an unlabelled gap must not overlap a range');
         }
         covered += g.size;
       }
@@ -842,7 +984,11 @@ describe('utilization', () => {
   });
 
   it('adds several utilized ranges', () => {
-    const u = utilization(254n, 5n, [{ size: 10n, addressCount: 2n }, { size: 20n, addressCount: 0n }, { size: 3n, addressCount: 3n }]);
+    const u = utilization(254n, 5n, [
+      { size: 10n, addressCount: 2n },
+      { size: 20n, addressCount: 0n },
+      { size: 3n, addressCount: 3n },
+    ]);
     assert.equal(u.used, 5n + 8n + 20n + 0n);
     assert.equal(u.free, 254n - 33n);
   });
@@ -896,7 +1042,15 @@ describe('utilization', () => {
 // ------------------------------------------------------------------ fields.ts
 
 describe('normalizeMac', () => {
-  for (const text of ['AA:BB:CC:DD:EE:FF', 'aa-bb-cc-dd-ee-ff', 'aabb.ccdd.eeff', 'aabbccddeeff', 'AABBCCDDEEFF', 'aA:Bb:cC:dD:eE:Ff', 'AABB.CCDD.EEFF']) {
+  for (const text of [
+    'AA:BB:CC:DD:EE:FF',
+    'aa-bb-cc-dd-ee-ff',
+    'aabb.ccdd.eeff',
+    'aabbccddeeff',
+    'AABBCCDDEEFF',
+    'aA:Bb:cC:dD:eE:Ff',
+    'AABB.CCDD.EEFF',
+  ]) {
     it(`normalizes ${text}`, () => {
       assert.equal(normalizeMac(text), 'aa:bb:cc:dd:ee:ff');
     });
@@ -936,8 +1090,17 @@ describe('normalizeMac', () => {
 describe('HOSTNAME_RE', () => {
   const label63 = 'a'.repeat(63);
   const good = [
-    'host', 'a.b.example', 'xn--bcher-kva.example', 'host-1', 'h', '1host', '123', 'Mixed.Case.Example', 'fqdn.example.',
-    label63, `${label63}.example`,
+    'host',
+    'a.b.example',
+    'xn--bcher-kva.example',
+    'host-1',
+    'h',
+    '1host',
+    '123',
+    'Mixed.Case.Example',
+    'fqdn.example.',
+    label63,
+    `${label63}.example`,
     `${label63}.${label63}.${label63}.${'a'.repeat(61)}`, // exactly 253 characters
   ];
   for (const text of good) {
@@ -946,8 +1109,25 @@ describe('HOSTNAME_RE', () => {
     });
   }
   const bad = [
-    '-bad', 'bad-', 'a..b', '.host', 'a.-b.example', 'a.b-.example', 'a'.repeat(64), `${'a'.repeat(64)}.example`,
-    `x.${'a'.repeat(64)}`, 'foo;rm -rf /', '$(id)', '`id`', 'host name', 'under_score', 'host\n', '\nhost', '', '.', 'a/b',
+    '-bad',
+    'bad-',
+    'a..b',
+    '.host',
+    'a.-b.example',
+    'a.b-.example',
+    'a'.repeat(64),
+    `${'a'.repeat(64)}.example`,
+    `x.${'a'.repeat(64)}`,
+    'foo;rm -rf /',
+    '$(id)',
+    '`id`',
+    'host name',
+    'under_score',
+    'host\n',
+    '\nhost',
+    '',
+    '.',
+    'a/b',
     `${label63}.${label63}.${label63}.${'a'.repeat(62)}`, // 254 characters
   ];
   for (const text of bad) {
@@ -958,7 +1138,18 @@ describe('HOSTNAME_RE', () => {
 });
 
 describe('TAG_RE and COLOR_RE', () => {
-  const good = ['lab', 'rack 2', 'env:prod', 'a', '2fa', 'path/to/x', 'under_score', 'v1.2-beta', 'münchen', 'a'.repeat(64)];
+  const good = [
+    'lab',
+    'rack 2',
+    'env:prod',
+    'a',
+    '2fa',
+    'path/to/x',
+    'under_score',
+    'v1.2-beta',
+    'münchen',
+    'a'.repeat(64),
+  ];
   for (const text of good) {
     it(`TAG_RE accepts ${JSON.stringify(text)}`, () => {
       assert.ok(TAG_RE.test(text));
@@ -988,9 +1179,24 @@ describe('regressions from review', () => {
   });
 
   it('merges overlapping intervals before searching them', () => {
-    const lookup = sortedIntervalLookup([{ first: 0n, last: 100n }, { first: 5n, last: 10n }]);
+    const lookup = sortedIntervalLookup([
+      { first: 0n, last: 100n },
+      { first: 5n, last: 10n },
+    ]);
     assert.deepEqual(lookup(50n), { first: 0n, last: 100n });
-    assert.deepEqual(takeFree({ first: 1n, last: 5n }, [sortedIntervalLookup([{ first: 1n, last: 3n }, { first: 1n, last: 1n }])], 2), [4n, 5n]);
+    assert.deepEqual(
+      takeFree(
+        { first: 1n, last: 5n },
+        [
+          sortedIntervalLookup([
+            { first: 1n, last: 3n },
+            { first: 1n, last: 1n },
+          ]),
+        ],
+        2,
+      ),
+      [4n, 5n],
+    );
   });
 
   it('stops at a fractional count instead of running to the end of the bounds', () => {

@@ -60,17 +60,25 @@ describe('the in-memory subnet list', () => {
     t.cleanup();
   });
 
-  const tableOrder = () => (db.prepare('SELECT id FROM subnets ORDER BY first_key, prefix_length').pluck().all() as number[]);
+  const tableOrder = () =>
+    db.prepare('SELECT id FROM subnets ORDER BY first_key, prefix_length').pluck().all() as number[];
 
   it('follows creates, updates and deletes in the table order, and its lookup with it', () => {
-    const ids = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '192.168.0.0/24', '10.1.0.0/24', '172.16.0.0/12']
-      .map((cidr) => ipam.createSubnet({ cidr, scan_enabled: false }, ACTOR).id);
-    assert.deepEqual(ipam.allSubnets().map((s) => s.id), tableOrder());
+    const ids = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '192.168.0.0/24', '10.1.0.0/24', '172.16.0.0/12'].map(
+      (cidr) => ipam.createSubnet({ cidr, scan_enabled: false }, ACTOR).id,
+    );
+    assert.deepEqual(
+      ipam.allSubnets().map((s) => s.id),
+      tableOrder(),
+    );
     assert.equal(ipam.subnetIndex().mostSpecific(parseIp('10.1.2.3')), ids[2]);
     ipam.updateSubnet(ids[1]!, { name: 'renamed' }, ACTOR);
     assert.equal(ipam.allSubnets().find((s) => s.id === ids[1])!.name, 'renamed');
     ipam.deleteSubnet(ids[2]!, true, ACTOR);
-    assert.deepEqual(ipam.allSubnets().map((s) => s.id), tableOrder());
+    assert.deepEqual(
+      ipam.allSubnets().map((s) => s.id),
+      tableOrder(),
+    );
     assert.equal(ipam.subnetIndex().mostSpecific(parseIp('10.1.2.3')), ids[1], 'the /16 holds it once the /24 is gone');
     assert.equal(ipam.subnetIndex().mostSpecific(parseIp('10.1.0.9')), ids[4]);
   });
@@ -78,12 +86,22 @@ describe('the in-memory subnet list', () => {
   it('forgets a subnet whose transaction rolled back, and sees it inside the transaction', () => {
     const before = ipam.allSubnets().map((s) => s.id);
     const list = before; // the list handed out earlier is never changed in place
-    assert.throws(() => ipam.write(() => {
-      const created = ipam.createSubnet({ cidr: '100.64.0.0/10', scan_enabled: false }, ACTOR);
-      assert.ok(ipam.allSubnets().some((s) => s.id === created.id), 'seen inside its transaction');
-      throw new Error('roll back');
-    }), /roll back/);
-    assert.deepEqual(ipam.allSubnets().map((s) => s.id), before);
+    assert.throws(
+      () =>
+        ipam.write(() => {
+          const created = ipam.createSubnet({ cidr: '100.64.0.0/10', scan_enabled: false }, ACTOR);
+          assert.ok(
+            ipam.allSubnets().some((s) => s.id === created.id),
+            'seen inside its transaction',
+          );
+          throw new Error('roll back');
+        }),
+      /roll back/,
+    );
+    assert.deepEqual(
+      ipam.allSubnets().map((s) => s.id),
+      before,
+    );
     assert.equal(ipam.subnetIndex().mostSpecific(parseIp('100.64.0.1')), null);
     assert.equal(list, before);
   });
@@ -126,7 +144,8 @@ describe('read snapshots', () => {
     assert.equal(page.count, 12_000 * 2 + 1);
     assert.equal(page.results.length, 100);
     for (const row of page.results) {
-      if (row.type === 'address') assert.equal((Number(parseIp(row.address.address).value) - base) % 5, 0, row.address.address);
+      if (row.type === 'address')
+        assert.equal((Number(parseIp(row.address.address).value) - base) % 5, 0, row.address.address);
     }
     const now = await ipam.subnetRows(subnetId, 10, 0);
     assert.equal(now.subnet.utilization.used, 12_000 + written, 'the next request sees the writes');
@@ -149,7 +168,8 @@ describe('WAL checkpoints in a worker', () => {
       ipam.createSubnet({ cidr: '10.0.0.0/16', scan_enabled: false }, ACTOR);
       // 3,000 commits: far past the 1,000 WAL pages at which SQLite would checkpoint inside a COMMIT.
       for (let i = 1; i <= 3000; i++) ipam.createAddress({ address: v4(((10 << 24) >>> 0) + i) }, ACTOR);
-      const logical = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+      const logical =
+        (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
       // Pages reach the database file only through a checkpoint: here only the worker runs one.
       let size = 0;
       for (let i = 0; i < 50 && size < logical; i++) {

@@ -20,7 +20,11 @@ import { type Db, openDb } from '../src/store/db.js';
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 /** The samples of an exposition text (label values here never hold quotes or commas). */
 function samples(text: string): Sample[] {
@@ -59,13 +63,23 @@ function promtoolClean(t: Parameters<typeof requireTool>[0], text: string): void
   assert.equal(r.status, 0);
 }
 
-const PER_SUBNET = ['lanscape_subnet_info', 'lanscape_subnet_size_addresses', 'lanscape_subnet_free_addresses',
-  'lanscape_subnet_utilization_ratio', 'lanscape_subnet_addresses', 'lanscape_subnet_hosts_up'];
+const PER_SUBNET = [
+  'lanscape_subnet_info',
+  'lanscape_subnet_size_addresses',
+  'lanscape_subnet_free_addresses',
+  'lanscape_subnet_utilization_ratio',
+  'lanscape_subnet_addresses',
+  'lanscape_subnet_hosts_up',
+];
 
 describe('per-subnet series beyond LANSCAPE_METRICS_MAX_SUBNETS', () => {
   let ex: TestExporter;
-  before(async () => { ex = await startTestExporter({ LANSCAPE_METRICS_MAX_SUBNETS: '5' }); });
-  after(async () => { await ex.stop(); });
+  before(async () => {
+    ex = await startTestExporter({ LANSCAPE_METRICS_MAX_SUBNETS: '5' });
+  });
+  after(async () => {
+    await ex.stop();
+  });
 
   it('keeps exactly the cap, nearly full first then the fullest, and counts everything in the totals', async (t) => {
     // Twelve /24s holding 0..11 addresses, a /29 with a range marked used (full: alerts need it),
@@ -81,9 +95,19 @@ describe('per-subnet series beyond LANSCAPE_METRICS_MAX_SUBNETS', () => {
       }
     }
     const full = (await ex.api.post('/api/v1/subnets', { cidr: '10.51.0.0/29', name: 'p2p-pool' })).body;
-    assert.equal((await ex.api.post('/api/v1/ranges', {
-      subnet_id: full.id, start_address: '10.51.0.1', end_address: '10.51.0.6', label: 'all of it', purpose: 'reserved', mark_utilized: true,
-    })).status, 201);
+    assert.equal(
+      (
+        await ex.api.post('/api/v1/ranges', {
+          subnet_id: full.id,
+          start_address: '10.51.0.1',
+          end_address: '10.51.0.6',
+          label: 'all of it',
+          purpose: 'reserved',
+          mark_utilized: true,
+        })
+      ).status,
+      201,
+    );
     await ex.api.post('/api/v1/subnets', { cidr: '10.52.0.0/30', name: 'empty' });
 
     const text = await scrape(ex);
@@ -102,7 +126,11 @@ describe('per-subnet series beyond LANSCAPE_METRICS_MAX_SUBNETS', () => {
     assert.equal(totals, allocated, 'lanscape_addresses counts the addresses of every subnet');
 
     // The values are the API's (IpamService.utilizations), not a second opinion.
-    for (const [cidr, id] of [['10.50.11.0/24', ids[11]!], ['10.50.8.0/24', ids[8]!], ['10.51.0.0/29', full.id]] as const) {
+    for (const [cidr, id] of [
+      ['10.50.11.0/24', ids[11]!],
+      ['10.50.8.0/24', ids[8]!],
+      ['10.51.0.0/29', full.id],
+    ] as const) {
       const u = (await ex.api.get(`/api/v1/subnets/${id}`)).body.utilization;
       assert.equal(value(all, 'lanscape_subnet_size_addresses', { subnet: cidr }), u.size, cidr);
       assert.equal(value(all, 'lanscape_subnet_free_addresses', { subnet: cidr }), u.free, cidr);
@@ -114,19 +142,25 @@ describe('per-subnet series beyond LANSCAPE_METRICS_MAX_SUBNETS', () => {
     // Deleting the fullest lets the next one in: the choice follows the store at every scrape.
     await ex.api.delete(`/api/v1/subnets/${ids[11]}?force=true`);
     const next = samples(await scrape(ex));
-    assert.deepEqual(values(next, 'lanscape_subnet_info', 'subnet'),
-      new Set(['10.51.0.0/29', '10.50.10.0/24', '10.50.9.0/24', '10.50.8.0/24', '10.50.7.0/24']));
+    assert.deepEqual(
+      values(next, 'lanscape_subnet_info', 'subnet'),
+      new Set(['10.51.0.0/29', '10.50.10.0/24', '10.50.9.0/24', '10.50.8.0/24', '10.50.7.0/24']),
+    );
     assert.equal(value(next, 'lanscape_metrics_objects_dropped', { kind: 'subnet' }), 8);
     assert.equal(value(next, 'lanscape_subnets'), 13);
   });
 });
 
-describe('utilization in the metrics is the API\'s', () => {
+describe("utilization in the metrics is the API's", () => {
   let ex: TestExporter;
-  before(async () => { ex = await startTestExporter(); });
-  after(async () => { await ex.stop(); });
+  before(async () => {
+    ex = await startTestExporter();
+  });
+  after(async () => {
+    await ex.stop();
+  });
 
-  it('for nested subnets, addresses on a child\'s edges and ranges marked used', async () => {
+  it("for nested subnets, addresses on a child's edges and ranges marked used", async () => {
     const parent = (await ex.api.post('/api/v1/subnets', { cidr: '10.70.0.0/24' })).body;
     for (const address of ['10.70.0.64', '10.70.0.127', '10.70.0.5', '10.70.0.100']) {
       assert.equal((await ex.api.post('/api/v1/addresses', { address, state: 'assigned' })).status, 201, address);
@@ -134,14 +168,27 @@ describe('utilization in the metrics is the API\'s', () => {
     // The parent held .64 and .127 before the child existed: they are the child's network and
     // broadcast addresses now.
     const child = (await ex.api.post('/api/v1/subnets', { cidr: '10.70.0.64/26' })).body;
-    assert.equal((await ex.api.post('/api/v1/ranges', {
-      subnet_id: child.id, start_address: '10.70.0.90', end_address: '10.70.0.109', label: 'used', mark_utilized: true,
-    })).status, 201);
+    assert.equal(
+      (
+        await ex.api.post('/api/v1/ranges', {
+          subnet_id: child.id,
+          start_address: '10.70.0.90',
+          end_address: '10.70.0.109',
+          label: 'used',
+          mark_utilized: true,
+        })
+      ).status,
+      201,
+    );
     const v6 = (await ex.api.post('/api/v1/subnets', { cidr: '2001:db8::/64' })).body;
     await ex.api.post('/api/v1/addresses', { address: '2001:db8::1' });
     await ex.api.post('/api/v1/addresses', { address: '2001:db8::5', state: 'dhcp' });
     const all = samples(await scrape(ex));
-    for (const [cidr, id] of [['10.70.0.0/24', parent.id], ['10.70.0.64/26', child.id], ['2001:db8::/64', v6.id]] as const) {
+    for (const [cidr, id] of [
+      ['10.70.0.0/24', parent.id],
+      ['10.70.0.64/26', child.id],
+      ['2001:db8::/64', v6.id],
+    ] as const) {
       const u = (await ex.api.get(`/api/v1/subnets/${id}`)).body.utilization;
       assert.equal(value(all, 'lanscape_subnet_free_addresses', { subnet: cidr }), u.free, `${cidr} free`);
       assert.equal(value(all, 'lanscape_subnet_utilization_ratio', { subnet: cidr }), u.ratio, `${cidr} ratio`);
@@ -150,30 +197,52 @@ describe('utilization in the metrics is the API\'s', () => {
       }
     }
     assert.equal(value(all, 'lanscape_subnet_info', { subnet: '10.70.0.64/26', parent: '10.70.0.0/24' }), 1);
-    assert.equal(value(all, 'lanscape_subnet_addresses', { subnet: '10.70.0.64/26', state: 'assigned' }), 1, 'its edges are not usable addresses');
+    assert.equal(
+      value(all, 'lanscape_subnet_addresses', { subnet: '10.70.0.64/26', state: 'assigned' }),
+      1,
+      'its edges are not usable addresses',
+    );
     assert.equal(value(all, 'lanscape_subnet_addresses', { subnet: '10.70.0.0/24', state: 'assigned' }), 4);
   });
 });
 
 describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
   let ex: TestExporter;
-  before(async () => { ex = await startTestExporter({ LANSCAPE_METRICS_MAX_HOSTS: '4', LANSCAPE_METRICS_MAX_SUBNETS: '1' }); });
-  after(async () => { await ex.stop(); });
+  before(async () => {
+    ex = await startTestExporter({ LANSCAPE_METRICS_MAX_HOSTS: '4', LANSCAPE_METRICS_MAX_SUBNETS: '1' });
+  });
+  after(async () => {
+    await ex.stop();
+  });
 
   const now = () => Date.now();
   function observe(address: string, status: HostRow['status'], extra: Partial<HostRow> = {}): void {
     const seen = status === 'unknown' ? null : now() - 60_000;
     ex.discovery.store.upsertHost({
-      ip_key: ipKey(parseIp(address)), address, status, misses: status === 'down' ? 3 : 0, rtt_seconds: null,
-      first_seen_at: seen, last_seen_at: status === 'up' ? now() : seen, status_changed_at: null, last_checked_at: now(),
-      mac: null, vendor: null, ptr: null, ports: '[]', ports_checked_at: null, nmap_checked_at: null, ...extra,
+      ip_key: ipKey(parseIp(address)),
+      address,
+      status,
+      misses: status === 'down' ? 3 : 0,
+      rtt_seconds: null,
+      first_seen_at: seen,
+      last_seen_at: status === 'up' ? now() : seen,
+      status_changed_at: null,
+      last_checked_at: now(),
+      mac: null,
+      vendor: null,
+      ptr: null,
+      ports: '[]',
+      ports_checked_at: null,
+      nmap_checked_at: null,
+      ...extra,
     });
   }
 
   it('keeps the tracked hosts alerts need, counts all of them, and bounds RTT histograms', async (t) => {
     await ex.api.post('/api/v1/subnets', { cidr: '10.60.0.0/24', name: 'hosts' });
     await ex.api.post('/api/v1/subnets', { cidr: '10.61.0.0/24', name: 'other' });
-    const add = async (body: Record<string, unknown>) => assert.equal((await ex.api.post('/api/v1/addresses', body)).status, 201);
+    const add = async (body: Record<string, unknown>) =>
+      assert.equal((await ex.api.post('/api/v1/addresses', body)).status, 201);
     await add({ address: '10.60.0.30', state: 'reserved', tags: ['critical'], hostname: 'core' }); // tier 0: critical
     await add({ address: '10.60.0.31', state: 'assigned', mac: '02:00:00:00:00:01' }); // tier 0: MAC conflict
     await add({ address: '10.60.0.10', state: 'assigned', hostname: 'web' }); // tier 1
@@ -181,7 +250,10 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
     await add({ address: '10.60.0.12', state: 'reserved' }); // tier 1, beyond the cap
     await add({ address: '10.60.0.5', state: 'dhcp', source: 'discovered' }); // tier 2: unknown device
     observe('10.60.0.30', 'down');
-    observe('10.60.0.31', 'up', { mac: '02:00:00:00:00:99', ports: '[{"port":22,"protocol":"tcp","service":"ssh","product":null,"version":null}]' });
+    observe('10.60.0.31', 'up', {
+      mac: '02:00:00:00:00:99',
+      ports: '[{"port":22,"protocol":"tcp","service":"ssh","product":null,"version":null}]',
+    });
     observe('10.60.0.10', 'up');
     observe('10.60.0.11', 'unknown');
     observe('10.60.0.12', 'down');
@@ -192,12 +264,27 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
     const first = samples(await scrape(ex));
     const chosen = new Set(['10.60.0.30', '10.60.0.31', '10.60.0.10', '10.60.0.11']);
     assert.deepEqual(values(first, 'lanscape_host_info', 'address'), chosen);
-    assert.deepEqual(values(first, 'lanscape_host_up', 'address'), new Set(['10.60.0.30', '10.60.0.31', '10.60.0.10']), 'unknown has no host_up');
+    assert.deepEqual(
+      values(first, 'lanscape_host_up', 'address'),
+      new Set(['10.60.0.30', '10.60.0.31', '10.60.0.10']),
+      'unknown has no host_up',
+    );
     assert.equal(value(first, 'lanscape_host_info', { address: '10.60.0.30' }), 1);
-    assert.equal(of(first, 'lanscape_host_info', { address: '10.60.0.30', critical: 'true', hostname: 'core', subnet: '10.60.0.0/24' }).length, 1);
+    assert.equal(
+      of(first, 'lanscape_host_info', {
+        address: '10.60.0.30',
+        critical: 'true',
+        hostname: 'core',
+        subnet: '10.60.0.0/24',
+      }).length,
+      1,
+    );
     assert.equal(value(first, 'lanscape_host_open_port_info', { address: '10.60.0.31', port: '22' }), 1);
-    assert.deepEqual(of(first, 'lanscape_address_conflict_info').map((s) => `${s.labels.address} ${s.labels.kind}`), ['10.60.0.31 mac_mismatch'],
-      'conflict series for chosen hosts only');
+    assert.deepEqual(
+      of(first, 'lanscape_address_conflict_info').map((s) => `${s.labels.address} ${s.labels.kind}`),
+      ['10.60.0.31 mac_mismatch'],
+      'conflict series for chosen hosts only',
+    );
     // Totals count all seven tracked hosts and every conflict.
     assert.equal(value(first, 'lanscape_hosts', { status: 'up' }), 4);
     assert.equal(value(first, 'lanscape_hosts', { status: 'down' }), 2);
@@ -215,20 +302,36 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
     // A sweep answered by a chosen and an unchosen host: only the chosen one gets a histogram;
     // its subnet's sweep counters appear with it.
     for (const listener of ex.discovery.onSweep) {
-      listener({ subnet: '10.60.0.0/24', seconds: 1, sent: 300, ok: true, rtts: new Map([['10.60.0.31', 0.0004], ['10.60.0.5', 0.002]]) });
+      listener({
+        subnet: '10.60.0.0/24',
+        seconds: 1,
+        sent: 300,
+        ok: true,
+        rtts: new Map([
+          ['10.60.0.31', 0.0004],
+          ['10.60.0.5', 0.002],
+        ]),
+      });
       listener({ subnet: '10.61.0.0/24', seconds: 1, sent: 254, ok: true, rtts: new Map() });
     }
     const text = await scrape(ex);
     const second = samples(text);
     assert.deepEqual(values(second, 'lanscape_host_rtt_seconds_count', 'address'), new Set(['10.60.0.31']));
-    assert.equal(value(second, 'lanscape_host_rtt_seconds_count', { address: '10.60.0.31', subnet: '10.60.0.0/24' }), 1);
+    assert.equal(
+      value(second, 'lanscape_host_rtt_seconds_count', { address: '10.60.0.31', subnet: '10.60.0.0/24' }),
+      1,
+    );
     assert.equal(value(second, 'lanscape_host_rtt_seconds_bucket', { address: '10.60.0.31', le: '0.0004' }), 1);
     assert.equal(value(second, 'lanscape_host_rtt_seconds_bucket', { address: '10.60.0.31', le: '0.0002' }), 0);
     assert.equal(value(second, 'lanscape_host_rtt_seconds_bucket', { address: '10.60.0.31', le: '+Inf' }), 1);
     assert.equal(of(second, 'lanscape_host_rtt_seconds_bucket', { address: '10.60.0.31' }).length, 21);
     assert.equal(value(second, 'lanscape_scan_runs_total', { subnet: '10.60.0.0/24', result: 'success' }), 1);
     assert.equal(value(second, 'lanscape_scan_packets_sent_total', { subnet: '10.60.0.0/24' }), 300);
-    assert.equal(of(second, 'lanscape_scan_runs_total', { subnet: '10.61.0.0/24' }).length, 0, 'no counters for a subnet beyond the cap');
+    assert.equal(
+      of(second, 'lanscape_scan_runs_total', { subnet: '10.61.0.0/24' }).length,
+      0,
+      'no counters for a subnet beyond the cap',
+    );
     promtoolClean(t, text);
   });
 });
@@ -241,30 +344,67 @@ describe('the sweep queue', () => {
     cleanup = t.cleanup;
     db = openDb(join(t.dir, 'q.db'));
   });
-  after(() => { db.close(); cleanup(); });
+  after(() => {
+    db.close();
+    cleanup();
+  });
 
   it('caps waiting manual scans (429, nothing queued), keeps a lane for scheduled ones and alternates', async () => {
-    const config = loadConfig({ LANSCAPE_SCAN_MAX_QUEUED: '2', LANSCAPE_SCAN_RETRIES: '0', LANSCAPE_SCAN_PPS: '100000' });
+    const config = loadConfig({
+      LANSCAPE_SCAN_MAX_QUEUED: '2',
+      LANSCAPE_SCAN_RETRIES: '0',
+      LANSCAPE_SCAN_PPS: '100000',
+    });
     const ipam = new IpamService(db);
     // Echo requests wait for the gate: the first sweep runs until the test opens it.
     let open!: () => void;
-    const gate = new Promise<void>((resolve) => { open = resolve; });
-    const discovery = new DiscoveryService(db, ipam, config, {
-      icmp: () => ({ up: true }),
-      createPinger: () => ({ ping(_target, done) { void gate.then(() => setImmediate(() => done(null))); }, close() {} }),
-      readNeighbours: () => new Map(), openPorts: async () => new Map(), reverseDns: null, nmap: null,
-    }, pino({ level: 'silent' }));
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const discovery = new DiscoveryService(
+      db,
+      ipam,
+      config,
+      {
+        icmp: () => ({ up: true }),
+        createPinger: () => ({
+          ping(_target, done) {
+            void gate.then(() => setImmediate(() => done(null)));
+          },
+          close() {},
+        }),
+        readNeighbours: () => new Map(),
+        openPorts: async () => new Map(),
+        reverseDns: null,
+        nmap: null,
+      },
+      pino({ level: 'silent' }),
+    );
     const order: string[] = [];
     discovery.onSweep.push((r) => order.push(r.subnet));
-    const subnets = Array.from({ length: 8 }, (_, i) => ipam.createSubnet({ cidr: `198.18.${i}.0/30`, scan_enabled: true }, { name: 'test' }));
-    const [m1, m2, m3, m4, s1, s2, s3, s4] = subnets.map((s) => s.id) as [number, number, number, number, number, number, number, number];
+    const subnets = Array.from({ length: 8 }, (_, i) =>
+      ipam.createSubnet({ cidr: `198.18.${i}.0/30`, scan_enabled: true }, { name: 'test' }),
+    );
+    const [m1, m2, m3, m4, s1, s2, s3, s4] = subnets.map((s) => s.id) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
 
     assert.match(discovery.startScan(m1, 'manual').state, /^(queued|running)$/);
     const queued = discovery.startScan(m2, 'manual');
     discovery.startScan(m3, 'manual');
     assert.deepEqual(discovery.queued(), { manual: 2, schedule: 0 });
-    assert.throws(() => discovery.startScan(m4, 'manual'), (e: { status?: number; code?: string; details?: { retry_after_seconds: number } }) =>
-      e.status === 429 && e.code === 'scan_queue_full' && e.details!.retry_after_seconds >= 1);
+    assert.throws(
+      () => discovery.startScan(m4, 'manual'),
+      (e: { status?: number; code?: string; details?: { retry_after_seconds: number } }) =>
+        e.status === 429 && e.code === 'scan_queue_full' && e.details!.retry_after_seconds >= 1,
+    );
     assert.equal(discovery.store.lastScan(m4), undefined, 'nothing stored for the refused scan');
     assert.equal(discovery.busy(m4), false);
     assert.equal(discovery.startScan(m2, 'manual').id, queued.id, 'a queued subnet still returns its scan');
@@ -285,7 +425,11 @@ describe('the sweep queue', () => {
     open();
     await discovery.drain();
     const cidr = (id: number) => subnets.find((s) => s.id === id)!.cidr;
-    assert.deepEqual(order, [cidr(m1), cidr(started[0]!), cidr(m2), cidr(started[1]!), cidr(m3)], 'manual and scheduled sweeps take turns');
+    assert.deepEqual(
+      order,
+      [cidr(m1), cidr(started[0]!), cidr(m2), cidr(started[1]!), cidr(m3)],
+      'manual and scheduled sweeps take turns',
+    );
     assert.deepEqual(discovery.queued(), { manual: 0, schedule: 0 });
     assert.match(discovery.startScan(m4, 'manual').state, /^(queued|running)$/, 'room again');
     await discovery.drain();
@@ -296,9 +440,17 @@ describe('the sweep queue over HTTP', () => {
   let ex: TestExporter;
   before(async () => {
     // 1 echo request per second keeps the first (loopback) sweep running for seconds.
-    ex = await startTestExporter({ LANSCAPE_SCAN_MAX_QUEUED: '2', LANSCAPE_SCAN_PPS: '1', LANSCAPE_SCAN_RETRIES: '0', LANSCAPE_SCAN_TIMEOUT_MS: '200', LANSCAPE_SCAN_PORTS: '9' });
+    ex = await startTestExporter({
+      LANSCAPE_SCAN_MAX_QUEUED: '2',
+      LANSCAPE_SCAN_PPS: '1',
+      LANSCAPE_SCAN_RETRIES: '0',
+      LANSCAPE_SCAN_TIMEOUT_MS: '200',
+      LANSCAPE_SCAN_PORTS: '9',
+    });
   });
-  after(async () => { await ex.stop(); });
+  after(async () => {
+    await ex.stop();
+  });
 
   it('answers 429 with Retry-After and queues nothing once scan.max_queued manual scans wait', async (t) => {
     if (process.getuid?.() !== 0) {
@@ -306,11 +458,21 @@ describe('the sweep queue over HTTP', () => {
       return t.skip('needs root for raw ICMP');
     }
     const ids: number[] = [];
-    for (const cidr of ['127.0.30.0/29', '127.0.31.0/30', '127.0.32.0/30', '127.0.33.0/30']) ids.push((await ex.api.post('/api/v1/subnets', { cidr })).body.id);
+    for (const cidr of ['127.0.30.0/29', '127.0.31.0/30', '127.0.32.0/30', '127.0.33.0/30'])
+      ids.push((await ex.api.post('/api/v1/subnets', { cidr })).body.id);
     const running = await ex.api.post(`/api/v1/subnets/${ids[0]}/scan`, {});
     assert.equal(running.status, 202);
-    const waiting = [await ex.api.post(`/api/v1/subnets/${ids[1]}/scan`, {}), await ex.api.post(`/api/v1/subnets/${ids[2]}/scan`, {})];
-    assert.deepEqual(waiting.map((r) => [r.status, r.body.state]), [[202, 'queued'], [202, 'queued']]);
+    const waiting = [
+      await ex.api.post(`/api/v1/subnets/${ids[1]}/scan`, {}),
+      await ex.api.post(`/api/v1/subnets/${ids[2]}/scan`, {}),
+    ];
+    assert.deepEqual(
+      waiting.map((r) => [r.status, r.body.state]),
+      [
+        [202, 'queued'],
+        [202, 'queued'],
+      ],
+    );
     const refused = await ex.api.post(`/api/v1/subnets/${ids[3]}/scan`, {});
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error.code, 'scan_queue_full');
@@ -318,9 +480,14 @@ describe('the sweep queue over HTTP', () => {
     assert.ok(Number.isInteger(retry) && retry >= 1, `Retry-After ${refused.headers.get('retry-after')}`);
     assert.equal(refused.body.error.details.retry_after_seconds, retry);
     assert.equal((await ex.api.get(`/api/v1/subnets/${ids[3]}`)).body.discovery.last_scan, null, 'no scan recorded');
-    assert.equal((await ex.api.post(`/api/v1/subnets/${ids[1]}/scan`, {})).body.id, waiting[0]!.body.id, 'a waiting subnet gets its scan back');
+    assert.equal(
+      (await ex.api.post(`/api/v1/subnets/${ids[1]}/scan`, {})).body.id,
+      waiting[0]!.body.id,
+      'a waiting subnet gets its scan back',
+    );
     // Once the queue drains there is room again.
-    for (let i = 0; i < 400 && (await ex.api.get(`/api/v1/scans/${waiting[1]!.body.id}`)).body.state !== 'done'; i++) await sleep(100);
+    for (let i = 0; i < 400 && (await ex.api.get(`/api/v1/scans/${waiting[1]!.body.id}`)).body.state !== 'done'; i++)
+      await sleep(100);
     assert.equal((await ex.api.post(`/api/v1/subnets/${ids[3]}/scan`, {})).status, 202);
   });
 });

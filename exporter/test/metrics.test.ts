@@ -6,8 +6,12 @@ import { type TestExporter, startTestExporter } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
 
 let ex: TestExporter;
-before(async () => { ex = await startTestExporter(); });
-after(async () => { await ex.stop(); });
+before(async () => {
+  ex = await startTestExporter();
+});
+after(async () => {
+  await ex.stop();
+});
 
 async function scrape(): Promise<string> {
   const r = await fetch(`${ex.url}/metrics`);
@@ -19,7 +23,8 @@ async function scrape(): Promise<string> {
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
@@ -29,7 +34,14 @@ it('reports subnets, states, ranges and utilization from the store', async () =>
   await ex.api.post('/api/v1/subnets', { cidr: '10.1.0.128/25', name: 'lab-upper' });
   await ex.api.post(`/api/v1/subnets/${s.id}/available-ips`, { count: 3 });
   await ex.api.post('/api/v1/addresses', { address: '10.1.0.50', state: 'dhcp' });
-  await ex.api.post('/api/v1/ranges', { subnet_id: s.id, start_address: '10.1.0.60', end_address: '10.1.0.69', label: 'web', purpose: 'services', mark_utilized: true });
+  await ex.api.post('/api/v1/ranges', {
+    subnet_id: s.id,
+    start_address: '10.1.0.60',
+    end_address: '10.1.0.69',
+    label: 'web',
+    purpose: 'services',
+    mark_utilized: true,
+  });
   const text = await scrape();
   assert.equal(sample(text, 'lanscape_subnet_info', { subnet: '10.1.0.0/24', name: 'lab', vlan: '20', parent: '' }), 1);
   assert.equal(sample(text, 'lanscape_subnet_info', { subnet: '10.1.0.128/25', parent: '10.1.0.0/24' }), 1);
@@ -39,13 +51,24 @@ it('reports subnets, states, ranges and utilization from the store', async () =>
   assert.equal(sample(text, 'lanscape_subnet_addresses', { subnet: '10.1.0.0/24', state: 'assigned' }), 0);
   assert.equal(sample(text, 'lanscape_subnet_free_addresses', { subnet: '10.1.0.0/24' }), 254 - 14);
   assert.ok(Math.abs(sample(text, 'lanscape_subnet_utilization_ratio', { subnet: '10.1.0.0/24' })! - 14 / 254) < 1e-6);
-  assert.equal(sample(text, 'lanscape_range_info', { subnet: '10.1.0.0/24', range: '10.1.0.60-10.1.0.69', label: 'web', purpose: 'services' }), 1);
+  assert.equal(
+    sample(text, 'lanscape_range_info', {
+      subnet: '10.1.0.0/24',
+      range: '10.1.0.60-10.1.0.69',
+      label: 'web',
+      purpose: 'services',
+    }),
+    1,
+  );
   assert.equal(sample(text, 'lanscape_range_utilization_ratio', { range: '10.1.0.60-10.1.0.69' }), 1);
   assert.equal(sample(text, 'lanscape_addresses', { state: 'reserved', source: 'manual' }), 3);
   assert.equal(sample(text, 'lanscape_build_info', {}), 1);
   assert.ok(sample(text, 'lanscape_store_size_bytes', {}) === undefined); // unlabelled: read below
   assert.match(text, /^lanscape_store_size_bytes [1-9]\d*$/m);
-  assert.match(text, /^lanscape_http_request_duration_seconds_count\{route="\/api\/v1\/subnets",method="POST",status="201"\} 2$/m);
+  assert.match(
+    text,
+    /^lanscape_http_request_duration_seconds_count\{route="\/api\/v1\/subnets",method="POST",status="201"\} 2$/m,
+  );
   assert.match(text, /^process_resident_memory_bytes /m);
 
   // Deleted objects vanish at the next scrape.
@@ -75,12 +98,19 @@ it('passes promtool check metrics', async (t) => {
 });
 
 it('protects /metrics with basic auth when configured', async () => {
-  const secured = await startTestExporter({ LANSCAPE_METRICS_USERNAME: 'prom', LANSCAPE_METRICS_PASSWORD: 'scrape-secret' });
+  const secured = await startTestExporter({
+    LANSCAPE_METRICS_USERNAME: 'prom',
+    LANSCAPE_METRICS_PASSWORD: 'scrape-secret',
+  });
   try {
     assert.equal((await fetch(`${secured.url}/metrics`)).status, 401);
-    const bad = await fetch(`${secured.url}/metrics`, { headers: { authorization: `Basic ${Buffer.from('prom:wrong').toString('base64')}` } });
+    const bad = await fetch(`${secured.url}/metrics`, {
+      headers: { authorization: `Basic ${Buffer.from('prom:wrong').toString('base64')}` },
+    });
     assert.equal(bad.status, 401);
-    const ok = await fetch(`${secured.url}/metrics`, { headers: { authorization: `Basic ${Buffer.from('prom:scrape-secret').toString('base64')}` } });
+    const ok = await fetch(`${secured.url}/metrics`, {
+      headers: { authorization: `Basic ${Buffer.from('prom:scrape-secret').toString('base64')}` },
+    });
     assert.equal(ok.status, 200);
   } finally {
     await secured.stop();
@@ -105,7 +135,9 @@ it('keeps the address totals right through creates, updates and deletes', async 
   const db = (await import('better-sqlite3')).default;
   const check = new db(ex.dbFile, { readonly: true });
   try {
-    const counted = check.prepare('SELECT state, source, count(*) AS n FROM addresses GROUP BY state, source').all() as { state: string; source: string; n: number }[];
+    const counted = check
+      .prepare('SELECT state, source, count(*) AS n FROM addresses GROUP BY state, source')
+      .all() as { state: string; source: string; n: number }[];
     for (const c of counted) assert.equal(now(c.state, c.source), c.n, `${c.state}/${c.source} matches a full count`);
   } finally {
     check.close();

@@ -19,14 +19,23 @@ describe('SQL lives in store modules', () => {
     "export const q = 'SELECT * FROM addresses WHERE ip_key = ?';",
     'export const q = (t: string) => `DELETE FROM ${t} WHERE id = ?`;',
     "export const c = 'a.mac IS NOT NULL AND h.mac IS NOT NULL';",
-    "export function f(db: { prepare(s: string): unknown }, s: string) { return db.prepare(s); }",
+    'export function f(db: { prepare(s: string): unknown }, s: string) { return db.prepare(s); }',
   ];
 
   it('is an error in a service, an adapter or a route', async () => {
     for (const code of sql) {
-      for (const file of ['src/discovery/service.ts', 'src/discovery/conflicts.ts', 'src/server.ts', 'src/audit/log.ts', 'src/ipam/metrics.ts']) {
+      for (const file of [
+        'src/discovery/service.ts',
+        'src/discovery/conflicts.ts',
+        'src/server.ts',
+        'src/audit/log.ts',
+        'src/ipam/metrics.ts',
+      ]) {
         const found = await problems(code, file);
-        assert.ok(found.some((p) => p.startsWith('no-restricted-syntax: SQL belongs in a store module')), `${file}: ${code} → ${found.join('; ')}`);
+        assert.ok(
+          found.some((p) => p.startsWith('no-restricted-syntax: SQL belongs in a store module')),
+          `${file}: ${code} → ${found.join('; ')}`,
+        );
       }
     }
   });
@@ -40,17 +49,22 @@ describe('SQL lives in store modules', () => {
   });
 
   it('leaves prose and regular expressions alone', async () => {
-    const code = "export const m = 'select a subnet, then delete from the list'; export const r = /^(\\d+)$/.exec('1');";
+    const code =
+      "export const m = 'select a subnet, then delete from the list'; export const r = /^(\\d+)$/.exec('1');";
     assert.deepEqual(await problems(code, 'src/ipam/service.ts'), []);
   });
 });
 
 describe('IPAM owns its tables', () => {
-  const code = "import { IpamService } from '../ipam/service.js';\nexport const s = (i: IpamService) => IpamService.storeOf(i);";
+  const code =
+    "import { IpamService } from '../ipam/service.js';\nexport const s = (i: IpamService) => IpamService.storeOf(i);";
 
   it('refuses IpamService.storeOf outside src/ipam/ and server.ts', async () => {
     const found = await problems(code, 'src/discovery/service.ts');
-    assert.ok(found.some((p) => p.startsWith('no-restricted-properties')), found.join('; '));
+    assert.ok(
+      found.some((p) => p.startsWith('no-restricted-properties')),
+      found.join('; '),
+    );
     assert.deepEqual(await problems(code.replace('../ipam/service.js', './service.js'), 'src/ipam/csv.ts'), []);
   });
 });
@@ -58,6 +72,8 @@ describe('IPAM owns its tables', () => {
 it('the sources break none of these rules', async () => {
   const results = await eslint.lintFiles(['src']);
   const rules = new Set(['no-restricted-syntax', 'no-restricted-properties']);
-  const found = results.flatMap((r) => r.messages.filter((m) => rules.has(m.ruleId ?? '')).map((m) => `${r.filePath}:${m.line} ${m.message}`));
+  const found = results.flatMap((r) =>
+    r.messages.filter((m) => rules.has(m.ruleId ?? '')).map((m) => `${r.filePath}:${m.line} ${m.message}`),
+  );
   assert.deepEqual(found, []);
 });

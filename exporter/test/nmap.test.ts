@@ -39,10 +39,12 @@ function alive(pid: number): boolean {
 /** A port on `host` that nothing listens on: bound by us, then released. */
 function closedPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createTcpServer().once('error', reject).listen(0, host, () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
+    const s = createTcpServer()
+      .once('error', reject)
+      .listen(0, host, () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
   });
 }
 
@@ -52,57 +54,123 @@ const xmlDoc = (hosts: string) =>
 describe('parseNmapXml', () => {
   it('parses a captured nmap report (open http services with product/version/extrainfo, a closed port)', () => {
     const hosts = parseNmapXml(readFileSync(FIXTURE, 'utf8'));
-    assert.deepEqual(hosts, [{
-      address: '127.0.0.1',
-      status: 'up',
-      services: [
-        { port: 33733, protocol: 'tcp', state: 'open', service: 'http', product: 'Node.js Express framework', version: null, extraInfo: null },
-        { port: 36755, protocol: 'tcp', state: 'open', service: 'http', product: 'SimpleHTTPServer', version: '0.6', extraInfo: 'Python 3.11.7' },
-        { port: 46389, protocol: 'tcp', state: 'closed', service: null, product: null, version: null, extraInfo: null },
-      ],
-    }]);
+    assert.deepEqual(hosts, [
+      {
+        address: '127.0.0.1',
+        status: 'up',
+        services: [
+          {
+            port: 33733,
+            protocol: 'tcp',
+            state: 'open',
+            service: 'http',
+            product: 'Node.js Express framework',
+            version: null,
+            extraInfo: null,
+          },
+          {
+            port: 36755,
+            protocol: 'tcp',
+            state: 'open',
+            service: 'http',
+            product: 'SimpleHTTPServer',
+            version: '0.6',
+            extraInfo: 'Python 3.11.7',
+          },
+          {
+            port: 46389,
+            protocol: 'tcp',
+            state: 'closed',
+            service: null,
+            product: null,
+            version: null,
+            extraInfo: null,
+          },
+        ],
+      },
+    ]);
   });
 
   it('parses several hosts, picking the IP over the MAC address and mapping host states', () => {
-    const hosts = parseNmapXml(xmlDoc(`
+    const hosts = parseNmapXml(
+      xmlDoc(`
 <host><status state="up" reason="arp-response"/>
 <address addr="AA:BB:CC:DD:EE:FF" addrtype="mac" vendor="Acme"/><address addr="127.0.0.2" addrtype="ipv4"/>
 <ports><port protocol="tcp" portid="22"><state state="open"/><service name="ssh" product="OpenSSH" version="9.2p1 Debian 2" extrainfo="protocol 2.0"/></port>
 <port protocol="udp" portid="53"><state state="open|filtered"/><service name="domain"/></port>
 <port protocol="sctp" portid="9"><state state="open"/></port></ports></host>
 <host><status state="down" reason="no-response"/><address addr="::1" addrtype="ipv6"/></host>
-<host><status state="skipped"/><address addr="127.0.0.3" addrtype="ipv4"/><ports><port protocol="tcp" portid="443"><state state="filtered"/></port></ports></host>`));
+<host><status state="skipped"/><address addr="127.0.0.3" addrtype="ipv4"/><ports><port protocol="tcp" portid="443"><state state="filtered"/></port></ports></host>`),
+    );
     assert.deepEqual(hosts, [
       {
         address: '127.0.0.2',
         status: 'up',
         services: [
-          { port: 22, protocol: 'tcp', state: 'open', service: 'ssh', product: 'OpenSSH', version: '9.2p1 Debian 2', extraInfo: 'protocol 2.0' },
+          {
+            port: 22,
+            protocol: 'tcp',
+            state: 'open',
+            service: 'ssh',
+            product: 'OpenSSH',
+            version: '9.2p1 Debian 2',
+            extraInfo: 'protocol 2.0',
+          },
           // sctp is not modelled and is dropped
-          { port: 53, protocol: 'udp', state: 'open|filtered', service: 'domain', product: null, version: null, extraInfo: null },
+          {
+            port: 53,
+            protocol: 'udp',
+            state: 'open|filtered',
+            service: 'domain',
+            product: null,
+            version: null,
+            extraInfo: null,
+          },
         ],
       },
       { address: '::1', status: 'down', services: [] },
       {
         address: '127.0.0.3',
         status: 'unknown',
-        services: [{ port: 443, protocol: 'tcp', state: 'filtered', service: null, product: null, version: null, extraInfo: null }],
+        services: [
+          {
+            port: 443,
+            protocol: 'tcp',
+            state: 'filtered',
+            service: null,
+            product: null,
+            version: null,
+            extraInfo: null,
+          },
+        ],
       },
     ]);
   });
 
   it('parses a host with no open ports (only extraports) as up with no services', () => {
-    const hosts = parseNmapXml(xmlDoc(`<host><status state="up"/><address addr="127.0.0.1" addrtype="ipv4"/>
-<ports><extraports state="closed" count="1000"><extrareasons reason="reset" count="1000"/></extraports></ports></host>`));
+    const hosts = parseNmapXml(
+      xmlDoc(`<host><status state="up"/><address addr="127.0.0.1" addrtype="ipv4"/>
+<ports><extraports state="closed" count="1000"><extrareasons reason="reset" count="1000"/></extraports></ports></host>`),
+    );
     assert.deepEqual(hosts, [{ address: '127.0.0.1', status: 'up', services: [] }]);
   });
 
   it('reads a single <host> with a single <port> the same way as many', () => {
-    const hosts = parseNmapXml(xmlDoc(`<host><status state="up"/><address addr="127.0.0.1" addrtype="ipv4"/>
-<ports><port protocol="tcp" portid="8080"><state state="open"/><service name="http-proxy"/></port></ports></host>`));
+    const hosts = parseNmapXml(
+      xmlDoc(`<host><status state="up"/><address addr="127.0.0.1" addrtype="ipv4"/>
+<ports><port protocol="tcp" portid="8080"><state state="open"/><service name="http-proxy"/></port></ports></host>`),
+    );
     assert.ok(Array.isArray(hosts) && hosts.length === 1);
     assert.deepEqual(hosts[0]?.services, [
-      { port: 8080, protocol: 'tcp', state: 'open', service: 'http-proxy', product: null, version: null, extraInfo: null },
+      {
+        port: 8080,
+        protocol: 'tcp',
+        state: 'open',
+        service: 'http-proxy',
+        product: null,
+        version: null,
+        extraInfo: null,
+      },
     ]);
   });
 
@@ -114,26 +182,45 @@ describe('parseNmapXml', () => {
     const full = readFileSync(FIXTURE, 'utf8');
     const truncated = full.slice(0, full.indexOf('</ports>')); // as left by an nmap killed mid-run
     for (const bad of ['', '   ', 'not xml at all', '<nmaprun><host></nmaprun>', truncated]) {
-      assert.throws(() => parseNmapXml(bad), (e: unknown) => {
-        assert.ok(e instanceof NmapParseError, `expected NmapParseError for ${JSON.stringify(bad.slice(0, 40))}`);
-        assert.match(e.message, /malformed nmap XML|empty/);
-        return true;
-      });
+      assert.throws(
+        () => parseNmapXml(bad),
+        (e: unknown) => {
+          assert.ok(e instanceof NmapParseError, `expected NmapParseError for ${JSON.stringify(bad.slice(0, 40))}`);
+          assert.match(e.message, /malformed nmap XML|empty/);
+          return true;
+        },
+      );
     }
   });
 
   it('rejects well-formed XML that is not an nmap report with NmapParseError', () => {
-    for (const [doc, found] of [['<foo/>', /found <foo>/], ['<?xml version="1.0"?><html><body>hi</body></html>', /found <html>/]] as const) {
-      assert.throws(() => parseNmapXml(doc), (e: unknown) => {
-        assert.ok(e instanceof NmapParseError);
-        assert.match(e.message, /not an nmap XML report: expected a <nmaprun> root element/);
-        assert.match(e.message, found);
-        return true;
-      });
+    for (const [doc, found] of [
+      ['<foo/>', /found <foo>/],
+      ['<?xml version="1.0"?><html><body>hi</body></html>', /found <html>/],
+    ] as const) {
+      assert.throws(
+        () => parseNmapXml(doc),
+        (e: unknown) => {
+          assert.ok(e instanceof NmapParseError);
+          assert.match(e.message, /not an nmap XML report: expected a <nmaprun> root element/);
+          assert.match(e.message, found);
+          return true;
+        },
+      );
     }
-    assert.throws(() => parseNmapXml(xmlDoc('<host><status state="up"/></host>')), NmapParseError, 'a host without an address');
-    assert.throws(() => parseNmapXml(xmlDoc(`<host><address addr="127.0.0.1" addrtype="ipv4"/>
-<ports><port protocol="tcp" portid="99999"><state state="open"/></port></ports></host>`)), /invalid portid/);
+    assert.throws(
+      () => parseNmapXml(xmlDoc('<host><status state="up"/></host>')),
+      NmapParseError,
+      'a host without an address',
+    );
+    assert.throws(
+      () =>
+        parseNmapXml(
+          xmlDoc(`<host><address addr="127.0.0.1" addrtype="ipv4"/>
+<ports><port protocol="tcp" portid="99999"><state state="open"/></port></ports></host>`),
+        ),
+      /invalid portid/,
+    );
   });
 });
 
@@ -156,15 +243,29 @@ describe('runNmap argument handling (no real nmap)', () => {
   });
 
   it('rejects anything but an IP literal without spawning', async () => {
-    const addresses = ['127.0.0.1; touch /tmp/pwned', '$(id)', '-sS', '--script=x', 'localhost', '10.0.0.1/24', '', ' 127.0.0.1',
-      '127.0.0.1 -oN /tmp/x', '127.1'];
+    const addresses = [
+      '127.0.0.1; touch /tmp/pwned',
+      '$(id)',
+      '-sS',
+      '--script=x',
+      'localhost',
+      '10.0.0.1/24',
+      '',
+      ' 127.0.0.1',
+      '127.0.0.1 -oN /tmp/x',
+      '127.1',
+    ];
     for (const address of addresses) {
       writeFileSync(marker, '');
-      await assert.rejects(runNmap(address, [80], { nmapPath: recorder }), (e: unknown) => {
-        assert.ok(e instanceof TypeError);
-        assert.match(e.message, /invalid address .*IPv4 or IPv6 literal/);
-        return true;
-      }, address);
+      await assert.rejects(
+        runNmap(address, [80], { nmapPath: recorder }),
+        (e: unknown) => {
+          assert.ok(e instanceof TypeError);
+          assert.match(e.message, /invalid address .*IPv4 or IPv6 literal/);
+          return true;
+        },
+        address,
+      );
       assert.equal(readFileSync(marker, 'utf8'), '', `nothing was spawned for ${JSON.stringify(address)}`);
     }
     assert.equal(existsSync('/tmp/pwned'), false);
@@ -173,8 +274,13 @@ describe('runNmap argument handling (no real nmap)', () => {
   it('rejects invalid port lists without spawning', async () => {
     const many = Array.from({ length: 101 }, (_, i) => i + 1);
     const cases: [number[], RegExp][] = [
-      [[0], /invalid port 0/], [[65536], /invalid port 65536/], [[1.5], /invalid port 1.5/], [[NaN], /invalid port NaN/],
-      [[80, -1], /invalid port -1/], [[], /between 1 and 100 distinct ports/], [many, /got 101/],
+      [[0], /invalid port 0/],
+      [[65536], /invalid port 65536/],
+      [[1.5], /invalid port 1.5/],
+      [[NaN], /invalid port NaN/],
+      [[80, -1], /invalid port -1/],
+      [[], /between 1 and 100 distinct ports/],
+      [many, /got 101/],
     ];
     for (const [ports, message] of cases) {
       writeFileSync(marker, '');
@@ -194,8 +300,10 @@ describe('runNmap argument handling (no real nmap)', () => {
     const pids = join(dir, 'sleeper-pids');
     const sleeper = fakeNmap('sleepy-nmap', `sleep 30 &\necho "$$ $!" > '${pids}'\nwait`);
     const started = Date.now();
-    await assert.rejects(runNmap('127.0.0.1', [80], { nmapPath: sleeper, timeoutMs: 800 }),
-      /nmap scan of 127\.0\.0\.1 timed out after 800 ms and was killed/);
+    await assert.rejects(
+      runNmap('127.0.0.1', [80], { nmapPath: sleeper, timeoutMs: 800 }),
+      /nmap scan of 127\.0\.0\.1 timed out after 800 ms and was killed/,
+    );
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 750 && elapsed < 10_000, `rejected after ${elapsed} ms`);
     const [shell, sleep] = readFileSync(pids, 'utf8').trim().split(' ').map(Number);
@@ -206,7 +314,10 @@ describe('runNmap argument handling (no real nmap)', () => {
 
   it('rejects with the stderr text when nmap exits non-zero', async () => {
     const failing = fakeNmap('failing-nmap', `echo 'Failed to resolve "bogus".' >&2\necho 'QUITTING!' >&2\nexit 1`);
-    await assert.rejects(runNmap('127.0.0.1', [80], { nmapPath: failing }), /nmap exited with code 1: Failed to resolve "bogus"\.\nQUITTING!/);
+    await assert.rejects(
+      runNmap('127.0.0.1', [80], { nmapPath: failing }),
+      /nmap exited with code 1: Failed to resolve "bogus"\.\nQUITTING!/,
+    );
   });
 
   it('rejects with NmapParseError when nmap prints something that is not a report', async () => {
@@ -216,8 +327,10 @@ describe('runNmap argument handling (no real nmap)', () => {
 
   it('rejects with a clear message when the nmap binary does not exist', async () => {
     const missing = join(dir, 'no-such-nmap');
-    await assert.rejects(runNmap('127.0.0.1', [80], { nmapPath: missing }),
-      (e: unknown) => e instanceof Error && e.message === `cannot run nmap at ${JSON.stringify(missing)}: not found`);
+    await assert.rejects(
+      runNmap('127.0.0.1', [80], { nmapPath: missing }),
+      (e: unknown) => e instanceof Error && e.message === `cannot run nmap at ${JSON.stringify(missing)}: not found`,
+    );
   });
 });
 
@@ -249,9 +362,13 @@ describe('with the real nmap, against loopback listeners', { concurrency: true }
   it('parses the XML of a real nmap run', async (t) => {
     const nmap = requireTool(t, 'nmap', NMAP_HINT);
     if (!nmap) return;
-    const child = spawn(nmap, ['-sV', '-Pn', '-n', '-oX', '-', '-p', `${openPort},${closed}`, '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(nmap, ['-sV', '-Pn', '-n', '-oX', '-', '-p', `${openPort},${closed}`, '127.0.0.1'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let xml = '';
-    child.stdout.on('data', (d: Buffer) => { xml += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      xml += d.toString();
+    });
     const code = await new Promise((resolve) => child.on('close', resolve));
     assert.equal(code, 0);
     const hosts = parseNmapXml(xml);
@@ -287,6 +404,9 @@ describe('with the real nmap, against loopback listeners', { concurrency: true }
     }
     const host = await runNmap('::1', [port], { timeoutMs: 60_000 });
     assert.equal(host?.address, '::1');
-    assert.deepEqual(host?.services.map((s) => [s.port, s.state]), [[port, 'closed']]);
+    assert.deepEqual(
+      host?.services.map((s) => [s.port, s.state]),
+      [[port, 'closed']],
+    );
   });
 });

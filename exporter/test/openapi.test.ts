@@ -5,8 +5,12 @@ import { validate } from '@readme/openapi-parser';
 import { type TestExporter, startTestExporter } from './helpers/exporter.js';
 
 let ex: TestExporter;
-before(async () => { ex = await startTestExporter(); });
-after(async () => { await ex.stop(); });
+before(async () => {
+  ex = await startTestExporter();
+});
+after(async () => {
+  await ex.stop();
+});
 
 it('serves a valid OpenAPI 3 document without a token', async () => {
   const r = await ex.api.get('/api/v1/openapi.json', null);
@@ -19,25 +23,62 @@ it('serves a valid OpenAPI 3 document without a token', async () => {
 it('documents every route with its scope, inputs and the error schema', async () => {
   const doc = (await ex.api.get('/api/v1/openapi.json', null)).body;
   const expected = [
-    'get /api/v1/subnets', 'post /api/v1/subnets', 'get /api/v1/subnets/{id}', 'patch /api/v1/subnets/{id}',
-    'delete /api/v1/subnets/{id}', 'get /api/v1/subnets/{id}/addresses', 'get /api/v1/subnets/{id}/available-ips',
-    'post /api/v1/subnets/{id}/available-ips', 'get /api/v1/ranges/{id}/available-ips', 'post /api/v1/ranges/{id}/available-ips',
-    'get /api/v1/addresses', 'post /api/v1/addresses', 'get /api/v1/addresses/{id}', 'patch /api/v1/addresses/{id}',
-    'delete /api/v1/addresses/{id}', 'get /api/v1/ranges', 'post /api/v1/ranges', 'get /api/v1/ranges/{id}',
-    'patch /api/v1/ranges/{id}', 'delete /api/v1/ranges/{id}', 'post /api/v1/import/{kind}', 'get /api/v1/export/{kind}',
+    'get /api/v1/subnets',
+    'post /api/v1/subnets',
+    'get /api/v1/subnets/{id}',
+    'patch /api/v1/subnets/{id}',
+    'delete /api/v1/subnets/{id}',
+    'get /api/v1/subnets/{id}/addresses',
+    'get /api/v1/subnets/{id}/available-ips',
+    'post /api/v1/subnets/{id}/available-ips',
+    'get /api/v1/ranges/{id}/available-ips',
+    'post /api/v1/ranges/{id}/available-ips',
+    'get /api/v1/addresses',
+    'post /api/v1/addresses',
+    'get /api/v1/addresses/{id}',
+    'patch /api/v1/addresses/{id}',
+    'delete /api/v1/addresses/{id}',
+    'get /api/v1/ranges',
+    'post /api/v1/ranges',
+    'get /api/v1/ranges/{id}',
+    'patch /api/v1/ranges/{id}',
+    'delete /api/v1/ranges/{id}',
+    'post /api/v1/import/{kind}',
+    'get /api/v1/export/{kind}',
     'get /api/v1/import-jobs/{id}',
-    'get /api/v1/audit', 'get /api/v1/info',
-    'post /api/v1/subnets/{id}/scan', 'get /api/v1/scans/{id}', 'get /api/v1/events', 'get /api/v1/conflicts',
-    'get /api/v1/addresses/{id}/history', 'get /api/v1/sd',
-    'get /api/v1/traffic/hosts', 'post /api/v1/traffic-tests', 'get /api/v1/traffic-tests', 'get /api/v1/traffic-tests/{id}',
-    'get /api/v1/traffic-schedules', 'post /api/v1/traffic-schedules', 'get /api/v1/traffic-schedules/{id}',
-    'patch /api/v1/traffic-schedules/{id}', 'delete /api/v1/traffic-schedules/{id}',
-    'get /api/v1/docker/endpoints', 'get /api/v1/docker/containers', 'get /api/v1/docker/networks', 'get /api/v1/docker/conflicts',
-    'get /api/v1/proxmox/nodes', 'get /api/v1/proxmox/guests', 'get /api/v1/proxmox/templates', 'get /api/v1/proxmox/storages',
-    'get /api/v1/proxmox/bridges', 'post /api/v1/vms', 'get /api/v1/vms/jobs', 'get /api/v1/vms/jobs/{id}',
+    'get /api/v1/audit',
+    'get /api/v1/info',
+    'post /api/v1/subnets/{id}/scan',
+    'get /api/v1/scans/{id}',
+    'get /api/v1/events',
+    'get /api/v1/conflicts',
+    'get /api/v1/addresses/{id}/history',
+    'get /api/v1/sd',
+    'get /api/v1/traffic/hosts',
+    'post /api/v1/traffic-tests',
+    'get /api/v1/traffic-tests',
+    'get /api/v1/traffic-tests/{id}',
+    'get /api/v1/traffic-schedules',
+    'post /api/v1/traffic-schedules',
+    'get /api/v1/traffic-schedules/{id}',
+    'patch /api/v1/traffic-schedules/{id}',
+    'delete /api/v1/traffic-schedules/{id}',
+    'get /api/v1/docker/endpoints',
+    'get /api/v1/docker/containers',
+    'get /api/v1/docker/networks',
+    'get /api/v1/docker/conflicts',
+    'get /api/v1/proxmox/nodes',
+    'get /api/v1/proxmox/guests',
+    'get /api/v1/proxmox/templates',
+    'get /api/v1/proxmox/storages',
+    'get /api/v1/proxmox/bridges',
+    'post /api/v1/vms',
+    'get /api/v1/vms/jobs',
+    'get /api/v1/vms/jobs/{id}',
   ];
-  const have = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
-    .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
+  const have = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+    Object.keys(ops).map((m) => `${m} ${path}`),
+  );
   assert.deepEqual(have.sort(), expected.sort());
   const create = doc.paths['/api/v1/subnets'].post;
   assert.equal(create['x-required-scope'], 'write');
@@ -55,7 +96,10 @@ it('documents every route with its scope, inputs and the error schema', async ()
 function patterned(doc: unknown): { path: string; schema: Record<string, any>; parent: Record<string, any> | null }[] {
   const found: { path: string; schema: Record<string, any>; parent: Record<string, any> | null }[] = [];
   const walk = (node: unknown, path: string, parent: Record<string, any> | null) => {
-    if (Array.isArray(node)) { node.forEach((item, i) => walk(item, `${path}[${i}]`, parent)); return; }
+    if (Array.isArray(node)) {
+      node.forEach((item, i) => walk(item, `${path}[${i}]`, parent));
+      return;
+    }
     if (node === null || typeof node !== 'object') return;
     const object = node as Record<string, any>;
     if (typeof object.pattern === 'string') found.push({ path, schema: object, parent });
@@ -72,11 +116,15 @@ function examplesOf(schema: Record<string, any>, parent: Record<string, any> | n
   const values: unknown[] = [];
   const collect = (holder: Record<string, any> | null, items: boolean) => {
     if (!holder) return;
-    const take = (v: unknown) => { if (items && Array.isArray(v)) values.push(...v); else if (!items) values.push(v); };
+    const take = (v: unknown) => {
+      if (items && Array.isArray(v)) values.push(...v);
+      else if (!items) values.push(v);
+    };
     if ('example' in holder) take(holder.example);
     if (Array.isArray(holder.examples)) holder.examples.forEach(take);
     else if (holder.examples && typeof holder.examples === 'object') {
-      for (const e of Object.values(holder.examples as Record<string, { value?: unknown }>)) if (e && 'value' in e) take(e.value);
+      for (const e of Object.values(holder.examples as Record<string, { value?: unknown }>))
+        if (e && 'value' in e) take(e.value);
     }
   };
   collect(schema, false);
@@ -95,10 +143,15 @@ it('has only valid ECMA-262 (u mode) patterns that accept their documented examp
     assert.doesNotMatch(pattern, /(?<!\\)\/[a-z]*$/, `${path}: pattern ${pattern} ends in regex-literal flags`);
     assert.doesNotMatch(pattern, /^\//, `${path}: pattern ${pattern} starts with a regex-literal slash`);
     let re: RegExp;
-    assert.doesNotThrow(() => { re = new RegExp(pattern, 'u'); }, `${path}: ${pattern} is not a valid u-mode regex`);
+    assert.doesNotThrow(() => {
+      re = new RegExp(pattern, 'u');
+    }, `${path}: ${pattern} is not a valid u-mode regex`);
     for (const example of examplesOf(schema, parent)) {
       assert.equal(typeof example, 'string', `${path}: example ${JSON.stringify(example)} of a patterned string`);
-      assert.ok(re!.test(example as string), `${path}: pattern ${pattern} rejects its own example ${JSON.stringify(example)}`);
+      assert.ok(
+        re!.test(example as string),
+        `${path}: pattern ${pattern} rejects its own example ${JSON.stringify(example)}`,
+      );
       checkedExamples += 1;
     }
   }
@@ -128,7 +181,10 @@ it('documents the tag pattern so that clients accept valid tags', async () => {
 
 it('turns a regex literal with flags into its source, and only that', async () => {
   const { patternSource } = await import('../src/http/openapi.js');
-  assert.equal(patternSource('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$/u'), '^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$');
+  assert.equal(
+    patternSource('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$/u'),
+    '^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$',
+  );
   assert.equal(patternSource('^a$/gu'), '^a$');
   assert.equal(patternSource('^a$'), '^a$');
   assert.equal(patternSource('^a\\/u$'), '^a\\/u$');

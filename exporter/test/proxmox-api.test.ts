@@ -24,20 +24,43 @@ const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG7p4mxWyuQW+Zv0fjVwL9XbQn3oH1p
 const NO_OPENSSL = which('openssl') ? false : 'openssl is not installed (apt-get install openssl)';
 if (NO_OPENSSL && process.env.CI) throw new Error(`${NO_OPENSSL}; CI must run every test`);
 
-interface Running { ex: RunningExporter; api: ApiClient; logs: () => string; stop(): Promise<void> }
+interface Running {
+  ex: RunningExporter;
+  api: ApiClient;
+  logs: () => string;
+  stop(): Promise<void>;
+}
 
 /** An exporter in this process pointed at a PVE URL, with its log captured (to look for the secret). */
 async function startWith(dir: string, name: string, proxmoxEnv: Record<string, string>): Promise<Running> {
   const yaml = join(dir, `${name}.yaml`);
   writeFileSync(yaml, 'proxmox:\n  task_poll_ms: 20\n  interval_seconds: 3600\n  timeout_seconds: 5\n');
   let logs = '';
-  const sink = new Writable({ write(chunk, _e, cb) { logs += String(chunk); cb(); } });
-  const config = loadConfig(testEnv(join(dir, `${name}.db`), {
-    LANSCAPE_CONFIG: yaml, LANSCAPE_PROXMOX_TOKEN_ID: TOKEN_ID, LANSCAPE_PROXMOX_TOKEN_SECRET: SECRET, ...proxmoxEnv,
-  }));
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      logs += String(chunk);
+      cb();
+    },
+  });
+  const config = loadConfig(
+    testEnv(join(dir, `${name}.db`), {
+      LANSCAPE_CONFIG: yaml,
+      LANSCAPE_PROXMOX_TOKEN_ID: TOKEN_ID,
+      LANSCAPE_PROXMOX_TOKEN_SECRET: SECRET,
+      ...proxmoxEnv,
+    }),
+  );
   const ex = await startExporter(config, pino({ level: 'debug' }, sink));
   const api = new ApiClient(ex.url);
-  return { ex, api, logs: () => logs, async stop() { api.close(); await ex.close(); } };
+  return {
+    ex,
+    api,
+    logs: () => logs,
+    async stop() {
+      api.close();
+      await ex.close();
+    },
+  };
 }
 
 async function scrape(url: string): Promise<string> {
@@ -47,7 +70,8 @@ async function scrape(url: string): Promise<string> {
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
@@ -66,13 +90,41 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     ({ dir, cleanup } = tempDir('lanscape-pve-'));
     certs = selfSignedCert(dir);
     fake = await new FakePve({ cert: certs.cert, key: certs.key, tokenId: TOKEN_ID, tokenSecret: SECRET }).start();
-    fake.addGuest({ vmid: 101, type: 'qemu', node: 'pve1', name: 'web', status: 'running', agent: true, ips: ['10.20.0.11/24', '192.168.99.5/24'], tags: 'prod;web' });
+    fake.addGuest({
+      vmid: 101,
+      type: 'qemu',
+      node: 'pve1',
+      name: 'web',
+      status: 'running',
+      agent: true,
+      ips: ['10.20.0.11/24', '192.168.99.5/24'],
+      tags: 'prod;web',
+    });
     fake.addGuest({ vmid: 102, type: 'qemu', node: 'pve1', name: 'db', status: 'running', agent: false });
     fake.addGuest({ vmid: 103, type: 'qemu', node: 'pve2', name: 'old', status: 'stopped' });
-    fake.addGuest({ vmid: 104, type: 'qemu', node: 'pve2', name: 'printer-vm', status: 'running', agent: true, ips: ['10.20.0.13/24'] });
+    fake.addGuest({
+      vmid: 104,
+      type: 'qemu',
+      node: 'pve2',
+      name: 'printer-vm',
+      status: 'running',
+      agent: true,
+      ips: ['10.20.0.13/24'],
+    });
     fake.addGuest({ vmid: 201, type: 'lxc', node: 'pve2', name: 'dns', status: 'running', ips: ['10.20.0.12/24'] });
-    fake.addGuest({ vmid: 9000, type: 'qemu', node: 'pve1', name: 'debian-12', status: 'stopped', template: true, config: { scsi0: 'local-lvm:base-9000-disk-0,size=4G', ide2: 'local-lvm:cloudinit' } });
-    main = await startWith(dir, 'main', { LANSCAPE_PROXMOX_URL: fake.url, LANSCAPE_PROXMOX_FINGERPRINT: certs.fingerprint });
+    fake.addGuest({
+      vmid: 9000,
+      type: 'qemu',
+      node: 'pve1',
+      name: 'debian-12',
+      status: 'stopped',
+      template: true,
+      config: { scsi0: 'local-lvm:base-9000-disk-0,size=4G', ide2: 'local-lvm:cloudinit' },
+    });
+    main = await startWith(dir, 'main', {
+      LANSCAPE_PROXMOX_URL: fake.url,
+      LANSCAPE_PROXMOX_FINGERPRINT: certs.fingerprint,
+    });
     api = main.api;
     subnetId = (await api.post('/api/v1/subnets', { cidr: '10.20.0.0/24', gateway: '10.20.0.1' })).body.id;
     otherSubnetId = (await api.post('/api/v1/subnets', { cidr: '10.30.0.0/24' })).body.id;
@@ -92,30 +144,56 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
   it('records guest addresses in IPAM, reports metrics, and releases what is gone', async (t) => {
     await proxmox().refresh();
     const rows = (await api.get('/api/v1/addresses?source=proxmox')).body.results;
-    assert.deepEqual(rows.map((r: any) => [r.address, r.hostname, r.state, r.description]), [
-      ['10.20.0.11', 'web', 'assigned', 'Proxmox VM 101 on node pve1'],
-      ['10.20.0.12', 'dns', 'assigned', 'Proxmox container 201 on node pve2'],
-    ]);
+    assert.deepEqual(
+      rows.map((r: any) => [r.address, r.hostname, r.state, r.description]),
+      [
+        ['10.20.0.11', 'web', 'assigned', 'Proxmox VM 101 on node pve1'],
+        ['10.20.0.12', 'dns', 'assigned', 'Proxmox container 201 on node pve2'],
+      ],
+    );
     assert.equal(rows[0].mac, 'bc:24:11:00:00:65');
-    const manual = (await api.get('/api/v1/addresses?q=10.20.0.13')).body.results[0] ?? (await api.get('/api/v1/addresses?source=manual')).body.results[0];
-    assert.equal(manual.source, 'manual', 'a person\'s row is never taken over');
+    const manual =
+      (await api.get('/api/v1/addresses?q=10.20.0.13')).body.results[0] ??
+      (await api.get('/api/v1/addresses?source=manual')).body.results[0];
+    assert.equal(manual.source, 'manual', "a person's row is never taken over");
     assert.equal(manual.hostname, 'printer');
 
     const guests = (await api.get('/api/v1/proxmox/guests')).body;
     const web = guests.results.find((g: any) => g.vmid === 101);
     assert.deepEqual(web.tags, ['prod', 'web']);
-    assert.deepEqual(web.addresses.map((a: any) => [a.address, a.address_id === rows[0].id]), [['10.20.0.11', true], ['192.168.99.5', false]]);
+    assert.deepEqual(
+      web.addresses.map((a: any) => [a.address, a.address_id === rows[0].id]),
+      [
+        ['10.20.0.11', true],
+        ['192.168.99.5', false],
+      ],
+    );
     assert.equal(guests.results.find((g: any) => g.vmid === 102).addresses, null, 'no agent: unknown, not empty');
     assert.equal(guests.results.find((g: any) => g.vmid === 104).addresses[0].source, 'manual');
     const nodes = (await api.get('/api/v1/proxmox/nodes', TOKENS.read)).body.results;
-    assert.deepEqual(nodes.map((n: any) => [n.node, n.online, n.cpus]), [['pve1', true, 8], ['pve2', true, 4]]);
+    assert.deepEqual(
+      nodes.map((n: any) => [n.node, n.online, n.cpus]),
+      [
+        ['pve1', true, 8],
+        ['pve2', true, 4],
+      ],
+    );
 
     const text = await scrape(main.ex.url);
     assert.match(text, /^lanscape_proxmox_up 1$/m);
     assert.equal(sample(text, 'lanscape_proxmox_node_up', { node: 'pve1' }), 1);
     assert.equal(sample(text, 'lanscape_proxmox_node_info', { node: 'pve2' }), 1);
     assert.equal(sample(text, 'lanscape_proxmox_node_memory_total_bytes', { node: 'pve1' }), 32 * 2 ** 30);
-    assert.equal(sample(text, 'lanscape_proxmox_guest_info', { vmid: '101', name: 'web', type: 'qemu', node: 'pve1', tags: 'prod;web' }), 1);
+    assert.equal(
+      sample(text, 'lanscape_proxmox_guest_info', {
+        vmid: '101',
+        name: 'web',
+        type: 'qemu',
+        node: 'pve1',
+        tags: 'prod;web',
+      }),
+      1,
+    );
     assert.equal(sample(text, 'lanscape_proxmox_guest_info', { vmid: '9000', template: '1' }), 1);
     assert.equal(sample(text, 'lanscape_proxmox_guest_up', { vmid: '103', type: 'qemu' }), 0);
     assert.equal(sample(text, 'lanscape_proxmox_guest_up', { vmid: '201', type: 'lxc' }), 1);
@@ -137,21 +215,43 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     fake.guests.get(101)!.status = 'stopped';
     await proxmox().refresh();
     const after = (await api.get('/api/v1/addresses?source=proxmox')).body.results;
-    assert.deepEqual(after.map((r: any) => r.address), ['10.20.0.11']);
+    assert.deepEqual(
+      after.map((r: any) => r.address),
+      ['10.20.0.11'],
+    );
     const audit = (await api.get('/api/v1/audit?object_type=address&actor=proxmox')).body.results;
-    assert.ok(audit.some((e: any) => e.action === 'delete' && e.object_repr === '10.20.0.12'), 'the release is audited');
+    assert.ok(
+      audit.some((e: any) => e.action === 'delete' && e.object_repr === '10.20.0.12'),
+      'the release is audited',
+    );
     assert.ok(audit.some((e: any) => e.action === 'create' && e.object_repr === '10.20.0.11'));
-    assert.equal(sample(await scrape(main.ex.url), 'lanscape_proxmox_guest_info', { vmid: '201' }), undefined, 'gone guests vanish from metrics');
+    assert.equal(
+      sample(await scrape(main.ex.url), 'lanscape_proxmox_guest_info', { vmid: '201' }),
+      undefined,
+      'gone guests vanish from metrics',
+    );
     fake.guests.get(101)!.status = 'running';
   });
 
   it('lists templates, storages and bridges for the VM wizard', async () => {
     const templates = (await api.get('/api/v1/proxmox/templates?node=pve1', TOKENS.read)).body;
-    assert.deepEqual(templates.results.map((x: any) => [x.vmid, x.name]), [[9000, 'debian-12']]);
+    assert.deepEqual(
+      templates.results.map((x: any) => [x.vmid, x.name]),
+      [[9000, 'debian-12']],
+    );
     const storages = (await api.get('/api/v1/proxmox/storages?node=pve1')).body;
-    assert.deepEqual(storages.results.map((s: any) => s.storage), ['local-lvm']);
+    assert.deepEqual(
+      storages.results.map((s: any) => s.storage),
+      ['local-lvm'],
+    );
     const bridges = (await api.get('/api/v1/proxmox/bridges?node=pve1')).body;
-    assert.deepEqual(bridges.results.map((b: any) => [b.bridge, b.vlan_aware]), [['vmbr0', true], ['vmbr1', false]]);
+    assert.deepEqual(
+      bridges.results.map((b: any) => [b.bridge, b.vlan_aware]),
+      [
+        ['vmbr0', true],
+        ['vmbr1', false],
+      ],
+    );
     assert.equal((await api.get('/api/v1/proxmox/templates')).status, 400, 'node is required');
     const unknown = await api.get('/api/v1/proxmox/storages?node=pve9');
     assert.equal(unknown.status, 422);
@@ -170,9 +270,19 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
   }
   const finished = (j: any) => j.state === 'done' || j.state === 'failed';
   const cloneBody = (name: string, extra: Record<string, unknown> = {}) => ({
-    node: 'pve1', name, clone: { template_vmid: 9000, full: true, storage: 'local-lvm' },
-    network: { bridge: 'vmbr0', vlan: 20, address: { subnet_id: subnetId, next_free: true }, dns: ['10.20.0.53', '10.20.0.54'] },
-    user: 'ops', ssh_keys: [KEY], start: true, ...extra,
+    node: 'pve1',
+    name,
+    clone: { template_vmid: 9000, full: true, storage: 'local-lvm' },
+    network: {
+      bridge: 'vmbr0',
+      vlan: 20,
+      address: { subnet_id: subnetId, next_free: true },
+      dns: ['10.20.0.53', '10.20.0.54'],
+    },
+    user: 'ops',
+    ssh_keys: [KEY],
+    start: true,
+    ...extra,
   });
 
   it('clones a VM with an address from IPAM, showing each step while the tasks run', async () => {
@@ -199,8 +309,17 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     const done = await waitJob(r.body.id, finished);
     assert.equal(done.state, 'done', done.error);
     assert.equal(done.progress, 1);
-    assert.deepEqual(done.steps.map((s: any) => [s.name, s.state]), [
-      ['reserve_address', 'done'], ['allocate_vmid', 'done'], ['clone', 'done'], ['configure', 'done'], ['start', 'done'], ['assign_address', 'done']]);
+    assert.deepEqual(
+      done.steps.map((s: any) => [s.name, s.state]),
+      [
+        ['reserve_address', 'done'],
+        ['allocate_vmid', 'done'],
+        ['clone', 'done'],
+        ['configure', 'done'],
+        ['start', 'done'],
+        ['assign_address', 'done'],
+      ],
+    );
     const vm = fake.guests.get(100)!;
     assert.equal(vm.name, 'app-1');
     assert.equal(vm.status, 'running');
@@ -210,13 +329,24 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     assert.equal(vm.config!.ciuser, 'ops');
     assert.deepEqual(decodeSshKeys(vm.config!.sshkeys!), [KEY]);
     const clone = fake.requests.find((q) => q.template === '/nodes/{node}/qemu/{vmid}/clone')!;
-    assert.deepEqual(clone.params, { newid: '100', name: 'app-1', full: '1', storage: 'local-lvm', description: 'Created by Lanscape (VM job 1); address 10.20.0.2 from IPAM.' });
+    assert.deepEqual(clone.params, {
+      newid: '100',
+      name: 'app-1',
+      full: '1',
+      storage: 'local-lvm',
+      description: 'Created by Lanscape (VM job 1); address 10.20.0.2 from IPAM.',
+    });
 
     const address = (await api.get(`/api/v1/addresses/${done.address_id}`)).body;
     assert.equal(address.state, 'assigned');
     assert.match(address.description, /Proxmox VM 100 "app-1" on node pve1/);
-    const audit = (await api.get(`/api/v1/audit?object_type=vm_job&object_id=${done.id}&limit=50`)).body.results.reverse();
-    assert.deepEqual(audit.map((e: any) => e.after.step ?? e.after.state), ['queued', 'allocate_vmid', 'clone', 'configure', 'start', 'assign_address', 'done']);
+    const audit = (
+      await api.get(`/api/v1/audit?object_type=vm_job&object_id=${done.id}&limit=50`)
+    ).body.results.reverse();
+    assert.deepEqual(
+      audit.map((e: any) => e.after.step ?? e.after.state),
+      ['queued', 'allocate_vmid', 'clone', 'configure', 'start', 'assign_address', 'done'],
+    );
     assert.ok(audit.every((e: any) => e.actor === 'admin'));
     assert.equal((await api.get('/api/v1/audit?object_type=proxmox_vm&object_id=100')).body.count, 1);
 
@@ -229,14 +359,20 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
 
   it('creates a VM from scratch without starting it', async () => {
     const body = {
-      node: 'pve2', name: 'scratch', resources: { cores: 2, memory_mib: 2048, disk_gib: 20, storage: 'local-lvm' },
-      network: { bridge: 'vmbr0', address: { address: '10.30.0.40', subnet_id: otherSubnetId }, gateway: '10.30.0.1' }, start: false,
+      node: 'pve2',
+      name: 'scratch',
+      resources: { cores: 2, memory_mib: 2048, disk_gib: 20, storage: 'local-lvm' },
+      network: { bridge: 'vmbr0', address: { address: '10.30.0.40', subnet_id: otherSubnetId }, gateway: '10.30.0.1' },
+      start: false,
     };
     const r = await api.post('/api/v1/vms', body);
     assert.equal(r.status, 202, r.text);
     const done = await waitJob(r.body.id, finished);
     assert.equal(done.state, 'done', done.error);
-    assert.deepEqual(done.steps.map((s: any) => s.name), ['reserve_address', 'allocate_vmid', 'create', 'configure', 'assign_address']);
+    assert.deepEqual(
+      done.steps.map((s: any) => s.name),
+      ['reserve_address', 'allocate_vmid', 'create', 'configure', 'assign_address'],
+    );
     const vm = fake.guests.get(done.vmid)!;
     assert.equal(vm.status, 'stopped');
     assert.equal(vm.node, 'pve2');
@@ -256,10 +392,22 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     assert.equal(r.status, 202);
     const done = await waitJob(r.body.id, finished);
     assert.equal(done.state, 'failed');
-    assert.match(done.error, /^cloning the template failed: Proxmox failed POST \/nodes\/pve1\/qemu\/9000\/clone \(HTTP 500: storage 'local-lvm' does not have enough free space\)\. Address 10\.20\.0\.\d+ was released\.$/);
-    assert.deepEqual(done.steps.map((s: any) => [s.name, s.state]), [
-      ['reserve_address', 'done'], ['allocate_vmid', 'done'], ['clone', 'failed'], ['configure', 'skipped'], ['start', 'skipped'],
-      ['assign_address', 'skipped'], ['cleanup', 'done']]);
+    assert.match(
+      done.error,
+      /^cloning the template failed: Proxmox failed POST \/nodes\/pve1\/qemu\/9000\/clone \(HTTP 500: storage 'local-lvm' does not have enough free space\)\. Address 10\.20\.0\.\d+ was released\.$/,
+    );
+    assert.deepEqual(
+      done.steps.map((s: any) => [s.name, s.state]),
+      [
+        ['reserve_address', 'done'],
+        ['allocate_vmid', 'done'],
+        ['clone', 'failed'],
+        ['configure', 'skipped'],
+        ['start', 'skipped'],
+        ['assign_address', 'skipped'],
+        ['cleanup', 'done'],
+      ],
+    );
     assert.equal((await api.get(`/api/v1/addresses/${done.address_id}`)).status, 404);
     assert.equal(fake.guests.size, before);
     assert.ok(!fake.requests.some((q) => q.method === 'DELETE'), 'nothing was created, nothing to delete');
@@ -270,7 +418,10 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     const r = await api.post('/api/v1/vms', cloneBody('app-3'));
     const done = await waitJob(r.body.id, finished);
     assert.equal(done.state, 'failed');
-    assert.match(done.error, /^starting the VM failed: the Proxmox task qmstart failed: start failed: QEMU exited with code 1\. VM \d+ was deleted; address 10\.20\.0\.\d+ was released\.$/);
+    assert.match(
+      done.error,
+      /^starting the VM failed: the Proxmox task qmstart failed: start failed: QEMU exited with code 1\. VM \d+ was deleted; address 10\.20\.0\.\d+ was released\.$/,
+    );
     assert.equal(fake.guests.has(done.vmid), false);
     const del = fake.requests.find((q) => q.method === 'DELETE')!;
     assert.equal(del.path, `/nodes/pve1/qemu/${done.vmid}`);
@@ -282,7 +433,8 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
   });
 
   it('an Idempotency-Key makes retries return the first job; another body with it is 422', async () => {
-    const send = (body: unknown, key: string) => api.call('POST', '/api/v1/vms', { body, headers: { 'idempotency-key': key } });
+    const send = (body: unknown, key: string) =>
+      api.call('POST', '/api/v1/vms', { body, headers: { 'idempotency-key': key } });
     const first = await send(cloneBody('idem-1'), 'key-1');
     assert.equal(first.status, 202);
     const retry = await send(JSON.parse(JSON.stringify({ ...cloneBody('idem-1') })), 'key-1');
@@ -292,10 +444,15 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     const changesBefore = fake.changes().length;
     const other = await send(cloneBody('idem-other'), 'key-1');
     assert.equal(other.status, 422);
-    assert.match(other.body.error.message, /Idempotency-Key "key-1" belongs to VM job \d+, made with a different request body/);
+    assert.match(
+      other.body.error.message,
+      /Idempotency-Key "key-1" belongs to VM job \d+, made with a different request body/,
+    );
 
     // Five at once with one key: one job, one VM.
-    const burst = await Promise.all(Array.from({ length: 5 }, () => send(cloneBody('idem-2', { start: false }), 'key-2')));
+    const burst = await Promise.all(
+      Array.from({ length: 5 }, () => send(cloneBody('idem-2', { start: false }), 'key-2')),
+    );
     assert.deepEqual(new Set(burst.map((b) => b.status)), new Set([202]));
     assert.equal(new Set(burst.map((b) => b.body.id)).size, 1);
     const a = await waitJob(first.body.id, finished);
@@ -304,32 +461,55 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     assert.equal(b.state, 'done', b.error);
     assert.equal([...fake.guests.values()].filter((g) => g.name === 'idem-2').length, 1);
     assert.equal([...fake.guests.values()].filter((g) => g.name === 'idem-1').length, 1);
-    assert.equal(fake.changes().slice(changesBefore).filter((q) => q.template?.endsWith('/clone') && q.params.name === 'idem-other').length, 0);
+    assert.equal(
+      fake
+        .changes()
+        .slice(changesBefore)
+        .filter((q) => q.template?.endsWith('/clone') && q.params.name === 'idem-other').length,
+      0,
+    );
     assert.equal((await send(cloneBody('x'), 'bad key with spaces')).status, 400);
   });
 
   it('a job cut short by a stop fails in words and keeps the address for a person to check', async () => {
-    const second = await startWith(dir, 'restart', { LANSCAPE_PROXMOX_URL: fake.url, LANSCAPE_PROXMOX_FINGERPRINT: certs.fingerprint });
+    const second = await startWith(dir, 'restart', {
+      LANSCAPE_PROXMOX_URL: fake.url,
+      LANSCAPE_PROXMOX_FINGERPRINT: certs.fingerprint,
+    });
     let id: number;
     let addressId: number;
     try {
       await second.ex.proxmox!.refresh();
       const s = (await second.api.post('/api/v1/subnets', { cidr: '10.40.0.0/24', gateway: '10.40.0.1' })).body;
       fake.holdTasks = true;
-      const r = await second.api.post('/api/v1/vms', { ...cloneBody('cut-short'), network: { bridge: 'vmbr0', address: { subnet_id: s.id, next_free: true } } });
+      const r = await second.api.post('/api/v1/vms', {
+        ...cloneBody('cut-short'),
+        network: { bridge: 'vmbr0', address: { subnet_id: s.id, next_free: true } },
+      });
       assert.equal(r.status, 202, r.text);
       id = r.body.id;
       addressId = r.body.address_id;
-      for (let i = 0; i < 500 && !(await second.api.get(`/api/v1/vms/jobs/${id}`)).body.steps.some((x: any) => x.upid); i++) await sleep(10);
+      for (
+        let i = 0;
+        i < 500 && !(await second.api.get(`/api/v1/vms/jobs/${id}`)).body.steps.some((x: any) => x.upid);
+        i++
+      )
+        await sleep(10);
     } finally {
       await second.stop();
       fake.holdTasks = false;
     }
-    const again = await startWith(dir, 'restart', { LANSCAPE_PROXMOX_URL: fake.url, LANSCAPE_PROXMOX_FINGERPRINT: certs.fingerprint });
+    const again = await startWith(dir, 'restart', {
+      LANSCAPE_PROXMOX_URL: fake.url,
+      LANSCAPE_PROXMOX_FINGERPRINT: certs.fingerprint,
+    });
     try {
       const job = (await again.api.get(`/api/v1/vms/jobs/${id}`)).body;
       assert.equal(job.state, 'failed');
-      assert.match(job.error, /^the exporter stopped during this job \(cloning the template\); VM \d+ may exist on node pve1; address 10\.40\.0\.2 stays reserved \(provisioning\)/);
+      assert.match(
+        job.error,
+        /^the exporter stopped during this job \(cloning the template\); VM \d+ may exist on node pve1; address 10\.40\.0\.2 stays reserved \(provisioning\)/,
+      );
       assert.equal((await again.api.get(`/api/v1/addresses/${addressId}`)).body.state, 'provisioning');
     } finally {
       await again.stop();
@@ -343,19 +523,73 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     const cases: [unknown, number, RegExp][] = [
       [cloneBody('Bad_Name'), 400, /body\.name: a DNS label/],
       [cloneBody('-dash'), 400, /body\.name/],
-      [{ ...cloneBody('both'), resources: { cores: 1, memory_mib: 512, disk_gib: 8, storage: 'local-lvm' } }, 400, /exactly one of clone .* and resources/],
+      [
+        { ...cloneBody('both'), resources: { cores: 1, memory_mib: 512, disk_gib: 8, storage: 'local-lvm' } },
+        400,
+        /exactly one of clone .* and resources/,
+      ],
       [{ ...cloneBody('neither'), clone: undefined }, 400, /exactly one of clone/],
-      [cloneBody('outside', { network: { bridge: 'vmbr0', address: { address: '10.99.0.5', subnet_id: subnetId } } }), 422, /10\.99\.0\.5 is outside subnet 10\.20\.0\.0\/24/],
-      [cloneBody('nosubnet', { network: { bridge: 'vmbr0', address: { address: '10.99.0.5' } } }), 422, /not inside any managed subnet/],
-      [cloneBody('taken', { network: { bridge: 'vmbr0', address: { address: '10.20.0.13' } } }), 409, /10\.20\.0\.13 is already reserved/],
-      [cloneBody('gw', { network: { bridge: 'vmbr0', address: { subnet_id: subnetId, next_free: true }, gateway: '10.30.0.1' } }), 422, /gateway 10\.30\.0\.1 is not inside 10\.20\.0\.0\/24/],
-      [cloneBody('nosuch', { network: { bridge: 'vmbr0', address: { subnet_id: 999, next_free: true } } }), 422, /subnet 999 does not exist/],
-      [cloneBody('inject', { ssh_keys: [`${KEY}\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 evil`] }), 400, /body\.ssh_keys\.0: an OpenSSH public key on one line/],
+      [
+        cloneBody('outside', { network: { bridge: 'vmbr0', address: { address: '10.99.0.5', subnet_id: subnetId } } }),
+        422,
+        /10\.99\.0\.5 is outside subnet 10\.20\.0\.0\/24/,
+      ],
+      [
+        cloneBody('nosubnet', { network: { bridge: 'vmbr0', address: { address: '10.99.0.5' } } }),
+        422,
+        /not inside any managed subnet/,
+      ],
+      [
+        cloneBody('taken', { network: { bridge: 'vmbr0', address: { address: '10.20.0.13' } } }),
+        409,
+        /10\.20\.0\.13 is already reserved/,
+      ],
+      [
+        cloneBody('gw', {
+          network: { bridge: 'vmbr0', address: { subnet_id: subnetId, next_free: true }, gateway: '10.30.0.1' },
+        }),
+        422,
+        /gateway 10\.30\.0\.1 is not inside 10\.20\.0\.0\/24/,
+      ],
+      [
+        cloneBody('nosuch', { network: { bridge: 'vmbr0', address: { subnet_id: 999, next_free: true } } }),
+        422,
+        /subnet 999 does not exist/,
+      ],
+      [
+        cloneBody('inject', { ssh_keys: [`${KEY}\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 evil`] }),
+        400,
+        /body\.ssh_keys\.0: an OpenSSH public key on one line/,
+      ],
       [cloneBody('inject2', { ssh_keys: [`${KEY}\r\n#cloud-config`] }), 400, /ssh_keys/],
-      [cloneBody('vlan', { network: { bridge: 'vmbr0', vlan: 5000, address: { subnet_id: subnetId, next_free: true } } }), 400, /body\.network\.vlan/],
-      [cloneBody('bridge', { network: { bridge: 'vmbr0,tag=5', address: { subnet_id: subnetId, next_free: true } } }), 400, /body\.network\.bridge/],
-      [cloneBody('both-addr', { network: { bridge: 'vmbr0', address: { subnet_id: subnetId, next_free: true, address: '10.20.0.90' } } }), 400, /either/],
-      [{ ...cloneBody('mem'), clone: undefined, resources: { cores: 1, memory_mib: 100, disk_gib: 8, storage: 'local-lvm' } }, 400, /memory_mib/],
+      [
+        cloneBody('vlan', {
+          network: { bridge: 'vmbr0', vlan: 5000, address: { subnet_id: subnetId, next_free: true } },
+        }),
+        400,
+        /body\.network\.vlan/,
+      ],
+      [
+        cloneBody('bridge', { network: { bridge: 'vmbr0,tag=5', address: { subnet_id: subnetId, next_free: true } } }),
+        400,
+        /body\.network\.bridge/,
+      ],
+      [
+        cloneBody('both-addr', {
+          network: { bridge: 'vmbr0', address: { subnet_id: subnetId, next_free: true, address: '10.20.0.90' } },
+        }),
+        400,
+        /either/,
+      ],
+      [
+        {
+          ...cloneBody('mem'),
+          clone: undefined,
+          resources: { cores: 1, memory_mib: 100, disk_gib: 8, storage: 'local-lvm' },
+        },
+        400,
+        /memory_mib/,
+      ],
       [{ ...cloneBody('node'), node: 'pve9' }, 422, /node "pve9" is not in the Proxmox cluster \(nodes: pve1, pve2\)/],
       [{ ...cloneBody('user'), user: 'root;rm' }, 400, /body\.user/],
       [{ ...cloneBody('extra'), cpu: 'host' }, 400, /unknown field/],
@@ -385,8 +619,12 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
 
   it('never shows the token secret: not in the log, /info, /metrics or API answers', async () => {
     const bodies = [
-      (await api.get('/api/v1/info')).text, await scrape(main.ex.url), (await api.get('/api/v1/vms/jobs?limit=100')).text,
-      (await api.get('/api/v1/proxmox/guests')).text, (await api.get('/api/v1/audit?limit=1000')).text, main.logs(),
+      (await api.get('/api/v1/info')).text,
+      await scrape(main.ex.url),
+      (await api.get('/api/v1/vms/jobs?limit=100')).text,
+      (await api.get('/api/v1/proxmox/guests')).text,
+      (await api.get('/api/v1/audit?limit=1000')).text,
+      main.logs(),
     ];
     for (const b of bodies) assert.ok(!b.includes(SECRET));
     assert.ok(main.logs().length > 0);
@@ -394,11 +632,16 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
 
   describe('TLS', () => {
     let other: CertFiles;
-    before(() => { other = selfSignedCert(dir, 'other'); });
+    before(() => {
+      other = selfSignedCert(dir, 'other');
+    });
 
     async function refused(env: Record<string, string>, target: FakePve, message: RegExp): Promise<void> {
       const seen = target.requests.length;
-      const r = await startWith(dir, `tls-${Math.random().toString(36).slice(2)}`, { LANSCAPE_PROXMOX_URL: target.url, ...env });
+      const r = await startWith(dir, `tls-${Math.random().toString(36).slice(2)}`, {
+        LANSCAPE_PROXMOX_URL: target.url,
+        ...env,
+      });
       try {
         await assert.rejects(r.ex.proxmox!.refresh(), message);
         const info = (await r.api.get('/api/v1/info')).body;
@@ -415,7 +658,10 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     }
 
     it('the pinned fingerprint works in either case', async () => {
-      const r = await startWith(dir, 'pin-lower', { LANSCAPE_PROXMOX_URL: fake.url, LANSCAPE_PROXMOX_FINGERPRINT: certs.fingerprint.toLowerCase() });
+      const r = await startWith(dir, 'pin-lower', {
+        LANSCAPE_PROXMOX_URL: fake.url,
+        LANSCAPE_PROXMOX_FINGERPRINT: certs.fingerprint.toLowerCase(),
+      });
       try {
         const inv = await r.ex.proxmox!.refresh();
         assert.equal(inv.nodes.length, 2);
@@ -426,24 +672,41 @@ describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
     });
 
     it('a wrong fingerprint is refused before anything is sent', async () => {
-      await refused({ LANSCAPE_PROXMOX_FINGERPRINT: other.fingerprint }, fake,
-        new RegExp(`certificate has SHA-256 fingerprint ${certs.fingerprint}, not the pinned LANSCAPE_PROXMOX_FINGERPRINT ${other.fingerprint}`));
+      await refused(
+        { LANSCAPE_PROXMOX_FINGERPRINT: other.fingerprint },
+        fake,
+        new RegExp(
+          `certificate has SHA-256 fingerprint ${certs.fingerprint}, not the pinned LANSCAPE_PROXMOX_FINGERPRINT ${other.fingerprint}`,
+        ),
+      );
     });
 
     it('an untrusted certificate without a pin is refused', async () => {
-      await refused({}, fake, /certificate is not trusted \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)[^)]*\); set LANSCAPE_PROXMOX_FINGERPRINT/);
+      await refused(
+        {},
+        fake,
+        /certificate is not trusted \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)[^)]*\); set LANSCAPE_PROXMOX_FINGERPRINT/,
+      );
     });
 
     it('a CA file verifies a CA-signed certificate, and refuses another server', async () => {
       const caDir = join(dir, 'ca');
       (await import('node:fs')).mkdirSync(caDir);
       const signed = caSignedCert(caDir);
-      const caFake = await new FakePve({ cert: signed.cert, key: signed.key, tokenId: TOKEN_ID, tokenSecret: SECRET }).start();
+      const caFake = await new FakePve({
+        cert: signed.cert,
+        key: signed.key,
+        tokenId: TOKEN_ID,
+        tokenSecret: SECRET,
+      }).start();
       try {
         const r = await startWith(dir, 'ca', { LANSCAPE_PROXMOX_URL: caFake.url, LANSCAPE_PROXMOX_CA_FILE: signed.ca });
         try {
           const inv = await r.ex.proxmox!.refresh();
-          assert.deepEqual(inv.nodes.map((n) => n.node), ['pve1', 'pve2']);
+          assert.deepEqual(
+            inv.nodes.map((n) => n.node),
+            ['pve1', 'pve2'],
+          );
         } finally {
           await r.stop();
         }

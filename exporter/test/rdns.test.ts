@@ -19,7 +19,12 @@ function resolverFor(s: TestDnsServer, opts: Omit<ReverseDnsOptions, 'servers'> 
 
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 describe('ReverseDns lookups', () => {
@@ -80,7 +85,16 @@ describe('ReverseDns lookups', () => {
   it('rejects with TypeError for arguments that are not IP literals, without querying', async (t) => {
     const s = await server(t, {});
     const r = resolverFor(s);
-    for (const bad of ['not-an-ip', '10.0.0.1; id', '', ' 10.0.0.1', '010.0.0.1', '10.1', '1.2.3.4.in-addr.arpa', '::1%']) {
+    for (const bad of [
+      'not-an-ip',
+      '10.0.0.1; id',
+      '',
+      ' 10.0.0.1',
+      '010.0.0.1',
+      '10.1',
+      '1.2.3.4.in-addr.arpa',
+      '::1%',
+    ]) {
       await assert.rejects(() => r.lookup(bad), TypeError, JSON.stringify(bad));
     }
     await assert.rejects(() => r.lookup(42 as unknown as string), TypeError);
@@ -180,11 +194,17 @@ describe('ReverseDns query sharing and limits', () => {
     const s = await server(t, records, { delayMs: 80 });
     const r = resolverFor(s, { concurrency: 3 });
     const names = await Promise.all(ips.map((ip) => r.lookup(ip)));
-    assert.deepEqual(names, ips.map((_, i) => `host${i + 1}.example`));
+    assert.deepEqual(
+      names,
+      ips.map((_, i) => `host${i + 1}.example`),
+    );
     assert.equal(s.queries, 10);
     assert.equal(r.queries, 10);
     assert.equal(s.maxInFlight, 3, 'the limit was reached but never exceeded');
-    assert.deepEqual(s.questions, ips.map((ip) => `${ip.split('.').reverse().join('.')}.in-addr.arpa`));
+    assert.deepEqual(
+      s.questions,
+      ips.map((ip) => `${ip.split('.').reverse().join('.')}.in-addr.arpa`),
+    );
   });
 
   it('with concurrency 1, sends queries strictly one at a time', async (t) => {
@@ -240,8 +260,21 @@ describe('helpers', () => {
     assert.equal(long.length, 253);
     assert.equal(normalizeHostName(long), long);
     assert.equal(normalizeHostName(`x${long}`), null);
-    for (const bad of ['', '.', 'a..b', '-a.example', 'a-.example', 'under_score', 'bad name', 'a;b', 'a\u0000b',
-      'a\\000b', 'caf\u00e9.example', 'a/b', 'a.example..']) {
+    for (const bad of [
+      '',
+      '.',
+      'a..b',
+      '-a.example',
+      'a-.example',
+      'under_score',
+      'bad name',
+      'a;b',
+      'a\u0000b',
+      'a\\000b',
+      'caf\u00e9.example',
+      'a/b',
+      'a.example..',
+    ]) {
       assert.equal(normalizeHostName(bad), null, JSON.stringify(bad));
     }
   });

@@ -12,7 +12,9 @@ function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: stri
   return new Promise((resolve, reject) => {
     get(url, { ca }, (res) => {
       let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     }).on('error', reject);
   });
@@ -25,16 +27,40 @@ it('serves the API over TLS with the configured certificate', async (t) => {
   try {
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
-    const r = spawnSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+    const r = spawnSync(
+      openssl,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const ex = await startTestExporter({ LANSCAPE_TLS_CERT_FILE: cert, LANSCAPE_TLS_KEY_FILE: key });
     try {
       assert.match(ex.url, /^https:\/\/127\.0\.0\.1:\d+$/);
       const health = await httpsGet(`${ex.url}/healthz`, readFileSync(cert));
       assert.equal(health.status, 200);
-      await assert.rejects(httpsGet(`${ex.url}/healthz`, Buffer.from('')), /self-signed|unable to verify|certificate/i,
-        'a client that does not trust the certificate is refused');
+      await assert.rejects(
+        httpsGet(`${ex.url}/healthz`, Buffer.from('')),
+        /self-signed|unable to verify|certificate/i,
+        'a client that does not trust the certificate is refused',
+      );
       await assert.rejects(fetch(ex.url.replace('https:', 'http:') + '/healthz'));
     } finally {
       await ex.stop();

@@ -17,13 +17,18 @@ it('batches, isolates failures with savepoints and resolves only once committed'
     const insert = db.prepare('INSERT INTO t (x) VALUES (?)');
     const other = new Database(file, { readonly: true });
     const visibleElsewhere = () => (other.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
-    const ops = [1, 2, 2, 3].map((x) => writes.run(() => {
-      insert.run(x);
-      return x;
-    }));
+    const ops = [1, 2, 2, 3].map((x) =>
+      writes.run(() => {
+        insert.run(x);
+        return x;
+      }),
+    );
     assert.equal(visibleElsewhere(), 0, 'nothing runs before the batch is flushed');
     const settled = await Promise.allSettled(ops);
-    assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      settled.map((s) => s.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
     assert.match(String((settled[2] as PromiseRejectedResult).reason), /UNIQUE/);
     assert.equal(visibleElsewhere(), 3, 'committed: another connection sees the writes');
     assert.equal(writes.maxBatch, 4, 'one transaction for the four');

@@ -50,7 +50,11 @@ export class GrafanaIdVerifier {
   private readonly refetchCooldownMs: number;
   private readonly leeway: number;
 
-  constructor(grafanaUrl: string, private readonly logger: Logger, options: GrafanaIdOptions = {}) {
+  constructor(
+    grafanaUrl: string,
+    private readonly logger: Logger,
+    options: GrafanaIdOptions = {},
+  ) {
     this.keysUrl = `${grafanaUrl.replace(/\/+$/, '')}${SIGNING_KEYS_PATH}`;
     this.clock = options.clock ?? systemClock;
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 5000;
@@ -64,28 +68,38 @@ export class GrafanaIdVerifier {
     if (!token) return { error: 'no X-Grafana-Id token' };
     if (token.length > MAX_TOKEN_BYTES) return { error: 'X-Grafana-Id is too long' };
     const parts = token.split('.');
-    if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return { error: 'X-Grafana-Id is not a compact JWS' };
+    if (parts.length !== 3 || !parts.every((p) => B64URL.test(p)))
+      return { error: 'X-Grafana-Id is not a compact JWS' };
     const [h, p, s] = parts as [string, string, string];
     const header = decodeJson(h);
     if (!header) return { error: 'X-Grafana-Id has an unreadable header' };
     // Only the algorithm Grafana signs with: no "none", no HMAC with a public key as secret.
     if (header.alg !== 'ES256') return { error: `X-Grafana-Id is signed with ${String(header.alg)}, not ES256` };
-    if (typeof header.typ === 'string' && header.typ.toLowerCase() !== 'jwt') return { error: 'X-Grafana-Id is not an ID token (typ)' };
-    if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 200) return { error: 'X-Grafana-Id names no key (kid)' };
+    if (typeof header.typ === 'string' && header.typ.toLowerCase() !== 'jwt')
+      return { error: 'X-Grafana-Id is not an ID token (typ)' };
+    if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 200)
+      return { error: 'X-Grafana-Id names no key (kid)' };
     if (header.crit !== undefined) return { error: 'X-Grafana-Id has critical header parameters' };
     const key = await this.key(header.kid);
     if (!key) return { error: `no key "${header.kid.slice(0, 64)}" at ${this.keysUrl}` };
     const signature = Buffer.from(s, 'base64url');
     if (signature.length !== 64) return { error: 'X-Grafana-Id has a malformed ES256 signature' };
-    const ok = verifySignature('sha256', Buffer.from(`${h}.${p}`, 'ascii'), { key, dsaEncoding: 'ieee-p1363' }, signature);
+    const ok = verifySignature(
+      'sha256',
+      Buffer.from(`${h}.${p}`, 'ascii'),
+      { key, dsaEncoding: 'ieee-p1363' },
+      signature,
+    );
     if (!ok) return { error: 'X-Grafana-Id signature does not verify' };
     const claims = decodeJson(p);
     if (!claims) return { error: 'X-Grafana-Id has unreadable claims' };
     const now = this.clock() / 1000;
     if (typeof claims.exp !== 'number') return { error: 'X-Grafana-Id has no expiry' };
     if (now > claims.exp + this.leeway) return { error: 'X-Grafana-Id has expired' };
-    if (typeof claims.nbf === 'number' && now < claims.nbf - this.leeway) return { error: 'X-Grafana-Id is not valid yet' };
-    if (typeof claims.iat === 'number' && now < claims.iat - this.leeway) return { error: 'X-Grafana-Id was issued in the future' };
+    if (typeof claims.nbf === 'number' && now < claims.nbf - this.leeway)
+      return { error: 'X-Grafana-Id is not valid yet' };
+    if (typeof claims.iat === 'number' && now < claims.iat - this.leeway)
+      return { error: 'X-Grafana-Id was issued in the future' };
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     const audience = audiences.find((a): a is string => typeof a === 'string' && /^org:\d+$/.test(a));
     if (!audience) return { error: 'X-Grafana-Id is not for a Grafana organisation (aud)' };
@@ -101,7 +115,10 @@ export class GrafanaIdVerifier {
     const now = this.clock();
     if (now - this.lastWarnAt < 60_000) return;
     this.lastWarnAt = now;
-    this.logger.warn({ reason, keys: this.keysUrl }, 'Grafana ID token not accepted; the audit log names the token only');
+    this.logger.warn(
+      { reason, keys: this.keysUrl },
+      'Grafana ID token not accepted; the audit log names the token only',
+    );
   }
 
   private async key(kid: string): Promise<KeyObject | undefined> {
@@ -109,7 +126,9 @@ export class GrafanaIdVerifier {
     const stale = now - this.fetchedAt > this.keysMaxAgeMs;
     if ((stale || !this.keys.has(kid)) && now - this.attemptedAt >= this.refetchCooldownMs) {
       // One fetch at a time; concurrent requests wait for it.
-      this.inflight ??= this.fetchKeys().finally(() => { this.inflight = undefined; });
+      this.inflight ??= this.fetchKeys().finally(() => {
+        this.inflight = undefined;
+      });
       await this.inflight;
     } else if (this.inflight) {
       await this.inflight;
@@ -121,7 +140,9 @@ export class GrafanaIdVerifier {
     this.attemptedAt = this.clock();
     try {
       const res = await fetch(this.keysUrl, {
-        signal: AbortSignal.timeout(this.fetchTimeoutMs), redirect: 'error', headers: { accept: 'application/json' },
+        signal: AbortSignal.timeout(this.fetchTimeoutMs),
+        redirect: 'error',
+        headers: { accept: 'application/json' },
       });
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
       const text = await readCapped(res, MAX_JWKS_BYTES);
@@ -134,13 +155,15 @@ export class GrafanaIdVerifier {
         if (typeof k.x !== 'string' || typeof k.y !== 'string' || keys.size >= 50) continue;
         try {
           keys.set(k.kid, createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: k.x, y: k.y }, format: 'jwk' }));
-        } catch { /* not a P-256 point: skipped */ }
+        } catch {
+          /* not a P-256 point: skipped */
+        }
       }
       this.keys = keys;
       this.fetchedAt = this.clock();
     } catch (e) {
       // Keep the keys we had: Grafana restarting must not drop every user name at once.
-      this.logger.warn({ err: (e as Error).message, keys: this.keysUrl }, 'cannot read Grafana\'s signing keys');
+      this.logger.warn({ err: (e as Error).message, keys: this.keysUrl }, "cannot read Grafana's signing keys");
     }
   }
 }

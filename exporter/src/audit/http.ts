@@ -7,7 +7,12 @@ import { AuditList } from './schemas.js';
 
 export function registerAuditRoutes(api: ApiRoutes, audit: AuditLog): void {
   api.add({
-    method: 'get', path: '/audit', scope: 'read', tag: 'audit', summary: 'Audit log, newest first', cost: 'list',
+    method: 'get',
+    path: '/audit',
+    scope: 'read',
+    tag: 'audit',
+    summary: 'Audit log, newest first',
+    cost: 'list',
     query: z.strictObject({
       ...Page(),
       object_type: z.enum(['subnet', 'address', 'range', 'vm_job', 'proxmox_vm']).optional(),
@@ -19,7 +24,11 @@ export function registerAuditRoutes(api: ApiRoutes, audit: AuditLog): void {
     handler: ({ query }) => ({
       status: 200,
       // Stored times are ISO strings in UTC with milliseconds; compare like with like.
-      body: audit.list({ ...query, since: query.since && new Date(query.since).toISOString() }, query.limit, query.offset),
+      body: audit.list(
+        { ...query, since: query.since && new Date(query.since).toISOString() },
+        query.limit,
+        query.offset,
+      ),
     }),
   });
 }

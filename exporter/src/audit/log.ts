@@ -24,16 +24,33 @@ export interface AuditFilter {
 export class AuditLog {
   private readonly store: AuditStore;
 
-  constructor(db: Db, private readonly clock: Clock = systemClock) {
+  constructor(
+    db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.store = new AuditStore(db);
   }
 
-  record(actor: Actor, action: AuditEntry['action'], objectType: string, objectId: number | null,
-    repr: string, before: unknown, after: unknown): void {
+  record(
+    actor: Actor,
+    action: AuditEntry['action'],
+    objectType: string,
+    objectId: number | null,
+    repr: string,
+    before: unknown,
+    after: unknown,
+  ): void {
     this.store.insert({
-      at: isoNow(this.clock), actor: actor.name, grafana_user: actor.grafanaUser ?? null, request_id: actor.requestId ?? null,
-      action, object_type: objectType, object_id: objectId, object_repr: repr,
-      before: before === undefined ? null : JSON.stringify(before), after: after === undefined ? null : JSON.stringify(after),
+      at: isoNow(this.clock),
+      actor: actor.name,
+      grafana_user: actor.grafanaUser ?? null,
+      request_id: actor.requestId ?? null,
+      action,
+      object_type: objectType,
+      object_id: objectId,
+      object_repr: repr,
+      before: before === undefined ? null : JSON.stringify(before),
+      after: after === undefined ? null : JSON.stringify(after),
     });
   }
 

@@ -35,21 +35,44 @@ export class AuditStore {
   }
 
   insert(row: Omit<AuditRow, 'id'>): void {
-    this.insertRow.run(row.at, row.actor, row.grafana_user, row.request_id, row.action, row.object_type, row.object_id,
-      row.object_repr, row.before, row.after);
+    this.insertRow.run(
+      row.at,
+      row.actor,
+      row.grafana_user,
+      row.request_id,
+      row.action,
+      row.object_type,
+      row.object_id,
+      row.object_repr,
+      row.before,
+      row.after,
+    );
   }
 
   /** Entries matching the filter, newest first, and how many match in all. */
   list(filter: AuditRowFilter, limit: number, offset: number): { count: number; rows: AuditRow[] } {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.object_type) { where.push('object_type = ?'); args.push(filter.object_type); }
-    if (filter.object_id !== undefined) { where.push('object_id = ?'); args.push(filter.object_id); }
-    if (filter.actor) { where.push('(actor = ? OR grafana_user = ?)'); args.push(filter.actor, filter.actor); }
-    if (filter.since) { where.push('at >= ?'); args.push(filter.since); }
+    if (filter.object_type) {
+      where.push('object_type = ?');
+      args.push(filter.object_type);
+    }
+    if (filter.object_id !== undefined) {
+      where.push('object_id = ?');
+      args.push(filter.object_id);
+    }
+    if (filter.actor) {
+      where.push('(actor = ? OR grafana_user = ?)');
+      args.push(filter.actor, filter.actor);
+    }
+    if (filter.since) {
+      where.push('at >= ?');
+      args.push(filter.since);
+    }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const count = (this.db.prepare(`SELECT count(*) AS n FROM audit_log ${clause}`).get(...args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
+    const rows = this.db
+      .prepare(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
       .all(...args, limit, offset) as AuditRow[];
     return { count, rows };
   }

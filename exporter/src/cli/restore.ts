@@ -2,7 +2,8 @@
 import { BackupError, restoreStore } from '../store/backup.js';
 import { configFrom, fail, parseCli, str } from './args.js';
 
-const USAGE = 'usage: npm run restore -- FILE [--config lanscape.yaml] [--db PATH]\n' +
+const USAGE =
+  'usage: npm run restore -- FILE [--config lanscape.yaml] [--db PATH]\n' +
   'Checks FILE (a Lanscape store, schema not newer than this version, integrity ok) and puts it in place of\n' +
   'the store (LANSCAPE_DB or --db), which must not be in use. The old store is kept as *.pre-restore-<time>.';
 const { values, positionals } = parseCli(USAGE, { config: { type: 'string' }, db: { type: 'string' } }, 1);

@@ -18,7 +18,8 @@ export class ConfigError extends Error {
 }
 
 /** Query and fragment parameters whose value is a credential (`?token=`, `&access_token=`, `#password=`, `?api_key=`…). */
-const SECRET_PARAM = /([?&#;])([^=&#;\s,"]*(?:token|passw|pwd|secret|key|auth|credential|signature|sig)[^=&#;\s,"]*)=([^&#;\s,"]*)/gi;
+const SECRET_PARAM =
+  /([?&#;])([^=&#;\s,"]*(?:token|passw|pwd|secret|key|auth|credential|signature|sig)[^=&#;\s,"]*)=([^&#;\s,"]*)/gi;
 /** The userinfo of a URL: `scheme://user:pass@`, `scheme://token@`. */
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"]+@/gi;
 
@@ -41,7 +42,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, configFile?: string): Config 
     if (value === undefined || value === '') continue;
     sources.set(v.path.join('.'), v.name);
     if (v.int && !/^-?\d{1,12}$/.test(value.trim())) {
-      problems.push(`${v.path.join('.')} (from ${v.name}) = ${show(value, v.secret)}: expected a whole number; ${v.doc}`);
+      problems.push(
+        `${v.path.join('.')} (from ${v.name}) = ${show(value, v.secret)}: expected a whole number; ${v.doc}`,
+      );
       continue;
     }
     const clash = setPath(raw, v.path, v.int ? Number(value.trim()) : value);
@@ -64,11 +67,17 @@ function readYaml(file: string): Record<string, unknown> {
   if (doc.errors.length) throw new ConfigError(doc.errors.map((e) => `config file ${file}: ${e.message}`));
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError([`config file ${file}: the top level must be a mapping`]);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigError([`config file ${file}: the top level must be a mapping`]);
   return value as Record<string, unknown>;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, sources: Map<string, string>, file?: string): string {
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  raw: Record<string, unknown>,
+  sources: Map<string, string>,
+  file?: string,
+): string {
   const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => [...path, k].join('.'));
@@ -95,8 +104,10 @@ function isSecretKey(key: string): boolean {
  */
 function show(value: unknown, secret?: boolean): string {
   if (secret) return '"***"';
-  const text = JSON.stringify(value, (k, v: unknown) => (k && SECRET_KEY.test(k) ? '***' : typeof v === 'string' ? maskCredentials(v) : v)) ??
-    maskCredentials(String(value));
+  const text =
+    JSON.stringify(value, (k, v: unknown) =>
+      k && SECRET_KEY.test(k) ? '***' : typeof v === 'string' ? maskCredentials(v) : v,
+    ) ?? maskCredentials(String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

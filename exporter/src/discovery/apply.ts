@@ -14,59 +14,106 @@ import type { HostRow } from './store.js';
  * (known to IPAM, alive now, or seen before), events on changes, IPAM rows for new devices.
  * Returns the alive addresses.
  */
-export function applySweep(ctx: DiscoveryContext, subnet: SubnetRow, targets: readonly string[], alive: Map<string, number>,
-  now: number): string[] {
+export function applySweep(
+  ctx: DiscoveryContext,
+  subnet: SubnetRow,
+  targets: readonly string[],
+  alive: Map<string, number>,
+  now: number,
+): string[] {
   const { store, ipam } = ctx;
   const prefix = prefixOf(subnet);
   const neighbours = prefix.family === 4 ? ctx.deps.readNeighbours() : new Map<string, string>();
   const swept = new Set(targets);
-  return ctx.db.transaction(() => {
-    const hosts = new Map(store.hostsBetween(subnet.first_key, subnet.last_key).map((h) => [h.address, h]));
-    const known = new Map(ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => [a.address, a]));
-    const tracked = new Set([...known.keys(), ...hosts.keys(), ...alive.keys()].filter((a) => swept.has(a)));
-    const dhcpRanges = ipam.rangesInside(subnet.first_key, subnet.last_key).filter((r) => r.purpose === 'dhcp')
-      .map((r) => ({ first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value }));
-    for (const address of tracked) {
-      const ip = parseIp(address);
-      const key = ipKey(ip);
-      const prev = hosts.get(address);
-      const rtt = alive.get(address);
-      const isAlive = rtt !== undefined;
-      const { next, event } = observe(prev && hostState(prev), isAlive, now, ctx.scan.down_after);
-      const mac = isAlive ? neighbours.get(address) ?? prev?.mac ?? null : prev?.mac ?? null;
-      const row: HostRow = {
-        ip_key: key, address, status: next.status, misses: next.misses, rtt_seconds: isAlive ? rtt : prev?.rtt_seconds ?? null,
-        first_seen_at: next.firstSeenAt, last_seen_at: next.lastSeenAt, status_changed_at: next.statusChangedAt,
-        last_checked_at: now, mac, vendor: mac ? vendorOf(mac) : null, ptr: prev?.ptr ?? null, ports: prev?.ports ?? '[]',
-        ports_checked_at: prev?.ports_checked_at ?? null, nmap_checked_at: prev?.nmap_checked_at ?? null,
-      };
-      store.upsertHost(row);
-      store.insertHistory(key, now, isAlive, isAlive ? rtt : null);
-      const base = { at: now, ip_key: key, address, subnet_id: subnet.id };
-      if (event === 'new_device') {
-        store.insertEvent({ ...base, kind: 'new_device', message: `new device ${address}${mac ? ` (${mac}${row.vendor ? `, ${row.vendor}` : ''})` : ''}`, details: JSON.stringify({ mac, vendor: row.vendor }) });
-      } else if (event === 'up') {
-        const downFor = prev?.status_changed_at ? Math.round((now - prev.status_changed_at) / 1000) : null;
-        store.insertEvent({ ...base, kind: 'up', message: `${address} is up${downFor !== null ? ` after ${humanDuration(downFor)} down` : ''}`, details: JSON.stringify({ down_seconds: downFor }) });
-      } else if (event === 'down') {
-        store.insertEvent({ ...base, kind: 'down', message: `${address} is down (no answer to ${next.misses} sweeps)`, details: JSON.stringify({ misses: next.misses }) });
+  return ctx.db
+    .transaction(() => {
+      const hosts = new Map(store.hostsBetween(subnet.first_key, subnet.last_key).map((h) => [h.address, h]));
+      const known = new Map(ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => [a.address, a]));
+      const tracked = new Set([...known.keys(), ...hosts.keys(), ...alive.keys()].filter((a) => swept.has(a)));
+      const dhcpRanges = ipam
+        .rangesInside(subnet.first_key, subnet.last_key)
+        .filter((r) => r.purpose === 'dhcp')
+        .map((r) => ({ first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value }));
+      for (const address of tracked) {
+        const ip = parseIp(address);
+        const key = ipKey(ip);
+        const prev = hosts.get(address);
+        const rtt = alive.get(address);
+        const isAlive = rtt !== undefined;
+        const { next, event } = observe(prev && hostState(prev), isAlive, now, ctx.scan.down_after);
+        const mac = isAlive ? (neighbours.get(address) ?? prev?.mac ?? null) : (prev?.mac ?? null);
+        const row: HostRow = {
+          ip_key: key,
+          address,
+          status: next.status,
+          misses: next.misses,
+          rtt_seconds: isAlive ? rtt : (prev?.rtt_seconds ?? null),
+          first_seen_at: next.firstSeenAt,
+          last_seen_at: next.lastSeenAt,
+          status_changed_at: next.statusChangedAt,
+          last_checked_at: now,
+          mac,
+          vendor: mac ? vendorOf(mac) : null,
+          ptr: prev?.ptr ?? null,
+          ports: prev?.ports ?? '[]',
+          ports_checked_at: prev?.ports_checked_at ?? null,
+          nmap_checked_at: prev?.nmap_checked_at ?? null,
+        };
+        store.upsertHost(row);
+        store.insertHistory(key, now, isAlive, isAlive ? rtt : null);
+        const base = { at: now, ip_key: key, address, subnet_id: subnet.id };
+        if (event === 'new_device') {
+          store.insertEvent({
+            ...base,
+            kind: 'new_device',
+            message: `new device ${address}${mac ? ` (${mac}${row.vendor ? `, ${row.vendor}` : ''})` : ''}`,
+            details: JSON.stringify({ mac, vendor: row.vendor }),
+          });
+        } else if (event === 'up') {
+          const downFor = prev?.status_changed_at ? Math.round((now - prev.status_changed_at) / 1000) : null;
+          store.insertEvent({
+            ...base,
+            kind: 'up',
+            message: `${address} is up${downFor !== null ? ` after ${humanDuration(downFor)} down` : ''}`,
+            details: JSON.stringify({ down_seconds: downFor }),
+          });
+        } else if (event === 'down') {
+          store.insertEvent({
+            ...base,
+            kind: 'down',
+            message: `${address} is down (no answer to ${next.misses} sweeps)`,
+            details: JSON.stringify({ misses: next.misses }),
+          });
+        }
+        if (isAlive && prev?.mac && mac && prev.mac !== mac) {
+          store.insertEvent({
+            ...base,
+            kind: 'mac_changed',
+            message: `${address} answers from ${mac} instead of ${prev.mac}`,
+            details: JSON.stringify({ before: prev.mac, after: mac }),
+          });
+        }
+        if (isAlive && !known.has(address)) {
+          const inDhcp = dhcpRanges.some((r) => ip.value >= r.first && ip.value <= r.last);
+          recordDiscovered(ctx, ip, { state: inDhcp ? 'dhcp' : 'assigned', mac });
+        }
       }
-      if (isAlive && prev?.mac && mac && prev.mac !== mac) {
-        store.insertEvent({ ...base, kind: 'mac_changed', message: `${address} answers from ${mac} instead of ${prev.mac}`, details: JSON.stringify({ before: prev.mac, after: mac }) });
-      }
-      if (isAlive && !known.has(address)) {
-        const inDhcp = dhcpRanges.some((r) => ip.value >= r.first && ip.value <= r.last);
-        recordDiscovered(ctx, ip, { state: inDhcp ? 'dhcp' : 'assigned', mac });
-      }
-    }
-    return [...alive.keys()];
-  }).immediate();
+      return [...alive.keys()];
+    })
+    .immediate();
 }
 
 /** A device nobody recorded becomes an IPAM address with source "discovered". */
-function recordDiscovered(ctx: DiscoveryContext, ip: IP, fields: { state: 'dhcp' | 'assigned'; mac: string | null }): void {
+function recordDiscovered(
+  ctx: DiscoveryContext,
+  ip: IP,
+  fields: { state: 'dhcp' | 'assigned'; mac: string | null },
+): void {
   try {
-    ctx.ipam.createAddress({ address: formatIp(ip), state: fields.state, mac: fields.mac, source: 'discovered' }, DISCOVERY_ACTOR);
+    ctx.ipam.createAddress(
+      { address: formatIp(ip), state: fields.state, mac: fields.mac, source: 'discovered' },
+      DISCOVERY_ACTOR,
+    );
   } catch (e) {
     // e.g. the network address of a child subnet: observed, but not an address to record
     if (!(e instanceof LanscapeError)) throw e;
@@ -74,7 +121,13 @@ function recordDiscovered(ctx: DiscoveryContext, ip: IP, fields: { state: 'dhcp'
 }
 
 function hostState(h: HostRow): HostState {
-  return { status: h.status, misses: h.misses, firstSeenAt: h.first_seen_at, lastSeenAt: h.last_seen_at, statusChangedAt: h.status_changed_at };
+  return {
+    status: h.status,
+    misses: h.misses,
+    firstSeenAt: h.first_seen_at,
+    lastSeenAt: h.last_seen_at,
+    statusChangedAt: h.status_changed_at,
+  };
 }
 
 function humanDuration(seconds: number): string {

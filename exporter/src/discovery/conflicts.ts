@@ -12,16 +12,30 @@ import type { CONFLICT_SQL, DiscoveryStore } from './store.js';
  * @param index the most specific subnet of an address
  * @param cutoff reservations unanswered since before this (ms) are stale
  */
-export function listConflicts(store: DiscoveryStore, kind: keyof typeof CONFLICT_SQL | undefined, index: SubnetLookup, cutoff: number) {
+export function listConflicts(
+  store: DiscoveryStore,
+  kind: keyof typeof CONFLICT_SQL | undefined,
+  index: SubnetLookup,
+  cutoff: number,
+) {
   const out: {
-    kind: keyof typeof CONFLICT_SQL; address: string; address_id: number; subnet_id: number | null; message: string;
-    since: string | null; details: Record<string, unknown>;
+    kind: keyof typeof CONFLICT_SQL;
+    address: string;
+    address_id: number;
+    subnet_id: number | null;
+    message: string;
+    since: string | null;
+    details: Record<string, unknown>;
   }[] = [];
   const subnetOf = (key: Buffer) => index.mostSpecific(ipFromKey(key));
   if (!kind || kind === 'mac_mismatch') {
     for (const r of store.macMismatches()) {
       out.push({
-        kind: 'mac_mismatch', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key), since: iso(r.last_seen_at),
+        kind: 'mac_mismatch',
+        address: r.address,
+        address_id: r.id,
+        subnet_id: subnetOf(r.ip_key),
+        since: iso(r.last_seen_at),
         message: `${r.address} answers from ${r.observed} (${vendorOf(r.observed) ?? 'unknown vendor'}), but ${r.recorded} is recorded`,
         details: { recorded_mac: r.recorded, observed_mac: r.observed },
       });
@@ -30,7 +44,11 @@ export function listConflicts(store: DiscoveryStore, kind: keyof typeof CONFLICT
   if (!kind || kind === 'unknown_device') {
     for (const r of store.unknownDevices()) {
       out.push({
-        kind: 'unknown_device', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key), since: iso(r.first_seen_at),
+        kind: 'unknown_device',
+        address: r.address,
+        address_id: r.id,
+        subnet_id: subnetOf(r.ip_key),
+        since: iso(r.first_seen_at),
         message: `${r.address} is alive but nobody reserved it${r.mac ? ` (${r.mac}${r.vendor ? `, ${r.vendor}` : ''})` : ''}`,
         details: { mac: r.mac, vendor: r.vendor },
       });
@@ -39,11 +57,15 @@ export function listConflicts(store: DiscoveryStore, kind: keyof typeof CONFLICT
   if (!kind || kind === 'stale_reservation') {
     for (const r of store.staleReservations(cutoff)) {
       out.push({
-        kind: 'stale_reservation', address: r.address, address_id: r.id, subnet_id: subnetOf(r.ip_key),
+        kind: 'stale_reservation',
+        address: r.address,
+        address_id: r.id,
+        subnet_id: subnetOf(r.ip_key),
         since: iso(r.last_seen_at) ?? r.created_at,
-        message: r.last_seen_at === null
-          ? `${r.address} is ${r.state} but has never answered`
-          : `${r.address} is ${r.state} but has not answered since ${iso(r.last_seen_at)}`,
+        message:
+          r.last_seen_at === null
+            ? `${r.address} is ${r.state} but has never answered`
+            : `${r.address} is ${r.state} but has not answered since ${iso(r.last_seen_at)}`,
         details: { state: r.state, last_seen_at: iso(r.last_seen_at) },
       });
     }

@@ -17,14 +17,23 @@ export interface DiscoveryDeps {
   icmp: () => IcmpStatus;
   createPinger: (family: 4 | 6, timeoutMs: number) => Pinger & { close(): void };
   readNeighbours: () => Map<string, string>;
-  openPorts: (jobs: { address: string; ports: number[] }[], o: { timeoutMs: number; concurrency: number }) => Promise<Map<string, number[]>>;
+  openPorts: (
+    jobs: { address: string; ports: number[] }[],
+    o: { timeoutMs: number; concurrency: number },
+  ) => Promise<Map<string, number[]>>;
   reverseDns: { lookup(address: string): Promise<string | null>; readonly healthy: boolean | null } | null;
   nmap: { available(): Promise<boolean>; run(address: string, ports: number[]): Promise<NmapHost | null> } | null;
   now?: () => number;
 }
 
 /** Observations of one finished sweep, for metrics. */
-export interface SweepReport { subnet: string; seconds: number; sent: number; ok: boolean; rtts: Map<string, number> }
+export interface SweepReport {
+  subnet: string;
+  seconds: number;
+  sent: number;
+  ok: boolean;
+  rtts: Map<string, number>;
+}
 
 export interface DiscoveryContext {
   readonly db: Db;

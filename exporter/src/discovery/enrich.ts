@@ -10,8 +10,11 @@ export class Enricher {
   private nmapBusy = false;
 
   /** @param stopping true once the exporter stops (the nmap loop ends between hosts) */
-  constructor(private readonly ctx: DiscoveryContext, private readonly ports: readonly PortSpec[],
-    private readonly stopping: () => boolean) {}
+  constructor(
+    private readonly ctx: DiscoveryContext,
+    private readonly ports: readonly PortSpec[],
+    private readonly stopping: () => boolean,
+  ) {}
 
   async enrich(subnet: SubnetRow, alive: string[]): Promise<void> {
     const { ctx } = this;
@@ -23,18 +26,22 @@ export class Enricher {
     });
     const [open, names] = await Promise.all([
       due.length > 0 && this.ports.length > 0
-        ? ctx.deps.openPorts(due.map((address) => ({ address, ports: this.ports.map((p) => p.port) })),
-          { timeoutMs: cfg.port_timeout_ms, concurrency: cfg.port_concurrency })
+        ? ctx.deps.openPorts(
+            due.map((address) => ({ address, ports: this.ports.map((p) => p.port) })),
+            { timeoutMs: cfg.port_timeout_ms, concurrency: cfg.port_concurrency },
+          )
         : Promise.resolve(new Map<string, number[]>()),
       ctx.deps.reverseDns
         ? Promise.all(alive.map(async (a) => [a, await ctx.deps.reverseDns!.lookup(a)] as const))
         : Promise.resolve([] as (readonly [string, string | null])[]),
     ]);
     const at = ctx.now();
-    ctx.db.transaction(() => {
-      for (const [address, ports] of open) this.recordPorts(subnet, address, ports, at);
-      for (const [address, ptr] of names) this.recordPtr(subnet, address, ptr, at);
-    }).immediate();
+    ctx.db
+      .transaction(() => {
+        for (const [address, ports] of open) this.recordPorts(subnet, address, ports, at);
+        for (const [address, ptr] of names) this.recordPtr(subnet, address, ptr, at);
+      })
+      .immediate();
     if (ctx.deps.nmap && cfg.nmap) void this.runNmap(alive);
   }
 
@@ -56,7 +63,11 @@ export class Enricher {
       const opened = ports.filter((p) => !before.some((b) => b.port === p));
       const closed = before.filter((b) => !ports.includes(b.port)).map((b) => b.port);
       store.insertEvent({
-        at, kind: 'ports_changed', ip_key: key, address, subnet_id: subnet.id,
+        at,
+        kind: 'ports_changed',
+        ip_key: key,
+        address,
+        subnet_id: subnet.id,
         message: `${address}: ${[opened.length ? `opened ${opened.join(', ')}` : '', closed.length ? `closed ${closed.join(', ')}` : ''].filter(Boolean).join('; ')}`,
         details: JSON.stringify({ opened, closed }),
       });
@@ -71,8 +82,15 @@ export class Enricher {
     if (!host || host.ptr === ptr || ptr === null) return;
     store.upsertHost({ ...host, ptr });
     if (host.ptr !== null) {
-      store.insertEvent({ at, kind: 'hostname_changed', ip_key: key, address, subnet_id: subnet.id,
-        message: `${address} is now named ${ptr} (was ${host.ptr})`, details: JSON.stringify({ before: host.ptr, after: ptr }) });
+      store.insertEvent({
+        at,
+        kind: 'hostname_changed',
+        ip_key: key,
+        address,
+        subnet_id: subnet.id,
+        message: `${address} is now named ${ptr} (was ${host.ptr})`,
+        details: JSON.stringify({ before: host.ptr, after: ptr }),
+      });
     }
     // Discovered rows take the PTR name; a name a person entered always wins.
     const row = ipam.addressAt(ip);
@@ -94,10 +112,18 @@ export class Enricher {
         const host = ctx.store.host(key);
         const ports = host ? parsePorts(host.ports) : [];
         const interval = ctx.scan.nmap_interval_seconds * 1000 * (1 - ctx.scan.jitter_ratio * Math.random());
-        if (!host || ports.length === 0 || (host.nmap_checked_at !== null && ctx.now() - host.nmap_checked_at < interval)) continue;
+        if (
+          !host ||
+          ports.length === 0 ||
+          (host.nmap_checked_at !== null && ctx.now() - host.nmap_checked_at < interval)
+        )
+          continue;
         let found: NmapHost | null = null;
         try {
-          found = await nmap.run(address, ports.map((p) => p.port));
+          found = await nmap.run(
+            address,
+            ports.map((p) => p.port),
+          );
         } catch (e) {
           ctx.logger.warn({ err: e, address }, 'nmap failed');
         }
@@ -106,7 +132,14 @@ export class Enricher {
         const merged = parsePorts(fresh.ports).map((p) => {
           const s = found?.services.find((x) => x.port === p.port && x.protocol === 'tcp');
           // Chips keep the configured name; nmap's fills in where there is none.
-          return s ? { ...p, service: p.service ?? (s.service === 'unknown' ? null : s.service), product: s.product, version: s.version } : p;
+          return s
+            ? {
+                ...p,
+                service: p.service ?? (s.service === 'unknown' ? null : s.service),
+                product: s.product,
+                version: s.version,
+              }
+            : p;
         });
         ctx.store.upsertHost({ ...fresh, ports: JSON.stringify(merged), nmap_checked_at: ctx.now() });
       }

@@ -8,17 +8,29 @@ import type { EventRow } from './store.js';
 /** Rolls raw samples past `history_raw_days` into hours; prunes hours and events past `history_hourly_days`. */
 export function maintainHistory(ctx: DiscoveryContext, now: number): void {
   const day = 86_400_000;
-  ctx.store.rollup(now - ctx.scan.history_raw_days * day, now - ctx.scan.history_hourly_days * day,
-    now - ctx.scan.history_hourly_days * day);
+  ctx.store.rollup(
+    now - ctx.scan.history_raw_days * day,
+    now - ctx.scan.history_hourly_days * day,
+    now - ctx.scan.history_hourly_days * day,
+  );
 }
 
 /** Raw samples and hourly buckets of an address since `sinceMs`. */
-export function historyOf(ctx: DiscoveryContext, address: string, sinceMs: number): { samples: HistorySampleView[]; hourly: HistoryHourView[] } {
+export function historyOf(
+  ctx: DiscoveryContext,
+  address: string,
+  sinceMs: number,
+): { samples: HistorySampleView[]; hourly: HistoryHourView[] } {
   const key = ipKey(parseIp(address));
   return {
-    samples: ctx.store.history(key, sinceMs).map((s) => ({ at: iso(s.at)!, up: s.up === 1, rtt_seconds: s.rtt_seconds })),
+    samples: ctx.store
+      .history(key, sinceMs)
+      .map((s) => ({ at: iso(s.at)!, up: s.up === 1, rtt_seconds: s.rtt_seconds })),
     hourly: ctx.store.hourly(key, Math.floor(sinceMs / 3_600_000)).map((h) => ({
-      hour: iso(h.hour * 3_600_000)!, samples: h.samples, up_ratio: h.samples ? h.up_samples / h.samples : 0, rtt_avg_seconds: h.rtt_avg_seconds,
+      hour: iso(h.hour * 3_600_000)!,
+      samples: h.samples,
+      up_ratio: h.samples ? h.up_samples / h.samples : 0,
+      rtt_avg_seconds: h.rtt_avg_seconds,
     })),
   };
 }
@@ -34,25 +46,44 @@ export function uptimeOf(ctx: DiscoveryContext, address: string): UptimeView {
 }
 
 /** Events, newest first, filtered by kind, address, subnet (its key span) and time. */
-export function listEvents(ctx: DiscoveryContext,
-  filter: { kind?: string | undefined; address?: string | undefined; subnet_id?: number | undefined; since?: string | undefined },
-  limit: number, offset: number) {
+export function listEvents(
+  ctx: DiscoveryContext,
+  filter: {
+    kind?: string | undefined;
+    address?: string | undefined;
+    subnet_id?: number | undefined;
+    since?: string | undefined;
+  },
+  limit: number,
+  offset: number,
+) {
   let between: [Buffer, Buffer] | undefined;
   if (filter.subnet_id !== undefined) {
     const s = ctx.ipam.subnetRow(filter.subnet_id);
     between = [s.first_key, s.last_key];
   }
-  const { count, rows } = ctx.store.listEvents({
-    kind: filter.kind, ipKey: filter.address ? ipKey(parseIp(filter.address)) : undefined, between,
-    since: filter.since ? Date.parse(filter.since) : undefined,
-  }, limit, offset);
+  const { count, rows } = ctx.store.listEvents(
+    {
+      kind: filter.kind,
+      ipKey: filter.address ? ipKey(parseIp(filter.address)) : undefined,
+      between,
+      since: filter.since ? Date.parse(filter.since) : undefined,
+    },
+    limit,
+    offset,
+  );
   return { count, results: rows.map(eventView) };
 }
 
 function eventView(e: EventRow): EventView {
   return {
     // The store holds only the kinds discovery records (EVENT_KINDS); the column is plain text.
-    id: e.id, at: iso(e.at)!, kind: e.kind as EventView['kind'], address: e.address, subnet_id: e.subnet_id, message: e.message,
-    details: e.details ? JSON.parse(e.details) as unknown : null,
+    id: e.id,
+    at: iso(e.at)!,
+    kind: e.kind as EventView['kind'],
+    address: e.address,
+    subnet_id: e.subnet_id,
+    message: e.message,
+    details: e.details ? (JSON.parse(e.details) as unknown) : null,
   };
 }

@@ -10,14 +10,22 @@ import type { DiscoveryService } from './service.js';
 
 export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryService, ipam: IpamService): void {
   api.add({
-    method: 'post', path: '/subnets/{id}/scan', scope: 'write', tag: 'discovery', summary: 'Sweep a subnet now',
-    description: 'Queues an ICMP sweep (then port checks and name lookups) of the subnet. A subnet already queued or being swept returns that scan. Manual scans of one subnet are rate limited, and at most scan.max_queued manual scans wait at once (LANSCAPE_SCAN_MAX_QUEUED).',
+    method: 'post',
+    path: '/subnets/{id}/scan',
+    scope: 'write',
+    tag: 'discovery',
+    summary: 'Sweep a subnet now',
+    description:
+      'Queues an ICMP sweep (then port checks and name lookups) of the subnet. A subnet already queued or being swept returns that scan. Manual scans of one subnet are rate limited, and at most scan.max_queued manual scans wait at once (LANSCAPE_SCAN_MAX_QUEUED).',
     params: IdParams,
     responses: {
       202: { description: 'Queued (or already under way)', schema: Scan },
       404: { description: 'No such subnet' },
       422: { description: 'The subnet is larger than the largest sweep allowed' },
-      429: { description: 'Scanned moments ago (rate_limited), or too many manual scans waiting (scan_queue_full); nothing is queued, Retry-After says when to try again' },
+      429: {
+        description:
+          'Scanned moments ago (rate_limited), or too many manual scans waiting (scan_queue_full); nothing is queued, Retry-After says when to try again',
+      },
     },
     handler: ({ params }) => {
       const scan = discovery.startScan(params.id, 'manual');
@@ -25,12 +33,22 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     },
   });
   api.add({
-    method: 'get', path: '/scans/{id}', scope: 'read', tag: 'discovery', summary: 'Scan state and progress', params: IdParams,
+    method: 'get',
+    path: '/scans/{id}',
+    scope: 'read',
+    tag: 'discovery',
+    summary: 'Scan state and progress',
+    params: IdParams,
     responses: { 200: { description: 'The scan', schema: Scan }, 404: { description: 'Not found' } },
     handler: ({ params }) => ({ status: 200, body: discovery.getScan(params.id) }),
   });
   api.add({
-    method: 'get', path: '/events', scope: 'read', tag: 'discovery', summary: 'Change events, newest first', cost: 'list',
+    method: 'get',
+    path: '/events',
+    scope: 'read',
+    tag: 'discovery',
+    summary: 'Change events, newest first',
+    cost: 'list',
     query: z.strictObject({
       ...Page(),
       kind: z.enum(EVENT_KINDS).optional(),
@@ -42,8 +60,13 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     handler: ({ query }) => ({ status: 200, body: discovery.listEvents(query, query.limit, query.offset) }),
   });
   api.add({
-    method: 'get', path: '/conflicts', scope: 'read', tag: 'discovery', summary: 'MAC mismatches, unknown devices and stale reservations',
-    description: 'Grouped by kind (mac_mismatch, unknown_device, stale_reservation), each in address order; count is all of them.',
+    method: 'get',
+    path: '/conflicts',
+    scope: 'read',
+    tag: 'discovery',
+    summary: 'MAC mismatches, unknown devices and stale reservations',
+    description:
+      'Grouped by kind (mac_mismatch, unknown_device, stale_reservation), each in address order; count is all of them.',
     cost: 'list',
     query: z.strictObject({ ...Page(), kind: z.enum(CONFLICT_KINDS).optional() }),
     responses: { 200: { description: 'Conflicts', schema: ConflictList } },
@@ -53,9 +76,13 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     },
   });
   api.add({
-    method: 'get', path: '/addresses/{id}/history', scope: 'read', tag: 'discovery',
+    method: 'get',
+    path: '/addresses/{id}/history',
+    scope: 'read',
+    tag: 'discovery',
     summary: 'Status samples, hourly roll-ups and uptime of an address',
-    params: IdParams, query: z.strictObject({ hours: decimalInt(1, 24 * 90).default(24) }),
+    params: IdParams,
+    query: z.strictObject({ hours: decimalInt(1, 24 * 90).default(24) }),
     responses: {
       200: { description: 'History', schema: AddressHistory },
       404: { description: 'No such address' },
@@ -65,13 +92,24 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
       const since = discovery.now() - query.hours * 3_600_000;
       return {
         status: 200,
-        body: { address, observed: discovery.observation(address), uptime: discovery.uptime(address), ...discovery.history(address, since) },
+        body: {
+          address,
+          observed: discovery.observation(address),
+          uptime: discovery.uptime(address),
+          ...discovery.history(address, since),
+        },
       };
     },
   });
   api.add({
-    method: 'get', path: '/sd', scope: 'read', tag: 'discovery', summary: 'Prometheus HTTP service discovery', cost: 'list',
-    description: 'Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). ' +
+    method: 'get',
+    path: '/sd',
+    scope: 'read',
+    tag: 'discovery',
+    summary: 'Prometheus HTTP service discovery',
+    cost: 'list',
+    description:
+      'Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). ' +
       'Prometheus cannot page, so the whole list is sent, streamed in address order 500 hosts at a time ' +
       '(memory and event-loop time stay bounded however many targets there are).',
     query: z.strictObject({
@@ -80,7 +118,9 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     }),
     responses: { 200: { description: 'Target groups', schema: z.array(SdGroup) } },
     handler: ({ query }) => ({
-      status: 200, contentType: 'application/json; charset=utf-8', stream: sdStream(discovery, query.port, query.tag),
+      status: 200,
+      contentType: 'application/json; charset=utf-8',
+      stream: sdStream(discovery, query.port, query.tag),
     }),
   });
 }

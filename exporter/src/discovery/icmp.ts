@@ -11,9 +11,18 @@ interface NetPingSession {
   on(event: 'error', cb: (e: Error) => void): void;
   getSocket(): RawSocket;
 }
-interface RawSocketModule { SocketLevel: { SOL_SOCKET: number }; SocketOption: { SO_SNDBUF: number } }
+interface RawSocketModule {
+  SocketLevel: { SOL_SOCKET: number };
+  SocketOption: { SO_SNDBUF: number };
+}
 interface NetPing {
-  createSession(opts: { networkProtocol?: number; retries?: number; timeout?: number; sessionId?: number; packetSize?: number }): NetPingSession;
+  createSession(opts: {
+    networkProtocol?: number;
+    retries?: number;
+    timeout?: number;
+    sessionId?: number;
+    packetSize?: number;
+  }): NetPingSession;
   NetworkProtocol: { IPv4: number; IPv6: number };
 }
 
@@ -37,13 +46,19 @@ function enlargeSendBuffer(socket: RawSocket): void {
     try {
       socket.setOption(raw.SocketLevel.SOL_SOCKET, option, SEND_BUFFER_BYTES);
       return;
-    } catch { /* not permitted: try the capped option */ }
+    } catch {
+      /* not permitted: try the capped option */
+    }
   }
 }
 
-export interface IcmpStatus { up: boolean; message?: string }
+export interface IcmpStatus {
+  up: boolean;
+  message?: string;
+}
 
-export const NO_RAW_SOCKET_HELP = 'raw ICMP sockets need CAP_NET_RAW: run the exporter as root, grant it with ' +
+export const NO_RAW_SOCKET_HELP =
+  'raw ICMP sockets need CAP_NET_RAW: run the exporter as root, grant it with ' +
   '`setcap cap_net_raw+ep "$(readlink -f "$(command -v node)")"`, or add `cap_add: [NET_RAW]` in docker compose';
 
 /** Whether this process may open raw ICMP sockets; says how to grant it when not. */
@@ -58,7 +73,9 @@ export function probeIcmp(): IcmpStatus {
   }
 }
 
-export interface ClosablePinger extends Pinger { close(): void }
+export interface ClosablePinger extends Pinger {
+  close(): void;
+}
 
 /**
  * A Pinger over one net-ping session. The round trip is timed with the monotonic clock from
@@ -72,7 +89,9 @@ export function createPinger(family: 4 | 6, timeoutMs: number): ClosablePinger {
     // A distinct ICMP identifier per session keeps concurrent sweeps from taking each other's replies.
     sessionId: 1 + Math.floor(Math.random() * 65534),
   });
-  session.on('error', () => { /* socket errors fail the pending requests through their callbacks */ });
+  session.on('error', () => {
+    /* socket errors fail the pending requests through their callbacks */
+  });
   enlargeSendBuffer(session.getSocket());
   return {
     ping(target, done) {

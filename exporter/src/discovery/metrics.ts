@@ -27,7 +27,12 @@ const HOST_PAGE = 1000;
 const HOST_WINDOW = 20_000;
 const STATUSES = ['up', 'down', 'unknown'] as const;
 
-interface RttSeries { labels: { address: string; subnet: string }; buckets: number[]; sum: number; count: number }
+interface RttSeries {
+  labels: { address: string; subnet: string };
+  buckets: number[];
+  sum: number;
+  count: number;
+}
 
 /**
  * One pass over the hosts in key order, a page at a time, resumable across scrapes: totals by
@@ -48,7 +53,11 @@ class HostPass {
   /** Scrapes this pass has taken so far. */
   scrapes = 0;
 
-  constructor(private readonly catalog: SubnetCatalog, private readonly cutoff: number, private readonly max: number) {
+  constructor(
+    private readonly catalog: SubnetCatalog,
+    private readonly cutoff: number,
+    private readonly max: number,
+  ) {
     this.version = catalog.version;
   }
 
@@ -84,7 +93,7 @@ class HostPass {
         if (flags.some(Boolean)) {
           const id = (key6 ? this.catalog.mostSpecificKey(key6) : this.catalog.mostSpecificV4(low!)) ?? 0;
           let c = this.bySubnet.get(id);
-          if (!c) this.bySubnet.set(id, c = { mac_mismatch: 0, unknown_device: 0, stale_reservation: 0 });
+          if (!c) this.bySubnet.set(id, (c = { mac_mismatch: 0, unknown_device: 0, stale_reservation: 0 }));
           CONFLICT_KINDS.forEach((kind, i) => {
             if (flags[i]) {
               c[kind] += 1;
@@ -108,8 +117,12 @@ class HostPass {
   }
 }
 
-export function registerDiscoveryMetrics(registry: Registry, discovery: DiscoveryService, collectors: () => Record<string, boolean>,
-  budget: SeriesBudget): void {
+export function registerDiscoveryMetrics(
+  registry: Registry,
+  discovery: DiscoveryService,
+  collectors: () => Record<string, boolean>,
+  budget: SeriesBudget,
+): void {
   const ipam = discovery.ipam;
   // Sweep-time numbers, kept here and exported for the chosen subnets and hosts only.
   const packets = new Map<string, number>();
@@ -177,22 +190,53 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
   });
 
   const gauge = snapshotGroup(registry, refresh);
-  const hostUp = gauge('lanscape_host_up', 'Whether the address answered ICMP (1) or is down (0); unknown addresses have no series.');
-  const hostInfo = gauge('lanscape_host_info', 'Known or alive addresses with their names and hardware; the value is always 1.');
+  const hostUp = gauge(
+    'lanscape_host_up',
+    'Whether the address answered ICMP (1) or is down (0); unknown addresses have no series.',
+  );
+  const hostInfo = gauge(
+    'lanscape_host_info',
+    'Known or alive addresses with their names and hardware; the value is always 1.',
+  );
   const lastSeen = gauge('lanscape_host_last_seen_timestamp_seconds', 'When the address last answered ICMP.');
-  const openPort = gauge('lanscape_host_open_port_info', 'Open TCP ports of alive or known addresses; the value is always 1.');
-  const rtt = gauge('lanscape_host_rtt_seconds', 'ICMP round-trip time per address, one observation per sweep answer.', 'histogram');
+  const openPort = gauge(
+    'lanscape_host_open_port_info',
+    'Open TCP ports of alive or known addresses; the value is always 1.',
+  );
+  const rtt = gauge(
+    'lanscape_host_rtt_seconds',
+    'ICMP round-trip time per address, one observation per sweep answer.',
+    'histogram',
+  );
   const hostsUp = gauge('lanscape_subnet_hosts_up', 'Addresses of a subnet that answer ICMP.');
   const duration = gauge('lanscape_scan_duration_seconds', 'Duration of the last successful sweep of a subnet.');
-  const success = gauge('lanscape_scan_last_success_timestamp_seconds', 'When the last successful sweep of a subnet finished.');
-  const interval = gauge('lanscape_subnet_scan_interval_seconds', 'Interval of scheduled sweeps of a subnet; no series when the subnet is not swept on a schedule.');
-  const packetsSent = gauge('lanscape_scan_packets_sent_total', 'ICMP echo requests sent by sweeps, retries included.', 'counter');
+  const success = gauge(
+    'lanscape_scan_last_success_timestamp_seconds',
+    'When the last successful sweep of a subnet finished.',
+  );
+  const interval = gauge(
+    'lanscape_subnet_scan_interval_seconds',
+    'Interval of scheduled sweeps of a subnet; no series when the subnet is not swept on a schedule.',
+  );
+  const packetsSent = gauge(
+    'lanscape_scan_packets_sent_total',
+    'ICMP echo requests sent by sweeps, retries included.',
+    'counter',
+  );
   const runsTotal = gauge('lanscape_scan_runs_total', 'Sweeps finished, by result.', 'counter');
-  const conflicts = gauge('lanscape_conflicts', 'Conflicts per subnet by kind (mac_mismatch, unknown_device, stale_reservation).');
-  const conflictInfo = gauge('lanscape_address_conflict_info', 'One series per address in conflict, by kind; the value is always 1.');
+  const conflicts = gauge(
+    'lanscape_conflicts',
+    'Conflicts per subnet by kind (mac_mismatch, unknown_device, stale_reservation).',
+  );
+  const conflictInfo = gauge(
+    'lanscape_address_conflict_info',
+    'One series per address in conflict, by kind; the value is always 1.',
+  );
   const unknownHosts = gauge('lanscape_unknown_hosts', 'Alive addresses inside managed subnets that nobody reserved.');
-  const hosts = gauge('lanscape_hosts',
-    'Tracked hosts (observed by sweeps, and recorded in IPAM or answering) by status, all of them (per-host series exist for at most metrics.max_host_series).');
+  const hosts = gauge(
+    'lanscape_hosts',
+    'Tracked hosts (observed by sweeps, and recorded in IPAM or answering) by status, all of them (per-host series exist for at most metrics.max_host_series).',
+  );
   const addressConflicts = gauge('lanscape_address_conflicts', 'Addresses in conflict by kind, across all subnets.');
   const collectorUp = gauge('lanscape_collector_up', 'Whether a collector works (1) or not (0).');
 
@@ -203,7 +247,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     const slicer = new Slicer();
     await catalog.refresh(slicer);
     const rows = catalog.rows;
-    const cidrOf = (id: number | null) => (id === null ? '' : catalog.byId.get(id)?.cidr ?? '');
+    const cidrOf = (id: number | null) => (id === null ? '' : (catalog.byId.get(id)?.cidr ?? ''));
     const chosen = budget.subnets;
     const cutoff = discovery.staleCutoff();
     const max = budget.limits.max_host_series;
@@ -225,7 +269,12 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     if (!fresh) {
       const again: MetricHostRow[] = [];
       for (let i = 0; i < chosenHosts.length; i += 500) {
-        again.push(...discovery.store.metricHosts(chosenHosts.slice(i, i + 500).map((h) => h.ip_key), cutoff));
+        again.push(
+          ...discovery.store.metricHosts(
+            chosenHosts.slice(i, i + 500).map((h) => h.ip_key),
+            cutoff,
+          ),
+        );
         await slicer.maybePause();
       }
       chosenHosts = again.filter((h) => h.state !== null || h.status === 'up');
@@ -239,8 +288,18 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       if (h.status !== 'unknown') {
         hostUp.set(labels, h.status === 'up' ? 1 : 0);
       }
-      hostInfo.set({ ...labels, hostname: h.hostname ?? h.ptr ?? '', mac: h.mac ?? '', vendor: h.vendor ?? '',
-        state: h.state ?? '', source: h.source ?? '', critical: String(h.critical === 1) }, 1);
+      hostInfo.set(
+        {
+          ...labels,
+          hostname: h.hostname ?? h.ptr ?? '',
+          mac: h.mac ?? '',
+          vendor: h.vendor ?? '',
+          state: h.state ?? '',
+          source: h.source ?? '',
+          critical: String(h.critical === 1),
+        },
+        1,
+      );
       if (h.last_seen_at !== null) lastSeen.set(labels, h.last_seen_at / 1000);
       for (const p of parsePorts(h.ports)) {
         openPort.set({ ...labels, port: String(p.port), protocol: p.protocol, service: p.service ?? '' }, 1);
@@ -256,7 +315,8 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
         rtts.delete(key);
         continue;
       }
-      for (let i = 0; i < RTT_BUCKETS.length; i++) rtt.sample('_bucket', { ...s.labels, le: RTT_LE[i]! }, s.buckets[i]!);
+      for (let i = 0; i < RTT_BUCKETS.length; i++)
+        rtt.sample('_bucket', { ...s.labels, le: RTT_LE[i]! }, s.buckets[i]!);
       rtt.sample('_bucket', { ...s.labels, le: '+Inf' }, s.count);
       rtt.sample('_sum', s.labels, s.sum);
       rtt.sample('_count', s.labels, s.count);
@@ -274,7 +334,10 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       }
     }
     const chosenRows = rows.filter((s) => chosen.has(s.id));
-    await readScans(chosenRows.filter((s) => !scans.has(s.id) && discovery.scheduledInterval(s) === null).map((s) => s.id), slicer);
+    await readScans(
+      chosenRows.filter((s) => !scans.has(s.id) && discovery.scheduledInterval(s) === null).map((s) => s.id),
+      slicer,
+    );
     for (let i = 0; i < chosenRows.length; i++) {
       const s = chosenRows[i]!;
       const subnet = s.cidr;

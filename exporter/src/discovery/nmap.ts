@@ -67,8 +67,14 @@ export function parseNmapXml(xml: string): NmapHost[] {
   const doc: unknown = parser.parse(xml);
   const root = isNode(doc) ? doc['nmaprun'] : undefined;
   if (!isNode(root)) {
-    const found = isNode(doc) ? Object.keys(doc).filter((k) => !k.startsWith('?')).join(', ') : '';
-    throw new NmapParseError(`not an nmap XML report: expected a <nmaprun> root element${found ? `, found <${found}>` : ''}`);
+    const found = isNode(doc)
+      ? Object.keys(doc)
+          .filter((k) => !k.startsWith('?'))
+          .join(', ')
+      : '';
+    throw new NmapParseError(
+      `not an nmap XML report: expected a <nmaprun> root element${found ? `, found <${found}>` : ''}`,
+    );
   }
   return nodes(root['host']).map(parseHost);
 }
@@ -150,7 +156,8 @@ export async function runNmap(
   // isIP accepts only literals, so hostnames (DNS, /etc/hosts), CIDR ranges, option-looking
   // strings ("-sS") and shell syntax never reach nmap.
   const family = typeof address === 'string' ? isIP(address) : 0;
-  if (family === 0) throw new TypeError(`invalid address ${JSON.stringify(address)}: an IPv4 or IPv6 literal is required`);
+  if (family === 0)
+    throw new TypeError(`invalid address ${JSON.stringify(address)}: an IPv4 or IPv6 literal is required`);
   const portList = validatePorts(ports);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError(`invalid timeoutMs ${timeoutMs}`);
@@ -192,7 +199,9 @@ export async function runNmap(
       if (timedOut) return reject(new Error(`nmap scan of ${address} timed out after ${timeoutMs} ms and was killed`));
       const err = Buffer.concat(stderr).toString('utf8').trim();
       if (code !== 0) {
-        return reject(new Error(`nmap exited with ${code === null ? `signal ${signal}` : `code ${code}`}${err ? `: ${err}` : ''}`));
+        return reject(
+          new Error(`nmap exited with ${code === null ? `signal ${signal}` : `code ${code}`}${err ? `: ${err}` : ''}`),
+        );
       }
       resolve(Buffer.concat(stdout).toString('utf8'));
     });

@@ -17,7 +17,10 @@ export class ScanQueue {
   private idle: Promise<void> = Promise.resolve();
 
   /** @param run sweeps one scan (never throws on its own failures: it records them) */
-  constructor(private readonly run: (scan: ScanRow) => Promise<void>, private readonly logger: Logger) {}
+  constructor(
+    private readonly run: (scan: ScanRow) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
 
   /** The scan of a subnet that is queued or running. */
   of(subnetId: number): ScanRow | undefined {
@@ -75,12 +78,14 @@ export class ScanQueue {
     if (!next) return;
     this.lastLane = lane;
     this.current = next;
-    this.idle = this.run(next).catch((e: unknown) => {
-      this.logger.error({ err: e, scan: next.id }, 'scan failed unexpectedly');
-    }).finally(() => {
-      this.current = undefined;
-      if (this.pending.get(next.subnet_id) === next) this.pending.delete(next.subnet_id);
-      this.pump();
-    });
+    this.idle = this.run(next)
+      .catch((e: unknown) => {
+        this.logger.error({ err: e, scan: next.id }, 'scan failed unexpectedly');
+      })
+      .finally(() => {
+        this.current = undefined;
+        if (this.pending.get(next.subnet_id) === next) this.pending.delete(next.subnet_id);
+        this.pump();
+      });
   }
 }

@@ -115,7 +115,8 @@ export class ReverseDns {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be an integer >= 1');
     this.#concurrency = concurrency;
     const maxEntries = opts.maxCacheEntries ?? 100_000;
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxCacheEntries must be an integer >= 1');
+    if (!Number.isInteger(maxEntries) || maxEntries < 1)
+      throw new RangeError('maxCacheEntries must be an integer >= 1');
     this.#maxEntries = maxEntries;
     this.#now = opts.now ?? systemClock;
     this.#resolver = new dnsPromises.Resolver({ timeout: Math.max(1, Math.round(timeoutMs)), tries: 1 });
@@ -200,7 +201,8 @@ export class ReverseDns {
 
   #release(): void {
     const next = this.#waiting.shift();
-    if (next) next(); // hand the slot straight to the next waiter; #active stays the same
+    if (next)
+      next(); // hand the slot straight to the next waiter; #active stays the same
     else this.#active--;
   }
 }

@@ -29,7 +29,13 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   const fail = (error: string) => {
     Object.assign(scan, { state: 'failed', error, finished_at: ctx.now() });
     store.saveScan(scan);
-    steps.notify({ subnet: scan.cidr, seconds: (ctx.now() - started) / 1000, sent: scan.sent, ok: false, rtts: new Map() });
+    steps.notify({
+      subnet: scan.cidr,
+      seconds: (ctx.now() - started) / 1000,
+      sent: scan.sent,
+      ok: false,
+      rtts: new Map(),
+    });
   };
   if (!subnet) return fail('the subnet was deleted before its scan started');
   const icmp = steps.icmp();
@@ -37,9 +43,10 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   const prefix = prefixOf(subnet);
   let targets: string[];
   try {
-    targets = prefix.family === 4
-      ? sweepTargets(prefix, cfg.max_prefix)
-      : ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => a.address);
+    targets =
+      prefix.family === 4
+        ? sweepTargets(prefix, cfg.max_prefix)
+        : ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => a.address);
   } catch (e) {
     return fail((e as Error).message);
   }
@@ -53,7 +60,9 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   let result;
   try {
     result = await sweep(targets, pinger, {
-      pps: cfg.pps, maxInFlight: Math.min(cfg.max_in_flight, 60_000), retries: cfg.retries,
+      pps: cfg.pps,
+      maxInFlight: Math.min(cfg.max_in_flight, 60_000),
+      retries: cfg.retries,
       onProgress: (finished, total, sent) => {
         scan.progress = total === 0 ? 0.8 : 0.8 * (finished / total);
         scan.sent = sent;

@@ -11,11 +11,17 @@ export class ScanScheduler {
   private loop: TimerLoop | undefined;
   private readonly due = new Map<number, number>();
 
-  constructor(private readonly ipam: IpamService, private readonly discovery: DiscoveryService,
-    private readonly defaults: { jitter_ratio: number }, private readonly now: Clock = systemClock) {}
+  constructor(
+    private readonly ipam: IpamService,
+    private readonly discovery: DiscoveryService,
+    private readonly defaults: { jitter_ratio: number },
+    private readonly now: Clock = systemClock,
+  ) {}
 
   start(tickMs = 1000): void {
-    this.loop = startTimerLoop(() => { this.tick(); }, tickMs);
+    this.loop = startTimerLoop(() => {
+      this.tick();
+    }, tickMs);
   }
 
   stop(): void {

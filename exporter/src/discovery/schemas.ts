@@ -7,49 +7,76 @@ export const EVENT_KINDS = ['new_device', 'up', 'down', 'mac_changed', 'hostname
 export const CONFLICT_KINDS = ['mac_mismatch', 'unknown_device', 'stale_reservation'] as const;
 export type ConflictKind = (typeof CONFLICT_KINDS)[number];
 
-export const Scan = z.object({
-  id: z.number().int(),
-  subnet_id: z.number().int(),
-  cidr: z.string(),
-  trigger: z.enum(['manual', 'schedule']),
-  state: z.enum(['queued', 'running', 'done', 'failed']),
-  progress: z.number().min(0).max(1),
-  targets: z.number().int(),
-  sent: z.number().int().meta({ description: 'echo requests sent, retries included' }),
-  alive: z.number().int(),
-  queued_at: z.string(),
-  started_at: z.string().nullable(),
-  finished_at: z.string().nullable(),
-  error: z.string().optional(),
-}).meta({ id: 'Scan' });
+export const Scan = z
+  .object({
+    id: z.number().int(),
+    subnet_id: z.number().int(),
+    cidr: z.string(),
+    trigger: z.enum(['manual', 'schedule']),
+    state: z.enum(['queued', 'running', 'done', 'failed']),
+    progress: z.number().min(0).max(1),
+    targets: z.number().int(),
+    sent: z.number().int().meta({ description: 'echo requests sent, retries included' }),
+    alive: z.number().int(),
+    queued_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+    error: z.string().optional(),
+  })
+  .meta({ id: 'Scan' });
 
-export const Event = z.object({
-  id: z.number().int(), at: z.string(), kind: z.enum(EVENT_KINDS), address: z.string().nullable(),
-  subnet_id: z.number().int().nullable(), message: z.string(), details: z.unknown(),
-}).meta({ id: 'Event' });
+export const Event = z
+  .object({
+    id: z.number().int(),
+    at: z.string(),
+    kind: z.enum(EVENT_KINDS),
+    address: z.string().nullable(),
+    subnet_id: z.number().int().nullable(),
+    message: z.string(),
+    details: z.unknown(),
+  })
+  .meta({ id: 'Event' });
 
 export const EventList = z.object({ count: z.number().int(), results: z.array(Event) }).meta({ id: 'EventList' });
 
-export const Conflict = z.object({
-  kind: z.enum(CONFLICT_KINDS), address: z.string(), address_id: z.number().int(),
-  subnet_id: z.number().int().nullable(), message: z.string(), since: z.string().nullable(), details: z.record(z.string(), z.unknown()),
-}).meta({ id: 'Conflict' });
+export const Conflict = z
+  .object({
+    kind: z.enum(CONFLICT_KINDS),
+    address: z.string(),
+    address_id: z.number().int(),
+    subnet_id: z.number().int().nullable(),
+    message: z.string(),
+    since: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'Conflict' });
 
-export const ConflictList = z.object({ count: z.number().int(), results: z.array(Conflict) }).meta({ id: 'ConflictList' });
+export const ConflictList = z
+  .object({ count: z.number().int(), results: z.array(Conflict) })
+  .meta({ id: 'ConflictList' });
 
 export const HistorySample = z.object({ at: z.string(), up: z.boolean(), rtt_seconds: z.number().nullable() });
-export const HistoryHour = z.object({ hour: z.string(), samples: z.number().int(), up_ratio: z.number(), rtt_avg_seconds: z.number().nullable() });
+export const HistoryHour = z.object({
+  hour: z.string(),
+  samples: z.number().int(),
+  up_ratio: z.number(),
+  rtt_avg_seconds: z.number().nullable(),
+});
 export const Uptime = z.object({ '24h': z.number().nullable(), '7d': z.number().nullable() });
 
-export const AddressHistory = z.object({
-  address: z.string(),
-  observed: HostObservation.nullable(),
-  uptime: Uptime,
-  samples: z.array(HistorySample),
-  hourly: z.array(HistoryHour),
-}).meta({ id: 'AddressHistory' });
+export const AddressHistory = z
+  .object({
+    address: z.string(),
+    observed: HostObservation.nullable(),
+    uptime: Uptime,
+    samples: z.array(HistorySample),
+    hourly: z.array(HistoryHour),
+  })
+  .meta({ id: 'AddressHistory' });
 
-export const SdGroup = z.object({ targets: z.array(z.string()), labels: z.record(z.string(), z.string()) }).meta({ id: 'HttpSdTargetGroup' });
+export const SdGroup = z
+  .object({ targets: z.array(z.string()), labels: z.record(z.string(), z.string()) })
+  .meta({ id: 'HttpSdTargetGroup' });
 
 export type ScanView = z.infer<typeof Scan>;
 export type EventView = z.infer<typeof Event>;

@@ -13,8 +13,14 @@ export type { SdGroup } from './schemas.js';
  * key to continue from (undefined when there are no more hosts). Only addresses carrying `tag`
  * when one is given.
  */
-export function serviceDiscoveryPage(store: DiscoveryStore, ipam: IpamService, port: number, tag: string | undefined,
-  after: Buffer | undefined, hosts: number): { groups: SdGroup[]; last: Buffer | undefined } {
+export function serviceDiscoveryPage(
+  store: DiscoveryStore,
+  ipam: IpamService,
+  port: number,
+  tag: string | undefined,
+  after: Buffer | undefined,
+  hosts: number,
+): { groups: SdGroup[]; last: Buffer | undefined } {
   const rows = store.sdHosts(after ?? Buffer.alloc(0), hosts);
   const index = ipam.subnetIndex();
   const cidrs = ipam.subnetCidrs();
@@ -30,7 +36,7 @@ export function serviceDiscoveryPage(store: DiscoveryStore, ipam: IpamService, p
       targets: [`${host}:${port}`],
       labels: {
         __meta_lanscape_address: r.address,
-        __meta_lanscape_subnet: subnetId ? cidrs.get(subnetId) ?? '' : '',
+        __meta_lanscape_subnet: subnetId ? (cidrs.get(subnetId) ?? '') : '',
         __meta_lanscape_hostname: r.hostname ?? r.ptr ?? '',
         __meta_lanscape_tags: tags.length ? `,${tags.join(',')},` : '',
       },

@@ -26,7 +26,15 @@ import { enrichIpamViews, observationView } from './observations.js';
 import { ScanQueue } from './queue.js';
 import { runScan } from './run.js';
 import { serviceDiscovery, serviceDiscoveryPage } from './sd.js';
-import type { ConflictKind, ConflictView, EventView, ObservationView, ScanView, SdGroup, UptimeView } from './schemas.js';
+import type {
+  ConflictKind,
+  ConflictView,
+  EventView,
+  ObservationView,
+  ScanView,
+  SdGroup,
+  UptimeView,
+} from './schemas.js';
 import { DiscoveryStore, type ScanRow } from './store.js';
 
 export { DISCOVERY_ACTOR, type DiscoveryDeps, type SweepReport } from './context.js';
@@ -53,7 +61,13 @@ export class DiscoveryService {
   /** Listeners for finished sweeps (metrics). */
   readonly onSweep: ((report: SweepReport) => void)[] = [];
 
-  constructor(readonly db: Db, readonly ipam: IpamService, config: Config, deps: DiscoveryDeps, logger: Logger) {
+  constructor(
+    readonly db: Db,
+    readonly ipam: IpamService,
+    config: Config,
+    deps: DiscoveryDeps,
+    logger: Logger,
+  ) {
     this.store = new DiscoveryStore(db);
     this.scanCfg = config.scan;
     const ports: PortSpec[] = withServiceNames(config.scan.ports ?? DEFAULT_PORTS);
@@ -61,13 +75,24 @@ export class DiscoveryService {
     this.ctx = { db, ipam, store: this.store, scan: config.scan, deps, logger, now: this.now };
     this.icmpStatus = deps.icmp();
     if (!this.icmpStatus.up) logger.warn({ collector: 'icmp' }, `ICMP sweeps are off: ${this.icmpStatus.message}`);
-    this.queue = new ScanQueue((scan) => runScan(this.ctx, scan, {
-      icmp: () => this.icmpStatus, enricher: this.enricher, notify: (report) => this.notify(report),
-    }), logger);
+    this.queue = new ScanQueue(
+      (scan) =>
+        runScan(this.ctx, scan, {
+          icmp: () => this.icmpStatus,
+          enricher: this.enricher,
+          notify: (report) => this.notify(report),
+        }),
+      logger,
+    );
     this.enricher = new Enricher(this.ctx, ports, () => this.queue.stopping);
     // Scans cut short by a stop or crash are not resumed; say so instead of leaving them "running".
     for (const s of this.store.unfinishedScans()) {
-      this.store.saveScan({ ...s, state: 'failed', finished_at: this.now(), error: 'the exporter stopped before this scan finished' });
+      this.store.saveScan({
+        ...s,
+        state: 'failed',
+        finished_at: this.now(),
+        error: 'the exporter stopped before this scan finished',
+      });
     }
     enrichIpamViews(ipam, this.store, (subnetId) => this.queue.of(subnetId));
   }
@@ -96,16 +121,23 @@ export class DiscoveryService {
       const last = this.store.lastManualScan(subnetId);
       const wait = last ? last.queued_at + this.scanCfg.manual_min_interval_seconds * 1000 - this.now() : 0;
       if (wait > 0) {
-        throw new LanscapeError(429, 'rate_limited', `subnet ${subnet.cidr} was scanned moments ago; try again in ${Math.ceil(wait / 1000)} s`,
-          { retry_after_seconds: Math.ceil(wait / 1000) });
+        throw new LanscapeError(
+          429,
+          'rate_limited',
+          `subnet ${subnet.cidr} was scanned moments ago; try again in ${Math.ceil(wait / 1000)} s`,
+          { retry_after_seconds: Math.ceil(wait / 1000) },
+        );
       }
     }
     const waiting = this.queue.waiting(trigger);
     if (waiting >= this.scanCfg.max_queued) {
       const wait = this.secondsUntilNextStart();
-      throw new LanscapeError(429, 'scan_queue_full',
+      throw new LanscapeError(
+        429,
+        'scan_queue_full',
         `${waiting} ${trigger === 'manual' ? 'manual' : 'scheduled'} scans are waiting already (scan.max_queued); try again in ${wait} s`,
-        { retry_after_seconds: wait, queued: waiting });
+        { retry_after_seconds: wait, queued: waiting },
+      );
     }
     const id = this.store.insertScan(subnetId, subnet.cidr, trigger, this.now());
     const scan = this.store.scan(id)!;
@@ -141,7 +173,8 @@ export class DiscoveryService {
   private secondsUntilNextStart(): number {
     const r = this.queue.running;
     if (!r) return 1;
-    const left = Math.max(0, r.targets * (1 + this.scanCfg.retries) - r.sent) / this.scanCfg.pps + this.scanCfg.timeout_ms / 1000;
+    const left =
+      Math.max(0, r.targets * (1 + this.scanCfg.retries) - r.sent) / this.scanCfg.pps + this.scanCfg.timeout_ms / 1000;
     return Math.min(3600, Math.max(1, Math.ceil(left)));
   }
 
@@ -181,8 +214,16 @@ export class DiscoveryService {
     return uptimeOf(this.ctx, address);
   }
 
-  listEvents(filter: { kind?: string | undefined; address?: string | undefined; subnet_id?: number | undefined; since?: string | undefined },
-    limit: number, offset: number): { count: number; results: EventView[] } {
+  listEvents(
+    filter: {
+      kind?: string | undefined;
+      address?: string | undefined;
+      subnet_id?: number | undefined;
+      since?: string | undefined;
+    },
+    limit: number,
+    offset: number,
+  ): { count: number; results: EventView[] } {
     return listEvents(this.ctx, filter, limit, offset);
   }
 
@@ -203,15 +244,29 @@ export class DiscoveryService {
    * One keyset page of serviceDiscovery: the groups among the next `hosts` alive hosts after
    * the key `after`, and the key to continue from (undefined when there are no more hosts).
    */
-  serviceDiscoveryPage(port: number, tag: string | undefined, after: Buffer | undefined, hosts: number): { groups: SdGroup[]; last: Buffer | undefined } {
+  serviceDiscoveryPage(
+    port: number,
+    tag: string | undefined,
+    after: Buffer | undefined,
+    hosts: number,
+  ): { groups: SdGroup[]; last: Buffer | undefined } {
     return serviceDiscoveryPage(this.store, this.ipam, port, tag, after, hosts);
   }
 
   scanView(s: ScanRow): ScanView {
     return {
-      id: s.id, subnet_id: s.subnet_id, cidr: s.cidr, trigger: s.trigger, state: s.state,
-      progress: Math.round(s.progress * 1000) / 1000, targets: s.targets, sent: s.sent, alive: s.alive,
-      queued_at: iso(s.queued_at)!, started_at: iso(s.started_at), finished_at: iso(s.finished_at),
+      id: s.id,
+      subnet_id: s.subnet_id,
+      cidr: s.cidr,
+      trigger: s.trigger,
+      state: s.state,
+      progress: Math.round(s.progress * 1000) / 1000,
+      targets: s.targets,
+      sent: s.sent,
+      alive: s.alive,
+      queued_at: iso(s.queued_at)!,
+      started_at: iso(s.started_at),
+      finished_at: iso(s.finished_at),
       ...(s.error ? { error: s.error } : {}),
     };
   }

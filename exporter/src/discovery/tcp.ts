@@ -17,15 +17,17 @@ export function checkPort(address: string, port: number, timeoutMs: number): Pro
 }
 
 /** Open ports per address; at most `concurrency` connections are attempted at once. */
-export async function openPorts(jobs: readonly { address: string; ports: readonly number[] }[],
-  options: { timeoutMs: number; concurrency: number }): Promise<Map<string, number[]>> {
+export async function openPorts(
+  jobs: readonly { address: string; ports: readonly number[] }[],
+  options: { timeoutMs: number; concurrency: number },
+): Promise<Map<string, number[]>> {
   const work = jobs.flatMap((j) => j.ports.map((port) => ({ address: j.address, port })));
   const open = new Map<string, number[]>(jobs.map((j) => [j.address, []]));
   let next = 0;
   const worker = async () => {
     while (next < work.length) {
       const { address, port } = work[next++]!;
-      if (await checkPort(address, port, options.timeoutMs) === 'open') open.get(address)!.push(port);
+      if ((await checkPort(address, port, options.timeoutMs)) === 'open') open.get(address)!.push(port);
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, work.length) }, worker));

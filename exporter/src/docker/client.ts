@@ -6,9 +6,22 @@ import { createRequire } from 'node:module';
 import { mapLimit } from '../map-limit.js';
 import type Docker from 'dockerode';
 import type { DockerEndpointConfig } from '../config/schema.js';
-import { type Container, type ContainerStats, type Network, containerFromInspect, networkFromApi, statsFromApi } from './core/model.js';
+import {
+  type Container,
+  type ContainerStats,
+  type Network,
+  containerFromInspect,
+  networkFromApi,
+  statsFromApi,
+} from './core/model.js';
 
-export interface DockerEvent { type: string; action: string; id: string; attributes: Record<string, string>; time: number }
+export interface DockerEvent {
+  type: string;
+  action: string;
+  id: string;
+  attributes: Record<string, string>;
+  time: number;
+}
 
 export interface DockerClient {
   version(): Promise<{ version: string; api_version: string }>;
@@ -21,7 +34,11 @@ export interface DockerClient {
    * Follows the event stream (containers and networks) from `since` (Unix seconds) until it
    * ends or `signal` aborts; resolves once the stream is open and returns its end as `done`.
    */
-  events(since: number | undefined, onEvent: (e: DockerEvent) => void, signal: AbortSignal): Promise<{ done: Promise<void> }>;
+  events(
+    since: number | undefined,
+    onEvent: (e: DockerEvent) => void,
+    signal: AbortSignal,
+  ): Promise<{ done: Promise<void> }>;
   /** One CPU/memory sample without Docker's 1 s wait between two samples (one-shot). */
   stats(id: string): Promise<ContainerStats | null>;
 }
@@ -32,15 +49,38 @@ export const INSPECT_CONCURRENCY = 8;
 /** dockerode merges its options over DOCKER_HOST & co. from the environment: name every one. */
 function modemOptions(e: DockerEndpointConfig, timeout: number | undefined): Docker.DockerOptions {
   const t = e.target;
-  const base = { timeout, version: undefined, ca: undefined, cert: undefined, key: undefined, pathPrefix: undefined } as Docker.DockerOptions;
+  const base = {
+    timeout,
+    version: undefined,
+    ca: undefined,
+    cert: undefined,
+    key: undefined,
+    pathPrefix: undefined,
+  } as Docker.DockerOptions;
   if (t.kind === 'unix') return { ...base, socketPath: t.path, host: undefined, port: undefined, protocol: undefined };
   const read = (what: string, file: string) => {
-    try { return readFileSync(file); } catch (err) { throw new Error(`cannot read tls.${what} ${file}: ${(err as Error).message}`); }
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read tls.${what} ${file}: ${(err as Error).message}`);
+    }
   };
-  const tls = t.kind === 'tcp' && e.tls
-    ? { ca: read('ca_file', e.tls.ca_file), cert: read('cert_file', e.tls.cert_file), key: read('key_file', e.tls.key_file) }
-    : {};
-  return { ...base, socketPath: undefined, host: t.host, port: t.port, protocol: t.kind === 'tcp' ? 'https' : 'http', ...tls };
+  const tls =
+    t.kind === 'tcp' && e.tls
+      ? {
+          ca: read('ca_file', e.tls.ca_file),
+          cert: read('cert_file', e.tls.cert_file),
+          key: read('key_file', e.tls.key_file),
+        }
+      : {};
+  return {
+    ...base,
+    socketPath: undefined,
+    host: t.host,
+    port: t.port,
+    protocol: t.kind === 'tcp' ? 'https' : 'http',
+    ...tls,
+  };
 }
 
 /** Longest event line accepted from the engine (events are well under 1 KiB). */
@@ -82,7 +122,9 @@ export function createDockerClient(endpoint: DockerEndpointConfig): DockerClient
         ...(since === undefined ? {} : { since }),
         abortSignal: signal,
       };
-      const res = await stream.getEvents(opts as Docker.GetEventsOptions) as NodeJS.ReadableStream & { destroy?: () => void };
+      const res = (await stream.getEvents(opts as Docker.GetEventsOptions)) as NodeJS.ReadableStream & {
+        destroy?: () => void;
+      };
       const done = new Promise<void>((resolve, reject) => {
         let buffer = '';
         res.on('data', (chunk: Buffer) => {
@@ -99,11 +141,23 @@ export function createDockerClient(endpoint: DockerEndpointConfig): DockerClient
             const line = buffer.slice(0, nl).trim();
             buffer = buffer.slice(nl + 1);
             if (!line) continue;
-            let raw: { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; time?: number };
-            try { raw = JSON.parse(line); } catch { continue; }
+            let raw: {
+              Type?: string;
+              Action?: string;
+              Actor?: { ID?: string; Attributes?: Record<string, string> };
+              time?: number;
+            };
+            try {
+              raw = JSON.parse(line);
+            } catch {
+              continue;
+            }
             onEvent({
-              type: raw.Type ?? '', action: raw.Action ?? '', id: raw.Actor?.ID ?? '',
-              attributes: raw.Actor?.Attributes ?? {}, time: raw.time ?? 0,
+              type: raw.Type ?? '',
+              action: raw.Action ?? '',
+              id: raw.Actor?.ID ?? '',
+              attributes: raw.Actor?.Attributes ?? {},
+              time: raw.time ?? 0,
             });
           }
         });

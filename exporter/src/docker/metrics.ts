@@ -9,20 +9,45 @@ import type { DockerService } from './service.js';
 export function registerDockerMetrics(registry: Registry, docker: DockerService): void {
   if (docker.config.endpoints.length === 0) return;
   const gauge = snapshotGroup(registry, refresh);
-  const up = gauge('lanscape_docker_up', 'Whether the Docker endpoint answers and its event stream is open (1) or not (0).');
-  const info = gauge('lanscape_docker_container_info', 'Containers with their image and compose project/service; the value is always 1.');
-  const state = gauge('lanscape_docker_container_state',
-    `Container state: 1 for the current one, 0 for the others (${CONTAINER_STATES.join(', ')}).`);
-  const health = gauge('lanscape_docker_container_health_status',
-    `Healthcheck status: 1 for the current one, 0 for the others (${HEALTH_STATUSES.join(', ')}; none without a healthcheck).`);
-  const restarts = gauge('lanscape_docker_container_restarts_total',
-    'Restarts by the restart policy (Docker\'s RestartCount; starts again at 0 when the container is recreated).', 'counter');
+  const up = gauge(
+    'lanscape_docker_up',
+    'Whether the Docker endpoint answers and its event stream is open (1) or not (0).',
+  );
+  const info = gauge(
+    'lanscape_docker_container_info',
+    'Containers with their image and compose project/service; the value is always 1.',
+  );
+  const state = gauge(
+    'lanscape_docker_container_state',
+    `Container state: 1 for the current one, 0 for the others (${CONTAINER_STATES.join(', ')}).`,
+  );
+  const health = gauge(
+    'lanscape_docker_container_health_status',
+    `Healthcheck status: 1 for the current one, 0 for the others (${HEALTH_STATUSES.join(', ')}; none without a healthcheck).`,
+  );
+  const restarts = gauge(
+    'lanscape_docker_container_restarts_total',
+    "Restarts by the restart policy (Docker's RestartCount; starts again at 0 when the container is recreated).",
+    'counter',
+  );
   const started = gauge('lanscape_docker_container_started_timestamp_seconds', 'When the container last started.');
-  const cpu = gauge('lanscape_docker_container_cpu_seconds_total', 'CPU time of running containers (user and system), sampled in the background.', 'counter');
-  const memory = gauge('lanscape_docker_container_memory_bytes', 'Memory working set of running containers (usage minus inactive page cache), sampled in the background.');
-  const overlapInfo = gauge('lanscape_docker_network_overlap_info',
-    'Docker network pools that overlap a subnet managed in IPAM (relation same, inside or contains); the value is always 1.');
-  const overlaps = gauge('lanscape_docker_network_overlaps', 'Docker network pools of the endpoint that overlap subnets managed in IPAM.');
+  const cpu = gauge(
+    'lanscape_docker_container_cpu_seconds_total',
+    'CPU time of running containers (user and system), sampled in the background.',
+    'counter',
+  );
+  const memory = gauge(
+    'lanscape_docker_container_memory_bytes',
+    'Memory working set of running containers (usage minus inactive page cache), sampled in the background.',
+  );
+  const overlapInfo = gauge(
+    'lanscape_docker_network_overlap_info',
+    'Docker network pools that overlap a subnet managed in IPAM (relation same, inside or contains); the value is always 1.',
+  );
+  const overlaps = gauge(
+    'lanscape_docker_network_overlaps',
+    'Docker network pools of the endpoint that overlap subnets managed in IPAM.',
+  );
 
   function refresh() {
     const counts = new Map<string, number>();
@@ -32,7 +57,15 @@ export function registerDockerMetrics(registry: Registry, docker: DockerService)
       // While an endpoint is down its last snapshot stays: alerts on containers do not flap.
       for (const c of ep.containers) {
         const labels = { endpoint: ep.name, container: c.name };
-        info.set({ ...labels, image: c.image, compose_project: c.compose_project ?? '', compose_service: c.compose_service ?? '' }, 1);
+        info.set(
+          {
+            ...labels,
+            image: c.image,
+            compose_project: c.compose_project ?? '',
+            compose_service: c.compose_service ?? '',
+          },
+          1,
+        );
         for (const s of CONTAINER_STATES) state.set({ ...labels, state: s }, s === c.state ? 1 : 0);
         for (const s of HEALTH_STATUSES) health.set({ ...labels, status: s }, s === c.health ? 1 : 0);
         restarts.set(labels, c.restart_count);
@@ -45,7 +78,10 @@ export function registerDockerMetrics(registry: Registry, docker: DockerService)
       }
     }
     for (const o of docker.conflicts()) {
-      overlapInfo.set({ endpoint: o.endpoint, network: o.network, cidr: o.cidr, subnet: o.subnet, relation: o.relation }, 1);
+      overlapInfo.set(
+        { endpoint: o.endpoint, network: o.network, cidr: o.cidr, subnet: o.subnet, relation: o.relation },
+        1,
+      );
       counts.set(o.endpoint, (counts.get(o.endpoint) ?? 0) + 1);
     }
     for (const [endpoint, n] of counts) overlaps.set({ endpoint }, n);

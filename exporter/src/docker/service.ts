@@ -29,7 +29,17 @@ const RECONNECT_MAX_MS = 30_000;
 const EVENT_DEBOUNCE_MS = 50;
 const STATS_CONCURRENCY = 4;
 /** Container events that do not change what the exporter keeps (exec_* too). */
-const IGNORED_ACTIONS = new Set(['attach', 'detach', 'resize', 'top', 'archive-path', 'extract-to-dir', 'export', 'commit', 'copy']);
+const IGNORED_ACTIONS = new Set([
+  'attach',
+  'detach',
+  'resize',
+  'top',
+  'archive-path',
+  'extract-to-dir',
+  'export',
+  'commit',
+  'copy',
+]);
 
 type DockerConfig = Config['docker'];
 
@@ -74,14 +84,37 @@ export class DockerService {
   private readonly loops: TimerLoop[] = [];
   private stopping = false;
 
-  constructor(db: Db, readonly ipam: IpamService, readonly config: DockerConfig, private readonly logger: Logger, private readonly deps: DockerDeps = {}) {
+  constructor(
+    db: Db,
+    readonly ipam: IpamService,
+    readonly config: DockerConfig,
+    private readonly logger: Logger,
+    private readonly deps: DockerDeps = {},
+  ) {
     this.store = new DockerStore(db);
     for (const e of config.endpoints) {
       this.endpoints.set(e.name, {
-        config: e, url: showTarget(e.target), client: null, up: false, version: null, apiVersion: null, lastError: null,
-        lastSyncAt: null, containers: new Map(), networks: [], stats: new Map(), lastEventTime: undefined, events: null,
-        dirty: new Set(), networksDirty: false, flushTimer: undefined, reconnectTimer: undefined, reconnectDelay: RECONNECT_MIN_MS,
-        queue: Promise.resolve(), statsRunning: false, lastPlanProblems: '',
+        config: e,
+        url: showTarget(e.target),
+        client: null,
+        up: false,
+        version: null,
+        apiVersion: null,
+        lastError: null,
+        lastSyncAt: null,
+        containers: new Map(),
+        networks: [],
+        stats: new Map(),
+        lastEventTime: undefined,
+        events: null,
+        dirty: new Set(),
+        networksDirty: false,
+        flushTimer: undefined,
+        reconnectTimer: undefined,
+        reconnectDelay: RECONNECT_MIN_MS,
+        queue: Promise.resolve(),
+        statsRunning: false,
+        lastPlanProblems: '',
       });
     }
   }
@@ -90,10 +123,20 @@ export class DockerService {
     if (this.endpoints.size === 0) return;
     for (const ep of this.endpoints.values()) void this.connect(ep);
     const every = (ms: number, fn: (ep: Endpoint) => void) => {
-      this.loops.push(startTimerLoop(() => { for (const ep of this.endpoints.values()) if (ep.up && !this.stopping) fn(ep); }, ms));
+      this.loops.push(
+        startTimerLoop(() => {
+          for (const ep of this.endpoints.values()) if (ep.up && !this.stopping) fn(ep);
+        }, ms),
+      );
     };
     every(this.config.resync_seconds * 1000, (ep) => void this.enqueue(ep, () => this.fullSync(ep)));
-    every(HEARTBEAT_MS, (ep) => void this.enqueue(ep, async () => { await ep.client!.version(); }));
+    every(
+      HEARTBEAT_MS,
+      (ep) =>
+        void this.enqueue(ep, async () => {
+          await ep.client!.version();
+        }),
+    );
     if (this.config.stats) every(this.config.stats_interval_seconds * 1000, (ep) => void this.collectStats(ep));
   }
 
@@ -110,13 +153,19 @@ export class DockerService {
 
   /** Collector status per endpoint, as `docker:<name>`. */
   collectors(): Record<string, { up: boolean; message?: string }> {
-    return Object.fromEntries([...this.endpoints.values()].map((ep) => [`docker:${ep.config.name}`,
-      { up: ep.up, ...(ep.up || !ep.lastError ? {} : { message: ep.lastError }) }]));
+    return Object.fromEntries(
+      [...this.endpoints.values()].map((ep) => [
+        `docker:${ep.config.name}`,
+        { up: ep.up, ...(ep.up || !ep.lastError ? {} : { message: ep.lastError }) },
+      ]),
+    );
   }
 
   /** Full listing of every connected endpoint now, for tests and after configuration changes. */
   async syncNow(): Promise<void> {
-    await Promise.all([...this.endpoints.values()].filter((ep) => ep.up).map((ep) => this.enqueue(ep, () => this.fullSync(ep))));
+    await Promise.all(
+      [...this.endpoints.values()].filter((ep) => ep.up).map((ep) => this.enqueue(ep, () => this.fullSync(ep))),
+    );
   }
 
   // ---------------------------------------------------------------- connection
@@ -147,11 +196,18 @@ export class DockerService {
       const { done } = await client.events(ep.lastEventTime, (e) => this.onEvent(ep, e), events.signal);
       ep.client = client;
       ep.events = events;
-      done.then(() => this.streamEnded(ep, events, null), (err: unknown) => this.streamEnded(ep, events, err));
+      done.then(
+        () => this.streamEnded(ep, events, null),
+        (err: unknown) => this.streamEnded(ep, events, err),
+      );
       await this.fullSync(ep);
       ep.version = version.version;
       ep.apiVersion = version.api_version;
-      if (!ep.up) this.logger.info({ endpoint: ep.config.name, url: ep.url, version: version.version }, 'docker endpoint connected');
+      if (!ep.up)
+        this.logger.info(
+          { endpoint: ep.config.name, url: ep.url, version: version.version },
+          'docker endpoint connected',
+        );
       ep.up = true;
       ep.lastError = null;
       ep.reconnectDelay = RECONNECT_MIN_MS;
@@ -167,7 +223,8 @@ export class DockerService {
 
   private markDown(ep: Endpoint, err: unknown): void {
     const message = messageOf(err);
-    if (ep.up || ep.lastError !== message) this.logger.warn({ endpoint: ep.config.name, url: ep.url, err: message }, 'docker endpoint unavailable');
+    if (ep.up || ep.lastError !== message)
+      this.logger.warn({ endpoint: ep.config.name, url: ep.url, err: message }, 'docker endpoint unavailable');
     ep.up = false;
     ep.lastError = message;
     ep.events?.abort();
@@ -241,14 +298,24 @@ export class DockerService {
     const name = ep.config.name;
     const problems: string[] = [];
     const attempt = (what: string, fn: () => void) => {
-      try { fn(); } catch (err) { problems.push(`${what}: ${messageOf(err)}`); }
+      try {
+        fn();
+      } catch (err) {
+        problems.push(`${what}: ${messageOf(err)}`);
+      }
     };
     let addressPlan: AddressPlan | undefined;
     this.ipam.write(() => {
       const subnetPlan = planSubnets(name, ep.networks, this.store.subnets());
       for (const s of subnetPlan.create) {
         attempt(`subnet ${s.cidr}`, () => {
-          const input = { cidr: s.cidr, name: s.name, description: s.description, tags: ['docker'], scan_enabled: false };
+          const input = {
+            cidr: s.cidr,
+            name: s.name,
+            description: s.description,
+            tags: ['docker'],
+            scan_enabled: false,
+          };
           let view;
           try {
             view = this.ipam.createSubnet({ ...input, gateway: s.gateway }, DOCKER_ACTOR);
@@ -268,7 +335,8 @@ export class DockerService {
         lookup: (a) => this.store.addressAt(ipKey(parseIp(a))),
         covered: (a) => index.mostSpecific(parseIp(a)) !== null,
       });
-      for (const r of addressPlan.remove) attempt(`release ${r.address}`, () => this.ipam.deleteAddress(r.id, DOCKER_ACTOR));
+      for (const r of addressPlan.remove)
+        attempt(`release ${r.address}`, () => this.ipam.deleteAddress(r.id, DOCKER_ACTOR));
       for (const r of addressPlan.unlink) this.store.unlinkAddress(r.id);
       for (const u of addressPlan.update) {
         attempt(`update ${u.address}`, () => {
@@ -283,7 +351,8 @@ export class DockerService {
         });
       }
       // A subnet that still holds a person's addresses stays (IPAM answers 409); it is retried at every sync.
-      for (const r of subnetPlan.remove) attempt(`remove subnet ${r.cidr}`, () => this.ipam.deleteSubnet(r.id, false, DOCKER_ACTOR));
+      for (const r of subnetPlan.remove)
+        attempt(`remove subnet ${r.cidr}`, () => this.ipam.deleteSubnet(r.id, false, DOCKER_ACTOR));
     });
     // Log a changed set of problems once, not at every sync.
     const summary = problems.join('; ');
@@ -291,7 +360,8 @@ export class DockerService {
       if (summary) this.logger.warn({ endpoint: name, problems }, 'docker: some IPAM changes were refused');
       ep.lastPlanProblems = summary;
     }
-    if (addressPlan?.skipped.length) this.logger.debug({ endpoint: name, skipped: addressPlan.skipped }, 'docker: addresses not recorded');
+    if (addressPlan?.skipped.length)
+      this.logger.debug({ endpoint: name, skipped: addressPlan.skipped }, 'docker: addresses not recorded');
   }
 
   // ---------------------------------------------------------------- stats
@@ -304,17 +374,22 @@ export class DockerService {
       const ids = new Set(running.map((c) => c.id));
       for (const id of ep.stats.keys()) if (!ids.has(id)) ep.stats.delete(id);
       let next = 0;
-      await Promise.all(Array.from({ length: Math.min(STATS_CONCURRENCY, running.length) }, async () => {
-        while (next < running.length && !this.stopping) {
-          const c = running[next++]!;
-          try {
-            const s = await client.stats(c.id);
-            if (s) ep.stats.set(c.id, s);
-          } catch (err) {
-            this.logger.debug({ endpoint: ep.config.name, container: c.name, err: messageOf(err) }, 'docker stats failed');
+      await Promise.all(
+        Array.from({ length: Math.min(STATS_CONCURRENCY, running.length) }, async () => {
+          while (next < running.length && !this.stopping) {
+            const c = running[next++]!;
+            try {
+              const s = await client.stats(c.id);
+              if (s) ep.stats.set(c.id, s);
+            } catch (err) {
+              this.logger.debug(
+                { endpoint: ep.config.name, container: c.name, err: messageOf(err) },
+                'docker stats failed',
+              );
+            }
           }
-        }
-      }));
+        }),
+      );
     } finally {
       ep.statsRunning = false;
     }
@@ -332,17 +407,34 @@ export class DockerService {
   }
 
   /** The in-memory state metrics read: no I/O. */
-  snapshot(): { name: string; up: boolean; containers: Container[]; networks: Network[]; stats: ReadonlyMap<string, ContainerStats> }[] {
+  snapshot(): {
+    name: string;
+    up: boolean;
+    containers: Container[];
+    networks: Network[];
+    stats: ReadonlyMap<string, ContainerStats>;
+  }[] {
     return [...this.endpoints.values()].map((ep) => ({
-      name: ep.config.name, up: ep.up, containers: [...ep.containers.values()], networks: ep.networks, stats: ep.stats,
+      name: ep.config.name,
+      up: ep.up,
+      containers: [...ep.containers.values()],
+      networks: ep.networks,
+      stats: ep.stats,
     }));
   }
 
   endpointViews(): EndpointView[] {
     return [...this.endpoints.values()].map((ep) => ({
-      name: ep.config.name, url: ep.url, up: ep.up, version: ep.version, api_version: ep.apiVersion, last_error: ep.lastError,
-      last_sync_at: iso(ep.lastSyncAt), containers: ep.containers.size,
-      running: [...ep.containers.values()].filter((c) => c.state === 'running').length, networks: ep.networks.length,
+      name: ep.config.name,
+      url: ep.url,
+      up: ep.up,
+      version: ep.version,
+      api_version: ep.apiVersion,
+      last_error: ep.lastError,
+      last_sync_at: iso(ep.lastSyncAt),
+      containers: ep.containers.size,
+      running: [...ep.containers.values()].filter((c) => c.state === 'running').length,
+      networks: ep.networks.length,
     }));
   }
 
@@ -359,19 +451,37 @@ export class DockerService {
       for (const c of sorted) {
         const stats = ep.stats.get(c.id);
         out.push({
-          endpoint: ep.config.name, id: c.id, name: c.name, image: c.image, state: c.state, health: c.health,
-          restart_count: c.restart_count, exit_code: c.exit_code, started_at: iso(c.started_at), finished_at: iso(c.finished_at),
-          created_at: iso(c.created_at), compose_project: c.compose_project, compose_service: c.compose_service,
-          cpu_seconds: stats?.cpu_seconds ?? null, memory_bytes: stats?.memory_bytes ?? null,
+          endpoint: ep.config.name,
+          id: c.id,
+          name: c.name,
+          image: c.image,
+          state: c.state,
+          health: c.health,
+          restart_count: c.restart_count,
+          exit_code: c.exit_code,
+          started_at: iso(c.started_at),
+          finished_at: iso(c.finished_at),
+          created_at: iso(c.created_at),
+          compose_project: c.compose_project,
+          compose_service: c.compose_service,
+          cpu_seconds: stats?.cpu_seconds ?? null,
+          memory_bytes: stats?.memory_bytes ?? null,
           networks: c.networks.map((n) => {
             const live = [n.ipv4, n.ipv6].filter((a): a is string => a !== null);
-            const all = [...new Set([...live, n.static_ipv4, n.static_ipv6, ...(recorded.get(`${c.id}|${n.network}`) ?? [])])]
-              .filter((a): a is string => a !== null);
+            const all = [
+              ...new Set([...live, n.static_ipv4, n.static_ipv6, ...(recorded.get(`${c.id}|${n.network}`) ?? [])]),
+            ].filter((a): a is string => a !== null);
             return {
-              network: n.network, mac: n.mac,
+              network: n.network,
+              mac: n.mac,
               addresses: all.map((address) => {
                 const row = this.store.addressAt(ipKey(parseIp(address)));
-                return { address, live: live.includes(address), address_id: row?.id ?? null, source: row?.source ?? null };
+                return {
+                  address,
+                  live: live.includes(address),
+                  address_id: row?.id ?? null,
+                  source: row?.source ?? null,
+                };
               }),
             };
           }),
@@ -384,24 +494,41 @@ export class DockerService {
   networkViews(endpoint: string | undefined): NetworkView[] {
     const subnets = this.store.subnets();
     const byCidr = new Map(subnets.map((s) => [s.cidr, s]));
-    return this.selected(endpoint).flatMap((ep) => [...ep.networks].sort((a, b) => a.name.localeCompare(b.name)).map((n) => ({
-      endpoint: ep.config.name, id: n.id, name: n.name, driver: n.driver, scope: n.scope, internal: n.internal,
-      containers: [...ep.containers.values()].filter((c) => c.networks.some((cn) => cn.network === n.name)).length,
-      subnets: n.subnets.map((p) => {
-        const s = byCidr.get(p.cidr);
-        return { cidr: p.cidr, gateway: p.gateway, ip_range: p.ip_range, subnet_id: s?.id ?? null, managed: s !== undefined && s.docker === null };
-      }),
-    })));
+    return this.selected(endpoint).flatMap((ep) =>
+      [...ep.networks]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((n) => ({
+          endpoint: ep.config.name,
+          id: n.id,
+          name: n.name,
+          driver: n.driver,
+          scope: n.scope,
+          internal: n.internal,
+          containers: [...ep.containers.values()].filter((c) => c.networks.some((cn) => cn.network === n.name)).length,
+          subnets: n.subnets.map((p) => {
+            const s = byCidr.get(p.cidr);
+            return {
+              cidr: p.cidr,
+              gateway: p.gateway,
+              ip_range: p.ip_range,
+              subnet_id: s?.id ?? null,
+              managed: s !== undefined && s.docker === null,
+            };
+          }),
+        })),
+    );
   }
 
   /** Docker pools overlapping subnets a person manages; computed on read from the snapshots. */
   conflicts(): ConflictView[] {
     const pools = [...this.endpoints.values()].flatMap((ep) =>
-      ep.networks.flatMap((n) => n.subnets.map((p) => ({ endpoint: ep.config.name, network: n.name, cidr: p.cidr }))));
+      ep.networks.flatMap((n) => n.subnets.map((p) => ({ endpoint: ep.config.name, network: n.name, cidr: p.cidr }))),
+    );
     if (pools.length === 0) return [];
     const managed = this.store.subnets().filter((s) => s.docker === null);
     return networkOverlaps(pools, managed).map((o) => ({
-      kind: 'network_overlap', ...o,
+      kind: 'network_overlap',
+      ...o,
       message: `Docker network ${o.network} on ${o.endpoint} (${o.cidr}) ${o.relation === 'same' ? 'is' : o.relation === 'inside' ? 'lies inside' : 'covers'} managed subnet ${o.subnet}`,
     }));
   }

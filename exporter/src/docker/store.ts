@@ -4,12 +4,26 @@ import type { Db } from '../store/db.js';
 import type { AddressLink, AddressRef, SubnetRef } from './core/reconcile.js';
 
 interface LinkedAddressRow {
-  id: number; address: string; source: string; state: string; hostname: string | null; mac: string | null; description: string;
-  endpoint: string | null; container_id: string | null; network: string | null;
+  id: number;
+  address: string;
+  source: string;
+  state: string;
+  hostname: string | null;
+  mac: string | null;
+  description: string;
+  endpoint: string | null;
+  container_id: string | null;
+  network: string | null;
 }
 
 const toRef = (r: LinkedAddressRow): AddressRef => ({
-  id: r.id, address: r.address, source: r.source, state: r.state, hostname: r.hostname, mac: r.mac, description: r.description,
+  id: r.id,
+  address: r.address,
+  source: r.source,
+  state: r.state,
+  hostname: r.hostname,
+  mac: r.mac,
+  description: r.description,
   docker: r.endpoint === null ? null : { endpoint: r.endpoint, container_id: r.container_id!, network: r.network! },
 });
 
@@ -23,11 +37,14 @@ export class DockerStore {
         LEFT JOIN docker_subnets d ON d.subnet_id = s.id`),
       linkSubnet: db.prepare(`INSERT INTO docker_subnets (subnet_id, endpoint, network, network_id) VALUES (?, ?, ?, ?)
         ON CONFLICT (subnet_id) DO UPDATE SET endpoint = excluded.endpoint, network = excluded.network, network_id = excluded.network_id`),
-      ownedAddresses: db.prepare(`SELECT ${addressColumns} FROM docker_addresses d JOIN addresses a ON a.id = d.address_id
+      ownedAddresses:
+        db.prepare(`SELECT ${addressColumns} FROM docker_addresses d JOIN addresses a ON a.id = d.address_id
         WHERE d.endpoint = ?`),
-      addressAt: db.prepare(`SELECT ${addressColumns} FROM addresses a LEFT JOIN docker_addresses d ON d.address_id = a.id
+      addressAt:
+        db.prepare(`SELECT ${addressColumns} FROM addresses a LEFT JOIN docker_addresses d ON d.address_id = a.id
         WHERE a.ip_key = ?`),
-      linkAddress: db.prepare(`INSERT INTO docker_addresses (address_id, endpoint, container_id, network) VALUES (?, ?, ?, ?)
+      linkAddress:
+        db.prepare(`INSERT INTO docker_addresses (address_id, endpoint, container_id, network) VALUES (?, ?, ?, ?)
         ON CONFLICT (address_id) DO UPDATE SET endpoint = excluded.endpoint, container_id = excluded.container_id, network = excluded.network`),
       unlinkAddress: db.prepare('DELETE FROM docker_addresses WHERE address_id = ?'),
     };
@@ -35,8 +52,19 @@ export class DockerStore {
 
   /** Every IPAM subnet with the Docker network it was created for, if any. */
   subnets(): SubnetRef[] {
-    return (this.s.subnets.all() as { id: number; cidr: string; endpoint: string | null; network: string | null; network_id: string | null }[])
-      .map((r) => ({ id: r.id, cidr: r.cidr, docker: r.endpoint === null ? null : { endpoint: r.endpoint, network: r.network!, network_id: r.network_id! } }));
+    return (
+      this.s.subnets.all() as {
+        id: number;
+        cidr: string;
+        endpoint: string | null;
+        network: string | null;
+        network_id: string | null;
+      }[]
+    ).map((r) => ({
+      id: r.id,
+      cidr: r.cidr,
+      docker: r.endpoint === null ? null : { endpoint: r.endpoint, network: r.network!, network_id: r.network_id! },
+    }));
   }
 
   linkSubnet(subnetId: number, endpoint: string, network: string, networkId: string): void {

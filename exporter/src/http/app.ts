@@ -58,33 +58,45 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requestLog(logger, deps.observeRequest));
   app.use(hostAllowList(config.allowed_hosts));
 
-  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
   app.get('/readyz', (_req, res) => {
     const ok = deps.collectors().store?.up === true;
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'store unavailable' });
   });
-  app.get('/metrics', metricsAuth(config, new AuthThrottle(config.auth_failures_per_minute, logger, '/metrics')), async (_req, res, next) => {
-    try {
-      const body = await registry.metrics();
-      res.type(registry.contentType).send(body);
-    } catch (e) { next(e); }
-  });
+  app.get(
+    '/metrics',
+    metricsAuth(config, new AuthThrottle(config.auth_failures_per_minute, logger, '/metrics')),
+    async (_req, res, next) => {
+      try {
+        const body = await registry.metrics();
+        res.type(registry.contentType).send(body);
+      } catch (e) {
+        next(e);
+      }
+    },
+  );
 
   const tokens = new TokenVerifier(config.tokens);
   if (tokens.configured === 0) {
     // A newcomer's first start: say how to open the API instead of leaving every call a 401.
-    logger.warn('no API tokens are set, so /api/v1 answers 401 to everything. Create one and keep it, e.g.\n' +
-      '  openssl rand -hex 24 > lanscape-write.token && chmod 600 lanscape-write.token\n' +
-      '  LANSCAPE_WRITE_TOKEN=$(cat lanscape-write.token) npm start');
+    logger.warn(
+      'no API tokens are set, so /api/v1 answers 401 to everything. Create one and keep it, e.g.\n' +
+        '  openssl rand -hex 24 > lanscape-write.token && chmod 600 lanscape-write.token\n' +
+        '  LANSCAPE_WRITE_TOKEN=$(cat lanscape-write.token) npm start',
+    );
   }
   const router = express.Router();
   const api = new ApiRoutes(router, tokens, deps.writes, {}, { logger });
-  router.use(apiGate({
-    tokens,
-    grafanaProxy: config.tokens.grafana_proxy,
-    grafanaId: config.grafana.url === undefined ? undefined : new GrafanaIdVerifier(config.grafana.url, logger),
-    throttle: new AuthThrottle(config.auth_failures_per_minute, logger, '/api/v1'),
-  }));
+  router.use(
+    apiGate({
+      tokens,
+      grafanaProxy: config.tokens.grafana_proxy,
+      grafanaId: config.grafana.url === undefined ? undefined : new GrafanaIdVerifier(config.grafana.url, logger),
+      throttle: new AuthThrottle(config.auth_failures_per_minute, logger, '/api/v1'),
+    }),
+  );
   router.use(api.authenticate);
   router.use('/import', express.text({ type: 'text/csv', limit: config.import_limit_bytes }));
   router.use(express.json({ limit: config.body_limit_bytes, strict: true }));
@@ -99,13 +111,18 @@ export function createApp(deps: AppDeps): express.Express {
   const openapi = openApiDocument(api.registry.definitions, {
     openapi: '3.0.3',
     info: {
-      title: 'Lanscape exporter API', version: VERSION, license: { name: 'AGPL-3.0-or-later' },
-      description: 'IPAM source of truth and network monitoring. Send `Authorization: Bearer <token>`; ' +
+      title: 'Lanscape exporter API',
+      version: VERSION,
+      license: { name: 'AGPL-3.0-or-later' },
+      description:
+        'IPAM source of truth and network monitoring. Send `Authorization: Bearer <token>`; ' +
         'GET needs read scope, changes need write, VM creation and settings need admin.',
     },
     servers: [{ url: '/' }],
   });
-  app.get('/api/v1/openapi.json', (_req, res) => { res.json(openapi); });
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/api/v1/openapi.json' } }));
 
   app.use('/api/v1', router);
@@ -130,7 +147,8 @@ function requestLog(logger: Logger, observe: AppDeps['observeRequest']): express
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       // Route templates only, so label values stay bounded whatever paths clients send. API
       // routes record theirs in res.locals because the error handler runs outside the route.
-      const route = (res.locals.route as string | undefined) ??
+      const route =
+        (res.locals.route as string | undefined) ??
         (req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
       observe(route, req.method, res.statusCode, seconds);
       const status = res.statusCode;
@@ -139,10 +157,18 @@ function requestLog(logger: Logger, observe: AppDeps['observeRequest']): express
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       const user = req.headers['x-grafana-user'];
-      logger[level]({
-        reqId: id, method: req.method, url: req.originalUrl, route, status,
-        durationMs: Math.round(seconds * 1e4) / 10, ...(typeof user === 'string' ? { grafanaUser: user.slice(0, 256) } : {}),
-      }, 'request');
+      logger[level](
+        {
+          reqId: id,
+          method: req.method,
+          url: req.originalUrl,
+          route,
+          status,
+          durationMs: Math.round(seconds * 1e4) / 10,
+          ...(typeof user === 'string' ? { grafanaUser: user.slice(0, 256) } : {}),
+        },
+        'request',
+      );
     });
     next();
   };
@@ -150,14 +176,21 @@ function requestLog(logger: Logger, observe: AppDeps['observeRequest']): express
 
 function registerInfoRoutes(api: ApiRoutes, deps: AppDeps): void {
   api.add({
-    method: 'get', path: '/info', scope: 'read', tag: 'system', summary: 'Exporter version and collector status',
+    method: 'get',
+    path: '/info',
+    scope: 'read',
+    tag: 'system',
+    summary: 'Exporter version and collector status',
     responses: {
       200: {
         description: 'Version, schema and collectors',
-        schema: z.object({
-          version: z.string(), schema_version: z.number().int(),
-          collectors: z.record(z.string(), z.object({ up: z.boolean(), message: z.string().optional() })),
-        }).meta({ id: 'Info' }),
+        schema: z
+          .object({
+            version: z.string(),
+            schema_version: z.number().int(),
+            collectors: z.record(z.string(), z.object({ up: z.boolean(), message: z.string().optional() })),
+          })
+          .meta({ id: 'Info' }),
       },
     },
     handler: () => ({
@@ -181,7 +214,9 @@ function metricsAuth(config: Config, throttle: AuthThrottle): express.RequestHan
       return;
     }
     const m = /^Basic ([A-Za-z0-9+/=]{1,1024})$/.exec(req.get('authorization') ?? '');
-    const given = createHash('sha256').update(m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '').digest();
+    const given = createHash('sha256')
+      .update(m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '')
+      .digest();
     if (m && timingSafeEqual(given, expected)) return next();
     if (m) throttle.fail(key);
     res.set('WWW-Authenticate', 'Basic realm="lanscape metrics"');
@@ -189,7 +224,11 @@ function metricsAuth(config: Config, throttle: AuthThrottle): express.RequestHan
   };
 }
 
-interface BodyParserError { type?: string; status?: number; message: string }
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  message: string;
+}
 
 function errorHandler(logger: Logger) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -205,10 +244,14 @@ function errorHandler(logger: Logger) {
       e = err;
     } else {
       const bp = err as BodyParserError;
-      if (bp.type === 'entity.too.large') e = new LanscapeError(413, 'payload_too_large', 'the request body is too large');
-      else if (bp.type === 'entity.parse.failed') e = new LanscapeError(400, 'invalid_json', 'the request body is not valid JSON');
-      else if (bp.type === 'encoding.unsupported' || bp.type === 'charset.unsupported') e = new LanscapeError(415, 'unsupported_media_type', bp.message);
-      else if (bp.status === 400 || bp.type === 'request.aborted') e = new LanscapeError(400, 'bad_request', bp.message);
+      if (bp.type === 'entity.too.large')
+        e = new LanscapeError(413, 'payload_too_large', 'the request body is too large');
+      else if (bp.type === 'entity.parse.failed')
+        e = new LanscapeError(400, 'invalid_json', 'the request body is not valid JSON');
+      else if (bp.type === 'encoding.unsupported' || bp.type === 'charset.unsupported')
+        e = new LanscapeError(415, 'unsupported_media_type', bp.message);
+      else if (bp.status === 400 || bp.type === 'request.aborted')
+        e = new LanscapeError(400, 'bad_request', bp.message);
       else {
         logger.error({ err, reqId: res.locals.requestId as string }, 'unhandled error');
         e = new LanscapeError(500, 'internal', 'internal error; see the exporter log for the request id');
@@ -217,6 +260,8 @@ function errorHandler(logger: Logger) {
     if (e.status === 401 && !res.get('WWW-Authenticate')) res.set('WWW-Authenticate', 'Bearer');
     const retry = (e.details as { retry_after_seconds?: number } | undefined)?.retry_after_seconds;
     if (e.status === 429 && retry) res.set('Retry-After', String(retry));
-    res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) } });
+    res.status(e.status).json({
+      error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) },
+    });
   };
 }

@@ -13,7 +13,10 @@ import { LanscapeError } from '../errors.js';
 
 const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 
-export interface TokenIdentity { readonly name: string; readonly scope: Scope }
+export interface TokenIdentity {
+  readonly name: string;
+  readonly scope: Scope;
+}
 
 export class TokenVerifier {
   private readonly tokens: { digest: Buffer; identity: TokenIdentity }[];
@@ -72,7 +75,10 @@ export function clientKey(remoteAddress: string | undefined): string {
   return `${ipaddr.IPv6.parse(a).toNormalizedString().split(':').slice(0, 4).join(':')}::/64`;
 }
 
-interface FailureWindow { start: number; failures: number }
+interface FailureWindow {
+  start: number;
+  failures: number;
+}
 
 /**
  * Failed authentications per client address in fixed one-minute windows. When an address
@@ -123,10 +129,15 @@ export class AuthThrottle {
     }
     w.failures++;
     if (w.failures === this.limit) {
-      this.logger.warn({
-        client: key, surface: this.surface, failures: w.failures,
-        retryAfterSeconds: Math.max(1, Math.ceil((w.start + this.windowMs - now) / 1000)),
-      }, 'too many failed authentications from one address; answering it 429 until its minute is over');
+      this.logger.warn(
+        {
+          client: key,
+          surface: this.surface,
+          failures: w.failures,
+          retryAfterSeconds: Math.max(1, Math.ceil((w.start + this.windowMs - now) / 1000)),
+        },
+        'too many failed authentications from one address; answering it 429 until its minute is over',
+      );
     }
   }
 
@@ -139,8 +150,12 @@ export class AuthThrottle {
 }
 
 export function throttledError(seconds: number): LanscapeError {
-  return new LanscapeError(429, 'too_many_auth_failures',
-    `too many failed authentications from this address; try again in ${seconds} s`, { retry_after_seconds: seconds });
+  return new LanscapeError(
+    429,
+    'too_many_auth_failures',
+    `too many failed authentications from this address; try again in ${seconds} s`,
+    { retry_after_seconds: seconds },
+  );
 }
 
 /** Normalised Host header: host and port, or undefined when it is not a plain host[:port]. */
@@ -163,7 +178,8 @@ export function hostAllowList(allowed: readonly string[]): RequestHandler {
     res.status(421).json({
       error: {
         code: 'host_not_allowed',
-        message: `this exporter does not answer to Host "${String(req.headers.host ?? '').slice(0, 100)}"; ` +
+        message:
+          `this exporter does not answer to Host "${String(req.headers.host ?? '').slice(0, 100)}"; ` +
           'add it to LANSCAPE_ALLOWED_HOSTS (allowed_hosts) if it is a name of this exporter',
       },
     });

@@ -47,7 +47,9 @@ export function patternSource(pattern: string): string {
   if (!/^[dgimsuvy]+$/.test(flags)) return pattern;
   const unsupported = [...flags].filter((f) => 'imsv'.includes(f));
   if (unsupported.length > 0) {
-    throw new Error(`OpenAPI pattern ${JSON.stringify(pattern)} needs regex flags ${unsupported.join('')}, which a pattern cannot carry`);
+    throw new Error(
+      `OpenAPI pattern ${JSON.stringify(pattern)} needs regex flags ${unsupported.join('')}, which a pattern cannot carry`,
+    );
   }
   return pattern.slice(0, m.index);
 }

@@ -9,7 +9,11 @@ export function responseChecksEnabled(env: NodeJS.ProcessEnv = process.env): boo
   return env.LANSCAPE_VALIDATE_RESPONSES === '1';
 }
 
-export interface DeclaredResponse { description: string; schema?: z.ZodType; contentType?: string }
+export interface DeclaredResponse {
+  description: string;
+  schema?: z.ZodType;
+  contentType?: string;
+}
 
 /**
  * Why an answer breaks its route's declaration, or null when it keeps it. `body` is what the
@@ -17,13 +21,20 @@ export interface DeclaredResponse { description: string; schema?: z.ZodType; con
  * are checked for their status only.
  */
 export function responseMismatch(
-  route: string, declared: Record<number, DeclaredResponse>, status: number, body: unknown, contentType: string | undefined,
+  route: string,
+  declared: Record<number, DeclaredResponse>,
+  status: number,
+  body: unknown,
+  contentType: string | undefined,
 ): string | null {
   const spec = declared[status];
-  if (!spec) return `${route} answered ${status}, which its route does not declare (declared: ${Object.keys(declared).join(', ')})`;
+  if (!spec)
+    return `${route} answered ${status}, which its route does not declare (declared: ${Object.keys(declared).join(', ')})`;
   if (contentType !== undefined && !/json/i.test(contentType)) return null;
   if (!spec.schema) {
-    return body === undefined ? null : `${route} answered ${status} with a body, but its route declares none for ${status}`;
+    return body === undefined
+      ? null
+      : `${route} answered ${status} with a body, but its route declares none for ${status}`;
   }
   if (body === undefined) return `${route} answered ${status} without a body, but its route declares one`;
   const result = strict(spec.schema).safeParse(body);
@@ -38,7 +49,7 @@ export function responseMismatch(
 
 /** The answer as the client sees it: JSON.stringify drops undefined and turns dates into strings. */
 export function asSent(body: unknown): unknown {
-  return body === undefined ? undefined : JSON.parse(JSON.stringify(body)) as unknown;
+  return body === undefined ? undefined : (JSON.parse(JSON.stringify(body)) as unknown);
 }
 
 const strictCache = new WeakMap<z.ZodType, z.ZodType>();
@@ -62,24 +73,42 @@ function strictOf(schema: z.ZodType, depth: number): z.ZodType {
   let out: z.ZodType;
   switch (def.type) {
     case 'object': {
-      const shape = Object.fromEntries(Object.entries(def.shape as Record<string, z.ZodType>).map(([k, v]) => [k, s(v)]));
+      const shape = Object.fromEntries(
+        Object.entries(def.shape as Record<string, z.ZodType>).map(([k, v]) => [k, s(v)]),
+      );
       // A declared catchall (z.looseObject, .catchall(x)) is the schema's own choice: kept.
       const catchall = def.catchall === undefined ? z.never() : s(def.catchall);
       out = schema.clone({ ...def, shape, catchall } as never);
       break;
     }
-    case 'array': out = schema.clone({ ...def, element: s(def.element) } as never); break;
-    case 'optional': case 'nullable': case 'default': case 'prefault': case 'readonly': case 'catch': case 'nonoptional':
+    case 'array':
+      out = schema.clone({ ...def, element: s(def.element) } as never);
+      break;
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+    case 'readonly':
+    case 'catch':
+    case 'nonoptional':
       out = schema.clone({ ...def, innerType: s(def.innerType) } as never);
       break;
     case 'union':
       out = schema.clone({ ...def, options: (def.options as z.ZodType[]).map(s) } as never);
       break;
-    case 'record': out = schema.clone({ ...def, valueType: s(def.valueType) } as never); break;
-    case 'tuple':
-      out = schema.clone({ ...def, items: (def.items as z.ZodType[]).map(s), rest: def.rest ? s(def.rest) : def.rest } as never);
+    case 'record':
+      out = schema.clone({ ...def, valueType: s(def.valueType) } as never);
       break;
-    case 'pipe': out = schema.clone({ ...def, in: s(def.in), out: s(def.out) } as never); break;
+    case 'tuple':
+      out = schema.clone({
+        ...def,
+        items: (def.items as z.ZodType[]).map(s),
+        rest: def.rest ? s(def.rest) : def.rest,
+      } as never);
+      break;
+    case 'pipe':
+      out = schema.clone({ ...def, in: s(def.in), out: s(def.out) } as never);
+      break;
     case 'lazy': {
       const getter = def.getter as () => z.ZodType;
       out = schema.clone({ ...def, getter: () => s(getter()) } as never);
@@ -87,7 +116,8 @@ function strictOf(schema: z.ZodType, depth: number): z.ZodType {
     }
     // Intersections merge the keys of both sides, so neither side alone may be strict; scalars
     // (string, number, enum, literal, unknown, …) have nothing to tighten.
-    default: out = schema;
+    default:
+      out = schema;
   }
   strictCache.set(schema, out);
   return out;

@@ -78,16 +78,26 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   /** When set, the cost class applies only to requests it accepts (e.g. a large count). */
   costWhen?: (input: { params: z.infer<P>; query: z.infer<Q>; body: z.infer<B> }) => boolean;
   handler: (input: {
-    params: z.infer<P>; query: z.infer<Q>; body: z.infer<B>; actor: Actor; req: Request; res: Response;
+    params: z.infer<P>;
+    query: z.infer<Q>;
+    body: z.infer<B>;
+    actor: Actor;
+    req: Request;
+    res: Response;
   }) => RouteResponse | Promise<RouteResponse>;
 }
 
-export const ErrorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
-}).meta({ id: 'Error' });
+export const ErrorBody = z
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  })
+  .meta({ id: 'Error' });
 
 const STANDARD_ERRORS: Record<number, string> = {
-  400: 'Invalid input', 401: 'Missing or unknown token', 403: 'Token scope too low', 422: 'Input breaks an IPAM rule',
+  400: 'Invalid input',
+  401: 'Missing or unknown token',
+  403: 'Token scope too low',
+  422: 'Input breaks an IPAM rule',
 };
 
 export class ApiRoutes {
@@ -100,7 +110,9 @@ export class ApiRoutes {
   private readonly logger: Pick<Logger, 'error'> | undefined;
 
   constructor(
-    private readonly router: Router, private readonly tokens: TokenVerifier, private readonly writes: WriteBatcher,
+    private readonly router: Router,
+    private readonly tokens: TokenVerifier,
+    private readonly writes: WriteBatcher,
     limits: Partial<Record<CostClass, number>> = {},
     options: { checkResponses?: boolean; logger?: Pick<Logger, 'error'> } = {},
   ) {
@@ -116,9 +128,12 @@ export class ApiRoutes {
    */
   private admit(cost: CostClass, res: Response): void {
     if (this.running[cost] >= this.limits[cost]) {
-      throw new LanscapeError(429, 'rate_limited',
+      throw new LanscapeError(
+        429,
+        'rate_limited',
         `${this.limits[cost]} ${cost} request(s) are already running; retry in ${COST_RETRY_AFTER_SECONDS} s`,
-        { class: cost, limit: this.limits[cost], retry_after_seconds: COST_RETRY_AFTER_SECONDS });
+        { class: cost, limit: this.limits[cost], retry_after_seconds: COST_RETRY_AFTER_SECONDS },
+      );
     }
     this.running[cost] += 1;
     let held = true;
@@ -140,8 +155,10 @@ export class ApiRoutes {
     for (const [status, r] of Object.entries(spec.responses)) {
       declared[Number(status)] = r.schema || Number(status) < 400 ? r : { ...r, schema: ErrorBody };
     }
-    for (const [status, description] of Object.entries(STANDARD_ERRORS)) declared[Number(status)] ??= { description, schema: ErrorBody };
-    if (spec.body) declared[415] ??= { description: `The body is not ${spec.bodyType ?? 'application/json'}`, schema: ErrorBody };
+    for (const [status, description] of Object.entries(STANDARD_ERRORS))
+      declared[Number(status)] ??= { description, schema: ErrorBody };
+    if (spec.body)
+      declared[415] ??= { description: `The body is not ${spec.bodyType ?? 'application/json'}`, schema: ErrorBody };
     if (spec.cost) {
       declared[429] ??= {
         description: `Too many ${spec.cost} requests are running (${this.limits[spec.cost]} at once); retry after Retry-After seconds`,
@@ -166,7 +183,9 @@ export class ApiRoutes {
       request: {
         ...(spec.params ? { params: spec.params } : {}),
         ...(spec.query ? { query: spec.query } : {}),
-        ...(spec.body ? { body: { required: true, content: { [spec.bodyType ?? 'application/json']: { schema: spec.body } } } } : {}),
+        ...(spec.body
+          ? { body: { required: true, content: { [spec.bodyType ?? 'application/json']: { schema: spec.body } } } }
+          : {}),
       },
       responses,
     });
@@ -181,9 +200,12 @@ export class ApiRoutes {
         // that has no dry run must not be silently ignored.
         const query = parse(spec.query ?? NO_QUERY, req.query, 'query');
         const body = spec.body ? parse(spec.body, bodyOf(req, spec.bodyType ?? 'application/json'), 'body') : undefined;
-        if (spec.cost && (!spec.costWhen || spec.costWhen({ params, query, body } as never))) this.admit(spec.cost, res);
+        if (spec.cost && (!spec.costWhen || spec.costWhen({ params, query, body } as never)))
+          this.admit(spec.cost, res);
         const input = { params, query, body, actor, req, res } as never;
-        let out = spec.batched ? await this.writes.run(() => spec.handler(input) as RouteResponse) : await spec.handler(input);
+        let out = spec.batched
+          ? await this.writes.run(() => spec.handler(input) as RouteResponse)
+          : await spec.handler(input);
         if (this.checkResponses) out = this.checked(route, declared, out);
         if (out.stream) {
           await writeStream(res, out, out.stream);
@@ -198,8 +220,13 @@ export class ApiRoutes {
         // Test mode: an error status the route does not declare is a contract break too (500
         // needs no declaration: it is never part of a contract).
         if (this.checkResponses && e instanceof LanscapeError && e.status !== 500 && !declared[e.status]) {
-          next(this.contractBreak(route, e.status,
-            `${route} answered ${e.status} (${e.code}: ${e.message}), which its route does not declare (declared: ${Object.keys(declared).join(', ')})`));
+          next(
+            this.contractBreak(
+              route,
+              e.status,
+              `${route} answered ${e.status} (${e.code}: ${e.message}), which its route does not declare (declared: ${Object.keys(declared).join(', ')})`,
+            ),
+          );
           return;
         }
         next(e);
@@ -259,7 +286,13 @@ export class ApiRoutes {
     const token = bearerToken(req.get('authorization'));
     const identity = token ? this.tokens.verify(token) : undefined;
     if (!identity) {
-      next(new LanscapeError(401, 'unauthorized', token ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>'));
+      next(
+        new LanscapeError(
+          401,
+          'unauthorized',
+          token ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>',
+        ),
+      );
       return;
     }
     res.locals.identity = identity;
@@ -270,7 +303,11 @@ export class ApiRoutes {
     const identity = res.locals.identity as TokenIdentity | undefined;
     if (!identity) throw new LanscapeError(401, 'unauthorized', 'send Authorization: Bearer <token>');
     if (!allows(identity.scope, need)) {
-      throw new LanscapeError(403, 'forbidden', `this needs a token with ${need} scope; "${identity.name}" has ${identity.scope}`);
+      throw new LanscapeError(
+        403,
+        'forbidden',
+        `this needs a token with ${need} scope; "${identity.name}" has ${identity.scope}`,
+      );
     }
     const user = req.get('x-grafana-user');
     return {
@@ -292,7 +329,10 @@ async function writeStream(res: Response, out: RouteResponse, stream: AsyncItera
   const it = stream[Symbol.asyncIterator]();
   let closed = false;
   let wake: (() => void) | undefined;
-  const onClose = () => { closed = true; wake?.(); };
+  const onClose = () => {
+    closed = true;
+    wake?.();
+  };
   res.once('close', onClose);
   let done = false;
   try {
@@ -303,7 +343,11 @@ async function writeStream(res: Response, out: RouteResponse, stream: AsyncItera
     while (!next.done && !closed) {
       if (!res.write(next.value) && !closed) {
         await new Promise<void>((resolve) => {
-          const go = () => { res.off('drain', go); wake = undefined; resolve(); };
+          const go = () => {
+            res.off('drain', go);
+            wake = undefined;
+            resolve();
+          };
           wake = go;
           res.on('drain', go);
         });
@@ -341,6 +385,10 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
     message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
   }));
   const first = issues[0]!;
-  throw new LanscapeError(400, 'validation_failed',
-    `${where}${first.path ? `.${first.path}` : ''}: ${first.message}`, issues);
+  throw new LanscapeError(
+    400,
+    'validation_failed',
+    `${where}${first.path ? `.${first.path}` : ''}: ${first.message}`,
+    issues,
+  );
 }

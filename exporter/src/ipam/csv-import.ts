@@ -44,9 +44,12 @@ const JOURNAL = 'import_job:';
 /** Address rows stored per statement batch while applying. */
 const ADDRESS_BATCH = 32;
 
-
 type RowError = ImportReport['errors'][number];
-interface CsvRow { row: number; line: number; input: Record<string, unknown> }
+interface CsvRow {
+  row: number;
+  line: number;
+  input: Record<string, unknown>;
+}
 type ValidRow = { row: number; line: number; data: SubnetCreate | AddressCreate };
 
 export type ImportJobState = 'queued' | 'running' | 'done' | 'failed';
@@ -65,7 +68,10 @@ class Interrupted extends Error {}
 
 /** A row that passed validation but could not be stored: the store changed in between. */
 class RowFailed extends Error {
-  constructor(readonly row: { row: number; line: number }, readonly error: LanscapeError) {
+  constructor(
+    readonly row: { row: number; line: number },
+    readonly error: LanscapeError,
+  ) {
     super(error.message);
   }
 }
@@ -87,14 +93,21 @@ class CsvReader {
   /** Rows parsed so far. */
   count = 0;
 
-  constructor(kind: CsvKind, text: string, private readonly keep = true) {
+  constructor(
+    kind: CsvKind,
+    text: string,
+    private readonly keep = true,
+  ) {
     this.data = Buffer.from(text, 'utf8');
     // csv-parse's incremental parser, as its own stream and sync entry points drive it: the
     // stream would hand records over only on later ticks, this takes them in the same call.
     const { api } = new Parser({
       // No trim: a cell is taken exactly as written, like a JSON string. Free text keeps its
       // spaces (so an export imports back unchanged) and " 10.0.0.0/24" is refused as the API does.
-      columns: (header: string[]) => checkHeader(kind, header), bom: true, skip_empty_lines: true, info: true,
+      columns: (header: string[]) => checkHeader(kind, header),
+      bom: true,
+      skip_empty_lines: true,
+      info: true,
       max_record_size: 65536,
     }) as unknown as { api?: CsvParseApi };
     if (typeof api?.parse !== 'function') throw new Error('csv-parse has no incremental parser (Parser.api.parse)');
@@ -114,13 +127,19 @@ class CsvReader {
   /** Parses the next piece; false once the text is done. */
   more(): boolean {
     if (this.done) return false;
-    const piece = this.offset < this.data.length ? this.data.subarray(this.offset, this.offset + PARSE_PIECE_BYTES) : undefined;
+    const piece =
+      this.offset < this.data.length ? this.data.subarray(this.offset, this.offset + PARSE_PIECE_BYTES) : undefined;
     this.offset += piece?.length ?? 0;
     if (!piece) this.done = true;
-    const error = this.api.parse(piece, !piece, (r) => {
-      this.count += 1;
-      if (this.keep) this.rows.push({ row: this.count, line: r.info.lines, input: toInput(r.record) });
-    }, () => undefined);
+    const error = this.api.parse(
+      piece,
+      !piece,
+      (r) => {
+        this.count += 1;
+        if (this.keep) this.rows.push({ row: this.count, line: r.info.lines, input: toInput(r.record) });
+      },
+      () => undefined,
+    );
     if (error !== undefined) {
       this.done = true;
       if (error instanceof LanscapeError) throw error;
@@ -131,8 +150,12 @@ class CsvReader {
 }
 
 interface CsvParseApi {
-  parse(piece: Buffer | undefined, end: boolean, push: (r: { record: Record<string, string>; info: { lines: number } }) => void,
-    close: () => void): Error | undefined;
+  parse(
+    piece: Buffer | undefined,
+    end: boolean,
+    push: (r: { record: Record<string, string>; info: { lines: number } }) => void,
+    close: () => void,
+  ): Error | undefined;
 }
 
 /** Import jobs: start, poll, stop; the journal of the slices applied; recovery after a crash. */
@@ -144,8 +167,13 @@ export class CsvImports {
   /** Test hook: runs before each apply slice, outside any transaction (simulate concurrent writes). */
   beforeApplySlice: ((job: ImportJobView) => void | Promise<void>) | undefined;
 
-  constructor(private readonly ipam: IpamService, private readonly writes: WriteBatcher, private readonly logger?: Logger,
-    private readonly clock: Clock = systemClock, private readonly maxRunning = MAX_RUNNING_IMPORTS) {
+  constructor(
+    private readonly ipam: IpamService,
+    private readonly writes: WriteBatcher,
+    private readonly logger?: Logger,
+    private readonly clock: Clock = systemClock,
+    private readonly maxRunning = MAX_RUNNING_IMPORTS,
+  ) {
     this.journal = new ImportJournalStore(ipam.db);
   }
 
@@ -159,15 +187,33 @@ export class CsvImports {
   start(kind: CsvKind, text: string, rows: number, dryRun: boolean, actor: Actor): ImportJobView {
     if (this.stopping) throw new LanscapeError(503, 'stopping', 'the exporter is stopping');
     if (this.running >= this.maxRunning) {
-      throw new LanscapeError(429, 'rate_limited', `${this.maxRunning} import(s) are already running; retry in ${RETRY_AFTER_SECONDS} s`,
-        { retry_after_seconds: RETRY_AFTER_SECONDS, running: this.running });
+      throw new LanscapeError(
+        429,
+        'rate_limited',
+        `${this.maxRunning} import(s) are already running; retry in ${RETRY_AFTER_SECONDS} s`,
+        { retry_after_seconds: RETRY_AFTER_SECONDS, running: this.running },
+      );
     }
     // Ids from the clock (ms), strictly increasing: no id seen before a restart comes back after it.
     const id = Math.max(this.lastId + 1, this.clock());
     this.lastId = id;
     const view: ImportJobView = {
-      id, kind, state: 'queued', phase: null, progress: 0, dry_run: dryRun, applied: false, rows, valid: 0,
-      checked: 0, stored: 0, errors: [], error_count: 0, created_at: this.now(), started_at: null, finished_at: null,
+      id,
+      kind,
+      state: 'queued',
+      phase: null,
+      progress: 0,
+      dry_run: dryRun,
+      applied: false,
+      rows,
+      valid: 0,
+      checked: 0,
+      stored: 0,
+      errors: [],
+      error_count: 0,
+      created_at: this.now(),
+      started_at: null,
+      finished_at: null,
     };
     const job: Job = { view, actor, text, done: Promise.resolve() };
     job.done = this.execute(job).catch((e: unknown) => {
@@ -246,9 +292,11 @@ export class CsvImports {
   async count(kind: CsvKind, text: string): Promise<number> {
     const reader = new CsvReader(kind, text, false);
     while (await this.writes.run(() => sliced(() => reader.more()))) {
-      if (reader.count > MAX_ROWS) throw new LanscapeError(413, 'too_many_rows', `import at most ${MAX_ROWS} rows at a time`);
+      if (reader.count > MAX_ROWS)
+        throw new LanscapeError(413, 'too_many_rows', `import at most ${MAX_ROWS} rows at a time`);
     }
-    if (reader.count > MAX_ROWS) throw new LanscapeError(413, 'too_many_rows', `import at most ${MAX_ROWS} rows at a time`);
+    if (reader.count > MAX_ROWS)
+      throw new LanscapeError(413, 'too_many_rows', `import at most ${MAX_ROWS} rows at a time`);
     return reader.count;
   }
 
@@ -268,15 +316,17 @@ export class CsvImports {
         this.finish(job, 'failed', 'the exporter stopped before the import was checked; nothing was stored');
         return undefined;
       }
-      more = await this.writes.run(() => sliced(() => {
-        const r = reader.take();
-        if (!r) return reader.more();
-        const checked = this.check(view.kind, r, seen);
-        if ('message' in checked) this.addError(job, checked);
-        else valid += 1;
-        view.checked += 1;
-        return true;
-      }));
+      more = await this.writes.run(() =>
+        sliced(() => {
+          const r = reader.take();
+          if (!r) return reader.more();
+          const checked = this.check(view.kind, r, seen);
+          if ('message' in checked) this.addError(job, checked);
+          else valid += 1;
+          view.checked += 1;
+          return true;
+        }),
+      );
       view.progress = share * Math.min(1, view.checked / Math.max(1, view.rows));
     }
     view.progress = share;
@@ -343,7 +393,8 @@ export class CsvImports {
             }
             try {
               const inputs = group.map((r) => parseRow(view.kind, r));
-              if (view.kind === 'subnets') out.push(this.ipam.createSubnetRecord(inputs[0] as SubnetCreate, actor).row.id);
+              if (view.kind === 'subnets')
+                out.push(this.ipam.createSubnetRecord(inputs[0] as SubnetCreate, actor).row.id);
               else out.push(...this.ipam.createAddressRecords(inputs as AddressCreate[], actor).map((v) => v.id));
             } catch (e) {
               if (e instanceof BatchInputError) throw new RowFailed(group[e.index]!, e.error);
@@ -367,8 +418,12 @@ export class CsvImports {
       }
     } catch (e) {
       if (e instanceof Interrupted) {
-        this.finish(job, 'failed', `the exporter stopped while the import was being stored; the ${created.length} row(s) ` +
-          'stored so far are removed at its next start');
+        this.finish(
+          job,
+          'failed',
+          `the exporter stopped while the import was being stored; the ${created.length} row(s) ` +
+            'stored so far are removed at its next start',
+        );
         return;
       }
       // A row that no longer fits, or anything unexpected: what earlier slices stored goes again.
@@ -377,11 +432,18 @@ export class CsvImports {
       view.phase = 'compensating';
       const kept = await this.compensate(view.kind, created, actor, view.id);
       view.stored = kept.length;
-      const why = e instanceof RowFailed
-        ? `row ${e.row.row} could not be stored: the store changed after the file was checked (${e.error.message})`
-        : `storing failed (${(e as Error).message})`;
-      this.finish(job, 'failed', `${why}; the ${created.length} row(s) stored before were removed again` +
-        (kept.length > 0 ? `, except ${kept.length} subnet(s) that now hold other addresses (ids ${kept.slice(0, 20).join(', ')})` : ''));
+      const why =
+        e instanceof RowFailed
+          ? `row ${e.row.row} could not be stored: the store changed after the file was checked (${e.error.message})`
+          : `storing failed (${(e as Error).message})`;
+      this.finish(
+        job,
+        'failed',
+        `${why}; the ${created.length} row(s) stored before were removed again` +
+          (kept.length > 0
+            ? `, except ${kept.length} subnet(s) that now hold other addresses (ids ${kept.slice(0, 20).join(', ')})`
+            : ''),
+      );
       return;
     }
     view.applied = true;
@@ -401,7 +463,9 @@ export class CsvImports {
     } else {
       let next = 0;
       while (next < ids.length) {
-        next = await this.writes.run(() => deleteSubnets(this.ipam, ids, next, actor, kept, performance.now() + SLICE_MS));
+        next = await this.writes.run(() =>
+          deleteSubnets(this.ipam, ids, next, actor, kept, performance.now() + SLICE_MS),
+        );
       }
     }
     await this.writes.run(() => this.dropJournal(jobId));
@@ -414,7 +478,14 @@ export class CsvImports {
 }
 
 /** Deletes subnets ids[from..] until the deadline (at least one); returns where it stopped. */
-function deleteSubnets(ipam: IpamService, ids: readonly number[], from: number, actor: Actor, kept: number[], deadline: number): number {
+function deleteSubnets(
+  ipam: IpamService,
+  ids: readonly number[],
+  from: number,
+  actor: Actor,
+  kept: number[],
+  deadline: number,
+): number {
   let i = from;
   do {
     const id = ids[i]!;
@@ -434,7 +505,8 @@ function deleteSubnets(ipam: IpamService, ids: readonly number[], from: number, 
 /** A row's input as its schema gives it (checked in pass 1; a failure here is the row's error). */
 function parseRow(kind: CsvKind, r: CsvRow): SubnetCreate | AddressCreate {
   const parsed = (kind === 'subnets' ? SubnetCreate : AddressCreate).safeParse(r.input);
-  if (!parsed.success) throw new RowFailed(r, new LanscapeError(400, 'validation_failed', parsed.error.issues[0]!.message));
+  if (!parsed.success)
+    throw new RowFailed(r, new LanscapeError(400, 'validation_failed', parsed.error.issues[0]!.message));
   return parsed.data;
 }
 
@@ -468,7 +540,8 @@ export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): numb
     let slice: { kind: CsvKind; actor: Actor; ids: number[] };
     try {
       slice = JSON.parse(e.value) as typeof slice;
-      if (!CSV_KINDS.includes(slice.kind) || !Array.isArray(slice.ids) || typeof slice.actor?.name !== 'string') throw new Error('unexpected shape');
+      if (!CSV_KINDS.includes(slice.kind) || !Array.isArray(slice.ids) || typeof slice.actor?.name !== 'string')
+        throw new Error('unexpected shape');
     } catch (err) {
       // Not ours to guess at: said loudly, then dropped so that it does not stop every start.
       logger?.error({ key: e.key, err }, 'an import journal entry cannot be read; dropped');
@@ -493,8 +566,10 @@ export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): numb
       });
     }
     ipam.write(() => journal.deleteBetween(`${JOURNAL}${job}:`, `${JOURNAL}${job};`));
-    logger?.warn({ job: Number(job), kind, removed: ids.length - kept.length, kept },
-      'an import cut short by a stop was rolled back');
+    logger?.warn(
+      { job: Number(job), kind, removed: ids.length - kept.length, kept },
+      'an import cut short by a stop was rolled back',
+    );
   }
   return byJob.size;
 }

@@ -3,14 +3,18 @@
 import { z } from 'zod';
 import { CSV_KINDS } from './csv.js';
 
-export const ImportReportSchema = z.object({
-  kind: z.enum(CSV_KINDS),
-  dry_run: z.boolean(),
-  applied: z.boolean(),
-  rows: z.number().int(),
-  valid: z.number().int(),
-  errors: z.array(z.object({ row: z.number().int(), line: z.number().int(), field: z.string().optional(), message: z.string() })),
-}).meta({ id: 'ImportReport' });
+export const ImportReportSchema = z
+  .object({
+    kind: z.enum(CSV_KINDS),
+    dry_run: z.boolean(),
+    applied: z.boolean(),
+    rows: z.number().int(),
+    valid: z.number().int(),
+    errors: z.array(
+      z.object({ row: z.number().int(), line: z.number().int(), field: z.string().optional(), message: z.string() }),
+    ),
+  })
+  .meta({ id: 'ImportReport' });
 
 export const ImportJobSchema = ImportReportSchema.extend({
   id: z.number().int(),

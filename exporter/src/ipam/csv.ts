@@ -35,9 +35,14 @@ export function checkHeader(kind: CsvKind, header: string[]): string[] {
   if (duplicate) throw new LanscapeError(400, 'invalid_csv', `the column ${duplicate} appears twice`);
   const unknown = names.filter((h) => !COLUMNS[kind].includes(h) && !EXPORT_ONLY.includes(h));
   if (unknown.length > 0) {
-    throw new LanscapeError(400, 'invalid_csv', `unknown column(s) ${unknown.join(', ')}; ${kind} take ${COLUMNS[kind].join(', ')}`);
+    throw new LanscapeError(
+      400,
+      'invalid_csv',
+      `unknown column(s) ${unknown.join(', ')}; ${kind} take ${COLUMNS[kind].join(', ')}`,
+    );
   }
-  if (!names.includes(REQUIRED[kind])) throw new LanscapeError(400, 'invalid_csv', `the column ${REQUIRED[kind]} is required`);
+  if (!names.includes(REQUIRED[kind]))
+    throw new LanscapeError(400, 'invalid_csv', `the column ${REQUIRED[kind]} is required`);
   return names;
 }
 
@@ -76,7 +81,8 @@ function needsApostrophe(text: string): boolean {
 
 /** One exported cell: tags joined, null as empty, and the apostrophe rule above applied. */
 export function safeCell(value: unknown): string {
-  const text = value === null || value === undefined ? '' : Array.isArray(value) ? value.join(TAG_SEPARATOR) : String(value);
+  const text =
+    value === null || value === undefined ? '' : Array.isArray(value) ? value.join(TAG_SEPARATOR) : String(value);
   return needsApostrophe(text) ? `'${text}` : text;
 }
 
@@ -104,7 +110,10 @@ export async function* exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: nu
   const options = { columns, quoted_match: /^\s|\s$/ };
   let header = true;
   for (const rows of kind === 'subnets' ? subnetChunks(ipam, columns) : addressChunks(ipam, subnetId, columns)) {
-    yield stringify(rows.map((r) => r.map((v) => safeCell(v))), { ...options, header });
+    yield stringify(
+      rows.map((r) => r.map((v) => safeCell(v))),
+      { ...options, header },
+    );
     header = false;
     await nextTurn();
   }
@@ -118,14 +127,20 @@ function* subnetChunks(ipam: IpamService, columns: readonly string[]): Generator
     // The subnet view's fields that are exported, without its utilization (not exported, and costly).
     yield rows.slice(i, i + EXPORT_CHUNK).map((r) => {
       const view: Record<string, unknown> = {
-        ...r, tags: parseTags(r.tags), scan_enabled: r.scan_enabled === 1,
+        ...r,
+        tags: parseTags(r.tags),
+        scan_enabled: r.scan_enabled === 1,
       };
       return columns.map((c) => view[c]);
     });
   }
 }
 
-function* addressChunks(ipam: IpamService, subnetId: number | undefined, columns: readonly string[]): Generator<unknown[][]> {
+function* addressChunks(
+  ipam: IpamService,
+  subnetId: number | undefined,
+  columns: readonly string[],
+): Generator<unknown[][]> {
   const subnet = subnetId === undefined ? undefined : ipam.subnetRow(subnetId);
   const first = subnet?.first_key ?? KEY_MIN;
   const last = subnet?.last_key ?? KEY_MAX;

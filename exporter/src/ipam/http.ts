@@ -9,9 +9,24 @@ import { type CsvImports, SYNC_MAX_ROWS } from './csv-import.js';
 import { ImportJobSchema, ImportReportSchema } from './csv-schemas.js';
 import { IdParams, listOf } from '../http/schema-kit.js';
 import {
-  Address, AddressCreate, AddressListQuery, AddressUpdate, AllocateRequest, AvailableIps, AvailableQuery,
-  Range, RangeCreate, RangeListQuery, RangeUpdate, Subnet, SubnetCreate, SubnetDeleteQuery, SubnetListQuery,
-  SubnetRow, SubnetRowsQuery, SubnetUpdate,
+  Address,
+  AddressCreate,
+  AddressListQuery,
+  AddressUpdate,
+  AllocateRequest,
+  AvailableIps,
+  AvailableQuery,
+  Range,
+  RangeCreate,
+  RangeListQuery,
+  RangeUpdate,
+  Subnet,
+  SubnetCreate,
+  SubnetDeleteQuery,
+  SubnetListQuery,
+  SubnetRow,
+  SubnetRowsQuery,
+  SubnetUpdate,
 } from './schemas.js';
 import type { AllocationScope, IpamService } from './service.js';
 
@@ -20,36 +35,67 @@ const Deleted = { 204: { description: 'Deleted' }, 404: { description: 'Not foun
 /** Allocations above this count take a slot of the `bulk` cost class (429 beyond its limit). */
 export const BULK_ALLOCATION = 256;
 
-export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { writes: WriteBatcher; imports: CsvImports }): void {
+export function registerIpamRoutes(
+  api: ApiRoutes,
+  ipam: IpamService,
+  deps: { writes: WriteBatcher; imports: CsvImports },
+): void {
   const { writes, imports } = deps;
   // ---- subnets
   api.add({
-    method: 'get', path: '/subnets', scope: 'read', tag: 'subnets', summary: 'List subnets with utilization', cost: 'list',
+    method: 'get',
+    path: '/subnets',
+    scope: 'read',
+    tag: 'subnets',
+    summary: 'List subnets with utilization',
+    cost: 'list',
     query: SubnetListQuery,
     responses: { 200: { description: 'Subnets in address order', schema: listOf(Subnet, 'SubnetList') } },
     handler: ({ query }) => ({ status: 200, body: ipam.listSubnets(query, query.limit, query.offset) }),
   });
   api.add({
-    method: 'post', path: '/subnets', scope: 'write', batched: true, tag: 'subnets', summary: 'Create a subnet',
+    method: 'post',
+    path: '/subnets',
+    scope: 'write',
+    batched: true,
+    tag: 'subnets',
+    summary: 'Create a subnet',
     body: SubnetCreate,
     responses: { 201: { description: 'Created', schema: Subnet }, 409: { description: 'Same CIDR exists' } },
     handler: ({ body, actor }) => ({ status: 201, body: ipam.createSubnet(body, actor) }),
   });
   api.add({
-    method: 'get', path: '/subnets/{id}', scope: 'read', tag: 'subnets', summary: 'Read a subnet', params: IdParams,
+    method: 'get',
+    path: '/subnets/{id}',
+    scope: 'read',
+    tag: 'subnets',
+    summary: 'Read a subnet',
+    params: IdParams,
     responses: { 200: { description: 'The subnet', schema: Subnet }, 404: { description: 'Not found' } },
     handler: ({ params }) => ({ status: 200, body: ipam.getSubnet(params.id) }),
   });
   api.add({
-    method: 'patch', path: '/subnets/{id}', scope: 'write', batched: true, tag: 'subnets', summary: 'Update a subnet (the CIDR is fixed)',
-    params: IdParams, body: SubnetUpdate,
+    method: 'patch',
+    path: '/subnets/{id}',
+    scope: 'write',
+    batched: true,
+    tag: 'subnets',
+    summary: 'Update a subnet (the CIDR is fixed)',
+    params: IdParams,
+    body: SubnetUpdate,
     responses: { 200: { description: 'Updated', schema: Subnet }, 404: { description: 'Not found' } },
     handler: ({ params, body, actor }) => ({ status: 200, body: ipam.updateSubnet(params.id, body, actor) }),
   });
   api.add({
-    method: 'delete', path: '/subnets/{id}', scope: 'write', batched: true, tag: 'subnets', summary: 'Delete a subnet and its ranges',
+    method: 'delete',
+    path: '/subnets/{id}',
+    scope: 'write',
+    batched: true,
+    tag: 'subnets',
+    summary: 'Delete a subnet and its ranges',
     description: 'Refused with 409 while addresses would be left in no subnet, unless force=true deletes them too.',
-    params: IdParams, query: SubnetDeleteQuery,
+    params: IdParams,
+    query: SubnetDeleteQuery,
     responses: { ...Deleted, 409: { description: 'Addresses would be orphaned' } },
     handler: ({ params, query, actor }) => {
       ipam.deleteSubnet(params.id, query.force === 'true', actor);
@@ -57,39 +103,68 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
     },
   });
   api.add({
-    method: 'get', path: '/subnets/{id}/addresses', scope: 'read', tag: 'subnets', cost: 'rows',
+    method: 'get',
+    path: '/subnets/{id}/addresses',
+    scope: 'read',
+    tag: 'subnets',
+    cost: 'rows',
     summary: 'Known addresses of a subnet with free gaps collapsed into rows',
-    description: 'The layout of a large subnet is computed once (in chunks, without holding up other requests) and ' +
+    description:
+      'The layout of a large subnet is computed once (in chunks, without holding up other requests) and ' +
       'kept until a write touches the subnet, so every page costs about the same at any offset.',
-    params: IdParams, query: SubnetRowsQuery,
+    params: IdParams,
+    query: SubnetRowsQuery,
     responses: {
       200: {
         description: 'Rows in address order',
-        schema: z.object({ count: z.number().int(), subnet: Subnet, results: z.array(SubnetRow) }).meta({ id: 'SubnetRows' }),
+        schema: z
+          .object({ count: z.number().int(), subnet: Subnet, results: z.array(SubnetRow) })
+          .meta({ id: 'SubnetRows' }),
       },
       404: { description: 'Not found' },
     },
-    handler: async ({ params, query }) => ({ status: 200, body: await ipam.subnetRows(params.id, query.limit, query.offset) }),
+    handler: async ({ params, query }) => ({
+      status: 200,
+      body: await ipam.subnetRows(params.id, query.limit, query.offset),
+    }),
   });
 
   // ---- next free addresses, in a subnet or in a range
   const allocation = (kind: 'subnets' | 'ranges', scopeOf: (id: number) => AllocationScope) => {
     const noun = kind === 'subnets' ? 'subnet' : 'range';
     api.add({
-      method: 'get', path: `/${kind}/{id}/available-ips`, scope: 'read', tag: kind,
-      summary: `Next free addresses of a ${noun} (nothing is reserved)`, params: IdParams, query: AvailableQuery,
-      responses: { 200: { description: 'Free addresses in order', schema: AvailableIps }, 404: { description: `No such ${noun}` } },
+      method: 'get',
+      path: `/${kind}/{id}/available-ips`,
+      scope: 'read',
+      tag: kind,
+      summary: `Next free addresses of a ${noun} (nothing is reserved)`,
+      params: IdParams,
+      query: AvailableQuery,
+      responses: {
+        200: { description: 'Free addresses in order', schema: AvailableIps },
+        404: { description: `No such ${noun}` },
+      },
       handler: ({ params, query }) => {
         const results = ipam.availableIps(scopeOf(params.id), query.limit);
         const family = results[0]?.includes(':') ? 6 : 4;
-        return { status: 200, body: { count: results.length, results: results.map((address) => ({ address, family })) } };
+        return {
+          status: 200,
+          body: { count: results.length, results: results.map((address) => ({ address, family })) },
+        };
       },
     });
     api.add({
-      method: 'post', path: `/${kind}/{id}/available-ips`, scope: 'write', tag: kind,
-      cost: 'bulk', costWhen: ({ body }) => body.count > BULK_ALLOCATION,
-      summary: `Reserve the next N free addresses of a ${noun} atomically`, params: IdParams, body: AllocateRequest,
-      description: `All N or none. Large counts are stored in short slices (other requests are served in between): the ` +
+      method: 'post',
+      path: `/${kind}/{id}/available-ips`,
+      scope: 'write',
+      tag: kind,
+      cost: 'bulk',
+      costWhen: ({ body }) => body.count > BULK_ALLOCATION,
+      summary: `Reserve the next N free addresses of a ${noun} atomically`,
+      params: IdParams,
+      body: AllocateRequest,
+      description:
+        `All N or none. Large counts are stored in short slices (other requests are served in between): the ` +
         `addresses are chosen at once and held for this request, so nothing else takes them meanwhile; others may see ` +
         `some of them before the answer. More than ${BULK_ALLOCATION} at once count against the bulk limit (429).`,
       responses: {
@@ -111,35 +186,67 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
 
   // ---- addresses
   api.add({
-    method: 'get', path: '/addresses', scope: 'read', tag: 'addresses', summary: 'List addresses', query: AddressListQuery, cost: 'list',
-    description: 'Paged by limit/offset, or by keyset: pass the last address of a page as `after` to get the next ' +
+    method: 'get',
+    path: '/addresses',
+    scope: 'read',
+    tag: 'addresses',
+    summary: 'List addresses',
+    query: AddressListQuery,
+    cost: 'list',
+    description:
+      'Paged by limit/offset, or by keyset: pass the last address of a page as `after` to get the next ' +
       'one; deep pages cost the same as the first that way.',
     responses: {
       200: { description: 'Addresses in address order', schema: listOf(Address, 'AddressList') },
       404: { description: 'subnet_id does not exist' },
     },
-    handler: async ({ query }) => ({ status: 200, body: await ipam.listAddressesPaced(query, query.limit, query.offset) }),
+    handler: async ({ query }) => ({
+      status: 200,
+      body: await ipam.listAddressesPaced(query, query.limit, query.offset),
+    }),
   });
   api.add({
-    method: 'post', path: '/addresses', scope: 'write', batched: true, tag: 'addresses', summary: 'Reserve or record a specific address',
+    method: 'post',
+    path: '/addresses',
+    scope: 'write',
+    batched: true,
+    tag: 'addresses',
+    summary: 'Reserve or record a specific address',
     body: AddressCreate,
     responses: { 201: { description: 'Created', schema: Address }, 409: { description: 'The address is taken' } },
     handler: ({ body, actor }) => ({ status: 201, body: ipam.createAddress(body, actor) }),
   });
   api.add({
-    method: 'get', path: '/addresses/{id}', scope: 'read', tag: 'addresses', summary: 'Read an address', params: IdParams,
+    method: 'get',
+    path: '/addresses/{id}',
+    scope: 'read',
+    tag: 'addresses',
+    summary: 'Read an address',
+    params: IdParams,
     responses: { 200: { description: 'The address', schema: Address }, 404: { description: 'Not found' } },
     handler: ({ params }) => ({ status: 200, body: ipam.getAddress(params.id) }),
   });
   api.add({
-    method: 'patch', path: '/addresses/{id}', scope: 'write', batched: true, tag: 'addresses', summary: 'Update an address',
-    params: IdParams, body: AddressUpdate,
+    method: 'patch',
+    path: '/addresses/{id}',
+    scope: 'write',
+    batched: true,
+    tag: 'addresses',
+    summary: 'Update an address',
+    params: IdParams,
+    body: AddressUpdate,
     responses: { 200: { description: 'Updated', schema: Address }, 404: { description: 'Not found' } },
     handler: ({ params, body, actor }) => ({ status: 200, body: ipam.updateAddress(params.id, body, actor) }),
   });
   api.add({
-    method: 'delete', path: '/addresses/{id}', scope: 'write', batched: true, tag: 'addresses', summary: 'Release an address',
-    params: IdParams, responses: Deleted,
+    method: 'delete',
+    path: '/addresses/{id}',
+    scope: 'write',
+    batched: true,
+    tag: 'addresses',
+    summary: 'Release an address',
+    params: IdParams,
+    responses: Deleted,
     handler: ({ params, actor }) => {
       ipam.deleteAddress(params.id, actor);
       return { status: 204 };
@@ -148,7 +255,12 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
 
   // ---- ranges
   api.add({
-    method: 'get', path: '/ranges', scope: 'read', tag: 'ranges', summary: 'List labelled ranges', query: RangeListQuery,
+    method: 'get',
+    path: '/ranges',
+    scope: 'read',
+    tag: 'ranges',
+    summary: 'List labelled ranges',
+    query: RangeListQuery,
     responses: {
       200: { description: 'Ranges in address order', schema: listOf(Range, 'RangeList') },
       404: { description: 'subnet_id does not exist' },
@@ -156,27 +268,50 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
     handler: ({ query }) => ({ status: 200, body: ipam.listRanges(query.subnet_id, query.limit, query.offset) }),
   });
   api.add({
-    method: 'post', path: '/ranges', scope: 'write', batched: true, tag: 'ranges', summary: 'Create a labelled range inside a subnet',
+    method: 'post',
+    path: '/ranges',
+    scope: 'write',
+    batched: true,
+    tag: 'ranges',
+    summary: 'Create a labelled range inside a subnet',
     body: RangeCreate,
     responses: {
-      201: { description: 'Created', schema: Range }, 404: { description: 'subnet_id does not exist' },
+      201: { description: 'Created', schema: Range },
+      404: { description: 'subnet_id does not exist' },
       409: { description: 'Overlaps another range' },
     },
     handler: ({ body, actor }) => ({ status: 201, body: ipam.createRange(body, actor) }),
   });
   api.add({
-    method: 'get', path: '/ranges/{id}', scope: 'read', tag: 'ranges', summary: 'Read a range', params: IdParams,
+    method: 'get',
+    path: '/ranges/{id}',
+    scope: 'read',
+    tag: 'ranges',
+    summary: 'Read a range',
+    params: IdParams,
     responses: { 200: { description: 'The range', schema: Range }, 404: { description: 'Not found' } },
     handler: ({ params }) => ({ status: 200, body: ipam.getRange(params.id) }),
   });
   api.add({
-    method: 'patch', path: '/ranges/{id}', scope: 'write', batched: true, tag: 'ranges', summary: 'Update a range (bounds are fixed)',
-    params: IdParams, body: RangeUpdate,
+    method: 'patch',
+    path: '/ranges/{id}',
+    scope: 'write',
+    batched: true,
+    tag: 'ranges',
+    summary: 'Update a range (bounds are fixed)',
+    params: IdParams,
+    body: RangeUpdate,
     responses: { 200: { description: 'Updated', schema: Range }, 404: { description: 'Not found' } },
     handler: ({ params, body, actor }) => ({ status: 200, body: ipam.updateRange(params.id, body, actor) }),
   });
   api.add({
-    method: 'delete', path: '/ranges/{id}', scope: 'write', batched: true, tag: 'ranges', summary: 'Delete a range', params: IdParams,
+    method: 'delete',
+    path: '/ranges/{id}',
+    scope: 'write',
+    batched: true,
+    tag: 'ranges',
+    summary: 'Delete a range',
+    params: IdParams,
     responses: Deleted,
     handler: ({ params, actor }) => {
       ipam.deleteRange(params.id, actor);
@@ -187,9 +322,15 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
   // ---- CSV
   const Kind = z.strictObject({ kind: z.enum(CSV_KINDS) });
   api.add({
-    method: 'post', path: '/import/{kind}', scope: 'write', tag: 'csv', bodyType: 'text/csv', cost: 'import',
+    method: 'post',
+    path: '/import/{kind}',
+    scope: 'write',
+    tag: 'csv',
+    bodyType: 'text/csv',
+    cost: 'import',
     summary: 'Import subnets or addresses from CSV',
-    description: 'With dry_run=true nothing is stored and every row is checked. Otherwise all rows are stored, or none ' +
+    description:
+      'With dry_run=true nothing is stored and every row is checked. Otherwise all rows are stored, or none ' +
       `(every row is checked first; the per-row errors are the answer). Up to ${SYNC_MAX_ROWS} rows the answer waits ` +
       'for the result: 200 with the report, or 422 with the report in error.details. Larger files, or async=true, ' +
       'answer 202 with an import job to poll at the Location given (GET /import-jobs/{id}). Rows are stored in short ' +
@@ -198,7 +339,9 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
     params: Kind,
     query: z.strictObject({
       dry_run: z.enum(['true', 'false']).default('false'),
-      async: z.enum(['true', 'false']).default('false')
+      async: z
+        .enum(['true', 'false'])
+        .default('false')
         .meta({ description: `answer 202 with a job even for ${SYNC_MAX_ROWS} rows or fewer` }),
     }),
     body: z.string().meta({ example: 'cidr,name,vlan,tags\n10.0.0.0/24,servers,10,lab;core' }),
@@ -225,17 +368,28 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
     },
   });
   api.add({
-    method: 'get', path: '/import-jobs/{id}', scope: 'read', tag: 'csv', summary: 'State and progress of an import job',
+    method: 'get',
+    path: '/import-jobs/{id}',
+    scope: 'read',
+    tag: 'csv',
+    summary: 'State and progress of an import job',
     description: 'Jobs are kept in memory: the last 100 finished ones, until the exporter restarts.',
     params: IdParams,
     responses: { 200: { description: 'The job', schema: ImportJobSchema }, 404: { description: 'Not found' } },
     handler: ({ params }) => ({ status: 200, body: imports.get(params.id) }),
   });
   api.add({
-    method: 'get', path: '/export/{kind}', scope: 'read', tag: 'csv', summary: 'Export subnets or addresses as CSV', cost: 'export',
-    description: 'Streamed (chunked transfer) as it is read, in address order; not a snapshot: rows written meanwhile ' +
+    method: 'get',
+    path: '/export/{kind}',
+    scope: 'read',
+    tag: 'csv',
+    summary: 'Export subnets or addresses as CSV',
+    cost: 'export',
+    description:
+      'Streamed (chunked transfer) as it is read, in address order; not a snapshot: rows written meanwhile ' +
       'appear if the export has not passed their place yet. A failure midway cuts the connection.',
-    params: Kind, query: z.strictObject({ subnet_id: AddressListQuery.shape.subnet_id }),
+    params: Kind,
+    query: z.strictObject({ subnet_id: AddressListQuery.shape.subnet_id }),
     responses: {
       200: { description: 'CSV with a header row', schema: z.string(), contentType: 'text/csv' },
       404: { description: 'subnet_id does not exist' },
@@ -252,7 +406,10 @@ export function registerIpamRoutes(api: ApiRoutes, ipam: IpamService, deps: { wr
 /** A JSON array as text chunks of BULK_ALLOCATION items, the event loop free between them. */
 async function* jsonArray(items: readonly unknown[]): AsyncGenerator<string> {
   for (let i = 0; i < items.length; i += BULK_ALLOCATION) {
-    const part = items.slice(i, i + BULK_ALLOCATION).map((item) => JSON.stringify(item)).join(',');
+    const part = items
+      .slice(i, i + BULK_ALLOCATION)
+      .map((item) => JSON.stringify(item))
+      .join(',');
     yield `${i === 0 ? '[' : ','}${part}${i + BULK_ALLOCATION >= items.length ? ']' : ''}`;
     await nextTurn();
   }

@@ -185,7 +185,10 @@ export class SubnetLayoutCache {
     }
   }
 
-  private builder(row: SubnetRow, store: IpamStore = this.store): { layout: SubnetLayout; chunk: () => boolean; finish: () => SubnetLayout } {
+  private builder(
+    row: SubnetRow,
+    store: IpamStore = this.store,
+  ): { layout: SubnetLayout; chunk: () => boolean; finish: () => SubnetLayout } {
     this.builds += 1;
     const prefix = prefixOf(row);
     const { family } = prefix;
@@ -198,8 +201,17 @@ export class SubnetLayoutCache {
       return [p.network, lastOf(p)].filter((v) => v < usable.first || v > usable.last);
     });
     const layout: SubnetLayout = {
-      subnetId: row.id, family, bounds, ranges, holes, values: [], rowOf: new Float64Array(0), count: 0,
-      firstKey: row.first_key, lastKey: row.last_key, stale: false,
+      subnetId: row.id,
+      family,
+      bounds,
+      ranges,
+      holes,
+      values: [],
+      rowOf: new Float64Array(0),
+      count: 0,
+      firstKey: row.first_key,
+      lastKey: row.last_key,
+      stale: false,
     };
     const values: (number | bigint)[] = [];
     const rowOf: number[] = [];
@@ -258,10 +270,16 @@ export function layoutPage(layout: SubnetLayout, limit: number, offset: number):
   const end = offset + limit;
   const rows: LayoutRow<null>[] = [];
   let index = j >= 0 ? rowOf[j]! : 0;
-  const builder = new LayoutBuilder<null>(layout.bounds, layout.ranges, layout.holes, (r) => {
-    if (index >= offset && index < end) rows.push(r);
-    index += 1;
-  }, j >= 0 ? { value: valueAt(layout, j) } : undefined);
+  const builder = new LayoutBuilder<null>(
+    layout.bounds,
+    layout.ranges,
+    layout.holes,
+    (r) => {
+      if (index >= offset && index < end) rows.push(r);
+      index += 1;
+    },
+    j >= 0 ? { value: valueAt(layout, j) } : undefined,
+  );
   let i = Math.max(j, 0);
   for (; i < layout.values.length && index < end; i++) builder.add(valueAt(layout, i), null);
   if (i === layout.values.length && index < end) builder.finish();

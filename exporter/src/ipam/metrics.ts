@@ -53,14 +53,20 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   const subnetInfo = gauge('lanscape_subnet_info', 'Subnets managed by Lanscape; the value is always 1.');
   const subnetSize = gauge('lanscape_subnet_size_addresses', 'Usable addresses of a subnet.');
   const subnetAddresses = gauge('lanscape_subnet_addresses', 'Known addresses of a subnet by state.');
-  const subnetFree = gauge('lanscape_subnet_free_addresses', 'Usable addresses of a subnet that are neither known nor in a range marked used.');
-  const subnetRatio = gauge('lanscape_subnet_utilization_ratio', 'Used share of a subnet\'s usable addresses (0–1).');
+  const subnetFree = gauge(
+    'lanscape_subnet_free_addresses',
+    'Usable addresses of a subnet that are neither known nor in a range marked used.',
+  );
+  const subnetRatio = gauge('lanscape_subnet_utilization_ratio', "Used share of a subnet's usable addresses (0–1).");
   const rangeInfo = gauge('lanscape_range_info', 'Labelled ranges; the value is always 1.');
   const rangeSize = gauge('lanscape_range_size_addresses', 'Usable addresses of a range.');
   const rangeFree = gauge('lanscape_range_free_addresses', 'Free addresses of a range.');
   const rangeRatio = gauge('lanscape_range_utilization_ratio', 'Used share of a range (0–1).');
   const addresses = gauge('lanscape_addresses', 'All known addresses by state and source.');
-  const subnets = gauge('lanscape_subnets', 'Subnets managed by Lanscape, all of them (per-subnet series exist for at most metrics.max_subnet_series).');
+  const subnets = gauge(
+    'lanscape_subnets',
+    'Subnets managed by Lanscape, all of them (per-subnet series exist for at most metrics.max_subnet_series).',
+  );
 
   let cache: { version: number; meta: SubnetMeta[]; byId: Map<number, SubnetMeta> } | undefined;
   /** The last utilization computed for each subnet (the ranking reads it). */
@@ -93,7 +99,11 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     const utilized = new Map<number, RangeRow[]>();
     for (const r of ranges) {
       if (!r.mark_utilized) continue;
-      for (let id: number | null | undefined = r.subnet_id; id !== null && id !== undefined; id = byId.get(id)?.parentId) {
+      for (
+        let id: number | null | undefined = r.subnet_id;
+        id !== null && id !== undefined;
+        id = byId.get(id)?.parentId
+      ) {
         const list = utilized.get(id);
         if (list) list.push(r);
         else utilized.set(id, [r]);
@@ -151,7 +161,8 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     const chosen = meta.filter((m) => selected.has(m.row.id));
     const states = new Map<number, number[]>();
     for (let i = 0; i < chosen.length; i += RANK_BATCH) {
-      for (const [id, ...n] of store.subnetCountsByState(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id))) states.set(id, n);
+      for (const [id, ...n] of store.subnetCountsByState(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id)))
+        states.set(id, n);
       await slicer.maybePause();
     }
     for (const m of chosen) {
@@ -172,7 +183,10 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       for (const r of own) {
         const range = `${r.start_address}-${r.end_address}`;
         const ru = ipam.rangeUtilization(r, m.row);
-        rangeInfo.set({ subnet, range, label: r.label, purpose: r.purpose, auto_allocate: String(r.auto_allocate === 1) }, 1);
+        rangeInfo.set(
+          { subnet, range, label: r.label, purpose: r.purpose, auto_allocate: String(r.auto_allocate === 1) },
+          1,
+        );
         rangeSize.set({ subnet, range }, Number(ru.size));
         rangeFree.set({ subnet, range }, Number(ru.free));
         rangeRatio.set({ subnet, range }, ru.ratio);
@@ -192,7 +206,10 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     for (const r of utilized) {
       const part = clip(interval(r), m.usable);
       if (!part) continue;
-      const inside = ipam.countBetween(ipKey({ family: m.family, value: part.first }), ipKey({ family: m.family, value: part.last }));
+      const inside = ipam.countBetween(
+        ipKey({ family: m.family, value: part.first }),
+        ipKey({ family: m.family, value: part.last }),
+      );
       parts.push({ size: intervalSize(part), addressCount: BigInt(inside) });
     }
     return utilization(m.size, BigInt(addressCount), parts);
@@ -209,8 +226,12 @@ function factsOf(row: SubnetRow): RowFacts {
     const prefix = prefixOf(row);
     const usable = usableBounds(prefix);
     facts = {
-      row, family: prefix.family, size: usable.last - usable.first + 1n, usable,
-      trimFirst: usable.first !== prefix.network, trimLast: usable.last !== lastOf(prefix),
+      row,
+      family: prefix.family,
+      size: usable.last - usable.first + 1n,
+      usable,
+      trimFirst: usable.first !== prefix.network,
+      trimLast: usable.last !== lastOf(prefix),
       usableFirstKey: ipKey({ family: prefix.family, value: usable.first }),
       usableLastKey: ipKey({ family: prefix.family, value: usable.last }),
     };
@@ -228,10 +249,14 @@ async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetM
     // The parent can change without the row changing (a covering subnet created or deleted).
     const parentId = catalog.parentOf(row);
     out.push({
-      ...factsOf(row), parentId,
+      ...factsOf(row),
+      parentId,
       info: {
-        subnet: row.cidr, name: row.name, vlan: row.vlan === null ? '' : String(row.vlan), family: String(row.family),
-        parent: parentId ? catalog.byId.get(parentId)?.cidr ?? '' : '',
+        subnet: row.cidr,
+        name: row.name,
+        vlan: row.vlan === null ? '' : String(row.vlan),
+        family: String(row.family),
+        parent: parentId ? (catalog.byId.get(parentId)?.cidr ?? '') : '',
       },
     });
     if (slicer.due()) await slicer.pause();

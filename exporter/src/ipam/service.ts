@@ -6,21 +6,62 @@ import { type Actor, AuditLog } from '../audit/log.js';
 import { type Clock, isoNow, systemClock } from '../clock.js';
 import { LanscapeError, conflict, notFound, unprocessable } from '../errors.js';
 import type { Db } from '../store/db.js';
-import { type BlockLookup, type Interval, clip, intervalSize, sortedIntervalLookup, takeFree } from './core/allocation.js';
+import {
+  type BlockLookup,
+  type Interval,
+  clip,
+  intervalSize,
+  sortedIntervalLookup,
+  takeFree,
+} from './core/allocation.js';
 import { ADDRESS_STATES, type AddressSource, type AddressState, normalizeMac } from './core/fields.js';
 import { type TreeNode, buildTree } from './core/hierarchy.js';
 import { type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
-import { type Bounds, type Prefix, contains, formatPrefix, lastOf, parseSubnetPrefix, prefixOf, usableBounds } from './core/prefix.js';
+import {
+  type Bounds,
+  type Prefix,
+  contains,
+  formatPrefix,
+  lastOf,
+  parseSubnetPrefix,
+  prefixOf,
+  usableBounds,
+} from './core/prefix.js';
 import { type Utilization, utilization } from './core/utilization.js';
-import type { AddressCreate, AddressFields, AllocateRequest, RangeCreate, RangeUpdate, SubnetCreate, SubnetUpdate } from './schemas.js';
+import type {
+  AddressCreate,
+  AddressFields,
+  AllocateRequest,
+  RangeCreate,
+  RangeUpdate,
+  SubnetCreate,
+  SubnetUpdate,
+} from './schemas.js';
 import type { AddressView, RangeView, SubnetRowView, SubnetView, UtilizationView } from './schemas.js';
-import { type AddressFilter, type AddressRow, IpamStore, type KeyBound, type NewAddressRow, type RangeRow, type SubnetRef, type SubnetRow } from './store.js';
+import {
+  type AddressFilter,
+  type AddressRow,
+  IpamStore,
+  type KeyBound,
+  type NewAddressRow,
+  type RangeRow,
+  type SubnetRef,
+  type SubnetRow,
+} from './store.js';
 import { type SubnetLayout, SubnetLayoutCache, layoutPage } from './layout-cache.js';
 import type { LayoutRow } from './core/layout.js';
 import { ReadSnapshots } from '../store/read-snapshots.js';
 
 // The views are the API's response shapes, inferred from the zod schemas the routes declare.
-export type { AddressView, HostObservationView, RangeView, SubnetDiscoveryView, SubnetRowView, SubnetView, UtilizationView } from './schemas.js';
+export type {
+  AddressView,
+  HostObservationView,
+  RangeView,
+  SubnetDiscoveryView,
+  SubnetRowView,
+  SubnetView,
+  UtilizationView,
+} from './schemas.js';
 
 /** Address rows of a subnet page read (and turned into views) per event-loop turn. */
 const ROWS_CHUNK = 1000;
@@ -30,7 +71,10 @@ const SCAN_CHUNK = 5000;
 const KEY_MIN = Buffer.alloc(0);
 const KEY_MAX = Buffer.alloc(18, 0xff);
 
-export interface Paged<T> { count: number; results: T[] }
+export interface Paged<T> {
+  count: number;
+  results: T[];
+}
 
 /**
  * Adds data other domains own (e.g. discovery's observations) to address views built in bulk,
@@ -54,7 +98,10 @@ export class IpamService {
   /** Read-only connections for reads that must stay consistent across event-loop turns. */
   private readonly snapshots: ReadSnapshots<IpamStore>;
 
-  constructor(readonly db: Db, readonly clock: Clock = systemClock) {
+  constructor(
+    readonly db: Db,
+    readonly clock: Clock = systemClock,
+  ) {
     this.store = new IpamStore(db);
     this.audit = new AuditLog(db, clock);
     this.layouts = new SubnetLayoutCache(this.store);
@@ -91,7 +138,9 @@ export class IpamService {
 
   /** One transaction wrapper for every write: building one per call costs more than a small write. */
   private tx: ReturnType<typeof this.makeTx> | undefined;
-  private makeTx() { return this.db.transaction((fn: () => unknown) => fn()); }
+  private makeTx() {
+    return this.db.transaction((fn: () => unknown) => fn());
+  }
 
   /** Runs `fn` in a BEGIN IMMEDIATE transaction (nested calls become savepoints). */
   write<T>(fn: () => T): T {
@@ -100,19 +149,32 @@ export class IpamService {
   }
 
   // ---------------------------------------------------------------- subnets
-  listSubnets(filter: { q?: string | undefined; tag?: string | undefined; vlan?: number | undefined; family?: string | undefined },
-    limit: number, offset: number): Paged<SubnetView> {
+  listSubnets(
+    filter: {
+      q?: string | undefined;
+      tag?: string | undefined;
+      vlan?: number | undefined;
+      family?: string | undefined;
+    },
+    limit: number,
+    offset: number,
+  ): Paged<SubnetView> {
     const rows = this.store.allSubnets();
     const tree = this.tree(rows);
     const q = filter.q?.toLowerCase();
-    const matching = rows.filter((r) =>
-      (!q || r.cidr.includes(q) || r.name.toLowerCase().includes(q) || r.description.toLowerCase().includes(q)) &&
-      (!filter.tag || parseTags(r.tags).includes(filter.tag)) &&
-      (filter.vlan === undefined || r.vlan === filter.vlan) &&
-      (!filter.family || String(r.family) === filter.family));
+    const matching = rows.filter(
+      (r) =>
+        (!q || r.cidr.includes(q) || r.name.toLowerCase().includes(q) || r.description.toLowerCase().includes(q)) &&
+        (!filter.tag || parseTags(r.tags).includes(filter.tag)) &&
+        (filter.vlan === undefined || r.vlan === filter.vlan) &&
+        (!filter.family || String(r.family) === filter.family),
+    );
     const page = matching.slice(offset, offset + limit);
     const usage = this.utilizations(page.length > 1 ? rows : page);
-    return { count: matching.length, results: this.enrichSubnets(page.map((row) => ({ row, view: this.subnetView(row, tree, usage.get(row.id)) }))) };
+    return {
+      count: matching.length,
+      results: this.enrichSubnets(page.map((row) => ({ row, view: this.subnetView(row, tree, usage.get(row.id)) }))),
+    };
   }
 
   getSubnet(id: number): SubnetView {
@@ -131,7 +193,13 @@ export class IpamService {
    * Every check createSubnet makes, without writing (a CSV import's validation pass): throws the
    * error the create would answer. Each check is an index lookup, whatever the number of subnets.
    */
-  checkNewSubnet(input: SubnetCreate): { prefix: Prefix; cidr: string; gateway: string | null; firstKey: Buffer; lastKey: Buffer } {
+  checkNewSubnet(input: SubnetCreate): {
+    prefix: Prefix;
+    cidr: string;
+    gateway: string | null;
+    firstKey: Buffer;
+    lastKey: Buffer;
+  } {
     const prefix = parseSubnetPrefix(input.cidr);
     const cidr = formatPrefix(prefix);
     const existing = this.store.subnetByCidr(cidr);
@@ -143,8 +211,11 @@ export class IpamService {
     for (const r of this.store.rangesOverlapping(firstKey, lastKey)) {
       const owner = this.subnetRow(r.subnet_id);
       if (owner.prefix_length < prefix.length) {
-        throw conflict(`${cidr} would cut into range "${r.label}" (${r.start_address}–${r.end_address}) of ${owner.cidr}; ` +
-          'change or delete that range first', { range_id: r.id });
+        throw conflict(
+          `${cidr} would cut into range "${r.label}" (${r.start_address}–${r.end_address}) of ${owner.cidr}; ` +
+            'change or delete that range first',
+          { range_id: r.id },
+        );
       }
     }
     return { prefix, cidr, gateway, firstKey, lastKey };
@@ -158,12 +229,20 @@ export class IpamService {
     const { prefix, cidr, gateway, firstKey, lastKey } = this.checkNewSubnet(input);
     const now = isoNow(this.clock);
     const row = {
-      cidr, family: prefix.family, prefix_length: prefix.length,
+      cidr,
+      family: prefix.family,
+      prefix_length: prefix.length,
       first_key: firstKey,
       last_key: lastKey,
-      name: input.name ?? '', description: input.description ?? '', vlan: input.vlan ?? null, gateway,
-      tags: JSON.stringify(dedupe(input.tags ?? [])), scan_enabled: input.scan_enabled === false ? 0 : 1,
-      scan_interval_seconds: input.scan_interval_seconds ?? null, created_at: now, updated_at: now,
+      name: input.name ?? '',
+      description: input.description ?? '',
+      vlan: input.vlan ?? null,
+      gateway,
+      tags: JSON.stringify(dedupe(input.tags ?? [])),
+      scan_enabled: input.scan_enabled === false ? 0 : 1,
+      scan_interval_seconds: input.scan_interval_seconds ?? null,
+      created_at: now,
+      updated_at: now,
     };
     const id = this.store.insertSubnet(row);
     const created = { id, ...row };
@@ -179,12 +258,19 @@ export class IpamService {
       const row = this.subnetRow(id);
       const before = this.subnetView(row);
       const gateway = patch.gateway === undefined ? undefined : this.checkGateway(prefixOf(row), patch.gateway);
-      this.store.updateSubnet(id, {
-        name: patch.name, description: patch.description, vlan: patch.vlan, gateway,
-        tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
-        scan_enabled: patch.scan_enabled === undefined ? undefined : patch.scan_enabled ? 1 : 0,
-        scan_interval_seconds: patch.scan_interval_seconds,
-      }, isoNow(this.clock));
+      this.store.updateSubnet(
+        id,
+        {
+          name: patch.name,
+          description: patch.description,
+          vlan: patch.vlan,
+          gateway,
+          tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
+          scan_enabled: patch.scan_enabled === undefined ? undefined : patch.scan_enabled ? 1 : 0,
+          scan_interval_seconds: patch.scan_interval_seconds,
+        },
+        isoNow(this.clock),
+      );
       const after = this.subnetView(this.subnetRow(id));
       if (changed(before, after)) this.audit.record(actor, 'update', 'subnet', id, row.cidr, before, after);
       return this.getSubnet(id);
@@ -202,15 +288,21 @@ export class IpamService {
       // With a parent subnet every address stays covered; otherwise those not in a child are orphaned.
       // (Index lookups around this subnet only: no index of every subnet inside the transaction.)
       const hasParent = this.store.subnetsCovering(row.first_key, row.last_key).some((s) => s.id !== id);
-      const inChild = sortedIntervalLookup(this.store.subnetsInside(row.first_key, row.last_key, id).map((c) => {
-        const p = prefixOf(c);
-        return { first: p.network, last: lastOf(p) };
-      }));
-      const orphans = hasParent ? [] : this.store.addressesBetween(row.first_key, row.last_key)
-        .filter((a) => !inChild(ipFromKey(a.ip_key).value));
+      const inChild = sortedIntervalLookup(
+        this.store.subnetsInside(row.first_key, row.last_key, id).map((c) => {
+          const p = prefixOf(c);
+          return { first: p.network, last: lastOf(p) };
+        }),
+      );
+      const orphans = hasParent
+        ? []
+        : this.store.addressesBetween(row.first_key, row.last_key).filter((a) => !inChild(ipFromKey(a.ip_key).value));
       if (orphans.length > 0 && !force) {
-        throw conflict(`subnet ${row.cidr} holds ${orphans.length} address(es) that no other subnet contains; ` +
-          'release them first or delete with ?force=true', { addresses: orphans.length });
+        throw conflict(
+          `subnet ${row.cidr} holds ${orphans.length} address(es) that no other subnet contains; ` +
+            'release them first or delete with ?force=true',
+          { addresses: orphans.length },
+        );
       }
       for (const a of orphans) {
         this.store.deleteAddress(a);
@@ -218,7 +310,15 @@ export class IpamService {
       }
       // Ranges go with their subnet (ON DELETE CASCADE); the audit log says so.
       for (const r of this.store.listRanges(id, Number.MAX_SAFE_INTEGER, 0).rows) {
-        this.audit.record(actor, 'delete', 'range', r.id, `${r.start_address}-${r.end_address}`, this.rangeView(r), undefined);
+        this.audit.record(
+          actor,
+          'delete',
+          'range',
+          r.id,
+          `${r.start_address}-${r.end_address}`,
+          this.rangeView(r),
+          undefined,
+        );
       }
       this.store.deleteSubnet(id);
       this.audit.record(actor, 'delete', 'subnet', id, row.cidr, before, undefined);
@@ -248,7 +348,12 @@ export class IpamService {
         const part = pageValues.slice(i, i + ROWS_CHUNK);
         const details = snap.addressesBetween(keyOf(family, part[0]!), keyOf(family, part[part.length - 1]!));
         const index = this.subnetIndex();
-        views.push(...this.enrich(details.map((d) => this.addressView(d, index)), details.map((d) => d.ip_key)));
+        views.push(
+          ...this.enrich(
+            details.map((d) => this.addressView(d, index)),
+            details.map((d) => d.ip_key),
+          ),
+        );
       }
       const counts = await this.countByStatePaced(row, snap);
       return this.rowsAnswer(layout, page, views, row, counts);
@@ -256,7 +361,11 @@ export class IpamService {
   }
 
   /** subnetRows without a snapshot (a store in memory): starts over when a write spoils a page. */
-  private async subnetRowsLive(id: number, limit: number, offset: number): Promise<Paged<SubnetRowView> & { subnet: SubnetView }> {
+  private async subnetRowsLive(
+    id: number,
+    limit: number,
+    offset: number,
+  ): Promise<Paged<SubnetRowView> & { subnet: SubnetView }> {
     for (let attempt = 1; ; attempt++) {
       const { layout } = await this.layouts.current(id, (i) => this.subnetRow(i));
       const family = layout.family;
@@ -274,7 +383,12 @@ export class IpamService {
         const details = this.store.addressesBetween(keyOf(family, part[0]!), keyOf(family, part[part.length - 1]!));
         if (details.length !== part.length) break; // cannot happen with a current layout; start over if it does
         const index = this.subnetIndex();
-        views.push(...this.enrich(details.map((d) => this.addressView(d, index)), details.map((d) => d.ip_key)));
+        views.push(
+          ...this.enrich(
+            details.map((d) => this.addressView(d, index)),
+            details.map((d) => d.ip_key),
+          ),
+        );
       }
       if (views.length !== pageValues.length) continue;
       // The subnet's own view: its utilization counts every address of the subnet, a chunk at a time.
@@ -283,31 +397,49 @@ export class IpamService {
     }
   }
 
-  private rowsAnswer(layout: SubnetLayout, page: LayoutRow<null>[], views: AddressView[], row: SubnetRow,
-    counts: { state: string; n: number }[]): Paged<SubnetRowView> & { subnet: SubnetView } {
+  private rowsAnswer(
+    layout: SubnetLayout,
+    page: LayoutRow<null>[],
+    views: AddressView[],
+    row: SubnetRow,
+    counts: { state: string; n: number }[],
+  ): Paged<SubnetRowView> & { subnet: SubnetView } {
     const family = layout.family;
     let next = 0;
-    const results = page.map((r): SubnetRowView => r.kind === 'address'
-      ? { type: 'address', address: views[next++]! }
-      : {
-        type: 'gap', start_address: formatIp({ family, value: r.first }),
-        end_address: formatIp({ family, value: r.last }), size: Number(r.size), range_id: r.rangeId,
-      });
+    const results = page.map((r): SubnetRowView =>
+      r.kind === 'address'
+        ? { type: 'address', address: views[next++]! }
+        : {
+            type: 'gap',
+            start_address: formatIp({ family, value: r.first }),
+            end_address: formatIp({ family, value: r.last }),
+            size: Number(r.size),
+            range_id: r.rangeId,
+          },
+    );
     const usage = this.utilizations([row], counts).get(row.id)!;
-    return { count: layout.count, results, subnet: this.enrichSubnets([{ row, view: this.subnetView(row, undefined, usage) }])[0]! };
+    return {
+      count: layout.count,
+      results,
+      subnet: this.enrichSubnets([{ row, view: this.subnetView(row, undefined, usage) }])[0]!,
+    };
   }
 
   /**
    * countBetweenByState of a subnet, SCAN_CHUNK * 4 index entries per event-loop turn: the same
    * numbers for a subnet without writes meanwhile (otherwise as of somewhere in between).
    */
-  private async countByStatePaced(row: SubnetRow, store: IpamStore = this.store): Promise<{ state: string; n: number }[]> {
+  private async countByStatePaced(
+    row: SubnetRow,
+    store: IpamStore = this.store,
+  ): Promise<{ state: string; n: number }[]> {
     const family = row.family;
     const total = new Map<string, number>();
     let lo: Buffer = row.first_key;
     for (;;) {
       const end = store.addressKeyAt({ key: lo, inclusive: true }, row.last_key, SCAN_CHUNK * 4);
-      for (const c of store.countBetweenByState(lo, end ?? row.last_key)) total.set(c.state, (total.get(c.state) ?? 0) + c.n);
+      for (const c of store.countBetweenByState(lo, end ?? row.last_key))
+        total.set(c.state, (total.get(c.state) ?? 0) + c.n);
       const next = end && ipFromKey(end).value + 1n;
       if (next === undefined || Buffer.compare(end!, row.last_key) >= 0) break;
       lo = keyOf(family, next);
@@ -370,39 +502,52 @@ export class IpamService {
    * deleted again, each with its audit entry, before the error is thrown. Others may see some of
    * the addresses before the answer.
    */
-  async allocateInSlices(scope: AllocationScope, request: AllocateRequest, actor: Actor,
-    run: <T>(fn: () => T) => Promise<T>, sliceMs = SLICE_MS): Promise<AddressView[]> {
+  async allocateInSlices(
+    scope: AllocationScope,
+    request: AllocateRequest,
+    actor: Actor,
+    run: <T>(fn: () => T) => Promise<T>,
+    sliceMs = SLICE_MS,
+  ): Promise<AddressView[]> {
     const token = ++this.reservationSeq;
     const views: AddressView[] = [];
     let plan: { family: Family; subnetId: number; generation: number; free: bigint[] } | undefined;
     try {
       do {
         // Pushed only once committed: a slice that rolls back leaves nothing behind.
-        views.push(...await run(() => {
-          const deadline = performance.now() + sliceMs;
-          if (!plan) {
-            const p = this.allocationPlan(scope);
-            const free = takeEnough(p, request.count);
-            plan = { family: p.family, subnetId: p.subnet.id, generation: this.store.subnetGeneration, free };
-            this.reservations.set(token, { family: p.family, lookup: sortedIntervalLookup(free.map(point)) });
-          } else {
-            this.subnetRow(plan.subnetId); // 404 once the subnet is gone
-          }
-          // The addresses' subnet is the allocation's own unless subnets changed since the plan.
-          const subnetId = this.store.subnetGeneration === plan.generation ? plan.subnetId : undefined;
-          const out: AddressView[] = [];
-          let next = views.length;
-          do {
-            const part = plan.free.slice(next, next + ALLOCATION_STEP);
-            out.push(...this.insertNewAddresses(plan.family, subnetId, part, request, actor));
-            next += part.length;
-          } while (next < plan.free.length && performance.now() < deadline);
-          return out;
-        }));
+        views.push(
+          ...(await run(() => {
+            const deadline = performance.now() + sliceMs;
+            if (!plan) {
+              const p = this.allocationPlan(scope);
+              const free = takeEnough(p, request.count);
+              plan = { family: p.family, subnetId: p.subnet.id, generation: this.store.subnetGeneration, free };
+              this.reservations.set(token, { family: p.family, lookup: sortedIntervalLookup(free.map(point)) });
+            } else {
+              this.subnetRow(plan.subnetId); // 404 once the subnet is gone
+            }
+            // The addresses' subnet is the allocation's own unless subnets changed since the plan.
+            const subnetId = this.store.subnetGeneration === plan.generation ? plan.subnetId : undefined;
+            const out: AddressView[] = [];
+            let next = views.length;
+            do {
+              const part = plan.free.slice(next, next + ALLOCATION_STEP);
+              out.push(...this.insertNewAddresses(plan.family, subnetId, part, request, actor));
+              next += part.length;
+            } while (next < plan.free.length && performance.now() < deadline);
+            return out;
+          })),
+        );
       } while (views.length < plan!.free.length);
       return views;
     } catch (e) {
-      if (views.length > 0) await this.releaseCreated(views.map((v) => v.id), actor, run, sliceMs);
+      if (views.length > 0)
+        await this.releaseCreated(
+          views.map((v) => v.id),
+          actor,
+          run,
+          sliceMs,
+        );
       throw e;
     } finally {
       this.reservations.delete(token);
@@ -413,7 +558,12 @@ export class IpamService {
    * Deletes addresses this process created moments ago (undoing an interrupted allocation or
    * import), each with its audit entry, in slices through `run`. Ones already gone are skipped.
    */
-  async releaseCreated(ids: readonly number[], actor: Actor, run: <T>(fn: () => T) => Promise<T>, sliceMs = SLICE_MS): Promise<void> {
+  async releaseCreated(
+    ids: readonly number[],
+    actor: Actor,
+    run: <T>(fn: () => T) => Promise<T>,
+    sliceMs = SLICE_MS,
+  ): Promise<void> {
     let next = 0;
     while (next < ids.length) {
       next = await run(() => {
@@ -475,8 +625,11 @@ export class IpamService {
 
   // ---------------------------------------------------------------- addresses
   /** @param filter.after keyset paging: only addresses after this one (in address order) */
-  listAddresses(filter: Omit<AddressFilter, 'between' | 'after'> & { subnet_id?: number | undefined; after?: string | undefined },
-    limit: number, offset: number): Paged<AddressView> {
+  listAddresses(
+    filter: Omit<AddressFilter, 'between' | 'after'> & { subnet_id?: number | undefined; after?: string | undefined },
+    limit: number,
+    offset: number,
+  ): Paged<AddressView> {
     let between: [Buffer, Buffer] | undefined;
     if (filter.subnet_id !== undefined) {
       const s = this.subnetRow(filter.subnet_id);
@@ -485,7 +638,13 @@ export class IpamService {
     const after = filter.after === undefined ? undefined : ipKey(parseIp(filter.after));
     const { count, rows } = this.store.listAddresses({ ...filter, between, after }, limit, offset);
     const index = this.subnetIndex();
-    return { count, results: this.enrich(rows.map((r) => this.addressView(r, index)), rows.map((r) => r.ip_key)) };
+    return {
+      count,
+      results: this.enrich(
+        rows.map((r) => this.addressView(r, index)),
+        rows.map((r) => r.ip_key),
+      ),
+    };
   }
 
   /**
@@ -495,8 +654,13 @@ export class IpamService {
    * search of 300k addresses takes as long, but holds nothing up). Not a snapshot: writes
    * meanwhile may show up in the rows or the count.
    */
-  async listAddressesPaced(filter: Parameters<IpamService['listAddresses']>[0], limit: number, offset: number): Promise<Paged<AddressView>> {
-    if (!filter.q && !filter.tag && !filter.source && offset <= SCAN_CHUNK) return this.listAddresses(filter, limit, offset);
+  async listAddressesPaced(
+    filter: Parameters<IpamService['listAddresses']>[0],
+    limit: number,
+    offset: number,
+  ): Promise<Paged<AddressView>> {
+    if (!filter.q && !filter.tag && !filter.source && offset <= SCAN_CHUNK)
+      return this.listAddresses(filter, limit, offset);
     const subnet = filter.subnet_id === undefined ? undefined : this.subnetRow(filter.subnet_id);
     const last = subnet?.last_key ?? KEY_MAX;
     const after = filter.after === undefined ? undefined : ipKey(parseIp(filter.after));
@@ -518,7 +682,12 @@ export class IpamService {
         // The chunk holding the cursor: everything counts, only rows above it are listed.
         count += this.store.addressesIn(criteria, lo, hi).count;
         if (Buffer.compare(after, hi) < 0) {
-          const part = this.store.addressesIn(criteria, { key: after, inclusive: false }, hi, rows.length < limit ? want : undefined);
+          const part = this.store.addressesIn(
+            criteria,
+            { key: after, inclusive: false },
+            hi,
+            rows.length < limit ? want : undefined,
+          );
           rows.push(...part.rows);
           skip = Math.max(0, skip - part.count);
         }
@@ -528,7 +697,13 @@ export class IpamService {
       await nextTurn();
     }
     const index = this.subnetIndex();
-    return { count, results: this.enrich(rows.map((r) => this.addressView(r, index)), rows.map((r) => r.ip_key)) };
+    return {
+      count,
+      results: this.enrich(
+        rows.map((r) => this.addressView(r, index)),
+        rows.map((r) => r.ip_key),
+      ),
+    };
   }
 
   getAddress(id: number): AddressView {
@@ -563,7 +738,10 @@ export class IpamService {
       if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw e;
       const seen = new Set<string>();
       const index = inputs.findIndex((i) => seen.size === seen.add(formatIp(parseIp(i.address))).size);
-      throw new BatchInputError(Math.max(index, 0), conflict(`${inputs[Math.max(index, 0)]!.address} is twice in one batch`));
+      throw new BatchInputError(
+        Math.max(index, 0),
+        conflict(`${inputs[Math.max(index, 0)]!.address} is twice in one batch`),
+      );
     }
   }
 
@@ -571,11 +749,19 @@ export class IpamService {
     return this.write(() => {
       const row = this.addressRow(id);
       const before = this.addressView(row);
-      this.store.updateAddress(id, {
-        state: patch.state, hostname: patch.hostname, description: patch.description, owner: patch.owner,
-        source: patch.source, mac: patch.mac === undefined ? undefined : patch.mac && normalizeMac(patch.mac),
-        tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
-      }, isoNow(this.clock));
+      this.store.updateAddress(
+        id,
+        {
+          state: patch.state,
+          hostname: patch.hostname,
+          description: patch.description,
+          owner: patch.owner,
+          source: patch.source,
+          mac: patch.mac === undefined ? undefined : patch.mac && normalizeMac(patch.mac),
+          tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
+        },
+        isoNow(this.clock),
+      );
       const after = this.addressView(this.addressRow(id));
       if (changed(before, after)) this.audit.record(actor, 'update', 'address', id, row.address, before, after);
       return this.getAddress(id);
@@ -602,11 +788,16 @@ export class IpamService {
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);
     if (ip.value < usable.first || ip.value > usable.last) {
-      throw unprocessable(`${text} is the ${ip.value === prefix.network ? 'network' : 'broadcast'} address of ${subnet.cidr}`);
+      throw unprocessable(
+        `${text} is the ${ip.value === prefix.network ? 'network' : 'broadcast'} address of ${subnet.cidr}`,
+      );
     }
     const existing = this.store.addressAt(ip);
     if (existing) {
-      throw conflict(`${text} is already ${existing.state} (address id ${existing.id})`, { id: existing.id, state: existing.state });
+      throw conflict(`${text} is already ${existing.state} (address id ${existing.id})`, {
+        id: existing.id,
+        state: existing.state,
+      });
     }
     if (this.reservations.size > 0 && this.reservedBlock(ip.family, ip.value)) {
       throw conflict(`${text} is being allocated by a request in progress`, { reserved: true });
@@ -620,9 +811,17 @@ export class IpamService {
   }
 
   /** Free addresses of one family with the same fields (an allocation): see storeNewAddresses. */
-  private insertNewAddresses(family: Family, subnetId: number | undefined, values: readonly bigint[],
-    fields: AddressFields, actor: Actor): AddressView[] {
-    return this.storeNewAddresses(values.map((value) => ({ ip: { family, value }, fields, subnetId })), actor);
+  private insertNewAddresses(
+    family: Family,
+    subnetId: number | undefined,
+    values: readonly bigint[],
+    fields: AddressFields,
+    actor: Actor,
+  ): AddressView[] {
+    return this.storeNewAddresses(
+      values.map((value) => ({ ip: { family, value }, fields, subnetId })),
+      actor,
+    );
   }
 
   /**
@@ -630,8 +829,10 @@ export class IpamService {
    * each; `subnetId` is an address's most specific subnet when the caller knows it. The views
    * are built from the rows written, not read back.
    */
-  private storeNewAddresses(entries: readonly { ip: IP; fields: AddressFields; subnetId: number | undefined }[],
-    actor: Actor): AddressView[] {
+  private storeNewAddresses(
+    entries: readonly { ip: IP; fields: AddressFields; subnetId: number | undefined }[],
+    actor: Actor,
+  ): AddressView[] {
     const now = isoNow(this.clock);
     let fieldsOf: AddressFields | undefined;
     let common: Omit<NewAddressRow, 'ip_key' | 'address' | 'family'> | undefined;
@@ -639,9 +840,15 @@ export class IpamService {
       if (fields !== fieldsOf || !common) {
         fieldsOf = fields;
         common = {
-          state: fields.state ?? 'reserved', hostname: fields.hostname ?? null, mac: fields.mac ? normalizeMac(fields.mac) : null,
-          description: fields.description ?? '', owner: fields.owner ?? null, tags: JSON.stringify(dedupe(fields.tags ?? [])),
-          source: fields.source ?? 'manual', created_at: now, updated_at: now,
+          state: fields.state ?? 'reserved',
+          hostname: fields.hostname ?? null,
+          mac: fields.mac ? normalizeMac(fields.mac) : null,
+          description: fields.description ?? '',
+          owner: fields.owner ?? null,
+          tags: JSON.stringify(dedupe(fields.tags ?? [])),
+          source: fields.source ?? 'manual',
+          created_at: now,
+          updated_at: now,
         };
       }
       return { ip_key: ipKey(ip), address: formatIp(ip), family: ip.family, ...common };
@@ -679,19 +886,35 @@ export class IpamService {
       const lastKey = ipKey(end);
       const clash = this.store.rangesOverlapping(firstKey, lastKey)[0];
       if (clash) {
-        throw conflict(`overlaps range "${clash.label}" (${clash.start_address}–${clash.end_address}, id ${clash.id})`, { id: clash.id });
+        throw conflict(
+          `overlaps range "${clash.label}" (${clash.start_address}–${clash.end_address}, id ${clash.id})`,
+          { id: clash.id },
+        );
       }
-      const child = this.store.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)
+      const child = this.store
+        .subnetsInside(subnet.first_key, subnet.last_key, subnet.id)
         .find((c) => Buffer.compare(c.first_key, lastKey) <= 0 && Buffer.compare(firstKey, c.last_key) <= 0);
       if (child) {
-        throw conflict(`overlaps child subnet ${child.cidr}; a range belongs to the most specific subnet, so create it there`, { subnet_id: child.id });
+        throw conflict(
+          `overlaps child subnet ${child.cidr}; a range belongs to the most specific subnet, so create it there`,
+          { subnet_id: child.id },
+        );
       }
       const now = isoNow(this.clock);
       const id = this.store.insertRange({
-        subnet_id: subnet.id, start_address: formatIp(start), end_address: formatIp(end), first_key: firstKey,
-        last_key: lastKey, label: input.label, color: input.color ?? null, purpose: input.purpose ?? 'other',
-        description: input.description ?? '', auto_allocate: input.auto_allocate === false ? 0 : 1,
-        mark_utilized: input.mark_utilized ? 1 : 0, created_at: now, updated_at: now,
+        subnet_id: subnet.id,
+        start_address: formatIp(start),
+        end_address: formatIp(end),
+        first_key: firstKey,
+        last_key: lastKey,
+        label: input.label,
+        color: input.color ?? null,
+        purpose: input.purpose ?? 'other',
+        description: input.description ?? '',
+        auto_allocate: input.auto_allocate === false ? 0 : 1,
+        mark_utilized: input.mark_utilized ? 1 : 0,
+        created_at: now,
+        updated_at: now,
       });
       const view = this.getRange(id);
       this.audit.record(actor, 'create', 'range', id, `${view.start_address}-${view.end_address}`, undefined, view);
@@ -703,13 +926,21 @@ export class IpamService {
     return this.write(() => {
       const row = this.rangeRow(id);
       const before = this.rangeView(row);
-      this.store.updateRange(id, {
-        label: patch.label, color: patch.color, purpose: patch.purpose, description: patch.description,
-        auto_allocate: patch.auto_allocate === undefined ? undefined : patch.auto_allocate ? 1 : 0,
-        mark_utilized: patch.mark_utilized === undefined ? undefined : patch.mark_utilized ? 1 : 0,
-      }, isoNow(this.clock));
+      this.store.updateRange(
+        id,
+        {
+          label: patch.label,
+          color: patch.color,
+          purpose: patch.purpose,
+          description: patch.description,
+          auto_allocate: patch.auto_allocate === undefined ? undefined : patch.auto_allocate ? 1 : 0,
+          mark_utilized: patch.mark_utilized === undefined ? undefined : patch.mark_utilized ? 1 : 0,
+        },
+        isoNow(this.clock),
+      );
       const after = this.getRange(id);
-      if (changed(before, after)) this.audit.record(actor, 'update', 'range', id, `${row.start_address}-${row.end_address}`, before, after);
+      if (changed(before, after))
+        this.audit.record(actor, 'update', 'range', id, `${row.start_address}-${row.end_address}`, before, after);
       return after;
     });
   }
@@ -733,12 +964,16 @@ export class IpamService {
    * counts, one for addresses on subnet edges, one for ranges), not a few per subnet: /metrics
    * and the subnet list ask for all of them at once.
    */
-  utilizations(rows: readonly SubnetRow[], oneCounts?: readonly { state: string; n: number }[]): Map<number, UtilizationWithStates> {
+  utilizations(
+    rows: readonly SubnetRow[],
+    oneCounts?: readonly { state: string; n: number }[],
+  ): Map<number, UtilizationWithStates> {
     const one = rows.length === 1 ? rows[0]! : undefined;
     const counts = new Map<number, Record<string, number>>();
     const countsOf = (id: number) => counts.get(id) ?? counts.set(id, {}).get(id)!;
     if (one) {
-      for (const c of oneCounts ?? this.store.countBetweenByState(one.first_key, one.last_key)) countsOf(one.id)[c.state] = c.n;
+      for (const c of oneCounts ?? this.store.countBetweenByState(one.first_key, one.last_key))
+        countsOf(one.id)[c.state] = c.n;
     } else {
       for (const c of this.store.countsBySubnetAndState()) countsOf(c.subnet_id)[c.state] = c.n;
     }
@@ -757,7 +992,8 @@ export class IpamService {
       const usable = usableBounds(prefix);
       const byState = Object.fromEntries(Object.entries(countsOf(row.id)).filter(([, n]) => n > 0));
       const addressCount = Object.values(byState).reduce((a, n) => a + BigInt(n), 0n);
-      const utilized = rangesWithin(ranges, row.first_key, row.last_key).filter((r) => r.mark_utilized)
+      const utilized = rangesWithin(ranges, row.first_key, row.last_key)
+        .filter((r) => r.mark_utilized)
         .flatMap((r) => this.utilizedPart(prefix.family, r, usable));
       out.set(row.id, { ...utilization(usable.last - usable.first + 1n, addressCount, utilized), byState });
     }
@@ -770,7 +1006,10 @@ export class IpamService {
     const byState: Record<string, number> = {};
     let addressCount = 0n;
     if (bounds) {
-      for (const { state, n } of this.store.countBetweenByState(keyOf(prefix.family, bounds.first), keyOf(prefix.family, bounds.last))) {
+      for (const { state, n } of this.store.countBetweenByState(
+        keyOf(prefix.family, bounds.first),
+        keyOf(prefix.family, bounds.last),
+      )) {
         byState[state] = n;
         addressCount += BigInt(n);
       }
@@ -824,22 +1063,44 @@ export class IpamService {
   subnetView(row: SubnetRow, tree?: Map<number, TreeNode>, usage = this.subnetUtilization(row)): SubnetView {
     const node = tree ? tree.get(row.id) : this.treeNode(row);
     return {
-      id: row.id, cidr: row.cidr, family: row.family, prefix_length: row.prefix_length, name: row.name,
-      description: row.description, vlan: row.vlan, gateway: row.gateway, tags: parseTags(row.tags),
-      scan_enabled: row.scan_enabled === 1, scan_interval_seconds: row.scan_interval_seconds,
-      parent_id: node?.parentId ?? null, depth: node?.depth ?? 0, children: node?.childCount ?? 0,
-      utilization: utilizationView(usage), created_at: row.created_at, updated_at: row.updated_at, discovery: null,
+      id: row.id,
+      cidr: row.cidr,
+      family: row.family,
+      prefix_length: row.prefix_length,
+      name: row.name,
+      description: row.description,
+      vlan: row.vlan,
+      gateway: row.gateway,
+      tags: parseTags(row.tags),
+      scan_enabled: row.scan_enabled === 1,
+      scan_interval_seconds: row.scan_interval_seconds,
+      parent_id: node?.parentId ?? null,
+      depth: node?.depth ?? 0,
+      children: node?.childCount ?? 0,
+      utilization: utilizationView(usage),
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      discovery: null,
     };
   }
 
   addressView(row: AddressRow, index?: SubnetLookup, subnetId?: number): AddressView {
     const ip = ipFromKey(row.ip_key);
     return {
-      id: row.id, address: row.address, family: row.family,
-      subnet_id: subnetId ?? (index ? index.mostSpecific(ip) : this.store.mostSpecificRef(ip)?.id ?? null),
-      state: row.state as AddressState, hostname: row.hostname, mac: row.mac, description: row.description,
-      owner: row.owner, tags: parseTags(row.tags), source: row.source as AddressSource,
-      created_at: row.created_at, updated_at: row.updated_at, observed: null,
+      id: row.id,
+      address: row.address,
+      family: row.family,
+      subnet_id: subnetId ?? (index ? index.mostSpecific(ip) : (this.store.mostSpecificRef(ip)?.id ?? null)),
+      state: row.state as AddressState,
+      hostname: row.hostname,
+      mac: row.mac,
+      description: row.description,
+      owner: row.owner,
+      tags: parseTags(row.tags),
+      source: row.source as AddressSource,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      observed: null,
     };
   }
 
@@ -884,7 +1145,13 @@ export class IpamService {
   }
 
   /** Up to `limit` address rows in [first, last] after the key `after`, as arrays of `columns` (CSV export). */
-  addressColumnsPage(columns: readonly string[], first: Buffer, last: Buffer, after: Buffer | undefined, limit: number): unknown[][] {
+  addressColumnsPage(
+    columns: readonly string[],
+    first: Buffer,
+    last: Buffer,
+    after: Buffer | undefined,
+    limit: number,
+  ): unknown[][] {
     return this.store.addressColumnsPage(columns, first, last, after, limit);
   }
 
@@ -920,11 +1187,20 @@ export class IpamService {
   rangeView(row: RangeRow): RangeView {
     const subnet = this.subnetRow(row.subnet_id);
     return {
-      id: row.id, subnet_id: row.subnet_id, start_address: row.start_address, end_address: row.end_address,
+      id: row.id,
+      subnet_id: row.subnet_id,
+      start_address: row.start_address,
+      end_address: row.end_address,
       // purpose is one of RANGE_PURPOSES: the API checks it before it is stored
-      label: row.label, color: row.color, purpose: row.purpose as RangeView['purpose'], description: row.description,
-      auto_allocate: row.auto_allocate === 1, mark_utilized: row.mark_utilized === 1,
-      utilization: utilizationView(this.rangeUtilization(row, subnet)), created_at: row.created_at, updated_at: row.updated_at,
+      label: row.label,
+      color: row.color,
+      purpose: row.purpose as RangeView['purpose'],
+      description: row.description,
+      auto_allocate: row.auto_allocate === 1,
+      mark_utilized: row.mark_utilized === 1,
+      utilization: utilizationView(this.rangeUtilization(row, subnet)),
+      created_at: row.created_at,
+      updated_at: row.updated_at,
     };
   }
 
@@ -940,12 +1216,13 @@ export class IpamService {
     requireUsable(prefix, ip, 'gateway');
     return formatIp(ip);
   }
-
 }
 
 /** Most specific subnet of an address by probing one hash map per prefix length in use. */
 /** Which subnet an address belongs to (the most specific one holding it). */
-export interface SubnetLookup { mostSpecific(ip: IP): number | null }
+export interface SubnetLookup {
+  mostSpecific(ip: IP): number | null;
+}
 
 export class SubnetIndex implements SubnetLookup {
   private readonly byLength = new Map<string, number>();
@@ -974,7 +1251,10 @@ export class SubnetIndex implements SubnetLookup {
 
 /** Thrown by a batch create: which input broke a rule, with the error creating it alone gives. */
 export class BatchInputError extends Error {
-  constructor(readonly index: number, readonly error: LanscapeError) {
+  constructor(
+    readonly index: number,
+    readonly error: LanscapeError,
+  ) {
     super(error.message);
   }
 }
@@ -984,14 +1264,22 @@ export const SLICE_MS = 5;
 /** Addresses stored between two deadline checks of a sliced allocation. */
 const ALLOCATION_STEP = 64;
 
-interface AllocationPlan { family: Family; subnet: SubnetRow; bounds: Bounds; blockers: BlockLookup[]; what: string }
+interface AllocationPlan {
+  family: Family;
+  subnet: SubnetRow;
+  bounds: Bounds;
+  blockers: BlockLookup[];
+  what: string;
+}
 
 /** The first `count` free addresses of the plan; 409 (nothing reserved) when fewer are free. */
 function takeEnough(plan: AllocationPlan, count: number): bigint[] {
   const free = takeFree(plan.bounds, plan.blockers, count);
   if (free.length < count) {
-    throw conflict(`${plan.what} has ${free.length === 0 ? 'no' : `only ${free.length}`} free address(es); ` +
-      `${count} requested`, { requested: count, available: free.length });
+    throw conflict(
+      `${plan.what} has ${free.length === 0 ? 'no' : `only ${free.length}`} free address(es); ` + `${count} requested`,
+      { requested: count, available: free.length },
+    );
   }
   return free;
 }

@@ -70,7 +70,15 @@ export type NewAddressRow = Omit<AddressRow, 'id' | 'ip_low'>;
 export type NewRangeRow = Omit<RangeRow, 'id'>;
 
 /** Columns a PATCH may change, per table. Keys double as an allow-list for the UPDATE. */
-const SUBNET_MUTABLE = ['name', 'description', 'vlan', 'gateway', 'tags', 'scan_enabled', 'scan_interval_seconds'] as const;
+const SUBNET_MUTABLE = [
+  'name',
+  'description',
+  'vlan',
+  'gateway',
+  'tags',
+  'scan_enabled',
+  'scan_interval_seconds',
+] as const;
 const ADDRESS_MUTABLE = ['state', 'hostname', 'mac', 'description', 'owner', 'tags', 'source'] as const;
 const RANGE_MUTABLE = ['label', 'color', 'purpose', 'description', 'auto_allocate', 'mark_utilized'] as const;
 
@@ -101,7 +109,8 @@ export class IpamStore {
       subnetById: db.prepare('SELECT * FROM subnets WHERE id = ?'),
       subnetByCidr: db.prepare('SELECT * FROM subnets WHERE cidr = ?'),
       allSubnets: db.prepare('SELECT * FROM subnets ORDER BY first_key, prefix_length'),
-      insertSubnet: db.prepare(`INSERT INTO subnets (cidr, family, prefix_length, first_key, last_key, name, description,
+      insertSubnet:
+        db.prepare(`INSERT INTO subnets (cidr, family, prefix_length, first_key, last_key, name, description,
         vlan, gateway, tags, scan_enabled, scan_interval_seconds, created_at, updated_at)
         VALUES (@cidr, @family, @prefix_length, @first_key, @last_key, @name, @description, @vlan, @gateway, @tags,
         @scan_enabled, @scan_interval_seconds, @created_at, @updated_at)`),
@@ -118,20 +127,32 @@ export class IpamStore {
 
       addressById: db.prepare('SELECT * FROM addresses WHERE id = ?'),
       addressByKey: db.prepare('SELECT * FROM addresses WHERE ip_key = ?'),
-      insertAddress: db.prepare(`INSERT INTO addresses (ip_key, ip_low, address, family, state, hostname, mac, description,
+      insertAddress:
+        db.prepare(`INSERT INTO addresses (ip_key, ip_low, address, family, state, hostname, mac, description,
         owner, tags, source, created_at, updated_at) VALUES (@ip_key, @ip_low, @address, @family, @state, @hostname, @mac,
         @description, @owner, @tags, @source, @created_at, @updated_at)`),
       deleteAddress: db.prepare('DELETE FROM addresses WHERE id = ?'),
       addressesBetween: db.prepare('SELECT * FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key'),
-      lowValuesBetween: db.prepare('SELECT ip_low FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key').pluck().safeIntegers(),
+      lowValuesBetween: db
+        .prepare('SELECT ip_low FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key')
+        .pluck()
+        .safeIntegers(),
       keysBetween: db.prepare('SELECT ip_key FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key').pluck(),
-      lowValuesPage: db.prepare('SELECT ip_low FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key LIMIT ?')
-        .pluck().safeIntegers(),
+      lowValuesPage: db
+        .prepare('SELECT ip_low FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key LIMIT ?')
+        .pluck()
+        .safeIntegers(),
       keysPage: db.prepare('SELECT ip_key FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key LIMIT ?').pluck(),
       addressesFrom: db.prepare('SELECT * FROM addresses WHERE ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?'),
       addressesAfter: db.prepare('SELECT * FROM addresses WHERE ip_key > ? AND ip_key <= ? ORDER BY ip_key LIMIT ?'),
-      countsBySubnetAndState: db.prepare(`SELECT s.id, ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses a
-        WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`).join(', ')} FROM subnets s`).raw(),
+      countsBySubnetAndState: db
+        .prepare(
+          `SELECT s.id, ${ADDRESS_STATES.map(
+            (_, i) => `(SELECT count(*) FROM addresses a
+        WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`,
+          ).join(', ')} FROM subnets s`,
+        )
+        .raw(),
       totalsByStateAndSource: db.prepare('SELECT state, source, n FROM address_totals'),
       allRanges: db.prepare('SELECT * FROM ranges ORDER BY first_key'),
       // Addresses that sit on a subnet's first or last address (possible when a parent held them
@@ -147,18 +168,34 @@ export class IpamStore {
         WHERE s.id = @id AND s.last_key != s.first_key`),
       // One index range count per state on addresses(state, ip_key): far cheaper than grouping
       // every address row of a large subnet.
-      countBetweenByState: db.prepare(`SELECT ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses
-        WHERE state = @s${i} AND ip_key BETWEEN @first AND @last)`).join(', ')}`).raw(),
+      countBetweenByState: db
+        .prepare(
+          `SELECT ${ADDRESS_STATES.map(
+            (_, i) => `(SELECT count(*) FROM addresses
+        WHERE state = @s${i} AND ip_key BETWEEN @first AND @last)`,
+          ).join(', ')}`,
+        )
+        .raw(),
       countBetween: db.prepare('SELECT count(*) AS n FROM addresses WHERE ip_key BETWEEN ? AND ?'),
       // For the scrape (ipam/metrics.ts): per subnet of a JSON id list, addresses in its whole prefix by
       // state (one index count per state); and addresses in its prefix plus whether its first / last
       // address is recorded (the ranking).
-      subnetCountsByState: db.prepare(`SELECT s.id, ${ADDRESS_STATES.map((_, i) => `(SELECT count(*) FROM addresses a
-        WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`).join(', ')}
-        FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw(),
-      subnetRankCounts: db.prepare(`SELECT s.id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key),
+      subnetCountsByState: db
+        .prepare(
+          `SELECT s.id, ${ADDRESS_STATES.map(
+            (_, i) => `(SELECT count(*) FROM addresses a
+        WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`,
+          ).join(', ')}
+        FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`,
+        )
+        .raw(),
+      subnetRankCounts: db
+        .prepare(
+          `SELECT s.id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key),
         EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key), EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key)
-        FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`).raw(),
+        FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`,
+        )
+        .raw(),
       rangesAfter: db.prepare('SELECT * FROM ranges WHERE id > ? ORDER BY id LIMIT ?'),
 
       runAtOrBefore: db.prepare(`SELECT first_key, last_key FROM address_runs WHERE first_key <= ?
@@ -186,8 +223,12 @@ export class IpamStore {
   }
 
   // --- subnets
-  subnet(id: number) { return this.s.subnetById.get(id) as SubnetRow | undefined; }
-  subnetByCidr(cidr: string) { return this.s.subnetByCidr.get(cidr) as SubnetRow | undefined; }
+  subnet(id: number) {
+    return this.s.subnetById.get(id) as SubnetRow | undefined;
+  }
+  subnetByCidr(cidr: string) {
+    return this.s.subnetByCidr.get(cidr) as SubnetRow | undefined;
+  }
   allSubnets(): readonly SubnetRow[] {
     return this.subnetCache.all(this.db.inTransaction);
   }
@@ -237,7 +278,7 @@ export class IpamStore {
     const out: SubnetRef[] = [];
     for (const length of this.lengthsOf(lo.family)) {
       const ref = this.probe(lo.family, lo.value, length);
-      if (ref && (lo.value | ~netmask(lo.family, length) & MAX[lo.family]) >= hi) out.push(ref);
+      if (ref && (lo.value | (~netmask(lo.family, length) & MAX[lo.family])) >= hi) out.push(ref);
     }
     return out;
   }
@@ -259,7 +300,8 @@ export class IpamStore {
     let known = LENGTHS.get(this.db);
     if (!known || known.version !== version) {
       const merged = { 4: new Set(known?.lengths[4]), 6: new Set(known?.lengths[6]) };
-      for (const r of this.s.subnetLengths.all() as { family: Family; prefix_length: number }[]) merged[r.family].add(r.prefix_length);
+      for (const r of this.s.subnetLengths.all() as { family: Family; prefix_length: number }[])
+        merged[r.family].add(r.prefix_length);
       known = {
         version,
         lengths: { 4: [...merged[4]].sort((a, b) => b - a), 6: [...merged[6]].sort((a, b) => b - a) },
@@ -295,9 +337,15 @@ export class IpamStore {
   }
 
   // --- addresses
-  address(id: number) { return this.s.addressById.get(id) as AddressRow | undefined; }
-  addressAt(ip: IP) { return this.s.addressByKey.get(ipKey(ip)) as AddressRow | undefined; }
-  addressesBetween(first: Buffer, last: Buffer) { return this.s.addressesBetween.all(first, last) as AddressRow[]; }
+  address(id: number) {
+    return this.s.addressById.get(id) as AddressRow | undefined;
+  }
+  addressAt(ip: IP) {
+    return this.s.addressByKey.get(ipKey(ip)) as AddressRow | undefined;
+  }
+  addressesBetween(first: Buffer, last: Buffer) {
+    return this.s.addressesBetween.all(first, last) as AddressRow[];
+  }
   countBetween(first: Buffer, last: Buffer): number {
     return (this.s.countBetween.get(first, last) as { n: number }).n;
   }
@@ -322,7 +370,9 @@ export class IpamStore {
   insertAddresses(rows: readonly NewAddressRow[]): number[] {
     if (rows.length === 0) return [];
     const ips = rows.map((row) => ipFromKey(row.ip_key));
-    const ids = rows.map((row, i) => Number(this.s.insertAddress.run({ ...row, ip_low: BigInt.asIntN(64, ips[i]!.value) }).lastInsertRowid));
+    const ids = rows.map((row, i) =>
+      Number(this.s.insertAddress.run({ ...row, ip_low: BigInt.asIntN(64, ips[i]!.value) }).lastInsertRowid),
+    );
     const sorted = [...ips].sort((a, b) => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
     let start = sorted[0]!;
     let end = start;
@@ -376,7 +426,9 @@ export class IpamStore {
    * `after` (from `first` itself when there is none).
    */
   addressesPage(first: Buffer, last: Buffer, after: Buffer | undefined, limit: number): AddressRow[] {
-    return (after ? this.s.addressesAfter.all(after, last, limit) : this.s.addressesFrom.all(first, last, limit)) as AddressRow[];
+    return (
+      after ? this.s.addressesAfter.all(after, last, limit) : this.s.addressesFrom.all(first, last, limit)
+    ) as AddressRow[];
   }
 
   /**
@@ -384,15 +436,25 @@ export class IpamStore {
    * readers such as the CSV export: rows in [first,last] with a key above `after` (from `first`
    * when there is none). Arrays of a few columns cost a fraction of full row objects.
    */
-  addressColumnsPage(columns: readonly string[], first: Buffer, last: Buffer, after: Buffer | undefined, limit: number): unknown[][] {
+  addressColumnsPage(
+    columns: readonly string[],
+    first: Buffer,
+    last: Buffer,
+    after: Buffer | undefined,
+    limit: number,
+  ): unknown[][] {
     const unknown = columns.filter((c) => !ADDRESS_COLUMNS.has(c));
     if (unknown.length > 0) throw new Error(`not address columns: ${unknown.join(', ')}`);
     const list = columns.join(', ');
     let st = this.columnPages.get(list);
     if (!st) {
       st = {
-        from: this.db.prepare(`SELECT ${list} FROM addresses WHERE ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?`).raw(),
-        after: this.db.prepare(`SELECT ${list} FROM addresses WHERE ip_key > ? AND ip_key <= ? ORDER BY ip_key LIMIT ?`).raw(),
+        from: this.db
+          .prepare(`SELECT ${list} FROM addresses WHERE ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?`)
+          .raw(),
+        after: this.db
+          .prepare(`SELECT ${list} FROM addresses WHERE ip_key > ? AND ip_key <= ? ORDER BY ip_key LIMIT ?`)
+          .raw(),
       };
       this.columnPages.set(list, st);
     }
@@ -403,8 +465,9 @@ export class IpamStore {
 
   /** Known addresses by state for every subnet at once (one statement, for /metrics). */
   countsBySubnetAndState(): { subnet_id: number; state: string; n: number }[] {
-    return (this.s.countsBySubnetAndState.all(STATE_PARAMS) as number[][])
-      .flatMap(([id, ...counts]) => statesWithCounts(counts).map((c) => ({ subnet_id: id!, ...c })));
+    return (this.s.countsBySubnetAndState.all(STATE_PARAMS) as number[][]).flatMap(([id, ...counts]) =>
+      statesWithCounts(counts).map((c) => ({ subnet_id: id!, ...c })),
+    );
   }
 
   /** Per subnet id: [id, count per state in ADDRESS_STATES order] over its whole prefix. */
@@ -428,11 +491,14 @@ export class IpamStore {
     return this.s.totalsByStateAndSource.all() as { state: string; source: string; n: number }[];
   }
 
-  allRanges() { return this.s.allRanges.all() as RangeRow[]; }
+  allRanges() {
+    return this.s.allRanges.all() as RangeRow[];
+  }
 
   addressesOnEdges(subnetId?: number) {
-    return (subnetId === undefined ? this.s.addressesOnEdges.all() : this.s.addressesOnEdgesOf.all({ id: subnetId })) as
-      { subnet_id: number; state: string; edge: 'first' | 'last' }[];
+    return (
+      subnetId === undefined ? this.s.addressesOnEdges.all() : this.s.addressesOnEdgesOf.all({ id: subnetId })
+    ) as { subnet_id: number; state: string; edge: 'first' | 'last' }[];
   }
   updateAddress(id: number, changes: Partial<Pick<AddressRow, (typeof ADDRESS_MUTABLE)[number]>>, now: string) {
     this.update('addresses', ADDRESS_MUTABLE, id, changes, now);
@@ -450,7 +516,8 @@ export class IpamStore {
     const count = (this.db.prepare(`SELECT count(*) AS n FROM addresses ${clause}`).get(...args) as { n: number }).n;
     // Keyset: `after` narrows the rows, not the count (which stays the number of all matches).
     const page = filter.after ? `${clause ? `${clause} AND` : 'WHERE'} ip_key > ?` : clause;
-    const rows = this.db.prepare(`SELECT * FROM addresses ${page} ORDER BY ip_key LIMIT ? OFFSET ?`)
+    const rows = this.db
+      .prepare(`SELECT * FROM addresses ${page} ORDER BY ip_key LIMIT ? OFFSET ?`)
       .all(...args, ...(filter.after ? [filter.after] : []), limit, offset) as AddressRow[];
     return { count, rows };
   }
@@ -461,19 +528,33 @@ export class IpamStore {
    * where a scan chunk of n rows ends (one walk of n index entries).
    */
   addressKeyAt(lo: KeyBound, hi: Buffer, n: number): Buffer | undefined {
-    return this.db.prepare(`SELECT ip_key FROM addresses WHERE ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?
-      ORDER BY ip_key LIMIT 1 OFFSET ?`).pluck().get(lo.key, hi, n - 1) as Buffer | undefined;
+    return this.db
+      .prepare(
+        `SELECT ip_key FROM addresses WHERE ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?
+      ORDER BY ip_key LIMIT 1 OFFSET ?`,
+      )
+      .pluck()
+      .get(lo.key, hi, n - 1) as Buffer | undefined;
   }
 
   /** Addresses matching `filter` (between/after aside) with keys from `lo` to `hi`: how many, and a page of them. */
-  addressesIn(filter: AddressFilter, lo: KeyBound, hi: Buffer, page?: { limit: number; offset: number }): { count: number; rows: AddressRow[] } {
+  addressesIn(
+    filter: AddressFilter,
+    lo: KeyBound,
+    hi: Buffer,
+    page?: { limit: number; offset: number },
+  ): { count: number; rows: AddressRow[] } {
     const { where, args } = filterWhere({ ...filter, between: undefined, after: undefined });
     where.unshift(`ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?`);
     args.unshift(lo.key, hi);
     const clause = `WHERE ${where.join(' AND ')}`;
     const count = (this.db.prepare(`SELECT count(*) AS n FROM addresses ${clause}`).get(...args) as { n: number }).n;
-    const rows = !page || count <= page.offset ? [] : this.db.prepare(`SELECT * FROM addresses ${clause} ORDER BY ip_key LIMIT ? OFFSET ?`)
-      .all(...args, page.limit, page.offset) as AddressRow[];
+    const rows =
+      !page || count <= page.offset
+        ? []
+        : (this.db
+            .prepare(`SELECT * FROM addresses ${clause} ORDER BY ip_key LIMIT ? OFFSET ?`)
+            .all(...args, page.limit, page.offset) as AddressRow[]);
     return { count, rows };
   }
 
@@ -499,7 +580,8 @@ export class IpamStore {
   private occupy(family: Family, first: bigint, last: bigint) {
     const left = first > 0n ? this.runContaining({ family, value: first - 1n }) : undefined;
     const rightKey = last < MAX[family] ? ipKey({ family, value: last + 1n }) : undefined;
-    const right = rightKey && (this.s.runStartingAt.get(rightKey) as { first_key: Buffer; last_key: Buffer } | undefined);
+    const right =
+      rightKey && (this.s.runStartingAt.get(rightKey) as { first_key: Buffer; last_key: Buffer } | undefined);
     const lastKey = right ? right.last_key : ipKey({ family, value: last });
     if (right) this.s.deleteRun.run(rightKey);
     if (left) this.s.setRunLast.run(lastKey, ipKey({ family, value: left.first }));
@@ -513,14 +595,23 @@ export class IpamStore {
     if (run.first === ip.value) this.s.deleteRun.run(firstKey);
     else this.s.setRunLast.run(ipKey({ family: ip.family, value: ip.value - 1n }), firstKey);
     if (run.last > ip.value) {
-      this.s.insertRun.run(ipKey({ family: ip.family, value: ip.value + 1n }), ipKey({ family: ip.family, value: run.last }));
+      this.s.insertRun.run(
+        ipKey({ family: ip.family, value: ip.value + 1n }),
+        ipKey({ family: ip.family, value: run.last }),
+      );
     }
   }
 
   // --- ranges
-  range(id: number) { return this.s.rangeById.get(id) as RangeRow | undefined; }
-  rangesInside(first: Buffer, last: Buffer) { return this.s.rangesInside.all({ first, last }) as RangeRow[]; }
-  rangesOverlapping(first: Buffer, last: Buffer) { return this.s.rangesOverlapping.all({ first, last }) as RangeRow[]; }
+  range(id: number) {
+    return this.s.rangeById.get(id) as RangeRow | undefined;
+  }
+  rangesInside(first: Buffer, last: Buffer) {
+    return this.s.rangesInside.all({ first, last }) as RangeRow[];
+  }
+  rangesOverlapping(first: Buffer, last: Buffer) {
+    return this.s.rangesOverlapping.all({ first, last }) as RangeRow[];
+  }
   insertRange(row: NewRangeRow): number {
     this.spaceChanged(row.first_key, row.last_key);
     return Number(this.s.insertRange.run(row).lastInsertRowid);
@@ -537,7 +628,8 @@ export class IpamStore {
     const clause = subnetId === undefined ? '' : 'WHERE subnet_id = ?';
     const args = subnetId === undefined ? [] : [subnetId];
     const count = (this.db.prepare(`SELECT count(*) AS n FROM ranges ${clause}`).get(...args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT * FROM ranges ${clause} ORDER BY first_key LIMIT ? OFFSET ?`)
+    const rows = this.db
+      .prepare(`SELECT * FROM ranges ${clause} ORDER BY first_key LIMIT ? OFFSET ?`)
       .all(...args, limit, offset) as RangeRow[];
     return { count, rows };
   }
@@ -546,7 +638,8 @@ export class IpamStore {
     const cols = Object.keys(changes).filter((c) => allowed.includes(c) && changes[c] !== undefined);
     if (cols.length === 0) return;
     // Only when a value really changes, so a no-op PATCH leaves updated_at (and the audit log) alone.
-    const sql = `UPDATE ${table} SET ${cols.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @updated_at ` +
+    const sql =
+      `UPDATE ${table} SET ${cols.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @updated_at ` +
       `WHERE id = @id AND (${cols.map((c) => `${c} IS NOT @${c}`).join(' OR ')})`;
     const values: Record<string, unknown> = { id, updated_at: now };
     for (const c of cols) values[c] = changes[c];
@@ -565,22 +658,53 @@ export interface AddressFilter {
 }
 
 /** Columns of the addresses table, the allow-list for addressColumnsPage. */
-const ADDRESS_COLUMNS = new Set(['id', 'ip_key', 'ip_low', 'address', 'family', 'state', 'hostname', 'mac', 'description',
-  'owner', 'tags', 'source', 'created_at', 'updated_at']);
+const ADDRESS_COLUMNS = new Set([
+  'id',
+  'ip_key',
+  'ip_low',
+  'address',
+  'family',
+  'state',
+  'hostname',
+  'mac',
+  'description',
+  'owner',
+  'tags',
+  'source',
+  'created_at',
+  'updated_at',
+]);
 
 /** A lower bound of a key span: the key itself included or not. */
-export interface KeyBound { key: Buffer; inclusive: boolean }
+export interface KeyBound {
+  key: Buffer;
+  inclusive: boolean;
+}
 
 /** The WHERE terms of an address filter (`after` aside: it narrows rows, not counts). */
 function filterWhere(filter: AddressFilter): { where: string[]; args: unknown[] } {
   const where: string[] = [];
   const args: unknown[] = [];
-  if (filter.between) { where.push('ip_key BETWEEN ? AND ?'); args.push(filter.between[0], filter.between[1]); }
-  if (filter.state) { where.push('state = ?'); args.push(filter.state); }
-  if (filter.source) { where.push('source = ?'); args.push(filter.source); }
-  if (filter.tag) { where.push('EXISTS (SELECT 1 FROM json_each(addresses.tags) WHERE value = ?)'); args.push(filter.tag); }
+  if (filter.between) {
+    where.push('ip_key BETWEEN ? AND ?');
+    args.push(filter.between[0], filter.between[1]);
+  }
+  if (filter.state) {
+    where.push('state = ?');
+    args.push(filter.state);
+  }
+  if (filter.source) {
+    where.push('source = ?');
+    args.push(filter.source);
+  }
+  if (filter.tag) {
+    where.push('EXISTS (SELECT 1 FROM json_each(addresses.tags) WHERE value = ?)');
+    args.push(filter.tag);
+  }
   if (filter.q) {
-    where.push("(address LIKE ? ESCAPE '\\' OR hostname LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\' OR owner LIKE ? ESCAPE '\\' OR mac LIKE ? ESCAPE '\\')");
+    where.push(
+      "(address LIKE ? ESCAPE '\\' OR hostname LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\' OR owner LIKE ? ESCAPE '\\' OR mac LIKE ? ESCAPE '\\')",
+    );
     const like = `%${escapeLike(filter.q)}%`;
     args.push(like, like, like, like, like);
   }

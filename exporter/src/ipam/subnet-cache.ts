@@ -7,7 +7,12 @@
 import { type Family, type IP, ipFromKey } from './core/ip.js';
 
 /** What the cache needs of a subnet row (the store's SubnetRow has more). */
-interface SubnetRow { id: number; family: Family; prefix_length: number; first_key: Buffer }
+interface SubnetRow {
+  id: number;
+  family: Family;
+  prefix_length: number;
+  first_key: Buffer;
+}
 
 /** Marked rows above this many: one full read is cheaper than a probe per row. */
 const PATCH_LIMIT = 5000;

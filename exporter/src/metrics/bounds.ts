@@ -48,7 +48,10 @@ export class SeriesBudget {
   /** The subnets as scrapes see them (read again, in pages, only after a subnet changed). */
   readonly catalog: SubnetCatalog;
 
-  constructor(readonly limits: SeriesLimits, store: IpamStore) {
+  constructor(
+    readonly limits: SeriesLimits,
+    store: IpamStore,
+  ) {
     this.catalog = new SubnetCatalog(store);
   }
 
@@ -79,9 +82,12 @@ export class SeriesBudget {
 
 /** lanscape_metrics_objects_dropped: read after the refreshes of the scrape (register it last). */
 export function registerBudgetMetrics(registry: Registry, budget: SeriesBudget): void {
-  const dropped = new SnapshotGauge('lanscape_metrics_objects_dropped',
+  const dropped = new SnapshotGauge(
+    'lanscape_metrics_objects_dropped',
     'Subnets (kind subnet, beyond metrics.max_subnet_series) and tracked hosts (kind host, beyond metrics.max_host_series) ' +
-    'that have no per-subnet or per-host series in this scrape; 0 under the caps. Totals still count them.', registry);
+      'that have no per-subnet or per-host series in this scrape; 0 under the caps. Totals still count them.',
+    registry,
+  );
   dropped.get = () => {
     dropped.begin();
     for (const kind of DROPPED_KINDS) dropped.set({ kind }, budget.droppedObjects(kind));

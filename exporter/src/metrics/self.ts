@@ -26,7 +26,9 @@ export class LanscapeRegistry extends Registry {
   private inFlight: Promise<string> | undefined;
 
   override metrics(): Promise<string> {
-    this.inFlight ??= this.expose().finally(() => { this.inFlight = undefined; });
+    this.inFlight ??= this.expose().finally(() => {
+      this.inFlight = undefined;
+    });
     return this.inFlight;
   }
 
@@ -90,24 +92,34 @@ export function createRegistry(dbFile: string): SelfMetrics {
   }
 
   new Gauge({
-    name: 'lanscape_build_info', help: 'Lanscape exporter build; the value is always 1.',
-    labelNames: ['version', 'nodejs_version'], registers: [registry],
+    name: 'lanscape_build_info',
+    help: 'Lanscape exporter build; the value is always 1.',
+    labelNames: ['version', 'nodejs_version'],
+    registers: [registry],
   }).set({ version: VERSION, nodejs_version: process.version }, 1);
 
   new Gauge({
-    name: 'lanscape_store_size_bytes', help: 'Size of the SQLite store on disk, WAL included.', registers: [registry],
+    name: 'lanscape_store_size_bytes',
+    help: 'Size of the SQLite store on disk, WAL included.',
+    registers: [registry],
     collect() {
       let bytes = 0;
       for (const suffix of ['', '-wal']) {
-        try { bytes += statSync(dbFile + suffix).size; } catch { /* no WAL yet */ }
+        try {
+          bytes += statSync(dbFile + suffix).size;
+        } catch {
+          /* no WAL yet */
+        }
       }
       this.set(bytes);
     },
   });
 
   const duration = new Histogram({
-    name: 'lanscape_http_request_duration_seconds', help: 'HTTP requests served, by route template, method and status.',
-    labelNames: ['route', 'method', 'status'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    name: 'lanscape_http_request_duration_seconds',
+    help: 'HTTP requests served, by route template, method and status.',
+    labelNames: ['route', 'method', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
   const observeRequest = (route: string, method: string, status: number, seconds: number) =>

@@ -8,10 +8,18 @@ import { nextTurn } from '../turns.js';
 export type Labels = Record<string, string>;
 
 /** One exposition line: `metricName` (default: the family name) with labels and value. */
-export interface SnapshotValue { labels: Labels; value: number; metricName?: string }
+export interface SnapshotValue {
+  labels: Labels;
+  value: number;
+  metricName?: string;
+}
 
 export interface SnapshotFamily {
-  name: string; help: string; type: 'gauge' | 'counter' | 'histogram'; aggregator: 'sum'; values: readonly SnapshotValue[];
+  name: string;
+  help: string;
+  type: 'gauge' | 'counter' | 'histogram';
+  aggregator: 'sum';
+  values: readonly SnapshotValue[];
 }
 
 export class SnapshotGauge {
@@ -25,8 +33,12 @@ export class SnapshotGauge {
    * `counter` for totals (Docker's restart count, sweeps run): promtool wants _total on counters
    * only; `histogram` for families written with sample() (`_bucket`, `_sum`, `_count` lines).
    */
-  constructor(readonly name: string, readonly help: string, registry: Registry,
-    readonly type: 'gauge' | 'counter' | 'histogram' = 'gauge') {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    registry: Registry,
+    readonly type: 'gauge' | 'counter' | 'histogram' = 'gauge',
+  ) {
     registry.registerMetric(this as never);
   }
 
@@ -83,7 +95,9 @@ export function snapshotGroup(registry: Registry, refresh: () => void | Promise<
     const g = new SnapshotGauge(name, help, registry, type);
     if (group.length === 0) {
       g.get = () => {
-        pending ??= run().finally(() => { pending = undefined; });
+        pending ??= run().finally(() => {
+          pending = undefined;
+        });
         return pending.then(() => g.read());
       };
     } else {

@@ -22,8 +22,12 @@ export interface ClientSettings extends TlsSettings {
 export type ProxmoxErrorKind = 'tls' | 'network' | 'timeout' | 'auth' | 'http' | 'protocol';
 
 export class ProxmoxError extends Error {
-  constructor(message: string, readonly kind: ProxmoxErrorKind, readonly status: number | null = null,
-    readonly errors: Record<string, string> | null = null) {
+  constructor(
+    message: string,
+    readonly kind: ProxmoxErrorKind,
+    readonly status: number | null = null,
+    readonly errors: Record<string, string> | null = null,
+  ) {
     super(message);
     this.name = 'ProxmoxError';
   }
@@ -64,7 +68,12 @@ export class PveTransport implements ApiRequestable {
   }
 
   /** ApiRequestable: `path` comes from proxmox-api, e.g. /api2/json/nodes/pve1/qemu. */
-  async doRequest(httpMethod: string, path: string, _pathTemplate: string, params?: Record<string, unknown>): Promise<any> {
+  async doRequest(
+    httpMethod: string,
+    path: string,
+    _pathTemplate: string,
+    params?: Record<string, unknown>,
+  ): Promise<any> {
     const method = httpMethod.toUpperCase();
     const encoded = encodeParams(params);
     const hasBody = method === 'POST' || method === 'PUT';
@@ -77,21 +86,38 @@ export class PveTransport implements ApiRequestable {
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
     const res = await new Promise<{ status: number; reason: string; text: string }>((resolve, reject) => {
-      const req = httpsRequest({
-        protocol: 'https:', hostname: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port || 8006,
-        path: `${this.base.pathname.replace(/\/$/, '')}${path}${query}`, method, headers, agent: this.#agent,
-        servername: isIpLiteral(this.base.hostname) ? undefined : this.base.hostname,
-      }, (r: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        r.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_BODY) { r.destroy(new ProxmoxError(`${shown}: the answer is larger than ${MAX_BODY} bytes`, 'protocol')); return; }
-          chunks.push(c);
-        });
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, reason: r.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
-        r.on('error', reject);
-      });
+      const req = httpsRequest(
+        {
+          protocol: 'https:',
+          hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
+          port: this.base.port || 8006,
+          path: `${this.base.pathname.replace(/\/$/, '')}${path}${query}`,
+          method,
+          headers,
+          agent: this.#agent,
+          servername: isIpLiteral(this.base.hostname) ? undefined : this.base.hostname,
+        },
+        (r: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          r.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_BODY) {
+              r.destroy(new ProxmoxError(`${shown}: the answer is larger than ${MAX_BODY} bytes`, 'protocol'));
+              return;
+            }
+            chunks.push(c);
+          });
+          r.on('end', () =>
+            resolve({
+              status: r.statusCode ?? 0,
+              reason: r.statusMessage ?? '',
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          r.on('error', reject);
+        },
+      );
       req.setTimeout(this.settings.timeoutMs, () => {
         req.destroy(new ProxmoxError(`${shown}: no answer within ${this.settings.timeoutMs} ms`, 'timeout'));
       });
@@ -111,22 +137,44 @@ export class PveTransport implements ApiRequestable {
 
   private result(res: { status: number; reason: string; text: string }, shown: string): unknown {
     let json: { data?: unknown; errors?: unknown; message?: unknown } | undefined;
-    try { json = JSON.parse(res.text) as typeof json; } catch { json = undefined; }
+    try {
+      json = JSON.parse(res.text) as typeof json;
+    } catch {
+      json = undefined;
+    }
     if (res.status === 200) {
-      if (!json || typeof json !== 'object' || !('data' in json)) throw new ProxmoxError(`${shown}: the answer is not PVE's JSON ({"data": …})`, 'protocol');
+      if (!json || typeof json !== 'object' || !('data' in json))
+        throw new ProxmoxError(`${shown}: the answer is not PVE's JSON ({"data": …})`, 'protocol');
       return json.data;
     }
-    const errors = json?.errors && typeof json.errors === 'object' ? json.errors as Record<string, string> : null;
+    const errors = json?.errors && typeof json.errors === 'object' ? (json.errors as Record<string, string>) : null;
     const reason = oneLine(typeof json?.message === 'string' && json.message.trim() ? json.message : res.reason);
     if (res.status === 401) {
-      throw new ProxmoxError(`Proxmox refused the API token (HTTP 401${reason ? `: ${reason}` : ''}); check LANSCAPE_PROXMOX_TOKEN_ID and LANSCAPE_PROXMOX_TOKEN_SECRET`, 'auth', 401);
+      throw new ProxmoxError(
+        `Proxmox refused the API token (HTTP 401${reason ? `: ${reason}` : ''}); check LANSCAPE_PROXMOX_TOKEN_ID and LANSCAPE_PROXMOX_TOKEN_SECRET`,
+        'auth',
+        401,
+      );
     }
     if (res.status === 403) {
-      throw new ProxmoxError(`${shown}: permission denied (HTTP 403${reason ? `: ${reason}` : ''}); the API token lacks a privilege for this`, 'auth', 403);
+      throw new ProxmoxError(
+        `${shown}: permission denied (HTTP 403${reason ? `: ${reason}` : ''}); the API token lacks a privilege for this`,
+        'auth',
+        403,
+      );
     }
-    const detail = errors ? Object.entries(errors).map(([k, v]) => `${k}: ${oneLine(String(v))}`).join('; ') : '';
+    const detail = errors
+      ? Object.entries(errors)
+          .map(([k, v]) => `${k}: ${oneLine(String(v))}`)
+          .join('; ')
+      : '';
     const what = res.status === 400 ? 'rejected the parameters of' : 'failed';
-    throw new ProxmoxError(`Proxmox ${what} ${shown} (HTTP ${res.status}${reason ? `: ${reason}` : ''})${detail ? `: ${detail}` : ''}`, 'http', res.status, errors);
+    throw new ProxmoxError(
+      `Proxmox ${what} ${shown} (HTTP ${res.status}${reason ? `: ${reason}` : ''})${detail ? `: ${detail}` : ''}`,
+      'http',
+      res.status,
+      errors,
+    );
   }
 }
 

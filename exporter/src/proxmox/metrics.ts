@@ -8,7 +8,10 @@ import type { ProxmoxService } from './service.js';
 export function registerProxmoxMetrics(registry: Registry, proxmox: ProxmoxService): void {
   const gauge = snapshotGroup(registry, refresh);
   const up = gauge('lanscape_proxmox_up', 'Whether the last inventory reached the Proxmox VE API (1) or not (0).');
-  const lastSuccess = gauge('lanscape_proxmox_last_success_timestamp_seconds', 'When the last successful inventory finished.');
+  const lastSuccess = gauge(
+    'lanscape_proxmox_last_success_timestamp_seconds',
+    'When the last successful inventory finished.',
+  );
   const duration = gauge('lanscape_proxmox_inventory_duration_seconds', 'Duration of the last successful inventory.');
   const nodeInfo = gauge('lanscape_proxmox_node_info', 'Proxmox VE cluster nodes; the value is always 1.');
   const nodeUp = gauge('lanscape_proxmox_node_up', 'Whether the node is online (1) or not (0).');
@@ -17,15 +20,21 @@ export function registerProxmoxMetrics(registry: Registry, proxmox: ProxmoxServi
   const nodeMem = gauge('lanscape_proxmox_node_memory_used_bytes', 'Memory used on the node.');
   const nodeMemTotal = gauge('lanscape_proxmox_node_memory_total_bytes', 'Memory of the node.');
   const nodeUptime = gauge('lanscape_proxmox_node_uptime_seconds', 'Uptime of the node.');
-  const guestInfo = gauge('lanscape_proxmox_guest_info', 'VMs (qemu) and containers (lxc) with name, template flag and tags; the value is always 1.');
+  const guestInfo = gauge(
+    'lanscape_proxmox_guest_info',
+    'VMs (qemu) and containers (lxc) with name, template flag and tags; the value is always 1.',
+  );
   const guestUp = gauge('lanscape_proxmox_guest_up', 'Whether the guest is running (1) or not (0).');
   const guestCpu = gauge('lanscape_proxmox_guest_cpu_usage_ratio', 'CPU usage of the guest relative to its CPUs, 0–1.');
   const guestCpus = gauge('lanscape_proxmox_guest_cpus', 'CPUs of the guest.');
   const guestMem = gauge('lanscape_proxmox_guest_memory_used_bytes', 'Memory used by the guest.');
   const guestMemTotal = gauge('lanscape_proxmox_guest_memory_total_bytes', 'Memory of the guest.');
-  const guestDisk = gauge('lanscape_proxmox_guest_disk_total_bytes', 'Size of the guest\'s root disk.');
+  const guestDisk = gauge('lanscape_proxmox_guest_disk_total_bytes', "Size of the guest's root disk.");
   const guestUptime = gauge('lanscape_proxmox_guest_uptime_seconds', 'Uptime of the guest.');
-  const guestAddress = gauge('lanscape_proxmox_guest_address_info', 'Addresses a running guest reports (guest agent or container interfaces); the value is always 1.');
+  const guestAddress = gauge(
+    'lanscape_proxmox_guest_address_info',
+    'Addresses a running guest reports (guest agent or container interfaces); the value is always 1.',
+  );
   const jobs = gauge('lanscape_proxmox_vm_jobs', 'VM creation jobs in the store by state.');
 
   function refresh() {
@@ -37,7 +46,9 @@ export function registerProxmoxMetrics(registry: Registry, proxmox: ProxmoxServi
     if (!inv) return;
     lastSuccess.set({}, inv.finishedAt / 1000);
     duration.set({}, (inv.finishedAt - inv.startedAt) / 1000);
-    const opt = (g: typeof nodeCpu, labels: Record<string, string>, v: number | null) => { if (v !== null) g.set(labels, v); };
+    const opt = (g: typeof nodeCpu, labels: Record<string, string>, v: number | null) => {
+      if (v !== null) g.set(labels, v);
+    };
     for (const n of inv.nodes) {
       const labels = { node: n.node };
       nodeInfo.set({ node: n.node, id: n.id, level: n.level }, 1);

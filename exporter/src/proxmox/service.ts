@@ -23,7 +23,11 @@ import { VmJobs } from './vms.js';
 export type ProxmoxConfig = Config['proxmox'];
 export type { Inventory } from './core/inventory.js';
 
-export interface ReconcileSummary { created: number; updated: number; released: number }
+export interface ReconcileSummary {
+  created: number;
+  updated: number;
+  released: number;
+}
 
 export interface ProxmoxDeps {
   client?: PveClient;
@@ -46,18 +50,40 @@ export class ProxmoxService {
   private inflight: Promise<Inventory> | null = null;
   private loop: TimerLoop | undefined;
 
-  constructor(db: Db, readonly ipam: IpamService, readonly config: ProxmoxConfig, deps: ProxmoxDeps, private readonly logger: Logger) {
-    if (!config.url || !config.token_id || !config.token_secret) throw new Error('proxmox.url, token_id and token_secret are required');
-    this.client = deps.client ?? createPveClient({
-      url: config.url, tokenId: config.token_id, tokenSecret: config.token_secret,
-      fingerprint: config.fingerprint, caFile: config.ca_file,
-      timeoutMs: config.timeout_seconds * 1000, maxSockets: config.concurrency + 1,
-    });
+  constructor(
+    db: Db,
+    readonly ipam: IpamService,
+    readonly config: ProxmoxConfig,
+    deps: ProxmoxDeps,
+    private readonly logger: Logger,
+  ) {
+    if (!config.url || !config.token_id || !config.token_secret)
+      throw new Error('proxmox.url, token_id and token_secret are required');
+    this.client =
+      deps.client ??
+      createPveClient({
+        url: config.url,
+        tokenId: config.token_id,
+        tokenSecret: config.token_secret,
+        fingerprint: config.fingerprint,
+        caFile: config.ca_file,
+        timeoutMs: config.timeout_seconds * 1000,
+        maxSockets: config.concurrency + 1,
+      });
     this.now = deps.now ?? systemClock;
     this.store = new ProxmoxStore(db);
-    this.vms = new VmJobs(ipam, this.store, this.client, config, {
-      now: this.now, ...(deps.sleep ? { sleep: deps.sleep } : {}), inventory: () => this.last,
-    }, logger.child({ part: 'vm-jobs' }));
+    this.vms = new VmJobs(
+      ipam,
+      this.store,
+      this.client,
+      config,
+      {
+        now: this.now,
+        ...(deps.sleep ? { sleep: deps.sleep } : {}),
+        inventory: () => this.last,
+      },
+      logger.child({ part: 'vm-jobs' }),
+    );
   }
 
   /** Collector status for /info and lanscape_collector_up{collector="proxmox"}. */
@@ -73,12 +99,18 @@ export class ProxmoxService {
     return this.last ? true : null;
   }
 
-  get inventory(): Inventory | null { return this.last; }
-  get summary(): ReconcileSummary | null { return this.lastSummary; }
+  get inventory(): Inventory | null {
+    return this.last;
+  }
+  get summary(): ReconcileSummary | null {
+    return this.lastSummary;
+  }
 
   start(): void {
     // run() has logged a failed inventory already; the loop goes on.
-    this.loop = startTimerLoop(() => this.refresh().catch(() => undefined), this.config.interval_seconds * 1000, { runNow: true });
+    this.loop = startTimerLoop(() => this.refresh().catch(() => undefined), this.config.interval_seconds * 1000, {
+      runNow: true,
+    });
   }
 
   async stop(): Promise<void> {
@@ -91,7 +123,9 @@ export class ProxmoxService {
 
   /** One inventory run; callers during a run share it. Throws the run's error in words. */
   refresh(): Promise<Inventory> {
-    this.inflight ??= this.run().finally(() => { this.inflight = null; });
+    this.inflight ??= this.run().finally(() => {
+      this.inflight = null;
+    });
     return this.inflight;
   }
 
@@ -117,17 +151,21 @@ export class ProxmoxService {
     const nodesRead = new Set<string>();
     const problems: string[] = [];
     const limit = this.config.concurrency;
-    await mapLimit(nodes.filter((n) => n.online), limit, async (n) => {
-      try {
-        const node = api.nodes.$(n.node);
-        const qemu = parseGuests(await node.qemu.$get(), n.node, 'qemu');
-        const lxc = parseGuests(await node.lxc.$get(), n.node, 'lxc');
-        guests.push(...qemu, ...lxc);
-        nodesRead.add(n.node);
-      } catch (e) {
-        problems.push(`node ${n.node}: ${(e as Error).message}`);
-      }
-    });
+    await mapLimit(
+      nodes.filter((n) => n.online),
+      limit,
+      async (n) => {
+        try {
+          const node = api.nodes.$(n.node);
+          const qemu = parseGuests(await node.qemu.$get(), n.node, 'qemu');
+          const lxc = parseGuests(await node.lxc.$get(), n.node, 'lxc');
+          guests.push(...qemu, ...lxc);
+          nodesRead.add(n.node);
+        } catch (e) {
+          problems.push(`node ${n.node}: ${(e as Error).message}`);
+        }
+      },
+    );
     guests.sort((a, b) => a.vmid - b.vmid);
     // Addresses of running guests: the QEMU guest agent or the container's interfaces. A guest
     // without a running agent answers an error; its addresses stay unknown (not empty).
@@ -157,7 +195,14 @@ export class ProxmoxService {
       const rows = new Map<string, RowInfo>();
       const remember = (address: string) => {
         const row = this.ipam.addressAt(parseIp(address));
-        if (row) rows.set(row.address, { id: row.id, address: row.address, source: row.source, hostname: row.hostname, description: row.description });
+        if (row)
+          rows.set(row.address, {
+            id: row.id,
+            address: row.address,
+            source: row.source,
+            hostname: row.hostname,
+            description: row.description,
+          });
       };
       for (const g of inv.guests) {
         for (const a of g.addresses ?? []) {
@@ -168,17 +213,41 @@ export class ProxmoxService {
       }
       for (const l of links) remember(l.address);
       const plan: Plan = reconcile(
-        { startedAt: inv.startedAt, guests: inv.guests, nodesRead: inv.nodesRead, clusterNodes: new Set(inv.nodes.map((n) => n.node)) },
-        links, rows, managed, (name) => (HOSTNAME_RE.test(name) ? name : null),
+        {
+          startedAt: inv.startedAt,
+          guests: inv.guests,
+          nodesRead: inv.nodesRead,
+          clusterNodes: new Set(inv.nodes.map((n) => n.node)),
+        },
+        links,
+        rows,
+        managed,
+        (name) => (HOSTNAME_RE.test(name) ? name : null),
       );
       const summary = { created: 0, updated: 0, released: 0 };
       const now = this.now();
       for (const c of plan.create) {
         try {
-          const view = this.ipam.createAddress({
-            address: c.address, state: 'assigned', source: 'proxmox', hostname: c.hostname, description: c.description, mac: c.mac,
-          }, ACTOR);
-          this.store.insertLink({ address_id: view.id, vmid: c.vmid, node: c.node, guest_type: c.type, pinned: false, job_id: null, created_at: now });
+          const view = this.ipam.createAddress(
+            {
+              address: c.address,
+              state: 'assigned',
+              source: 'proxmox',
+              hostname: c.hostname,
+              description: c.description,
+              mac: c.mac,
+            },
+            ACTOR,
+          );
+          this.store.insertLink({
+            address_id: view.id,
+            vmid: c.vmid,
+            node: c.node,
+            guest_type: c.type,
+            pinned: false,
+            job_id: null,
+            created_at: now,
+          });
           summary.created++;
         } catch (e) {
           if (!(e instanceof LanscapeError)) throw e;
@@ -212,7 +281,13 @@ export class ProxmoxService {
   // ------------------------------------------------------------------ reads
   private requireInventory(): Inventory {
     if (this.last) return this.last;
-    throw new LanscapeError(503, 'unavailable', this.lastError ? `Proxmox inventory failed: ${this.lastError}` : 'the first Proxmox inventory has not finished yet; try again in a moment');
+    throw new LanscapeError(
+      503,
+      'unavailable',
+      this.lastError
+        ? `Proxmox inventory failed: ${this.lastError}`
+        : 'the first Proxmox inventory has not finished yet; try again in a moment',
+    );
   }
 
   nodes(): NodeListView {
@@ -220,26 +295,54 @@ export class ProxmoxService {
     return {
       updated_at: new Date(inv.finishedAt).toISOString(),
       results: inv.nodes.map((n) => ({
-        node: n.node, online: n.online, cpu_usage_ratio: n.cpu, cpus: n.cpus, memory_used_bytes: n.mem,
-        memory_total_bytes: n.maxmem, uptime_seconds: n.uptime, guests: inv.guests.filter((g) => g.node === n.node).length,
+        node: n.node,
+        online: n.online,
+        cpu_usage_ratio: n.cpu,
+        cpus: n.cpus,
+        memory_used_bytes: n.mem,
+        memory_total_bytes: n.maxmem,
+        uptime_seconds: n.uptime,
+        guests: inv.guests.filter((g) => g.node === n.node).length,
       })),
     };
   }
 
   guests(filter: { node?: string | undefined; type?: 'qemu' | 'lxc' | undefined }): GuestListView {
     const inv = this.requireInventory();
-    const list = inv.guests.filter((g) => (!filter.node || g.node === filter.node) && (!filter.type || g.type === filter.type));
+    const list = inv.guests.filter(
+      (g) => (!filter.node || g.node === filter.node) && (!filter.type || g.type === filter.type),
+    );
     return {
       updated_at: new Date(inv.finishedAt).toISOString(),
       count: list.length,
       results: list.map((g) => ({
-        vmid: g.vmid, type: g.type, node: g.node, name: g.name, status: g.status, template: g.template, tags: g.tags,
-        cpu_usage_ratio: g.cpu, cpus: g.cpus, memory_used_bytes: g.mem, memory_total_bytes: g.maxmem,
-        disk_total_bytes: g.maxdisk, uptime_seconds: g.uptime,
-        addresses: g.addresses === null ? null : g.addresses.map((a) => {
-          const row = this.ipam.addressAt(parseIp(a.address));
-          return { address: a.address, prefix_length: a.prefix, interface: a.interface, mac: a.mac, address_id: row?.id ?? null, source: row?.source ?? null };
-        }),
+        vmid: g.vmid,
+        type: g.type,
+        node: g.node,
+        name: g.name,
+        status: g.status,
+        template: g.template,
+        tags: g.tags,
+        cpu_usage_ratio: g.cpu,
+        cpus: g.cpus,
+        memory_used_bytes: g.mem,
+        memory_total_bytes: g.maxmem,
+        disk_total_bytes: g.maxdisk,
+        uptime_seconds: g.uptime,
+        addresses:
+          g.addresses === null
+            ? null
+            : g.addresses.map((a) => {
+                const row = this.ipam.addressAt(parseIp(a.address));
+                return {
+                  address: a.address,
+                  prefix_length: a.prefix,
+                  interface: a.interface,
+                  mac: a.mac,
+                  address_id: row?.id ?? null,
+                  source: row?.source ?? null,
+                };
+              }),
       })),
     };
   }
@@ -248,26 +351,50 @@ export class ProxmoxService {
   private knownNode(node: string): void {
     const inv = this.last;
     if (inv && !inv.nodes.some((n) => n.node === node)) {
-      throw new LanscapeError(422, 'unknown_node', `node "${node}" is not in the Proxmox cluster (nodes: ${inv.nodes.map((n) => n.node).join(', ') || 'none'})`);
+      throw new LanscapeError(
+        422,
+        'unknown_node',
+        `node "${node}" is not in the Proxmox cluster (nodes: ${inv.nodes.map((n) => n.node).join(', ') || 'none'})`,
+      );
     }
   }
 
   /** Live reads for the VM wizard (fresher than the inventory). */
   async templates(node: string): Promise<TemplateListView> {
     this.knownNode(node);
-    const list = parseGuests(await this.live(() => this.client.api.nodes.$(node).qemu.$get()), node, 'qemu').filter((g) => g.template);
-    return { count: list.length, results: list.map((g) => ({ vmid: g.vmid, name: g.name, node, tags: g.tags, disk_total_bytes: g.maxdisk, memory_total_bytes: g.maxmem })) };
+    const list = parseGuests(await this.live(() => this.client.api.nodes.$(node).qemu.$get()), node, 'qemu').filter(
+      (g) => g.template,
+    );
+    return {
+      count: list.length,
+      results: list.map((g) => ({
+        vmid: g.vmid,
+        name: g.name,
+        node,
+        tags: g.tags,
+        disk_total_bytes: g.maxdisk,
+        memory_total_bytes: g.maxmem,
+      })),
+    };
   }
 
   async storages(node: string): Promise<StorageListView> {
     this.knownNode(node);
-    const data = await this.live(() => this.client.api.nodes.$(node).storage.$get({ enabled: true, content: 'images' }));
-    const list = (Array.isArray(data) ? data as Record<string, unknown>[] : [])
+    const data = await this.live(() =>
+      this.client.api.nodes.$(node).storage.$get({ enabled: true, content: 'images' }),
+    );
+    const list = (Array.isArray(data) ? (data as Record<string, unknown>[]) : [])
       .filter((s) => typeof s.storage === 'string')
       .map((s) => ({
-        storage: String(s.storage), type: String(s.type ?? ''), content: String(s.content ?? '').split(',').filter(Boolean),
-        shared: s.shared === 1 || s.shared === true, active: s.active === 1 || s.active === true,
-        total_bytes: typeof s.total === 'number' ? s.total : null, available_bytes: typeof s.avail === 'number' ? s.avail : null,
+        storage: String(s.storage),
+        type: String(s.type ?? ''),
+        content: String(s.content ?? '')
+          .split(',')
+          .filter(Boolean),
+        shared: s.shared === 1 || s.shared === true,
+        active: s.active === 1 || s.active === true,
+        total_bytes: typeof s.total === 'number' ? s.total : null,
+        available_bytes: typeof s.avail === 'number' ? s.avail : null,
       }));
     return { count: list.length, results: list };
   }
@@ -275,12 +402,15 @@ export class ProxmoxService {
   async bridges(node: string): Promise<BridgeListView> {
     this.knownNode(node);
     const data = await this.live(() => this.client.api.nodes.$(node).network.$get({ type: 'any_bridge' }));
-    const list = (Array.isArray(data) ? data as Record<string, unknown>[] : [])
+    const list = (Array.isArray(data) ? (data as Record<string, unknown>[]) : [])
       .filter((b) => typeof b.iface === 'string')
       .map((b) => ({
-        bridge: String(b.iface), type: String(b.type ?? ''), active: b.active === 1 || b.active === true,
+        bridge: String(b.iface),
+        type: String(b.type ?? ''),
+        active: b.active === 1 || b.active === true,
         vlan_aware: b.bridge_vlan_aware === 1 || b.bridge_vlan_aware === true,
-        cidr: typeof b.cidr === 'string' ? b.cidr : null, comments: typeof b.comments === 'string' ? b.comments.trim() : null,
+        cidr: typeof b.cidr === 'string' ? b.cidr : null,
+        comments: typeof b.comments === 'string' ? b.comments.trim() : null,
       }));
     return { count: list.length, results: list };
   }
@@ -291,7 +421,11 @@ export class ProxmoxService {
       return await fn();
     } catch (e) {
       if (e instanceof ProxmoxError) {
-        if (e.status === 400 || e.status === 404 || (e.status === 500 && /does not exist|no such|not found|hostname lookup/i.test(e.message))) {
+        if (
+          e.status === 400 ||
+          e.status === 404 ||
+          (e.status === 500 && /does not exist|no such|not found|hostname lookup/i.test(e.message))
+        ) {
           throw new LanscapeError(422, 'proxmox_error', e.message);
         }
         throw new LanscapeError(503, 'proxmox_unavailable', e.message);
@@ -300,4 +434,3 @@ export class ProxmoxService {
     }
   }
 }
-

@@ -17,27 +17,43 @@ export interface TlsSettings {
 }
 
 export class ProxmoxTlsError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
     this.name = 'ProxmoxTlsError';
   }
 }
 
-const HINT = 'set LANSCAPE_PROXMOX_FINGERPRINT to the SHA-256 fingerprint of the PVE certificate ' +
+const HINT =
+  'set LANSCAPE_PROXMOX_FINGERPRINT to the SHA-256 fingerprint of the PVE certificate ' +
   '(node → System → Certificates) or LANSCAPE_PROXMOX_CA_FILE to the cluster CA (/etc/pve/pve-root-ca.pem)';
 
 /** Words for the TLS errors Node reports (codes from OpenSSL), with what to do about them. */
 export function describeTlsError(e: NodeJS.ErrnoException, settings: TlsSettings): ProxmoxTlsError | undefined {
   const code = e.code ?? '';
-  const untrusted = ['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED'];
+  const untrusted = [
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_UNTRUSTED',
+  ];
   if (untrusted.includes(code)) {
-    return new ProxmoxTlsError(`the Proxmox server's certificate is not trusted (${code}: ${e.message})` +
-      (settings.caFile ? `; it is not signed by the CA in ${settings.caFile}` : `; ${HINT}`), code);
+    return new ProxmoxTlsError(
+      `the Proxmox server's certificate is not trusted (${code}: ${e.message})` +
+        (settings.caFile ? `; it is not signed by the CA in ${settings.caFile}` : `; ${HINT}`),
+      code,
+    );
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return new ProxmoxTlsError(`the Proxmox server's certificate is not valid for this host name (${e.message}); ` +
-      'use the name the certificate was issued for in LANSCAPE_PROXMOX_URL, or pin LANSCAPE_PROXMOX_FINGERPRINT', code);
+    return new ProxmoxTlsError(
+      `the Proxmox server's certificate is not valid for this host name (${e.message}); ` +
+        'use the name the certificate was issued for in LANSCAPE_PROXMOX_URL, or pin LANSCAPE_PROXMOX_FINGERPRINT',
+      code,
+    );
   }
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
     return new ProxmoxTlsError(`the Proxmox server's certificate is out of its validity period (${code})`, code);
@@ -58,7 +74,10 @@ class PinnedAgent extends Agent {
     this.pin = normalizeFingerprint(pin);
   }
 
-  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     let done = false;
     const finish = (err: Error | null, socket: TLSSocket) => {
       if (done) return;
@@ -76,8 +95,9 @@ class PinnedAgent extends Agent {
       if (seen !== this.pin) {
         const err = new ProxmoxTlsError(
           `the Proxmox server's certificate has SHA-256 fingerprint ${seen || '(none)'}, not the pinned ` +
-          `LANSCAPE_PROXMOX_FINGERPRINT ${this.pin}; refusing to connect (a changed certificate or another server)`,
-          'FINGERPRINT_MISMATCH');
+            `LANSCAPE_PROXMOX_FINGERPRINT ${this.pin}; refusing to connect (a changed certificate or another server)`,
+          'FINGERPRINT_MISMATCH',
+        );
         socket.destroy();
         finish(err, socket);
         return;

@@ -14,8 +14,19 @@ import type { PveClient } from './client.js';
 import { ProxmoxError } from './client.js';
 import { VMID_MAX, VMID_MIN, parseUpid } from './core/formats.js';
 import {
-  type JobProgress, type JobState, type Step, type StepName, fail, failStep, finishStep, newJob, requestHash,
-  setUpid, startCleanup, startStep, succeed,
+  type JobProgress,
+  type JobState,
+  type Step,
+  type StepName,
+  fail,
+  failStep,
+  finishStep,
+  newJob,
+  requestHash,
+  setUpid,
+  startCleanup,
+  startStep,
+  succeed,
 } from './core/jobs.js';
 import { type VmPlan, type VmRequest, cloneParams, configParams, createParams } from './core/plan.js';
 import type { Config } from '../config/schema.js';
@@ -33,9 +44,14 @@ export interface VmJobDeps {
 }
 
 const STEP_LABEL: Record<StepName, string> = {
-  reserve_address: 'reserving the address', allocate_vmid: 'getting the next free VM id', create: 'creating the VM',
-  clone: 'cloning the template', configure: 'configuring cloud-init and the network', start: 'starting the VM',
-  assign_address: 'recording the address as assigned', cleanup: 'cleaning up',
+  reserve_address: 'reserving the address',
+  allocate_vmid: 'getting the next free VM id',
+  create: 'creating the VM',
+  clone: 'cloning the template',
+  configure: 'configuring cloud-init and the network',
+  start: 'starting the VM',
+  assign_address: 'recording the address as assigned',
+  cleanup: 'cleaning up',
 };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -47,8 +63,14 @@ export class VmJobs {
   private current: Promise<void> | null = null;
   private readonly aborter = new AbortController();
 
-  constructor(private readonly ipam: IpamService, private readonly store: ProxmoxStore, private readonly client: PveClient,
-    private readonly config: Config['proxmox'], private readonly deps: VmJobDeps, private readonly logger: Logger) {
+  constructor(
+    private readonly ipam: IpamService,
+    private readonly store: ProxmoxStore,
+    private readonly client: PveClient,
+    private readonly config: Config['proxmox'],
+    private readonly deps: VmJobDeps,
+    private readonly logger: Logger,
+  ) {
     for (const row of store.unfinishedJobs()) this.interrupted(row, parseJob(row));
   }
 
@@ -65,37 +87,93 @@ export class VmJobs {
         const existing = this.store.jobByKey(key);
         if (existing) {
           if (existing.request_hash !== hash) {
-            throw unprocessable(`Idempotency-Key "${key}" belongs to VM job ${existing.id}, made with a different request body; ` +
-              'send the same body to get that job, or a new key for a new VM', { job_id: existing.id });
+            throw unprocessable(
+              `Idempotency-Key "${key}" belongs to VM job ${existing.id}, made with a different request body; ` +
+                'send the same body to get that job, or a new key for a new VM',
+              { job_id: existing.id },
+            );
           }
           return { job: this.view(existing), replayed: true };
         }
       }
       if (this.queue.length >= MAX_QUEUED) {
-        throw new LanscapeError(429, 'rate_limited', `${this.queue.length} VM jobs are waiting already; try again later`, { retry_after_seconds: 30 });
+        throw new LanscapeError(
+          429,
+          'rate_limited',
+          `${this.queue.length} VM jobs are waiting already; try again later`,
+          { retry_after_seconds: 30 },
+        );
       }
       this.checkNode(request.node);
       const now = this.deps.now();
       let job = newJob(request);
       let row = this.store.insertJob({
-        idempotency_key: key ?? null, request_hash: hash, request: JSON.stringify(request),
-        actor: JSON.stringify({ name: actor.name, grafanaUser: actor.grafanaUser ?? null, requestId: actor.requestId ?? null }),
-        node: request.node, name: request.name, state: job.state, steps: JSON.stringify(job.steps), progress: 0, vmid: null,
-        vm_created: 0, address: null, address_id: null, prefix_length: null, gateway: null, dns: '[]', error: null,
-        created_at: now, updated_at: now, finished_at: null,
+        idempotency_key: key ?? null,
+        request_hash: hash,
+        request: JSON.stringify(request),
+        actor: JSON.stringify({
+          name: actor.name,
+          grafanaUser: actor.grafanaUser ?? null,
+          requestId: actor.requestId ?? null,
+        }),
+        node: request.node,
+        name: request.name,
+        state: job.state,
+        steps: JSON.stringify(job.steps),
+        progress: 0,
+        vmid: null,
+        vm_created: 0,
+        address: null,
+        address_id: null,
+        prefix_length: null,
+        gateway: null,
+        dns: '[]',
+        error: null,
+        created_at: now,
+        updated_at: now,
+        finished_at: null,
       });
       job = startStep(job, 'reserve_address', iso(now)!);
       const r = this.reserve(request, row.id, actor);
-      job = { ...finishStep(job, 'reserve_address', iso(now)!, `reserved ${r.view.address} in ${r.subnet.cidr} (state provisioning)`), state: 'queued' };
+      job = {
+        ...finishStep(
+          job,
+          'reserve_address',
+          iso(now)!,
+          `reserved ${r.view.address} in ${r.subnet.cidr} (state provisioning)`,
+        ),
+        state: 'queued',
+      };
       row = {
-        ...row, address: r.view.address, address_id: r.view.id, prefix_length: r.subnet.prefix_length,
-        gateway: r.gateway ? formatIp(r.gateway) : null, dns: JSON.stringify(r.dns.map(formatIp)),
-        steps: JSON.stringify(job.steps), progress: job.progress,
+        ...row,
+        address: r.view.address,
+        address_id: r.view.id,
+        prefix_length: r.subnet.prefix_length,
+        gateway: r.gateway ? formatIp(r.gateway) : null,
+        dns: JSON.stringify(r.dns.map(formatIp)),
+        steps: JSON.stringify(job.steps),
+        progress: job.progress,
       };
       this.store.saveJob(row);
       // Pinned to the job: the inventory leaves it alone until the job gives it a VM id.
-      this.store.insertLink({ address_id: r.view.id, vmid: null, node: request.node, guest_type: 'qemu', pinned: true, job_id: row.id, created_at: now });
-      this.ipam.audit.record(actor, 'create', 'vm_job', row.id, `VM job ${row.id} (${request.name})`, undefined, this.view(row));
+      this.store.insertLink({
+        address_id: r.view.id,
+        vmid: null,
+        node: request.node,
+        guest_type: 'qemu',
+        pinned: true,
+        job_id: row.id,
+        created_at: now,
+      });
+      this.ipam.audit.record(
+        actor,
+        'create',
+        'vm_job',
+        row.id,
+        `VM job ${row.id} (${request.name})`,
+        undefined,
+        this.view(row),
+      );
       return { job: this.view(row), replayed: false };
     });
     if (!out.replayed) {
@@ -111,7 +189,11 @@ export class VmJobs {
     return this.view(row);
   }
 
-  list(filter: { state?: JobState | undefined }, limit: number, offset: number): { count: number; results: VmJobView[] } {
+  list(
+    filter: { state?: JobState | undefined },
+    limit: number,
+    offset: number,
+  ): { count: number; results: VmJobView[] } {
     const { count, rows } = this.store.listJobs(filter, limit, offset);
     return { count, results: rows.map((r) => this.view(r)) };
   }
@@ -135,7 +217,10 @@ export class VmJobs {
     const inv = this.deps.inventory();
     if (!inv) return;
     const n = inv.nodes.find((x) => x.node === node);
-    if (!n) throw unprocessable(`node "${node}" is not in the Proxmox cluster (nodes: ${inv.nodes.map((x) => x.node).join(', ') || 'none'})`);
+    if (!n)
+      throw unprocessable(
+        `node "${node}" is not in the Proxmox cluster (nodes: ${inv.nodes.map((x) => x.node).join(', ') || 'none'})`,
+      );
     if (!n.online) throw unprocessable(`node ${node} is offline`);
   }
 
@@ -145,10 +230,16 @@ export class VmJobs {
     return row;
   }
 
-  private reserve(request: VmRequest, jobId: number, actor: Actor): { view: AddressView; subnet: SubnetRow; gateway: IP | null; dns: IP[] } {
+  private reserve(
+    request: VmRequest,
+    jobId: number,
+    actor: Actor,
+  ): { view: AddressView; subnet: SubnetRow; gateway: IP | null; dns: IP[] } {
     const spec = request.network.address;
     const fields = {
-      state: 'provisioning' as const, source: 'proxmox' as const, hostname: request.name,
+      state: 'provisioning' as const,
+      source: 'proxmox' as const,
+      hostname: request.name,
       description: `Reserved for Proxmox VM "${request.name}" on node ${request.node} (VM job ${jobId})`,
     };
     let view: AddressView;
@@ -160,7 +251,8 @@ export class VmJobs {
       const ip = parseIp(spec.address);
       if (spec.subnet_id !== undefined) {
         const given = this.subnet(spec.subnet_id);
-        if (!contains(prefixOf(given), ip)) throw unprocessable(`${formatIp(ip)} is outside subnet ${given.cidr} (id ${given.id})`);
+        if (!contains(prefixOf(given), ip))
+          throw unprocessable(`${formatIp(ip)} is outside subnet ${given.cidr} (id ${given.id})`);
       }
       const found = this.ipam.mostSpecificSubnet(ip);
       if (!found) throw unprocessable(`${formatIp(ip)} is not inside any managed subnet; create the subnet first`);
@@ -173,9 +265,12 @@ export class VmJobs {
     if (gwText) {
       gateway = parseIp(gwText);
       if (gateway.family !== prefix.family || !contains(prefix, gateway)) {
-        throw unprocessable(`gateway ${formatIp(gateway)} is not inside ${formatPrefix(prefix)}, the subnet of ${view.address}`);
+        throw unprocessable(
+          `gateway ${formatIp(gateway)} is not inside ${formatPrefix(prefix)}, the subnet of ${view.address}`,
+        );
       }
-      if (formatIp(gateway) === view.address) throw unprocessable(`the gateway cannot be the VM's own address ${view.address}`);
+      if (formatIp(gateway) === view.address)
+        throw unprocessable(`the gateway cannot be the VM's own address ${view.address}`);
     }
     const dns = (request.network.dns ?? []).map((d) => parseIp(d));
     return { view, subnet, gateway, dns };
@@ -186,12 +281,14 @@ export class VmJobs {
     if (this.current || this.aborter.signal.aborted) return;
     const id = this.queue.shift();
     if (id === undefined) return;
-    this.current = this.run(id).catch((e: unknown) => {
-      this.logger.error({ err: e, job: id }, 'VM job failed unexpectedly');
-    }).finally(() => {
-      this.current = null;
-      this.pump();
-    });
+    this.current = this.run(id)
+      .catch((e: unknown) => {
+        this.logger.error({ err: e, job: id }, 'VM job failed unexpectedly');
+      })
+      .finally(() => {
+        this.current = null;
+        this.pump();
+      });
   }
 
   private async sleep(ms: number): Promise<void> {
@@ -209,8 +306,13 @@ export class VmJobs {
     const now = () => iso(this.deps.now())!;
     const save = (patch: Partial<JobRow> = {}) => {
       row = {
-        ...row, ...patch, state: job.state, steps: JSON.stringify(job.steps), progress: job.progress,
-        error: job.error ?? null, updated_at: this.deps.now(),
+        ...row,
+        ...patch,
+        state: job.state,
+        steps: JSON.stringify(job.steps),
+        progress: job.progress,
+        error: job.error ?? null,
+        updated_at: this.deps.now(),
       };
       this.store.saveJob(row);
     };
@@ -218,7 +320,13 @@ export class VmJobs {
       this.ipam.audit.record(actor, action, 'vm_job', id, `VM job ${id} (${request.name})`, undefined, after);
     const auditStep = (name: StepName) => {
       const s = job.steps.find((x) => x.name === name)!;
-      audit('update', { step: s.name, state: s.state, upid: s.upid ?? null, message: s.message ?? null, vmid: row.vmid });
+      audit('update', {
+        step: s.name,
+        state: s.state,
+        upid: s.upid ?? null,
+        message: s.message ?? null,
+        vmid: row.vmid,
+      });
     };
     let stepName: StepName | null = null;
     const step = async (name: StepName, fn: () => Promise<string | undefined>) => {
@@ -236,7 +344,11 @@ export class VmJobs {
     const task = async (name: StepName, upid: unknown, node: string) => {
       if (upid === null || upid === undefined || upid === '') return; // finished synchronously
       const u = parseUpid(upid);
-      if (!u) throw new ProxmoxError(`Proxmox answered without a valid task id (${JSON.stringify(upid).slice(0, 80)})`, 'protocol');
+      if (!u)
+        throw new ProxmoxError(
+          `Proxmox answered without a valid task id (${JSON.stringify(upid).slice(0, 80)})`,
+          'protocol',
+        );
       job = setUpid(job, name, upid as string);
       save();
       await this.waitTask(u.node || node, upid as string);
@@ -248,14 +360,20 @@ export class VmJobs {
       await step('allocate_vmid', async () => {
         const raw = await api.cluster.nextid.$get();
         const vmid = Number(raw);
-        if (!Number.isInteger(vmid) || vmid < VMID_MIN || vmid > VMID_MAX) throw new ProxmoxError(`Proxmox answered an invalid next VM id (${String(raw).slice(0, 20)})`, 'protocol');
+        if (!Number.isInteger(vmid) || vmid < VMID_MIN || vmid > VMID_MAX)
+          throw new ProxmoxError(`Proxmox answered an invalid next VM id (${String(raw).slice(0, 20)})`, 'protocol');
         save({ vmid });
         return `VM id ${vmid}`;
       });
       const vmid = row.vmid!;
       const plan: VmPlan = {
-        jobId: id, request, vmid, address: parseIp(row.address!), prefixLength: row.prefix_length!,
-        gateway: row.gateway ? parseIp(row.gateway) : null, dns: (JSON.parse(row.dns) as string[]).map((d) => parseIp(d)),
+        jobId: id,
+        request,
+        vmid,
+        address: parseIp(row.address!),
+        prefixLength: row.prefix_length!,
+        gateway: row.gateway ? parseIp(row.gateway) : null,
+        dns: (JSON.parse(row.dns) as string[]).map((d) => parseIp(d)),
       };
       const node = api.nodes.$(request.node);
       if (request.clone) {
@@ -289,33 +407,52 @@ export class VmJobs {
       await step('assign_address', async () => {
         this.ipam.write(() => {
           const current = this.ipam.addressAt(plan.address);
-          if (!current || current.id !== row.address_id) throw new Error(`the address record of ${row.address} was deleted meanwhile`);
-          this.ipam.updateAddress(current.id, {
-            state: 'assigned', hostname: request.name,
-            description: `Proxmox VM ${vmid} "${request.name}" on node ${request.node} (created by VM job ${id})`,
-          }, actor);
+          if (!current || current.id !== row.address_id)
+            throw new Error(`the address record of ${row.address} was deleted meanwhile`);
+          this.ipam.updateAddress(
+            current.id,
+            {
+              state: 'assigned',
+              hostname: request.name,
+              description: `Proxmox VM ${vmid} "${request.name}" on node ${request.node} (created by VM job ${id})`,
+            },
+            actor,
+          );
           this.store.settleLink(current.id, { vmid, node: request.node, guest_type: 'qemu' }, this.deps.now());
         });
         return `${row.address} assigned to VM ${vmid}`;
       });
       job = succeed(job);
       save({ finished_at: this.deps.now() });
-      this.ipam.audit.record(actor, 'create', 'proxmox_vm', vmid, `VM ${vmid} (${request.name}) on ${request.node}`, undefined,
-        { vmid, name: request.name, node: request.node, address: row.address, job_id: id });
+      this.ipam.audit.record(
+        actor,
+        'create',
+        'proxmox_vm',
+        vmid,
+        `VM ${vmid} (${request.name}) on ${request.node}`,
+        undefined,
+        { vmid, name: request.name, node: request.node, address: row.address, job_id: id },
+      );
       audit('update', { state: 'done', vmid, address: row.address });
     } catch (e) {
       if (e instanceof Interrupted || this.aborter.signal.aborted) {
         this.interrupted(row, job);
         return;
       }
-      const message = e instanceof ProxmoxError || e instanceof LanscapeError ? e.message : `internal error: ${(e as Error).message}`;
+      const message =
+        e instanceof ProxmoxError || e instanceof LanscapeError ? e.message : `internal error: ${(e as Error).message}`;
       const failed: StepName = stepName ?? 'allocate_vmid';
       job = failStep(job, failed, now(), message);
       save();
       auditStep(failed);
       job = startCleanup(job, now());
       save();
-      const notes = await this.cleanup(row, request, actor, job.steps.some((s) => s.name === 'start' && s.state === 'done'));
+      const notes = await this.cleanup(
+        row,
+        request,
+        actor,
+        job.steps.some((s) => s.name === 'start' && s.state === 'done'),
+      );
       job = finishStep(job, 'cleanup', now(), notes.join('; '));
       auditStep('cleanup');
       job = fail(job, `${STEP_LABEL[failed]} failed: ${message}. ${capitalize(notes.join('; '))}.`, now());
@@ -337,7 +474,10 @@ export class VmJobs {
         notes.push(`VM ${row.vmid} was left running on node ${request.node}`);
       } else {
         try {
-          const upid = await this.client.api.nodes.$(request.node).qemu.$(row.vmid).$delete({ purge: true, 'destroy-unreferenced-disks': true });
+          const upid = await this.client.api.nodes
+            .$(request.node)
+            .qemu.$(row.vmid)
+            .$delete({ purge: true, 'destroy-unreferenced-disks': true });
           const u = parseUpid(upid);
           if (!u) throw new ProxmoxError('Proxmox answered without a valid task id', 'protocol');
           await this.waitTask(u.node, upid as string);
@@ -356,13 +496,20 @@ export class VmJobs {
     const type = parseUpid(upid)?.type ?? 'task';
     const deadline = this.deps.now() + this.config.task_timeout_seconds * 1000;
     for (;;) {
-      const s = await this.client.api.nodes.$(node).tasks.$(encodeURIComponent(upid)).status.$get() as { status?: string; exitstatus?: string };
+      const s = (await this.client.api.nodes.$(node).tasks.$(encodeURIComponent(upid)).status.$get()) as {
+        status?: string;
+        exitstatus?: string;
+      };
       if (s.status === 'stopped') {
         const exit = s.exitstatus ?? '';
         if (exit === 'OK' || /^WARNINGS: \d+$/.test(exit)) return;
         throw new ProxmoxError(`the Proxmox task ${type} failed: ${exit || 'no exit status'}`, 'http');
       }
-      if (this.deps.now() > deadline) throw new ProxmoxError(`the Proxmox task ${type} did not finish within ${this.config.task_timeout_seconds} s (${upid})`, 'timeout');
+      if (this.deps.now() > deadline)
+        throw new ProxmoxError(
+          `the Proxmox task ${type} did not finish within ${this.config.task_timeout_seconds} s (${upid})`,
+          'timeout',
+        );
       await this.sleep(this.config.task_poll_ms);
     }
   }
@@ -373,7 +520,8 @@ export class VmJobs {
     return this.ipam.write(() => {
       const current = this.ipam.addressAt(parseIp(row.address!));
       if (!current || current.id !== row.address_id) return `address ${row.address} was already gone`;
-      if (current.source !== 'proxmox' || current.state !== 'provisioning') return `address ${row.address} was kept: it was changed meanwhile (${current.state}, ${current.source})`;
+      if (current.source !== 'proxmox' || current.state !== 'provisioning')
+        return `address ${row.address} was kept: it was changed meanwhile (${current.state}, ${current.source})`;
       this.ipam.deleteAddress(current.id, actor);
       return `address ${row.address} was released`;
     });
@@ -384,7 +532,10 @@ export class VmJobs {
    * otherwise a VM may exist, so the address stays reserved and the error says what to check.
    */
   private interrupted(row: JobRow, job: JobProgress): void {
-    const reached = job.steps.some((s) => s.name !== 'reserve_address' && s.name !== 'allocate_vmid' && s.state !== 'pending' && s.state !== 'skipped');
+    const reached = job.steps.some(
+      (s) =>
+        s.name !== 'reserve_address' && s.name !== 'allocate_vmid' && s.state !== 'pending' && s.state !== 'skipped',
+    );
     const actor = JSON.parse(row.actor) as Actor;
     const open = job.steps.find((s) => s.state === 'running')?.name;
     let error = `the exporter stopped during this job${open ? ` (${STEP_LABEL[open]})` : ''}`;
@@ -394,22 +545,49 @@ export class VmJobs {
       error += `; nothing was created in Proxmox; ${this.release(row, actor)}`;
     }
     const failed = fail(job, error, iso(this.deps.now())!);
-    this.store.saveJob({ ...row, state: failed.state, steps: JSON.stringify(failed.steps), progress: failed.progress, error, updated_at: this.deps.now(), finished_at: this.deps.now() });
-    this.ipam.audit.record(actor, 'update', 'vm_job', row.id, `VM job ${row.id} (${row.name})`, undefined, { state: 'failed', error });
+    this.store.saveJob({
+      ...row,
+      state: failed.state,
+      steps: JSON.stringify(failed.steps),
+      progress: failed.progress,
+      error,
+      updated_at: this.deps.now(),
+      finished_at: this.deps.now(),
+    });
+    this.ipam.audit.record(actor, 'update', 'vm_job', row.id, `VM job ${row.id} (${row.name})`, undefined, {
+      state: 'failed',
+      error,
+    });
   }
 
   private view(row: JobRow): VmJobView {
     const job = parseJob(row);
     return {
-      id: row.id, state: row.state, progress: row.progress, steps: job.steps, node: row.node, name: row.name, vmid: row.vmid,
-      address: row.address, address_id: row.address_id, ...(row.error ? { error: row.error } : {}),
-      idempotency_key: row.idempotency_key, created_at: iso(row.created_at)!, updated_at: iso(row.updated_at)!, finished_at: iso(row.finished_at),
+      id: row.id,
+      state: row.state,
+      progress: row.progress,
+      steps: job.steps,
+      node: row.node,
+      name: row.name,
+      vmid: row.vmid,
+      address: row.address,
+      address_id: row.address_id,
+      ...(row.error ? { error: row.error } : {}),
+      idempotency_key: row.idempotency_key,
+      created_at: iso(row.created_at)!,
+      updated_at: iso(row.updated_at)!,
+      finished_at: iso(row.finished_at),
     };
   }
 }
 
 function parseJob(row: JobRow): JobProgress {
-  return { state: row.state, steps: JSON.parse(row.steps) as Step[], progress: row.progress, ...(row.error ? { error: row.error } : {}) };
+  return {
+    state: row.state,
+    steps: JSON.parse(row.steps) as Step[],
+    progress: row.progress,
+    ...(row.error ? { error: row.error } : {}),
+  };
 }
 
 function capitalize(s: string): string {

@@ -37,18 +37,18 @@ export const ENDPOINT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
  * asked for by scheme: tcp:// without TLS files is refused, because the Docker API is root on
  * that host for whoever can reach the port.
  */
-export type EndpointTarget =
-  | { kind: 'unix'; path: string }
-  | { kind: 'tcp' | 'http'; host: string; port: number };
+export type EndpointTarget = { kind: 'unix'; path: string } | { kind: 'tcp' | 'http'; host: string; port: number };
 
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])$/;
+const HOST_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])$/;
 
 /** Parses an endpoint URL; returns an error message (for the config error) when it is not one. */
 export function parseEndpointUrl(text: string): EndpointTarget | string {
   const unix = /^unix:\/\/(\/[^\0]*)$/.exec(text);
   if (unix) {
     const path = unix[1]!;
-    if (path.length > 107 || path.endsWith('/')) return `"${text}": expected unix:///absolute/path.sock (at most 107 characters)`;
+    if (path.length > 107 || path.endsWith('/'))
+      return `"${text}": expected unix:///absolute/path.sock (at most 107 characters)`;
     return { kind: 'unix', path };
   }
   const net = /^(tcp|http):\/\/([^/?#@]+?)(?::(\d{1,5}))?\/?$/.exec(text);
@@ -66,12 +66,16 @@ export function parseEndpointUrl(text: string): EndpointTarget | string {
 /** "local=unix:///var/run/docker.sock,nas=tcp://nas:2376" → pairs, or the first problem found. */
 export function parseHostList(text: string): { name: string; url: string }[] | string {
   const out: { name: string; url: string }[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     if (eq < 0) return `"${part}" is not name=url (e.g. local=unix:///var/run/docker.sock)`;
     const name = part.slice(0, eq).trim();
     const url = part.slice(eq + 1).trim();
-    if (!ENDPOINT_NAME_RE.test(name)) return `"${name}" is not an endpoint name: lower-case letters, digits, _ and -, starting with a letter, at most 32`;
+    if (!ENDPOINT_NAME_RE.test(name))
+      return `"${name}" is not an endpoint name: lower-case letters, digits, _ and -, starting with a letter, at most 32`;
     if (out.some((o) => o.name === name)) return `endpoint name "${name}" is used twice`;
     out.push({ name, url });
   }

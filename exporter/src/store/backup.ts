@@ -9,7 +9,13 @@ import { liveOwner } from './ownership.js';
 
 export class BackupError extends Error {}
 
-export interface BackupSummary { file: string; bytes: number; schema_version: number; subnets: number; addresses: number }
+export interface BackupSummary {
+  file: string;
+  bytes: number;
+  schema_version: number;
+  subnets: number;
+  addresses: number;
+}
 
 /**
  * Copies the live store to `target`. After a first small step the rest goes in one step, i.e. one
@@ -19,7 +25,8 @@ export async function backupStore(source: string, target: string): Promise<Backu
   if (!existsSync(source)) throw new BackupError(`no store at ${source}`);
   if (existsSync(target)) throw new BackupError(`${target} exists; choose a new file name`);
   const folder = dirname(target);
-  if (!existsSync(folder)) throw new BackupError(`folder ${folder} does not exist; create it first (mkdir -p ${folder})`);
+  if (!existsSync(folder))
+    throw new BackupError(`folder ${folder} does not exist; create it first (mkdir -p ${folder})`);
   if (!statSync(folder).isDirectory()) throw new BackupError(`${folder} is not a folder`);
   const db = new Database(source, { fileMustExist: true });
   try {
@@ -33,8 +40,11 @@ export async function backupStore(source: string, target: string): Promise<Backu
 }
 
 /** Replaces the store at `target` with the backup in `source`; the old store is kept beside it. */
-export async function restoreStore(source: string, target: string, clock: Clock = systemClock):
-  Promise<BackupSummary & { previous?: string }> {
+export async function restoreStore(
+  source: string,
+  target: string,
+  clock: Clock = systemClock,
+): Promise<BackupSummary & { previous?: string }> {
   const summary = verify(source);
   if (existsSync(target)) {
     const current = new Database(target, { fileMustExist: true });
@@ -68,7 +78,9 @@ function checkLanscape(db: Db, file: string): number {
   if (applicationId(db) !== APPLICATION_ID) throw new BackupError(`${file} is not a Lanscape store`);
   const version = schemaVersion(db);
   if (version > LATEST_VERSION) {
-    throw new BackupError(`${file} has schema version ${version}, newer than this Lanscape (${LATEST_VERSION}); upgrade first`);
+    throw new BackupError(
+      `${file} has schema version ${version}, newer than this Lanscape (${LATEST_VERSION}); upgrade first`,
+    );
   }
   return version;
 }
@@ -100,7 +112,13 @@ function verify(file: string): BackupSummary {
     const check = db.pragma('integrity_check', { simple: true });
     if (check !== 'ok') throw new BackupError(`${file} fails the integrity check: ${String(check)}`);
     const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return { file, bytes: statSync(file).size, schema_version: version, subnets: count('subnets'), addresses: count('addresses') };
+    return {
+      file,
+      bytes: statSync(file).size,
+      schema_version: version,
+      subnets: count('subnets'),
+      addresses: count('addresses'),
+    };
   } finally {
     db.close();
   }

@@ -40,7 +40,8 @@ function migrate(db: Db): void {
   const current = schemaVersion(db);
   if (current === 0 && appId === 0) {
     const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
-    if (tables.n > 0) throw new StoreVersionError('the database file is not a Lanscape store (it has tables of its own)');
+    if (tables.n > 0)
+      throw new StoreVersionError('the database file is not a Lanscape store (it has tables of its own)');
   } else if (appId !== APPLICATION_ID) {
     throw new StoreVersionError('the database file is not a Lanscape store');
   }
@@ -60,7 +61,9 @@ function migrate(db: Db): void {
         if (m.rebuildsTables) {
           const broken = db.pragma('foreign_key_check') as unknown[];
           if (broken.length > 0) {
-            throw new StoreVersionError(`migration ${m.version} (${m.name}) left ${broken.length} broken foreign keys: ${JSON.stringify(broken.slice(0, 5))}`);
+            throw new StoreVersionError(
+              `migration ${m.version} (${m.name}) left ${broken.length} broken foreign keys: ${JSON.stringify(broken.slice(0, 5))}`,
+            );
           }
         }
         db.pragma(`application_id = ${APPLICATION_ID}`);
@@ -74,5 +77,9 @@ function migrate(db: Db): void {
 
 /** Whether the store answers a trivial query (the `store` collector of /healthz and /api/v1/info). */
 export function storeAnswers(db: Db): boolean {
-  try { return db.prepare('SELECT 1 AS ok').get() !== undefined; } catch { return false; }
+  try {
+    return db.prepare('SELECT 1 AS ok').get() !== undefined;
+  } catch {
+    return false;
+  }
 }

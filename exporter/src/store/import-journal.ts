@@ -15,11 +15,17 @@ export class ImportJournalStore {
     };
   }
 
-  insert(key: string, value: string): void { this.s.insert.run(key, value); }
+  insert(key: string, value: string): void {
+    this.s.insert.run(key, value);
+  }
   /** Entries with from <= key < to, in key order. */
   between(from: string, to: string): { key: string; value: string }[] {
     return this.s.between.all(from, to) as { key: string; value: string }[];
   }
-  deleteBetween(from: string, to: string): void { this.s.deleteBetween.run(from, to); }
-  delete(key: string): void { this.s.deleteOne.run(key); }
+  deleteBetween(from: string, to: string): void {
+    this.s.deleteBetween.run(from, to);
+  }
+  delete(key: string): void {
+    this.s.deleteOne.run(key);
+  }
 }

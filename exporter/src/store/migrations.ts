@@ -365,7 +365,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // runs as a page-level transfer. The helpers rebuild() and seedSequence() belong to this
     // migration: once it has shipped, leave their output unchanged.
     sql: `${[
-      rebuild('subnets', `
+      rebuild(
+        'subnets',
+        `
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         cidr TEXT NOT NULL UNIQUE,
         family INTEGER NOT NULL CHECK (family IN (4, 6)),
@@ -381,8 +383,12 @@ export const MIGRATIONS: readonly Migration[] = [
         scan_interval_seconds INTEGER,
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL
-      `, `CREATE INDEX subnets_first_key ON subnets(first_key, prefix_length);`),
-      rebuild('addresses', `
+      `,
+        `CREATE INDEX subnets_first_key ON subnets(first_key, prefix_length);`,
+      ),
+      rebuild(
+        'addresses',
+        `
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         ip_key BLOB NOT NULL UNIQUE,
         ip_low INTEGER NOT NULL,
@@ -397,7 +403,8 @@ export const MIGRATIONS: readonly Migration[] = [
         source TEXT NOT NULL,
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL
-      `, `
+      `,
+        `
       -- address_totals keeps its counts: the copy runs before these triggers exist, and
       -- DROP TABLE fires no DELETE triggers.
       CREATE INDEX addresses_state_ip ON addresses(state, ip_key);
@@ -413,8 +420,11 @@ export const MIGRATIONS: readonly Migration[] = [
         UPDATE address_totals SET n = n - 1 WHERE state = OLD.state AND source = OLD.source;
         INSERT INTO address_totals (state, source, n) VALUES (NEW.state, NEW.source, 1)
           ON CONFLICT (state, source) DO UPDATE SET n = n + 1;
-      END;`),
-      rebuild('ranges', `
+      END;`,
+      ),
+      rebuild(
+        'ranges',
+        `
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         subnet_id INTEGER NOT NULL REFERENCES subnets(id) ON DELETE CASCADE,
         start_address TEXT NOT NULL,
@@ -429,10 +439,14 @@ export const MIGRATIONS: readonly Migration[] = [
         mark_utilized INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL
-      `, `
+      `,
+        `
       CREATE INDEX ranges_subnet ON ranges(subnet_id);
-      CREATE INDEX ranges_first_key ON ranges(first_key);`),
-      rebuild('audit_log', `
+      CREATE INDEX ranges_first_key ON ranges(first_key);`,
+      ),
+      rebuild(
+        'audit_log',
+        `
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         at TEXT NOT NULL,
         actor TEXT NOT NULL,
@@ -444,8 +458,12 @@ export const MIGRATIONS: readonly Migration[] = [
         object_repr TEXT NOT NULL,
         before TEXT,
         after TEXT
-      `, `CREATE INDEX audit_object ON audit_log(object_type, object_id);`),
-      rebuild('events', `
+      `,
+        `CREATE INDEX audit_object ON audit_log(object_type, object_id);`,
+      ),
+      rebuild(
+        'events',
+        `
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         at INTEGER NOT NULL,
         kind TEXT NOT NULL,
@@ -454,10 +472,14 @@ export const MIGRATIONS: readonly Migration[] = [
         subnet_id INTEGER,
         message TEXT NOT NULL,
         details TEXT
-      `, `
+      `,
+        `
       CREATE INDEX events_at ON events(at);
-      CREATE INDEX events_ip ON events(ip_key, at);`),
-      rebuild('scans', `
+      CREATE INDEX events_ip ON events(ip_key, at);`,
+      ),
+      rebuild(
+        'scans',
+        `
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         subnet_id INTEGER NOT NULL,
         cidr TEXT NOT NULL,
@@ -471,8 +493,12 @@ export const MIGRATIONS: readonly Migration[] = [
         started_at INTEGER,
         finished_at INTEGER,
         error TEXT
-      `, `CREATE INDEX scans_subnet ON scans(subnet_id, id);`),
-      rebuild('traffic_schedules', `
+      `,
+        `CREATE INDEX scans_subnet ON scans(subnet_id, id);`,
+      ),
+      rebuild(
+        'traffic_schedules',
+        `
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         source TEXT NOT NULL,
         target TEXT NOT NULL,
@@ -491,8 +517,12 @@ export const MIGRATIONS: readonly Migration[] = [
         next_run_at INTEGER,
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
-      `, ''),
-      rebuild('traffic_tests', `
+      `,
+        '',
+      ),
+      rebuild(
+        'traffic_tests',
+        `
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         source TEXT NOT NULL,
         target TEXT NOT NULL,
@@ -519,11 +549,15 @@ export const MIGRATIONS: readonly Migration[] = [
         loss_ratio REAL,
         seconds REAL,
         error TEXT
-      `, `
+      `,
+        `
       CREATE INDEX traffic_tests_pair ON traffic_tests(source, target, protocol, reverse, id);
       CREATE INDEX traffic_tests_state ON traffic_tests(state);
-      CREATE INDEX traffic_tests_schedule ON traffic_tests(schedule_id);`),
-      rebuild('proxmox_vm_jobs', `
+      CREATE INDEX traffic_tests_schedule ON traffic_tests(schedule_id);`,
+      ),
+      rebuild(
+        'proxmox_vm_jobs',
+        `
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         idempotency_key TEXT UNIQUE,
         request_hash TEXT NOT NULL,
@@ -545,24 +579,35 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
         finished_at INTEGER
-      `, `CREATE INDEX proxmox_vm_jobs_state ON proxmox_vm_jobs(state);`),
-      seedSequence('subnets',
+      `,
+        `CREATE INDEX proxmox_vm_jobs_state ON proxmox_vm_jobs(state);`,
+      ),
+      seedSequence(
+        'subnets',
         "SELECT max(object_id) FROM audit_log WHERE object_type = 'subnet'",
-        'SELECT max(subnet_id) FROM ranges', 'SELECT max(subnet_id) FROM scans',
-        'SELECT max(subnet_id) FROM events', 'SELECT max(subnet_id) FROM docker_subnets'),
-      seedSequence('addresses',
+        'SELECT max(subnet_id) FROM ranges',
+        'SELECT max(subnet_id) FROM scans',
+        'SELECT max(subnet_id) FROM events',
+        'SELECT max(subnet_id) FROM docker_subnets',
+      ),
+      seedSequence(
+        'addresses',
         "SELECT max(object_id) FROM audit_log WHERE object_type = 'address'",
-        'SELECT max(address_id) FROM docker_addresses', 'SELECT max(address_id) FROM proxmox_address_links',
-        'SELECT max(address_id) FROM proxmox_vm_jobs'),
+        'SELECT max(address_id) FROM docker_addresses',
+        'SELECT max(address_id) FROM proxmox_address_links',
+        'SELECT max(address_id) FROM proxmox_vm_jobs',
+      ),
       seedSequence('ranges', "SELECT max(object_id) FROM audit_log WHERE object_type = 'range'"),
       seedSequence('audit_log'),
       seedSequence('events'),
       seedSequence('scans'),
       seedSequence('traffic_schedules', 'SELECT max(schedule_id) FROM traffic_tests'),
       seedSequence('traffic_tests', 'SELECT max(last_test_id) FROM traffic_schedules'),
-      seedSequence('proxmox_vm_jobs',
+      seedSequence(
+        'proxmox_vm_jobs',
         "SELECT max(object_id) FROM audit_log WHERE object_type = 'vm_job'",
-        'SELECT max(job_id) FROM proxmox_address_links'),
+        'SELECT max(job_id) FROM proxmox_address_links',
+      ),
     ].join('\n')}
     `,
   },

@@ -8,8 +8,9 @@ export class StoreInUseError extends Error {}
 export function takeOwnership(db: Db): void {
   const other = liveOwner(db);
   if (other) throw new StoreInUseError(`another exporter (pid ${other}) is using this store`);
-  db.prepare("INSERT INTO meta (key, value) VALUES ('owner_pid', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-    .run(String(process.pid));
+  db.prepare(
+    "INSERT INTO meta (key, value) VALUES ('owner_pid', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+  ).run(String(process.pid));
 }
 
 export function releaseOwnership(db: Db): void {

@@ -10,7 +10,11 @@ import { type Db, openDb } from './db.js';
 /** Read-only connections at most (each holds its own page cache). */
 const READERS = 4;
 
-interface Reader<S> { db: Db; view: S; begin: Database.Statement }
+interface Reader<S> {
+  db: Db;
+  view: S;
+  begin: Database.Statement;
+}
 
 export class ReadSnapshots<S> {
   private readonly idle: Reader<S>[] = [];
@@ -22,7 +26,10 @@ export class ReadSnapshots<S> {
    * @param file the store's file (a memory store has no second connection: see `available`)
    * @param makeView what a job reads through, built once per reader connection (e.g. an IpamStore)
    */
-  constructor(private readonly file: string | undefined, private readonly makeView: (db: Db) => S) {}
+  constructor(
+    private readonly file: string | undefined,
+    private readonly makeView: (db: Db) => S,
+  ) {}
 
   /** Whether snapshots can be taken (false for an in-memory store). */
   get available(): boolean {
@@ -58,7 +65,11 @@ export class ReadSnapshots<S> {
       this.open += 1;
       try {
         const db = openDb(this.file!, { readonly: true });
-        return Promise.resolve({ db, view: this.makeView(db), begin: db.prepare('SELECT 1 FROM sqlite_master LIMIT 1') });
+        return Promise.resolve({
+          db,
+          view: this.makeView(db),
+          begin: db.prepare('SELECT 1 FROM sqlite_master LIMIT 1'),
+        });
       } catch (e) {
         this.open -= 1;
         return Promise.reject(e);

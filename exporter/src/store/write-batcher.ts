@@ -23,7 +23,11 @@ export class WriteBatcher {
   /** Longest batch so far (ms, the COMMIT included), for tests and tuning. */
   maxBatchMs = 0;
 
-  constructor(private readonly db: Db, private readonly maxBatchSize = 256, private readonly budgetMs = 8) {}
+  constructor(
+    private readonly db: Db,
+    private readonly maxBatchSize = 256,
+    private readonly budgetMs = 8,
+  ) {}
 
   /** Runs `fn` (synchronous, store-only work) in the next batch; resolves after commit. */
   run<T>(fn: () => T): Promise<T> {
@@ -48,17 +52,19 @@ export class WriteBatcher {
     const started = performance.now();
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.db.transaction(() => {
-        for (const op of batch) {
-          // Over budget: the rest go first into the next batch (at least one operation runs).
-          if (outcomes.length > 0 && performance.now() - started >= this.budgetMs) break;
-          try {
-            outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
-          } catch (e) {
-            outcomes.push({ ok: false, value: e });
+      this.db
+        .transaction(() => {
+          for (const op of batch) {
+            // Over budget: the rest go first into the next batch (at least one operation runs).
+            if (outcomes.length > 0 && performance.now() - started >= this.budgetMs) break;
+            try {
+              outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
+            } catch (e) {
+              outcomes.push({ ok: false, value: e });
+            }
           }
-        }
-      }).immediate();
+        })
+        .immediate();
     } catch (e) {
       // The transaction failed (BEGIN or COMMIT): what ran is gone; without a start, all of it fails.
       const ran = outcomes.length > 0 ? outcomes.length : batch.length;

@@ -13,8 +13,10 @@ const AD_HOC_TARGET_MS = 24 * 3_600_000;
 
 export function registerTrafficMetrics(registry: Registry, traffic: TrafficService, now: Clock = systemClock): void {
   const total = new Counter({
-    name: 'lanscape_traffic_tests_total', help: 'Traffic tests finished by this exporter, by result (success, failure).',
-    labelNames: ['result'], registers: [registry],
+    name: 'lanscape_traffic_tests_total',
+    help: 'Traffic tests finished by this exporter, by result (success, failure).',
+    labelNames: ['result'],
+    registers: [registry],
   });
   total.inc({ result: 'success' }, 0);
   total.inc({ result: 'failure' }, 0);
@@ -22,23 +24,40 @@ export function registerTrafficMetrics(registry: Registry, traffic: TrafficServi
 
   const gauge = snapshotGroup(registry, refresh);
   // Bytes, not bits: Prometheus' base unit (promtool rejects "_bits"); multiply by 8 for bit/s.
-  const throughput = gauge('lanscape_traffic_test_throughput_bytes_per_second',
-    'Received bytes per second of the last successful test (direction forward: the source sends; reverse: the target sends).');
+  const throughput = gauge(
+    'lanscape_traffic_test_throughput_bytes_per_second',
+    'Received bytes per second of the last successful test (direction forward: the source sends; reverse: the target sends).',
+  );
   const retransmits = gauge('lanscape_traffic_test_retransmits', 'TCP retransmits of the last successful TCP test.');
-  const jitter = gauge('lanscape_traffic_test_jitter_seconds', 'UDP jitter the receiver saw in the last successful UDP test.');
-  const loss = gauge('lanscape_traffic_test_loss_ratio', 'Share of UDP datagrams lost in the last successful UDP test (0–1).');
-  const lastRun = gauge('lanscape_traffic_test_last_run_timestamp_seconds', 'When the last test (successful or not) finished.');
-  const duration = gauge('lanscape_traffic_test_duration_seconds', 'Wall time of the last test, SSH and retries included.');
+  const jitter = gauge(
+    'lanscape_traffic_test_jitter_seconds',
+    'UDP jitter the receiver saw in the last successful UDP test.',
+  );
+  const loss = gauge(
+    'lanscape_traffic_test_loss_ratio',
+    'Share of UDP datagrams lost in the last successful UDP test (0–1).',
+  );
+  const lastRun = gauge(
+    'lanscape_traffic_test_last_run_timestamp_seconds',
+    'When the last test (successful or not) finished.',
+  );
+  const duration = gauge(
+    'lanscape_traffic_test_duration_seconds',
+    'Wall time of the last test, SSH and retries included.',
+  );
   const success = gauge('lanscape_traffic_test_success', 'Whether the last test succeeded (1) or failed (0).');
-  const floor = gauge('lanscape_traffic_test_floor_bytes_per_second',
-    'Throughput floor of a schedule (its floor_bits_per_second / 8), for alerting; the highest when several set one.');
+  const floor = gauge(
+    'lanscape_traffic_test_floor_bytes_per_second',
+    'Throughput floor of a schedule (its floor_bits_per_second / 8), for alerting; the highest when several set one.',
+  );
 
   function refresh() {
     const schedules = traffic.store.schedules();
     const hosts = traffic.hostsByName;
     const scheduled = new Set(schedules.map((s) => s.target));
     const since = now() - AD_HOC_TARGET_MS;
-    const shown = (t: TestRow) => hosts.has(t.source) && (hosts.has(t.target) || scheduled.has(t.target) || (t.finished_at ?? 0) >= since);
+    const shown = (t: TestRow) =>
+      hosts.has(t.source) && (hosts.has(t.target) || scheduled.has(t.target) || (t.finished_at ?? 0) >= since);
     // latestPerSeries gives, per series, the newest finished test and the newest successful one.
     const lastFinished = new Map<string, TestRow>();
     const lastDone = new Map<string, TestRow>();
@@ -49,14 +68,22 @@ export function registerTrafficMetrics(registry: Registry, traffic: TrafficServi
       if (t.state === 'done' && (lastDone.get(key)?.id ?? 0) < t.id) lastDone.set(key, t);
     }
     for (const t of lastFinished.values()) {
-      const labels = { source: t.source, target: t.target, protocol: t.protocol, direction: direction(t.reverse === 1) };
+      const labels = {
+        source: t.source,
+        target: t.target,
+        protocol: t.protocol,
+        direction: direction(t.reverse === 1),
+      };
       lastRun.set(labels, t.finished_at! / 1000);
       if (t.started_at !== null) duration.set(labels, (t.finished_at! - t.started_at) / 1000);
       success.set(labels, t.state === 'done' ? 1 : 0);
     }
     for (const t of lastDone.values()) {
       const dir = direction(t.reverse === 1);
-      throughput.set({ source: t.source, target: t.target, protocol: t.protocol, direction: dir }, (t.received_bits_per_second ?? 0) / 8);
+      throughput.set(
+        { source: t.source, target: t.target, protocol: t.protocol, direction: dir },
+        (t.received_bits_per_second ?? 0) / 8,
+      );
       const pair = { source: t.source, target: t.target, direction: dir };
       if (t.protocol === 'tcp' && t.retransmits !== null) retransmits.set(pair, t.retransmits);
       if (t.protocol === 'udp' && t.jitter_seconds !== null) jitter.set(pair, t.jitter_seconds);
@@ -65,9 +92,15 @@ export function registerTrafficMetrics(registry: Registry, traffic: TrafficServi
     const floors = new Map<string, { labels: Record<string, string>; value: number }>();
     for (const s of schedules) {
       if (!s.enabled || s.floor_bits_per_second === null || !hosts.has(s.source)) continue;
-      const labels = { source: s.source, target: s.target, protocol: s.protocol, direction: direction(s.reverse === 1) };
+      const labels = {
+        source: s.source,
+        target: s.target,
+        protocol: s.protocol,
+        direction: direction(s.reverse === 1),
+      };
       const key = Object.values(labels).join('|');
-      if ((floors.get(key)?.value ?? -1) < s.floor_bits_per_second) floors.set(key, { labels, value: s.floor_bits_per_second });
+      if ((floors.get(key)?.value ?? -1) < s.floor_bits_per_second)
+        floors.set(key, { labels, value: s.floor_bits_per_second });
     }
     for (const f of floors.values()) floor.set(f.labels, f.value / 8);
   }

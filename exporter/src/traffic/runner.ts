@@ -4,7 +4,13 @@
 // connection, and the caller's abort signal (exporter stop). A busy server is retried with
 // back-off.
 import { systemClock } from '../clock.js';
-import { type ClientParams, KILL_AFTER_SECONDS, iperfClientArgv, iperfServerArgv, remoteCommand } from './core/command.js';
+import {
+  type ClientParams,
+  KILL_AFTER_SECONDS,
+  iperfClientArgv,
+  iperfServerArgv,
+  remoteCommand,
+} from './core/command.js';
 import { type TrafficResult, cleanMessage, parseIperfJson } from './core/iperf.js';
 import { BUSY_BACKOFF_MS } from './core/schedule.js';
 import type { RunningCommand, SshSession } from './ssh.js';
@@ -47,7 +53,10 @@ export async function runTrafficTest(plan: RunPlan, deps: RunDeps): Promise<RunO
     if (plan.startServer) {
       // The server outlives the client's busy retries and start-up; -1 ends it after one test.
       const backoff = (deps.backoffMs ?? BUSY_BACKOFF_MS).reduce((a, b) => a + b, 0) / 1000;
-      serverCommand = remoteCommand(iperfServerArgv(plan.port, plan.startServer.bindAddress), remoteSeconds + Math.ceil(backoff) + 30);
+      serverCommand = remoteCommand(
+        iperfServerArgv(plan.port, plan.startServer.bindAddress),
+        remoteSeconds + Math.ceil(backoff) + 30,
+      );
     }
   } catch (e) {
     return fail(`refused to build the iperf3 command: ${(e as Error).message}`);
@@ -96,11 +105,17 @@ export async function runTrafficTest(plan: RunPlan, deps: RunDeps): Promise<RunO
   }
 }
 
-async function startServer(target: SshSession, command: string, plan: RunPlan, readyMs: number):
-  Promise<{ ok: true; server: RunningCommand } | { ok: false; error: string }> {
+async function startServer(
+  target: SshSession,
+  command: string,
+  plan: RunPlan,
+  readyMs: number,
+): Promise<{ ok: true; server: RunningCommand } | { ok: false; error: string }> {
   let out = '';
   let onListening: () => void = () => {};
-  const listening = new Promise<void>((resolve) => { onListening = resolve; });
+  const listening = new Promise<void>((resolve) => {
+    onListening = resolve;
+  });
   let server: RunningCommand;
   try {
     server = await target.exec(command, {
@@ -117,18 +132,29 @@ async function startServer(target: SshSession, command: string, plan: RunPlan, r
   const outcome = await Promise.race([
     listening.then(() => 'ready' as const),
     server.done.then((r) => r),
-    new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), readyMs); }),
+    new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), readyMs);
+    }),
   ]);
   clearTimeout(timer);
   if (outcome === 'ready') return { ok: true, server };
   server.stop();
-  if (outcome === 'timeout') return { ok: false, error: `the iperf3 server on ${plan.target} did not start listening within ${readyMs / 1000} s` };
+  if (outcome === 'timeout')
+    return {
+      ok: false,
+      error: `the iperf3 server on ${plan.target} did not start listening within ${readyMs / 1000} s`,
+    };
   const why = cleanMessage(`${outcome.stderr} ${outcome.stdout}`) || `exit code ${outcome.code}`;
   return { ok: false, error: `the iperf3 server on ${plan.target} did not start: ${why}` };
 }
 
-async function runClient(source: SshSession, command: string, plan: RunPlan, deps: RunDeps, now: () => number):
-  Promise<{ ok: true; result: TrafficResult } | { ok: false; error: string; busy: boolean }> {
+async function runClient(
+  source: SshSession,
+  command: string,
+  plan: RunPlan,
+  deps: RunDeps,
+  now: () => number,
+): Promise<{ ok: true; result: TrafficResult } | { ok: false; error: string; busy: boolean }> {
   const remoteSeconds = plan.durationSeconds + plan.graceSeconds;
   const localMs = (remoteSeconds + KILL_AFTER_SECONDS) * 1000 + (deps.localMarginMs ?? 10_000);
   let cmd: RunningCommand;
@@ -139,8 +165,15 @@ async function runClient(source: SshSession, command: string, plan: RunPlan, dep
   }
   const started = now();
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; cmd.stop(); source.close(); }, localMs);
-  const progress = setInterval(() => deps.onProgress(Math.min(0.99, (now() - started) / 1000 / plan.durationSeconds)), 500);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    cmd.stop();
+    source.close();
+  }, localMs);
+  const progress = setInterval(
+    () => deps.onProgress(Math.min(0.99, (now() - started) / 1000 / plan.durationSeconds)),
+    500,
+  );
   const onAbort = () => cmd.stop();
   deps.signal.addEventListener('abort', onAbort, { once: true });
   let res;
@@ -153,7 +186,11 @@ async function runClient(source: SshSession, command: string, plan: RunPlan, dep
   }
   if (deps.signal.aborted) return { ok: false, error: 'the exporter stopped during the test', busy: false };
   if (timedOut) {
-    return { ok: false, busy: false, error: `no result from ${plan.source} within ${Math.round(localMs / 1000)} s; the connection was closed (the remote timeout ends iperf3)` };
+    return {
+      ok: false,
+      busy: false,
+      error: `no result from ${plan.source} within ${Math.round(localMs / 1000)} s; the connection was closed (the remote timeout ends iperf3)`,
+    };
   }
   if (res.code === null && res.signal === null && !res.stdout.trim()) {
     return { ok: false, busy: false, error: `the SSH connection to ${plan.source} was lost during the test` };
@@ -161,16 +198,28 @@ async function runClient(source: SshSession, command: string, plan: RunPlan, dep
   if (res.code === 124 || res.code === 137) {
     const parsed = parseIperfJson(res.stdout, plan.protocol);
     const detail = !parsed.ok && parsed.error.startsWith('iperf3:') ? ` (${parsed.error})` : '';
-    return { ok: false, busy: false, error: `iperf3 on ${plan.source} did not finish within ${remoteSeconds} s and was stopped by the remote timeout${detail}` };
+    return {
+      ok: false,
+      busy: false,
+      error: `iperf3 on ${plan.source} did not finish within ${remoteSeconds} s and was stopped by the remote timeout${detail}`,
+    };
   }
   if (res.code === 127 || res.code === 126) {
-    return { ok: false, busy: false, error: `cannot run iperf3 on ${plan.source} (is it installed, with coreutils timeout?): ${cleanMessage(res.stderr) || `exit code ${res.code}`}` };
+    return {
+      ok: false,
+      busy: false,
+      error: `cannot run iperf3 on ${plan.source} (is it installed, with coreutils timeout?): ${cleanMessage(res.stderr) || `exit code ${res.code}`}`,
+    };
   }
   const parsed = parseIperfJson(res.stdout, plan.protocol);
   if (parsed.ok) return parsed;
   if (parsed.busy) return parsed;
   if (/unable to (connect|send|receive)|connection refused|no route|timed out|unreachable/i.test(parsed.error)) {
-    return { ok: false, busy: false, error: `iperf3 on ${plan.source} could not test against ${plan.targetAddress}:${plan.port}: ${parsed.error}` };
+    return {
+      ok: false,
+      busy: false,
+      error: `iperf3 on ${plan.source} could not test against ${plan.targetAddress}:${plan.port}: ${parsed.error}`,
+    };
   }
   const stderr = cleanMessage(res.stderr);
   return { ok: false, busy: false, error: stderr && !res.stdout.trim() ? `${parsed.error}: ${stderr}` : parsed.error };
@@ -180,8 +229,14 @@ async function runClient(source: SshSession, command: string, plan: RunPlan, dep
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve(false);
-    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true); }, ms);
-    const onAbort = () => { clearTimeout(timer); resolve(false); };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }

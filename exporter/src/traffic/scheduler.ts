@@ -9,7 +9,11 @@ import type { TrafficService } from './service.js';
 export class TrafficScheduler {
   private loop: TimerLoop | undefined;
 
-  constructor(private readonly traffic: TrafficService, private readonly logger: Logger, private readonly now: Clock = systemClock) {}
+  constructor(
+    private readonly traffic: TrafficService,
+    private readonly logger: Logger,
+    private readonly now: Clock = systemClock,
+  ) {}
 
   start(tickMs = 1000): void {
     this.loop = startTimerLoop(() => {
@@ -33,7 +37,8 @@ export class TrafficScheduler {
       // One test per schedule at a time: a slow or busy target must not pile up a backlog.
       if (this.traffic.pendingFor(s.id)) continue;
       const out = this.traffic.runSchedule(s);
-      if (out instanceof Error) this.logger.warn({ schedule: s.id }, `scheduled traffic test not queued: ${out.message}`);
+      if (out instanceof Error)
+        this.logger.warn({ schedule: s.id }, `scheduled traffic test not queued: ${out.message}`);
       handled.push(s.id);
     }
     return handled;

@@ -7,7 +7,14 @@ import { loadSsh2 } from './ssh2.js';
 import type { Config } from '../config/schema.js';
 import { LanscapeError, notFound, unprocessable } from '../errors.js';
 import { ipLiteral } from './core/command.js';
-import { type HostKeyPolicy, decideHostKey, hostKeyAlgorithmsFor, knownKeysFor, normalizeFingerprint, parseKnownHosts } from './core/hostkeys.js';
+import {
+  type HostKeyPolicy,
+  decideHostKey,
+  hostKeyAlgorithmsFor,
+  knownKeysFor,
+  normalizeFingerprint,
+  parseKnownHosts,
+} from './core/hostkeys.js';
 import type { TrafficResult } from './core/iperf.js';
 import { firstRunAt, nextRunAt } from './core/schedule.js';
 import { type RunOutcome, runTrafficTest } from './runner.js';
@@ -26,12 +33,22 @@ export const DEFAULT_UDP_BITRATE = 1_000_000;
 export const MAX_QUEUED = 100;
 
 export interface TestInput {
-  source: string; target: string; protocol: Protocol; duration_seconds: number; bitrate_bits_per_second?: number | null | undefined;
-  parallel: number; reverse: boolean; start_server: boolean; port?: number | null | undefined;
+  source: string;
+  target: string;
+  protocol: Protocol;
+  duration_seconds: number;
+  bitrate_bits_per_second?: number | null | undefined;
+  parallel: number;
+  reverse: boolean;
+  start_server: boolean;
+  port?: number | null | undefined;
 }
 
 export interface ScheduleInput extends TestInput {
-  interval_seconds: number; jitter_seconds?: number | undefined; enabled: boolean; floor_bits_per_second?: number | null | undefined;
+  interval_seconds: number;
+  jitter_seconds?: number | undefined;
+  enabled: boolean;
+  floor_bits_per_second?: number | null | undefined;
 }
 
 export interface TrafficDeps {
@@ -41,7 +58,16 @@ export interface TrafficDeps {
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const RESULT_KEYS = ['sent_bits_per_second', 'received_bits_per_second', 'retransmits', 'jitter_seconds', 'lost_packets', 'packets', 'loss_ratio', 'seconds'] as const;
+const RESULT_KEYS = [
+  'sent_bits_per_second',
+  'received_bits_per_second',
+  'retransmits',
+  'jitter_seconds',
+  'lost_packets',
+  'packets',
+  'loss_ratio',
+  'seconds',
+] as const;
 
 export class TrafficService {
   readonly store: TrafficStore;
@@ -58,7 +84,12 @@ export class TrafficService {
   private readonly abort = new AbortController();
   private problems: string[] = [];
 
-  constructor(db: Db, readonly config: Config['traffic'], deps: TrafficDeps, private readonly logger: Logger) {
+  constructor(
+    db: Db,
+    readonly config: Config['traffic'],
+    deps: TrafficDeps,
+    private readonly logger: Logger,
+  ) {
     this.store = new TrafficStore(db);
     this.hostsByName = new Map(config.hosts.map((h) => [h.name, h]));
     this.now = deps.now ?? systemClock;
@@ -66,7 +97,12 @@ export class TrafficService {
     this.connect = deps.connect ?? sshConnect;
     // Tests cut short by a stop or crash are not resumed; say so instead of leaving them pending.
     for (const t of this.store.unfinishedTests()) {
-      this.store.saveTest({ ...t, state: 'failed', finished_at: this.now(), error: 'the exporter stopped before this test finished' });
+      this.store.saveTest({
+        ...t,
+        state: 'failed',
+        finished_at: this.now(),
+        error: 'the exporter stopped before this test finished',
+      });
     }
     this.problems = this.checkCredentials();
     if (this.problems.length) logger.warn({ collector: 'traffic' }, `traffic hosts: ${this.problems.join('; ')}`);
@@ -113,7 +149,9 @@ export class TrafficService {
       try {
         passphrase = readFileSync(h.passphrase_file, 'utf8').replace(/\r?\n$/, '');
       } catch (e) {
-        throw new Error(`cannot read passphrase_file ${h.passphrase_file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+        throw new Error(
+          `cannot read passphrase_file ${h.passphrase_file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
       }
     }
     // parseKey's messages say what is wrong (format, passphrase) without quoting the key.
@@ -125,11 +163,16 @@ export class TrafficService {
   // ------------------------------------------------------------------ hosts
   hosts(): HostView[] {
     return this.config.hosts.map((h) => ({
-      name: h.name, address: h.address, port: h.port, user: h.user, auth: h.agent ? 'agent' : 'key',
+      name: h.name,
+      address: h.address,
+      port: h.port,
+      user: h.user,
+      auth: h.agent ? 'agent' : 'key',
       host_key: {
         pinned: h.host_key ? normalizeFingerprint(h.host_key) : null,
         known_hosts: h.known_hosts_file !== undefined,
-        trusted_on_first_use: !h.host_key && !h.known_hosts_file ? this.store.hostKey(h.address, h.port)?.fingerprint ?? null : null,
+        trusted_on_first_use:
+          !h.host_key && !h.known_hosts_file ? (this.store.hostKey(h.address, h.port)?.fingerprint ?? null) : null,
       },
       iperf3_port: h.iperf3_port,
     }));
@@ -139,7 +182,9 @@ export class TrafficService {
     const h = this.hostsByName.get(name);
     if (!h) {
       const known = [...this.hostsByName.keys()];
-      throw unprocessable(`${role} "${name}" is not a configured traffic host (${known.length ? `configured: ${known.join(', ')}` : 'none configured: add traffic.hosts to the YAML file'})`);
+      throw unprocessable(
+        `${role} "${name}" is not a configured traffic host (${known.length ? `configured: ${known.join(', ')}` : 'none configured: add traffic.hosts to the YAML file'})`,
+      );
     }
     return h;
   }
@@ -156,20 +201,31 @@ export class TrafficService {
       try {
         text = readFileSync(h.known_hosts_file, 'utf8');
       } catch (e) {
-        throw new Error(`cannot read known_hosts_file ${h.known_hosts_file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+        throw new Error(
+          `cannot read known_hosts_file ${h.known_hosts_file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
       }
       const entries = parseKnownHosts(text);
       policy = { kind: 'known_hosts', file: h.known_hosts_file, entries };
-      algorithms = hostKeyAlgorithmsFor(knownKeysFor(entries, h.address, h.port).filter((e) => e.marker === null).map((e) => e.keyType));
+      algorithms = hostKeyAlgorithmsFor(
+        knownKeysFor(entries, h.address, h.port)
+          .filter((e) => e.marker === null)
+          .map((e) => e.keyType),
+      );
     } else {
       policy = { kind: 'tofu', stored: this.store.hostKey(h.address, h.port)?.fingerprint ?? null };
     }
     return {
-      label, address: h.address, port: h.port, user: h.user, auth: this.credentials(h),
+      label,
+      address: h.address,
+      port: h.port,
+      user: h.user,
+      auth: this.credentials(h),
       ...(algorithms ? { hostKeyAlgorithms: algorithms } : {}),
       verifyHostKey: (key) => {
         const decision = decideHostKey(policy, key, label, h.address, h.port);
-        if (decision.ok && decision.trustNow) firstUse = { key, keyType: decision.keyType, fingerprint: decision.fingerprint };
+        if (decision.ok && decision.trustNow)
+          firstUse = { key, keyType: decision.keyType, fingerprint: decision.fingerprint };
         if (!decision.ok) this.logger.warn({ host: h.name, fingerprint: decision.fingerprint }, decision.message);
         return decision;
       },
@@ -185,7 +241,8 @@ export class TrafficService {
           this.logger.warn({ host: h.name, fingerprint: firstUse.fingerprint }, decision.message);
           throw new Error(decision.message);
         }
-        if (stored === firstUse.fingerprint) this.logger.info({ host: h.name, fingerprint: stored }, 'host key trusted on first use');
+        if (stored === firstUse.fingerprint)
+          this.logger.info({ host: h.name, fingerprint: stored }, 'host key trusted on first use');
       },
     };
   }
@@ -209,13 +266,21 @@ export class TrafficService {
       targetLabel = targetHost.name;
     }
     if (input.start_server && !targetHost) {
-      throw unprocessable(`start_server needs the target to be a configured host (SSH to ${targetAddress} is not configured)`);
+      throw unprocessable(
+        `start_server needs the target to be a configured host (SSH to ${targetAddress} is not configured)`,
+      );
     }
     const bitrate = input.bitrate_bits_per_second ?? (input.protocol === 'udp' ? DEFAULT_UDP_BITRATE : null);
     return {
-      source: input.source, target: targetLabel, target_address: targetAddress, protocol: input.protocol,
-      duration_seconds: input.duration_seconds, bitrate_bits_per_second: bitrate, parallel: input.parallel,
-      reverse: input.reverse ? 1 : 0, start_server: input.start_server ? 1 : 0,
+      source: input.source,
+      target: targetLabel,
+      target_address: targetAddress,
+      protocol: input.protocol,
+      duration_seconds: input.duration_seconds,
+      bitrate_bits_per_second: bitrate,
+      parallel: input.parallel,
+      reverse: input.reverse ? 1 : 0,
+      start_server: input.start_server ? 1 : 0,
       port: input.port ?? targetHost?.iperf3_port ?? DEFAULT_IPERF3_PORT,
     };
   }
@@ -225,7 +290,9 @@ export class TrafficService {
     const params = this.resolve(input);
     const queued = [...this.queues.values()].reduce((n, q) => n + q.length, 0);
     if (queued >= MAX_QUEUED) {
-      throw new LanscapeError(429, 'rate_limited', `${queued} traffic tests are waiting already; try again later`, { retry_after_seconds: 30 });
+      throw new LanscapeError(429, 'rate_limited', `${queued} traffic tests are waiting already; try again later`, {
+        retry_after_seconds: 30,
+      });
     }
     const test = this.store.insertTest({ ...params, schedule_id: scheduleId, queued_at: this.now() });
     const key = `${test.target_address}|${test.port}`;
@@ -266,11 +333,23 @@ export class TrafficService {
   private view(t: TestRow): TestView {
     const done = t.state === 'done' && t.received_bits_per_second !== null;
     return {
-      id: t.id, source: t.source, target: t.target, target_address: t.target_address, protocol: t.protocol,
-      duration_seconds: t.duration_seconds, bitrate_bits_per_second: t.bitrate_bits_per_second, parallel: t.parallel,
-      reverse: t.reverse === 1, start_server: t.start_server === 1, port: t.port, state: t.state, progress: t.progress,
-      queued_at: iso(t.queued_at)!, started_at: iso(t.started_at), finished_at: iso(t.finished_at),
-      result: done ? Object.fromEntries(RESULT_KEYS.map((k) => [k, t[k]])) as unknown as TrafficResult : null,
+      id: t.id,
+      source: t.source,
+      target: t.target,
+      target_address: t.target_address,
+      protocol: t.protocol,
+      duration_seconds: t.duration_seconds,
+      bitrate_bits_per_second: t.bitrate_bits_per_second,
+      parallel: t.parallel,
+      reverse: t.reverse === 1,
+      start_server: t.start_server === 1,
+      port: t.port,
+      state: t.state,
+      progress: t.progress,
+      queued_at: iso(t.queued_at)!,
+      started_at: iso(t.started_at),
+      finished_at: iso(t.finished_at),
+      result: done ? (Object.fromEntries(RESULT_KEYS.map((k) => [k, t[k]])) as unknown as TrafficResult) : null,
       ...(t.error ? { error: t.error } : {}),
       schedule_id: t.schedule_id,
     };
@@ -283,14 +362,16 @@ export class TrafficService {
     if (queue && queue.length === 0) this.queues.delete(key);
     if (!next) return;
     this.running.set(key, next);
-    const run = this.run(next).catch((e: unknown) => {
-      this.logger.error({ err: e, test: next.id }, 'traffic test failed unexpectedly');
-      this.finish(next, { ok: false, error: 'internal error; see the exporter log' });
-    }).finally(() => {
-      this.running.delete(key);
-      this.runs.delete(run);
-      this.pump(key);
-    });
+    const run = this.run(next)
+      .catch((e: unknown) => {
+        this.logger.error({ err: e, test: next.id }, 'traffic test failed unexpectedly');
+        this.finish(next, { ok: false, error: 'internal error; see the exporter log' });
+      })
+      .finally(() => {
+        this.running.delete(key);
+        this.runs.delete(run);
+        this.pump(key);
+      });
     this.runs.add(run);
   }
 
@@ -300,22 +381,38 @@ export class TrafficService {
     const source = this.hostsByName.get(test.source);
     if (!source) return this.finish(test, { ok: false, error: `source ${test.source} is no longer configured` });
     const targetHost = this.hostsByName.get(test.target);
-    if (test.start_server && !targetHost) return this.finish(test, { ok: false, error: `target ${test.target} is no longer configured` });
+    if (test.start_server && !targetHost)
+      return this.finish(test, { ok: false, error: `target ${test.target} is no longer configured` });
     const timeoutMs = this.config.connect_timeout_seconds * 1000;
-    const outcome = await runTrafficTest({
-      source: test.source, target: test.target, targetAddress: test.target_address, port: test.port, protocol: test.protocol,
-      durationSeconds: test.duration_seconds, bitrate: test.bitrate_bits_per_second, parallel: test.parallel,
-      reverse: test.reverse === 1, graceSeconds: this.config.remote_grace_seconds,
-      startServer: test.start_server ? { bindAddress: ipLiteral(test.target_address) } : null,
-    }, {
-      connectSource: () => this.connectTo(source, timeoutMs),
-      connectTarget: () => this.connectTo(targetHost!, timeoutMs),
-      onProgress: (p) => { test.progress = p; },
-      onBusy: (attempt, waitMs) => this.logger.info({ test: test.id, target: `${test.target_address}:${test.port}` },
-        `iperf3 server busy with another test; try ${attempt + 1} in ${waitMs / 1000} s`),
-      signal: this.abort.signal,
-      now: this.now,
-    });
+    const outcome = await runTrafficTest(
+      {
+        source: test.source,
+        target: test.target,
+        targetAddress: test.target_address,
+        port: test.port,
+        protocol: test.protocol,
+        durationSeconds: test.duration_seconds,
+        bitrate: test.bitrate_bits_per_second,
+        parallel: test.parallel,
+        reverse: test.reverse === 1,
+        graceSeconds: this.config.remote_grace_seconds,
+        startServer: test.start_server ? { bindAddress: ipLiteral(test.target_address) } : null,
+      },
+      {
+        connectSource: () => this.connectTo(source, timeoutMs),
+        connectTarget: () => this.connectTo(targetHost!, timeoutMs),
+        onProgress: (p) => {
+          test.progress = p;
+        },
+        onBusy: (attempt, waitMs) =>
+          this.logger.info(
+            { test: test.id, target: `${test.target_address}:${test.port}` },
+            `iperf3 server busy with another test; try ${attempt + 1} in ${waitMs / 1000} s`,
+          ),
+        signal: this.abort.signal,
+        now: this.now,
+      },
+    );
     this.finish(test, outcome);
   }
 
@@ -336,7 +433,10 @@ export class TrafficService {
       Object.assign(test, { state: 'done', progress: 1, finished_at: now, error: null }, outcome.result);
     } else {
       Object.assign(test, { state: 'failed', finished_at: now, error: outcome.error });
-      this.logger.warn({ test: test.id, source: test.source, target: test.target }, `traffic test failed: ${outcome.error}`);
+      this.logger.warn(
+        { test: test.id, source: test.source, target: test.target },
+        `traffic test failed: ${outcome.error}`,
+      );
     }
     this.store.saveTest(test);
     this.store.prune(test, this.config.history_per_pair);
@@ -352,7 +452,13 @@ export class TrafficService {
   async stop(): Promise<void> {
     this.abort.abort();
     for (const queue of this.queues.values()) {
-      for (const t of queue) this.store.saveTest({ ...t, state: 'failed', finished_at: this.now(), error: 'the exporter stopped before this test ran' });
+      for (const t of queue)
+        this.store.saveTest({
+          ...t,
+          state: 'failed',
+          finished_at: this.now(),
+          error: 'the exporter stopped before this test ran',
+        });
     }
     this.queues.clear();
     await Promise.allSettled([...this.runs]);
@@ -377,7 +483,10 @@ export class TrafficService {
     const row = this.scheduleFields(input);
     const now = this.now();
     const saved = this.store.insertSchedule({
-      ...row, next_run_at: row.enabled ? firstRunAt(now, row.jitter_seconds, this.random) : null, created_at: now, updated_at: now,
+      ...row,
+      next_run_at: row.enabled ? firstRunAt(now, row.jitter_seconds, this.random) : null,
+      created_at: now,
+      updated_at: now,
     });
     return this.scheduleView(saved);
   }
@@ -416,44 +525,78 @@ export class TrafficService {
       test = e as Error;
     }
     const saved: ScheduleRow = {
-      ...s, last_test_id: test instanceof Error ? s.last_test_id : test.id,
-      next_run_at: nextRunAt(now, s.interval_seconds, s.jitter_seconds, this.random), updated_at: s.updated_at,
+      ...s,
+      last_test_id: test instanceof Error ? s.last_test_id : test.id,
+      next_run_at: nextRunAt(now, s.interval_seconds, s.jitter_seconds, this.random),
+      updated_at: s.updated_at,
     };
     this.store.saveSchedule(saved);
     return test;
   }
 
   /** Schedule fields from input: hosts resolved now so a bad one is refused at once (422). */
-  private scheduleFields(input: ScheduleInput): Omit<ScheduleRow, 'id' | 'last_test_id' | 'next_run_at' | 'created_at' | 'updated_at'> {
+  private scheduleFields(
+    input: ScheduleInput,
+  ): Omit<ScheduleRow, 'id' | 'last_test_id' | 'next_run_at' | 'created_at' | 'updated_at'> {
     const params = this.resolve(input);
     const jitter = input.jitter_seconds ?? Math.floor(input.interval_seconds / 10);
     if (jitter > input.interval_seconds / 2) {
-      throw unprocessable(`jitter_seconds (${jitter}) may be at most half of interval_seconds (${input.interval_seconds})`);
+      throw unprocessable(
+        `jitter_seconds (${jitter}) may be at most half of interval_seconds (${input.interval_seconds})`,
+      );
     }
     return {
-      source: params.source, target: params.target,
-      protocol: params.protocol, duration_seconds: params.duration_seconds,
-      bitrate_bits_per_second: input.bitrate_bits_per_second ?? null, parallel: params.parallel, reverse: params.reverse,
-      start_server: params.start_server, port: input.port ?? null, interval_seconds: input.interval_seconds,
-      jitter_seconds: jitter, enabled: input.enabled ? 1 : 0, floor_bits_per_second: input.floor_bits_per_second ?? null,
+      source: params.source,
+      target: params.target,
+      protocol: params.protocol,
+      duration_seconds: params.duration_seconds,
+      bitrate_bits_per_second: input.bitrate_bits_per_second ?? null,
+      parallel: params.parallel,
+      reverse: params.reverse,
+      start_server: params.start_server,
+      port: input.port ?? null,
+      interval_seconds: input.interval_seconds,
+      jitter_seconds: jitter,
+      enabled: input.enabled ? 1 : 0,
+      floor_bits_per_second: input.floor_bits_per_second ?? null,
     };
   }
 
   private scheduleInput(s: ScheduleRow): ScheduleInput {
     return {
-      source: s.source, target: s.target, protocol: s.protocol, duration_seconds: s.duration_seconds,
-      bitrate_bits_per_second: s.bitrate_bits_per_second, parallel: s.parallel, reverse: s.reverse === 1,
-      start_server: s.start_server === 1, port: s.port, interval_seconds: s.interval_seconds, jitter_seconds: s.jitter_seconds,
-      enabled: s.enabled === 1, floor_bits_per_second: s.floor_bits_per_second,
+      source: s.source,
+      target: s.target,
+      protocol: s.protocol,
+      duration_seconds: s.duration_seconds,
+      bitrate_bits_per_second: s.bitrate_bits_per_second,
+      parallel: s.parallel,
+      reverse: s.reverse === 1,
+      start_server: s.start_server === 1,
+      port: s.port,
+      interval_seconds: s.interval_seconds,
+      jitter_seconds: s.jitter_seconds,
+      enabled: s.enabled === 1,
+      floor_bits_per_second: s.floor_bits_per_second,
     };
   }
 
   private scheduleView(s: ScheduleRow): ScheduleView {
     return {
-      id: s.id, source: s.source, target: s.target, protocol: s.protocol, duration_seconds: s.duration_seconds,
-      bitrate_bits_per_second: s.bitrate_bits_per_second, parallel: s.parallel, reverse: s.reverse === 1,
-      start_server: s.start_server === 1, port: s.port, interval_seconds: s.interval_seconds, jitter_seconds: s.jitter_seconds,
-      enabled: s.enabled === 1, floor_bits_per_second: s.floor_bits_per_second, last_test_id: s.last_test_id,
+      id: s.id,
+      source: s.source,
+      target: s.target,
+      protocol: s.protocol,
+      duration_seconds: s.duration_seconds,
+      bitrate_bits_per_second: s.bitrate_bits_per_second,
+      parallel: s.parallel,
+      reverse: s.reverse === 1,
+      start_server: s.start_server === 1,
+      port: s.port,
+      interval_seconds: s.interval_seconds,
+      jitter_seconds: s.jitter_seconds,
+      enabled: s.enabled === 1,
+      floor_bits_per_second: s.floor_bits_per_second,
+      last_test_id: s.last_test_id,
       next_run_at: iso(s.next_run_at),
     };
   }

@@ -25,7 +25,12 @@ export interface SshEndpoint {
   hostKeyAlgorithms?: string[];
 }
 
-export interface ExecResult { code: number | null; signal: string | null; stdout: string; stderr: string }
+export interface ExecResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
 
 export interface RunningCommand {
   readonly done: Promise<ExecResult>;
@@ -39,7 +44,10 @@ export interface SshSession {
 }
 
 export class SshError extends Error {
-  constructor(message: string, readonly kind: 'host_key' | 'connect' | 'auth' | 'timeout' | 'channel') {
+  constructor(
+    message: string,
+    readonly kind: 'host_key' | 'connect' | 'auth' | 'timeout' | 'channel',
+  ) {
     super(message);
     this.name = 'SshError';
   }
@@ -60,7 +68,9 @@ export function sshConnect(ep: SshEndpoint, readyTimeoutMs: number): Promise<Ssh
     keepaliveInterval: KEEPALIVE_MS,
     keepaliveCountMax: KEEPALIVE_COUNT,
     // Only our own methods: no password prompts, no keyboard-interactive.
-    ...('agent' in ep.auth ? { agent: ep.auth.agent } : { privateKey: ep.auth.privateKey, ...(ep.auth.passphrase ? { passphrase: ep.auth.passphrase } : {}) }),
+    ...('agent' in ep.auth
+      ? { agent: ep.auth.agent }
+      : { privateKey: ep.auth.privateKey, ...(ep.auth.passphrase ? { passphrase: ep.auth.passphrase } : {}) }),
     hostVerifier: (key: Buffer) => {
       const decision = ep.verifyHostKey(key);
       if (!decision.ok) refusal = decision.message;
@@ -90,7 +100,12 @@ export function sshConnect(ep: SshEndpoint, readyTimeoutMs: number): Promise<Ssh
     client.once('close', () => {
       if (settled) return;
       settled = true;
-      reject(new SshError(refusal ?? `SSH connection to ${ep.label} closed during the handshake`, refusal ? 'host_key' : 'connect'));
+      reject(
+        new SshError(
+          refusal ?? `SSH connection to ${ep.label} closed during the handshake`,
+          refusal ? 'host_key' : 'connect',
+        ),
+      );
     });
     try {
       client.connect(config);
@@ -101,18 +116,32 @@ export function sshConnect(ep: SshEndpoint, readyTimeoutMs: number): Promise<Ssh
   });
 }
 
-function connectError(ep: SshEndpoint, err: Error & { level?: string; code?: string }, refusal: string | undefined, timeoutMs: number): SshError {
+function connectError(
+  ep: SshEndpoint,
+  err: Error & { level?: string; code?: string },
+  refusal: string | undefined,
+  timeoutMs: number,
+): SshError {
   if (refusal) return new SshError(refusal, 'host_key');
   const where = `${ep.label}`;
   switch (err.code) {
-    case 'ECONNREFUSED': return new SshError(`cannot connect to ${where}: connection refused (is sshd running?)`, 'connect');
-    case 'EHOSTUNREACH': case 'ENETUNREACH': return new SshError(`cannot connect to ${where}: no route to host`, 'connect');
-    case 'ETIMEDOUT': return new SshError(`cannot connect to ${where}: connection timed out`, 'timeout');
-    case 'ENOTFOUND': case 'EAI_AGAIN': return new SshError(`cannot resolve ${where}`, 'connect');
-    default: break;
+    case 'ECONNREFUSED':
+      return new SshError(`cannot connect to ${where}: connection refused (is sshd running?)`, 'connect');
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return new SshError(`cannot connect to ${where}: no route to host`, 'connect');
+    case 'ETIMEDOUT':
+      return new SshError(`cannot connect to ${where}: connection timed out`, 'timeout');
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new SshError(`cannot resolve ${where}`, 'connect');
+    default:
+      break;
   }
-  if (err.level === 'client-timeout') return new SshError(`no SSH handshake with ${where} within ${Math.round(timeoutMs / 1000)} s`, 'timeout');
-  if (err.level === 'client-authentication') return new SshError(`SSH authentication as ${ep.user} on ${where} failed (the key was not accepted)`, 'auth');
+  if (err.level === 'client-timeout')
+    return new SshError(`no SSH handshake with ${where} within ${Math.round(timeoutMs / 1000)} s`, 'timeout');
+  if (err.level === 'client-authentication')
+    return new SshError(`SSH authentication as ${ep.user} on ${where} failed (the key was not accepted)`, 'auth');
   return new SshError(`SSH to ${where} failed: ${cleanMessage(err.message)}`, 'connect');
 }
 
@@ -136,10 +165,14 @@ function session(client: SshClient, ep: SshEndpoint): SshSession {
             if (bytes <= max) stdout += d;
             opts.onStdout?.(d);
           });
-          channel.stderr.on('data', (d: string) => { if (stderr.length < 64 * 1024) stderr += d; });
+          channel.stderr.on('data', (d: string) => {
+            if (stderr.length < 64 * 1024) stderr += d;
+          });
           const done = new Promise<ExecResult>((res) => {
             let exit: { code: number | null; signal: string | null } = { code: null, signal: null };
-            channel.on('exit', (code: number | null, signal?: string) => { exit = { code: code ?? null, signal: signal ?? null }; });
+            channel.on('exit', (code: number | null, signal?: string) => {
+              exit = { code: code ?? null, signal: signal ?? null };
+            });
             channel.once('close', () => res({ ...exit, stdout, stderr }));
             // A dropped connection closes the channel too; make sure `done` settles.
             client.once('close', () => res({ ...exit, stdout, stderr }));
@@ -147,7 +180,11 @@ function session(client: SshClient, ep: SshEndpoint): SshSession {
           resolve({
             done,
             stop() {
-              try { channel.signal('TERM'); } catch { /* the channel may be gone */ }
+              try {
+                channel.signal('TERM');
+              } catch {
+                /* the channel may be gone */
+              }
               channel.close();
             },
           });

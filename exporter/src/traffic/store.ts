@@ -59,22 +59,50 @@ export interface TestFilter {
   schedule_id?: number | undefined;
 }
 
-const PARAMS = ['source', 'target', 'protocol', 'duration_seconds', 'bitrate_bits_per_second', 'parallel', 'reverse', 'start_server', 'port'] as const;
-const RESULT = ['sent_bits_per_second', 'received_bits_per_second', 'retransmits', 'jitter_seconds', 'lost_packets', 'packets', 'loss_ratio', 'seconds'] as const;
-const SCHEDULE = [...PARAMS, 'interval_seconds', 'jitter_seconds', 'enabled', 'floor_bits_per_second', 'next_run_at'] as const;
+const PARAMS = [
+  'source',
+  'target',
+  'protocol',
+  'duration_seconds',
+  'bitrate_bits_per_second',
+  'parallel',
+  'reverse',
+  'start_server',
+  'port',
+] as const;
+const RESULT = [
+  'sent_bits_per_second',
+  'received_bits_per_second',
+  'retransmits',
+  'jitter_seconds',
+  'lost_packets',
+  'packets',
+  'loss_ratio',
+  'seconds',
+] as const;
+const SCHEDULE = [
+  ...PARAMS,
+  'interval_seconds',
+  'jitter_seconds',
+  'enabled',
+  'floor_bits_per_second',
+  'next_run_at',
+] as const;
 
 export class TrafficStore {
   private readonly s;
 
   constructor(readonly db: Db) {
     this.s = {
-      insertTest: db.prepare(`INSERT INTO traffic_tests (${PARAMS.join(', ')}, target_address, schedule_id, state, queued_at)
+      insertTest:
+        db.prepare(`INSERT INTO traffic_tests (${PARAMS.join(', ')}, target_address, schedule_id, state, queued_at)
         VALUES (${PARAMS.map((c) => `@${c}`).join(', ')}, @target_address, @schedule_id, 'queued', @queued_at)`),
       test: db.prepare('SELECT * FROM traffic_tests WHERE id = ?'),
       saveState: db.prepare(`UPDATE traffic_tests SET state = @state, progress = @progress, started_at = @started_at,
         finished_at = @finished_at, error = @error, ${RESULT.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`),
       unfinished: db.prepare(`SELECT * FROM traffic_tests WHERE state IN ('queued', 'running') ORDER BY id`),
-      prunePair: db.prepare(`DELETE FROM traffic_tests WHERE source = @source AND target = @target AND protocol = @protocol
+      prunePair:
+        db.prepare(`DELETE FROM traffic_tests WHERE source = @source AND target = @target AND protocol = @protocol
         AND reverse = @reverse AND state IN ('done', 'failed') AND id NOT IN (
           SELECT id FROM traffic_tests WHERE source = @source AND target = @target AND protocol = @protocol AND reverse = @reverse
             AND state IN ('done', 'failed') ORDER BY id DESC LIMIT @keep)`),
@@ -90,7 +118,9 @@ export class TrafficStore {
       schedule: db.prepare('SELECT * FROM traffic_schedules WHERE id = ?'),
       schedules: db.prepare('SELECT * FROM traffic_schedules ORDER BY id'),
       deleteSchedule: db.prepare('DELETE FROM traffic_schedules WHERE id = ?'),
-      dueSchedules: db.prepare('SELECT * FROM traffic_schedules WHERE enabled = 1 AND next_run_at <= ? ORDER BY next_run_at'),
+      dueSchedules: db.prepare(
+        'SELECT * FROM traffic_schedules WHERE enabled = 1 AND next_run_at <= ? ORDER BY next_run_at',
+      ),
       hostKey: db.prepare('SELECT * FROM traffic_host_keys WHERE address = ? AND port = ?'),
       insertHostKey: db.prepare(`INSERT INTO traffic_host_keys (address, port, key_type, fingerprint, first_seen_at)
         VALUES (?, ?, ?, ?, ?) ON CONFLICT (address, port) DO NOTHING`),
@@ -102,21 +132,32 @@ export class TrafficStore {
     return this.test(id)!;
   }
 
-  test(id: number) { return this.s.test.get(id) as TestRow | undefined; }
+  test(id: number) {
+    return this.s.test.get(id) as TestRow | undefined;
+  }
 
-  saveTest(t: TestRow): void { this.s.saveState.run(t); }
+  saveTest(t: TestRow): void {
+    this.s.saveState.run(t);
+  }
 
-  unfinishedTests() { return this.s.unfinished.all() as TestRow[]; }
+  unfinishedTests() {
+    return this.s.unfinished.all() as TestRow[];
+  }
 
   listTests(filter: TestFilter, limit: number, offset: number): { count: number; rows: TestRow[] } {
     const where: string[] = [];
     const args: unknown[] = [];
     for (const key of ['source', 'target', 'state', 'protocol', 'schedule_id'] as const) {
-      if (filter[key] !== undefined) { where.push(`${key} = ?`); args.push(filter[key]); }
+      if (filter[key] !== undefined) {
+        where.push(`${key} = ?`);
+        args.push(filter[key]);
+      }
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM traffic_tests ${clause}`).get(...args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT * FROM traffic_tests ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
+    const count = (this.db.prepare(`SELECT count(*) AS n FROM traffic_tests ${clause}`).get(...args) as { n: number })
+      .n;
+    const rows = this.db
+      .prepare(`SELECT * FROM traffic_tests ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
       .all(...args, limit, offset) as TestRow[];
     return { count, rows };
   }
@@ -126,20 +167,33 @@ export class TrafficStore {
     this.s.prunePair.run({ source: t.source, target: t.target, protocol: t.protocol, reverse: t.reverse, keep });
   }
 
-  latestPerSeries() { return this.s.latest.all() as TestRow[]; }
+  latestPerSeries() {
+    return this.s.latest.all() as TestRow[];
+  }
 
   insertSchedule(row: Omit<ScheduleRow, 'id' | 'last_test_id'>): ScheduleRow {
     const id = Number(this.s.insertSchedule.run(row).lastInsertRowid);
     return this.schedule(id)!;
   }
-  saveSchedule(row: ScheduleRow): void { this.s.updateSchedule.run(row); }
-  schedule(id: number) { return this.s.schedule.get(id) as ScheduleRow | undefined; }
-  schedules() { return this.s.schedules.all() as ScheduleRow[]; }
-  deleteSchedule(id: number): boolean { return this.s.deleteSchedule.run(id).changes > 0; }
-  dueSchedules(now: number) { return this.s.dueSchedules.all(now) as ScheduleRow[]; }
+  saveSchedule(row: ScheduleRow): void {
+    this.s.updateSchedule.run(row);
+  }
+  schedule(id: number) {
+    return this.s.schedule.get(id) as ScheduleRow | undefined;
+  }
+  schedules() {
+    return this.s.schedules.all() as ScheduleRow[];
+  }
+  deleteSchedule(id: number): boolean {
+    return this.s.deleteSchedule.run(id).changes > 0;
+  }
+  dueSchedules(now: number) {
+    return this.s.dueSchedules.all(now) as ScheduleRow[];
+  }
 
   hostKey(address: string, port: number) {
-    return this.s.hostKey.get(address, port) as { address: string; port: number; key_type: string; fingerprint: string; first_seen_at: number } | undefined;
+    return this.s.hostKey.get(address, port) as
+      { address: string; port: number; key_type: string; fingerprint: string; first_seen_at: number } | undefined;
   }
   /** Stores a first-use key; a key already stored for the endpoint stays (first one wins). */
   trustHostKey(address: string, port: number, keyType: string, fingerprint: string, now: number): void {

@@ -123,12 +123,24 @@ export async function startDnsServer(records: PtrRecords, opts: DnsServerOptions
 
   return {
     address: `127.0.0.1:${port}`,
-    get queries() { return queries; },
-    get inFlight() { return inFlight; },
-    get maxInFlight() { return maxInFlight; },
-    get questions() { return questions; },
-    setRecords(next: PtrRecords) { zone = buildZone(next); },
-    setOptions(next: DnsServerOptions) { options = { ...next }; },
+    get queries() {
+      return queries;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    get questions() {
+      return questions;
+    },
+    setRecords(next: PtrRecords) {
+      zone = buildZone(next);
+    },
+    setOptions(next: DnsServerOptions) {
+      options = { ...next };
+    },
     async close() {
       if (closed) return;
       closed = true;

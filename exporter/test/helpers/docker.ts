@@ -30,7 +30,15 @@ export interface TestDockerd {
 
 /** Docker's client reads DOCKER_HOST & co. from the environment; name every connection option. */
 export function dockerAt(socketPath: string): Docker {
-  return new Docker({ socketPath, host: undefined, port: undefined, protocol: undefined, ca: undefined, cert: undefined, key: undefined } as Docker.DockerOptions);
+  return new Docker({
+    socketPath,
+    host: undefined,
+    port: undefined,
+    protocol: undefined,
+    ca: undefined,
+    cert: undefined,
+    key: undefined,
+  } as Docker.DockerOptions);
 }
 
 const runScript = (args: string[]) => runCommand('bash', [DOCKERD_SCRIPT, ...args]);
@@ -68,11 +76,14 @@ export async function startDockerd(t: TestContext): Promise<TestDockerd | undefi
       if (stopped) return;
       stopped = true;
       try {
-        for (const c of await docker.listContainers({ all: true })) await docker.getContainer(c.Id).remove({ force: true });
+        for (const c of await docker.listContainers({ all: true }))
+          await docker.getContainer(c.Id).remove({ force: true });
         for (const n of await docker.listNetworks()) {
           if (!['none', 'host', 'bridge'].includes(n.Name)) await docker.getNetwork(n.Id).remove();
         }
-      } catch { /* the engine may be stopped already; down() cleans up after it */ }
+      } catch {
+        /* the engine may be stopped already; down() cleans up after it */
+      }
       await runScript(['down', dir]);
       process.off('exit', down);
     },
@@ -87,7 +98,10 @@ export class SocketRelay {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
 
-  constructor(readonly path: string, private readonly target: string) {}
+  constructor(
+    readonly path: string,
+    private readonly target: string,
+  ) {}
 
   async open(): Promise<void> {
     const server = createServer((client) => {
@@ -95,7 +109,10 @@ export class SocketRelay {
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
       }
       client.pipe(upstream).pipe(client);
     });

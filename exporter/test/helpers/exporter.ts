@@ -52,7 +52,10 @@ export interface TestExporter extends RunningExporter {
 }
 
 /** An exporter in this process on an ephemeral loopback port with a fresh store. */
-export async function startTestExporter(extraEnv: Record<string, string> = {}, options: ExporterOptions = {}): Promise<TestExporter> {
+export async function startTestExporter(
+  extraEnv: Record<string, string> = {},
+  options: ExporterOptions = {},
+): Promise<TestExporter> {
   const { dir, cleanup } = tempDir();
   const dbFile = join(dir, 'lanscape.db');
   const config = loadConfig(testEnv(dbFile, extraEnv));
@@ -70,19 +73,35 @@ export async function startTestExporter(extraEnv: Record<string, string> = {}, o
   };
 }
 
-export interface ApiResponse<T = any> { status: number; body: T; headers: Headers; text: string }
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+  text: string;
+}
 
 /** A small HTTP client for tests over TCP (http://host:port) or a unix socket (unix:/path). */
 export class ApiClient {
   private readonly agent: HttpAgent;
 
-  constructor(readonly base: string, readonly defaultToken: string | null = TOKENS.admin) {
+  constructor(
+    readonly base: string,
+    readonly defaultToken: string | null = TOKENS.admin,
+  ) {
     this.agent = new HttpAgent({ keepAlive: true, maxSockets: 512 });
   }
 
-  async call<T = any>(method: string, path: string, options: {
-    token?: string | null; body?: unknown; rawBody?: string; contentType?: string; headers?: Record<string, string>;
-  } = {}): Promise<ApiResponse<T>> {
+  async call<T = any>(
+    method: string,
+    path: string,
+    options: {
+      token?: string | null;
+      body?: unknown;
+      rawBody?: string;
+      contentType?: string;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     const token = options.token === undefined ? this.defaultToken : options.token;
     if (token) headers.authorization = `Bearer ${token}`;
@@ -97,7 +116,10 @@ export class ApiClient {
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     const target = this.base.startsWith('unix:')
       ? { socketPath: this.base.slice('unix:'.length), path }
-      : (() => { const u = new URL(path, this.base); return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), path: u.pathname + u.search }; })();
+      : (() => {
+          const u = new URL(path, this.base);
+          return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), path: u.pathname + u.search };
+        })();
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = httpRequest({ ...target, method, headers, agent: this.agent }, resolve);
       req.on('error', reject);
@@ -107,16 +129,25 @@ export class ApiClient {
     for await (const c of res) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const responseHeaders = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v);
+    for (const [k, v] of Object.entries(res.headers))
+      if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v);
     let parsed: unknown = text;
     if ((responseHeaders.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
     return { status: res.statusCode ?? 0, body: parsed as T, headers: responseHeaders, text };
   }
 
-  get<T = any>(path: string, token?: string | null) { return this.call<T>('GET', path, { token }); }
-  post<T = any>(path: string, body: unknown, token?: string | null) { return this.call<T>('POST', path, { body, token }); }
-  patch<T = any>(path: string, body: unknown, token?: string | null) { return this.call<T>('PATCH', path, { body, token }); }
-  delete<T = any>(path: string, token?: string | null) { return this.call<T>('DELETE', path, { token }); }
+  get<T = any>(path: string, token?: string | null) {
+    return this.call<T>('GET', path, { token });
+  }
+  post<T = any>(path: string, body: unknown, token?: string | null) {
+    return this.call<T>('POST', path, { body, token });
+  }
+  patch<T = any>(path: string, body: unknown, token?: string | null) {
+    return this.call<T>('PATCH', path, { body, token });
+  }
+  delete<T = any>(path: string, token?: string | null) {
+    return this.call<T>('DELETE', path, { token });
+  }
 
   close(): void {
     this.agent.destroy();
@@ -135,7 +166,11 @@ export interface ChildExporter {
 }
 
 /** The exporter as its own process (`node --import tsx src/main.ts`), for crash and CLI tests. */
-export async function spawnExporter(env: Record<string, string>, args: string[] = [], wrapper: string[] = []): Promise<ChildExporter> {
+export async function spawnExporter(
+  env: Record<string, string>,
+  args: string[] = [],
+  wrapper: string[] = [],
+): Promise<ChildExporter> {
   const argv = [...wrapper, process.execPath, '--import', 'tsx', 'src/main.ts', ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: EXPORTER_DIR,
@@ -144,8 +179,12 @@ export async function spawnExporter(env: Record<string, string>, args: string[] 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -154,10 +193,17 @@ export async function spawnExporter(env: Record<string, string>, args: string[] 
     }, 20_000);
     const onData = () => {
       const m = /"url":"((?:http|unix)[^"]+)"/.exec(out);
-      if (m) { clearTimeout(timer); child.stdout!.off('data', onData); resolve(m[1]!); }
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        resolve(m[1]!);
+      }
     };
     child.stdout!.on('data', onData);
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`exporter exited with ${code}:\n${out}`)); });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exporter exited with ${code}:\n${out}`));
+    });
   });
   const api = new ApiClient(url);
   return {
@@ -179,15 +225,25 @@ export async function spawnExporter(env: Record<string, string>, args: string[] 
 }
 
 /** Runs a CLI script of the exporter (src/cli/NAME.ts) and returns its exit code and output. */
-export function runCli(name: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  name: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', `src/cli/${name}.ts`, ...args], {
-      cwd: EXPORTER_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: EXPORTER_DIR,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -13,7 +13,12 @@ import { join } from 'node:path';
 import { type PveSchema, checkParameters, checkReturns, loadPveSchema, matchPath } from './pve-schema.js';
 
 // ---------------------------------------------------------------- certificates (openssl)
-export interface CertFiles { cert: string; key: string; fingerprint: string; ca?: string }
+export interface CertFiles {
+  cert: string;
+  key: string;
+  fingerprint: string;
+  ca?: string;
+}
 
 function openssl(args: string[], cwd: string): string {
   return execFileSync('openssl', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -29,8 +34,28 @@ export function fingerprintOf(certFile: string, dir: string): string {
 export function selfSignedCert(dir: string, name = 'pve'): CertFiles {
   const cert = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', `/CN=${name}.fake`, '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}.fake`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    dir,
+  );
   return { cert, key, fingerprint: fingerprintOf(cert, dir) };
 }
 
@@ -38,22 +63,89 @@ export function selfSignedCert(dir: string, name = 'pve'): CertFiles {
 export function caSignedCert(dir: string): CertFiles & { ca: string } {
   const ca = join(dir, 'ca.pem');
   const caKey = join(dir, 'ca.key');
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', ca,
-    '-days', '2', '-subj', '/CN=Fake PVE Cluster CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      caKey,
+      '-out',
+      ca,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Fake PVE Cluster CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
   const key = join(dir, 'node.key');
   const csr = join(dir, 'node.csr');
   const cert = join(dir, 'node.pem');
-  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr,
-    '-subj', '/CN=pve1.fake'], dir);
+  openssl(
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      csr,
+      '-subj',
+      '/CN=pve1.fake',
+    ],
+    dir,
+  );
   const ext = join(dir, 'node.ext');
-  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  openssl(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext], dir);
+  writeFileSync(
+    ext,
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca,
+      '-CAkey',
+      caKey,
+      '-CAcreateserial',
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+    ],
+    dir,
+  );
   return { cert, key, ca, fingerprint: fingerprintOf(cert, dir) };
 }
 
 // ---------------------------------------------------------------- the fake cluster
-export interface FakeNode { node: string; status: 'online' | 'offline'; cpu: number; maxcpu: number; mem: number; maxmem: number; uptime: number }
+export interface FakeNode {
+  node: string;
+  status: 'online' | 'offline';
+  cpu: number;
+  maxcpu: number;
+  mem: number;
+  maxmem: number;
+  uptime: number;
+}
 
 export interface FakeGuest {
   vmid: number;
@@ -85,15 +177,30 @@ interface FakeTask {
   onDone?: (ok: boolean) => void;
 }
 
-export interface LoggedRequest { method: string; path: string; template: string | null; params: Record<string, string | string[]> }
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  template: string | null;
+  params: Record<string, string | string[]>;
+}
 
 class PveError extends Error {
-  constructor(readonly status: number, message: string, readonly errors?: Record<string, string>) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly errors?: Record<string, string>,
+  ) {
     super(message);
   }
 }
 
-export interface FakePveOptions { cert: string; key: string; tokenId: string; tokenSecret: string; taskPolls?: number }
+export interface FakePveOptions {
+  cert: string;
+  key: string;
+  tokenId: string;
+  tokenSecret: string;
+  taskPolls?: number;
+}
 
 export class FakePve {
   readonly schema: PveSchema = loadPveSchema();
@@ -108,7 +215,13 @@ export class FakePve {
   /** Tasks stay running while this is true (to watch a job's progress). */
   holdTasks = false;
   taskPolls: number;
-  private readonly requestFailures: { method: string; path: RegExp; status: number; message: string; errors?: Record<string, string> }[] = [];
+  private readonly requestFailures: {
+    method: string;
+    path: RegExp;
+    status: number;
+    message: string;
+    errors?: Record<string, string>;
+  }[] = [];
   private readonly taskFailures: { type: string; exitstatus: string }[] = [];
   private server: Server | undefined;
   private pid = 0x1000;
@@ -119,9 +232,12 @@ export class FakePve {
   }
 
   async start(): Promise<this> {
-    this.server = createServer({ cert: readFileSync(this.options.cert), key: readFileSync(this.options.key) }, (req, res) => {
-      void this.handle(req, res);
-    });
+    this.server = createServer(
+      { cert: readFileSync(this.options.cert), key: readFileSync(this.options.key) },
+      (req, res) => {
+        void this.handle(req, res);
+      },
+    );
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
@@ -198,7 +314,12 @@ export class FakePve {
     const failure = this.requestFailures.findIndex((f) => f.method === method && f.path.test(path));
     if (failure >= 0) {
       const f = this.requestFailures.splice(failure, 1)[0]!;
-      return this.send(res, f.status, f.errors ? { errors: f.errors, data: null } : { data: null, message: `${f.message}\n` }, f.status === 400 ? 'Parameter verification failed.' : f.message);
+      return this.send(
+        res,
+        f.status,
+        f.errors ? { errors: f.errors, data: null } : { data: null, message: `${f.message}\n` },
+        f.status === 400 ? 'Parameter verification failed.' : f.message,
+      );
     }
     try {
       const data = this.route(method, match.template, all);
@@ -207,7 +328,12 @@ export class FakePve {
       this.send(res, 200, { data });
     } catch (e) {
       if (!(e instanceof PveError)) throw e;
-      this.send(res, e.status, e.errors ? { errors: e.errors, data: null } : { data: null, message: `${e.message}\n` }, e.message);
+      this.send(
+        res,
+        e.status,
+        e.errors ? { errors: e.errors, data: null } : { data: null, message: `${e.message}\n` },
+        e.message,
+      );
     }
   }
 
@@ -215,7 +341,8 @@ export class FakePve {
     const text = JSON.stringify(body);
     // PVE puts the error message in the reason phrase (one line, printable).
     res.writeHead(status, reason ? reason.replace(/[^\x20-\x7e]/g, ' ').slice(0, 200) : undefined, {
-      'Content-Type': 'application/json;charset=UTF-8', 'Content-Length': Buffer.byteLength(text),
+      'Content-Type': 'application/json;charset=UTF-8',
+      'Content-Length': Buffer.byteLength(text),
     });
     res.end(text);
   }
@@ -224,12 +351,19 @@ export class FakePve {
   private route(method: string, template: string, p: Record<string, string | string[]>): unknown {
     const s = (k: string) => p[k] as string | undefined;
     const node = s('node');
-    if (node !== undefined && !this.nodes.some((n) => n.node === node)) throw new PveError(500, `hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`);
+    if (node !== undefined && !this.nodes.some((n) => n.node === node))
+      throw new PveError(
+        500,
+        `hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`,
+      );
     const vmid = s('vmid') === undefined ? undefined : Number(s('vmid'));
     const guestOn = (type: 'qemu' | 'lxc') => {
       const g = this.guests.get(vmid!);
       if (!g || g.node !== node || g.type !== type) {
-        throw new PveError(500, `Configuration file 'nodes/${node}/${type === 'qemu' ? 'qemu-server' : 'lxc'}/${vmid}.conf' does not exist`);
+        throw new PveError(
+          500,
+          `Configuration file 'nodes/${node}/${type === 'qemu' ? 'qemu-server' : 'lxc'}/${vmid}.conf' does not exist`,
+        );
       }
       return g;
     };
@@ -239,8 +373,15 @@ export class FakePve {
         return { version: '8.4.1', release: '8.4', repoid: 'c4ac0dd5' };
       case 'GET /nodes':
         return this.nodes.map((n) => ({
-          node: n.node, status: n.status, id: `node/${n.node}`, type: 'node', level: '', ssl_fingerprint: '',
-          ...(n.status === 'online' ? { cpu: n.cpu, maxcpu: n.maxcpu, mem: n.mem, maxmem: n.maxmem, uptime: n.uptime } : {}),
+          node: n.node,
+          status: n.status,
+          id: `node/${n.node}`,
+          type: 'node',
+          level: '',
+          ssl_fingerprint: '',
+          ...(n.status === 'online'
+            ? { cpu: n.cpu, maxcpu: n.maxcpu, mem: n.mem, maxmem: n.maxmem, uptime: n.uptime }
+            : {}),
         }));
       case 'GET /cluster/nextid': {
         let id = 100;
@@ -250,7 +391,9 @@ export class FakePve {
       case 'GET /nodes/{node}/qemu':
       case 'GET /nodes/{node}/lxc': {
         const type = template.endsWith('qemu') ? 'qemu' : 'lxc';
-        return [...this.guests.values()].filter((g) => g.node === node && g.type === type).map((g) => this.listEntry(g));
+        return [...this.guests.values()]
+          .filter((g) => g.node === node && g.type === type)
+          .map((g) => this.listEntry(g));
       }
       case 'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces': {
         const g = guestOn('qemu');
@@ -258,13 +401,28 @@ export class FakePve {
         if (!g.agent) throw new PveError(500, 'QEMU guest agent is not running');
         return {
           result: [
-            { name: 'lo', 'hardware-address': '00:00:00:00:00:00', 'ip-addresses': [{ 'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4', prefix: 8 }, { 'ip-address': '::1', 'ip-address-type': 'ipv6', prefix: 128 }] },
             {
-              name: 'eth0', 'hardware-address': 'bc:24:11:00:00:' + (g.vmid % 256).toString(16).padStart(2, '0'),
-              'ip-addresses': [...(g.ips ?? []).map((a) => {
-                const [ip, prefix] = a.split('/');
-                return { 'ip-address': ip, 'ip-address-type': ip!.includes(':') ? 'ipv6' : 'ipv4', prefix: Number(prefix ?? 24) };
-              }), { 'ip-address': 'fe80::be24:11ff:fe00:1', 'ip-address-type': 'ipv6', prefix: 64 }],
+              name: 'lo',
+              'hardware-address': '00:00:00:00:00:00',
+              'ip-addresses': [
+                { 'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4', prefix: 8 },
+                { 'ip-address': '::1', 'ip-address-type': 'ipv6', prefix: 128 },
+              ],
+            },
+            {
+              name: 'eth0',
+              'hardware-address': 'bc:24:11:00:00:' + (g.vmid % 256).toString(16).padStart(2, '0'),
+              'ip-addresses': [
+                ...(g.ips ?? []).map((a) => {
+                  const [ip, prefix] = a.split('/');
+                  return {
+                    'ip-address': ip,
+                    'ip-address-type': ip!.includes(':') ? 'ipv6' : 'ipv4',
+                    prefix: Number(prefix ?? 24),
+                  };
+                }),
+                { 'ip-address': 'fe80::be24:11ff:fe00:1', 'ip-address-type': 'ipv6', prefix: 64 },
+              ],
             },
           ],
         };
@@ -275,65 +433,146 @@ export class FakePve {
         const v4 = (g.ips ?? []).find((a) => !a.includes(':'));
         const mac = 'bc:24:11:00:01:' + (g.vmid % 256).toString(16).padStart(2, '0');
         return [
-          { name: 'lo', hwaddr: '00:00:00:00:00:00', 'hardware-address': '00:00:00:00:00:00', inet: '127.0.0.1/8', 'ip-addresses': [] },
+          {
+            name: 'lo',
+            hwaddr: '00:00:00:00:00:00',
+            'hardware-address': '00:00:00:00:00:00',
+            inet: '127.0.0.1/8',
+            'ip-addresses': [],
+          },
           { name: 'eth0', hwaddr: mac, 'hardware-address': mac, ...(v4 ? { inet: v4 } : {}), 'ip-addresses': [] },
         ];
       }
       case 'GET /nodes/{node}/storage': {
         const list = [
-          { storage: 'local', type: 'dir', content: 'iso,vztmpl,backup', enabled: 1, active: 1, shared: 0, total: 100 * 2 ** 30, used: 10 * 2 ** 30, avail: 90 * 2 ** 30 },
-          { storage: 'local-lvm', type: 'lvmthin', content: 'images,rootdir', enabled: 1, active: 1, shared: 0, total: 400 * 2 ** 30, used: 40 * 2 ** 30, avail: 360 * 2 ** 30 },
+          {
+            storage: 'local',
+            type: 'dir',
+            content: 'iso,vztmpl,backup',
+            enabled: 1,
+            active: 1,
+            shared: 0,
+            total: 100 * 2 ** 30,
+            used: 10 * 2 ** 30,
+            avail: 90 * 2 ** 30,
+          },
+          {
+            storage: 'local-lvm',
+            type: 'lvmthin',
+            content: 'images,rootdir',
+            enabled: 1,
+            active: 1,
+            shared: 0,
+            total: 400 * 2 ** 30,
+            used: 40 * 2 ** 30,
+            avail: 360 * 2 ** 30,
+          },
           { storage: 'nfs-old', type: 'nfs', content: 'images', enabled: 0, active: 0, shared: 1 },
         ];
-        return list.filter((x) => (!s('content') || x.content.split(',').includes(s('content')!)) && (!bool('enabled') || x.enabled === 1));
+        return list.filter(
+          (x) =>
+            (!s('content') || x.content.split(',').includes(s('content')!)) && (!bool('enabled') || x.enabled === 1),
+        );
       }
       case 'GET /nodes/{node}/network': {
         const list = [
           { iface: 'eno1', type: 'eth', active: 1, families: ['inet'], method: 'manual' },
-          { iface: 'vmbr0', type: 'bridge', active: 1, bridge_ports: 'eno1', bridge_vlan_aware: 1, cidr: '192.0.2.10/24', families: ['inet'], method: 'static' },
+          {
+            iface: 'vmbr0',
+            type: 'bridge',
+            active: 1,
+            bridge_ports: 'eno1',
+            bridge_vlan_aware: 1,
+            cidr: '192.0.2.10/24',
+            families: ['inet'],
+            method: 'static',
+          },
           { iface: 'vmbr1', type: 'OVSBridge', active: 1, families: ['inet'], method: 'manual', comments: 'lab\n' },
         ];
         const t = s('type');
         return list.filter((x) => !t || (t === 'any_bridge' ? ['bridge', 'OVSBridge'].includes(x.type) : x.type === t));
       }
       case 'POST /nodes/{node}/qemu': {
-        if (this.guests.has(vmid!)) throw new PveError(500, `unable to create VM ${vmid} - VM ${vmid} already exists on node '${this.guests.get(vmid!)!.node}'`);
-        const config = Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'node' && k !== 'vmid')) as Record<string, string>;
-        const g: FakeGuest = { vmid: vmid!, type: 'qemu', node: node!, name: s('name') ?? `VM${vmid}`, status: 'stopped', config, lock: 'create', cpus: Number(s('cores') ?? 1), maxmem: Number(s('memory') ?? 512) * 2 ** 20 };
+        if (this.guests.has(vmid!))
+          throw new PveError(
+            500,
+            `unable to create VM ${vmid} - VM ${vmid} already exists on node '${this.guests.get(vmid!)!.node}'`,
+          );
+        const config = Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'node' && k !== 'vmid')) as Record<
+          string,
+          string
+        >;
+        const g: FakeGuest = {
+          vmid: vmid!,
+          type: 'qemu',
+          node: node!,
+          name: s('name') ?? `VM${vmid}`,
+          status: 'stopped',
+          config,
+          lock: 'create',
+          cpus: Number(s('cores') ?? 1),
+          maxmem: Number(s('memory') ?? 512) * 2 ** 20,
+        };
         this.guests.set(vmid!, g);
-        return this.task(node!, 'qmcreate', String(vmid), (ok) => { if (ok) delete g.lock; else this.guests.delete(vmid!); });
+        return this.task(node!, 'qmcreate', String(vmid), (ok) => {
+          if (ok) delete g.lock;
+          else this.guests.delete(vmid!);
+        });
       }
       case 'POST /nodes/{node}/qemu/{vmid}/clone': {
         const src = guestOn('qemu');
         const newid = Number(s('newid'));
         if (this.guests.has(newid)) throw new PveError(500, `unable to create VM ${newid}: config file already exists`);
-        if (!src.template && src.status === 'running' && !bool('full')) throw new PveError(500, 'Linked clone feature is not supported for running VMs');
-        const g: FakeGuest = { ...src, vmid: newid, name: s('name') ?? `Copy-of-VM-${src.name}`, template: false, status: 'stopped', config: { ...src.config, ...(s('description') ? { description: s('description')! } : {}) }, lock: 'clone', ips: [] };
+        if (!src.template && src.status === 'running' && !bool('full'))
+          throw new PveError(500, 'Linked clone feature is not supported for running VMs');
+        const g: FakeGuest = {
+          ...src,
+          vmid: newid,
+          name: s('name') ?? `Copy-of-VM-${src.name}`,
+          template: false,
+          status: 'stopped',
+          config: { ...src.config, ...(s('description') ? { description: s('description')! } : {}) },
+          lock: 'clone',
+          ips: [],
+        };
         this.guests.set(newid, g);
-        return this.task(node!, 'qmclone', String(vmid), (ok) => { if (ok) delete g.lock; else this.guests.delete(newid); });
+        return this.task(node!, 'qmclone', String(vmid), (ok) => {
+          if (ok) delete g.lock;
+          else this.guests.delete(newid);
+        });
       }
       case 'POST /nodes/{node}/qemu/{vmid}/config': {
         const g = guestOn('qemu');
         if (g.lock) throw new PveError(500, `VM is locked (${g.lock})`);
-        const changes = Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'node' && k !== 'vmid')) as Record<string, string>;
-        return this.task(node!, 'qmconfig', String(vmid), (ok) => { if (ok) Object.assign(g.config!, changes); });
+        const changes = Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'node' && k !== 'vmid')) as Record<
+          string,
+          string
+        >;
+        return this.task(node!, 'qmconfig', String(vmid), (ok) => {
+          if (ok) Object.assign(g.config!, changes);
+        });
       }
       case 'POST /nodes/{node}/qemu/{vmid}/status/start': {
         const g = guestOn('qemu');
-        if (g.template) throw new PveError(500, 'you can\'t start a vm if it\'s a template');
+        if (g.template) throw new PveError(500, "you can't start a vm if it's a template");
         if (g.status === 'running') throw new PveError(500, `VM ${vmid} already running`);
         return this.task(node!, 'qmstart', String(vmid), (ok) => {
           if (!ok) return;
           g.status = 'running';
           // cloud-init's address is what the guest agent reports once it boots.
           const ip = /(?:^|,)ip=([^,]+)/.exec(g.config?.ipconfig0 ?? '')?.[1];
-          if (ip && ip !== 'dhcp') { g.ips = [ip]; g.agent = true; }
+          if (ip && ip !== 'dhcp') {
+            g.ips = [ip];
+            g.agent = true;
+          }
         });
       }
       case 'DELETE /nodes/{node}/qemu/{vmid}': {
         const g = guestOn('qemu');
         if (g.status === 'running') throw new PveError(500, `VM ${vmid} is running - destroy failed`);
-        return this.task(node!, 'qmdestroy', String(vmid), (ok) => { if (ok) this.guests.delete(vmid!); });
+        return this.task(node!, 'qmdestroy', String(vmid), (ok) => {
+          if (ok) this.guests.delete(vmid!);
+        });
       }
       case 'GET /nodes/{node}/tasks/{upid}/status': {
         const t = this.tasks.get(s('upid')!);
@@ -344,8 +583,15 @@ export class FakePve {
         }
         const parts = t.upid.split(':');
         return {
-          upid: t.upid, node: t.node, pid: parseInt(parts[2]!, 16), pstart: parseInt(parts[3]!, 16), starttime: parseInt(parts[4]!, 16),
-          type: t.type, id: t.id, user: this.options.tokenId.split('!')[0]!, status: t.status,
+          upid: t.upid,
+          node: t.node,
+          pid: parseInt(parts[2]!, 16),
+          pstart: parseInt(parts[3]!, 16),
+          starttime: parseInt(parts[4]!, 16),
+          type: t.type,
+          id: t.id,
+          user: this.options.tokenId.split('!')[0]!,
+          status: t.status,
           ...(t.status === 'stopped' ? { exitstatus: t.exitstatus } : {}),
         };
       }
@@ -357,9 +603,18 @@ export class FakePve {
   private listEntry(g: FakeGuest) {
     const running = g.status === 'running';
     return {
-      vmid: g.vmid, name: g.name, status: g.status, cpus: g.cpus ?? 1, maxmem: g.maxmem ?? 2 ** 30, maxdisk: g.maxdisk ?? 0,
-      cpu: running ? 0.05 : 0, mem: running ? Math.floor((g.maxmem ?? 2 ** 30) / 4) : 0, uptime: running ? 1234 : 0,
-      ...(g.template ? { template: 1 } : {}), ...(g.tags ? { tags: g.tags } : {}), ...(g.lock ? { lock: g.lock } : {}),
+      vmid: g.vmid,
+      name: g.name,
+      status: g.status,
+      cpus: g.cpus ?? 1,
+      maxmem: g.maxmem ?? 2 ** 30,
+      maxdisk: g.maxdisk ?? 0,
+      cpu: running ? 0.05 : 0,
+      mem: running ? Math.floor((g.maxmem ?? 2 ** 30) / 4) : 0,
+      uptime: running ? 1234 : 0,
+      ...(g.template ? { template: 1 } : {}),
+      ...(g.tags ? { tags: g.tags } : {}),
+      ...(g.lock ? { lock: g.lock } : {}),
     };
   }
 
@@ -369,7 +624,16 @@ export class FakePve {
     const upid = `UPID:${node}:${hex(++this.pid)}:${hex(this.pid * 7)}:${hex(now)}:${type}:${id}:${this.options.tokenId}:`;
     const failure = this.taskFailures.findIndex((f) => f.type === type);
     const exitstatus = failure >= 0 ? this.taskFailures.splice(failure, 1)[0]!.exitstatus : 'OK';
-    this.tasks.set(upid, { upid, node, type, id, pollsLeft: this.taskPolls, exitstatus, status: 'running', ...(onDone ? { onDone } : {}) });
+    this.tasks.set(upid, {
+      upid,
+      node,
+      type,
+      id,
+      pollsLeft: this.taskPolls,
+      exitstatus,
+      status: 'running',
+      ...(onDone ? { onDone } : {}),
+    });
     return upid;
   }
 }

@@ -5,7 +5,11 @@ import { type KeyObject, generateKeyPairSync, sign } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface SigningKey { kid: string; privateKey: KeyObject; publicKey: KeyObject }
+export interface SigningKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
 
 export function signingKey(kid = 'id-test-key'): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -19,16 +23,34 @@ export function jwk(key: SigningKey): Record<string, unknown> {
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 /** A Grafana ID token for `username`; `claims` and `header` override the defaults. */
-export function idToken(key: SigningKey, username: string, claims: Record<string, unknown> = {},
-  header: Record<string, unknown> = {}): string {
+export function idToken(
+  key: SigningKey,
+  username: string,
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+): string {
   const now = Math.floor(Date.now() / 1000);
   const h = b64({ alg: 'ES256', kid: key.kid, typ: 'jwt', ...header });
   const p = b64({
-    iss: 'http://127.0.0.1:3000/', sub: `user:${username}-uid`, aud: ['org:1'], exp: now + 600, iat: now,
-    namespace: 'default', identifier: `${username}-uid`, type: 'user', username, name: username,
-    email: `${username}@example.test`, email_verified: false, authenticatedBy: 'password', role: 'Editor', ...claims,
+    iss: 'http://127.0.0.1:3000/',
+    sub: `user:${username}-uid`,
+    aud: ['org:1'],
+    exp: now + 600,
+    iat: now,
+    namespace: 'default',
+    identifier: `${username}-uid`,
+    type: 'user',
+    username,
+    name: username,
+    email: `${username}@example.test`,
+    email_verified: false,
+    authenticatedBy: 'password',
+    role: 'Editor',
+    ...claims,
   });
-  const sig = sign('sha256', Buffer.from(`${h}.${p}`), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  const sig = sign('sha256', Buffer.from(`${h}.${p}`), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString(
+    'base64url',
+  );
   return `${h}.${p}.${sig}`;
 }
 
@@ -60,9 +82,10 @@ export async function startJwks(keys: SigningKey[]): Promise<JwksServer> {
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () => new Promise<void>((done) => {
-    server.closeAllConnections();
-    server.close(() => done());
-  });
+  state.close = () =>
+    new Promise<void>((done) => {
+      server.closeAllConnections();
+      server.close(() => done());
+    });
   return state;
 }

@@ -10,7 +10,15 @@ import { type CommandResult, runCommand, stopChild } from './processes.js';
 export const NETLAB_SCRIPT = fileURLToPath(new URL('../fixtures/netlab.sh', import.meta.url));
 
 /** Routed hosts the fixture always makes live (the reference lab's fixed set). */
-const BASE_ROUTED = ['10.200.0.10', '10.200.0.11', '10.200.0.12', '10.200.0.13', '10.200.0.14', '10.200.7.7', '10.200.200.200'];
+const BASE_ROUTED = [
+  '10.200.0.10',
+  '10.200.0.11',
+  '10.200.0.12',
+  '10.200.0.13',
+  '10.200.0.14',
+  '10.200.7.7',
+  '10.200.200.200',
+];
 
 /** LAN hosts, each on its own macvlan with its own MAC (real IEEE OUIs, see netlab.sh). */
 const LAN_HOSTS = [
@@ -22,13 +30,13 @@ const LAN_HOSTS = [
 export interface Lab {
   prefix: string;
   ns: { scan: string; gw: string; hosts: string; lan: string };
-  routedLive: string[];            // every live routed host address, sorted numerically
+  routedLive: string[]; // every live routed host address, sorted numerically
   lanHosts: { address: string; mac: string }[];
   /** run a command inside a namespace, resolve with {code, stdout, stderr}; rejects on spawn error */
   exec(ns: string, argv: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
   /** spawn a long-running process inside a namespace (e.g. an exporter, a listener); returns the ChildProcess; the lab kills every process it spawned in down() */
   spawn(ns: string, argv: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string }): ChildProcess;
-  down(): Promise<void>;          // kill spawned processes (by PID), then delete the namespaces; idempotent
+  down(): Promise<void>; // kill spawned processes (by PID), then delete the namespaces; idempotent
 }
 
 function ipToInt(ip: string): number {
@@ -48,7 +56,11 @@ const runScript = (args: string[], timeoutMs: number) => runCommand('bash', [NET
 function teardownSync(prefix: string, children: Set<ChildProcess>): void {
   for (const child of children) {
     if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   }
   children.clear();
@@ -68,7 +80,12 @@ export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab>
   let isDown = false;
 
   // Safety net: if the process ends without down(), still remove the namespaces.
-  const onExit = (): void => { if (!isDown) { isDown = true; teardownSync(prefix, children); } };
+  const onExit = (): void => {
+    if (!isDown) {
+      isDown = true;
+      teardownSync(prefix, children);
+    }
+  };
   // On SIGINT/SIGTERM: tear down, then re-raise so the default action (or the next lab's handler) runs.
   const onSignal = (signal: NodeJS.Signals): void => {
     onExit();
@@ -109,7 +126,11 @@ export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab>
     lanHosts: LAN_HOSTS.map((h) => ({ ...h })),
 
     exec(name, argv, execOpts = {}) {
-      try { checkNs(name); } catch (err) { return Promise.reject(err); }
+      try {
+        checkNs(name);
+      } catch (err) {
+        return Promise.reject(err);
+      }
       if (isDown) return Promise.reject(new Error(`lab ${prefix} is down`));
       return runCommand('ip', ['netns', 'exec', name, ...argv], execOpts);
     },
@@ -165,9 +186,14 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, ms = 20_000): 
     const onData = (d: Buffer) => {
       out += d.toString();
       const m = pattern.exec(out);
-      if (m) { clearTimeout(timer); resolve(m); }
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
   });
 }

@@ -2,7 +2,11 @@
 // long-running one (SIGTERM, then SIGKILL if it does not exit in time).
 import { type ChildProcess, spawn } from 'node:child_process';
 
-export interface CommandResult { code: number | null; stdout: string; stderr: string }
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs a command to its end; rejects only when it cannot be spawned. `timeoutMs` SIGKILLs it. */
 export function runCommand(command: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<CommandResult> {
@@ -13,8 +17,14 @@ export function runCommand(command: string, args: string[], opts: { timeoutMs?: 
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

@@ -25,15 +25,24 @@ export interface SchemaNode {
   items?: SchemaNode;
 }
 
-export interface Endpoint { parameters: SchemaNode; returns: SchemaNode }
-export interface PveSchema { source: string; endpoints: Record<string, Record<string, Endpoint>> }
+export interface Endpoint {
+  parameters: SchemaNode;
+  returns: SchemaNode;
+}
+export interface PveSchema {
+  source: string;
+  endpoints: Record<string, Record<string, Endpoint>>;
+}
 
 export function loadPveSchema(): PveSchema {
   return JSON.parse(readFileSync(new URL('../fixtures/pve-schema.json', import.meta.url), 'utf8')) as PveSchema;
 }
 
 /** The schema path of a request path (/nodes/pve1/qemu/100 → /nodes/{node}/qemu/{vmid}) and its path parameters. */
-export function matchPath(schema: PveSchema, path: string): { template: string; params: Record<string, string> } | undefined {
+export function matchPath(
+  schema: PveSchema,
+  path: string,
+): { template: string; params: Record<string, string> } | undefined {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   for (const template of Object.keys(schema.endpoints)) {
     const tparts = template.split('/').filter(Boolean);
@@ -43,7 +52,10 @@ export function matchPath(schema: PveSchema, path: string): { template: string; 
     for (const [i, t] of tparts.entries()) {
       const m = /^\{(\w+)\}$/.exec(t);
       if (m) params[m[1]!] = parts[i]!;
-      else if (t !== parts[i]) { ok = false; break; }
+      else if (t !== parts[i]) {
+        ok = false;
+        break;
+      }
     }
     if (ok) return { template, params };
   }
@@ -71,11 +83,14 @@ function checkIpconfig(value: string): string | undefined {
     seen[m[1]!] = m[2]!;
   }
   if (seen.ip !== undefined && seen.ip !== 'dhcp' && !cidr(seen.ip, 4)) return `ip=${seen.ip} is not IPv4/CIDR or dhcp`;
-  if (seen.ip6 !== undefined && !['dhcp', 'auto'].includes(seen.ip6) && !cidr(seen.ip6, 6)) return `ip6=${seen.ip6} is not IPv6/CIDR, dhcp or auto`;
+  if (seen.ip6 !== undefined && !['dhcp', 'auto'].includes(seen.ip6) && !cidr(seen.ip6, 6))
+    return `ip6=${seen.ip6} is not IPv6/CIDR, dhcp or auto`;
   if (seen.gw !== undefined && !ipv4(seen.gw)) return `gw=${seen.gw} is not an IPv4 address`;
   if (seen.gw6 !== undefined && !ipv6(seen.gw6)) return `gw6=${seen.gw6} is not an IPv6 address`;
-  if (seen.gw !== undefined && (seen.ip === undefined || seen.ip === 'dhcp')) return 'gateway specified without a static IPv4 address';
-  if (seen.gw6 !== undefined && (seen.ip6 === undefined || ['dhcp', 'auto'].includes(seen.ip6))) return 'gateway6 specified without a static IPv6 address';
+  if (seen.gw !== undefined && (seen.ip === undefined || seen.ip === 'dhcp'))
+    return 'gateway specified without a static IPv4 address';
+  if (seen.gw6 !== undefined && (seen.ip6 === undefined || ['dhcp', 'auto'].includes(seen.ip6)))
+    return 'gateway6 specified without a static IPv6 address';
   return undefined;
 }
 
@@ -98,7 +113,8 @@ const FORMATS: Record<string, (v: string) => boolean | string | undefined> = {
   address: (v) => isIP(v) !== 0 || re(`(${DNS_LABEL}\\.)*${DNS_LABEL}`).test(v),
   CIDR: (v) => cidr(v, 4) || cidr(v, 6),
   'disk-size': (v) => /^\d+(\.\d+)?[KMGT]?$/.test(v),
-  'pve-volume-id-or-qm-path': (v) => /^([a-z][a-z0-9\-_.]*[a-z0-9]):(.+)$/i.test(v) || v === 'cdrom' || v === 'none' || /^\/dev\/.+|^\/[^\0]+$/.test(v),
+  'pve-volume-id-or-qm-path': (v) =>
+    /^([a-z][a-z0-9\-_.]*[a-z0-9]):(.+)$/i.test(v) || v === 'cdrom' || v === 'none' || /^\/dev\/.+|^\/[^\0]+$/.test(v),
   'pve-qm-ipconfig': (v) => checkIpconfig(v) ?? true,
 };
 
@@ -184,14 +200,15 @@ export function checkValue(s: SchemaNode, value: string): string | undefined {
     default:
       return `the fake PVE does not check parameters of type ${s.type}`;
   }
-  if ((s.type === 'integer' || s.type === 'number')) {
+  if (s.type === 'integer' || s.type === 'number') {
     if (s.minimum !== undefined && Number(value) < Number(s.minimum)) return `${value} is less than ${s.minimum}`;
     if (s.maximum !== undefined && Number(value) > Number(s.maximum)) return `${value} is greater than ${s.maximum}`;
   }
   if (s.enum && !s.enum.includes(value)) return `"${value}" is not one of ${s.enum.join(', ')}`;
   if (s.maxLength !== undefined && value.length > s.maxLength) return `longer than ${s.maxLength}`;
   if (s.minLength !== undefined && value.length < s.minLength) return `shorter than ${s.minLength}`;
-  if (s.pattern && !new RegExp(`^(?:${s.pattern.replace(/\(\?\^:/g, '(?:')})$`).test(value)) return `"${value}" does not match ${s.pattern}`;
+  if (s.pattern && !new RegExp(`^(?:${s.pattern.replace(/\(\?\^:/g, '(?:')})$`).test(value))
+    return `"${value}" does not match ${s.pattern}`;
   if (typeof s.format === 'string') return checkFormat(s.format, value);
   if (s.format && typeof s.format === 'object') return checkPropertyString(s.format, value);
   return undefined;
@@ -212,7 +229,11 @@ export function checkParameters(schema: SchemaNode, params: Record<string, strin
   for (const [name, raw] of Object.entries(params)) {
     const s = propertyFor(props, name);
     if (!s) {
-      if (schema.additionalProperties === 0 || schema.additionalProperties === false || schema.additionalProperties === undefined) {
+      if (
+        schema.additionalProperties === 0 ||
+        schema.additionalProperties === false ||
+        schema.additionalProperties === undefined
+      ) {
         out.push(`${name}: property is not defined in schema and the schema does not allow additional properties`);
       }
       continue;
@@ -225,14 +246,16 @@ export function checkParameters(schema: SchemaNode, params: Record<string, strin
     if (err) out.push(`${name}: ${err}`);
   }
   for (const [name, s] of Object.entries(props)) {
-    if (!s.optional && !name.includes('[n]') && params[name] === undefined) out.push(`${name}: property is missing and it is not optional`);
+    if (!s.optional && !name.includes('[n]') && params[name] === undefined)
+      out.push(`${name}: property is missing and it is not optional`);
   }
   return out;
 }
 
 /** Light check of an answer against `returns` (type, required item properties): keeps the fake honest. */
 export function checkReturns(s: SchemaNode, data: unknown, where = 'data'): string[] {
-  if (data === null || data === undefined) return s.optional || s.type === 'null' || s.type === undefined ? [] : [`${where}: null but ${s.type} expected`];
+  if (data === null || data === undefined)
+    return s.optional || s.type === 'null' || s.type === undefined ? [] : [`${where}: null but ${s.type} expected`];
   const t = s.type;
   const out: string[] = [];
   if (t === 'array') {
@@ -242,7 +265,10 @@ export function checkReturns(s: SchemaNode, data: unknown, where = 'data'): stri
     if (typeof data !== 'object' || Array.isArray(data)) return [`${where}: expected an object`];
     for (const [k, p] of Object.entries(s.properties ?? {})) {
       const v = (data as Record<string, unknown>)[k];
-      if (v === undefined) { if (!p.optional) out.push(`${where}.${k}: missing`); continue; }
+      if (v === undefined) {
+        if (!p.optional) out.push(`${where}.${k}: missing`);
+        continue;
+      }
       out.push(...checkReturns(p, v, `${where}.${k}`));
     }
   } else if (t === 'integer') {

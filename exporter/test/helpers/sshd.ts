@@ -67,7 +67,10 @@ export function fingerprintOfPublicKey(line: string): string {
 }
 
 function keygen(file: string, comment: string): string {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { stdio: 'ignore', timeout: 10_000 });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], {
+    stdio: 'ignore',
+    timeout: 10_000,
+  });
   return readFileSync(`${file}.pub`, 'utf8').trim();
 }
 
@@ -89,43 +92,63 @@ export async function startSshd(opts: {
   const port = opts.port ?? (opts.spawn ? 22 : await freePort(opts.address));
   const dir = mkdtempSync(join(tmpdir(), 'lanscape-sshd-'));
   const hostKey = opts.hostKeyFile ?? join(dir, 'host_ed25519');
-  const hostPub = opts.hostKeyFile ? readFileSync(`${opts.hostKeyFile}.pub`, 'utf8').trim() : keygen(hostKey, 'lanscape-test-host');
+  const hostPub = opts.hostKeyFile
+    ? readFileSync(`${opts.hostKeyFile}.pub`, 'utf8').trim()
+    : keygen(hostKey, 'lanscape-test-host');
   const clientKeyFile = join(dir, 'client_ed25519');
   const clientPub = keygen(clientKeyFile, 'lanscape-test-client');
   writeFileSync(join(dir, 'authorized_keys'), `${clientPub}\n`, { mode: 0o600 });
   const config = join(dir, 'sshd_config');
-  writeFileSync(config, [
-    `ListenAddress ${opts.address.includes(':') ? `[${opts.address}]` : opts.address}`,
-    `Port ${port}`,
-    `HostKey ${hostKey}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
-    'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'UsePAM no',
-    'StrictModes no',
-    'PermitRootLogin prohibit-password',
-    'UseDNS no',
-    'PrintMotd no',
-    'LogLevel VERBOSE',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      `ListenAddress ${opts.address.includes(':') ? `[${opts.address}]` : opts.address}`,
+      `Port ${port}`,
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      'PermitRootLogin prohibit-password',
+      'UseDNS no',
+      'PrintMotd no',
+      'LogLevel VERBOSE',
+      '',
+    ].join('\n'),
+  );
   // Privilege separation directory; /run is shared by every network namespace.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const argv = [SSHD, '-D', '-e', '-f', config];
-  const child = opts.spawn ? opts.spawn(argv) : spawnChild(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = opts.spawn
+    ? opts.spawn(argv)
+    : spawnChild(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  child.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
+  child.stdout?.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`sshd did not start on ${opts.address}:${port}:\n${log}`)), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error(`sshd did not start on ${opts.address}:${port}:\n${log}`)),
+        10_000,
+      );
       const check = () => {
-        if (/Server listening on/.test(log)) { clearTimeout(timer); resolve(); }
+        if (/Server listening on/.test(log)) {
+          clearTimeout(timer);
+          resolve();
+        }
       };
       child.stderr?.on('data', check);
-      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`sshd exited with ${code}:\n${log}`)); });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`sshd exited with ${code}:\n${log}`));
+      });
       check();
     });
   } catch (e) {

@@ -13,21 +13,44 @@ export interface HostState {
 
 export type StatusEvent = 'new_device' | 'up' | 'down';
 
-export function observe(prev: HostState | undefined, alive: boolean, now: number, downAfter: number): { next: HostState; event: StatusEvent | null } {
+export function observe(
+  prev: HostState | undefined,
+  alive: boolean,
+  now: number,
+  downAfter: number,
+): { next: HostState; event: StatusEvent | null } {
   if (alive) {
     if (!prev || prev.firstSeenAt === null) {
-      return { next: { status: 'up', misses: 0, firstSeenAt: now, lastSeenAt: now, statusChangedAt: now }, event: 'new_device' };
+      return {
+        next: { status: 'up', misses: 0, firstSeenAt: now, lastSeenAt: now, statusChangedAt: now },
+        event: 'new_device',
+      };
     }
     const changed = prev.status !== 'up';
     return {
-      next: { ...prev, status: 'up', misses: 0, lastSeenAt: now, statusChangedAt: changed ? now : prev.statusChangedAt },
+      next: {
+        ...prev,
+        status: 'up',
+        misses: 0,
+        lastSeenAt: now,
+        statusChangedAt: changed ? now : prev.statusChangedAt,
+      },
       event: prev.status === 'down' ? 'up' : null,
     };
   }
-  const base: HostState = prev ?? { status: 'unknown', misses: 0, firstSeenAt: null, lastSeenAt: null, statusChangedAt: null };
+  const base: HostState = prev ?? {
+    status: 'unknown',
+    misses: 0,
+    firstSeenAt: null,
+    lastSeenAt: null,
+    statusChangedAt: null,
+  };
   const misses = base.misses + 1;
   if (misses >= downAfter && base.status !== 'down') {
-    return { next: { ...base, status: 'down', misses, statusChangedAt: now }, event: base.status === 'up' ? 'down' : null };
+    return {
+      next: { ...base, status: 'down', misses, statusChangedAt: now },
+      event: base.status === 'up' ? 'down' : null,
+    };
   }
   return { next: { ...base, misses }, event: null };
 }

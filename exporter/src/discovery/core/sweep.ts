@@ -31,7 +31,8 @@ const TICK_MS = 2;
 
 export function sweep(targets: readonly string[], pinger: Pinger, options: SweepOptions): Promise<SweepResult> {
   const { pps, maxInFlight, retries } = options;
-  if (!(pps > 0) || !(maxInFlight > 0) || retries < 0) throw new RangeError('pps, maxInFlight must be positive, retries >= 0');
+  if (!(pps > 0) || !(maxInFlight > 0) || retries < 0)
+    throw new RangeError('pps, maxInFlight must be positive, retries >= 0');
   const alive = new Map<string, number>();
   const started = performance.now();
   // First tries walk the target list; only targets that need another try get a queue entry,

@@ -41,7 +41,11 @@ export interface Container {
   networks: ContainerNetwork[];
 }
 
-export interface NetworkSubnet { cidr: string; gateway: string | null; ip_range: string | null }
+export interface NetworkSubnet {
+  cidr: string;
+  gateway: string | null;
+  ip_range: string | null;
+}
 
 export interface Network {
   id: string;
@@ -53,10 +57,14 @@ export interface Network {
   subnets: NetworkSubnet[];
 }
 
-export interface ContainerStats { cpu_seconds: number; memory_bytes: number | null; at: number }
+export interface ContainerStats {
+  cpu_seconds: number;
+  memory_bytes: number | null;
+  at: number;
+}
 
 type Json = Record<string, unknown>;
-const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? v as Json : {});
+const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
@@ -71,13 +79,21 @@ function time(v: unknown): number | null {
 function canonicalIp(v: unknown): string | null {
   const s = str(v);
   if (!s) return null;
-  try { return formatIp(parseIp(s)); } catch { return null; }
+  try {
+    return formatIp(parseIp(s));
+  } catch {
+    return null;
+  }
 }
 
 function canonicalPrefix(v: unknown): string | null {
   const s = str(v);
   if (!s) return null;
-  try { return formatPrefix(parsePrefix(s)); } catch { return null; }
+  try {
+    return formatPrefix(parsePrefix(s));
+  } catch {
+    return null;
+  }
 }
 
 export function containerFromInspect(raw: unknown): Container {
@@ -87,22 +103,27 @@ export function containerFromInspect(raw: unknown): Container {
   const labels = obj(config.Labels);
   const status = str(state.Status) ?? 'created';
   const health = str(obj(state.Health).Status) ?? 'none';
-  const networks = Object.entries(obj(obj(c.NetworkSettings).Networks)).map(([network, v]): ContainerNetwork => {
-    const n = obj(v);
-    const ipam = obj(n.IPAMConfig);
-    return {
-      network, network_id: str(n.NetworkID) ?? '',
-      ipv4: canonicalIp(n.IPAddress), ipv6: canonicalIp(n.GlobalIPv6Address),
-      static_ipv4: canonicalIp(ipam.IPv4Address), static_ipv6: canonicalIp(ipam.IPv6Address),
-      mac: str(n.MacAddress)?.toLowerCase() ?? null,
-    };
-  }).sort((a, b) => a.network.localeCompare(b.network));
+  const networks = Object.entries(obj(obj(c.NetworkSettings).Networks))
+    .map(([network, v]): ContainerNetwork => {
+      const n = obj(v);
+      const ipam = obj(n.IPAMConfig);
+      return {
+        network,
+        network_id: str(n.NetworkID) ?? '',
+        ipv4: canonicalIp(n.IPAddress),
+        ipv6: canonicalIp(n.GlobalIPv6Address),
+        static_ipv4: canonicalIp(ipam.IPv4Address),
+        static_ipv6: canonicalIp(ipam.IPv6Address),
+        mac: str(n.MacAddress)?.toLowerCase() ?? null,
+      };
+    })
+    .sort((a, b) => a.network.localeCompare(b.network));
   return {
     id: str(c.Id) ?? '',
     name: (str(c.Name) ?? '').replace(/^\//, ''),
     image: str(config.Image) ?? str(c.Image) ?? '',
-    state: (CONTAINER_STATES as readonly string[]).includes(status) ? status as ContainerState : 'dead',
-    health: (HEALTH_STATUSES as readonly string[]).includes(health) ? health as HealthStatus : 'none',
+    state: (CONTAINER_STATES as readonly string[]).includes(status) ? (status as ContainerState) : 'dead',
+    health: (HEALTH_STATUSES as readonly string[]).includes(health) ? (health as HealthStatus) : 'none',
     restart_count: num(c.RestartCount) ?? 0,
     exit_code: num(state.ExitCode),
     started_at: time(state.StartedAt),
@@ -116,15 +137,19 @@ export function containerFromInspect(raw: unknown): Container {
 
 export function networkFromApi(raw: unknown): Network {
   const n = obj(raw);
-  const config = Array.isArray(obj(n.IPAM).Config) ? obj(n.IPAM).Config as unknown[] : [];
+  const config = Array.isArray(obj(n.IPAM).Config) ? (obj(n.IPAM).Config as unknown[]) : [];
   const subnets = config.flatMap((entry): NetworkSubnet[] => {
     const e = obj(entry);
     const cidr = canonicalPrefix(e.Subnet);
     return cidr ? [{ cidr, gateway: canonicalIp(e.Gateway), ip_range: canonicalPrefix(e.IPRange) }] : [];
   });
   return {
-    id: str(n.Id) ?? '', name: str(n.Name) ?? '', driver: str(n.Driver) ?? '', scope: str(n.Scope) ?? 'local',
-    internal: n.Internal === true, subnets,
+    id: str(n.Id) ?? '',
+    name: str(n.Name) ?? '',
+    driver: str(n.Driver) ?? '',
+    scope: str(n.Scope) ?? 'local',
+    internal: n.Internal === true,
+    subnets,
   };
 }
 

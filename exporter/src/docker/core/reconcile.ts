@@ -8,9 +8,20 @@ import { covers, parsePrefix } from '../../ipam/core/prefix.js';
 import type { Container, Network } from './model.js';
 
 /** An IPAM subnet, with the Docker network it was created for (null: a person's subnet). */
-export interface SubnetRef { id: number; cidr: string; docker: { endpoint: string; network: string; network_id: string } | null }
+export interface SubnetRef {
+  id: number;
+  cidr: string;
+  docker: { endpoint: string; network: string; network_id: string } | null;
+}
 
-export interface SubnetCreatePlan { cidr: string; name: string; gateway: string | null; description: string; network: string; network_id: string }
+export interface SubnetCreatePlan {
+  cidr: string;
+  name: string;
+  gateway: string | null;
+  description: string;
+  network: string;
+  network_id: string;
+}
 
 export interface SubnetPlan {
   create: SubnetCreatePlan[];
@@ -33,11 +44,19 @@ export function planSubnets(endpoint: string, networks: readonly Network[], subn
       const existing = byCidr.get(pool.cidr);
       if (!existing) {
         plan.create.push({
-          cidr: pool.cidr, name: subnetName(endpoint, n.name), gateway: pool.gateway, network: n.name, network_id: n.id,
-          description: `Docker network ${n.name} (${n.driver}${n.internal ? ', internal' : ''}) on ${endpoint}` +
+          cidr: pool.cidr,
+          name: subnetName(endpoint, n.name),
+          gateway: pool.gateway,
+          network: n.name,
+          network_id: n.id,
+          description:
+            `Docker network ${n.name} (${n.driver}${n.internal ? ', internal' : ''}) on ${endpoint}` +
             (pool.ip_range ? `; containers get addresses from ${pool.ip_range}` : ''),
         });
-      } else if (existing.docker?.endpoint === endpoint && (existing.docker.network !== n.name || existing.docker.network_id !== n.id)) {
+      } else if (
+        existing.docker?.endpoint === endpoint &&
+        (existing.docker.network !== n.name || existing.docker.network_id !== n.id)
+      ) {
         plan.relink.push({ id: existing.id, network: n.name, network_id: n.id });
       }
       // A person's subnet with this pool is an overlap (networkOverlaps); another endpoint's is
@@ -50,15 +69,29 @@ export function planSubnets(endpoint: string, networks: readonly Network[], subn
   return plan;
 }
 
-export interface AddressLink { container_id: string; network: string }
+export interface AddressLink {
+  container_id: string;
+  network: string;
+}
 
 /** An IPAM address row as the plan needs it, with the Docker container it was recorded for. */
 export interface AddressRef {
-  id: number; address: string; source: string; state: string; hostname: string | null; mac: string | null; description: string;
+  id: number;
+  address: string;
+  source: string;
+  state: string;
+  hostname: string | null;
+  mac: string | null;
+  description: string;
   docker: ({ endpoint: string } & AddressLink) | null;
 }
 
-export interface AddressFieldsPlan { state: 'assigned'; hostname: string | null; mac: string | null; description: string }
+export interface AddressFieldsPlan {
+  state: 'assigned';
+  hostname: string | null;
+  mac: string | null;
+  description: string;
+}
 
 export interface AddressPlan {
   create: { address: string; fields: AddressFieldsPlan; link: AddressLink }[];
@@ -83,9 +116,15 @@ export interface AddressInput {
 
 /** Container names allow _ and more; host names do not. Null when nothing usable is left. */
 export function hostnameFor(name: string): string | null {
-  const labels = name.replace(/[^A-Za-z0-9.-]+/g, '-').split('.')
-    .map((l) => l.replace(/^-+/, '').slice(0, 63).replace(/-+$/, '')).filter(Boolean);
-  const host = labels.join('.').slice(0, 253).replace(/[.-]+$/, '');
+  const labels = name
+    .replace(/[^A-Za-z0-9.-]+/g, '-')
+    .split('.')
+    .map((l) => l.replace(/^-+/, '').slice(0, 63).replace(/-+$/, ''))
+    .filter(Boolean);
+  const host = labels
+    .join('.')
+    .slice(0, 253)
+    .replace(/[.-]+$/, '');
   return HOSTNAME_RE.test(host) ? host : null;
 }
 
@@ -103,12 +142,16 @@ export function planAddresses(input: AddressInput): AddressPlan {
   const { endpoint } = input;
   const previous = new Map<string, AddressRef>();
   for (const r of input.owned) {
-    if (r.source === 'docker' && r.docker) previous.set(`${r.docker.container_id}|${r.docker.network}|${family(r.address)}`, r);
+    if (r.source === 'docker' && r.docker)
+      previous.set(`${r.docker.container_id}|${r.docker.network}|${family(r.address)}`, r);
   }
   const claims: { address: string; strength: number; c: Container; network: string; mac: string | null }[] = [];
   for (const c of input.containers) {
     for (const n of c.networks) {
-      for (const [live, fixed, fam] of [[n.ipv4, n.static_ipv4, 4], [n.ipv6, n.static_ipv6, 6]] as const) {
+      for (const [live, fixed, fam] of [
+        [n.ipv4, n.static_ipv4, 4],
+        [n.ipv6, n.static_ipv6, 6],
+      ] as const) {
         const prev = previous.get(`${c.id}|${n.network}|${fam}`)?.address ?? null;
         const address = live ?? fixed ?? prev;
         if (!address) continue;
@@ -116,7 +159,9 @@ export function planAddresses(input: AddressInput): AddressPlan {
       }
     }
   }
-  claims.sort((a, b) => b.strength - a.strength || a.c.name.localeCompare(b.c.name) || a.network.localeCompare(b.network));
+  claims.sort(
+    (a, b) => b.strength - a.strength || a.c.name.localeCompare(b.c.name) || a.network.localeCompare(b.network),
+  );
   const plan: AddressPlan = { create: [], update: [], remove: [], unlink: [], skipped: [] };
   const taken = new Set<string>();
   const kept = new Set<number>();
@@ -128,7 +173,10 @@ export function planAddresses(input: AddressInput): AddressPlan {
       state: 'assigned',
       hostname: hostnameFor(claim.c.name),
       mac: (claim.mac && normalizeMac(claim.mac)) ?? row?.mac ?? null,
-      description: `Docker container ${claim.c.name} (${claim.c.image}) on ${endpoint}, network ${claim.network}`.slice(0, 2000),
+      description: `Docker container ${claim.c.name} (${claim.c.image}) on ${endpoint}, network ${claim.network}`.slice(
+        0,
+        2000,
+      ),
     };
     const link: AddressLink = { container_id: claim.c.id, network: claim.network };
     if (!row) {
@@ -142,8 +190,13 @@ export function planAddresses(input: AddressInput): AddressPlan {
       continue;
     }
     kept.add(row.id);
-    const same = row.state === fields.state && row.hostname === fields.hostname && row.mac === fields.mac &&
-      row.description === fields.description && row.docker?.container_id === link.container_id && row.docker?.network === link.network;
+    const same =
+      row.state === fields.state &&
+      row.hostname === fields.hostname &&
+      row.mac === fields.mac &&
+      row.description === fields.description &&
+      row.docker?.container_id === link.container_id &&
+      row.docker?.network === link.network;
     if (!same) plan.update.push({ id: row.id, address: row.address, fields, link });
   }
   for (const r of input.owned) {
@@ -155,15 +208,20 @@ export function planAddresses(input: AddressInput): AddressPlan {
 }
 
 export interface Overlap {
-  endpoint: string; network: string; cidr: string;
-  subnet_id: number; subnet: string;
+  endpoint: string;
+  network: string;
+  cidr: string;
+  subnet_id: number;
+  subnet: string;
   /** same: the pool is the managed subnet; inside: the pool lies in it; contains: the pool covers it. */
   relation: 'same' | 'inside' | 'contains';
 }
 
 /** Docker pools that overlap subnets a person manages (not created for a Docker network). */
-export function networkOverlaps(pools: readonly { endpoint: string; network: string; cidr: string }[],
-  managed: readonly { id: number; cidr: string }[]): Overlap[] {
+export function networkOverlaps(
+  pools: readonly { endpoint: string; network: string; cidr: string }[],
+  managed: readonly { id: number; cidr: string }[],
+): Overlap[] {
   const parsed = managed.map((m) => ({ ...m, prefix: parsePrefix(m.cidr) }));
   const out: Overlap[] = [];
   for (const p of pools) {
@@ -172,8 +230,19 @@ export function networkOverlaps(pools: readonly { endpoint: string; network: str
       const inside = covers(m.prefix, pool);
       const outside = covers(pool, m.prefix);
       if (!inside && !outside) continue;
-      out.push({ ...p, subnet_id: m.id, subnet: m.cidr, relation: inside && outside ? 'same' : inside ? 'inside' : 'contains' });
+      out.push({
+        ...p,
+        subnet_id: m.id,
+        subnet: m.cidr,
+        relation: inside && outside ? 'same' : inside ? 'inside' : 'contains',
+      });
     }
   }
-  return out.sort((a, b) => a.endpoint.localeCompare(b.endpoint) || a.network.localeCompare(b.network) || a.cidr.localeCompare(b.cidr) || a.subnet_id - b.subnet_id);
+  return out.sort(
+    (a, b) =>
+      a.endpoint.localeCompare(b.endpoint) ||
+      a.network.localeCompare(b.network) ||
+      a.cidr.localeCompare(b.cidr) ||
+      a.subnet_id - b.subnet_id,
+  );
 }

@@ -28,7 +28,11 @@ export function buildTree(subnets: readonly { id: number; prefix: Prefix }[]): M
   }
   const out = new Map<number, TreeNode>();
   for (const s of subnets) {
-    out.set(s.id, { parentId: parents.get(s.id) ?? null, depth: depths.get(s.id) ?? 0, childCount: children.get(s.id) ?? 0 });
+    out.set(s.id, {
+      parentId: parents.get(s.id) ?? null,
+      depth: depths.get(s.id) ?? 0,
+      childCount: children.get(s.id) ?? 0,
+    });
   }
   return out;
 }

@@ -15,7 +15,10 @@ export const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 const MAX_TEXT = 64;
 
 export class IpFormatError extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
     this.name = 'IpFormatError';
   }
@@ -34,7 +37,10 @@ export function checkText(text: unknown, what: 'address' | 'CIDR', max: number):
   if (typeof text !== 'string' || text.length === 0) throw new IpFormatError(`${what} is empty`);
   if (text.length > max) throw new IpFormatError(`${what} ${quoteText(text)} is too long`);
   if (text.trim() !== text) {
-    throw new IpFormatError(`${what} ${quoteText(text)} has leading or trailing whitespace`, 'remove the spaces around it');
+    throw new IpFormatError(
+      `${what} ${quoteText(text)} has leading or trailing whitespace`,
+      'remove the spaces around it',
+    );
   }
 }
 
@@ -43,8 +49,10 @@ export function parseIp(text: unknown): IP {
   const zone = text.indexOf('%');
   if (zone >= 0) {
     // A zone (fe80::1%eth0) names a link on one host; it is not part of an address plan.
-    throw new IpFormatError(`${quoteText(text)} has a zone id (${quoteText(text.slice(zone))}); zone ids are not supported`,
-      'write the address without the %zone part');
+    throw new IpFormatError(
+      `${quoteText(text)} has a zone id (${quoteText(text.slice(zone))}); zone ids are not supported`,
+      'write the address without the %zone part',
+    );
   }
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
     return { family: 4, value: bytesToBigInt(ipaddr.IPv4.parse(text).toByteArray()) };
@@ -130,7 +138,8 @@ export function ipFromKey(key: Uint8Array): IP {
   if (family === 4) {
     let high = 0;
     for (let i = 1; i < 13; i++) high |= key[i]!;
-    if (high === 0) return { family, value: BigInt(((key[13]! << 24) | (key[14]! << 16) | (key[15]! << 8) | key[16]!) >>> 0) };
+    if (high === 0)
+      return { family, value: BigInt(((key[13]! << 24) | (key[14]! << 16) | (key[15]! << 8) | key[16]!) >>> 0) };
   }
   const value = BigInt(`0x${Buffer.from(key.subarray(1)).toString('hex')}`);
   return { family, value };

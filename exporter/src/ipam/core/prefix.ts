@@ -34,8 +34,10 @@ export function parsePrefix(text: unknown): Prefix {
 export function parseSubnetPrefix(text: unknown): Prefix {
   const prefix = parsePrefix(text);
   if (prefix.length === 0) {
-    throw new IpFormatError(`${quoteText(text as string)} is the whole IPv${prefix.family} address space and cannot be a subnet`,
-      'use a prefix length of 1 or more');
+    throw new IpFormatError(
+      `${quoteText(text as string)} is the whole IPv${prefix.family} address space and cannot be a subnet`,
+      'use a prefix length of 1 or more',
+    );
   }
   return prefix;
 }
@@ -54,7 +56,10 @@ function netmaskNotation(text: string, mask: string, ip: IP): IpFormatError {
   const message = `${quoteText(text)} uses netmask notation, which is not supported`;
   const length = maskLength(mask);
   if (length === null) {
-    return new IpFormatError(`${message} (and ${quoteText(mask)} is not a valid netmask)`, 'write a prefix length, e.g. 10.0.0.0/24');
+    return new IpFormatError(
+      `${message} (and ${quoteText(mask)} is not a valid netmask)`,
+      'write a prefix length, e.g. 10.0.0.0/24',
+    );
   }
   const network = ip.value & netmask(4, length);
   return new IpFormatError(message, `write the prefix length instead: ${formatPrefix({ family: 4, network, length })}`);
@@ -97,8 +102,11 @@ export function contains(p: Prefix, ip: IP): boolean {
 
 /** True when `inner` lies inside `outer` (equal prefixes included). */
 export function covers(outer: Prefix, inner: Prefix): boolean {
-  return outer.family === inner.family && outer.length <= inner.length &&
-    (inner.network & netmask(outer.family, outer.length)) === outer.network;
+  return (
+    outer.family === inner.family &&
+    outer.length <= inner.length &&
+    (inner.network & netmask(outer.family, outer.length)) === outer.network
+  );
 }
 
 export interface Bounds {

@@ -13,7 +13,11 @@ export interface Utilization {
   readonly ratio: number;
 }
 
-export function utilization(usable: bigint, addressCount: bigint, utilized: readonly UtilizedRange[] = []): Utilization {
+export function utilization(
+  usable: bigint,
+  addressCount: bigint,
+  utilized: readonly UtilizedRange[] = [],
+): Utilization {
   let used = addressCount;
   for (const r of utilized) used += r.size - r.addressCount;
   if (used > usable) used = usable;

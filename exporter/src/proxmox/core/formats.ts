@@ -29,13 +29,19 @@ export function normalizeFingerprint(text: string): string {
  */
 export const SSH_KEY_RE = new RegExp(
   '^(?:ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com)' +
-  ' [A-Za-z0-9+/]{16,16384}={0,3}(?: [\\x20-\\x7e]{1,256})?$',
+    ' [A-Za-z0-9+/]{16,16384}={0,3}(?: [\\x20-\\x7e]{1,256})?$',
 );
 
 /** A task id: UPID:node:pid:pstart:starttime:type:id:user: (pid and times in hex). */
-const UPID_RE = /^UPID:([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,16}):([0-9A-Fa-f]{8}):([a-zA-Z0-9_-]{1,64}):([^:\s]{0,128}):([^:\s]{1,200}):$/;
+const UPID_RE =
+  /^UPID:([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,16}):([0-9A-Fa-f]{8}):([a-zA-Z0-9_-]{1,64}):([^:\s]{0,128}):([^:\s]{1,200}):$/;
 
-export interface Upid { node: string; type: string; id: string; user: string }
+export interface Upid {
+  node: string;
+  type: string;
+  id: string;
+  user: string;
+}
 
 /** Parses a task id; undefined when PVE answered something that is not one. */
 export function parseUpid(text: unknown): Upid | undefined {

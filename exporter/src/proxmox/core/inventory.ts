@@ -18,7 +18,12 @@ export interface PveNode {
   uptime: number | null;
 }
 
-export interface GuestAddress { address: string; prefix: number | null; interface: string; mac: string | null }
+export interface GuestAddress {
+  address: string;
+  prefix: number | null;
+  interface: string;
+  mac: string | null;
+}
 
 export interface Guest {
   vmid: number;
@@ -49,7 +54,12 @@ export interface Inventory {
   problems: string[];
 }
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : null);
+const num = (v: unknown): number | null =>
+  typeof v === 'number' && Number.isFinite(v)
+    ? v
+    : typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)
+      ? Number(v)
+      : null;
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const bool = (v: unknown): boolean => v === true || v === 1 || v === '1';
 
@@ -59,8 +69,15 @@ export function parseNodes(data: unknown): PveNode[] {
   for (const n of data as Record<string, unknown>[]) {
     if (!n || typeof n !== 'object' || !NODE_RE.test(str(n.node))) continue;
     out.push({
-      node: str(n.node), online: n.status === 'online', id: str(n.id), level: str(n.level),
-      cpu: num(n.cpu), cpus: num(n.maxcpu), mem: num(n.mem), maxmem: num(n.maxmem), uptime: num(n.uptime),
+      node: str(n.node),
+      online: n.status === 'online',
+      id: str(n.id),
+      level: str(n.level),
+      cpu: num(n.cpu),
+      cpus: num(n.maxcpu),
+      mem: num(n.mem),
+      maxmem: num(n.maxmem),
+      uptime: num(n.uptime),
     });
   }
   return out.sort((a, b) => a.node.localeCompare(b.node));
@@ -68,7 +85,13 @@ export function parseNodes(data: unknown): PveNode[] {
 
 /** PVE tags are one string separated by ';' (also ',' or spaces in older versions). */
 export function parseTags(v: unknown): string[] {
-  return [...new Set(str(v).split(/[;,\s]+/).filter((t) => /^[\w.+-]{1,64}$/.test(t)))].sort();
+  return [
+    ...new Set(
+      str(v)
+        .split(/[;,\s]+/)
+        .filter((t) => /^[\w.+-]{1,64}$/.test(t)),
+    ),
+  ].sort();
 }
 
 export function parseGuests(data: unknown, node: string, type: GuestType): Guest[] {
@@ -79,9 +102,21 @@ export function parseGuests(data: unknown, node: string, type: GuestType): Guest
     if (vmid === null || !Number.isInteger(vmid) || vmid < VMID_MIN || vmid > VMID_MAX) continue;
     const status = str(g.status) || 'unknown';
     out.push({
-      vmid, type, node, name: str(g.name).slice(0, 253), status, running: status === 'running', template: bool(g.template),
-      tags: parseTags(g.tags), cpu: num(g.cpu), cpus: num(g.cpus), mem: num(g.mem), maxmem: num(g.maxmem),
-      maxdisk: num(g.maxdisk), uptime: num(g.uptime), addresses: null,
+      vmid,
+      type,
+      node,
+      name: str(g.name).slice(0, 253),
+      status,
+      running: status === 'running',
+      template: bool(g.template),
+      tags: parseTags(g.tags),
+      cpu: num(g.cpu),
+      cpus: num(g.cpus),
+      mem: num(g.mem),
+      maxmem: num(g.maxmem),
+      maxdisk: num(g.maxdisk),
+      uptime: num(g.uptime),
+      addresses: null,
     });
   }
   return out.sort((a, b) => a.vmid - b.vmid);
@@ -90,14 +125,19 @@ export function parseGuests(data: unknown, node: string, type: GuestType): Guest
 /** Global unicast only: loopback, link-local, multicast and unspecified addresses are not inventory. */
 export function usefulAddress(text: string): IP | undefined {
   let ip: IP;
-  try { ip = parseIp(text); } catch { return undefined; }
+  try {
+    ip = parseIp(text);
+  } catch {
+    return undefined;
+  }
   if (ip.family === 4) {
     const first = Number(ip.value >> 24n);
     const second = Number((ip.value >> 16n) & 0xffn);
     if (first === 0 || first === 127 || first >= 224 || (first === 169 && second === 254)) return undefined;
   } else {
     const top = ip.value >> 112n;
-    if (ip.value === 0n || ip.value === 1n || (top & 0xffc0n) === 0xfe80n || (top & 0xff00n) === 0xff00n) return undefined;
+    if (ip.value === 0n || ip.value === 1n || (top & 0xffc0n) === 0xfe80n || (top & 0xff00n) === 0xff00n)
+      return undefined;
   }
   return ip;
 }
@@ -141,7 +181,8 @@ export function lxcAddresses(data: unknown): GuestAddress[] {
       if (addr) push(out, addr, prefix, name, mac);
     }
     const list = i['ip-addresses'];
-    if (Array.isArray(list)) for (const a of list as Record<string, unknown>[]) push(out, a?.['ip-address'], a?.prefix, name, mac);
+    if (Array.isArray(list))
+      for (const a of list as Record<string, unknown>[]) push(out, a?.['ip-address'], a?.prefix, name, mac);
   }
   return out;
 }

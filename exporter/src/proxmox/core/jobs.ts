@@ -8,7 +8,16 @@ export const JOB_STATES = ['queued', 'running', 'done', 'failed'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 export const STEP_STATES = ['pending', 'running', 'done', 'failed', 'skipped'] as const;
 export type StepState = (typeof STEP_STATES)[number];
-export const STEP_NAMES = ['reserve_address', 'allocate_vmid', 'create', 'clone', 'configure', 'start', 'assign_address', 'cleanup'] as const;
+export const STEP_NAMES = [
+  'reserve_address',
+  'allocate_vmid',
+  'create',
+  'clone',
+  'configure',
+  'start',
+  'assign_address',
+  'cleanup',
+] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 export interface Step {
@@ -29,8 +38,14 @@ export interface JobProgress {
 
 /** The steps a request will go through, in order. */
 export function plannedSteps(request: Pick<VmRequest, 'clone' | 'start'>): Step[] {
-  const names: StepName[] = ['reserve_address', 'allocate_vmid', request.clone ? 'clone' : 'create', 'configure',
-    ...(request.start ? ['start' as const] : []), 'assign_address'];
+  const names: StepName[] = [
+    'reserve_address',
+    'allocate_vmid',
+    request.clone ? 'clone' : 'create',
+    'configure',
+    ...(request.start ? ['start' as const] : []),
+    'assign_address',
+  ];
   return names.map((name) => ({ name, state: 'pending', started_at: null, finished_at: null }));
 }
 
@@ -54,7 +69,8 @@ export function progressOf(steps: readonly Step[], state: JobState): number {
   if (state === 'done') return 1;
   const planned = steps.filter((s) => s.name !== 'cleanup' && s.state !== 'skipped');
   if (planned.length === 0) return 0;
-  const done = planned.filter((s) => s.state === 'done').length + planned.filter((s) => s.state === 'running').length / 2;
+  const done =
+    planned.filter((s) => s.state === 'done').length + planned.filter((s) => s.state === 'running').length / 2;
   return Math.round((done / planned.length) * 1000) / 1000;
 }
 
@@ -82,7 +98,13 @@ export function finishStep(job: JobProgress, name: StepName, now: string, messag
 
 /** A step failed: the steps after it will not run. The job stays running until cleanup ends it. */
 export function failStep(job: JobProgress, name: StepName, now: string, message: string): JobProgress {
-  const failed = update(job, name, (s) => ({ ...s, state: 'failed', started_at: s.started_at ?? now, finished_at: now, message }));
+  const failed = update(job, name, (s) => ({
+    ...s,
+    state: 'failed',
+    started_at: s.started_at ?? now,
+    finished_at: now,
+    message,
+  }));
   return withProgress({
     ...failed,
     steps: failed.steps.map((s) => (s.state === 'pending' ? { ...s, state: 'skipped' } : s)),
@@ -91,7 +113,10 @@ export function failStep(job: JobProgress, name: StepName, now: string, message:
 
 /** Appends the cleanup step (running) after a failure. */
 export function startCleanup(job: JobProgress, now: string): JobProgress {
-  return withProgress({ ...job, steps: [...job.steps, { name: 'cleanup', state: 'running', started_at: now, finished_at: null }] });
+  return withProgress({
+    ...job,
+    steps: [...job.steps, { name: 'cleanup', state: 'running', started_at: now, finished_at: null }],
+  });
 }
 
 export function succeed(job: JobProgress): JobProgress {
@@ -102,9 +127,13 @@ export function succeed(job: JobProgress): JobProgress {
 
 export function fail(job: JobProgress, error: string, now: string): JobProgress {
   // Anything still open (a running step cut short by a stop) ends as failed, pending ones as skipped.
-  const steps = job.steps.map((s): Step => s.state === 'running'
-    ? { ...s, state: 'failed', finished_at: now, message: s.message ?? error }
-    : s.state === 'pending' ? { ...s, state: 'skipped' } : s);
+  const steps = job.steps.map((s): Step =>
+    s.state === 'running'
+      ? { ...s, state: 'failed', finished_at: now, message: s.message ?? error }
+      : s.state === 'pending'
+        ? { ...s, state: 'skipped' }
+        : s,
+  );
   return withProgress({ ...job, steps, state: 'failed', error });
 }
 
@@ -121,7 +150,8 @@ export function requestHash(value: unknown): string {
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined)
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }

@@ -20,7 +20,13 @@ export interface Link {
   created_at: number;
 }
 
-export interface RowInfo { id: number; address: string; source: string; hostname: string | null; description: string }
+export interface RowInfo {
+  id: number;
+  address: string;
+  source: string;
+  hostname: string | null;
+  description: string;
+}
 
 export interface Snapshot {
   startedAt: number;
@@ -31,11 +37,24 @@ export interface Snapshot {
   clusterNodes: ReadonlySet<string>;
 }
 
-export interface Desired { address: string; vmid: number; node: string; type: GuestType; hostname: string | null; description: string; mac: string | null }
+export interface Desired {
+  address: string;
+  vmid: number;
+  node: string;
+  type: GuestType;
+  hostname: string | null;
+  description: string;
+  mac: string | null;
+}
 
 export interface Plan {
   create: Desired[];
-  update: { address_id: number; hostname: string | null; description: string; link: Omit<Link, 'address_id' | 'address' | 'created_at' | 'pinned'> }[];
+  update: {
+    address_id: number;
+    hostname: string | null;
+    description: string;
+    link: Omit<Link, 'address_id' | 'address' | 'created_at' | 'pinned'>;
+  }[];
   release: { address_id: number; address: string; reason: string }[];
   unlink: number[];
 }
@@ -61,8 +80,13 @@ export function reconcile(
     for (const a of g.addresses ?? []) {
       if (!managed.has(a.address) || desired.has(a.address)) continue;
       desired.set(a.address, {
-        address: a.address, vmid: g.vmid, node: g.node, type: g.type, hostname: hostnameOf(g.name),
-        description: guestDescription(g), mac: a.mac,
+        address: a.address,
+        vmid: g.vmid,
+        node: g.node,
+        type: g.type,
+        hostname: hostnameOf(g.name),
+        description: guestDescription(g),
+        mac: a.mac,
       });
     }
   }
@@ -80,11 +104,27 @@ export function reconcile(
     handled.add(row.id);
     if (link.pinned && link.vmid === d.vmid) {
       // A job's row keeps the job's description; only a move to another node is followed.
-      if (link.node !== d.node) plan.update.push({ address_id: row.id, hostname: row.hostname, description: row.description, link: { vmid: d.vmid, node: d.node, guest_type: d.type } });
+      if (link.node !== d.node)
+        plan.update.push({
+          address_id: row.id,
+          hostname: row.hostname,
+          description: row.description,
+          link: { vmid: d.vmid, node: d.node, guest_type: d.type },
+        });
       continue;
     }
-    if (link.vmid !== d.vmid || link.node !== d.node || row.hostname !== d.hostname || row.description !== d.description) {
-      plan.update.push({ address_id: row.id, hostname: d.hostname, description: d.description, link: { vmid: d.vmid, node: d.node, guest_type: d.type } });
+    if (
+      link.vmid !== d.vmid ||
+      link.node !== d.node ||
+      row.hostname !== d.hostname ||
+      row.description !== d.description
+    ) {
+      plan.update.push({
+        address_id: row.id,
+        hostname: d.hostname,
+        description: d.description,
+        link: { vmid: d.vmid, node: d.node, guest_type: d.type },
+      });
     }
   }
 
@@ -101,12 +141,20 @@ export function reconcile(
     if (!g) {
       const nodeGone = link.node !== null && !snapshot.clusterNodes.has(link.node);
       if (nodeGone || (link.node !== null && snapshot.nodesRead.has(link.node)) || everyNodeRead(snapshot)) {
-        plan.release.push({ address_id: link.address_id, address: link.address, reason: `guest ${link.vmid} no longer exists` });
+        plan.release.push({
+          address_id: link.address_id,
+          address: link.address,
+          reason: `guest ${link.vmid} no longer exists`,
+        });
       }
       continue;
     }
     if (!link.pinned && g.addresses !== null && !g.addresses.some((a) => a.address === link.address)) {
-      plan.release.push({ address_id: link.address_id, address: link.address, reason: `guest ${g.vmid} no longer reports ${link.address}` });
+      plan.release.push({
+        address_id: link.address_id,
+        address: link.address,
+        reason: `guest ${g.vmid} no longer reports ${link.address}`,
+      });
     }
   }
   return plan;

@@ -25,12 +25,14 @@ export function shellQuote(word: string): string {
 }
 
 function int(name: string, value: number, [min, max]: readonly [number, number]): string {
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new CommandError(`${name} must be an integer ${min}–${max}, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new CommandError(`${name} must be an integer ${min}–${max}, got ${value}`);
   return String(value);
 }
 
 function address(text: string): string {
-  if (!isHostAddress(text)) throw new CommandError(`${JSON.stringify(text.slice(0, 64))} is neither an IP address nor a host name`);
+  if (!isHostAddress(text))
+    throw new CommandError(`${JSON.stringify(text.slice(0, 64))} is neither an IP address nor a host name`);
   return ipLiteral(text) ?? text;
 }
 
@@ -47,8 +49,16 @@ export interface ClientParams {
 
 /** iperf3 as a client: `-c <addr> -p <port> -J -t <s> [-u] [-b <bps>] [-P <n>] [-R]`. */
 export function iperfClientArgv(p: ClientParams): string[] {
-  const argv = ['iperf3', '-c', address(p.targetAddress), '-p', int('port', p.port, LIMITS.port), '-J',
-    '-t', int('duration', p.durationSeconds, LIMITS.duration)];
+  const argv = [
+    'iperf3',
+    '-c',
+    address(p.targetAddress),
+    '-p',
+    int('port', p.port, LIMITS.port),
+    '-J',
+    '-t',
+    int('duration', p.durationSeconds, LIMITS.duration),
+  ];
   if (p.protocol === 'udp') argv.push('-u');
   else if (p.protocol !== 'tcp') throw new CommandError(`protocol must be tcp or udp, got ${String(p.protocol)}`);
   if (p.bitrate !== null) argv.push('-b', int('bitrate', p.bitrate, LIMITS.bitrate));

@@ -61,7 +61,13 @@ export function knownHostsName(host: string, port: number): string {
 }
 
 function wildcard(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replaceAll('*', '.*')
+      .replaceAll('?', '.')}$`,
+    'i',
+  );
   return re.test(name);
 }
 
@@ -108,11 +114,22 @@ export type HostKeyDecision =
  * (10.200.0.11:22)"); the message always shows the presented fingerprint so a person can
  * compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host.
  */
-export function decideHostKey(policy: HostKeyPolicy, key: Buffer, who: string, host: string, port: number): HostKeyDecision {
+export function decideHostKey(
+  policy: HostKeyPolicy,
+  key: Buffer,
+  who: string,
+  host: string,
+  port: number,
+): HostKeyDecision {
   const fp = fingerprint(key);
   const type = keyType(key);
   const presented = `presented ${type} key ${fp}`;
-  const refuse = (why: string): HostKeyDecision => ({ ok: false, fingerprint: fp, keyType: type, message: `host key of ${who} refused: ${why}; ${presented}` });
+  const refuse = (why: string): HostKeyDecision => ({
+    ok: false,
+    fingerprint: fp,
+    keyType: type,
+    message: `host key of ${who} refused: ${why}; ${presented}`,
+  });
   switch (policy.kind) {
     case 'pinned':
       return fp === normalizeFingerprint(policy.fingerprint)
@@ -120,23 +137,37 @@ export function decideHostKey(policy: HostKeyPolicy, key: Buffer, who: string, h
         : refuse(`it does not match the pinned ${normalizeFingerprint(policy.fingerprint)}`);
     case 'known_hosts': {
       const entries = knownKeysFor(policy.entries, host, port);
-      if (entries.some((e) => e.marker === 'revoked' && e.key.equals(key))) return refuse(`it is marked @revoked in ${policy.file}`);
-      if (entries.some((e) => e.marker === null && e.key.equals(key))) return { ok: true, fingerprint: fp, keyType: type, trustNow: false };
+      if (entries.some((e) => e.marker === 'revoked' && e.key.equals(key)))
+        return refuse(`it is marked @revoked in ${policy.file}`);
+      if (entries.some((e) => e.marker === null && e.key.equals(key)))
+        return { ok: true, fingerprint: fp, keyType: type, trustNow: false };
       const name = knownHostsName(host, port);
-      return refuse(entries.some((e) => e.marker === null)
-        ? `${policy.file} holds a different key for ${name} (the host key changed, or someone is in the middle)`
-        : `${policy.file} has no key for ${name}`);
+      return refuse(
+        entries.some((e) => e.marker === null)
+          ? `${policy.file} holds a different key for ${name} (the host key changed, or someone is in the middle)`
+          : `${policy.file} has no key for ${name}`,
+      );
     }
     case 'tofu':
       if (policy.stored === null) return { ok: true, fingerprint: fp, keyType: type, trustNow: true };
       return fp === policy.stored
         ? { ok: true, fingerprint: fp, keyType: type, trustNow: false }
-        : refuse(`it differs from the key trusted on first use (${policy.stored}); if the host was reinstalled, pin the new key in the configuration`);
+        : refuse(
+            `it differs from the key trusted on first use (${policy.stored}); if the host was reinstalled, pin the new key in the configuration`,
+          );
   }
 }
 
 /** ssh2's host key algorithms in its default order of preference. */
-const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
 
 /**
  * The host key algorithms to offer, those of the key types known_hosts holds first, so a

@@ -15,9 +15,7 @@ export interface TrafficResult {
   seconds: number;
 }
 
-export type IperfOutcome =
-  | { ok: true; result: TrafficResult }
-  | { ok: false; error: string; busy: boolean };
+export type IperfOutcome = { ok: true; result: TrafficResult } | { ok: false; error: string; busy: boolean };
 
 const BUSY_RE = /server is busy running a test/i;
 
@@ -51,12 +49,18 @@ export function parseIperfJson(text: string, protocol: 'tcp' | 'udp'): IperfOutc
   if (protocol === 'tcp') {
     const sentBps = num(sent?.bits_per_second);
     const receivedBps = num(received?.bits_per_second);
-    if (sentBps === null || receivedBps === null) return { ok: false, error: 'the iperf3 report has no TCP sums', busy: false };
+    if (sentBps === null || receivedBps === null)
+      return { ok: false, error: 'the iperf3 report has no TCP sums', busy: false };
     return {
       ok: true,
       result: {
-        sent_bits_per_second: sentBps, received_bits_per_second: receivedBps, retransmits: num(sent?.retransmits),
-        jitter_seconds: null, lost_packets: null, packets: null, loss_ratio: null,
+        sent_bits_per_second: sentBps,
+        received_bits_per_second: receivedBps,
+        retransmits: num(sent?.retransmits),
+        jitter_seconds: null,
+        lost_packets: null,
+        packets: null,
+        loss_ratio: null,
         seconds: num(received?.seconds) ?? num(sent?.seconds) ?? 0,
       },
     };
@@ -66,7 +70,8 @@ export function parseIperfJson(text: string, protocol: 'tcp' | 'udp'): IperfOutc
   if (!rx) return { ok: false, error: 'the iperf3 report has no UDP sums', busy: false };
   const sentBps = num(sent?.bits_per_second) ?? num(legacy?.bits_per_second);
   const receivedBps = num(rx.bits_per_second);
-  if (sentBps === null || receivedBps === null) return { ok: false, error: 'the iperf3 report has no UDP throughput', busy: false };
+  if (sentBps === null || receivedBps === null)
+    return { ok: false, error: 'the iperf3 report has no UDP throughput', busy: false };
   const jitterMs = num(rx.jitter_ms);
   const lost = num(rx.lost_packets);
   const packets = num(rx.packets);
@@ -76,9 +81,13 @@ export function parseIperfJson(text: string, protocol: 'tcp' | 'udp'): IperfOutc
   return {
     ok: true,
     result: {
-      sent_bits_per_second: sentBps, received_bits_per_second: receivedBps, retransmits: null,
+      sent_bits_per_second: sentBps,
+      received_bits_per_second: receivedBps,
+      retransmits: null,
       jitter_seconds: jitterMs === null ? null : jitterMs / 1000,
-      lost_packets: lost, packets, loss_ratio: loss,
+      lost_packets: lost,
+      packets,
+      loss_ratio: loss,
       seconds: num(rx.seconds) ?? 0,
     },
   };
@@ -86,6 +95,9 @@ export function parseIperfJson(text: string, protocol: 'tcp' | 'udp'): IperfOutc
 
 /** A message from a remote program, safe to store and show: one line, printable, bounded. */
 export function cleanMessage(text: string, max = 300): string {
-  const one = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const one = text
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return one.length > max ? `${one.slice(0, max - 3)}...` : one;
 }
