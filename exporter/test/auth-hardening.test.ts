@@ -476,12 +476,16 @@ describe("the audit log names a Grafana user only for Grafana's proxy token", ()
       );
       assert.ok(!JSON.stringify(run.lines).includes('mallory'), 'a header from another token is not even logged');
       assert.ok(run.lines.some((l) => l.msg === 'request' && l.grafanaUser === 'alice'));
-      // A Grafana login in UTF-8 (Go sends the bytes; Node reads them as latin1) is not garbled.
-      const utf8 = await raw(run.ex.url, 'GET', '/api/v1/info', {
+      // A Grafana login in UTF-8 (Grafana sends its bytes, as this Node client does; the server
+      // reads header bytes as latin1) is recorded as typed.
+      const utf8 = await raw(run.ex.url, 'POST', '/api/v1/subnets', {
         token: TOKENS.write,
-        headers: { 'x-grafana-user': Buffer.from('josé', 'utf8').toString('latin1') },
+        headers: { 'x-grafana-user': 'josé' },
+        body: { cidr: '192.0.2.32/28', name: 'utf8' },
       });
-      assert.equal(utf8.status, 200);
+      assert.equal(utf8.status, 201);
+      assert.equal((await entry(utf8.body.id)).grafana_user, 'josé', 'recorded as the login Grafana sent');
+      assert.ok(run.lines.some((l) => l.msg === 'request' && l.grafanaUser === 'josé'));
     } finally {
       await run.stop();
     }

@@ -90,6 +90,20 @@ it('documents every route with its scope, inputs and the error schema', async ()
   assert.equal(body.properties.vlan.maximum, 4094);
   const limit = doc.paths['/api/v1/subnets'].get.parameters.find((p: { name: string }) => p.name === 'limit');
   assert.equal(limit.in, 'query');
+  // Answers any /api route can give before its handler runs: a Host outside the allow-list, an
+  // address throttled after failed authentications.
+  for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+    if (!path.startsWith('/api/v1/') || path === '/api/v1/openapi.json') continue;
+    for (const [method, op] of Object.entries(item)) {
+      for (const status of ['421', '429']) {
+        assert.equal(
+          op.responses[status]?.content?.['application/json']?.schema?.$ref,
+          '#/components/schemas/Error',
+          `${method} ${path} ${status}`,
+        );
+      }
+    }
+  }
 });
 
 /** Every object in the document that has a string `pattern`, with where it is and its parent. */

@@ -4,6 +4,7 @@ import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { NextFunction, Request, Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { printable } from '../audit/grafana-id.js';
 import type { Actor } from '../audit/log.js';
 import type { Scope } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
@@ -97,8 +98,11 @@ const STANDARD_ERRORS: Record<number, string> = {
   400: 'Invalid input',
   401: 'Missing or unknown token',
   403: 'Token scope too low',
+  421: 'The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set)',
   422: 'Input breaks an IPAM rule',
 };
+/** Any /api route answers 429 to an address with too many failed authentications (http/auth.ts). */
+const AUTH_THROTTLED = 'Too many failed authentications from this address; retry after Retry-After seconds';
 
 export class ApiRoutes {
   readonly registry = new OpenAPIRegistry();
@@ -159,12 +163,13 @@ export class ApiRoutes {
       declared[Number(status)] ??= { description, schema: ErrorBody };
     if (spec.body)
       declared[415] ??= { description: `The body is not ${spec.bodyType ?? 'application/json'}`, schema: ErrorBody };
-    if (spec.cost) {
-      declared[429] ??= {
-        description: `Too many ${spec.cost} requests are running (${this.limits[spec.cost]} at once); retry after Retry-After seconds`,
-        schema: ErrorBody,
-      };
-    }
+    declared[429] ??= {
+      description: spec.cost
+        ? `Too many ${spec.cost} requests are running (${this.limits[spec.cost]} at once), or too many failed ` +
+          'authentications from this address; retry after Retry-After seconds'
+        : AUTH_THROTTLED,
+      schema: ErrorBody,
+    };
     const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
     for (const [status, r] of Object.entries(declared)) {
       responses[status] = r.schema
@@ -312,7 +317,8 @@ export class ApiRoutes {
     const user = req.get('x-grafana-user');
     return {
       name: identity.name,
-      grafanaUser: user && /^[\x20-\x7e]{1,256}$/.test(user) ? user : null,
+      // Set only by the auth middleware, from Grafana's proxy token (decoded from UTF-8 there).
+      grafanaUser: user && printable(user) ? user : null,
       requestId: (res.locals.requestId as string | undefined) ?? null,
     };
   }

@@ -55,8 +55,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -136,6 +154,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -145,7 +172,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many list requests are running (8 at once); retry after Retry-After seconds */
+        /** @description Too many list requests are running (8 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
@@ -225,8 +252,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -306,8 +351,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -389,8 +452,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -472,8 +553,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -556,6 +655,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -565,7 +673,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many rows requests are running (4 at once); retry after Retry-After seconds */
+        /** @description Too many rows requests are running (4 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
@@ -650,8 +758,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -744,6 +870,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -753,7 +888,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many bulk requests are running (4 at once); retry after Retry-After seconds */
+        /** @description Too many bulk requests are running (4 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
@@ -836,8 +971,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -930,6 +1083,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -939,7 +1101,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many bulk requests are running (4 at once); retry after Retry-After seconds */
+        /** @description Too many bulk requests are running (4 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
@@ -1033,6 +1195,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -1042,7 +1213,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many list requests are running (8 at once); retry after Retry-After seconds */
+        /** @description Too many list requests are running (8 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
@@ -1122,8 +1293,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1203,8 +1392,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1271,8 +1478,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1354,8 +1579,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1434,8 +1677,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1523,8 +1784,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1604,8 +1883,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1672,8 +1969,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1755,8 +2070,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1856,6 +2189,15 @@ export interface paths {
         };
         /** @description The body is not text/csv */
         415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
           headers: {
             [name: string]: unknown;
           };
@@ -1965,8 +2307,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -2053,6 +2413,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -2062,7 +2431,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many export requests are running (2 at once); retry after Retry-After seconds */
+        /** @description Too many export requests are running (2 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
@@ -2143,6 +2512,15 @@ export interface paths {
         };
         /** @description No such subnet */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
           headers: {
             [name: string]: unknown;
           };
@@ -2240,8 +2618,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -2321,6 +2717,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -2330,7 +2735,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many list requests are running (8 at once); retry after Retry-After seconds */
+        /** @description Too many list requests are running (8 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
@@ -2410,6 +2815,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -2419,7 +2833,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many list requests are running (8 at once); retry after Retry-After seconds */
+        /** @description Too many list requests are running (8 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
@@ -2504,8 +2918,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -2582,6 +3014,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -2591,7 +3032,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many list requests are running (8 at once); retry after Retry-After seconds */
+        /** @description Too many list requests are running (8 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
@@ -2666,8 +3107,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -2751,8 +3210,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -2818,6 +3295,15 @@ export interface paths {
         };
         /** @description The body is not application/json */
         415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
           headers: {
             [name: string]: unknown;
           };
@@ -2915,8 +3401,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -2987,8 +3491,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3061,8 +3583,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Unknown source or target host, or start_server without a configured target */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3142,8 +3682,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3213,8 +3771,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3296,8 +3872,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Unknown source or target host, or start_server without a configured target */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3362,8 +3956,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3452,8 +4064,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3539,8 +4169,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3614,8 +4262,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3686,8 +4352,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3770,8 +4454,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3853,8 +4555,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -3936,8 +4656,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -4019,8 +4757,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -4127,6 +4883,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Breaks an IPAM rule (address outside the subnet, unknown subnet or node), or the Idempotency-Key was used with another body */
         422: {
           headers: {
@@ -4220,8 +4985,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -4312,8 +5095,26 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -4403,6 +5204,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description Input breaks an IPAM rule */
         422: {
           headers: {
@@ -4412,7 +5222,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Too many list requests are running (8 at once); retry after Retry-After seconds */
+        /** @description Too many list requests are running (8 at once), or too many failed authentications from this address; retry after Retry-After seconds */
         429: {
           headers: {
             [name: string]: unknown;
