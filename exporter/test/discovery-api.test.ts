@@ -16,13 +16,16 @@ import {
 } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
 
+/** Polls a scan until it ends (30 s at most); a scan that does not end says where it stood. */
 async function finished(api: ApiClient, id: number) {
-  for (let i = 0; i < 200; i++) {
-    const s = (await api.get(`/api/v1/scans/${id}`)).body;
-    if (s.state === 'done' || s.state === 'failed') return s;
+  let last: unknown;
+  for (let i = 0; i < 600; i++) {
+    const r = await api.get(`/api/v1/scans/${id}`);
+    last = { status: r.status, body: r.body };
+    if (r.body.state === 'done' || r.body.state === 'failed') return r.body;
     await sleep(50);
   }
-  throw new Error('scan did not finish');
+  throw new Error(`scan did not finish in 30 s; last answer ${JSON.stringify(last)}`);
 }
 
 describe('scan API on loopback', () => {
