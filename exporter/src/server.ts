@@ -32,6 +32,7 @@ import { DockerService } from './docker/service.js';
 import { registerProxmoxMetrics } from './proxmox/metrics.js';
 import { ProxmoxService } from './proxmox/service.js';
 import { VERSION } from './version.js';
+import { noteAccepted } from './turns.js';
 
 export interface RunningExporter {
   readonly url: string;
@@ -161,6 +162,8 @@ export async function startExporter(
       : undefined;
   const server = tls ? createHttps(tls, app) : createHttp(app);
   server.keepAliveTimeout = 65_000;
+  // Queued connections are accepted in empty turns before the next slice of long work (turns.ts).
+  server.on('connection', noteAccepted);
   const socketPath = config.listen.startsWith('unix:') ? config.listen.slice('unix:'.length) : undefined;
   if (socketPath) await removeStaleSocket(socketPath);
   await new Promise<void>((resolve, reject) => {

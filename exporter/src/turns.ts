@@ -6,10 +6,37 @@
 // slice (plus the write batch) whatever the number of jobs; jobs are served in order, and a
 // scrape's slices go before the rest so /metrics stays fast while heavy requests run.
 
+//
+// libuv (since 1.45) accepts at most one connection per loop turn. With a slice in every turn a
+// queue of fifty new connections (clients retrying after a 429, say) is fifty slices long, and a
+// /healthz behind them waits seconds although no turn is long. So before the next slice the loop
+// turns without one for as long as the last turn accepted a connection: queued connections are
+// all accepted (and their cheap requests answered) within a few empty turns.
+
 export type TurnPriority = 'scrape' | 'work';
 
 const waiting: Record<TurnPriority, (() => void)[]> = { scrape: [], work: [] };
 let scheduled = false;
+/** Connections accepted since the last wake-up (noteAccepted). */
+let accepted = 0;
+/** Empty turns taken since the last slice. */
+let emptyTurns = 0;
+/** A bound on empty turns between two slices, so a connection flood cannot stop the work. */
+const MAX_EMPTY_TURNS = 256;
+
+/** Work that runs once at the start of the next working turn (the write batch), before its slice. */
+let turnStart: (() => void)[] = [];
+
+/** Runs `fn` once in the next working turn (not in an empty one), before that turn's slice. */
+export function atNextWorkingTurn(fn: () => void): void {
+  turnStart.push(fn);
+  schedule();
+}
+
+/** The HTTP server calls this for each accepted connection. */
+export function noteAccepted(): void {
+  accepted++;
+}
 
 /** Resolves at a later turn of the event loop, after sockets were polled. */
 export function nextTurn(priority: TurnPriority = 'work'): Promise<void> {
@@ -28,12 +55,24 @@ function schedule(): void {
 
 function wakeOne(): void {
   scheduled = false;
+  if (accepted > 0 && emptyTurns < MAX_EMPTY_TURNS) {
+    // The turn just polled accepted a connection: more may be queued, so poll again first.
+    accepted = 0;
+    emptyTurns++;
+    schedule();
+    return;
+  }
+  accepted = 0;
+  emptyTurns = 0;
+  const starts = turnStart;
+  turnStart = [];
   const next = waiting.scrape.shift() ?? waiting.work.shift();
   if (waiting.scrape.length > 0 || waiting.work.length > 0) schedule();
+  for (const fn of starts) fn();
   next?.();
 }
 
 /** Slices waiting for a turn (for tests). */
 export function waitingTurns(): number {
-  return waiting.scrape.length + waiting.work.length;
+  return waiting.scrape.length + waiting.work.length + turnStart.length;
 }

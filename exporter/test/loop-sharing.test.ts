@@ -3,6 +3,8 @@
 // read consistent while writes land, and WAL checkpoints in a worker thread.
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Actor } from '../src/audit/log.js';
@@ -10,7 +12,7 @@ import { formatIp, parseIp } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
 import { Checkpointer } from '../src/store/checkpointer.js';
 import { type Db, openDb } from '../src/store/db.js';
-import { nextTurn, waitingTurns } from '../src/turns.js';
+import { atNextWorkingTurn, nextTurn, noteAccepted, waitingTurns } from '../src/turns.js';
 import { tempDir } from './helpers/exporter.js';
 
 const ACTOR: Actor = { name: 'test' };
@@ -42,6 +44,48 @@ describe('turns', () => {
     // 7 resumptions (scrape + 2 × 3 jobs' waits, the last waits end the jobs: 3 more) need as many turns.
     assert.ok(turnsSeen >= 9, `only ${turnsSeen} loop turns for 10 resumptions`);
     assert.equal(waitingTurns(), 0);
+  });
+  it('accepts queued connections in empty turns before the next slice', async () => {
+    // libuv accepts one connection per loop turn: 60 connections queued behind a job that keeps
+    // every turn busy would each wait for a slice of it. Counted in slices, not milliseconds.
+    let slices = 0;
+    let running = true;
+    let batches = 0;
+    const job = (async () => {
+      while (running) {
+        slices += 1;
+        atNextWorkingTurn(() => (batches += 1));
+        const until = performance.now() + 5;
+        while (performance.now() < until); // a slice of CPU-bound work
+        await nextTurn();
+      }
+    })();
+    const server = createServer((_req, res) => res.end('ok'));
+    server.on('connection', noteAccepted);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const get = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ port, host: '127.0.0.1', path: '/', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(slices));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      await nextTurn();
+      const before = slices;
+      // Sixty connections opened in one tick: the kernel completes them all and queues them for accept.
+      const answeredAt = await Promise.all(Array.from({ length: 60 }, get));
+      const worst = Math.max(...answeredAt) - before;
+      assert.ok(worst < 20, `the last of 60 connections was answered after ${worst} slices of the job`);
+      assert.ok(batches > 0, 'the write batches run in working turns');
+    } finally {
+      running = false;
+      await job;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

@@ -7,6 +7,7 @@
 // for the next turn of the event loop, so other requests (/healthz, reads) are served between
 // batches. Long jobs (bulk allocations, CSV imports) submit bounded slices of work, one
 // operation each, and never hold the loop for much longer than one budget.
+import { atNextWorkingTurn } from '../turns.js';
 import type { Db } from './db.js';
 
 interface PendingWrite {
@@ -40,7 +41,8 @@ export class WriteBatcher {
   private schedule(): void {
     if (this.scheduled || this.pending.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => {
+    // In the loop's working turns only: the empty turns that accept queued connections stay short.
+    atNextWorkingTurn(() => {
       this.scheduled = false;
       this.flush();
     });
