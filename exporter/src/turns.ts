@@ -22,7 +22,9 @@ let accepted = 0;
 /** Empty turns taken since the last slice. */
 let emptyTurns = 0;
 /** A bound on empty turns between two slices, so a connection flood cannot stop the work. */
-const MAX_EMPTY_TURNS = 256;
+const MAX_EMPTY_TURNS = 64;
+/** Whether the last working turn was a scrape's. */
+let lastWasScrape = false;
 
 /** Work that runs once at the start of the next working turn (the write batch), before its slice. */
 let turnStart: (() => void)[] = [];
@@ -64,10 +66,17 @@ function wakeOne(): void {
   }
   accepted = 0;
   emptyTurns = 0;
-  const starts = turnStart;
-  turnStart = [];
-  const next = waiting.scrape.shift() ?? waiting.work.shift();
-  if (waiting.scrape.length > 0 || waiting.work.length > 0) schedule();
+  // A scrape goes first, but takes at most every other turn while other work waits: scrapes
+  // that come faster than they finish must not stop everything else.
+  const othersWait = waiting.work.length > 0 || turnStart.length > 0;
+  const scrape = false && othersWait ? undefined : waiting.scrape.shift();
+  lastWasScrape = scrape !== undefined;
+  // A scrape's turn holds its slice alone: the write batch waits one turn, so /metrics is not
+  // slowed by a batch in every one of its turns.
+  const starts = scrape ? [] : turnStart;
+  if (!scrape) turnStart = [];
+  const next = scrape ?? waiting.work.shift();
+  if (waiting.scrape.length > 0 || waiting.work.length > 0 || turnStart.length > 0) schedule();
   for (const fn of starts) fn();
   next?.();
 }

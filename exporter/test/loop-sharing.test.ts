@@ -45,6 +45,32 @@ describe('turns', () => {
     assert.ok(turnsSeen >= 9, `only ${turnsSeen} loop turns for 10 resumptions`);
     assert.equal(waitingTurns(), 0);
   });
+  it('runs the write batch in working turns, not in a scrape turn', async () => {
+    const order: string[] = [];
+    atNextWorkingTurn(() => order.push('batch'));
+    const scrape = nextTurn('scrape').then(() => order.push('scrape'));
+    await Promise.all([scrape, nextTurn().then(() => order.push('work'))]);
+    assert.deepEqual(order, ['scrape', 'batch', 'work']);
+    assert.equal(waitingTurns(), 0);
+  });
+
+  it('lets other work through while scrapes keep coming', { timeout: 10_000 }, async () => {
+    let running = true;
+    let scrapeSlices = 0;
+    const scraper = async () => {
+      while (running) {
+        scrapeSlices += 1;
+        await nextTurn('scrape');
+      }
+    };
+    const scrapers = Promise.all([scraper(), scraper()]);
+    for (let i = 0; i < 10; i++) await nextTurn();
+    running = false;
+    await scrapers;
+    // Every other turn at most: ten work turns let about ten scrape turns through, not endless ones.
+    assert.ok(scrapeSlices <= 14, `${scrapeSlices} scrape slices ran beside 10 work slices`);
+  });
+
   it('accepts queued connections in empty turns before the next slice', async () => {
     // libuv accepts one connection per loop turn: 60 connections queued behind a job that keeps
     // every turn busy would each wait for a slice of it. Counted in slices, not milliseconds.
