@@ -161,6 +161,7 @@ export function dockerContainer(name: string, overrides: Partial<DockerContainer
     compose_service: null,
     cpu_seconds: 12.5,
     memory_bytes: 64 * 2 ** 20,
+    image_update: null,
     networks: [],
     ...overrides,
   };
