@@ -193,6 +193,9 @@ export class ImageUpdateChecker {
     for (const m of engineErrors) fail('engine', `image inspect: ${m}`);
     const refs = new Map<string, ImageReference>();
     for (const p of plans) if (p.kind === 'checkable') refs.set(p.key, p.ref);
+    // Answers too old to reuse are dropped: the cache holds only tags that still run somewhere.
+    const horizon = this.now() - this.settings.update_interval_seconds * 1000;
+    for (const [key, entry] of this.cache) if (entry.at < horizon) this.cache.delete(key);
     const answers = new Map<string, Lookup>();
     const keys = [...refs.keys()];
     await mapLimit(keys, this.settings.update_concurrency, async (key) => {
