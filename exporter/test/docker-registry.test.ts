@@ -82,41 +82,61 @@ const containerView = async (name: string) =>
     (await ex.api.get('/api/v1/docker/containers?endpoint=lab')).body.results as { name: string; image_update: any }[]
   ).find((c) => c.name === name)!;
 
+/** A registry in `auth` mode and an exporter that checks the engine's containers against it. */
+async function setUp(t: unknown, auth: 'basic' | 'token'): Promise<string | undefined> {
+  if (!engine) return undefined;
+  registry = await startRegistry(t as never, { auth });
+  if (!registry) return undefined;
+  tmp = tempDir('lanscape-registry-test-');
+  writeFileSync(join(tmp.dir, 'password'), `${registry.password}\n`);
+  const yaml = join(tmp.dir, 'lanscape.yaml');
+  writeFileSync(
+    yaml,
+    [
+      'docker:',
+      '  stats: false',
+      `  update_interval_seconds: ${INTERVAL_S}`,
+      '  registries:',
+      `    - host: "${registry.host}"`,
+      `      username: ${registry.username}`,
+      `      password_file: ${join(tmp.dir, 'password')}`,
+      `      ca_file: ${registry.caFile}`,
+      '',
+    ].join('\n'),
+  );
+  ex = await startTestExporter(
+    { LANSCAPE_CONFIG: yaml, LANSCAPE_DOCKER_HOSTS: `lab=unix://${engine.socket}` },
+    { clock: () => now },
+  );
+  return `${registry.host}/lanscape/app`;
+}
+
+async function tearDown(): Promise<void> {
+  await ex?.stop();
+  await registry?.stop();
+  tmp?.cleanup();
+}
+
+// One engine for both registries; each describe removes the containers it ran.
+before(async (t) => {
+  engine = await startDockerd(t as never);
+});
+after(async () => {
+  await engine?.stop();
+});
+
 describe('image update checks against a real registry', { timeout: 300_000 }, () => {
   let repo: string;
   before(async (t) => {
-    engine = await startDockerd(t as never);
-    if (!engine) return;
-    registry = await startRegistry(t as never);
-    if (!registry) return;
-    repo = `${registry.host}/lanscape/app`;
-    tmp = tempDir('lanscape-registry-test-');
-    writeFileSync(join(tmp.dir, 'password'), `${registry.password}\n`);
-    const yaml = join(tmp.dir, 'lanscape.yaml');
-    writeFileSync(
-      yaml,
-      [
-        'docker:',
-        '  stats: false',
-        `  update_interval_seconds: ${INTERVAL_S}`,
-        '  registries:',
-        `    - host: "${registry.host}"`,
-        `      username: ${registry.username}`,
-        `      password_file: ${join(tmp.dir, 'password')}`,
-        `      ca_file: ${registry.caFile}`,
-        '',
-      ].join('\n'),
-    );
-    ex = await startTestExporter(
-      { LANSCAPE_CONFIG: yaml, LANSCAPE_DOCKER_HOSTS: `lab=unix://${engine.socket}` },
-      { clock: () => now },
-    );
+    repo = (await setUp(t, 'basic'))!;
   });
   after(async () => {
-    await ex?.stop();
-    await registry?.stop();
-    await engine?.stop();
-    tmp?.cleanup();
+    for (const name of ['app', 'pinned', 'plain'])
+      await engine?.docker
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await tearDown();
   });
 
   it('flips to 1 when the tag gets a new build, and back to 0 once the container is recreated', async (t) => {
@@ -218,5 +238,39 @@ describe('image update checks against a real registry', { timeout: 300_000 }, ()
       now / 1000,
     );
     assert.equal((await containerView('app')).image_update.error, null);
+  });
+});
+
+describe('image update checks through the token flow of a real registry', { timeout: 300_000 }, () => {
+  let repo: string;
+  before(async (t) => {
+    repo = (await setUp(t, 'token'))!;
+  });
+  after(tearDown);
+
+  it('asks the token service with the configured credentials and sees the new build', async (t) => {
+    if (!engine || !registry) return t.skip('no engine or registry');
+    await buildAndPush(repo, 'stable', 10);
+    await runFrom('tapp', `${repo}:stable`);
+    let text = await check();
+    assert.equal(sample(text, 'lanscape_docker_container_image_update_available', { container: 'tapp' }), 0);
+    const fromExporter = registry.tokenRequests.filter((r) =>
+      /scope=repository%3Alanscape%2Fapp%3Apull$/.test(r.query),
+    );
+    assert.ok(fromExporter.length >= 1, JSON.stringify(registry.tokenRequests));
+    assert.ok(
+      fromExporter.every((r) => r.authorized),
+      'with the user and password of docker.registries',
+    );
+    assert.match(fromExporter[0]!.query, /service=lanscape-test-registry/);
+
+    await buildAndPush(repo, 'stable', 11);
+    text = await check();
+    assert.equal(sample(text, 'lanscape_docker_container_image_update_available', { container: 'tapp' }), 1);
+    assert.equal(
+      sample(text, 'lanscape_docker_image_check_failures_total', { endpoint: 'lab', reason: 'unauthorized' }),
+      0,
+    );
+    await engine.docker.getContainer('tapp').remove({ force: true });
   });
 });
