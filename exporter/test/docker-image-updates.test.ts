@@ -8,7 +8,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, mock } from 'node:test';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import type { DockerClient } from '../src/docker/client.js';
@@ -22,7 +22,10 @@ import {
 } from '../src/docker/core/image-update.js';
 import type { Container } from '../src/docker/core/model.js';
 import { ImageUpdateChecker } from '../src/docker/image-updates.js';
-import { createRegistryClient } from '../src/docker/registry.js';
+import { RegistryError, type RegistryClient, createRegistryClient } from '../src/docker/registry.js';
+import { DockerService } from '../src/docker/service.js';
+import { IpamService } from '../src/ipam/service.js';
+import { openDb } from '../src/store/db.js';
 import { throwAwayCa } from './helpers/registry.js';
 import { requireTool } from './helpers/tools.js';
 
@@ -326,6 +329,76 @@ describe('registry lookups', () => {
       assert.equal(trusted.view('lab').results.get('c')!.status, 'up_to_date');
     } finally {
       await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('the schedule', () => {
+  it('checks about a minute after start, then every interval (jittered), sooner after a 429', async () => {
+    let now = Date.parse('2031-01-01T00:00:00Z');
+    const answers: (string | RegistryError)[] = [D('1'), new RegistryError('rate_limited', '429', 120_000), D('2')];
+    const asked: number[] = [];
+    const registry: RegistryClient = {
+      digest: async () => {
+        asked.push(now);
+        const a = answers.shift() ?? D('2');
+        if (a instanceof RegistryError) throw a;
+        return a;
+      },
+    };
+    const client = {
+      version: async () => ({ version: '28.2.2', api_version: '1.50' }),
+      events: async () => ({ done: new Promise<void>(() => {}) }),
+      containers: async () => [running('app', 'registry.lan/app:1', D('a'))],
+      container: async () => null,
+      networks: async () => [],
+      stats: async () => null,
+      imageDigests: async () => [`registry.lan/app@${D('1')}`],
+    } as unknown as DockerClient;
+    const config = loadConfig({
+      LANSCAPE_DOCKER_HOSTS: 'lab=unix:///fake.sock',
+      LANSCAPE_DOCKER_STATS: 'false',
+      LANSCAPE_DOCKER_UPDATE_INTERVAL_SECONDS: '3600',
+    }).docker;
+    const db = openDb(join(dir, 'schedule.db'));
+    const svc = new DockerService(db, new IpamService(db), config, pino({ level: 'silent' }), {
+      client: () => client,
+      registry,
+      now: () => now,
+      random: () => 0.5, // no jitter: first check at 60 s, then every 3600 s
+    });
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    };
+    const advance = async (ms: number) => {
+      now += ms;
+      mock.timers.tick(ms);
+      await settle();
+    };
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      svc.start();
+      await settle();
+      assert.equal(svc.collectors()['docker:lab']!.up, true);
+      await advance(59_000);
+      assert.equal(asked.length, 0, 'not before a minute');
+      await advance(1000);
+      assert.equal(asked.length, 1);
+      assert.equal(svc.images!.view('lab').results.get('app')!.status, 'up_to_date');
+      await advance(3_599_000);
+      assert.equal(asked.length, 1, 'not before the interval');
+      await advance(1000);
+      assert.equal(asked.length, 2, 'the 429');
+      // Retry-After 120 s: the next pass comes then, not an hour later.
+      await advance(120_000);
+      assert.equal(asked.length, 3, JSON.stringify([asked, svc.images!.view('lab').results.get('app')]));
+      assert.equal(svc.images!.view('lab').results.get('app')!.status, 'update_available');
+      await advance(3_600_000);
+      assert.equal(asked.length, 4, 'back to the interval');
+    } finally {
+      mock.timers.reset();
+      await svc.stop();
+      db.close();
     }
   });
 });

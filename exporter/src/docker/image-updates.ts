@@ -49,7 +49,7 @@ interface EndpointState {
 }
 
 export interface PassResult {
-  /** Lookups skipped because their registry asked to wait: the earliest time to try again (ms). */
+  /** Lookups a registry answered 429 to or that were skipped for it: the earliest time to try again (ms). */
   retryAt: number | null;
 }
 
@@ -202,9 +202,15 @@ export class ImageUpdateChecker {
       answers.set(key, await this.lookup(refs.get(key)!, key));
     });
     let retryAt: number | null = null;
+    const later = (at: number | undefined) => {
+      if (at !== undefined) retryAt = Math.min(retryAt ?? at, at);
+    };
     for (const [key, a] of answers) {
-      if ('error' in a) fail(a.error.reason, `${key}: ${a.error.message}`);
-      else if ('deferred' in a) retryAt = Math.min(retryAt ?? a.deferred, a.deferred);
+      if ('error' in a) {
+        fail(a.error.reason, `${key}: ${a.error.message}`);
+        // The registry that said 429 is asked again once its Retry-After has passed.
+        if (a.error.reason === 'rate_limited') later(this.backoff.get(refs.get(key)!.registry));
+      } else if ('deferred' in a) later(a.deferred);
     }
     const now = this.now();
     const next = new Map<string, ImageCheck>();
