@@ -299,6 +299,38 @@ describe('registry lookups', () => {
     }
   });
 
+  it('counts refused credentials as unauthorized and never logs them', async () => {
+    const now = Date.parse('2031-01-01T00:00:00Z');
+    const password = 'not-this-one-8f3a';
+    const f = await fakeRegistry((req, res) => {
+      res.statusCode = 401;
+      res.setHeader('www-authenticate', 'Basic realm="private"');
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', detail: req.headers.authorization }] }));
+    });
+    const lines: string[] = [];
+    const logger = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) });
+    try {
+      const checker = new ImageUpdateChecker(
+        settings(f.host, { username: 'bot', password }),
+        createRegistryClient(() => now),
+        () => now,
+        logger,
+      );
+      await checker.check('lab', engineWith({ [D('a')]: [`${f.host}/app@${D('1')}`] }), [
+        running('c', `${f.host}/app:1`, D('a')),
+      ]);
+      assert.equal(checker.view('lab').failures.get('unauthorized'), 1);
+      assert.equal(f.requests.length, 2, 'asked once anonymously, once with Basic auth');
+      assert.equal(f.requests[1]!.auth, `Basic ${Buffer.from(`bot:${password}`).toString('base64')}`);
+      const log = lines.join('');
+      assert.match(log, /image update check failed/);
+      assert.ok(!log.includes(password) && !log.includes(Buffer.from(`bot:${password}`).toString('base64')), log);
+      assert.ok(!JSON.stringify(checker.view('lab').results.get('c')).includes(password));
+    } finally {
+      await f.close();
+    }
+  });
+
   it('counts an unknown CA as a TLS failure and trusts the configured ca_file', async (t) => {
     if (!requireTool(t, 'openssl', 'apt-get install openssl')) return;
     const tls = throwAwayCa(mkdtempSync(join(dir, 'ca-')));
