@@ -97,6 +97,8 @@ export class DockerService {
   /** Null when update checks are off. */
   readonly images: ImageUpdateChecker | null;
   private imageTimer: NodeJS.Timeout | undefined;
+  /** The image pass under way, which stop() waits for. */
+  private imagePass: Promise<unknown> = Promise.resolve();
 
   constructor(
     db: Db,
@@ -168,12 +170,17 @@ export class DockerService {
     if (this.stopping) return;
     clearTimeout(this.imageTimer);
     this.imageTimer = setTimeout(() => {
-      void this.checkImagesNow().then(({ retryAt }) => {
-        const every = jittered(this.config.update_interval_seconds * 1000, this.random());
-        const now = (this.deps.now ?? systemClock)();
-        // Images skipped for a registry's Retry-After are tried once it has passed, not hours later.
-        this.planImageCheck(retryAt === null ? every : Math.min(every, Math.max(retryAt - now, MIN_IMAGE_RETRY_MS)));
-      });
+      void this.checkImagesNow()
+        .catch((err: unknown) => {
+          this.logger.warn({ err: messageOf(err) }, 'docker: image update pass failed');
+          return { retryAt: null };
+        })
+        .then(({ retryAt }) => {
+          const every = jittered(this.config.update_interval_seconds * 1000, this.random());
+          const now = (this.deps.now ?? systemClock)();
+          // Images skipped for a registry's Retry-After are tried once it has passed, not hours later.
+          this.planImageCheck(retryAt === null ? every : Math.min(every, Math.max(retryAt - now, MIN_IMAGE_RETRY_MS)));
+        });
     }, ms);
     this.imageTimer.unref();
   }
@@ -182,16 +189,24 @@ export class DockerService {
    * One image update pass over every connected endpoint now (the schedule calls it; tests too).
    * An endpoint that is down is skipped: its containers keep their last results.
    */
-  async checkImagesNow(): Promise<{ retryAt: number | null }> {
+  checkImagesNow(): Promise<{ retryAt: number | null }> {
+    const pass = this.imagePassOnce();
+    this.imagePass = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async imagePassOnce(): Promise<{ retryAt: number | null }> {
     const images = this.images;
     if (!images) return { retryAt: null };
-    const results = await Promise.all(
-      [...this.endpoints.values()]
-        .filter((ep) => ep.up && ep.client)
-        .map((ep) => images.check(ep.config.name, ep.client!, [...ep.containers.values()])),
-    );
-    const at = results.map((r) => r.retryAt).filter((t): t is number => t !== null);
-    return { retryAt: at.length ? Math.min(...at) : null };
+    // Endpoints one after the other: update_concurrency bounds the requests of the whole
+    // exporter, and a tag that runs on several endpoints is asked for once (the cache).
+    let retryAt: number | null = null;
+    for (const ep of this.endpoints.values()) {
+      if (this.stopping || !ep.up || !ep.client) continue;
+      const r = await images.check(ep.config.name, ep.client, [...ep.containers.values()]);
+      if (r.retryAt !== null) retryAt = Math.min(retryAt ?? r.retryAt, r.retryAt);
+    }
+    return { retryAt };
   }
 
   async stop(): Promise<void> {
@@ -204,6 +219,7 @@ export class DockerService {
       ep.events?.abort();
     }
     await Promise.all([...this.endpoints.values()].map((ep) => ep.queue));
+    await this.imagePass;
   }
 
   /** Collector status per endpoint, as `docker:<name>`. */
