@@ -172,6 +172,8 @@ describe('image update checks against a real registry', { timeout: 300_000 }, ()
       sample(text, 'lanscape_docker_image_check_failures_total', { endpoint: 'lab', reason: 'unauthorized' }),
       0,
     );
+    const endpoint = (await ex.api.get('/api/v1/docker/endpoints')).body.results[0];
+    assert.equal(endpoint.images_checked_at, new Date(now).toISOString());
     const view = await containerView('app');
     assert.equal(view.image_update.status, 'up_to_date');
     assert.equal(view.image_update.registry_digest, digest1.split('@')[1]);

@@ -18,6 +18,10 @@ export const Endpoint = z
     api_version: z.string().nullable(),
     last_error: z.string().nullable().meta({ description: 'why the endpoint is down; null while it is up' }),
     last_sync_at: NullableTimestamp.meta({ description: 'last full listing' }),
+    images_checked_at: NullableTimestamp.meta({
+      description:
+        'last image update pass that got an answer for every image it checks; null before the first one or with update checks off',
+    }),
     containers: z.number().int(),
     running: z.number().int(),
     networks: z.number().int(),

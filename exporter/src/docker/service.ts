@@ -505,6 +505,7 @@ export class DockerService {
       api_version: ep.apiVersion,
       last_error: ep.lastError,
       last_sync_at: iso(ep.lastSyncAt),
+      images_checked_at: iso(this.images?.view(ep.config.name).lastSuccess ?? null),
       containers: ep.containers.size,
       running: [...ep.containers.values()].filter((c) => c.state === 'running').length,
       networks: ep.networks.length,

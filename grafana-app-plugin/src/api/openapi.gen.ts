@@ -5954,6 +5954,11 @@ export interface components {
        * @example 2026-11-22T08:31:00.000Z
        */
       last_sync_at: string | null;
+      /**
+       * @description last image update pass that got an answer for every image it checks; null before the first one or with update checks off
+       * @example 2026-11-22T08:31:00.000Z
+       */
+      images_checked_at: string | null;
       containers: number;
       running: number;
       networks: number;

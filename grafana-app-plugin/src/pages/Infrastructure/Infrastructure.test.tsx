@@ -32,7 +32,7 @@ const DOCKER: Record<string, Answer> = {
   'GET read/docker/endpoints': {
     count: 2,
     results: [
-      dockerEndpoint('local'),
+      dockerEndpoint('local', { images_checked_at: '2026-11-22T06:00:00.000Z' }),
       dockerEndpoint('nas', {
         url: 'http://nas:2375',
         up: false,
@@ -160,6 +160,7 @@ describe('Infrastructure page', () => {
     const local = await screen.findByTestId(testIds.infra.endpointRow('local'));
     expect(within(local).getByTestId(testIds.infra.pill)).toHaveAttribute('data-state', 'up');
     expect(local).toHaveTextContent('Docker 27.5.1');
+    expect(local).toHaveTextContent('images checked');
     const nas = screen.getByTestId(testIds.infra.endpointRow('nas'));
     expect(within(nas).getByTestId(testIds.infra.pill)).toHaveAttribute('data-state', 'down');
     expect(nas).toHaveTextContent('connect ECONNREFUSED 192.168.1.20:2375');

@@ -91,7 +91,14 @@ export function DockerSection({ subnets, reloadKey }: Props) {
                   {e.running} running / {e.containers}
                 </td>
                 <td className={styles.num}>{e.networks}</td>
-                <td title={formatDateTime(e.last_sync_at)}>{timeAgo(e.last_sync_at)}</td>
+                <td title={formatDateTime(e.last_sync_at)}>
+                  {timeAgo(e.last_sync_at)}
+                  {e.images_checked_at && (
+                    <div className={styles.sub} title={formatDateTime(e.images_checked_at)}>
+                      images checked {timeAgo(e.images_checked_at)}
+                    </div>
+                  )}
+                </td>
                 <td className={cx(e.last_error && styles.errorText)}>{e.last_error ?? '–'}</td>
                 <td>
                   <RowDashboardButton integration="docker" name={e.name} vars={{ endpoint: e.name }} />
