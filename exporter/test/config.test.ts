@@ -196,6 +196,8 @@ describe('environment and file', () => {
       LANSCAPE_DOCKER_HOSTS: 'local=unix:///var/run/docker.sock',
       LANSCAPE_DOCKER_RESYNC_SECONDS: '60',
       LANSCAPE_DOCKER_STATS: 'false',
+      LANSCAPE_DOCKER_UPDATE_CHECKS: 'false',
+      LANSCAPE_DOCKER_UPDATE_INTERVAL_SECONDS: '3600',
     };
     // the test covers the whole list; a new variable must be added here too
     assert.deepEqual(Object.keys(env).sort(), ENV_VARS.map((v) => v.name).sort());
@@ -254,6 +256,10 @@ describe('environment and file', () => {
         resync_seconds: 60,
         stats: false,
         stats_interval_seconds: 30,
+        update_checks: false,
+        update_interval_seconds: 3600,
+        update_concurrency: 4,
+        registries: [],
       },
     });
   });

@@ -284,6 +284,7 @@ describe('normalising Engine API objects', () => {
 
 const container = (over: Partial<Container> & { id: string; name: string }): Container => ({
   image: 'img:1',
+  image_id: null,
   state: 'running',
   health: 'none',
   restart_count: 0,
@@ -534,6 +535,7 @@ describe('service against a scripted engine', () => {
       container: async () => null,
       networks: async () => [],
       stats: async () => null,
+      imageDigests: async () => null,
       events: async (since, onEvent) => {
         calls.push(since);
         emit = onEvent;

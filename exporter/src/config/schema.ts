@@ -252,6 +252,53 @@ const DockerEndpoint = z.strictObject({
   tls: DockerTls.optional(),
 });
 
+/**
+ * An image registry the update check asks (YAML only: credentials do not belong in the
+ * environment). Without an entry a registry is asked anonymously over https with the system CAs.
+ */
+const DockerRegistry = z
+  .strictObject({
+    host: z
+      .string()
+      .max(260)
+      .regex(
+        /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/,
+        'a registry host as image names start with it: docker.io, ghcr.io, registry.lan:5000',
+      ),
+    username: z.string().min(1).max(256).optional(),
+    password: z.string().min(1).max(4096).optional().meta({ description: 'or password_file' }),
+    password_file: z.string().min(1).max(4096).optional().meta({ description: 'a file holding the password or token' }),
+    ca_file: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .meta({ description: 'PEM CA that signed the registry certificate' }),
+    http: Bool.default(false).meta({ description: 'plain HTTP (a registry on a trusted private network)' }),
+  })
+  .superRefine((r, ctx) => {
+    const secret = r.password !== undefined || r.password_file !== undefined;
+    if (r.password !== undefined && r.password_file !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['password'],
+        message: `registry "${r.host}": set password or password_file, not both`,
+      });
+    if (secret !== (r.username !== undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['username'],
+        message: `registry "${r.host}": username goes with password or password_file`,
+      });
+    if (r.http && r.ca_file !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ca_file'],
+        message: `registry "${r.host}": ca_file applies to https registries`,
+      });
+  });
+export type DockerRegistryConfig = z.infer<typeof DockerRegistry>;
+
 export interface DockerEndpointConfig {
   name: string;
   url: string;
@@ -282,10 +329,32 @@ const Docker = z
       .max(3600)
       .default(30)
       .meta({ description: 'how often CPU and memory of running containers are read (in the background)' }),
+    update_checks: Bool.default(true).meta({
+      description: "compare running containers' image digests with their registries (manifest HEAD requests)",
+    }),
+    update_interval_seconds: z
+      .number()
+      .int()
+      .min(300)
+      .max(7 * 86_400)
+      .default(21_600)
+      .meta({ description: "how often each endpoint's images are checked for a newer build (±10 %)" }),
+    update_concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .default(4)
+      .meta({ description: 'registry requests at once during a check' }),
+    registries: z.array(DockerRegistry).max(100).default([]),
   })
   .transform((d, ctx) => {
     const endpoints: DockerEndpointConfig[] = [];
     const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    for (const [i, r] of d.registries.entries()) {
+      if (d.registries.findIndex((o) => o.host.toLowerCase() === r.host.toLowerCase()) !== i)
+        fail(['registries', i, 'host'], `registry "${r.host}" is listed twice`);
+    }
     for (const [i, e] of d.endpoints.entries()) {
       if (d.endpoints.findIndex((o) => o.name === e.name) !== i)
         fail(['endpoints', i, 'name'], `endpoint name "${e.name}" is used twice`);
@@ -327,6 +396,10 @@ const Docker = z
       resync_seconds: d.resync_seconds,
       stats: d.stats,
       stats_interval_seconds: d.stats_interval_seconds,
+      update_checks: d.update_checks,
+      update_interval_seconds: d.update_interval_seconds,
+      update_concurrency: d.update_concurrency,
+      registries: d.registries,
     };
   });
 
@@ -775,6 +848,17 @@ export const ENV_VARS: readonly { name: string; path: string[]; int?: boolean; s
     name: 'LANSCAPE_DOCKER_STATS',
     path: ['docker', 'stats'],
     doc: '`false` turns off container CPU and memory metrics',
+  },
+  {
+    name: 'LANSCAPE_DOCKER_UPDATE_CHECKS',
+    path: ['docker', 'update_checks'],
+    doc: '`false` turns off the check of running images against their registries',
+  },
+  {
+    name: 'LANSCAPE_DOCKER_UPDATE_INTERVAL_SECONDS',
+    path: ['docker', 'update_interval_seconds'],
+    int: true,
+    doc: "how often each endpoint's running images are compared with their registries (300–604800, ±10 %)",
   },
   {
     name: 'LANSCAPE_PROXMOX_URL',

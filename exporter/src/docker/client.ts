@@ -39,6 +39,11 @@ export interface DockerClient {
     onEvent: (e: DockerEvent) => void,
     signal: AbortSignal,
   ): Promise<{ done: Promise<void> }>;
+  /**
+   * The RepoDigests of an image (`name@sha256:…`: the manifest digests it was pulled by or pushed
+   * as); null when the image no longer exists. Read-only, like everything here.
+   */
+  imageDigests(id: string): Promise<string[] | null>;
   /** One CPU/memory sample without Docker's 1 s wait between two samples (one-shot). */
   stats(id: string): Promise<ContainerStats | null>;
 }
@@ -167,6 +172,15 @@ export function createDockerClient(endpoint: DockerEndpointConfig): DockerClient
         signal.addEventListener('abort', () => res.destroy?.(), { once: true });
       });
       return { done };
+    },
+    async imageDigests(id) {
+      try {
+        const raw = (await api.getImage(id).inspect()) as { RepoDigests?: unknown };
+        return Array.isArray(raw.RepoDigests) ? raw.RepoDigests.filter((d): d is string => typeof d === 'string') : [];
+      } catch (err) {
+        if (notFound(err)) return null;
+        throw err;
+      }
     },
     async stats(id) {
       try {

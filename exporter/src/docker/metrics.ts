@@ -3,6 +3,7 @@
 // configured endpoint and per container it reports, so their number is bounded by what runs.
 import type { Registry } from 'prom-client';
 import { snapshotGroup } from '../metrics/snapshot.js';
+import { CHECK_FAILURE_REASONS } from './core/image-update.js';
 import { CONTAINER_STATES, HEALTH_STATUSES } from './core/model.js';
 import type { DockerService } from './service.js';
 
@@ -49,10 +50,32 @@ export function registerDockerMetrics(registry: Registry, docker: DockerService)
     'Docker network pools of the endpoint that overlap subnets managed in IPAM.',
   );
 
+  const updateAvailable = gauge(
+    'lanscape_docker_container_image_update_available',
+    "Whether the registry serves a newer build under the running container's image tag (1) or the same (0); only for containers whose image could be checked.",
+  );
+  const imageStatus = gauge(
+    'lanscape_docker_container_image_update_status',
+    'Image update check of running containers: the series of the current status has the value 1 (up_to_date, update_available, pinned and local are not checkable, unknown until a registry answered).',
+  );
+  const lastSuccess = gauge(
+    'lanscape_docker_image_check_last_success_timestamp_seconds',
+    'When an image update pass of the endpoint last got an answer for every image it checks.',
+  );
+  const failures = gauge(
+    'lanscape_docker_image_check_failures_total',
+    `Image lookups that failed, by reason (${CHECK_FAILURE_REASONS.join(', ')}).`,
+    'counter',
+  );
+
   function refresh() {
     const counts = new Map<string, number>();
     for (const ep of docker.snapshot()) {
       up.set({ endpoint: ep.name }, ep.up ? 1 : 0);
+      if (ep.images) {
+        if (ep.images.lastSuccess !== null) lastSuccess.set({ endpoint: ep.name }, ep.images.lastSuccess / 1000);
+        for (const [reason, n] of ep.images.failures) failures.set({ endpoint: ep.name, reason }, n);
+      }
       counts.set(ep.name, 0);
       // While an endpoint is down its last snapshot stays: alerts on containers do not flap.
       for (const c of ep.containers) {
@@ -70,6 +93,12 @@ export function registerDockerMetrics(registry: Registry, docker: DockerService)
         for (const s of HEALTH_STATUSES) health.set({ ...labels, status: s }, s === c.health ? 1 : 0);
         restarts.set(labels, c.restart_count);
         if (c.started_at !== null) started.set(labels, c.started_at / 1000);
+        const check = c.state === 'running' ? ep.images?.results.get(c.id) : undefined;
+        if (check) {
+          imageStatus.set({ ...labels, status: check.status }, 1);
+          if (check.status === 'up_to_date' || check.status === 'update_available')
+            updateAvailable.set(labels, check.status === 'update_available' ? 1 : 0);
+        }
         const stats = c.state === 'running' ? ep.stats.get(c.id) : undefined;
         if (stats) {
           cpu.set(labels, stats.cpu_seconds);

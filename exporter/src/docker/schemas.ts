@@ -2,6 +2,7 @@
 // generated from them, and the service's view types are inferred from them (z.infer).
 import { z } from 'zod';
 import { Timestamp } from '../http/schema-kit.js';
+import { IMAGE_STATUSES } from './core/image-update.js';
 import { CONTAINER_STATES, HEALTH_STATUSES } from './core/model.js';
 
 const NullableTimestamp = Timestamp.nullable();
@@ -17,6 +18,10 @@ export const Endpoint = z
     api_version: z.string().nullable(),
     last_error: z.string().nullable().meta({ description: 'why the endpoint is down; null while it is up' }),
     last_sync_at: NullableTimestamp.meta({ description: 'last full listing' }),
+    images_checked_at: NullableTimestamp.meta({
+      description:
+        'last image update pass that got an answer for every image it checks; null before the first one or with update checks off',
+    }),
     containers: z.number().int(),
     running: z.number().int(),
     networks: z.number().int(),
@@ -42,6 +47,21 @@ export const Container = z
       description: 'CPU time used, from the last background sample; null when not running or not sampled yet',
     }),
     memory_bytes: z.number().nullable().meta({ description: 'memory working set from the last background sample' }),
+    image_update: z
+      .object({
+        status: z.enum(IMAGE_STATUSES).meta({
+          description:
+            'update_available: the registry serves another build under the tag; pinned (created from name@sha256:…) and local (never pushed or pulled) are not checkable; unknown until a registry answered',
+        }),
+        checked_at: NullableTimestamp.meta({ description: 'when the registry last answered for this image' }),
+        registry_digest: z.string().nullable().meta({ description: 'the digest the registry serves for the tag' }),
+        error: z.string().nullable().meta({ description: 'why the last lookup failed (the result above is kept)' }),
+      })
+      .nullable()
+      .meta({
+        description:
+          'image update check of a running container; null when not running, not checked yet or checks are off',
+      }),
     networks: z.array(
       z.object({
         network: z.string(),

@@ -17,6 +17,9 @@ import { showTarget } from './core/endpoints.js';
 import type { Container, ContainerStats, Network } from './core/model.js';
 import { type AddressPlan, networkOverlaps, planAddresses, planSubnets } from './core/reconcile.js';
 import { DockerStore } from './store.js';
+import { jittered } from './core/image-update.js';
+import { type ImageCheck, ImageUpdateChecker } from './image-updates.js';
+import { type RegistryClient, createRegistryClient } from './registry.js';
 import type { ConflictView, ContainerView, EndpointView, NetworkView } from './schemas.js';
 
 export const DOCKER_ACTOR: Actor = { name: 'docker' };
@@ -73,7 +76,15 @@ interface Endpoint {
 export interface DockerDeps {
   client?: (endpoint: DockerEndpointConfig) => DockerClient;
   now?: Clock;
+  registry?: RegistryClient;
+  /** Source of the check schedule's jitter (0 ≤ x < 1). */
+  random?: () => number;
 }
+
+/** The first image check after start: a minute or so, once the endpoints have listed their containers. */
+const FIRST_IMAGE_CHECK_MS = 60_000;
+/** A registry that asked to wait is asked again after its Retry-After, but not sooner than this. */
+const MIN_IMAGE_RETRY_MS = 30_000;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
@@ -83,6 +94,11 @@ export class DockerService {
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly loops: TimerLoop[] = [];
   private stopping = false;
+  /** Null when update checks are off. */
+  readonly images: ImageUpdateChecker | null;
+  private imageTimer: NodeJS.Timeout | undefined;
+  /** The image pass under way, which stop() waits for. */
+  private imagePass: Promise<unknown> = Promise.resolve();
 
   constructor(
     db: Db,
@@ -92,6 +108,10 @@ export class DockerService {
     private readonly deps: DockerDeps = {},
   ) {
     this.store = new DockerStore(db);
+    const now = deps.now ?? systemClock;
+    this.images = config.update_checks
+      ? new ImageUpdateChecker(config, deps.registry ?? createRegistryClient(now), now, logger)
+      : null;
     for (const e of config.endpoints) {
       this.endpoints.set(e.name, {
         config: e,
@@ -138,10 +158,60 @@ export class DockerService {
         }),
     );
     if (this.config.stats) every(this.config.stats_interval_seconds * 1000, (ep) => void this.collectStats(ep));
+    if (this.images) this.planImageCheck(jittered(FIRST_IMAGE_CHECK_MS, this.random(), 0.5));
+  }
+
+  private random(): number {
+    return (this.deps.random ?? Math.random)();
+  }
+
+  // ---------------------------------------------------------------- image updates
+  private planImageCheck(ms: number): void {
+    if (this.stopping) return;
+    clearTimeout(this.imageTimer);
+    this.imageTimer = setTimeout(() => {
+      void this.checkImagesNow()
+        .catch((err: unknown) => {
+          this.logger.warn({ err: messageOf(err) }, 'docker: image update pass failed');
+          return { retryAt: null };
+        })
+        .then(({ retryAt }) => {
+          const every = jittered(this.config.update_interval_seconds * 1000, this.random());
+          const now = (this.deps.now ?? systemClock)();
+          // Images skipped for a registry's Retry-After are tried once it has passed, not hours later.
+          this.planImageCheck(retryAt === null ? every : Math.min(every, Math.max(retryAt - now, MIN_IMAGE_RETRY_MS)));
+        });
+    }, ms);
+    this.imageTimer.unref();
+  }
+
+  /**
+   * One image update pass over every connected endpoint now (the schedule calls it; tests too).
+   * An endpoint that is down is skipped: its containers keep their last results.
+   */
+  checkImagesNow(): Promise<{ retryAt: number | null }> {
+    const pass = this.imagePassOnce();
+    this.imagePass = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async imagePassOnce(): Promise<{ retryAt: number | null }> {
+    const images = this.images;
+    if (!images) return { retryAt: null };
+    // Endpoints one after the other: update_concurrency bounds the requests of the whole
+    // exporter, and a tag that runs on several endpoints is asked for once (the cache).
+    let retryAt: number | null = null;
+    for (const ep of this.endpoints.values()) {
+      if (this.stopping || !ep.up || !ep.client) continue;
+      const r = await images.check(ep.config.name, ep.client, [...ep.containers.values()]);
+      if (r.retryAt !== null) retryAt = Math.min(retryAt ?? r.retryAt, r.retryAt);
+    }
+    return { retryAt };
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.imageTimer);
     for (const loop of this.loops) loop.stop();
     for (const ep of this.endpoints.values()) {
       clearTimeout(ep.flushTimer);
@@ -149,6 +219,7 @@ export class DockerService {
       ep.events?.abort();
     }
     await Promise.all([...this.endpoints.values()].map((ep) => ep.queue));
+    await this.imagePass;
   }
 
   /** Collector status per endpoint, as `docker:<name>`. */
@@ -413,6 +484,7 @@ export class DockerService {
     containers: Container[];
     networks: Network[];
     stats: ReadonlyMap<string, ContainerStats>;
+    images: ReturnType<ImageUpdateChecker['view']> | null;
   }[] {
     return [...this.endpoints.values()].map((ep) => ({
       name: ep.config.name,
@@ -420,6 +492,7 @@ export class DockerService {
       containers: [...ep.containers.values()],
       networks: ep.networks,
       stats: ep.stats,
+      images: this.images?.view(ep.config.name) ?? null,
     }));
   }
 
@@ -432,6 +505,7 @@ export class DockerService {
       api_version: ep.apiVersion,
       last_error: ep.lastError,
       last_sync_at: iso(ep.lastSyncAt),
+      images_checked_at: iso(this.images?.view(ep.config.name).lastSuccess ?? null),
       containers: ep.containers.size,
       running: [...ep.containers.values()].filter((c) => c.state === 'running').length,
       networks: ep.networks.length,
@@ -448,8 +522,10 @@ export class DockerService {
         recorded.set(key, [...(recorded.get(key) ?? []), r.address]);
       }
       const sorted = [...ep.containers.values()].sort((a, b) => a.name.localeCompare(b.name));
+      const checks = this.images?.view(ep.config.name).results;
       for (const c of sorted) {
         const stats = ep.stats.get(c.id);
+        const check: ImageCheck | undefined = c.state === 'running' ? checks?.get(c.id) : undefined;
         out.push({
           endpoint: ep.config.name,
           id: c.id,
@@ -466,6 +542,14 @@ export class DockerService {
           compose_service: c.compose_service,
           cpu_seconds: stats?.cpu_seconds ?? null,
           memory_bytes: stats?.memory_bytes ?? null,
+          image_update: check
+            ? {
+                status: check.status,
+                checked_at: iso(check.checked_at),
+                registry_digest: check.registry_digest,
+                error: check.error,
+              }
+            : null,
           networks: c.networks.map((n) => {
             const live = [n.ipv4, n.ipv6].filter((a): a is string => a !== null);
             const all = [

@@ -5954,6 +5954,11 @@ export interface components {
        * @example 2026-11-22T08:31:00.000Z
        */
       last_sync_at: string | null;
+      /**
+       * @description last image update pass that got an answer for every image it checks; null before the first one or with update checks off
+       * @example 2026-11-22T08:31:00.000Z
+       */
+      images_checked_at: string | null;
       containers: number;
       running: number;
       networks: number;
@@ -5994,6 +5999,23 @@ export interface components {
       cpu_seconds: number | null;
       /** @description memory working set from the last background sample */
       memory_bytes: number | null;
+      /** @description image update check of a running container; null when not running, not checked yet or checks are off */
+      image_update: {
+        /**
+         * @description update_available: the registry serves another build under the tag; pinned (created from name@sha256:…) and local (never pushed or pulled) are not checkable; unknown until a registry answered
+         * @enum {string}
+         */
+        status: 'up_to_date' | 'update_available' | 'pinned' | 'local' | 'unknown';
+        /**
+         * @description when the registry last answered for this image
+         * @example 2026-11-22T08:31:00.000Z
+         */
+        checked_at: string | null;
+        /** @description the digest the registry serves for the tag */
+        registry_digest: string | null;
+        /** @description why the last lookup failed (the result above is kept) */
+        error: string | null;
+      } | null;
       networks: {
         network: string;
         mac: string | null;

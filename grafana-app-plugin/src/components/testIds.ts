@@ -148,6 +148,8 @@ export const testIds = {
     notConfigured: (section: string) => `infra-not-configured-${section}`,
     endpointRow: (name: string) => `infra-endpoint-${name}`,
     containerRow: (endpoint: string, name: string) => `infra-container-${endpoint}-${name}`,
+    imageUpdate: (endpoint: string, name: string) => `infra-image-update-${endpoint}-${name}`,
+    imageUpdatesSummary: 'lanscape-infra-image-updates',
     networkRow: (endpoint: string, name: string) => `infra-network-${endpoint}-${name}`,
     nodeRow: (node: string) => `infra-node-${node}`,
     guestRow: (vmid: number) => `infra-guest-${vmid}`,

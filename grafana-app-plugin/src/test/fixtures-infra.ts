@@ -137,6 +137,7 @@ export function dockerEndpoint(name: string, overrides: Partial<DockerEndpoint> 
     api_version: '1.47',
     last_error: null,
     last_sync_at: '2026-11-22T09:59:00.000Z',
+    images_checked_at: null,
     containers: 2,
     running: 1,
     networks: 1,
@@ -161,6 +162,7 @@ export function dockerContainer(name: string, overrides: Partial<DockerContainer
     compose_service: null,
     cpu_seconds: 12.5,
     memory_bytes: 64 * 2 ** 20,
+    image_update: null,
     networks: [],
     ...overrides,
   };

@@ -28,6 +28,8 @@ export interface Container {
   id: string;
   name: string;
   image: string;
+  /** The image the container runs (sha256:…), whatever its name now points at. */
+  image_id: string | null;
   state: ContainerState;
   health: HealthStatus;
   restart_count: number;
@@ -122,6 +124,7 @@ export function containerFromInspect(raw: unknown): Container {
     id: str(c.Id) ?? '',
     name: (str(c.Name) ?? '').replace(/^\//, ''),
     image: str(config.Image) ?? str(c.Image) ?? '',
+    image_id: str(c.Image),
     state: (CONTAINER_STATES as readonly string[]).includes(status) ? (status as ContainerState) : 'dead',
     health: (HEALTH_STATUSES as readonly string[]).includes(health) ? (health as HealthStatus) : 'none',
     restart_count: num(c.RestartCount) ?? 0,

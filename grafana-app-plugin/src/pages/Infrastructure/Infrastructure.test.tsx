@@ -32,7 +32,7 @@ const DOCKER: Record<string, Answer> = {
   'GET read/docker/endpoints': {
     count: 2,
     results: [
-      dockerEndpoint('local'),
+      dockerEndpoint('local', { images_checked_at: '2026-11-22T06:00:00.000Z' }),
       dockerEndpoint('nas', {
         url: 'http://nas:2375',
         up: false,
@@ -45,13 +45,19 @@ const DOCKER: Record<string, Answer> = {
     ],
   },
   'GET read/docker/containers': {
-    count: 2,
+    count: 4,
     results: [
       dockerContainer('web', {
         health: 'healthy',
         restart_count: 3,
         compose_project: 'shop',
         compose_service: 'web',
+        image_update: {
+          status: 'update_available',
+          checked_at: '2026-11-22T06:00:00.000Z',
+          registry_digest: `sha256:${'b'.repeat(64)}`,
+          error: null,
+        },
         networks: [
           {
             network: 'apps',
@@ -66,6 +72,19 @@ const DOCKER: Record<string, Answer> = {
         exit_code: 137,
         health: 'unhealthy',
         image: 'restic/restic:0.17',
+      }),
+      dockerContainer('tool', {
+        image: 'tool:dev',
+        image_update: { status: 'local', checked_at: '2026-11-22T06:00:00.000Z', registry_digest: null, error: null },
+      }),
+      dockerContainer('db', {
+        image: 'postgres:16',
+        image_update: {
+          status: 'up_to_date',
+          checked_at: '2026-11-22T06:00:00.000Z',
+          registry_digest: null,
+          error: null,
+        },
       }),
     ],
   },
@@ -141,6 +160,7 @@ describe('Infrastructure page', () => {
     const local = await screen.findByTestId(testIds.infra.endpointRow('local'));
     expect(within(local).getByTestId(testIds.infra.pill)).toHaveAttribute('data-state', 'up');
     expect(local).toHaveTextContent('Docker 27.5.1');
+    expect(local).toHaveTextContent('images checked');
     const nas = screen.getByTestId(testIds.infra.endpointRow('nas'));
     expect(within(nas).getByTestId(testIds.infra.pill)).toHaveAttribute('data-state', 'down');
     expect(nas).toHaveTextContent('connect ECONNREFUSED 192.168.1.20:2375');
@@ -155,6 +175,16 @@ describe('Infrastructure page', () => {
     const pills = within(web).getAllByTestId(testIds.infra.pill);
     expect(pills.map((p) => p.getAttribute('data-state'))).toEqual(['running', 'healthy']);
     expect(web).toHaveTextContent('64 MiB');
+    // Image update checks: only "update available" and "not checkable" show; up to date is quiet.
+    expect(within(web).getByTestId(testIds.infra.imageUpdate('local', 'web'))).toHaveTextContent('update available');
+    expect(screen.getByTestId(testIds.infra.imageUpdate('local', 'tool'))).toHaveTextContent(
+      'not checkable (local build)'
+    );
+    expect(screen.queryByTestId(testIds.infra.imageUpdate('local', 'db'))).toBeNull();
+    expect(screen.queryByTestId(testIds.infra.imageUpdate('nas', 'backup'))).toBeNull();
+    expect(screen.getByTestId(testIds.infra.imageUpdatesSummary)).toHaveTextContent(
+      '1 running container has an image update available'
+    );
     // The address opens its drawer on the page of the most specific subnet that holds it.
     expect(within(web).getByTestId(testIds.infra.addressLink('172.18.0.5'))).toHaveAttribute(
       'href',

@@ -14,6 +14,7 @@ import { subnetUrl } from '../../../utils/utils.routing';
 import { testIds } from '../../../components/testIds';
 import { SectionHeader } from '../../../components/SectionHeader';
 import { AddressLinks } from './AddressLink';
+import { ImageUpdate, imageUpdateTestId } from './ImageUpdate';
 import { NotConfigured, isNotConfigured } from '../../../components/NotConfigured';
 import { ContainerStatePill, HealthChip, UpDownPill } from '../../../components/StatePills';
 import { ListStatus, ListTable, RowDashboardButton, SectionDashboardButton, getSectionStyles } from './parts';
@@ -35,6 +36,10 @@ export function DockerSection({ subnets, reloadKey }: Props) {
   const networks = useApi(() => (ready ? api.dockerNetworks() : Promise.resolve(undefined)), [reloadKey, ready]);
   const conflicts = useApi(() => (ready ? api.dockerConflicts() : Promise.resolve(undefined)), [reloadKey, ready]);
   const conflictList = useMemo(() => conflicts.data?.results ?? [], [conflicts.data]);
+  const outdated = useMemo(
+    () => (containers.data?.results ?? []).filter((c) => c.image_update?.status === 'update_available').length,
+    [containers.data]
+  );
   const conflictsByPool = useMemo(() => {
     const m = new Map<string, DockerConflict>();
     conflictList.forEach((c) => m.set(conflictKey(c.endpoint, c.network, c.cidr), c));
@@ -86,7 +91,14 @@ export function DockerSection({ subnets, reloadKey }: Props) {
                   {e.running} running / {e.containers}
                 </td>
                 <td className={styles.num}>{e.networks}</td>
-                <td title={formatDateTime(e.last_sync_at)}>{timeAgo(e.last_sync_at)}</td>
+                <td title={formatDateTime(e.last_sync_at)}>
+                  {timeAgo(e.last_sync_at)}
+                  {e.images_checked_at && (
+                    <div className={styles.sub} title={formatDateTime(e.images_checked_at)}>
+                      images checked {timeAgo(e.images_checked_at)}
+                    </div>
+                  )}
+                </td>
                 <td className={cx(e.last_error && styles.errorText)}>{e.last_error ?? '–'}</td>
                 <td>
                   <RowDashboardButton integration="docker" name={e.name} vars={{ endpoint: e.name }} />
@@ -117,6 +129,16 @@ export function DockerSection({ subnets, reloadKey }: Props) {
           <Text element="h3" variant="h5">
             Containers
           </Text>
+          {outdated > 0 && (
+            <div data-testid={testIds.infra.imageUpdatesSummary}>
+              <Text color="secondary">
+                {outdated === 1
+                  ? '1 running container has an image update available'
+                  : `${outdated} running containers have an image update available`}{' '}
+                (the registry serves a newer build under its tag; Lanscape only reports it).
+              </Text>
+            </div>
+          )}
           <ListStatus
             state={containers}
             errorTitle="Cannot load the containers"
@@ -150,8 +172,11 @@ export function DockerSection({ subnets, reloadKey }: Props) {
                       )}
                     </td>
                     <td>{c.endpoint}</td>
-                    <td className={styles.image} title={c.image}>
-                      {c.image}
+                    <td>
+                      <div className={styles.image} title={c.image}>
+                        {c.image}
+                      </div>
+                      <ImageUpdate check={c.image_update} testId={imageUpdateTestId(c.endpoint, c.name)} />
                     </td>
                     <td>
                       <ContainerStatePill state={c.state} exitCode={c.exit_code} />
