@@ -10,6 +10,7 @@ import { DiscoveryService } from '../src/discovery/service.js';
 import { IpamService } from '../src/ipam/service.js';
 import { type Db, openDb } from '../src/store/db.js';
 import { tempDir } from './helpers/exporter.js';
+import { fakeEcho } from './helpers/echo.js';
 
 const HOUR = 3_600_000;
 const actor = { name: 'test' };
@@ -24,7 +25,12 @@ const network = {
 };
 
 function build(overrides: Record<string, string> = {}) {
-  const config = loadConfig({ LANSCAPE_SCAN_DOWN_AFTER: '2', LANSCAPE_SCAN_RETRIES: '0', ...overrides });
+  const config = loadConfig({
+    LANSCAPE_SCAN_DOWN_AFTER: '2',
+    LANSCAPE_SCAN_RETRIES: '0',
+    LANSCAPE_SCAN_TIMEOUT_MS: '50',
+    ...overrides,
+  });
   const ipam = new IpamService(db, () => clock);
   const discovery = new DiscoveryService(
     db,
@@ -32,13 +38,11 @@ function build(overrides: Record<string, string> = {}) {
     config,
     {
       icmp: () => ({ up: true }),
-      createPinger: () => ({
-        ping(target, done) {
+      openEchoSocket: () =>
+        fakeEcho((target) => {
           network.pinged.push(target);
-          setImmediate(() => done(network.alive.has(target) ? 0.001 : null));
-        },
-        close() {},
-      }),
+          return network.alive.has(target) ? 1 : null;
+        }).socket,
       readNeighbours: () => new Map(),
       openPorts: async (jobs) =>
         new Map(jobs.map((j) => [j.address, (network.open.get(j.address) ?? []).filter((p) => j.ports.includes(p))])),

@@ -12,7 +12,7 @@ import type { HostRow } from './store.js';
 /**
  * Records one sweep in a single transaction: observations and history for every tracked address
  * (known to IPAM, alive now, or seen before), events on changes, IPAM rows for new devices.
- * Returns the alive addresses.
+ * Returns the alive addresses. `neighbours`: MACs by address (default: the IPv4 ARP table read now).
  */
 export function applySweep(
   ctx: DiscoveryContext,
@@ -20,10 +20,13 @@ export function applySweep(
   targets: readonly string[],
   alive: Map<string, number>,
   now: number,
+  neighbours?: ReadonlyMap<string, string>,
 ): string[] {
   const { store, ipam } = ctx;
-  const prefix = prefixOf(subnet);
-  const neighbours = prefix.family === 4 ? ctx.deps.readNeighbours() : new Map<string, string>();
+  if (!neighbours) {
+    const read = ctx.deps.readNeighbours(prefixOf(subnet).family);
+    neighbours = read instanceof Map ? read : new Map<string, string>();
+  }
   const swept = new Set(targets);
   return ctx.db
     .transaction(() => {

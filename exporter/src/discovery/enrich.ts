@@ -1,10 +1,148 @@
-// Enrichment of alive hosts after a sweep: open TCP ports (when due), PTR names (which also name
-// discovered IPAM rows), then nmap -sV service versions, one host at a time in the background.
+// Enrichment of alive hosts: open TCP ports (when due) and PTR names (which also name discovered
+// IPAM rows), gathered side by side from the end of the sweep pass under one time budget per
+// scan and recorded after the sweep is applied; then nmap -sV service versions, one host at a
+// time in the background. A resolver that does not answer is found out by the scan's first
+// lookup: the scan warns and looks up nothing else, so it costs one timeout, not one per host.
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import type { SubnetRow } from '../ipam/store.js';
 import { DISCOVERY_ACTOR, type DiscoveryContext } from './context.js';
 import { type PortSpec, type StoredPort, parsePorts } from './core/ports.js';
 import type { NmapHost } from './nmap.js';
+import type { ScanPhaseView, ScanWarningView } from './schemas.js';
+
+/** PTR lookups in flight at once per scan (the resolver adapter has its own cap too). */
+const NAME_CONCURRENCY = 16;
+
+export interface Enriched {
+  open: Map<string, number[]>;
+  names: Map<string, string | null>;
+  phases: ScanPhaseView[];
+  warnings: ScanWarningView[];
+}
+
+/** One scan's enrichment: add() hosts as the sweep finds them, then finish(). */
+export class ScanEnrichment {
+  private readonly open = new Map<string, number[]>();
+  private readonly names = new Map<string, string | null>();
+  private readonly warnings: ScanWarningView[] = [];
+  private readonly seen = new Set<string>();
+  private readonly jobs: Promise<void>[] = [];
+  private readonly started = performance.now();
+  private resolverUsable: Promise<boolean> | null = null;
+  private ports = { end: 0, hosts: 0, used: false, late: 0 };
+  private lookups = { end: 0, hosts: 0, used: false, late: 0 };
+
+  /** @param deadline performance.now() ms after which nothing new starts and stragglers are dropped */
+  constructor(
+    private readonly ctx: DiscoveryContext,
+    private readonly portSpecs: readonly PortSpec[],
+    private readonly deadline: number,
+  ) {}
+
+  /** Starts port checks and PTR lookups of these hosts (each host at most once per scan). */
+  add(addresses: readonly string[]): void {
+    const fresh = addresses.filter((a) => !this.seen.has(a));
+    if (fresh.length === 0) return;
+    for (const a of fresh) this.seen.add(a);
+    this.jobs.push(this.checkPorts(fresh), this.lookUpNames(fresh));
+  }
+
+  async finish(): Promise<Enriched> {
+    await Promise.all(this.jobs);
+    const phases: ScanPhaseView[] = [];
+    const secs = (end: number) => Math.round(Math.max(0, end - this.started)) / 1000;
+    if (this.ports.used) phases.push({ phase: 'ports', seconds: secs(this.ports.end), hosts: this.ports.hosts });
+    if (this.lookups.used) phases.push({ phase: 'names', seconds: secs(this.lookups.end), hosts: this.lookups.hosts });
+    const budget = this.ctx.scan.enrich_budget_seconds;
+    if (this.ports.late > 0)
+      this.warnings.push({
+        kind: 'ports_budget',
+        message: `port checks of ${this.ports.late} hosts did not fit the scan's budget (scan.enrich_budget_seconds = ${budget}); the next scan checks them`,
+      });
+    if (this.lookups.late > 0)
+      this.warnings.push({
+        kind: 'names_budget',
+        message: `PTR lookups of ${this.lookups.late} hosts did not fit the scan's budget (scan.enrich_budget_seconds = ${budget}); the next scan looks them up`,
+      });
+    return { open: this.open, names: this.names, phases, warnings: this.warnings };
+  }
+
+  private async checkPorts(addresses: string[]): Promise<void> {
+    const { ctx } = this;
+    const cfg = ctx.scan;
+    if (this.portSpecs.length === 0) return;
+    const now = ctx.now();
+    const due = addresses.filter((a) => {
+      const h = ctx.store.host(ipKey(parseIp(a)));
+      return !h?.ports_checked_at || now - h.ports_checked_at >= cfg.port_interval_seconds * 1000;
+    });
+    if (due.length === 0) return;
+    this.ports.used = true;
+    const open = await ctx.deps.openPorts(
+      due.map((address) => ({ address, ports: this.portSpecs.map((p) => p.port) })),
+      { timeoutMs: cfg.port_timeout_ms, concurrency: cfg.port_concurrency, deadline: this.deadline },
+    );
+    for (const [address, ports] of open) this.open.set(address, ports);
+    this.ports.hosts += open.size;
+    this.ports.late += due.length - open.size;
+    this.ports.end = Math.max(this.ports.end, performance.now());
+  }
+
+  private async lookUpNames(addresses: string[]): Promise<void> {
+    const rdns = this.ctx.deps.reverseDns;
+    if (!rdns) return;
+    this.lookups.used = true;
+    let rest = addresses;
+    if (!this.resolverUsable) {
+      // The probe: addresses one by one until one is not in the cache; its answer says whether
+      // the resolver answers at all.
+      let i = 0;
+      this.resolverUsable = (async () => {
+        while (i < addresses.length && performance.now() < this.deadline) {
+          const address = addresses[i++]!;
+          const r = rdns.resolve
+            ? await rdns.resolve(address)
+            : { name: await rdns.lookup(address), answered: true, cached: false };
+          this.names.set(address, r.name);
+          this.lookups.hosts += 1;
+          if (r.cached) continue;
+          if (!r.answered) {
+            this.warnings.push({
+              kind: 'resolver_unreachable',
+              message: `reverse DNS: the resolver did not answer the PTR query for ${address} (timeout or refused); this scan looks up no other names`,
+            });
+          }
+          return r.answered;
+        }
+        return true;
+      })();
+      const usable = await this.resolverUsable;
+      rest = addresses.slice(i);
+      if (!usable) {
+        this.lookups.end = Math.max(this.lookups.end, performance.now());
+        return;
+      }
+    } else if (!(await this.resolverUsable)) return;
+    let next = 0;
+    const worker = async () => {
+      while (next < rest.length && performance.now() < this.deadline) {
+        const address = rest[next++]!;
+        const name = await rdns.lookup(address);
+        if (performance.now() <= this.deadline) this.names.set(address, name);
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, this.deadline - performance.now()));
+    });
+    await Promise.race([Promise.all(Array.from({ length: Math.min(NAME_CONCURRENCY, rest.length) }, worker)), cut]);
+    clearTimeout(timer);
+    const looked = rest.filter((a) => this.names.has(a)).length;
+    this.lookups.hosts += looked;
+    this.lookups.late += rest.length - looked;
+    this.lookups.end = Math.max(this.lookups.end, performance.now());
+  }
+}
 
 export class Enricher {
   private nmapBusy = false;
@@ -16,33 +154,22 @@ export class Enricher {
     private readonly stopping: () => boolean,
   ) {}
 
-  async enrich(subnet: SubnetRow, alive: string[]): Promise<void> {
+  /** A scan's enrichment, under the scan's budget from now. */
+  begin(): ScanEnrichment {
+    return new ScanEnrichment(this.ctx, this.ports, performance.now() + this.ctx.scan.enrich_budget_seconds * 1000);
+  }
+
+  /** Records what a scan's enrichment learned (one transaction), then starts nmap in the background. */
+  record(subnet: SubnetRow, alive: string[], found: Enriched): void {
     const { ctx } = this;
-    const cfg = ctx.scan;
-    const now = ctx.now();
-    const due = alive.filter((a) => {
-      const h = ctx.store.host(ipKey(parseIp(a)));
-      return !h?.ports_checked_at || now - h.ports_checked_at >= cfg.port_interval_seconds * 1000;
-    });
-    const [open, names] = await Promise.all([
-      due.length > 0 && this.ports.length > 0
-        ? ctx.deps.openPorts(
-            due.map((address) => ({ address, ports: this.ports.map((p) => p.port) })),
-            { timeoutMs: cfg.port_timeout_ms, concurrency: cfg.port_concurrency },
-          )
-        : Promise.resolve(new Map<string, number[]>()),
-      ctx.deps.reverseDns
-        ? Promise.all(alive.map(async (a) => [a, await ctx.deps.reverseDns!.lookup(a)] as const))
-        : Promise.resolve([] as (readonly [string, string | null])[]),
-    ]);
     const at = ctx.now();
     ctx.db
       .transaction(() => {
-        for (const [address, ports] of open) this.recordPorts(subnet, address, ports, at);
-        for (const [address, ptr] of names) this.recordPtr(subnet, address, ptr, at);
+        for (const [address, ports] of found.open) this.recordPorts(subnet, address, ports, at);
+        for (const [address, ptr] of found.names) this.recordPtr(subnet, address, ptr, at);
       })
       .immediate();
-    if (ctx.deps.nmap && cfg.nmap) void this.runNmap(alive);
+    if (ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(alive);
   }
 
   private recordPorts(subnet: SubnetRow, address: string, ports: number[], at: number): void {
