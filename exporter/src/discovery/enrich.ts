@@ -27,10 +27,10 @@ export class ScanEnrichment {
   private readonly warnings: ScanWarningView[] = [];
   private readonly seen = new Set<string>();
   private readonly jobs: Promise<void>[] = [];
-  private readonly started = performance.now();
   private resolverUsable: Promise<boolean> | null = null;
-  private ports = { end: 0, hosts: 0, used: false, late: 0 };
-  private lookups = { end: 0, hosts: 0, used: false, late: 0 };
+  // From the first host handed over to the last answer: phases run side by side with the retry passes.
+  private ports = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
+  private lookups = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
 
   /** @param deadline performance.now() ms after which nothing new starts and stragglers are dropped */
   constructor(
@@ -50,9 +50,9 @@ export class ScanEnrichment {
   async finish(): Promise<Enriched> {
     await Promise.all(this.jobs);
     const phases: ScanPhaseView[] = [];
-    const secs = (end: number) => Math.round(Math.max(0, end - this.started)) / 1000;
-    if (this.ports.used) phases.push({ phase: 'ports', seconds: secs(this.ports.end), hosts: this.ports.hosts });
-    if (this.lookups.used) phases.push({ phase: 'names', seconds: secs(this.lookups.end), hosts: this.lookups.hosts });
+    const secs = (p: { start: number; end: number }) => Math.round(Math.max(0, p.end - p.start)) / 1000;
+    if (this.ports.used) phases.push({ phase: 'ports', seconds: secs(this.ports), hosts: this.ports.hosts });
+    if (this.lookups.used) phases.push({ phase: 'names', seconds: secs(this.lookups), hosts: this.lookups.hosts });
     const budget = this.ctx.scan.enrich_budget_seconds;
     if (this.ports.late > 0)
       this.warnings.push({
@@ -77,6 +77,7 @@ export class ScanEnrichment {
       return !h?.ports_checked_at || now - h.ports_checked_at >= cfg.port_interval_seconds * 1000;
     });
     if (due.length === 0) return;
+    if (!this.ports.used) this.ports.start = performance.now();
     this.ports.used = true;
     const open = await ctx.deps.openPorts(
       due.map((address) => ({ address, ports: this.portSpecs.map((p) => p.port) })),
@@ -91,6 +92,7 @@ export class ScanEnrichment {
   private async lookUpNames(addresses: string[]): Promise<void> {
     const rdns = this.ctx.deps.reverseDns;
     if (!rdns) return;
+    if (!this.lookups.used) this.lookups.start = performance.now();
     this.lookups.used = true;
     let rest = addresses;
     if (!this.resolverUsable) {

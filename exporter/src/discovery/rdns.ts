@@ -95,6 +95,7 @@ function positive(value: number | undefined, fallback: number, what: string): nu
 
 export class ReverseDns {
   readonly #resolver: dnsPromises.Resolver;
+  readonly #timeoutMs: number;
   readonly #ttlMs: number;
   readonly #negativeTtlMs: number;
   readonly #concurrency: number;
@@ -109,6 +110,7 @@ export class ReverseDns {
 
   constructor(opts: ReverseDnsOptions = {}) {
     const timeoutMs = positive(opts.timeoutMs, 2000, 'timeoutMs');
+    this.#timeoutMs = timeoutMs;
     this.#ttlMs = positive(opts.ttlSeconds, 3600, 'ttlSeconds') * 1000;
     this.#negativeTtlMs = positive(opts.negativeTtlSeconds, 600, 'negativeTtlSeconds') * 1000;
     const concurrency = opts.concurrency ?? 16;
@@ -173,7 +175,7 @@ export class ReverseDns {
     try {
       this.#queries++;
       try {
-        const answers = await this.#resolver.resolvePtr(key);
+        const answers = await this.#withTimeout(this.#resolver.resolvePtr(key));
         this.#healthy = true;
         answered = true;
         for (const raw of answers) {
@@ -190,6 +192,22 @@ export class ReverseDns {
     }
     this.#store(key, name);
     return { name, answered };
+  }
+
+  /**
+   * c-ares stretches its timeout (about 2.9 s for 2000 ms and one try): the answer is awaited
+   * for timeoutMs at most; a query still open then counts as a timeout (it ends by itself).
+   */
+  #withTimeout<T>(query: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(Object.assign(new Error('PTR query timed out'), { code: dnsPromises.TIMEOUT })),
+        this.#timeoutMs,
+      );
+    });
+    query.catch(() => {}); // a query that loses the race may still fail later
+    return Promise.race([query, expired]).finally(() => clearTimeout(timer));
   }
 
   #store(key: string, name: string | null): void {

@@ -164,6 +164,32 @@ export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab>
   return lab;
 }
 
+/**
+ * Packet loss on the lab router, towards the routed hosts (what `tc qdisc add dev gw1 root netem
+ * loss P%` does; netem is not in every kernel, so it is iptables in the router's namespace):
+ *   { percent: 5 }  each echo request to a routed host is dropped with probability 5 %
+ *   { firstTry: true }  each routed host's first echo request is dropped, later ones pass
+ *   {}  no loss
+ */
+export async function routerLoss(lab: Lab, loss: { percent?: number; firstTry?: boolean }): Promise<void> {
+  const ipt = (...args: string[]) => lab.exec(lab.ns.gw, ['iptables', ...args]);
+  const must = async (p: Promise<CommandResult>) => {
+    const r = await p;
+    if (r.code !== 0) throw new Error(`iptables failed: ${r.stderr.trim()}`);
+  };
+  await must(ipt('-F', 'FORWARD'));
+  const echo = ['-A', 'FORWARD', '-o', 'gw1', '-p', 'icmp', '--icmp-type', 'echo-request'];
+  if (loss.percent) {
+    await must(
+      ipt(...echo, '-m', 'statistic', '--mode', 'random', '--probability', String(loss.percent / 100), '-j', 'DROP'),
+    );
+  }
+  if (loss.firstTry) {
+    await must(ipt(...echo, '-m', 'recent', '--name', 'tried', '--rdest', '--rcheck', '-j', 'ACCEPT'));
+    await must(ipt(...echo, '-m', 'recent', '--name', 'tried', '--rdest', '--set', '-j', 'DROP'));
+  }
+}
+
 /** For tests: skip when not root or `ip` is missing, locally; throw under CI=true (CI must run every test). */
 export function requireLab(t: TestContext): boolean {
   let reason: string | undefined;
