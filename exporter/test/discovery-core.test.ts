@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { withServiceNames } from '../src/discovery/core/ports.js';
 import { type HostState, observe } from '../src/discovery/core/status.js';
-import { sweep } from '../src/discovery/core/sweep.js';
+import { ipv4Index, sweep } from '../src/discovery/core/sweep.js';
 import { SweepTooLargeError, sweepTargets } from '../src/discovery/core/targets.js';
 import { parseIpNeighJson, parseProcNetArp } from '../src/discovery/neighbours.js';
 import { vendorOf } from '../src/discovery/oui.js';
@@ -76,6 +76,17 @@ describe('sweep', () => {
     const r = await run;
     assert.deepEqual([...r.alive.keys()], ['10.9.0.2']);
     assert.equal(r.mismatched, 1);
+  });
+
+  it('ipv4Index finds the target of a reply by arithmetic, and nothing outside the targets', () => {
+    const all = targets(600);
+    const indexOf = ipv4Index(all);
+    assert.equal(indexOf('10.9.0.0'), 0);
+    assert.equal(indexOf('10.9.2.87'), 599);
+    assert.equal(indexOf('10.9.2.88'), -1);
+    assert.equal(indexOf('10.8.255.255'), -1);
+    assert.equal(indexOf('10.9.0.07'), -1, 'another spelling is not a target');
+    assert.equal(indexOf('fd00::1'), -1);
   });
 
   it('waits while the socket is busy, then sends', async () => {

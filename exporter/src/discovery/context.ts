@@ -24,7 +24,7 @@ export interface DiscoveryDeps {
    */
   openPorts: (
     jobs: { address: string; ports: number[] }[],
-    o: { timeoutMs: number; concurrency: number; deadline?: number },
+    o: { timeoutMs: number; concurrency: number; deadline?: number; limit?: () => number },
   ) => Promise<Map<string, number[]>>;
   reverseDns: ReverseLookup | null;
   nmap: { available(): Promise<boolean>; run(address: string, ports: number[]): Promise<NmapHost | null> } | null;

@@ -12,6 +12,11 @@ import type { ScanPhaseView, ScanWarningView } from './schemas.js';
 
 /** PTR lookups in flight at once per scan (the resolver adapter has its own cap too). */
 const NAME_CONCURRENCY = 16;
+/**
+ * Port checks at once while the sweep's retry passes run: connections are work on the event
+ * loop the sweep's pacer shares; scan.port_concurrency applies once the sweep is over.
+ */
+const PORTS_WHILE_SWEEPING = 16;
 
 export interface Enriched {
   open: Map<string, number[]>;
@@ -28,6 +33,7 @@ export class ScanEnrichment {
   private readonly seen = new Set<string>();
   private readonly jobs: Promise<void>[] = [];
   private resolverUsable: Promise<boolean> | null = null;
+  private sweeping = true;
   // From the first host handed over to the last answer: phases run side by side with the retry passes.
   private ports = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
   private lookups = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
@@ -38,6 +44,11 @@ export class ScanEnrichment {
     private readonly portSpecs: readonly PortSpec[],
     private readonly deadline: number,
   ) {}
+
+  /** The sweep is over: port checks may use scan.port_concurrency. */
+  sweepDone(): void {
+    this.sweeping = false;
+  }
 
   /** Starts port checks and PTR lookups of these hosts (each host at most once per scan). */
   add(addresses: readonly string[]): void {
@@ -81,7 +92,12 @@ export class ScanEnrichment {
     this.ports.used = true;
     const open = await ctx.deps.openPorts(
       due.map((address) => ({ address, ports: this.portSpecs.map((p) => p.port) })),
-      { timeoutMs: cfg.port_timeout_ms, concurrency: cfg.port_concurrency, deadline: this.deadline },
+      {
+        timeoutMs: cfg.port_timeout_ms,
+        concurrency: cfg.port_concurrency,
+        deadline: this.deadline,
+        limit: () => (this.sweeping ? PORTS_WHILE_SWEEPING : cfg.port_concurrency),
+      },
     );
     for (const [address, ports] of open) this.open.set(address, ports);
     this.ports.hosts += open.size;

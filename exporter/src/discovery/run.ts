@@ -5,7 +5,7 @@
 import { prefixOf } from '../ipam/core/prefix.js';
 import { applySweep } from './apply.js';
 import type { DiscoveryContext, SweepReport } from './context.js';
-import { type SweepResult, sweep } from './core/sweep.js';
+import { type SweepResult, ipv4Index, sweep } from './core/sweep.js';
 import { sweepTargets } from './core/targets.js';
 import type { Enricher } from './enrich.js';
 import { maintainHistory } from './history.js';
@@ -71,6 +71,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
       pps: cfg.pps,
       timeoutMs: cfg.timeout_ms,
       retries: cfg.retries,
+      ...(prefix.family === 4 ? { indexOf: ipv4Index(targets) } : {}),
       onProgress: (sent, most) => {
         scan.progress = most === 0 ? 0.8 : 0.8 * Math.min(1, sent / most);
         scan.sent = sent;
@@ -83,6 +84,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     return fail(`sweep failed: ${(e as Error).message}`);
   } finally {
     socket.close();
+    enrichment.sweepDone();
   }
   for (const p of result.passes) {
     phases.push({
@@ -99,7 +101,18 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   scan.alive = result.alive.size;
   const now = ctx.now();
   const neighbours = await ctx.deps.readNeighbours(prefix.family);
+  const applying = performance.now();
   const aliveHosts = applySweep(ctx, current, targets, result.alive, now, neighbours);
+  ctx.logger.info(
+    {
+      subnet: current.cidr,
+      scan: scan.id,
+      alive: aliveHosts.length,
+      sweep_seconds: result.seconds,
+      apply_ms: Math.round(performance.now() - applying),
+    },
+    'sweep applied',
+  );
   // Alive hosts and MACs are recorded: visible in the API and metrics while enrichment goes on.
   scan.progress = 0.85;
   scan.phases = JSON.stringify(phases);
