@@ -12,9 +12,11 @@ import type { ScanPhaseView, ScanWarningView } from './schemas.js';
 
 /** PTR lookups in flight at once per scan (the resolver adapter has its own cap too). */
 const NAME_CONCURRENCY = 16;
+/** Connections at once per host; a scan checks scan.port_concurrency / this many hosts at once. */
+const PORTS_PER_HOST = 8;
 /**
- * Port checks at once while the sweep's retry passes run: connections are work on the event
- * loop the sweep's pacer shares; scan.port_concurrency applies once the sweep is over.
+ * Port-check connections at once while the sweep runs: connections are work on the event loop
+ * the sweep's pacer shares; scan.port_concurrency applies once the sweep is over.
  */
 const PORTS_WHILE_SWEEPING = 16;
 
@@ -25,20 +27,28 @@ export interface Enriched {
   warnings: ScanWarningView[];
 }
 
-/** One scan's enrichment: add() hosts as the sweep finds them, then finish(). */
+/**
+ * One scan's enrichment: add() hosts as the sweep finds them (each host once), then finish().
+ * Two queues with bounded worker pools: port checks (a host at a time per worker) and PTR
+ * lookups, whose first uncached lookup is the scan's probe of the resolver.
+ */
 export class ScanEnrichment {
   private readonly open = new Map<string, number[]>();
   private readonly names = new Map<string, string | null>();
   private readonly warnings: ScanWarningView[] = [];
   private readonly seen = new Set<string>();
+  private readonly portQueue: string[] = [];
+  private readonly nameQueue: string[] = [];
   private readonly jobs: Promise<void>[] = [];
-  private resolverUsable: Promise<boolean> | null = null;
+  private portWorkers = 0;
+  private nameWorkers = 0;
+  private resolver: 'unknown' | 'probing' | 'up' | 'down' = 'unknown';
   private sweeping = true;
-  // From the first host handed over to the last answer: phases run side by side with the retry passes.
-  private ports = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
-  private lookups = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
+  // From the first host handed over to the last answer: phases run side by side with the sweep.
+  private readonly ports = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
+  private readonly lookups = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
 
-  /** @param deadline performance.now() ms after which nothing new starts and stragglers are dropped */
+  /** @param deadline performance.now() ms after which no check or lookup starts */
   constructor(
     private readonly ctx: DiscoveryContext,
     private readonly portSpecs: readonly PortSpec[],
@@ -48,18 +58,31 @@ export class ScanEnrichment {
   /** The sweep is over: port checks may use scan.port_concurrency. */
   sweepDone(): void {
     this.sweeping = false;
+    this.pump();
   }
 
-  /** Starts port checks and PTR lookups of these hosts (each host at most once per scan). */
+  /** Queues port checks (when due) and PTR lookups of these hosts; each host at most once per scan. */
   add(addresses: readonly string[]): void {
-    const fresh = addresses.filter((a) => !this.seen.has(a));
-    if (fresh.length === 0) return;
-    for (const a of fresh) this.seen.add(a);
-    this.jobs.push(this.checkPorts(fresh), this.lookUpNames(fresh));
+    const { ctx } = this;
+    const now = ctx.now();
+    for (const a of addresses) {
+      if (this.seen.has(a)) continue;
+      this.seen.add(a);
+      if (this.portSpecs.length > 0) {
+        const h = ctx.store.host(ipKey(parseIp(a)));
+        if (!h?.ports_checked_at || now - h.ports_checked_at >= ctx.scan.port_interval_seconds * 1000)
+          this.portQueue.push(a);
+      }
+      if (ctx.deps.reverseDns) this.nameQueue.push(a);
+    }
+    this.pump();
   }
 
   async finish(): Promise<Enriched> {
-    await Promise.all(this.jobs);
+    this.sweepDone();
+    while (this.jobs.length > 0) await Promise.all(this.jobs.splice(0));
+    this.ports.late += this.portQueue.length;
+    if (this.resolver !== 'down') this.lookups.late += this.nameQueue.length;
     const phases: ScanPhaseView[] = [];
     const secs = (p: { start: number; end: number }) => Math.round(Math.max(0, p.end - p.start)) / 1000;
     if (this.ports.used) phases.push({ phase: 'ports', seconds: secs(this.ports), hosts: this.ports.hosts });
@@ -78,87 +101,102 @@ export class ScanEnrichment {
     return { open: this.open, names: this.names, phases, warnings: this.warnings };
   }
 
-  private async checkPorts(addresses: string[]): Promise<void> {
-    const { ctx } = this;
-    const cfg = ctx.scan;
-    if (this.portSpecs.length === 0) return;
-    const now = ctx.now();
-    const due = addresses.filter((a) => {
-      const h = ctx.store.host(ipKey(parseIp(a)));
-      return !h?.ports_checked_at || now - h.ports_checked_at >= cfg.port_interval_seconds * 1000;
-    });
-    if (due.length === 0) return;
-    if (!this.ports.used) this.ports.start = performance.now();
-    this.ports.used = true;
-    const open = await ctx.deps.openPorts(
-      due.map((address) => ({ address, ports: this.portSpecs.map((p) => p.port) })),
-      {
-        timeoutMs: cfg.port_timeout_ms,
-        concurrency: cfg.port_concurrency,
-        deadline: this.deadline,
-        limit: () => (this.sweeping ? PORTS_WHILE_SWEEPING : cfg.port_concurrency),
-      },
-    );
-    for (const [address, ports] of open) this.open.set(address, ports);
-    this.ports.hosts += open.size;
-    this.ports.late += due.length - open.size;
-    this.ports.end = Math.max(this.ports.end, performance.now());
+  private portWorkerLimit(): number {
+    const connections = this.sweeping ? PORTS_WHILE_SWEEPING : this.ctx.scan.port_concurrency;
+    return Math.max(1, Math.floor(connections / PORTS_PER_HOST));
   }
 
-  private async lookUpNames(addresses: string[]): Promise<void> {
-    const rdns = this.ctx.deps.reverseDns;
-    if (!rdns) return;
+  /** Starts workers for what is queued, within the pools. */
+  private pump(): void {
+    if (performance.now() >= this.deadline) return;
+    while (this.portQueue.length > 0 && this.portWorkers < this.portWorkerLimit()) {
+      this.portWorkers++;
+      this.jobs.push(this.portWorker());
+    }
+    if (this.nameQueue.length === 0) return;
+    if (this.resolver === 'unknown') {
+      this.resolver = 'probing';
+      this.jobs.push(this.probe());
+      return;
+    }
+    if (this.resolver !== 'up') return;
+    while (this.nameQueue.length > 0 && this.nameWorkers < NAME_CONCURRENCY) {
+      this.nameWorkers++;
+      this.jobs.push(this.nameWorker());
+    }
+  }
+
+  private async portWorker(): Promise<void> {
+    const cfg = this.ctx.scan;
+    const ports = this.portSpecs.map((p) => p.port);
+    if (!this.ports.used) this.ports.start = performance.now();
+    this.ports.used = true;
+    try {
+      while (this.portQueue.length > 0 && performance.now() < this.deadline) {
+        const address = this.portQueue.shift()!;
+        const found = await this.ctx.deps.openPorts([{ address, ports }], {
+          timeoutMs: cfg.port_timeout_ms,
+          concurrency: Math.min(PORTS_PER_HOST, cfg.port_concurrency),
+          deadline: this.deadline,
+        });
+        const open = found.get(address);
+        if (open) {
+          this.open.set(address, open);
+          this.ports.hosts += 1;
+        } else this.ports.late += 1;
+        this.ports.end = Math.max(this.ports.end, performance.now());
+      }
+    } finally {
+      this.portWorkers--;
+    }
+  }
+
+  /**
+   * Looks up queued addresses one by one until one is not in the cache: whether a server answered
+   * that query says whether the resolver is usable for the rest of the scan.
+   */
+  private async probe(): Promise<void> {
+    const rdns = this.ctx.deps.reverseDns!;
     if (!this.lookups.used) this.lookups.start = performance.now();
     this.lookups.used = true;
-    let rest = addresses;
-    if (!this.resolverUsable) {
-      // The probe: addresses one by one until one is not in the cache; its answer says whether
-      // the resolver answers at all.
-      let i = 0;
-      this.resolverUsable = (async () => {
-        while (i < addresses.length && performance.now() < this.deadline) {
-          const address = addresses[i++]!;
-          const r = rdns.resolve
-            ? await rdns.resolve(address)
-            : { name: await rdns.lookup(address), answered: true, cached: false };
-          this.names.set(address, r.name);
-          this.lookups.hosts += 1;
-          if (r.cached) continue;
-          if (!r.answered) {
-            this.warnings.push({
-              kind: 'resolver_unreachable',
-              message: `reverse DNS: the resolver did not answer the PTR query for ${address} (timeout or refused); this scan looks up no other names`,
-            });
-          }
-          return r.answered;
-        }
-        return true;
-      })();
-      const usable = await this.resolverUsable;
-      rest = addresses.slice(i);
-      if (!usable) {
-        this.lookups.end = Math.max(this.lookups.end, performance.now());
+    let asked = false;
+    while (this.nameQueue.length > 0 && performance.now() < this.deadline) {
+      const address = this.nameQueue.shift()!;
+      const r = rdns.resolve
+        ? await rdns.resolve(address)
+        : { name: await rdns.lookup(address), answered: true, cached: false };
+      this.names.set(address, r.name);
+      this.lookups.hosts += 1;
+      this.lookups.end = Math.max(this.lookups.end, performance.now());
+      if (r.cached) continue;
+      asked = true;
+      if (!r.answered) {
+        this.resolver = 'down';
+        this.warnings.push({
+          kind: 'resolver_unreachable',
+          message: `reverse DNS: the resolver did not answer the PTR query for ${address} (timeout or refused); this scan looks up no other names`,
+        });
         return;
       }
-    } else if (!(await this.resolverUsable)) return;
-    let next = 0;
-    const worker = async () => {
-      while (next < rest.length && performance.now() < this.deadline) {
-        const address = rest[next++]!;
-        const name = await rdns.lookup(address);
-        if (performance.now() <= this.deadline) this.names.set(address, name);
+      break;
+    }
+    this.resolver = asked ? 'up' : 'unknown';
+    this.pump();
+  }
+
+  private async nameWorker(): Promise<void> {
+    const rdns = this.ctx.deps.reverseDns!;
+    try {
+      // A lookup started before the deadline may end after it, by at most the resolver's timeout.
+      while (this.nameQueue.length > 0 && performance.now() < this.deadline) {
+        const address = this.nameQueue.shift()!;
+        this.names.set(address, await rdns.lookup(address));
+        this.lookups.hosts += 1;
+        this.lookups.end = Math.max(this.lookups.end, performance.now());
       }
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const cut = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, this.deadline - performance.now()));
-    });
-    await Promise.race([Promise.all(Array.from({ length: Math.min(NAME_CONCURRENCY, rest.length) }, worker)), cut]);
-    clearTimeout(timer);
-    const looked = rest.filter((a) => this.names.has(a)).length;
-    this.lookups.hosts += looked;
-    this.lookups.late += rest.length - looked;
-    this.lookups.end = Math.max(this.lookups.end, performance.now());
+    } finally {
+      this.nameWorkers--;
+    }
   }
 }
 

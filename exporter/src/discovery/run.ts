@@ -63,7 +63,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     return fail(`cannot open an ICMP socket: ${(e as Error).message}`);
   }
   const phases: ScanPhaseView[] = [];
-  // Port checks and names start with the hosts of the sweep pass, while the retry passes run.
+  // Port checks and names start with each host's first answer, while the sweep goes on.
   const enrichment = steps.enricher.begin();
   let result: SweepResult;
   try {
@@ -76,9 +76,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
         scan.progress = most === 0 ? 0.8 : 0.8 * Math.min(1, sent / most);
         scan.sent = sent;
       },
-      onPassSent: (pass, alive) => {
-        if (pass === 0) enrichment.add([...alive.keys()]);
-      },
+      onAlive: (target) => enrichment.add([target]),
     });
   } catch (e) {
     return fail(`sweep failed: ${(e as Error).message}`);

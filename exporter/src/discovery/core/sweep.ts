@@ -35,8 +35,8 @@ export interface SweepOptions {
   readonly seqBase?: number;
   /** called after every burst of sends: requests sent so far, and the most this sweep will send */
   readonly onProgress?: (sent: number, most: number) => void;
-  /** called when a pass has sent its last request (the retry pass, or the final wait, follows) */
-  readonly onPassSent?: (pass: number, alive: ReadonlyMap<string, number>) => void;
+  /** called for each target at its first answer */
+  readonly onAlive?: (target: string) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -115,6 +115,7 @@ export function sweep(targets: readonly string[], socket: EchoSocket, options: S
     alive.set(source, (performance.now() - sentAt[i]!) / 1000);
     unanswered -= 1;
     foundIn[sentIn[i]!]! += 1;
+    options.onAlive?.(source);
   });
 
   return new Promise<SweepResult>((resolve, reject) => {
@@ -155,7 +156,6 @@ export function sweep(targets: readonly string[], socket: EchoSocket, options: S
         // Skip what answered meanwhile; at the end of the list, the next pass.
         while (pos < listLength && list !== null && alive.has(targets[list[pos]!]!)) pos++;
         if (pos >= listLength) {
-          options.onPassSent?.(pass, alive);
           if (pass >= retries || next === null || nextLength === 0) {
             sending = false;
             break;
