@@ -124,7 +124,10 @@ export function sweep(targets: readonly string[], socket: EchoSocket, options: S
     let last = started;
     let sending = n > 0;
     const endPass = (now: number) => {
-      passes.push({ pass, seconds: (now - passStart) / 1000, sent: passSent, found: 0 });
+      const seconds = (now - passStart) / 1000;
+      // A retry pass that sent nothing (everyone answered meanwhile) was the last pass's wait.
+      if (pass > 0 && passSent === 0) (passes[passes.length - 1] as { seconds: number }).seconds += seconds;
+      else passes.push({ pass, seconds, sent: passSent, found: 0 });
       passStart = now;
       passSent = 0;
     };
