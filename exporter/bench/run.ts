@@ -3,6 +3,7 @@
 //   --list           list the benchmarks
 //   --profile DIR    write CPU profiles (child exporters and in-process sections) and print their top frames
 //   --tsx            run the exporter from src/ through tsx instead of building dist/ first
+//   --repeat N       rounds of the discovery sweeps (default 3; rows show the median round)
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,7 +16,7 @@ import { type Benchmark, type Row, Runner, type Suite, cpuSnapshot, foreignCpu, 
 /** Add a suite here and it is run, listed and selectable with --only. */
 const SUITES: readonly Suite[] = [ipamSuite, writesSuite, discoverySuite, availabilitySuite];
 
-const USAGE = 'usage: npm run bench -- [--only NAME]... [--list] [--profile DIR] [--tsx] [--with-fping]';
+const USAGE = 'usage: npm run bench -- [--only NAME]... [--list] [--profile DIR] [--tsx] [--with-fping] [--repeat N]';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     tsx: { type: 'boolean' },
     'with-fping': { type: 'boolean' },
+    repeat: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,

@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { registerDiscoveryMetrics } from './discovery/metrics.js';
-import { createPinger, probeIcmp } from './discovery/icmp.js';
+import { openEchoSocket, probeIcmp } from './discovery/icmp.js';
 import { readNeighbours } from './discovery/neighbours.js';
 import { nmapAvailable, runNmap } from './discovery/nmap.js';
 import { ReverseDns } from './discovery/rdns.js';
@@ -93,7 +93,7 @@ export async function startExporter(
     config,
     {
       icmp: probeIcmp,
-      createPinger,
+      openEchoSocket,
       readNeighbours,
       openPorts,
       reverseDns,

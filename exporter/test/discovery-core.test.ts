@@ -3,79 +3,117 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { withServiceNames } from '../src/discovery/core/ports.js';
 import { type HostState, observe } from '../src/discovery/core/status.js';
-import { type Pinger, sweep } from '../src/discovery/core/sweep.js';
+import { ipv4Index, sweep } from '../src/discovery/core/sweep.js';
 import { SweepTooLargeError, sweepTargets } from '../src/discovery/core/targets.js';
-import { parseProcNetArp } from '../src/discovery/neighbours.js';
+import { parseIpNeighJson, parseProcNetArp } from '../src/discovery/neighbours.js';
 import { vendorOf } from '../src/discovery/oui.js';
 import { parsePrefix } from '../src/ipam/core/prefix.js';
-
-/** Answers for `alive` after `delayMs`, times out the rest after `timeoutMs`; records every call. */
-function fakePinger(alive: Set<string>, delayMs = 2, timeoutMs = 30) {
-  const calls: { target: string; at: number }[] = [];
-  let inFlight = 0;
-  let maxInFlight = 0;
-  const start = performance.now();
-  const pinger: Pinger = {
-    ping(target, done) {
-      calls.push({ target, at: performance.now() - start });
-      inFlight += 1;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      const ok = alive.has(target);
-      setTimeout(
-        () => {
-          inFlight -= 1;
-          done(ok ? delayMs / 1000 : null);
-        },
-        ok ? delayMs : timeoutMs,
-      );
-    },
-  };
-  return { pinger, calls, max: () => maxInFlight };
-}
+import { fakeEcho } from './helpers/echo.js';
 
 const targets = (n: number) => Array.from({ length: n }, (_, i) => `10.9.${i >> 8}.${i & 255}`);
 
 describe('sweep', () => {
-  it('finds the alive targets and retries only the silent ones, through the pacer', async () => {
+  it('finds the alive targets and retries only the silent ones, in passes through the pacer', async () => {
     const all = targets(300);
     const alive = new Set(all.filter((_, i) => i % 7 === 0));
-    const fake = fakePinger(alive);
-    const r = await sweep(all, fake.pinger, { pps: 20_000, maxInFlight: 1000, retries: 2 });
+    const fake = fakeEcho((t) => (alive.has(t) ? 2 : null));
+    const r = await sweep(all, fake.socket, { pps: 20_000, timeoutMs: 30, retries: 2 });
     assert.deepEqual([...r.alive.keys()].sort(), [...alive].sort());
     assert.equal(r.sent, alive.size + (all.length - alive.size) * 3);
     assert.equal(fake.calls.length, r.sent);
     const perTarget = new Map<string, number>();
     for (const c of fake.calls) perTarget.set(c.target, (perTarget.get(c.target) ?? 0) + 1);
     assert.ok([...alive].every((a) => perTarget.get(a) === 1));
+    assert.deepEqual(
+      r.passes.map((p) => [p.pass, p.sent, p.found]),
+      [
+        [0, 300, alive.size],
+        [1, 300 - alive.size, 0],
+        [2, 300 - alive.size, 0],
+      ],
+    );
+    // A retry leaves no earlier than one timeout after the target's previous request.
+    const last = new Map<string, number>();
+    for (const c of fake.calls) {
+      const before = last.get(c.target);
+      if (before !== undefined) assert.ok(c.at - before >= 29, `${c.target} retried after ${c.at - before} ms`);
+      last.set(c.target, c.at);
+    }
   });
 
-  it('never sends faster than the rate', async () => {
-    const fake = fakePinger(new Set(), 1, 5);
+  it('a retry pass finds the hosts that missed the first request', async () => {
+    const all = targets(200);
+    // Every third host drops its first request.
+    const fake = fakeEcho((t, attempt) => (all.indexOf(t) % 3 === 0 && attempt === 0 ? null : 1));
+    const r = await sweep(all, fake.socket, { pps: 50_000, timeoutMs: 20, retries: 1 });
+    assert.equal(r.alive.size, 200);
+    assert.equal(r.passes[1]!.found, 67);
+  });
+
+  it('is paced by the rate alone, the retry pass following the first one directly', async () => {
+    // 600 silent targets at 2,000 pps: 0.3 s per pass, timeout 0.1 s: two passes back to back,
+    // then one timeout: 0.7 s, whatever the requests outstanding.
+    const fake = fakeEcho(() => null);
     const pps = 2000;
-    const r = await sweep(targets(600), fake.pinger, { pps, maxInFlight: 10_000, retries: 0 });
-    assert.ok(r.seconds >= (600 / pps) * 0.95, `600 requests at ${pps}/s took ${r.seconds} s`);
+    const r = await sweep(targets(600), fake.socket, { pps, timeoutMs: 100, retries: 1 });
+    assert.equal(r.sent, 1200);
+    assert.ok(r.seconds >= 0.69 && r.seconds < 0.9, `took ${r.seconds} s`);
     // Request i may not leave before i/pps seconds (one tick of slack).
     for (const [i, c] of fake.calls.entries()) assert.ok(c.at >= (i / pps) * 1000 - 3, `request ${i} at ${c.at} ms`);
   });
 
-  it('keeps the in-flight cap', async () => {
-    const fake = fakePinger(new Set(), 1, 20);
-    await sweep(targets(500), fake.pinger, { pps: 100_000, maxInFlight: 25, retries: 0 });
-    assert.equal(fake.max(), 25);
+  it("counts a reply only from the target it was sent to, with that target's sequence", async () => {
+    const all = ['10.9.0.1', '10.9.0.2', '10.9.0.3'];
+    const fake = fakeEcho(() => null);
+    const run = sweep(all, fake.socket, { pps: 1000, timeoutMs: 60, retries: 0, seqBase: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const seqOf = new Map(fake.calls.map((c) => [c.target, c.seq]));
+    assert.deepEqual([...seqOf.values()], [100, 101, 102]);
+    fake.reply('10.9.0.1', seqOf.get('10.9.0.2')!); // a reply with another target's sequence
+    fake.reply('10.9.0.9', seqOf.get('10.9.0.3')!); // from an address not swept
+    fake.reply('10.9.0.3', seqOf.get('10.9.0.3')!, 7); // another socket's identifier
+    fake.reply('10.9.0.2', seqOf.get('10.9.0.2')!); // the real one
+    const r = await run;
+    assert.deepEqual([...r.alive.keys()], ['10.9.0.2']);
+    assert.equal(r.mismatched, 1);
+  });
+
+  it('ipv4Index finds the target of a reply by arithmetic, and nothing outside the targets', () => {
+    const all = targets(600);
+    const indexOf = ipv4Index(all);
+    assert.equal(indexOf('10.9.0.0'), 0);
+    assert.equal(indexOf('10.9.2.87'), 599);
+    assert.equal(indexOf('10.9.2.88'), -1);
+    assert.equal(indexOf('10.8.255.255'), -1);
+    assert.equal(indexOf('10.9.0.07'), -1, 'another spelling is not a target');
+    assert.equal(indexOf('fd00::1'), -1);
+  });
+
+  it('waits while the socket is busy, then sends', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const fake = fakeEcho(() => 1, gate);
+    const run = sweep(targets(50), fake.socket, { pps: 100_000, timeoutMs: 20, retries: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(fake.calls.length, 0);
+    open();
+    assert.equal((await run).alive.size, 50);
   });
 
   it('finishes at once for no targets and refuses nonsense options', async () => {
-    const fake = fakePinger(new Set());
-    assert.equal((await sweep([], fake.pinger, { pps: 10, maxInFlight: 1, retries: 0 })).sent, 0);
-    assert.throws(() => sweep(['10.0.0.1'], fake.pinger, { pps: 0, maxInFlight: 1, retries: 0 }), RangeError);
+    const fake = fakeEcho(() => null);
+    assert.equal((await sweep([], fake.socket, { pps: 10, timeoutMs: 10, retries: 0 })).sent, 0);
+    assert.throws(() => sweep(['10.0.0.1'], fake.socket, { pps: 0, timeoutMs: 10, retries: 0 }), RangeError);
   });
 
   it('stops when aborted', async () => {
-    const fake = fakePinger(new Set(), 1, 5);
+    const fake = fakeEcho(() => null);
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('stopped')), 20);
     await assert.rejects(
-      sweep(targets(5000), fake.pinger, { pps: 1000, maxInFlight: 100, retries: 0, signal: controller.signal }),
+      sweep(targets(5000), fake.socket, { pps: 1000, timeoutMs: 5, retries: 0, signal: controller.signal }),
       /stopped/,
     );
     assert.ok(fake.calls.length < 5000);
@@ -157,6 +195,25 @@ describe('neighbours, vendors and port names', () => {
         ['10.201.0.11', '00:1b:21:0a:00:11'],
       ],
     );
+  });
+
+  it('reads IPv6 neighbours from ip -json neigh, resolved entries only, in IPAM spelling', () => {
+    const text = JSON.stringify([
+      { dst: 'fd00:201:0:0::10', dev: 'lan0', lladdr: '00:1B:21:0A:00:10', state: ['REACHABLE'] },
+      { dst: 'fd00:201::11', dev: 'lan0', lladdr: '00:1b:21:0a:00:11', state: ['STALE'] },
+      { dst: 'fd00:201::99', dev: 'lan0', state: ['FAILED'] },
+      { dst: 'fd00:201::98', dev: 'lan0', lladdr: '00:00:00:00:00:00', state: ['INCOMPLETE'] },
+      { dst: 'fe80::1%lan0', dev: 'lan0', lladdr: 'b8:27:eb:0a:00:12', router: null, state: ['DELAY'] },
+    ]);
+    assert.deepEqual(
+      [...parseIpNeighJson(text)],
+      [
+        ['fd00:201::10', '00:1b:21:0a:00:10'],
+        ['fd00:201::11', '00:1b:21:0a:00:11'],
+        ['fe80::1', 'b8:27:eb:0a:00:12'],
+      ],
+    );
+    assert.equal(parseIpNeighJson('not json').size, 0);
   });
 
   it('names vendors from the IEEE registry, none for locally administered MACs', () => {

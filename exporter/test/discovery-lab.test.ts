@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient, EXPORTER_DIR, TOKENS, tempDir, testEnv } from './helpers/exporter.js';
-import { type Lab, requireLab, startLab, waitForLine } from './helpers/lab.js';
+import { type Lab, requireLab, routerLoss, startLab, waitForLine } from './helpers/lab.js';
 import { which } from './helpers/tools.js';
 
 let lab: Lab | undefined;
@@ -35,6 +35,32 @@ async function address(ip: string): Promise<any> {
 }
 
 const ids: Record<string, number> = {};
+
+/** Starts an exporter in the lab's scanner namespace with this YAML and environment; returns its socket. */
+async function startExporter(
+  lab: Lab,
+  inDir: string,
+  name: string,
+  yaml: string[],
+  env: Record<string, string>,
+): Promise<string> {
+  const config = join(inDir, `${name}.yaml`);
+  writeFileSync(config, yaml.join('\n'));
+  const socket = join(inDir, `${name}.sock`);
+  const exporter = lab.spawn(lab.ns.scan, [process.execPath, '--import', 'tsx', 'src/main.ts'], {
+    cwd: EXPORTER_DIR,
+    env: {
+      ...process.env,
+      ...testEnv(join(inDir, `${name}.db`)),
+      LANSCAPE_CONFIG: config,
+      LANSCAPE_LISTEN: `unix:${socket}`,
+      LANSCAPE_LOG_LEVEL: 'info',
+      ...env,
+    },
+  });
+  await waitForLine(exporter, /lanscape exporter listening/);
+  return socket;
+}
 
 describe('discovery in the lab network', { timeout: 180_000 }, () => {
   before(async (t) => {
@@ -65,20 +91,12 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
       { cwd: EXPORTER_DIR },
     );
     const dnsAddress = (await waitForLine(dns, /"address":"([^"]+)"/))[1]!;
-    const config = join(dir, 'lanscape.yaml');
-    writeFileSync(
-      config,
-      ['scan:', '  manual_min_interval_seconds: 0', '  port_interval_seconds: 0', '  port_timeout_ms: 300'].join('\n'),
-    );
-    const socket = join(dir, 'exporter.sock');
-    const exporter = lab.spawn(lab.ns.scan, [process.execPath, '--import', 'tsx', 'src/main.ts'], {
-      cwd: EXPORTER_DIR,
-      env: {
-        ...process.env,
-        ...testEnv(join(dir, 'lab.db')),
-        LANSCAPE_CONFIG: config,
-        LANSCAPE_LISTEN: `unix:${socket}`,
-        LANSCAPE_LOG_LEVEL: 'info',
+    const socket = await startExporter(
+      lab,
+      dir,
+      'lab',
+      ['scan:', '  manual_min_interval_seconds: 0', '  port_interval_seconds: 0', '  port_timeout_ms: 300'],
+      {
         LANSCAPE_SCAN_PPS: '20000',
         LANSCAPE_SCAN_TIMEOUT_MS: '400',
         LANSCAPE_SCAN_RETRIES: '0',
@@ -88,8 +106,7 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
         LANSCAPE_SCAN_DNS_SERVERS: dnsAddress,
         LANSCAPE_SCAN_NMAP: which('nmap') ? 'true' : 'false',
       },
-    });
-    await waitForLine(exporter, /lanscape exporter listening/);
+    );
     api = new ApiClient(`unix:${socket}`, TOKENS.admin);
     ids.lan = (await api.post('/api/v1/subnets', { cidr: LAN, name: 'lab lan' })).body.id;
     ids.routed = (await api.post('/api/v1/subnets', { cidr: ROUTED, name: 'lab routed' })).body.id;
@@ -155,6 +172,23 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     assert.equal(absent.observed.status, 'unknown', 'one missed sweep is not enough to call it down');
     const events = (await api.get(`/api/v1/events?subnet_id=${ids.lan}&kind=new_device`)).body;
     assert.equal(events.count, 4);
+  });
+
+  it('sweeps IPv6 addresses and records their MACs from the neighbour table', async (t) => {
+    if (!lab) return t.skip('no lab');
+    const v6 = (await api.post('/api/v1/subnets', { cidr: 'fd00:201::/64', name: 'lab lan v6' })).body.id;
+    for (const a of [...lab.lanHosts.map((h) => h.address6), 'fd00:201::50'])
+      assert.equal((await api.post('/api/v1/addresses', { address: a, state: 'reserved' })).status, 201);
+    const result = await scan(v6);
+    assert.equal(result.state, 'done', result.error);
+    assert.equal(result.targets, 4);
+    assert.equal(result.alive, 3);
+    for (const h of lab.lanHosts) {
+      const row = await address(h.address6);
+      assert.equal(row.observed.status, 'up', h.address6);
+      assert.equal(row.observed.mac, h.mac, `MAC of ${h.address6}`);
+    }
+    assert.equal((await address('fd00:201::50')).observed.mac, null);
   });
 
   it('sweeps the routed /16 and finds exactly the live routed hosts', async (t) => {
@@ -302,6 +336,135 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
       assert.equal(`${r.stdout}${r.stderr}`.trim(), '');
     } else if (process.env.CI) {
       throw new Error('promtool is missing');
+    }
+  });
+});
+
+describe('sweep engine and enrichment in the lab network', { timeout: 180_000 }, () => {
+  let lab2: Lab | undefined;
+  let dir2: string;
+  let cleanup2: (() => void) | undefined;
+  before(async (t) => {
+    if (!requireLab(t as never)) return;
+    ({ dir: dir2, cleanup: cleanup2 } = tempDir());
+    lab2 = await startLab({ liveRouted: 20 });
+  });
+  after(async () => {
+    await lab2?.down();
+    cleanup2?.();
+  });
+
+  /** Runs sweeps with the exporter's engine inside the scanner namespace (test/fixtures/sweep-main.ts). */
+  async function sweeps(spec: object): Promise<any> {
+    const r = await lab2!.exec(
+      lab2!.ns.scan,
+      [process.execPath, '--import', 'tsx', join(EXPORTER_DIR, 'test/fixtures/sweep-main.ts'), JSON.stringify(spec)],
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  }
+
+  it('a retry pass finds the hosts that dropped their first echo request', async (t) => {
+    if (!lab2) return t.skip('no lab');
+    const dead = Array.from({ length: 200 }, (_, i) => `10.200.250.${i + 1}`);
+    const targets = [...lab2.routedLive, ...dead];
+    await routerLoss(lab2, { firstTry: true });
+    try {
+      const out = await sweeps({ family: 4, id: 901, sweeps: [{ targets, pps: 5000, timeoutMs: 300, retries: 1 }] });
+      const [r] = out.results;
+      assert.deepEqual([...r.alive].sort(), [...lab2.routedLive].sort());
+      assert.equal(r.passes[0].found, 0, 'every first request was dropped on the router');
+      assert.equal(r.passes[1].found, lab2.routedLive.length, 'the retry pass found them all');
+      assert.equal(r.sent, 2 * targets.length);
+    } finally {
+      await routerLoss(lab2, {});
+    }
+  });
+
+  it('a late reply from another host with a reused sequence does not mark the wrong host up', async (t) => {
+    if (!lab2) return t.skip('no lab');
+    // The LAN hosts' kernel stops answering; a process answers for them, 600 ms late.
+    await lab2.exec(lab2.ns.lan, ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/icmp_echo_ignore_all']);
+    const late = lab2.spawn(
+      lab2.ns.lan,
+      [process.execPath, '--import', 'tsx', 'test/fixtures/late-echo-main.ts', '600'],
+      {
+        cwd: EXPORTER_DIR,
+      },
+    );
+    await waitForLine(late, /late-echo ready/);
+    // Sweep 0 asks 10.201.0.10 with sequence 500 and gives up after 200 ms; sweep 1 asks the
+    // absent 10.201.0.20 with the same identifier and sequence; 10.201.0.10's reply arrives then.
+    // Sweep 2 waits long enough for the late host: it is found.
+    const out = await sweeps({
+      family: 4,
+      id: 902,
+      sweeps: [
+        { targets: ['10.201.0.10'], pps: 1000, timeoutMs: 200, retries: 0, seqBase: 500 },
+        { targets: ['10.201.0.20'], pps: 1000, timeoutMs: 1000, retries: 0, seqBase: 500 },
+        { targets: ['10.201.0.11'], pps: 1000, timeoutMs: 1500, retries: 0 },
+      ],
+    });
+    const [first, second, third] = out.results;
+    assert.deepEqual(first.alive, []);
+    assert.ok(
+      out.replies.some((r: any) => r.source === '10.201.0.10' && r.id === 902 && r.seq === 500 && r.during === 1),
+      `the late reply came during the second sweep: ${JSON.stringify(out.replies)}`,
+    );
+    assert.deepEqual(second.alive, [], 'the late reply of 10.201.0.10 does not make 10.201.0.20 alive');
+    assert.deepEqual(third.alive, ['10.201.0.11']);
+    await lab2.exec(lab2.ns.lan, ['sh', '-c', 'echo 0 > /proc/sys/net/ipv4/icmp_echo_ignore_all']);
+  });
+
+  it('an unreachable resolver costs one timeout per scan, and the scan says so', async (t) => {
+    if (!lab2) return t.skip('no lab');
+    // A "resolver" on a routed host that counts queries and never answers.
+    const silent = lab2.spawn(lab2.ns.hosts, [
+      process.execPath,
+      '-e',
+      "const s = require('dgram').createSocket('udp4'); let n = 0; s.on('message', () => console.log('query ' + ++n)); s.bind(53, '10.200.0.12', () => console.log('listening'));",
+    ]);
+    await waitForLine(silent, /listening/);
+    let queries = 0;
+    silent.stdout!.on('data', (d: Buffer) => {
+      queries += (d.toString().match(/query/g) ?? []).length;
+    });
+    const socket = await startExporter(lab2, dir2, 'resolver', ['scan:', '  manual_min_interval_seconds: 0'], {
+      LANSCAPE_SCAN_PPS: '50000',
+      LANSCAPE_SCAN_TIMEOUT_MS: '300',
+      LANSCAPE_SCAN_RETRIES: '1',
+      LANSCAPE_SCAN_PORTS: '22,9100',
+      LANSCAPE_SCAN_RDNS: 'true',
+      LANSCAPE_SCAN_DNS_SERVERS: '10.200.0.12',
+    });
+    api = new ApiClient(`unix:${socket}`, TOKENS.admin);
+    try {
+      const id = (await api.post('/api/v1/subnets', { cidr: ROUTED })).body.id;
+      const result = await scan(id);
+      assert.equal(result.state, 'done', result.error);
+      // 27 alive hosts, more than the lookups in flight at once (16): paid per host, it would be two timeouts or more.
+      assert.equal(result.alive, lab2.routedLive.length);
+      assert.deepEqual(
+        result.warnings.map((w: any) => w.kind),
+        ['resolver_unreachable'],
+      );
+      assert.equal(queries, 1, 'one PTR query for the whole scan');
+      const names = result.phases.find((p: any) => p.phase === 'names');
+      const sweep = result.phases.find((p: any) => p.phase === 'sweep');
+      const retry = result.phases.find((p: any) => p.phase === 'retry');
+      assert.ok(sweep && retry && result.phases.some((p: any) => p.phase === 'ports'), JSON.stringify(result.phases));
+      assert.ok(names.seconds >= 1.9 && names.seconds < 3, `names took ${names.seconds} s (one 2 s timeout)`);
+      const total = (Date.parse(result.finished_at) - Date.parse(result.started_at)) / 1000;
+      assert.ok(
+        total < sweep.seconds + retry.seconds + 2.5,
+        `scan ${total} s, phases ${JSON.stringify(result.phases)}`,
+      );
+      const text = (await api.get('/metrics')).text;
+      assert.match(text, /^lanscape_scan_warnings_total\{kind="resolver_unreachable"\} 1$/m);
+      assert.match(text, /^lanscape_scan_warnings_total\{kind="names_budget"\} 0$/m);
+    } finally {
+      api.close();
     }
   });
 });

@@ -6,10 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import { ScanScheduler } from '../src/discovery/scheduler.js';
-import { DiscoveryService } from '../src/discovery/service.js';
+import { type DiscoveryDeps, DiscoveryService } from '../src/discovery/service.js';
 import { IpamService } from '../src/ipam/service.js';
 import { type Db, openDb } from '../src/store/db.js';
 import { tempDir } from './helpers/exporter.js';
+import { fakeEcho } from './helpers/echo.js';
 
 const HOUR = 3_600_000;
 const actor = { name: 'test' };
@@ -24,7 +25,12 @@ const network = {
 };
 
 function build(overrides: Record<string, string> = {}) {
-  const config = loadConfig({ LANSCAPE_SCAN_DOWN_AFTER: '2', LANSCAPE_SCAN_RETRIES: '0', ...overrides });
+  const config = loadConfig({
+    LANSCAPE_SCAN_DOWN_AFTER: '2',
+    LANSCAPE_SCAN_RETRIES: '0',
+    LANSCAPE_SCAN_TIMEOUT_MS: '50',
+    ...overrides,
+  });
   const ipam = new IpamService(db, () => clock);
   const discovery = new DiscoveryService(
     db,
@@ -32,13 +38,11 @@ function build(overrides: Record<string, string> = {}) {
     config,
     {
       icmp: () => ({ up: true }),
-      createPinger: () => ({
-        ping(target, done) {
+      openEchoSocket: () =>
+        fakeEcho((target) => {
           network.pinged.push(target);
-          setImmediate(() => done(network.alive.has(target) ? 0.001 : null));
-        },
-        close() {},
-      }),
+          return network.alive.has(target) ? 1 : null;
+        }).socket,
       readNeighbours: () => new Map(),
       openPorts: async (jobs) =>
         new Map(jobs.map((j) => [j.address, (network.open.get(j.address) ?? []).filter((p) => j.ports.includes(p))])),
@@ -265,5 +269,106 @@ describe('audit of enriched views', () => {
     assert.deepEqual(updates, []);
     const created = ipam.audit.list({ object_type: 'address', object_id: a.id }, 10, 0).results[0]!;
     assert.equal((created.after as { observed: unknown }).observed, null, 'audit entries hold the IPAM object only');
+  });
+});
+
+describe('enrichment of a scan', () => {
+  /** A service over a /27 where every host answers, with these port-check and PTR adapters. */
+  function enriching(deps: {
+    openPorts: DiscoveryDeps['openPorts'];
+    reverseDns: DiscoveryDeps['reverseDns'];
+    budget?: number;
+  }) {
+    const config = loadConfig({ LANSCAPE_SCAN_RETRIES: '1', LANSCAPE_SCAN_TIMEOUT_MS: '50' });
+    config.scan.enrich_budget_seconds = deps.budget ?? 30;
+    const ipam = new IpamService(db, () => clock);
+    const discovery = new DiscoveryService(
+      db,
+      ipam,
+      config,
+      {
+        icmp: () => ({ up: true }),
+        openEchoSocket: () => fakeEcho(() => 1).socket,
+        readNeighbours: () => new Map(),
+        openPorts: deps.openPorts,
+        reverseDns: deps.reverseDns,
+        nmap: null,
+        now: () => clock,
+      },
+      pino({ level: 'silent' }),
+    );
+    return { ipam, discovery };
+  }
+  let net = 0;
+  const nextSubnet = () => `203.0.113.${(net++ % 8) * 32}/27`;
+
+  it('asks an unreachable resolver once per scan, says so, and still records ports and phases', async () => {
+    let asked = 0;
+    const { ipam, discovery } = enriching({
+      openPorts: async (jobs) => new Map(jobs.map((j) => [j.address, [22]])),
+      reverseDns: {
+        healthy: false,
+        lookup: async () => {
+          asked++;
+          return null;
+        },
+        resolve: async () => {
+          asked++;
+          await new Promise((r) => setTimeout(r, 30));
+          return { name: null, answered: false, cached: false };
+        },
+      },
+    });
+    const warned: string[] = [];
+    discovery.onWarnings.push((w) => warned.push(...w.map((x) => x.kind)));
+    const s = ipam.createSubnet({ cidr: nextSubnet() }, actor);
+    const scan = await sweepNow(discovery, s.id);
+    assert.equal(scan.alive, 30);
+    assert.equal(asked, 1, 'one query for 30 hosts');
+    assert.deepEqual(
+      scan.warnings.map((w) => w.kind),
+      ['resolver_unreachable'],
+    );
+    assert.deepEqual(warned, ['resolver_unreachable']);
+    assert.deepEqual(
+      scan.phases.map((p) => p.phase),
+      ['sweep', 'ports', 'names'],
+      'every host answered the sweep pass: no retry pass',
+    );
+    assert.equal(scan.phases.find((p) => p.phase === 'ports')!.hosts, 30);
+    const first = ipam.subnetRow(s.id).cidr.replace(/0\/27$/, '1');
+    assert.deepEqual(
+      discovery.observation(first)!.ports.map((p) => p.port),
+      [22],
+    );
+  });
+
+  it('stops port checks and lookups at the budget, records what finished, and warns', async () => {
+    const { ipam, discovery } = enriching({
+      budget: 1,
+      // Each host's check takes 600 ms, 25 hosts at once (port_concurrency 200, 8 a host): the
+      // last 5 end after the budget of 1 s. A lookup takes 1.1 s, 16 at once: 14 never start.
+      openPorts: async (jobs, o) => {
+        await new Promise((r) => setTimeout(r, 600));
+        return performance.now() <= o.deadline! ? new Map(jobs.map((j) => [j.address, []])) : new Map();
+      },
+      reverseDns: {
+        healthy: true,
+        lookup: async (a) => {
+          await new Promise((r) => setTimeout(r, 1100));
+          return `h${a.split('.')[3]}.example`;
+        },
+        resolve: async (a) => ({ name: `h${a.split('.')[3]}.example`, answered: true, cached: false }),
+      },
+    });
+    const s = ipam.createSubnet({ cidr: nextSubnet() }, actor);
+    const started = performance.now();
+    const scan = await sweepNow(discovery, s.id);
+    assert.ok(performance.now() - started < 2_000, `scan took ${performance.now() - started} ms`);
+    const kinds = scan.warnings.map((w) => w.kind).sort();
+    assert.deepEqual(kinds, ['names_budget', 'ports_budget']);
+    const ports = scan.phases.find((p) => p.phase === 'ports')!;
+    assert.equal(ports.hosts, 25);
+    assert.equal(scan.phases.find((p) => p.phase === 'names')!.hosts, 17, 'the probe, then 16 lookups at once');
   });
 });

@@ -19,6 +19,7 @@ import { IpamService } from '../src/ipam/service.js';
 import { type Db, openDb } from '../src/store/db.js';
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
+import { fakeEcho } from './helpers/echo.js';
 
 interface Sample {
   name: string;
@@ -356,7 +357,7 @@ describe('the sweep queue', () => {
       LANSCAPE_SCAN_PPS: '100000',
     });
     const ipam = new IpamService(db);
-    // Echo requests wait for the gate: the first sweep runs until the test opens it.
+    // Echo requests wait for the gate (the socket is busy): the first sweep runs until the test opens it.
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
       open = resolve;
@@ -367,12 +368,7 @@ describe('the sweep queue', () => {
       config,
       {
         icmp: () => ({ up: true }),
-        createPinger: () => ({
-          ping(_target, done) {
-            void gate.then(() => setImmediate(() => done(null)));
-          },
-          close() {},
-        }),
+        openEchoSocket: () => fakeEcho(() => null, gate).socket,
         readNeighbours: () => new Map(),
         openPorts: async () => new Map(),
         reverseDns: null,

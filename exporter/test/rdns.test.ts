@@ -228,6 +228,22 @@ describe('ReverseDns failures', () => {
     assert.equal(s.queries, 1, 'one try');
   });
 
+  it('keeps to timeoutMs (c-ares alone stretches it by half), and resolve() says nobody answered', async (t) => {
+    const s = await server(t, { '192.0.2.82': 'slow.example' }, { delayMs: 5_000 });
+    const r = resolverFor(s, { timeoutMs: 1000 });
+    const started = Date.now();
+    assert.deepEqual(await r.resolve('192.0.2.82'), { name: null, answered: false, cached: false });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 950 && elapsed < 1_300, `took ${elapsed} ms`);
+    assert.deepEqual(await r.resolve('192.0.2.82'), { name: null, answered: true, cached: true });
+    const ok = await server(t, { '192.0.2.83': 'fast.example' });
+    assert.deepEqual(await resolverFor(ok).resolve('192.0.2.83'), {
+      name: 'fast.example',
+      answered: true,
+      cached: false,
+    });
+  });
+
   it('SERVFAIL: null and unhealthy; a later answer makes it healthy again', async (t) => {
     const s = await server(t, { '192.0.2.81': 'fine.example' }, { servfail: true });
     const r = resolverFor(s);

@@ -635,6 +635,10 @@ export const ConfigSchema = z
           .optional(),
         port_timeout_ms: z.number().int().min(50).max(30_000).default(1000),
         port_concurrency: z.number().int().min(1).max(2000).default(200),
+        enrich_budget_seconds: z.number().min(1).max(3600).default(30).meta({
+          description:
+            'per scan, the time port checks and PTR lookups may take after the sweep pass; what is left is done by the next scan',
+        }),
         port_interval_seconds: z.number().int().min(0).max(604_800).default(900),
         nmap: Bool.default(false),
         nmap_interval_seconds: z.number().int().min(60).max(604_800).default(3600),
@@ -797,7 +801,7 @@ export const ENV_VARS: readonly { name: string; path: string[]; int?: boolean; s
     name: 'LANSCAPE_SCAN_MAX_IN_FLIGHT',
     path: ['scan', 'max_in_flight'],
     int: true,
-    doc: 'ICMP requests outstanding at once (1–60000)',
+    doc: 'accepted for old configurations; the sweep is paced by `pps` alone and matches replies per target (1–60000)',
   },
   {
     name: 'LANSCAPE_SCAN_INTERVAL_SECONDS',

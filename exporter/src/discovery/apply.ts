@@ -1,18 +1,20 @@
 // Applying a sweep: one transaction that turns what a sweep saw into host observations (status
 // debounce), history samples, events on changes, and IPAM rows for new devices.
+import net from 'node:net';
 import { LanscapeError } from '../errors.js';
 import { type IP, formatIp, ipFromKey, ipKey, parseIp } from '../ipam/core/ip.js';
 import { prefixOf } from '../ipam/core/prefix.js';
 import type { SubnetRow } from '../ipam/store.js';
 import { DISCOVERY_ACTOR, type DiscoveryContext } from './context.js';
 import { type HostState, observe } from './core/status.js';
+import { ipv4Index } from './core/sweep.js';
 import { vendorOf } from './oui.js';
 import type { HostRow } from './store.js';
 
 /**
  * Records one sweep in a single transaction: observations and history for every tracked address
  * (known to IPAM, alive now, or seen before), events on changes, IPAM rows for new devices.
- * Returns the alive addresses.
+ * Returns the alive addresses. `neighbours`: MACs by address (default: the IPv4 ARP table read now).
  */
 export function applySweep(
   ctx: DiscoveryContext,
@@ -20,16 +22,19 @@ export function applySweep(
   targets: readonly string[],
   alive: Map<string, number>,
   now: number,
+  neighbours?: ReadonlyMap<string, string>,
 ): string[] {
   const { store, ipam } = ctx;
-  const prefix = prefixOf(subnet);
-  const neighbours = prefix.family === 4 ? ctx.deps.readNeighbours() : new Map<string, string>();
-  const swept = new Set(targets);
+  if (!neighbours) {
+    const read = ctx.deps.readNeighbours(prefixOf(subnet).family);
+    neighbours = read instanceof Map ? read : new Map<string, string>();
+  }
+  const swept = membership(targets);
   return ctx.db
     .transaction(() => {
       const hosts = new Map(store.hostsBetween(subnet.first_key, subnet.last_key).map((h) => [h.address, h]));
       const known = new Map(ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => [a.address, a]));
-      const tracked = new Set([...known.keys(), ...hosts.keys(), ...alive.keys()].filter((a) => swept.has(a)));
+      const tracked = new Set([...known.keys(), ...hosts.keys(), ...alive.keys()].filter(swept));
       const dhcpRanges = ipam
         .rangesInside(subnet.first_key, subnet.last_key)
         .filter((r) => r.purpose === 'dhcp')
@@ -135,4 +140,18 @@ function humanDuration(seconds: number): string {
   if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
   if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
   return `${Math.round(seconds / 86_400)} d`;
+}
+
+/**
+ * Whether an address was among the targets. A prefix's hosts (contiguous IPv4, ascending, as
+ * sweepTargets makes them) are checked by arithmetic; other lists through a Set.
+ */
+function membership(targets: readonly string[]): (address: string) => boolean {
+  const n = targets.length;
+  if (n > 0 && net.isIPv4(targets[0]!) && net.isIPv4(targets[n - 1]!)) {
+    const index = ipv4Index(targets);
+    if (index(targets[n - 1]!) === n - 1) return (a) => index(a) >= 0;
+  }
+  const set = new Set(targets);
+  return (a) => set.has(a);
 }

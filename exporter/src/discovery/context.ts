@@ -5,7 +5,7 @@ import type { Actor } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
 import type { IpamService } from '../ipam/service.js';
 import type { Db } from '../store/db.js';
-import type { Pinger } from './core/sweep.js';
+import type { EchoSocket } from './core/sweep.js';
 import type { IcmpStatus } from './icmp.js';
 import type { NmapHost } from './nmap.js';
 import type { DiscoveryStore } from './store.js';
@@ -15,15 +15,27 @@ export const DISCOVERY_ACTOR: Actor = { name: 'discovery' };
 /** The adapters discovery talks to the network through (tests inject fakes). */
 export interface DiscoveryDeps {
   icmp: () => IcmpStatus;
-  createPinger: (family: 4 | 6, timeoutMs: number) => Pinger & { close(): void };
-  readNeighbours: () => Map<string, string>;
+  openEchoSocket: (family: 4 | 6) => EchoSocket & { close(): void };
+  /** MACs of neighbours of this family (IPv4 ARP, IPv6 neighbour discovery), by address. */
+  readNeighbours: (family: 4 | 6) => Map<string, string> | Promise<Map<string, string>>;
+  /**
+   * Open ports per address, for the addresses whose every port was checked before `deadline`
+   * (performance.now() ms; the others are left for the next scan).
+   */
   openPorts: (
     jobs: { address: string; ports: number[] }[],
-    o: { timeoutMs: number; concurrency: number },
+    o: { timeoutMs: number; concurrency: number; deadline?: number; limit?: () => number },
   ) => Promise<Map<string, number[]>>;
-  reverseDns: { lookup(address: string): Promise<string | null>; readonly healthy: boolean | null } | null;
+  reverseDns: ReverseLookup | null;
   nmap: { available(): Promise<boolean>; run(address: string, ports: number[]): Promise<NmapHost | null> } | null;
   now?: () => number;
+}
+
+/** PTR lookups (rdns.ts): `resolve` also says whether a server answered and whether it was cached. */
+export interface ReverseLookup {
+  lookup(address: string): Promise<string | null>;
+  resolve?(address: string): Promise<{ name: string | null; answered: boolean; cached: boolean }>;
+  readonly healthy: boolean | null;
 }
 
 /** Observations of one finished sweep, for metrics. */

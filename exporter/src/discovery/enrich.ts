@@ -1,10 +1,204 @@
-// Enrichment of alive hosts after a sweep: open TCP ports (when due), PTR names (which also name
-// discovered IPAM rows), then nmap -sV service versions, one host at a time in the background.
+// Enrichment of alive hosts: open TCP ports (when due) and PTR names (which also name discovered
+// IPAM rows), gathered side by side from the end of the sweep pass under one time budget per
+// scan and recorded after the sweep is applied; then nmap -sV service versions, one host at a
+// time in the background. A resolver that does not answer is found out by the scan's first
+// lookup: the scan warns and looks up nothing else, so it costs one timeout, not one per host.
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import type { SubnetRow } from '../ipam/store.js';
 import { DISCOVERY_ACTOR, type DiscoveryContext } from './context.js';
 import { type PortSpec, type StoredPort, parsePorts } from './core/ports.js';
 import type { NmapHost } from './nmap.js';
+import type { ScanPhaseView, ScanWarningView } from './schemas.js';
+
+/** PTR lookups in flight at once per scan (the resolver adapter has its own cap too). */
+const NAME_CONCURRENCY = 16;
+/** Connections at once per host; a scan checks scan.port_concurrency / this many hosts at once. */
+const PORTS_PER_HOST = 8;
+/**
+ * Port-check connections at once while the sweep runs: connections are work on the event loop
+ * the sweep's pacer shares; scan.port_concurrency applies once the sweep is over.
+ */
+const PORTS_WHILE_SWEEPING = 16;
+
+export interface Enriched {
+  open: Map<string, number[]>;
+  names: Map<string, string | null>;
+  phases: ScanPhaseView[];
+  warnings: ScanWarningView[];
+}
+
+/**
+ * One scan's enrichment: add() hosts as the sweep finds them (each host once), then finish().
+ * Two queues with bounded worker pools: port checks (a host at a time per worker) and PTR
+ * lookups, whose first uncached lookup is the scan's probe of the resolver.
+ */
+export class ScanEnrichment {
+  private readonly open = new Map<string, number[]>();
+  private readonly names = new Map<string, string | null>();
+  private readonly warnings: ScanWarningView[] = [];
+  private readonly seen = new Set<string>();
+  private readonly portQueue: string[] = [];
+  private readonly nameQueue: string[] = [];
+  private readonly jobs: Promise<void>[] = [];
+  private portWorkers = 0;
+  private nameWorkers = 0;
+  private resolver: 'unknown' | 'probing' | 'up' | 'down' = 'unknown';
+  private sweeping = true;
+  // From the first host handed over to the last answer: phases run side by side with the sweep.
+  private readonly ports = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
+  private readonly lookups = { start: 0, end: 0, hosts: 0, used: false, late: 0 };
+
+  /** @param deadline performance.now() ms after which no check or lookup starts */
+  constructor(
+    private readonly ctx: DiscoveryContext,
+    private readonly portSpecs: readonly PortSpec[],
+    private readonly deadline: number,
+  ) {}
+
+  /** The sweep is over: port checks may use scan.port_concurrency. */
+  sweepDone(): void {
+    this.sweeping = false;
+    this.pump();
+  }
+
+  /** Queues port checks (when due) and PTR lookups of these hosts; each host at most once per scan. */
+  add(addresses: readonly string[]): void {
+    const { ctx } = this;
+    const now = ctx.now();
+    for (const a of addresses) {
+      if (this.seen.has(a)) continue;
+      this.seen.add(a);
+      if (this.portSpecs.length > 0) {
+        const h = ctx.store.host(ipKey(parseIp(a)));
+        if (!h?.ports_checked_at || now - h.ports_checked_at >= ctx.scan.port_interval_seconds * 1000)
+          this.portQueue.push(a);
+      }
+      if (ctx.deps.reverseDns) this.nameQueue.push(a);
+    }
+    this.pump();
+  }
+
+  async finish(): Promise<Enriched> {
+    this.sweepDone();
+    while (this.jobs.length > 0) await Promise.all(this.jobs.splice(0));
+    this.ports.late += this.portQueue.length;
+    if (this.resolver !== 'down') this.lookups.late += this.nameQueue.length;
+    const phases: ScanPhaseView[] = [];
+    const secs = (p: { start: number; end: number }) => Math.round(Math.max(0, p.end - p.start)) / 1000;
+    if (this.ports.used) phases.push({ phase: 'ports', seconds: secs(this.ports), hosts: this.ports.hosts });
+    if (this.lookups.used) phases.push({ phase: 'names', seconds: secs(this.lookups), hosts: this.lookups.hosts });
+    const budget = this.ctx.scan.enrich_budget_seconds;
+    if (this.ports.late > 0)
+      this.warnings.push({
+        kind: 'ports_budget',
+        message: `port checks of ${this.ports.late} hosts did not fit the scan's budget (scan.enrich_budget_seconds = ${budget}); the next scan checks them`,
+      });
+    if (this.lookups.late > 0)
+      this.warnings.push({
+        kind: 'names_budget',
+        message: `PTR lookups of ${this.lookups.late} hosts did not fit the scan's budget (scan.enrich_budget_seconds = ${budget}); the next scan looks them up`,
+      });
+    return { open: this.open, names: this.names, phases, warnings: this.warnings };
+  }
+
+  private portWorkerLimit(): number {
+    const connections = this.sweeping ? PORTS_WHILE_SWEEPING : this.ctx.scan.port_concurrency;
+    return Math.max(1, Math.floor(connections / PORTS_PER_HOST));
+  }
+
+  /** Starts workers for what is queued, within the pools. */
+  private pump(): void {
+    if (performance.now() >= this.deadline) return;
+    while (this.portQueue.length > 0 && this.portWorkers < this.portWorkerLimit()) {
+      this.portWorkers++;
+      this.jobs.push(this.portWorker());
+    }
+    if (this.nameQueue.length === 0) return;
+    if (this.resolver === 'unknown') {
+      this.resolver = 'probing';
+      this.jobs.push(this.probe());
+      return;
+    }
+    if (this.resolver !== 'up') return;
+    while (this.nameQueue.length > 0 && this.nameWorkers < NAME_CONCURRENCY) {
+      this.nameWorkers++;
+      this.jobs.push(this.nameWorker());
+    }
+  }
+
+  private async portWorker(): Promise<void> {
+    const cfg = this.ctx.scan;
+    const ports = this.portSpecs.map((p) => p.port);
+    if (!this.ports.used) this.ports.start = performance.now();
+    this.ports.used = true;
+    try {
+      while (this.portQueue.length > 0 && performance.now() < this.deadline) {
+        const address = this.portQueue.shift()!;
+        const found = await this.ctx.deps.openPorts([{ address, ports }], {
+          timeoutMs: cfg.port_timeout_ms,
+          concurrency: Math.min(PORTS_PER_HOST, cfg.port_concurrency),
+          deadline: this.deadline,
+        });
+        const open = found.get(address);
+        if (open) {
+          this.open.set(address, open);
+          this.ports.hosts += 1;
+        } else this.ports.late += 1;
+        this.ports.end = Math.max(this.ports.end, performance.now());
+      }
+    } finally {
+      this.portWorkers--;
+    }
+  }
+
+  /**
+   * Looks up queued addresses one by one until one is not in the cache: whether a server answered
+   * that query says whether the resolver is usable for the rest of the scan.
+   */
+  private async probe(): Promise<void> {
+    const rdns = this.ctx.deps.reverseDns!;
+    if (!this.lookups.used) this.lookups.start = performance.now();
+    this.lookups.used = true;
+    let asked = false;
+    while (this.nameQueue.length > 0 && performance.now() < this.deadline) {
+      const address = this.nameQueue.shift()!;
+      const r = rdns.resolve
+        ? await rdns.resolve(address)
+        : { name: await rdns.lookup(address), answered: true, cached: false };
+      this.names.set(address, r.name);
+      this.lookups.hosts += 1;
+      this.lookups.end = Math.max(this.lookups.end, performance.now());
+      if (r.cached) continue;
+      asked = true;
+      if (!r.answered) {
+        this.resolver = 'down';
+        this.warnings.push({
+          kind: 'resolver_unreachable',
+          message: `reverse DNS: the resolver did not answer the PTR query for ${address} (timeout or refused); this scan looks up no other names`,
+        });
+        return;
+      }
+      break;
+    }
+    this.resolver = asked ? 'up' : 'unknown';
+    this.pump();
+  }
+
+  private async nameWorker(): Promise<void> {
+    const rdns = this.ctx.deps.reverseDns!;
+    try {
+      // A lookup started before the deadline may end after it, by at most the resolver's timeout.
+      while (this.nameQueue.length > 0 && performance.now() < this.deadline) {
+        const address = this.nameQueue.shift()!;
+        this.names.set(address, await rdns.lookup(address));
+        this.lookups.hosts += 1;
+        this.lookups.end = Math.max(this.lookups.end, performance.now());
+      }
+    } finally {
+      this.nameWorkers--;
+    }
+  }
+}
 
 export class Enricher {
   private nmapBusy = false;
@@ -16,33 +210,22 @@ export class Enricher {
     private readonly stopping: () => boolean,
   ) {}
 
-  async enrich(subnet: SubnetRow, alive: string[]): Promise<void> {
+  /** A scan's enrichment, under the scan's budget from now. */
+  begin(): ScanEnrichment {
+    return new ScanEnrichment(this.ctx, this.ports, performance.now() + this.ctx.scan.enrich_budget_seconds * 1000);
+  }
+
+  /** Records what a scan's enrichment learned (one transaction), then starts nmap in the background. */
+  record(subnet: SubnetRow, alive: string[], found: Enriched): void {
     const { ctx } = this;
-    const cfg = ctx.scan;
-    const now = ctx.now();
-    const due = alive.filter((a) => {
-      const h = ctx.store.host(ipKey(parseIp(a)));
-      return !h?.ports_checked_at || now - h.ports_checked_at >= cfg.port_interval_seconds * 1000;
-    });
-    const [open, names] = await Promise.all([
-      due.length > 0 && this.ports.length > 0
-        ? ctx.deps.openPorts(
-            due.map((address) => ({ address, ports: this.ports.map((p) => p.port) })),
-            { timeoutMs: cfg.port_timeout_ms, concurrency: cfg.port_concurrency },
-          )
-        : Promise.resolve(new Map<string, number[]>()),
-      ctx.deps.reverseDns
-        ? Promise.all(alive.map(async (a) => [a, await ctx.deps.reverseDns!.lookup(a)] as const))
-        : Promise.resolve([] as (readonly [string, string | null])[]),
-    ]);
     const at = ctx.now();
     ctx.db
       .transaction(() => {
-        for (const [address, ports] of open) this.recordPorts(subnet, address, ports, at);
-        for (const [address, ptr] of names) this.recordPtr(subnet, address, ptr, at);
+        for (const [address, ports] of found.open) this.recordPorts(subnet, address, ports, at);
+        for (const [address, ptr] of found.names) this.recordPtr(subnet, address, ptr, at);
       })
       .immediate();
-    if (ctx.deps.nmap && cfg.nmap) void this.runNmap(alive);
+    if (ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(alive);
   }
 
   private recordPorts(subnet: SubnetRow, address: string, ports: number[], at: number): void {

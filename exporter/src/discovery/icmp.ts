@@ -1,39 +1,41 @@
-// net-ping adapter: one raw-socket session per sweep, retries left to the sweeper's pacer.
+// Raw ICMP echo sockets over raw-socket (the native addon net-ping is built on), driven directly:
+// requests leave with a synchronous sendto() as the sweep engine paces them (no per-request
+// timers, no queue of callbacks), and replies are handed over with their source address,
+// identifier and sequence, so the engine matches each reply to the target it came from.
 import { createRequire } from 'node:module';
-import type { Pinger } from './core/sweep.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import type { EchoSocket } from './core/sweep.js';
 
-interface RawSocket {
-  setOption(level: number, option: number, value: number): void;
+interface RawWrap {
+  send(buffer: Buffer, offset: number, length: number, address: string, cb: (bytes: number) => void): void;
 }
-interface NetPingSession {
-  pingHost(target: string, cb: (error: Error | null, target: string) => void): void;
-  close(): void;
+interface RawSocket {
+  wrap: RawWrap;
+  setOption(level: number, option: number, value: number): void;
+  on(event: 'message', cb: (buffer: Buffer, source: string) => void): void;
   on(event: 'error', cb: (e: Error) => void): void;
-  getSocket(): RawSocket;
+  resumeRecv(): void;
+  close(): void;
 }
 interface RawSocketModule {
+  createSocket(opts: { protocol: number; addressFamily: number }): RawSocket;
+  createChecksum(buffer: Buffer): number;
+  writeChecksum(buffer: Buffer, offset: number, checksum: number): void;
+  AddressFamily: { IPv4: number; IPv6: number };
+  Protocol: { ICMP: number; ICMPv6: number };
   SocketLevel: { SOL_SOCKET: number };
   SocketOption: { SO_SNDBUF: number };
 }
-interface NetPing {
-  createSession(opts: {
-    networkProtocol?: number;
-    retries?: number;
-    timeout?: number;
-    sessionId?: number;
-    packetSize?: number;
-  }): NetPingSession;
-  NetworkProtocol: { IPv4: number; IPv6: number };
-}
 
-// net-ping and raw-socket are CommonJS with a native addon and no types.
+// raw-socket is CommonJS with a native addon and no types.
 const require = createRequire(import.meta.url);
-const netPing = require('net-ping') as NetPing;
 const raw = require('raw-socket') as RawSocketModule;
 
 /** Linux's SO_SNDBUFFORCE: like SO_SNDBUF but past net.core.wmem_max (needs CAP_NET_ADMIN). */
 const SO_SNDBUFFORCE = 32;
 const SEND_BUFFER_BYTES = 8 * 1024 * 1024;
+/** ICMP header (8 bytes) and 8 bytes of zeros, as ping's smallest requests. */
+const PACKET_BYTES = 16;
 
 /**
  * Echo requests to neighbours whose ARP is unresolved wait in the kernel, charged to the
@@ -61,10 +63,20 @@ export const NO_RAW_SOCKET_HELP =
   'raw ICMP sockets need CAP_NET_RAW: run the exporter as root, grant it with ' +
   '`setcap cap_net_raw+ep "$(readlink -f "$(command -v node)")"`, or add `cap_add: [NET_RAW]` in docker compose';
 
+function openRaw(family: 4 | 6): RawSocket {
+  const socket = raw.createSocket({
+    protocol: family === 6 ? raw.Protocol.ICMPv6 : raw.Protocol.ICMP,
+    addressFamily: family === 6 ? raw.AddressFamily.IPv6 : raw.AddressFamily.IPv4,
+  });
+  // The socket is opened lazily by raw-socket; an option opens it now, so a missing privilege shows here.
+  socket.setOption(raw.SocketLevel.SOL_SOCKET, raw.SocketOption.SO_SNDBUF, 256 * 1024);
+  return socket;
+}
+
 /** Whether this process may open raw ICMP sockets; says how to grant it when not. */
 export function probeIcmp(): IcmpStatus {
   try {
-    netPing.createSession({ retries: 0, timeout: 1000 }).close();
+    openRaw(4).close();
     return { up: true };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -73,35 +85,68 @@ export function probeIcmp(): IcmpStatus {
   }
 }
 
-export interface ClosablePinger extends Pinger {
+export interface ClosableEchoSocket extends EchoSocket {
   close(): void;
 }
 
+/** The kernel's send buffer is full (or its queue): not sent, worth trying again shortly. */
+const BUSY = /temporarily unavailable|no buffer space|would block/i;
+
 /**
- * A Pinger over one net-ping session. The round trip is timed with the monotonic clock from
- * the hand-over to the session to the reply (net-ping's own times have millisecond resolution).
+ * An echo socket of one family with its own random ICMP identifier (replies to other sockets'
+ * requests, and everything but echo replies, are dropped here).
+ * @param id the ICMP identifier (tests); default random 1..65535
  */
-export function createPinger(family: 4 | 6, timeoutMs: number): ClosablePinger {
-  const session = netPing.createSession({
-    networkProtocol: family === 6 ? netPing.NetworkProtocol.IPv6 : netPing.NetworkProtocol.IPv4,
-    retries: 0,
-    timeout: timeoutMs,
-    // A distinct ICMP identifier per session keeps concurrent sweeps from taking each other's replies.
-    sessionId: 1 + Math.floor(Math.random() * 65534),
+export function openEchoSocket(family: 4 | 6, id = 1 + Math.floor(Math.random() * 65535)): ClosableEchoSocket {
+  const socket = openRaw(family);
+  enlargeSendBuffer(socket);
+  const packet = Buffer.alloc(PACKET_BYTES);
+  packet[0] = family === 6 ? 128 : 8; // echo request
+  packet.writeUInt16BE(id, 4);
+  const replyType = family === 6 ? 129 : 0;
+  let listener: (source: string, id: number, seq: number) => void = () => {};
+  socket.on('error', () => {
+    /* a failed recv: the sweep counts the target silent */
   });
-  session.on('error', () => {
-    /* socket errors fail the pending requests through their callbacks */
+  socket.on('message', (buffer, source) => {
+    // IPv4 raw sockets hand over the IP header too; IPv6 ones start at the ICMPv6 header.
+    let offset = 0;
+    if (family === 4) {
+      if (buffer.length < 20 || (buffer[0]! & 0xf0) !== 0x40) return;
+      offset = (buffer[0]! & 0x0f) * 4;
+    }
+    if (buffer.length < offset + 8 || buffer[offset] !== replyType) return;
+    listener(
+      family === 6 && isIPv6(source) ? source.toLowerCase() : source,
+      buffer.readUInt16BE(offset + 4),
+      buffer.readUInt16BE(offset + 6),
+    );
   });
-  enlargeSendBuffer(session.getSocket());
+  socket.resumeRecv();
+  const ignore = () => {};
+  // raw-socket parses the address itself and sends to 0.0.0.0 (this host) when it cannot.
+  const valid = family === 6 ? isIPv6 : isIPv4;
   return {
-    ping(target, done) {
-      const start = process.hrtime.bigint();
-      session.pingHost(target, (error) => {
-        done(error ? null : Number(process.hrtime.bigint() - start) / 1e9);
-      });
+    id,
+    send(target, seq) {
+      if (!valid(target)) return 'failed';
+      packet.writeUInt16BE(seq, 6);
+      if (family === 4) {
+        packet.writeUInt16BE(0, 2);
+        raw.writeChecksum(packet, 2, raw.createChecksum(packet));
+      }
+      try {
+        socket.wrap.send(packet, 0, PACKET_BYTES, target, ignore);
+        return 'sent';
+      } catch (e) {
+        return BUSY.test((e as Error).message) ? 'busy' : 'failed';
+      }
+    },
+    listen(onReply) {
+      listener = onReply;
     },
     close() {
-      session.close();
+      socket.close();
     },
   };
 }

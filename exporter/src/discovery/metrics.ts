@@ -12,6 +12,7 @@ import { Slicer, snapshotGroup } from '../metrics/snapshot.js';
 import type { SubnetCatalog } from '../metrics/subnets.js';
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { CONFLICT_KINDS, type ConflictKind, type DiscoveryService, parsePorts } from './service.js';
+import { SCAN_WARNING_KINDS, type ScanWarningView } from './schemas.js';
 import type { DiscoveryStore, MetricHostRow } from './store.js';
 
 /** smokeping_prober's buckets: 50 µs doubling to about 26 s. */
@@ -131,6 +132,10 @@ export function registerDiscoveryMetrics(
   const rtts = new Map<string, RttSeries>();
 
   const catalog = budget.catalog;
+  const warned = new Map<ScanWarningView['kind'], number>(SCAN_WARNING_KINDS.map((k) => [k, 0]));
+  discovery.onWarnings.push((warnings) => {
+    for (const w of warnings) warned.set(w.kind, (warned.get(w.kind) ?? 0) + 1);
+  });
 
   discovery.onSweep.push((report) => {
     packets.set(report.subnet, (packets.get(report.subnet) ?? 0) + report.sent);
@@ -224,6 +229,11 @@ export function registerDiscoveryMetrics(
     'counter',
   );
   const runsTotal = gauge('lanscape_scan_runs_total', 'Sweeps finished, by result.', 'counter');
+  const warningsTotal = gauge(
+    'lanscape_scan_warnings_total',
+    "Scans that warned, by kind (resolver_unreachable: the resolver did not answer the scan's first PTR query; names_budget, ports_budget: enrichment cut at scan.enrich_budget_seconds).",
+    'counter',
+  );
   const conflicts = gauge(
     'lanscape_conflicts',
     'Conflicts per subnet by kind (mac_mismatch, unknown_device, stale_reservation).',
@@ -363,6 +373,7 @@ export function registerDiscoveryMetrics(
     for (const status of STATUSES) hosts.set({ status }, byStatus[status] ?? 0);
     for (const kind of CONFLICT_KINDS) addressConflicts.set({ kind }, totals[kind]);
     unknownHosts.set({}, totals.unknown_device);
+    for (const [kind, n] of warned) warningsTotal.set({ kind }, n);
     for (const [collector, up] of Object.entries(collectors())) collectorUp.set({ collector }, up ? 1 : 0);
   }
 }

@@ -95,13 +95,14 @@ function positive(value: number | undefined, fallback: number, what: string): nu
 
 export class ReverseDns {
   readonly #resolver: dnsPromises.Resolver;
+  readonly #timeoutMs: number;
   readonly #ttlMs: number;
   readonly #negativeTtlMs: number;
   readonly #concurrency: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
   readonly #cache = new Map<string, CacheEntry>();
-  readonly #pending = new Map<string, Promise<string | null>>();
+  readonly #pending = new Map<string, Promise<{ name: string | null; answered: boolean }>>();
   readonly #waiting: Array<() => void> = [];
   #active = 0;
   #queries = 0;
@@ -109,6 +110,7 @@ export class ReverseDns {
 
   constructor(opts: ReverseDnsOptions = {}) {
     const timeoutMs = positive(opts.timeoutMs, 2000, 'timeoutMs');
+    this.#timeoutMs = timeoutMs;
     this.#ttlMs = positive(opts.ttlSeconds, 3600, 'ttlSeconds') * 1000;
     this.#negativeTtlMs = positive(opts.negativeTtlSeconds, 600, 'negativeTtlSeconds') * 1000;
     const concurrency = opts.concurrency ?? 16;
@@ -142,10 +144,20 @@ export class ReverseDns {
    * TypeError for a non-IP argument. Concurrent lookups of the same address share one query.
    */
   async lookup(address: string): Promise<string | null> {
+    return (await this.resolve(address)).name;
+  }
+
+  /**
+   * Like lookup, and says whether the answer came from the cache and, if not, whether a server
+   * answered at all (false: timeout, refused, network error — the resolver is unreachable or
+   * failing). A scan asks one address this way before the others, so a dead resolver costs it
+   * one timeout, not one per host.
+   */
+  async resolve(address: string): Promise<{ name: string | null; answered: boolean; cached: boolean }> {
     const key = reverseLookupName(address);
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
-      if (cached.expiresAt > this.#now()) return cached.name;
+      if (cached.expiresAt > this.#now()) return { name: cached.name, answered: true, cached: true };
       this.#cache.delete(key);
     }
     let pending = this.#pending.get(key);
@@ -153,30 +165,49 @@ export class ReverseDns {
       pending = this.#query(key).finally(() => this.#pending.delete(key));
       this.#pending.set(key, pending);
     }
-    return pending;
+    return { ...(await pending), cached: false };
   }
 
-  async #query(key: string): Promise<string | null> {
+  async #query(key: string): Promise<{ name: string | null; answered: boolean }> {
     await this.#acquire();
     let name: string | null = null;
+    let answered = false;
     try {
       this.#queries++;
       try {
-        const answers = await this.#resolver.resolvePtr(key);
+        const answers = await this.#withTimeout(this.#resolver.resolvePtr(key));
         this.#healthy = true;
+        answered = true;
         for (const raw of answers) {
           name = normalizeHostName(raw);
           if (name !== null) break;
         }
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        this.#healthy = code !== undefined && NO_NAME_CODES.has(code);
+        answered = code !== undefined && NO_NAME_CODES.has(code);
+        this.#healthy = answered;
       }
     } finally {
       this.#release();
     }
     this.#store(key, name);
-    return name;
+    return { name, answered };
+  }
+
+  /**
+   * c-ares stretches its timeout (about 2.9 s for 2000 ms and one try): the answer is awaited
+   * for timeoutMs at most; a query still open then counts as a timeout (it ends by itself).
+   */
+  #withTimeout<T>(query: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(Object.assign(new Error('PTR query timed out'), { code: dnsPromises.TIMEOUT })),
+        this.#timeoutMs,
+      );
+    });
+    query.catch(() => {}); // a query that loses the race may still fail later
+    return Promise.race([query, expired]).finally(() => clearTimeout(timer));
   }
 
   #store(key: string, name: string | null): void {

@@ -1,21 +1,26 @@
-// One scan from start to end: targets of the subnet, the paced ICMP sweep, applying what it saw,
-// enrichment, the scan row's progress and outcome, the report for metrics, history retention.
+// One scan from start to end: targets of the subnet, the paced ICMP sweep (pass, then retry
+// passes), applying what it saw, enrichment (started for the hosts of the sweep pass while the
+// retry passes run), the scan row's progress, phases and warnings, the report for metrics,
+// history retention.
 import { prefixOf } from '../ipam/core/prefix.js';
 import { applySweep } from './apply.js';
 import type { DiscoveryContext, SweepReport } from './context.js';
-import { sweep } from './core/sweep.js';
+import { type SweepResult, ipv4Index, sweep } from './core/sweep.js';
 import { sweepTargets } from './core/targets.js';
 import type { Enricher } from './enrich.js';
 import { maintainHistory } from './history.js';
 import type { IcmpStatus } from './icmp.js';
+import type { ScanPhaseView, ScanWarningView } from './schemas.js';
 import type { ScanRow } from './store.js';
 
 export interface ScanSteps {
   /** Whether ICMP sweeps can run now. */
   icmp: () => IcmpStatus;
   enricher: Enricher;
-  /** Called once per scan, failed or done. */
+  /** Called once per scan when the sweep is applied (alive and MACs recorded), or when the scan failed. */
   notify: (report: SweepReport) => void;
+  /** Called once per scan that warns, with its warnings. */
+  warn: (warnings: ScanWarningView[]) => void;
 }
 
 /** Sweeps one queued scan and records its outcome in the scan row (a failure is recorded, not thrown). */
@@ -51,38 +56,78 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     return fail((e as Error).message);
   }
   scan.targets = targets.length;
-  let pinger;
+  let socket;
   try {
-    pinger = ctx.deps.createPinger(prefix.family, cfg.timeout_ms);
+    socket = ctx.deps.openEchoSocket(prefix.family);
   } catch (e) {
     return fail(`cannot open an ICMP socket: ${(e as Error).message}`);
   }
-  let result;
+  const phases: ScanPhaseView[] = [];
+  // Port checks and names start with each host's first answer, while the sweep goes on.
+  const enrichment = steps.enricher.begin();
+  let result: SweepResult;
   try {
-    result = await sweep(targets, pinger, {
+    result = await sweep(targets, socket, {
       pps: cfg.pps,
-      maxInFlight: Math.min(cfg.max_in_flight, 60_000),
+      timeoutMs: cfg.timeout_ms,
       retries: cfg.retries,
-      onProgress: (finished, total, sent) => {
-        scan.progress = total === 0 ? 0.8 : 0.8 * (finished / total);
+      ...(prefix.family === 4 ? { indexOf: ipv4Index(targets) } : {}),
+      onProgress: (sent, most) => {
+        scan.progress = most === 0 ? 0.8 : 0.8 * Math.min(1, sent / most);
         scan.sent = sent;
       },
+      onAlive: (target) => enrichment.add([target]),
     });
   } catch (e) {
     return fail(`sweep failed: ${(e as Error).message}`);
   } finally {
-    pinger.close();
+    socket.close();
+    enrichment.sweepDone();
+  }
+  for (const p of result.passes) {
+    phases.push({
+      phase: p.pass === 0 ? 'sweep' : 'retry',
+      ...(p.pass > 0 ? { pass: p.pass } : {}),
+      seconds: Math.round(p.seconds * 1000) / 1000,
+      sent: p.sent,
+      found: p.found,
+    });
   }
   const current = ipam.subnet(subnet.id);
   if (!current) return fail('the subnet was deleted during its scan');
   scan.sent = result.sent;
   scan.alive = result.alive.size;
   const now = ctx.now();
-  const aliveHosts = applySweep(ctx, current, targets, result.alive, now);
+  const neighbours = await ctx.deps.readNeighbours(prefix.family);
+  const applying = performance.now();
+  const aliveHosts = applySweep(ctx, current, targets, result.alive, now, neighbours);
+  ctx.logger.info(
+    {
+      subnet: current.cidr,
+      scan: scan.id,
+      alive: aliveHosts.length,
+      sweep_seconds: result.seconds,
+      apply_ms: Math.round(performance.now() - applying),
+    },
+    'sweep applied',
+  );
+  // Alive hosts and MACs are recorded: visible in the API and metrics while enrichment goes on.
   scan.progress = 0.85;
-  await steps.enricher.enrich(current, aliveHosts);
-  Object.assign(scan, { state: 'done', progress: 1, finished_at: ctx.now() });
+  scan.phases = JSON.stringify(phases);
   store.saveScan(scan);
   steps.notify({ subnet: current.cidr, seconds: result.seconds, sent: result.sent, ok: true, rtts: result.alive });
+  enrichment.add(aliveHosts);
+  const found = await enrichment.finish();
+  steps.enricher.record(ipam.subnet(subnet.id) ?? current, aliveHosts, found);
+  phases.push(...found.phases);
+  Object.assign(scan, {
+    state: 'done',
+    progress: 1,
+    finished_at: ctx.now(),
+    phases: JSON.stringify(phases),
+    warnings: JSON.stringify(found.warnings),
+  });
+  store.saveScan(scan);
+  if (found.warnings.length > 0) steps.warn(found.warnings);
   maintainHistory(ctx, now);
 }

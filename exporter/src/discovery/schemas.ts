@@ -7,6 +7,29 @@ export const EVENT_KINDS = ['new_device', 'up', 'down', 'mac_changed', 'hostname
 export const CONFLICT_KINDS = ['mac_mismatch', 'unknown_device', 'stale_reservation'] as const;
 export type ConflictKind = (typeof CONFLICT_KINDS)[number];
 
+export const ScanPhase = z
+  .object({
+    phase: z.enum(['sweep', 'retry', 'ports', 'names']).meta({
+      description:
+        'sweep: every target once at scan.pps; retry: one pass over the targets still silent (one per scan.retries); ' +
+        'ports: TCP port checks; names: PTR lookups (ports and names run side by side, from the end of the sweep pass)',
+    }),
+    pass: z.number().int().optional().meta({ description: 'retry passes: 1, 2, …' }),
+    seconds: z.number(),
+    sent: z.number().int().optional().meta({ description: 'sweep and retry: echo requests sent' }),
+    found: z.number().int().optional().meta({ description: 'sweep and retry: hosts whose first answer came then' }),
+    hosts: z.number().int().optional().meta({ description: 'ports and names: hosts checked / looked up' }),
+  })
+  .meta({ id: 'ScanPhase' });
+
+export const SCAN_WARNING_KINDS = ['resolver_unreachable', 'names_budget', 'ports_budget'] as const;
+export const ScanWarning = z
+  .object({
+    kind: z.enum(SCAN_WARNING_KINDS),
+    message: z.string(),
+  })
+  .meta({ id: 'ScanWarning' });
+
 export const Scan = z
   .object({
     id: z.number().int(),
@@ -22,6 +45,8 @@ export const Scan = z
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
     error: z.string().optional(),
+    phases: z.array(ScanPhase).meta({ description: 'what the scan spent its time on, as each phase ends' }),
+    warnings: z.array(ScanWarning),
   })
   .meta({ id: 'Scan' });
 
@@ -79,6 +104,8 @@ export const SdGroup = z
   .meta({ id: 'HttpSdTargetGroup' });
 
 export type ScanView = z.infer<typeof Scan>;
+export type ScanPhaseView = z.infer<typeof ScanPhase>;
+export type ScanWarningView = z.infer<typeof ScanWarning>;
 export type EventView = z.infer<typeof Event>;
 export type ConflictView = z.infer<typeof Conflict>;
 export type SdGroup = z.infer<typeof SdGroup>;

@@ -32,6 +32,7 @@ import type {
   EventView,
   ObservationView,
   ScanView,
+  ScanWarningView,
   SdGroup,
   UptimeView,
 } from './schemas.js';
@@ -60,6 +61,8 @@ export class DiscoveryService {
   icmpStatus: IcmpStatus;
   /** Listeners for finished sweeps (metrics). */
   readonly onSweep: ((report: SweepReport) => void)[] = [];
+  /** Listeners for the warnings of finished scans (metrics). */
+  readonly onWarnings: ((warnings: ScanWarningView[]) => void)[] = [];
 
   constructor(
     readonly db: Db,
@@ -81,6 +84,9 @@ export class DiscoveryService {
           icmp: () => this.icmpStatus,
           enricher: this.enricher,
           notify: (report) => this.notify(report),
+          warn: (warnings) => {
+            for (const listener of this.onWarnings) listener(warnings);
+          },
         }),
       logger,
     );
@@ -268,6 +274,8 @@ export class DiscoveryService {
       started_at: iso(s.started_at),
       finished_at: iso(s.finished_at),
       ...(s.error ? { error: s.error } : {}),
+      phases: JSON.parse(s.phases ?? '[]') as ScanView['phases'],
+      warnings: JSON.parse(s.warnings ?? '[]') as ScanView['warnings'],
     };
   }
 

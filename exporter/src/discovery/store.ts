@@ -51,6 +51,10 @@ export interface ScanRow {
   started_at: number | null;
   finished_at: number | null;
   error: string | null;
+  /** JSON: [{ phase, seconds, … }] in the order the phases ended */
+  phases: string;
+  /** JSON: [{ kind, message }] */
+  warnings: string;
 }
 
 export interface EventFilter {
@@ -185,7 +189,8 @@ export class DiscoveryStore {
         `INSERT INTO scans (subnet_id, cidr, trigger, state, queued_at) VALUES (?, ?, ?, 'queued', ?)`,
       ),
       updateScan: db.prepare(`UPDATE scans SET state = @state, progress = @progress, targets = @targets, sent = @sent,
-        alive = @alive, started_at = @started_at, finished_at = @finished_at, error = @error WHERE id = @id`),
+        alive = @alive, started_at = @started_at, finished_at = @finished_at, error = @error, phases = @phases,
+        warnings = @warnings WHERE id = @id`),
       scan: db.prepare('SELECT * FROM scans WHERE id = ?'),
       // Per subnet, newest first on the (subnet_id, id) index: a scrape never reads the whole
       // scan history, which grows with every sweep.

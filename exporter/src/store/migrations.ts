@@ -611,6 +611,14 @@ export const MIGRATIONS: readonly Migration[] = [
     ].join('\n')}
     `,
   },
+  {
+    version: 7,
+    name: 'discovery: what a scan spent its time on, and what it warns about',
+    sql: `
+      ALTER TABLE scans ADD COLUMN phases TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE scans ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

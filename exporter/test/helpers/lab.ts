@@ -22,16 +22,17 @@ const BASE_ROUTED = [
 
 /** LAN hosts, each on its own macvlan with its own MAC (real IEEE OUIs, see netlab.sh). */
 const LAN_HOSTS = [
-  { address: '10.201.0.10', mac: '00:1b:21:0a:00:10' }, // 001B21 Intel Corporate
-  { address: '10.201.0.11', mac: '00:1b:21:0a:00:11' }, // 001B21 Intel Corporate
-  { address: '10.201.0.12', mac: 'b8:27:eb:0a:00:12' }, // B827EB Raspberry Pi Foundation
+  { address: '10.201.0.10', address6: 'fd00:201::10', mac: '00:1b:21:0a:00:10' }, // 001B21 Intel Corporate
+  { address: '10.201.0.11', address6: 'fd00:201::11', mac: '00:1b:21:0a:00:11' }, // 001B21 Intel Corporate
+  { address: '10.201.0.12', address6: 'fd00:201::12', mac: 'b8:27:eb:0a:00:12' }, // B827EB Raspberry Pi Foundation
 ] as const;
 
 export interface Lab {
   prefix: string;
   ns: { scan: string; gw: string; hosts: string; lan: string };
   routedLive: string[]; // every live routed host address, sorted numerically
-  lanHosts: { address: string; mac: string }[];
+  /** LAN hosts: IPv4 10.201.0.0/24 and IPv6 fd00:201::/64 (the scanner is .1 and ::1) */
+  lanHosts: { address: string; address6: string; mac: string }[];
   /** run a command inside a namespace, resolve with {code, stdout, stderr}; rejects on spawn error */
   exec(ns: string, argv: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
   /** spawn a long-running process inside a namespace (e.g. an exporter, a listener); returns the ChildProcess; the lab kills every process it spawned in down() */
@@ -161,6 +162,32 @@ export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab>
     },
   };
   return lab;
+}
+
+/**
+ * Packet loss on the lab router, towards the routed hosts (what `tc qdisc add dev gw1 root netem
+ * loss P%` does; netem is not in every kernel, so it is iptables in the router's namespace):
+ *   { percent: 5 }  each echo request to a routed host is dropped with probability 5 %
+ *   { firstTry: true }  each routed host's first echo request is dropped, later ones pass
+ *   {}  no loss
+ */
+export async function routerLoss(lab: Lab, loss: { percent?: number; firstTry?: boolean }): Promise<void> {
+  const ipt = (...args: string[]) => lab.exec(lab.ns.gw, ['iptables', ...args]);
+  const must = async (p: Promise<CommandResult>) => {
+    const r = await p;
+    if (r.code !== 0) throw new Error(`iptables failed: ${r.stderr.trim()}`);
+  };
+  await must(ipt('-F', 'FORWARD'));
+  const echo = ['-A', 'FORWARD', '-o', 'gw1', '-p', 'icmp', '--icmp-type', 'echo-request'];
+  if (loss.percent) {
+    await must(
+      ipt(...echo, '-m', 'statistic', '--mode', 'random', '--probability', String(loss.percent / 100), '-j', 'DROP'),
+    );
+  }
+  if (loss.firstTry) {
+    await must(ipt(...echo, '-m', 'recent', '--name', 'tried', '--rdest', '--rcheck', '-j', 'ACCEPT'));
+    await must(ipt(...echo, '-m', 'recent', '--name', 'tried', '--rdest', '--set', '-j', 'DROP'));
+  }
 }
 
 /** For tests: skip when not root or `ip` is missing, locally; throw under CI=true (CI must run every test). */

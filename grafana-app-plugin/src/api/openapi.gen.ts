@@ -5669,6 +5669,30 @@ export interface components {
       started_at: string | null;
       finished_at: string | null;
       error?: string;
+      /** @description what the scan spent its time on, as each phase ends */
+      phases: components['schemas']['ScanPhase'][];
+      warnings: components['schemas']['ScanWarning'][];
+    };
+    ScanPhase: {
+      /**
+       * @description sweep: every target once at scan.pps; retry: one pass over the targets still silent (one per scan.retries); ports: TCP port checks; names: PTR lookups (ports and names run side by side, from the end of the sweep pass)
+       * @enum {string}
+       */
+      phase: 'sweep' | 'retry' | 'ports' | 'names';
+      /** @description retry passes: 1, 2, … */
+      pass?: number;
+      seconds: number;
+      /** @description sweep and retry: echo requests sent */
+      sent?: number;
+      /** @description sweep and retry: hosts whose first answer came then */
+      found?: number;
+      /** @description ports and names: hosts checked / looked up */
+      hosts?: number;
+    };
+    ScanWarning: {
+      /** @enum {string} */
+      kind: 'resolver_unreachable' | 'names_budget' | 'ports_budget';
+      message: string;
     };
     EventList: {
       count: number;

@@ -2,7 +2,7 @@ import React from 'react';
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import type { Scan } from '../api/types';
 import { calls, fail, routes } from '../test/backend';
-import { ScanButton } from './ScanButton';
+import { ScanButton, formatPhases } from './ScanButton';
 import { testIds } from './testIds';
 
 const mockFetch = jest.fn();
@@ -24,6 +24,8 @@ const scan = (overrides: Partial<Scan>): Scan => ({
   queued_at: '2026-11-22T10:00:00.000Z',
   started_at: null,
   finished_at: null,
+  phases: [],
+  warnings: [],
   ...overrides,
 });
 
@@ -98,5 +100,26 @@ describe('ScanButton', () => {
     fireEvent.click(screen.getByTestId(testIds.scan.button(1)));
     expect(await screen.findByText(/scan failed: no CAP_NET_RAW/)).toBeInTheDocument();
     expect(onDone).toHaveBeenCalledWith(expect.objectContaining({ state: 'failed' }));
+  });
+
+  it('says what the scan spent its time on, and shows its warnings', async () => {
+    const done = scan({
+      state: 'done',
+      progress: 1,
+      alive: 4,
+      phases: [
+        { phase: 'sweep', seconds: 0.013, sent: 254, found: 4 },
+        { phase: 'retry', pass: 1, seconds: 2.004, sent: 250, found: 0 },
+        { phase: 'ports', seconds: 0.31, hosts: 4 },
+        { phase: 'names', seconds: 2.002, hosts: 1 },
+      ],
+      warnings: [{ kind: 'resolver_unreachable', message: 'reverse DNS: the resolver did not answer' }],
+    });
+    expect(formatPhases(done)).toBe('sweep 0.0 s · retry 2.0 s · ports 0.3 s · names 2.0 s');
+    mockFetch.mockImplementation(routes({ 'POST write/subnets/1/scan': done }));
+    render(<ScanButton subnetId={1} pollMs={5} />);
+    fireEvent.click(screen.getByTestId(testIds.scan.button(1)));
+    expect(await screen.findByText('4 alive of 254')).toBeInTheDocument();
+    expect(screen.getByTestId(testIds.scan.warnings(1))).toHaveTextContent('reverse DNS: the resolver did not answer');
   });
 });

@@ -46,6 +46,8 @@ export const testIds = {
   scan: {
     button: (subnetId: number) => `scan-button-${subnetId}`,
     progress: (subnetId: number) => `scan-progress-${subnetId}`,
+    phases: (subnetId: number) => `scan-phases-${subnetId}`,
+    warnings: (subnetId: number) => `scan-warnings-${subnetId}`,
   },
   subnet: {
     container: 'lanscape-subnet',
