@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { startTestExporter, tempDir, TOKENS, type TestExporter } from '../../../exporter/test/helpers/exporter';
 import { FakePve, selfSignedCert } from '../../../exporter/test/helpers/fake-pve';
+import { prng } from '../../../exporter/test/helpers/prng';
 import { which } from '../../../exporter/test/helpers/tools';
 import { ipKey, parseIp } from '../../../exporter/src/ipam/core/ip';
 
@@ -220,15 +221,15 @@ export function scatteredCsv(prefix: string, count: number): string {
       used.add(block * 256 + host);
     }
   }
-  let x = 12345;
-  while (used.size < count) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    const block = 16 + (x % 240);
-    const host = 1 + ((x >>> 8) % 254);
-    if ((x >>> 16) % 240 < block) {
-      used.add(block * 256 + host);
+  const random = prng(16);
+  for (let guard = 0; used.size < count && guard < 10_000_000; guard++) {
+    const block = 16 + Math.floor(random() * 240);
+    // Denser towards the end of the /16: block 16 keeps ~7% of its draws, block 255 all.
+    if (random() * 256 < block) {
+      used.add(block * 256 + 1 + Math.floor(random() * 254));
     }
   }
+  assert.equal(used.size, count);
   const sorted = [...used].sort((p, q) => p - q);
   sorted.forEach((n, i) =>
     lines.push(

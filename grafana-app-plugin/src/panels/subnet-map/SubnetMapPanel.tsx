@@ -97,7 +97,7 @@ function SubnetMap({
   const columns = Math.min(16, items);
   const rows = Math.ceil(items / columns);
   const header = 28;
-  const legend = options.showLegend ? 24 : 0;
+  const legend = options.showLegend ? 44 : 0;
   const side = Math.max(
     6,
     Math.floor(Math.min((width - GAP * (columns - 1)) / columns, (height - header - legend - GAP * (rows - 1)) / rows))
@@ -106,8 +106,11 @@ function SubnetMap({
     zoom !== null && model.blocks
       ? model.blocks[zoom]!.cidr
       : `${model.subnet.cidr}${model.subnet.name ? ` · ${model.subnet.name}` : ''}`;
-  const used = blockView ? model.byOffset.size : cells.filter((c) => c.info).length;
-  const size = blockView ? 2 ** model.hostBits : cells.length;
+  // The whole subnet counts its usable addresses (as IPAM does); a zoomed-in block all 256.
+  const size = zoom === null ? model.subnet.size : cells.length;
+  const used = zoom === null ? model.byOffset.size : cells.filter((c) => c.info).length;
+
+  const fill = (c: Cell) => (options.colorBy === 'status' && c.info ? status[c.info.status] : colors[c.category]);
 
   const onMove = (e: React.MouseEvent<HTMLDivElement>) => {
     const target = (e.target as HTMLElement).closest<HTMLElement>('[data-index]');
@@ -187,7 +190,9 @@ function SubnetMap({
                 data-status={c.info?.status ?? ''}
                 className={styles.cell}
                 style={{
-                  background: options.colorBy === 'status' && c.info ? status[c.info.status] : colors[c.category],
+                  background: fill(c),
+                  // Readable on any fill in either theme (white on yellow in the dark theme is not).
+                  color: c.info ? theme.colors.getContrastText(fill(c)) : undefined,
                   boxShadow: c.info?.status === 'down' ? `inset 0 0 0 2px ${status.down}` : undefined,
                   fontSize: Math.max(8, Math.floor(side / 3)),
                 }}
