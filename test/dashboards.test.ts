@@ -27,10 +27,14 @@ const DASHBOARDS: Record<string, string> = {
 const SCHEMA_VERSION = 42;
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 const DATASOURCE_UID = 'lanscape-prometheus';
+/** The Lanscape data source (nested in the app, provisioned with this uid): the IPAM panels. */
+const IPAM = { type: 'lanscape-ipam-datasource', uid: 'lanscape' };
+const IPAM_QUERY_TYPES = new Set(['subnets', 'addresses', 'freeRanges', 'ranges', 'events', 'conflicts', 'guests']);
 const PANEL_TYPES = new Set([
   'row', 'timeseries', 'stat', 'gauge', 'bargauge', 'table', 'heatmap', 'state-timeline', 'status-history',
-  'piechart', 'barchart', 'text',
+  'piechart', 'barchart', 'text', 'lanscape-subnetmap-panel',
 ]);
+const isIpam = (p: any) => p.datasource?.type === IPAM.type;
 /** Recording rules the dashboards use (alerting/*.rules.yml). */
 const RECORDING_RULES = new Set(['address:lanscape_host_up:avg_over_time1h', 'subnet_le:lanscape_host_rtt_seconds_bucket:rate5m']);
 const SAMPLE_VARS = { subnet: '192.0.2.0/24', address: '192.0.2.10', source: '.+', target: '.+', endpoint: '.+', node: '.+' };
@@ -139,8 +143,17 @@ describe('dashboards', () => {
         }
       });
 
-      it('every panel and target queries ${datasource}, never a fixed datasource', () => {
-        for (const p of queryPanels) {
+      it('every panel and target queries ${datasource} (IPAM panels: the Lanscape data source), never another datasource', () => {
+        for (const p of queryPanels.filter(isIpam)) {
+          assert.deepEqual(p.datasource, IPAM, `${p.title}: panel datasource`);
+          assert.ok(Array.isArray(p.targets) && p.targets.length > 0, `${p.title}: has targets`);
+          for (const t of p.targets) {
+            assert.deepEqual(t.datasource, IPAM, `${p.title}/${t.refId}: target datasource`);
+            assert.ok(IPAM_QUERY_TYPES.has(t.queryType), `${p.title}/${t.refId}: query type ${t.queryType}`);
+            assert.equal(t.expr, undefined);
+          }
+        }
+        for (const p of queryPanels.filter((p) => !isIpam(p))) {
           assert.deepEqual(p.datasource, DATASOURCE, `${p.title}: panel datasource`);
           assert.ok(Array.isArray(p.targets) && p.targets.length > 0, `${p.title}: has targets`);
           const refIds = p.targets.map((t: any) => t.refId);
@@ -155,7 +168,8 @@ describe('dashboards', () => {
         // Anywhere else in the JSON: only Grafana's built-in annotation datasource, or ${datasource}.
         for (const { path, value } of collect(json, 'datasource')) {
           const builtin = path.startsWith('$.annotations.') && value?.uid === '-- Grafana --';
-          assert.ok(builtin || (value?.type === 'prometheus' && value?.uid === '${datasource}'), `${path}: ${JSON.stringify(value)}`);
+          const ipam = value?.type === IPAM.type && value?.uid === IPAM.uid;
+          assert.ok(builtin || ipam || (value?.type === 'prometheus' && value?.uid === '${datasource}'), `${path}: ${JSON.stringify(value)}`);
         }
         const text = JSON.stringify(json);
         assert.equal(text.split(DATASOURCE_UID).length - 1, 1, `${DATASOURCE_UID} appears only as the variable's default`);
@@ -178,7 +192,8 @@ describe('dashboards', () => {
         const defined = new Set(vars.map((v) => v.name));
         const used = new Set<string>();
         const exprs: string[] = [
-          ...queryPanels.flatMap((p) => p.targets.map((t: any) => t.expr)),
+          ...queryPanels.flatMap((p) => p.targets.map((t: any) => t.expr ?? t.subnet ?? '')),
+          ...(json.annotations?.list ?? []).map((a: any) => a.target?.subnet ?? ''),
           ...vars.filter((v) => v.type === 'query').map((v) => v.definition as string),
         ];
         for (const expr of exprs) for (const name of variableNames(expr)) used.add(name);
@@ -218,7 +233,7 @@ describe('dashboards', () => {
       });
 
       it('every expr parses (brackets and quotes balance; promtool below parses them fully)', () => {
-        for (const p of queryPanels) {
+        for (const p of queryPanels.filter((p) => !isIpam(p))) {
           for (const t of p.targets) {
             const problem = balanced(substitute(t.expr, SAMPLE_VARS));
             assert.equal(problem, undefined, `${p.title}/${t.refId}: ${t.expr}`);
@@ -228,7 +243,7 @@ describe('dashboards', () => {
 
       it('queries name only metrics the exporter registers, standard ones, or known recording rules', () => {
         const known = exporterMetricNames();
-        for (const p of queryPanels) {
+        for (const p of queryPanels.filter((p) => !isIpam(p))) {
           for (const t of p.targets) {
             const expr = t.expr as string;
             for (const m of expr.matchAll(/\b[a-zA-Z_]\w*:[\w:]+/g)) {
@@ -262,13 +277,21 @@ describe('dashboards', () => {
     assert.ok(urls('lanscape-host').some((u) => u.startsWith('/d/lanscape-subnet?var-subnet=${__value.raw}')), 'host → Subnet');
     assert.ok(urls('lanscape-proxmox').some((u) => u.startsWith('/d/lanscape-host?var-address=${__value.raw}')), 'guest addresses → Host');
     assert.ok(urls('lanscape-docker').some((u) => u.startsWith('/d/lanscape-subnet?var-subnet=')), 'Docker networks → Subnet');
+    // The IPAM panels (Lanscape data source): a table on Overview, the map and the addresses on Subnet.
+    const ipamPanels = (uid: string) => allPanels(byUid.get(uid)).filter(isIpam).map((p) => `${p.type} ${p.targets[0].queryType}`);
+    assert.deepEqual(ipamPanels('lanscape-overview'), ['table subnets', 'table conflicts']);
+    assert.deepEqual(ipamPanels('lanscape-subnet'), ['lanscape-subnetmap-panel addresses', 'table addresses', 'table freeRanges']);
+    for (const p of allPanels(byUid.get('lanscape-subnet')).filter(isIpam)) assert.equal(p.targets[0].subnet, '$subnet');
+    const events = byUid.get('lanscape-subnet').annotations.list.find((a: any) => a.datasource?.type === IPAM.type);
+    assert.deepEqual(events?.target, { datasource: IPAM, queryType: 'events', subnet: '$subnet', refId: 'Anno' });
 
     const empty = dashboards.flatMap(({ json }) => allPanels(json).filter(isMayBeEmpty).map((p) => `${json.uid}/${p.title}`));
     assert.deepEqual(empty.sort(), [
       'lanscape-docker/Network overlaps',
       'lanscape-host/Conflicts', 'lanscape-host/Open ports', 'lanscape-overview/Addresses in conflict',
+      'lanscape-overview/IPAM conflicts',
       'lanscape-proxmox/Guest addresses',
-      'lanscape-subnet/Addresses in conflict', 'lanscape-subnet/Ranges',
+      'lanscape-subnet/Addresses in conflict', 'lanscape-subnet/Free ranges', 'lanscape-subnet/Ranges',
       'lanscape-traffic/Jitter (UDP)', 'lanscape-traffic/Loss (UDP)', 'lanscape-traffic/Throughput floors',
     ]);
     for (const { json } of dashboards) {
@@ -280,7 +303,7 @@ describe('dashboards', () => {
 
   it('panelQueries: every target once, variables and macros substituted', () => {
     const queries = panelQueries(SAMPLE_VARS);
-    const targets = dashboards.flatMap(({ json }) => allPanels(json).flatMap((p) => p.targets ?? []));
+    const targets = dashboards.flatMap(({ json }) => allPanels(json).filter((p) => !isIpam(p)).flatMap((p) => p.targets ?? []));
     assert.equal(queries.length, targets.length);
     for (const q of queries) {
       assert.ok(q.dashboard in DASHBOARDS);

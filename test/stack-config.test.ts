@@ -103,7 +103,11 @@ describe('docker-compose.yml', () => {
     assert.ok(exporter.healthcheck, 'the exporter has a healthcheck');
     assert.ok(exporter.volumes.some((v: string) => v.endsWith(':/data')), 'the store is on a volume');
     const grafana = compose.services.grafana;
-    assert.equal(grafana.environment.GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS, pluginJson.id);
+    // The app and the plugins nested in it (grafana-app-plugin/src/datasource, src/panels/*).
+    assert.equal(
+      grafana.environment.GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS,
+      [pluginJson.id, 'lanscape-ipam-datasource', 'lanscape-subnetmap-panel'].join(','),
+    );
     assert.ok(grafana.volumes.includes(`./grafana-app-plugin/dist:/var/lib/grafana/plugins/${pluginJson.id}:ro`));
   });
 
@@ -174,6 +178,11 @@ describe('Grafana provisioning', () => {
     assert.equal(byUid.get('lanscape-alertmanager').type, 'alertmanager');
     assert.equal(byUid.get('lanscape-alertmanager').url, 'http://127.0.0.1:9093');
     assert.equal(byUid.get('lanscape-prometheus').jsonData.alertmanagerUid, 'lanscape-alertmanager');
+    // The Lanscape data source: nested in the app, no URL or secrets of its own (it uses the app's proxy).
+    const ipam = byUid.get('lanscape');
+    assert.equal(ipam.type, 'lanscape-ipam-datasource');
+    assert.equal(ipam.url, undefined);
+    assert.equal(ipam.secureJsonData, undefined);
   });
 
   it('the app is enabled with the exporter URL and the three tokens the plugin routes use, from the environment', () => {

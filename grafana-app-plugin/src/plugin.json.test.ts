@@ -2,11 +2,13 @@
 import Ajv from 'ajv';
 import schema from '../tests/fixtures/plugin.schema.json';
 import plugin from './plugin.json';
+import datasource from './datasource/plugin.json';
+import panel from './panels/subnet-map/plugin.json';
 
 const ROLE_RANK: Record<string, number> = { Viewer: 1, Editor: 2, Admin: 3 };
 
 describe('plugin.json', () => {
-  it('satisfies Grafana\'s plugin.json schema', () => {
+  it("satisfies Grafana's plugin.json schema", () => {
     const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, unicodeRegExp: false });
     const validate = ajv.compile(schema);
     const ok = validate(plugin);
@@ -35,7 +37,9 @@ describe('plugin.json', () => {
   });
 
   it('includes each page path and dashboard uid once', () => {
-    const keys = plugin.includes.map((i) => ('uid' in i && i.uid ? `dashboard ${i.uid}` : `page ${i.path}`));
+    const keys = plugin.includes.map((i) =>
+      'uid' in i && i.uid ? `dashboard ${i.uid}` : i.type === 'page' ? `page ${i.path}` : `${i.type} ${i.name}`
+    );
     expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
   });
 
@@ -47,7 +51,11 @@ describe('plugin.json', () => {
     const byPath = (path: string) => routes.filter((r) => r.path === `${path}/*`);
     expect(byPath('read').map((r) => r.method)).toEqual(['GET']);
     expect(byPath('read').every((r) => r.reqRole === 'Viewer')).toBe(true);
-    expect(byPath('write').map((r) => r.method).sort()).toEqual(['DELETE', 'PATCH', 'POST']);
+    expect(
+      byPath('write')
+        .map((r) => r.method)
+        .sort()
+    ).toEqual(['DELETE', 'PATCH', 'POST']);
     expect(byPath('write').every((r) => r.reqRole === 'Editor')).toBe(true);
     expect(byPath('admin').every((r) => r.reqRole === 'Admin')).toBe(true);
     const tokenOf = (path: string) => new Set(byPath(path).map((r) => r.headers[0]!.content));
@@ -58,5 +66,19 @@ describe('plugin.json', () => {
       expect(r.url).toBe('{{ .JsonData.exporterUrl }}/api/v1');
       expect(r.headers.map((h) => h.name)).toEqual(['Authorization']);
     }
+  });
+
+  it('nests a data source and a panel, each valid and named in includes', () => {
+    const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, unicodeRegExp: false });
+    const validate = ajv.compile(schema);
+    for (const nested of [datasource, panel]) {
+      expect(validate(nested) ? [] : validate.errors).toEqual([]);
+      expect(plugin.includes).toContainEqual({ type: nested.type, name: nested.name });
+      expect(nested.id).toMatch(/^lanscape-[a-z]+-(datasource|panel)$/);
+      expect(nested.dependencies.grafanaDependency).toBe(plugin.dependencies.grafanaDependency);
+    }
+    expect(datasource.type).toBe('datasource');
+    expect(datasource.annotations).toBe(true);
+    expect(panel.type).toBe('panel');
   });
 });

@@ -11,7 +11,7 @@
 // The signed-in user's role and theme come from the cookies grafana_shell_role / grafana_shell_theme
 // (or ?shellRole= / ?shellTheme= on a page load, which set those cookies).
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -230,6 +230,35 @@ class IdTokenSigner {
   }
 }
 
+export interface NestedPlugin {
+  id: string;
+  type: string;
+  name: string;
+  info: Record<string, unknown>;
+  /** Where Grafana serves a nested plugin's module: under the parent's path (assetpath.Base). */
+  module: string;
+  baseUrl: string;
+}
+
+/** The plugins nested in the app's dist/ (a folder with plugin.json and module.js), as Grafana finds them. */
+export function nestedPlugins(distDir: string, appId: string, rel = ''): NestedPlugin[] {
+  const out: NestedPlugin[] = [];
+  for (const e of readdirSync(join(distDir, rel), { withFileTypes: true })) {
+    if (!e.isDirectory()) {
+      continue;
+    }
+    const sub = rel ? `${rel}/${e.name}` : e.name;
+    const json = join(distDir, sub, 'plugin.json');
+    if (existsSync(json) && existsSync(join(distDir, sub, 'module.js'))) {
+      const p = JSON.parse(readFileSync(json, 'utf8')) as { id: string; type: string; name: string; info: Record<string, unknown> };
+      const baseUrl = `public/plugins/${appId}/${sub}`;
+      out.push({ id: p.id, type: p.type, name: p.name, info: p.info, module: `${baseUrl}/module.js`, baseUrl });
+    }
+    out.push(...nestedPlugins(distDir, appId, sub));
+  }
+  return out;
+}
+
 export async function startShellServer(options: ShellServerOptions): Promise<ShellServer> {
   const distDir = resolve(options.distDir);
   const pluginJson = JSON.parse(readFileSync(join(distDir, 'plugin.json'), 'utf8')) as {
@@ -243,6 +272,7 @@ export async function startShellServer(options: ShellServerOptions): Promise<She
   };
   const pluginId = pluginJson.id;
   const routes = pluginJson.routes ?? [];
+  const nested = nestedPlugins(distDir, pluginId);
   const bundle = options.bundle ?? (await buildShell());
   const settings = {
     enabled: options.enabled ?? true,
@@ -295,8 +325,17 @@ export async function startShellServer(options: ShellServerOptions): Promise<She
         buildInfo: { version: '13.1.1', commit: 'test-shell', env: 'production', edition: 'Open Source', latestVersion: '', hasUpdate: false, hideVersion: false },
         featureToggles: {},
         apps: { [pluginId]: { id: pluginId, path: `public/plugins/${pluginId}/module.js`, version: pluginJson.info.version, preload: false } },
-        datasources: {},
-        panels: {},
+        // The app's nested plugins, as Grafana lists them: a data source instance named after the
+        // plugin (the stack provisions one), and the panel.
+        datasources: Object.fromEntries(
+          nested
+            .filter((n) => n.type === 'datasource')
+            .map((n, i) => [
+              n.name,
+              { id: i + 1, uid: n.id.replace(/-datasource$/, ''), type: n.id, name: n.name, access: 'proxy', jsonData: {}, readOnly: true, meta: n },
+            ])
+        ),
+        panels: Object.fromEntries(nested.filter((n) => n.type === 'panel').map((n) => [n.id, n])),
         defaultDatasource: '',
         minRefreshInterval: '5s',
         dateFormats: undefined,
@@ -555,7 +594,7 @@ window.__shellPluginId = ${JSON.stringify(pluginId)};
       serveStatic(res, decodeURIComponent(u.pathname.slice(`/public/plugins/${pluginId}/`.length)));
       return;
     }
-    if (u.pathname.startsWith('/a/') || u.pathname.startsWith('/plugins/') || u.pathname === '/') {
+    if (u.pathname.startsWith('/a/') || u.pathname.startsWith('/plugins/') || u.pathname.startsWith('/d-solo/') || u.pathname === '/') {
       if (u.pathname === '/') {
         res.writeHead(302, { Location: `/a/${pluginId}/` }).end();
         return;

@@ -66,6 +66,7 @@ import { setPluginPage } from '../../../../node_modules/@grafana/runtime/dist/es
 import { importAmd, share, sharedNames } from './amd';
 import { requestLog, ShellBackendSrv } from './backendSrv';
 import { ChromeContext, ShellChrome, ShellPluginPage, type ChromeState } from './chrome';
+import { bootPanel } from './panel';
 
 // ---- the shared dependencies (Grafana: public/app/features/plugins/loader/sharedDependencies.ts)
 const sharedModules: Record<string, unknown> = {
@@ -283,4 +284,11 @@ async function boot(): Promise<void> {
   }
 }
 
-void boot();
+// /d-solo/...: one dashboard panel of a nested plugin (shell/panel.tsx); anything else: the app.
+if (window.location.pathname.startsWith('/d-solo/')) {
+  bootPanel(document.getElementById('reactRoot')!, probe).catch((e: unknown) => {
+    probe.error = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
+  });
+} else {
+  void boot();
+}

@@ -1,0 +1,44 @@
+// The query editor shows the fields of the chosen query type and hands changes to Grafana.
+import React from 'react';
+import { fireEvent, render, screen } from '@testing-library/react';
+import '../test/dom';
+import { QueryEditor } from './QueryEditor';
+import type { LanscapeQuery } from './types';
+
+function setup(query: Partial<LanscapeQuery>) {
+  const onChange = jest.fn();
+  const onRunQuery = jest.fn();
+  const props = {
+    query: { refId: 'A', ...query },
+    onChange,
+    onRunQuery,
+    datasource: {},
+  } as unknown as React.ComponentProps<typeof QueryEditor>;
+  render(<QueryEditor {...props} />);
+  return { onChange, onRunQuery };
+}
+
+describe('QueryEditor', () => {
+  it('addresses: subnet (template variables allowed) and filters; the query runs on blur', () => {
+    const { onChange, onRunQuery } = setup({ queryType: 'addresses' });
+    for (const label of ['Subnet', 'State', 'Source', 'Status', 'Tag', 'Search']) {
+      expect(screen.getByLabelText(label)).toBeInTheDocument();
+    }
+    const subnet = screen.getByLabelText('Subnet');
+    expect(subnet).toHaveAttribute('placeholder', '$subnet');
+    fireEvent.change(subnet, { target: { value: '10.20.30.0/24' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'addresses', subnet: '10.20.30.0/24' });
+    expect(onRunQuery).not.toHaveBeenCalled();
+    fireEvent.blur(subnet);
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+  });
+
+  it('subnets: no subnet field; guests: the platform switch runs the query', () => {
+    setup({ queryType: 'subnets' });
+    expect(screen.queryByLabelText('Subnet')).not.toBeInTheDocument();
+    const { onChange, onRunQuery } = setup({ queryType: 'guests' });
+    fireEvent.click(screen.getByLabelText('Docker'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'guests', platform: 'docker' });
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+});

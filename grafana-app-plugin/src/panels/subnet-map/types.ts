@@ -1,0 +1,5 @@
+export interface SubnetMapOptions {
+  /** Fill cells by IPAM state, or by up/down status. */
+  colorBy: 'state' | 'status';
+  showLegend: boolean;
+}
