@@ -69,7 +69,7 @@ function wakeOne(): void {
   // A scrape goes first, but takes at most every other turn while other work waits: scrapes
   // that come faster than they finish must not stop everything else.
   const othersWait = waiting.work.length > 0 || turnStart.length > 0;
-  const scrape = false && othersWait ? undefined : waiting.scrape.shift();
+  const scrape = lastWasScrape && othersWait ? undefined : waiting.scrape.shift();
   lastWasScrape = scrape !== undefined;
   // A scrape's turn holds its slice alone: the write batch waits one turn, so /metrics is not
   // slowed by a batch in every one of its turns.
