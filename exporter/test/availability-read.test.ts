@@ -406,7 +406,8 @@ describe(`read side under load (exporter process, ${BIG.toLocaleString('en')} ad
         scrapes.length > 0 && Math.max(...scrapes) < scrapeBound,
         `/metrics took up to ${Math.max(...scrapes).toFixed(0)} ms under load (bound ${scrapeBound} ms)`,
       );
-      assert.ok(rssPeak - rssBefore < 150, `RSS grew ${(rssPeak - rssBefore).toFixed(0)} MB during the export`);
+      // The issue's bound is on the peak (< 400 MB); growth alone swings with when V8 collects.
+      assert.ok(rssPeak < 400, `RSS peaked at ${rssPeak.toFixed(0)} MB during the export (bound 400 MB)`);
     }));
 
   it('answers 429 with Retry-After beyond the export limit, and frees the slot when the client goes away', async () => {

@@ -173,9 +173,14 @@ export function sweep(targets: readonly string[], socket: EchoSocket, options: S
           continue;
         }
         const i = list === null ? pos : list[pos]!;
-        if (pass > 0 && now < sentAt[i]! + timeoutMs) {
-          wait = sentAt[i]! + timeoutMs - now;
-          break;
+        if (pass > 0) {
+          // The clock read now, not at the start of the tick: a burst on a busy machine takes a
+          // while, and a retry must not leave before one full timeout after its request did.
+          const at = performance.now();
+          if (at < sentAt[i]! + timeoutMs) {
+            wait = sentAt[i]! + timeoutMs - at;
+            break;
+          }
         }
         const r = socket.send(targets[i]!, seqOf(i));
         if (r === 'busy') break;
@@ -183,9 +188,10 @@ export function sweep(targets: readonly string[], socket: EchoSocket, options: S
         credit -= 1;
         sent += 1;
         passSent += 1;
-        sentAt[i] = now;
+        // Stamped after the send returned, so the timeout is counted from when the request left.
+        sentAt[i] = performance.now();
         sentIn[i] = pass;
-        lastSend = now;
+        lastSend = sentAt[i]!;
         if (next !== null) next[nextLength++] = i;
       }
       options.onProgress?.(sent, most);
