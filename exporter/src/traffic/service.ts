@@ -563,6 +563,11 @@ export class TrafficService {
   }
 
   private scheduleInput(s: ScheduleRow): ScheduleInput {
+    return this.scheduleSettings(s);
+  }
+
+  /** A schedule row's settings as the API spells them (booleans, not 0/1). */
+  private scheduleSettings(s: ScheduleRow): Omit<ScheduleView, 'id' | 'last_test_id' | 'next_run_at'> {
     return {
       source: s.source,
       target: s.target,
@@ -581,23 +586,6 @@ export class TrafficService {
   }
 
   private scheduleView(s: ScheduleRow): ScheduleView {
-    return {
-      id: s.id,
-      source: s.source,
-      target: s.target,
-      protocol: s.protocol,
-      duration_seconds: s.duration_seconds,
-      bitrate_bits_per_second: s.bitrate_bits_per_second,
-      parallel: s.parallel,
-      reverse: s.reverse === 1,
-      start_server: s.start_server === 1,
-      port: s.port,
-      interval_seconds: s.interval_seconds,
-      jitter_seconds: s.jitter_seconds,
-      enabled: s.enabled === 1,
-      floor_bits_per_second: s.floor_bits_per_second,
-      last_test_id: s.last_test_id,
-      next_run_at: iso(s.next_run_at),
-    };
+    return { id: s.id, ...this.scheduleSettings(s), last_test_id: s.last_test_id, next_run_at: iso(s.next_run_at) };
   }
 }
