@@ -1,10 +1,10 @@
 // With a certificate configured the exporter serves HTTPS, and only HTTPS.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import { selfSigned } from './helpers/certs.js';
 import { startTestExporter, tempDir } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
 
@@ -27,30 +27,7 @@ it('serves the API over TLS with the configured certificate', async (t) => {
   try {
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
-    const r = spawnSync(
-      openssl,
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
+    selfSigned(dir, { subject: '/CN=localhost', key, cert, days: 1, ext: ['subjectAltName=IP:127.0.0.1'] });
     const ex = await startTestExporter({ LANSCAPE_TLS_CERT_FILE: cert, LANSCAPE_TLS_KEY_FILE: key });
     try {
       assert.match(ex.url, /^https:\/\/127\.0\.0\.1:\d+$/);

@@ -4,12 +4,12 @@
 // is answered as PVE would (HTTP 400, {"errors": {...}, "data": null}) AND recorded in
 // `violations`, which each test asserts empty. Answers use PVE's shapes: {"data": …}, task
 // UPIDs that finish after a few polls, errors in the HTTP reason phrase.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Server, createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { openssl, selfSigned, signedBy } from './certs.js';
 import { type PveSchema, checkParameters, checkReturns, loadPveSchema, matchPath } from './pve-schema.js';
 
 // ---------------------------------------------------------------- certificates (openssl)
@@ -18,10 +18,6 @@ export interface CertFiles {
   key: string;
   fingerprint: string;
   ca?: string;
-}
-
-function openssl(args: string[], cwd: string): string {
-  return execFileSync('openssl', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** SHA-256 fingerprint the way PVE shows it (openssl prints AA:BB:… in upper case). */
@@ -34,106 +30,27 @@ export function fingerprintOf(certFile: string, dir: string): string {
 export function selfSignedCert(dir: string, name = 'pve'): CertFiles {
   const cert = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}.fake`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    dir,
-  );
+  selfSigned(dir, { subject: `/CN=${name}.fake`, key, cert, ext: ['subjectAltName=IP:127.0.0.1,DNS:localhost'] });
   return { cert, key, fingerprint: fingerprintOf(cert, dir) };
 }
 
 /** A CA and a node certificate signed by it (PVE's pve-root-ca.pem and pve-ssl.pem). */
 export function caSignedCert(dir: string): CertFiles & { ca: string } {
-  const ca = join(dir, 'ca.pem');
-  const caKey = join(dir, 'ca.key');
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      caKey,
-      '-out',
-      ca,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=Fake PVE Cluster CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ],
-    dir,
-  );
+  const ca = { cert: join(dir, 'ca.pem'), key: join(dir, 'ca.key') };
+  selfSigned(dir, {
+    subject: '/CN=Fake PVE Cluster CA',
+    ...ca,
+    ext: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
+  });
   const key = join(dir, 'node.key');
-  const csr = join(dir, 'node.csr');
   const cert = join(dir, 'node.pem');
-  openssl(
-    [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      csr,
-      '-subj',
-      '/CN=pve1.fake',
-    ],
-    dir,
-  );
-  const ext = join(dir, 'node.ext');
-  writeFileSync(
-    ext,
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
-  );
-  openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      csr,
-      '-CA',
-      ca,
-      '-CAkey',
-      caKey,
-      '-CAcreateserial',
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-extfile',
-      ext,
-    ],
-    dir,
-  );
-  return { cert, key, ca, fingerprint: fingerprintOf(cert, dir) };
+  signedBy(dir, ca, {
+    subject: '/CN=pve1.fake',
+    key,
+    cert,
+    ext: ['subjectAltName=IP:127.0.0.1,DNS:localhost', 'basicConstraints=CA:FALSE', 'extendedKeyUsage=serverAuth'],
+  });
+  return { cert, key, ca: ca.cert, fingerprint: fingerprintOf(cert, dir) };
 }
 
 // ---------------------------------------------------------------- the fake cluster

@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { tempDir } from './exporter.js';
+import { selfSigned, signedBy } from './certs.js';
 import { requireTool } from './tools.js';
 
 export interface TestRegistry {
@@ -52,66 +53,16 @@ function run(cmd: string, args: string[], cwd: string): string {
 
 /** A CA and a server certificate for 127.0.0.1 signed by it, in `dir`: ca.crt, server.crt, server.key. */
 export function throwAwayCa(dir: string): { ca: string; cert: string; key: string } {
-  run(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=lanscape test CA',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-    ],
+  selfSigned(dir, { subject: '/CN=lanscape test CA', key: 'ca.key', cert: 'ca.crt' });
+  signedBy(
     dir,
-  );
-  run(
-    'openssl',
-    [
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      'server.key',
-      '-out',
-      'server.csr',
-    ],
-    dir,
-  );
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  run(
-    'openssl',
-    [
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      'ext.cnf',
-      '-out',
-      'server.crt',
-    ],
-    dir,
+    { cert: 'ca.crt', key: 'ca.key' },
+    {
+      subject: '/CN=127.0.0.1',
+      key: 'server.key',
+      cert: 'server.crt',
+      ext: ['subjectAltName=IP:127.0.0.1', 'extendedKeyUsage=serverAuth'],
+    },
   );
   return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
 }
@@ -147,27 +98,7 @@ async function startTokenService(
   user: { username: string; password: string },
   log: { query: string; authorized: boolean }[],
 ): Promise<{ server: HttpsServer; realm: string; bundle: string }> {
-  run(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=lanscape test token signer',
-      '-keyout',
-      'token.key',
-      '-out',
-      'token.crt',
-    ],
-    dir,
-  );
+  selfSigned(dir, { subject: '/CN=lanscape test token signer', key: 'token.key', cert: 'token.crt', days: 3650 });
   const key = readFileSync(join(dir, 'token.key'));
   const kid = libtrustKeyId(
     createPublicKey(readFileSync(join(dir, 'token.crt'))).export({ type: 'spki', format: 'der' }),
