@@ -1,11 +1,12 @@
 // Add or edit a subnet. The exporter validates; its messages are shown as they come (explain()).
 import React, { useState } from 'react';
-import { Alert, Button, Field, Input, Modal, Stack, Switch, TagsInput, TextArea } from '@grafana/ui';
+import { Alert, Field, Input, Modal, Stack, Switch, TagsInput, TextArea } from '@grafana/ui';
 import { type ApiError, api, explain, toApiError } from '../../../api/client';
 import { LIMITS } from '../../../api/limits.gen';
 import type { Subnet, SubnetInput } from '../../../api/types';
 import { intIn } from '../../../utils/form';
 import { testIds } from '../../../components/testIds';
+import { SubmitRow } from '../../../components/SubmitRow';
 
 interface Props {
   /** The subnet to edit; absent to add one. */
@@ -197,19 +198,12 @@ export function SubnetFormModal({ subnet, onDismiss, onSaved }: Props) {
             />
           </Field>
         </Stack>
-        <Modal.ButtonRow>
-          <Button variant="secondary" fill="outline" onClick={onDismiss}>
-            Cancel
-          </Button>
-          <Button
-            type="submit"
-            disabled={busy}
-            icon={busy ? 'spinner' : undefined}
-            data-testid={testIds.subnetForm.submit}
-          >
-            {editing ? 'Save' : 'Add subnet'}
-          </Button>
-        </Modal.ButtonRow>
+        <SubmitRow
+          label={editing ? 'Save' : 'Add subnet'}
+          busy={busy}
+          onCancel={onDismiss}
+          testId={testIds.subnetForm.submit}
+        />
       </form>
     </Modal>
   );

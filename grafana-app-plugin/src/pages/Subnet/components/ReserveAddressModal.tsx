@@ -1,7 +1,8 @@
 import React, { useState } from 'react';
-import { Alert, Button, Field, Input, Modal } from '@grafana/ui';
+import { Alert, Field, Input, Modal } from '@grafana/ui';
 import { type ApiError, api, explain, toApiError } from '../../../api/client';
 import type { Address } from '../../../api/types';
+import { SubmitRow } from '../../../components/SubmitRow';
 
 interface Props {
   address: string;
@@ -67,14 +68,7 @@ export function ReserveAddressModal({ address, onDismiss, onReserved }: Props) {
             onChange={(e) => setDescription(e.currentTarget.value)}
           />
         </Field>
-        <Modal.ButtonRow>
-          <Button variant="secondary" fill="outline" onClick={onDismiss}>
-            Cancel
-          </Button>
-          <Button type="submit" disabled={busy} icon={busy ? 'spinner' : 'lock'}>
-            Reserve {address}
-          </Button>
-        </Modal.ButtonRow>
+        <SubmitRow label={`Reserve ${address}`} busy={busy} onCancel={onDismiss} icon="lock" />
       </form>
     </Modal>
   );

@@ -1,6 +1,6 @@
 // Add or edit a traffic test schedule: the test's fields, the interval, the floor, enabled.
 import React, { useMemo, useState } from 'react';
-import { Alert, Button, Field, Modal, Stack, Switch } from '@grafana/ui';
+import { Alert, Field, Modal, Stack, Switch } from '@grafana/ui';
 import { type ApiError, api, toApiError } from '../../../api/client';
 import type { TrafficHost, TrafficSchedule } from '../../../api/types';
 import {
@@ -16,6 +16,7 @@ import { InputField } from '../../../components/FormFields';
 import { testIds } from '../../../components/testIds';
 import { startErrorText } from './TrafficRunPanel';
 import { TrafficTestFields } from './TrafficTestFields';
+import { SubmitRow } from '../../../components/SubmitRow';
 
 interface Props {
   /** The schedule to edit; absent to add one. */
@@ -120,19 +121,12 @@ export function TrafficScheduleModal({ schedule, hosts, onDismiss, onSaved }: Pr
             {startErrorText(error)}
           </Alert>
         )}
-        <Modal.ButtonRow>
-          <Button variant="secondary" fill="outline" onClick={onDismiss} type="button">
-            Cancel
-          </Button>
-          <Button
-            type="submit"
-            disabled={busy}
-            icon={busy ? 'spinner' : undefined}
-            data-testid={testIds.traffic.scheduleSubmit}
-          >
-            {editing ? 'Save' : 'Add schedule'}
-          </Button>
-        </Modal.ButtonRow>
+        <SubmitRow
+          label={editing ? 'Save' : 'Add schedule'}
+          busy={busy}
+          onCancel={onDismiss}
+          testId={testIds.traffic.scheduleSubmit}
+        />
       </form>
     </Modal>
   );
