@@ -11,26 +11,14 @@ import type Docker from 'dockerode';
 import { IDLE, SocketRelay, TEST_IMAGE, type TestDockerd, startDockerd } from './helpers/docker.js';
 import { type TestExporter, spawnExporter, startTestExporter, tempDir, testEnv } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
+import { scrape as scrapeMetrics, sample } from './helpers/scrape.js';
 
 let engine: TestDockerd | undefined;
 let relay: SocketRelay;
 let ex: TestExporter;
 let tmp: { dir: string; cleanup: () => void };
 
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
-
-async function scrape(): Promise<string> {
-  const r = await fetch(`${ex.url}/metrics`);
-  assert.equal(r.status, 200);
-  return r.text();
-}
+const scrape = () => scrapeMetrics(ex.url);
 
 /** Polls `fn` until it returns something truthy; fails with the last value after `ms`. */
 async function until<T>(what: string, fn: () => Promise<T | false | undefined>, ms = 15_000): Promise<T> {

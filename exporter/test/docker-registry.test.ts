@@ -13,6 +13,7 @@ import { IDLE, TEST_IMAGE, type TestDockerd, startDockerd } from './helpers/dock
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 import { type TestRegistry, startRegistry } from './helpers/registry.js';
 import { requireTool } from './helpers/tools.js';
+import { scrape as scrapeMetrics, sample } from './helpers/scrape.js';
 
 let engine: TestDockerd | undefined;
 let registry: TestRegistry | undefined;
@@ -21,20 +22,7 @@ let tmp: { dir: string; cleanup: () => void };
 let now = Date.parse('2031-05-04T10:00:00Z');
 const INTERVAL_S = 3600;
 
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
-
-async function scrape(): Promise<string> {
-  const r = await fetch(`${ex.url}/metrics`);
-  assert.equal(r.status, 200);
-  return r.text();
-}
+const scrape = () => scrapeMetrics(ex.url);
 
 /** Follows a dockerode progress stream to its end; fails on an error message in it. */
 async function follow(stream: NodeJS.ReadableStream): Promise<string> {

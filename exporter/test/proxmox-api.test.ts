@@ -17,6 +17,7 @@ import { type RunningExporter, startExporter } from '../src/server.js';
 import { ApiClient, TOKENS, startTestExporter, tempDir, testEnv } from './helpers/exporter.js';
 import { type CertFiles, FakePve, caSignedCert, selfSignedCert } from './helpers/fake-pve.js';
 import { which } from './helpers/tools.js';
+import { sample, scrape } from './helpers/scrape.js';
 
 const TOKEN_ID = 'root@pam!lanscape';
 const SECRET = '7f0c2a9e-5b1d-4c3e-9a8f-1d2e3f4a5b6c';
@@ -61,19 +62,6 @@ async function startWith(dir: string, name: string, proxmoxEnv: Record<string, s
       await ex.close();
     },
   };
-}
-
-async function scrape(url: string): Promise<string> {
-  return (await fetch(`${url}/metrics`)).text();
-}
-
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
 }
 
 describe('Proxmox VE', { skip: NO_OPENSSL, timeout: 120_000 }, () => {
