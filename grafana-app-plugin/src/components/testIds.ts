@@ -58,6 +58,8 @@ export const testIds = {
     search: 'lanscape-address-search',
     dashboard: 'lanscape-subnet-dashboard',
     loadMore: 'lanscape-load-more',
+    view: 'lanscape-subnet-view',
+    map: 'lanscape-subnet-map',
   },
   statusPill: 'lanscape-status-pill',
   utilizationBar: 'lanscape-utilization-bar',

@@ -17,6 +17,7 @@ import type {
 import { ROUTES } from '../constants';
 import { prefixRoute, subnetUrl } from '../utils/utils.routing';
 import type { SubnetMeta } from './types';
+import { mapSubnetOf } from '../components/SubnetMap/model';
 
 interface Col {
   name: string;
@@ -140,18 +141,7 @@ export function matchesAddress(a: Address, f: AddressFilter): boolean {
  * can lay the addresses out without asking the exporter anything itself.
  */
 export function addressesFrame(refId: string, subnet: Subnet, addresses: Address[]): DataFrame {
-  const meta: SubnetMeta = {
-    lanscape: 'addresses',
-    subnet: {
-      id: subnet.id,
-      cidr: subnet.cidr,
-      name: subnet.name,
-      family: subnet.family as 4 | 6,
-      prefix_length: subnet.prefix_length,
-      size: subnet.utilization.size,
-      used: subnet.utilization.used,
-    },
-  };
+  const meta: SubnetMeta = { lanscape: 'addresses', subnet: mapSubnetOf(subnet) };
   const a = addresses;
   return frame(
     refId,

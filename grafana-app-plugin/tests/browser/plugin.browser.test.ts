@@ -644,7 +644,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     await page.close();
   });
 
-  await step('screenshots of the overview, subnet and config pages, light and dark', async () => {
+  await step('screenshots of the overview, subnet (table and map) and config pages, light and dark', async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     const page = await browser.context.newPage();
     for (const theme of ['light', 'dark'] as const) {
@@ -664,6 +664,18 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
       await page.getByTestId(testIds.subnet.table).evaluate('(table) => { table.parentElement.scrollTop = 0; }');
       await settle(page);
       await page.screenshot({ path: join(SCREENSHOTS, `subnet-${theme}.png`), animations: 'disabled' });
+
+      // The same subnet as a map: every address of the /24 a cell, the scanned ones with their status.
+      await open(env, page, `${APP}/subnets/${siteId}?view=map`);
+      const map = page.getByTestId(testIds.subnet.map);
+      const gateway = map.locator('[data-index="1"]');
+      await gateway.waitFor();
+      assert.equal(await map.locator('[data-index]').count(), 256);
+      assert.equal(await gateway.getAttribute('data-status'), 'up');
+      await gateway.hover();
+      await map.getByTestId('subnet-map-card').getByText('127.0.10.1').waitFor();
+      await settle(page);
+      await page.screenshot({ path: join(SCREENSHOTS, `subnet-map-view-${theme}.png`), animations: 'disabled' });
       await page.setViewportSize({ width: 1440, height: 900 });
 
       await open(env, page, '/plugins/lanscape-ipam-app');

@@ -17,6 +17,12 @@ jest.mock('@grafana/runtime', () => ({
 const theSubnet = subnet({ id: 1, utilization: utilization(3, 254, { by_state: { assigned: 2, reserved: 1 } }) });
 const gw = address('10.0.0.1', { id: 11, hostname: 'gw', observed: observation({ status: 'up' }) });
 const cam = address('10.0.0.14', { id: 14, hostname: 'cam', observed: observation({ status: 'down' }) });
+const bigSubnet = subnet({
+  id: 1,
+  cidr: '10.0.0.0/16',
+  prefix_length: 16,
+  utilization: utilization(2500, 65534),
+});
 const rows: SubnetRow[] = [
   addressRow(gw),
   gapRow('10.0.0.2', '10.0.0.13', 12),
@@ -180,6 +186,60 @@ describe('Subnet page', () => {
     expect(await screen.findByTestId(testIds.drawer.container)).toBeInTheDocument();
     expect(currentLocation()).toBe('/subnets/1?address=11');
     expect(await screen.findByText('99.5 %')).toBeInTheDocument();
+  });
+
+  it('draws the subnet as a map: addresses by state and status, a click opens an address or reserves a free one', async () => {
+    backend();
+    renderSubnet('/subnets/1?view=map');
+    const map = await screen.findByTestId(testIds.subnet.map);
+    const grid = await within(map).findByRole('grid', { name: /^Map of 10\.0\.0\.0\/24/ });
+    const cells = grid.querySelectorAll('[data-index]');
+    expect(cells).toHaveLength(256);
+    expect(cells[1]).toHaveAttribute('data-category', 'assigned');
+    expect(cells[1]).toHaveAttribute('data-status', 'up');
+    expect(cells[14]).toHaveAttribute('data-status', 'down');
+    expect(cells[2]).toHaveAttribute('data-category', 'free');
+    expect(cells[0]).toHaveAttribute('data-category', 'network');
+    expect(within(map).getByText('2 of 254 used')).toBeInTheDocument();
+    // The table and its filters are not shown beside the map.
+    expect(screen.queryByTestId(testIds.subnet.table)).not.toBeInTheDocument();
+    expect(screen.queryByTestId(testIds.subnet.search)).not.toBeInTheDocument();
+
+    fireEvent.click(cells[2]!);
+    expect(await screen.findByRole('button', { name: 'Reserve 10.0.0.2' })).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    fireEvent.click(cells[14]!);
+    await waitFor(() => expect(currentLocation()).toBe('/subnets/1?view=map&address=14'));
+  });
+
+  it('loads every row when the map opens, so the map is whole', async () => {
+    const total = 2_500;
+    mockFetch.mockImplementation(
+      routes({
+        'GET read/subnets/1/addresses': (req: { url: string }) => {
+          const q = new URL(req.url, 'http://x').searchParams;
+          const offset = Number(q.get('offset'));
+          const limit = Number(q.get('limit'));
+          const results = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) => {
+            const n = offset + i;
+            return addressRow(address(`10.0.${Math.floor(n / 256)}.${n % 256}`));
+          });
+          return { count: total, results, subnet: bigSubnet };
+        },
+        'GET read/ranges': { count: 0, results: [] },
+      })
+    );
+    renderSubnet('/subnets/1?view=map');
+    const map = await screen.findByTestId(testIds.subnet.map);
+    await waitFor(() => expect(within(map).getByText(/^2,500 of 65,534 used/)).toBeInTheDocument());
+    expect(calls(mockFetch).filter((c) => c.includes('/subnets/1/addresses'))).toEqual([
+      'GET /api/plugin-proxy/lanscape-ipam-app/read/subnets/1/addresses?offset=0&limit=1000',
+      'GET /api/plugin-proxy/lanscape-ipam-app/read/subnets/1/addresses?offset=1000&limit=1500',
+    ]);
+    // A /16 is drawn as its 256 /24 blocks.
+    const blocks = within(map).getByRole('grid').querySelectorAll('[data-index]');
+    expect(blocks).toHaveLength(256);
+    expect(blocks[9]).toHaveAttribute('data-used', '196');
   });
 
   it("shows the exporter's error when the subnet cannot be loaded", async () => {

@@ -14,6 +14,7 @@ import {
   FilterInput,
   LinkButton,
   LoadingPlaceholder,
+  RadioButtonGroup,
   Stack,
   Text,
   useStyles2,
@@ -25,6 +26,7 @@ import { AddressDrawer } from './components/AddressDrawer';
 import { AddressTable } from './components/AddressTable';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { ReserveAddressModal } from './components/ReserveAddressModal';
+import { SubnetMapView } from './components/SubnetMapView';
 import { ScanButton } from '../../components/ScanButton';
 import { UtilizationBar } from '../../components/UtilizationBar';
 import { testIds } from '../../components/testIds';
@@ -40,6 +42,10 @@ const STATUSES: Array<ComboboxOption<string>> = [
   { label: 'Up', value: 'up' },
   { label: 'Down', value: 'down' },
   { label: 'Unknown', value: 'unknown' },
+];
+const VIEWS: Array<{ label: string; value: 'table' | 'map'; icon: 'table' | 'apps'; description: string }> = [
+  { label: 'Table', value: 'table', icon: 'table', description: 'Every address and the free gaps between them' },
+  { label: 'Map', value: 'map', icon: 'apps', description: 'The subnet as a grid of its addresses' },
 ];
 
 function Subnet() {
@@ -65,9 +71,10 @@ function SubnetView({ subnetId }: { subnetId: number }) {
   const [notice, setNotice] = useState<string>();
   const writable = userCanWrite();
   const drawerId = Number(params.get('address'));
+  const view = params.get('view') === 'map' ? 'map' : 'table';
 
   const setParam = useCallback(
-    (key: keyof RowFilter | 'address', value: string | undefined, replace = true) => {
+    (key: keyof RowFilter | 'address' | 'view', value: string | undefined, replace = true) => {
       setParams(
         (prev) => {
           const next = new URLSearchParams(prev);
@@ -121,58 +128,19 @@ function SubnetView({ subnetId }: { subnetId: number }) {
         {notice && <Alert severity="success" title={notice} onRemove={() => setNotice(undefined)} />}
 
         <Stack gap={1} wrap="wrap" alignItems="center">
-          <div className={styles.search}>
-            <FilterInput
-              value={filter.q}
-              onChange={(v) => setParam('q', v)}
-              placeholder="Search address, hostname, MAC, vendor, owner"
-              data-testid={testIds.subnet.search}
-            />
-          </div>
-          <Combobox<string>
-            isClearable
-            placeholder="State"
-            width={20}
-            aria-label="Filter by state"
-            value={filter.state || null}
-            options={STATES.map((s) => ({ label: s, value: s }))}
-            onChange={(o) => setParam('state', o?.value)}
+          <RadioButtonGroup
+            options={VIEWS}
+            value={view}
+            onChange={(v) => setParam('view', v === 'map' ? v : undefined, false)}
+            data-testid={testIds.subnet.view}
           />
-          <Combobox<string>
-            isClearable
-            placeholder="Status"
-            width={16}
-            aria-label="Filter by status"
-            value={filter.status || null}
-            options={STATUSES}
-            onChange={(o) => setParam('status', o?.value)}
-          />
-          <Combobox<string>
-            isClearable
-            createCustomValue
-            placeholder="Tag"
-            width={20}
-            aria-label="Filter by tag"
-            value={filter.tag || null}
-            options={tagOptions}
-            onChange={(o) => setParam('tag', o?.value)}
-          />
-          <Combobox<string>
-            isClearable
-            createCustomValue
-            placeholder="Port or service"
-            width={22}
-            aria-label="Filter by port or service"
-            value={filter.port || null}
-            options={portOptions}
-            onChange={(o) => setParam('port', o?.value)}
-          />
-          {filtering && (
-            <Button
-              variant="secondary"
-              fill="text"
-              icon="times"
-              onClick={() =>
+          {view === 'table' && (
+            <TableFilters
+              filter={filter}
+              tagOptions={tagOptions}
+              portOptions={portOptions}
+              setParam={setParam}
+              clear={() =>
                 setParams(
                   (prev) => {
                     const next = new URLSearchParams();
@@ -185,12 +153,9 @@ function SubnetView({ subnetId }: { subnetId: number }) {
                   { replace: true }
                 )
               }
-            >
-              Clear filters
-            </Button>
+            />
           )}
         </Stack>
-
         {data.error && (
           <ErrorAlert
             error={data.error}
@@ -202,12 +167,23 @@ function SubnetView({ subnetId }: { subnetId: number }) {
         {!data.loading && !data.error && data.count === 0 && (
           <EmptyState variant="not-found" message="This subnet has no usable addresses" />
         )}
-        {data.rows.length > 0 && rows.length === 0 && (
+        {view === 'map' && subnet && (
+          <SubnetMapView
+            subnet={subnet}
+            rows={data.rows}
+            count={data.count}
+            hasMore={data.hasMore}
+            loadAll={data.loadAll}
+            onOpen={(id) => setParam('address', String(id), false)}
+            onReserve={writable ? setReserving : undefined}
+          />
+        )}
+        {view === 'table' && data.rows.length > 0 && rows.length === 0 && (
           <EmptyState variant="not-found" message="No address matches these filters">
             {data.hasMore ? `Only the ${formatCount(data.rows.length)} rows loaded so far were searched.` : undefined}
           </EmptyState>
         )}
-        {rows.length > 0 && (
+        {view === 'table' && rows.length > 0 && (
           <AddressTable
             subnetId={subnetId}
             rows={rows}
@@ -218,7 +194,7 @@ function SubnetView({ subnetId }: { subnetId: number }) {
             canWrite={writable}
           />
         )}
-        {data.rows.length > 0 && (
+        {view === 'table' && data.rows.length > 0 && (
           <Stack gap={1} alignItems="center" wrap="wrap">
             <Text variant="bodySmall" color="secondary">
               {filtering ? `${formatCount(rows.length)} matching of ` : ''}
@@ -268,6 +244,78 @@ function SubnetView({ subnetId }: { subnetId: number }) {
         />
       )}
     </PluginPage>
+  );
+}
+
+/** The table's search and filters (in the URL, so a filtered view can be shared). */
+function TableFilters({
+  filter,
+  tagOptions,
+  portOptions,
+  setParam,
+  clear,
+}: {
+  filter: RowFilter;
+  tagOptions: Array<ComboboxOption<string>>;
+  portOptions: Array<ComboboxOption<string>>;
+  setParam: (key: keyof RowFilter, value: string | undefined) => void;
+  clear: () => void;
+}) {
+  const styles = useStyles2(getStyles);
+  return (
+    <>
+      <div className={styles.search}>
+        <FilterInput
+          value={filter.q}
+          onChange={(v) => setParam('q', v)}
+          placeholder="Search address, hostname, MAC, vendor, owner"
+          data-testid={testIds.subnet.search}
+        />
+      </div>
+      <Combobox<string>
+        isClearable
+        placeholder="State"
+        width={20}
+        aria-label="Filter by state"
+        value={filter.state || null}
+        options={STATES.map((s) => ({ label: s, value: s }))}
+        onChange={(o) => setParam('state', o?.value)}
+      />
+      <Combobox<string>
+        isClearable
+        placeholder="Status"
+        width={16}
+        aria-label="Filter by status"
+        value={filter.status || null}
+        options={STATUSES}
+        onChange={(o) => setParam('status', o?.value)}
+      />
+      <Combobox<string>
+        isClearable
+        createCustomValue
+        placeholder="Tag"
+        width={20}
+        aria-label="Filter by tag"
+        value={filter.tag || null}
+        options={tagOptions}
+        onChange={(o) => setParam('tag', o?.value)}
+      />
+      <Combobox<string>
+        isClearable
+        createCustomValue
+        placeholder="Port or service"
+        width={22}
+        aria-label="Filter by port or service"
+        value={filter.port || null}
+        options={portOptions}
+        onChange={(o) => setParam('port', o?.value)}
+      />
+      {isFiltering(filter) && (
+        <Button variant="secondary" fill="text" icon="times" onClick={clear}>
+          Clear filters
+        </Button>
+      )}
+    </>
   );
 }
 

@@ -7,7 +7,7 @@ import { type DataFrame, getDefaultTimeRange, LoadingState, type PanelProps } fr
 import { locationService } from '@grafana/runtime';
 import { addressesFrame } from '../../datasource/frames';
 import { address, observation, subnet, utilization } from '../../test/fixtures';
-import { buildModel, gridCells } from './model';
+import { buildModel, gridCells } from '../../components/SubnetMap/model';
 import { SubnetMapPanel } from './SubnetMapPanel';
 import type { SubnetMapOptions } from './types';
 

@@ -1,5 +1,1 @@
-export interface SubnetMapOptions {
-  /** Fill cells by IPAM state, or by up/down status. */
-  colorBy: 'state' | 'status';
-  showLegend: boolean;
-}
+export type { SubnetMapOptions } from '../../components/SubnetMap/SubnetMap';

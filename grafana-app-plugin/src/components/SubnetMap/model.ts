@@ -1,9 +1,11 @@
-// The subnet map's model, pure and testable: the addresses frame of the Lanscape data source to
+// The subnet map's model, pure and testable: the addresses frame of the Lanscape data source (or
+// the API's addresses, on the app's Subnet page) to
 // cells (a subnet of up to 256 addresses: one cell each) or blocks (a larger subnet: one block per
 // /24, or per 256 addresses of IPv6, with counts), built in one pass over the addresses so a /16
 // with 20,000 of them costs little. Free space is never enumerated.
 import type { DataFrame } from '@grafana/data';
 import { parseIp, formatIp } from '../../utils/ip';
+import type { Address, Subnet } from '../../api/types';
 import type { SubnetMeta } from '../../datasource/types';
 
 /** The largest subnets the map shows: /16 of IPv4 (256 blocks of a /24), /112 of IPv6. */
@@ -90,7 +92,71 @@ export function buildModel(frame: DataFrame): ModelResult {
   if (!meta || meta.lanscape !== 'addresses') {
     return { empty: 'Query the Lanscape data source for the addresses of a subnet to draw its map.' };
   }
-  const subnet = meta.subnet;
+  const ids = column<number | null>(frame, 'id') ?? [];
+  const addresses = column<string>(frame, 'address') ?? [];
+  const states = column<string | null>(frame, 'state') ?? [];
+  const sources = column<string | null>(frame, 'source') ?? [];
+  const statuses = column<string | null>(frame, 'status') ?? [];
+  const hostnames = column<string | null>(frame, 'hostname') ?? [];
+  const owners = column<string | null>(frame, 'owner') ?? [];
+  const macs = column<string | null>(frame, 'mac') ?? [];
+  const vendors = column<string | null>(frame, 'vendor') ?? [];
+  const descriptions = column<string | null>(frame, 'description') ?? [];
+  const lastSeen = column<number | null>(frame, 'last_seen') ?? [];
+  function* rows(): Generator<AddressInfo> {
+    for (let i = 0; i < frame.length; i++) {
+      const status = statuses[i];
+      yield {
+        id: ids[i] ?? null,
+        address: addresses[i]!,
+        state: states[i] ?? null,
+        source: sources[i] ?? null,
+        status: status === 'up' || status === 'down' ? status : 'unknown',
+        hostname: hostnames[i] ?? null,
+        owner: owners[i] ?? null,
+        mac: macs[i] ?? null,
+        vendor: vendors[i] ?? null,
+        description: descriptions[i] ?? null,
+        lastSeen: lastSeen[i] ?? null,
+      };
+    }
+  }
+  return modelOf(meta.subnet, rows());
+}
+
+/** What the map needs to know of a subnet of the API. */
+export function mapSubnetOf(subnet: Subnet): SubnetMeta['subnet'] {
+  return {
+    id: subnet.id,
+    cidr: subnet.cidr,
+    name: subnet.name,
+    family: subnet.family,
+    prefix_length: subnet.prefix_length,
+    size: subnet.utilization.size,
+    used: subnet.utilization.used,
+  };
+}
+
+/** An address of the API as the map shows it (the names discovery found stand in for unset ones). */
+export function addressInfoOf(a: Address): AddressInfo {
+  const seen = a.observed?.last_seen_at;
+  return {
+    id: a.id,
+    address: a.address,
+    state: a.state,
+    source: a.source,
+    status: a.observed?.status ?? 'unknown',
+    hostname: a.hostname ?? a.observed?.ptr ?? null,
+    owner: a.owner,
+    mac: a.observed?.mac ?? a.mac,
+    vendor: a.observed?.vendor ?? null,
+    description: a.description || null,
+    lastSeen: seen ? Date.parse(seen) : null,
+  };
+}
+
+/** The map of `subnet` with these of its addresses (addresses outside it are left out). */
+export function modelOf(subnet: SubnetMeta['subnet'], addresses: Iterable<AddressInfo>): ModelResult {
   const family = subnet.family;
   const bits = family === 4 ? 32 : 128;
   const hostBits = bits - subnet.prefix_length;
@@ -104,19 +170,6 @@ export function buildModel(frame: DataFrame): ModelResult {
     return { error: `Cannot read the subnet ${subnet.cidr}.` };
   }
   const base = network.value;
-  const n = frame.length;
-  const ids = column<number | null>(frame, 'id') ?? [];
-  const addresses = column<string>(frame, 'address') ?? [];
-  const states = column<string | null>(frame, 'state') ?? [];
-  const sources = column<string | null>(frame, 'source') ?? [];
-  const statuses = column<string | null>(frame, 'status') ?? [];
-  const hostnames = column<string | null>(frame, 'hostname') ?? [];
-  const owners = column<string | null>(frame, 'owner') ?? [];
-  const macs = column<string | null>(frame, 'mac') ?? [];
-  const vendors = column<string | null>(frame, 'vendor') ?? [];
-  const descriptions = column<string | null>(frame, 'description') ?? [];
-  const lastSeen = column<number | null>(frame, 'last_seen') ?? [];
-
   const size = 2 ** hostBits;
   const blockCount = hostBits > 8 ? size / 256 : 0;
   const blocks: Block[] | null =
@@ -134,8 +187,8 @@ export function buildModel(frame: DataFrame): ModelResult {
   const byOffset = new Map<number, AddressInfo>();
   // IPv4 offsets in plain numbers (fast); IPv6 through bigint.
   const base4 = family === 4 ? Number(base) : 0;
-  for (let i = 0; i < n; i++) {
-    const address = addresses[i]!;
+  for (const info of addresses) {
+    const address = info.address;
     let offset: number;
     if (family === 4) {
       const p = address.split('.');
@@ -147,27 +200,13 @@ export function buildModel(frame: DataFrame): ModelResult {
     if (!(offset >= 0 && offset < size)) {
       continue;
     }
-    const status = statuses[i] === 'up' || statuses[i] === 'down' ? (statuses[i] as 'up' | 'down') : 'unknown';
-    const info: AddressInfo = {
-      id: ids[i] ?? null,
-      address,
-      state: states[i] ?? null,
-      source: sources[i] ?? null,
-      status,
-      hostname: hostnames[i] ?? null,
-      owner: owners[i] ?? null,
-      mac: macs[i] ?? null,
-      vendor: vendors[i] ?? null,
-      description: descriptions[i] ?? null,
-      lastSeen: lastSeen[i] ?? null,
-    };
     byOffset.set(offset, info);
     if (blocks) {
       const b = blocks[Math.floor(offset / 256)]!;
       b.used++;
-      if (status === 'up') {
+      if (info.status === 'up') {
         b.up++;
-      } else if (status === 'down') {
+      } else if (info.status === 'down') {
         b.down++;
       }
       const c = categoryOf(info);
