@@ -1,6 +1,6 @@
 import React from 'react';
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
-import type { SubnetRow } from '../../api/types';
+import type { Subnet as SubnetType, SubnetRow } from '../../api/types';
 import { testIds } from '../../components/testIds';
 import { Failure, calls, fail, requestTo, routes } from '../../test/backend';
 import { address, addressRow, gapRow, observation, range, subnet, utilization } from '../../test/fixtures';
@@ -38,6 +38,23 @@ function backend(extra: Record<string, unknown> = {}) {
       'GET read/subnets/1/addresses': { count: rows.length, results: rows, subnet: theSubnet },
       'GET read/ranges': { count: 1, results: [range()] },
       ...extra,
+    })
+  );
+}
+
+/** A subnet of `total` address rows (row i made by `row`), served in the pages asked for. */
+function pagedBackend(total: number, of: SubnetType, row: (i: number) => SubnetRow) {
+  mockFetch.mockImplementation(
+    routes({
+      'GET read/subnets/1/addresses': (req: { url: string }) => {
+        const q = new URL(req.url, 'http://x').searchParams;
+        const offset = Number(q.get('offset'));
+        const limit = Number(q.get('limit'));
+        expect(limit).toBeLessThanOrEqual(5000);
+        const results = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) => row(offset + i));
+        return { count: total, results, subnet: of };
+      },
+      'GET read/ranges': { count: 0, results: [] },
     })
   );
 }
@@ -140,22 +157,8 @@ describe('Subnet page', () => {
 
   it('loads all rows with "Load all" in pages of at most 5,000 (the exporter\'s largest page)', async () => {
     const total = 12_345;
-    const row = (i: number) =>
-      addressRow(address(`10.${Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`));
-    mockFetch.mockImplementation(
-      routes({
-        'GET read/subnets/1/addresses': (req: { url: string }) => {
-          const q = new URL(req.url, 'http://x').searchParams;
-          const offset = Number(q.get('offset'));
-          const limit = Number(q.get('limit'));
-          expect(limit).toBeLessThanOrEqual(5000);
-          const results = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) =>
-            row(offset + i)
-          );
-          return { count: total, results, subnet: theSubnet };
-        },
-        'GET read/ranges': { count: 0, results: [] },
-      })
+    pagedBackend(total, theSubnet, (i) =>
+      addressRow(address(`10.${Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`))
     );
     renderSubnet();
     expect(await screen.findByText('1,000 of 12,345 rows loaded')).toBeInTheDocument();
@@ -213,22 +216,7 @@ describe('Subnet page', () => {
   });
 
   it('loads every row when the map opens, so the map is whole', async () => {
-    const total = 2_500;
-    mockFetch.mockImplementation(
-      routes({
-        'GET read/subnets/1/addresses': (req: { url: string }) => {
-          const q = new URL(req.url, 'http://x').searchParams;
-          const offset = Number(q.get('offset'));
-          const limit = Number(q.get('limit'));
-          const results = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) => {
-            const n = offset + i;
-            return addressRow(address(`10.0.${Math.floor(n / 256)}.${n % 256}`));
-          });
-          return { count: total, results, subnet: bigSubnet };
-        },
-        'GET read/ranges': { count: 0, results: [] },
-      })
-    );
+    pagedBackend(2_500, bigSubnet, (i) => addressRow(address(`10.0.${Math.floor(i / 256)}.${i % 256}`)));
     renderSubnet('/subnets/1?view=map');
     const map = await screen.findByTestId(testIds.subnet.map);
     await waitFor(() => expect(within(map).getByText(/^2,500 of 65,534 used/)).toBeInTheDocument());

@@ -2,7 +2,7 @@
 // rows in view (plus some overscan) are in the DOM, so tens of thousands of rows stay smooth.
 // Rows are focusable with a roving tab stop: arrows, Home/End and PageUp/PageDown move, Enter
 // opens an address or expands a gap.
-import React, { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { css, cx } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { Icon, Tooltip, useStyles2 } from '@grafana/ui';
@@ -13,6 +13,7 @@ import { GapRow } from './GapRow';
 import { PortChips } from './PortChips';
 import { StatusPill } from './StatusPill';
 import { testIds } from '../../../components/testIds';
+import { useElementSize } from '../../../utils/useElementSize';
 
 export const ROW_HEIGHT = 40;
 export const HEADER_HEIGHT = 36;
@@ -82,9 +83,9 @@ export function AddressTable({
   const items = useMemo(() => itemsOf(rows, ranges), [rows, ranges]);
   const [expanded, setExpanded] = useState<Set<string>>(() => new Set());
   const [scrollTop, setScrollTop] = useState(0);
-  const [viewport, setViewport] = useState(FALLBACK_VIEWPORT);
   const [active, setActive] = useState(0);
   const scrollRef = useRef<HTMLDivElement>(null);
+  const viewport = useElementSize(scrollRef, (el) => el.clientHeight, FALLBACK_VIEWPORT);
   const rowRefs = useRef(new Map<number, HTMLDivElement>());
   const focusPending = useRef(false);
 
@@ -98,21 +99,6 @@ export function AddressTable({
     return out;
   }, [items, expanded]);
   const total = offsets[items.length]!;
-
-  useLayoutEffect(() => {
-    const el = scrollRef.current;
-    if (!el) {
-      return;
-    }
-    const measure = () => setViewport(el.clientHeight > 0 ? el.clientHeight : FALLBACK_VIEWPORT);
-    measure();
-    if (typeof ResizeObserver === 'undefined') {
-      return;
-    }
-    const observer = new ResizeObserver(measure);
-    observer.observe(el);
-    return () => observer.disconnect();
-  }, []);
 
   const top = Math.max(0, scrollTop - HEADER_HEIGHT);
   const first = items.length === 0 ? 0 : indexAt(offsets, Math.max(0, top - OVERSCAN_PX));

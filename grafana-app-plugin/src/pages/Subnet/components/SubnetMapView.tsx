@@ -1,6 +1,6 @@
 // The Subnet page's map view: the subnet's addresses drawn as the subnet map (the drawing of the
 // subnet map panel). The map wants every address, so opening it loads the rows not loaded yet.
-import React, { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { css } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { Alert, RadioButtonGroup, Stack, Text, useStyles2 } from '@grafana/ui';
@@ -9,6 +9,7 @@ import { SubnetMap, type SubnetMapOptions } from '../../../components/SubnetMap/
 import { type AddressInfo, addressInfoOf, mapSubnetOf, modelOf } from '../../../components/SubnetMap/model';
 import { testIds } from '../../../components/testIds';
 import { formatCount } from '../../../utils/format';
+import { useElementSize } from '../../../utils/useElementSize';
 
 const COLOR_BY: Array<{ label: string; value: SubnetMapOptions['colorBy']; description: string }> = [
   { label: 'State', value: 'state', description: 'Colour addresses by their IPAM state' },
@@ -33,7 +34,8 @@ export function SubnetMapView({ subnet, rows, count, hasMore, loadAll, onOpen, o
   const styles = useStyles2(getStyles);
   const [colorBy, setColorBy] = useState<SubnetMapOptions['colorBy']>('state');
   const ref = useRef<HTMLDivElement>(null);
-  const width = useWidth(ref);
+  // jsdom lays nothing out: tests draw at 800 px.
+  const width = useElementSize(ref, (el) => el.clientWidth, 800);
   // Once per opening: after a failed load the page's error alert offers the retry.
   const askedForAll = useRef(false);
   useEffect(() => {
@@ -72,7 +74,7 @@ export function SubnetMapView({ subnet, rows, count, hasMore, loadAll, onOpen, o
         </Alert>
       )}
       <div ref={ref}>
-        {'model' in result && width > 0 && (
+        {'model' in result && (
           <SubnetMap
             model={result.model}
             width={width}
@@ -85,27 +87,6 @@ export function SubnetMapView({ subnet, rows, count, hasMore, loadAll, onOpen, o
       </div>
     </div>
   );
-}
-
-/** The element's width, kept up to date as it is resized. */
-function useWidth(ref: React.RefObject<HTMLElement>): number {
-  const [width, setWidth] = useState(0);
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!el) {
-      return;
-    }
-    // jsdom lays nothing out: a width to draw with in tests.
-    const measure = () => setWidth(el.clientWidth > 0 ? el.clientWidth : 800);
-    measure();
-    if (typeof ResizeObserver === 'undefined') {
-      return;
-    }
-    const observer = new ResizeObserver(measure);
-    observer.observe(el);
-    return () => observer.disconnect();
-  }, [ref]);
-  return width;
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
