@@ -52,6 +52,8 @@ async function labExporter(ctx: BenchContext, lab: Lab, pps: number): Promise<La
       LANSCAPE_SCAN_TIMEOUT_MS: String(TIMEOUT_S * 1000),
       LANSCAPE_SCAN_RDNS: 'true', // the test environment turns it off; the shipped default is on
       LANSCAPE_SCAN_DNS_SERVERS: DEAD_RESOLVER,
+      // testEnv turns the test mode's check of every answer on; users run without it.
+      LANSCAPE_VALIDATE_RESPONSES: '0',
     },
   });
   await new Promise<void>((resolve, reject) => {
@@ -136,10 +138,10 @@ function nmapPing(lab: Lab, rate: number, target = ROUTED): { seconds: number; u
   return { seconds: r.seconds, up: (r.stdout.match(/Host is up/g) ?? []).length };
 }
 
-/** Resident set size in MB (10^6 bytes), from /proc (its "kB" are KiB). */
-function rssMB(pid: number): number {
+/** Resident set size (VmRSS, or its high-water mark VmHWM) in MB (10^6 bytes), from /proc (its "kB" are KiB). */
+function rssMB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? (Number(m[1]) * 1024) / 1e6 : NaN;
   } catch {
     return NaN;
@@ -213,6 +215,8 @@ const sweepBench: Benchmark = {
             `${scan.sent} sent; nmap ${fmt(nmap.seconds)} (${nmap.up} up); LAN ${fmt(lan.seconds)}; p99 ${p99.toFixed(1)} ms; RSS ${rss.toFixed(0)} MB`,
         );
       }
+      // The process's high-water mark catches a peak between two samples (it also covers the LAN scans).
+      const hwm = rssMB(pid, 'VmHWM');
       const r = medianRound(rounds, (x) => x.scan.sweep / x.nmap.seconds);
       const floor = r.scan.sent / 20_000 + TIMEOUT_S;
       const achieved = r.scan.sent / Math.max(0.001, r.scan.sweep - TIMEOUT_S);
@@ -247,8 +251,10 @@ const sweepBench: Benchmark = {
       rows.push({
         benchmark: 'discovery-sweep: exporter RSS during the /16 scans',
         target: '< 150 MB',
-        pass: rssPeak < 150,
-        result: `${rssPeak.toFixed(0)} MB peak (sampled with every request, all rounds)`,
+        pass: rssPeak < 150 && hwm < 150,
+        result:
+          `${rssPeak.toFixed(0)} MB peak (sampled with every request, all rounds: ${rounds.map((x) => x.rss.toFixed(0)).join(', ')}); ` +
+          `VmHWM ${hwm.toFixed(0)} MB (the high-water mark of the whole run, LAN scans included)`,
       });
       const lanR = medianRound(rounds, (x) => x.lan.seconds);
       const macs = (await api.get(`/api/v1/subnets/${exporter.subnets[LAN]}/addresses`)).body.results

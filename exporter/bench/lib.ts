@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { stopChild } from '../test/helpers/processes.js';
 
 /** Node flags the shipped exporter runs with (the Dockerfile's NODE_OPTIONS, `npm start`): benchmarks measure that. */
-const SHIPPED_NODE_FLAGS = ['--max-old-space-size=320'];
+const SHIPPED_NODE_FLAGS = ['--max-old-space-size=320', '--max-semi-space-size=8'];
 
 /** The exporter package directory (bench/..). */
 export const EXPORTER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');

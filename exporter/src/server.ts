@@ -101,6 +101,7 @@ export async function startExporter(
       now: clock,
     },
     logger.child({ domain: 'discovery' }),
+    writes,
   );
   let nmapFound: boolean | null = null;
   if (nmap)

@@ -6,7 +6,7 @@ import { type HostState, observe } from '../src/discovery/core/status.js';
 import { ipv4Index, sweep } from '../src/discovery/core/sweep.js';
 import { SweepTooLargeError, sweepTargets } from '../src/discovery/core/targets.js';
 import { parseIpNeighJson, parseProcNetArp } from '../src/discovery/neighbours.js';
-import { vendorOf } from '../src/discovery/oui.js';
+import { VendorIndexBuilder, loadVendors, vendorOf } from '../src/discovery/oui.js';
 import { parsePrefix } from '../src/ipam/core/prefix.js';
 import { fakeEcho } from './helpers/echo.js';
 
@@ -224,6 +224,53 @@ describe('neighbours, vendors and port names', () => {
     assert.equal(vendorOf('B8-27-EB-00-00-01'), 'Raspberry Pi Foundation');
     assert.equal(vendorOf('02:42:ac:11:00:02'), null, 'docker-style local MAC');
     assert.equal(vendorOf('zz'), null);
+  });
+
+  it('indexes the first line of each 24-bit prefix, decoding escapes and UTF-8, in slices', async () => {
+    // As the file's bytes read as latin1: "Ã¼" is the UTF-8 of "ü".
+    const text = Buffer.from(
+      JSON.stringify({
+        '00AA01': 'Müller GmbH\nStraße 1\nBerlin',
+        '00AA02': 'Back\\slash "Quoted"\nsecond line',
+        '00AA03': 'Line\\nNot a break\nnext',
+        '00AA04': '  Padded  \nx',
+        '00AA05': 'Müller GmbH\nanother address',
+        '00AA060': 'an MA-M block, not a 24-bit prefix',
+      }),
+      'utf8',
+    ).toString('latin1');
+    const whole = new VendorIndexBuilder(text);
+    assert.equal(whole.step(), true);
+    const index = whole.index();
+    const nameOf = (prefix: number) => {
+      const at = index.packed.find((p) => Math.floor(p / 2 ** 20) === prefix);
+      return at === undefined ? undefined : index.names[at % 2 ** 20];
+    };
+    assert.equal(nameOf(0x00aa01), 'Müller GmbH');
+    assert.equal(nameOf(0x00aa02), 'Back\\slash "Quoted"');
+    assert.equal(nameOf(0x00aa03), 'Line\\nNot a break');
+    assert.equal(nameOf(0x00aa04), 'Padded');
+    assert.equal(nameOf(0x00aa05), 'Müller GmbH');
+    assert.equal(index.names.length, 4, 'equal names are stored once');
+    assert.equal(index.packed.length, 5, 'the MA-M key is left out');
+    // Built a few hundred entries at a time (step(0) stops at its first check), the index is the same.
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 1000; i++) many[`10${i.toString(16).padStart(4, '0').toUpperCase()}`] = `Vendor ${i % 300}\nx`;
+    const big = JSON.stringify(many);
+    const sliced = new VendorIndexBuilder(big);
+    let steps = 1;
+    while (!sliced.step(0)) steps++;
+    assert.ok(steps >= 3, `${steps} steps`);
+    const once = new VendorIndexBuilder(big);
+    once.step();
+    assert.deepEqual(sliced.index(), once.index());
+    assert.equal(once.index().names.length, 300);
+
+    // The real registry: loaded in slices of turns, then looked up without blocking.
+    await loadVendors();
+    assert.equal(vendorOf('00:1b:21:0a:00:10'), 'Intel Corporate');
+    assert.equal(vendorOf('00:00:00:00:00:01'), 'XEROX CORPORATION');
+    assert.equal(vendorOf('00:1b:22:00:00:01') === 'Intel Corporate', false);
   });
 
   it('fills service names from the defaults and drops duplicate ports', () => {

@@ -9,6 +9,7 @@ import { ScanScheduler } from '../src/discovery/scheduler.js';
 import { type DiscoveryDeps, DiscoveryService } from '../src/discovery/service.js';
 import { IpamService } from '../src/ipam/service.js';
 import { type Db, openDb } from '../src/store/db.js';
+import { WriteBatcher } from '../src/store/write-batcher.js';
 import { tempDir } from './helpers/exporter.js';
 import { fakeEcho } from './helpers/echo.js';
 
@@ -370,5 +371,81 @@ describe('enrichment of a scan', () => {
     const ports = scan.phases.find((p) => p.phase === 'ports')!;
     assert.equal(ports.hosts, 25);
     assert.equal(scan.phases.find((p) => p.phase === 'names')!.hosts, 17, 'the probe, then 16 lookups at once');
+  });
+});
+
+describe('applying a sweep', () => {
+  it('applies a sweep in slices of a few ms, one write batch per turn, each visible once committed', async () => {
+    // 800 new devices in a /22: each becomes a host row, a history sample, an event and an
+    // audited IPAM row (~0.2–0.6 ms each), far more than one slice.
+    const config = loadConfig({
+      LANSCAPE_SCAN_RETRIES: '0',
+      LANSCAPE_SCAN_TIMEOUT_MS: '50',
+      LANSCAPE_SCAN_PPS: '100000',
+    });
+    const ipam = new IpamService(db, () => clock);
+    const batcher = new WriteBatcher(db);
+    const s = ipam.createSubnet({ cidr: '10.77.0.0/22' }, actor);
+    const row = ipam.subnetRow(s.id);
+    const alive = new Set(Array.from({ length: 800 }, (_, i) => `10.77.${(i + 1) >> 8}.${(i + 1) & 255}`));
+    // The loop's turns, counted by an immediate that re-queues itself.
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const slices: { ms: number; turn: number; upBefore: number }[] = [];
+    const holder: { discovery?: DiscoveryService } = {};
+    const writes = {
+      run: <T>(fn: () => T) =>
+        batcher.run(() => {
+          const upBefore = holder.discovery!.store.hostsUpBetween(row.first_key, row.last_key);
+          const t0 = performance.now();
+          const out = fn();
+          slices.push({ ms: performance.now() - t0, turn: turns, upBefore });
+          return out;
+        }),
+    };
+    const discovery = new DiscoveryService(
+      db,
+      ipam,
+      config,
+      {
+        icmp: () => ({ up: true }),
+        openEchoSocket: () => fakeEcho((t) => (alive.has(t) ? 1 : null)).socket,
+        readNeighbours: () => new Map(),
+        openPorts: async () => new Map(),
+        reverseDns: null,
+        nmap: null,
+        now: () => clock,
+      },
+      pino({ level: 'silent' }),
+      writes,
+    );
+    holder.discovery = discovery;
+    try {
+      const scan = await sweepNow(discovery, s.id);
+      assert.equal(scan.state, 'done');
+      assert.equal(scan.alive, 800);
+    } finally {
+      ticking = false;
+    }
+    assert.equal(discovery.store.hostsUpBetween(row.first_key, row.last_key), 800);
+    assert.equal(ipam.countBetween(row.first_key, row.last_key), 800, 'every device got its IPAM row');
+    assert.ok(slices.length >= 4, `applied in ${slices.length} slice(s)`);
+    // Bounded: a slice stops after 5 ms (plus its last step); the bound leaves room for a busy machine.
+    const longest = Math.max(...slices.map((x) => x.ms));
+    assert.ok(longest < 60, `longest slice ${longest.toFixed(1)} ms`);
+    for (let i = 1; i < slices.length; i++) {
+      assert.ok(slices[i]!.turn > slices[i - 1]!.turn, `slice ${i} ran in the same loop turn as the one before`);
+      assert.ok(slices[i]!.upBefore >= slices[i - 1]!.upBefore, 'hosts up never go back');
+    }
+    // What a slice wrote is visible to the next turn's reads: some but not all hosts were up in between.
+    assert.ok(
+      slices.some((x) => x.upBefore > 0 && x.upBefore < 800),
+      `up counts seen between slices: ${slices.map((x) => x.upBefore).join(', ')}`,
+    );
   });
 });

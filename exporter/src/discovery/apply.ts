@@ -1,5 +1,7 @@
-// Applying a sweep: one transaction that turns what a sweep saw into host observations (status
-// debounce), history samples, events on changes, and IPAM rows for new devices.
+// Applying a sweep: turns what a sweep saw into host observations (status debounce), history
+// samples, events on changes, and IPAM rows for new devices — in slices of a few milliseconds,
+// each committed with its turn's write batch (slices.ts), so applying a /16 never holds the
+// event loop for long and alive hosts become visible slice by slice.
 import net from 'node:net';
 import { LanscapeError } from '../errors.js';
 import { type IP, formatIp, ipFromKey, ipKey, parseIp } from '../ipam/core/ip.js';
@@ -8,104 +10,115 @@ import type { SubnetRow } from '../ipam/store.js';
 import { DISCOVERY_ACTOR, type DiscoveryContext } from './context.js';
 import { type HostState, observe } from './core/status.js';
 import { ipv4Index } from './core/sweep.js';
-import { vendorOf } from './oui.js';
+import { loadVendors, vendorOf } from './oui.js';
+import { inSlices } from './slices.js';
 import type { HostRow } from './store.js';
 
 /**
- * Records one sweep in a single transaction: observations and history for every tracked address
- * (known to IPAM, alive now, or seen before), events on changes, IPAM rows for new devices.
- * Returns the alive addresses. `neighbours`: MACs by address (default: the IPv4 ARP table read now).
+ * Records one sweep: observations and history for every tracked address (known to IPAM, alive
+ * now, or seen before), events on changes, IPAM rows for new devices. The tracked addresses are
+ * read once; each address is then written in a slice (slices.ts) that re-reads its host row, so
+ * a write between two slices (nmap's results, a person's edit) is never overwritten with an old
+ * copy. Resolves with the alive addresses. `neighbours`: MACs by address (default: the IPv4 ARP
+ * table read now). `onSlice`: after each committed slice, addresses applied and tracked.
  */
-export function applySweep(
+export async function applySweep(
   ctx: DiscoveryContext,
   subnet: SubnetRow,
   targets: readonly string[],
   alive: Map<string, number>,
   now: number,
   neighbours?: ReadonlyMap<string, string>,
-): string[] {
+  onSlice?: (applied: number, tracked: number) => void,
+): Promise<string[]> {
   const { store, ipam } = ctx;
   if (!neighbours) {
-    const read = ctx.deps.readNeighbours(prefixOf(subnet).family);
+    const read = await ctx.deps.readNeighbours(prefixOf(subnet).family);
     neighbours = read instanceof Map ? read : new Map<string, string>();
   }
+  const macs = neighbours;
+  // Vendor names are looked up per MAC: the index is built in slices of its own first.
+  if (macs.size > 0) await loadVendors();
   const swept = membership(targets);
-  return ctx.db
-    .transaction(() => {
-      const hosts = new Map(store.hostsBetween(subnet.first_key, subnet.last_key).map((h) => [h.address, h]));
-      const known = new Map(ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => [a.address, a]));
-      const tracked = new Set([...known.keys(), ...hosts.keys(), ...alive.keys()].filter(swept));
-      const dhcpRanges = ipam
-        .rangesInside(subnet.first_key, subnet.last_key)
-        .filter((r) => r.purpose === 'dhcp')
-        .map((r) => ({ first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value }));
-      for (const address of tracked) {
-        const ip = parseIp(address);
-        const key = ipKey(ip);
-        const prev = hosts.get(address);
-        const rtt = alive.get(address);
-        const isAlive = rtt !== undefined;
-        const { next, event } = observe(prev && hostState(prev), isAlive, now, ctx.scan.down_after);
-        const mac = isAlive ? (neighbours.get(address) ?? prev?.mac ?? null) : (prev?.mac ?? null);
-        const row: HostRow = {
-          ip_key: key,
-          address,
-          status: next.status,
-          misses: next.misses,
-          rtt_seconds: isAlive ? rtt : (prev?.rtt_seconds ?? null),
-          first_seen_at: next.firstSeenAt,
-          last_seen_at: next.lastSeenAt,
-          status_changed_at: next.statusChangedAt,
-          last_checked_at: now,
-          mac,
-          vendor: mac ? vendorOf(mac) : null,
-          ptr: prev?.ptr ?? null,
-          ports: prev?.ports ?? '[]',
-          ports_checked_at: prev?.ports_checked_at ?? null,
-          nmap_checked_at: prev?.nmap_checked_at ?? null,
-        };
-        store.upsertHost(row);
-        store.insertHistory(key, now, isAlive, isAlive ? rtt : null);
-        const base = { at: now, ip_key: key, address, subnet_id: subnet.id };
-        if (event === 'new_device') {
-          store.insertEvent({
-            ...base,
-            kind: 'new_device',
-            message: `new device ${address}${mac ? ` (${mac}${row.vendor ? `, ${row.vendor}` : ''})` : ''}`,
-            details: JSON.stringify({ mac, vendor: row.vendor }),
-          });
-        } else if (event === 'up') {
-          const downFor = prev?.status_changed_at ? Math.round((now - prev.status_changed_at) / 1000) : null;
-          store.insertEvent({
-            ...base,
-            kind: 'up',
-            message: `${address} is up${downFor !== null ? ` after ${humanDuration(downFor)} down` : ''}`,
-            details: JSON.stringify({ down_seconds: downFor }),
-          });
-        } else if (event === 'down') {
-          store.insertEvent({
-            ...base,
-            kind: 'down',
-            message: `${address} is down (no answer to ${next.misses} sweeps)`,
-            details: JSON.stringify({ misses: next.misses }),
-          });
-        }
-        if (isAlive && prev?.mac && mac && prev.mac !== mac) {
-          store.insertEvent({
-            ...base,
-            kind: 'mac_changed',
-            message: `${address} answers from ${mac} instead of ${prev.mac}`,
-            details: JSON.stringify({ before: prev.mac, after: mac }),
-          });
-        }
-        if (isAlive && !known.has(address)) {
-          const inDhcp = dhcpRanges.some((r) => ip.value >= r.first && ip.value <= r.last);
-          recordDiscovered(ctx, ip, { state: inDhcp ? 'dhcp' : 'assigned', mac });
-        }
-      }
-      return [...alive.keys()];
-    })
-    .immediate();
+  // Addresses only: the rows are re-read where they are written.
+  const known = new Set(ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => a.address));
+  const seen = store.hostsBetween(subnet.first_key, subnet.last_key).map((h) => h.address);
+  const tracked = [...new Set([...known, ...seen, ...alive.keys()])].filter(swept);
+  const dhcpRanges = ipam
+    .rangesInside(subnet.first_key, subnet.last_key)
+    .filter((r) => r.purpose === 'dhcp')
+    .map((r) => ({ first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value }));
+  const applyOne = (address: string) => {
+    const ip = parseIp(address);
+    const key = ipKey(ip);
+    const prev = store.host(key);
+    const rtt = alive.get(address);
+    const isAlive = rtt !== undefined;
+    const { next, event } = observe(prev && hostState(prev), isAlive, now, ctx.scan.down_after);
+    const mac = isAlive ? (macs.get(address) ?? prev?.mac ?? null) : (prev?.mac ?? null);
+    const row: HostRow = {
+      ip_key: key,
+      address,
+      status: next.status,
+      misses: next.misses,
+      rtt_seconds: isAlive ? rtt : (prev?.rtt_seconds ?? null),
+      first_seen_at: next.firstSeenAt,
+      last_seen_at: next.lastSeenAt,
+      status_changed_at: next.statusChangedAt,
+      last_checked_at: now,
+      mac,
+      vendor: mac ? vendorOf(mac) : null,
+      ptr: prev?.ptr ?? null,
+      ports: prev?.ports ?? '[]',
+      ports_checked_at: prev?.ports_checked_at ?? null,
+      nmap_checked_at: prev?.nmap_checked_at ?? null,
+    };
+    store.upsertHost(row);
+    store.insertHistory(key, now, isAlive, isAlive ? rtt : null);
+    const base = { at: now, ip_key: key, address, subnet_id: subnet.id };
+    if (event === 'new_device') {
+      store.insertEvent({
+        ...base,
+        kind: 'new_device',
+        message: `new device ${address}${mac ? ` (${mac}${row.vendor ? `, ${row.vendor}` : ''})` : ''}`,
+        details: JSON.stringify({ mac, vendor: row.vendor }),
+      });
+    } else if (event === 'up') {
+      const downFor = prev?.status_changed_at ? Math.round((now - prev.status_changed_at) / 1000) : null;
+      store.insertEvent({
+        ...base,
+        kind: 'up',
+        message: `${address} is up${downFor !== null ? ` after ${humanDuration(downFor)} down` : ''}`,
+        details: JSON.stringify({ down_seconds: downFor }),
+      });
+    } else if (event === 'down') {
+      store.insertEvent({
+        ...base,
+        kind: 'down',
+        message: `${address} is down (no answer to ${next.misses} sweeps)`,
+        details: JSON.stringify({ misses: next.misses }),
+      });
+    }
+    if (isAlive && prev?.mac && mac && prev.mac !== mac) {
+      store.insertEvent({
+        ...base,
+        kind: 'mac_changed',
+        message: `${address} answers from ${mac} instead of ${prev.mac}`,
+        details: JSON.stringify({ before: prev.mac, after: mac }),
+      });
+    }
+    if (isAlive && !known.has(address)) {
+      const inDhcp = dhcpRanges.some((r) => ip.value >= r.first && ip.value <= r.last);
+      recordDiscovered(ctx, ip, { state: inDhcp ? 'dhcp' : 'assigned', mac });
+    }
+  };
+  await inSlices(
+    ctx,
+    tracked.length,
+    (i) => applyOne(tracked[i]!),
+    (done) => onSlice?.(done, tracked.length),
+  );
+  return [...alive.keys()];
 }
 
 /** A device nobody recorded becomes an IPAM address with source "discovered". */

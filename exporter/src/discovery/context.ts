@@ -56,6 +56,12 @@ export interface DiscoveryContext {
   readonly logger: Logger;
   /** The exporter's clock (Unix ms). */
   readonly now: () => number;
+  /**
+   * Runs `fn` (synchronous, store-only) in the next write batch (store/write-batcher.ts): one
+   * IMMEDIATE transaction per event-loop turn, resolved after its COMMIT. Long writes go through
+   * here in slices (apply.ts), so no turn holds the loop for much longer than one slice.
+   */
+  readonly write: <T>(fn: () => T) => Promise<T>;
 }
 
 /** Unix ms as ISO text (null stays null). */

@@ -9,6 +9,7 @@ import { DISCOVERY_ACTOR, type DiscoveryContext } from './context.js';
 import { type PortSpec, type StoredPort, parsePorts } from './core/ports.js';
 import type { NmapHost } from './nmap.js';
 import type { ScanPhaseView, ScanWarningView } from './schemas.js';
+import { inSlices } from './slices.js';
 
 /** PTR lookups in flight at once per scan (the resolver adapter has its own cap too). */
 const NAME_CONCURRENCY = 16;
@@ -215,16 +216,19 @@ export class Enricher {
     return new ScanEnrichment(this.ctx, this.ports, performance.now() + this.ctx.scan.enrich_budget_seconds * 1000);
   }
 
-  /** Records what a scan's enrichment learned (one transaction), then starts nmap in the background. */
-  record(subnet: SubnetRow, alive: string[], found: Enriched): void {
+  /**
+   * Records what a scan's enrichment learned, in slices (slices.ts: a few ms each, one write batch
+   * per turn), then starts nmap in the background.
+   */
+  async record(subnet: SubnetRow, alive: string[], found: Enriched): Promise<void> {
     const { ctx } = this;
     const at = ctx.now();
-    ctx.db
-      .transaction(() => {
-        for (const [address, ports] of found.open) this.recordPorts(subnet, address, ports, at);
-        for (const [address, ptr] of found.names) this.recordPtr(subnet, address, ptr, at);
-      })
-      .immediate();
+    const open = [...found.open];
+    const names = [...found.names];
+    await inSlices(ctx, open.length + names.length, (i) => {
+      if (i < open.length) this.recordPorts(subnet, open[i]![0], open[i]![1], at);
+      else this.recordPtr(subnet, names[i - open.length]![0], names[i - open.length]![1], at);
+    });
     if (ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(alive);
   }
 

@@ -14,6 +14,7 @@ import { prefixOf } from '../ipam/core/prefix.js';
 import type { IpamService, SubnetLookup } from '../ipam/service.js';
 import type { SubnetRow } from '../ipam/store.js';
 import type { Db } from '../store/db.js';
+import { WriteBatcher } from '../store/write-batcher.js';
 import { applySweep } from './apply.js';
 import { listConflicts } from './conflicts.js';
 import { type DiscoveryContext, type DiscoveryDeps, type SweepReport, iso } from './context.js';
@@ -70,12 +71,23 @@ export class DiscoveryService {
     config: Config,
     deps: DiscoveryDeps,
     logger: Logger,
+    /** The exporter's write batcher (server.ts); a service of its own (tests) gets one of its own. */
+    writes: Pick<WriteBatcher, 'run'> = new WriteBatcher(db),
   ) {
     this.store = new DiscoveryStore(db);
     this.scanCfg = config.scan;
     const ports: PortSpec[] = withServiceNames(config.scan.ports ?? DEFAULT_PORTS);
     this.now = deps.now ?? systemClock;
-    this.ctx = { db, ipam, store: this.store, scan: config.scan, deps, logger, now: this.now };
+    this.ctx = {
+      db,
+      ipam,
+      store: this.store,
+      scan: config.scan,
+      deps,
+      logger,
+      now: this.now,
+      write: (fn) => writes.run(fn),
+    };
     this.icmpStatus = deps.icmp();
     if (!this.icmpStatus.up) logger.warn({ collector: 'icmp' }, `ICMP sweeps are off: ${this.icmpStatus.message}`);
     this.queue = new ScanQueue(
@@ -201,8 +213,13 @@ export class DiscoveryService {
     for (const listener of this.onSweep) listener(report);
   }
 
-  /** Records one sweep's observations (see apply.ts); returns the alive addresses. */
-  applySweep(subnet: SubnetRow, targets: readonly string[], alive: Map<string, number>, now: number): string[] {
+  /** Records one sweep's observations (see apply.ts, in slices); resolves with the alive addresses. */
+  applySweep(
+    subnet: SubnetRow,
+    targets: readonly string[],
+    alive: Map<string, number>,
+    now: number,
+  ): Promise<string[]> {
     return applySweep(this.ctx, subnet, targets, alive, now);
   }
 
