@@ -165,6 +165,13 @@ export async function startExporter(
   server.keepAliveTimeout = 65_000;
   // Queued connections are accepted in empty turns before the next slice of long work (turns.ts).
   server.on('connection', noteAccepted);
+  // The first scrape derives per-subnet facts and rankings for every subnet (about a second of
+  // work at 25,000 subnets): done before listening, not when Prometheus first asks. Done after
+  // listening, under load, it made the first scrape take seconds (every scrape that arrived
+  // meanwhile shares it).
+  await registry.metrics().catch((e: unknown) => {
+    logger.warn({ err: e }, 'metrics warm-up failed');
+  });
   const socketPath = config.listen.startsWith('unix:') ? config.listen.slice('unix:'.length) : undefined;
   if (socketPath) await removeStaleSocket(socketPath);
   await new Promise<void>((resolve, reject) => {
@@ -186,12 +193,7 @@ export async function startExporter(
   }
   logger.info({ url, version: VERSION, db: config.db }, 'lanscape exporter listening');
   docker.start(); // after listen: a failed start leaves no engine connection behind
-  // The first scrape derives per-subnet facts and rankings for every subnet (about a second of
-  // work at 20,000 subnets): done now, in slices, not when Prometheus first asks.
   let closed = false;
-  registry.metrics().catch((e: unknown) => {
-    if (!closed) logger.warn({ err: e }, 'metrics warm-up failed');
-  });
 
   return {
     url,

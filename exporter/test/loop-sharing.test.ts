@@ -68,8 +68,35 @@ describe('turns', () => {
     for (let i = 0; i < 10 && scrapeSlices < 1000; i++) await nextTurn();
     running = false;
     await scrapers;
-    // Every other turn at most: ten work turns let about ten scrape turns through, not endless ones.
-    assert.ok(scrapeSlices <= 14, `${scrapeSlices} scrape slices ran beside 10 work slices`);
+    // Three scrape turns in a row at most: ten work turns let about thirty scrape turns through, not endless ones.
+    assert.ok(scrapeSlices <= 36, `${scrapeSlices} scrape slices ran beside 10 work slices`);
+  });
+
+  it('gives a scrape three turns in a row, then one to the other work', async () => {
+    const order: string[] = [];
+    let running = true;
+    // Bounded both ways: a regression fails an assertion instead of spinning.
+    const scraper = (async () => {
+      for (let i = 0; running && i < 200; i++) {
+        order.push('s');
+        await nextTurn('scrape');
+      }
+    })();
+    const worker = (async () => {
+      for (let i = 0; i < 5; i++) {
+        order.push('w');
+        await nextTurn();
+      }
+    })();
+    await worker;
+    running = false;
+    await scraper;
+    // Between work slices, three scrape slices: not one (as every other turn gave), not all of
+    // them. (The first gap depends on the turns before this test.)
+    const gaps = order.join('').split('w');
+    assert.equal(gaps.length, 6, order.join(''));
+    assert.deepEqual(gaps.slice(2, 5), ['sss', 'sss', 'sss'], order.join(''));
+    assert.ok(gaps[1]!.length <= 3, order.join(''));
   });
 
   it('accepts queued connections in empty turns before the next slice', async () => {

@@ -16,6 +16,8 @@ import { DiscoveryService } from '../src/discovery/service.js';
 import type { HostRow } from '../src/discovery/store.js';
 import { ipKey, parseIp } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
+import { Slicer } from '../src/metrics/snapshot.js';
+import { SubnetCatalog } from '../src/metrics/subnets.js';
 import { type Db, openDb } from '../src/store/db.js';
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
@@ -204,6 +206,100 @@ describe("utilization in the metrics is the API's", () => {
       'its edges are not usable addresses',
     );
     assert.equal(value(all, 'lanscape_subnet_addresses', { subnet: '10.70.0.0/24', state: 'assigned' }), 4);
+  });
+});
+
+describe('subnet changes between scrapes (the catalog is patched, not derived again)', () => {
+  it('keeps every lookup as a catalog derived from scratch, through creates, updates and deletes', async () => {
+    const t = tempDir();
+    const db = openDb(join(t.dir, 'lanscape.db'));
+    const ipam = new IpamService(db);
+    try {
+      const store = IpamService.storeOf(ipam);
+      const catalog = new SubnetCatalog(store);
+      const actor = { name: 'test' };
+      const create = (cidr: string) => ipam.createSubnet({ cidr, scan_enabled: false }, actor).id;
+      const ids = [
+        '10.0.0.0/8',
+        '10.1.0.0/16',
+        '10.1.2.0/24',
+        '192.168.0.0/24',
+        '2001:db8::/32',
+        '2001:db8:1::/48',
+      ].map(create);
+      await catalog.refresh(new Slicer());
+      const probes = [
+        '10.1.2.3',
+        '10.1.3.4',
+        '10.9.9.9',
+        '192.168.0.7',
+        '172.16.0.1',
+        '2001:db8:1::5',
+        '2001:db8:2::1',
+      ];
+      const check = async (step: string) => {
+        const fresh = await new SubnetCatalog(store).refresh(new Slicer());
+        const version = catalog.version;
+        await catalog.refresh(new Slicer());
+        assert.equal(catalog.version, version + 1, `${step}: a change makes a new version`);
+        assert.deepEqual(
+          catalog.rows.map((r) => r.id),
+          fresh.rows.map((r) => r.id),
+          step,
+        );
+        assert.deepEqual([...catalog.byId.keys()].sort(), [...fresh.byId.keys()].sort(), `${step}: ids`);
+        assert.deepEqual([...catalog.cidrs].sort(), [...fresh.cidrs].sort(), `${step}: CIDRs`);
+        for (const p of probes) {
+          assert.equal(catalog.mostSpecific(parseIp(p)), fresh.mostSpecific(parseIp(p)), `${step}: ${p}`);
+        }
+        for (const r of fresh.rows)
+          assert.equal(catalog.parentOf(r), fresh.parentOf(r), `${step}: parent of ${r.cidr}`);
+      };
+      const before = catalog.version;
+      await catalog.refresh(new Slicer());
+      assert.equal(catalog.version, before, 'nothing changed: the same version');
+      ids.push(create('10.1.0.0/20')); // between the /16 and the /24: the /24's parent changes
+      ids.push(create('172.16.0.0/12'));
+      await check('created');
+      ipam.updateSubnet(ids[3]!, { name: 'renamed' }, actor);
+      await check('updated');
+      assert.equal(catalog.byId.get(ids[3]!)!.name, 'renamed');
+      ipam.deleteSubnet(ids[6]!, true, actor); // the /20 again: the /24 goes back to the /16
+      ipam.deleteSubnet(ids[5]!, true, actor);
+      await check('deleted');
+      assert.equal(catalog.mostSpecific(parseIp('2001:db8:1::5')), ids[4]);
+      // Lengths that vanish stop being probed; new ones are.
+      ids.push(create('10.1.2.128/25'));
+      await check('a new prefix length');
+      assert.equal(catalog.mostSpecific(parseIp('10.1.2.200')), ids.at(-1));
+    } finally {
+      ipam.close();
+      db.close();
+      t.cleanup();
+    }
+  });
+
+  it('labels each subnet with its parent as it is now', async () => {
+    const ex = await startTestExporter();
+    try {
+      const create = async (cidr: string) => (await ex.api.post('/api/v1/subnets', { cidr })).body.id as number;
+      await create('10.80.0.0/16');
+      await create('10.80.1.0/24');
+      let all = samples(await scrape(ex));
+      assert.equal(value(all, 'lanscape_subnet_info', { subnet: '10.80.1.0/24' }), 1);
+      assert.equal(of(all, 'lanscape_subnet_info', { subnet: '10.80.1.0/24' })[0]!.labels.parent, '10.80.0.0/16');
+      const middle = await create('10.80.0.0/20');
+      all = samples(await scrape(ex));
+      assert.equal(of(all, 'lanscape_subnet_info', { subnet: '10.80.1.0/24' })[0]!.labels.parent, '10.80.0.0/20');
+      assert.equal(value(all, 'lanscape_subnets'), 3);
+      assert.equal((await ex.api.delete(`/api/v1/subnets/${middle}`)).status, 204);
+      all = samples(await scrape(ex));
+      assert.equal(of(all, 'lanscape_subnet_info', { subnet: '10.80.1.0/24' })[0]!.labels.parent, '10.80.0.0/16');
+      assert.equal(of(all, 'lanscape_subnet_info', { subnet: '10.80.0.0/20' }).length, 0);
+      assert.equal(value(all, 'lanscape_subnets'), 2);
+    } finally {
+      await ex.stop();
+    }
   });
 });
 

@@ -68,9 +68,9 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     'Subnets managed by Lanscape, all of them (per-subnet series exist for at most metrics.max_subnet_series).',
   );
 
-  let cache: { version: number; meta: SubnetMeta[]; byId: Map<number, SubnetMeta> } | undefined;
-  /** The last utilization computed for each subnet (the ranking reads it). */
-  let known = new Map<number, Utilization>();
+  let cache: { version: number; meta: SubnetMeta[] } | undefined;
+  /** The last ratio computed for each subnet, and whether it was nearly full (the ranking reads them). */
+  const known = new Map<number, { ratio: number; full: boolean }>();
   let cursor = 0;
   const store = IpamService.storeOf(ipam);
 
@@ -80,12 +80,12 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     const catalog = await budget.catalog.refresh(slicer);
     const rows = catalog.rows;
     if (cache?.version !== catalog.version) {
-      const meta = await describe(catalog, slicer);
-      const byId = new Map(meta.map((m) => [m.row.id, m]));
-      cache = { version: catalog.version, meta, byId };
-      known = new Map([...known].filter(([id]) => byId.has(id)));
+      cache = { version: catalog.version, meta: await describe(catalog, slicer) };
+      for (const id of known.keys()) if (!catalog.byId.has(id)) known.delete(id);
     }
-    const { meta, byId } = cache;
+    const { meta } = cache;
+    /** describe() has just described every row of the catalog. */
+    const metaOf = (id: number) => described.get(catalog.byId.get(id)!)!;
     await slicer.maybePause();
     const ranges: RangeRow[] = [];
     for (let after = 0; ;) {
@@ -102,7 +102,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       for (
         let id: number | null | undefined = r.subnet_id;
         id !== null && id !== undefined;
-        id = byId.get(id)?.parentId
+        id = catalog.byId.has(id) ? metaOf(id).parentId : undefined
       ) {
         const list = utilized.get(id);
         if (list) list.push(r);
@@ -114,23 +114,16 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     for (const mark of budget.urgentSubnets) for (const id of await mark(slicer)) urgent.add(id);
     await slicer.maybePause();
 
-    // Utilization of a list of subnets, RANK_BATCH per statement.
     const usage = new Map<number, Utilization>();
     /** Subnets with an address recorded on an edge that is not usable (rare: counted on their own below). */
     const edged = new Set<number>();
-    const measure = async (ids: number[]) => {
-      for (let i = 0; i < ids.length; i += RANK_BATCH) {
-        for (const [id, inPrefix, atFirst, atLast] of store.subnetRankCounts(ids.slice(i, i + RANK_BATCH))) {
-          const m = byId.get(id)!;
-          const trimmed = (atFirst && m.trimFirst ? 1 : 0) + (atLast && m.trimLast ? 1 : 0);
-          if (trimmed) edged.add(id);
-          const addresses = inPrefix - trimmed;
-          const u = subnetUsage(m, addresses, utilized.get(id) ?? []);
-          usage.set(id, u);
-          known.set(id, u);
-        }
-        await slicer.maybePause();
-      }
+    const measured = (id: number, inPrefix: number, atFirst: number, atLast: number) => {
+      const m = metaOf(id);
+      const trimmed = (atFirst && m.trimFirst ? 1 : 0) + (atLast && m.trimLast ? 1 : 0);
+      if (trimmed) edged.add(id);
+      const u = subnetUsage(m, inPrefix - trimmed, utilized.get(id) ?? []);
+      usage.set(id, u);
+      known.set(id, { ratio: u.ratio, full: u.ratio >= NEARLY_FULL && u.size >= 4n });
     };
     // Rank: this scrape's window, and subnets not measured yet; the others keep their last value.
     const window: number[] = [];
@@ -141,14 +134,17 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       cursor = (cursor + RANK_WINDOW) % meta.length;
       for (const m of meta) if (!known.has(m.row.id)) window.push(m.row.id);
     }
-    await measure([...new Set(window)]);
+    const ids = [...new Set(window)];
+    for (let i = 0; i < ids.length; i += RANK_BATCH) {
+      for (const [id, inPrefix, atFirst, atLast] of store.subnetRankCounts(ids.slice(i, i + RANK_BATCH)))
+        measured(id, inPrefix, atFirst, atLast);
+      await slicer.maybePause();
+    }
     const ranks: SubnetRank[] = meta.map((m) => {
-      const u = known.get(m.row.id)!;
-      return { id: m.row.id, ratio: u.ratio, urgent: urgent.has(m.row.id) || (u.ratio >= NEARLY_FULL && u.size >= 4n) };
+      const k = known.get(m.row.id)!;
+      return { id: m.row.id, ratio: k.ratio, urgent: k.full || urgent.has(m.row.id) };
     });
     const selected = budget.selectSubnets(ranks);
-    // The chosen subnets' values are always this scrape's.
-    await measure([...selected].filter((id) => !usage.has(id)));
     budget.drop('subnet', meta.length - selected.size);
     subnets.set({}, rows.length);
 
@@ -158,11 +154,21 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       if (list) list.push(r);
       else rangesBySubnet.set(r.subnet_id, [r]);
     }
+    // The chosen subnets' values are always this scrape's: their counts by state add up to the
+    // addresses in their prefix, so one statement serves both.
     const chosen = meta.filter((m) => selected.has(m.row.id));
     const states = new Map<number, number[]>();
     for (let i = 0; i < chosen.length; i += RANK_BATCH) {
-      for (const [id, ...n] of store.subnetCountsByState(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id)))
+      for (const row of store.subnetCountsByState(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id))) {
+        const [id, atFirst, atLast, ...n] = row;
         states.set(id, n);
+        measured(
+          id,
+          n.reduce((a, b) => a + b, 0),
+          atFirst,
+          atLast,
+        );
+      }
       await slicer.maybePause();
     }
     for (const m of chosen) {
@@ -240,7 +246,13 @@ function factsOf(row: SubnetRow): RowFacts {
   return facts;
 }
 
-/** The per-subnet facts a scrape reuses until the subnets change (parent, labels, usable bounds). */
+/** The last description of each row object, reused while its parent stays the same. */
+const described = new WeakMap<SubnetRow, SubnetMeta>();
+
+/**
+ * The per-subnet facts a scrape reuses until the subnets change (parent, labels, usable bounds).
+ * After a change only new or changed rows, and rows whose parent changed, are described again.
+ */
 async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetMeta[]> {
   const rows = catalog.rows;
   const out: SubnetMeta[] = [];
@@ -248,18 +260,24 @@ async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetM
     const row = rows[i]!;
     // The parent can change without the row changing (a covering subnet created or deleted).
     const parentId = catalog.parentOf(row);
-    out.push({
-      ...factsOf(row),
-      parentId,
-      info: {
-        subnet: row.cidr,
-        name: row.name,
-        vlan: row.vlan === null ? '' : String(row.vlan),
-        family: String(row.family),
-        parent: parentId ? (catalog.byId.get(parentId)?.cidr ?? '') : '',
-      },
-    });
-    if (slicer.due()) await slicer.pause();
+    const parent = parentId ? (catalog.byId.get(parentId)?.cidr ?? '') : '';
+    let m = described.get(row);
+    if (m?.parentId !== parentId || m.info.parent !== parent) {
+      m = {
+        ...factsOf(row),
+        parentId,
+        info: {
+          subnet: row.cidr,
+          name: row.name,
+          vlan: row.vlan === null ? '' : String(row.vlan),
+          family: String(row.family),
+          parent,
+        },
+      };
+      described.set(row, m);
+    }
+    out.push(m);
+    if (i % 512 === 511 && slicer.due()) await slicer.pause();
   }
   return out;
 }

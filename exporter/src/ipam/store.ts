@@ -177,15 +177,16 @@ export class IpamStore {
         )
         .raw(),
       countBetween: db.prepare('SELECT count(*) AS n FROM addresses WHERE ip_key BETWEEN ? AND ?'),
-      // For the scrape (ipam/metrics.ts): per subnet of a JSON id list, addresses in its whole prefix by
-      // state (one index count per state); and addresses in its prefix plus whether its first / last
-      // address is recorded (the ranking).
+      // For the scrape (ipam/metrics.ts): per subnet of a JSON id list, whether its first / last
+      // address is recorded and the addresses in its whole prefix by state (one index count per
+      // state; the chosen subnets); and addresses in its prefix with the same two flags (the ranking).
       subnetCountsByState: db
         .prepare(
-          `SELECT s.id, ${ADDRESS_STATES.map(
-            (_, i) => `(SELECT count(*) FROM addresses a
+          `SELECT s.id, EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key),
+        EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key), ${ADDRESS_STATES.map(
+          (_, i) => `(SELECT count(*) FROM addresses a
         WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`,
-          ).join(', ')}
+        ).join(', ')}
         FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`,
         )
         .raw(),
@@ -470,9 +471,17 @@ export class IpamStore {
     );
   }
 
-  /** Per subnet id: [id, count per state in ADDRESS_STATES order] over its whole prefix. */
-  subnetCountsByState(ids: readonly number[]): [number, ...number[]][] {
-    return this.s.subnetCountsByState.all({ ...STATE_PARAMS, ids: JSON.stringify(ids) }) as [number, ...number[]][];
+  /**
+   * Per subnet id: [id, its first address recorded (0/1), its last address recorded (0/1), count
+   * per state in ADDRESS_STATES order over its whole prefix].
+   */
+  subnetCountsByState(ids: readonly number[]): [number, number, number, ...number[]][] {
+    return this.s.subnetCountsByState.all({ ...STATE_PARAMS, ids: JSON.stringify(ids) }) as [
+      number,
+      number,
+      number,
+      ...number[],
+    ][];
   }
   /** Per subnet id: [id, addresses in its prefix, first address recorded (0/1), last address recorded (0/1)]. */
   subnetRankCounts(ids: readonly number[]): [number, number, number, number][] {

@@ -8,6 +8,11 @@ import type { Slicer } from './snapshot.js';
 
 /** Subnets handled between two looks at the slicer. */
 const PAGE = 2000;
+/** Changed subnets above this many: the lookups are derived again instead of patched. */
+const PATCH_LIMIT = 2000;
+
+const v4Key = (r: SubnetRow) => r.prefix_length * 2 ** 32 + r.first_key.readUInt32BE(13);
+const v6Key = (r: SubnetRow) => `${r.prefix_length}/${ipFromKey(r.first_key).value}`;
 
 export class SubnetCatalog {
   /** Bumped at every re-read: callers key what they derive on it. */
@@ -21,6 +26,8 @@ export class SubnetCatalog {
   private v4Lengths: number[] = [];
   private v6 = new Map<string, number>();
   private v6Lengths: number[] = [];
+  /** Per family: prefix length → subnets of that length. */
+  private lengthCounts: Record<4 | 6, Map<number, number>> = { 4: new Map(), 6: new Map() };
 
   constructor(private readonly store: IpamStore) {}
 
@@ -29,31 +36,101 @@ export class SubnetCatalog {
     return this.generation === this.store.subnetGeneration;
   }
 
-  /** Derives the lookups again when a subnet changed since the last time, a page per slice. */
+  /**
+   * Brings the lookups up to date when a subnet changed since the last time. A few changed
+   * subnets (a create or an import page) are patched in: the store hands out the same row
+   * object until a row changes, so one pass of identity checks finds them. Many changes, or the
+   * first time, derive everything again, a page per slice.
+   */
   async refresh(slicer: Slicer): Promise<this> {
     if (this.fresh) return this;
     const generation = this.store.subnetGeneration;
     const rows = this.store.allSubnets();
-    const v4 = new Map<number, number>();
-    const v6 = new Map<string, number>();
-    const lengths = { 4: new Set<number>(), 6: new Set<number>() };
-    for (const [i, r] of rows.entries()) {
-      if (i % PAGE === PAGE - 1) await slicer.maybePause();
-      if (r.family === 4) v4.set(r.prefix_length * 2 ** 32 + r.first_key.readUInt32BE(13), r.id);
-      else v6.set(`${r.prefix_length}/${ipFromKey(r.first_key).value}`, r.id);
-      lengths[r.family].add(r.prefix_length);
-    }
+    if (!this.patch(rows)) await this.rebuild(rows, slicer);
     this.rows = rows;
-    this.byId = new Map(rows.map((r) => [r.id, r]));
-    this.cidrs = new Set(rows.map((r) => r.cidr));
-    this.v4 = v4;
-    this.v6 = v6;
-    this.v4Lengths = [...lengths[4]].sort((a, b) => b - a);
-    this.v6Lengths = [...lengths[6]].sort((a, b) => b - a);
     // A subnet written meanwhile: derive again at the next scrape.
     this.generation = generation === this.store.subnetGeneration ? generation : -1;
     this.version += 1;
     return this;
+  }
+
+  /** Patches the lookups to `rows` when few rows changed; false (nothing changed) otherwise. */
+  private patch(rows: readonly SubnetRow[]): boolean {
+    if (this.rows.length === 0) return false;
+    const byId = this.byId;
+    const changed: SubnetRow[] = [];
+    let kept = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (byId.get(r.id) === r) kept += 1;
+      else if (changed.push(r) > PATCH_LIMIT) return false;
+    }
+    const gone: SubnetRow[] = [];
+    for (const r of changed) {
+      const old = byId.get(r.id);
+      if (old) gone.push(old);
+    }
+    if (kept + gone.length < this.rows.length) {
+      // Deleted subnets: the old rows whose id is in the new list no more.
+      const ids = new Set<number>();
+      for (const r of rows) ids.add(r.id);
+      for (const r of this.rows) if (!ids.has(r.id)) gone.push(r);
+    }
+    if (gone.length > PATCH_LIMIT) return false;
+    // Old versions out first, then the new ones in: CIDRs are unique at any one time.
+    for (const r of gone) {
+      byId.delete(r.id);
+      this.cidrs.delete(r.cidr);
+      if (r.family === 4) {
+        const key = v4Key(r);
+        if (this.v4.get(key) === r.id) this.v4.delete(key);
+      } else {
+        const key = v6Key(r);
+        if (this.v6.get(key) === r.id) this.v6.delete(key);
+      }
+      this.countLength(r, -1);
+    }
+    for (const r of changed) {
+      byId.set(r.id, r);
+      this.cidrs.add(r.cidr);
+      if (r.family === 4) this.v4.set(v4Key(r), r.id);
+      else this.v6.set(v6Key(r), r.id);
+      this.countLength(r, 1);
+    }
+    this.sortLengths();
+    return true;
+  }
+
+  /** Derives every lookup from `rows`, a page per slice. */
+  private async rebuild(rows: readonly SubnetRow[], slicer: Slicer): Promise<void> {
+    const v4 = new Map<number, number>();
+    const v6 = new Map<string, number>();
+    const lengths: Record<4 | 6, Map<number, number>> = { 4: new Map(), 6: new Map() };
+    for (const [i, r] of rows.entries()) {
+      if (i % PAGE === PAGE - 1) await slicer.maybePause();
+      if (r.family === 4) v4.set(v4Key(r), r.id);
+      else v6.set(v6Key(r), r.id);
+      const counts = lengths[r.family];
+      counts.set(r.prefix_length, (counts.get(r.prefix_length) ?? 0) + 1);
+    }
+    this.byId = new Map(rows.map((r) => [r.id, r]));
+    this.cidrs = new Set(rows.map((r) => r.cidr));
+    this.v4 = v4;
+    this.v6 = v6;
+    this.lengthCounts = lengths;
+    this.sortLengths();
+  }
+
+  private countLength(r: SubnetRow, delta: number): void {
+    const counts = this.lengthCounts[r.family];
+    const n = (counts.get(r.prefix_length) ?? 0) + delta;
+    if (n > 0) counts.set(r.prefix_length, n);
+    else counts.delete(r.prefix_length);
+  }
+
+  private sortLengths(): void {
+    this.v4Lengths = [...this.lengthCounts[4].keys()].sort((a, b) => b - a);
+    this.v6Lengths = [...this.lengthCounts[6].keys()].sort((a, b) => b - a);
   }
 
   /** Id of the most specific subnet holding an IPv4 address given as a number. */
