@@ -6,7 +6,7 @@
 //      from the number of statements IpamService.allocate really runs;
 //  (b) next-free in a /8 holding 1,000,000 used addresses on PostgreSQL (target: median < 5 ms),
 //      with the SQLite store's approach (maximal runs of used addresses keyed by 17-byte BLOB
-//      keys → bytea; one index probe jumps a run), written once twice over — in Kysely, and as
+//      keys → bytea; one index probe jumps a run), written twice — once in Kysely, once as
 //      SQL text on a small executor interface (SqlExec) — each run on both backends; beside it
 //      the same search with PostgreSQL's `inet` and no runs table.
 // The decision these rows led to (SqlExec; Kysely stays a dev dependency of this file only) is
