@@ -13,9 +13,19 @@
 // on the same data dir and port (for the failover tests of #14).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 import { freePort } from './registry.js';
@@ -81,6 +91,22 @@ function serverUser(): { uid: number; gid: number } | undefined {
   throw new Error('running as root, but neither a postgres nor a nobody user exists to run PostgreSQL as');
 }
 
+/**
+ * os.tmpdir(), unless the unprivileged server user could not reach a directory in it (TMPDIR
+ * under /root, say): then /tmp. The socket path must also stay under the 107-byte limit.
+ */
+function reachableTmp(): string {
+  const base = tmpdir();
+  let dir = base;
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) return '/tmp';
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return base.length > 60 ? '/tmp' : base;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -142,7 +168,7 @@ export async function startPostgres(
   const bin = requirePostgres(t);
   if (!bin) return undefined;
   const user = serverUser();
-  const dir = mkdtempSync(join(tmpdir(), 'lanscape-test-pg-'));
+  const dir = mkdtempSync(join(user ? reachableTmp() : tmpdir(), 'lanscape-test-pg-'));
   const data = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
   let child: ChildProcess | undefined;
