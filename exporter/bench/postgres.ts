@@ -34,6 +34,7 @@ import type { Actor } from '../src/audit/log.js';
 import { formatIp, ipFromKey, ipKey } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
 import { openDb } from '../src/store/db.js';
+import { type SqlExec, postgresExec, sqliteExec } from '../src/store/sql-exec.js';
 import { type TestPostgres, startPostgres } from '../test/helpers/postgres.js';
 import { prng } from '../test/helpers/prng.js';
 import { type BenchContext, type Benchmark, type Row, type Suite, int, median, percentile, timed } from './lib.js';
@@ -417,79 +418,9 @@ function afterRun(bounds: Bounds, runFirst: Buffer | null, runLast: Buffer | nul
 
 // ---------------------------------------------------------------- the alternative: one SQL text, two executors
 
-/**
- * The other way to one implementation: the store's statements stay SQL text (`?` placeholders,
- * the subset both dialects accept: bytea/BLOB keys, ORDER BY … LIMIT, RETURNING, ON CONFLICT),
- * and an executor per backend runs them — better-sqlite3 behind `await` with its statements
- * kept, node-postgres with `?` → `$n` and named (once-planned) statements. The domain code is
- * written once against this interface, as `allocateNextSql` is.
- */
-interface SqlExec {
-  readonly dialect: 'sqlite' | 'postgres';
-  all<R>(text: string, params: unknown[]): Promise<R[]>;
-  run(text: string, params: unknown[]): Promise<void>;
-  transaction<T>(fn: (tx: SqlExec) => Promise<T>): Promise<T>;
-}
-
-function sqliteExec(db: Database.Database): SqlExec {
-  const statements = new Map<string, Database.Statement>();
-  const prepared = (text: string) => {
-    let stmt = statements.get(text);
-    if (!stmt) statements.set(text, (stmt = db.prepare(text)));
-    return stmt;
-  };
-  const exec: SqlExec = {
-    dialect: 'sqlite',
-    all: async <R>(text: string, params: unknown[]) => prepared(text).all(...params) as R[],
-    run: async (text, params) => void prepared(text).run(...params),
-    async transaction(fn) {
-      // One connection: the write batcher already runs one transaction at a time.
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        const r = await fn(exec);
-        db.exec('COMMIT');
-        return r;
-      } catch (e) {
-        db.exec('ROLLBACK');
-        throw e;
-      }
-    },
-  };
-  return exec;
-}
-
-function postgresExec(pool: pg.Pool): SqlExec {
-  const texts = new Map<string, { name: string; text: string }>();
-  const named = (text: string) => {
-    let q = texts.get(text);
-    if (!q) {
-      let n = 0;
-      texts.set(text, (q = { name: `s${texts.size}`, text: text.replace(/\?/g, () => `$${++n}`) }));
-    }
-    return q;
-  };
-  const on = (client: pg.Pool | pg.PoolClient): SqlExec => ({
-    dialect: 'postgres',
-    all: async <R>(text: string, params: unknown[]) =>
-      (await client.query({ ...named(text), values: params })).rows as R[],
-    run: async (text, params) => void (await client.query({ ...named(text), values: params })),
-    async transaction(fn) {
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        const r = await fn(on(c));
-        await c.query('COMMIT');
-        return r;
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => {});
-        throw e;
-      } finally {
-        c.release();
-      }
-    },
-  });
-  return on(pool);
-}
+// The other way to one implementation: the store's statements stay SQL text, and an executor
+// per backend runs them (src/store/sql-exec.ts, the one the exporter ships). The domain code is
+// written once against SqlExec, as `allocateNextSql` is.
 
 /** allocateNext's transaction, statement for statement, on the SqlExec interface. */
 async function allocateNextSql(exec: SqlExec, subnetId: number, bounds: Bounds): Promise<string> {
