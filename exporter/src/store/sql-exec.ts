@@ -1,0 +1,187 @@
+// One SQL text, two executors (#14; ARCHITECTURE.md, "Toward PostgreSQL"). A store statement is
+// written once with `?` placeholders in the SQL both SQLite and PostgreSQL accept, and runs on
+// either backend through this interface: better-sqlite3 with its prepared statements kept per
+// text, or node-postgres with `?` rewritten to `$n` once per text and sent as a named statement
+// (parsed and planned once per connection). Measured against Kysely in bench/postgres.ts.
+//
+// Not wired into the stores yet: the next sessions of #14 move the stores onto it.
+//
+// Transactions: `exec.transaction(fn)` runs `fn(tx)` in one transaction (SQLite: BEGIN
+// IMMEDIATE on the one connection; PostgreSQL: BEGIN on a pooled connection) and commits when it
+// resolves, rolls back when it throws. Inside, use `tx` only: `tx.transaction` nests as a
+// savepoint. On SQLite, statements and transactions from concurrent callers take turns (one
+// connection), so a statement never sees another caller's uncommitted work; calling the outer
+// `exec` from inside `fn` would wait for `fn` itself — do not.
+import type Database from 'better-sqlite3';
+import type pg from 'pg';
+
+export type SqlDialect = 'sqlite' | 'postgres';
+
+export interface SqlExec {
+  readonly dialect: SqlDialect;
+  all<R>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  get<R>(text: string, params?: readonly unknown[]): Promise<R | undefined>;
+  /** A statement without result rows; resolves to the number of rows it changed. */
+  run(text: string, params?: readonly unknown[]): Promise<number>;
+  transaction<T>(fn: (tx: SqlExec) => Promise<T>): Promise<T>;
+}
+
+/**
+ * `?` → `$1`, `$2`, … outside string literals, quoted identifiers and comments. PostgreSQL's own
+ * `?` operators (jsonb) are not used by the stores; write them as functions if ever needed.
+ */
+export function toPostgresPlaceholders(text: string): string {
+  let out = '';
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "'" || c === '"') {
+      const end = text.indexOf(c, i + 1);
+      const stop = end === -1 ? text.length : end + 1;
+      out += text.slice(i, stop);
+      i = stop - 1;
+    } else if (c === '-' && text[i + 1] === '-') {
+      const end = text.indexOf('\n', i);
+      const stop = end === -1 ? text.length : end;
+      out += text.slice(i, stop);
+      i = stop - 1;
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      const stop = end === -1 ? text.length : end + 2;
+      out += text.slice(i, stop);
+      i = stop - 1;
+    } else if (c === '?') {
+      out += `$${++n}`;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/** Runs one caller at a time (SQLite has one connection). */
+class TurnQueue {
+  private tail: Promise<void> = Promise.resolve();
+  async run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const previous = this.tail;
+    let done!: () => void;
+    this.tail = new Promise<void>((resolve) => (done = resolve));
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      done();
+    }
+  }
+}
+
+const STATEMENT_CACHE_MAX = 1_000;
+
+export function sqliteExec(db: Database.Database): SqlExec {
+  const statements = new Map<string, Database.Statement>();
+  const prepared = (text: string) => {
+    let stmt = statements.get(text);
+    if (!stmt) {
+      if (statements.size >= STATEMENT_CACHE_MAX) statements.clear();
+      statements.set(text, (stmt = db.prepare(text)));
+    }
+    return stmt;
+  };
+  const queue = new TurnQueue();
+  let savepoints = 0;
+
+  // The executor a transaction's callback gets: statements run directly (the turn is held).
+  const inside: SqlExec = {
+    dialect: 'sqlite',
+    all: async <R>(text: string, params: readonly unknown[] = []) => prepared(text).all(...params) as R[],
+    get: async <R>(text: string, params: readonly unknown[] = []) => prepared(text).get(...params) as R | undefined,
+    run: async (text, params = []) => prepared(text).run(...params).changes,
+    async transaction<T>(fn: (tx: SqlExec) => Promise<T>): Promise<T> {
+      const name = `lanscape_sp${++savepoints}`;
+      db.exec(`SAVEPOINT ${name}`);
+      try {
+        const result = await fn(inside);
+        db.exec(`RELEASE ${name}`);
+        return result;
+      } catch (e) {
+        db.exec(`ROLLBACK TO ${name}`);
+        db.exec(`RELEASE ${name}`);
+        throw e;
+      }
+    },
+  };
+
+  return {
+    dialect: 'sqlite',
+    all: (text, params) => queue.run(() => inside.all(text, params)),
+    get: (text, params) => queue.run(() => inside.get(text, params)),
+    run: (text, params) => queue.run(() => inside.run(text, params)),
+    transaction: (fn) =>
+      queue.run(async () => {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(inside);
+          db.exec('COMMIT');
+          return result;
+        } catch (e) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw e;
+        }
+      }),
+  };
+}
+
+export function postgresExec(pool: pg.Pool): SqlExec {
+  const texts = new Map<string, { name: string; text: string }>();
+  const named = (text: string) => {
+    let q = texts.get(text);
+    if (!q) texts.set(text, (q = { name: `lanscape_${texts.size}`, text: toPostgresPlaceholders(text) }));
+    return q;
+  };
+  const on = (client: pg.Pool | pg.PoolClient, depth: number): SqlExec => {
+    const query = async <R extends pg.QueryResultRow>(text: string, params: readonly unknown[]) =>
+      client.query<R>({ ...named(text), values: [...params] });
+    return {
+      dialect: 'postgres',
+      all: async <R>(text: string, params: readonly unknown[] = []) =>
+        (await query<pg.QueryResultRow>(text, params)).rows as R[],
+      get: async <R>(text: string, params: readonly unknown[] = []) =>
+        (await query<pg.QueryResultRow>(text, params)).rows[0] as R | undefined,
+      run: async (text, params = []) => (await query(text, params)).rowCount ?? 0,
+      async transaction<T>(fn: (tx: SqlExec) => Promise<T>): Promise<T> {
+        if (depth > 0) {
+          const c = client as pg.PoolClient;
+          const name = `lanscape_sp${depth}`;
+          await c.query(`SAVEPOINT ${name}`);
+          try {
+            const result = await fn(on(c, depth + 1));
+            await c.query(`RELEASE SAVEPOINT ${name}`);
+            return result;
+          } catch (e) {
+            await c.query(`ROLLBACK TO SAVEPOINT ${name}`);
+            await c.query(`RELEASE SAVEPOINT ${name}`);
+            throw e;
+          }
+        }
+        const c = await pool.connect();
+        let broken: unknown;
+        try {
+          await c.query('BEGIN');
+          const result = await fn(on(c, 1));
+          await c.query('COMMIT');
+          return result;
+        } catch (e) {
+          try {
+            await c.query('ROLLBACK');
+          } catch (rollbackError) {
+            broken = rollbackError; // the connection is gone: do not hand it back to the pool
+          }
+          throw e;
+        } finally {
+          c.release(broken instanceof Error ? broken : undefined);
+        }
+      },
+    };
+  };
+  return on(pool, 0);
+}
