@@ -158,8 +158,8 @@ export async function startSeededExporter(options: { big?: boolean; proxmox?: bo
       '10.20.30.152',
     ];
     const rtt = (list: string[]) => new Map(list.map((a, i) => [a, 0.0005 + i * 0.0001]));
-    ex.discovery.applySweep(row, targets, rtt(upFirst), T0);
-    ex.discovery.applySweep(
+    await ex.discovery.applySweep(row, targets, rtt(upFirst), T0);
+    await ex.discovery.applySweep(
       row,
       targets,
       rtt(upFirst.filter((a) => a !== '10.20.30.11' && a !== '10.20.30.12')),
