@@ -37,7 +37,9 @@ import { canWrite as userCanWrite } from '../../utils/permissions';
 import { dashboardUrl, prefixRoute, reserveUrl } from '../../utils/utils.routing';
 import { useSubnetRows } from './hooks/useSubnetRows';
 
-const STATES = ['reserved', 'assigned', 'dhcp', 'deprecated', 'provisioning'];
+const STATE_OPTIONS: Array<ComboboxOption<string>> = ['reserved', 'assigned', 'dhcp', 'deprecated', 'provisioning'].map(
+  (s) => ({ label: s, value: s })
+);
 const STATUSES: Array<ComboboxOption<string>> = [
   { label: 'Up', value: 'up' },
   { label: 'Down', value: 'down' },
@@ -262,6 +264,19 @@ function TableFilters({
   clear: () => void;
 }) {
   const styles = useStyles2(getStyles);
+  // The pick-one filters; tags and ports also take a value typed in (not yet loaded).
+  const choices: Array<{
+    key: 'state' | 'status' | 'tag' | 'port';
+    label: string;
+    width: number;
+    options: Array<ComboboxOption<string>>;
+    custom?: boolean;
+  }> = [
+    { key: 'state', label: 'State', width: 20, options: STATE_OPTIONS },
+    { key: 'status', label: 'Status', width: 16, options: STATUSES },
+    { key: 'tag', label: 'Tag', width: 20, options: tagOptions, custom: true },
+    { key: 'port', label: 'Port or service', width: 22, options: portOptions, custom: true },
+  ];
   return (
     <>
       <div className={styles.search}>
@@ -272,44 +287,19 @@ function TableFilters({
           data-testid={testIds.subnet.search}
         />
       </div>
-      <Combobox<string>
-        isClearable
-        placeholder="State"
-        width={20}
-        aria-label="Filter by state"
-        value={filter.state || null}
-        options={STATES.map((s) => ({ label: s, value: s }))}
-        onChange={(o) => setParam('state', o?.value)}
-      />
-      <Combobox<string>
-        isClearable
-        placeholder="Status"
-        width={16}
-        aria-label="Filter by status"
-        value={filter.status || null}
-        options={STATUSES}
-        onChange={(o) => setParam('status', o?.value)}
-      />
-      <Combobox<string>
-        isClearable
-        createCustomValue
-        placeholder="Tag"
-        width={20}
-        aria-label="Filter by tag"
-        value={filter.tag || null}
-        options={tagOptions}
-        onChange={(o) => setParam('tag', o?.value)}
-      />
-      <Combobox<string>
-        isClearable
-        createCustomValue
-        placeholder="Port or service"
-        width={22}
-        aria-label="Filter by port or service"
-        value={filter.port || null}
-        options={portOptions}
-        onChange={(o) => setParam('port', o?.value)}
-      />
+      {choices.map((c) => (
+        <Combobox<string>
+          key={c.key}
+          isClearable
+          createCustomValue={c.custom}
+          placeholder={c.label}
+          width={c.width}
+          aria-label={`Filter by ${c.label.toLowerCase()}`}
+          value={filter[c.key] || null}
+          options={c.options}
+          onChange={(o) => setParam(c.key, o?.value)}
+        />
+      ))}
       {isFiltering(filter) && (
         <Button variant="secondary" fill="text" icon="times" onClick={clear}>
           Clear filters
