@@ -22,7 +22,7 @@ import { SeriesBudget, registerBudgetMetrics } from './metrics/bounds.js';
 import { createRegistry } from './metrics/self.js';
 import { Checkpointer } from './store/checkpointer.js';
 import { type Db, openDb, storeAnswers } from './store/db.js';
-import { WriteBatcher } from './store/write-batcher.js';
+import { Store } from './store/store.js';
 import { releaseOwnership, takeOwnership } from './store/ownership.js';
 import { registerTrafficMetrics } from './traffic/metrics.js';
 import { TrafficScheduler } from './traffic/scheduler.js';
@@ -73,7 +73,7 @@ export async function startExporter(
   const checkpointer = new Checkpointer(db);
   const ipam = new IpamService(db, clock);
   const { registry, observeRequest } = createRegistry(config.db);
-  const writes = new WriteBatcher(db);
+  const writes = Store.sqlite(db).writes;
   // An import cut short by a stop or a crash is rolled back before anything is served.
   recoverImports(ipam, db, logger.child({ domain: 'ipam' }));
   const imports = new CsvImports(ipam, writes, logger.child({ domain: 'ipam' }), clock);

@@ -14,7 +14,7 @@ import { formatIp } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
 import { startExporter } from '../src/server.js';
 import { openDb } from '../src/store/db.js';
-import { WriteBatcher } from '../src/store/write-batcher.js';
+import { Store } from '../src/store/store.js';
 import { ApiClient, TOKENS, type TestExporter, startTestExporter, tempDir, testEnv } from './helpers/exporter.js';
 import { exclusively } from './helpers/heavy.js';
 
@@ -357,7 +357,7 @@ describe('bulk allocations', () => {
     const db = openDb(join(dir, 'alloc.db'));
     try {
       const ipam = new IpamService(db);
-      const writes = new WriteBatcher(db);
+      const writes = Store.sqlite(db).writes;
       ipam.createSubnet({ cidr: '10.0.0.0/8' }, ACTOR);
       const child = ipam.createSubnet({ cidr: '10.40.0.0/16' }, ACTOR);
       let slices = 0;

@@ -9,7 +9,7 @@ import { ScanScheduler } from '../src/discovery/scheduler.js';
 import { type DiscoveryDeps, DiscoveryService } from '../src/discovery/service.js';
 import { IpamService } from '../src/ipam/service.js';
 import { type Db, openDb } from '../src/store/db.js';
-import { WriteBatcher } from '../src/store/write-batcher.js';
+import { Store } from '../src/store/store.js';
 import { tempDir } from './helpers/exporter.js';
 import { fakeEcho } from './helpers/echo.js';
 
@@ -384,7 +384,7 @@ describe('applying a sweep', () => {
       LANSCAPE_SCAN_PPS: '100000',
     });
     const ipam = new IpamService(db, () => clock);
-    const batcher = new WriteBatcher(db);
+    const batcher = Store.sqlite(db).writes;
     const s = ipam.createSubnet({ cidr: '10.77.0.0/22' }, actor);
     const row = ipam.subnetRow(s.id);
     const alive = new Set(Array.from({ length: 800 }, (_, i) => `10.77.${(i + 1) >> 8}.${(i + 1) & 255}`));
@@ -399,11 +399,11 @@ describe('applying a sweep', () => {
     const slices: { ms: number; turn: number; upBefore: number }[] = [];
     const holder: { discovery?: DiscoveryService } = {};
     const writes = {
-      run: <T>(fn: () => T) =>
-        batcher.run(() => {
+      run: <T>(fn: () => T | Promise<T>) =>
+        batcher.run(async () => {
           const upBefore = holder.discovery!.store.hostsUpBetween(row.first_key, row.last_key);
           const t0 = performance.now();
-          const out = fn();
+          const out = await fn();
           slices.push({ ms: performance.now() - t0, turn: turns, upBefore });
           return out;
         }),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openDb } from '../src/store/db.js';
-import { WriteBatcher } from '../src/store/write-batcher.js';
+import { Store } from '../src/store/store.js';
 import { tempDir } from './helpers/exporter.js';
 
 it('batches, isolates failures with savepoints and resolves only once committed', async () => {
@@ -13,7 +13,7 @@ it('batches, isolates failures with savepoints and resolves only once committed'
     const file = join(dir, 'b.db');
     const db = openDb(file);
     db.exec('CREATE TABLE t (x INTEGER UNIQUE)');
-    const writes = new WriteBatcher(db);
+    const writes = Store.sqlite(db).writes;
     const insert = db.prepare('INSERT INTO t (x) VALUES (?)');
     const other = new Database(file, { readonly: true });
     const visibleElsewhere = () => (other.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;

@@ -14,7 +14,8 @@ import { prefixOf } from '../ipam/core/prefix.js';
 import type { IpamService, SubnetLookup } from '../ipam/service.js';
 import type { SubnetRow } from '../ipam/store.js';
 import type { Db } from '../store/db.js';
-import { WriteBatcher } from '../store/write-batcher.js';
+import type { WriteBatcher } from '../store/write-batcher.js';
+import { Store } from '../store/store.js';
 import { applySweep } from './apply.js';
 import { listConflicts } from './conflicts.js';
 import { type DiscoveryContext, type DiscoveryDeps, type SweepReport, iso } from './context.js';
@@ -72,7 +73,7 @@ export class DiscoveryService {
     deps: DiscoveryDeps,
     logger: Logger,
     /** The exporter's write batcher (server.ts); a service of its own (tests) gets one of its own. */
-    writes: Pick<WriteBatcher, 'run'> = new WriteBatcher(db),
+    writes: Pick<WriteBatcher, 'run'> = Store.sqlite(db).writes,
   ) {
     this.store = new DiscoveryStore(db);
     this.scanCfg = config.scan;

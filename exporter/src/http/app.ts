@@ -22,7 +22,7 @@ import type { TrafficService } from '../traffic/service.js';
 import type { IpamService } from '../ipam/service.js';
 import { LATEST_VERSION } from '../store/migrations.js';
 import { VERSION } from '../version.js';
-import type { WriteBatcher } from '../store/write-batcher.js';
+import type { Writes } from '../store/write-batcher.js';
 import { GrafanaIdVerifier } from '../audit/grafana-id.js';
 import { AuthThrottle, TokenVerifier, apiGate, clientKey, hostAllowList, throttledError } from './auth.js';
 import { openApiDocument } from './openapi.js';
@@ -35,7 +35,7 @@ export interface AppDeps {
   registry: Registry;
   /** Called once per finished request with its route template, for the duration histogram. */
   observeRequest: (route: string, method: string, status: number, seconds: number) => void;
-  writes: WriteBatcher;
+  writes: Writes;
   /** CSV import jobs (ipam/csv-import.ts). */
   imports: CsvImports;
   discovery: DiscoveryService;

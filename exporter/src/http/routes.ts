@@ -8,7 +8,7 @@ import { printable } from '../audit/grafana-id.js';
 import type { Actor } from '../audit/log.js';
 import type { Scope } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
-import type { WriteBatcher } from '../store/write-batcher.js';
+import type { Writes } from '../store/write-batcher.js';
 import { type TokenIdentity, type TokenVerifier, allows, bearerToken } from './auth.js';
 import { type DeclaredResponse, asSent, responseChecksEnabled, responseMismatch } from './response-check.js';
 
@@ -116,7 +116,7 @@ export class ApiRoutes {
   constructor(
     private readonly router: Router,
     private readonly tokens: TokenVerifier,
-    private readonly writes: WriteBatcher,
+    private readonly writes: Writes,
     limits: Partial<Record<CostClass, number>> = {},
     options: { checkResponses?: boolean; logger?: Pick<Logger, 'error'> } = {},
   ) {

@@ -20,7 +20,7 @@ import type { Actor } from '../audit/log.js';
 import { type Clock, isoNow, systemClock } from '../clock.js';
 import { LanscapeError, notFound } from '../errors.js';
 import type { Db } from '../store/db.js';
-import type { WriteBatcher } from '../store/write-batcher.js';
+import type { Writes } from '../store/write-batcher.js';
 import { ipKey, parseIp } from './core/ip.js';
 import { CSV_KINDS, type CsvKind, type ImportReport, MAX_ROWS, checkHeader, toInput } from './csv.js';
 import type { ImportJobView } from './csv-schemas.js';
@@ -169,7 +169,7 @@ export class CsvImports {
 
   constructor(
     private readonly ipam: IpamService,
-    private readonly writes: WriteBatcher,
+    private readonly writes: Writes,
     private readonly logger?: Logger,
     private readonly clock: Clock = systemClock,
     private readonly maxRunning = MAX_RUNNING_IMPORTS,

@@ -3,7 +3,7 @@ import { nextTurn } from '../turns.js';
 import { z } from 'zod';
 import { LanscapeError } from '../errors.js';
 import type { ApiRoutes } from '../http/routes.js';
-import type { WriteBatcher } from '../store/write-batcher.js';
+import type { Writes } from '../store/write-batcher.js';
 import { CSV_KINDS, exportCsv } from './csv.js';
 import { type CsvImports, SYNC_MAX_ROWS } from './csv-import.js';
 import { ImportJobSchema, ImportReportSchema } from './csv-schemas.js';
@@ -38,7 +38,7 @@ export const BULK_ALLOCATION = 256;
 export function registerIpamRoutes(
   api: ApiRoutes,
   ipam: IpamService,
-  deps: { writes: WriteBatcher; imports: CsvImports },
+  deps: { writes: Writes; imports: CsvImports },
 ): void {
   const { writes, imports } = deps;
   // ---- subnets

@@ -4,7 +4,7 @@
 // text, or node-postgres with `?` rewritten to `$n` once per text and sent as a named statement
 // (parsed and planned once per connection). Measured against Kysely in bench/postgres.ts.
 //
-// Not wired into the stores yet: the next sessions of #14 move the stores onto it.
+// `store/store.ts` routes every store's statements to the transaction they run in.
 //
 // Transactions: `exec.transaction(fn)` runs `fn(tx)` in one transaction (SQLite: BEGIN
 // IMMEDIATE on the one connection; PostgreSQL: BEGIN on a pooled connection) and commits when it
@@ -131,13 +131,19 @@ export function sqliteExec(db: Database.Database): SqlExec {
   };
 }
 
+/**
+ * Statement names, one per text for the whole process: a name is prepared per connection, and
+ * several executors may share one pool, so a per-executor numbering would give one name two texts.
+ */
+const POSTGRES_TEXTS = new Map<string, { name: string; text: string }>();
+const named = (text: string) => {
+  let q = POSTGRES_TEXTS.get(text);
+  if (!q)
+    POSTGRES_TEXTS.set(text, (q = { name: `lanscape_${POSTGRES_TEXTS.size}`, text: toPostgresPlaceholders(text) }));
+  return q;
+};
+
 export function postgresExec(pool: pg.Pool): SqlExec {
-  const texts = new Map<string, { name: string; text: string }>();
-  const named = (text: string) => {
-    let q = texts.get(text);
-    if (!q) texts.set(text, (q = { name: `lanscape_${texts.size}`, text: toPostgresPlaceholders(text) }));
-    return q;
-  };
   const on = (client: pg.Pool | pg.PoolClient, depth: number): SqlExec => {
     const query = async <R extends pg.QueryResultRow>(text: string, params: readonly unknown[]) =>
       client.query<R>({ ...named(text), values: [...params] });
