@@ -71,11 +71,15 @@ export async function startExporter(
     throw e;
   }
   const checkpointer = new Checkpointer(db);
-  const ipam = new IpamService(db, clock);
+  const store = Store.sqlite(db);
+  const ipam = new IpamService(store, clock);
   const { registry, observeRequest } = createRegistry(config.db);
-  const writes = Store.sqlite(db).writes;
+  const writes = store.writes;
   // An import cut short by a stop or a crash is rolled back before anything is served.
-  recoverImports(ipam, db, logger.child({ domain: 'ipam' }));
+  await recoverImports(ipam, logger.child({ domain: 'ipam' }));
+  // The subnet list lives in memory (patched per write): read once, before anything is served.
+  await ipam.warm();
+
   const imports = new CsvImports(ipam, writes, logger.child({ domain: 'ipam' }), clock);
   // Per-subnet and per-host series are capped; IPAM's refresh picks the subnets, discovery's the hosts.
   const budget = new SeriesBudget(config.metrics, IpamService.storeOf(ipam));
@@ -138,6 +142,7 @@ export async function startExporter(
   registerTrafficMetrics(registry, traffic, clock);
   registerDockerMetrics(registry, docker);
   if (proxmox) {
+    await proxmox.recover();
     registerProxmoxMetrics(registry, proxmox);
     proxmox.start();
   }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import { Store } from '../src/store/store.js';
 import { loadConfig } from '../src/config/load.js';
 import { ScanScheduler } from '../src/discovery/scheduler.js';
 import { DiscoveryService } from '../src/discovery/service.js';
@@ -213,20 +214,22 @@ describe('subnet changes between scrapes (the catalog is patched, not derived ag
   it('keeps every lookup as a catalog derived from scratch, through creates, updates and deletes', async () => {
     const t = tempDir();
     const db = openDb(join(t.dir, 'lanscape.db'));
-    const ipam = new IpamService(db);
+    const ipam = new IpamService(Store.sqlite(db));
     try {
       const store = IpamService.storeOf(ipam);
       const catalog = new SubnetCatalog(store);
       const actor = { name: 'test' };
-      const create = (cidr: string) => ipam.createSubnet({ cidr, scan_enabled: false }, actor).id;
-      const ids = [
+      const create = async (cidr: string) => (await ipam.createSubnet({ cidr, scan_enabled: false }, actor)).id;
+      const ids: number[] = [];
+      for (const cidr of [
         '10.0.0.0/8',
         '10.1.0.0/16',
         '10.1.2.0/24',
         '192.168.0.0/24',
         '2001:db8::/32',
         '2001:db8:1::/48',
-      ].map(create);
+      ])
+        ids.push(await create(cidr));
       await catalog.refresh(new Slicer());
       const probes = [
         '10.1.2.3',
@@ -258,18 +261,18 @@ describe('subnet changes between scrapes (the catalog is patched, not derived ag
       const before = catalog.version;
       await catalog.refresh(new Slicer());
       assert.equal(catalog.version, before, 'nothing changed: the same version');
-      ids.push(create('10.1.0.0/20')); // between the /16 and the /24: the /24's parent changes
-      ids.push(create('172.16.0.0/12'));
+      ids.push(await create('10.1.0.0/20')); // between the /16 and the /24: the /24's parent changes
+      ids.push(await create('172.16.0.0/12'));
       await check('created');
-      ipam.updateSubnet(ids[3]!, { name: 'renamed' }, actor);
+      await ipam.updateSubnet(ids[3]!, { name: 'renamed' }, actor);
       await check('updated');
       assert.equal(catalog.byId.get(ids[3]!)!.name, 'renamed');
-      ipam.deleteSubnet(ids[6]!, true, actor); // the /20 again: the /24 goes back to the /16
-      ipam.deleteSubnet(ids[5]!, true, actor);
+      await ipam.deleteSubnet(ids[6]!, true, actor); // the /20 again: the /24 goes back to the /16
+      await ipam.deleteSubnet(ids[5]!, true, actor);
       await check('deleted');
       assert.equal(catalog.mostSpecific(parseIp('2001:db8:1::5')), ids[4]);
       // Lengths that vanish stop being probed; new ones are.
-      ids.push(create('10.1.2.128/25'));
+      ids.push(await create('10.1.2.128/25'));
       await check('a new prefix length');
       assert.equal(catalog.mostSpecific(parseIp('10.1.2.200')), ids.at(-1));
     } finally {
@@ -452,7 +455,7 @@ describe('the sweep queue', () => {
       LANSCAPE_SCAN_RETRIES: '0',
       LANSCAPE_SCAN_PPS: '100000',
     });
-    const ipam = new IpamService(db);
+    const ipam = new IpamService(Store.sqlite(db));
     // Echo requests wait for the gate (the socket is busy): the first sweep runs until the test opens it.
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
@@ -474,9 +477,10 @@ describe('the sweep queue', () => {
     );
     const order: string[] = [];
     discovery.onSweep.push((r) => order.push(r.subnet));
-    const subnets = Array.from({ length: 8 }, (_, i) =>
-      ipam.createSubnet({ cidr: `198.18.${i}.0/30`, scan_enabled: true }, { name: 'test' }),
-    );
+    const subnets: { id: number; cidr: string }[] = [];
+    for (let i = 0; i < 8; i++)
+      subnets.push(await ipam.createSubnet({ cidr: `198.18.${i}.0/30`, scan_enabled: true }, { name: 'test' }));
+
     const [m1, m2, m3, m4, s1, s2, s3, s4] = subnets.map((s) => s.id) as [
       number,
       number,
@@ -488,31 +492,31 @@ describe('the sweep queue', () => {
       number,
     ];
 
-    assert.match(discovery.startScan(m1, 'manual').state, /^(queued|running)$/);
-    const queued = discovery.startScan(m2, 'manual');
-    discovery.startScan(m3, 'manual');
+    assert.match((await discovery.startScan(m1, 'manual')).state, /^(queued|running)$/);
+    const queued = await discovery.startScan(m2, 'manual');
+    await discovery.startScan(m3, 'manual');
     assert.deepEqual(discovery.queued(), { manual: 2, schedule: 0 });
-    assert.throws(
-      () => discovery.startScan(m4, 'manual'),
+    await assert.rejects(
+      async () => await discovery.startScan(m4, 'manual'),
       (e: { status?: number; code?: string; details?: { retry_after_seconds: number } }) =>
         e.status === 429 && e.code === 'scan_queue_full' && e.details!.retry_after_seconds >= 1,
     );
     assert.equal(discovery.store.lastScan(m4), undefined, 'nothing stored for the refused scan');
     assert.equal(discovery.busy(m4), false);
-    assert.equal(discovery.startScan(m2, 'manual').id, queued.id, 'a queued subnet still returns its scan');
+    assert.equal((await discovery.startScan(m2, 'manual')).id, queued.id, 'a queued subnet still returns its scan');
 
     // Scheduled sweeps have their own lane: the scheduler fills it, most overdue first, and
     // leaves the rest due.
     assert.equal(discovery.scheduleRoom(), 2);
     let clock = Date.now();
     const scheduler = new ScanScheduler(ipam, discovery, config.scan, () => clock);
-    scheduler.tick(); // first sight: every subnet becomes due within 5 s
+    await scheduler.tick(); // first sight: every subnet becomes due within 5 s
     clock += 10_000;
-    const started = scheduler.tick();
+    const started = await scheduler.tick();
     assert.equal(started.length, 2);
     assert.ok(started.every((id) => [m4, s1, s2, s3, s4].includes(id)));
     assert.equal(discovery.scheduleRoom(), 0);
-    assert.deepEqual(scheduler.tick(), [], 'no room: the others stay due');
+    assert.deepEqual(await scheduler.tick(), [], 'no room: the others stay due');
 
     open();
     await discovery.drain();
@@ -523,7 +527,7 @@ describe('the sweep queue', () => {
       'manual and scheduled sweeps take turns',
     );
     assert.deepEqual(discovery.queued(), { manual: 0, schedule: 0 });
-    assert.match(discovery.startScan(m4, 'manual').state, /^(queued|running)$/, 'room again');
+    assert.match((await discovery.startScan(m4, 'manual')).state, /^(queued|running)$/, 'room again');
     await discovery.drain();
   });
 });

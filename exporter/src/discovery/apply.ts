@@ -41,14 +41,13 @@ export async function applySweep(
   if (macs.size > 0) await loadVendors();
   const swept = membership(targets);
   // Addresses only: the rows are re-read where they are written.
-  const known = new Set(ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => a.address));
+  const known = new Set((await ipam.addressesBetween(subnet.first_key, subnet.last_key)).map((a) => a.address));
   const seen = store.hostsBetween(subnet.first_key, subnet.last_key).map((h) => h.address);
   const tracked = [...new Set([...known, ...seen, ...alive.keys()])].filter(swept);
-  const dhcpRanges = ipam
-    .rangesInside(subnet.first_key, subnet.last_key)
+  const dhcpRanges = (await ipam.rangesInside(subnet.first_key, subnet.last_key))
     .filter((r) => r.purpose === 'dhcp')
     .map((r) => ({ first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value }));
-  const applyOne = (address: string) => {
+  const applyOne = async (address: string) => {
     const ip = parseIp(address);
     const key = ipKey(ip);
     const prev = store.host(key);
@@ -109,7 +108,7 @@ export async function applySweep(
     }
     if (isAlive && !known.has(address)) {
       const inDhcp = dhcpRanges.some((r) => ip.value >= r.first && ip.value <= r.last);
-      recordDiscovered(ctx, ip, { state: inDhcp ? 'dhcp' : 'assigned', mac });
+      await recordDiscovered(ctx, ip, { state: inDhcp ? 'dhcp' : 'assigned', mac });
     }
   };
   await inSlices(
@@ -122,13 +121,13 @@ export async function applySweep(
 }
 
 /** A device nobody recorded becomes an IPAM address with source "discovered". */
-function recordDiscovered(
+async function recordDiscovered(
   ctx: DiscoveryContext,
   ip: IP,
   fields: { state: 'dhcp' | 'assigned'; mac: string | null },
-): void {
+): Promise<void> {
   try {
-    ctx.ipam.createAddress(
+    await ctx.ipam.createAddress(
       { address: formatIp(ip), state: fields.state, mac: fields.mac, source: 'discovered' },
       DISCOVERY_ACTOR,
     );

@@ -225,9 +225,9 @@ export class Enricher {
     const at = ctx.now();
     const open = [...found.open];
     const names = [...found.names];
-    await inSlices(ctx, open.length + names.length, (i) => {
+    await inSlices(ctx, open.length + names.length, async (i) => {
       if (i < open.length) this.recordPorts(subnet, open[i]![0], open[i]![1], at);
-      else this.recordPtr(subnet, names[i - open.length]![0], names[i - open.length]![1], at);
+      else await this.recordPtr(subnet, names[i - open.length]![0], names[i - open.length]![1], at);
     });
     if (ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(alive);
   }
@@ -261,7 +261,7 @@ export class Enricher {
     }
   }
 
-  private recordPtr(subnet: SubnetRow, address: string, ptr: string | null, at: number): void {
+  private async recordPtr(subnet: SubnetRow, address: string, ptr: string | null, at: number): Promise<void> {
     const { store, ipam } = this.ctx;
     const ip = parseIp(address);
     const key = ipKey(ip);
@@ -280,9 +280,9 @@ export class Enricher {
       });
     }
     // Discovered rows take the PTR name; a name a person entered always wins.
-    const row = ipam.addressAt(ip);
+    const row = await ipam.addressAt(ip);
     if (row && row.source === 'discovered' && (row.hostname === null || row.hostname === host.ptr)) {
-      ipam.updateAddress(row.id, { hostname: ptr }, DISCOVERY_ACTOR);
+      await ipam.updateAddress(row.id, { hostname: ptr }, DISCOVERY_ACTOR);
     }
   }
 

@@ -46,7 +46,7 @@ export function uptimeOf(ctx: DiscoveryContext, address: string): UptimeView {
 }
 
 /** Events, newest first, filtered by kind, address, subnet (its key span) and time. */
-export function listEvents(
+export async function listEvents(
   ctx: DiscoveryContext,
   filter: {
     kind?: string | undefined;
@@ -59,7 +59,8 @@ export function listEvents(
 ) {
   let between: [Buffer, Buffer] | undefined;
   if (filter.subnet_id !== undefined) {
-    const s = ctx.ipam.subnetRow(filter.subnet_id);
+    const s = await ctx.ipam.subnetRow(filter.subnet_id);
+
     between = [s.first_key, s.last_key];
   }
   const { count, rows } = ctx.store.listEvents(

@@ -27,7 +27,7 @@ export interface ScanSteps {
 export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanSteps): Promise<void> {
   const { store, ipam } = ctx;
   const cfg = ctx.scan;
-  const subnet = ipam.subnet(scan.subnet_id);
+  const subnet = await ipam.subnet(scan.subnet_id);
   const started = ctx.now();
   Object.assign(scan, { state: 'running', started_at: started });
   store.saveScan(scan);
@@ -51,7 +51,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     targets =
       prefix.family === 4
         ? sweepTargets(prefix, cfg.max_prefix)
-        : ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => a.address);
+        : (await ipam.addressesBetween(subnet.first_key, subnet.last_key)).map((a) => a.address);
   } catch (e) {
     return fail((e as Error).message);
   }
@@ -93,7 +93,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
       found: p.found,
     });
   }
-  const current = ipam.subnet(subnet.id);
+  const current = await ipam.subnet(subnet.id);
   if (!current) return fail('the subnet was deleted during its scan');
   scan.sent = result.sent;
   scan.alive = result.alive.size;
@@ -124,7 +124,8 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   steps.notify({ subnet: current.cidr, seconds: result.seconds, sent: result.sent, ok: true, rtts: result.alive });
   enrichment.add(aliveHosts);
   const found = await enrichment.finish();
-  await steps.enricher.record(ipam.subnet(subnet.id) ?? current, aliveHosts, found);
+  await steps.enricher.record((await ipam.subnet(subnet.id)) ?? current, aliveHosts, found);
+
   phases.push(...found.phases);
   Object.assign(scan, {
     state: 'done',

@@ -19,9 +19,7 @@ export class ScanScheduler {
   ) {}
 
   start(tickMs = 1000): void {
-    this.loop = startTimerLoop(() => {
-      this.tick();
-    }, tickMs);
+    this.loop = startTimerLoop(() => this.tick().catch(() => undefined), tickMs);
   }
 
   stop(): void {
@@ -34,11 +32,11 @@ export class ScanScheduler {
    * the scan queue has room for (scan.max_queued); the others stay due for the next tick.
    * Returns their ids.
    */
-  tick(): number[] {
+  async tick(): Promise<number[]> {
     const now = this.now();
     const due: { id: number; at: number; interval: number }[] = [];
     const seen = new Set<number>();
-    for (const subnet of this.ipam.allSubnets()) {
+    for (const subnet of await this.ipam.allSubnets()) {
       seen.add(subnet.id);
       const seconds = this.discovery.scheduledInterval(subnet);
       if (seconds === null) continue;
@@ -57,7 +55,8 @@ export class ScanScheduler {
     due.sort((a, b) => a.at - b.at || a.id - b.id);
     const started: number[] = [];
     for (const d of due.slice(0, this.discovery.scheduleRoom())) {
-      this.discovery.startScan(d.id, 'schedule');
+      await this.discovery.startScan(d.id, 'schedule');
+
       this.due.set(d.id, now + this.jittered(d.interval));
       started.push(d.id);
     }

@@ -123,8 +123,8 @@ export class DiscoveryService {
    * at once (429 with the seconds to wait, nothing queued). Scheduled scans have their own lane
    * of the same size: the scheduler asks scheduleRoom() first, so it never hits the cap.
    */
-  startScan(subnetId: number, trigger: ScanRow['trigger']): ScanView {
-    const subnet = this.ipam.subnetRow(subnetId);
+  async startScan(subnetId: number, trigger: ScanRow['trigger']): Promise<ScanView> {
+    const subnet = await this.ipam.subnetRow(subnetId);
     const prefix = prefixOf(subnet);
     if (prefix.family === 4) {
       try {
@@ -247,20 +247,20 @@ export class DiscoveryService {
     },
     limit: number,
     offset: number,
-  ): { count: number; results: EventView[] } {
+  ): Promise<{ count: number; results: EventView[] }> {
     return listEvents(this.ctx, filter, limit, offset);
   }
 
   /** @param index a subnet index the caller already has (a scrape builds one for everything) */
-  conflicts(kind?: ConflictKind, index: SubnetLookup = this.ipam.subnetIndex()): ConflictView[] {
-    return listConflicts(this.store, kind, index, this.staleCutoff());
+  async conflicts(kind?: ConflictKind, index?: SubnetLookup): Promise<ConflictView[]> {
+    return listConflicts(this.store, kind, index ?? (await this.ipam.subnetIndex()), this.staleCutoff());
   }
 
   /**
    * Prometheus http_sd targets: alive hosts with `port` open, optionally only addresses carrying
    * `tag`, grouped one target per group so each carries its own labels.
    */
-  serviceDiscovery(port: number, tag?: string): SdGroup[] {
+  serviceDiscovery(port: number, tag?: string): Promise<SdGroup[]> {
     return serviceDiscovery(this.store, this.ipam, port, tag);
   }
 
@@ -273,7 +273,7 @@ export class DiscoveryService {
     tag: string | undefined,
     after: Buffer | undefined,
     hosts: number,
-  ): { groups: SdGroup[]; last: Buffer | undefined } {
+  ): Promise<{ groups: SdGroup[]; last: Buffer | undefined }> {
     return serviceDiscoveryPage(this.store, this.ipam, port, tag, after, hosts);
   }
 

@@ -19,16 +19,16 @@ export const APPLY_SLICE_MS = 5;
 export async function inSlices(
   ctx: Pick<DiscoveryContext, 'write'>,
   count: number,
-  step: (i: number) => void,
+  step: (i: number) => void | Promise<void>,
   onSlice?: (done: number) => void,
   sliceMs = APPLY_SLICE_MS,
 ): Promise<void> {
   let done = 0;
   while (done < count) {
-    done = await ctx.write(() => {
+    done = await ctx.write(async () => {
       const deadline = performance.now() + sliceMs;
       let i = done;
-      do step(i++);
+      do await step(i++);
       while (i < count && performance.now() < deadline);
       return i;
     });
