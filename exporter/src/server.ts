@@ -21,7 +21,8 @@ import { IpamService } from './ipam/service.js';
 import { SeriesBudget, registerBudgetMetrics } from './metrics/bounds.js';
 import { createRegistry } from './metrics/self.js';
 import { Checkpointer } from './store/checkpointer.js';
-import { type Db, openDb, storeAnswers } from './store/db.js';
+import { type Db, openDb } from './store/db.js';
+import { StoreHealth } from './store/health.js';
 import { Store } from './store/store.js';
 import { releaseOwnership, takeOwnership } from './store/ownership.js';
 import { registerTrafficMetrics } from './traffic/metrics.js';
@@ -75,6 +76,8 @@ export async function startExporter(
   const ipam = new IpamService(store, clock);
   const { registry, observeRequest } = createRegistry(config.db);
   const writes = store.writes;
+  const storeHealth = new StoreHealth(store);
+  await storeHealth.start();
   // An import cut short by a stop or a crash is rolled back before anything is served.
   await recoverImports(ipam, logger.child({ domain: 'ipam' }));
   // The subnet list lives in memory (patched per write): read once, before anything is served.
@@ -84,7 +87,6 @@ export async function startExporter(
   // Per-subnet and per-host series are capped; IPAM's refresh picks the subnets, discovery's the hosts.
   const budget = new SeriesBudget(config.metrics, IpamService.storeOf(ipam));
   registerIpamMetrics(registry, ipam, budget);
-  const ready = () => storeAnswers(db);
   const reverseDns = config.scan.rdns
     ? new ReverseDns({ ...(config.scan.dns_servers ? { servers: config.scan.dns_servers } : {}), now: clock })
     : null;
@@ -120,7 +122,7 @@ export async function startExporter(
     ? new ProxmoxService(db, ipam, config.proxmox, { now: clock }, logger.child({ domain: 'proxmox' }))
     : null;
   const collectors = (): Record<string, { up: boolean; message?: string }> => ({
-    store: { up: ready() },
+    store: storeHealth.status,
     icmp: discovery.icmpStatus,
     ...(reverseDns ? { rdns: { up: reverseDns.healthy !== false } } : {}),
     ...(nmap
@@ -216,6 +218,7 @@ export async function startExporter(
       const importsStopped = imports.stop();
       scheduler.stop();
       trafficScheduler.stop();
+      storeHealth.stop();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([discovery.stop(), traffic.stop(), docker.stop(), proxmox?.stop(), importsStopped]);

@@ -158,6 +158,8 @@ describe('environment and file', () => {
       LANSCAPE_LISTEN: '[::1]:9645',
       LANSCAPE_DB: '/tmp/x.db',
       LANSCAPE_DB_SYNCHRONOUS: 'full',
+      LANSCAPE_DATABASE_URL: 'postgres://lanscape:s3cret@db.lan:5432/lanscape?sslmode=verify-full',
+      LANSCAPE_DATABASE_POOL_SIZE: '20',
       LANSCAPE_LOG_LEVEL: 'trace',
       LANSCAPE_BODY_LIMIT_BYTES: '4096',
       LANSCAPE_IMPORT_LIMIT_BYTES: '8192',
@@ -206,6 +208,7 @@ describe('environment and file', () => {
       listen: '[::1]:9645',
       db: '/tmp/x.db',
       db_synchronous: 'full',
+      database: { url: 'postgres://lanscape:s3cret@db.lan:5432/lanscape?sslmode=verify-full', pool_size: 20 },
       log_level: 'trace',
       body_limit_bytes: 4096,
       import_limit_bytes: 8192,
@@ -320,6 +323,24 @@ describe('bad values name the key, the origin and what is allowed', () => {
       const problems = problemsOf(() => loadConfig({ LANSCAPE_SCAN_PPS: value }));
       assertIncludesAll(problemAbout(problems, 'LANSCAPE_SCAN_PPS'), [JSON.stringify(value), 'whole number']);
     }
+  });
+
+  it('LANSCAPE_DATABASE_URL: not postgres, no database, unverified TLS — refused, the password never shown', () => {
+    const cases: [string, RegExp][] = [
+      ['mysql://u:hunter2pw@db/lanscape', /postgres:\/\/ URL/],
+      ['postgres://u:hunter2pw@db:5432', /names no database/],
+      ['postgres://u:hunter2pw@db/lanscape?sslmode=no-verify', /any certificate/],
+      ['postgres://u:hunter2pw@db/lanscape?sslmode=maybe', /unknown sslmode/],
+      ['not a url hunter2pw', /expected postgres:\/\//],
+    ];
+    for (const [value, reason] of cases) {
+      const problems = problemsOf(() => loadConfig({ LANSCAPE_DATABASE_URL: value }));
+      assert.equal(problems.length, 1, value);
+      assertIncludesAll(problemAbout(problems, 'LANSCAPE_DATABASE_URL'), ['database.url', reason]);
+      assert.ok(!problems.join('\n').includes('hunter2pw'), 'the URL (and its password) is masked');
+    }
+    const problems = problemsOf(() => loadConfig({ LANSCAPE_DATABASE_POOL_SIZE: '1' }));
+    assertIncludesAll(problemAbout(problems, 'database.pool_size'), ['LANSCAPE_DATABASE_POOL_SIZE', /2\b/]);
   });
 
   it('LANSCAPE_SCAN_PPS=0', () => {

@@ -49,6 +49,44 @@ const PortList = z
 const Bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 /** Shortest API token accepted: 24 characters, e.g. `openssl rand -hex 24` (48) or `-base64 18` (24). */
 export const TOKEN_MIN_LENGTH = 24;
+/**
+ * A PostgreSQL connection URL (node-postgres syntax): `postgres://user:password@host:5432/lanscape`,
+ * `?sslmode=verify-full` for TLS (the server's certificate is checked), `?host=/run/postgresql`
+ * for a unix socket.
+ */
+const DatabaseUrl = z
+  .string()
+  .max(4096)
+  .superRefine((v, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected postgres://user:password@host:port/database' });
+      return;
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      ctx.addIssue({ code: 'custom', message: `expected a postgres:// URL, not ${url.protocol}//` });
+    } else if (url.hostname === '' && !url.searchParams.get('host')) {
+      ctx.addIssue({ code: 'custom', message: 'the URL names no host (or ?host=/socket/dir)' });
+    } else if (url.pathname.length <= 1) {
+      ctx.addIssue({ code: 'custom', message: 'the URL names no database (postgres://…/lanscape)' });
+    }
+    const sslmode = url.searchParams.get('sslmode');
+    if (
+      sslmode !== null &&
+      !['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'].includes(sslmode)
+    ) {
+      ctx.addIssue({ code: 'custom', message: `unknown sslmode "${sslmode}"` });
+    }
+    if (sslmode === 'no-verify') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'sslmode=no-verify accepts any certificate; use verify-full with a trusted CA',
+      });
+    }
+  });
+
 const Token = z
   .string()
   .min(
@@ -494,6 +532,13 @@ export const ConfigSchema = z
     listen: Listen.default(':9645'),
     db: z.string().min(1).max(4096).default('./data/lanscape.db'),
     db_synchronous: z.enum(['normal', 'full']).default('normal'),
+    /** PostgreSQL instead of the SQLite file `db` (#14): several exporters may share it. */
+    database: z
+      .strictObject({
+        url: DatabaseUrl.optional(),
+        pool_size: z.number().int().min(2).max(200).default(10),
+      })
+      .default({ pool_size: 10 }),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     body_limit_bytes: z
       .number()
@@ -687,6 +732,18 @@ export const ENV_VARS: readonly { name: string; path: string[]; int?: boolean; s
     doc: 'listen address, `:9645`, `127.0.0.1:9700`, `[::1]:9645`, or `unix:/run/lanscape.sock`',
   },
   { name: 'LANSCAPE_DB', path: ['db'], doc: 'SQLite file of the store' },
+  {
+    name: 'LANSCAPE_DATABASE_URL',
+    path: ['database', 'url'],
+    secret: true,
+    doc: 'PostgreSQL instead of the SQLite file, `postgres://user:password@host:5432/lanscape` (`?sslmode=verify-full` for TLS); several exporters may share one database',
+  },
+  {
+    name: 'LANSCAPE_DATABASE_POOL_SIZE',
+    path: ['database', 'pool_size'],
+    int: true,
+    doc: 'connections each exporter keeps to PostgreSQL (2–200)',
+  },
   {
     name: 'LANSCAPE_DB_SYNCHRONOUS',
     path: ['db_synchronous'],

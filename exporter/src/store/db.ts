@@ -74,12 +74,3 @@ function migrate(db: Db): void {
     }
   }
 }
-
-/** Whether the store answers a trivial query (the `store` collector of /healthz and /api/v1/info). */
-export function storeAnswers(db: Db): boolean {
-  try {
-    return db.prepare('SELECT 1 AS ok').get() !== undefined;
-  } catch {
-    return false;
-  }
-}

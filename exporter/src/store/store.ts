@@ -155,6 +155,8 @@ export function openPool(url: string, options: StoreOptions = {}): pg.Pool {
   return new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
+    // A request waits at most this long for a connection (PostgreSQL down: an error, not a hang).
+    connectionTimeoutMillis: 5_000,
     keepAlive: true,
     types: {
       getTypeParser: ((oid: number, format?: string) =>
