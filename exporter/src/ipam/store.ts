@@ -11,6 +11,12 @@ import { netmask } from './core/prefix.js';
 
 const MAX: Record<Family, bigint> = { 4: (1n << BigInt(BITS[4])) - 1n, 6: (1n << BigInt(BITS[6])) - 1n };
 /** Prefix lengths in use per connection (see IpamStore.lengthsOf), shared by every store on it. */
+interface SharedState {
+  cache: SubnetCache<SubnetRow>;
+  generation: number;
+  listeners: ((first: Buffer, last: Buffer) => void)[];
+}
+const SHARED = new WeakMap<Store, SharedState>();
 const LENGTHS = new WeakMap<Store, { version: unknown; lengths: Record<Family, number[]> }>();
 
 export interface SubnetRow {
@@ -94,8 +100,11 @@ export class IpamStore {
    * reloaded when another replica (or this one) changed a subnet since.
    */
   private readonly subnetCache: SubnetCache<SubnetRow>;
-  /** Bumped with every subnet write; lets callers cache what they derive from allSubnets(). */
-  subnetGeneration = 0;
+  /**
+   * What every IpamStore over one Store shares (the subnet cache, its generation, the listeners
+   * below), so several services on one store (tests, a CLI) see each other's writes.
+   */
+  private readonly shared: SharedState;
   /**
    * Told of every insert or delete of an address, range or subnet, with the key span it touches
    * (a single key for an address), for caches derived from which addresses exist where (the
@@ -103,17 +112,34 @@ export class IpamStore {
    * spaceChanged too. Called inside the writing transaction: a rollback makes it a harmless
    * false alarm.
    */
-  private readonly spaceListeners: ((first: Buffer, last: Buffer) => void)[] = [];
+  private readonly spaceListeners: ((first: Buffer, last: Buffer) => void)[];
 
   constructor(readonly store: Store) {
     this.exec = store.exec;
-    this.subnetCache = new SubnetCache<SubnetRow>(
-      {
-        all: () => this.exec.all<SubnetRow>('SELECT * FROM subnets ORDER BY first_key, prefix_length'),
-        byId: (id) => this.subnet(id),
-      },
-      store.dialect === 'postgres' ? () => this.dataVersion() : undefined,
-    );
+    let shared = SHARED.get(store);
+    if (!shared) {
+      const exec = store.exec;
+      shared = {
+        generation: 0,
+        listeners: [],
+        cache: new SubnetCache<SubnetRow>(
+          {
+            all: () => exec.all<SubnetRow>('SELECT * FROM subnets ORDER BY first_key, prefix_length'),
+            byId: (id) => exec.get<SubnetRow>('SELECT * FROM subnets WHERE id = ?', [id]),
+          },
+          store.dialect === 'postgres' ? () => this.dataVersion() : undefined,
+        ),
+      };
+      SHARED.set(store, shared);
+    }
+    this.shared = shared;
+    this.subnetCache = shared.cache;
+    this.spaceListeners = shared.listeners;
+  }
+
+  /** Bumped with every subnet write; lets callers cache what they derive from allSubnets(). */
+  get subnetGeneration(): number {
+    return this.shared.generation;
   }
 
   get dialect(): SqlDialect {
@@ -152,7 +178,7 @@ export class IpamStore {
 
   private async subnetsChanged(id: number): Promise<void> {
     this.subnetCache.mark(id);
-    this.subnetGeneration += 1;
+    this.shared.generation += 1;
     if (this.exec.dialect === 'postgres') {
       // The version row, in the writing transaction: other replicas see it with the subnet write.
       await this.exec.run(
@@ -680,12 +706,13 @@ export class IpamStore {
   /**
    * Ranges never overlap each other (createRange refuses it), so sorted by first_key they are
    * sorted by last_key too: only the last range starting before `first` can reach into
-   * [first,last] from the left. Two index ranges instead of every range before `last`.
+   * [first,last] from the left. Two index ranges instead of every range before `last` (no
+   * max() of a blob: PostgreSQL has none for bytea).
    */
   rangesOverlapping(first: Buffer, last: Buffer): Promise<RangeRow[]> {
     return this.exec.all<RangeRow>(
-      `SELECT * FROM ranges WHERE first_key BETWEEN coalesce((SELECT max(first_key)
-      FROM ranges WHERE first_key < ?), ?) AND ? AND last_key >= ? ORDER BY first_key`,
+      `SELECT * FROM ranges WHERE first_key BETWEEN coalesce((SELECT first_key FROM ranges
+      WHERE first_key < ? ORDER BY first_key DESC LIMIT 1), ?) AND ? AND last_key >= ? ORDER BY first_key`,
       [first, first, last, first],
     );
   }
