@@ -6,6 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { LanscapeError } from '../src/errors.js';
+import { CsvImports, recoverImports } from '../src/ipam/csv-import.js';
+import { exportCsv } from '../src/ipam/csv.js';
+import { ImportJournalStore } from '../src/store/import-journal.js';
 import { ipKey, parseIp } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
 import type { Store } from '../src/store/store.js';
@@ -183,6 +186,48 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
       (await b.allSubnets()).map((s) => s.cidr),
       ['10.9.0.0/16'],
     );
+  });
+
+  it('imports CSV in journalled slices, rolls back what a stop left, exports again', async (t) => {
+    const { stores, services } = await replicas(t, 1);
+    const ipam = services[0]!;
+    const imports = new CsvImports(ipam, stores[0]!.writes, undefined, () => NOW);
+    const subnets = 'cidr,name,tags\n10.30.0.0/16,"big, one",\n10.31.0.0/24,small,x\n';
+    const s = await imports.wait(imports.start('subnets', subnets, 2, false, actor).id);
+    assert.equal(s.state, 'done', s.error);
+    const big = (await ipam.allSubnets()).find((r) => r.cidr === '10.30.0.0/16')!;
+    const rows = Array.from({ length: 300 }, (_, i) => `10.30.${(i + 1) >> 8}.${(i + 1) & 255},host-${i},tag-${i % 3}`);
+    const text = `address,hostname,tags\n${rows.join('\n')}\n`;
+    const a = await imports.wait(imports.start('addresses', text, 300, false, actor).id);
+    assert.equal(a.state, 'done', a.error);
+    assert.equal(a.stored, 300);
+    assert.equal((await ipam.listAddresses({ subnet_id: big.id }, 1, 0)).count, 300);
+    assert.equal((await ipam.listAddresses({ tag: 'tag-1' }, 1, 0)).count, 100);
+    // The same file again: every row exists already, nothing is stored.
+    const again = await imports.wait(imports.start('addresses', text, 300, false, actor).id);
+    assert.equal(again.state, 'failed');
+    assert.equal(again.error_count, 300);
+    // A job cut short: its journal names what it created; the next start removes those, audited.
+    const created = await ipam.allocate({ subnetId: big.id }, { count: 5 }, actor);
+    await stores[0]!.write(() =>
+      new ImportJournalStore(stores[0]!).insert(
+        'import_job:1:00000000',
+        JSON.stringify({ kind: 'addresses', actor: { name: 'cut-short' }, ids: created.map((v) => v.id) }),
+      ),
+    );
+    assert.equal(await recoverImports(ipam), 1);
+    assert.equal((await ipam.listAddresses({ subnet_id: big.id }, 1, 0)).count, 300);
+    assert.equal((await ipam.audit.list({ actor: 'cut-short' }, 10, 0)).count, 5);
+    assert.equal(await recoverImports(ipam), 0, 'the journal is gone');
+    let csv = '';
+    for await (const chunk of exportCsv(ipam, 'addresses', big.id)) csv += chunk;
+    assert.equal(csv.trim().split('\n').length, 301);
+    assert.match(
+      csv,
+      /^address,state,hostname,mac,description,owner,tags,source,id,created_at,updated_at\n10\.30\.0\.1,reserved,host-0,/,
+    );
+    const totals = await ipam.totalsByStateAndSource();
+    assert.deepEqual(totals, [{ state: 'reserved', source: 'manual', n: 300 }]);
   });
 
   it('hands out each address once: 300 concurrent next-free allocations in a /24 on 3 replicas', async (t) => {
