@@ -17,6 +17,7 @@ import { openDb } from '../src/store/db.js';
 import { Store } from '../src/store/store.js';
 import { ApiClient, TOKENS, type TestExporter, startTestExporter, tempDir, testEnv } from './helpers/exporter.js';
 import { exclusively } from './helpers/heavy.js';
+import { TEST_BACKEND, openTestStore } from './helpers/store.js';
 
 const ACTOR: Actor = { name: 'test' };
 const v4 = (value: number) => formatIp({ family: 4, value: BigInt(value) });
@@ -352,12 +353,11 @@ describe('bulk allocations', () => {
     assert.equal(await countIn(ex.api, subnet.id), got.length);
   });
 
-  it('removes the addresses it stored when its subnet goes between slices', async () => {
-    const { dir, cleanup } = tempDir();
-    const db = openDb(join(dir, 'alloc.db'));
-    try {
-      const ipam = new IpamService(Store.sqlite(db));
-      const writes = Store.sqlite(db).writes;
+  it(`removes the addresses it stored when its subnet goes between slices (${TEST_BACKEND})`, async (t) => {
+    const store = await openTestStore(t);
+    {
+      const ipam = new IpamService(store);
+      const writes = store.writes;
       await ipam.createSubnet({ cidr: '10.0.0.0/8' }, ACTOR);
       const child = await ipam.createSubnet({ cidr: '10.40.0.0/16' }, ACTOR);
       let slices = 0;
@@ -383,9 +383,6 @@ describe('bulk allocations', () => {
       // A later allocation is not held up by what the failed one had reserved.
       const parent = (await IpamService.storeOf(ipam).subnetByCidr('10.0.0.0/8'))!;
       assert.equal((await ipam.allocate({ subnetId: parent.id }, { count: 1 }, ACTOR))[0]!.address, '10.0.0.1');
-    } finally {
-      db.close();
-      cleanup();
     }
   });
 });

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { type TestContext, after, before, describe, it } from 'node:test';
 import { Store } from '../src/store/store.js';
 import type { Actor } from '../src/audit/log.js';
 import { formatIp, parseIp } from '../src/ipam/core/ip.js';
@@ -15,6 +15,7 @@ import { Checkpointer } from '../src/store/checkpointer.js';
 import { type Db, openDb } from '../src/store/db.js';
 import { atNextWorkingTurn, nextTurn, noteAccepted, waitingTurns } from '../src/turns.js';
 import { tempDir } from './helpers/exporter.js';
+import { TEST_BACKEND, openTestStore } from './helpers/store.js';
 
 const ACTOR: Actor = { name: 'test' };
 const v4 = (value: number) => formatIp({ family: 4, value: BigInt(value) });
@@ -144,31 +145,27 @@ describe('turns', () => {
   });
 });
 
-describe('the in-memory subnet list', () => {
-  let t: ReturnType<typeof tempDir>;
-  let db: Db;
+describe(`the in-memory subnet list (${TEST_BACKEND})`, () => {
+  let store: Store;
   let ipam: IpamService;
-  before(() => {
-    t = tempDir();
-    db = openDb(join(t.dir, 'lanscape.db'));
-    ipam = new IpamService(Store.sqlite(db));
-  });
-  after(() => {
-    ipam.close();
-    db.close();
-    t.cleanup();
-  });
+  // A store per test, on the backend under test (LANSCAPE_TEST_BACKEND).
+  const open = async (t: TestContext) => {
+    store = await openTestStore(t);
+    ipam = new IpamService(store);
+    await ipam.createSubnet({ cidr: '198.51.100.0/24', scan_enabled: false }, ACTOR);
+  };
 
-  const tableOrder = () =>
-    db.prepare('SELECT id FROM subnets ORDER BY first_key, prefix_length').pluck().all() as number[];
+  const tableOrder = async () =>
+    (await store.exec.all<{ id: number }>('SELECT id FROM subnets ORDER BY first_key, prefix_length')).map((r) => r.id);
 
-  it('follows creates, updates and deletes in the table order, and its lookup with it', async () => {
+  it('follows creates, updates and deletes in the table order, and its lookup with it', async (t) => {
+    await open(t);
     const ids: number[] = [];
     for (const cidr of ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '192.168.0.0/24', '10.1.0.0/24', '172.16.0.0/12'])
       ids.push((await ipam.createSubnet({ cidr, scan_enabled: false }, ACTOR)).id);
     assert.deepEqual(
       (await ipam.allSubnets()).map((s) => s.id),
-      tableOrder(),
+      await tableOrder(),
     );
     assert.equal((await ipam.subnetIndex()).mostSpecific(parseIp('10.1.2.3')), ids[2]);
     await ipam.updateSubnet(ids[1]!, { name: 'renamed' }, ACTOR);
@@ -176,7 +173,7 @@ describe('the in-memory subnet list', () => {
     await ipam.deleteSubnet(ids[2]!, true, ACTOR);
     assert.deepEqual(
       (await ipam.allSubnets()).map((s) => s.id),
-      tableOrder(),
+      await tableOrder(),
     );
     assert.equal(
       (await ipam.subnetIndex()).mostSpecific(parseIp('10.1.2.3')),
@@ -186,7 +183,8 @@ describe('the in-memory subnet list', () => {
     assert.equal((await ipam.subnetIndex()).mostSpecific(parseIp('10.1.0.9')), ids[4]);
   });
 
-  it('forgets a subnet whose transaction rolled back, and sees it inside the transaction', async () => {
+  it('forgets a subnet whose transaction rolled back, and sees it inside the transaction', async (t) => {
+    await open(t);
     const before = (await ipam.allSubnets()).map((s) => s.id);
     const list = before; // the list handed out earlier is never changed in place
     await assert.rejects(
