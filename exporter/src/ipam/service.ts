@@ -530,13 +530,16 @@ export class IpamService {
     const token = ++this.reservationSeq;
     const views: AddressView[] = [];
     let plan: { family: Family; subnetId: number; generation: number; free: bigint[] } | undefined;
+    /** Whether the slice that made `plan` committed (PostgreSQL may run a slice again: then it plans again). */
+    let planned = false;
     try {
       do {
         // Pushed only once committed: a slice that rolls back leaves nothing behind.
         views.push(
           ...(await run(async () => {
             const deadline = performance.now() + sliceMs;
-            if (!plan) {
+            if (!plan || !planned) {
+              this.reservations.delete(token);
               const p = await this.allocationPlan(scope, true);
               const free = await takeEnough(p, request.count);
               plan = { family: p.family, subnetId: p.subnet.id, generation: this.tables.subnetGeneration, free };
@@ -557,6 +560,7 @@ export class IpamService {
             return out;
           })),
         );
+        planned = true;
       } while (views.length < plan!.free.length);
       return views;
     } catch (e) {
