@@ -8,7 +8,10 @@ import { describe, it, type TestContext } from 'node:test';
 import { LanscapeError } from '../src/errors.js';
 import { CsvImports, recoverImports } from '../src/ipam/csv-import.js';
 import { exportCsv } from '../src/ipam/csv.js';
+import { registerIpamMetrics } from '../src/ipam/metrics.js';
+import { SeriesBudget } from '../src/metrics/bounds.js';
 import { ImportJournalStore } from '../src/store/import-journal.js';
+import { Registry } from 'prom-client';
 import { ipKey, parseIp } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
 import type { Store } from '../src/store/store.js';
@@ -228,6 +231,47 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
     );
     const totals = await ipam.totalsByStateAndSource();
     assert.deepEqual(totals, [{ state: 'reserved', source: 'manual', n: 300 }]);
+  });
+
+  it('answers a scrape: subnet sizes, addresses by state (edges not usable left out), ranges, totals', async (t) => {
+    const { services } = await replicas(t, 1);
+    const ipam = services[0]!;
+    const parent = await ipam.createSubnet({ cidr: '10.40.0.0/16' }, actor);
+    // Recorded on the parent before the child that makes it a network address existed.
+    await ipam.createAddress({ address: '10.40.1.0', state: 'assigned' }, actor);
+    const child = await ipam.createSubnet({ cidr: '10.40.1.0/24' }, actor);
+    await ipam.allocate({ subnetId: child.id }, { count: 10 }, actor);
+    await ipam.createRange(
+      {
+        subnet_id: child.id,
+        start_address: '10.40.1.100',
+        end_address: '10.40.1.149',
+        label: 'pool',
+        mark_utilized: true,
+      },
+      actor,
+    );
+    const registry = new Registry();
+    const store = IpamService.storeOf(ipam);
+    registerIpamMetrics(registry, ipam, new SeriesBudget({ max_subnet_series: 10, max_host_series: 10 }, store));
+    const text = await registry.metrics();
+    const value = (name: string, labels: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    assert.equal(value('lanscape_subnet_size_addresses', 'subnet="10.40.1.0/24"'), 254);
+    assert.equal(value('lanscape_subnet_addresses', 'subnet="10.40.1.0/24",state="reserved"'), 10);
+    assert.equal(
+      value('lanscape_subnet_addresses', 'subnet="10.40.1.0/24",state="assigned"'),
+      0,
+      'its network address is not one of its addresses',
+    );
+    assert.equal(value('lanscape_subnet_free_addresses', 'subnet="10.40.1.0/24"'), 254 - 10 - 50);
+    assert.equal(value('lanscape_range_size_addresses', 'range="10.40.1.100-10.40.1.149"'), 50);
+    assert.equal(value('lanscape_subnet_addresses', 'subnet="10.40.0.0/16",state="reserved"'), 10);
+    assert.equal(value('lanscape_addresses', 'state="assigned",source="manual"'), 1);
+    assert.equal(value('lanscape_addresses', 'state="reserved",source="manual"'), 10);
+    assert.ok(parent.id > 0);
   });
 
   it('hands out each address once: 300 concurrent next-free allocations in a /24 on 3 replicas', async (t) => {

@@ -23,6 +23,7 @@ import { type Db, openDb } from '../src/store/db.js';
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
 import { fakeEcho } from './helpers/echo.js';
+import { TEST_BACKEND, openTestStore } from './helpers/store.js';
 
 interface Sample {
   name: string;
@@ -211,10 +212,8 @@ describe("utilization in the metrics is the API's", () => {
 });
 
 describe('subnet changes between scrapes (the catalog is patched, not derived again)', () => {
-  it('keeps every lookup as a catalog derived from scratch, through creates, updates and deletes', async () => {
-    const t = tempDir();
-    const db = openDb(join(t.dir, 'lanscape.db'));
-    const ipam = new IpamService(Store.sqlite(db));
+  it(`keeps every lookup as a catalog derived from scratch, through creates, updates and deletes (${TEST_BACKEND})`, async (t) => {
+    const ipam = new IpamService(await openTestStore(t));
     try {
       const store = IpamService.storeOf(ipam);
       const catalog = new SubnetCatalog(store);
@@ -277,8 +276,6 @@ describe('subnet changes between scrapes (the catalog is patched, not derived ag
       assert.equal(catalog.mostSpecific(parseIp('10.1.2.200')), ids.at(-1));
     } finally {
       ipam.close();
-      db.close();
-      t.cleanup();
     }
   });
 
