@@ -1,6 +1,6 @@
 // store/pg-migrate.ts (#14): the PostgreSQL migration runner on a real PostgreSQL 15
-// (test/helpers/postgres.ts). The squashed Lanscape schema body does not exist yet, so these
-// tests run the runner with a small stand-in body; the runner's contract does not depend on it.
+// (test/helpers/postgres.ts), with a small stand-in body: the runner's contract does not depend
+// on it (test/pg-schema.test.ts runs it with the real one, store/pg-schema.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
