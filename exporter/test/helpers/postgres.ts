@@ -181,6 +181,14 @@ export async function startPostgres(
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', safetyNet);
+  // A test process ended by a signal (a runner's timeout, ^C) runs no exit handlers: the cluster
+  // (a process group of its own) would outlive it.
+  const onSignal = (signal: NodeJS.Signals) => {
+    safetyNet();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   try {
     if (user) {
       chownSync(dir, user.uid, user.gid);
@@ -272,11 +280,15 @@ export async function startPostgres(
         }
         rmSync(dir, { recursive: true, force: true });
         process.off('exit', safetyNet);
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
       },
     };
   } catch (e) {
     safetyNet();
     process.off('exit', safetyNet);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     throw e;
   }
 }

@@ -1,18 +1,76 @@
 // A fresh store for one test, on the backend under test: `LANSCAPE_TEST_BACKEND=sqlite` (the
 // default) or `postgres` (#14: the domain suites run on both). The store is closed and its
-// files removed when the test ends.
+// files or database removed when the test ends.
+//
+// PostgreSQL: every test gets a database of its own, migrated with the squashed schema, in one
+// throw-away cluster per test process (helpers/postgres.ts, started at the first use and stopped
+// when the process ends) — or in the cluster named by LANSCAPE_TEST_PG_URL (a runner that
+// starts one cluster for many test files).
+import { after, type TestContext } from 'node:test';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import pg from 'pg';
 import { openDb } from '../../src/store/db.js';
-import { Store } from '../../src/store/store.js';
+import { migratePostgresStore } from '../../src/store/pg-schema.js';
+import { Store, openPool } from '../../src/store/store.js';
 import { tempDir } from './exporter.js';
+import { type TestPostgres, startPostgres } from './postgres.js';
 
 export type TestBackend = 'sqlite' | 'postgres';
 
 export const TEST_BACKEND: TestBackend = process.env.LANSCAPE_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 
-export async function openTestStore(t: TestContext): Promise<Store> {
-  if (TEST_BACKEND === 'postgres') throw new Error('the PostgreSQL test store arrives with the squashed schema');
+let cluster: Promise<TestPostgres | undefined> | undefined;
+// Once every test of the file has run (a hook of the file's root, registered as it loads).
+after(async () => (await cluster)?.stop());
+
+/** The cluster's admin URL (…/postgres), starting this process's cluster at the first call. */
+async function clusterUrl(t: TestContext): Promise<string | undefined> {
+  if (process.env.LANSCAPE_TEST_PG_URL) return process.env.LANSCAPE_TEST_PG_URL;
+  if (!cluster) {
+    cluster = startPostgres(t);
+  }
+  return (await cluster)?.url;
+}
+
+/** A fresh, empty PostgreSQL database in the test cluster (undefined: the test was skipped). */
+export async function createTestDatabase(t: TestContext): Promise<string | undefined> {
+  const admin = await clusterUrl(t);
+  if (!admin) return undefined;
+  const name = `t_${Math.random().toString(36).slice(2, 12)}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  t.after(async () => {
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  });
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * A migrated store on the backend under test. On PostgreSQL, `url` (another database of the
+ * same test, e.g. for a second replica) shares that database instead of creating one.
+ */
+export async function openTestStore(t: TestContext, options: { url?: string; poolSize?: number } = {}): Promise<Store> {
+  if (TEST_BACKEND === 'postgres' || options.url) {
+    const url = options.url ?? (await createTestDatabase(t));
+    if (!url) throw new Error('PostgreSQL is not installed (apt-get install postgresql)');
+    const store = Store.postgres(openPool(url, { poolSize: options.poolSize ?? 4 }));
+    t.after(() => store.close());
+    await migratePostgresStore(store.exec);
+    return store;
+  }
   const { dir, cleanup } = tempDir();
   const store = Store.sqlite(openDb(join(dir, 'lanscape.db')));
   t.after(async () => {
@@ -20,4 +78,10 @@ export async function openTestStore(t: TestContext): Promise<Store> {
     cleanup();
   });
   return store;
+}
+
+/** The URL of the PostgreSQL database behind a store (for a second replica on the same data). */
+export function databaseUrlOf(store: Store): string | undefined {
+  const options = (store.pool as unknown as { options?: { connectionString?: string } } | undefined)?.options;
+  return options?.connectionString;
 }
