@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { ConfigSchema } from '../src/config/schema.js';
-import { Store, openPool } from '../src/store/store.js';
+import type { Store } from '../src/store/store.js';
 import { fingerprint } from '../src/traffic/core/hostkeys.js';
 import type { ExecResult, RunningCommand, SshEndpoint, SshSession } from '../src/traffic/ssh.js';
 import { SshError } from '../src/traffic/ssh.js';
@@ -18,7 +18,7 @@ import { registerTrafficMetrics } from '../src/traffic/metrics.js';
 import { TrafficScheduler } from '../src/traffic/scheduler.js';
 import { type TestInput, TrafficService, staleBound } from '../src/traffic/service.js';
 import { type TestParams, type TestRow, TrafficStore } from '../src/traffic/store.js';
-import { TEST_BACKEND, openTestStore } from './helpers/store.js';
+import { TEST_BACKEND, databaseUrlOf, openTestStore } from './helpers/store.js';
 
 const REPORT = readFileSync(new URL('./fixtures/iperf3/tcp.json', import.meta.url), 'utf8');
 const T0 = 1_800_000_000_000;
@@ -161,10 +161,8 @@ const params = (target_address: string): TestParams & { target_address: string }
 });
 
 /** A second store on the same database: another exporter process as far as the database can tell. */
-function replicaOf(t: TestContext, store: Store): Store {
-  const other = Store.postgres(openPool((store.pool!.options as { connectionString: string }).connectionString));
-  t.after(() => other.close());
-  return other;
+function replicaOf(t: TestContext, store: Store): Promise<Store> {
+  return openTestStore(t, { url: databaseUrlOf(store)! });
 }
 
 async function stopAll(...services: TrafficService[]): Promise<void> {
@@ -210,6 +208,7 @@ describe('traffic tests on the store', () => {
       /^lanscape_traffic_test_success\{source="nas",target="10\.9\.0\.1",protocol="tcp",direction="reverse"\} 1$/m,
     );
     assert.match(text, /^lanscape_traffic_tests_total\{result="success"\} 0$/m, 'registered after the tests ended');
+    await stopAll(traffic);
   });
 
   it('changes a test state only from the state it expects', async (t) => {
@@ -280,6 +279,7 @@ describe('traffic tests on the store', () => {
       await second.drain();
       assert.equal((await second.getTest(left.id)).state, 'done');
     }
+    await stopAll(second);
   });
 
   it('queues a due schedule run once, however many schedulers see it', async (t) => {
@@ -317,6 +317,7 @@ describe('traffic tests on the store', () => {
     await traffic.drain();
     await traffic.deleteSchedule(s.id);
     await assert.rejects(traffic.getSchedule(s.id), /does not exist/);
+    await stopAll(traffic);
   });
 
   it('trusts the first host key once, also when two connections offer different keys at once', async (t) => {
@@ -342,6 +343,7 @@ describe('traffic tests on the store', () => {
     const listed = await one.hosts();
     assert.equal(listed[0]!.host_key.trusted_on_first_use, fingerprint(winner));
     assert.equal((await two.hosts())[0]!.host_key.trusted_on_first_use, fingerprint(winner));
+    await stopAll(one, two);
   });
 });
 
@@ -349,7 +351,7 @@ describe('traffic tests on the store', () => {
 describe('two exporters on one database', { skip: TEST_BACKEND === 'sqlite' && 'PostgreSQL only' }, () => {
   it('share the queue: a test queued on either is visible on both, and one server runs one test', async (t) => {
     const store = await openTestStore(t);
-    const other = replicaOf(t, store);
+    const other = await replicaOf(t, store);
     const hosts = new FakeHosts();
     const a = service(store, hosts);
     const b = service(other, hosts);
@@ -372,7 +374,7 @@ describe('two exporters on one database', { skip: TEST_BACKEND === 'sqlite' && '
 
   it('cannot both claim a queued test, nor start two tests against one server', async (t) => {
     const store = await openTestStore(t);
-    const other = replicaOf(t, store);
+    const other = await replicaOf(t, store);
     const a = service(store, new FakeHosts());
     const b = service(other, new FakeHosts());
     await stopAll(a, b); // the stores alone, claimed by hand
@@ -398,7 +400,7 @@ describe('two exporters on one database', { skip: TEST_BACKEND === 'sqlite' && '
 
   it('let exactly one first host key win when each offers another', async (t) => {
     const store = await openTestStore(t);
-    const other = replicaOf(t, store);
+    const other = await replicaOf(t, store);
     for (let round = 0; round < 10; round++) {
       const address = `127.0.1.${round + 1}`;
       const keys = await Promise.all([
