@@ -184,7 +184,7 @@ describe('traffic tests on the store', () => {
     assert.equal((await traffic.getTest(b.id)).state, 'queued');
     assert.equal((await traffic.getTest(c.id)).state, 'running');
     hosts.finishOne(); // a
-    await until('b runs', async () => (await traffic.getTest(b.id)).state === 'running');
+    await until('b runs', async () => (await traffic.getTest(b.id)).state === 'running' && hosts.running === 2);
     assert.equal((await traffic.getTest(a.id)).state, 'done');
     hosts.finishOne(); // c
     hosts.finishOne(); // b
@@ -364,11 +364,40 @@ describe('two exporters on one database', { skip: TEST_BACKEND === 'sqlite' && '
     await sleep(300);
     assert.equal(hosts.running, 1, 'B waits while A runs a test against the server');
     hosts.finishOne();
-    await until('the second test runs', async () => (await a.getTest(second.id)).state === 'running');
+    await until(
+      'the second test runs',
+      async () => (await a.getTest(second.id)).state === 'running' && hosts.running === 1,
+    );
     hosts.finishOne();
     await Promise.all([a.drain(), b.drain()]);
     assert.equal((await a.getTest(second.id)).state, 'done');
     assert.equal(hosts.maxActive, 1);
+    await stopAll(a, b);
+  });
+
+  it('a stopping exporter fails only the waiting tests it queued', async (t) => {
+    const store = await openTestStore(t);
+    const other = await replicaOf(t, store);
+    const hosts = new FakeHosts();
+    const a = service(store, hosts);
+    const b = service(other, hosts);
+    t.after(() => stopAll(a, b));
+    const first = await b.startTest(input('10.9.0.1'));
+    await until('B runs its test', () => hosts.running === 1);
+    const fromA = await a.startTest(input('10.9.0.1'));
+    const fromB = await b.startTest(input('10.9.0.1'));
+    await a.stop();
+    assert.equal((await b.getTest(fromA.id)).error, 'the exporter stopped before this test ran');
+    assert.equal((await b.getTest(first.id)).state, 'running');
+    assert.equal((await b.getTest(fromB.id)).state, 'queued');
+    hosts.finishOne();
+    await until(
+      'B runs its second test',
+      async () => (await b.getTest(fromB.id)).state === 'running' && hosts.running === 1,
+    );
+    hosts.finishOne();
+    await b.drain();
+    assert.equal((await b.getTest(fromB.id)).state, 'done');
     await stopAll(a, b);
   });
 

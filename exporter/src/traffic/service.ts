@@ -123,8 +123,8 @@ export class TrafficService {
   private readonly wanted = new Set<string>();
   /** Tests this process runs, with their live progress, by target server. */
   private readonly running = new Map<string, TestRow>();
-  /** Tests this process queued and that may still wait: failed when it stops. */
-  private readonly queuedHere = new Set<number>();
+  /** Tests this process queued and that may still wait (id → target server): failed when it stops. */
+  private readonly queuedHere = new Map<number, string>();
   private readonly abort = new AbortController();
   private readonly stale: StaleBound;
   /** Start-up recovery (async); everything that queues waits for it. */
@@ -352,7 +352,7 @@ export class TrafficService {
     const params = this.resolve(input);
     await this.ready;
     const test = await this.backend.write(() => this.queueTest(params, null));
-    this.queuedHere.add(test.id);
+    this.queuedHere.set(test.id, serverKey(test));
     // The answer describes the test as accepted (queued), even when it starts at once.
     const view = this.view(test);
     this.pump(serverKey(test), test);
@@ -439,6 +439,7 @@ export class TrafficService {
   private async work(key: string, server: TargetServer): Promise<void> {
     while (!this.abort.signal.aborted) {
       this.wanted.delete(key);
+      const mine = [...this.queuedHere].filter(([, server]) => server === key).map(([id]) => id);
       let claimed: TestRow | 'busy' | undefined;
       try {
         claimed = await this.backend.write(() =>
@@ -454,6 +455,8 @@ export class TrafficService {
         claimed = 'busy';
       }
       if (claimed === undefined) {
+        // Nothing waits for the server: what this process had queued for it ran (here or elsewhere).
+        for (const id of mine) this.queuedHere.delete(id);
         if (this.wanted.has(key)) continue;
         return;
       }
@@ -570,7 +573,7 @@ export class TrafficService {
     this.abort.abort();
     await this.ready;
     const now = this.now();
-    const ids = [...this.queuedHere];
+    const ids = [...this.queuedHere.keys()];
     this.queuedHere.clear();
     if (ids.length > 0)
       await this.backend.write(async () => {
@@ -671,7 +674,7 @@ export class TrafficService {
       }
     });
     if (out === null || out instanceof Error) return out;
-    this.queuedHere.add(out.id);
+    this.queuedHere.set(out.id, serverKey(out));
     this.pump(serverKey(out), out);
     return this.view(out);
   }
