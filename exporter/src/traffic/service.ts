@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { loadSsh2 } from './ssh2.js';
 import type { Config } from '../config/schema.js';
 import { LanscapeError, notFound, unprocessable } from '../errors.js';
-import { ipLiteral } from './core/command.js';
+import { KILL_AFTER_SECONDS, ipLiteral } from './core/command.js';
 import {
   type HostKeyPolicy,
   decideHostKey,
@@ -21,7 +21,7 @@ import {
   parseKnownHosts,
 } from './core/hostkeys.js';
 import type { TrafficResult } from './core/iperf.js';
-import { firstRunAt, nextRunAt } from './core/schedule.js';
+import { BUSY_BACKOFF_MS, firstRunAt, nextRunAt } from './core/schedule.js';
 import { type RunOutcome, runTrafficTest } from './runner.js';
 import { type SshEndpoint, type SshSession, sshConnect } from './ssh.js';
 import {
@@ -35,8 +35,6 @@ import {
 } from './store.js';
 import type { HostView, ScheduleView, TestView } from './schemas.js';
 import type { Store } from '../store/store.js';
-import { KILL_AFTER_SECONDS } from './core/command.js';
-import { BUSY_BACKOFF_MS } from './core/schedule.js';
 
 export type HostConfig = Config['traffic']['hosts'][number];
 export type Protocol = 'tcp' | 'udp';
