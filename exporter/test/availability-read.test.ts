@@ -17,7 +17,7 @@ import express from 'express';
 import { DiscoveryStore } from '../src/discovery/store.js';
 import { LanscapeError } from '../src/errors.js';
 import { ApiRoutes } from '../src/http/routes.js';
-import { formatIp, ipKey } from '../src/ipam/core/ip.js';
+import { formatIp, ipKey, parseIp } from '../src/ipam/core/ip.js';
 import { layoutRows } from '../src/ipam/core/layout.js';
 import { usableBounds } from '../src/ipam/core/prefix.js';
 import { safeCell } from '../src/ipam/csv.js';
@@ -25,6 +25,7 @@ import { LAYOUT_CHUNK } from '../src/ipam/layout-cache.js';
 import { IpamService, prefixOf } from '../src/ipam/service.js';
 import type { NewAddressRow } from '../src/ipam/store.js';
 import { type Db, openDb } from '../src/store/db.js';
+import { Store } from '../src/store/store.js';
 import {
   TOKENS,
   type ChildExporter,
@@ -132,7 +133,7 @@ interface Seeded {
   sd: string;
 }
 
-function seed(file: string): Seeded {
+async function seed(file: string): Promise<Seeded> {
   const db = openDb(file);
   try {
     const ipam = new IpamService(db);
@@ -146,7 +147,8 @@ function seed(file: string): Seeded {
       { subnet_id: big.id, start_address: '10.1.0.0', end_address: '10.1.255.255', label: 'pool' },
       actor,
     );
-    const discovery = new DiscoveryStore(db);
+    const discovery = new DiscoveryStore(Store.sqlite(db));
+    const hosts: string[] = [];
     db.transaction(() => {
       // Spread out (every 41st address) but clear of the child /24 and the range.
       for (let i = 0, v = NET10 + 1n; i < BIG; v += 41n) {
@@ -157,7 +159,14 @@ function seed(file: string): Seeded {
       for (let i = 0; i < LAN; i++) {
         const ip = v4(NET192 + 2n + BigInt(i));
         IpamService.storeOf(ipam).insertAddress(addressRow(ip.value, i, 'discovered'));
-        discovery.upsertHost({
+        hosts.push(formatIp(ip));
+      }
+    })();
+    // Discovery's rows through its (async) store, in one write.
+    await Store.sqlite(db).write(async () => {
+      for (const address of hosts) {
+        const ip = parseIp(address);
+        await discovery.upsertHost({
           ip_key: ipKey(ip),
           address: formatIp(ip),
           status: 'up',
@@ -177,7 +186,7 @@ function seed(file: string): Seeded {
       }
       for (let i = 0; i < EVENTS; i++) {
         const ip = v4(NET192 + 2n + BigInt(i % LAN));
-        discovery.insertEvent({
+        await discovery.insertEvent({
           at: 1_000_000 + i,
           kind: 'up',
           ip_key: ipKey(ip),
@@ -187,7 +196,7 @@ function seed(file: string): Seeded {
           details: null,
         });
       }
-    })();
+    });
     const bigCsv = bufferedExport(ipam, 'addresses');
     return {
       bigId: big.id,
@@ -269,7 +278,7 @@ describe(`read side under load (exporter process, ${BIG.toLocaleString('en')} ad
   before(async () => {
     dir = tempDir();
     const file = join(dir.dir, 'lanscape.db');
-    seeded = seed(file);
+    seeded = await seed(file);
     ex = await spawnExporter(testEnv(file));
   });
   after(async () => {

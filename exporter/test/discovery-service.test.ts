@@ -34,7 +34,7 @@ function build(overrides: Record<string, string> = {}) {
   });
   const ipam = new IpamService(db, () => clock);
   const discovery = new DiscoveryService(
-    db,
+    Store.sqlite(db),
     ipam,
     config,
     {
@@ -57,7 +57,7 @@ function build(overrides: Record<string, string> = {}) {
 }
 
 async function sweepNow(discovery: DiscoveryService, subnetId: number) {
-  const scan = discovery.startScan(subnetId, 'schedule');
+  const scan = await discovery.startScan(subnetId, 'schedule');
   await discovery.drain();
   return discovery.getScan(scan.id);
 }
@@ -75,16 +75,16 @@ after(() => {
 describe('discovery service', () => {
   it('flags a reservation that has not answered for longer than the threshold', async () => {
     const { ipam, discovery } = build();
-    const s = ipam.createSubnet({ cidr: '192.0.2.0/28' }, actor);
-    ipam.createAddress({ address: '192.0.2.5', state: 'reserved', hostname: 'printer' }, actor);
-    ipam.createAddress({ address: '192.0.2.6', state: 'assigned' }, actor);
+    const s = await ipam.createSubnet({ cidr: '192.0.2.0/28' }, actor);
+    await ipam.createAddress({ address: '192.0.2.5', state: 'reserved', hostname: 'printer' }, actor);
+    await ipam.createAddress({ address: '192.0.2.6', state: 'assigned' }, actor);
     network.alive = new Set(['192.0.2.6']);
     await sweepNow(discovery, s.id);
     await sweepNow(discovery, s.id);
-    assert.deepEqual(discovery.conflicts('stale_reservation'), [], 'not stale yet: created just now');
+    assert.deepEqual(await discovery.conflicts('stale_reservation'), [], 'not stale yet: created just now');
     clock += 200 * HOUR;
     await sweepNow(discovery, s.id);
-    const stale = discovery.conflicts('stale_reservation');
+    const stale = await discovery.conflicts('stale_reservation');
     assert.deepEqual(
       stale.map((c) => c.address),
       ['192.0.2.5'],
@@ -93,13 +93,13 @@ describe('discovery service', () => {
     assert.equal(stale[0]!.subnet_id, s.id);
     network.alive.add('192.0.2.5');
     await sweepNow(discovery, s.id);
-    assert.deepEqual(discovery.conflicts('stale_reservation'), [], 'an answer clears it');
+    assert.deepEqual(await discovery.conflicts('stale_reservation'), [], 'an answer clears it');
   });
 
   it('rolls raw history up into hours and keeps uptime across the boundary', async () => {
     const { ipam, discovery } = build();
-    const s = ipam.createSubnet({ cidr: '198.51.100.0/29' }, actor);
-    ipam.createAddress({ address: '198.51.100.2' }, actor);
+    const s = await ipam.createSubnet({ cidr: '198.51.100.0/29' }, actor);
+    await ipam.createAddress({ address: '198.51.100.2' }, actor);
     network.alive = new Set();
     for (let i = 0; i < 4; i++) {
       if (i === 2) network.alive.add('198.51.100.2');
@@ -107,10 +107,10 @@ describe('discovery service', () => {
       clock += HOUR;
     }
     const key = '198.51.100.2';
-    assert.equal(discovery.history(key, 0).samples.length, 4);
+    assert.equal((await discovery.history(key, 0)).samples.length, 4);
     clock += 8 * 24 * HOUR; // past the 7 days of raw samples: the next sweep rolls them up
     await sweepNow(discovery, s.id);
-    const h = discovery.history(key, 0);
+    const h = await discovery.history(key, 0);
     assert.equal(h.samples.length, 1, 'only the newest raw sample is left');
     assert.equal(
       h.hourly.reduce((n, x) => n + x.samples, 0),
@@ -124,21 +124,21 @@ describe('discovery service', () => {
 
   it('pings the known addresses of an IPv6 subnet and nothing else', async () => {
     const { ipam, discovery } = build();
-    const s = ipam.createSubnet({ cidr: '2001:db8:5::/64' }, actor);
-    ipam.createAddress({ address: '2001:db8:5::10' }, actor);
-    ipam.createAddress({ address: '2001:db8:5::20' }, actor);
+    const s = await ipam.createSubnet({ cidr: '2001:db8:5::/64' }, actor);
+    await ipam.createAddress({ address: '2001:db8:5::10' }, actor);
+    await ipam.createAddress({ address: '2001:db8:5::20' }, actor);
     network.alive = new Set(['2001:db8:5::20']);
     network.pinged = [];
     const scan = await sweepNow(discovery, s.id);
     assert.equal(scan.state, 'done');
     assert.deepEqual(network.pinged.sort(), ['2001:db8:5::10', '2001:db8:5::20']);
-    assert.equal(discovery.observation('2001:db8:5::20')?.status, 'up');
+    assert.equal((await discovery.observation('2001:db8:5::20'))?.status, 'up');
   });
 
   it('records devices in a DHCP range as dhcp, and never sweeps outside the subnet', async () => {
     const { ipam, discovery } = build();
-    const s = ipam.createSubnet({ cidr: '203.0.113.0/28' }, actor);
-    ipam.createRange(
+    const s = await ipam.createSubnet({ cidr: '203.0.113.0/28' }, actor);
+    await ipam.createRange(
       { subnet_id: s.id, start_address: '203.0.113.8', end_address: '203.0.113.14', label: 'pool', purpose: 'dhcp' },
       actor,
     );
@@ -147,42 +147,46 @@ describe('discovery service', () => {
     await sweepNow(discovery, s.id);
     assert.equal(network.pinged.length, 14);
     assert.ok(network.pinged.every((p) => /^203\.0\.113\.(?:[1-9]|1[0-4])$/.test(p)));
-    const rows = ipam.listAddresses({ subnet_id: s.id }, 100, 0).results;
+    const rows = (await ipam.listAddresses({ subnet_id: s.id }, 100, 0)).results;
     assert.deepEqual(
       rows.map((a) => `${a.address}:${a.state}:${a.source}`),
       ['203.0.113.3:assigned:discovered', '203.0.113.9:dhcp:discovered'],
     );
-    const audit = ipam.audit.list({ actor: 'discovery', object_type: 'address' }, 10, 0);
+    const audit = await ipam.audit.list({ actor: 'discovery', object_type: 'address' }, 10, 0);
     assert.equal(audit.count, 2, 'discovery writes its IPAM changes to the audit log as "discovery"');
   });
 
   it('refuses a manual sweep larger than the maximum and rate limits manual scans', async () => {
     const { ipam, discovery } = build();
-    const big = ipam.createSubnet({ cidr: '100.64.0.0/15' }, actor);
-    assert.throws(
-      () => discovery.startScan(big.id, 'manual'),
+    const big = await ipam.createSubnet({ cidr: '100.64.0.0/15' }, actor);
+    await assert.rejects(
+      async () => await discovery.startScan(big.id, 'manual'),
       (e: { status?: number; message: string }) =>
         e.status === 422 && /larger than the largest sweep allowed \(\/16/.test(e.message),
     );
-    const s = ipam.createSubnet({ cidr: '100.64.9.0/29' }, actor);
+    const s = await ipam.createSubnet({ cidr: '100.64.9.0/29' }, actor);
     network.alive = new Set();
-    const first = discovery.startScan(s.id, 'manual');
-    assert.equal(discovery.startScan(s.id, 'manual').id, first.id, 'a scan under way is returned, not duplicated');
+    const first = await discovery.startScan(s.id, 'manual');
+    assert.equal(
+      (await discovery.startScan(s.id, 'manual')).id,
+      first.id,
+      'a scan under way is returned, not duplicated',
+    );
     await discovery.drain();
-    assert.throws(
-      () => discovery.startScan(s.id, 'manual'),
+    await assert.rejects(
+      async () => await discovery.startScan(s.id, 'manual'),
       (e: { status?: number; details?: { retry_after_seconds: number } }) =>
         e.status === 429 && e.details!.retry_after_seconds > 0 && e.details!.retry_after_seconds <= 30,
     );
     clock += 31_000;
-    assert.match(discovery.startScan(s.id, 'manual').state, /^(queued|running)$/);
+    assert.match((await discovery.startScan(s.id, 'manual')).state, /^(queued|running)$/);
     await discovery.drain();
   });
 
   it('records port and name changes as events, and serves http_sd by port and tag', async () => {
     const { ipam, discovery } = build({ LANSCAPE_SCAN_PORTS: '22,9100' });
-    const s = ipam.createSubnet({ cidr: '192.0.2.192/28' }, actor);
-    ipam.createAddress({ address: '192.0.2.194', tags: ['prod'], hostname: 'db' }, actor);
+    const s = await ipam.createSubnet({ cidr: '192.0.2.192/28' }, actor);
+    await ipam.createAddress({ address: '192.0.2.194', tags: ['prod'], hostname: 'db' }, actor);
     network.alive = new Set(['192.0.2.193', '192.0.2.194']);
     network.open = new Map([
       ['192.0.2.193', [22]],
@@ -193,28 +197,34 @@ describe('discovery service', () => {
       ['192.0.2.194', 'ptr-db.example'],
     ]);
     await sweepNow(discovery, s.id);
-    assert.equal(ipam.listAddresses({ q: '192.0.2.193' }, 1, 0).results[0]!.hostname, 'old.example');
+    assert.equal((await ipam.listAddresses({ q: '192.0.2.193' }, 1, 0)).results[0]!.hostname, 'old.example');
     network.open.set('192.0.2.193', [22, 9100]);
     network.names.set('192.0.2.193', 'new.example');
     clock += 1000 * 1000;
     await sweepNow(discovery, s.id);
-    const kinds = discovery.listEvents({ address: '192.0.2.193' }, 50, 0).results.map((e) => `${e.kind}: ${e.message}`);
+    const kinds = (await discovery.listEvents({ address: '192.0.2.193' }, 50, 0)).results.map(
+      (e) => `${e.kind}: ${e.message}`,
+    );
     assert.ok(kinds.includes('ports_changed: 192.0.2.193: opened 9100'), kinds.join('\n'));
     assert.ok(
       kinds.includes('hostname_changed: 192.0.2.193 is now named new.example (was old.example)'),
       kinds.join('\n'),
     );
     assert.equal(
-      ipam.listAddresses({ q: '192.0.2.193' }, 1, 0).results[0]!.hostname,
+      (await ipam.listAddresses({ q: '192.0.2.193' }, 1, 0)).results[0]!.hostname,
       'new.example',
       'a discovered row follows its PTR',
     );
-    assert.equal(ipam.listAddresses({ q: '192.0.2.194' }, 1, 0).results[0]!.hostname, 'db', "a person's name wins");
+    assert.equal(
+      (await ipam.listAddresses({ q: '192.0.2.194' }, 1, 0)).results[0]!.hostname,
+      'db',
+      "a person's name wins",
+    );
     assert.deepEqual(
-      discovery.serviceDiscovery(9100).map((g) => g.targets[0]),
+      (await discovery.serviceDiscovery(9100)).map((g) => g.targets[0]),
       ['192.0.2.193:9100', '192.0.2.194:9100'],
     );
-    const tagged = discovery.serviceDiscovery(9100, 'prod');
+    const tagged = await discovery.serviceDiscovery(9100, 'prod');
     assert.deepEqual(tagged, [
       {
         targets: ['192.0.2.194:9100'],
@@ -229,21 +239,21 @@ describe('discovery service', () => {
     network.alive.delete('192.0.2.194');
     await sweepNow(discovery, s.id);
     await sweepNow(discovery, s.id);
-    assert.deepEqual(discovery.serviceDiscovery(9100, 'prod'), [], 'a host that is down is no target');
+    assert.deepEqual(await discovery.serviceDiscovery(9100, 'prod'), [], 'a host that is down is no target');
   });
 
   it('schedules each subnet at its interval with jitter, skipping disabled and oversized ones', async () => {
     const { ipam, discovery, config } = build();
-    for (const s of ipam.allSubnets()) ipam.updateSubnet(s.id, { scan_enabled: false }, actor);
-    const a = ipam.createSubnet({ cidr: '192.0.2.64/28', scan_interval_seconds: 60 }, actor);
-    ipam.createSubnet({ cidr: '192.0.2.128/28', scan_enabled: false }, actor);
-    ipam.createSubnet({ cidr: '100.66.0.0/15' }, actor);
+    for (const s of await ipam.allSubnets()) await ipam.updateSubnet(s.id, { scan_enabled: false }, actor);
+    const a = await ipam.createSubnet({ cidr: '192.0.2.64/28', scan_interval_seconds: 60 }, actor);
+    await ipam.createSubnet({ cidr: '192.0.2.128/28', scan_enabled: false }, actor);
+    await ipam.createSubnet({ cidr: '100.66.0.0/15' }, actor);
     const scheduler = new ScanScheduler(ipam, discovery, config.scan, () => clock);
     const started: number[] = [];
     const t0 = clock;
     for (let t = 0; t <= 200; t++) {
       clock = t0 + t * 1000;
-      started.push(...scheduler.tick());
+      started.push(...(await scheduler.tick()));
       await discovery.drain();
     }
     assert.ok(
@@ -257,18 +267,18 @@ describe('discovery service', () => {
 describe('audit of enriched views', () => {
   it('records no update for a no-op PATCH of a swept address or subnet', async () => {
     const { ipam, discovery } = build();
-    const s = ipam.createSubnet({ cidr: '192.0.2.224/28' }, actor);
-    const a = ipam.createAddress({ address: '192.0.2.225', hostname: 'h' }, actor);
+    const s = await ipam.createSubnet({ cidr: '192.0.2.224/28' }, actor);
+    const a = await ipam.createAddress({ address: '192.0.2.225', hostname: 'h' }, actor);
     network.alive = new Set(['192.0.2.225']);
     await sweepNow(discovery, s.id);
-    assert.equal(ipam.getAddress(a.id).observed !== null, true, 'the view carries observations');
-    ipam.updateAddress(a.id, { hostname: 'h' }, actor);
-    ipam.updateSubnet(s.id, {}, actor);
-    const updates = ipam.audit
-      .list({ actor: 'test' }, 100, 0)
-      .results.filter((e) => e.action === 'update' && [a.id, s.id].includes(e.object_id!));
+    assert.equal((await ipam.getAddress(a.id)).observed !== null, true, 'the view carries observations');
+    await ipam.updateAddress(a.id, { hostname: 'h' }, actor);
+    await ipam.updateSubnet(s.id, {}, actor);
+    const updates = (await ipam.audit.list({ actor: 'test' }, 100, 0)).results.filter(
+      (e) => e.action === 'update' && [a.id, s.id].includes(e.object_id!),
+    );
     assert.deepEqual(updates, []);
-    const created = ipam.audit.list({ object_type: 'address', object_id: a.id }, 10, 0).results[0]!;
+    const created = (await ipam.audit.list({ object_type: 'address', object_id: a.id }, 10, 0)).results[0]!;
     assert.equal((created.after as { observed: unknown }).observed, null, 'audit entries hold the IPAM object only');
   });
 });
@@ -284,7 +294,7 @@ describe('enrichment of a scan', () => {
     config.scan.enrich_budget_seconds = deps.budget ?? 30;
     const ipam = new IpamService(db, () => clock);
     const discovery = new DiscoveryService(
-      db,
+      Store.sqlite(db),
       ipam,
       config,
       {
@@ -322,7 +332,7 @@ describe('enrichment of a scan', () => {
     });
     const warned: string[] = [];
     discovery.onWarnings.push((w) => warned.push(...w.map((x) => x.kind)));
-    const s = ipam.createSubnet({ cidr: nextSubnet() }, actor);
+    const s = await ipam.createSubnet({ cidr: nextSubnet() }, actor);
     const scan = await sweepNow(discovery, s.id);
     assert.equal(scan.alive, 30);
     assert.equal(asked, 1, 'one query for 30 hosts');
@@ -337,9 +347,9 @@ describe('enrichment of a scan', () => {
       'every host answered the sweep pass: no retry pass',
     );
     assert.equal(scan.phases.find((p) => p.phase === 'ports')!.hosts, 30);
-    const first = ipam.subnetRow(s.id).cidr.replace(/0\/27$/, '1');
+    const first = (await ipam.subnetRow(s.id)).cidr.replace(/0\/27$/, '1');
     assert.deepEqual(
-      discovery.observation(first)!.ports.map((p) => p.port),
+      (await discovery.observation(first))!.ports.map((p) => p.port),
       [22],
     );
   });
@@ -362,7 +372,7 @@ describe('enrichment of a scan', () => {
         resolve: async (a) => ({ name: `h${a.split('.')[3]}.example`, answered: true, cached: false }),
       },
     });
-    const s = ipam.createSubnet({ cidr: nextSubnet() }, actor);
+    const s = await ipam.createSubnet({ cidr: nextSubnet() }, actor);
     const started = performance.now();
     const scan = await sweepNow(discovery, s.id);
     assert.ok(performance.now() - started < 2_000, `scan took ${performance.now() - started} ms`);
@@ -385,8 +395,8 @@ describe('applying a sweep', () => {
     });
     const ipam = new IpamService(db, () => clock);
     const batcher = Store.sqlite(db).writes;
-    const s = ipam.createSubnet({ cidr: '10.77.0.0/22' }, actor);
-    const row = ipam.subnetRow(s.id);
+    const s = await ipam.createSubnet({ cidr: '10.77.0.0/22' }, actor);
+    const row = await ipam.subnetRow(s.id);
     const alive = new Set(Array.from({ length: 800 }, (_, i) => `10.77.${(i + 1) >> 8}.${(i + 1) & 255}`));
     // The loop's turns, counted by an immediate that re-queues itself.
     let turns = 0;
@@ -401,7 +411,7 @@ describe('applying a sweep', () => {
     const writes = {
       run: <T>(fn: () => T | Promise<T>) =>
         batcher.run(async () => {
-          const upBefore = holder.discovery!.store.hostsUpBetween(row.first_key, row.last_key);
+          const upBefore = await holder.discovery!.store.hostsUpBetween(row.first_key, row.last_key);
           const t0 = performance.now();
           const out = await fn();
           slices.push({ ms: performance.now() - t0, turn: turns, upBefore });
@@ -409,7 +419,7 @@ describe('applying a sweep', () => {
         }),
     };
     const discovery = new DiscoveryService(
-      db,
+      Store.sqlite(db),
       ipam,
       config,
       {
@@ -432,8 +442,8 @@ describe('applying a sweep', () => {
     } finally {
       ticking = false;
     }
-    assert.equal(discovery.store.hostsUpBetween(row.first_key, row.last_key), 800);
-    assert.equal(ipam.countBetween(row.first_key, row.last_key), 800, 'every device got its IPAM row');
+    assert.equal(await discovery.store.hostsUpBetween(row.first_key, row.last_key), 800);
+    assert.equal(await ipam.countBetween(row.first_key, row.last_key), 800, 'every device got its IPAM row');
     assert.ok(slices.length >= 4, `applied in ${slices.length} slice(s)`);
     // Bounded: a slice stops after 5 ms (plus its last step); the bound leaves room for a busy machine.
     const longest = Math.max(...slices.map((x) => x.ms));

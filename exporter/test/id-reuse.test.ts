@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { type Db, openDb, schemaVersion } from '../src/store/db.js';
 import { APPLICATION_ID, LATEST_VERSION, MIGRATIONS } from '../src/store/migrations.js';
+import { Store } from '../src/store/store.js';
 import { DiscoveryStore } from '../src/discovery/store.js';
 import { TrafficStore } from '../src/traffic/store.js';
 import { ProxmoxStore, type NewJobRow } from '../src/proxmox/store.js';
@@ -115,10 +116,9 @@ describe('ids in the store modules', () => {
     assert.ok(second > first, `${table}: id ${second} after deleted ${first}`);
   }
 
-  it('scans and events', () => {
-    const discovery = new DiscoveryStore(db);
-    assertNotReused('scans', () => discovery.insertScan(1, '10.0.0.0/24', 'manual', Date.now()));
-    assertNotReused('events', () => {
+  it('scans and events', async () => {
+    const discovery = new DiscoveryStore(Store.sqlite(db));
+    const insertEvent = () =>
       discovery.insertEvent({
         at: Date.now(),
         kind: 'host_up',
@@ -128,21 +128,20 @@ describe('ids in the store modules', () => {
         message: 'up',
         details: null,
       });
-      return (db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id;
-    });
+    for (const [table, insert] of [
+      ['scans', async () => (await discovery.insertScan(1, '10.0.0.0/24', 'manual', Date.now())).id],
+      ['events', insertEvent],
+    ] as const) {
+      const first = await insert();
+      db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(first);
+      const second = await insert();
+      assert.ok(second > first, `${table}: id ${second} after deleted ${first}`);
+    }
     // events are pruned by age: pruning all of them must not restart the numbering either
     const last = (db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id;
-    discovery.rollup(0, 0, Date.now() + 1);
+    await discovery.rollup(0, 0, Date.now() + 1);
     assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 0);
-    discovery.insertEvent({
-      at: Date.now(),
-      kind: 'host_up',
-      ip_key: null,
-      address: '10.0.0.1',
-      subnet_id: null,
-      message: 'up',
-      details: null,
-    });
+    await insertEvent();
     assert.ok((db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id > last);
   });
 

@@ -19,6 +19,7 @@ import { IpamService } from '../src/ipam/service.js';
 import { Slicer } from '../src/metrics/snapshot.js';
 import { SubnetCatalog } from '../src/metrics/subnets.js';
 import { type Db, openDb } from '../src/store/db.js';
+import { Store } from '../src/store/store.js';
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
 import { fakeEcho } from './helpers/echo.js';
@@ -313,9 +314,9 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
   });
 
   const now = () => Date.now();
-  function observe(address: string, status: HostRow['status'], extra: Partial<HostRow> = {}): void {
+  async function observe(address: string, status: HostRow['status'], extra: Partial<HostRow> = {}): Promise<void> {
     const seen = status === 'unknown' ? null : now() - 60_000;
-    ex.discovery.store.upsertHost({
+    await ex.discovery.store.upsertHost({
       ip_key: ipKey(parseIp(address)),
       address,
       status,
@@ -346,17 +347,17 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
     await add({ address: '10.60.0.11', state: 'reserved' }); // tier 1
     await add({ address: '10.60.0.12', state: 'reserved' }); // tier 1, beyond the cap
     await add({ address: '10.60.0.5', state: 'dhcp', source: 'discovered' }); // tier 2: unknown device
-    observe('10.60.0.30', 'down');
-    observe('10.60.0.31', 'up', {
+    await observe('10.60.0.30', 'down');
+    await observe('10.60.0.31', 'up', {
       mac: '02:00:00:00:00:99',
       ports: '[{"port":22,"protocol":"tcp","service":"ssh","product":null,"version":null}]',
     });
-    observe('10.60.0.10', 'up');
-    observe('10.60.0.11', 'unknown');
-    observe('10.60.0.12', 'down');
-    observe('10.60.0.5', 'up');
-    observe('10.60.0.200', 'up'); // tier 3: alive, not in IPAM
-    observe('10.60.0.201', 'down'); // not tracked: not in IPAM and not answering
+    await observe('10.60.0.10', 'up');
+    await observe('10.60.0.11', 'unknown');
+    await observe('10.60.0.12', 'down');
+    await observe('10.60.0.5', 'up');
+    await observe('10.60.0.200', 'up'); // tier 3: alive, not in IPAM
+    await observe('10.60.0.201', 'down'); // not tracked: not in IPAM and not answering
 
     const first = samples(await scrape(ex));
     const chosen = new Set(['10.60.0.30', '10.60.0.31', '10.60.0.10', '10.60.0.11']);
@@ -459,7 +460,7 @@ describe('the sweep queue', () => {
       open = resolve;
     });
     const discovery = new DiscoveryService(
-      db,
+      Store.sqlite(db),
       ipam,
       config,
       {
@@ -488,31 +489,31 @@ describe('the sweep queue', () => {
       number,
     ];
 
-    assert.match(discovery.startScan(m1, 'manual').state, /^(queued|running)$/);
-    const queued = discovery.startScan(m2, 'manual');
-    discovery.startScan(m3, 'manual');
+    assert.match((await discovery.startScan(m1, 'manual')).state, /^(queued|running)$/);
+    const queued = await discovery.startScan(m2, 'manual');
+    await discovery.startScan(m3, 'manual');
     assert.deepEqual(discovery.queued(), { manual: 2, schedule: 0 });
-    assert.throws(
+    await assert.rejects(
       () => discovery.startScan(m4, 'manual'),
       (e: { status?: number; code?: string; details?: { retry_after_seconds: number } }) =>
         e.status === 429 && e.code === 'scan_queue_full' && e.details!.retry_after_seconds >= 1,
     );
-    assert.equal(discovery.store.lastScan(m4), undefined, 'nothing stored for the refused scan');
+    assert.equal(await discovery.store.lastScan(m4), undefined, 'nothing stored for the refused scan');
     assert.equal(discovery.busy(m4), false);
-    assert.equal(discovery.startScan(m2, 'manual').id, queued.id, 'a queued subnet still returns its scan');
+    assert.equal((await discovery.startScan(m2, 'manual')).id, queued.id, 'a queued subnet still returns its scan');
 
     // Scheduled sweeps have their own lane: the scheduler fills it, most overdue first, and
     // leaves the rest due.
     assert.equal(discovery.scheduleRoom(), 2);
     let clock = Date.now();
     const scheduler = new ScanScheduler(ipam, discovery, config.scan, () => clock);
-    scheduler.tick(); // first sight: every subnet becomes due within 5 s
+    await scheduler.tick(); // first sight: every subnet becomes due within 5 s
     clock += 10_000;
-    const started = scheduler.tick();
+    const started = await scheduler.tick();
     assert.equal(started.length, 2);
     assert.ok(started.every((id) => [m4, s1, s2, s3, s4].includes(id)));
     assert.equal(discovery.scheduleRoom(), 0);
-    assert.deepEqual(scheduler.tick(), [], 'no room: the others stay due');
+    assert.deepEqual(await scheduler.tick(), [], 'no room: the others stay due');
 
     open();
     await discovery.drain();
@@ -523,7 +524,7 @@ describe('the sweep queue', () => {
       'manual and scheduled sweeps take turns',
     );
     assert.deepEqual(discovery.queued(), { manual: 0, schedule: 0 });
-    assert.match(discovery.startScan(m4, 'manual').state, /^(queued|running)$/, 'room again');
+    assert.match((await discovery.startScan(m4, 'manual')).state, /^(queued|running)$/, 'room again');
     await discovery.drain();
   });
 });

@@ -27,8 +27,8 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
           'Scanned moments ago (rate_limited), or too many manual scans waiting (scan_queue_full); nothing is queued, Retry-After says when to try again',
       },
     },
-    handler: ({ params }) => {
-      const scan = discovery.startScan(params.id, 'manual');
+    handler: async ({ params }) => {
+      const scan = await discovery.startScan(params.id, 'manual');
       return { status: 202, body: scan, headers: { Location: `/api/v1/scans/${scan.id}` } };
     },
   });
@@ -40,7 +40,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     summary: 'Scan state and progress',
     params: IdParams,
     responses: { 200: { description: 'The scan', schema: Scan }, 404: { description: 'Not found' } },
-    handler: ({ params }) => ({ status: 200, body: discovery.getScan(params.id) }),
+    handler: async ({ params }) => ({ status: 200, body: await discovery.getScan(params.id) }),
   });
   api.add({
     method: 'get',
@@ -57,7 +57,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
       since: z.iso.datetime().optional(),
     }),
     responses: { 200: { description: 'Events', schema: EventList } },
-    handler: ({ query }) => ({ status: 200, body: discovery.listEvents(query, query.limit, query.offset) }),
+    handler: async ({ query }) => ({ status: 200, body: await discovery.listEvents(query, query.limit, query.offset) }),
   });
   api.add({
     method: 'get',
@@ -70,8 +70,8 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     cost: 'list',
     query: z.strictObject({ ...Page(), kind: z.enum(CONFLICT_KINDS).optional() }),
     responses: { 200: { description: 'Conflicts', schema: ConflictList } },
-    handler: ({ query }) => {
-      const all = discovery.conflicts(query.kind);
+    handler: async ({ query }) => {
+      const all = await discovery.conflicts(query.kind);
       return { status: 200, body: { count: all.length, results: all.slice(query.offset, query.offset + query.limit) } };
     },
   });
@@ -87,16 +87,16 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
       200: { description: 'History', schema: AddressHistory },
       404: { description: 'No such address' },
     },
-    handler: ({ params, query }) => {
-      const address = ipam.getAddress(params.id).address;
+    handler: async ({ params, query }) => {
+      const address = (await ipam.getAddress(params.id)).address;
       const since = discovery.now() - query.hours * 3_600_000;
       return {
         status: 200,
         body: {
           address,
-          observed: discovery.observation(address),
-          uptime: discovery.uptime(address),
-          ...discovery.history(address, since),
+          observed: await discovery.observation(address),
+          uptime: await discovery.uptime(address),
+          ...(await discovery.history(address, since)),
         },
       };
     },
@@ -132,7 +132,7 @@ const SD_CHUNK = 500;
 async function* sdStream(discovery: DiscoveryService, port: number, tag: string | undefined): AsyncGenerator<string> {
   let open = '[';
   for (let after: Buffer | undefined; ;) {
-    const page = discovery.serviceDiscoveryPage(port, tag, after, SD_CHUNK);
+    const page = await discovery.serviceDiscoveryPage(port, tag, after, SD_CHUNK);
     if (page.groups.length > 0) {
       yield open + page.groups.map((g) => JSON.stringify(g)).join(',');
       open = ',';

@@ -27,13 +27,18 @@ export interface ScanSteps {
 export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanSteps): Promise<void> {
   const { store, ipam } = ctx;
   const cfg = ctx.scan;
-  const subnet = ipam.subnet(scan.subnet_id);
+  const subnet = await ipam.subnet(scan.subnet_id);
   const started = ctx.now();
   Object.assign(scan, { state: 'running', started_at: started });
-  store.saveScan(scan);
-  const fail = (error: string) => {
+  // Conditional transitions (store.saveScan): a scan failed meanwhile as abandoned
+  // (DiscoveryService.failAbandonedScans) is not started, and its end is written once.
+  if (!(await store.saveScan(scan, ['queued']))) {
+    ctx.logger.warn({ scan: scan.id }, 'scan was ended elsewhere before it started; not swept');
+    return;
+  }
+  const fail = async (error: string) => {
     Object.assign(scan, { state: 'failed', error, finished_at: ctx.now() });
-    store.saveScan(scan);
+    await store.saveScan(scan, ['running']);
     steps.notify({
       subnet: scan.cidr,
       seconds: (ctx.now() - started) / 1000,
@@ -51,7 +56,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     targets =
       prefix.family === 4
         ? sweepTargets(prefix, cfg.max_prefix)
-        : ipam.addressesBetween(subnet.first_key, subnet.last_key).map((a) => a.address);
+        : (await ipam.addressesBetween(subnet.first_key, subnet.last_key)).map((a) => a.address);
   } catch (e) {
     return fail((e as Error).message);
   }
@@ -93,7 +98,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
       found: p.found,
     });
   }
-  const current = ipam.subnet(subnet.id);
+  const current = await ipam.subnet(subnet.id);
   if (!current) return fail('the subnet was deleted during its scan');
   scan.sent = result.sent;
   scan.alive = result.alive.size;
@@ -120,11 +125,16 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   // Alive hosts and MACs are recorded: visible in the API and metrics while enrichment goes on.
   scan.progress = 0.85;
   scan.phases = JSON.stringify(phases);
-  store.saveScan(scan);
+  if (!(await store.saveScan(scan, ['running']))) {
+    ctx.logger.warn({ scan: scan.id }, 'scan was ended elsewhere while it ran; its enrichment is skipped');
+    enrichment.sweepDone();
+    await enrichment.finish();
+    return;
+  }
   steps.notify({ subnet: current.cidr, seconds: result.seconds, sent: result.sent, ok: true, rtts: result.alive });
   enrichment.add(aliveHosts);
   const found = await enrichment.finish();
-  await steps.enricher.record(ipam.subnet(subnet.id) ?? current, aliveHosts, found);
+  await steps.enricher.record((await ipam.subnet(subnet.id)) ?? current, aliveHosts, found);
   phases.push(...found.phases);
   Object.assign(scan, {
     state: 'done',
@@ -133,7 +143,8 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     phases: JSON.stringify(phases),
     warnings: JSON.stringify(found.warnings),
   });
-  store.saveScan(scan);
-  if (found.warnings.length > 0) steps.warn(found.warnings);
-  maintainHistory(ctx, now);
+  if (!(await store.saveScan(scan, ['running'])))
+    ctx.logger.warn({ scan: scan.id }, 'scan was ended elsewhere while it ran; its outcome is not recorded');
+  else if (found.warnings.length > 0) steps.warn(found.warnings);
+  await maintainHistory(ctx, now);
 }

@@ -13,17 +13,17 @@ export type { SdGroup } from './schemas.js';
  * key to continue from (undefined when there are no more hosts). Only addresses carrying `tag`
  * when one is given.
  */
-export function serviceDiscoveryPage(
+export async function serviceDiscoveryPage(
   store: DiscoveryStore,
   ipam: IpamService,
   port: number,
   tag: string | undefined,
   after: Buffer | undefined,
   hosts: number,
-): { groups: SdGroup[]; last: Buffer | undefined } {
-  const rows = store.sdHosts(after ?? Buffer.alloc(0), hosts);
-  const index = ipam.subnetIndex();
-  const cidrs = ipam.subnetCidrs();
+): Promise<{ groups: SdGroup[]; last: Buffer | undefined }> {
+  const rows = await store.sdHosts(after ?? Buffer.alloc(0), hosts);
+  const index = await ipam.subnetIndex();
+  const cidrs = await ipam.subnetCidrs();
   const groups: SdGroup[] = [];
   for (const r of rows) {
     if (!parsePorts(r.ports).some((p) => p.port === port)) continue;
@@ -46,10 +46,15 @@ export function serviceDiscoveryPage(
 }
 
 /** Every group, read a page of 10,000 hosts at a time. */
-export function serviceDiscovery(store: DiscoveryStore, ipam: IpamService, port: number, tag?: string): SdGroup[] {
+export async function serviceDiscovery(
+  store: DiscoveryStore,
+  ipam: IpamService,
+  port: number,
+  tag?: string,
+): Promise<SdGroup[]> {
   const out: SdGroup[] = [];
   for (let after: Buffer | undefined; ;) {
-    const page = serviceDiscoveryPage(store, ipam, port, tag, after, 10_000);
+    const page = await serviceDiscoveryPage(store, ipam, port, tag, after, 10_000);
     out.push(...page.groups);
     if (page.last === undefined) return out;
     after = page.last;
