@@ -268,6 +268,9 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
     assert.equal((await d.unfinishedScanOf(7))?.id, scan.id);
     assert.equal(await d.saveScan({ ...scan, state: 'running', started_at: 2_000 }, ['queued']), true);
     assert.equal(await d.saveScan({ ...scan, state: 'running', started_at: 3_000 }, ['queued']), false, 'once');
+    await d.saveProgress(scan.id, 0.5, 40);
+    await d.saveProgress(scan.id, 0.25, 20); // late: never backwards
+    assert.deepEqual([(await d.scan(scan.id))?.progress, (await d.scan(scan.id))?.sent], [0.5, 40]);
     assert.equal(await d.saveScan({ ...scan, state: 'failed', finished_at: 4_000, error: 'x' }, ['running']), true);
     assert.equal(
       await d.saveScan({ ...scan, state: 'done', started_at: 2_000, finished_at: 5_000 }, ['running']),
@@ -275,6 +278,9 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
       'a failed scan is not finished afterwards',
     );
     assert.equal((await d.scan(scan.id))?.state, 'failed');
+    const ended = (await d.scan(scan.id))?.progress;
+    await d.saveProgress(scan.id, 0.9, 50);
+    assert.equal((await d.scan(scan.id))?.progress, ended, 'no progress once it ended');
     assert.equal(await d.unfinishedScanOf(7), undefined);
     const done = await d.insertScan(7, '10.9.5.0/24', 'schedule', 6_000);
     await d.saveScan({ ...done, state: 'done', started_at: 6_000, finished_at: 9_000 });

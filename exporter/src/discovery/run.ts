@@ -13,6 +13,9 @@ import type { IcmpStatus } from './icmp.js';
 import type { ScanPhaseView, ScanWarningView } from './schemas.js';
 import type { ScanRow } from './store.js';
 
+/** How often a running scan's progress is written to its row (ms). */
+const PROGRESS_EVERY_MS = 2_000;
+
 export interface ScanSteps {
   /** Whether ICMP sweeps can run now. */
   icmp: () => IcmpStatus;
@@ -68,6 +71,16 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     return fail(`cannot open an ICMP socket: ${(e as Error).message}`);
   }
   const phases: ScanPhaseView[] = [];
+  // Progress into the row every PROGRESS_EVERY_MS, for the other replicas (this one reads its
+  // live copy); never backwards, and only while the row is running (saveProgress).
+  let published = performance.now();
+  const publish = () => {
+    if (performance.now() - published < PROGRESS_EVERY_MS) return;
+    published = performance.now();
+    store.saveProgress(scan.id, scan.progress, scan.sent).catch((e: unknown) => {
+      ctx.logger.warn({ err: e, scan: scan.id }, 'could not record scan progress');
+    });
+  };
   // Port checks and names start with each host's first answer, while the sweep goes on.
   const enrichment = steps.enricher.begin();
   let result: SweepResult;
@@ -80,6 +93,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
       onProgress: (sent, most) => {
         scan.progress = most === 0 ? 0.8 : 0.8 * Math.min(1, sent / most);
         scan.sent = sent;
+        publish();
       },
       onAlive: (target) => enrichment.add([target]),
     });
@@ -110,6 +124,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   const aliveHosts = await applySweep(ctx, current, targets, result.alive, now, neighbours, (applied, tracked) => {
     slices += 1;
     scan.progress = 0.8 + 0.05 * (applied / tracked);
+    publish();
   });
   ctx.logger.info(
     {

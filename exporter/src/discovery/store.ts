@@ -475,6 +475,15 @@ export class DiscoveryStore {
     ]);
     return changed > 0;
   }
+  /** A running scan's progress for the other replicas: only forward, only while it runs. */
+  async saveProgress(id: number, progress: number, sent: number): Promise<void> {
+    await this.exec.run(`UPDATE scans SET progress = ?, sent = ? WHERE id = ? AND state = 'running' AND progress < ?`, [
+      progress,
+      sent,
+      id,
+      progress,
+    ]);
+  }
   scan(id: number): Promise<ScanRow | undefined> {
     return this.exec.get<ScanRow>('SELECT * FROM scans WHERE id = ?', [id]);
   }
