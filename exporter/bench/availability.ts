@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { Store } from '../src/store/store.js';
 import type { Actor } from '../src/audit/log.js';
 import { formatIp, ipKey } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
@@ -92,12 +93,12 @@ function rssPeakBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-function seed(ctx: BenchContext): { file: string; big: number } {
+async function seed(ctx: BenchContext): Promise<{ file: string; big: number }> {
   const file = join(ctx.tempDir('availability'), 'lanscape.db');
   const db = openDb(file);
   try {
-    const ipam = new IpamService(db, () => Date.parse(NOW));
-    const big = ipam.createSubnet({ cidr: '10.0.0.0/8', name: 'big', scan_enabled: false }, ACTOR).id;
+    const ipam = new IpamService(Store.sqlite(db), () => Date.parse(NOW));
+    const big = (await ipam.createSubnet({ cidr: '10.0.0.0/8', name: 'big', scan_enabled: false }, ACTOR)).id;
     const row = (value: bigint): NewAddressRow => {
       const ip = v4(value);
       return {
@@ -115,11 +116,12 @@ function seed(ctx: BenchContext): { file: string; big: number } {
         updated_at: NOW,
       };
     };
-    db.transaction(() => {
-      for (let i = 1; i <= SCATTERED; i++) IpamService.storeOf(ipam).insertAddress(row(NET10 + BigInt(i) * 64n - 1n));
+    await Store.sqlite(db).write(async () => {
+      for (let i = 1; i <= SCATTERED; i++)
+        await IpamService.storeOf(ipam).insertAddress(row(NET10 + BigInt(i) * 64n - 1n));
       for (let i = 0; i < SMALL_SUBNETS; i++) {
         const net = CGNAT + BigInt(i) * 16n;
-        IpamService.storeOf(ipam).insertSubnet({
+        await IpamService.storeOf(ipam).insertSubnet({
           cidr: `${formatIp(v4(net))}/28`,
           family: 4,
           prefix_length: 28,
@@ -135,9 +137,9 @@ function seed(ctx: BenchContext): { file: string; big: number } {
           created_at: NOW,
           updated_at: NOW,
         });
-        for (let k = 1; k <= PER_SMALL; k++) IpamService.storeOf(ipam).insertAddress(row(net + BigInt(k)));
+        for (let k = 1; k <= PER_SMALL; k++) await IpamService.storeOf(ipam).insertAddress(row(net + BigInt(k)));
       }
-    })();
+    });
     db.pragma('wal_checkpoint(TRUNCATE)');
     return { file, big };
   } finally {
@@ -226,7 +228,7 @@ const healthzUnderLoad: Benchmark = {
     'subnet creation, scrapes) while /healthz is polled every 50 ms',
   async run(ctx) {
     ctx.log('seeding the store');
-    const { file, big } = seed(ctx);
+    const { file, big } = await seed(ctx);
     const ex = await ctx.startExporter(file);
     const base = ex.url;
     const token = ex.token;

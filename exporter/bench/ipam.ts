@@ -1,6 +1,7 @@
 // IPAM benchmarks: next-free allocation in a large /8, reservations through the HTTP API under
 // 32 concurrent clients, /metrics with many subnets, and the subnet listing of a busy /16.
 import { join } from 'node:path';
+import { Store } from '../src/store/store.js';
 import type { Actor } from '../src/audit/log.js';
 import { ADDRESS_SOURCES, ADDRESS_STATES } from '../src/ipam/core/fields.js';
 import { formatIp, ipKey } from '../src/ipam/core/ip.js';
@@ -52,15 +53,15 @@ function addressRow(value: bigint, state: string = 'assigned', source: string = 
 }
 
 /** A fresh store file with `seed` applied in-process; the store is closed before returning. */
-function seedStore<T>(
+async function seedStore<T>(
   ctx: BenchContext,
   label: string,
-  seed: (db: Db, ipam: IpamService) => T,
-): { file: string; value: T } {
+  seed: (db: Db, ipam: IpamService) => T | Promise<T>,
+): Promise<{ file: string; value: T }> {
   const file = join(ctx.tempDir(label), 'lanscape.db');
   const db = openDb(file);
   try {
-    const value = seed(db, new IpamService(db));
+    const value = await seed(db, new IpamService(Store.sqlite(db)));
     db.pragma('wal_checkpoint(TRUNCATE)');
     return { file, value };
   } finally {
@@ -86,30 +87,30 @@ const allocNextFree: Benchmark = {
     const file = join(ctx.tempDir('alloc'), 'lanscape.db');
     const db = openDb(file);
     try {
-      const ipam = new IpamService(db);
-      const subnet = ipam.createSubnet({ cidr: '10.0.0.0/8', name: 'bench /8' }, ACTOR);
+      const ipam = new IpamService(Store.sqlite(db));
+      const subnet = await ipam.createSubnet({ cidr: '10.0.0.0/8', name: 'bench /8' }, ACTOR);
       ctx.log(`alloc-next-free: seeding ${int(RUN + SCATTERED)} addresses in one transaction`);
-      const seed = await timed(() => {
-        db.transaction(() => {
-          for (let i = 1n; i <= BigInt(RUN); i++) IpamService.storeOf(ipam).insertAddress(addressRow(NET10 + i));
+      const seed = await timed(async () => {
+        await Store.sqlite(db).write(async () => {
+          for (let i = 1n; i <= BigInt(RUN); i++) await IpamService.storeOf(ipam).insertAddress(addressRow(NET10 + i));
           // Scattered ones from 10.16.0.0 on, well clear of the run and of what gets allocated.
           const rnd = prng(8);
           const picked = new Set<number>();
           while (picked.size < SCATTERED) picked.add(0x100000 + Math.floor(rnd() * (0xfffffe - 0x100000)));
-          for (const off of picked) IpamService.storeOf(ipam).insertAddress(addressRow(NET10 + BigInt(off)));
-        })();
+          for (const off of picked) await IpamService.storeOf(ipam).insertAddress(addressRow(NET10 + BigInt(off)));
+        });
         db.pragma('wal_checkpoint(TRUNCATE)');
       });
-      const inside = IpamService.storeOf(ipam).countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
+      const inside = await IpamService.storeOf(ipam).countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
       check(inside === RUN + SCATTERED, `seeded ${inside} addresses, expected ${RUN + SCATTERED}`);
 
       const expectedFirst = formatIp(v4(NET10 + BigInt(RUN) + 1n)); // 10.15.66.65
       const got: string[] = [];
       const samples: number[] = [];
-      await ctx.profiled('alloc-next-free', () => {
+      await ctx.profiled('alloc-next-free', async () => {
         for (let i = 0; i < ALLOC_WARMUP + ALLOCATIONS; i++) {
           const start = performance.now();
-          const views = ipam.allocate({ subnetId: subnet.id }, { count: 1 }, ACTOR);
+          const views = await ipam.allocate({ subnetId: subnet.id }, { count: 1 }, ACTOR);
           const elapsed = performance.now() - start;
           if (i >= ALLOC_WARMUP) samples.push(elapsed);
           got.push(views[0]!.address);
@@ -117,7 +118,7 @@ const allocNextFree: Benchmark = {
       });
       check(got[0] === expectedFirst, `first allocation gave ${got[0]}, expected ${expectedFirst}`);
       check(new Set(got).size === got.length, 'allocations returned duplicate addresses');
-      const after = IpamService.storeOf(ipam).countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
+      const after = await IpamService.storeOf(ipam).countBetween(ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn)));
       check(
         after === RUN + SCATTERED + got.length,
         `store holds ${after} addresses after allocating, expected ${RUN + SCATTERED + got.length}`,
@@ -189,7 +190,11 @@ async function loadTest(
   cidr: string,
   build: (subnetId: number) => { path: string; requests: CannonRequest[] },
 ): Promise<Row[]> {
-  const { file, value: subnetId } = seedStore(ctx, name, (_db, ipam) => ipam.createSubnet({ cidr, name }, ACTOR).id);
+  const { file, value: subnetId } = await seedStore(
+    ctx,
+    name,
+    async (_db, ipam) => (await ipam.createSubnet({ cidr, name }, ACTOR)).id,
+  );
   const srv = await ctx.startExporter(file);
   try {
     const { path, requests } = build(subnetId);
@@ -272,15 +277,15 @@ const metricsScrape: Benchmark = {
   name: 'metrics-scrape',
   description: `GET /metrics with ${int(METRIC_SUBNETS)} /24 subnets holding ${PER_SUBNET} addresses each`,
   async run(ctx) {
-    const { file } = seedStore(ctx, 'metrics', (db, ipam) => {
-      db.transaction(() => {
+    const { file } = await seedStore(ctx, 'metrics', async (db, ipam) => {
+      await Store.sqlite(db).write(async () => {
         for (let i = 0; i < METRIC_SUBNETS; i++) {
           const net = NET10 + (3n << 16n) + (BigInt(i) << 8n); // 10.3.0.0/24, 10.3.1.0/24, ... 10.6.231.0/24
-          ipam.createSubnet({ cidr: `${formatIp(v4(net))}/24`, name: `bench-${i}`, vlan: (i % 4094) + 1 }, ACTOR);
+          await ipam.createSubnet({ cidr: `${formatIp(v4(net))}/24`, name: `bench-${i}`, vlan: (i % 4094) + 1 }, ACTOR);
           // 60 contiguous hosts, then 40 every third one: a mix of runs and holes, states and sources.
           for (let k = 0; k < PER_SUBNET; k++) {
             const host = k < 60 ? k + 1 : 70 + (k - 60) * 3;
-            IpamService.storeOf(ipam).insertAddress(
+            await IpamService.storeOf(ipam).insertAddress(
               addressRow(
                 net + BigInt(host),
                 ADDRESS_STATES[k % ADDRESS_STATES.length],
@@ -289,7 +294,7 @@ const metricsScrape: Benchmark = {
             );
           }
         }
-      })();
+      });
     });
     const srv = await ctx.startExporter(file);
     try {
@@ -340,7 +345,7 @@ const HEALTH_TARGET_MS = 100;
  * other one marked used). Written straight through the store: IpamService.createSubnet checks
  * each new subnet against the tree, which is not what this measures.
  */
-function seedBig(db: Db, ipam: IpamService): { addresses: number; tracked: number } {
+async function seedBig(db: Db, ipam: IpamService): Promise<{ addresses: number; tracked: number }> {
   // Synchronously, in the seed's one transaction (DiscoveryStore is async, over the Store).
   const insertHost = db.prepare(`INSERT INTO hosts (ip_key, address, status, misses, rtt_seconds, first_seen_at,
     last_seen_at, status_changed_at, last_checked_at, mac, vendor, ptr, ports, ports_checked_at, nmap_checked_at)
@@ -350,12 +355,12 @@ function seedBig(db: Db, ipam: IpamService): { addresses: number; tracked: numbe
   const now = Date.now();
   let addresses = 0;
   let tracked = 0;
-  db.transaction(() => {
+  await Store.sqlite(db).write(async () => {
     for (let i = 0; i < BIG_SUBNETS; i++) {
       const net = NET10 + (64n << 16n) + (BigInt(i) << 8n);
       const first = v4(net);
       const last = v4(net + 255n);
-      const subnetId = IpamService.storeOf(ipam).insertSubnet({
+      const subnetId = await IpamService.storeOf(ipam).insertSubnet({
         cidr: `${formatIp(first)}/24`,
         family: 4,
         prefix_length: 24,
@@ -374,7 +379,7 @@ function seedBig(db: Db, ipam: IpamService): { addresses: number; tracked: numbe
       if (i % 10 === 0) {
         const a = v4(net + 200n);
         const b = v4(net + 220n);
-        IpamService.storeOf(ipam).insertRange({
+        await IpamService.storeOf(ipam).insertRange({
           subnet_id: subnetId,
           start_address: formatIp(a),
           end_address: formatIp(b),
@@ -394,7 +399,7 @@ function seedBig(db: Db, ipam: IpamService): { addresses: number; tracked: numbe
         const n = i * BIG_PER_SUBNET + k;
         const ip = v4(net + BigInt(1 + k * ((i % 7) + 1)));
         const source = ADDRESS_SOURCES[n % ADDRESS_SOURCES.length]!;
-        IpamService.storeOf(ipam).insertAddress({
+        await IpamService.storeOf(ipam).insertAddress({
           ...addressRow(ip.value, ADDRESS_STATES[(i + k) % ADDRESS_STATES.length], source),
           tags: n % 97 === 0 ? '["critical"]' : '[]',
         });
@@ -420,7 +425,7 @@ function seedBig(db: Db, ipam: IpamService): { addresses: number; tracked: numbe
         tracked += 1;
       }
     }
-  })();
+  });
   return { addresses, tracked };
 }
 
@@ -431,7 +436,7 @@ const metricsScrapeBig: Benchmark = {
     ctx.log(
       `metrics-scrape-20k: seeding ${int(BIG_SUBNETS)} subnets and ${int(BIG_SUBNETS * BIG_PER_SUBNET)} addresses`,
     );
-    const { file, value: seeded } = seedStore(ctx, 'metrics-big', seedBig);
+    const { file, value: seeded } = await seedStore(ctx, 'metrics-big', seedBig);
     const srv = await ctx.startExporter(file);
     try {
       ctx.log(
@@ -547,15 +552,14 @@ const subnetList: Benchmark = {
     const hosts = listingHosts();
     check(hosts.length === LIST_ADDRESSES, 'listing seed is not 20,000 addresses');
     const base = NET10 + (7n << 16n); // 10.7.0.0/16
-    const { file, value: subnetId } = seedStore(ctx, 'list', (db, ipam) => {
-      const id = ipam.createSubnet({ cidr: '10.7.0.0/16', name: 'bench list' }, ACTOR).id;
-      db.transaction(() => {
-        hosts.forEach((h, k) =>
-          IpamService.storeOf(ipam).insertAddress(
+    const { file, value: subnetId } = await seedStore(ctx, 'list', async (db, ipam) => {
+      const id = (await ipam.createSubnet({ cidr: '10.7.0.0/16', name: 'bench list' }, ACTOR)).id;
+      await Store.sqlite(db).write(async () => {
+        for (const [k, h] of hosts.entries())
+          await IpamService.storeOf(ipam).insertAddress(
             addressRow(base + BigInt(h), ADDRESS_STATES[k % ADDRESS_STATES.length]),
-          ),
-        );
-      })();
+          );
+      });
       return id;
     });
     const expectedGaps = gapCount(hosts);

@@ -30,6 +30,7 @@ import {
   SqliteQueryCompiler,
 } from 'kysely';
 import pg from 'pg';
+import { Store } from '../src/store/store.js';
 import type { Actor } from '../src/audit/log.js';
 import { formatIp, ipFromKey, ipKey } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
@@ -142,12 +143,12 @@ async function perCall(fn: (i: number) => unknown): Promise<number> {
 }
 
 /** How many statements (get/all/run/iterate calls) IpamService.allocate runs per address. */
-function statementsPerAllocation(ctx: BenchContext): number {
+async function statementsPerAllocation(ctx: BenchContext): Promise<number> {
   const db = openDb(join(ctx.tempDir('stmt-count'), 'lanscape.db'));
   try {
-    const ipam = new IpamService(db);
-    const subnet = ipam.createSubnet({ cidr: '10.1.0.0/16', name: 'count' }, ACTOR);
-    for (let i = 0; i < 5; i++) ipam.allocate({ subnetId: subnet.id }, { count: 1 }, ACTOR); // warm caches
+    const ipam = new IpamService(Store.sqlite(db));
+    const subnet = await ipam.createSubnet({ cidr: '10.1.0.0/16', name: 'count' }, ACTOR);
+    for (let i = 0; i < 5; i++) await ipam.allocate({ subnetId: subnet.id }, { count: 1 }, ACTOR); // warm caches
     const proto = Object.getPrototypeOf(db.prepare('SELECT 1')) as Record<string, (...a: unknown[]) => unknown>;
     const methods = ['get', 'all', 'run', 'iterate'] as const;
     const saved = methods.map((m) => proto[m]!);
@@ -160,7 +161,7 @@ function statementsPerAllocation(ctx: BenchContext): number {
     });
     try {
       const n = 100;
-      for (let i = 0; i < n; i++) ipam.allocate({ subnetId: subnet.id }, { count: 1 }, ACTOR);
+      for (let i = 0; i < n; i++) await ipam.allocate({ subnetId: subnet.id }, { count: 1 }, ACTOR);
       return calls / n;
     } finally {
       methods.forEach((m, i) => (proto[m] = saved[i]!));
@@ -181,10 +182,11 @@ const dialectOverhead: Benchmark = {
     const stock = new Kysely<StoreTables>({ dialect: new SqliteDialect({ database: db }) });
     const cached = new Kysely<StoreTables>({ dialect: cachedSqliteDialect(db) });
     try {
-      const ipam = new IpamService(db);
+      const ipam = new IpamService(Store.sqlite(db));
       const ids: number[] = [];
-      for (let i = 0; i < 256; i++) ids.push(ipam.createSubnet({ cidr: `10.${i}.0.0/16`, name: `s${i}` }, ACTOR).id);
-      for (let i = 0; i < 40; i++) ipam.allocate({ subnetId: ids[i]! }, { count: 50 }, ACTOR);
+      for (let i = 0; i < 256; i++)
+        ids.push((await ipam.createSubnet({ cidr: `10.${i}.0.0/16`, name: `s${i}` }, ACTOR)).id);
+      for (let i = 0; i < 40; i++) await ipam.allocate({ subnetId: ids[i]! }, { count: 50 }, ACTOR);
       const pick = (i: number) => ids[(i * 7919) % ids.length]!;
       const probe = (i: number) => key(NET10 + BigInt((i * 104_729) % 0xffffff));
 
@@ -254,7 +256,7 @@ const dialectOverhead: Benchmark = {
         check(viaBuilder?.cidr === (byId.get(pick(5)) as { cidr: string }).cidr, 'Kysely read differs from raw');
       }
 
-      const perRequest = statementsPerAllocation(ctx);
+      const perRequest = await statementsPerAllocation(ctx);
       const fmt = (xs: number[]) => xs.map(us).join(' / ');
       const extra = (v: 'stock' | 'cached' | 'compiled') =>
         median(results[v]!.map((x, i) => x - results.raw![i]!)) * perRequest;

@@ -4,6 +4,7 @@
 // keep-alive connection.
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { Store } from '../src/store/store.js';
 import type { Actor } from '../src/audit/log.js';
 import { formatIp, ipKey } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
@@ -34,11 +35,15 @@ function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
 }
 
-function seedStore(ctx: BenchContext, label: string, seed: (db: Db, ipam: IpamService) => void): string {
+async function seedStore(
+  ctx: BenchContext,
+  label: string,
+  seed: (db: Db, ipam: IpamService) => void | Promise<void>,
+): Promise<string> {
   const file = join(ctx.tempDir(label), 'lanscape.db');
   const db = openDb(file);
   try {
-    seed(db, new IpamService(db));
+    await seed(db, new IpamService(Store.sqlite(db)));
     db.pragma('wal_checkpoint(TRUNCATE)');
     return file;
   } finally {
@@ -173,8 +178,8 @@ const importAddresses: Benchmark = {
   name: 'import-addresses',
   description: `POST /api/v1/import/addresses with ${int(ROWS)} rows into 10.0.0.0/8 (202, then the job polled to its end), /healthz polled meanwhile`,
   async run(ctx) {
-    const file = seedStore(ctx, 'import-addr', (_db, ipam) => {
-      ipam.createSubnet({ cidr: '10.0.0.0/8', name: 'bench /8' }, ACTOR);
+    const file = await seedStore(ctx, 'import-addr', async (_db, ipam) => {
+      await ipam.createSubnet({ cidr: '10.0.0.0/8', name: 'bench /8' }, ACTOR);
     });
     const srv = await ctx.startExporter(file);
     try {
@@ -220,7 +225,7 @@ const importSubnets: Benchmark = {
   name: 'import-subnets',
   description: `POST /api/v1/import/subnets with ${int(ROWS)} /24s (10.0.0.0/24 on) into an empty store, /healthz polled meanwhile`,
   async run(ctx) {
-    const file = seedStore(ctx, 'import-subnets', () => undefined);
+    const file = await seedStore(ctx, 'import-subnets', async () => undefined);
     const srv = await ctx.startExporter(file);
     try {
       const csv = csvOf('cidr,name,vlan', ROWS, (i) => `${v4(0x0a000000 + i * 256)}/24,net-${i},${(i % 4094) + 1}`);
@@ -263,13 +268,13 @@ const subnetCreate: Benchmark = {
   name: 'subnet-create',
   description: `POST /api/v1/subnets one after another (${CREATE_WARMUP} warm-up + ${CREATES} timed) into an empty store and into one with ${int(EXISTING)} subnets`,
   async run(ctx) {
-    const empty = seedStore(ctx, 'create-0', () => undefined);
-    const full = seedStore(ctx, 'create-20k', (db, ipam) => {
-      db.transaction(() => {
+    const empty = await seedStore(ctx, 'create-0', async () => undefined);
+    const full = await seedStore(ctx, 'create-20k', async (db, ipam) => {
+      await Store.sqlite(db).write(async () => {
         for (let i = 0; i < EXISTING; i++) {
           const first = { family: 4 as const, value: BigInt(0x0a000000 + i * 256) };
           const last = { family: 4 as const, value: first.value + 255n };
-          IpamService.storeOf(ipam).insertSubnet({
+          await IpamService.storeOf(ipam).insertSubnet({
             cidr: `${formatIp(first)}/24`,
             family: 4,
             prefix_length: 24,
@@ -286,7 +291,7 @@ const subnetCreate: Benchmark = {
             updated_at: NOW,
           });
         }
-      })();
+      });
     });
     const medians: number[] = [];
     const rows: Row[] = [];
@@ -335,8 +340,8 @@ const bulkAllocate: Benchmark = {
   description: `${CLIENTS} concurrent POST /api/v1/subnets/{id}/available-ips {"count":${COUNT}} in 10.0.0.0/8 (a 429 is retried 200 ms later), /healthz polled meanwhile`,
   async run(ctx) {
     let subnetId = 0;
-    const file = seedStore(ctx, 'bulk', (_db, ipam) => {
-      subnetId = ipam.createSubnet({ cidr: '10.0.0.0/8', name: 'bench /8' }, ACTOR).id;
+    const file = await seedStore(ctx, 'bulk', async (_db, ipam) => {
+      subnetId = (await ipam.createSubnet({ cidr: '10.0.0.0/8', name: 'bench /8' }, ACTOR)).id;
     });
     const srv = await ctx.startExporter(file);
     try {

@@ -72,14 +72,17 @@ export async function startExporter(
     throw e;
   }
   const checkpointer = new Checkpointer(db);
-  const ipam = new IpamService(db, clock);
-  const { registry, observeRequest } = createRegistry(config.db);
   const store = Store.sqlite(db);
+  const ipam = new IpamService(store, clock);
+  const { registry, observeRequest } = createRegistry(config.db);
   const writes = store.writes;
   const storeHealth = new StoreHealth(store);
   await storeHealth.start();
   // An import cut short by a stop or a crash is rolled back before anything is served.
-  recoverImports(ipam, db, logger.child({ domain: 'ipam' }));
+  await recoverImports(ipam, logger.child({ domain: 'ipam' }));
+  // The subnet list lives in memory (patched per write): read once, before anything is served.
+  await ipam.warm();
+
   const imports = new CsvImports(ipam, writes, logger.child({ domain: 'ipam' }), clock);
   // Per-subnet and per-host series are capped; IPAM's refresh picks the subnets, discovery's the hosts.
   const budget = new SeriesBudget(config.metrics, IpamService.storeOf(ipam));
@@ -111,7 +114,12 @@ export async function startExporter(
       nmapFound = ok;
       if (!ok) logger.warn('LANSCAPE_SCAN_NMAP is on but nmap is not installed');
     });
-  const traffic = new TrafficService(db, config.traffic, { now: clock }, logger.child({ domain: 'traffic' }));
+  const traffic = new TrafficService(
+    Store.sqlite(db),
+    config.traffic,
+    { now: clock },
+    logger.child({ domain: 'traffic' }),
+  );
   // Docker endpoints connect in the background; one that is down is only its collector down.
   const docker = new DockerService(db, ipam, config.docker, logger.child({ domain: 'docker' }), { now: clock });
   const proxmox = config.proxmox.url
@@ -142,6 +150,7 @@ export async function startExporter(
   registerTrafficMetrics(registry, traffic, clock);
   registerDockerMetrics(registry, docker);
   if (proxmox) {
+    await proxmox.recover();
     registerProxmoxMetrics(registry, proxmox);
     proxmox.start();
   }

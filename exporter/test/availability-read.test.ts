@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'csv-stringify/sync';
 import express from 'express';
+import { Store } from '../src/store/store.js';
 import { DiscoveryStore } from '../src/discovery/store.js';
 import { LanscapeError } from '../src/errors.js';
 import { ApiRoutes } from '../src/http/routes.js';
@@ -25,7 +26,6 @@ import { LAYOUT_CHUNK } from '../src/ipam/layout-cache.js';
 import { IpamService, prefixOf } from '../src/ipam/service.js';
 import type { NewAddressRow } from '../src/ipam/store.js';
 import { type Db, openDb } from '../src/store/db.js';
-import { Store } from '../src/store/store.js';
 import {
   TOKENS,
   type ChildExporter,
@@ -111,10 +111,12 @@ const OLD_COLUMNS = {
     'updated_at',
   ],
 };
-function bufferedExport(ipam: IpamService, kind: 'subnets' | 'addresses', subnetId?: number): string {
+async function bufferedExport(ipam: IpamService, kind: 'subnets' | 'addresses', subnetId?: number): Promise<string> {
   const columns = OLD_COLUMNS[kind];
-  const rows = (kind === 'subnets' ? ipam.listSubnets({}, 1e9, 0) : ipam.listAddresses({ subnet_id: subnetId }, 1e9, 0))
-    .results as unknown as Record<string, unknown>[];
+  const rows = (kind === 'subnets'
+    ? await ipam.listSubnets({}, 1e9, 0)
+    : await ipam.listAddresses({ subnet_id: subnetId }, 1e9, 0)
+  ).results as unknown as Record<string, unknown>[];
   return stringify(
     rows.map((r) => columns.map((c) => safeCell(r[c]))),
     { header: true, columns, quoted_match: /^\s|\s$/ },
@@ -136,36 +138,34 @@ interface Seeded {
 async function seed(file: string): Promise<Seeded> {
   const db = openDb(file);
   try {
-    const ipam = new IpamService(db);
-    const big = ipam.createSubnet({ cidr: '10.0.0.0/8', name: '=big', description: ' lead', tags: ['core'] }, actor);
-    const lan = ipam.createSubnet(
+    const ipam = new IpamService(Store.sqlite(db));
+    const big = await ipam.createSubnet(
+      { cidr: '10.0.0.0/8', name: '=big', description: ' lead', tags: ['core'] },
+      actor,
+    );
+    const lan = await ipam.createSubnet(
       { cidr: '192.168.0.0/16', name: 'lan, "home"', vlan: 10, gateway: '192.168.0.1' },
       actor,
     );
-    ipam.createSubnet({ cidr: '10.200.0.0/24', name: '@child', scan_enabled: false, scan_interval_seconds: 60 }, actor);
-    ipam.createRange(
+    await ipam.createSubnet(
+      { cidr: '10.200.0.0/24', name: '@child', scan_enabled: false, scan_interval_seconds: 60 },
+      actor,
+    );
+    await ipam.createRange(
       { subnet_id: big.id, start_address: '10.1.0.0', end_address: '10.1.255.255', label: 'pool' },
       actor,
     );
     const discovery = new DiscoveryStore(Store.sqlite(db));
-    const hosts: string[] = [];
-    db.transaction(() => {
+    await Store.sqlite(db).write(async () => {
       // Spread out (every 41st address) but clear of the child /24 and the range.
       for (let i = 0, v = NET10 + 1n; i < BIG; v += 41n) {
         if (v >= 0x0a010000n && v <= 0x0a01ffffn) continue;
         if (v >= 0x0ac80000n && v <= 0x0ac800ffn) continue;
-        IpamService.storeOf(ipam).insertAddress(addressRow(v, i++));
+        await IpamService.storeOf(ipam).insertAddress(addressRow(v, i++));
       }
       for (let i = 0; i < LAN; i++) {
         const ip = v4(NET192 + 2n + BigInt(i));
-        IpamService.storeOf(ipam).insertAddress(addressRow(ip.value, i, 'discovered'));
-        hosts.push(formatIp(ip));
-      }
-    })();
-    // Discovery's rows through its (async) store, in one write.
-    await Store.sqlite(db).write(async () => {
-      for (const address of hosts) {
-        const ip = parseIp(address);
+        await IpamService.storeOf(ipam).insertAddress(addressRow(ip.value, i, 'discovered'));
         await discovery.upsertHost({
           ip_key: ipKey(ip),
           address: formatIp(ip),
@@ -197,12 +197,12 @@ async function seed(file: string): Promise<Seeded> {
         });
       }
     });
-    const bigCsv = bufferedExport(ipam, 'addresses');
+    const bigCsv = await bufferedExport(ipam, 'addresses');
     return {
       bigId: big.id,
       lanId: lan.id,
-      subnetsCsv: bufferedExport(ipam, 'subnets'),
-      lanCsv: bufferedExport(ipam, 'addresses', lan.id),
+      subnetsCsv: await bufferedExport(ipam, 'subnets'),
+      lanCsv: await bufferedExport(ipam, 'addresses', lan.id),
       bigSha: sha(bigCsv),
       bigBytes: Buffer.byteLength(bigCsv),
       sd: '',
@@ -622,7 +622,7 @@ describe('subnet layout cache (IpamService)', () => {
     const d = tempDir();
     cleanup = d.cleanup;
     db = openDb(join(d.dir, 'lanscape.db'));
-    ipam = new IpamService(db);
+    ipam = new IpamService(Store.sqlite(db));
   });
   after(() => {
     db.close();
@@ -630,31 +630,34 @@ describe('subnet layout cache (IpamService)', () => {
   });
 
   it('serves every page exactly as the whole layout sliced, from one cached layout', async () => {
-    const s = ipam.createSubnet({ cidr: '10.50.0.0/20' }, actor);
-    ipam.createRange({ subnet_id: s.id, start_address: '10.50.1.0', end_address: '10.50.1.200', label: 'a' }, actor);
-    ipam.createSubnet({ cidr: '10.50.8.0/24' }, actor);
+    const s = await ipam.createSubnet({ cidr: '10.50.0.0/20' }, actor);
+    await ipam.createRange(
+      { subnet_id: s.id, start_address: '10.50.1.0', end_address: '10.50.1.200', label: 'a' },
+      actor,
+    );
+    await ipam.createSubnet({ cidr: '10.50.8.0/24' }, actor);
     const rnd = prng(11);
-    db.transaction(() => {
+    await Store.sqlite(db).write(async () => {
       for (let i = 0; i < 600; i++) {
         const v = 0x0a320001n + BigInt(Math.floor(rnd() * 4000));
         if (v >= 0x0a320800n && v <= 0x0a3208ffn) continue;
-        if (!IpamService.storeOf(ipam).addressAt(v4(v))) IpamService.storeOf(ipam).insertAddress(addressRow(v, i));
+        if (!(await IpamService.storeOf(ipam).addressAt(v4(v))))
+          await IpamService.storeOf(ipam).insertAddress(addressRow(v, i));
       }
-    })();
-    const row = ipam.subnetRow(s.id);
+    });
+    const row = await ipam.subnetRow(s.id);
     const prefix = prefixOf(row);
     const expected = layoutRows(
       usableBounds(prefix),
-      IpamService.storeOf(ipam)
-        .valuesBetween(v4(prefix.network), v4(0x0a320fffn))
-        .map((value) => ({ value, item: null })),
-      IpamService.storeOf(ipam)
-        .rangesInside(row.first_key, row.last_key)
-        .map((r) => ({
-          id: r.id,
-          first: BigInt(`0x${r.first_key.subarray(1).toString('hex')}`),
-          last: BigInt(`0x${r.last_key.subarray(1).toString('hex')}`),
-        })),
+      (await IpamService.storeOf(ipam).valuesBetween(v4(prefix.network), v4(0x0a320fffn))).map((value) => ({
+        value,
+        item: null,
+      })),
+      (await IpamService.storeOf(ipam).rangesInside(row.first_key, row.last_key)).map((r) => ({
+        id: r.id,
+        first: BigInt(`0x${r.first_key.subarray(1).toString('hex')}`),
+        last: BigInt(`0x${r.last_key.subarray(1).toString('hex')}`),
+      })),
       [0x0a320800n, 0x0a3208ffn],
     );
     const label = (r: any) =>
@@ -680,39 +683,49 @@ describe('subnet layout cache (IpamService)', () => {
     assert.equal(ipam.layouts.builds - builds, 1, 'one layout for all the pages');
   });
 
-  it('notices a write while a large layout is being built in chunks, and answers with it', async () => {
-    const s = ipam.createSubnet({ cidr: '10.60.0.0/16' }, actor);
+  it('answers from one snapshot while a write lands between the chunks of a large layout', async () => {
+    const s = await ipam.createSubnet({ cidr: '10.60.0.0/16' }, actor);
     const n = Math.max(LAYOUT_CHUNK * 2 + 500, 20_500); // several layout chunks, and scan chunks for the next tests
-    db.transaction(() => {
-      for (let i = 0; i < n; i++) IpamService.storeOf(ipam).insertAddress(addressRow(0x0a3c0001n + BigInt(i), i));
-    })();
+    await Store.sqlite(db).write(async () => {
+      for (let i = 0; i < n; i++) await IpamService.storeOf(ipam).insertAddress(addressRow(0x0a3c0001n + BigInt(i), i));
+    });
+    const before = await ipam.getSubnet(s.id);
     const pending = ipam.subnetRows(s.id, 3, n - 1);
-    // The first chunk was read synchronously; this write lands between chunks.
-    ipam.createAddress({ address: '10.60.255.1' }, actor);
+    // Writes are asynchronous (#14): this one commits in a later write batch, after the page's
+    // read snapshot began, between the layout's chunks.
+    await ipam.createAddress({ address: '10.60.255.1' }, actor);
     const page = await pending;
-    assert.equal(page.count, n + 3, 'the new address and the gap before it are counted');
+    assert.equal(page.count, n + 1, 'the page is the store as it was when the request began');
+    assert.deepEqual(page.subnet, before, 'the subnet view, counted in chunks, is the one GET gave before the write');
     assert.deepEqual(
-      page.subnet,
-      ipam.getSubnet(s.id),
+      page.results.map((r: any) => (r.type === 'gap' ? `${r.start_address}-${r.end_address}` : r.address.address)),
+      [formatIp(v4(0x0a3c0001n + BigInt(n - 1))), `${formatIp(v4(0x0a3c0001n + BigInt(n)))}-10.60.255.254`],
+    );
+    const next = await ipam.subnetRows(s.id, 3, n - 1);
+    assert.equal(next.count, n + 3, 'the next request counts the new address and the gap before it');
+    assert.deepEqual(
+      next.subnet,
+      await ipam.getSubnet(s.id),
       'the subnet view, counted in chunks, is the one GET /subnets/{id} gives',
     );
     assert.deepEqual(
-      page.results.map((r: any) => (r.type === 'gap' ? `${r.start_address}-${r.end_address}` : r.address.address)),
+      next.results.map((r: any) => (r.type === 'gap' ? `${r.start_address}-${r.end_address}` : r.address.address)),
       [
         formatIp(v4(0x0a3c0001n + BigInt(n - 1))),
         `${formatIp(v4(0x0a3c0001n + BigInt(n)))}-10.60.255.0`,
         '10.60.255.1',
       ],
     );
-    // Deleted meanwhile: 404, not a page of a subnet that is gone.
-    const gone = ipam.createSubnet({ cidr: '10.61.0.0/24' }, actor);
+    // Deleted meanwhile: the page that began before answers from its snapshot; the next one is 404.
+    const gone = await ipam.createSubnet({ cidr: '10.61.0.0/24' }, actor);
     const read = ipam.subnetRows(gone.id, 1, 0);
-    ipam.deleteSubnet(gone.id, true, actor);
-    await assert.rejects(read, /does not exist/);
+    await ipam.deleteSubnet(gone.id, true, actor);
+    assert.equal((await read).subnet.id, gone.id);
+    await assert.rejects(ipam.subnetRows(gone.id, 1, 0), /does not exist/);
   });
 
   it('drops cached layouts when another connection (another process) writes to the store', async () => {
-    const s = ipam.createSubnet({ cidr: '10.70.0.0/24' }, actor);
+    const s = await ipam.createSubnet({ cidr: '10.70.0.0/24' }, actor);
     const labels = async () =>
       (await ipam.subnetRows(s.id, 10, 0)).results.map((r: any) =>
         r.type === 'gap' ? `${r.start_address}-${r.end_address}` : r.address.address,
@@ -720,7 +733,7 @@ describe('subnet layout cache (IpamService)', () => {
     assert.deepEqual(await labels(), ['10.70.0.1-10.70.0.254']);
     const other = openDb(db.name);
     try {
-      new IpamService(other).createAddress({ address: '10.70.0.5' }, actor);
+      await new IpamService(Store.sqlite(other)).createAddress({ address: '10.70.0.5' }, actor);
     } finally {
       other.close();
     }
@@ -729,7 +742,7 @@ describe('subnet layout cache (IpamService)', () => {
 
   it('lists with unindexed filters a chunk at a time, with the same answer as in one go', async () => {
     // 10.60.0.0/16 holds 20,501 addresses from the test before: several scan chunks.
-    const s = IpamService.storeOf(ipam).subnetByCidr('10.60.0.0/16')!;
+    const s = (await IpamService.storeOf(ipam).subnetByCidr('10.60.0.0/16'))!;
     const cases: [Record<string, unknown>, number, number][] = [
       [{ tag: 'web' }, 100, 0],
       [{ tag: 'web' }, 1000, 6000],
@@ -748,7 +761,7 @@ describe('subnet layout cache (IpamService)', () => {
     ];
     for (const [filter, limit, offset] of cases) {
       const paced = await ipam.listAddressesPaced(filter, limit, offset);
-      const whole = ipam.listAddresses(filter, limit, offset);
+      const whole = await ipam.listAddresses(filter, limit, offset);
       assert.equal(paced.count, whole.count, JSON.stringify(filter));
       assert.deepEqual(
         paced.results.map((a) => a.address),

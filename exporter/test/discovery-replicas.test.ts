@@ -302,18 +302,8 @@ async function replicas(t: TestContext, n: number) {
   const stores = [first];
   for (let i = 1; i < n; i++)
     stores.push(TEST_BACKEND === 'postgres' ? await openTestStore(t, { url: databaseUrlOf(first)! }) : first);
-  let ipamDb = first.sqlite;
-  if (!ipamDb) {
-    const { dir, cleanup } = tempDir();
-    ipamDb = openDb(join(dir, 'ipam.db'));
-    const db = ipamDb;
-    t.after(() => {
-      db.close();
-      cleanup();
-    });
-  }
   const clock = { now: Date.UTC(2026, 11, 4, 6) };
-  const ipam = new IpamService(ipamDb, () => clock.now);
+  const ipam = new IpamService(first, () => clock.now);
   const config = loadConfig({ LANSCAPE_SCAN_RETRIES: '0', LANSCAPE_SCAN_TIMEOUT_MS: '50' });
   // Each replica's sweeps wait at the neighbour table until the test opens its gate.
   const gates = stores.map(() => {
@@ -348,8 +338,8 @@ describe(`discovery replicas on one database (${TEST_BACKEND})`, () => {
   it('shares manual scans: queued on one replica, the same scan on the other, one scan for two at once', async (t) => {
     const { services, gates, ipam } = await replicas(t, 2);
     const [a, b] = services as [DiscoveryService, DiscoveryService];
-    const s1 = ipam.createSubnet({ cidr: '192.0.2.0/29' }, actor);
-    const s2 = ipam.createSubnet({ cidr: '192.0.2.8/29' }, actor);
+    const s1 = await ipam.createSubnet({ cidr: '192.0.2.0/29' }, actor);
+    const s2 = await ipam.createSubnet({ cidr: '192.0.2.8/29' }, actor);
     const scan = await a.startScan(s1.id, 'manual');
     assert.equal((await b.startScan(s1.id, 'manual')).id, scan.id, 'the other replica returns the scan under way');
     assert.equal((await b.getScan(scan.id)).subnet_id, s1.id, 'and reads it');
@@ -368,7 +358,7 @@ describe(`discovery replicas on one database (${TEST_BACKEND})`, () => {
   it('fails the scans of a replica that died, in the periodic work, and the replica cannot end them again', async (t) => {
     const { services, gates, ipam, config, clock } = await replicas(t, 2);
     const [a, b] = services as [DiscoveryService, DiscoveryService];
-    const s1 = ipam.createSubnet({ cidr: '198.51.100.0/29' }, actor);
+    const s1 = await ipam.createSubnet({ cidr: '198.51.100.0/29' }, actor);
     const running = await a.startScan(s1.id, 'manual');
     // Let the sweep reach the gate: running in the row.
     for (let i = 0; i < 100 && (await b.getScan(running.id)).state !== 'running'; i++) await sleep(10);

@@ -32,7 +32,7 @@ function build(overrides: Record<string, string> = {}) {
     LANSCAPE_SCAN_TIMEOUT_MS: '50',
     ...overrides,
   });
-  const ipam = new IpamService(db, () => clock);
+  const ipam = new IpamService(Store.sqlite(db), () => clock);
   const discovery = new DiscoveryService(
     Store.sqlite(db),
     ipam,
@@ -292,7 +292,7 @@ describe('enrichment of a scan', () => {
   }) {
     const config = loadConfig({ LANSCAPE_SCAN_RETRIES: '1', LANSCAPE_SCAN_TIMEOUT_MS: '50' });
     config.scan.enrich_budget_seconds = deps.budget ?? 30;
-    const ipam = new IpamService(db, () => clock);
+    const ipam = new IpamService(Store.sqlite(db), () => clock);
     const discovery = new DiscoveryService(
       Store.sqlite(db),
       ipam,
@@ -393,7 +393,7 @@ describe('applying a sweep', () => {
       LANSCAPE_SCAN_TIMEOUT_MS: '50',
       LANSCAPE_SCAN_PPS: '100000',
     });
-    const ipam = new IpamService(db, () => clock);
+    const ipam = new IpamService(Store.sqlite(db), () => clock);
     const batcher = Store.sqlite(db).writes;
     const s = await ipam.createSubnet({ cidr: '10.77.0.0/22' }, actor);
     const row = await ipam.subnetRow(s.id);

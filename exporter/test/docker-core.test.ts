@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { Store } from '../src/store/store.js';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import type { DockerClient, DockerEvent } from '../src/docker/client.js';
 import { parseEndpointUrl, parseHostList, showTarget } from '../src/docker/core/endpoints.js';
@@ -521,7 +522,7 @@ describe('reconciliation plan', () => {
 describe('service against a scripted engine', () => {
   it('reconnects after the event stream drops, with since = the last event, and is down meanwhile', async () => {
     const db = openDb(join(dir, 'svc.db'));
-    const ipam = new IpamService(db);
+    const ipam = new IpamService(Store.sqlite(db));
     const calls: (number | undefined)[] = [];
     let emit: ((e: DockerEvent) => void) | undefined;
     let end: (() => void) | undefined;

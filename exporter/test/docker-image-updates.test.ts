@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it, mock } from 'node:test';
 import { pino } from 'pino';
+import { Store } from '../src/store/store.js';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import type { DockerClient } from '../src/docker/client.js';
 import {
@@ -393,7 +394,7 @@ describe('the schedule', () => {
       LANSCAPE_DOCKER_UPDATE_INTERVAL_SECONDS: '3600',
     }).docker;
     const db = openDb(join(dir, 'schedule.db'));
-    const svc = new DockerService(db, new IpamService(db), config, pino({ level: 'silent' }), {
+    const svc = new DockerService(db, new IpamService(Store.sqlite(db)), config, pino({ level: 'silent' }), {
       client: () => client,
       registry,
       now: () => now,

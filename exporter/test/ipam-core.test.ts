@@ -20,8 +20,10 @@ import {
   freeAddresses,
   intervalSize,
   mergeIntervals,
+  type StoreBlockLookup,
   sortedIntervalLookup,
   takeFree,
+  takeFreeAround,
 } from '../src/ipam/core/allocation.js';
 import { type LabelledRange, type LayoutRow, layoutRows } from '../src/ipam/core/layout.js';
 import { type TreeNode, buildTree } from '../src/ipam/core/hierarchy.js';
@@ -488,6 +490,52 @@ describe('prefix arithmetic', () => {
 });
 
 // ------------------------------------------------------------------ allocation.ts
+
+describe('takeFreeAround (fixed blockers first, the runs read asynchronously)', () => {
+  it('gives what takeFree gives, and probes the runs only where a fixed blocker moved the candidate', async () => {
+    const random = prng(14);
+    for (let round = 0; round < 300; round++) {
+      const bounds = iv(BigInt(1 + Math.floor(random() * 5)), BigInt(40 + Math.floor(random() * 60)));
+      // Maximal runs: disjoint and never adjacent, as address_runs keeps them.
+      const runs: Interval[] = [];
+      for (let at = 0n; at < 110n;) {
+        at += BigInt(2 + Math.floor(random() * 8));
+        const last = at + BigInt(Math.floor(random() * 6));
+        runs.push(iv(at, last));
+        at = last + 2n;
+      }
+      const fixed: Interval[] = Array.from({ length: Math.floor(random() * 5) }, () => {
+        const first = BigInt(Math.floor(random() * 100));
+        return iv(first, first + BigInt(Math.floor(random() * 4)));
+      });
+      const count = 1 + Math.floor(random() * 40);
+      const runLookup = sortedIntervalLookup(runs);
+      let probes = 0;
+      const asyncRuns: StoreBlockLookup = async (at) => {
+        probes++;
+        return runLookup(at);
+      };
+      asyncRuns.nextStart = async (at) => runLookup.nextStart!(at);
+      const want = takeFree(bounds, [runLookup, sortedIntervalLookup(fixed)], count);
+      const got = await takeFreeAround(bounds, [sortedIntervalLookup(fixed)], asyncRuns, count);
+      assert.deepEqual(got, want, `round ${round}`);
+      assert.ok(probes <= runs.length + fixed.length + 2 + got.length, `round ${round}: ${probes} run probes`);
+    }
+  });
+
+  it('needs no run probe after jumping a run (runs are maximal)', async () => {
+    let probes = 0;
+    const run = sortedIntervalLookup([iv(1n, 1000n)]);
+    const runs: StoreBlockLookup = async (at) => {
+      probes++;
+      return run(at);
+    };
+    runs.nextStart = async (at) => run.nextStart!(at);
+    assert.deepEqual(await takeFreeAround(iv(1n, 2000n), [], runs, 3), [1001n, 1002n, 1003n]);
+    assert.equal(probes, 1);
+    assert.deepEqual(await takeFreeAround(iv(1n, 5n), [], runs, 0), []);
+  });
+});
 
 describe('freeAddresses / takeFree', () => {
   it('with no blockers returns the first addresses of the bounds', () => {

@@ -6,7 +6,8 @@ import { statSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { type TestContext, after, before, describe, it } from 'node:test';
+import { Store } from '../src/store/store.js';
 import type { Actor } from '../src/audit/log.js';
 import { formatIp, parseIp } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
@@ -14,6 +15,7 @@ import { Checkpointer } from '../src/store/checkpointer.js';
 import { type Db, openDb } from '../src/store/db.js';
 import { atNextWorkingTurn, nextTurn, noteAccepted, waitingTurns } from '../src/turns.js';
 import { tempDir } from './helpers/exporter.js';
+import { TEST_BACKEND, openTestStore } from './helpers/store.js';
 
 const ACTOR: Actor = { name: 'test' };
 const v4 = (value: number) => formatIp({ family: 4, value: BigInt(value) });
@@ -143,53 +145,54 @@ describe('turns', () => {
   });
 });
 
-describe('the in-memory subnet list', () => {
-  let t: ReturnType<typeof tempDir>;
-  let db: Db;
+describe(`the in-memory subnet list (${TEST_BACKEND})`, () => {
+  let store: Store;
   let ipam: IpamService;
-  before(() => {
-    t = tempDir();
-    db = openDb(join(t.dir, 'lanscape.db'));
-    ipam = new IpamService(db);
-  });
-  after(() => {
-    ipam.close();
-    db.close();
-    t.cleanup();
-  });
+  // A store per test, on the backend under test (LANSCAPE_TEST_BACKEND).
+  const open = async (t: TestContext) => {
+    store = await openTestStore(t);
+    ipam = new IpamService(store);
+    await ipam.createSubnet({ cidr: '198.51.100.0/24', scan_enabled: false }, ACTOR);
+  };
 
-  const tableOrder = () =>
-    db.prepare('SELECT id FROM subnets ORDER BY first_key, prefix_length').pluck().all() as number[];
+  const tableOrder = async () =>
+    (await store.exec.all<{ id: number }>('SELECT id FROM subnets ORDER BY first_key, prefix_length')).map((r) => r.id);
 
-  it('follows creates, updates and deletes in the table order, and its lookup with it', () => {
-    const ids = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '192.168.0.0/24', '10.1.0.0/24', '172.16.0.0/12'].map(
-      (cidr) => ipam.createSubnet({ cidr, scan_enabled: false }, ACTOR).id,
-    );
+  it('follows creates, updates and deletes in the table order, and its lookup with it', async (t) => {
+    await open(t);
+    const ids: number[] = [];
+    for (const cidr of ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '192.168.0.0/24', '10.1.0.0/24', '172.16.0.0/12'])
+      ids.push((await ipam.createSubnet({ cidr, scan_enabled: false }, ACTOR)).id);
     assert.deepEqual(
-      ipam.allSubnets().map((s) => s.id),
-      tableOrder(),
+      (await ipam.allSubnets()).map((s) => s.id),
+      await tableOrder(),
     );
-    assert.equal(ipam.subnetIndex().mostSpecific(parseIp('10.1.2.3')), ids[2]);
-    ipam.updateSubnet(ids[1]!, { name: 'renamed' }, ACTOR);
-    assert.equal(ipam.allSubnets().find((s) => s.id === ids[1])!.name, 'renamed');
-    ipam.deleteSubnet(ids[2]!, true, ACTOR);
+    assert.equal((await ipam.subnetIndex()).mostSpecific(parseIp('10.1.2.3')), ids[2]);
+    await ipam.updateSubnet(ids[1]!, { name: 'renamed' }, ACTOR);
+    assert.equal((await ipam.allSubnets()).find((s) => s.id === ids[1])!.name, 'renamed');
+    await ipam.deleteSubnet(ids[2]!, true, ACTOR);
     assert.deepEqual(
-      ipam.allSubnets().map((s) => s.id),
-      tableOrder(),
+      (await ipam.allSubnets()).map((s) => s.id),
+      await tableOrder(),
     );
-    assert.equal(ipam.subnetIndex().mostSpecific(parseIp('10.1.2.3')), ids[1], 'the /16 holds it once the /24 is gone');
-    assert.equal(ipam.subnetIndex().mostSpecific(parseIp('10.1.0.9')), ids[4]);
+    assert.equal(
+      (await ipam.subnetIndex()).mostSpecific(parseIp('10.1.2.3')),
+      ids[1],
+      'the /16 holds it once the /24 is gone',
+    );
+    assert.equal((await ipam.subnetIndex()).mostSpecific(parseIp('10.1.0.9')), ids[4]);
   });
 
-  it('forgets a subnet whose transaction rolled back, and sees it inside the transaction', () => {
-    const before = ipam.allSubnets().map((s) => s.id);
+  it('forgets a subnet whose transaction rolled back, and sees it inside the transaction', async (t) => {
+    await open(t);
+    const before = (await ipam.allSubnets()).map((s) => s.id);
     const list = before; // the list handed out earlier is never changed in place
-    assert.throws(
+    await assert.rejects(
       () =>
-        ipam.write(() => {
-          const created = ipam.createSubnet({ cidr: '100.64.0.0/10', scan_enabled: false }, ACTOR);
+        ipam.write(async () => {
+          const created = await ipam.createSubnet({ cidr: '100.64.0.0/10', scan_enabled: false }, ACTOR);
           assert.ok(
-            ipam.allSubnets().some((s) => s.id === created.id),
+            (await ipam.allSubnets()).some((s) => s.id === created.id),
             'seen inside its transaction',
           );
           throw new Error('roll back');
@@ -197,10 +200,10 @@ describe('the in-memory subnet list', () => {
       /roll back/,
     );
     assert.deepEqual(
-      ipam.allSubnets().map((s) => s.id),
+      (await ipam.allSubnets()).map((s) => s.id),
       before,
     );
-    assert.equal(ipam.subnetIndex().mostSpecific(parseIp('100.64.0.1')), null);
+    assert.equal((await ipam.subnetIndex()).mostSpecific(parseIp('100.64.0.1')), null);
     assert.equal(list, before);
   });
 });
@@ -211,14 +214,14 @@ describe('read snapshots', () => {
   let ipam: IpamService;
   let subnetId: number;
   const base = (10 << 24) >>> 0;
-  before(() => {
+  before(async () => {
     t = tempDir();
     db = openDb(join(t.dir, 'lanscape.db'));
-    ipam = new IpamService(db);
-    subnetId = ipam.createSubnet({ cidr: '10.0.0.0/16', scan_enabled: false }, ACTOR).id;
+    ipam = new IpamService(Store.sqlite(db));
+    subnetId = (await ipam.createSubnet({ cidr: '10.0.0.0/16', scan_enabled: false }, ACTOR)).id;
     // 12,000 addresses at every fifth: a layout of several chunks (LAYOUT_CHUNK = 5,000).
-    ipam.write(() => {
-      for (let i = 1; i <= 12_000; i++) ipam.createAddress({ address: v4(base + i * 5) }, ACTOR);
+    await ipam.write(async () => {
+      for (let i = 1; i <= 12_000; i++) await ipam.createAddress({ address: v4(base + i * 5) }, ACTOR);
     });
   });
   after(() => {
@@ -233,7 +236,7 @@ describe('read snapshots', () => {
     let written = 0;
     for (let i = 0; i < 20; i++) {
       await new Promise((resolve) => setImmediate(resolve));
-      ipam.createAddress({ address: v4(base + 2 + i * 5) }, ACTOR);
+      await ipam.createAddress({ address: v4(base + 2 + i * 5) }, ACTOR);
       written += 1;
     }
     const page = await pending;
@@ -260,12 +263,12 @@ describe('WAL checkpoints in a worker', () => {
     const file = join(t.dir, 'lanscape.db');
     const db = openDb(file);
     const checkpointer = new Checkpointer(db);
-    const ipam = new IpamService(db);
+    const ipam = new IpamService(Store.sqlite(db));
     try {
       assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0);
-      ipam.createSubnet({ cidr: '10.0.0.0/16', scan_enabled: false }, ACTOR);
+      await ipam.createSubnet({ cidr: '10.0.0.0/16', scan_enabled: false }, ACTOR);
       // 3,000 commits: far past the 1,000 WAL pages at which SQLite would checkpoint inside a COMMIT.
-      for (let i = 1; i <= 3000; i++) ipam.createAddress({ address: v4(((10 << 24) >>> 0) + i) }, ACTOR);
+      for (let i = 1; i <= 3000; i++) await ipam.createAddress({ address: v4(((10 << 24) >>> 0) + i) }, ACTOR);
       const logical =
         (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
       // Pages reach the database file only through a checkpoint: here only the worker runs one.

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import { Store } from '../src/store/store.js';
 import { loadConfig } from '../src/config/load.js';
 import { ScanScheduler } from '../src/discovery/scheduler.js';
 import { DiscoveryService } from '../src/discovery/service.js';
@@ -19,10 +20,10 @@ import { IpamService } from '../src/ipam/service.js';
 import { Slicer } from '../src/metrics/snapshot.js';
 import { SubnetCatalog } from '../src/metrics/subnets.js';
 import { type Db, openDb } from '../src/store/db.js';
-import { Store } from '../src/store/store.js';
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
 import { fakeEcho } from './helpers/echo.js';
+import { TEST_BACKEND, openTestStore } from './helpers/store.js';
 
 interface Sample {
   name: string;
@@ -211,23 +212,23 @@ describe("utilization in the metrics is the API's", () => {
 });
 
 describe('subnet changes between scrapes (the catalog is patched, not derived again)', () => {
-  it('keeps every lookup as a catalog derived from scratch, through creates, updates and deletes', async () => {
-    const t = tempDir();
-    const db = openDb(join(t.dir, 'lanscape.db'));
-    const ipam = new IpamService(db);
+  it(`keeps every lookup as a catalog derived from scratch, through creates, updates and deletes (${TEST_BACKEND})`, async (t) => {
+    const ipam = new IpamService(await openTestStore(t));
     try {
       const store = IpamService.storeOf(ipam);
       const catalog = new SubnetCatalog(store);
       const actor = { name: 'test' };
-      const create = (cidr: string) => ipam.createSubnet({ cidr, scan_enabled: false }, actor).id;
-      const ids = [
+      const create = async (cidr: string) => (await ipam.createSubnet({ cidr, scan_enabled: false }, actor)).id;
+      const ids: number[] = [];
+      for (const cidr of [
         '10.0.0.0/8',
         '10.1.0.0/16',
         '10.1.2.0/24',
         '192.168.0.0/24',
         '2001:db8::/32',
         '2001:db8:1::/48',
-      ].map(create);
+      ])
+        ids.push(await create(cidr));
       await catalog.refresh(new Slicer());
       const probes = [
         '10.1.2.3',
@@ -259,24 +260,22 @@ describe('subnet changes between scrapes (the catalog is patched, not derived ag
       const before = catalog.version;
       await catalog.refresh(new Slicer());
       assert.equal(catalog.version, before, 'nothing changed: the same version');
-      ids.push(create('10.1.0.0/20')); // between the /16 and the /24: the /24's parent changes
-      ids.push(create('172.16.0.0/12'));
+      ids.push(await create('10.1.0.0/20')); // between the /16 and the /24: the /24's parent changes
+      ids.push(await create('172.16.0.0/12'));
       await check('created');
-      ipam.updateSubnet(ids[3]!, { name: 'renamed' }, actor);
+      await ipam.updateSubnet(ids[3]!, { name: 'renamed' }, actor);
       await check('updated');
       assert.equal(catalog.byId.get(ids[3]!)!.name, 'renamed');
-      ipam.deleteSubnet(ids[6]!, true, actor); // the /20 again: the /24 goes back to the /16
-      ipam.deleteSubnet(ids[5]!, true, actor);
+      await ipam.deleteSubnet(ids[6]!, true, actor); // the /20 again: the /24 goes back to the /16
+      await ipam.deleteSubnet(ids[5]!, true, actor);
       await check('deleted');
       assert.equal(catalog.mostSpecific(parseIp('2001:db8:1::5')), ids[4]);
       // Lengths that vanish stop being probed; new ones are.
-      ids.push(create('10.1.2.128/25'));
+      ids.push(await create('10.1.2.128/25'));
       await check('a new prefix length');
       assert.equal(catalog.mostSpecific(parseIp('10.1.2.200')), ids.at(-1));
     } finally {
       ipam.close();
-      db.close();
-      t.cleanup();
     }
   });
 
@@ -453,7 +452,7 @@ describe('the sweep queue', () => {
       LANSCAPE_SCAN_RETRIES: '0',
       LANSCAPE_SCAN_PPS: '100000',
     });
-    const ipam = new IpamService(db);
+    const ipam = new IpamService(Store.sqlite(db));
     // Echo requests wait for the gate (the socket is busy): the first sweep runs until the test opens it.
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
@@ -475,9 +474,10 @@ describe('the sweep queue', () => {
     );
     const order: string[] = [];
     discovery.onSweep.push((r) => order.push(r.subnet));
-    const subnets = Array.from({ length: 8 }, (_, i) =>
-      ipam.createSubnet({ cidr: `198.18.${i}.0/30`, scan_enabled: true }, { name: 'test' }),
-    );
+    const subnets: { id: number; cidr: string }[] = [];
+    for (let i = 0; i < 8; i++)
+      subnets.push(await ipam.createSubnet({ cidr: `198.18.${i}.0/30`, scan_enabled: true }, { name: 'test' }));
+
     const [m1, m2, m3, m4, s1, s2, s3, s4] = subnets.map((s) => s.id) as [
       number,
       number,
@@ -494,7 +494,7 @@ describe('the sweep queue', () => {
     await discovery.startScan(m3, 'manual');
     assert.deepEqual(discovery.queued(), { manual: 2, schedule: 0 });
     await assert.rejects(
-      () => discovery.startScan(m4, 'manual'),
+      async () => await discovery.startScan(m4, 'manual'),
       (e: { status?: number; code?: string; details?: { retry_after_seconds: number } }) =>
         e.status === 429 && e.code === 'scan_queue_full' && e.details!.retry_after_seconds >= 1,
     );

@@ -21,10 +21,10 @@ export function registerAuditRoutes(api: ApiRoutes, audit: AuditLog): void {
       since: z.iso.datetime({ offset: true }).optional().meta({ description: 'RFC 3339; entries at or after it' }),
     }),
     responses: { 200: { description: 'Entries', schema: AuditList } },
-    handler: ({ query }) => ({
+    handler: async ({ query }) => ({
       status: 200,
       // Stored times are ISO strings in UTC with milliseconds; compare like with like.
-      body: audit.list(
+      body: await audit.list(
         { ...query, since: query.since && new Date(query.since).toISOString() },
         query.limit,
         query.offset,

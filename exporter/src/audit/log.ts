@@ -1,6 +1,6 @@
 // Append-only audit log: who changed what, when, with the object before and after.
 import { type Clock, isoNow, systemClock } from '../clock.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import type { AuditEntry } from './schemas.js';
 import { AuditStore } from './store.js';
 
@@ -25,13 +25,14 @@ export class AuditLog {
   private readonly store: AuditStore;
 
   constructor(
-    db: Db,
+    store: Store,
     private readonly clock: Clock = systemClock,
   ) {
-    this.store = new AuditStore(db);
+    this.store = new AuditStore(store);
   }
 
-  record(
+  /** One entry, written in the caller's write transaction (`store.write`), so it commits or rolls back with the change. */
+  async record(
     actor: Actor,
     action: AuditEntry['action'],
     objectType: string,
@@ -39,8 +40,8 @@ export class AuditLog {
     repr: string,
     before: unknown,
     after: unknown,
-  ): void {
-    this.store.insert({
+  ): Promise<void> {
+    await this.store.insert({
       at: isoNow(this.clock),
       actor: actor.name,
       grafana_user: actor.grafanaUser ?? null,
@@ -54,8 +55,8 @@ export class AuditLog {
     });
   }
 
-  list(filter: AuditFilter, limit: number, offset: number): { count: number; results: AuditEntry[] } {
-    const { count, rows } = this.store.list(filter, limit, offset);
+  async list(filter: AuditFilter, limit: number, offset: number): Promise<{ count: number; results: AuditEntry[] }> {
+    const { count, rows } = await this.store.list(filter, limit, offset);
     return {
       count,
       results: rows.map((r) => ({ ...r, before: parseJson(r.before), after: parseJson(r.after) })),

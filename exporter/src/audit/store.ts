@@ -1,5 +1,5 @@
 // SQL of the audit log (table audit_log, append-only). `before` and `after` are stored as JSON text.
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 
 /** A stored audit entry: the object before and after as JSON text (null when absent). */
 export interface AuditRow {
@@ -25,17 +25,16 @@ export interface AuditRowFilter {
   since?: string | undefined;
 }
 
+const INSERT = `INSERT INTO audit_log
+  (at, actor, grafana_user, request_id, action, object_type, object_id, object_repr, before, after)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
 export class AuditStore {
-  private readonly insertRow;
+  constructor(private readonly store: Store) {}
 
-  constructor(private readonly db: Db) {
-    this.insertRow = db.prepare(`INSERT INTO audit_log
-      (at, actor, grafana_user, request_id, action, object_type, object_id, object_repr, before, after)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  }
-
-  insert(row: Omit<AuditRow, 'id'>): void {
-    this.insertRow.run(
+  /** In the caller's write transaction (the ambient one). */
+  async insert(row: Omit<AuditRow, 'id'>): Promise<void> {
+    await this.store.exec.run(INSERT, [
       row.at,
       row.actor,
       row.grafana_user,
@@ -46,11 +45,11 @@ export class AuditStore {
       row.object_repr,
       row.before,
       row.after,
-    );
+    ]);
   }
 
   /** Entries matching the filter, newest first, and how many match in all. */
-  list(filter: AuditRowFilter, limit: number, offset: number): { count: number; rows: AuditRow[] } {
+  async list(filter: AuditRowFilter, limit: number, offset: number): Promise<{ count: number; rows: AuditRow[] }> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.object_type) {
@@ -70,10 +69,13 @@ export class AuditStore {
       args.push(filter.since);
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM audit_log ${clause}`).get(...args) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
-      .all(...args, limit, offset) as AuditRow[];
+    const exec = this.store.exec;
+    const count = (await exec.get<{ n: number }>(`SELECT count(*) AS n FROM audit_log ${clause}`, args))!.n;
+    const rows = await exec.all<AuditRow>(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`, [
+      ...args,
+      limit,
+      offset,
+    ]);
     return { count, rows };
   }
 }

@@ -146,10 +146,13 @@ export function registerDiscoveryMetrics(
     lastOk.set(report.subnet, report.ok);
     if (!report.ok) return;
     // The catalog when it is current (it is after every scrape), else IPAM's own lookup.
-    const index = catalog.fresh ? catalog : ipam.subnetIndex();
+    // (A listener answers synchronously: IPAM's cached subnets as last read, not a store read.)
+    const cached = catalog.fresh ? undefined : ipam.cachedSubnets();
+    const index = cached ? cached.index : catalog;
     for (const [address, seconds] of report.rtts) {
       const id = index.mostSpecific(parseIp(address));
-      const subnet = (id && (catalog.byId.get(id)?.cidr ?? ipam.subnet(id)?.cidr)) || report.subnet;
+      const subnet = (id && (catalog.byId.get(id)?.cidr ?? cached?.row(id)?.cidr)) || report.subnet;
+
       const key = `${address}|${subnet}`;
       let s = rtts.get(key);
       if (!s) {

@@ -346,7 +346,7 @@ export class DockerService {
       if (c) ep.containers.set(c.id, c);
       else ep.containers.delete(id);
     });
-    this.reconcile(ep);
+    await this.reconcile(ep);
   }
 
   private async fullSync(ep: Endpoint): Promise<void> {
@@ -356,7 +356,7 @@ export class DockerService {
     ep.networks = networks;
     ep.dirty.clear();
     ep.networksDirty = false;
-    this.reconcile(ep);
+    await this.reconcile(ep);
     ep.lastSyncAt = (this.deps.now ?? systemClock)();
   }
 
@@ -365,21 +365,22 @@ export class DockerService {
    * address changes, then subnets of networks that are gone. A single refused change (e.g. a
    * pool that would cut into a person's range) is logged and skipped; the rest goes through.
    */
-  private reconcile(ep: Endpoint): void {
+  private async reconcile(ep: Endpoint): Promise<void> {
     const name = ep.config.name;
     const problems: string[] = [];
-    const attempt = (what: string, fn: () => void) => {
+    const attempt = async (what: string, fn: () => void | Promise<void>) => {
       try {
-        fn();
+        await fn();
       } catch (err) {
         problems.push(`${what}: ${messageOf(err)}`);
       }
     };
     let addressPlan: AddressPlan | undefined;
-    this.ipam.write(() => {
+    await this.ipam.write(async () => {
+      problems.length = 0; // PostgreSQL may run the transaction again
       const subnetPlan = planSubnets(name, ep.networks, this.store.subnets());
       for (const s of subnetPlan.create) {
-        attempt(`subnet ${s.cidr}`, () => {
+        await attempt(`subnet ${s.cidr}`, async () => {
           const input = {
             cidr: s.cidr,
             name: s.name,
@@ -389,16 +390,16 @@ export class DockerService {
           };
           let view;
           try {
-            view = this.ipam.createSubnet({ ...input, gateway: s.gateway }, DOCKER_ACTOR);
+            view = await this.ipam.createSubnet({ ...input, gateway: s.gateway }, DOCKER_ACTOR);
           } catch {
-            view = this.ipam.createSubnet(input, DOCKER_ACTOR); // a gateway IPAM refuses (e.g. outside the usable range)
+            view = await this.ipam.createSubnet(input, DOCKER_ACTOR); // a gateway IPAM refuses (e.g. outside the usable range)
           }
           this.store.linkSubnet(view.id, name, s.network, s.network_id);
         });
       }
       for (const r of subnetPlan.relink) this.store.linkSubnet(r.id, name, r.network, r.network_id);
       const removed = new Set(subnetPlan.remove.map((r) => r.id));
-      const index = new SubnetIndex(this.ipam.allSubnets().filter((s) => !removed.has(s.id)));
+      const index = new SubnetIndex((await this.ipam.allSubnets()).filter((s) => !removed.has(s.id)));
       addressPlan = planAddresses({
         endpoint: name,
         containers: [...ep.containers.values()],
@@ -407,23 +408,26 @@ export class DockerService {
         covered: (a) => index.mostSpecific(parseIp(a)) !== null,
       });
       for (const r of addressPlan.remove)
-        attempt(`release ${r.address}`, () => this.ipam.deleteAddress(r.id, DOCKER_ACTOR));
+        await attempt(`release ${r.address}`, () => this.ipam.deleteAddress(r.id, DOCKER_ACTOR));
       for (const r of addressPlan.unlink) this.store.unlinkAddress(r.id);
       for (const u of addressPlan.update) {
-        attempt(`update ${u.address}`, () => {
-          this.ipam.updateAddress(u.id, { ...u.fields, source: 'docker' }, DOCKER_ACTOR);
+        await attempt(`update ${u.address}`, async () => {
+          await this.ipam.updateAddress(u.id, { ...u.fields, source: 'docker' }, DOCKER_ACTOR);
           this.store.linkAddress(u.id, name, u.link);
         });
       }
       for (const c of addressPlan.create) {
-        attempt(`record ${c.address}`, () => {
-          const view = this.ipam.createAddress({ address: c.address, ...c.fields, source: 'docker' }, DOCKER_ACTOR);
+        await attempt(`record ${c.address}`, async () => {
+          const view = await this.ipam.createAddress(
+            { address: c.address, ...c.fields, source: 'docker' },
+            DOCKER_ACTOR,
+          );
           this.store.linkAddress(view.id, name, c.link);
         });
       }
       // A subnet that still holds a person's addresses stays (IPAM answers 409); it is retried at every sync.
       for (const r of subnetPlan.remove)
-        attempt(`remove subnet ${r.cidr}`, () => this.ipam.deleteSubnet(r.id, false, DOCKER_ACTOR));
+        await attempt(`remove subnet ${r.cidr}`, () => this.ipam.deleteSubnet(r.id, false, DOCKER_ACTOR));
     });
     // Log a changed set of problems once, not at every sync.
     const summary = problems.join('; ');

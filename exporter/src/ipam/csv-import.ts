@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
 import { type Clock, isoNow, systemClock } from '../clock.js';
 import { LanscapeError, notFound } from '../errors.js';
-import type { Db } from '../store/db.js';
+
 import type { Writes } from '../store/write-batcher.js';
 import { ipKey, parseIp } from './core/ip.js';
 import { CSV_KINDS, type CsvKind, type ImportReport, MAX_ROWS, checkHeader, toInput } from './csv.js';
@@ -124,6 +124,13 @@ class CsvReader {
     return undefined;
   }
 
+  /** Gives back rows taken by a slice whose transaction is run again (PostgreSQL retries a write). */
+  unread(rows: readonly CsvRow[]): void {
+    if (rows.length === 0) return;
+    this.rows = [...rows, ...this.rows.slice(this.head)];
+    this.head = 0;
+  }
+
   /** Parses the next piece; false once the text is done. */
   more(): boolean {
     if (this.done) return false;
@@ -174,7 +181,7 @@ export class CsvImports {
     private readonly clock: Clock = systemClock,
     private readonly maxRunning = MAX_RUNNING_IMPORTS,
   ) {
-    this.journal = new ImportJournalStore(ipam.db);
+    this.journal = new ImportJournalStore(ipam.store);
   }
 
   get running(): number {
@@ -317,10 +324,10 @@ export class CsvImports {
         return undefined;
       }
       more = await this.writes.run(() =>
-        sliced(() => {
+        slicedAsync(async () => {
           const r = reader.take();
           if (!r) return reader.more();
-          const checked = this.check(view.kind, r, seen);
+          const checked = await this.check(view.kind, r, seen);
           if ('message' in checked) this.addError(job, checked);
           else valid += 1;
           view.checked += 1;
@@ -334,7 +341,7 @@ export class CsvImports {
   }
 
   /** One row: its error, or the validated input. Records the row's key in `seen` (in-file duplicates). */
-  private check(kind: CsvKind, r: CsvRow, seen: Map<string, number>): ValidRow | RowError {
+  private async check(kind: CsvKind, r: CsvRow, seen: Map<string, number>): Promise<ValidRow | RowError> {
     const where = { row: r.row, line: r.line };
     const parsed = (kind === 'subnets' ? SubnetCreate : AddressCreate).safeParse(r.input);
     if (!parsed.success) {
@@ -345,12 +352,12 @@ export class CsvImports {
       let key: string;
       let what: string;
       if (kind === 'subnets') {
-        const { cidr } = this.ipam.checkNewSubnet(parsed.data as SubnetCreate);
+        const { cidr } = await this.ipam.checkNewSubnet(parsed.data as SubnetCreate);
         key = cidr;
         what = `subnet ${cidr}`;
       } else {
         const ip = parseIp((parsed.data as AddressCreate).address);
-        this.ipam.checkNewAddress(ip);
+        await this.ipam.checkNewAddress(ip);
         key = ipKey(ip).toString('latin1');
         what = (parsed.data as AddressCreate).address;
       }
@@ -372,21 +379,28 @@ export class CsvImports {
     const created: number[] = [];
     let slice = 0;
     let complete = false;
+    /** Rows the slice being stored took from the reader (given back when its transaction runs again). */
+    let taken: CsvRow[] = [];
     try {
       while (!complete) {
         if (this.stopping) throw new Interrupted();
         await this.beforeApplySlice?.(this.get(view.id));
-        const ids = await this.writes.run(() => {
+        taken = [];
+        const ids = await this.writes.run(async () => {
+          reader.unread(taken);
+          taken = [];
+          complete = false;
           const out: number[] = [];
           // Addresses a few at a time (their runs index is updated once per stretch), subnets one by one.
           const size = view.kind === 'subnets' ? 1 : ADDRESS_BATCH;
-          sliced(() => {
+          await slicedAsync(async () => {
             const group: CsvRow[] = [];
             while (group.length < size) {
               const r = reader.take();
               if (r) group.push(r);
               else if (!reader.more()) break;
             }
+            taken.push(...group);
             if (group.length === 0) {
               complete = true;
               return false;
@@ -394,8 +408,9 @@ export class CsvImports {
             try {
               const inputs = group.map((r) => parseRow(view.kind, r));
               if (view.kind === 'subnets')
-                out.push(this.ipam.createSubnetRecord(inputs[0] as SubnetCreate, actor).row.id);
-              else out.push(...this.ipam.createAddressRecords(inputs as AddressCreate[], actor).map((v) => v.id));
+                out.push((await this.ipam.createSubnetRecord(inputs[0] as SubnetCreate, actor)).row.id);
+              else
+                out.push(...(await this.ipam.createAddressRecords(inputs as AddressCreate[], actor)).map((v) => v.id));
             } catch (e) {
               if (e instanceof BatchInputError) throw new RowFailed(group[e.index]!, e.error);
               if (e instanceof RowFailed) throw e;
@@ -405,9 +420,9 @@ export class CsvImports {
             return true;
           });
           if (complete) {
-            this.dropJournal(view.id); // the import is complete in this transaction
+            await this.dropJournal(view.id); // the import is complete in this transaction
           } else if (out.length > 0) {
-            this.journal.insert(journalKey(view.id, slice), JSON.stringify({ kind: view.kind, actor, ids: out }));
+            await this.journal.insert(journalKey(view.id, slice), JSON.stringify({ kind: view.kind, actor, ids: out }));
           }
           return out;
         });
@@ -472,26 +487,26 @@ export class CsvImports {
     return kept;
   }
 
-  private dropJournal(jobId: number): void {
-    this.journal.deleteBetween(`${JOURNAL}${jobId}:`, `${JOURNAL}${jobId};`);
+  private dropJournal(jobId: number): Promise<void> {
+    return this.journal.deleteBetween(`${JOURNAL}${jobId}:`, `${JOURNAL}${jobId};`);
   }
 }
 
 /** Deletes subnets ids[from..] until the deadline (at least one); returns where it stopped. */
-function deleteSubnets(
+async function deleteSubnets(
   ipam: IpamService,
   ids: readonly number[],
   from: number,
   actor: Actor,
   kept: number[],
   deadline: number,
-): number {
+): Promise<number> {
   let i = from;
   do {
     const id = ids[i]!;
-    if (ipam.subnet(id)) {
+    if (await ipam.subnet(id)) {
       try {
-        ipam.deleteSubnet(id, false, actor);
+        await ipam.deleteSubnet(id, false, actor); // its own savepoint: a 409 rolls back this delete alone
       } catch (e) {
         if (!(e instanceof LanscapeError) || e.status !== 409) throw e;
         kept.push(id);
@@ -522,6 +537,15 @@ function sliced(step: () => boolean): boolean {
   return more;
 }
 
+/** sliced for steps that await the store (inside a write: on SQLite they finish in microtasks). */
+async function slicedAsync(step: () => Promise<boolean>): Promise<boolean> {
+  const deadline = performance.now() + SLICE_MS;
+  let more: boolean;
+  do more = await step();
+  while (more && performance.now() < deadline);
+  return more;
+}
+
 function journalKey(jobId: number, slice: number): string {
   return `${JOURNAL}${jobId}:${String(slice).padStart(8, '0')}`;
 }
@@ -531,9 +555,9 @@ function journalKey(jobId: number, slice: number): string {
  * stored are rolled back from their journal (audited, as their own actor). Returns the jobs
  * compensated.
  */
-export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): number {
-  const journal = new ImportJournalStore(db);
-  const entries = journal.between(JOURNAL, `${JOURNAL.slice(0, -1)};`);
+export async function recoverImports(ipam: IpamService, logger?: Logger): Promise<number> {
+  const journal = new ImportJournalStore(ipam.store);
+  const entries = await journal.between(JOURNAL, `${JOURNAL.slice(0, -1)};`);
   const byJob = new Map<string, { kind: CsvKind; actor: Actor; ids: number[] }>();
   for (const e of entries) {
     const job = e.key.slice(JOURNAL.length).split(':')[0]!;
@@ -545,7 +569,7 @@ export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): numb
     } catch (err) {
       // Not ours to guess at: said loudly, then dropped so that it does not stop every start.
       logger?.error({ key: e.key, err }, 'an import journal entry cannot be read; dropped');
-      journal.delete(e.key);
+      await journal.delete(e.key);
       continue;
     }
     const into = byJob.get(job) ?? byJob.set(job, { kind: slice.kind, actor: slice.actor, ids: [] }).get(job)!;
@@ -555,17 +579,19 @@ export function recoverImports(ipam: IpamService, db: Db, logger?: Logger): numb
     const newestFirst = [...ids].reverse();
     const kept: number[] = [];
     for (let next = 0; next < newestFirst.length;) {
-      next = ipam.write(() => {
-        if (kind === 'subnets') return deleteSubnets(ipam, newestFirst, next, actor, kept, performance.now() + 50);
-        let i = next;
-        for (const end = Math.min(newestFirst.length, next + 1000); i < end; i += 1) {
-          const row = ipam.address(newestFirst[i]!);
-          if (row) ipam.deleteAddress(row.id, actor);
+      const from = next;
+      next = await ipam.write(async () => {
+        if (kind === 'subnets') return deleteSubnets(ipam, newestFirst, from, actor, kept, performance.now() + 50);
+        let i = from;
+        for (const end = Math.min(newestFirst.length, from + 1000); i < end; i += 1) {
+          const row = await ipam.address(newestFirst[i]!);
+          if (row) await ipam.deleteAddress(row.id, actor);
         }
         return i;
       });
     }
-    ipam.write(() => journal.deleteBetween(`${JOURNAL}${job}:`, `${JOURNAL}${job};`));
+    await ipam.write(() => journal.deleteBetween(`${JOURNAL}${job}:`, `${JOURNAL}${job};`));
+
     logger?.warn(
       { job: Number(job), kind, removed: ids.length - kept.length, kept },
       'an import cut short by a stop was rolled back',

@@ -109,7 +109,7 @@ export async function* exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: nu
   // Quote cells with spaces at either end, so readers that trim unquoted cells keep them too.
   const options = { columns, quoted_match: /^\s|\s$/ };
   let header = true;
-  for (const rows of kind === 'subnets' ? subnetChunks(ipam, columns) : addressChunks(ipam, subnetId, columns)) {
+  for await (const rows of kind === 'subnets' ? subnetChunks(ipam, columns) : addressChunks(ipam, subnetId, columns)) {
     yield stringify(
       rows.map((r) => r.map((v) => safeCell(v))),
       { ...options, header },
@@ -120,9 +120,9 @@ export async function* exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: nu
   if (header) yield stringify([], { ...options, header: true });
 }
 
-function* subnetChunks(ipam: IpamService, columns: readonly string[]): Generator<unknown[][]> {
+async function* subnetChunks(ipam: IpamService, columns: readonly string[]): AsyncGenerator<unknown[][]> {
   // The cached list is replaced, never changed, by subnet writes: a stable snapshot to walk.
-  const rows = ipam.allSubnets();
+  const rows = await ipam.allSubnets();
   for (let i = 0; i < rows.length; i += EXPORT_CHUNK) {
     // The subnet view's fields that are exported, without its utilization (not exported, and costly).
     yield rows.slice(i, i + EXPORT_CHUNK).map((r) => {
@@ -136,12 +136,12 @@ function* subnetChunks(ipam: IpamService, columns: readonly string[]): Generator
   }
 }
 
-function* addressChunks(
+async function* addressChunks(
   ipam: IpamService,
   subnetId: number | undefined,
   columns: readonly string[],
-): Generator<unknown[][]> {
-  const subnet = subnetId === undefined ? undefined : ipam.subnetRow(subnetId);
+): AsyncGenerator<unknown[][]> {
+  const subnet = subnetId === undefined ? undefined : await ipam.subnetRow(subnetId);
   const first = subnet?.first_key ?? KEY_MIN;
   const last = subnet?.last_key ?? KEY_MAX;
   // Every export column is a column of the table; read as arrays in export order (the cheapest
@@ -149,7 +149,7 @@ function* addressChunks(
   const tags = columns.indexOf('tags');
   let after: Buffer | undefined;
   for (;;) {
-    const rows = ipam.addressColumnsPage([...columns, 'address'], first, last, after, EXPORT_CHUNK);
+    const rows = await ipam.addressColumnsPage([...columns, 'address'], first, last, after, EXPORT_CHUNK);
     if (rows.length === 0) return;
     // As in the address view: tags are a JSON list in the table.
     yield rows.map((r) => columns.map((_, i) => (i === tags ? parseTags(r[i] as string) : r[i])));

@@ -51,7 +51,7 @@ export function registerIpamRoutes(
     cost: 'list',
     query: SubnetListQuery,
     responses: { 200: { description: 'Subnets in address order', schema: listOf(Subnet, 'SubnetList') } },
-    handler: ({ query }) => ({ status: 200, body: ipam.listSubnets(query, query.limit, query.offset) }),
+    handler: async ({ query }) => ({ status: 200, body: await ipam.listSubnets(query, query.limit, query.offset) }),
   });
   api.add({
     method: 'post',
@@ -62,7 +62,7 @@ export function registerIpamRoutes(
     summary: 'Create a subnet',
     body: SubnetCreate,
     responses: { 201: { description: 'Created', schema: Subnet }, 409: { description: 'Same CIDR exists' } },
-    handler: ({ body, actor }) => ({ status: 201, body: ipam.createSubnet(body, actor) }),
+    handler: async ({ body, actor }) => ({ status: 201, body: await ipam.createSubnet(body, actor) }),
   });
   api.add({
     method: 'get',
@@ -72,7 +72,7 @@ export function registerIpamRoutes(
     summary: 'Read a subnet',
     params: IdParams,
     responses: { 200: { description: 'The subnet', schema: Subnet }, 404: { description: 'Not found' } },
-    handler: ({ params }) => ({ status: 200, body: ipam.getSubnet(params.id) }),
+    handler: async ({ params }) => ({ status: 200, body: await ipam.getSubnet(params.id) }),
   });
   api.add({
     method: 'patch',
@@ -84,7 +84,10 @@ export function registerIpamRoutes(
     params: IdParams,
     body: SubnetUpdate,
     responses: { 200: { description: 'Updated', schema: Subnet }, 404: { description: 'Not found' } },
-    handler: ({ params, body, actor }) => ({ status: 200, body: ipam.updateSubnet(params.id, body, actor) }),
+    handler: async ({ params, body, actor }) => ({
+      status: 200,
+      body: await ipam.updateSubnet(params.id, body, actor),
+    }),
   });
   api.add({
     method: 'delete',
@@ -97,8 +100,8 @@ export function registerIpamRoutes(
     params: IdParams,
     query: SubnetDeleteQuery,
     responses: { ...Deleted, 409: { description: 'Addresses would be orphaned' } },
-    handler: ({ params, query, actor }) => {
-      ipam.deleteSubnet(params.id, query.force === 'true', actor);
+    handler: async ({ params, query, actor }) => {
+      await ipam.deleteSubnet(params.id, query.force === 'true', actor);
       return { status: 204 };
     },
   });
@@ -144,8 +147,9 @@ export function registerIpamRoutes(
         200: { description: 'Free addresses in order', schema: AvailableIps },
         404: { description: `No such ${noun}` },
       },
-      handler: ({ params, query }) => {
-        const results = ipam.availableIps(scopeOf(params.id), query.limit);
+      handler: async ({ params, query }) => {
+        const results = await ipam.availableIps(scopeOf(params.id), query.limit);
+
         const family = results[0]?.includes(':') ? 6 : 4;
         return {
           status: 200,
@@ -214,7 +218,7 @@ export function registerIpamRoutes(
     summary: 'Reserve or record a specific address',
     body: AddressCreate,
     responses: { 201: { description: 'Created', schema: Address }, 409: { description: 'The address is taken' } },
-    handler: ({ body, actor }) => ({ status: 201, body: ipam.createAddress(body, actor) }),
+    handler: async ({ body, actor }) => ({ status: 201, body: await ipam.createAddress(body, actor) }),
   });
   api.add({
     method: 'get',
@@ -224,7 +228,7 @@ export function registerIpamRoutes(
     summary: 'Read an address',
     params: IdParams,
     responses: { 200: { description: 'The address', schema: Address }, 404: { description: 'Not found' } },
-    handler: ({ params }) => ({ status: 200, body: ipam.getAddress(params.id) }),
+    handler: async ({ params }) => ({ status: 200, body: await ipam.getAddress(params.id) }),
   });
   api.add({
     method: 'patch',
@@ -236,7 +240,10 @@ export function registerIpamRoutes(
     params: IdParams,
     body: AddressUpdate,
     responses: { 200: { description: 'Updated', schema: Address }, 404: { description: 'Not found' } },
-    handler: ({ params, body, actor }) => ({ status: 200, body: ipam.updateAddress(params.id, body, actor) }),
+    handler: async ({ params, body, actor }) => ({
+      status: 200,
+      body: await ipam.updateAddress(params.id, body, actor),
+    }),
   });
   api.add({
     method: 'delete',
@@ -247,8 +254,8 @@ export function registerIpamRoutes(
     summary: 'Release an address',
     params: IdParams,
     responses: Deleted,
-    handler: ({ params, actor }) => {
-      ipam.deleteAddress(params.id, actor);
+    handler: async ({ params, actor }) => {
+      await ipam.deleteAddress(params.id, actor);
       return { status: 204 };
     },
   });
@@ -265,7 +272,10 @@ export function registerIpamRoutes(
       200: { description: 'Ranges in address order', schema: listOf(Range, 'RangeList') },
       404: { description: 'subnet_id does not exist' },
     },
-    handler: ({ query }) => ({ status: 200, body: ipam.listRanges(query.subnet_id, query.limit, query.offset) }),
+    handler: async ({ query }) => ({
+      status: 200,
+      body: await ipam.listRanges(query.subnet_id, query.limit, query.offset),
+    }),
   });
   api.add({
     method: 'post',
@@ -280,7 +290,7 @@ export function registerIpamRoutes(
       404: { description: 'subnet_id does not exist' },
       409: { description: 'Overlaps another range' },
     },
-    handler: ({ body, actor }) => ({ status: 201, body: ipam.createRange(body, actor) }),
+    handler: async ({ body, actor }) => ({ status: 201, body: await ipam.createRange(body, actor) }),
   });
   api.add({
     method: 'get',
@@ -290,7 +300,7 @@ export function registerIpamRoutes(
     summary: 'Read a range',
     params: IdParams,
     responses: { 200: { description: 'The range', schema: Range }, 404: { description: 'Not found' } },
-    handler: ({ params }) => ({ status: 200, body: ipam.getRange(params.id) }),
+    handler: async ({ params }) => ({ status: 200, body: await ipam.getRange(params.id) }),
   });
   api.add({
     method: 'patch',
@@ -302,7 +312,7 @@ export function registerIpamRoutes(
     params: IdParams,
     body: RangeUpdate,
     responses: { 200: { description: 'Updated', schema: Range }, 404: { description: 'Not found' } },
-    handler: ({ params, body, actor }) => ({ status: 200, body: ipam.updateRange(params.id, body, actor) }),
+    handler: async ({ params, body, actor }) => ({ status: 200, body: await ipam.updateRange(params.id, body, actor) }),
   });
   api.add({
     method: 'delete',
@@ -313,8 +323,8 @@ export function registerIpamRoutes(
     summary: 'Delete a range',
     params: IdParams,
     responses: Deleted,
-    handler: ({ params, actor }) => {
-      ipam.deleteRange(params.id, actor);
+    handler: async ({ params, actor }) => {
+      await ipam.deleteRange(params.id, actor);
       return { status: 204 };
     },
   });

@@ -47,21 +47,29 @@ export class SubnetLayoutCache {
   /** For tests: layouts built so far (async and sync). */
   builds = 0;
   private seenVersion: unknown;
+  /**
+   * Whether layouts are kept: on SQLite only. On PostgreSQL another replica's writes to a subnet
+   * are not seen here (and a version row bumped by every address write would serialise them
+   * all), so every page is laid out from its read snapshot (`subnetRows`), never from a cache.
+   */
+  private readonly keep: boolean;
 
   constructor(private readonly store: IpamStore) {
+    this.keep = store.dialect === 'sqlite';
     store.onSpaceChange((first, last) => {
       for (const l of this.entries.values()) if (overlaps(l, first, last)) this.evict(l);
       for (const l of this.inFlight) if (overlaps(l, first, last)) l.stale = true;
     });
-    this.seenVersion = store.dataVersion();
   }
 
   /**
    * Writes through this process's store are seen one by one (onSpaceChange); a commit by
    * another connection to the same file (a CLI, another process) is not, so it drops everything.
    */
-  private checkOtherWriters(): void {
-    const version = this.store.dataVersion(); // PRAGMA data_version: another connection committed
+  private async checkOtherWriters(): Promise<void> {
+    if (!this.keep) return;
+    const version = await this.store.dataVersion(); // PRAGMA data_version: another connection committed
+    if (this.seenVersion === undefined) this.seenVersion = version;
     if (version !== this.seenVersion) {
       this.seenVersion = version;
       this.clear();
@@ -73,10 +81,13 @@ export class SubnetLayoutCache {
    * in the same turn (no await in between) to see the same addresses. The subnet row is read
    * again after every wait, so a subnet deleted meanwhile answers 404.
    */
-  async current(id: number, subnetRow: (id: number) => SubnetRow): Promise<{ row: SubnetRow; layout: SubnetLayout }> {
+  async current(
+    id: number,
+    subnetRow: (id: number) => Promise<SubnetRow>,
+  ): Promise<{ row: SubnetRow; layout: SubnetLayout }> {
     for (let attempt = 0; ; attempt++) {
-      const row = subnetRow(id);
-      this.checkOtherWriters();
+      const row = await subnetRow(id);
+      await this.checkOtherWriters();
       const cached = this.entries.get(id);
       if (cached && !cached.stale) {
         this.entries.delete(id); // most recently used last
@@ -85,7 +96,7 @@ export class SubnetLayoutCache {
       }
       if (attempt >= ASYNC_ATTEMPTS) {
         // Writes kept spoiling the chunked reads: one synchronous build is consistent by construction.
-        return { row, layout: this.buildNow(row) };
+        return { row, layout: await this.buildNow(row) };
       }
       let pending = this.building.get(id);
       if (!pending) {
@@ -93,8 +104,8 @@ export class SubnetLayoutCache {
         this.building.set(id, pending);
       }
       const layout = await pending;
-      this.checkOtherWriters();
-      if (!layout.stale) return { row: subnetRow(id), layout };
+      await this.checkOtherWriters();
+      if (!layout.stale) return { row: await subnetRow(id), layout };
     }
   }
 
@@ -106,18 +117,18 @@ export class SubnetLayoutCache {
    * make it start over, since the snapshot does not change under it.
    */
   async atSnapshot(row: SubnetRow, snapshot: IpamStore): Promise<SubnetLayout> {
-    this.checkOtherWriters();
+    await this.checkOtherWriters();
     const cached = this.entries.get(row.id);
     if (cached && !cached.stale) {
       this.entries.delete(row.id); // most recently used last
       this.entries.set(row.id, cached);
       return cached;
     }
-    const b = this.builder(row, snapshot);
+    const b = await this.builder(row, snapshot);
     this.inFlight.add(b.layout);
     try {
-      while (!b.chunk()) await nextTurn();
-      this.checkOtherWriters();
+      while (!(await b.chunk())) await nextTurn();
+      await this.checkOtherWriters();
       const layout = b.finish();
       this.remember(layout); // not when stale: then it still describes the snapshot, only not the store
       return layout;
@@ -127,8 +138,8 @@ export class SubnetLayoutCache {
   }
 
   /** Whether a layout from current() still describes the store (for readers that wait between reads). */
-  isCurrent(layout: SubnetLayout): boolean {
-    this.checkOtherWriters();
+  async isCurrent(layout: SubnetLayout): Promise<boolean> {
+    await this.checkOtherWriters();
     return !layout.stale;
   }
 
@@ -139,7 +150,7 @@ export class SubnetLayoutCache {
   }
 
   private remember(layout: SubnetLayout): void {
-    if (layout.stale) return;
+    if (layout.stale || !this.keep) return;
     const old = this.entries.get(layout.subnetId);
     if (old) this.evict(old);
     this.entries.set(layout.subnetId, layout);
@@ -158,9 +169,10 @@ export class SubnetLayoutCache {
     }
   }
 
-  private buildNow(row: SubnetRow): SubnetLayout {
-    const b = this.builder(row);
-    while (!b.chunk());
+  /** In one go: no write can come between its reads on SQLite, whose one connection it holds. */
+  private async buildNow(row: SubnetRow): Promise<SubnetLayout> {
+    const b = await this.builder(row);
+    while (!(await b.chunk()));
     const layout = b.finish();
     this.remember(layout);
     return layout;
@@ -168,12 +180,12 @@ export class SubnetLayoutCache {
 
   /** The values a chunk at a time, the event loop free between chunks; stops early once stale. */
   private async buildChunked(row: SubnetRow): Promise<SubnetLayout> {
-    const b = this.builder(row);
+    const b = await this.builder(row);
     this.inFlight.add(b.layout);
     try {
-      while (!b.chunk()) {
+      while (!(await b.chunk())) {
         await nextTurn();
-        this.checkOtherWriters();
+        await this.checkOtherWriters();
         if (b.layout.stale) return b.layout;
       }
       const layout = b.finish();
@@ -185,17 +197,20 @@ export class SubnetLayoutCache {
     }
   }
 
-  private builder(
+  private async builder(
     row: SubnetRow,
     store: IpamStore = this.store,
-  ): { layout: SubnetLayout; chunk: () => boolean; finish: () => SubnetLayout } {
+  ): Promise<{ layout: SubnetLayout; chunk: () => Promise<boolean>; finish: () => SubnetLayout }> {
     this.builds += 1;
     const prefix = prefixOf(row);
     const { family } = prefix;
     const bounds = usableBounds(prefix);
-    const ranges = store.rangesInside(row.first_key, row.last_key).map((r) => ({ id: r.id, ...rangeInterval(r) }));
+    const ranges = (await store.rangesInside(row.first_key, row.last_key)).map((r) => ({
+      id: r.id,
+      ...rangeInterval(r),
+    }));
     // A child subnet's own network/broadcast (or IPv6 anycast) address can hold no record.
-    const holes = store.subnetsInside(row.first_key, row.last_key, row.id).flatMap((child) => {
+    const holes = (await store.subnetsInside(row.first_key, row.last_key, row.id)).flatMap((child) => {
       const p = prefixOf(child);
       const usable = usableBounds(p);
       return [p.network, lastOf(p)].filter((v) => v < usable.first || v > usable.last);
@@ -225,8 +240,8 @@ export class SubnetLayoutCache {
     return {
       layout,
       /** One chunk of values; true when it was the last. */
-      chunk: () => {
-        const page = store.valuesPage({ family, value: from }, { family, value: last }, LAYOUT_CHUNK);
+      chunk: async () => {
+        const page = await store.valuesPage({ family, value: from }, { family, value: last }, LAYOUT_CHUNK);
         for (const v of page) {
           builder.add(v, null);
           values.push(family === 4 ? Number(v) : v);

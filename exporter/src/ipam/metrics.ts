@@ -89,7 +89,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     await slicer.maybePause();
     const ranges: RangeRow[] = [];
     for (let after = 0; ;) {
-      const page = store.rangesAfter(after, RANGE_PAGE);
+      const page = await store.rangesAfter(after, RANGE_PAGE);
       ranges.push(...page);
       await slicer.maybePause();
       if (page.length < RANGE_PAGE) break;
@@ -117,11 +117,11 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     const usage = new Map<number, Utilization>();
     /** Subnets with an address recorded on an edge that is not usable (rare: counted on their own below). */
     const edged = new Set<number>();
-    const measured = (id: number, inPrefix: number, atFirst: number, atLast: number) => {
+    const measured = async (id: number, inPrefix: number, atFirst: number, atLast: number) => {
       const m = metaOf(id);
       const trimmed = (atFirst && m.trimFirst ? 1 : 0) + (atLast && m.trimLast ? 1 : 0);
       if (trimmed) edged.add(id);
-      const u = subnetUsage(m, inPrefix - trimmed, utilized.get(id) ?? []);
+      const u = await subnetUsage(m, inPrefix - trimmed, utilized.get(id) ?? []);
       usage.set(id, u);
       known.set(id, { ratio: u.ratio, full: u.ratio >= NEARLY_FULL && u.size >= 4n });
     };
@@ -136,8 +136,8 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     }
     const ids = [...new Set(window)];
     for (let i = 0; i < ids.length; i += RANK_BATCH) {
-      for (const [id, inPrefix, atFirst, atLast] of store.subnetRankCounts(ids.slice(i, i + RANK_BATCH)))
-        measured(id, inPrefix, atFirst, atLast);
+      for (const [id, inPrefix, atFirst, atLast] of await store.subnetRankCounts(ids.slice(i, i + RANK_BATCH)))
+        await measured(id, inPrefix, atFirst, atLast);
       await slicer.maybePause();
     }
     const ranks: SubnetRank[] = meta.map((m) => {
@@ -159,10 +159,10 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     const chosen = meta.filter((m) => selected.has(m.row.id));
     const states = new Map<number, number[]>();
     for (let i = 0; i < chosen.length; i += RANK_BATCH) {
-      for (const row of store.subnetCountsByState(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id))) {
+      for (const row of await store.subnetCountsByState(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id))) {
         const [id, atFirst, atLast, ...n] = row;
         states.set(id, n);
-        measured(
+        await measured(
           id,
           n.reduce((a, b) => a + b, 0),
           atFirst,
@@ -180,7 +180,9 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       subnetFree.set({ subnet }, Number(u.free));
       subnetRatio.set({ subnet }, u.ratio);
       if (edged.has(m.row.id)) {
-        const byState = new Map(ipam.countBetweenByState(m.usableFirstKey, m.usableLastKey).map((c) => [c.state, c.n]));
+        const byState = new Map(
+          (await ipam.countBetweenByState(m.usableFirstKey, m.usableLastKey)).map((c) => [c.state, c.n]),
+        );
         for (const state of ADDRESS_STATES) subnetAddresses.set({ subnet, state }, byState.get(state) ?? 0);
       } else {
         const n = states.get(m.row.id) ?? [];
@@ -188,7 +190,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       }
       for (const r of own) {
         const range = `${r.start_address}-${r.end_address}`;
-        const ru = ipam.rangeUtilization(r, m.row);
+        const ru = await ipam.rangeUtilization(r, m.row);
         rangeInfo.set(
           { subnet, range, label: r.label, purpose: r.purpose, auto_allocate: String(r.auto_allocate === 1) },
           1,
@@ -199,7 +201,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       }
       if (slicer.due()) await slicer.pause();
     }
-    const counts = ipam.totalsByStateAndSource();
+    const counts = await ipam.totalsByStateAndSource();
     const total = new Map(counts.map((c) => [`${c.state}/${c.source}`, c.n]));
     for (const state of ADDRESS_STATES) {
       for (const source of ADDRESS_SOURCES) addresses.set({ state, source }, total.get(`${state}/${source}`) ?? 0);
@@ -207,12 +209,12 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   }
 
   /** Utilization of a subnet: known addresses in its usable bounds plus the rest of its ranges marked used. */
-  function subnetUsage(m: SubnetMeta, addressCount: number, utilized: readonly RangeRow[]): Utilization {
+  async function subnetUsage(m: SubnetMeta, addressCount: number, utilized: readonly RangeRow[]): Promise<Utilization> {
     const parts: UtilizedRange[] = [];
     for (const r of utilized) {
       const part = clip(interval(r), m.usable);
       if (!part) continue;
-      const inside = ipam.countBetween(
+      const inside = await ipam.countBetween(
         ipKey({ family: m.family, value: part.first }),
         ipKey({ family: m.family, value: part.last }),
       );

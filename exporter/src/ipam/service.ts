@@ -5,14 +5,15 @@ import { nextTurn } from '../turns.js';
 import { type Actor, AuditLog } from '../audit/log.js';
 import { type Clock, isoNow, systemClock } from '../clock.js';
 import { LanscapeError, conflict, notFound, unprocessable } from '../errors.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import {
   type BlockLookup,
   type Interval,
   clip,
   intervalSize,
+  type StoreBlockLookup,
   sortedIntervalLookup,
-  takeFree,
+  takeFreeAround,
 } from './core/allocation.js';
 import { ADDRESS_STATES, type AddressSource, type AddressState, normalizeMac } from './core/fields.js';
 import { type TreeNode, buildTree } from './core/hierarchy.js';
@@ -88,7 +89,7 @@ export type AllocationScope = { subnetId: number } | { rangeId: number };
 
 export class IpamService {
   /** IPAM's tables: private, other domains read through the read API below. */
-  private readonly store: IpamStore;
+  private readonly tables: IpamStore;
   readonly audit: AuditLog;
   /** Layouts of subnet views, dropped by the store's writes to their span (see layout-cache.ts). */
   readonly layouts: SubnetLayoutCache;
@@ -99,15 +100,19 @@ export class IpamService {
   private readonly snapshots: ReadSnapshots<IpamStore>;
 
   constructor(
-    readonly db: Db,
+    /** The store IPAM's tables live in (SQLite or PostgreSQL); `write` runs its transactions. */
+    readonly store: Store,
     readonly clock: Clock = systemClock,
   ) {
-    this.store = new IpamStore(db);
-    this.audit = new AuditLog(db, clock);
-    this.layouts = new SubnetLayoutCache(this.store);
-    this.snapshots = new ReadSnapshots(db.memory ? undefined : db.name, (reader) => new IpamStore(reader));
-    // The subnet list lives in memory (patched per write): read it once, before anything is served.
-    if (!db.inTransaction) this.store.allSubnets();
+    this.tables = new IpamStore(store);
+    this.audit = new AuditLog(store, clock);
+    this.layouts = new SubnetLayoutCache(this.tables);
+    this.snapshots = new ReadSnapshots(store, (s) => (s === store ? this.tables : new IpamStore(s)));
+  }
+
+  /** Reads the subnet list into memory (patched per write), so the first request does not pay it. */
+  async warm(): Promise<void> {
+    if (!this.store.inTransaction) await this.tables.allSubnets();
   }
 
   /** Closes the read-only connections (before the store itself is closed). */
@@ -136,20 +141,17 @@ export class IpamService {
     return views;
   }
 
-  /** One transaction wrapper for every write: building one per call costs more than a small write. */
-  private tx: ReturnType<typeof this.makeTx> | undefined;
-  private makeTx() {
-    return this.db.transaction((fn: () => unknown) => fn());
-  }
-
-  /** Runs `fn` in a BEGIN IMMEDIATE transaction (nested calls become savepoints). */
-  write<T>(fn: () => T): T {
-    this.tx ??= this.makeTx();
-    return this.tx.immediate(fn) as T;
+  /**
+   * Runs `fn` in one write transaction of the store (`Store.write`; nested calls become
+   * savepoints): every IPAM call inside it, and every statement through the store, is part of it.
+   * `fn` must await only the store. On PostgreSQL it may run more than once (retried races).
+   */
+  write<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.store.write(fn);
   }
 
   // ---------------------------------------------------------------- subnets
-  listSubnets(
+  async listSubnets(
     filter: {
       q?: string | undefined;
       tag?: string | undefined;
@@ -158,8 +160,8 @@ export class IpamService {
     },
     limit: number,
     offset: number,
-  ): Paged<SubnetView> {
-    const rows = this.store.allSubnets();
+  ): Promise<Paged<SubnetView>> {
+    const rows = await this.tables.allSubnets();
     const tree = this.tree(rows);
     const q = filter.q?.toLowerCase();
     const matching = rows.filter(
@@ -170,21 +172,23 @@ export class IpamService {
         (!filter.family || String(r.family) === filter.family),
     );
     const page = matching.slice(offset, offset + limit);
-    const usage = this.utilizations(page.length > 1 ? rows : page);
+    const usage = await this.utilizations(page.length > 1 ? rows : page);
     return {
       count: matching.length,
-      results: this.enrichSubnets(page.map((row) => ({ row, view: this.subnetView(row, tree, usage.get(row.id)) }))),
+      results: this.enrichSubnets(
+        page.map((row) => ({ row, view: this.subnetViewOf(row, tree.get(row.id), usage.get(row.id)!) })),
+      ),
     };
   }
 
-  getSubnet(id: number): SubnetView {
-    const row = this.subnetRow(id);
-    return this.enrichSubnets([{ row, view: this.subnetView(row) }])[0]!;
+  async getSubnet(id: number): Promise<SubnetView> {
+    const row = await this.subnetRow(id);
+    return this.enrichSubnets([{ row, view: await this.subnetView(row) }])[0]!;
   }
 
-  createSubnet(input: SubnetCreate, actor: Actor): SubnetView {
-    return this.write(() => {
-      const created = this.createSubnetRecord(input, actor);
+  async createSubnet(input: SubnetCreate, actor: Actor): Promise<SubnetView> {
+    return this.write(async () => {
+      const created = await this.createSubnetRecord(input, actor);
       return this.enrichSubnets([created])[0]!;
     });
   }
@@ -193,23 +197,23 @@ export class IpamService {
    * Every check createSubnet makes, without writing (a CSV import's validation pass): throws the
    * error the create would answer. Each check is an index lookup, whatever the number of subnets.
    */
-  checkNewSubnet(input: SubnetCreate): {
+  async checkNewSubnet(input: SubnetCreate): Promise<{
     prefix: Prefix;
     cidr: string;
     gateway: string | null;
     firstKey: Buffer;
     lastKey: Buffer;
-  } {
+  }> {
     const prefix = parseSubnetPrefix(input.cidr);
     const cidr = formatPrefix(prefix);
-    const existing = this.store.subnetByCidr(cidr);
+    const existing = await this.tables.subnetByCidr(cidr);
     if (existing) throw conflict(`subnet ${cidr} already exists (id ${existing.id})`, { id: existing.id });
     const gateway = this.checkGateway(prefix, input.gateway);
     const firstKey = ipKey({ family: prefix.family, value: prefix.network });
     const lastKey = ipKey({ family: prefix.family, value: lastOf(prefix) });
     // A range belongs to one subnet; a new child may not take part of an enclosing subnet's range.
-    for (const r of this.store.rangesOverlapping(firstKey, lastKey)) {
-      const owner = this.subnetRow(r.subnet_id);
+    for (const r of await this.tables.rangesOverlapping(firstKey, lastKey)) {
+      const owner = await this.subnetRow(r.subnet_id);
       if (owner.prefix_length < prefix.length) {
         throw conflict(
           `${cidr} would cut into range "${r.label}" (${r.start_address}–${r.end_address}) of ${owner.cidr}; ` +
@@ -225,8 +229,15 @@ export class IpamService {
    * Creates a subnet with its audit entry inside the caller's transaction (createSubnet and the
    * CSV import) and returns its row and its view as audited (not enriched).
    */
-  createSubnetRecord(input: SubnetCreate, actor: Actor): { row: SubnetRow; view: SubnetView } {
-    const { prefix, cidr, gateway, firstKey, lastKey } = this.checkNewSubnet(input);
+  async createSubnetRecord(input: SubnetCreate, actor: Actor): Promise<{ row: SubnetRow; view: SubnetView }> {
+    const { prefix, cidr, gateway, firstKey, lastKey } = await this.checkNewSubnet(input);
+    // PostgreSQL: the enclosing subnet locked, so no allocation there hands out part of the new
+    // child meanwhile (allocation skips child subnets and locks the subnet it allocates in).
+    if (this.tables.dialect === 'postgres') {
+      const parent = (await this.tables.subnetsCovering(firstKey, lastKey))[0];
+      if (parent) await this.tables.lockSubnet(parent.id);
+    }
+
     const now = isoNow(this.clock);
     const row = {
       cidr,
@@ -244,21 +255,22 @@ export class IpamService {
       created_at: now,
       updated_at: now,
     };
-    const id = this.store.insertSubnet(row);
+    const id = await this.tables.insertSubnet(row);
     const created = { id, ...row };
-    const view = this.subnetView(created);
+    const view = await this.subnetView(created);
     // The audit log records the IPAM object itself, without what other domains add to views
     // (record() serialises it at once, so enriching the view afterwards does not reach the log).
-    this.audit.record(actor, 'create', 'subnet', id, cidr, undefined, view);
+    await this.audit.record(actor, 'create', 'subnet', id, cidr, undefined, view);
     return { row: created, view };
   }
 
-  updateSubnet(id: number, patch: SubnetUpdate, actor: Actor): SubnetView {
-    return this.write(() => {
-      const row = this.subnetRow(id);
-      const before = this.subnetView(row);
+  async updateSubnet(id: number, patch: SubnetUpdate, actor: Actor): Promise<SubnetView> {
+    return this.write(async () => {
+      await this.tables.lockSubnet(id); // PostgreSQL: allocations and range edits there wait
+      const row = await this.subnetRow(id);
+      const before = await this.subnetView(row);
       const gateway = patch.gateway === undefined ? undefined : this.checkGateway(prefixOf(row), patch.gateway);
-      this.store.updateSubnet(
+      await this.tables.updateSubnet(
         id,
         {
           name: patch.name,
@@ -271,8 +283,8 @@ export class IpamService {
         },
         isoNow(this.clock),
       );
-      const after = this.subnetView(this.subnetRow(id));
-      if (changed(before, after)) this.audit.record(actor, 'update', 'subnet', id, row.cidr, before, after);
+      const after = await this.subnetView(await this.subnetRow(id));
+      if (changed(before, after)) await this.audit.record(actor, 'update', 'subnet', id, row.cidr, before, after);
       return this.getSubnet(id);
     });
   }
@@ -281,22 +293,25 @@ export class IpamService {
    * Deletes a subnet and its ranges. Addresses that would be left in no subnet make this a 409
    * unless `force` is set, in which case they are deleted too (each with its audit entry).
    */
-  deleteSubnet(id: number, force: boolean, actor: Actor): void {
-    this.write(() => {
-      const row = this.subnetRow(id);
-      const before = this.subnetView(row);
+  async deleteSubnet(id: number, force: boolean, actor: Actor): Promise<void> {
+    await this.write(async () => {
+      await this.tables.lockSubnet(id); // PostgreSQL: allocations and range edits there wait
+      const row = await this.subnetRow(id);
+      const before = await this.subnetView(row);
       // With a parent subnet every address stays covered; otherwise those not in a child are orphaned.
       // (Index lookups around this subnet only: no index of every subnet inside the transaction.)
-      const hasParent = this.store.subnetsCovering(row.first_key, row.last_key).some((s) => s.id !== id);
+      const hasParent = (await this.tables.subnetsCovering(row.first_key, row.last_key)).some((s) => s.id !== id);
       const inChild = sortedIntervalLookup(
-        this.store.subnetsInside(row.first_key, row.last_key, id).map((c) => {
+        (await this.tables.subnetsInside(row.first_key, row.last_key, id)).map((c) => {
           const p = prefixOf(c);
           return { first: p.network, last: lastOf(p) };
         }),
       );
       const orphans = hasParent
         ? []
-        : this.store.addressesBetween(row.first_key, row.last_key).filter((a) => !inChild(ipFromKey(a.ip_key).value));
+        : (await this.tables.addressesBetween(row.first_key, row.last_key)).filter(
+            (a) => !inChild(ipFromKey(a.ip_key).value),
+          );
       if (orphans.length > 0 && !force) {
         throw conflict(
           `subnet ${row.cidr} holds ${orphans.length} address(es) that no other subnet contains; ` +
@@ -305,23 +320,23 @@ export class IpamService {
         );
       }
       for (const a of orphans) {
-        this.store.deleteAddress(a);
-        this.audit.record(actor, 'delete', 'address', a.id, a.address, this.addressView(a, undefined, id), undefined);
+        await this.tables.deleteAddress(a);
+        await this.audit.record(actor, 'delete', 'address', a.id, a.address, this.addressViewOf(a, id), undefined);
       }
       // Ranges go with their subnet (ON DELETE CASCADE); the audit log says so.
-      for (const r of this.store.listRanges(id, Number.MAX_SAFE_INTEGER, 0).rows) {
-        this.audit.record(
+      for (const r of (await this.tables.listRanges(id, Number.MAX_SAFE_INTEGER, 0)).rows) {
+        await this.audit.record(
           actor,
           'delete',
           'range',
           r.id,
           `${r.start_address}-${r.end_address}`,
-          this.rangeView(r),
+          await this.rangeView(r),
           undefined,
         );
       }
-      this.store.deleteSubnet(id);
-      this.audit.record(actor, 'delete', 'subnet', id, row.cidr, before, undefined);
+      await this.tables.deleteSubnet(id);
+      await this.audit.record(actor, 'delete', 'subnet', id, row.cidr, before, undefined);
     });
   }
 
@@ -337,7 +352,7 @@ export class IpamService {
     // One read snapshot for the whole page: the layout, the page's addresses and the counts
     // agree with each other however many writes land meanwhile.
     return this.snapshots.read(async (snap) => {
-      const row = snap.subnet(id) ?? this.subnetRow(id); // 404 unless created since the snapshot began
+      const row = (await snap.subnet(id)) ?? (await this.subnetRow(id)); // 404 unless created since the snapshot began
       const layout = await this.layouts.atSnapshot(row, snap);
       const family = layout.family;
       const page = layoutPage(layout, limit, offset);
@@ -346,11 +361,11 @@ export class IpamService {
       for (let i = 0; i < pageValues.length; i += ROWS_CHUNK) {
         if (i > 0) await nextTurn();
         const part = pageValues.slice(i, i + ROWS_CHUNK);
-        const details = snap.addressesBetween(keyOf(family, part[0]!), keyOf(family, part[part.length - 1]!));
-        const index = this.subnetIndex();
+        const details = await snap.addressesBetween(keyOf(family, part[0]!), keyOf(family, part[part.length - 1]!));
+        const index = await this.subnetIndex();
         views.push(
           ...this.enrich(
-            details.map((d) => this.addressView(d, index)),
+            details.map((d) => this.addressViewIn(d, index)),
             details.map((d) => d.ip_key),
           ),
         );
@@ -378,32 +393,35 @@ export class IpamService {
       const chunk = attempt > 3 ? pageValues.length : ROWS_CHUNK;
       for (let i = 0; i < pageValues.length; i += chunk) {
         if (i > 0) await nextTurn();
-        if (!this.layouts.isCurrent(layout)) break;
+        if (!(await this.layouts.isCurrent(layout))) break;
         const part = pageValues.slice(i, i + chunk);
-        const details = this.store.addressesBetween(keyOf(family, part[0]!), keyOf(family, part[part.length - 1]!));
+        const details = await this.tables.addressesBetween(
+          keyOf(family, part[0]!),
+          keyOf(family, part[part.length - 1]!),
+        );
         if (details.length !== part.length) break; // cannot happen with a current layout; start over if it does
-        const index = this.subnetIndex();
+        const index = await this.subnetIndex();
         views.push(
           ...this.enrich(
-            details.map((d) => this.addressView(d, index)),
+            details.map((d) => this.addressViewIn(d, index)),
             details.map((d) => d.ip_key),
           ),
         );
       }
       if (views.length !== pageValues.length) continue;
       // The subnet's own view: its utilization counts every address of the subnet, a chunk at a time.
-      const counts = await this.countByStatePaced(this.subnetRow(id));
-      return this.rowsAnswer(layout, page, views, this.subnetRow(id), counts);
+      const counts = await this.countByStatePaced(await this.subnetRow(id));
+      return this.rowsAnswer(layout, page, views, await this.subnetRow(id), counts);
     }
   }
 
-  private rowsAnswer(
+  private async rowsAnswer(
     layout: SubnetLayout,
     page: LayoutRow<null>[],
     views: AddressView[],
     row: SubnetRow,
     counts: { state: string; n: number }[],
-  ): Paged<SubnetRowView> & { subnet: SubnetView } {
+  ): Promise<Paged<SubnetRowView> & { subnet: SubnetView }> {
     const family = layout.family;
     let next = 0;
     const results = page.map((r): SubnetRowView =>
@@ -417,11 +435,11 @@ export class IpamService {
             range_id: r.rangeId,
           },
     );
-    const usage = this.utilizations([row], counts).get(row.id)!;
+    const usage = (await this.utilizations([row], counts)).get(row.id)!;
     return {
       count: layout.count,
       results,
-      subnet: this.enrichSubnets([{ row, view: this.subnetView(row, undefined, usage) }])[0]!,
+      subnet: this.enrichSubnets([{ row, view: await this.subnetView(row, undefined, usage) }])[0]!,
     };
   }
 
@@ -431,14 +449,14 @@ export class IpamService {
    */
   private async countByStatePaced(
     row: SubnetRow,
-    store: IpamStore = this.store,
+    store: IpamStore = this.tables,
   ): Promise<{ state: string; n: number }[]> {
     const family = row.family;
     const total = new Map<string, number>();
     let lo: Buffer = row.first_key;
     for (;;) {
-      const end = store.addressKeyAt({ key: lo, inclusive: true }, row.last_key, SCAN_CHUNK * 4);
-      for (const c of store.countBetweenByState(lo, end ?? row.last_key))
+      const end = await store.addressKeyAt({ key: lo, inclusive: true }, row.last_key, SCAN_CHUNK * 4);
+      for (const c of await store.countBetweenByState(lo, end ?? row.last_key))
         total.set(c.state, (total.get(c.state) ?? 0) + c.n);
       const next = end && ipFromKey(end).value + 1n;
       if (next === undefined || Buffer.compare(end!, row.last_key) >= 0) break;
@@ -451,16 +469,16 @@ export class IpamService {
 
   // ---------------------------------------------------------------- allocation
   /** The next `limit` free addresses in a subnet or range, without reserving them. */
-  availableIps(scope: AllocationScope, limit: number): string[] {
-    const { family, bounds, blockers } = this.allocationPlan(scope);
-    return takeFree(bounds, blockers, limit).map((value) => formatIp({ family, value }));
+  async availableIps(scope: AllocationScope, limit: number): Promise<string[]> {
+    const { family, bounds, fixed, runs } = await this.allocationPlan(scope);
+    return (await takeFreeAround(bounds, fixed, runs, limit)).map((value) => formatIp({ family, value }));
   }
 
   /** Reserves the next `count` free addresses atomically, in one transaction; 409 when fewer are free. */
-  allocate(scope: AllocationScope, request: AllocateRequest, actor: Actor): AddressView[] {
-    return this.write(() => {
-      const plan = this.allocationPlan(scope);
-      const free = takeEnough(plan, request.count);
+  async allocate(scope: AllocationScope, request: AllocateRequest, actor: Actor): Promise<AddressView[]> {
+    return this.write(async () => {
+      const plan = await this.allocationPlan(scope, true);
+      const free = await takeEnough(plan, request.count);
       return this.insertNewAddresses(plan.family, plan.subnet.id, free, request, actor);
     });
   }
@@ -512,32 +530,37 @@ export class IpamService {
     const token = ++this.reservationSeq;
     const views: AddressView[] = [];
     let plan: { family: Family; subnetId: number; generation: number; free: bigint[] } | undefined;
+    /** Whether the slice that made `plan` committed (PostgreSQL may run a slice again: then it plans again). */
+    let planned = false;
     try {
       do {
         // Pushed only once committed: a slice that rolls back leaves nothing behind.
         views.push(
-          ...(await run(() => {
+          ...(await run(async () => {
             const deadline = performance.now() + sliceMs;
-            if (!plan) {
-              const p = this.allocationPlan(scope);
-              const free = takeEnough(p, request.count);
-              plan = { family: p.family, subnetId: p.subnet.id, generation: this.store.subnetGeneration, free };
+            if (!plan || !planned) {
+              this.reservations.delete(token);
+              const p = await this.allocationPlan(scope, true);
+              const free = await takeEnough(p, request.count);
+              plan = { family: p.family, subnetId: p.subnet.id, generation: this.tables.subnetGeneration, free };
               this.reservations.set(token, { family: p.family, lookup: sortedIntervalLookup(free.map(point)) });
             } else {
-              this.subnetRow(plan.subnetId); // 404 once the subnet is gone
+              await this.tables.lockSubnet(plan.subnetId);
+              await this.subnetRow(plan.subnetId); // 404 once the subnet is gone
             }
             // The addresses' subnet is the allocation's own unless subnets changed since the plan.
-            const subnetId = this.store.subnetGeneration === plan.generation ? plan.subnetId : undefined;
+            const subnetId = this.tables.subnetGeneration === plan.generation ? plan.subnetId : undefined;
             const out: AddressView[] = [];
             let next = views.length;
             do {
               const part = plan.free.slice(next, next + ALLOCATION_STEP);
-              out.push(...this.insertNewAddresses(plan.family, subnetId, part, request, actor));
+              out.push(...(await this.insertNewAddresses(plan.family, subnetId, part, request, actor)));
               next += part.length;
             } while (next < plan.free.length && performance.now() < deadline);
             return out;
           })),
         );
+        planned = true;
       } while (views.length < plan!.free.length);
       return views;
     } catch (e) {
@@ -566,14 +589,22 @@ export class IpamService {
   ): Promise<void> {
     let next = 0;
     while (next < ids.length) {
-      next = await run(() => {
+      next = await run(async () => {
         const deadline = performance.now() + sliceMs;
         let i = next;
         do {
-          const row = this.store.address(ids[i]!);
+          const row = await this.tables.address(ids[i]!);
           if (row) {
-            this.store.deleteAddress(row);
-            this.audit.record(actor, 'delete', 'address', row.id, row.address, this.addressView(row), undefined);
+            await this.tables.deleteAddress(row);
+            await this.audit.record(
+              actor,
+              'delete',
+              'address',
+              row.id,
+              row.address,
+              await this.addressView(row),
+              undefined,
+            );
           }
           i += 1;
         } while (i < ids.length && performance.now() < deadline);
@@ -587,27 +618,35 @@ export class IpamService {
    * minus used addresses and three kinds of blocked interval: the gateways of the subnet and of
    * every subnet covering it, ranges closed to auto-allocation that reach into it (a parent's
    * DHCP pool included; a range chosen explicitly is the exception), and child subnets, whose
-   * space is theirs to hand out.
+   * space is theirs to hand out. `lock` (inside a write): the subnet row is locked first
+   * (PostgreSQL), so what is read here stays true until the allocation commits.
    */
-  private allocationPlan(scope: AllocationScope): AllocationPlan {
-    const range = 'rangeId' in scope ? this.rangeRow(scope.rangeId) : undefined;
-    const subnet = this.subnetRow(range ? range.subnet_id : (scope as { subnetId: number }).subnetId);
+  private async allocationPlan(scope: AllocationScope, lock = false): Promise<AllocationPlan> {
+    let range = 'rangeId' in scope ? await this.rangeRow(scope.rangeId) : undefined;
+    let subnet = await this.subnetRow(range ? range.subnet_id : (scope as { subnetId: number }).subnetId);
+    if (lock && this.tables.dialect === 'postgres') {
+      // Locked, then read again: a range or subnet deleted meanwhile answers 404.
+      await this.tables.lockSubnet(subnet.id);
+      if (range) range = await this.rangeRow(range.id);
+      subnet = await this.subnetRow(subnet.id);
+    }
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);
     const fixed: Interval[] = [];
-    for (const s of this.store.subnetsCovering(subnet.first_key, subnet.last_key)) {
+    for (const s of await this.tables.subnetsCovering(subnet.first_key, subnet.last_key)) {
       if (s.gateway) fixed.push(point(parseIp(s.gateway).value));
     }
-    for (const r of this.store.rangesOverlapping(subnet.first_key, subnet.last_key)) {
+    for (const r of await this.tables.rangesOverlapping(subnet.first_key, subnet.last_key)) {
       if (!r.auto_allocate && r.id !== range?.id) fixed.push(rangeInterval(r));
     }
-    for (const child of this.store.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)) {
+    for (const child of await this.tables.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)) {
       const p = prefixOf(child);
       fixed.push({ first: p.network, last: lastOf(p) });
     }
-    const runs: BlockLookup = (at) => this.store.runContaining({ family: prefix.family, value: at });
-    runs.nextStart = (at) => this.store.nextRunStart({ family: prefix.family, value: at });
-    const blockers = [runs, sortedIntervalLookup(fixed)];
+    // The runs of used addresses: the one blocker read from the store (core/allocation.ts).
+    const runs: StoreBlockLookup = (at) => this.tables.runContaining({ family: prefix.family, value: at });
+    runs.nextStart = (at) => this.tables.nextRunStart({ family: prefix.family, value: at });
+    const blockers = [sortedIntervalLookup(fixed)];
     // Addresses other allocations have chosen but not stored yet.
     if (this.reservations.size > 0) {
       const reserved: BlockLookup = (at) => this.reservedBlock(prefix.family, at);
@@ -618,30 +657,31 @@ export class IpamService {
       family: prefix.family,
       subnet,
       bounds: (range ? clip(rangeInterval(range), usable) : usable) ?? { first: 1n, last: 0n },
-      blockers,
+      fixed: blockers,
+      runs,
       what: range ? `range ${range.label} (${range.start_address}–${range.end_address})` : `subnet ${subnet.cidr}`,
     };
   }
 
   // ---------------------------------------------------------------- addresses
   /** @param filter.after keyset paging: only addresses after this one (in address order) */
-  listAddresses(
+  async listAddresses(
     filter: Omit<AddressFilter, 'between' | 'after'> & { subnet_id?: number | undefined; after?: string | undefined },
     limit: number,
     offset: number,
-  ): Paged<AddressView> {
+  ): Promise<Paged<AddressView>> {
     let between: [Buffer, Buffer] | undefined;
     if (filter.subnet_id !== undefined) {
-      const s = this.subnetRow(filter.subnet_id);
+      const s = await this.subnetRow(filter.subnet_id);
       between = [s.first_key, s.last_key];
     }
     const after = filter.after === undefined ? undefined : ipKey(parseIp(filter.after));
-    const { count, rows } = this.store.listAddresses({ ...filter, between, after }, limit, offset);
-    const index = this.subnetIndex();
+    const { count, rows } = await this.tables.listAddresses({ ...filter, between, after }, limit, offset);
+    const index = await this.subnetIndex();
     return {
       count,
       results: this.enrich(
-        rows.map((r) => this.addressView(r, index)),
+        rows.map((r) => this.addressViewIn(r, index)),
         rows.map((r) => r.ip_key),
       ),
     };
@@ -661,7 +701,7 @@ export class IpamService {
   ): Promise<Paged<AddressView>> {
     if (!filter.q && !filter.tag && !filter.source && offset <= SCAN_CHUNK)
       return this.listAddresses(filter, limit, offset);
-    const subnet = filter.subnet_id === undefined ? undefined : this.subnetRow(filter.subnet_id);
+    const subnet = filter.subnet_id === undefined ? undefined : await this.subnetRow(filter.subnet_id);
     const last = subnet?.last_key ?? KEY_MAX;
     const after = filter.after === undefined ? undefined : ipKey(parseIp(filter.after));
     const criteria = { state: filter.state, source: filter.source, tag: filter.tag, q: filter.q };
@@ -670,19 +710,19 @@ export class IpamService {
     let skip = offset;
     const rows: AddressRow[] = [];
     for (;;) {
-      const end = this.store.addressKeyAt(lo, last, SCAN_CHUNK);
+      const end = await this.tables.addressKeyAt(lo, last, SCAN_CHUNK);
       const hi = end ?? last;
       const want = { limit: limit - rows.length, offset: skip };
       if (!after || Buffer.compare(after, lo.key) < 0) {
-        const part = this.store.addressesIn(criteria, lo, hi, rows.length < limit ? want : undefined);
+        const part = await this.tables.addressesIn(criteria, lo, hi, rows.length < limit ? want : undefined);
         count += part.count;
         rows.push(...part.rows);
         skip = Math.max(0, skip - part.count);
       } else {
         // The chunk holding the cursor: everything counts, only rows above it are listed.
-        count += this.store.addressesIn(criteria, lo, hi).count;
+        count += (await this.tables.addressesIn(criteria, lo, hi)).count;
         if (Buffer.compare(after, hi) < 0) {
-          const part = this.store.addressesIn(
+          const part = await this.tables.addressesIn(
             criteria,
             { key: after, inclusive: false },
             hi,
@@ -696,24 +736,24 @@ export class IpamService {
       lo = { key: end, inclusive: false };
       await nextTurn();
     }
-    const index = this.subnetIndex();
+    const index = await this.subnetIndex();
     return {
       count,
       results: this.enrich(
-        rows.map((r) => this.addressView(r, index)),
+        rows.map((r) => this.addressViewIn(r, index)),
         rows.map((r) => r.ip_key),
       ),
     };
   }
 
-  getAddress(id: number): AddressView {
-    const row = this.addressRow(id);
-    return this.enrich(this.addressView(row), [row.ip_key]);
+  async getAddress(id: number): Promise<AddressView> {
+    const row = await this.addressRow(id);
+    return this.enrich(await this.addressView(row), [row.ip_key]);
   }
 
-  createAddress(input: AddressCreate, actor: Actor): AddressView {
+  async createAddress(input: AddressCreate, actor: Actor): Promise<AddressView> {
     const ip = parseIp(input.address);
-    return this.write(() => this.insertAddress(ip, input, actor));
+    return this.write(async () => await this.insertAddress(ip, input, actor));
   }
 
   /**
@@ -722,20 +762,26 @@ export class IpamService {
    * stored at once, the runs index once per stretch of consecutive addresses. The views are as
    * audited, not enriched.
    */
-  createAddressRecords(inputs: readonly AddressCreate[], actor: Actor): AddressView[] {
-    const entries = inputs.map((fields, index) => {
+  async createAddressRecords(inputs: readonly AddressCreate[], actor: Actor): Promise<AddressView[]> {
+    const entries: { ip: IP; fields: AddressCreate; subnetId: number }[] = [];
+    for (const [index, fields] of inputs.entries()) {
       try {
         const ip = parseIp(fields.address);
-        return { ip, fields, subnetId: this.checkNewAddress(ip).id };
+        entries.push({ ip, fields, subnetId: (await this.checkNewAddress(ip)).id });
       } catch (e) {
         throw e instanceof LanscapeError ? new BatchInputError(index, e) : e;
       }
-    });
+    }
+    // PostgreSQL: the subnets written into, locked in id order (the runs of used addresses there).
+    if (this.tables.dialect === 'postgres') {
+      for (const id of [...new Set(entries.map((e) => e.subnetId))].sort((a, b) => a - b))
+        await this.tables.lockSubnet(id);
+    }
     try {
-      return this.storeNewAddresses(entries, actor);
+      return await this.storeNewAddresses(entries, actor);
     } catch (e) {
       // Two equal inputs pass their checks alike; the UNIQUE key stops the second.
-      if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw e;
+      if (!isUniqueViolation(e)) throw e;
       const seen = new Set<string>();
       const index = inputs.findIndex((i) => seen.size === seen.add(formatIp(parseIp(i.address))).size);
       throw new BatchInputError(
@@ -745,11 +791,11 @@ export class IpamService {
     }
   }
 
-  updateAddress(id: number, patch: AddressFields, actor: Actor): AddressView {
-    return this.write(() => {
-      const row = this.addressRow(id);
-      const before = this.addressView(row);
-      this.store.updateAddress(
+  async updateAddress(id: number, patch: AddressFields, actor: Actor): Promise<AddressView> {
+    return this.write(async () => {
+      const row = await this.addressRow(id);
+      const before = await this.addressView(row);
+      await this.tables.updateAddress(
         id,
         {
           state: patch.state,
@@ -762,18 +808,24 @@ export class IpamService {
         },
         isoNow(this.clock),
       );
-      const after = this.addressView(this.addressRow(id));
-      if (changed(before, after)) this.audit.record(actor, 'update', 'address', id, row.address, before, after);
+      const after = await this.addressView(await this.addressRow(id));
+      if (changed(before, after)) await this.audit.record(actor, 'update', 'address', id, row.address, before, after);
       return this.getAddress(id);
     });
   }
 
-  deleteAddress(id: number, actor: Actor): void {
-    this.write(() => {
-      const row = this.addressRow(id);
-      const before = this.addressView(row);
-      this.store.deleteAddress(row);
-      this.audit.record(actor, 'delete', 'address', id, row.address, before, undefined);
+  async deleteAddress(id: number, actor: Actor): Promise<void> {
+    await this.write(async () => {
+      let row = await this.addressRow(id);
+      if (this.tables.dialect === 'postgres') {
+        // The runs of used addresses around it change: its subnet locked, the row read again.
+        const subnet = await this.tables.mostSpecificRef(ipFromKey(row.ip_key));
+        if (subnet) await this.tables.lockSubnet(subnet.id);
+        row = await this.addressRow(id);
+      }
+      const before = await this.addressView(row);
+      await this.tables.deleteAddress(row);
+      await this.audit.record(actor, 'delete', 'address', id, row.address, before, undefined);
     });
   }
 
@@ -781,9 +833,9 @@ export class IpamService {
    * Every check creating the address makes, without writing (a CSV import's validation pass):
    * throws the error the create would answer, else returns the address's subnet.
    */
-  checkNewAddress(ip: IP): SubnetRef {
+  async checkNewAddress(ip: IP): Promise<SubnetRef> {
     const text = formatIp(ip);
-    const subnet = this.store.mostSpecificRef(ip);
+    const subnet = await this.tables.mostSpecificRef(ip);
     if (!subnet) throw unprocessable(`no subnet contains ${text}; create the subnet first`);
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);
@@ -792,7 +844,7 @@ export class IpamService {
         `${text} is the ${ip.value === prefix.network ? 'network' : 'broadcast'} address of ${subnet.cidr}`,
       );
     }
-    const existing = this.store.addressAt(ip);
+    const existing = await this.tables.addressAt(ip);
     if (existing) {
       throw conflict(`${text} is already ${existing.state} (address id ${existing.id})`, {
         id: existing.id,
@@ -805,19 +857,20 @@ export class IpamService {
     return subnet;
   }
 
-  private insertAddress(ip: IP, fields: AddressFields, actor: Actor): AddressView {
-    const subnet = this.checkNewAddress(ip);
-    return this.storeNewAddresses([{ ip, fields, subnetId: subnet.id }], actor)[0]!;
+  private async insertAddress(ip: IP, fields: AddressFields, actor: Actor): Promise<AddressView> {
+    const subnet = await this.checkNewAddress(ip);
+    await this.tables.lockSubnet(subnet.id);
+    return (await this.storeNewAddresses([{ ip, fields, subnetId: subnet.id }], actor))[0]!;
   }
 
   /** Free addresses of one family with the same fields (an allocation): see storeNewAddresses. */
-  private insertNewAddresses(
+  private async insertNewAddresses(
     family: Family,
     subnetId: number | undefined,
     values: readonly bigint[],
     fields: AddressFields,
     actor: Actor,
-  ): AddressView[] {
+  ): Promise<AddressView[]> {
     return this.storeNewAddresses(
       values.map((value) => ({ ip: { family, value }, fields, subnetId })),
       actor,
@@ -829,10 +882,10 @@ export class IpamService {
    * each; `subnetId` is an address's most specific subnet when the caller knows it. The views
    * are built from the rows written, not read back.
    */
-  private storeNewAddresses(
+  private async storeNewAddresses(
     entries: readonly { ip: IP; fields: AddressFields; subnetId: number | undefined }[],
     actor: Actor,
-  ): AddressView[] {
+  ): Promise<AddressView[]> {
     const now = isoNow(this.clock);
     let fieldsOf: AddressFields | undefined;
     let common: Omit<NewAddressRow, 'ip_key' | 'address' | 'family'> | undefined;
@@ -853,29 +906,35 @@ export class IpamService {
       }
       return { ip_key: ipKey(ip), address: formatIp(ip), family: ip.family, ...common };
     });
-    const ids = this.store.insertAddresses(rows);
-    return rows.map((row, i) => {
-      const id = ids[i]!;
-      const view = this.addressView({ ...row, id, ip_low: 0 }, undefined, entries[i]!.subnetId);
-      this.audit.record(actor, 'create', 'address', id, row.address, undefined, view);
-      return view;
-    });
+    const ids = await this.tables.insertAddresses(rows);
+    const views: AddressView[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = { ...rows[i]!, id: ids[i]!, ip_low: 0 };
+      const subnetId = entries[i]!.subnetId;
+      const view = subnetId === undefined ? await this.addressView(row) : this.addressViewOf(row, subnetId);
+      await this.audit.record(actor, 'create', 'address', row.id, row.address, undefined, view);
+      views.push(view);
+    }
+    return views;
   }
 
   // ---------------------------------------------------------------- ranges
-  listRanges(subnetId: number | undefined, limit: number, offset: number): Paged<RangeView> {
-    if (subnetId !== undefined) this.subnetRow(subnetId);
-    const { count, rows } = this.store.listRanges(subnetId, limit, offset);
-    return { count, results: rows.map((r) => this.rangeView(r)) };
+  async listRanges(subnetId: number | undefined, limit: number, offset: number): Promise<Paged<RangeView>> {
+    if (subnetId !== undefined) await this.subnetRow(subnetId);
+    const { count, rows } = await this.tables.listRanges(subnetId, limit, offset);
+    const results: RangeView[] = [];
+    for (const r of rows) results.push(await this.rangeView(r));
+    return { count, results };
   }
 
-  getRange(id: number): RangeView {
-    return this.rangeView(this.rangeRow(id));
+  async getRange(id: number): Promise<RangeView> {
+    return this.rangeView(await this.rangeRow(id));
   }
 
-  createRange(input: RangeCreate, actor: Actor): RangeView {
-    return this.write(() => {
-      const subnet = this.subnetRow(input.subnet_id);
+  async createRange(input: RangeCreate, actor: Actor): Promise<RangeView> {
+    return this.write(async () => {
+      const subnet = await this.subnetRow(input.subnet_id);
+      await this.tables.lockSubnet(subnet.id); // then the overlap checks below hold until commit
       const prefix = prefixOf(subnet);
       const start = parseIp(input.start_address);
       const end = parseIp(input.end_address);
@@ -884,16 +943,16 @@ export class IpamService {
       if (start.value > end.value) throw unprocessable('start_address is after end_address');
       const firstKey = ipKey(start);
       const lastKey = ipKey(end);
-      const clash = this.store.rangesOverlapping(firstKey, lastKey)[0];
+      const clash = (await this.tables.rangesOverlapping(firstKey, lastKey))[0];
       if (clash) {
         throw conflict(
           `overlaps range "${clash.label}" (${clash.start_address}–${clash.end_address}, id ${clash.id})`,
           { id: clash.id },
         );
       }
-      const child = this.store
-        .subnetsInside(subnet.first_key, subnet.last_key, subnet.id)
-        .find((c) => Buffer.compare(c.first_key, lastKey) <= 0 && Buffer.compare(firstKey, c.last_key) <= 0);
+      const child = (await this.tables.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)).find(
+        (c) => Buffer.compare(c.first_key, lastKey) <= 0 && Buffer.compare(firstKey, c.last_key) <= 0,
+      );
       if (child) {
         throw conflict(
           `overlaps child subnet ${child.cidr}; a range belongs to the most specific subnet, so create it there`,
@@ -901,7 +960,7 @@ export class IpamService {
         );
       }
       const now = isoNow(this.clock);
-      const id = this.store.insertRange({
+      const id = await this.tables.insertRange({
         subnet_id: subnet.id,
         start_address: formatIp(start),
         end_address: formatIp(end),
@@ -916,17 +975,25 @@ export class IpamService {
         created_at: now,
         updated_at: now,
       });
-      const view = this.getRange(id);
-      this.audit.record(actor, 'create', 'range', id, `${view.start_address}-${view.end_address}`, undefined, view);
+      const view = await this.getRange(id);
+      await this.audit.record(
+        actor,
+        'create',
+        'range',
+        id,
+        `${view.start_address}-${view.end_address}`,
+        undefined,
+        view,
+      );
       return view;
     });
   }
 
-  updateRange(id: number, patch: RangeUpdate, actor: Actor): RangeView {
-    return this.write(() => {
-      const row = this.rangeRow(id);
-      const before = this.rangeView(row);
-      this.store.updateRange(
+  async updateRange(id: number, patch: RangeUpdate, actor: Actor): Promise<RangeView> {
+    return this.write(async () => {
+      const row = await this.lockedRange(id);
+      const before = await this.rangeView(row);
+      await this.tables.updateRange(
         id,
         {
           label: patch.label,
@@ -938,25 +1005,33 @@ export class IpamService {
         },
         isoNow(this.clock),
       );
-      const after = this.getRange(id);
+      const after = await this.getRange(id);
       if (changed(before, after))
-        this.audit.record(actor, 'update', 'range', id, `${row.start_address}-${row.end_address}`, before, after);
+        await this.audit.record(actor, 'update', 'range', id, `${row.start_address}-${row.end_address}`, before, after);
       return after;
     });
   }
 
-  deleteRange(id: number, actor: Actor): void {
-    this.write(() => {
-      const row = this.rangeRow(id);
-      const before = this.rangeView(row);
-      this.store.deleteRange(id);
-      this.audit.record(actor, 'delete', 'range', id, `${row.start_address}-${row.end_address}`, before, undefined);
+  async deleteRange(id: number, actor: Actor): Promise<void> {
+    await this.write(async () => {
+      const row = await this.lockedRange(id);
+      const before = await this.rangeView(row);
+      await this.tables.deleteRange(id);
+      await this.audit.record(
+        actor,
+        'delete',
+        'range',
+        id,
+        `${row.start_address}-${row.end_address}`,
+        before,
+        undefined,
+      );
     });
   }
 
   // ---------------------------------------------------------------- utilization
-  subnetUtilization(row: SubnetRow): UtilizationWithStates {
-    return this.utilizations([row]).get(row.id)!;
+  async subnetUtilization(row: SubnetRow): Promise<UtilizationWithStates> {
+    return (await this.utilizations([row])).get(row.id)!;
   }
 
   /**
@@ -964,49 +1039,50 @@ export class IpamService {
    * counts, one for addresses on subnet edges, one for ranges), not a few per subnet: /metrics
    * and the subnet list ask for all of them at once.
    */
-  utilizations(
+  async utilizations(
     rows: readonly SubnetRow[],
     oneCounts?: readonly { state: string; n: number }[],
-  ): Map<number, UtilizationWithStates> {
+  ): Promise<Map<number, UtilizationWithStates>> {
     const one = rows.length === 1 ? rows[0]! : undefined;
     const counts = new Map<number, Record<string, number>>();
     const countsOf = (id: number) => counts.get(id) ?? counts.set(id, {}).get(id)!;
     if (one) {
-      for (const c of oneCounts ?? this.store.countBetweenByState(one.first_key, one.last_key))
+      for (const c of oneCounts ?? (await this.tables.countBetweenByState(one.first_key, one.last_key)))
         countsOf(one.id)[c.state] = c.n;
     } else {
-      for (const c of this.store.countsBySubnetAndState()) countsOf(c.subnet_id)[c.state] = c.n;
+      for (const c of await this.tables.countsBySubnetAndState()) countsOf(c.subnet_id)[c.state] = c.n;
     }
     const byId = new Map(rows.map((r) => [r.id, r]));
-    for (const e of this.store.addressesOnEdges(one?.id)) {
+    for (const e of await this.tables.addressesOnEdges(one?.id)) {
       const row = byId.get(e.subnet_id);
       if (!row) continue;
       const usable = usableBounds(prefixOf(row));
       const value = e.edge === 'first' ? ipFromKey(row.first_key).value : ipFromKey(row.last_key).value;
       if (value < usable.first || value > usable.last) countsOf(row.id)[e.state]! -= 1;
     }
-    const ranges = one ? this.store.rangesInside(one.first_key, one.last_key) : this.store.allRanges();
+    const ranges = one ? await this.tables.rangesInside(one.first_key, one.last_key) : await this.tables.allRanges();
     const out = new Map<number, UtilizationWithStates>();
     for (const row of rows) {
       const prefix = prefixOf(row);
       const usable = usableBounds(prefix);
       const byState = Object.fromEntries(Object.entries(countsOf(row.id)).filter(([, n]) => n > 0));
       const addressCount = Object.values(byState).reduce((a, n) => a + BigInt(n), 0n);
-      const utilized = rangesWithin(ranges, row.first_key, row.last_key)
-        .filter((r) => r.mark_utilized)
-        .flatMap((r) => this.utilizedPart(prefix.family, r, usable));
+      const utilized: { size: bigint; addressCount: bigint }[] = [];
+      for (const r of rangesWithin(ranges, row.first_key, row.last_key)) {
+        if (r.mark_utilized) utilized.push(...(await this.utilizedPart(prefix.family, r, usable)));
+      }
       out.set(row.id, { ...utilization(usable.last - usable.first + 1n, addressCount, utilized), byState });
     }
     return out;
   }
 
-  rangeUtilization(row: RangeRow, subnet: SubnetRow): UtilizationWithStates {
+  async rangeUtilization(row: RangeRow, subnet: SubnetRow): Promise<UtilizationWithStates> {
     const prefix = prefixOf(subnet);
     const bounds = clip(rangeInterval(row), usableBounds(prefix));
     const byState: Record<string, number> = {};
     let addressCount = 0n;
     if (bounds) {
-      for (const { state, n } of this.store.countBetweenByState(
+      for (const { state, n } of await this.tables.countBetweenByState(
         keyOf(prefix.family, bounds.first),
         keyOf(prefix.family, bounds.last),
       )) {
@@ -1020,28 +1096,36 @@ export class IpamService {
   }
 
   /** The usable part of a range marked used, with the addresses already inside it. */
-  private utilizedPart(family: Family, r: RangeRow, usable: Bounds) {
+  private async utilizedPart(family: Family, r: RangeRow, usable: Bounds) {
     const part = clip(rangeInterval(r), usable);
     if (!part) return [];
-    const inside = this.store.countBetween(keyOf(family, part.first), keyOf(family, part.last));
+    const inside = await this.tables.countBetween(keyOf(family, part.first), keyOf(family, part.last));
     return [{ size: intervalSize(part), addressCount: BigInt(inside) }];
   }
 
   // ---------------------------------------------------------------- views and lookups
-  subnetRow(id: number): SubnetRow {
-    const row = this.store.subnet(id);
+  async subnetRow(id: number): Promise<SubnetRow> {
+    const row = await this.tables.subnet(id);
     if (!row) throw notFound('subnet', id);
     return row;
   }
 
-  private addressRow(id: number): AddressRow {
-    const row = this.store.address(id);
+  private async addressRow(id: number): Promise<AddressRow> {
+    const row = await this.tables.address(id);
     if (!row) throw notFound('address', id);
     return row;
   }
 
-  private rangeRow(id: number): RangeRow {
-    const row = this.store.range(id);
+  /** A range row with its subnet locked (PostgreSQL; read again under the lock). */
+  private async lockedRange(id: number): Promise<RangeRow> {
+    const row = await this.rangeRow(id);
+    if (this.tables.dialect !== 'postgres') return row;
+    await this.tables.lockSubnet(row.subnet_id);
+    return this.rangeRow(id);
+  }
+
+  private async rangeRow(id: number): Promise<RangeRow> {
+    const row = await this.tables.range(id);
     if (!row) throw notFound('range', id);
     return row;
   }
@@ -1050,18 +1134,23 @@ export class IpamService {
    * One subnet's place in the tree from the subnets around it (ancestors and descendants by key
    * range), so creating or reading one subnet does not read them all.
    */
-  private treeNode(row: SubnetRow): TreeNode {
-    const ancestors = this.store.subnetsCovering(row.first_key, row.last_key).filter((s) => s.id !== row.id);
-    const around = [...ancestors, row, ...this.store.subnetsInside(row.first_key, row.last_key, row.id)];
+  private async treeNode(row: SubnetRow): Promise<TreeNode> {
+    const ancestors = (await this.tables.subnetsCovering(row.first_key, row.last_key)).filter((s) => s.id !== row.id);
+    const around = [...ancestors, row, ...(await this.tables.subnetsInside(row.first_key, row.last_key, row.id))];
     return buildTree(around.map((r) => ({ id: r.id, prefix: prefixOf(r) }))).get(row.id)!;
   }
 
-  private tree(rows: readonly SubnetRow[] = this.store.allSubnets()) {
+  private tree(rows: readonly SubnetRow[]) {
     return buildTree(rows.map((r) => ({ id: r.id, prefix: prefixOf(r) })));
   }
 
-  subnetView(row: SubnetRow, tree?: Map<number, TreeNode>, usage = this.subnetUtilization(row)): SubnetView {
-    const node = tree ? tree.get(row.id) : this.treeNode(row);
+  /** A subnet's view; its place in the tree and its utilization read unless given. */
+  async subnetView(row: SubnetRow, tree?: Map<number, TreeNode>, usage?: UtilizationWithStates): Promise<SubnetView> {
+    const node = tree ? tree.get(row.id) : await this.treeNode(row);
+    return this.subnetViewOf(row, node, usage ?? (await this.subnetUtilization(row)));
+  }
+
+  private subnetViewOf(row: SubnetRow, node: TreeNode | undefined, usage: UtilizationWithStates): SubnetView {
     return {
       id: row.id,
       cidr: row.cidr,
@@ -1084,13 +1173,22 @@ export class IpamService {
     };
   }
 
-  addressView(row: AddressRow, index?: SubnetLookup, subnetId?: number): AddressView {
-    const ip = ipFromKey(row.ip_key);
+  /** An address's view, its subnet looked up (one probe per prefix length in use). */
+  async addressView(row: AddressRow): Promise<AddressView> {
+    return this.addressViewOf(row, (await this.tables.mostSpecificRef(ipFromKey(row.ip_key)))?.id ?? null);
+  }
+
+  /** An address's view, its subnet from an in-memory lookup. */
+  addressViewIn(row: AddressRow, index: SubnetLookup): AddressView {
+    return this.addressViewOf(row, index.mostSpecific(ipFromKey(row.ip_key)));
+  }
+
+  addressViewOf(row: AddressRow, subnetId: number | null): AddressView {
     return {
       id: row.id,
       address: row.address,
       family: row.family,
-      subnet_id: subnetId ?? (index ? index.mostSpecific(ip) : (this.store.mostSpecificRef(ip)?.id ?? null)),
+      subnet_id: subnetId,
       state: row.state as AddressState,
       hostname: row.hostname,
       mac: row.mac,
@@ -1105,8 +1203,8 @@ export class IpamService {
   }
 
   /** The address row at an IP, if one is recorded (for other domains). */
-  addressAt(ip: IP): AddressRow | undefined {
-    return this.store.addressAt(ip);
+  async addressAt(ip: IP): Promise<AddressRow | undefined> {
+    return this.tables.addressAt(ip);
   }
 
   // ---------------------------------------------------------------- read API
@@ -1115,64 +1213,64 @@ export class IpamService {
   // the type checker, and a second store backend only has to answer these.
 
   /** A subnet's row, or undefined (subnetRow() answers 404 instead). */
-  subnet(id: number): SubnetRow | undefined {
-    return this.store.subnet(id);
+  async subnet(id: number): Promise<SubnetRow | undefined> {
+    return this.tables.subnet(id);
   }
 
   /** Every subnet, ordered by first address then prefix length (cached until a subnet changes). */
-  allSubnets(): readonly SubnetRow[] {
-    return this.store.allSubnets();
+  async allSubnets(): Promise<readonly SubnetRow[]> {
+    return this.tables.allSubnets();
   }
 
   /** The CIDR of every subnet by id. */
-  subnetCidrs(): Map<number, string> {
-    return new Map(this.store.allSubnets().map((s) => [s.id, s.cidr]));
+  async subnetCidrs(): Promise<Map<number, string>> {
+    return new Map((await this.tables.allSubnets()).map((s) => [s.id, s.cidr]));
   }
 
   /** The most specific subnet containing an address, if any. */
-  mostSpecificSubnet(ip: IP): SubnetRow | undefined {
-    return this.store.mostSpecificSubnet(ip);
+  async mostSpecificSubnet(ip: IP): Promise<SubnetRow | undefined> {
+    return this.tables.mostSpecificSubnet(ip);
   }
 
   /** An address row by id, or undefined. */
-  address(id: number): AddressRow | undefined {
-    return this.store.address(id);
+  async address(id: number): Promise<AddressRow | undefined> {
+    return this.tables.address(id);
   }
 
   /** Address rows with keys in [first, last] (e.g. a subnet's first_key..last_key), by key. */
-  addressesBetween(first: Buffer, last: Buffer): AddressRow[] {
-    return this.store.addressesBetween(first, last);
+  async addressesBetween(first: Buffer, last: Buffer): Promise<AddressRow[]> {
+    return this.tables.addressesBetween(first, last);
   }
 
   /** Up to `limit` address rows in [first, last] after the key `after`, as arrays of `columns` (CSV export). */
-  addressColumnsPage(
+  async addressColumnsPage(
     columns: readonly string[],
     first: Buffer,
     last: Buffer,
     after: Buffer | undefined,
     limit: number,
-  ): unknown[][] {
-    return this.store.addressColumnsPage(columns, first, last, after, limit);
+  ): Promise<unknown[][]> {
+    return this.tables.addressColumnsPage(columns, first, last, after, limit);
   }
 
   /** Ranges lying entirely inside [first, last] (e.g. a subnet's keys), by first key. */
-  rangesInside(first: Buffer, last: Buffer): RangeRow[] {
-    return this.store.rangesInside(first, last);
+  async rangesInside(first: Buffer, last: Buffer): Promise<RangeRow[]> {
+    return this.tables.rangesInside(first, last);
   }
 
   /** Addresses recorded in [first, last]. */
-  countBetween(first: Buffer, last: Buffer): number {
-    return this.store.countBetween(first, last);
+  async countBetween(first: Buffer, last: Buffer): Promise<number> {
+    return this.tables.countBetween(first, last);
   }
 
   /** Addresses recorded in [first, last] per state. */
-  countBetweenByState(first: Buffer, last: Buffer): { state: string; n: number }[] {
-    return this.store.countBetweenByState(first, last);
+  async countBetweenByState(first: Buffer, last: Buffer): Promise<{ state: string; n: number }[]> {
+    return this.tables.countBetweenByState(first, last);
   }
 
   /** Addresses per state and source over everything. */
-  totalsByStateAndSource(): { state: string; source: string; n: number }[] {
-    return this.store.totalsByStateAndSource();
+  async totalsByStateAndSource(): Promise<{ state: string; source: string; n: number }[]> {
+    return this.tables.totalsByStateAndSource();
   }
 
   /**
@@ -1181,11 +1279,11 @@ export class IpamService {
    * server.ts). Tests and benchmarks seed through it too. ESLint refuses it anywhere else in src/.
    */
   static storeOf(ipam: IpamService): IpamStore {
-    return ipam.store;
+    return ipam.tables;
   }
 
-  rangeView(row: RangeRow): RangeView {
-    const subnet = this.subnetRow(row.subnet_id);
+  async rangeView(row: RangeRow): Promise<RangeView> {
+    const subnet = await this.subnetRow(row.subnet_id);
     return {
       id: row.id,
       subnet_id: row.subnet_id,
@@ -1198,16 +1296,24 @@ export class IpamService {
       description: row.description,
       auto_allocate: row.auto_allocate === 1,
       mark_utilized: row.mark_utilized === 1,
-      utilization: utilizationView(this.rangeUtilization(row, subnet)),
+      utilization: utilizationView(await this.rangeUtilization(row, subnet)),
       created_at: row.created_at,
       updated_at: row.updated_at,
     };
   }
 
+  /**
+   * The in-memory subnet lookup and rows as last read, without reading: for synchronous callers
+   * (a metrics listener) that can live with a subnet written since being missing.
+   */
+  cachedSubnets(): { index: SubnetLookup; row: (id: number) => SubnetRow | undefined } {
+    return this.tables.cachedSubnets();
+  }
+
   /** In-memory most-specific-subnet lookup for listing many addresses at once. */
-  subnetIndex(): SubnetLookup {
-    if (this.db.inTransaction) return new SubnetIndex(this.store.allSubnets());
-    return this.store.subnetLookup();
+  async subnetIndex(): Promise<SubnetLookup> {
+    if (this.store.inTransaction) return new SubnetIndex(await this.tables.allSubnets());
+    return this.tables.subnetLookup();
   }
 
   private checkGateway(prefix: Prefix, gateway: string | null | undefined): string | null {
@@ -1268,13 +1374,16 @@ interface AllocationPlan {
   family: Family;
   subnet: SubnetRow;
   bounds: Bounds;
-  blockers: BlockLookup[];
+  /** Blockers held in memory (gateways, closed ranges, child subnets, reservations). */
+  fixed: BlockLookup[];
+  runs: StoreBlockLookup;
   what: string;
 }
 
 /** The first `count` free addresses of the plan; 409 (nothing reserved) when fewer are free. */
-function takeEnough(plan: AllocationPlan, count: number): bigint[] {
-  const free = takeFree(plan.bounds, plan.blockers, count);
+async function takeEnough(plan: AllocationPlan, count: number): Promise<bigint[]> {
+  const free = await takeFreeAround(plan.bounds, plan.fixed, plan.runs, count);
+
   if (free.length < count) {
     throw conflict(
       `${plan.what} has ${free.length === 0 ? 'no' : `only ${free.length}`} free address(es); ` + `${count} requested`,
@@ -1284,7 +1393,14 @@ function takeEnough(plan: AllocationPlan, count: number): bigint[] {
   return free;
 }
 
-/** The prefix of a subnet row (lives in core/prefix.ts; re-exported for the domains that import it from here). */
+/** A unique key refused the row (SQLite, PostgreSQL). */
+function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+}
+
+/** The prefix of a subnet row
+ (lives in core/prefix.ts; re-exported for the domains that import it from here). */
 export { prefixOf } from './core/prefix.js';
 
 function rangeInterval(r: RangeRow): Interval {

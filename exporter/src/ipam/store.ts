@@ -1,7 +1,9 @@
-// SQL for the IPAM tables. Rows in, rows out: rules live in the service and the core.
-import type Database from 'better-sqlite3';
+// SQL for the IPAM tables. Rows in, rows out: rules live in the service and the core. One SQL
+// text per statement on SQLite and PostgreSQL (#14); where the dialects differ the method picks
+// by `exec.dialect`. Statements run in the caller's write transaction when there is one.
 import { type LiveSubnetIndex, SubnetCache } from './subnet-cache.js';
-import type { Db } from '../store/db.js';
+import type { SqlDialect, SqlExec } from '../store/sql-exec.js';
+import type { Store } from '../store/store.js';
 import type { Interval } from './core/allocation.js';
 import { ADDRESS_STATES } from './core/fields.js';
 import { BITS, type Family, type IP, ipFromKey, ipKey } from './core/ip.js';
@@ -9,7 +11,13 @@ import { netmask } from './core/prefix.js';
 
 const MAX: Record<Family, bigint> = { 4: (1n << BigInt(BITS[4])) - 1n, 6: (1n << BigInt(BITS[6])) - 1n };
 /** Prefix lengths in use per connection (see IpamStore.lengthsOf), shared by every store on it. */
-const LENGTHS = new WeakMap<Db, { version: number; lengths: Record<Family, number[]> }>();
+interface SharedState {
+  cache: SubnetCache<SubnetRow>;
+  generation: number;
+  listeners: ((first: Buffer, last: Buffer) => void)[];
+}
+const SHARED = new WeakMap<Store, SharedState>();
+const LENGTHS = new WeakMap<Store, { version: unknown; lengths: Record<Family, number[]> }>();
 
 export interface SubnetRow {
   id: number;
@@ -83,18 +91,20 @@ const ADDRESS_MUTABLE = ['state', 'hostname', 'mac', 'description', 'owner', 'ta
 const RANGE_MUTABLE = ['label', 'color', 'purpose', 'description', 'auto_allocate', 'mark_utilized'] as const;
 
 export class IpamStore {
-  private readonly s;
+  private readonly exec: SqlExec;
   /**
    * All subnets, cached between subnet writes: they change rarely and are read by every scrape
    * and address listing. Reads inside a transaction bypass the cache (they may see uncommitted
-   * rows that a rollback takes back); every subnet write drops it.
+   * rows that a rollback takes back). SQLite: every subnet write marks its id (patched at the next
+   * read). PostgreSQL: checked against the subnet version row (one primary-key read) before use,
+   * reloaded when another replica (or this one) changed a subnet since.
    */
-  private readonly subnetCache = new SubnetCache<SubnetRow>({
-    all: () => this.s.allSubnets.all() as SubnetRow[],
-    byId: (id) => this.subnet(id),
-  });
-  /** Bumped with every subnet write; lets callers cache what they derive from allSubnets(). */
-  subnetGeneration = 0;
+  private readonly subnetCache: SubnetCache<SubnetRow>;
+  /**
+   * What every IpamStore over one Store shares (the subnet cache, its generation, the listeners
+   * below), so several services on one store (tests, a CLI) see each other's writes.
+   */
+  private readonly shared: SharedState;
   /**
    * Told of every insert or delete of an address, range or subnet, with the key span it touches
    * (a single key for an address), for caches derived from which addresses exist where (the
@@ -102,145 +112,81 @@ export class IpamStore {
    * spaceChanged too. Called inside the writing transaction: a rollback makes it a harmless
    * false alarm.
    */
-  private readonly spaceListeners: ((first: Buffer, last: Buffer) => void)[] = [];
+  private readonly spaceListeners: ((first: Buffer, last: Buffer) => void)[];
 
-  constructor(readonly db: Db) {
-    this.s = {
-      subnetById: db.prepare('SELECT * FROM subnets WHERE id = ?'),
-      subnetByCidr: db.prepare('SELECT * FROM subnets WHERE cidr = ?'),
-      allSubnets: db.prepare('SELECT * FROM subnets ORDER BY first_key, prefix_length'),
-      insertSubnet:
-        db.prepare(`INSERT INTO subnets (cidr, family, prefix_length, first_key, last_key, name, description,
-        vlan, gateway, tags, scan_enabled, scan_interval_seconds, created_at, updated_at)
-        VALUES (@cidr, @family, @prefix_length, @first_key, @last_key, @name, @description, @vlan, @gateway, @tags,
-        @scan_enabled, @scan_interval_seconds, @created_at, @updated_at)`),
-      deleteSubnet: db.prepare('DELETE FROM subnets WHERE id = ?'),
-      // One probe of the (first_key, prefix_length) index: covering and most-specific lookups
-      // probe each prefix length in use instead of scanning every subnet before a key.
-      // Only what the hot paths need: a full row (two blobs, a dozen columns) costs several times more.
-      subnetRefAt: db.prepare('SELECT id, cidr, gateway FROM subnets WHERE first_key = ? AND prefix_length = ?'),
-      subnetLengths: db.prepare('SELECT DISTINCT family, prefix_length FROM subnets'),
-      dataVersion: db.prepare('PRAGMA data_version').pluck(),
-      // Bounded on first_key on both sides: an index range, not every subnet after `first`.
-      subnetsInside: db.prepare(`SELECT * FROM subnets WHERE first_key BETWEEN @first AND @last AND last_key <= @last
-        AND id != @except ORDER BY first_key`),
+  constructor(readonly store: Store) {
+    this.exec = store.exec;
+    let shared = SHARED.get(store);
+    if (!shared) {
+      const exec = store.exec;
+      shared = {
+        generation: 0,
+        listeners: [],
+        cache: new SubnetCache<SubnetRow>(
+          {
+            all: () => exec.all<SubnetRow>('SELECT * FROM subnets ORDER BY first_key, prefix_length'),
+            byId: (id) => exec.get<SubnetRow>('SELECT * FROM subnets WHERE id = ?', [id]),
+          },
+          store.dialect === 'postgres' ? () => this.dataVersion() : undefined,
+        ),
+      };
+      SHARED.set(store, shared);
+    }
+    this.shared = shared;
+    this.subnetCache = shared.cache;
+    this.spaceListeners = shared.listeners;
+  }
 
-      addressById: db.prepare('SELECT * FROM addresses WHERE id = ?'),
-      addressByKey: db.prepare('SELECT * FROM addresses WHERE ip_key = ?'),
-      insertAddress:
-        db.prepare(`INSERT INTO addresses (ip_key, ip_low, address, family, state, hostname, mac, description,
-        owner, tags, source, created_at, updated_at) VALUES (@ip_key, @ip_low, @address, @family, @state, @hostname, @mac,
-        @description, @owner, @tags, @source, @created_at, @updated_at)`),
-      deleteAddress: db.prepare('DELETE FROM addresses WHERE id = ?'),
-      addressesBetween: db.prepare('SELECT * FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key'),
-      lowValuesBetween: db
-        .prepare('SELECT ip_low FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key')
-        .pluck()
-        .safeIntegers(),
-      keysBetween: db.prepare('SELECT ip_key FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key').pluck(),
-      lowValuesPage: db
-        .prepare('SELECT ip_low FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key LIMIT ?')
-        .pluck()
-        .safeIntegers(),
-      keysPage: db.prepare('SELECT ip_key FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key LIMIT ?').pluck(),
-      addressesFrom: db.prepare('SELECT * FROM addresses WHERE ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?'),
-      addressesAfter: db.prepare('SELECT * FROM addresses WHERE ip_key > ? AND ip_key <= ? ORDER BY ip_key LIMIT ?'),
-      countsBySubnetAndState: db
-        .prepare(
-          `SELECT s.id, ${ADDRESS_STATES.map(
-            (_, i) => `(SELECT count(*) FROM addresses a
-        WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`,
-          ).join(', ')} FROM subnets s`,
-        )
-        .raw(),
-      totalsByStateAndSource: db.prepare('SELECT state, source, n FROM address_totals'),
-      allRanges: db.prepare('SELECT * FROM ranges ORDER BY first_key'),
-      // Addresses that sit on a subnet's first or last address (possible when a parent held them
-      // before the child was created); those are not usable addresses of that subnet.
-      addressesOnEdges: db.prepare(`SELECT s.id AS subnet_id, a.state AS state, 'first' AS edge FROM subnets s
-        JOIN addresses a ON a.ip_key = s.first_key
-        UNION ALL SELECT s.id, a.state, 'last' FROM subnets s JOIN addresses a ON a.ip_key = s.last_key
-        WHERE s.last_key != s.first_key`),
-      // The same for one subnet: two key lookups (an "@id IS NULL OR" filter would scan every subnet).
-      addressesOnEdgesOf: db.prepare(`SELECT s.id AS subnet_id, a.state AS state, 'first' AS edge FROM subnets s
-        JOIN addresses a ON a.ip_key = s.first_key WHERE s.id = @id
-        UNION ALL SELECT s.id, a.state, 'last' FROM subnets s JOIN addresses a ON a.ip_key = s.last_key
-        WHERE s.id = @id AND s.last_key != s.first_key`),
-      // One index range count per state on addresses(state, ip_key): far cheaper than grouping
-      // every address row of a large subnet.
-      countBetweenByState: db
-        .prepare(
-          `SELECT ${ADDRESS_STATES.map(
-            (_, i) => `(SELECT count(*) FROM addresses
-        WHERE state = @s${i} AND ip_key BETWEEN @first AND @last)`,
-          ).join(', ')}`,
-        )
-        .raw(),
-      countBetween: db.prepare('SELECT count(*) AS n FROM addresses WHERE ip_key BETWEEN ? AND ?'),
-      // For the scrape (ipam/metrics.ts): per subnet of a JSON id list, whether its first / last
-      // address is recorded and the addresses in its whole prefix by state (one index count per
-      // state; the chosen subnets); and addresses in its prefix with the same two flags (the ranking).
-      subnetCountsByState: db
-        .prepare(
-          `SELECT s.id, EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key),
-        EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key), ${ADDRESS_STATES.map(
-          (_, i) => `(SELECT count(*) FROM addresses a
-        WHERE a.state = @s${i} AND a.ip_key BETWEEN s.first_key AND s.last_key)`,
-        ).join(', ')}
-        FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`,
-        )
-        .raw(),
-      subnetRankCounts: db
-        .prepare(
-          `SELECT s.id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key),
-        EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key), EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key)
-        FROM json_each(@ids) j CROSS JOIN subnets s ON s.id = j.value`,
-        )
-        .raw(),
-      rangesAfter: db.prepare('SELECT * FROM ranges WHERE id > ? ORDER BY id LIMIT ?'),
+  /** Bumped with every subnet write; lets callers cache what they derive from allSubnets(). */
+  get subnetGeneration(): number {
+    return this.shared.generation;
+  }
 
-      runAtOrBefore: db.prepare(`SELECT first_key, last_key FROM address_runs WHERE first_key <= ?
-        ORDER BY first_key DESC LIMIT 1`),
-      runStartingAt: db.prepare('SELECT first_key, last_key FROM address_runs WHERE first_key = ?'),
-      runAfter: db.prepare('SELECT first_key FROM address_runs WHERE first_key > ? ORDER BY first_key LIMIT 1').pluck(),
-      insertRun: db.prepare('INSERT INTO address_runs (first_key, last_key) VALUES (?, ?)'),
-      deleteRun: db.prepare('DELETE FROM address_runs WHERE first_key = ?'),
-      setRunLast: db.prepare('UPDATE address_runs SET last_key = ? WHERE first_key = ?'),
-
-      rangeById: db.prepare('SELECT * FROM ranges WHERE id = ?'),
-      rangesInside: db.prepare(`SELECT * FROM ranges WHERE first_key BETWEEN @first AND @last AND last_key <= @last
-        ORDER BY first_key`),
-      // Ranges never overlap each other (createRange refuses it), so sorted by first_key they are
-      // sorted by last_key too: only the last range starting before `first` can reach into
-      // [first,last] from the left. Two index ranges instead of every range before `last`.
-      rangesOverlapping: db.prepare(`SELECT * FROM ranges WHERE first_key BETWEEN coalesce((SELECT max(first_key)
-        FROM ranges WHERE first_key < @first), @first) AND @last AND last_key >= @first ORDER BY first_key`),
-      insertRange: db.prepare(`INSERT INTO ranges (subnet_id, start_address, end_address, first_key, last_key, label,
-        color, purpose, description, auto_allocate, mark_utilized, created_at, updated_at) VALUES (@subnet_id,
-        @start_address, @end_address, @first_key, @last_key, @label, @color, @purpose, @description, @auto_allocate,
-        @mark_utilized, @created_at, @updated_at)`),
-      deleteRange: db.prepare('DELETE FROM ranges WHERE id = ?'),
-    };
+  get dialect(): SqlDialect {
+    return this.exec.dialect;
   }
 
   // --- subnets
-  subnet(id: number) {
-    return this.s.subnetById.get(id) as SubnetRow | undefined;
+  subnet(id: number): Promise<SubnetRow | undefined> {
+    return this.exec.get<SubnetRow>('SELECT * FROM subnets WHERE id = ?', [id]);
   }
-  subnetByCidr(cidr: string) {
-    return this.s.subnetByCidr.get(cidr) as SubnetRow | undefined;
+  subnetByCidr(cidr: string): Promise<SubnetRow | undefined> {
+    return this.exec.get<SubnetRow>('SELECT * FROM subnets WHERE cidr = ?', [cidr]);
   }
-  allSubnets(): readonly SubnetRow[] {
-    return this.subnetCache.all(this.db.inTransaction);
+  allSubnets(): Promise<readonly SubnetRow[]> {
+    return this.subnetCache.all(this.store.inTransaction);
+  }
+  /** The cached subnets as last read, without reading (see SubnetCache.peek). */
+  cachedSubnets(): { index: LiveSubnetIndex; row: (id: number) => SubnetRow | undefined } {
+    return this.subnetCache.peek();
   }
   /** Most-specific-subnet lookup over every subnet, kept up to date (outside transactions). */
-  subnetLookup(): LiveSubnetIndex {
+  subnetLookup(): Promise<LiveSubnetIndex> {
     return this.subnetCache.liveIndex();
   }
 
-  private subnetsChanged(id: number): void {
+  /**
+   * Locks a subnet row until the end of the caller's write transaction (PostgreSQL: `SELECT … FOR
+   * UPDATE`, so allocations, range edits and imports into one subnet on several replicas take
+   * turns and re-check what they read under the lock). SQLite: writes are serial already; nothing.
+   * Returns whether the subnet exists.
+   */
+  async lockSubnet(id: number): Promise<boolean> {
+    if (this.exec.dialect !== 'postgres') return true;
+    return (await this.exec.get('SELECT id FROM subnets WHERE id = ? FOR UPDATE', [id])) !== undefined;
+  }
+
+  private async subnetsChanged(id: number): Promise<void> {
     this.subnetCache.mark(id);
-    this.subnetGeneration += 1;
+    this.shared.generation += 1;
+    if (this.exec.dialect === 'postgres') {
+      // The version row, in the writing transaction: other replicas see it with the subnet write.
+      await this.exec.run(
+        `INSERT INTO meta (key, value) VALUES (?, '1')
+        ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS bigint) + 1 AS text)`,
+        [SUBNETS_VERSION],
+      );
+    }
   }
 
   /** Subscribes to inserts and deletes of addresses, ranges and subnets (see spaceListeners). */
@@ -252,115 +198,160 @@ export class IpamStore {
     for (const l of this.spaceListeners) l(first, last);
   }
   /** The most specific subnet holding `ip`: one index probe per prefix length in use, longest first. */
-  mostSpecificRef(ip: IP): SubnetRef | undefined {
-    for (const length of this.lengthsOf(ip.family)) {
-      const ref = this.probe(ip.family, ip.value, length);
+  async mostSpecificRef(ip: IP): Promise<SubnetRef | undefined> {
+    for (const length of await this.lengthsOf(ip.family)) {
+      const ref = await this.probe(ip.family, ip.value, length);
       if (ref) return ref;
     }
     return undefined;
   }
   /** mostSpecificRef as a full row. */
-  mostSpecificSubnet(ip: IP): SubnetRow | undefined {
-    const ref = this.mostSpecificRef(ip);
+  async mostSpecificSubnet(ip: IP): Promise<SubnetRow | undefined> {
+    const ref = await this.mostSpecificRef(ip);
     return ref && this.subnet(ref.id);
   }
   /** Subnets strictly inside [first,last], other than `exceptId`. */
-  subnetsInside(first: Buffer, last: Buffer, exceptId: number) {
-    return this.s.subnetsInside.all({ first, last, except: exceptId }) as SubnetRow[];
+  subnetsInside(first: Buffer, last: Buffer, exceptId: number): Promise<SubnetRow[]> {
+    // Bounded on first_key on both sides: an index range, not every subnet after `first`.
+    return this.exec.all<SubnetRow>(
+      `SELECT * FROM subnets WHERE first_key BETWEEN ? AND ? AND last_key <= ? AND id != ? ORDER BY first_key`,
+      [first, last, last, exceptId],
+    );
   }
   /**
    * Subnets that contain [first,last] (the subnet itself included), most specific first. Subnets
    * nest and never partially overlap, so these are the prefixes of `first` at each length in use
    * that reach `last`: a few index probes, whatever the number of subnets.
    */
-  subnetsCovering(first: Buffer, last: Buffer): SubnetRef[] {
+  async subnetsCovering(first: Buffer, last: Buffer): Promise<SubnetRef[]> {
     const lo = ipFromKey(first);
     const hi = ipFromKey(last).value;
     const out: SubnetRef[] = [];
-    for (const length of this.lengthsOf(lo.family)) {
-      const ref = this.probe(lo.family, lo.value, length);
-      if (ref && (lo.value | (~netmask(lo.family, length) & MAX[lo.family])) >= hi) out.push(ref);
+    for (const length of await this.lengthsOf(lo.family)) {
+      if ((lo.value | (~netmask(lo.family, length) & MAX[lo.family])) < hi) continue;
+      const ref = await this.probe(lo.family, lo.value, length);
+      if (ref) out.push(ref);
     }
     return out;
   }
 
-  private probe(family: Family, value: bigint, length: number): SubnetRef | undefined {
+  private async probe(family: Family, value: bigint, length: number): Promise<SubnetRef | undefined> {
     const firstKey = ipKey({ family, value: value & netmask(family, length) });
-    const hit = this.s.subnetRefAt.get(firstKey, length) as Pick<SubnetRow, 'id' | 'cidr' | 'gateway'> | undefined;
+    // One probe of the (first_key, prefix_length) index; only what the hot paths need (a full
+    // row, two blobs and a dozen columns, costs several times more).
+    const hit = await this.exec.get<Pick<SubnetRow, 'id' | 'cidr' | 'gateway'>>(
+      'SELECT id, cidr, gateway FROM subnets WHERE first_key = ? AND prefix_length = ?',
+      [firstKey, length],
+    );
     return hit && { ...hit, family, prefix_length: length, first_key: firstKey };
   }
 
   /**
-   * Prefix lengths that subnets use, per family, longest first. Kept per connection and only
-   * ever grown while the process runs (a length whose last subnet went stays until a restart;
-   * one probe more), so a rollback can never hide a subnet from a probe. Re-read, merged, when
-   * another connection has committed since (PRAGMA data_version).
+   * Prefix lengths that subnets use, per family, longest first. Kept per store and only ever
+   * grown while the process runs (a length whose last subnet went stays until a restart; one
+   * probe more), so a rollback can never hide a subnet from a probe. Re-read, merged, when
+   * another connection or replica has committed since (dataVersion).
    */
-  private lengthsOf(family: Family): readonly number[] {
-    const version = this.s.dataVersion.get() as number;
-    let known = LENGTHS.get(this.db);
+  private async lengthsOf(family: Family): Promise<readonly number[]> {
+    const version = await this.dataVersion();
+    let known = LENGTHS.get(this.store);
     if (!known || known.version !== version) {
+      const rows = await this.exec.all<{ family: Family; prefix_length: number }>(
+        'SELECT DISTINCT family, prefix_length FROM subnets',
+      );
+      known = LENGTHS.get(this.store); // another caller may have merged meanwhile
       const merged = { 4: new Set(known?.lengths[4]), 6: new Set(known?.lengths[6]) };
-      for (const r of this.s.subnetLengths.all() as { family: Family; prefix_length: number }[])
-        merged[r.family].add(r.prefix_length);
+      for (const r of rows) merged[r.family].add(r.prefix_length);
       known = {
         version,
         lengths: { 4: [...merged[4]].sort((a, b) => b - a), 6: [...merged[6]].sort((a, b) => b - a) },
       };
-      LENGTHS.set(this.db, known);
+      LENGTHS.set(this.store, known);
     }
     return known.lengths[family];
   }
 
   private lengthInUse(family: Family, length: number): void {
-    const known = LENGTHS.get(this.db);
+    const known = LENGTHS.get(this.store);
     if (!known) return; // read in full at the first lookup
     if (!known.lengths[family].includes(length)) {
       known.lengths[family] = [...known.lengths[family], length].sort((a, b) => b - a);
     }
   }
-  insertSubnet(row: NewSubnetRow): number {
+  async insertSubnet(row: NewSubnetRow): Promise<number> {
     this.lengthInUse(row.family, row.prefix_length);
     this.spaceChanged(row.first_key, row.last_key);
-    const id = Number(this.s.insertSubnet.run(row).lastInsertRowid);
-    this.subnetsChanged(id);
+    const { id } = (await this.exec.get<{ id: number }>(
+      `INSERT INTO subnets (cidr, family, prefix_length, first_key, last_key, name, description,
+      vlan, gateway, tags, scan_enabled, scan_interval_seconds, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [
+        row.cidr,
+        row.family,
+        row.prefix_length,
+        row.first_key,
+        row.last_key,
+        row.name,
+        row.description,
+        row.vlan,
+        row.gateway,
+        row.tags,
+        row.scan_enabled,
+        row.scan_interval_seconds,
+        row.created_at,
+        row.updated_at,
+      ],
+    ))!;
+    await this.subnetsChanged(id);
     return id;
   }
-  updateSubnet(id: number, changes: Partial<Pick<SubnetRow, (typeof SUBNET_MUTABLE)[number]>>, now: string) {
-    this.subnetsChanged(id);
-    this.update('subnets', SUBNET_MUTABLE, id, changes, now);
+  async updateSubnet(
+    id: number,
+    changes: Partial<Pick<SubnetRow, (typeof SUBNET_MUTABLE)[number]>>,
+    now: string,
+  ): Promise<void> {
+    if (await this.update('subnets', SUBNET_MUTABLE, id, changes, now)) await this.subnetsChanged(id);
   }
-  deleteSubnet(id: number) {
-    this.subnetsChanged(id);
-    const row = this.subnet(id);
+  async deleteSubnet(id: number): Promise<void> {
+    const row = await this.subnet(id);
     if (row) this.spaceChanged(row.first_key, row.last_key);
-    this.s.deleteSubnet.run(id);
+    await this.exec.run('DELETE FROM subnets WHERE id = ?', [id]);
+    await this.subnetsChanged(id);
   }
 
   // --- addresses
-  address(id: number) {
-    return this.s.addressById.get(id) as AddressRow | undefined;
+  address(id: number): Promise<AddressRow | undefined> {
+    return this.exec.get<AddressRow>('SELECT * FROM addresses WHERE id = ?', [id]);
   }
-  addressAt(ip: IP) {
-    return this.s.addressByKey.get(ipKey(ip)) as AddressRow | undefined;
+  addressAt(ip: IP): Promise<AddressRow | undefined> {
+    return this.exec.get<AddressRow>('SELECT * FROM addresses WHERE ip_key = ?', [ipKey(ip)]);
   }
-  addressesBetween(first: Buffer, last: Buffer) {
-    return this.s.addressesBetween.all(first, last) as AddressRow[];
+  addressesBetween(first: Buffer, last: Buffer): Promise<AddressRow[]> {
+    return this.exec.all<AddressRow>('SELECT * FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key', [
+      first,
+      last,
+    ]);
   }
-  countBetween(first: Buffer, last: Buffer): number {
-    return (this.s.countBetween.get(first, last) as { n: number }).n;
+  async countBetween(first: Buffer, last: Buffer): Promise<number> {
+    return (await this.exec.get<{ n: number }>('SELECT count(*) AS n FROM addresses WHERE ip_key BETWEEN ? AND ?', [
+      first,
+      last,
+    ]))!.n;
   }
   /** Known addresses in [first,last] by state (states with none are left out). */
-  countBetweenByState(first: Buffer, last: Buffer): { state: string; n: number }[] {
-    const counts = this.s.countBetweenByState.get({ ...STATE_PARAMS, first, last }) as number[];
-    return statesWithCounts(counts);
+  async countBetweenByState(first: Buffer, last: Buffer): Promise<{ state: string; n: number }[]> {
+    // One index range count per state on addresses(state, ip_key): far cheaper than grouping
+    // every address row of a large subnet.
+    const row = await this.exec.get<Record<string, number>>(
+      `SELECT ${ADDRESS_STATES.map(
+        (_, i) => `(SELECT count(*) FROM addresses WHERE state = ? AND ip_key BETWEEN ? AND ?) AS c${i}`,
+      ).join(', ')}`,
+      ADDRESS_STATES.flatMap((state) => [state, first, last]),
+    );
+    return statesWithCounts(ADDRESS_STATES.map((_, i) => row![`c${i}`]!));
   }
-  insertAddress(row: NewAddressRow): number {
-    const ip = ipFromKey(row.ip_key);
-    const id = Number(this.s.insertAddress.run({ ...row, ip_low: BigInt.asIntN(64, ip.value) }).lastInsertRowid);
-    this.occupy(ip.family, ip.value, ip.value);
-    this.spaceChanged(row.ip_key);
-    return id;
+  async insertAddress(row: NewAddressRow): Promise<number> {
+    return (await this.insertAddresses([row]))[0]!;
   }
 
   /**
@@ -368,12 +359,33 @@ export class IpamStore {
    * returns their ids in order. The runs index is updated once per stretch of consecutive
    * addresses, and listeners are told once for the whole span, instead of once per address.
    */
-  insertAddresses(rows: readonly NewAddressRow[]): number[] {
+  async insertAddresses(rows: readonly NewAddressRow[]): Promise<number[]> {
     if (rows.length === 0) return [];
     const ips = rows.map((row) => ipFromKey(row.ip_key));
-    const ids = rows.map((row, i) =>
-      Number(this.s.insertAddress.run({ ...row, ip_low: BigInt.asIntN(64, ips[i]!.value) }).lastInsertRowid),
-    );
+    const ids: number[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const inserted = await this.exec.get<{ id: number }>(
+        `INSERT INTO addresses (ip_key, ip_low, address, family, state, hostname, mac, description,
+        owner, tags, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        [
+          row.ip_key,
+          BigInt.asIntN(64, ips[i]!.value),
+          row.address,
+          row.family,
+          row.state,
+          row.hostname,
+          row.mac,
+          row.description,
+          row.owner,
+          row.tags,
+          row.source,
+          row.created_at,
+          row.updated_at,
+        ],
+      );
+      ids.push(inserted!.id);
+    }
     const sorted = [...ips].sort((a, b) => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
     let start = sorted[0]!;
     let end = start;
@@ -382,152 +394,209 @@ export class IpamStore {
         end = ip;
         continue;
       }
-      this.occupy(start.family, start.value, end.value);
+      await this.occupy(start.family, start.value, end.value);
       start = ip;
       end = ip;
     }
-    this.occupy(start.family, start.value, end.value);
+    await this.occupy(start.family, start.value, end.value);
     this.spaceChanged(ipKey(sorted[0]!), ipKey(sorted[sorted.length - 1]!));
     return ids;
   }
 
   /**
-   * The values of the addresses in [first,last] in order, without building row objects. When
-   * every address there shares its high 64 bits (all IPv4, IPv6 prefixes of /64 or longer) the
-   * integer column is enough; otherwise the full keys are read.
+   * The values of the addresses in [first,last] in order, without building row objects. IPv4
+   * reads the integer column (exact in a number); IPv6 the keys (the low 64 bits would not fit).
    */
-  valuesBetween(first: IP, last: IP): bigint[] {
-    const lo = ipKey(first);
-    const hi = ipKey(last);
-    const high = first.value >> 64n;
-    if (high !== last.value >> 64n) {
-      return (this.s.keysBetween.all(lo, hi) as Buffer[]).map((k) => ipFromKey(k).value);
-    }
-    const base = high << 64n;
-    return (this.s.lowValuesBetween.all(lo, hi) as bigint[]).map((v) => base | BigInt.asUintN(64, v));
+  async valuesBetween(first: IP, last: IP): Promise<bigint[]> {
+    return this.values(first, last, undefined);
   }
 
   /**
    * At most `limit` address values in [first,last], in order: one chunk of valuesBetween, for
    * callers that read a large span a chunk at a time (the next chunk starts after the last value).
    */
-  valuesPage(first: IP, last: IP, limit: number): bigint[] {
+  async valuesPage(first: IP, last: IP, limit: number): Promise<bigint[]> {
+    return this.values(first, last, limit);
+  }
+
+  private async values(first: IP, last: IP, limit: number | undefined): Promise<bigint[]> {
     const lo = ipKey(first);
     const hi = ipKey(last);
-    const high = first.value >> 64n;
-    if (high !== last.value >> 64n) {
-      return (this.s.keysPage.all(lo, hi, limit) as Buffer[]).map((k) => ipFromKey(k).value);
+    const page = limit === undefined ? '' : ' LIMIT ?';
+    const args = limit === undefined ? [lo, hi] : [lo, hi, limit];
+    if (first.family === 6) {
+      const rows = await this.exec.all<{ ip_key: Buffer }>(
+        `SELECT ip_key FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key${page}`,
+        args,
+      );
+      return rows.map((r) => ipFromKey(r.ip_key).value);
     }
-    const base = high << 64n;
-    return (this.s.lowValuesPage.all(lo, hi, limit) as bigint[]).map((v) => base | BigInt.asUintN(64, v));
+    const rows = await this.exec.all<{ ip_low: number }>(
+      `SELECT ip_low FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key${page}`,
+      args,
+    );
+    return rows.map((r) => BigInt(r.ip_low));
   }
 
   /**
    * Keyset page of address rows in key order: up to `limit` rows in [first,last] after the key
    * `after` (from `first` itself when there is none).
    */
-  addressesPage(first: Buffer, last: Buffer, after: Buffer | undefined, limit: number): AddressRow[] {
-    return (
-      after ? this.s.addressesAfter.all(after, last, limit) : this.s.addressesFrom.all(first, last, limit)
-    ) as AddressRow[];
+  addressesPage(first: Buffer, last: Buffer, after: Buffer | undefined, limit: number): Promise<AddressRow[]> {
+    return after
+      ? this.exec.all<AddressRow>('SELECT * FROM addresses WHERE ip_key > ? AND ip_key <= ? ORDER BY ip_key LIMIT ?', [
+          after,
+          last,
+          limit,
+        ])
+      : this.exec.all<AddressRow>('SELECT * FROM addresses WHERE ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?', [
+          first,
+          last,
+          limit,
+        ]);
   }
 
   /**
    * Keyset page of raw address rows (arrays of the given columns, in that order) for bulk
    * readers such as the CSV export: rows in [first,last] with a key above `after` (from `first`
-   * when there is none). Arrays of a few columns cost a fraction of full row objects.
+   * when there is none).
    */
-  addressColumnsPage(
+  async addressColumnsPage(
     columns: readonly string[],
     first: Buffer,
     last: Buffer,
     after: Buffer | undefined,
     limit: number,
-  ): unknown[][] {
+  ): Promise<unknown[][]> {
     const unknown = columns.filter((c) => !ADDRESS_COLUMNS.has(c));
     if (unknown.length > 0) throw new Error(`not address columns: ${unknown.join(', ')}`);
     const list = columns.join(', ');
-    let st = this.columnPages.get(list);
-    if (!st) {
-      st = {
-        from: this.db
-          .prepare(`SELECT ${list} FROM addresses WHERE ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?`)
-          .raw(),
-        after: this.db
-          .prepare(`SELECT ${list} FROM addresses WHERE ip_key > ? AND ip_key <= ? ORDER BY ip_key LIMIT ?`)
-          .raw(),
-      };
-      this.columnPages.set(list, st);
-    }
-    return (after ? st.after.all(after, last, limit) : st.from.all(first, last, limit)) as unknown[][];
+    const rows = await this.exec.all<Record<string, unknown>>(
+      `SELECT ${list} FROM addresses WHERE ip_key ${after ? '>' : '>='} ? AND ip_key <= ? ORDER BY ip_key LIMIT ?`,
+      [after ?? first, last, limit],
+    );
+    return rows.map((r) => columns.map((c) => r[c]));
   }
 
-  private readonly columnPages = new Map<string, { from: Database.Statement; after: Database.Statement }>();
-
   /** Known addresses by state for every subnet at once (one statement, for /metrics). */
-  countsBySubnetAndState(): { subnet_id: number; state: string; n: number }[] {
-    return (this.s.countsBySubnetAndState.all(STATE_PARAMS) as number[][]).flatMap(([id, ...counts]) =>
-      statesWithCounts(counts).map((c) => ({ subnet_id: id!, ...c })),
+  async countsBySubnetAndState(): Promise<{ subnet_id: number; state: string; n: number }[]> {
+    const rows = await this.exec.all<Record<string, number>>(
+      `SELECT s.id AS id, ${ADDRESS_STATES.map(
+        (_, i) => `(SELECT count(*) FROM addresses a
+        WHERE a.state = ? AND a.ip_key BETWEEN s.first_key AND s.last_key) AS c${i}`,
+      ).join(', ')} FROM subnets s`,
+      ADDRESS_STATES,
     );
+    return rows.flatMap((r) =>
+      statesWithCounts(ADDRESS_STATES.map((_, i) => r[`c${i}`]!)).map((c) => ({ subnet_id: r.id!, ...c })),
+    );
+  }
+
+  /** `FROM <the ids> j JOIN subnets s ON s.id = j.value`, and its parameter, per dialect. */
+  private idsJoin(ids: readonly number[]): { from: string; param: unknown } {
+    return this.exec.dialect === 'postgres'
+      ? { from: 'unnest(CAST(? AS bigint[])) AS j(value) JOIN subnets s ON s.id = j.value', param: [...ids] }
+      : { from: 'json_each(?) j CROSS JOIN subnets s ON s.id = j.value', param: JSON.stringify(ids) };
   }
 
   /**
    * Per subnet id: [id, its first address recorded (0/1), its last address recorded (0/1), count
    * per state in ADDRESS_STATES order over its whole prefix].
    */
-  subnetCountsByState(ids: readonly number[]): [number, number, number, ...number[]][] {
-    return this.s.subnetCountsByState.all({ ...STATE_PARAMS, ids: JSON.stringify(ids) }) as [
-      number,
-      number,
-      number,
-      ...number[],
-    ][];
+  async subnetCountsByState(ids: readonly number[]): Promise<[number, number, number, ...number[]][]> {
+    const { from, param } = this.idsJoin(ids);
+    const rows = await this.exec.all<Record<string, number>>(
+      `SELECT s.id AS id, ${EDGE_FLAGS}, ${ADDRESS_STATES.map(
+        (_, i) => `(SELECT count(*) FROM addresses a
+        WHERE a.state = ? AND a.ip_key BETWEEN s.first_key AND s.last_key) AS c${i}`,
+      ).join(', ')}
+      FROM ${from}`,
+      [...ADDRESS_STATES, param],
+    );
+    return rows.map((r) => [r.id!, r.on_first!, r.on_last!, ...ADDRESS_STATES.map((_, i) => r[`c${i}`]!)]);
   }
   /** Per subnet id: [id, addresses in its prefix, first address recorded (0/1), last address recorded (0/1)]. */
-  subnetRankCounts(ids: readonly number[]): [number, number, number, number][] {
-    return this.s.subnetRankCounts.all({ ids: JSON.stringify(ids) }) as [number, number, number, number][];
+  async subnetRankCounts(ids: readonly number[]): Promise<[number, number, number, number][]> {
+    const { from, param } = this.idsJoin(ids);
+    const rows = await this.exec.all<Record<string, number>>(
+      `SELECT s.id AS id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key) AS n,
+      ${EDGE_FLAGS} FROM ${from}`,
+      [param],
+    );
+    return rows.map((r) => [r.id!, r.n!, r.on_first!, r.on_last!]);
   }
   /** Ranges in id order after `after`, at most `limit`. */
-  rangesAfter(after: number, limit: number): RangeRow[] {
-    return this.s.rangesAfter.all(after, limit) as RangeRow[];
+  rangesAfter(after: number, limit: number): Promise<RangeRow[]> {
+    return this.exec.all<RangeRow>('SELECT * FROM ranges WHERE id > ? ORDER BY id LIMIT ?', [after, limit]);
   }
-  /** SQLite's PRAGMA data_version: changes when another connection commits. */
-  dataVersion(): unknown {
-    return this.s.dataVersion.get();
-  }
-
-  totalsByStateAndSource() {
-    return this.s.totalsByStateAndSource.all() as { state: string; source: string; n: number }[];
-  }
-
-  allRanges() {
-    return this.s.allRanges.all() as RangeRow[];
+  /**
+   * Changes when another writer committed. SQLite: PRAGMA data_version (another connection to
+   * the file). PostgreSQL: the subnet version row (any replica's subnet write, this one's too).
+   */
+  async dataVersion(): Promise<unknown> {
+    if (this.exec.dialect === 'postgres') {
+      return (await this.exec.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', [SUBNETS_VERSION]))?.value;
+    }
+    return (await this.exec.get<{ data_version: number }>('PRAGMA data_version'))!.data_version;
   }
 
-  addressesOnEdges(subnetId?: number) {
-    return (
-      subnetId === undefined ? this.s.addressesOnEdges.all() : this.s.addressesOnEdgesOf.all({ id: subnetId })
-    ) as { subnet_id: number; state: string; edge: 'first' | 'last' }[];
+  totalsByStateAndSource(): Promise<{ state: string; source: string; n: number }[]> {
+    return this.exec.all('SELECT state, source, n FROM address_totals');
   }
-  updateAddress(id: number, changes: Partial<Pick<AddressRow, (typeof ADDRESS_MUTABLE)[number]>>, now: string) {
-    this.update('addresses', ADDRESS_MUTABLE, id, changes, now);
+
+  allRanges(): Promise<RangeRow[]> {
+    return this.exec.all<RangeRow>('SELECT * FROM ranges ORDER BY first_key');
   }
-  deleteAddress(row: AddressRow) {
-    this.s.deleteAddress.run(row.id);
-    this.release(ipFromKey(row.ip_key));
+
+  /**
+   * Addresses that sit on a subnet's first or last address (possible when a parent held them
+   * before the child was created); those are not usable addresses of that subnet. For one
+   * subnet: two key lookups (an "? IS NULL OR" filter would scan every subnet).
+   */
+  addressesOnEdges(subnetId?: number): Promise<{ subnet_id: number; state: string; edge: 'first' | 'last' }[]> {
+    return subnetId === undefined
+      ? this.exec.all(`SELECT s.id AS subnet_id, a.state AS state, 'first' AS edge FROM subnets s
+        JOIN addresses a ON a.ip_key = s.first_key
+        UNION ALL SELECT s.id, a.state, 'last' FROM subnets s JOIN addresses a ON a.ip_key = s.last_key
+        WHERE s.last_key != s.first_key`)
+      : this.exec.all(
+          `SELECT s.id AS subnet_id, a.state AS state, 'first' AS edge FROM subnets s
+        JOIN addresses a ON a.ip_key = s.first_key WHERE s.id = ?
+        UNION ALL SELECT s.id, a.state, 'last' FROM subnets s JOIN addresses a ON a.ip_key = s.last_key
+        WHERE s.id = ? AND s.last_key != s.first_key`,
+          [subnetId, subnetId],
+        );
+  }
+  async updateAddress(
+    id: number,
+    changes: Partial<Pick<AddressRow, (typeof ADDRESS_MUTABLE)[number]>>,
+    now: string,
+  ): Promise<void> {
+    await this.update('addresses', ADDRESS_MUTABLE, id, changes, now);
+  }
+  async deleteAddress(row: AddressRow): Promise<void> {
+    await this.exec.run('DELETE FROM addresses WHERE id = ?', [row.id]);
+    await this.release(ipFromKey(row.ip_key));
     this.spaceChanged(row.ip_key);
   }
 
   /** Filtered, paged address listing. Filters are values only; column names are fixed here. */
-  listAddresses(filter: AddressFilter, limit: number, offset: number): { count: number; rows: AddressRow[] } {
-    const { where, args } = filterWhere(filter);
+  async listAddresses(
+    filter: AddressFilter,
+    limit: number,
+    offset: number,
+  ): Promise<{ count: number; rows: AddressRow[] }> {
+    const { where, args } = this.filterWhere(filter);
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM addresses ${clause}`).get(...args) as { n: number }).n;
+    const count = (await this.exec.get<{ n: number }>(`SELECT count(*) AS n FROM addresses ${clause}`, args))!.n;
     // Keyset: `after` narrows the rows, not the count (which stays the number of all matches).
     const page = filter.after ? `${clause ? `${clause} AND` : 'WHERE'} ip_key > ?` : clause;
-    const rows = this.db
-      .prepare(`SELECT * FROM addresses ${page} ORDER BY ip_key LIMIT ? OFFSET ?`)
-      .all(...args, ...(filter.after ? [filter.after] : []), limit, offset) as AddressRow[];
+    const rows = await this.exec.all<AddressRow>(`SELECT * FROM addresses ${page} ORDER BY ip_key LIMIT ? OFFSET ?`, [
+      ...args,
+      ...(filter.after ? [filter.after] : []),
+      limit,
+      offset,
+    ]);
     return { count, rows };
   }
 
@@ -536,41 +605,45 @@ export class IpamStore {
    * The key of the `n`-th address from `lo` on (up to `hi`), or undefined when fewer are left:
    * where a scan chunk of n rows ends (one walk of n index entries).
    */
-  addressKeyAt(lo: KeyBound, hi: Buffer, n: number): Buffer | undefined {
-    return this.db
-      .prepare(
-        `SELECT ip_key FROM addresses WHERE ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?
+  async addressKeyAt(lo: KeyBound, hi: Buffer, n: number): Promise<Buffer | undefined> {
+    const row = await this.exec.get<{ ip_key: Buffer }>(
+      `SELECT ip_key FROM addresses WHERE ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?
       ORDER BY ip_key LIMIT 1 OFFSET ?`,
-      )
-      .pluck()
-      .get(lo.key, hi, n - 1) as Buffer | undefined;
+      [lo.key, hi, n - 1],
+    );
+    return row?.ip_key;
   }
 
   /** Addresses matching `filter` (between/after aside) with keys from `lo` to `hi`: how many, and a page of them. */
-  addressesIn(
+  async addressesIn(
     filter: AddressFilter,
     lo: KeyBound,
     hi: Buffer,
     page?: { limit: number; offset: number },
-  ): { count: number; rows: AddressRow[] } {
-    const { where, args } = filterWhere({ ...filter, between: undefined, after: undefined });
+  ): Promise<{ count: number; rows: AddressRow[] }> {
+    const { where, args } = this.filterWhere({ ...filter, between: undefined, after: undefined });
     where.unshift(`ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?`);
     args.unshift(lo.key, hi);
     const clause = `WHERE ${where.join(' AND ')}`;
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM addresses ${clause}`).get(...args) as { n: number }).n;
+    const count = (await this.exec.get<{ n: number }>(`SELECT count(*) AS n FROM addresses ${clause}`, args))!.n;
     const rows =
       !page || count <= page.offset
         ? []
-        : (this.db
-            .prepare(`SELECT * FROM addresses ${clause} ORDER BY ip_key LIMIT ? OFFSET ?`)
-            .all(...args, page.limit, page.offset) as AddressRow[]);
+        : await this.exec.all<AddressRow>(`SELECT * FROM addresses ${clause} ORDER BY ip_key LIMIT ? OFFSET ?`, [
+            ...args,
+            page.limit,
+            page.offset,
+          ]);
     return { count, rows };
   }
 
   // --- runs of consecutive used addresses
   /** The run of used addresses containing `at`, if any. */
-  runContaining(at: IP): Interval | undefined {
-    const run = this.s.runAtOrBefore.get(ipKey(at)) as { first_key: Buffer; last_key: Buffer } | undefined;
+  async runContaining(at: IP): Promise<Interval | undefined> {
+    const run = await this.exec.get<{ first_key: Buffer; last_key: Buffer }>(
+      `SELECT first_key, last_key FROM address_runs WHERE first_key <= ? ORDER BY first_key DESC LIMIT 1`,
+      [ipKey(at)],
+    );
     if (!run) return undefined;
     const first = ipFromKey(run.first_key);
     const last = ipFromKey(run.last_key);
@@ -579,82 +652,184 @@ export class IpamStore {
   }
 
   /** Where the first run of used addresses after `at` (same family) starts, if any. */
-  nextRunStart(at: IP): bigint | undefined {
-    const key = this.s.runAfter.get(ipKey(at)) as Buffer | undefined;
+  async nextRunStart(at: IP): Promise<bigint | undefined> {
+    const key = (
+      await this.exec.get<{ first_key: Buffer }>(
+        'SELECT first_key FROM address_runs WHERE first_key > ? ORDER BY first_key LIMIT 1',
+        [ipKey(at)],
+      )
+    )?.first_key;
     if (!key || key[0] !== at.family) return undefined;
     return ipFromKey(key).value;
   }
 
   /** Marks [first,last] used (none of it was): joins the runs on either side. */
-  private occupy(family: Family, first: bigint, last: bigint) {
-    const left = first > 0n ? this.runContaining({ family, value: first - 1n }) : undefined;
+  private async occupy(family: Family, first: bigint, last: bigint): Promise<void> {
+    const left = first > 0n ? await this.runContaining({ family, value: first - 1n }) : undefined;
     const rightKey = last < MAX[family] ? ipKey({ family, value: last + 1n }) : undefined;
     const right =
-      rightKey && (this.s.runStartingAt.get(rightKey) as { first_key: Buffer; last_key: Buffer } | undefined);
+      rightKey &&
+      (await this.exec.get<{ first_key: Buffer; last_key: Buffer }>(
+        'SELECT first_key, last_key FROM address_runs WHERE first_key = ?',
+        [rightKey],
+      ));
     const lastKey = right ? right.last_key : ipKey({ family, value: last });
-    if (right) this.s.deleteRun.run(rightKey);
-    if (left) this.s.setRunLast.run(lastKey, ipKey({ family, value: left.first }));
-    else this.s.insertRun.run(ipKey({ family, value: first }), lastKey);
+    if (right) await this.exec.run(DELETE_RUN, [rightKey]);
+    if (left) await this.exec.run(SET_RUN_LAST, [lastKey, ipKey({ family, value: left.first })]);
+    else await this.exec.run(INSERT_RUN, [ipKey({ family, value: first }), lastKey]);
   }
 
-  private release(ip: IP) {
-    const run = this.runContaining(ip);
+  private async release(ip: IP): Promise<void> {
+    const run = await this.runContaining(ip);
     if (!run) return;
     const firstKey = ipKey({ family: ip.family, value: run.first });
-    if (run.first === ip.value) this.s.deleteRun.run(firstKey);
-    else this.s.setRunLast.run(ipKey({ family: ip.family, value: ip.value - 1n }), firstKey);
+    if (run.first === ip.value) await this.exec.run(DELETE_RUN, [firstKey]);
+    else await this.exec.run(SET_RUN_LAST, [ipKey({ family: ip.family, value: ip.value - 1n }), firstKey]);
     if (run.last > ip.value) {
-      this.s.insertRun.run(
+      await this.exec.run(INSERT_RUN, [
         ipKey({ family: ip.family, value: ip.value + 1n }),
         ipKey({ family: ip.family, value: run.last }),
-      );
+      ]);
     }
   }
 
   // --- ranges
-  range(id: number) {
-    return this.s.rangeById.get(id) as RangeRow | undefined;
+  range(id: number): Promise<RangeRow | undefined> {
+    return this.exec.get<RangeRow>('SELECT * FROM ranges WHERE id = ?', [id]);
   }
-  rangesInside(first: Buffer, last: Buffer) {
-    return this.s.rangesInside.all({ first, last }) as RangeRow[];
+  rangesInside(first: Buffer, last: Buffer): Promise<RangeRow[]> {
+    return this.exec.all<RangeRow>(
+      'SELECT * FROM ranges WHERE first_key BETWEEN ? AND ? AND last_key <= ? ORDER BY first_key',
+      [first, last, last],
+    );
   }
-  rangesOverlapping(first: Buffer, last: Buffer) {
-    return this.s.rangesOverlapping.all({ first, last }) as RangeRow[];
+  /**
+   * Ranges never overlap each other (createRange refuses it), so sorted by first_key they are
+   * sorted by last_key too: only the last range starting before `first` can reach into
+   * [first,last] from the left. Two index ranges instead of every range before `last` (no
+   * max() of a blob: PostgreSQL has none for bytea).
+   */
+  rangesOverlapping(first: Buffer, last: Buffer): Promise<RangeRow[]> {
+    return this.exec.all<RangeRow>(
+      `SELECT * FROM ranges WHERE first_key BETWEEN coalesce((SELECT first_key FROM ranges
+      WHERE first_key < ? ORDER BY first_key DESC LIMIT 1), ?) AND ? AND last_key >= ? ORDER BY first_key`,
+      [first, first, last, first],
+    );
   }
-  insertRange(row: NewRangeRow): number {
+  async insertRange(row: NewRangeRow): Promise<number> {
     this.spaceChanged(row.first_key, row.last_key);
-    return Number(this.s.insertRange.run(row).lastInsertRowid);
+    return (await this.exec.get<{ id: number }>(
+      `INSERT INTO ranges (subnet_id, start_address, end_address, first_key, last_key, label,
+      color, purpose, description, auto_allocate, mark_utilized, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [
+        row.subnet_id,
+        row.start_address,
+        row.end_address,
+        row.first_key,
+        row.last_key,
+        row.label,
+        row.color,
+        row.purpose,
+        row.description,
+        row.auto_allocate,
+        row.mark_utilized,
+        row.created_at,
+        row.updated_at,
+      ],
+    ))!.id;
   }
-  updateRange(id: number, changes: Partial<Pick<RangeRow, (typeof RANGE_MUTABLE)[number]>>, now: string) {
-    this.update('ranges', RANGE_MUTABLE, id, changes, now);
+  async updateRange(
+    id: number,
+    changes: Partial<Pick<RangeRow, (typeof RANGE_MUTABLE)[number]>>,
+    now: string,
+  ): Promise<void> {
+    await this.update('ranges', RANGE_MUTABLE, id, changes, now);
   }
-  deleteRange(id: number) {
-    const row = this.range(id);
+  async deleteRange(id: number): Promise<void> {
+    const row = await this.range(id);
     if (row) this.spaceChanged(row.first_key, row.last_key);
-    this.s.deleteRange.run(id);
+    await this.exec.run('DELETE FROM ranges WHERE id = ?', [id]);
   }
-  listRanges(subnetId: number | undefined, limit: number, offset: number) {
+  async listRanges(
+    subnetId: number | undefined,
+    limit: number,
+    offset: number,
+  ): Promise<{ count: number; rows: RangeRow[] }> {
     const clause = subnetId === undefined ? '' : 'WHERE subnet_id = ?';
     const args = subnetId === undefined ? [] : [subnetId];
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM ranges ${clause}`).get(...args) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM ranges ${clause} ORDER BY first_key LIMIT ? OFFSET ?`)
-      .all(...args, limit, offset) as RangeRow[];
+    const count = (await this.exec.get<{ n: number }>(`SELECT count(*) AS n FROM ranges ${clause}`, args))!.n;
+    const rows = await this.exec.all<RangeRow>(`SELECT * FROM ranges ${clause} ORDER BY first_key LIMIT ? OFFSET ?`, [
+      ...args,
+      limit,
+      offset,
+    ]);
     return { count, rows };
   }
 
-  private update(table: string, allowed: readonly string[], id: number, changes: Record<string, unknown>, now: string) {
+  /** Returns whether the row changed. */
+  private async update(
+    table: string,
+    allowed: readonly string[],
+    id: number,
+    changes: Record<string, unknown>,
+    now: string,
+  ): Promise<boolean> {
     const cols = Object.keys(changes).filter((c) => allowed.includes(c) && changes[c] !== undefined);
-    if (cols.length === 0) return;
+    if (cols.length === 0) return false;
     // Only when a value really changes, so a no-op PATCH leaves updated_at (and the audit log) alone.
     const sql =
-      `UPDATE ${table} SET ${cols.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @updated_at ` +
-      `WHERE id = @id AND (${cols.map((c) => `${c} IS NOT @${c}`).join(' OR ')})`;
-    const values: Record<string, unknown> = { id, updated_at: now };
-    for (const c of cols) values[c] = changes[c];
-    this.db.prepare(sql).run(values);
+      `UPDATE ${table} SET ${cols.map((c) => `${c} = ?`).join(', ')}, updated_at = ? ` +
+      `WHERE id = ? AND (${cols.map((c) => `${c} IS DISTINCT FROM ?`).join(' OR ')})`;
+    const values = cols.map((c) => changes[c]);
+    return (await this.exec.run(sql, [...values, now, id, ...values])) > 0;
+  }
+
+  /** The WHERE terms of an address filter (`after` aside: it narrows rows, not counts). */
+  private filterWhere(filter: AddressFilter): { where: string[]; args: unknown[] } {
+    const pg = this.exec.dialect === 'postgres';
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.between) {
+      where.push('ip_key BETWEEN ? AND ?');
+      args.push(filter.between[0], filter.between[1]);
+    }
+    if (filter.state) {
+      where.push('state = ?');
+      args.push(filter.state);
+    }
+    if (filter.source) {
+      where.push('source = ?');
+      args.push(filter.source);
+    }
+    if (filter.tag) {
+      where.push(
+        pg
+          ? 'EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST(addresses.tags AS jsonb)) AS t(value) WHERE t.value = ?)'
+          : 'EXISTS (SELECT 1 FROM json_each(addresses.tags) WHERE value = ?)',
+      );
+      args.push(filter.tag);
+    }
+    if (filter.q) {
+      // Case-insensitive as SQLite's LIKE is (for ASCII); PostgreSQL's LIKE is not.
+      const like = pg ? 'ILIKE' : 'LIKE';
+      const terms = ['address', 'hostname', 'description', 'owner', 'mac'].map((c) => `${c} ${like} ? ESCAPE '\\'`);
+      where.push(`(${terms.join(' OR ')})`);
+      const pattern = `%${escapeLike(filter.q)}%`;
+      args.push(pattern, pattern, pattern, pattern, pattern);
+    }
+    return { where, args };
   }
 }
+
+/** The meta row PostgreSQL's subnet caches are checked against (bumped with every subnet write). */
+const SUBNETS_VERSION = 'ipam:subnets_version';
+const INSERT_RUN = 'INSERT INTO address_runs (first_key, last_key) VALUES (?, ?)';
+const DELETE_RUN = 'DELETE FROM address_runs WHERE first_key = ?';
+const SET_RUN_LAST = 'UPDATE address_runs SET last_key = ? WHERE first_key = ?';
+/** Whether a subnet's first / last address is recorded, as 0/1 on both dialects. */
+const EDGE_FLAGS = `CASE WHEN EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key) THEN 1 ELSE 0 END AS on_first,
+      CASE WHEN EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key) THEN 1 ELSE 0 END AS on_last`;
 
 export interface AddressFilter {
   between?: [Buffer, Buffer] | undefined;
@@ -689,38 +864,6 @@ export interface KeyBound {
   key: Buffer;
   inclusive: boolean;
 }
-
-/** The WHERE terms of an address filter (`after` aside: it narrows rows, not counts). */
-function filterWhere(filter: AddressFilter): { where: string[]; args: unknown[] } {
-  const where: string[] = [];
-  const args: unknown[] = [];
-  if (filter.between) {
-    where.push('ip_key BETWEEN ? AND ?');
-    args.push(filter.between[0], filter.between[1]);
-  }
-  if (filter.state) {
-    where.push('state = ?');
-    args.push(filter.state);
-  }
-  if (filter.source) {
-    where.push('source = ?');
-    args.push(filter.source);
-  }
-  if (filter.tag) {
-    where.push('EXISTS (SELECT 1 FROM json_each(addresses.tags) WHERE value = ?)');
-    args.push(filter.tag);
-  }
-  if (filter.q) {
-    where.push(
-      "(address LIKE ? ESCAPE '\\' OR hostname LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\' OR owner LIKE ? ESCAPE '\\' OR mac LIKE ? ESCAPE '\\')",
-    );
-    const like = `%${escapeLike(filter.q)}%`;
-    args.push(like, like, like, like, like);
-  }
-  return { where, args };
-}
-
-const STATE_PARAMS = Object.fromEntries(ADDRESS_STATES.map((state, i) => [`s${i}`, state]));
 
 function statesWithCounts(counts: number[]): { state: string; n: number }[] {
   return ADDRESS_STATES.flatMap((state, i) => (counts[i] ? [{ state, n: counts[i]! }] : []));

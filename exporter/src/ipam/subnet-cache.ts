@@ -4,6 +4,12 @@
 // 150–300 ms in one statement, and every subnet created during an import or a burst of creates
 // made the next listing, scrape or export pay it again. Marked rows are re-read rather than
 // taken from the write, so a rolled-back write leaves the cache as the table is.
+//
+// With a `version` (PostgreSQL, several replicas on one database) marks are not enough: another
+// replica's write is not seen here. Then every read outside a transaction first reads the
+// version row (one primary-key read, bumped in the same transaction as every subnet write), and
+// a version other than the one the rows were read at means one full read. Inside a transaction
+// a changed version (its own write, or a commit since) means the rows are read for it alone.
 import { type Family, type IP, ipFromKey } from './core/ip.js';
 
 /** What the cache needs of a subnet row (the store's SubnetRow has more). */
@@ -18,8 +24,8 @@ interface SubnetRow {
 const PATCH_LIMIT = 5000;
 
 export interface SubnetSource<R extends SubnetRow> {
-  all(): R[];
-  byId(id: number): R | undefined;
+  all(): Promise<R[]>;
+  byId(id: number): Promise<R | undefined>;
 }
 
 /** Most-specific-subnet lookup over the cached rows; updated in place as rows change. */
@@ -65,12 +71,22 @@ export class SubnetCache<R extends SubnetRow> {
   private readonly byId = new Map<number, R>();
   private index = new LiveSubnetIndex();
   private readonly marked = new Set<number>();
+  /** The version the rows were read at (version mode). */
+  private loadedVersion: unknown;
+  /** Full reads under way (marks made meanwhile are kept for the next sync). */
+  private loading = 0;
+  /** A sync running now: concurrent readers wait for it instead of patching twice. */
+  private syncing: Promise<void> | undefined;
 
-  constructor(private readonly source: SubnetSource<R>) {}
+  constructor(
+    private readonly source: SubnetSource<R>,
+    /** PostgreSQL: the subnet version row (see above); SQLite: none, marks and patches. */
+    private readonly version?: () => Promise<unknown>,
+  ) {}
 
   /** A subnet was inserted, updated or deleted (called by the writing statement). */
   mark(id: number): void {
-    if (this.rows) this.marked.add(id);
+    if (this.rows || this.loading > 0) this.marked.add(id);
   }
 
   /** Drops everything (after a restore): the next read is a full one. */
@@ -83,23 +99,57 @@ export class SubnetCache<R extends SubnetRow> {
    * The rows as the table has them now. `inTransaction`: the caller's transaction may still roll
    * back, so marked rows are read into a copy and the cache itself is left as it was.
    */
-  all(inTransaction: boolean): readonly R[] {
+  async all(inTransaction: boolean): Promise<readonly R[]> {
+    if (this.version) return this.allVersioned(inTransaction);
     if (!this.rows) {
-      const rows = this.source.all();
-      if (inTransaction) return rows;
-      this.load(rows);
-      return rows;
+      if (inTransaction) return this.source.all();
+      const rows = await this.fullRead();
+      if (!this.rows) this.load(rows);
+      return this.all(false);
     }
-    if (this.marked.size === 0) return this.rows;
+    if (this.marked.size === 0 && !this.syncing) return this.rows;
     if (inTransaction) return this.patchedCopy();
-    this.sync();
+    while (this.marked.size > 0 || this.syncing) {
+      this.syncing ??= this.sync().finally(() => (this.syncing = undefined));
+      await this.syncing;
+    }
     return this.rows;
   }
 
+  private async allVersioned(inTransaction: boolean): Promise<readonly R[]> {
+    const version = await this.version!();
+    if (this.rows && this.loadedVersion === version) return this.rows;
+    const rows = await this.source.all();
+    if (!inTransaction) {
+      this.load(rows);
+      this.marked.clear();
+      this.loadedVersion = version;
+    }
+    return rows;
+  }
+
+  /**
+   * The lookup and rows as last read, without reading (for synchronous callers such as metrics
+   * listeners; a write since may be missing until the next read).
+   */
+  peek(): { index: LiveSubnetIndex; row: (id: number) => R | undefined } {
+    return { index: this.index, row: (id) => this.byId.get(id) };
+  }
+
   /** The lookup over the rows as the table has them now (outside a transaction only). */
-  liveIndex(): LiveSubnetIndex {
-    this.all(false);
+  async liveIndex(): Promise<LiveSubnetIndex> {
+    await this.all(false);
     return this.index;
+  }
+
+  /** Every row; marks made while it reads stay for the next sync (the read may predate their commit). */
+  private async fullRead(): Promise<R[]> {
+    this.loading += 1;
+    try {
+      return await this.source.all();
+    } finally {
+      this.loading -= 1;
+    }
   }
 
   private load(rows: R[]): void {
@@ -110,17 +160,20 @@ export class SubnetCache<R extends SubnetRow> {
       this.byId.set(r.id, r);
       this.index.add(r);
     }
-    this.marked.clear();
   }
 
-  private sync(): void {
-    if (this.marked.size > PATCH_LIMIT) {
-      this.load(this.source.all());
+  private async sync(): Promise<void> {
+    const ids = [...this.marked];
+    this.marked.clear(); // marks arriving while this reads are taken by the next sync
+    if (ids.length > PATCH_LIMIT) {
+      this.load(await this.fullRead());
       return;
     }
+    const now = new Map<number, R | undefined>();
+    for (const id of ids) now.set(id, await this.source.byId(id));
     // A new list, never the old one changed: readers may be walking it between event-loop turns.
     const rows = this.rows!.slice();
-    for (const id of this.marked) {
+    for (const id of ids) {
       const old = this.byId.get(id);
       if (old) {
         const at = findRow(rows, old);
@@ -128,22 +181,22 @@ export class SubnetCache<R extends SubnetRow> {
         this.byId.delete(id);
         this.index.remove(old);
       }
-      const now = this.source.byId(id);
-      if (now) {
-        rows.splice(insertionPoint(rows, now), 0, now);
-        this.byId.set(id, now);
-        this.index.add(now);
+      const row = now.get(id);
+      if (row) {
+        rows.splice(insertionPoint(rows, row), 0, row);
+        this.byId.set(id, row);
+        this.index.add(row);
       }
     }
     this.rows = rows;
-    this.marked.clear();
   }
 
-  private patchedCopy(): R[] {
+  private async patchedCopy(): Promise<R[]> {
     if (this.marked.size > PATCH_LIMIT) return this.source.all();
+    const ids = [...this.marked];
     const rows = this.rows!.filter((r) => !this.marked.has(r.id));
-    for (const id of this.marked) {
-      const now = this.source.byId(id);
+    for (const id of ids) {
+      const now = await this.source.byId(id);
       if (now) rows.splice(insertionPoint(rows, now), 0, now);
     }
     return rows;

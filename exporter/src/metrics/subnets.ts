@@ -43,9 +43,11 @@ export class SubnetCatalog {
    * first time, derive everything again, a page per slice.
    */
   async refresh(slicer: Slicer): Promise<this> {
-    if (this.fresh) return this;
     const generation = this.store.subnetGeneration;
-    const rows = this.store.allSubnets();
+    // The same list object while no subnet changed (on PostgreSQL: on any replica).
+    const rows = await this.store.allSubnets();
+    if (this.fresh && rows === this.rows) return this;
+
     if (!this.patch(rows)) await this.rebuild(rows, slicer);
     this.rows = rows;
     // A subnet written meanwhile: derive again at the next scrape.

@@ -106,6 +106,11 @@ export class ProxmoxService {
     return this.lastSummary;
   }
 
+  /** Fails the VM jobs a stop or crash cut short (before serving). */
+  recover(): Promise<void> {
+    return this.vms.recover();
+  }
+
   start(): void {
     // run() has logged a failed inventory already; the loop goes on.
     this.loop = startTimerLoop(() => this.refresh().catch(() => undefined), this.config.interval_seconds * 1000, {
@@ -132,7 +137,7 @@ export class ProxmoxService {
   private async run(): Promise<Inventory> {
     try {
       const inv = await this.collect();
-      this.lastSummary = this.apply(inv);
+      this.lastSummary = await this.apply(inv);
       this.last = inv;
       this.lastError = null;
       return inv;
@@ -188,13 +193,13 @@ export class ProxmoxService {
   }
 
   /** Records guest addresses in IPAM and releases what is gone: one transaction, every change audited. */
-  private apply(inv: Inventory): ReconcileSummary {
-    return this.ipam.write(() => {
+  private apply(inv: Inventory): Promise<ReconcileSummary> {
+    return this.ipam.write(async () => {
       const links = this.store.links();
       const managed = new Set<string>();
       const rows = new Map<string, RowInfo>();
-      const remember = (address: string) => {
-        const row = this.ipam.addressAt(parseIp(address));
+      const remember = async (address: string) => {
+        const row = await this.ipam.addressAt(parseIp(address));
         if (row)
           rows.set(row.address, {
             id: row.id,
@@ -206,12 +211,12 @@ export class ProxmoxService {
       };
       for (const g of inv.guests) {
         for (const a of g.addresses ?? []) {
-          if (!this.isManaged(a.address)) continue;
+          if (!(await this.isManaged(a.address))) continue;
           managed.add(a.address);
-          remember(a.address);
+          await remember(a.address);
         }
       }
-      for (const l of links) remember(l.address);
+      for (const l of links) await remember(l.address);
       const plan: Plan = reconcile(
         {
           startedAt: inv.startedAt,
@@ -228,7 +233,7 @@ export class ProxmoxService {
       const now = this.now();
       for (const c of plan.create) {
         try {
-          const view = this.ipam.createAddress(
+          const view = await this.ipam.createAddress(
             {
               address: c.address,
               state: 'assigned',
@@ -255,12 +260,12 @@ export class ProxmoxService {
         }
       }
       for (const u of plan.update) {
-        this.ipam.updateAddress(u.address_id, { hostname: u.hostname, description: u.description }, ACTOR);
+        await this.ipam.updateAddress(u.address_id, { hostname: u.hostname, description: u.description }, ACTOR);
         this.store.updateLink(u.address_id, { vmid: u.link.vmid!, node: u.link.node!, guest_type: u.link.guest_type! });
         summary.updated++;
       }
       for (const r of plan.release) {
-        this.ipam.deleteAddress(r.address_id, ACTOR);
+        await this.ipam.deleteAddress(r.address_id, ACTOR);
         this.logger.info({ address: r.address }, `released: ${r.reason}`);
         summary.released++;
       }
@@ -270,9 +275,9 @@ export class ProxmoxService {
   }
 
   /** Inside a managed subnet and usable there (not its network or broadcast address). */
-  private isManaged(address: string): boolean {
+  private async isManaged(address: string): Promise<boolean> {
     const ip = parseIp(address);
-    const subnet = this.ipam.mostSpecificSubnet(ip);
+    const subnet = await this.ipam.mostSpecificSubnet(ip);
     if (!subnet) return false;
     const b = usableBounds(prefixOf(subnet));
     return ip.value >= b.first && ip.value <= b.last;
@@ -307,11 +312,16 @@ export class ProxmoxService {
     };
   }
 
-  guests(filter: { node?: string | undefined; type?: 'qemu' | 'lxc' | undefined }): GuestListView {
+  async guests(filter: { node?: string | undefined; type?: 'qemu' | 'lxc' | undefined }): Promise<GuestListView> {
     const inv = this.requireInventory();
     const list = inv.guests.filter(
       (g) => (!filter.node || g.node === filter.node) && (!filter.type || g.type === filter.type),
     );
+    // The IPAM rows of the guests' addresses, read before the views are built.
+    const rows = new Map<string, { id: number; source: string } | undefined>();
+    for (const g of list) {
+      for (const a of g.addresses ?? []) rows.set(a.address, await this.ipam.addressAt(parseIp(a.address)));
+    }
     return {
       updated_at: new Date(inv.finishedAt).toISOString(),
       count: list.length,
@@ -333,7 +343,8 @@ export class ProxmoxService {
           g.addresses === null
             ? null
             : g.addresses.map((a) => {
-                const row = this.ipam.addressAt(parseIp(a.address));
+                const row = rows.get(a.address);
+
                 return {
                   address: a.address,
                   prefix_length: a.prefix,

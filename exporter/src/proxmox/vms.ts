@@ -70,8 +70,11 @@ export class VmJobs {
     private readonly config: Config['proxmox'],
     private readonly deps: VmJobDeps,
     private readonly logger: Logger,
-  ) {
-    for (const row of store.unfinishedJobs()) this.interrupted(row, parseJob(row));
+  ) {}
+
+  /** Jobs cut short by a stop or a crash are failed (and their reservations released): call before serving. */
+  async recover(): Promise<void> {
+    for (const row of this.store.unfinishedJobs()) await this.interrupted(row, parseJob(row));
   }
 
   // ------------------------------------------------------------------ API
@@ -80,9 +83,13 @@ export class VmJobs {
    * provisioning) and queues the job, all in one transaction: a request that fails here
    * changed nothing. A known Idempotency-Key returns its job (same body) or 422 (another body).
    */
-  create(request: VmRequest, key: string | undefined, actor: Actor): { job: VmJobView; replayed: boolean } {
+  async create(
+    request: VmRequest,
+    key: string | undefined,
+    actor: Actor,
+  ): Promise<{ job: VmJobView; replayed: boolean }> {
     const hash = requestHash(request);
-    const out = this.ipam.write(() => {
+    const out = await this.ipam.write(async () => {
       if (key !== undefined) {
         const existing = this.store.jobByKey(key);
         if (existing) {
@@ -134,7 +141,7 @@ export class VmJobs {
         finished_at: null,
       });
       job = startStep(job, 'reserve_address', iso(now)!);
-      const r = this.reserve(request, row.id, actor);
+      const r = await this.reserve(request, row.id, actor);
       job = {
         ...finishStep(
           job,
@@ -165,7 +172,7 @@ export class VmJobs {
         job_id: row.id,
         created_at: now,
       });
-      this.ipam.audit.record(
+      await this.ipam.audit.record(
         actor,
         'create',
         'vm_job',
@@ -224,17 +231,17 @@ export class VmJobs {
     if (!n.online) throw unprocessable(`node ${node} is offline`);
   }
 
-  private subnet(id: number): SubnetRow {
-    const row = this.ipam.subnet(id);
+  private async subnet(id: number): Promise<SubnetRow> {
+    const row = await this.ipam.subnet(id);
     if (!row) throw unprocessable(`subnet ${id} does not exist`);
     return row;
   }
 
-  private reserve(
+  private async reserve(
     request: VmRequest,
     jobId: number,
     actor: Actor,
-  ): { view: AddressView; subnet: SubnetRow; gateway: IP | null; dns: IP[] } {
+  ): Promise<{ view: AddressView; subnet: SubnetRow; gateway: IP | null; dns: IP[] }> {
     const spec = request.network.address;
     const fields = {
       state: 'provisioning' as const,
@@ -245,19 +252,19 @@ export class VmJobs {
     let view: AddressView;
     let subnet: SubnetRow;
     if ('next_free' in spec) {
-      subnet = this.subnet(spec.subnet_id);
-      view = this.ipam.allocate({ subnetId: subnet.id }, { count: 1, ...fields }, actor)[0]!;
+      subnet = await this.subnet(spec.subnet_id);
+      view = (await this.ipam.allocate({ subnetId: subnet.id }, { count: 1, ...fields }, actor))[0]!;
     } else {
       const ip = parseIp(spec.address);
       if (spec.subnet_id !== undefined) {
-        const given = this.subnet(spec.subnet_id);
+        const given = await this.subnet(spec.subnet_id);
         if (!contains(prefixOf(given), ip))
           throw unprocessable(`${formatIp(ip)} is outside subnet ${given.cidr} (id ${given.id})`);
       }
-      const found = this.ipam.mostSpecificSubnet(ip);
+      const found = await this.ipam.mostSpecificSubnet(ip);
       if (!found) throw unprocessable(`${formatIp(ip)} is not inside any managed subnet; create the subnet first`);
       subnet = found;
-      view = this.ipam.createAddress({ address: spec.address, ...fields }, actor);
+      view = await this.ipam.createAddress({ address: spec.address, ...fields }, actor);
     }
     const prefix = prefixOf(subnet);
     const gwText = request.network.gateway ?? subnet.gateway;
@@ -320,7 +327,7 @@ export class VmJobs {
       this.ipam.audit.record(actor, action, 'vm_job', id, `VM job ${id} (${request.name})`, undefined, after);
     const auditStep = (name: StepName) => {
       const s = job.steps.find((x) => x.name === name)!;
-      audit('update', {
+      return audit('update', {
         step: s.name,
         state: s.state,
         upid: s.upid ?? null,
@@ -337,7 +344,7 @@ export class VmJobs {
       const message = await fn();
       job = finishStep(job, name, now(), message);
       save();
-      auditStep(name);
+      await auditStep(name);
       stepName = null;
     };
     /** Follows a PVE task to its end; the step shows its UPID meanwhile. */
@@ -405,11 +412,11 @@ export class VmJobs {
         });
       }
       await step('assign_address', async () => {
-        this.ipam.write(() => {
-          const current = this.ipam.addressAt(plan.address);
+        await this.ipam.write(async () => {
+          const current = await this.ipam.addressAt(plan.address);
           if (!current || current.id !== row.address_id)
             throw new Error(`the address record of ${row.address} was deleted meanwhile`);
-          this.ipam.updateAddress(
+          await this.ipam.updateAddress(
             current.id,
             {
               state: 'assigned',
@@ -424,7 +431,7 @@ export class VmJobs {
       });
       job = succeed(job);
       save({ finished_at: this.deps.now() });
-      this.ipam.audit.record(
+      await this.ipam.audit.record(
         actor,
         'create',
         'proxmox_vm',
@@ -433,10 +440,10 @@ export class VmJobs {
         undefined,
         { vmid, name: request.name, node: request.node, address: row.address, job_id: id },
       );
-      audit('update', { state: 'done', vmid, address: row.address });
+      await audit('update', { state: 'done', vmid, address: row.address });
     } catch (e) {
       if (e instanceof Interrupted || this.aborter.signal.aborted) {
-        this.interrupted(row, job);
+        await this.interrupted(row, job);
         return;
       }
       const message =
@@ -444,7 +451,7 @@ export class VmJobs {
       const failed: StepName = stepName ?? 'allocate_vmid';
       job = failStep(job, failed, now(), message);
       save();
-      auditStep(failed);
+      await auditStep(failed);
       job = startCleanup(job, now());
       save();
       const notes = await this.cleanup(
@@ -454,10 +461,10 @@ export class VmJobs {
         job.steps.some((s) => s.name === 'start' && s.state === 'done'),
       );
       job = finishStep(job, 'cleanup', now(), notes.join('; '));
-      auditStep('cleanup');
+      await auditStep('cleanup');
       job = fail(job, `${STEP_LABEL[failed]} failed: ${message}. ${capitalize(notes.join('; '))}.`, now());
       save({ finished_at: this.deps.now() });
-      audit('update', { state: 'failed', error: job.error });
+      await audit('update', { state: 'failed', error: job.error });
       this.logger.warn({ job: id, vmid: row.vmid }, `VM job failed: ${job.error}`);
     }
   }
@@ -487,7 +494,7 @@ export class VmJobs {
         }
       }
     }
-    notes.push(this.release(row, actor));
+    notes.push(await this.release(row, actor));
     return notes;
   }
 
@@ -515,14 +522,14 @@ export class VmJobs {
   }
 
   /** Releases the job's reservation unless someone changed it meanwhile. */
-  private release(row: JobRow, actor: Actor): string {
+  private async release(row: JobRow, actor: Actor): Promise<string> {
     if (row.address_id === null || row.address === null) return 'no address was reserved';
-    return this.ipam.write(() => {
-      const current = this.ipam.addressAt(parseIp(row.address!));
+    return this.ipam.write(async () => {
+      const current = await this.ipam.addressAt(parseIp(row.address!));
       if (!current || current.id !== row.address_id) return `address ${row.address} was already gone`;
       if (current.source !== 'proxmox' || current.state !== 'provisioning')
         return `address ${row.address} was kept: it was changed meanwhile (${current.state}, ${current.source})`;
-      this.ipam.deleteAddress(current.id, actor);
+      await this.ipam.deleteAddress(current.id, actor);
       return `address ${row.address} was released`;
     });
   }
@@ -531,7 +538,7 @@ export class VmJobs {
    * A job cut short by a stop or crash. If it never reached Proxmox its address is released;
    * otherwise a VM may exist, so the address stays reserved and the error says what to check.
    */
-  private interrupted(row: JobRow, job: JobProgress): void {
+  private async interrupted(row: JobRow, job: JobProgress): Promise<void> {
     const reached = job.steps.some(
       (s) =>
         s.name !== 'reserve_address' && s.name !== 'allocate_vmid' && s.state !== 'pending' && s.state !== 'skipped',
@@ -542,7 +549,7 @@ export class VmJobs {
     if (reached) {
       error += `; VM ${row.vmid ?? '?'} may exist on node ${row.node}; address ${row.address} stays reserved (provisioning): check Proxmox, then delete the VM or the address`;
     } else {
-      error += `; nothing was created in Proxmox; ${this.release(row, actor)}`;
+      error += `; nothing was created in Proxmox; ${await this.release(row, actor)}`;
     }
     const failed = fail(job, error, iso(this.deps.now())!);
     this.store.saveJob({
@@ -554,7 +561,7 @@ export class VmJobs {
       updated_at: this.deps.now(),
       finished_at: this.deps.now(),
     });
-    this.ipam.audit.record(actor, 'update', 'vm_job', row.id, `VM job ${row.id} (${row.name})`, undefined, {
+    await this.ipam.audit.record(actor, 'update', 'vm_job', row.id, `VM job ${row.id} (${row.name})`, undefined, {
       state: 'failed',
       error,
     });

@@ -1,31 +1,22 @@
 // The CSV import journal's SQL: rows of the meta table keyed `import-journal:<job>:<slice>`,
 // each the ids one stored slice created, written in the slice's own transaction. What an import
 // cut short leaves behind is rolled back from here at the next start (ipam/csv-import.ts).
-import type { Db } from './db.js';
+import type { Store } from './store.js';
 
 export class ImportJournalStore {
-  private readonly s;
+  constructor(private readonly store: Store) {}
 
-  constructor(db: Db) {
-    this.s = {
-      insert: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)'),
-      deleteBetween: db.prepare('DELETE FROM meta WHERE key >= ? AND key < ?'),
-      deleteOne: db.prepare('DELETE FROM meta WHERE key = ?'),
-      between: db.prepare('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key'),
-    };
-  }
-
-  insert(key: string, value: string): void {
-    this.s.insert.run(key, value);
+  async insert(key: string, value: string): Promise<void> {
+    await this.store.exec.run('INSERT INTO meta (key, value) VALUES (?, ?)', [key, value]);
   }
   /** Entries with from <= key < to, in key order. */
-  between(from: string, to: string): { key: string; value: string }[] {
-    return this.s.between.all(from, to) as { key: string; value: string }[];
+  between(from: string, to: string): Promise<{ key: string; value: string }[]> {
+    return this.store.exec.all('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key', [from, to]);
   }
-  deleteBetween(from: string, to: string): void {
-    this.s.deleteBetween.run(from, to);
+  async deleteBetween(from: string, to: string): Promise<void> {
+    await this.store.exec.run('DELETE FROM meta WHERE key >= ? AND key < ?', [from, to]);
   }
-  delete(key: string): void {
-    this.s.deleteOne.run(key);
+  async delete(key: string): Promise<void> {
+    await this.store.exec.run('DELETE FROM meta WHERE key = ?', [key]);
   }
 }

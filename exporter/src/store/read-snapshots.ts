@@ -4,8 +4,13 @@
 // read-only connection to the same file holding one WAL read transaction for the whole job:
 // every chunk sees the store as it was when the job began, while the main connection goes on
 // writing. Readers are few and reused; a job waits for a free one.
+//
+// PostgreSQL (#14): a job is one `REPEATABLE READ READ ONLY` transaction on a pooled connection
+// (Store.readSnapshot), the same guarantee; every statement the job issues through the store
+// goes to it (ambient), so its view is the caller's own store object.
 import type Database from 'better-sqlite3';
 import { type Db, openDb } from './db.js';
+import { Store } from './store.js';
 
 /** Read-only connections at most (each holds its own page cache). */
 const READERS = 4;
@@ -22,18 +27,26 @@ export class ReadSnapshots<S> {
   private readonly waiting: ((reader: Reader<S>) => void)[] = [];
   private closed = false;
 
+  private readonly file: string | undefined;
+  private pgView: S | undefined;
+
   /**
-   * @param file the store's file (a memory store has no second connection: see `available`)
-   * @param makeView what a job reads through, built once per reader connection (e.g. an IpamStore)
+   * @param store the store (SQLite: its file is opened read-only again; a memory store has no
+   *   second connection: see `available`)
+   * @param makeView what a job reads through, built once per reader connection (e.g. an
+   *   IpamStore); on PostgreSQL once, over `store` itself
    */
   constructor(
-    private readonly file: string | undefined,
-    private readonly makeView: (db: Db) => S,
-  ) {}
+    private readonly store: Store,
+    private readonly makeView: (store: Store) => S,
+  ) {
+    const db = store.sqlite;
+    this.file = db && !db.memory ? db.name : undefined;
+  }
 
   /** Whether snapshots can be taken (false for an in-memory store). */
   get available(): boolean {
-    return this.file !== undefined && !this.closed;
+    return (this.file !== undefined || this.store.pool !== undefined) && !this.closed;
   }
 
   /**
@@ -41,6 +54,10 @@ export class ReadSnapshots<S> {
    * started, however many turns it takes. The snapshot ends when the job settles.
    */
   async read<T>(job: (view: S) => Promise<T>): Promise<T> {
+    if (this.store.pool) {
+      const view = (this.pgView ??= this.makeView(this.store));
+      return this.store.readSnapshot(() => job(view));
+    }
     const reader = await this.acquire();
     try {
       reader.db.exec('BEGIN');
@@ -67,7 +84,7 @@ export class ReadSnapshots<S> {
         const db = openDb(this.file!, { readonly: true });
         return Promise.resolve({
           db,
-          view: this.makeView(db),
+          view: this.makeView(Store.sqlite(db)),
           begin: db.prepare('SELECT 1 FROM sqlite_master LIMIT 1'),
         });
       } catch (e) {

@@ -23,7 +23,11 @@ export interface SqlExec {
   get<R>(text: string, params?: readonly unknown[]): Promise<R | undefined>;
   /** A statement without result rows; resolves to the number of rows it changed. */
   run(text: string, params?: readonly unknown[]): Promise<number>;
-  transaction<T>(fn: (tx: SqlExec) => Promise<T>): Promise<T>;
+  /**
+   * `mode` 'snapshot' (PostgreSQL, top level only): a `REPEATABLE READ READ ONLY` transaction,
+   * for reads that must agree with each other across many turns (Store.readSnapshot).
+   */
+  transaction<T>(fn: (tx: SqlExec) => Promise<T>, mode?: 'write' | 'snapshot'): Promise<T>;
 }
 
 /**
@@ -154,7 +158,7 @@ export function postgresExec(pool: pg.Pool): SqlExec {
       get: async <R>(text: string, params: readonly unknown[] = []) =>
         (await query<pg.QueryResultRow>(text, params)).rows[0] as R | undefined,
       run: async (text, params = []) => (await query(text, params)).rowCount ?? 0,
-      async transaction<T>(fn: (tx: SqlExec) => Promise<T>): Promise<T> {
+      async transaction<T>(fn: (tx: SqlExec) => Promise<T>, mode: 'write' | 'snapshot' = 'write'): Promise<T> {
         if (depth > 0) {
           const c = client as pg.PoolClient;
           const name = `lanscape_sp${depth}`;
@@ -172,7 +176,7 @@ export function postgresExec(pool: pg.Pool): SqlExec {
         const c = await pool.connect();
         let broken: unknown;
         try {
-          await c.query('BEGIN');
+          await c.query(mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
           const result = await fn(on(c, 1));
           await c.query('COMMIT');
           return result;

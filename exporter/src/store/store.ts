@@ -117,6 +117,17 @@ export class Store {
     }
   }
 
+  /**
+   * PostgreSQL: runs `fn` in one `REPEATABLE READ READ ONLY` transaction on a pooled connection
+   * held until it settles: every statement `fn` issues through `exec`, across any number of
+   * event-loop turns, sees the database as of its first one (store/read-snapshots.ts). SQLite
+   * has no such transaction on its one connection: ReadSnapshots opens read-only connections.
+   */
+  async readSnapshot<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.pool) throw new Error('readSnapshot is for PostgreSQL; SQLite reads snapshots through ReadSnapshots');
+    return this.base.transaction((tx) => this.within(tx, fn), 'snapshot');
+  }
+
   /** Whether the store answers a trivial query (the `store` collector, /readyz). */
   async answers(): Promise<boolean> {
     try {

@@ -51,6 +51,66 @@ export function takeFree(bounds: Bounds, blockers: readonly BlockLookup[], count
   return out;
 }
 
+/** A BlockLookup that reads the store (the runs of used addresses): answered asynchronously. */
+export type StoreBlockLookup = ((at: bigint) => Promise<Interval | undefined>) & {
+  nextStart?: (at: bigint) => Promise<bigint | undefined>;
+};
+
+/**
+ * takeFree with one blocker read from the store (`runs`, #14: the only lookup that awaits) and
+ * the fixed ones in memory (gateways, closed ranges, child subnets, reservations), which are
+ * applied first. Runs are maximal (two never touch), so after jumping one the candidate is free
+ * of runs: a run probe is needed only when a fixed blocker moved the candidate. Same answers as
+ * takeFree(bounds, [runs, ...fixed], count).
+ */
+export async function takeFreeAround(
+  bounds: Bounds,
+  fixed: readonly BlockLookup[],
+  runs: StoreBlockLookup,
+  count: number,
+): Promise<bigint[]> {
+  const out: bigint[] = [];
+  if (!(count > 0)) return out;
+  let candidate = bounds.first;
+  /** A candidate known to lie in no run (just past one). */
+  let runFree: bigint | undefined;
+  while (candidate <= bounds.last) {
+    let jumped = false;
+    for (const lookup of fixed) {
+      const block = lookup(candidate);
+      if (block && block.last >= candidate) {
+        candidate = block.last + 1n;
+        jumped = true;
+      }
+    }
+    if (jumped) continue;
+    if (candidate > bounds.last) break;
+    if (runFree !== candidate) {
+      const run = await runs(candidate);
+      if (run && run.last >= candidate) {
+        candidate = run.last + 1n;
+        runFree = candidate;
+        continue;
+      }
+    }
+    let end = candidate;
+    if (runs.nextStart && fixed.every((b) => b.nextStart)) {
+      end = bounds.last;
+      for (const b of fixed) {
+        const next = b.nextStart!(candidate);
+        if (next !== undefined && next - 1n < end) end = next - 1n;
+      }
+      const next = await runs.nextStart(candidate);
+      if (next !== undefined && next - 1n < end) end = next - 1n;
+    }
+    for (; candidate <= end; candidate += 1n) {
+      out.push(candidate);
+      if (out.length >= count) return out;
+    }
+  }
+  return out;
+}
+
 /**
  * A BlockLookup over intervals held in memory (closed ranges, child subnets, the gateway).
  * Overlapping and adjacent intervals are merged first, so the binary search sees disjoint ones.
