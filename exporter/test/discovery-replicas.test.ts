@@ -383,6 +383,28 @@ describe(`discovery replicas on one database (${TEST_BACKEND})`, () => {
     gates[1]!.open();
   });
 
+  it('fails the scans a stopping replica still had waiting, so the others may sweep those subnets', async (t) => {
+    const { services, gates, ipam } = await replicas(t, 2);
+    const [a, b] = services as [DiscoveryService, DiscoveryService];
+    const s1 = ipam.createSubnet({ cidr: '203.0.113.0/29' }, actor);
+    const s2 = ipam.createSubnet({ cidr: '203.0.113.8/29' }, actor);
+    const running = await a.startScan(s1.id, 'manual');
+    const waiting = await a.startScan(s2.id, 'manual');
+    assert.equal((await b.getScan(waiting.id)).state, 'queued');
+    const stopping = a.stop();
+    gates[0]!.open(); // the running sweep ends; the waiting one never starts
+    await stopping;
+    assert.equal((await b.getScan(running.id)).state, 'done');
+    const dropped = await b.getScan(waiting.id);
+    assert.equal(dropped.state, 'failed');
+    assert.equal(dropped.error, 'the exporter stopped before this scan started');
+    const again = await b.startScan(s2.id, 'schedule');
+    assert.notEqual(again.id, waiting.id, 'the subnet is free for the other replica');
+    gates[1]!.open();
+    await b.drain();
+    assert.equal((await b.getScan(again.id)).state, 'done');
+  });
+
   it('pauses and resumes the scheduler any number of times', async (t) => {
     const { services, ipam, config, clock } = await replicas(t, 1);
     let ticks = 0;

@@ -14,11 +14,7 @@ import { openTestStore } from './helpers/store.js';
 const HOUR = 3_600_000;
 const actor = { name: 'test' };
 let store: Store;
-/**
- * IPAM on the test's store. Until IPAM is on the async Store (#14, branch ipam-pg-s7) it takes
- * the SQLite connection, so these tests run on SQLite only; then `new IpamService(store, …)` and
- * LANSCAPE_TEST_BACKEND=postgres runs them on PostgreSQL (checked on a trial merge).
- */
+/** IPAM on the test's store, with the test's clock. */
 const ipamOn = (s: Store) => new IpamService(s, () => clock);
 let clock = Date.UTC(2026, 10, 22, 12);
 const network = {

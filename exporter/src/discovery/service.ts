@@ -269,8 +269,20 @@ export class DiscoveryService {
     return this.queue.drain();
   }
 
-  stop(): Promise<void> {
-    return this.queue.stop();
+  /**
+   * Drops the waiting scans, failing their rows (other replicas would otherwise see their
+   * subnets busy until abandonBounds() passes), and resolves when the running sweep has ended.
+   */
+  async stop(): Promise<void> {
+    const dropped = await this.queue.stop();
+    for (const s of dropped) {
+      const error = 'the exporter stopped before this scan started';
+      try {
+        await this.store.saveScan({ ...s, state: 'failed', finished_at: this.now(), error }, ['queued']);
+      } catch (e) {
+        this.logger.warn({ err: e, scan: s.id }, 'could not fail a scan dropped at stop');
+      }
+    }
   }
 
   private notify(report: SweepReport): void {
