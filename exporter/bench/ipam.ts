@@ -8,7 +8,7 @@ import { formatIp, ipKey } from '../src/ipam/core/ip.js';
 import { SUBNET_ROWS_MAX_PAGE } from '../src/ipam/schemas.js';
 import { IpamService } from '../src/ipam/service.js';
 import type { NewAddressRow } from '../src/ipam/store.js';
-import { DiscoveryStore } from '../src/discovery/store.js';
+import type { HostRow } from '../src/discovery/store.js';
 import { type Db, openDb } from '../src/store/db.js';
 import { prng } from '../test/helpers/prng.js';
 import {
@@ -346,7 +346,12 @@ const HEALTH_TARGET_MS = 100;
  * each new subnet against the tree, which is not what this measures.
  */
 async function seedBig(db: Db, ipam: IpamService): Promise<{ addresses: number; tracked: number }> {
-  const hosts = new DiscoveryStore(db);
+  // Synchronously, in the seed's one transaction (DiscoveryStore is async, over the Store).
+  const insertHost = db.prepare(`INSERT INTO hosts (ip_key, address, status, misses, rtt_seconds, first_seen_at,
+    last_seen_at, status_changed_at, last_checked_at, mac, vendor, ptr, ports, ports_checked_at, nmap_checked_at)
+    VALUES (@ip_key, @address, @status, @misses, @rtt_seconds, @first_seen_at, @last_seen_at, @status_changed_at,
+    @last_checked_at, @mac, @vendor, @ptr, @ports, @ports_checked_at, @nmap_checked_at)`);
+  const hosts = { upsertHost: (row: HostRow) => insertHost.run(row) };
   const now = Date.now();
   let addresses = 0;
   let tracked = 0;

@@ -94,7 +94,7 @@ export async function startExporter(
     ? { available: () => nmapAvailable(), run: (a: string, p: number[]) => runNmap(a, p) }
     : null;
   const discovery = new DiscoveryService(
-    db,
+    Store.sqlite(db),
     ipam,
     config,
     {
@@ -107,7 +107,6 @@ export async function startExporter(
       now: clock,
     },
     logger.child({ domain: 'discovery' }),
-    writes,
   );
   let nmapFound: boolean | null = null;
   if (nmap)
@@ -144,7 +143,9 @@ export async function startExporter(
     budget,
   );
   registerBudgetMetrics(registry, budget);
-  const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock);
+  const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock, (e) =>
+    logger.child({ domain: 'discovery' }).error({ err: e }, 'scheduled sweeps: tick failed'),
+  );
   if (config.scan.enabled && discovery.icmpStatus.up) scheduler.start();
   registerTrafficMetrics(registry, traffic, clock);
   registerDockerMetrics(registry, docker);

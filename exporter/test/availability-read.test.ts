@@ -18,7 +18,7 @@ import { Store } from '../src/store/store.js';
 import { DiscoveryStore } from '../src/discovery/store.js';
 import { LanscapeError } from '../src/errors.js';
 import { ApiRoutes } from '../src/http/routes.js';
-import { formatIp, ipKey } from '../src/ipam/core/ip.js';
+import { formatIp, ipKey, parseIp } from '../src/ipam/core/ip.js';
 import { layoutRows } from '../src/ipam/core/layout.js';
 import { usableBounds } from '../src/ipam/core/prefix.js';
 import { safeCell } from '../src/ipam/csv.js';
@@ -155,7 +155,7 @@ async function seed(file: string): Promise<Seeded> {
       { subnet_id: big.id, start_address: '10.1.0.0', end_address: '10.1.255.255', label: 'pool' },
       actor,
     );
-    const discovery = new DiscoveryStore(db);
+    const discovery = new DiscoveryStore(Store.sqlite(db));
     await Store.sqlite(db).write(async () => {
       // Spread out (every 41st address) but clear of the child /24 and the range.
       for (let i = 0, v = NET10 + 1n; i < BIG; v += 41n) {
@@ -166,7 +166,7 @@ async function seed(file: string): Promise<Seeded> {
       for (let i = 0; i < LAN; i++) {
         const ip = v4(NET192 + 2n + BigInt(i));
         await IpamService.storeOf(ipam).insertAddress(addressRow(ip.value, i, 'discovered'));
-        discovery.upsertHost({
+        await discovery.upsertHost({
           ip_key: ipKey(ip),
           address: formatIp(ip),
           status: 'up',
@@ -186,7 +186,7 @@ async function seed(file: string): Promise<Seeded> {
       }
       for (let i = 0; i < EVENTS; i++) {
         const ip = v4(NET192 + 2n + BigInt(i % LAN));
-        discovery.insertEvent({
+        await discovery.insertEvent({
           at: 1_000_000 + i,
           kind: 'up',
           ip_key: ipKey(ip),

@@ -1,22 +1,21 @@
 // Discovery's rules with a controlled clock and a scripted network: stale reservations, history
 // roll-up and uptime, IPv6 known-address pinging, DHCP ranges, the scheduler.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { type TestContext, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import { ScanScheduler } from '../src/discovery/scheduler.js';
 import { type DiscoveryDeps, DiscoveryService } from '../src/discovery/service.js';
 import { IpamService } from '../src/ipam/service.js';
-import { type Db, openDb } from '../src/store/db.js';
-import { Store } from '../src/store/store.js';
-import { tempDir } from './helpers/exporter.js';
+import type { Store } from '../src/store/store.js';
 import { fakeEcho } from './helpers/echo.js';
+import { openTestStore } from './helpers/store.js';
 
 const HOUR = 3_600_000;
 const actor = { name: 'test' };
-let db: Db;
-let cleanup: () => void;
+let store: Store;
+/** IPAM on the test's store, with the test's clock. */
+const ipamOn = (s: Store) => new IpamService(s, () => clock);
 let clock = Date.UTC(2026, 10, 22, 12);
 const network = {
   alive: new Set<string>(),
@@ -25,16 +24,18 @@ const network = {
   names: new Map<string, string>(),
 };
 
-function build(overrides: Record<string, string> = {}) {
+/** A fresh store on the backend under test (helpers/store.ts), its IPAM and discovery. */
+async function build(t: TestContext, overrides: Record<string, string> = {}) {
+  store = await openTestStore(t);
   const config = loadConfig({
     LANSCAPE_SCAN_DOWN_AFTER: '2',
     LANSCAPE_SCAN_RETRIES: '0',
     LANSCAPE_SCAN_TIMEOUT_MS: '50',
     ...overrides,
   });
-  const ipam = new IpamService(Store.sqlite(db), () => clock);
+  const ipam = ipamOn(store);
   const discovery = new DiscoveryService(
-    db,
+    store,
     ipam,
     config,
     {
@@ -62,19 +63,9 @@ async function sweepNow(discovery: DiscoveryService, subnetId: number) {
   return discovery.getScan(scan.id);
 }
 
-before(() => {
-  const t = tempDir();
-  cleanup = t.cleanup;
-  db = openDb(join(t.dir, 'd.db'));
-});
-after(() => {
-  db.close();
-  cleanup();
-});
-
 describe('discovery service', () => {
-  it('flags a reservation that has not answered for longer than the threshold', async () => {
-    const { ipam, discovery } = build();
+  it('flags a reservation that has not answered for longer than the threshold', async (t) => {
+    const { ipam, discovery } = await build(t);
     const s = await ipam.createSubnet({ cidr: '192.0.2.0/28' }, actor);
     await ipam.createAddress({ address: '192.0.2.5', state: 'reserved', hostname: 'printer' }, actor);
     await ipam.createAddress({ address: '192.0.2.6', state: 'assigned' }, actor);
@@ -96,8 +87,8 @@ describe('discovery service', () => {
     assert.deepEqual(await discovery.conflicts('stale_reservation'), [], 'an answer clears it');
   });
 
-  it('rolls raw history up into hours and keeps uptime across the boundary', async () => {
-    const { ipam, discovery } = build();
+  it('rolls raw history up into hours and keeps uptime across the boundary', async (t) => {
+    const { ipam, discovery } = await build(t);
     const s = await ipam.createSubnet({ cidr: '198.51.100.0/29' }, actor);
     await ipam.createAddress({ address: '198.51.100.2' }, actor);
     network.alive = new Set();
@@ -107,10 +98,10 @@ describe('discovery service', () => {
       clock += HOUR;
     }
     const key = '198.51.100.2';
-    assert.equal(discovery.history(key, 0).samples.length, 4);
+    assert.equal((await discovery.history(key, 0)).samples.length, 4);
     clock += 8 * 24 * HOUR; // past the 7 days of raw samples: the next sweep rolls them up
     await sweepNow(discovery, s.id);
-    const h = discovery.history(key, 0);
+    const h = await discovery.history(key, 0);
     assert.equal(h.samples.length, 1, 'only the newest raw sample is left');
     assert.equal(
       h.hourly.reduce((n, x) => n + x.samples, 0),
@@ -118,12 +109,12 @@ describe('discovery service', () => {
       'the four older samples live on as hourly roll-ups',
     );
     assert.equal(h.hourly.filter((x) => x.up_ratio === 1).length, 2);
-    const week = db.prepare('SELECT count(*) AS n FROM host_history_hourly').get() as { n: number };
+    const week = (await store.exec.get<{ n: number }>('SELECT count(*) AS n FROM host_history_hourly'))!;
     assert.ok(week.n >= 4);
   });
 
-  it('pings the known addresses of an IPv6 subnet and nothing else', async () => {
-    const { ipam, discovery } = build();
+  it('pings the known addresses of an IPv6 subnet and nothing else', async (t) => {
+    const { ipam, discovery } = await build(t);
     const s = await ipam.createSubnet({ cidr: '2001:db8:5::/64' }, actor);
     await ipam.createAddress({ address: '2001:db8:5::10' }, actor);
     await ipam.createAddress({ address: '2001:db8:5::20' }, actor);
@@ -132,11 +123,11 @@ describe('discovery service', () => {
     const scan = await sweepNow(discovery, s.id);
     assert.equal(scan.state, 'done');
     assert.deepEqual(network.pinged.sort(), ['2001:db8:5::10', '2001:db8:5::20']);
-    assert.equal(discovery.observation('2001:db8:5::20')?.status, 'up');
+    assert.equal((await discovery.observation('2001:db8:5::20'))?.status, 'up');
   });
 
-  it('records devices in a DHCP range as dhcp, and never sweeps outside the subnet', async () => {
-    const { ipam, discovery } = build();
+  it('records devices in a DHCP range as dhcp, and never sweeps outside the subnet', async (t) => {
+    const { ipam, discovery } = await build(t);
     const s = await ipam.createSubnet({ cidr: '203.0.113.0/28' }, actor);
     await ipam.createRange(
       { subnet_id: s.id, start_address: '203.0.113.8', end_address: '203.0.113.14', label: 'pool', purpose: 'dhcp' },
@@ -156,8 +147,8 @@ describe('discovery service', () => {
     assert.equal(audit.count, 2, 'discovery writes its IPAM changes to the audit log as "discovery"');
   });
 
-  it('refuses a manual sweep larger than the maximum and rate limits manual scans', async () => {
-    const { ipam, discovery } = build();
+  it('refuses a manual sweep larger than the maximum and rate limits manual scans', async (t) => {
+    const { ipam, discovery } = await build(t);
     const big = await ipam.createSubnet({ cidr: '100.64.0.0/15' }, actor);
     await assert.rejects(
       async () => await discovery.startScan(big.id, 'manual'),
@@ -183,8 +174,8 @@ describe('discovery service', () => {
     await discovery.drain();
   });
 
-  it('records port and name changes as events, and serves http_sd by port and tag', async () => {
-    const { ipam, discovery } = build({ LANSCAPE_SCAN_PORTS: '22,9100' });
+  it('records port and name changes as events, and serves http_sd by port and tag', async (t) => {
+    const { ipam, discovery } = await build(t, { LANSCAPE_SCAN_PORTS: '22,9100' });
     const s = await ipam.createSubnet({ cidr: '192.0.2.192/28' }, actor);
     await ipam.createAddress({ address: '192.0.2.194', tags: ['prod'], hostname: 'db' }, actor);
     network.alive = new Set(['192.0.2.193', '192.0.2.194']);
@@ -242,8 +233,8 @@ describe('discovery service', () => {
     assert.deepEqual(await discovery.serviceDiscovery(9100, 'prod'), [], 'a host that is down is no target');
   });
 
-  it('schedules each subnet at its interval with jitter, skipping disabled and oversized ones', async () => {
-    const { ipam, discovery, config } = build();
+  it('schedules each subnet at its interval with jitter, skipping disabled and oversized ones', async (t) => {
+    const { ipam, discovery, config } = await build(t);
     for (const s of await ipam.allSubnets()) await ipam.updateSubnet(s.id, { scan_enabled: false }, actor);
     const a = await ipam.createSubnet({ cidr: '192.0.2.64/28', scan_interval_seconds: 60 }, actor);
     await ipam.createSubnet({ cidr: '192.0.2.128/28', scan_enabled: false }, actor);
@@ -265,8 +256,8 @@ describe('discovery service', () => {
 });
 
 describe('audit of enriched views', () => {
-  it('records no update for a no-op PATCH of a swept address or subnet', async () => {
-    const { ipam, discovery } = build();
+  it('records no update for a no-op PATCH of a swept address or subnet', async (t) => {
+    const { ipam, discovery } = await build(t);
     const s = await ipam.createSubnet({ cidr: '192.0.2.224/28' }, actor);
     const a = await ipam.createAddress({ address: '192.0.2.225', hostname: 'h' }, actor);
     network.alive = new Set(['192.0.2.225']);
@@ -285,16 +276,20 @@ describe('audit of enriched views', () => {
 
 describe('enrichment of a scan', () => {
   /** A service over a /27 where every host answers, with these port-check and PTR adapters. */
-  function enriching(deps: {
-    openPorts: DiscoveryDeps['openPorts'];
-    reverseDns: DiscoveryDeps['reverseDns'];
-    budget?: number;
-  }) {
+  async function enriching(
+    t: TestContext,
+    deps: {
+      openPorts: DiscoveryDeps['openPorts'];
+      reverseDns: DiscoveryDeps['reverseDns'];
+      budget?: number;
+    },
+  ) {
+    store = await openTestStore(t);
     const config = loadConfig({ LANSCAPE_SCAN_RETRIES: '1', LANSCAPE_SCAN_TIMEOUT_MS: '50' });
     config.scan.enrich_budget_seconds = deps.budget ?? 30;
-    const ipam = new IpamService(Store.sqlite(db), () => clock);
+    const ipam = ipamOn(store);
     const discovery = new DiscoveryService(
-      db,
+      store,
       ipam,
       config,
       {
@@ -313,9 +308,9 @@ describe('enrichment of a scan', () => {
   let net = 0;
   const nextSubnet = () => `203.0.113.${(net++ % 8) * 32}/27`;
 
-  it('asks an unreachable resolver once per scan, says so, and still records ports and phases', async () => {
+  it('asks an unreachable resolver once per scan, says so, and still records ports and phases', async (t) => {
     let asked = 0;
-    const { ipam, discovery } = enriching({
+    const { ipam, discovery } = await enriching(t, {
       openPorts: async (jobs) => new Map(jobs.map((j) => [j.address, [22]])),
       reverseDns: {
         healthy: false,
@@ -349,13 +344,13 @@ describe('enrichment of a scan', () => {
     assert.equal(scan.phases.find((p) => p.phase === 'ports')!.hosts, 30);
     const first = (await ipam.subnetRow(s.id)).cidr.replace(/0\/27$/, '1');
     assert.deepEqual(
-      discovery.observation(first)!.ports.map((p) => p.port),
+      (await discovery.observation(first))!.ports.map((p) => p.port),
       [22],
     );
   });
 
-  it('stops port checks and lookups at the budget, records what finished, and warns', async () => {
-    const { ipam, discovery } = enriching({
+  it('stops port checks and lookups at the budget, records what finished, and warns', async (t) => {
+    const { ipam, discovery } = await enriching(t, {
       budget: 1,
       // Each host's check takes 600 ms, 25 hosts at once (port_concurrency 200, 8 a host): the
       // last 5 end after the budget of 1 s. A lookup takes 1.1 s, 16 at once: 14 never start.
@@ -385,7 +380,7 @@ describe('enrichment of a scan', () => {
 });
 
 describe('applying a sweep', () => {
-  it('applies a sweep in slices of a few ms, one write batch per turn, each visible once committed', async () => {
+  it('applies a sweep in slices of a few ms, one write batch per turn, each visible once committed', async (t) => {
     // 800 new devices in a /22: each becomes a host row, a history sample, an event and an
     // audited IPAM row (~0.2–0.6 ms each), far more than one slice.
     const config = loadConfig({
@@ -393,8 +388,9 @@ describe('applying a sweep', () => {
       LANSCAPE_SCAN_TIMEOUT_MS: '50',
       LANSCAPE_SCAN_PPS: '100000',
     });
-    const ipam = new IpamService(Store.sqlite(db), () => clock);
-    const batcher = Store.sqlite(db).writes;
+    store = await openTestStore(t);
+    const ipam = ipamOn(store);
+    const batcher = store.writes;
     const s = await ipam.createSubnet({ cidr: '10.77.0.0/22' }, actor);
     const row = await ipam.subnetRow(s.id);
     const alive = new Set(Array.from({ length: 800 }, (_, i) => `10.77.${(i + 1) >> 8}.${(i + 1) & 255}`));
@@ -411,7 +407,7 @@ describe('applying a sweep', () => {
     const writes = {
       run: <T>(fn: () => T | Promise<T>) =>
         batcher.run(async () => {
-          const upBefore = holder.discovery!.store.hostsUpBetween(row.first_key, row.last_key);
+          const upBefore = await holder.discovery!.store.hostsUpBetween(row.first_key, row.last_key);
           const t0 = performance.now();
           const out = await fn();
           slices.push({ ms: performance.now() - t0, turn: turns, upBefore });
@@ -419,12 +415,12 @@ describe('applying a sweep', () => {
         }),
     };
     const discovery = new DiscoveryService(
-      db,
+      store,
       ipam,
       config,
       {
         icmp: () => ({ up: true }),
-        openEchoSocket: () => fakeEcho((t) => (alive.has(t) ? 1 : null)).socket,
+        openEchoSocket: () => fakeEcho((target) => (alive.has(target) ? 1 : null)).socket,
         readNeighbours: () => new Map(),
         openPorts: async () => new Map(),
         reverseDns: null,
@@ -442,7 +438,7 @@ describe('applying a sweep', () => {
     } finally {
       ticking = false;
     }
-    assert.equal(discovery.store.hostsUpBetween(row.first_key, row.last_key), 800);
+    assert.equal(await discovery.store.hostsUpBetween(row.first_key, row.last_key), 800);
     assert.equal(await ipam.countBetween(row.first_key, row.last_key), 800, 'every device got its IPAM row');
     assert.ok(slices.length >= 4, `applied in ${slices.length} slice(s)`);
     // Bounded: a slice stops after 5 ms (plus its last step); the bound leaves room for a busy machine.

@@ -7,9 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { type Db, openDb, schemaVersion } from '../src/store/db.js';
 import { APPLICATION_ID, LATEST_VERSION, MIGRATIONS } from '../src/store/migrations.js';
+import { Store } from '../src/store/store.js';
 import { DiscoveryStore } from '../src/discovery/store.js';
 import { TrafficStore } from '../src/traffic/store.js';
-import { Store } from '../src/store/store.js';
 import { ProxmoxStore, type NewJobRow } from '../src/proxmox/store.js';
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 
@@ -116,18 +116,9 @@ describe('ids in the store modules', () => {
     assert.ok(second > first, `${table}: id ${second} after deleted ${first}`);
   }
 
-  /** assertNotReused for the stores on the async Store (#14). */
-  async function assertNotReusedAsync(table: string, insert: () => Promise<number>): Promise<void> {
-    const first = await insert();
-    db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(first);
-    const second = await insert();
-    assert.ok(second > first, `${table}: id ${second} after deleted ${first}`);
-  }
-
-  it('scans and events', () => {
-    const discovery = new DiscoveryStore(db);
-    assertNotReused('scans', () => discovery.insertScan(1, '10.0.0.0/24', 'manual', Date.now()));
-    assertNotReused('events', () => {
+  it('scans and events', async () => {
+    const discovery = new DiscoveryStore(Store.sqlite(db));
+    const insertEvent = () =>
       discovery.insertEvent({
         at: Date.now(),
         kind: 'host_up',
@@ -137,26 +128,25 @@ describe('ids in the store modules', () => {
         message: 'up',
         details: null,
       });
-      return (db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id;
-    });
+    for (const [table, insert] of [
+      ['scans', async () => (await discovery.insertScan(1, '10.0.0.0/24', 'manual', Date.now())).id],
+      ['events', insertEvent],
+    ] as const) {
+      const first = await insert();
+      db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(first);
+      const second = await insert();
+      assert.ok(second > first, `${table}: id ${second} after deleted ${first}`);
+    }
     // events are pruned by age: pruning all of them must not restart the numbering either
     const last = (db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id;
-    discovery.rollup(0, 0, Date.now() + 1);
+    await discovery.rollup(0, 0, Date.now() + 1);
     assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 0);
-    discovery.insertEvent({
-      at: Date.now(),
-      kind: 'host_up',
-      ip_key: null,
-      address: '10.0.0.1',
-      subnet_id: null,
-      message: 'up',
-      details: null,
-    });
+    await insertEvent();
     assert.ok((db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id > last);
   });
 
-  it('traffic tests and schedules', async () => {
-    const traffic = new TrafficStore(Store.sqlite(db));
+  it('traffic tests and schedules', () => {
+    const traffic = new TrafficStore(db);
     const params = {
       source: 'a',
       target: 'b',
@@ -167,35 +157,25 @@ describe('ids in the store modules', () => {
       reverse: 0,
       start_server: 0,
     };
-    await assertNotReusedAsync(
+    assertNotReused(
       'traffic_tests',
-      async () =>
-        (
-          await traffic.insertTest({
-            ...params,
-            port: 5201,
-            target_address: '10.0.0.2',
-            schedule_id: null,
-            queued_at: 1,
-          })
-        ).id,
+      () =>
+        traffic.insertTest({ ...params, port: 5201, target_address: '10.0.0.2', schedule_id: null, queued_at: 1 }).id,
     );
-    await assertNotReusedAsync(
+    assertNotReused(
       'traffic_schedules',
-      async () =>
-        (
-          await traffic.insertSchedule({
-            ...params,
-            port: null,
-            interval_seconds: 600,
-            jitter_seconds: 0,
-            enabled: 1,
-            floor_bits_per_second: null,
-            next_run_at: null,
-            created_at: 1,
-            updated_at: 1,
-          })
-        ).id,
+      () =>
+        traffic.insertSchedule({
+          ...params,
+          port: null,
+          interval_seconds: 600,
+          jitter_seconds: 0,
+          enabled: 1,
+          floor_bits_per_second: null,
+          next_run_at: null,
+          created_at: 1,
+          updated_at: 1,
+        }).id,
     );
   });
 

@@ -313,9 +313,9 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
   });
 
   const now = () => Date.now();
-  function observe(address: string, status: HostRow['status'], extra: Partial<HostRow> = {}): void {
+  async function observe(address: string, status: HostRow['status'], extra: Partial<HostRow> = {}): Promise<void> {
     const seen = status === 'unknown' ? null : now() - 60_000;
-    ex.discovery.store.upsertHost({
+    await ex.discovery.store.upsertHost({
       ip_key: ipKey(parseIp(address)),
       address,
       status,
@@ -346,17 +346,17 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
     await add({ address: '10.60.0.11', state: 'reserved' }); // tier 1
     await add({ address: '10.60.0.12', state: 'reserved' }); // tier 1, beyond the cap
     await add({ address: '10.60.0.5', state: 'dhcp', source: 'discovered' }); // tier 2: unknown device
-    observe('10.60.0.30', 'down');
-    observe('10.60.0.31', 'up', {
+    await observe('10.60.0.30', 'down');
+    await observe('10.60.0.31', 'up', {
       mac: '02:00:00:00:00:99',
       ports: '[{"port":22,"protocol":"tcp","service":"ssh","product":null,"version":null}]',
     });
-    observe('10.60.0.10', 'up');
-    observe('10.60.0.11', 'unknown');
-    observe('10.60.0.12', 'down');
-    observe('10.60.0.5', 'up');
-    observe('10.60.0.200', 'up'); // tier 3: alive, not in IPAM
-    observe('10.60.0.201', 'down'); // not tracked: not in IPAM and not answering
+    await observe('10.60.0.10', 'up');
+    await observe('10.60.0.11', 'unknown');
+    await observe('10.60.0.12', 'down');
+    await observe('10.60.0.5', 'up');
+    await observe('10.60.0.200', 'up'); // tier 3: alive, not in IPAM
+    await observe('10.60.0.201', 'down'); // not tracked: not in IPAM and not answering
 
     const first = samples(await scrape(ex));
     const chosen = new Set(['10.60.0.30', '10.60.0.31', '10.60.0.10', '10.60.0.11']);
@@ -459,7 +459,7 @@ describe('the sweep queue', () => {
       open = resolve;
     });
     const discovery = new DiscoveryService(
-      db,
+      Store.sqlite(db),
       ipam,
       config,
       {
@@ -498,7 +498,7 @@ describe('the sweep queue', () => {
       (e: { status?: number; code?: string; details?: { retry_after_seconds: number } }) =>
         e.status === 429 && e.code === 'scan_queue_full' && e.details!.retry_after_seconds >= 1,
     );
-    assert.equal(discovery.store.lastScan(m4), undefined, 'nothing stored for the refused scan');
+    assert.equal(await discovery.store.lastScan(m4), undefined, 'nothing stored for the refused scan');
     assert.equal(discovery.busy(m4), false);
     assert.equal((await discovery.startScan(m2, 'manual')).id, queued.id, 'a queued subnet still returns its scan');
 

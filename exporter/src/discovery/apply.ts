@@ -42,15 +42,17 @@ export async function applySweep(
   const swept = membership(targets);
   // Addresses only: the rows are re-read where they are written.
   const known = new Set((await ipam.addressesBetween(subnet.first_key, subnet.last_key)).map((a) => a.address));
-  const seen = store.hostsBetween(subnet.first_key, subnet.last_key).map((h) => h.address);
+  const seen = (await store.hostsBetween(subnet.first_key, subnet.last_key)).map((h) => h.address);
   const tracked = [...new Set([...known, ...seen, ...alive.keys()])].filter(swept);
   const dhcpRanges = (await ipam.rangesInside(subnet.first_key, subnet.last_key))
     .filter((r) => r.purpose === 'dhcp')
     .map((r) => ({ first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value }));
+  // Per host, store-only (slices.ts): the row read locked (PostgreSQL) and written back, one
+  // history sample per host and sweep time (an upsert), events on changes.
   const applyOne = async (address: string) => {
     const ip = parseIp(address);
     const key = ipKey(ip);
-    const prev = store.host(key);
+    const prev = await store.lockedHost(key);
     const rtt = alive.get(address);
     const isAlive = rtt !== undefined;
     const { next, event } = observe(prev && hostState(prev), isAlive, now, ctx.scan.down_after);
@@ -72,11 +74,11 @@ export async function applySweep(
       ports_checked_at: prev?.ports_checked_at ?? null,
       nmap_checked_at: prev?.nmap_checked_at ?? null,
     };
-    store.upsertHost(row);
-    store.insertHistory(key, now, isAlive, isAlive ? rtt : null);
+    await store.upsertHost(row);
+    await store.insertHistory(key, now, isAlive, isAlive ? rtt : null);
     const base = { at: now, ip_key: key, address, subnet_id: subnet.id };
     if (event === 'new_device') {
-      store.insertEvent({
+      await store.insertEvent({
         ...base,
         kind: 'new_device',
         message: `new device ${address}${mac ? ` (${mac}${row.vendor ? `, ${row.vendor}` : ''})` : ''}`,
@@ -84,14 +86,14 @@ export async function applySweep(
       });
     } else if (event === 'up') {
       const downFor = prev?.status_changed_at ? Math.round((now - prev.status_changed_at) / 1000) : null;
-      store.insertEvent({
+      await store.insertEvent({
         ...base,
         kind: 'up',
         message: `${address} is up${downFor !== null ? ` after ${humanDuration(downFor)} down` : ''}`,
         details: JSON.stringify({ down_seconds: downFor }),
       });
     } else if (event === 'down') {
-      store.insertEvent({
+      await store.insertEvent({
         ...base,
         kind: 'down',
         message: `${address} is down (no answer to ${next.misses} sweeps)`,
@@ -99,7 +101,7 @@ export async function applySweep(
       });
     }
     if (isAlive && prev?.mac && mac && prev.mac !== mac) {
-      store.insertEvent({
+      await store.insertEvent({
         ...base,
         kind: 'mac_changed',
         message: `${address} answers from ${mac} instead of ${prev.mac}`,

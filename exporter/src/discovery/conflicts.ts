@@ -12,12 +12,22 @@ import type { CONFLICT_SQL, DiscoveryStore } from './store.js';
  * @param index the most specific subnet of an address
  * @param cutoff reservations unanswered since before this (ms) are stale
  */
-export function listConflicts(
+export async function listConflicts(
   store: DiscoveryStore,
   kind: keyof typeof CONFLICT_SQL | undefined,
   index: SubnetLookup,
   cutoff: number,
-) {
+): Promise<
+  {
+    kind: keyof typeof CONFLICT_SQL;
+    address: string;
+    address_id: number;
+    subnet_id: number | null;
+    message: string;
+    since: string | null;
+    details: Record<string, unknown>;
+  }[]
+> {
   const out: {
     kind: keyof typeof CONFLICT_SQL;
     address: string;
@@ -29,7 +39,7 @@ export function listConflicts(
   }[] = [];
   const subnetOf = (key: Buffer) => index.mostSpecific(ipFromKey(key));
   if (!kind || kind === 'mac_mismatch') {
-    for (const r of store.macMismatches()) {
+    for (const r of await store.macMismatches()) {
       out.push({
         kind: 'mac_mismatch',
         address: r.address,
@@ -42,7 +52,7 @@ export function listConflicts(
     }
   }
   if (!kind || kind === 'unknown_device') {
-    for (const r of store.unknownDevices()) {
+    for (const r of await store.unknownDevices()) {
       out.push({
         kind: 'unknown_device',
         address: r.address,
@@ -55,7 +65,7 @@ export function listConflicts(
     }
   }
   if (!kind || kind === 'stale_reservation') {
-    for (const r of store.staleReservations(cutoff)) {
+    for (const r of await store.staleReservations(cutoff)) {
       out.push({
         kind: 'stale_reservation',
         address: r.address,

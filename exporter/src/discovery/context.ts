@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
 import type { IpamService } from '../ipam/service.js';
-import type { Db } from '../store/db.js';
 import type { EchoSocket } from './core/sweep.js';
 import type { IcmpStatus } from './icmp.js';
 import type { NmapHost } from './nmap.js';
@@ -48,7 +47,6 @@ export interface SweepReport {
 }
 
 export interface DiscoveryContext {
-  readonly db: Db;
   readonly ipam: IpamService;
   readonly store: DiscoveryStore;
   readonly scan: Config['scan'];
@@ -57,11 +55,13 @@ export interface DiscoveryContext {
   /** The exporter's clock (Unix ms). */
   readonly now: () => number;
   /**
-   * Runs `fn` (synchronous, store-only) in the next write batch (store/write-batcher.ts): one
-   * IMMEDIATE transaction per event-loop turn, resolved after its COMMIT. Long writes go through
-   * here in slices (apply.ts), so no turn holds the loop for much longer than one slice.
+   * Runs `fn` (store-only: it awaits nothing but the store) in the store's write batcher
+   * (`store.writes`): on SQLite one IMMEDIATE transaction per event-loop turn, resolved after its
+   * COMMIT; on PostgreSQL a transaction of its own (run again when PostgreSQL aborts it for a
+   * race). Long writes go through here in slices (apply.ts), so no turn holds the loop for much
+   * longer than one slice.
    */
-  readonly write: <T>(fn: () => T) => Promise<T>;
+  readonly write: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** Unix ms as ISO text (null stays null). */

@@ -41,6 +41,8 @@ export class ScanEnrichment {
   private readonly portQueue: string[] = [];
   private readonly nameQueue: string[] = [];
   private readonly jobs: Promise<void>[] = [];
+  /** Hosts being queued (add() reads their port check's age from the store). */
+  private readonly adding: Promise<void>[] = [];
   private portWorkers = 0;
   private nameWorkers = 0;
   private resolver: 'unknown' | 'probing' | 'up' | 'down' = 'unknown';
@@ -64,13 +66,18 @@ export class ScanEnrichment {
 
   /** Queues port checks (when due) and PTR lookups of these hosts; each host at most once per scan. */
   add(addresses: readonly string[]): void {
+    const fresh = addresses.filter((a) => !this.seen.has(a));
+    for (const a of fresh) this.seen.add(a);
+    if (fresh.length > 0) this.adding.push(this.queueUp(fresh));
+  }
+
+  /** Queues what is due of these hosts (their port checks' age is in the store). */
+  private async queueUp(addresses: readonly string[]): Promise<void> {
     const { ctx } = this;
     const now = ctx.now();
     for (const a of addresses) {
-      if (this.seen.has(a)) continue;
-      this.seen.add(a);
       if (this.portSpecs.length > 0) {
-        const h = ctx.store.host(ipKey(parseIp(a)));
+        const h = await ctx.store.host(ipKey(parseIp(a)));
         if (!h?.ports_checked_at || now - h.ports_checked_at >= ctx.scan.port_interval_seconds * 1000)
           this.portQueue.push(a);
       }
@@ -80,6 +87,7 @@ export class ScanEnrichment {
   }
 
   async finish(): Promise<Enriched> {
+    while (this.adding.length > 0) await Promise.all(this.adding.splice(0));
     this.sweepDone();
     while (this.jobs.length > 0) await Promise.all(this.jobs.splice(0));
     this.ports.late += this.portQueue.length;
@@ -226,16 +234,16 @@ export class Enricher {
     const open = [...found.open];
     const names = [...found.names];
     await inSlices(ctx, open.length + names.length, async (i) => {
-      if (i < open.length) this.recordPorts(subnet, open[i]![0], open[i]![1], at);
+      if (i < open.length) await this.recordPorts(subnet, open[i]![0], open[i]![1], at);
       else await this.recordPtr(subnet, names[i - open.length]![0], names[i - open.length]![1], at);
     });
     if (ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(alive);
   }
 
-  private recordPorts(subnet: SubnetRow, address: string, ports: number[], at: number): void {
+  private async recordPorts(subnet: SubnetRow, address: string, ports: number[], at: number): Promise<void> {
     const { store } = this.ctx;
     const key = ipKey(parseIp(address));
-    const host = store.host(key);
+    const host = await store.lockedHost(key);
     if (!host) return;
     const before = parsePorts(host.ports);
     const names = new Map(this.ports.map((p) => [p.port, p.service]));
@@ -243,13 +251,13 @@ export class Enricher {
       const old = before.find((p) => p.port === port);
       return old ?? { port, protocol: 'tcp', service: names.get(port) ?? null, product: null, version: null };
     });
-    store.upsertHost({ ...host, ports: JSON.stringify(next), ports_checked_at: at });
+    await store.upsertHost({ ...host, ports: JSON.stringify(next), ports_checked_at: at });
     const was = before.map((p) => p.port).join(',');
     const now = ports.join(',');
     if (host.ports_checked_at !== null && was !== now) {
       const opened = ports.filter((p) => !before.some((b) => b.port === p));
       const closed = before.filter((b) => !ports.includes(b.port)).map((b) => b.port);
-      store.insertEvent({
+      await store.insertEvent({
         at,
         kind: 'ports_changed',
         ip_key: key,
@@ -265,11 +273,11 @@ export class Enricher {
     const { store, ipam } = this.ctx;
     const ip = parseIp(address);
     const key = ipKey(ip);
-    const host = store.host(key);
+    const host = await store.lockedHost(key);
     if (!host || host.ptr === ptr || ptr === null) return;
-    store.upsertHost({ ...host, ptr });
+    await store.upsertHost({ ...host, ptr });
     if (host.ptr !== null) {
-      store.insertEvent({
+      await store.insertEvent({
         at,
         kind: 'hostname_changed',
         ip_key: key,
@@ -296,7 +304,7 @@ export class Enricher {
       for (const address of alive) {
         if (this.stopping()) return;
         const key = ipKey(parseIp(address));
-        const host = ctx.store.host(key);
+        const host = await ctx.store.host(key);
         const ports = host ? parsePorts(host.ports) : [];
         const interval = ctx.scan.nmap_interval_seconds * 1000 * (1 - ctx.scan.jitter_ratio * Math.random());
         if (
@@ -314,21 +322,24 @@ export class Enricher {
         } catch (e) {
           ctx.logger.warn({ err: e, address }, 'nmap failed');
         }
-        const fresh = ctx.store.host(key);
-        if (!fresh) continue;
-        const merged = parsePorts(fresh.ports).map((p) => {
-          const s = found?.services.find((x) => x.port === p.port && x.protocol === 'tcp');
-          // Chips keep the configured name; nmap's fills in where there is none.
-          return s
-            ? {
-                ...p,
-                service: p.service ?? (s.service === 'unknown' ? null : s.service),
-                product: s.product,
-                version: s.version,
-              }
-            : p;
+        // Read again and written in one transaction: a sweep may have written the host meanwhile.
+        await ctx.write(async () => {
+          const fresh = await ctx.store.lockedHost(key);
+          if (!fresh) return;
+          const merged = parsePorts(fresh.ports).map((p) => {
+            const s = found?.services.find((x) => x.port === p.port && x.protocol === 'tcp');
+            // Chips keep the configured name; nmap's fills in where there is none.
+            return s
+              ? {
+                  ...p,
+                  service: p.service ?? (s.service === 'unknown' ? null : s.service),
+                  product: s.product,
+                  version: s.version,
+                }
+              : p;
+          });
+          await ctx.store.upsertHost({ ...fresh, ports: JSON.stringify(merged), nmap_checked_at: ctx.now() });
         });
-        ctx.store.upsertHost({ ...fresh, ports: JSON.stringify(merged), nmap_checked_at: ctx.now() });
       }
     } finally {
       this.nmapBusy = false;

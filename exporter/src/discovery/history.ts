@@ -6,9 +6,9 @@ import type { EventView, HistoryHourView, HistorySampleView, UptimeView } from '
 import type { EventRow } from './store.js';
 
 /** Rolls raw samples past `history_raw_days` into hours; prunes hours and events past `history_hourly_days`. */
-export function maintainHistory(ctx: DiscoveryContext, now: number): void {
+export async function maintainHistory(ctx: DiscoveryContext, now: number): Promise<void> {
   const day = 86_400_000;
-  ctx.store.rollup(
+  await ctx.store.rollup(
     now - ctx.scan.history_raw_days * day,
     now - ctx.scan.history_hourly_days * day,
     now - ctx.scan.history_hourly_days * day,
@@ -16,17 +16,19 @@ export function maintainHistory(ctx: DiscoveryContext, now: number): void {
 }
 
 /** Raw samples and hourly buckets of an address since `sinceMs`. */
-export function historyOf(
+export async function historyOf(
   ctx: DiscoveryContext,
   address: string,
   sinceMs: number,
-): { samples: HistorySampleView[]; hourly: HistoryHourView[] } {
+): Promise<{ samples: HistorySampleView[]; hourly: HistoryHourView[] }> {
   const key = ipKey(parseIp(address));
   return {
-    samples: ctx.store
-      .history(key, sinceMs)
-      .map((s) => ({ at: iso(s.at)!, up: s.up === 1, rtt_seconds: s.rtt_seconds })),
-    hourly: ctx.store.hourly(key, Math.floor(sinceMs / 3_600_000)).map((h) => ({
+    samples: (await ctx.store.history(key, sinceMs)).map((s) => ({
+      at: iso(s.at)!,
+      up: s.up === 1,
+      rtt_seconds: s.rtt_seconds,
+    })),
+    hourly: (await ctx.store.hourly(key, Math.floor(sinceMs / 3_600_000))).map((h) => ({
       hour: iso(h.hour * 3_600_000)!,
       samples: h.samples,
       up_ratio: h.samples ? h.up_samples / h.samples : 0,
@@ -36,13 +38,13 @@ export function historyOf(
 }
 
 /** Share of samples that were up over the last day and week (null without samples). */
-export function uptimeOf(ctx: DiscoveryContext, address: string): UptimeView {
+export async function uptimeOf(ctx: DiscoveryContext, address: string): Promise<UptimeView> {
   const key = ipKey(parseIp(address));
-  const ratio = (ms: number) => {
-    const u = ctx.store.uptime(key, ctx.now() - ms);
+  const ratio = async (ms: number) => {
+    const u = await ctx.store.uptime(key, ctx.now() - ms);
     return u.samples === 0 ? null : u.up / u.samples;
   };
-  return { '24h': ratio(86_400_000), '7d': ratio(7 * 86_400_000) };
+  return { '24h': await ratio(86_400_000), '7d': await ratio(7 * 86_400_000) };
 }
 
 /** Events, newest first, filtered by kind, address, subnet (its key span) and time. */
@@ -60,10 +62,9 @@ export async function listEvents(
   let between: [Buffer, Buffer] | undefined;
   if (filter.subnet_id !== undefined) {
     const s = await ctx.ipam.subnetRow(filter.subnet_id);
-
     between = [s.first_key, s.last_key];
   }
-  const { count, rows } = ctx.store.listEvents(
+  const { count, rows } = await ctx.store.listEvents(
     {
       kind: filter.kind,
       ipKey: filter.address ? ipKey(parseIp(filter.address)) : undefined,

@@ -40,7 +40,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     summary: 'Scan state and progress',
     params: IdParams,
     responses: { 200: { description: 'The scan', schema: Scan }, 404: { description: 'Not found' } },
-    handler: ({ params }) => ({ status: 200, body: discovery.getScan(params.id) }),
+    handler: async ({ params }) => ({ status: 200, body: await discovery.getScan(params.id) }),
   });
   api.add({
     method: 'get',
@@ -89,15 +89,14 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     },
     handler: async ({ params, query }) => {
       const address = (await ipam.getAddress(params.id)).address;
-
       const since = discovery.now() - query.hours * 3_600_000;
       return {
         status: 200,
         body: {
           address,
-          observed: discovery.observation(address),
-          uptime: discovery.uptime(address),
-          ...discovery.history(address, since),
+          observed: await discovery.observation(address),
+          uptime: await discovery.uptime(address),
+          ...(await discovery.history(address, since)),
         },
       };
     },

@@ -78,17 +78,17 @@ class HostPass {
     const { cutoff, max } = this;
     this.scrapes += 1;
     for (let read = 0; read < budget;) {
-      const last = store.hostPageEnd(this.after, HOST_PAGE);
+      const last = await store.hostPageEnd(this.after, HOST_PAGE);
       if (last === null) return true;
       const after = this.after;
-      for (const s of store.hostPageStatus(after, last)) {
+      for (const s of await store.hostPageStatus(after, last)) {
         this.byStatus[s.status] = (this.byStatus[s.status] ?? 0) + s.n;
         this.tracked += s.n;
       }
       await slicer.maybePause();
-      for (const [low, key6, tier0, ...flags] of store.hostPageNotable(after, last, cutoff)) {
+      for (const [low, key6, tier0, ...flags] of await store.hostPageNotable(after, last, cutoff)) {
         if (tier0 && this.upTo(0) < max) {
-          const h = store.metricHost(key6 ?? ipKey({ family: 4, value: BigInt(low!) }), cutoff);
+          const h = await store.metricHost(key6 ?? ipKey({ family: 4, value: BigInt(low!) }), cutoff);
           if (h) this.candidates[0]!.push(h);
         }
         if (flags.some(Boolean)) {
@@ -106,7 +106,7 @@ class HostPass {
       const want = [0, 1, 2, 3].map((t) => this.upTo(t) < max);
       await slicer.maybePause();
       if (want[1] || want[2] || want[3]) {
-        for (const h of store.hostPageRows(after, last, cutoff, want)) {
+        for (const h of await store.hostPageRows(after, last, cutoff, want)) {
           if (h.tier !== 0 && want[h.tier] && this.upTo(h.tier) < max) this.candidates[h.tier]!.push(h);
         }
       }
@@ -172,7 +172,7 @@ export function registerDiscoveryMetrics(
   const scans = new Map<number, LastSuccess>();
   const readScans = async (ids: number[], slicer: Slicer) => {
     for (let i = 0; i < ids.length; i += 1000) {
-      for (const s of discovery.store.lastSuccessfulScansOf(ids.slice(i, i + 1000))) scans.set(s.subnet_id, s);
+      for (const s of await discovery.store.lastSuccessfulScansOf(ids.slice(i, i + 1000))) scans.set(s.subnet_id, s);
       await slicer.maybePause();
     }
   };
@@ -283,10 +283,10 @@ export function registerDiscoveryMetrics(
       const again: MetricHostRow[] = [];
       for (let i = 0; i < chosenHosts.length; i += 500) {
         again.push(
-          ...discovery.store.metricHosts(
+          ...(await discovery.store.metricHosts(
             chosenHosts.slice(i, i + 500).map((h) => h.ip_key),
             cutoff,
-          ),
+          )),
         );
         await slicer.maybePause();
       }
@@ -357,7 +357,7 @@ export function registerDiscoveryMetrics(
       const scan = scans.get(s.id);
       const seconds = discovery.scheduledInterval(s);
       const counted = runs.get(subnet);
-      const range = discovery.store.hostsInRange(s.first_key, s.last_key);
+      const range = await discovery.store.hostsInRange(s.first_key, s.last_key);
       hostsUp.set({ subnet }, range.up);
       if (scan) {
         duration.set({ subnet }, (scan.finished_at - scan.started_at) / 1000);

@@ -22,20 +22,33 @@ export function observationView(h: HostRow) {
   };
 }
 
-/** Fills `observed` of address views built in bulk: one read for one view, one key-range read for many. */
-export function attachObservations(store: DiscoveryStore, views: readonly { key: Buffer; view: AddressView }[]): void {
+/**
+ * Fills `observed` of address views built in bulk: one read for one view, one key-range read
+ * for many. IpamService calls its enrichers synchronously (ipam/service.ts): on SQLite the rows
+ * are read at once (DiscoveryStore.hostsNow) and this returns nothing; on PostgreSQL it returns
+ * the promise that fills them, which IPAM must await (its enrichers' contract, #14).
+ */
+export function attachObservations(
+  store: DiscoveryStore,
+  views: readonly { key: Buffer; view: AddressView }[],
+): void | Promise<void> {
   if (views.length === 0) return;
   const keys = views.map((v) => v.key);
+  const fill = (hosts: readonly HostRow[]) => {
+    const byKey = new Map(hosts.map((h) => [h.ip_key.toString('hex'), h]));
+    for (const { key, view } of views) {
+      const h = byKey.get(key.toString('hex'));
+      view.observed = h ? observationView(h) : null;
+    }
+  };
+  const now = store.hostsNow(keys);
+  if (now) return fill(now);
   const sorted = [...keys].sort(Buffer.compare);
-  const hosts =
+  return (
     views.length === 1
-      ? [store.host(keys[0]!)].filter((h): h is HostRow => h !== undefined)
-      : store.hostsBetween(sorted[0]!, sorted[sorted.length - 1]!);
-  const byKey = new Map(hosts.map((h) => [h.ip_key.toString('hex'), h]));
-  for (const { key, view } of views) {
-    const h = byKey.get(key.toString('hex'));
-    view.observed = h ? observationView(h) : null;
-  }
+      ? store.host(keys[0]!).then((h) => (h ? [h] : []))
+      : store.hostsBetween(sorted[0]!, sorted[sorted.length - 1]!)
+  ).then(fill);
 }
 
 /**
@@ -48,11 +61,12 @@ export function enrichIpamViews(
   liveScan: (subnetId: number) => ScanRow | undefined,
 ): void {
   ipam.addEnricher((views) => attachObservations(store, views));
-  ipam.addSubnetEnricher((views) => {
-    for (const { row, view } of views) {
-      const last = liveScan(row.id) ?? store.lastScan(row.id);
+  // Synchronously on SQLite, a promise on PostgreSQL (as attachObservations).
+  ipam.addSubnetEnricher((views): void | Promise<void> => {
+    const fill = (view: (typeof views)[number]['view'], up: number, stored: ScanRow | undefined, id: number) => {
+      const last = liveScan(id) ?? stored;
       view.discovery = {
-        hosts_up: store.hostsUpBetween(row.first_key, row.last_key),
+        hosts_up: up,
         last_scan: last
           ? {
               id: last.id,
@@ -64,6 +78,20 @@ export function enrichIpamViews(
             }
           : null,
       };
+    };
+    const now = views.map(({ row }) => store.subnetNow(row.id, row.first_key, row.last_key));
+    if (now.every((n) => n !== undefined)) {
+      views.forEach(({ row, view }, i) => fill(view, now[i]!.up, now[i]!.scan, row.id));
+      return;
     }
+    return Promise.all(
+      views.map(async ({ row, view }) => {
+        const [up, stored] = await Promise.all([
+          store.hostsUpBetween(row.first_key, row.last_key),
+          store.lastScan(row.id),
+        ]);
+        fill(view, up, stored, row.id);
+      }),
+    ).then(() => undefined);
   });
 }

@@ -59,14 +59,16 @@ export class ScanQueue {
     while (this.current || this.pending.size > 0) await this.idle;
   }
 
-  /** Drops what waits and resolves when the running sweep has ended. */
-  async stop(): Promise<void> {
+  /** Drops what waits and resolves, with the scans dropped, when the running sweep has ended. */
+  async stop(): Promise<ScanRow[]> {
     this.stopped = true;
+    const dropped: ScanRow[] = [];
     for (const lane of Object.values(this.lanes)) {
       for (const s of lane) this.pending.delete(s.subnet_id);
-      lane.length = 0;
+      dropped.push(...lane.splice(0));
     }
     await this.idle;
+    return dropped;
   }
 
   private pump(): void {

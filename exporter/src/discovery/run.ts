@@ -13,6 +13,9 @@ import type { IcmpStatus } from './icmp.js';
 import type { ScanPhaseView, ScanWarningView } from './schemas.js';
 import type { ScanRow } from './store.js';
 
+/** How often a running scan's progress is written to its row (ms). */
+const PROGRESS_EVERY_MS = 2_000;
+
 export interface ScanSteps {
   /** Whether ICMP sweeps can run now. */
   icmp: () => IcmpStatus;
@@ -30,10 +33,15 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   const subnet = await ipam.subnet(scan.subnet_id);
   const started = ctx.now();
   Object.assign(scan, { state: 'running', started_at: started });
-  store.saveScan(scan);
-  const fail = (error: string) => {
+  // Conditional transitions (store.saveScan): a scan failed meanwhile as abandoned
+  // (DiscoveryService.failAbandonedScans) is not started, and its end is written once.
+  if (!(await store.saveScan(scan, ['queued']))) {
+    ctx.logger.warn({ scan: scan.id }, 'scan was ended elsewhere before it started; not swept');
+    return;
+  }
+  const fail = async (error: string) => {
     Object.assign(scan, { state: 'failed', error, finished_at: ctx.now() });
-    store.saveScan(scan);
+    await store.saveScan(scan, ['running']);
     steps.notify({
       subnet: scan.cidr,
       seconds: (ctx.now() - started) / 1000,
@@ -63,6 +71,16 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     return fail(`cannot open an ICMP socket: ${(e as Error).message}`);
   }
   const phases: ScanPhaseView[] = [];
+  // Progress into the row every PROGRESS_EVERY_MS, for the other replicas (this one reads its
+  // live copy); never backwards, and only while the row is running (saveProgress).
+  let published = performance.now();
+  const publish = () => {
+    if (performance.now() - published < PROGRESS_EVERY_MS) return;
+    published = performance.now();
+    store.saveProgress(scan.id, scan.progress, scan.sent).catch((e: unknown) => {
+      ctx.logger.warn({ err: e, scan: scan.id }, 'could not record scan progress');
+    });
+  };
   // Port checks and names start with each host's first answer, while the sweep goes on.
   const enrichment = steps.enricher.begin();
   let result: SweepResult;
@@ -75,6 +93,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
       onProgress: (sent, most) => {
         scan.progress = most === 0 ? 0.8 : 0.8 * Math.min(1, sent / most);
         scan.sent = sent;
+        publish();
       },
       onAlive: (target) => enrichment.add([target]),
     });
@@ -105,6 +124,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   const aliveHosts = await applySweep(ctx, current, targets, result.alive, now, neighbours, (applied, tracked) => {
     slices += 1;
     scan.progress = 0.8 + 0.05 * (applied / tracked);
+    publish();
   });
   ctx.logger.info(
     {
@@ -120,12 +140,16 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   // Alive hosts and MACs are recorded: visible in the API and metrics while enrichment goes on.
   scan.progress = 0.85;
   scan.phases = JSON.stringify(phases);
-  store.saveScan(scan);
+  if (!(await store.saveScan(scan, ['running']))) {
+    ctx.logger.warn({ scan: scan.id }, 'scan was ended elsewhere while it ran; its enrichment is skipped');
+    enrichment.sweepDone();
+    await enrichment.finish();
+    return;
+  }
   steps.notify({ subnet: current.cidr, seconds: result.seconds, sent: result.sent, ok: true, rtts: result.alive });
   enrichment.add(aliveHosts);
   const found = await enrichment.finish();
   await steps.enricher.record((await ipam.subnet(subnet.id)) ?? current, aliveHosts, found);
-
   phases.push(...found.phases);
   Object.assign(scan, {
     state: 'done',
@@ -134,7 +158,8 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     phases: JSON.stringify(phases),
     warnings: JSON.stringify(found.warnings),
   });
-  store.saveScan(scan);
-  if (found.warnings.length > 0) steps.warn(found.warnings);
-  maintainHistory(ctx, now);
+  if (!(await store.saveScan(scan, ['running'])))
+    ctx.logger.warn({ scan: scan.id }, 'scan was ended elsewhere while it ran; its outcome is not recorded');
+  else if (found.warnings.length > 0) steps.warn(found.warnings);
+  await maintainHistory(ctx, now);
 }

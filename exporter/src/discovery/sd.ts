@@ -21,7 +21,7 @@ export async function serviceDiscoveryPage(
   after: Buffer | undefined,
   hosts: number,
 ): Promise<{ groups: SdGroup[]; last: Buffer | undefined }> {
-  const rows = store.sdHosts(after ?? Buffer.alloc(0), hosts);
+  const rows = await store.sdHosts(after ?? Buffer.alloc(0), hosts);
   const index = await ipam.subnetIndex();
   const cidrs = await ipam.subnetCidrs();
   const groups: SdGroup[] = [];

@@ -13,9 +13,8 @@ import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { prefixOf } from '../ipam/core/prefix.js';
 import type { IpamService, SubnetLookup } from '../ipam/service.js';
 import type { SubnetRow } from '../ipam/store.js';
-import type { Db } from '../store/db.js';
-import type { WriteBatcher } from '../store/write-batcher.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Writes } from '../store/write-batcher.js';
 import { applySweep } from './apply.js';
 import { listConflicts } from './conflicts.js';
 import { type DiscoveryContext, type DiscoveryDeps, type SweepReport, iso } from './context.js';
@@ -66,21 +65,23 @@ export class DiscoveryService {
   /** Listeners for the warnings of finished scans (metrics). */
   readonly onWarnings: ((warnings: ScanWarningView[]) => void)[] = [];
 
+  /** Scans of an earlier process failed (SQLite); everything that queues or reads scans waits for it. */
+  private readonly recovered: Promise<void>;
+
   constructor(
-    readonly db: Db,
+    store: Store,
     readonly ipam: IpamService,
     config: Config,
     deps: DiscoveryDeps,
-    logger: Logger,
-    /** The exporter's write batcher (server.ts); a service of its own (tests) gets one of its own. */
-    writes: Pick<WriteBatcher, 'run'> = Store.sqlite(db).writes,
+    private readonly logger: Logger,
+    /** The store's write batcher by default (tests may count what goes through it). */
+    writes: Pick<Writes, 'run'> = store.writes,
   ) {
-    this.store = new DiscoveryStore(db);
+    this.store = new DiscoveryStore(store);
     this.scanCfg = config.scan;
     const ports: PortSpec[] = withServiceNames(config.scan.ports ?? DEFAULT_PORTS);
     this.now = deps.now ?? systemClock;
     this.ctx = {
-      db,
       ipam,
       store: this.store,
       scan: config.scan,
@@ -104,16 +105,62 @@ export class DiscoveryService {
       logger,
     );
     this.enricher = new Enricher(this.ctx, ports, () => this.queue.stopping);
-    // Scans cut short by a stop or crash are not resumed; say so instead of leaving them "running".
-    for (const s of this.store.unfinishedScans()) {
-      this.store.saveScan({
-        ...s,
-        state: 'failed',
-        finished_at: this.now(),
-        error: 'the exporter stopped before this scan finished',
-      });
-    }
+    this.recovered = this.recoverScans().catch((e: unknown) => {
+      logger.error({ err: e }, 'could not fail the scans an earlier run left unfinished');
+    });
     enrichIpamViews(ipam, this.store, (subnetId) => this.queue.of(subnetId));
+  }
+
+  /**
+   * Scans cut short by a stop or crash are not resumed; say so instead of leaving them
+   * "running". SQLite: one process owns the store (store/ownership.ts), so every unfinished scan
+   * is an earlier run's. PostgreSQL: other replicas' scans are alive; the ones a dead replica
+   * left are failed by failAbandonedScans (the leader's periodic work).
+   */
+  private async recoverScans(): Promise<void> {
+    if (this.store.dialect !== 'sqlite') return;
+    for (const s of await this.store.unfinishedScans()) {
+      await this.store.saveScan(
+        { ...s, state: 'failed', finished_at: this.now(), error: 'the exporter stopped before this scan finished' },
+        [s.state],
+      );
+    }
+  }
+
+  /**
+   * How long a scan may stay queued or running before it counts as abandoned by a replica that
+   * died (ms): generous bounds from the settings — the longest sweep the settings allow (every
+   * target of a scan.max_prefix subnet with its retries at scan.pps, the timeout, the enrichment
+   * budget, a minute of slack), three times over for a running scan and at least 15 minutes; for
+   * a queued one, that plus both lanes full of such sweeps ahead of it.
+   */
+  abandonBounds(): { queued: number; running: number } {
+    const cfg = this.scanCfg;
+    const targets = 2 ** Math.max(0, 32 - cfg.max_prefix);
+    const longest =
+      ((targets * (1 + cfg.retries)) / cfg.pps) * 1000 + cfg.timeout_ms + cfg.enrich_budget_seconds * 1000 + 60_000;
+    const running = Math.max(15 * 60_000, 3 * longest);
+    return { running, queued: running + 2 * cfg.max_queued * longest };
+  }
+
+  /**
+   * Fails the scans a replica that died left queued or running (older than abandonBounds(), not
+   * this process's own), each by a conditional transition so a replica that is in fact still
+   * finishing it and this check cannot both decide its end. Returns how many were failed.
+   * Periodic work (the scheduler calls it on the leader).
+   */
+  async failAbandonedScans(): Promise<number> {
+    await this.recovered;
+    const now = this.now();
+    const bounds = this.abandonBounds();
+    let failed = 0;
+    for (const s of await this.store.unfinishedScans(now - bounds.queued, now - bounds.running)) {
+      if (this.queue.live(s.id)) continue;
+      const error = `abandoned: ${s.state} since ${iso(s.started_at ?? s.queued_at)} by an exporter that stopped`;
+      if (await this.store.saveScan({ ...s, state: 'failed', finished_at: now, error }, [s.state])) failed += 1;
+    }
+    if (failed > 0) this.logger.warn({ scans: failed }, 'failed scans an exporter left unfinished');
+    return failed;
   }
 
   // ------------------------------------------------------------------ scans
@@ -124,6 +171,7 @@ export class DiscoveryService {
    * of the same size: the scheduler asks scheduleRoom() first, so it never hits the cap.
    */
   async startScan(subnetId: number, trigger: ScanRow['trigger']): Promise<ScanView> {
+    await this.recovered;
     const subnet = await this.ipam.subnetRow(subnetId);
     const prefix = prefixOf(subnet);
     if (prefix.family === 4) {
@@ -136,14 +184,31 @@ export class DiscoveryService {
     }
     const pending = this.queue.of(subnetId);
     if (pending) return this.scanView(pending);
+    // The scan rows are the record all replicas share: one transaction (PostgreSQL: holding the
+    // subnet's advisory lock) finds a scan of the subnet queued or running on any replica, checks
+    // the rate limit, and inserts.
+    const queued = await this.store.store.write(async () => {
+      await this.store.lockSubnetScans(subnetId);
+      const other = await this.store.unfinishedScanOf(subnetId);
+      if (other) return { scan: other, ours: false };
+      this.admit(subnet.cidr, trigger, await this.store.lastManualScan(subnetId));
+      return { scan: await this.store.insertScan(subnetId, subnet.cidr, trigger, this.now()), ours: true };
+    });
+    if (!queued.ours) return this.scanView(this.queue.of(subnetId) ?? queued.scan);
+    this.queue.add(trigger, queued.scan);
+    return this.scanView(queued.scan);
+  }
+
+  /** Throws 429 when the subnet was scanned moments ago (manual) or the trigger's lane is full. */
+  private admit(cidr: string, trigger: ScanRow['trigger'], lastManual: ScanRow | undefined): void {
     if (trigger === 'manual') {
-      const last = this.store.lastManualScan(subnetId);
+      const last = lastManual;
       const wait = last ? last.queued_at + this.scanCfg.manual_min_interval_seconds * 1000 - this.now() : 0;
       if (wait > 0) {
         throw new LanscapeError(
           429,
           'rate_limited',
-          `subnet ${subnet.cidr} was scanned moments ago; try again in ${Math.ceil(wait / 1000)} s`,
+          `subnet ${cidr} was scanned moments ago; try again in ${Math.ceil(wait / 1000)} s`,
           { retry_after_seconds: Math.ceil(wait / 1000) },
         );
       }
@@ -158,14 +223,12 @@ export class DiscoveryService {
         { retry_after_seconds: wait, queued: waiting },
       );
     }
-    const id = this.store.insertScan(subnetId, subnet.cidr, trigger, this.now());
-    const scan = this.store.scan(id)!;
-    this.queue.add(trigger, scan);
-    return this.scanView(scan);
   }
 
-  getScan(id: number): ScanView {
-    const row = this.queue.live(id) ?? this.store.scan(id);
+  /** A scan: this process's live copy while it sweeps it, else the row (any replica's). */
+  async getScan(id: number): Promise<ScanView> {
+    await this.recovered;
+    const row = this.queue.live(id) ?? (await this.store.scan(id));
     if (!row) throw notFound('scan', id);
     return this.scanView(row);
   }
@@ -197,7 +260,7 @@ export class DiscoveryService {
     return Math.min(3600, Math.max(1, Math.ceil(left)));
   }
 
-  lastDoneScan(subnetId: number): ScanRow | undefined {
+  lastDoneScan(subnetId: number): Promise<ScanRow | undefined> {
     return this.store.lastDoneScan(subnetId);
   }
 
@@ -206,8 +269,20 @@ export class DiscoveryService {
     return this.queue.drain();
   }
 
-  stop(): Promise<void> {
-    return this.queue.stop();
+  /**
+   * Drops the waiting scans, failing their rows (other replicas would otherwise see their
+   * subnets busy until abandonBounds() passes), and resolves when the running sweep has ended.
+   */
+  async stop(): Promise<void> {
+    const dropped = await this.queue.stop();
+    for (const s of dropped) {
+      const error = 'the exporter stopped before this scan started';
+      try {
+        await this.store.saveScan({ ...s, state: 'failed', finished_at: this.now(), error }, ['queued']);
+      } catch (e) {
+        this.logger.warn({ err: e, scan: s.id }, 'could not fail a scan dropped at stop');
+      }
+    }
   }
 
   private notify(report: SweepReport): void {
@@ -225,8 +300,8 @@ export class DiscoveryService {
   }
 
   // ------------------------------------------------------------------ reading
-  observation(address: string): ObservationView | null {
-    const h = this.store.host(ipKey(parseIp(address)));
+  async observation(address: string): Promise<ObservationView | null> {
+    const h = await this.store.host(ipKey(parseIp(address)));
     return h ? observationView(h) : null;
   }
 
@@ -234,7 +309,7 @@ export class DiscoveryService {
     return historyOf(this.ctx, address, sinceMs);
   }
 
-  uptime(address: string): UptimeView {
+  uptime(address: string): Promise<UptimeView> {
     return uptimeOf(this.ctx, address);
   }
 

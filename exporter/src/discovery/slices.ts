@@ -4,7 +4,8 @@
 // turn of the event loop. Here the steps run through the write batcher in slices of at most
 // APPLY_SLICE_MS each: a slice is one savepoint in that turn's write batch, committed with it,
 // and the next slice waits for a later working turn (turns.ts), so requests are served between
-// slices and what a slice wrote is visible as soon as its batch commits.
+// slices and what a slice wrote is visible as soon as its batch commits. A step awaits only the
+// store: on SQLite every statement resolves at once, so a slice still finishes within its turn.
 import type { DiscoveryContext } from './context.js';
 
 /** The longest a slice of discovery's writes runs before it commits and waits for a turn (ms). */
@@ -19,15 +20,17 @@ export const APPLY_SLICE_MS = 5;
 export async function inSlices(
   ctx: Pick<DiscoveryContext, 'write'>,
   count: number,
-  step: (i: number) => void | Promise<void>,
+  step: (i: number) => Promise<void>,
   onSlice?: (done: number) => void,
   sliceMs = APPLY_SLICE_MS,
 ): Promise<void> {
   let done = 0;
   while (done < count) {
+    const from = done;
+    // On PostgreSQL a slice may run again (a race the database aborted): it starts from `from` each time.
     done = await ctx.write(async () => {
       const deadline = performance.now() + sliceMs;
-      let i = done;
+      let i = from;
       do await step(i++);
       while (i < count && performance.now() < deadline);
       return i;

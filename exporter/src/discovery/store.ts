@@ -7,6 +7,8 @@
 // only SQL does at that scale. IPAM's tables are written by ipam/store.ts alone; everything else
 // discovery needs of IPAM goes through IpamService's read API.
 import type { Db } from '../store/db.js';
+import type { SqlDialect, SqlExec } from '../store/sql-exec.js';
+import type { Store } from '../store/store.js';
 
 export interface HostRow {
   ip_key: Buffer;
@@ -78,21 +80,27 @@ export const CONFLICT_SQL = {
 
 // A tracked host may have per-host series: sweeps observed it (a `hosts` row) and it is recorded
 // in IPAM (any state or source) or answering now: `a.id IS NOT NULL OR h.status = 'up'`.
+/** `tags` holds the tag "critical" (tags cannot hold quotes, so the substring test is exact). */
+const critical = (d: SqlDialect) => `${d === 'sqlite' ? 'instr' : 'strpos'}(a.tags, '"critical"') > 0`;
+/** A condition as 0/1 (NULL: 0), the same on both dialects (PostgreSQL's comparisons are boolean). */
+const flag = (condition: string) => `CASE WHEN ${condition} THEN 1 ELSE 0 END`;
 /**
  * Which tracked hosts keep their series under metrics.max_host_series, best first: 0 tagged
  * critical or in a MAC conflict, 1 reserved/assigned by a person, 2 any other IPAM address,
- * 3 answering without an IPAM record. (Tags cannot hold quotes, so the instr() test is exact.)
+ * 3 answering without an IPAM record.
  */
-const HOST_TIER = `CASE WHEN a.id IS NULL THEN 3
-  WHEN instr(a.tags, '"critical"') > 0 OR (${CONFLICT_SQL.mac_mismatch}) THEN 0
+const hostTier = (d: SqlDialect) => `CASE WHEN a.id IS NULL THEN 3
+  WHEN ${critical(d)} OR (${CONFLICT_SQL.mac_mismatch}) THEN 0
   WHEN a.source != 'discovered' AND a.state IN ('reserved', 'assigned') THEN 1 ELSE 2 END`;
 const HOST_PAGE = `FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key
   WHERE h.ip_key > @after AND h.ip_key <= @last`;
 
-const METRIC_HOST_COLUMNS = `h.ip_key, h.address, h.status, h.last_seen_at, h.mac, h.vendor, h.ptr, h.ports,
-  a.hostname, a.state, a.source, coalesce(instr(a.tags, '"critical"') > 0, 0) AS critical, ${HOST_TIER} AS tier,
-  coalesce(${CONFLICT_SQL.mac_mismatch}, 0) AS mac_mismatch, coalesce(${CONFLICT_SQL.unknown_device}, 0) AS unknown_device,
-  coalesce(${CONFLICT_SQL.stale_reservation}, 0) AS stale_reservation`;
+const metricHostColumns = (
+  d: SqlDialect,
+) => `h.ip_key, h.address, h.status, h.last_seen_at, h.mac, h.vendor, h.ptr, h.ports,
+  a.hostname, a.state, a.source, ${flag(critical(d))} AS critical, ${hostTier(d)} AS tier,
+  ${flag(CONFLICT_SQL.mac_mismatch)} AS mac_mismatch, ${flag(CONFLICT_SQL.unknown_device)} AS unknown_device,
+  ${flag(CONFLICT_SQL.stale_reservation)} AS stale_reservation`;
 
 /** A conflict as its query returns it (the address row's id, text and key, with what discovery saw). */
 export interface MacMismatchRow {
@@ -168,212 +176,240 @@ const HOST_COLUMNS = [
   'nmap_checked_at',
 ] as const;
 
+/** "LNSD": the first key of discovery's PostgreSQL advisory locks (the second: a subnet id, or 0 for retention). */
+const LOCK_KEY = 0x4c4e5344;
+
+/** `@name` parameters → `?` (in order) and the names to bind, once per text. */
+const BOUND = new Map<string, { text: string; names: string[] }>();
+function bind(text: string, params: Record<string, unknown>): [string, unknown[]] {
+  let b = BOUND.get(text);
+  if (!b) {
+    const names: string[] = [];
+    BOUND.set(text, (b = { text: text.replace(/@(\w+)/g, (_, n: string) => (names.push(n), '?')), names }));
+  }
+  return [b.text, b.names.map((n) => params[n])];
+}
+
+/** The statements whose text differs by dialect, built once per dialect. */
+function statements(d: SqlDialect) {
+  // SQLite's CROSS JOIN keeps `hosts` (small) the driving table; PostgreSQL's planner picks it from the statistics.
+  const drive = d === 'sqlite' ? 'CROSS JOIN' : 'JOIN';
+  const columns = metricHostColumns(d);
+  return {
+    lastSuccessfulOf:
+      d === 'sqlite'
+        ? `SELECT s.subnet_id, s.started_at, s.finished_at FROM json_each(?) j
+        JOIN scans s ON s.id = (SELECT id FROM scans WHERE subnet_id = j.value AND state = 'done' ORDER BY id DESC LIMIT 1)`
+        : `SELECT s.subnet_id, s.started_at, s.finished_at FROM unnest(CAST(? AS integer[])) AS j(value)
+        JOIN scans s ON s.id = (SELECT id FROM scans WHERE subnet_id = j.value AND state = 'done' ORDER BY id DESC LIMIT 1)`,
+    pageNotable: `SELECT CASE WHEN a.family = 4 THEN a.ip_low END AS low, CASE WHEN a.family = 4 THEN NULL ELSE h.ip_key END AS key6,
+        ${flag(`${critical(d)} OR (${CONFLICT_SQL.mac_mismatch})`)} AS tier0,
+        ${flag(CONFLICT_SQL.mac_mismatch)} AS mac_mismatch, ${flag(CONFLICT_SQL.unknown_device)} AS unknown_device,
+        ${flag(CONFLICT_SQL.stale_reservation)} AS stale_reservation
+      ${HOST_PAGE} AND (${critical(d)} OR (${CONFLICT_SQL.mac_mismatch}) OR (${CONFLICT_SQL.unknown_device})
+        OR (${CONFLICT_SQL.stale_reservation})) ORDER BY h.ip_key`,
+    pageRows: `SELECT ${columns} ${HOST_PAGE}
+      AND ((@want1 = 1 AND a.source != 'discovered' AND a.state IN ('reserved', 'assigned'))
+        OR (@want2 = 1 AND a.id IS NOT NULL) OR (@want3 = 1 AND a.id IS NULL AND h.status = 'up'))
+      ORDER BY h.ip_key`,
+    metricHosts:
+      d === 'sqlite'
+        ? `SELECT ${columns} FROM json_each(@keys) j CROSS JOIN hosts h ON h.ip_key = unhex(j.value)
+      LEFT JOIN addresses a ON a.ip_key = h.ip_key`
+        : `SELECT ${columns} FROM unnest(CAST(@keys AS text[])) AS j(value) JOIN hosts h ON h.ip_key = decode(j.value, 'hex')
+      LEFT JOIN addresses a ON a.ip_key = h.ip_key`,
+    metricHost: `SELECT ${columns} FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.ip_key = @key`,
+    macMismatches: `SELECT a.id, a.address, a.ip_key, a.mac AS recorded, h.mac AS observed, h.last_seen_at
+      FROM hosts h ${drive} addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.mac_mismatch} ORDER BY h.ip_key`,
+    unknownDevices: `SELECT a.id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM hosts h
+      ${drive} addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.unknown_device} ORDER BY h.ip_key`,
+    staleReservations: `SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
+      ${drive} addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.stale_reservation} ORDER BY h.ip_key`,
+    lockedHost:
+      d === 'sqlite' ? 'SELECT * FROM hosts WHERE ip_key = ?' : 'SELECT * FROM hosts WHERE ip_key = ? FOR UPDATE',
+  };
+}
+const STATEMENTS = { sqlite: statements('sqlite'), postgres: statements('postgres') };
+
+const UPSERT_HOST = `INSERT INTO hosts (${HOST_COLUMNS.join(', ')}) VALUES (${HOST_COLUMNS.map(() => '?').join(', ')})
+  ON CONFLICT (ip_key) DO UPDATE SET ${HOST_COLUMNS.slice(1)
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}`;
+const SCAN_STATES = ['queued', 'running', 'done', 'failed'] as const;
+/** The update of a scan row from one of its states, per set of states (one text each). */
+const SAVE_SCAN = new Map<string, string>();
+const saveScanText = (from: readonly ScanRow['state'][]) => {
+  const k = from.join(',');
+  let text = SAVE_SCAN.get(k);
+  if (!text)
+    SAVE_SCAN.set(
+      k,
+      (text = `UPDATE scans SET state = ?, progress = ?, targets = ?, sent = ?, alive = ?, started_at = ?,
+        finished_at = ?, error = ?, phases = ?, warnings = ? WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})`),
+    );
+  return text;
+};
+
 export class DiscoveryStore {
-  private readonly s;
+  private readonly exec: SqlExec;
+  private readonly q: ReturnType<typeof statements>;
+  /** SQLite only: the connection, for the reads IPAM's view enrichers make synchronously (observations.ts). */
+  private readonly now: Db | undefined;
+  private readonly nowStatements = new Map<string, { all(...params: unknown[]): unknown[] }>();
 
-  constructor(readonly db: Db) {
-    this.s = {
-      host: db.prepare('SELECT * FROM hosts WHERE ip_key = ?'),
-      hostsBetween: db.prepare('SELECT * FROM hosts WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key'),
-      upsertHost:
-        db.prepare(`INSERT INTO hosts (${HOST_COLUMNS.join(', ')}) VALUES (${HOST_COLUMNS.map((c) => `@${c}`).join(', ')})
-        ON CONFLICT (ip_key) DO UPDATE SET ${HOST_COLUMNS.slice(1)
-          .map((c) => `${c} = excluded.${c}`)
-          .join(', ')}`),
-      insertHistory: db.prepare(
-        'INSERT OR REPLACE INTO host_history (ip_key, at, up, rtt_seconds) VALUES (?, ?, ?, ?)',
-      ),
-      insertEvent: db.prepare(`INSERT INTO events (at, kind, ip_key, address, subnet_id, message, details)
-        VALUES (@at, @kind, @ip_key, @address, @subnet_id, @message, @details)`),
-      insertScan: db.prepare(
-        `INSERT INTO scans (subnet_id, cidr, trigger, state, queued_at) VALUES (?, ?, ?, 'queued', ?)`,
-      ),
-      updateScan: db.prepare(`UPDATE scans SET state = @state, progress = @progress, targets = @targets, sent = @sent,
-        alive = @alive, started_at = @started_at, finished_at = @finished_at, error = @error, phases = @phases,
-        warnings = @warnings WHERE id = @id`),
-      scan: db.prepare('SELECT * FROM scans WHERE id = ?'),
-      // Per subnet, newest first on the (subnet_id, id) index: a scrape never reads the whole
-      // scan history, which grows with every sweep.
-      lastSuccessfulOf: db.prepare(`SELECT s.subnet_id, s.started_at, s.finished_at FROM json_each(@ids) j
-        JOIN scans s ON s.id = (SELECT id FROM scans WHERE subnet_id = j.value AND state = 'done' ORDER BY id DESC LIMIT 1)`),
-      lastScanOf: db.prepare(`SELECT * FROM scans WHERE subnet_id = ? AND state = 'done' ORDER BY id DESC LIMIT 1`),
-      hostsUpBetween: db.prepare(`SELECT count(*) AS n FROM hosts WHERE ip_key BETWEEN ? AND ? AND status = 'up'`),
-      latestScanOf: db.prepare('SELECT * FROM scans WHERE subnet_id = ? ORDER BY id DESC LIMIT 1'),
-      lastManualOf: db.prepare(
-        `SELECT * FROM scans WHERE subnet_id = ? AND trigger = 'manual' ORDER BY id DESC LIMIT 1`,
-      ),
-      unfinishedScans: db.prepare(`SELECT * FROM scans WHERE state IN ('queued', 'running')`),
-      history: db.prepare('SELECT at, up, rtt_seconds FROM host_history WHERE ip_key = ? AND at >= ? ORDER BY at'),
-      hourly: db.prepare(`SELECT hour, samples, up_samples, rtt_avg_seconds FROM host_history_hourly
-        WHERE ip_key = ? AND hour >= ? ORDER BY hour`),
-      uptimeRaw: db.prepare(
-        'SELECT count(*) AS samples, coalesce(sum(up), 0) AS up FROM host_history WHERE ip_key = ? AND at >= ?',
-      ),
-      uptimeHourly: db.prepare(`SELECT coalesce(sum(samples), 0) AS samples, coalesce(sum(up_samples), 0) AS up
-        FROM host_history_hourly WHERE ip_key = ? AND hour >= ?`),
-      rollup: db.prepare(`INSERT INTO host_history_hourly (ip_key, hour, samples, up_samples, rtt_avg_seconds)
-        SELECT ip_key, at / 3600000, count(*), sum(up), avg(rtt_seconds) FROM host_history WHERE at < ? GROUP BY ip_key, at / 3600000
-        ON CONFLICT (ip_key, hour) DO UPDATE SET
-          rtt_avg_seconds = (coalesce(rtt_avg_seconds, 0) * up_samples + coalesce(excluded.rtt_avg_seconds, 0) * excluded.up_samples)
-            / nullif(up_samples + excluded.up_samples, 0),
-          samples = samples + excluded.samples, up_samples = up_samples + excluded.up_samples`),
-      pruneRaw: db.prepare('DELETE FROM host_history WHERE at < ?'),
-      pruneHourly: db.prepare('DELETE FROM host_history_hourly WHERE hour < ?'),
-      pruneEvents: db.prepare('DELETE FROM events WHERE at < ?'),
+  constructor(readonly store: Store) {
+    this.exec = store.exec;
+    this.q = STATEMENTS[store.dialect];
+    this.now = store.sqlite;
+  }
 
-      // /metrics reads hosts in pages of the key order (HostPass in discovery/metrics.ts).
-      pageEnd: db
-        .prepare(
-          'SELECT max(ip_key) FROM (SELECT ip_key FROM hosts WHERE ip_key > @after ORDER BY ip_key LIMIT @limit)',
-        )
-        .pluck(),
-      // Tracked hosts by status: `up` needs no join, the others one probe of the addresses index.
-      pageStatus:
-        db.prepare(`SELECT h.status AS status, count(*) AS n FROM hosts h WHERE h.ip_key > @after AND h.ip_key <= @last
-        AND (h.status = 'up' OR EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = h.ip_key)) GROUP BY 1`),
-      // Hosts in conflict or of tier 0, as flags and the IPv4 value (or the IPv6 key): cheap rows,
-      // no Buffer for IPv4 (full rows cost three times as much).
-      pageNotable: db
-        .prepare(
-          `SELECT CASE WHEN a.family = 4 THEN a.ip_low END, CASE WHEN a.family = 4 THEN NULL ELSE h.ip_key END,
-          coalesce(instr(a.tags, '"critical"') > 0 OR (${CONFLICT_SQL.mac_mismatch}), 0),
-          coalesce(${CONFLICT_SQL.mac_mismatch}, 0), coalesce(${CONFLICT_SQL.unknown_device}, 0), coalesce(${CONFLICT_SQL.stale_reservation}, 0)
-        ${HOST_PAGE} AND (instr(a.tags, '"critical"') > 0 OR (${CONFLICT_SQL.mac_mismatch}) OR (${CONFLICT_SQL.unknown_device})
-          OR (${CONFLICT_SQL.stale_reservation})) ORDER BY h.ip_key`,
-        )
-        .raw(),
-      // Full rows of tiers 1-3 while they are wanted (the WHERE is a superset; tier says which).
-      pageRows: db.prepare(`SELECT ${METRIC_HOST_COLUMNS} ${HOST_PAGE}
-        AND ((@want1 AND a.source != 'discovered' AND a.state IN ('reserved', 'assigned'))
-          OR (@want2 AND a.id IS NOT NULL) OR (@want3 AND a.id IS NULL AND h.status = 'up'))
-        ORDER BY h.ip_key`),
-      metricHosts:
-        db.prepare(`SELECT ${METRIC_HOST_COLUMNS} FROM json_each(@keys) j CROSS JOIN hosts h ON h.ip_key = unhex(j.value)
-        LEFT JOIN addresses a ON a.ip_key = h.ip_key`),
-      metricHost: db.prepare(
-        `SELECT ${METRIC_HOST_COLUMNS} FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.ip_key = @key`,
-      ),
-      hostsInRange:
-        db.prepare(`SELECT (SELECT count(*) FROM hosts WHERE status = 'up' AND ip_key BETWEEN @first AND @last) AS up,
-        EXISTS (SELECT 1 FROM hosts WHERE ip_key BETWEEN @first AND @last) AS observed`),
-
-      // Conflicts (computed on read): hosts (what sweeps saw) drives these joins: it is small;
-      // addresses may hold millions.
-      macMismatches: db.prepare(`SELECT a.id, a.address, a.ip_key, a.mac AS recorded, h.mac AS observed, h.last_seen_at
-        FROM hosts h CROSS JOIN addresses a ON a.ip_key = h.ip_key
-        WHERE ${CONFLICT_SQL.mac_mismatch} ORDER BY h.ip_key`),
-      unknownDevices: db.prepare(`SELECT a.id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM hosts h
-        CROSS JOIN addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.unknown_device} ORDER BY h.ip_key`),
-      staleReservations:
-        db.prepare(`SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
-        CROSS JOIN addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.stale_reservation}
-        ORDER BY h.ip_key`),
-      // http_sd: alive hosts in key order, a keyset page at a time.
-      sdHosts: db.prepare(`SELECT h.address, h.ports, h.ptr, h.ip_key AS host_key, a.hostname, a.tags FROM hosts h
-      LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.status = 'up' AND h.ip_key > ? ORDER BY h.ip_key LIMIT ?`),
-    };
+  get dialect(): SqlDialect {
+    return this.exec.dialect;
   }
 
   /** Addresses whose recorded MAC differs from the one answering, by key. */
-  macMismatches(): MacMismatchRow[] {
-    return this.s.macMismatches.all() as MacMismatchRow[];
+  macMismatches(): Promise<MacMismatchRow[]> {
+    return this.exec.all<MacMismatchRow>(this.q.macMismatches);
   }
 
   /** Alive addresses recorded by discovery itself (nobody reserved them), by key. */
-  unknownDevices(): UnknownDeviceRow[] {
-    return this.s.unknownDevices.all() as UnknownDeviceRow[];
+  unknownDevices(): Promise<UnknownDeviceRow[]> {
+    return this.exec.all<UnknownDeviceRow>(this.q.unknownDevices);
   }
 
   /** Addresses reserved or assigned by a person, swept, and silent since before `cutoff` (ms), by key. */
-  staleReservations(cutoff: number): StaleReservationRow[] {
-    return this.s.staleReservations.all({ cutoff, cutoffIso: new Date(cutoff).toISOString() }) as StaleReservationRow[];
+  staleReservations(cutoff: number): Promise<StaleReservationRow[]> {
+    return this.exec.all<StaleReservationRow>(
+      ...bind(this.q.staleReservations, { cutoff, cutoffIso: new Date(cutoff).toISOString() }),
+    );
   }
 
   /** Up to `limit` alive hosts after the key `after` (an empty Buffer: from the start), by key. */
-  sdHosts(after: Buffer, limit: number): SdHostRow[] {
-    return this.s.sdHosts.all(after, limit) as SdHostRow[];
+  sdHosts(after: Buffer, limit: number): Promise<SdHostRow[]> {
+    return this.exec.all<SdHostRow>(
+      `SELECT h.address, h.ports, h.ptr, h.ip_key AS host_key, a.hostname, a.tags FROM hosts h
+      LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.status = 'up' AND h.ip_key > ? ORDER BY h.ip_key LIMIT ?`,
+      [after, limit],
+    );
   }
 
   /** The last key of the next page of up to `limit` hosts after `after` (an empty Buffer: from the start); null at the end. */
-  hostPageEnd(after: Buffer, limit: number): Buffer | null {
-    return this.s.pageEnd.get({ after, limit }) as Buffer | null;
+  async hostPageEnd(after: Buffer, limit: number): Promise<Buffer | null> {
+    const row = await this.exec.get<{ last: Buffer | null }>(
+      // (PostgreSQL has no max(bytea): the page's last key by a descending order of the page.)
+      'SELECT ip_key AS last FROM (SELECT ip_key FROM hosts WHERE ip_key > ? ORDER BY ip_key LIMIT ?) p ORDER BY ip_key DESC LIMIT 1',
+      [after, limit],
+    );
+    return row?.last ?? null;
   }
 
-  /** Tracked hosts of the page (after, last] by status. */
+  /** Tracked hosts of the page (after, last] by status: `up` needs no join, the others one probe of the addresses index. */
   hostPageStatus(after: Buffer, last: Buffer) {
-    return this.s.pageStatus.all({ after, last }) as { status: HostRow['status']; n: number }[];
+    return this.exec.all<{ status: HostRow['status']; n: number }>(
+      `SELECT h.status AS status, count(*) AS n FROM hosts h WHERE h.ip_key > ? AND h.ip_key <= ?
+      AND (h.status = 'up' OR EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = h.ip_key)) GROUP BY h.status`,
+      [after, last],
+    );
   }
 
   /**
    * Hosts of the page in conflict or of tier 0, in key order: [IPv4 value or null, IPv6 key or
-   * null, tier 0, mac_mismatch, unknown_device, stale_reservation].
+   * null, tier 0, mac_mismatch, unknown_device, stale_reservation] (cheap rows: no Buffer for IPv4).
    */
-  hostPageNotable(
+  async hostPageNotable(
     after: Buffer,
     last: Buffer,
     cutoff: number,
-  ): [number | null, Buffer | null, number, number, number, number][] {
-    return this.s.pageNotable.all({ after, last, cutoff, cutoffIso: new Date(cutoff).toISOString() }) as [
-      number | null,
-      Buffer | null,
-      number,
-      number,
-      number,
-      number,
-    ][];
+  ): Promise<[number | null, Buffer | null, number, number, number, number][]> {
+    const rows = await this.exec.all<{
+      low: number | null;
+      key6: Buffer | null;
+      tier0: number;
+      mac_mismatch: number;
+      unknown_device: number;
+      stale_reservation: number;
+    }>(...bind(this.q.pageNotable, { after, last, cutoff, cutoffIso: new Date(cutoff).toISOString() }));
+    return rows.map((r) => [r.low, r.key6, r.tier0, r.mac_mismatch, r.unknown_device, r.stale_reservation]);
   }
 
   /** Tracked hosts of the page whose tier (1-3) is wanted, and maybe others (check `tier`), in key order. */
-  hostPageRows(after: Buffer, last: Buffer, cutoff: number, want: readonly boolean[]): MetricHostRow[] {
-    return this.s.pageRows.all({
-      after,
-      last,
-      cutoff,
-      cutoffIso: new Date(cutoff).toISOString(),
-      want1: want[1] ? 1 : 0,
-      want2: want[2] ? 1 : 0,
-      want3: want[3] ? 1 : 0,
-    }) as MetricHostRow[];
+  hostPageRows(after: Buffer, last: Buffer, cutoff: number, want: readonly boolean[]): Promise<MetricHostRow[]> {
+    return this.exec.all<MetricHostRow>(
+      ...bind(this.q.pageRows, {
+        after,
+        last,
+        cutoff,
+        cutoffIso: new Date(cutoff).toISOString(),
+        want1: want[1] ? 1 : 0,
+        want2: want[2] ? 1 : 0,
+        want3: want[3] ? 1 : 0,
+      }),
+    );
   }
 
   /** Hosts as /metrics reads them, by key (the ones found, in no particular order). */
-  metricHosts(keys: readonly Buffer[], cutoff: number): MetricHostRow[] {
-    return this.s.metricHosts.all({
-      keys: JSON.stringify(keys.map((k) => k.toString('hex'))),
-      cutoff,
-      cutoffIso: new Date(cutoff).toISOString(),
-    }) as MetricHostRow[];
+  metricHosts(keys: readonly Buffer[], cutoff: number): Promise<MetricHostRow[]> {
+    const hex = keys.map((k) => k.toString('hex'));
+    return this.exec.all<MetricHostRow>(
+      ...bind(this.q.metricHosts, {
+        keys: this.dialect === 'sqlite' ? JSON.stringify(hex) : hex,
+        cutoff,
+        cutoffIso: new Date(cutoff).toISOString(),
+      }),
+    );
   }
 
   /** One host as /metrics reads it. */
-  metricHost(key: Buffer, cutoff: number): MetricHostRow | undefined {
-    return this.s.metricHost.get({ key, cutoff, cutoffIso: new Date(cutoff).toISOString() }) as
-      MetricHostRow | undefined;
+  metricHost(key: Buffer, cutoff: number): Promise<MetricHostRow | undefined> {
+    return this.exec.get<MetricHostRow>(
+      ...bind(this.q.metricHost, { key, cutoff, cutoffIso: new Date(cutoff).toISOString() }),
+    );
   }
 
-  /** Hosts answering in [first, last], and whether sweeps observed any address there. */
-  hostsInRange(first: Buffer, last: Buffer): { up: number; observed: number } {
-    return this.s.hostsInRange.get({ first, last }) as { up: number; observed: number };
+  /** Hosts answering in [first, last], and whether sweeps observed any address there (0/1). */
+  async hostsInRange(first: Buffer, last: Buffer): Promise<{ up: number; observed: number }> {
+    return (await this.exec.get<{ up: number; observed: number }>(
+      `SELECT (SELECT count(*) FROM hosts WHERE status = 'up' AND ip_key BETWEEN ? AND ?) AS up,
+      CASE WHEN EXISTS (SELECT 1 FROM hosts WHERE ip_key BETWEEN ? AND ?) THEN 1 ELSE 0 END AS observed`,
+      [first, last, first, last],
+    ))!;
   }
 
-  host(key: Buffer) {
-    return this.s.host.get(key) as HostRow | undefined;
+  host(key: Buffer): Promise<HostRow | undefined> {
+    return this.exec.get<HostRow>('SELECT * FROM hosts WHERE ip_key = ?', [key]);
   }
-  hostsBetween(first: Buffer, last: Buffer) {
-    return this.s.hostsBetween.all(first, last) as HostRow[];
+  /** A host read to be written back (inside a write): locked on PostgreSQL until the transaction ends. */
+  lockedHost(key: Buffer): Promise<HostRow | undefined> {
+    return this.exec.get<HostRow>(this.q.lockedHost, [key]);
   }
-  upsertHost(row: HostRow) {
-    this.s.upsertHost.run(row);
+  hostsBetween(first: Buffer, last: Buffer): Promise<HostRow[]> {
+    return this.exec.all<HostRow>('SELECT * FROM hosts WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key', [first, last]);
   }
-  insertHistory(key: Buffer, at: number, up: boolean, rtt: number | null) {
-    this.s.insertHistory.run(key, at, up ? 1 : 0, rtt);
+  async upsertHost(row: HostRow): Promise<void> {
+    await this.exec.run(
+      UPSERT_HOST,
+      HOST_COLUMNS.map((c) => row[c]),
+    );
+  }
+  /** One sample per host and sweep time: a second write of the same sample replaces it. */
+  async insertHistory(key: Buffer, at: number, up: boolean, rtt: number | null): Promise<void> {
+    await this.exec.run(
+      `INSERT INTO host_history (ip_key, at, up, rtt_seconds) VALUES (?, ?, ?, ?)
+      ON CONFLICT (ip_key, at) DO UPDATE SET up = excluded.up, rtt_seconds = excluded.rtt_seconds`,
+      [key, at, up ? 1 : 0, rtt],
+    );
   }
 
-  insertEvent(e: Omit<EventRow, 'id'>): void {
-    this.s.insertEvent.run(e);
+  async insertEvent(e: Omit<EventRow, 'id'>): Promise<number> {
+    const row = await this.exec.get<{ id: number }>(
+      `INSERT INTO events (at, kind, ip_key, address, subnet_id, message, details)
+      VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [e.at, e.kind, e.ip_key, e.address, e.subnet_id, e.message, e.details],
+    );
+    return row!.id;
   }
 
-  listEvents(filter: EventFilter, limit: number, offset: number): { count: number; rows: EventRow[] } {
+  async listEvents(filter: EventFilter, limit: number, offset: number): Promise<{ count: number; rows: EventRow[] }> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.kind) {
@@ -393,75 +429,189 @@ export class DiscoveryStore {
       args.push(filter.since);
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM events ${clause}`).get(...args) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM events ${clause} ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`)
-      .all(...args, limit, offset) as EventRow[];
+    const count = (await this.exec.get<{ n: number }>(`SELECT count(*) AS n FROM events ${clause}`, args))!.n;
+    const rows = await this.exec.all<EventRow>(
+      `SELECT * FROM events ${clause} ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`,
+      [...args, limit, offset],
+    );
     return { count, rows };
   }
 
   /** The last successful sweep of each of these subnets that has one (metrics that survive restarts; a scrape asks in batches). */
-  lastSuccessfulScansOf(ids: readonly number[]): { subnet_id: number; started_at: number; finished_at: number }[] {
-    return this.s.lastSuccessfulOf.all({ ids: JSON.stringify(ids) }) as {
-      subnet_id: number;
-      started_at: number;
-      finished_at: number;
-    }[];
+  lastSuccessfulScansOf(
+    ids: readonly number[],
+  ): Promise<{ subnet_id: number; started_at: number; finished_at: number }[]> {
+    // Per subnet, newest first on the (subnet_id, id) index: a scrape never reads the whole scan history.
+    return this.exec.all(this.q.lastSuccessfulOf, [this.dialect === 'sqlite' ? JSON.stringify(ids) : [...ids]]);
   }
 
-  insertScan(subnetId: number, cidr: string, trigger: ScanRow['trigger'], now: number): number {
-    return Number(this.s.insertScan.run(subnetId, cidr, trigger, now).lastInsertRowid);
+  /** A new queued scan. */
+  async insertScan(subnetId: number, cidr: string, trigger: ScanRow['trigger'], now: number): Promise<ScanRow> {
+    return (await this.exec.get<ScanRow>(
+      `INSERT INTO scans (subnet_id, cidr, trigger, state, queued_at) VALUES (?, ?, ?, 'queued', ?) RETURNING *`,
+      [subnetId, cidr, trigger, now],
+    ))!;
   }
-  saveScan(scan: ScanRow) {
-    this.s.updateScan.run(scan);
+
+  /**
+   * Writes the scan row's fields if its stored state is one of `from` (a conditional
+   * transition: of two replicas finishing or failing one scan, one wins). False when the row
+   * had moved on (e.g. failed as abandoned meanwhile).
+   */
+  async saveScan(scan: ScanRow, from: readonly ScanRow['state'][] = SCAN_STATES): Promise<boolean> {
+    const changed = await this.exec.run(saveScanText(from), [
+      scan.state,
+      scan.progress,
+      scan.targets,
+      scan.sent,
+      scan.alive,
+      scan.started_at,
+      scan.finished_at,
+      scan.error,
+      scan.phases,
+      scan.warnings,
+      scan.id,
+      ...from,
+    ]);
+    return changed > 0;
   }
-  scan(id: number) {
-    return this.s.scan.get(id) as ScanRow | undefined;
+  /** A running scan's progress for the other replicas: only forward, only while it runs. */
+  async saveProgress(id: number, progress: number, sent: number): Promise<void> {
+    await this.exec.run(`UPDATE scans SET progress = ?, sent = ? WHERE id = ? AND state = 'running' AND progress < ?`, [
+      progress,
+      sent,
+      id,
+      progress,
+    ]);
   }
-  lastDoneScan(subnetId: number) {
-    return this.s.lastScanOf.get(subnetId) as ScanRow | undefined;
+  scan(id: number): Promise<ScanRow | undefined> {
+    return this.exec.get<ScanRow>('SELECT * FROM scans WHERE id = ?', [id]);
   }
-  hostsUpBetween(first: Buffer, last: Buffer): number {
-    return (this.s.hostsUpBetween.get(first, last) as { n: number }).n;
+  lastDoneScan(subnetId: number): Promise<ScanRow | undefined> {
+    return this.exec.get<ScanRow>(
+      `SELECT * FROM scans WHERE subnet_id = ? AND state = 'done' ORDER BY id DESC LIMIT 1`,
+      [subnetId],
+    );
   }
-  lastScan(subnetId: number) {
-    return this.s.latestScanOf.get(subnetId) as ScanRow | undefined;
+  async hostsUpBetween(first: Buffer, last: Buffer): Promise<number> {
+    return (await this.exec.get<{ n: number }>(
+      `SELECT count(*) AS n FROM hosts WHERE ip_key BETWEEN ? AND ? AND status = 'up'`,
+      [first, last],
+    ))!.n;
   }
-  lastManualScan(subnetId: number) {
-    return this.s.lastManualOf.get(subnetId) as ScanRow | undefined;
+  lastScan(subnetId: number): Promise<ScanRow | undefined> {
+    return this.exec.get<ScanRow>('SELECT * FROM scans WHERE subnet_id = ? ORDER BY id DESC LIMIT 1', [subnetId]);
   }
-  unfinishedScans() {
-    return this.s.unfinishedScans.all() as ScanRow[];
+  lastManualScan(subnetId: number): Promise<ScanRow | undefined> {
+    return this.exec.get<ScanRow>(
+      `SELECT * FROM scans WHERE subnet_id = ? AND trigger = 'manual' ORDER BY id DESC LIMIT 1`,
+      [subnetId],
+    );
+  }
+  /** The subnet's scan queued or running on any replica, newest first (the (subnet_id, id) index). */
+  unfinishedScanOf(subnetId: number): Promise<ScanRow | undefined> {
+    return this.exec.get<ScanRow>(
+      `SELECT * FROM scans WHERE subnet_id = ? AND state IN ('queued', 'running') ORDER BY id DESC LIMIT 1`,
+      [subnetId],
+    );
+  }
+  /** Scans queued before `queuedBefore` or running since before `startedBefore` (ms), on any replica. */
+  unfinishedScans(queuedBefore = Infinity, startedBefore = Infinity): Promise<ScanRow[]> {
+    const bound = (ms: number) => (Number.isFinite(ms) ? ms : Number.MAX_SAFE_INTEGER);
+    return this.exec.all<ScanRow>(
+      `SELECT * FROM scans WHERE (state = 'queued' AND queued_at < ?) OR (state = 'running' AND started_at < ?) ORDER BY id`,
+      [bound(queuedBefore), bound(startedBefore)],
+    );
+  }
+  /**
+   * Inside a write: serialises queueing a scan of this subnet across replicas (PostgreSQL: a
+   * transaction-level advisory lock; SQLite: writes are serial already).
+   */
+  async lockSubnetScans(subnetId: number): Promise<void> {
+    if (this.dialect === 'postgres') await this.exec.get('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_KEY, subnetId]);
   }
 
   history(key: Buffer, since: number) {
-    return this.s.history.all(key, since) as { at: number; up: number; rtt_seconds: number | null }[];
+    return this.exec.all<{ at: number; up: number; rtt_seconds: number | null }>(
+      'SELECT at, up, rtt_seconds FROM host_history WHERE ip_key = ? AND at >= ? ORDER BY at',
+      [key, since],
+    );
   }
   hourly(key: Buffer, sinceHour: number) {
-    return this.s.hourly.all(key, sinceHour) as {
-      hour: number;
-      samples: number;
-      up_samples: number;
-      rtt_avg_seconds: number | null;
-    }[];
+    return this.exec.all<{ hour: number; samples: number; up_samples: number; rtt_avg_seconds: number | null }>(
+      `SELECT hour, samples, up_samples, rtt_avg_seconds FROM host_history_hourly
+      WHERE ip_key = ? AND hour >= ? ORDER BY hour`,
+      [key, sinceHour],
+    );
   }
 
   /** Share of samples that were up since `since`, raw and rolled-up history together. */
-  uptime(key: Buffer, since: number): { samples: number; up: number } {
-    const raw = this.s.uptimeRaw.get(key, since) as { samples: number; up: number };
-    const hourly = this.s.uptimeHourly.get(key, Math.floor(since / 3_600_000)) as { samples: number; up: number };
+  async uptime(key: Buffer, since: number): Promise<{ samples: number; up: number }> {
+    const raw = (await this.exec.get<{ samples: number; up: number }>(
+      'SELECT count(*) AS samples, coalesce(sum(up), 0) AS up FROM host_history WHERE ip_key = ? AND at >= ?',
+      [key, since],
+    ))!;
+    const hourly = (await this.exec.get<{ samples: number; up: number }>(
+      `SELECT coalesce(sum(samples), 0) AS samples, coalesce(sum(up_samples), 0) AS up
+      FROM host_history_hourly WHERE ip_key = ? AND hour >= ?`,
+      [key, Math.floor(since / 3_600_000)],
+    ))!;
     return { samples: raw.samples + hourly.samples, up: raw.up + hourly.up };
   }
 
-  /** Rolls raw samples older than `rawBefore` up into hours, then prunes what is past retention. */
-  rollup(rawBefore: number, hourlyBefore: number, eventsBefore: number): void {
-    this.db
-      .transaction(() => {
-        this.s.rollup.run(rawBefore);
-        this.s.pruneRaw.run(rawBefore);
-        this.s.pruneHourly.run(Math.floor(hourlyBefore / 3_600_000));
-        this.s.pruneEvents.run(eventsBefore);
-      })
-      .immediate();
+  /**
+   * Rolls raw samples older than `rawBefore` up into hours, then prunes what is past retention,
+   * in one transaction. On PostgreSQL an advisory lock makes replicas take turns: two roll-ups
+   * of the same raw rows at once would add them to the hours twice.
+   */
+  rollup(rawBefore: number, hourlyBefore: number, eventsBefore: number): Promise<void> {
+    return this.store.write(async () => {
+      if (this.dialect === 'postgres') await this.exec.get('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_KEY, 0]);
+      await this.exec.run(
+        `INSERT INTO host_history_hourly (ip_key, hour, samples, up_samples, rtt_avg_seconds)
+        SELECT ip_key, at / 3600000, count(*), sum(up), avg(rtt_seconds) FROM host_history WHERE at < ? GROUP BY ip_key, at / 3600000
+        ON CONFLICT (ip_key, hour) DO UPDATE SET
+          rtt_avg_seconds = (coalesce(host_history_hourly.rtt_avg_seconds, 0) * host_history_hourly.up_samples
+            + coalesce(excluded.rtt_avg_seconds, 0) * excluded.up_samples)
+            / nullif(host_history_hourly.up_samples + excluded.up_samples, 0),
+          samples = host_history_hourly.samples + excluded.samples,
+          up_samples = host_history_hourly.up_samples + excluded.up_samples`,
+        [rawBefore],
+      );
+      await this.exec.run('DELETE FROM host_history WHERE at < ?', [rawBefore]);
+      await this.exec.run('DELETE FROM host_history_hourly WHERE hour < ?', [Math.floor(hourlyBefore / 3_600_000)]);
+      await this.exec.run('DELETE FROM events WHERE at < ?', [eventsBefore]);
+    });
+  }
+
+  // IpamService calls view enrichers synchronously (ipam/service.ts). On SQLite these reads
+  // answer at once on the store's connection (inside the caller's transaction when there is
+  // one); on PostgreSQL they return undefined and the enricher reads through the async methods
+  // above (observations.ts) — complete once IPAM awaits what an enricher returns.
+  private readNow<R>(text: string, params: unknown[]): R[] | undefined {
+    const db = this.now;
+    if (!db) return undefined;
+    let stmt = this.nowStatements.get(text);
+    if (!stmt) this.nowStatements.set(text, (stmt = db.prepare(text)));
+    return stmt.all(...params) as R[];
+  }
+  /** Hosts of these keys (SQLite, synchronously; undefined on PostgreSQL). */
+  hostsNow(keys: readonly Buffer[]): HostRow[] | undefined {
+    if (keys.length === 1) return this.readNow<HostRow>('SELECT * FROM hosts WHERE ip_key = ?', [keys[0]]);
+    const sorted = [...keys].sort(Buffer.compare);
+    return this.readNow<HostRow>('SELECT * FROM hosts WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key', [
+      sorted[0],
+      sorted[sorted.length - 1],
+    ]);
+  }
+  /** Hosts up in [first, last] and the subnet's latest scan (SQLite, synchronously; undefined on PostgreSQL). */
+  subnetNow(subnetId: number, first: Buffer, last: Buffer): { up: number; scan: ScanRow | undefined } | undefined {
+    const up = this.readNow<{ n: number }>(
+      `SELECT count(*) AS n FROM hosts WHERE ip_key BETWEEN ? AND ? AND status = 'up'`,
+      [first, last],
+    );
+    if (!up) return undefined;
+    const scan = this.readNow<ScanRow>('SELECT * FROM scans WHERE subnet_id = ? ORDER BY id DESC LIMIT 1', [subnetId]);
+    return { up: up[0]!.n, scan: scan?.[0] };
   }
 }

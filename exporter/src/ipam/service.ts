@@ -82,8 +82,8 @@ export interface Paged<T> {
  * keyed by the address sort key. Keeps the dependency one-way: those domains know IPAM, not
  * the other way round.
  */
-export type AddressEnricher = (views: readonly { key: Buffer; view: AddressView }[]) => void;
-export type SubnetEnricher = (views: readonly { row: SubnetRow; view: SubnetView }[]) => void;
+export type AddressEnricher = (views: readonly { key: Buffer; view: AddressView }[]) => void | Promise<void>;
+export type SubnetEnricher = (views: readonly { row: SubnetRow; view: SubnetView }[]) => void | Promise<void>;
 
 export type AllocationScope = { subnetId: number } | { rangeId: number };
 
@@ -128,16 +128,16 @@ export class IpamService {
     this.subnetEnrichers.push(enricher);
   }
 
-  private enrichSubnets(pairs: { row: SubnetRow; view: SubnetView }[]): SubnetView[] {
-    for (const e of this.subnetEnrichers) e(pairs);
+  private async enrichSubnets(pairs: { row: SubnetRow; view: SubnetView }[]): Promise<SubnetView[]> {
+    await Promise.all(this.subnetEnrichers.map((e) => e(pairs)));
     return pairs.map((p) => p.view);
   }
 
-  private enrich<T extends AddressView | AddressView[]>(views: T, keys: readonly Buffer[]): T {
+  private async enrich<T extends AddressView | AddressView[]>(views: T, keys: readonly Buffer[]): Promise<T> {
     if (this.enrichers.length === 0) return views;
     const list = Array.isArray(views) ? views : [views];
     const pairs = list.map((view, i) => ({ key: keys[i]!, view }));
-    for (const e of this.enrichers) e(pairs);
+    await Promise.all(this.enrichers.map((e) => e(pairs)));
     return views;
   }
 
@@ -175,7 +175,7 @@ export class IpamService {
     const usage = await this.utilizations(page.length > 1 ? rows : page);
     return {
       count: matching.length,
-      results: this.enrichSubnets(
+      results: await this.enrichSubnets(
         page.map((row) => ({ row, view: this.subnetViewOf(row, tree.get(row.id), usage.get(row.id)!) })),
       ),
     };
@@ -183,13 +183,13 @@ export class IpamService {
 
   async getSubnet(id: number): Promise<SubnetView> {
     const row = await this.subnetRow(id);
-    return this.enrichSubnets([{ row, view: await this.subnetView(row) }])[0]!;
+    return (await this.enrichSubnets([{ row, view: await this.subnetView(row) }]))[0]!;
   }
 
   async createSubnet(input: SubnetCreate, actor: Actor): Promise<SubnetView> {
     return this.write(async () => {
       const created = await this.createSubnetRecord(input, actor);
-      return this.enrichSubnets([created])[0]!;
+      return (await this.enrichSubnets([created]))[0]!;
     });
   }
 
@@ -364,10 +364,10 @@ export class IpamService {
         const details = await snap.addressesBetween(keyOf(family, part[0]!), keyOf(family, part[part.length - 1]!));
         const index = await this.subnetIndex();
         views.push(
-          ...this.enrich(
+          ...(await this.enrich(
             details.map((d) => this.addressViewIn(d, index)),
             details.map((d) => d.ip_key),
-          ),
+          )),
         );
       }
       const counts = await this.countByStatePaced(row, snap);
@@ -402,10 +402,10 @@ export class IpamService {
         if (details.length !== part.length) break; // cannot happen with a current layout; start over if it does
         const index = await this.subnetIndex();
         views.push(
-          ...this.enrich(
+          ...(await this.enrich(
             details.map((d) => this.addressViewIn(d, index)),
             details.map((d) => d.ip_key),
-          ),
+          )),
         );
       }
       if (views.length !== pageValues.length) continue;
@@ -439,7 +439,7 @@ export class IpamService {
     return {
       count: layout.count,
       results,
-      subnet: this.enrichSubnets([{ row, view: await this.subnetView(row, undefined, usage) }])[0]!,
+      subnet: (await this.enrichSubnets([{ row, view: await this.subnetView(row, undefined, usage) }]))[0]!,
     };
   }
 
@@ -680,7 +680,7 @@ export class IpamService {
     const index = await this.subnetIndex();
     return {
       count,
-      results: this.enrich(
+      results: await this.enrich(
         rows.map((r) => this.addressViewIn(r, index)),
         rows.map((r) => r.ip_key),
       ),
@@ -739,7 +739,7 @@ export class IpamService {
     const index = await this.subnetIndex();
     return {
       count,
-      results: this.enrich(
+      results: await this.enrich(
         rows.map((r) => this.addressViewIn(r, index)),
         rows.map((r) => r.ip_key),
       ),
@@ -748,7 +748,7 @@ export class IpamService {
 
   async getAddress(id: number): Promise<AddressView> {
     const row = await this.addressRow(id);
-    return this.enrich(await this.addressView(row), [row.ip_key]);
+    return await this.enrich(await this.addressView(row), [row.ip_key]);
   }
 
   async createAddress(input: AddressCreate, actor: Actor): Promise<AddressView> {
