@@ -114,9 +114,11 @@ export async function startExporter(
     });
   const traffic = new TrafficService(db, config.traffic, { now: clock }, logger.child({ domain: 'traffic' }));
   // Docker endpoints connect in the background; one that is down is only its collector down.
-  const docker = new DockerService(db, ipam, config.docker, logger.child({ domain: 'docker' }), { now: clock });
+  const docker = new DockerService(Store.sqlite(db), ipam, config.docker, logger.child({ domain: 'docker' }), {
+    now: clock,
+  });
   const proxmox = config.proxmox.url
-    ? new ProxmoxService(db, ipam, config.proxmox, { now: clock }, logger.child({ domain: 'proxmox' }))
+    ? new ProxmoxService(Store.sqlite(db), ipam, config.proxmox, { now: clock }, logger.child({ domain: 'proxmox' }))
     : null;
   const collectors = (): Record<string, { up: boolean; message?: string }> => ({
     store: storeHealth.status,

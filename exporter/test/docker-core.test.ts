@@ -20,6 +20,7 @@ import {
 } from '../src/docker/core/reconcile.js';
 import { DockerService } from '../src/docker/service.js';
 import { IpamService } from '../src/ipam/service.js';
+import { Store } from '../src/store/store.js';
 import { openDb } from '../src/store/db.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lanscape-docker-core-'));
@@ -550,7 +551,7 @@ describe('service against a scripted engine', () => {
       LANSCAPE_DOCKER_HOSTS: 'fake=unix:///fake.sock',
       LANSCAPE_DOCKER_STATS: 'false',
     }).docker;
-    const svc = new DockerService(db, ipam, config, pino({ level: 'silent' }), { client: () => client });
+    const svc = new DockerService(Store.sqlite(db), ipam, config, pino({ level: 'silent' }), { client: () => client });
     try {
       svc.start();
       await waitFor(() => svc.collectors()['docker:fake']!.up);

@@ -25,6 +25,7 @@ import { ImageUpdateChecker } from '../src/docker/image-updates.js';
 import { RegistryError, type RegistryClient, createRegistryClient } from '../src/docker/registry.js';
 import { DockerService } from '../src/docker/service.js';
 import { IpamService } from '../src/ipam/service.js';
+import { Store } from '../src/store/store.js';
 import { openDb } from '../src/store/db.js';
 import { throwAwayCa } from './helpers/registry.js';
 import { requireTool } from './helpers/tools.js';
@@ -393,7 +394,7 @@ describe('the schedule', () => {
       LANSCAPE_DOCKER_UPDATE_INTERVAL_SECONDS: '3600',
     }).docker;
     const db = openDb(join(dir, 'schedule.db'));
-    const svc = new DockerService(db, new IpamService(db), config, pino({ level: 'silent' }), {
+    const svc = new DockerService(Store.sqlite(db), new IpamService(db), config, pino({ level: 'silent' }), {
       client: () => client,
       registry,
       now: () => now,

@@ -5,6 +5,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { Store } from '../src/store/store.js';
 import { type Db, openDb, schemaVersion } from '../src/store/db.js';
 import { APPLICATION_ID, LATEST_VERSION, MIGRATIONS } from '../src/store/migrations.js';
 import { DiscoveryStore } from '../src/discovery/store.js';
@@ -180,8 +181,8 @@ describe('ids in the store modules', () => {
     );
   });
 
-  it('proxmox VM jobs', () => {
-    const proxmox = new ProxmoxStore(db);
+  it('proxmox VM jobs', async () => {
+    const proxmox = new ProxmoxStore(Store.sqlite(db));
     const job: NewJobRow = {
       idempotency_key: null,
       request_hash: 'h',
@@ -204,7 +205,10 @@ describe('ids in the store modules', () => {
       updated_at: 1,
       finished_at: null,
     };
-    assertNotReused('proxmox_vm_jobs', () => proxmox.insertJob(job).id);
+    const first = (await proxmox.insertJob(job))!.id;
+    db.prepare('DELETE FROM proxmox_vm_jobs WHERE id = ?').run(first);
+    const second = (await proxmox.insertJob(job))!.id;
+    assert.ok(second > first, `proxmox_vm_jobs: id ${second} after deleted ${first}`);
   });
 
   it('the IPAM tables and the audit log', () => {

@@ -145,7 +145,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     summary: 'VMs and containers from the last inventory, with their IPAM address ids',
     query: z.strictObject({ node: Node.optional(), type: z.enum(['qemu', 'lxc']).optional() }),
     responses: { 200: { description: 'Guests', schema: GuestList }, ...unavailable },
-    handler: ({ query }) => ({ status: 200, body: need().guests(query) }),
+    handler: async ({ query }) => ({ status: 200, body: await need().guests(query) }),
   });
   api.add({
     method: 'get',
@@ -215,7 +215,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
       429: { description: 'Too many VM jobs waiting' },
       ...unavailable,
     },
-    handler: ({ body, actor, req }) => {
+    handler: async ({ body, actor, req }) => {
       const service = need();
       const key = req.get('idempotency-key');
       if (key !== undefined && !IDEMPOTENCY_KEY_RE.test(key)) {
@@ -225,7 +225,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
           'header Idempotency-Key: 1–128 printable ASCII characters without spaces',
         );
       }
-      const { job, replayed } = service.vms.create(toRequest(body), key, actor);
+      const { job, replayed } = await service.vms.create(toRequest(body), key, actor);
       return {
         status: 202,
         body: job,
@@ -241,7 +241,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     summary: 'VM creation jobs, newest first',
     query: z.strictObject({ ...Page(), state: z.enum(JOB_STATES).optional() }),
     responses: { 200: { description: 'Jobs', schema: listOf(VmJob, 'VmJobList') }, ...unavailable },
-    handler: ({ query }) => ({ status: 200, body: need().vms.list(query, query.limit, query.offset) }),
+    handler: async ({ query }) => ({ status: 200, body: await need().vms.list(query, query.limit, query.offset) }),
   });
   api.add({
     method: 'get',
@@ -251,7 +251,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     summary: 'A VM creation job: state, steps with their Proxmox tasks, progress',
     params: IdParams,
     responses: { 200: { description: 'The job', schema: VmJob }, 404: { description: 'Not found' }, ...unavailable },
-    handler: ({ params }) => ({ status: 200, body: need().vms.get(params.id) }),
+    handler: async ({ params }) => ({ status: 200, body: await need().vms.get(params.id) }),
   });
 }
 
