@@ -32,15 +32,37 @@ function filledEnvFile(): string {
 }
 
 describe('Prometheus and Alertmanager configuration', () => {
-  it('prometheus.yml passes `promtool check config`, rule files included', (t) => {
-    if (!requireTool(t, 'promtool', 'apt-get install prometheus')) return;
-    const tokenFile = join(tmp, 'read-token');
-    writeFileSync(tokenFile, 'read-token-0123456789abcdef');
-    const config = join(tmp, 'prometheus.yml');
-    writeFileSync(config, prometheusConfigForTest({ tokenFile }));
-    const r = run('promtool', ['check', 'config', config]);
+  for (const name of ['prometheus.yml', 'prometheus-ha.yml']) {
+    it(`${name} passes \`promtool check config\`, rule files included`, (t) => {
+      if (!requireTool(t, 'promtool', 'apt-get install prometheus')) return;
+      const tokenFile = join(tmp, 'read-token');
+      writeFileSync(tokenFile, 'read-token-0123456789abcdef');
+      const config = join(tmp, name);
+      writeFileSync(config, prometheusConfigForTest({ tokenFile }, join(REPO, 'provisioning/prometheus', name)));
+      const r = run('promtool', ['check', 'config', config]);
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.out, /SUCCESS: \d+ rules found/, 'the alerting rule files were found and checked');
+    });
+  }
+
+  it('the ha profile: Prometheus scrapes each replica, never the balancer; the rest is as in prometheus.yml', () => {
+    const single = readYaml(join(REPO, 'provisioning/prometheus/prometheus.yml'));
+    const ha = readYaml(join(REPO, 'provisioning/prometheus/prometheus-ha.yml'));
+    const jobs = (c: any) => new Map((c.scrape_configs as any[]).map((j) => [j.job_name, j]));
+    assert.deepEqual(jobs(ha).get('lanscape').static_configs[0].targets, ['127.0.0.1:9646', '127.0.0.1:9647']);
+    jobs(single).get('lanscape').static_configs = jobs(ha).get('lanscape').static_configs;
+    assert.deepEqual(ha, single);
+  });
+
+  it('provisioning/haproxy/haproxy.cfg passes `haproxy -c` and checks /readyz of each replica', (t) => {
+    if (!requireTool(t, 'haproxy', 'apt-get install haproxy')) return;
+    const cfg = join(REPO, 'provisioning/haproxy/haproxy.cfg');
+    const r = run('haproxy', ['-c', '-f', cfg]);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /SUCCESS: \d+ rules found/, 'the alerting rule files were found and checked');
+    const text = readFileSync(cfg, 'utf8');
+    assert.match(text, /option httpchk GET \/readyz/);
+    assert.match(text, /retry-on conn-failure/, 'only requests never sent are retried');
+    assert.doesNotMatch(text, /retry-on [^\n]*(response-timeout|all-retryable)/, 'a write already sent is never replayed');
   });
 
   it('scrapes the exporter and discovers node_exporters through its http_sd endpoint with the read token', () => {
@@ -89,10 +111,28 @@ describe('docker-compose.yml', () => {
         assert.equal(svc.build.dockerfile, 'exporter/Dockerfile', name);
         continue;
       }
-      assert.match(svc.image, /^[\w./-]+:v?\d+\.\d+\.\d+$/, `${name} image ${svc.image} is pinned`);
+      if (svc.extends) {
+        assert.deepEqual(svc.extends, { service: 'exporter' }, `${name} is another exporter replica`);
+        continue;
+      }
+      // PostgreSQL's images name releases major.minor (15.10); the others major.minor.patch.
+      const pinned = name === 'postgres' ? /^postgres:\d+\.\d+$/ : /^[\w./-]+:v?\d+\.\d+\.\d+$/;
+      assert.match(svc.image, pinned, `${name} image ${svc.image} is pinned`);
       assert.equal(svc.restart, 'unless-stopped', name);
     }
-    assert.deepEqual(Object.keys(compose.services).sort(), ['alertmanager', 'docker-socket-proxy', 'exporter', 'grafana', 'prometheus']);
+    assert.deepEqual(Object.keys(compose.services).sort(), [
+      'alertmanager',
+      'docker-socket-proxy',
+      'exporter',
+      'exporter-2',
+      'grafana',
+      'haproxy',
+      'postgres',
+      'prometheus',
+    ]);
+    // The scale-out services start only with `--profile ha`; the default stack is unchanged.
+    for (const name of ['postgres', 'exporter-2', 'haproxy']) assert.deepEqual(compose.services[name].profiles, ['ha'], name);
+    for (const name of ['exporter', 'prometheus', 'grafana']) assert.equal(compose.services[name].profiles, undefined, name);
     const proxy = compose.services['docker-socket-proxy'];
     assert.equal(proxy.environment.POST, 0, 'the Docker socket proxy refuses every change');
     assert.deepEqual(proxy.ports, ['127.0.0.1:2375:2375'], 'the proxy (no authentication) listens on loopback only');

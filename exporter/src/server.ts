@@ -112,7 +112,12 @@ export async function startExporter(
       nmapFound = ok;
       if (!ok) logger.warn('LANSCAPE_SCAN_NMAP is on but nmap is not installed');
     });
-  const traffic = new TrafficService(db, config.traffic, { now: clock }, logger.child({ domain: 'traffic' }));
+  const traffic = new TrafficService(
+    Store.sqlite(db),
+    config.traffic,
+    { now: clock },
+    logger.child({ domain: 'traffic' }),
+  );
   // Docker endpoints connect in the background; one that is down is only its collector down.
   const docker = new DockerService(Store.sqlite(db), ipam, config.docker, logger.child({ domain: 'docker' }), {
     now: clock,

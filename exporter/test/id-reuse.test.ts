@@ -10,6 +10,7 @@ import { type Db, openDb, schemaVersion } from '../src/store/db.js';
 import { APPLICATION_ID, LATEST_VERSION, MIGRATIONS } from '../src/store/migrations.js';
 import { DiscoveryStore } from '../src/discovery/store.js';
 import { TrafficStore } from '../src/traffic/store.js';
+import { Store } from '../src/store/store.js';
 import { ProxmoxStore, type NewJobRow } from '../src/proxmox/store.js';
 import { type TestExporter, startTestExporter, tempDir } from './helpers/exporter.js';
 
@@ -116,6 +117,14 @@ describe('ids in the store modules', () => {
     assert.ok(second > first, `${table}: id ${second} after deleted ${first}`);
   }
 
+  /** assertNotReused for the stores on the async Store (#14). */
+  async function assertNotReusedAsync(table: string, insert: () => Promise<number>): Promise<void> {
+    const first = await insert();
+    db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(first);
+    const second = await insert();
+    assert.ok(second > first, `${table}: id ${second} after deleted ${first}`);
+  }
+
   it('scans and events', () => {
     const discovery = new DiscoveryStore(db);
     assertNotReused('scans', () => discovery.insertScan(1, '10.0.0.0/24', 'manual', Date.now()));
@@ -147,8 +156,8 @@ describe('ids in the store modules', () => {
     assert.ok((db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id > last);
   });
 
-  it('traffic tests and schedules', () => {
-    const traffic = new TrafficStore(db);
+  it('traffic tests and schedules', async () => {
+    const traffic = new TrafficStore(Store.sqlite(db));
     const params = {
       source: 'a',
       target: 'b',
@@ -159,25 +168,35 @@ describe('ids in the store modules', () => {
       reverse: 0,
       start_server: 0,
     };
-    assertNotReused(
+    await assertNotReusedAsync(
       'traffic_tests',
-      () =>
-        traffic.insertTest({ ...params, port: 5201, target_address: '10.0.0.2', schedule_id: null, queued_at: 1 }).id,
+      async () =>
+        (
+          await traffic.insertTest({
+            ...params,
+            port: 5201,
+            target_address: '10.0.0.2',
+            schedule_id: null,
+            queued_at: 1,
+          })
+        ).id,
     );
-    assertNotReused(
+    await assertNotReusedAsync(
       'traffic_schedules',
-      () =>
-        traffic.insertSchedule({
-          ...params,
-          port: null,
-          interval_seconds: 600,
-          jitter_seconds: 0,
-          enabled: 1,
-          floor_bits_per_second: null,
-          next_run_at: null,
-          created_at: 1,
-          updated_at: 1,
-        }).id,
+      async () =>
+        (
+          await traffic.insertSchedule({
+            ...params,
+            port: null,
+            interval_seconds: 600,
+            jitter_seconds: 0,
+            enabled: 1,
+            floor_bits_per_second: null,
+            next_run_at: null,
+            created_at: 1,
+            updated_at: 1,
+          })
+        ).id,
     );
   });
 

@@ -18,8 +18,8 @@ export function readYaml(path: string): any {
  * prometheus.yml with its container paths replaced by the test's: rule files from the
  * repository's alerting/, and the read-token file the compose entrypoint would write.
  */
-export function prometheusConfigForTest(paths: { tokenFile: string }): string {
-  const config = readYaml(PROMETHEUS_YML);
+export function prometheusConfigForTest(paths: { tokenFile: string }, file = PROMETHEUS_YML): string {
+  const config = readYaml(file);
   config.rule_files = (config.rule_files as string[]).map((f) => f.replace(/^\/etc\/prometheus\/alerting\//, `${join(REPO, 'alerting')}/`));
   for (const job of config.scrape_configs as any[]) {
     for (const sd of job.http_sd_configs ?? []) {

@@ -114,7 +114,7 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
     description:
       'The hosts of the traffic.hosts configuration, with how their host keys are checked. Never any key material.',
     responses: { 200: { description: 'Hosts', schema: listOf(Host, 'TrafficHostList') } },
-    handler: () => ({ status: 200, body: listed(traffic.hosts()) }),
+    handler: async () => ({ status: 200, body: listed(await traffic.hosts()) }),
   });
   api.add({
     method: 'post',
@@ -130,8 +130,8 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
       422: UNPROCESSABLE,
       429: { description: 'Too many tests waiting' },
     },
-    handler: ({ body }) => {
-      const test = traffic.startTest(body);
+    handler: async ({ body }) => {
+      const test = await traffic.startTest(body);
       return { status: 202, body: test, headers: { Location: `/api/v1/traffic-tests/${test.id}` } };
     },
   });
@@ -151,7 +151,7 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
       schedule_id: Id.optional(),
     }),
     responses: { 200: { description: 'Tests', schema: listOf(Test, 'TrafficTestList') } },
-    handler: ({ query }) => ({ status: 200, body: traffic.listTests(query, query.limit, query.offset) }),
+    handler: async ({ query }) => ({ status: 200, body: await traffic.listTests(query, query.limit, query.offset) }),
   });
   api.add({
     method: 'get',
@@ -161,7 +161,7 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
     summary: 'A traffic test: state, progress, result',
     params: IdParams,
     responses: { 200: { description: 'The test', schema: Test }, 404: { description: 'Not found' } },
-    handler: ({ params: p }) => ({ status: 200, body: traffic.getTest(p.id) }),
+    handler: async ({ params: p }) => ({ status: 200, body: await traffic.getTest(p.id) }),
   });
   api.add({
     method: 'get',
@@ -170,7 +170,7 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
     tag: 'traffic',
     summary: 'Traffic test schedules',
     responses: { 200: { description: 'Schedules', schema: listOf(Schedule, 'TrafficScheduleList') } },
-    handler: () => ({ status: 200, body: listed(traffic.listSchedules()) }),
+    handler: async () => ({ status: 200, body: listed(await traffic.listSchedules()) }),
   });
   api.add({
     method: 'post',
@@ -181,8 +181,8 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
     description: 'A new or re-enabled schedule runs within its jitter; then every interval ± jitter.',
     body: ScheduleCreate,
     responses: { 201: { description: 'Created', schema: Schedule }, 422: UNPROCESSABLE },
-    handler: ({ body }) => {
-      const s = traffic.createSchedule(body);
+    handler: async ({ body }) => {
+      const s = await traffic.createSchedule(body);
       return { status: 201, body: s, headers: { Location: `/api/v1/traffic-schedules/${s.id}` } };
     },
   });
@@ -194,7 +194,7 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
     summary: 'A traffic test schedule',
     params: IdParams,
     responses: { 200: { description: 'The schedule', schema: Schedule }, 404: { description: 'Not found' } },
-    handler: ({ params: p }) => ({ status: 200, body: traffic.getSchedule(p.id) }),
+    handler: async ({ params: p }) => ({ status: 200, body: await traffic.getSchedule(p.id) }),
   });
   api.add({
     method: 'patch',
@@ -209,7 +209,7 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
       404: { description: 'Not found' },
       422: UNPROCESSABLE,
     },
-    handler: ({ params: p, body }) => ({ status: 200, body: traffic.updateSchedule(p.id, body) }),
+    handler: async ({ params: p, body }) => ({ status: 200, body: await traffic.updateSchedule(p.id, body) }),
   });
   api.add({
     method: 'delete',
@@ -220,8 +220,8 @@ export function registerTrafficRoutes(api: ApiRoutes, traffic: TrafficService): 
     description: 'Its past tests stay in the history (their schedule_id becomes null).',
     params: IdParams,
     responses: { 204: { description: 'Deleted' }, 404: { description: 'Not found' } },
-    handler: ({ params: p }) => {
-      traffic.deleteSchedule(p.id);
+    handler: async ({ params: p }) => {
+      await traffic.deleteSchedule(p.id);
       return { status: 204 };
     },
   });

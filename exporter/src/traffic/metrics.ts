@@ -51,8 +51,8 @@ export function registerTrafficMetrics(registry: Registry, traffic: TrafficServi
     'Throughput floor of a schedule (its floor_bits_per_second / 8), for alerting; the highest when several set one.',
   );
 
-  function refresh() {
-    const schedules = traffic.store.schedules();
+  async function refresh() {
+    const schedules = await traffic.store.schedules();
     const hosts = traffic.hostsByName;
     const scheduled = new Set(schedules.map((s) => s.target));
     const since = now() - AD_HOC_TARGET_MS;
@@ -61,7 +61,7 @@ export function registerTrafficMetrics(registry: Registry, traffic: TrafficServi
     // latestPerSeries gives, per series, the newest finished test and the newest successful one.
     const lastFinished = new Map<string, TestRow>();
     const lastDone = new Map<string, TestRow>();
-    for (const t of traffic.store.latestPerSeries()) {
+    for (const t of await traffic.store.latestPerSeries()) {
       if (!shown(t)) continue;
       const key = `${t.source}|${t.target}|${t.protocol}|${t.reverse}`;
       if ((lastFinished.get(key)?.id ?? 0) < t.id) lastFinished.set(key, t);

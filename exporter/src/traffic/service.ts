@@ -1,12 +1,17 @@
 // Traffic tests: the configured hosts, validation of what a test may do, one queue per target
 // server (iperf3 serves one test at a time), the runs, their history and schedules.
+//
+// The queue is the table (#14): a test is a row, queued on any process and visible to all; a
+// worker per target server claims the oldest waiting row (store.claimNext: conditional, one
+// running test per server across processes) and runs it here. Several exporters on one
+// PostgreSQL database therefore share the queues; one SQLite exporter behaves as before.
 import { systemClock } from '../clock.js';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { loadSsh2 } from './ssh2.js';
 import type { Config } from '../config/schema.js';
 import { LanscapeError, notFound, unprocessable } from '../errors.js';
-import { ipLiteral } from './core/command.js';
+import { KILL_AFTER_SECONDS, ipLiteral } from './core/command.js';
 import {
   type HostKeyPolicy,
   decideHostKey,
@@ -16,12 +21,20 @@ import {
   parseKnownHosts,
 } from './core/hostkeys.js';
 import type { TrafficResult } from './core/iperf.js';
-import { firstRunAt, nextRunAt } from './core/schedule.js';
+import { BUSY_BACKOFF_MS, firstRunAt, nextRunAt } from './core/schedule.js';
 import { type RunOutcome, runTrafficTest } from './runner.js';
 import { type SshEndpoint, type SshSession, sshConnect } from './ssh.js';
-import { type ScheduleRow, type TestFilter, type TestParams, type TestRow, TrafficStore } from './store.js';
+import {
+  type ScheduleRow,
+  type StaleBound,
+  type TargetServer,
+  type TestFilter,
+  type TestParams,
+  type TestRow,
+  TrafficStore,
+} from './store.js';
 import type { HostView, ScheduleView, TestView } from './schemas.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 
 export type HostConfig = Config['traffic']['hosts'][number];
 export type Protocol = 'tcp' | 'udp';
@@ -31,6 +44,14 @@ export const DEFAULT_IPERF3_PORT = 5201;
 export const DEFAULT_UDP_BITRATE = 1_000_000;
 /** Tests waiting at once, all targets together; more is 429. */
 export const MAX_QUEUED = 100;
+/** How often a worker asks again while another process runs a test against its target server. */
+export const BUSY_POLL_MS = 1000;
+/** How often a running test's progress is written to its row (for the other processes). */
+export const PROGRESS_SAVE_MS = 1000;
+/** Clock skew between processes and slack on top of a test's longest possible run. */
+const STALE_MARGIN_MS = 120_000;
+const STOPPED_BEFORE_RUN = 'the exporter stopped before this test ran';
+const STOPPED_DURING_RUN = 'the exporter stopped before this test finished';
 
 export interface TestInput {
   source: string;
@@ -57,6 +78,23 @@ export interface TrafficDeps {
   random?: () => number;
 }
 
+/**
+ * The longest a run can take (runner.ts): both SSH connects, a started server's 10 s, up to one
+ * client attempt per busy back-off plus one, each bounded by its local timer, and the back-offs.
+ * A row still running after this (plus a margin) has lost its process.
+ */
+export function staleBound(config: Config['traffic']): StaleBound {
+  const attempts = BUSY_BACKOFF_MS.length + 1;
+  const perAttemptFixed = config.remote_grace_seconds + KILL_AFTER_SECONDS + 10;
+  const backoff = BUSY_BACKOFF_MS.reduce((a, b) => a + b, 0);
+  return {
+    perSecondMs: attempts * 1000,
+    fixedMs: (2 * config.connect_timeout_seconds + 10 + attempts * perAttemptFixed) * 1000 + backoff + STALE_MARGIN_MS,
+  };
+}
+
+const serverKey = (t: TargetServer) => `${t.target_address}|${t.port}`;
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const RESULT_KEYS = [
   'sent_bits_per_second',
@@ -77,35 +115,52 @@ export class TrafficService {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly connect: NonNullable<TrafficDeps['connect']>;
-  /** Waiting tests per target server (address|port), run one at a time per server. */
-  private readonly queues = new Map<string, TestRow[]>();
+  /** One worker per target server (address|port) with waiting tests: claims and runs them one at a time. */
+  private readonly workers = new Map<string, Promise<void>>();
+  /** Target servers a worker must look at again (a test was queued while it was claiming). */
+  private readonly wanted = new Set<string>();
+  /** Tests this process runs, with their live progress, by target server. */
   private readonly running = new Map<string, TestRow>();
-  private readonly runs = new Set<Promise<void>>();
+  /** Tests this process queued and that may still wait (id → target server): failed when it stops. */
+  private readonly queuedHere = new Map<number, string>();
   private readonly abort = new AbortController();
+  private readonly stale: StaleBound;
+  /** Start-up recovery (async); everything that queues waits for it. */
+  private readonly ready: Promise<void>;
   private problems: string[] = [];
 
   constructor(
-    db: Db,
+    private readonly backend: Store,
     readonly config: Config['traffic'],
     deps: TrafficDeps,
     private readonly logger: Logger,
   ) {
-    this.store = new TrafficStore(db);
+    this.store = new TrafficStore(backend);
     this.hostsByName = new Map(config.hosts.map((h) => [h.name, h]));
     this.now = deps.now ?? systemClock;
     this.random = deps.random ?? Math.random;
     this.connect = deps.connect ?? sshConnect;
-    // Tests cut short by a stop or crash are not resumed; say so instead of leaving them pending.
-    for (const t of this.store.unfinishedTests()) {
-      this.store.saveTest({
-        ...t,
-        state: 'failed',
-        finished_at: this.now(),
-        error: 'the exporter stopped before this test finished',
-      });
-    }
+    this.stale = staleBound(config);
+    this.ready = this.recover().catch((e: unknown) => {
+      this.logger.error({ err: e }, 'traffic: cannot recover the tests of a previous run');
+    });
     this.problems = this.checkCredentials();
     if (this.problems.length) logger.warn({ collector: 'traffic' }, `traffic hosts: ${this.problems.join('; ')}`);
+  }
+
+  /**
+   * Tests cut short by a stop or crash are not resumed; say so instead of leaving them pending.
+   * SQLite has one exporter, so every unfinished test is an orphan. On PostgreSQL other
+   * exporters may be running theirs: only running tests past their stale bound are failed, and
+   * tests still waiting (their exporter may be gone) get a worker here, so they run once.
+   */
+  private async recover(): Promise<void> {
+    if (this.backend.dialect === 'sqlite') {
+      await this.backend.write(() => this.store.failUnfinished(this.now(), STOPPED_DURING_RUN));
+      return;
+    }
+    await this.backend.write(() => this.store.failStaleRunning(this.now(), this.stale, STOPPED_DURING_RUN));
+    for (const server of await this.store.queuedTargets()) this.pump(serverKey(server), server);
   }
 
   /** Collector status: the configured credentials and known_hosts files are readable. */
@@ -161,7 +216,11 @@ export class TrafficService {
   }
 
   // ------------------------------------------------------------------ hosts
-  hosts(): HostView[] {
+  async hosts(): Promise<HostView[]> {
+    const tofu = new Map<string, string | null>();
+    for (const h of this.config.hosts)
+      if (!h.host_key && !h.known_hosts_file)
+        tofu.set(h.name, (await this.store.hostKey(h.address, h.port))?.fingerprint ?? null);
     return this.config.hosts.map((h) => ({
       name: h.name,
       address: h.address,
@@ -171,8 +230,7 @@ export class TrafficService {
       host_key: {
         pinned: h.host_key ? normalizeFingerprint(h.host_key) : null,
         known_hosts: h.known_hosts_file !== undefined,
-        trusted_on_first_use:
-          !h.host_key && !h.known_hosts_file ? (this.store.hostKey(h.address, h.port)?.fingerprint ?? null) : null,
+        trusted_on_first_use: tofu.get(h.name) ?? null,
       },
       iperf3_port: h.iperf3_port,
     }));
@@ -189,7 +247,7 @@ export class TrafficService {
     return h;
   }
 
-  private endpoint(h: HostConfig): SshEndpoint {
+  private async endpoint(h: HostConfig): Promise<SshEndpoint> {
     const label = `${h.name} (${h.address.includes(':') ? `[${h.address}]` : h.address}:${h.port})`;
     let policy: HostKeyPolicy;
     let algorithms: string[] | undefined;
@@ -213,7 +271,7 @@ export class TrafficService {
           .map((e) => e.keyType),
       );
     } else {
-      policy = { kind: 'tofu', stored: this.store.hostKey(h.address, h.port)?.fingerprint ?? null };
+      policy = { kind: 'tofu', stored: (await this.store.hostKey(h.address, h.port))?.fingerprint ?? null };
     }
     return {
       label,
@@ -231,17 +289,19 @@ export class TrafficService {
       },
       // A first-use key is stored only after the handshake: a machine in the middle that shows
       // someone else's public key (without its private key) must not get it trusted.
-      hostKeyProven: () => {
+      hostKeyProven: async () => {
         if (!firstUse) return;
-        this.store.trustHostKey(h.address, h.port, firstUse.keyType, firstUse.fingerprint, this.now());
-        // Another connection may have stored a different key first: the first one wins.
-        const stored = this.store.hostKey(h.address, h.port)!.fingerprint;
-        const decision = decideHostKey({ kind: 'tofu', stored }, firstUse.key, label, h.address, h.port);
+        const key = firstUse;
+        // Another connection (of any exporter) may have stored a different key first: the first one wins.
+        const stored = await this.backend.write(() =>
+          this.store.trustHostKey(h.address, h.port, key.keyType, key.fingerprint, this.now()),
+        );
+        const decision = decideHostKey({ kind: 'tofu', stored }, key.key, label, h.address, h.port);
         if (!decision.ok) {
-          this.logger.warn({ host: h.name, fingerprint: firstUse.fingerprint }, decision.message);
+          this.logger.warn({ host: h.name, fingerprint: key.fingerprint }, decision.message);
           throw new Error(decision.message);
         }
-        if (stored === firstUse.fingerprint)
+        if (stored === key.fingerprint)
           this.logger.info({ host: h.name, fingerprint: stored }, 'host key trusted on first use');
       },
     };
@@ -286,47 +346,50 @@ export class TrafficService {
   }
 
   /** Queues a test behind the others for the same target server. */
-  startTest(input: TestInput, scheduleId: number | null = null): TestView {
+  async startTest(input: TestInput): Promise<TestView> {
     const params = this.resolve(input);
-    const queued = [...this.queues.values()].reduce((n, q) => n + q.length, 0);
+    await this.ready;
+    const test = await this.backend.write(() => this.queueTest(params, null));
+    this.queuedHere.set(test.id, serverKey(test));
+    // The answer describes the test as accepted (queued), even when it starts at once.
+    const view = this.view(test);
+    this.pump(serverKey(test), test);
+    return view;
+  }
+
+  /** Inserts a waiting test (inside a write), unless too many wait already (429). */
+  private async queueTest(params: TestParams & { target_address: string }, scheduleId: number | null) {
+    const queued = await this.store.queuedCount();
     if (queued >= MAX_QUEUED) {
       throw new LanscapeError(429, 'rate_limited', `${queued} traffic tests are waiting already; try again later`, {
         retry_after_seconds: 30,
       });
     }
-    const test = this.store.insertTest({ ...params, schedule_id: scheduleId, queued_at: this.now() });
-    const key = `${test.target_address}|${test.port}`;
-    const queue = this.queues.get(key) ?? [];
-    queue.push(test);
-    this.queues.set(key, queue);
-    // The answer describes the test as accepted (queued), even when it starts at once.
-    const view = this.view(test);
-    this.pump(key);
-    return view;
+    return this.store.insertTest({ ...params, schedule_id: scheduleId, queued_at: this.now() });
   }
 
-  getTest(id: number): TestView {
-    const row = this.live(id) ?? this.store.test(id);
+  async getTest(id: number): Promise<TestView> {
+    const row = this.live(id) ?? (await this.store.test(id));
     if (!row) throw notFound('traffic test', id);
     return this.view(row);
   }
 
-  listTests(filter: TestFilter, limit: number, offset: number): { count: number; results: TestView[] } {
+  async listTests(filter: TestFilter, limit: number, offset: number): Promise<{ count: number; results: TestView[] }> {
     // Tests against a configured host's address are stored under the host's name.
     const literal = filter.target === undefined ? null : ipLiteral(filter.target);
     const host = literal === null ? undefined : this.config.hosts.find((h) => ipLiteral(h.address) === literal);
-    const { count, rows } = this.store.listTests(host ? { ...filter, target: host.name } : filter, limit, offset);
+    const { count, rows } = await this.store.listTests(host ? { ...filter, target: host.name } : filter, limit, offset);
     return { count, results: rows.map((r) => this.view(this.live(r.id) ?? r)) };
   }
 
-  /** True while a test of this schedule is queued or running. */
-  pendingFor(scheduleId: number): boolean {
-    return [...this.running.values(), ...[...this.queues.values()].flat()].some((t) => t.schedule_id === scheduleId);
+  /** True while a test of this schedule is queued or running (in any exporter on the store). */
+  pendingFor(scheduleId: number): Promise<boolean> {
+    return this.store.pendingFor(scheduleId);
   }
 
+  /** A test this process runs, with its live progress. */
   private live(id: number): TestRow | undefined {
     for (const t of this.running.values()) if (t.id === id) return t;
-    for (const q of this.queues.values()) for (const t of q) if (t.id === id) return t;
     return undefined;
   }
 
@@ -355,35 +418,74 @@ export class TrafficService {
     };
   }
 
-  private pump(key: string): void {
-    if (this.running.has(key) || this.abort.signal.aborted) return;
-    const queue = this.queues.get(key);
-    const next = queue?.shift();
-    if (queue && queue.length === 0) this.queues.delete(key);
-    if (!next) return;
-    this.running.set(key, next);
-    const run = this.run(next)
-      .catch((e: unknown) => {
-        this.logger.error({ err: e, test: next.id }, 'traffic test failed unexpectedly');
-        this.finish(next, { ok: false, error: 'internal error; see the exporter log' });
-      })
-      .finally(() => {
+  /** Makes sure a worker looks at the server's waiting tests. */
+  private pump(key: string, server: TargetServer): void {
+    if (this.abort.signal.aborted) return;
+    this.wanted.add(key);
+    if (this.workers.has(key)) return;
+    const worker = this.work(key, { target_address: server.target_address, port: server.port })
+      .catch((e: unknown) => this.logger.error({ err: e, target: key }, 'traffic queue worker failed'))
+      .finally(() => this.workers.delete(key));
+    this.workers.set(key, worker);
+  }
+
+  /**
+   * Claims and runs the server's waiting tests, oldest first, until none waits. While another
+   * exporter runs a test against the server, asks again every BUSY_POLL_MS (bounded: that test
+   * ends, or its row goes stale and the next claim fails it).
+   */
+  private async work(key: string, server: TargetServer): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      this.wanted.delete(key);
+      const mine = [...this.queuedHere].filter(([, server]) => server === key).map(([id]) => id);
+      let claimed: TestRow | 'busy' | undefined;
+      try {
+        claimed = await this.backend.write(() =>
+          this.store.claimNext(
+            server,
+            this.now(),
+            this.stale,
+            'the exporter running this test stopped before it finished',
+          ),
+        );
+      } catch (e) {
+        this.logger.error({ err: e, target: key }, 'traffic: cannot claim the next test');
+        claimed = 'busy';
+      }
+      if (claimed === undefined) {
+        // Nothing waits for the server: what this process had queued for it ran (here or elsewhere).
+        for (const id of mine) this.queuedHere.delete(id);
+        if (this.wanted.has(key)) continue;
+        return;
+      }
+      if (claimed === 'busy') {
+        if (!(await pause(BUSY_POLL_MS, this.abort.signal))) return;
+        continue;
+      }
+      const test = claimed;
+      this.queuedHere.delete(test.id);
+      this.running.set(key, test);
+      try {
+        await this.run(test);
+      } catch (e) {
+        this.logger.error({ err: e, test: test.id }, 'traffic test failed unexpectedly');
+        await this.finish(test, { ok: false, error: 'internal error; see the exporter log' });
+      } finally {
         this.running.delete(key);
-        this.runs.delete(run);
-        this.pump(key);
-      });
-    this.runs.add(run);
+      }
+    }
   }
 
   private async run(test: TestRow): Promise<void> {
-    Object.assign(test, { state: 'running', started_at: this.now(), progress: 0 });
-    this.store.saveTest(test);
     const source = this.hostsByName.get(test.source);
     if (!source) return this.finish(test, { ok: false, error: `source ${test.source} is no longer configured` });
     const targetHost = this.hostsByName.get(test.target);
     if (test.start_server && !targetHost)
       return this.finish(test, { ok: false, error: `target ${test.target} is no longer configured` });
     const timeoutMs = this.config.connect_timeout_seconds * 1000;
+    // Progress lives here; the row gets it now and then, for the other exporters' answers.
+    let savedAt = this.now();
+    let saving: Promise<void> = Promise.resolve();
     const outcome = await runTrafficTest(
       {
         source: test.source,
@@ -403,6 +505,12 @@ export class TrafficService {
         connectTarget: () => this.connectTo(targetHost!, timeoutMs),
         onProgress: (p) => {
           test.progress = p;
+          const now = this.now();
+          if (now - savedAt < PROGRESS_SAVE_MS) return;
+          savedAt = now;
+          saving = saving
+            .then(() => this.backend.write(() => this.store.saveProgress(test.id, p)))
+            .catch((e: unknown) => this.logger.warn({ err: e, test: test.id }, 'traffic: cannot save progress'));
         },
         onBusy: (attempt, waitMs) =>
           this.logger.info(
@@ -413,86 +521,107 @@ export class TrafficService {
         now: this.now,
       },
     );
-    this.finish(test, outcome);
+    await saving;
+    await this.finish(test, outcome);
   }
 
   private async connectTo(h: HostConfig, timeoutMs: number): Promise<SshSession> {
     let endpoint: SshEndpoint;
     try {
-      endpoint = this.endpoint(h);
+      endpoint = await this.endpoint(h);
     } catch (e) {
       throw new Error(`${h.name}: ${(e as Error).message}`);
     }
     return this.connect(endpoint, timeoutMs);
   }
 
-  private finish(test: TestRow, outcome: RunOutcome): void {
+  private async finish(test: TestRow, outcome: RunOutcome): Promise<void> {
     if (test.state === 'done' || test.state === 'failed') return;
     const now = this.now();
-    if (outcome.ok) {
-      Object.assign(test, { state: 'done', progress: 1, finished_at: now, error: null }, outcome.result);
-    } else {
-      Object.assign(test, { state: 'failed', finished_at: now, error: outcome.error });
+    const ended: TestRow = outcome.ok
+      ? { ...test, state: 'done', progress: 1, finished_at: now, error: null, ...outcome.result }
+      : { ...test, state: 'failed', finished_at: now, error: outcome.error };
+    const saved = await this.backend.write(async () => {
+      if (!(await this.store.finishTest(ended))) return false;
+      await this.store.prune(ended, this.config.history_per_pair);
+      return true;
+    });
+    Object.assign(test, ended);
+    if (!saved) {
+      // Another exporter took it for an orphan (its stale bound passed): its row says so.
+      this.logger.warn({ test: test.id }, 'traffic test was already ended elsewhere; its result is not recorded');
+      return;
+    }
+    if (!outcome.ok)
       this.logger.warn(
         { test: test.id, source: test.source, target: test.target },
         `traffic test failed: ${outcome.error}`,
       );
-    }
-    this.store.saveTest(test);
-    this.store.prune(test, this.config.history_per_pair);
     for (const listener of this.onFinish) listener(test);
   }
 
-  /** Resolves when nothing is queued or running (tests). */
+  /** Resolves when nothing is queued or running here (tests). */
   async drain(): Promise<void> {
-    while (this.runs.size > 0) await Promise.all([...this.runs]);
+    await this.ready;
+    while (this.workers.size > 0) await Promise.all([...this.workers.values()]);
   }
 
-  /** Ends running tests (their connections close; the remote timeout ends iperf3) and fails queued ones. */
+  /** Ends running tests (their connections close; the remote timeout ends iperf3) and fails the ones queued here. */
   async stop(): Promise<void> {
     this.abort.abort();
-    for (const queue of this.queues.values()) {
-      for (const t of queue)
-        this.store.saveTest({
-          ...t,
-          state: 'failed',
-          finished_at: this.now(),
-          error: 'the exporter stopped before this test ran',
-        });
-    }
-    this.queues.clear();
-    await Promise.allSettled([...this.runs]);
+    await this.ready;
+    const now = this.now();
+    const ids = [...this.queuedHere.keys()];
+    this.queuedHere.clear();
+    if (ids.length > 0)
+      await this.backend.write(async () => {
+        for (const id of ids) await this.store.failQueued(id, now, STOPPED_BEFORE_RUN);
+      });
+    await Promise.allSettled([...this.workers.values()]);
   }
 
   // ------------------------------------------------------------------ schedules
-  listSchedules(): ScheduleView[] {
-    return this.store.schedules().map((s) => this.scheduleView(s));
+  async listSchedules(): Promise<ScheduleView[]> {
+    return (await this.store.schedules()).map((s) => this.scheduleView(s));
   }
 
-  getSchedule(id: number): ScheduleView {
-    return this.scheduleView(this.scheduleRow(id));
+  async getSchedule(id: number): Promise<ScheduleView> {
+    return this.scheduleView(await this.scheduleRow(id));
   }
 
-  scheduleRow(id: number): ScheduleRow {
-    const row = this.store.schedule(id);
+  async scheduleRow(id: number): Promise<ScheduleRow> {
+    const row = await this.store.schedule(id);
     if (!row) throw notFound('traffic schedule', id);
     return row;
   }
 
-  createSchedule(input: ScheduleInput): ScheduleView {
+  async createSchedule(input: ScheduleInput): Promise<ScheduleView> {
     const row = this.scheduleFields(input);
-    const now = this.now();
-    const saved = this.store.insertSchedule({
-      ...row,
-      next_run_at: row.enabled ? firstRunAt(now, row.jitter_seconds, this.random) : null,
-      created_at: now,
-      updated_at: now,
+    const saved = await this.backend.write(() => {
+      const now = this.now();
+      return this.store.insertSchedule({
+        ...row,
+        next_run_at: row.enabled ? firstRunAt(now, row.jitter_seconds, this.random) : null,
+        created_at: now,
+        updated_at: now,
+      });
     });
     return this.scheduleView(saved);
   }
 
-  updateSchedule(id: number, patch: Partial<ScheduleInput>): ScheduleView {
-    const current = this.scheduleRow(id);
+  /** Read, merge, check and save under the row's lock (PostgreSQL): a concurrent PATCH is not lost. */
+  async updateSchedule(id: number, patch: Partial<ScheduleInput>): Promise<ScheduleView> {
+    const saved = await this.backend.write(async () => {
+      const current = await this.store.scheduleForUpdate(id);
+      if (!current) throw notFound('traffic schedule', id);
+      const next = this.mergedSchedule(current, patch);
+      await this.store.saveSchedule(next);
+      return next;
+    });
+    return this.scheduleView(saved);
+  }
+
+  private mergedSchedule(current: ScheduleRow, patch: Partial<ScheduleInput>): ScheduleRow {
     const merged: ScheduleInput = { ...this.scheduleInput(current), ...patch };
     // A new interval without a new jitter keeps the jitter only while it still fits.
     if (patch.interval_seconds !== undefined && patch.jitter_seconds === undefined) {
@@ -506,32 +635,46 @@ export class TrafficService {
     else if (row.interval_seconds !== current.interval_seconds || row.jitter_seconds !== current.jitter_seconds) {
       next = Math.min(next, nextRunAt(now, row.interval_seconds, row.jitter_seconds, this.random));
     }
-    const saved: ScheduleRow = { ...current, ...row, next_run_at: next, updated_at: now };
-    this.store.saveSchedule(saved);
-    return this.scheduleView(saved);
+    return { ...current, ...row, next_run_at: next, updated_at: now };
   }
 
-  deleteSchedule(id: number): void {
-    if (!this.store.deleteSchedule(id)) throw notFound('traffic schedule', id);
+  async deleteSchedule(id: number): Promise<void> {
+    if (!(await this.backend.write(() => this.store.deleteSchedule(id)))) throw notFound('traffic schedule', id);
   }
 
-  /** Queues the test of a due schedule and sets its next run; returns the test or the reason it could not run. */
-  runSchedule(s: ScheduleRow): TestView | Error {
-    const now = this.now();
-    let test: TestView | Error;
+  /**
+   * Queues the test of a due schedule and sets its next run; returns the test, the reason it
+   * could not run, or null when this run was taken already (another scheduler, or the schedule
+   * changed since it was read as due): the run is claimed by moving next_run_at conditionally,
+   * in the same transaction as the test's row.
+   */
+  async runSchedule(s: ScheduleRow): Promise<TestView | Error | null> {
+    if (s.next_run_at === null) return null;
+    const seen = s.next_run_at;
+    let params: (TestParams & { target_address: string }) | Error;
     try {
-      test = this.startTest(this.scheduleInput(s), s.id);
+      params = this.resolve(this.scheduleInput(s));
     } catch (e) {
-      test = e as Error;
+      params = e as Error;
     }
-    const saved: ScheduleRow = {
-      ...s,
-      last_test_id: test instanceof Error ? s.last_test_id : test.id,
-      next_run_at: nextRunAt(now, s.interval_seconds, s.jitter_seconds, this.random),
-      updated_at: s.updated_at,
-    };
-    this.store.saveSchedule(saved);
-    return test;
+    await this.ready;
+    const out = await this.backend.write(async () => {
+      const next = nextRunAt(this.now(), s.interval_seconds, s.jitter_seconds, this.random);
+      if (!(await this.store.claimScheduleRun(s.id, seen, next))) return null;
+      if (params instanceof Error) return params;
+      try {
+        const test = await this.queueTest(params, s.id);
+        await this.store.setScheduleLastTest(s.id, test.id);
+        return test;
+      } catch (e) {
+        if (e instanceof LanscapeError) return e;
+        throw e;
+      }
+    });
+    if (out === null || out instanceof Error) return out;
+    this.queuedHere.set(out.id, serverKey(out));
+    this.pump(serverKey(out), out);
+    return this.view(out);
   }
 
   /** Schedule fields from input: hosts resolved now so a bad one is refused at once (422). */
@@ -588,4 +731,21 @@ export class TrafficService {
   private scheduleView(s: ScheduleRow): ScheduleView {
     return { id: s.id, ...this.scheduleSettings(s), last_test_id: s.last_test_id, next_run_at: iso(s.next_run_at) };
   }
+}
+
+/** Resolves true after `ms`, or false at once when the signal aborts; never keeps the process alive. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    timer.unref();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -20,7 +20,7 @@ export interface SshEndpoint {
    * verifier accepted (ssh2 checks the server's signature only after the verifier). Throws to
    * refuse the connection after all.
    */
-  hostKeyProven?: () => void;
+  hostKeyProven?: () => void | Promise<void>;
   /** Host key algorithms in order of preference (known_hosts' key types first). */
   hostKeyAlgorithms?: string[];
 }
@@ -82,14 +82,15 @@ export function sshConnect(ep: SshEndpoint, readyTimeoutMs: number): Promise<Ssh
     let settled = false;
     client.once('ready', () => {
       settled = true;
-      try {
-        ep.hostKeyProven?.();
-      } catch (e) {
-        client.end();
-        reject(new SshError((e as Error).message, 'host_key'));
-        return;
-      }
-      resolve(session(client, ep));
+      Promise.resolve()
+        .then(() => ep.hostKeyProven?.())
+        .then(
+          () => resolve(session(client, ep)),
+          (e: unknown) => {
+            client.end();
+            reject(new SshError((e as Error).message, 'host_key'));
+          },
+        );
     });
     client.on('error', (err: Error & { level?: string; code?: string }) => {
       if (settled) return;

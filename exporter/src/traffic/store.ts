@@ -1,6 +1,9 @@
-// SQL of the traffic tables: tests (queue state and history), schedules, TOFU host keys.
-// Times are Unix milliseconds; booleans are 0/1.
-import type { Db } from '../store/db.js';
+// SQL of the traffic tables: tests (the queue and the history), schedules, TOFU host keys.
+// Times are Unix milliseconds; booleans are 0/1. One text per statement for SQLite and
+// PostgreSQL (#14); the rows are the truth every replica shares: a test's state moves only by
+// conditional UPDATEs (queued → running → done/failed), so two processes cannot both claim or
+// both finish one test, and at most one test per target server is running (see claimNext).
+import type { Store } from '../store/store.js';
 
 export type TestState = 'queued' | 'running' | 'done' | 'failed';
 
@@ -89,62 +92,189 @@ const SCHEDULE = [
   'next_run_at',
 ] as const;
 
+export interface HostKeyRow {
+  address: string;
+  port: number;
+  key_type: string;
+  fingerprint: string;
+  first_seen_at: number;
+}
+
+/** The iperf3 server a test runs against: its tests run one at a time. */
+export interface TargetServer {
+  target_address: string;
+  port: number;
+}
+
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+const INSERT_TEST = `INSERT INTO traffic_tests (${PARAMS.join(', ')}, target_address, schedule_id, state, queued_at)
+  VALUES (${placeholders(PARAMS.length + 2)}, 'queued', ?) RETURNING *`;
+const FINISH_TEST = `UPDATE traffic_tests SET state = ?, progress = ?, finished_at = ?, error = ?,
+  ${RESULT.map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND state = 'running'`;
+const INSERT_SCHEDULE = `INSERT INTO traffic_schedules (${SCHEDULE.join(', ')}, created_at, updated_at)
+  VALUES (${placeholders(SCHEDULE.length + 2)}) RETURNING *`;
+const UPDATE_SCHEDULE = `UPDATE traffic_schedules SET ${SCHEDULE.map((c) => `${c} = ?`).join(', ')},
+  last_test_id = ?, updated_at = ? WHERE id = ?`;
+const PRUNE_PAIR = `DELETE FROM traffic_tests WHERE source = ? AND target = ? AND protocol = ? AND reverse = ?
+  AND state IN ('done', 'failed') AND id NOT IN (
+    SELECT id FROM traffic_tests WHERE source = ? AND target = ? AND protocol = ? AND reverse = ?
+      AND state IN ('done', 'failed') ORDER BY id DESC LIMIT ?)`;
+// The newest finished test and the newest successful one of every pair × protocol × direction.
+const LATEST = `SELECT t.* FROM traffic_tests t JOIN (
+    SELECT max(id) AS id FROM traffic_tests WHERE state IN ('done', 'failed') GROUP BY source, target, protocol, reverse
+    UNION SELECT max(id) FROM traffic_tests WHERE state = 'done' GROUP BY source, target, protocol, reverse
+  ) l ON l.id = t.id ORDER BY t.id`;
+
+/** First key of pg_advisory_xact_lock(int, int) for "one running test per target server" ("LNST"). */
+const TARGET_LOCK_CLASS = 0x4c4e5354;
+
+/** A stable 32-bit signed hash (FNV-1a) of a target server, the second key of its lock. */
+export function targetLockKey(t: TargetServer): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(`${t.target_address}|${t.port}`)) h = Math.imul(h ^ c, 0x01000193);
+  return h | 0;
+}
+
+/**
+ * When a running test is certainly orphaned: `started_at + duration_seconds * perSecondMs + fixedMs`
+ * has passed (the process that ran it would have ended it by its own timers long before).
+ */
+export interface StaleBound {
+  perSecondMs: number;
+  fixedMs: number;
+}
+
 export class TrafficStore {
-  private readonly s;
+  constructor(private readonly store: Store) {}
 
-  constructor(readonly db: Db) {
-    this.s = {
-      insertTest:
-        db.prepare(`INSERT INTO traffic_tests (${PARAMS.join(', ')}, target_address, schedule_id, state, queued_at)
-        VALUES (${PARAMS.map((c) => `@${c}`).join(', ')}, @target_address, @schedule_id, 'queued', @queued_at)`),
-      test: db.prepare('SELECT * FROM traffic_tests WHERE id = ?'),
-      saveState: db.prepare(`UPDATE traffic_tests SET state = @state, progress = @progress, started_at = @started_at,
-        finished_at = @finished_at, error = @error, ${RESULT.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`),
-      unfinished: db.prepare(`SELECT * FROM traffic_tests WHERE state IN ('queued', 'running') ORDER BY id`),
-      prunePair:
-        db.prepare(`DELETE FROM traffic_tests WHERE source = @source AND target = @target AND protocol = @protocol
-        AND reverse = @reverse AND state IN ('done', 'failed') AND id NOT IN (
-          SELECT id FROM traffic_tests WHERE source = @source AND target = @target AND protocol = @protocol AND reverse = @reverse
-            AND state IN ('done', 'failed') ORDER BY id DESC LIMIT @keep)`),
-      // The newest finished test and the newest successful one of every pair × protocol × direction.
-      latest: db.prepare(`SELECT t.* FROM traffic_tests t JOIN (
-          SELECT max(id) AS id FROM traffic_tests WHERE state IN ('done', 'failed') GROUP BY source, target, protocol, reverse
-          UNION SELECT max(id) FROM traffic_tests WHERE state = 'done' GROUP BY source, target, protocol, reverse
-        ) l ON l.id = t.id ORDER BY t.id`),
-      insertSchedule: db.prepare(`INSERT INTO traffic_schedules (${SCHEDULE.join(', ')}, created_at, updated_at)
-        VALUES (${SCHEDULE.map((c) => `@${c}`).join(', ')}, @created_at, @updated_at)`),
-      updateSchedule: db.prepare(`UPDATE traffic_schedules SET ${SCHEDULE.map((c) => `${c} = @${c}`).join(', ')},
-        last_test_id = @last_test_id, updated_at = @updated_at WHERE id = @id`),
-      schedule: db.prepare('SELECT * FROM traffic_schedules WHERE id = ?'),
-      schedules: db.prepare('SELECT * FROM traffic_schedules ORDER BY id'),
-      deleteSchedule: db.prepare('DELETE FROM traffic_schedules WHERE id = ?'),
-      dueSchedules: db.prepare(
-        'SELECT * FROM traffic_schedules WHERE enabled = 1 AND next_run_at <= ? ORDER BY next_run_at',
-      ),
-      hostKey: db.prepare('SELECT * FROM traffic_host_keys WHERE address = ? AND port = ?'),
-      insertHostKey: db.prepare(`INSERT INTO traffic_host_keys (address, port, key_type, fingerprint, first_seen_at)
-        VALUES (?, ?, ?, ?, ?) ON CONFLICT (address, port) DO NOTHING`),
-    };
+  private get exec() {
+    return this.store.exec;
   }
 
-  insertTest(p: TestParams & { target_address: string; schedule_id: number | null; queued_at: number }): TestRow {
-    const id = Number(this.s.insertTest.run(p).lastInsertRowid);
-    return this.test(id)!;
+  // ---------------------------------------------------------------- tests
+  async insertTest(
+    p: TestParams & { target_address: string; schedule_id: number | null; queued_at: number },
+  ): Promise<TestRow> {
+    const row = await this.exec.get<TestRow>(INSERT_TEST, [
+      ...PARAMS.map((c) => p[c]),
+      p.target_address,
+      p.schedule_id,
+      p.queued_at,
+    ]);
+    return row!;
   }
 
-  test(id: number) {
-    return this.s.test.get(id) as TestRow | undefined;
+  test(id: number): Promise<TestRow | undefined> {
+    return this.exec.get<TestRow>('SELECT * FROM traffic_tests WHERE id = ?', [id]);
   }
 
-  saveTest(t: TestRow): void {
-    this.s.saveState.run(t);
+  /** Tests waiting, all targets and all processes together. */
+  async queuedCount(): Promise<number> {
+    const row = await this.exec.get<{ n: number }>("SELECT count(*) AS n FROM traffic_tests WHERE state = 'queued'");
+    return Number(row?.n ?? 0);
   }
 
-  unfinishedTests() {
-    return this.s.unfinished.all() as TestRow[];
+  /** Target servers with waiting tests. */
+  queuedTargets(): Promise<TargetServer[]> {
+    return this.exec.all<TargetServer>(
+      "SELECT DISTINCT target_address, port FROM traffic_tests WHERE state = 'queued' ORDER BY target_address, port",
+    );
   }
 
-  listTests(filter: TestFilter, limit: number, offset: number): { count: number; rows: TestRow[] } {
+  /**
+   * Claims the oldest waiting test of a target server (queued → running), unless a test is
+   * running against that server already ('busy'); undefined when none waits. Call inside a
+   * write: on PostgreSQL a transaction-level advisory lock per target server serialises the
+   * check and the claim across processes (two transactions of READ COMMITTED would otherwise
+   * both see "nothing running" and claim two tests), and the UPDATE's `state = 'queued'` keeps
+   * a test from being claimed twice. A running test past its stale bound (its process died) is
+   * failed first, so a crashed replica does not block the server for ever.
+   */
+  async claimNext(
+    server: TargetServer,
+    now: number,
+    stale: StaleBound,
+    staleError: string,
+  ): Promise<TestRow | 'busy' | undefined> {
+    if (this.exec.dialect === 'postgres')
+      await this.exec.get('SELECT pg_advisory_xact_lock(?::integer, ?::integer)', [
+        TARGET_LOCK_CLASS,
+        targetLockKey(server),
+      ]);
+    await this.exec.run(
+      `UPDATE traffic_tests SET state = 'failed', finished_at = ?, error = ?
+        WHERE target_address = ? AND port = ? AND state = 'running'
+          AND started_at + duration_seconds * ? + ? < ?`,
+      [now, staleError, server.target_address, server.port, stale.perSecondMs, stale.fixedMs, now],
+    );
+    const running = await this.exec.get<{ id: number }>(
+      "SELECT id FROM traffic_tests WHERE target_address = ? AND port = ? AND state = 'running' LIMIT 1",
+      [server.target_address, server.port],
+    );
+    if (running) return 'busy';
+    return this.exec.get<TestRow>(
+      `UPDATE traffic_tests SET state = 'running', started_at = ?, progress = 0
+        WHERE id = (SELECT id FROM traffic_tests WHERE target_address = ? AND port = ? AND state = 'queued'
+          ORDER BY id LIMIT 1) AND state = 'queued'
+        RETURNING *`,
+      [now, server.target_address, server.port],
+    );
+  }
+
+  /** Progress of a running test (other processes read it from the row). */
+  async saveProgress(id: number, progress: number): Promise<void> {
+    await this.exec.run("UPDATE traffic_tests SET progress = ? WHERE id = ? AND state = 'running'", [progress, id]);
+  }
+
+  /** Ends a running test; false when it is not running (any more): another process failed it. */
+  async finishTest(t: TestRow): Promise<boolean> {
+    const changed = await this.exec.run(FINISH_TEST, [
+      t.state,
+      t.progress,
+      t.finished_at,
+      t.error,
+      ...RESULT.map((c) => t[c]),
+      t.id,
+    ]);
+    return changed > 0;
+  }
+
+  /** Fails every queued or running test (SQLite at start-up: the one process that ran them is gone). */
+  failUnfinished(now: number, error: string): Promise<number> {
+    return this.exec.run(
+      "UPDATE traffic_tests SET state = 'failed', finished_at = ?, error = ? WHERE state IN ('queued', 'running')",
+      [now, error],
+    );
+  }
+
+  /** Fails every running test past its stale bound (its process died; see claimNext). */
+  failStaleRunning(now: number, stale: StaleBound, error: string): Promise<number> {
+    return this.exec.run(
+      `UPDATE traffic_tests SET state = 'failed', finished_at = ?, error = ?
+        WHERE state = 'running' AND started_at + duration_seconds * ? + ? < ?`,
+      [now, error, stale.perSecondMs, stale.fixedMs, now],
+    );
+  }
+
+  /** Fails one test if it is still waiting; false when someone claimed or ended it first. */
+  async failQueued(id: number, now: number, error: string): Promise<boolean> {
+    const changed = await this.exec.run(
+      "UPDATE traffic_tests SET state = 'failed', finished_at = ?, error = ? WHERE id = ? AND state = 'queued'",
+      [now, error, id],
+    );
+    return changed > 0;
+  }
+
+  /** Whether a test of this schedule is queued or running (in any process). */
+  async pendingFor(scheduleId: number): Promise<boolean> {
+    const row = await this.exec.get<{ id: number }>(
+      "SELECT id FROM traffic_tests WHERE schedule_id = ? AND state IN ('queued', 'running') LIMIT 1",
+      [scheduleId],
+    );
+    return row !== undefined;
+  }
+
+  async listTests(filter: TestFilter, limit: number, offset: number): Promise<{ count: number; rows: TestRow[] }> {
     const where: string[] = [];
     const args: unknown[] = [];
     for (const key of ['source', 'target', 'state', 'protocol', 'schedule_id'] as const) {
@@ -154,49 +284,106 @@ export class TrafficStore {
       }
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM traffic_tests ${clause}`).get(...args) as { n: number })
-      .n;
-    const rows = this.db
-      .prepare(`SELECT * FROM traffic_tests ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
-      .all(...args, limit, offset) as TestRow[];
-    return { count, rows };
+    const count = await this.exec.get<{ n: number }>(`SELECT count(*) AS n FROM traffic_tests ${clause}`, args);
+    const rows = await this.exec.all<TestRow>(
+      `SELECT * FROM traffic_tests ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`,
+      [...args, limit, offset],
+    );
+    return { count: Number(count?.n ?? 0), rows };
   }
 
   /** Keeps the newest `keep` finished tests of the test's pair, protocol and direction. */
-  prune(t: TestParams, keep: number): void {
-    this.s.prunePair.run({ source: t.source, target: t.target, protocol: t.protocol, reverse: t.reverse, keep });
+  async prune(t: TestParams, keep: number): Promise<void> {
+    const pair = [t.source, t.target, t.protocol, t.reverse];
+    await this.exec.run(PRUNE_PAIR, [...pair, ...pair, keep]);
   }
 
-  latestPerSeries() {
-    return this.s.latest.all() as TestRow[];
+  latestPerSeries(): Promise<TestRow[]> {
+    return this.exec.all<TestRow>(LATEST);
   }
 
-  insertSchedule(row: Omit<ScheduleRow, 'id' | 'last_test_id'>): ScheduleRow {
-    const id = Number(this.s.insertSchedule.run(row).lastInsertRowid);
-    return this.schedule(id)!;
-  }
-  saveSchedule(row: ScheduleRow): void {
-    this.s.updateSchedule.run(row);
-  }
-  schedule(id: number) {
-    return this.s.schedule.get(id) as ScheduleRow | undefined;
-  }
-  schedules() {
-    return this.s.schedules.all() as ScheduleRow[];
-  }
-  deleteSchedule(id: number): boolean {
-    return this.s.deleteSchedule.run(id).changes > 0;
-  }
-  dueSchedules(now: number) {
-    return this.s.dueSchedules.all(now) as ScheduleRow[];
+  // ---------------------------------------------------------------- schedules
+  async insertSchedule(row: Omit<ScheduleRow, 'id' | 'last_test_id'>): Promise<ScheduleRow> {
+    const saved = await this.exec.get<ScheduleRow>(INSERT_SCHEDULE, [
+      ...SCHEDULE.map((c) => row[c]),
+      row.created_at,
+      row.updated_at,
+    ]);
+    return saved!;
   }
 
-  hostKey(address: string, port: number) {
-    return this.s.hostKey.get(address, port) as
-      { address: string; port: number; key_type: string; fingerprint: string; first_seen_at: number } | undefined;
+  async saveSchedule(row: ScheduleRow): Promise<void> {
+    await this.exec.run(UPDATE_SCHEDULE, [...SCHEDULE.map((c) => row[c]), row.last_test_id, row.updated_at, row.id]);
   }
-  /** Stores a first-use key; a key already stored for the endpoint stays (first one wins). */
-  trustHostKey(address: string, port: number, keyType: string, fingerprint: string, now: number): void {
-    this.s.insertHostKey.run(address, port, keyType, fingerprint, now);
+
+  schedule(id: number): Promise<ScheduleRow | undefined> {
+    return this.exec.get<ScheduleRow>('SELECT * FROM traffic_schedules WHERE id = ?', [id]);
+  }
+
+  /** The schedule, locked until the write ends on PostgreSQL (read-modify-write of a PATCH). */
+  scheduleForUpdate(id: number): Promise<ScheduleRow | undefined> {
+    return this.exec.get<ScheduleRow>(
+      this.exec.dialect === 'postgres'
+        ? 'SELECT * FROM traffic_schedules WHERE id = ? FOR UPDATE'
+        : 'SELECT * FROM traffic_schedules WHERE id = ?',
+      [id],
+    );
+  }
+
+  schedules(): Promise<ScheduleRow[]> {
+    return this.exec.all<ScheduleRow>('SELECT * FROM traffic_schedules ORDER BY id');
+  }
+
+  async deleteSchedule(id: number): Promise<boolean> {
+    return (await this.exec.run('DELETE FROM traffic_schedules WHERE id = ?', [id])) > 0;
+  }
+
+  dueSchedules(now: number): Promise<ScheduleRow[]> {
+    return this.exec.all<ScheduleRow>(
+      'SELECT * FROM traffic_schedules WHERE enabled = 1 AND next_run_at <= ? ORDER BY next_run_at',
+      [now],
+    );
+  }
+
+  /**
+   * Takes a due run of a schedule: moves next_run_at from the value the caller saw to `next`.
+   * False when another process took it first (or the schedule changed or went), so one run is
+   * queued once however many schedulers saw it due.
+   */
+  async claimScheduleRun(id: number, seenNextRunAt: number, next: number): Promise<boolean> {
+    const changed = await this.exec.run(
+      'UPDATE traffic_schedules SET next_run_at = ? WHERE id = ? AND enabled = 1 AND next_run_at = ?',
+      [next, id, seenNextRunAt],
+    );
+    return changed > 0;
+  }
+
+  async setScheduleLastTest(id: number, testId: number): Promise<void> {
+    await this.exec.run('UPDATE traffic_schedules SET last_test_id = ? WHERE id = ?', [testId, id]);
+  }
+
+  // ---------------------------------------------------------------- host keys
+  hostKey(address: string, port: number): Promise<HostKeyRow | undefined> {
+    return this.exec.get<HostKeyRow>('SELECT * FROM traffic_host_keys WHERE address = ? AND port = ?', [address, port]);
+  }
+
+  /**
+   * Stores a first-use key unless one is stored for the endpoint already, and returns the stored
+   * fingerprint: the first key wins, whichever process offered it (ON CONFLICT DO NOTHING, then a
+   * read of the winner). Call inside a write.
+   */
+  async trustHostKey(
+    address: string,
+    port: number,
+    keyType: string,
+    fingerprint: string,
+    now: number,
+  ): Promise<string> {
+    await this.exec.run(
+      `INSERT INTO traffic_host_keys (address, port, key_type, fingerprint, first_seen_at)
+        VALUES (?, ?, ?, ?, ?) ON CONFLICT (address, port) DO NOTHING`,
+      [address, port, keyType, fingerprint, now],
+    );
+    return (await this.hostKey(address, port))!.fingerprint;
   }
 }

@@ -20,8 +20,17 @@ export type TestBackend = 'sqlite' | 'postgres';
 export const TEST_BACKEND: TestBackend = process.env.LANSCAPE_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 
 let cluster: Promise<TestPostgres | undefined> | undefined;
+/**
+ * Databases to drop once every test of the file has run: a test's `after` hooks run in the order
+ * they were registered, so a drop registered there would run before the stores opened later
+ * (a second replica's) are closed, and end their pooled connections under them.
+ */
+const drops: (() => Promise<void>)[] = [];
 // Once every test of the file has run (a hook of the file's root, registered as it loads).
-after(async () => (await cluster)?.stop());
+after(async () => {
+  for (const drop of drops.splice(0)) await drop();
+  await (await cluster)?.stop();
+});
 
 /** The cluster's admin URL (…/postgres), starting this process's cluster at the first call. */
 async function clusterUrl(t: TestContext): Promise<string | undefined> {
@@ -44,7 +53,7 @@ export async function createTestDatabase(t: TestContext): Promise<string | undef
   } finally {
     await client.end();
   }
-  t.after(async () => {
+  drops.push(async () => {
     const c = new pg.Client({ connectionString: admin });
     await c.connect();
     try {
