@@ -568,6 +568,103 @@ describe('service against a scripted engine', () => {
       db.close();
     }
   });
+
+  it('pause() disconnects and stops the periodic work, resume() reconnects and reconciles again; stop() is final', async () => {
+    const db = openDb(join(dir, 'pause.db'));
+    const store = Store.sqlite(db);
+    const ipam = new IpamService(db);
+    const streams: AbortSignal[] = [];
+    let listings = 0;
+    const container = {
+      id: 'c1',
+      name: 'web',
+      image: 'nginx:1',
+      image_id: null,
+      state: 'running',
+      health: 'none',
+      restart_count: 0,
+      exit_code: null,
+      started_at: null,
+      finished_at: null,
+      created_at: null,
+      compose_project: null,
+      compose_service: null,
+      networks: [
+        {
+          network: 'appnet',
+          network_id: 'n1',
+          ipv4: '172.30.0.5',
+          ipv6: null,
+          static_ipv4: null,
+          static_ipv6: null,
+          mac: '02:42:ac:1e:00:05',
+        },
+      ],
+    } satisfies Container;
+    const client: DockerClient = {
+      version: async () => ({ version: '28.0.0', api_version: '1.48' }),
+      containers: async () => {
+        listings++;
+        return [container];
+      },
+      container: async () => container,
+      networks: async () => [
+        {
+          id: 'n1',
+          name: 'appnet',
+          driver: 'bridge',
+          scope: 'local',
+          internal: false,
+          subnets: [{ cidr: '172.30.0.0/24', gateway: '172.30.0.1', ip_range: null }],
+        },
+      ],
+      stats: async () => null,
+      imageDigests: async () => null,
+      events: async (_since, _onEvent, signal) => {
+        streams.push(signal!);
+        return { done: new Promise<void>((resolve) => signal!.addEventListener('abort', () => resolve())) };
+      },
+    };
+    const config = loadConfig({
+      LANSCAPE_DOCKER_HOSTS: 'fake=unix:///fake.sock',
+      LANSCAPE_DOCKER_STATS: 'false',
+    }).docker;
+    const svc = new DockerService(store, ipam, config, pino({ level: 'silent' }), { client: () => client });
+    try {
+      assert.equal(svc.running, false);
+      svc.start();
+      svc.resume(); // idempotent
+      await waitFor(() => svc.collectors()['docker:fake']!.up);
+      assert.equal(streams.length, 1, 'one event stream');
+      assert.equal(listings, 1);
+      const views = await svc.containerViews('fake');
+      assert.equal(views[0]!.networks[0]!.addresses[0]!.source, 'docker', 'the reconciliation recorded the address');
+      const addressId = views[0]!.networks[0]!.addresses[0]!.address_id;
+      assert.ok(addressId !== null);
+      assert.equal((await svc.networkViews('fake'))[0]!.subnets[0]!.managed, false, 'the subnet is Docker’s');
+
+      await svc.pause();
+      await svc.pause();
+      assert.equal(svc.running, false);
+      assert.equal(streams[0]!.aborted, true, 'the event stream was closed');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(streams.length, 1, 'no reconnection while paused');
+      assert.equal((await svc.containerViews('fake')).length, 1, 'the last snapshot stays readable');
+
+      svc.resume();
+      await waitFor(() => streams.length === 2 && listings === 2);
+      assert.equal(svc.running, true);
+      assert.equal(streams[1]!.aborted, false);
+      const again = await svc.containerViews('fake');
+      assert.equal(again[0]!.networks[0]!.addresses[0]!.address_id, addressId, 'the same IPAM row, nothing duplicated');
+    } finally {
+      await svc.stop();
+    }
+    svc.resume();
+    assert.equal(svc.running, false, 'nothing runs after stop()');
+    assert.equal(streams.at(-1)!.aborted, true);
+    db.close();
+  });
 });
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {

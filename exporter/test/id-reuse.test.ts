@@ -5,7 +5,6 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { Store } from '../src/store/store.js';
 import { type Db, openDb, schemaVersion } from '../src/store/db.js';
 import { APPLICATION_ID, LATEST_VERSION, MIGRATIONS } from '../src/store/migrations.js';
 import { DiscoveryStore } from '../src/discovery/store.js';
