@@ -20,11 +20,11 @@ import { registerIpamMetrics } from './ipam/metrics.js';
 import { IpamService } from './ipam/service.js';
 import { SeriesBudget, registerBudgetMetrics } from './metrics/bounds.js';
 import { createRegistry } from './metrics/self.js';
-import { Checkpointer } from './store/checkpointer.js';
-import { type Db, openDb } from './store/db.js';
+import type { Db } from './store/db.js';
 import { StoreHealth } from './store/health.js';
-import { Store } from './store/store.js';
-import { releaseOwnership, takeOwnership } from './store/ownership.js';
+import type { Leadership } from './store/leadership.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
 import { registerTrafficMetrics } from './traffic/metrics.js';
 import { TrafficScheduler } from './traffic/scheduler.js';
 import { TrafficService } from './traffic/service.js';
@@ -37,7 +37,11 @@ import { noteAccepted } from './turns.js';
 
 export interface RunningExporter {
   readonly url: string;
-  readonly db: Db;
+  readonly store: Store;
+  /** The SQLite handle; null on PostgreSQL. */
+  readonly db: Db | null;
+  /** Whether this replica runs the periodic work (always on SQLite). */
+  readonly leadership: Leadership;
   readonly discovery: DiscoveryService;
   readonly traffic: TrafficService;
   readonly docker: DockerService;
@@ -64,17 +68,13 @@ export async function startExporter(
   options: ExporterOptions = {},
 ): Promise<RunningExporter> {
   const clock = options.clock ?? systemClock;
-  const db = openDb(config.db, { synchronous: config.db_synchronous === 'full' ? 'FULL' : 'NORMAL' });
-  try {
-    takeOwnership(db);
-  } catch (e) {
-    db.close();
-    throw e;
-  }
-  const checkpointer = new Checkpointer(db);
-  const store = Store.sqlite(db);
+  const opened = await openStore(config, logger);
+  const { store, db, leadership } = opened;
   const ipam = new IpamService(store, clock);
-  const { registry, observeRequest } = createRegistry(config.db);
+  const { registry, observeRequest } = createRegistry({
+    dbFile: db ? config.db : null,
+    leads: () => leadership.isLeader,
+  });
   const writes = store.writes;
   const storeHealth = new StoreHealth(store);
   await storeHealth.start();
@@ -94,7 +94,7 @@ export async function startExporter(
     ? { available: () => nmapAvailable(), run: (a: string, p: number[]) => runNmap(a, p) }
     : null;
   const discovery = new DiscoveryService(
-    Store.sqlite(db),
+    store,
     ipam,
     config,
     {
@@ -114,16 +114,13 @@ export async function startExporter(
       nmapFound = ok;
       if (!ok) logger.warn('LANSCAPE_SCAN_NMAP is on but nmap is not installed');
     });
-  const traffic = new TrafficService(
-    Store.sqlite(db),
-    config.traffic,
-    { now: clock },
-    logger.child({ domain: 'traffic' }),
-  );
+  const traffic = new TrafficService(store, config.traffic, { now: clock }, logger.child({ domain: 'traffic' }));
   // Docker endpoints connect in the background; one that is down is only its collector down.
-  const docker = new DockerService(db, ipam, config.docker, logger.child({ domain: 'docker' }), { now: clock });
+  const docker = new DockerService(store, ipam, config.docker, logger.child({ domain: 'docker' }), {
+    now: clock,
+  });
   const proxmox = config.proxmox.url
-    ? new ProxmoxService(db, ipam, config.proxmox, { now: clock }, logger.child({ domain: 'proxmox' }))
+    ? new ProxmoxService(store, ipam, config.proxmox, { now: clock }, logger.child({ domain: 'proxmox' }))
     : null;
   const collectors = (): Record<string, { up: boolean; message?: string }> => ({
     store: storeHealth.status,
@@ -133,8 +130,9 @@ export async function startExporter(
       ? { nmap: { up: nmapFound !== false, ...(nmapFound === false ? { message: 'nmap is not installed' } : {}) } }
       : {}),
     ...(config.traffic.hosts.length ? { traffic: traffic.status } : {}),
-    ...docker.collectors(),
-    ...(proxmox ? { proxmox: proxmox.status } : {}),
+    // Only the leader connects to Docker engines and Proxmox (followers would report stale state).
+    ...(leadership.isLeader ? docker.collectors() : {}),
+    ...(proxmox && leadership.isLeader ? { proxmox: proxmox.status } : {}),
   });
   registerDiscoveryMetrics(
     registry,
@@ -146,16 +144,39 @@ export async function startExporter(
   const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock, (e) =>
     logger.child({ domain: 'discovery' }).error({ err: e }, 'scheduled sweeps: tick failed'),
   );
-  if (config.scan.enabled && discovery.icmpStatus.up) scheduler.start();
   registerTrafficMetrics(registry, traffic, clock);
   registerDockerMetrics(registry, docker);
   if (proxmox) {
     await proxmox.recover();
     registerProxmoxMetrics(registry, proxmox);
-    proxmox.start();
   }
   const trafficScheduler = new TrafficScheduler(traffic, logger.child({ domain: 'traffic' }), clock);
-  if (config.traffic.schedules_enabled) trafficScheduler.start();
+  // The periodic work runs on the leader only (store/leadership.ts): always this process on
+  // SQLite; on PostgreSQL the replica holding the advisory lock, the others take over when it dies.
+  let closed = false;
+  await leadership.start();
+  leadership.onChange((leader) => {
+    if (closed) return;
+    logger.info({ leader }, leader ? 'leading: periodic work starts here' : 'no longer leading: periodic work paused');
+    if (leader) {
+      scheduler.resume();
+      if (config.traffic.schedules_enabled) trafficScheduler.start();
+      docker.resume();
+      proxmox?.resume();
+    } else {
+      scheduler.pause();
+      trafficScheduler.stop();
+      void Promise.all([docker.pause(), proxmox?.pause()]).catch((e: unknown) =>
+        logger.warn({ err: e }, 'pausing the periodic work failed'),
+      );
+    }
+  });
+  if (!leadership.isLeader) scheduler.pause();
+  if (config.scan.enabled && discovery.icmpStatus.up) scheduler.start();
+  if (leadership.isLeader) {
+    proxmox?.start();
+    if (config.traffic.schedules_enabled) trafficScheduler.start();
+  }
   const app = createApp({
     config,
     logger,
@@ -204,13 +225,18 @@ export async function startExporter(
     const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
   }
-  logger.info({ url, version: VERSION, db: config.db }, 'lanscape exporter listening');
-  docker.start(); // after listen: a failed start leaves no engine connection behind
-  let closed = false;
+  logger.info(
+    { url, version: VERSION, store: opened.shownAs, leader: leadership.isLeader },
+    'lanscape exporter listening',
+  );
+  // Docker after listen: a failed start leaves no engine connection behind.
+  if (leadership.isLeader) docker.start();
 
   return {
     url,
+    store,
     db,
+    leadership,
     server,
     discovery,
     traffic,
@@ -228,10 +254,9 @@ export async function startExporter(
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([discovery.stop(), traffic.stop(), docker.stop(), proxmox?.stop(), importsStopped]);
-      releaseOwnership(db);
       ipam.close();
-      await checkpointer.stop();
-      db.close();
+      // Last: on PostgreSQL this releases the leadership (another replica takes over at once).
+      await opened.close();
     },
   };
 }

@@ -2,7 +2,6 @@
 // strings, bad tokens. Each answer is a 4xx JSON error and the store is byte-for-byte unchanged.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { TOKENS, type TestExporter, startTestExporter } from './helpers/exporter.js';
 
 let ex: TestExporter;
@@ -10,22 +9,16 @@ let subnetId: number;
 let addressId: number;
 let rangeId: number;
 
-/** Everything the store holds, as text. */
-function snapshot(): string {
-  const db = new Database(ex.dbFile, { readonly: true });
-  try {
-    const tables = ['subnets', 'addresses', 'address_runs', 'ranges', 'audit_log', 'meta'];
-    const hexBlobs = (_key: string, value: unknown) => {
-      const v = value as { type?: string; data?: number[] } | null;
-      return v?.type === 'Buffer' && v.data ? Buffer.from(v.data).toString('hex') : value;
-    };
-    return JSON.stringify(
-      tables.map((t) => db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all()),
-      hexBlobs,
-    );
-  } finally {
-    db.close();
-  }
+/** Everything the store holds, as text (read through the exporter's store: either backend). */
+async function snapshot(): Promise<string> {
+  const tables = ['subnets', 'addresses', 'address_runs', 'ranges', 'audit_log', 'meta'];
+  const hexBlobs = (_key: string, value: unknown) => {
+    const v = value as { type?: string; data?: number[] } | null;
+    return v?.type === 'Buffer' && v.data ? Buffer.from(v.data).toString('hex') : value;
+  };
+  const rows = [];
+  for (const t of tables) rows.push(await ex.store.exec.all(`SELECT * FROM ${t} ORDER BY 1`));
+  return JSON.stringify(rows, hexBlobs);
 }
 
 before(async () => {
@@ -546,7 +539,7 @@ describe('bad input', () => {
     const all = cases();
     assert.ok(all.length > 90);
     for (const c of all) {
-      const before = snapshot();
+      const before = await snapshot();
       const path = typeof c.path === 'function' ? c.path() : c.path;
       const res = await ex.api.call(c.method, path, {
         ...(c.token !== undefined ? { token: c.token } : {}),
@@ -563,7 +556,7 @@ describe('bad input', () => {
       assert.equal(typeof res.body.error.message, 'string', c.name);
       assert.ok(res.body.error.message.length > 0, c.name);
       if (res.status === 401) assert.match(res.headers.get('www-authenticate') ?? '', /Bearer/, c.name);
-      assert.equal(snapshot(), before, `${c.name}: the store changed`);
+      assert.equal(await snapshot(), before, `${c.name}: the store changed`);
     }
   });
 

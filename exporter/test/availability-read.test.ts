@@ -18,7 +18,7 @@ import { Store } from '../src/store/store.js';
 import { DiscoveryStore } from '../src/discovery/store.js';
 import { LanscapeError } from '../src/errors.js';
 import { ApiRoutes } from '../src/http/routes.js';
-import { formatIp, ipKey, parseIp } from '../src/ipam/core/ip.js';
+import { formatIp, ipKey } from '../src/ipam/core/ip.js';
 import { layoutRows } from '../src/ipam/core/layout.js';
 import { usableBounds } from '../src/ipam/core/prefix.js';
 import { safeCell } from '../src/ipam/csv.js';

@@ -94,7 +94,7 @@ describe('CSV import jobs', () => {
     assert.equal(one.address, '10.1.11.184');
     // The journal of the slices is gone once the import is complete.
     assert.equal(
-      (ex.db.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n,
+      (ex.db!.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n,
       0,
     );
   });
@@ -192,7 +192,7 @@ describe('CSV import jobs', () => {
       assert.ok(audit.count >= 2 && audit.count % 2 === 0, `as many deletes as creates (${audit.count})`);
       assert.equal(audit.results[0].action, 'delete');
       assert.equal(
-        (ex.db.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n,
+        (ex.db!.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n,
         0,
       );
     } finally {

@@ -6,11 +6,8 @@
 // replica died is failed by the periodic work, a replica that comes back to such a scan records
 // nothing over that, and the scheduler pauses and resumes.
 //
-// IPAM on PostgreSQL arrives with the IPAM port (branch ipam-pg-s7): until then the replicas on
-// PostgreSQL share an IpamService on a SQLite file of the test (subnets only; the scan rows,
-// hosts, history and events under test are in PostgreSQL). On SQLite everything is one store.
+// The replicas share one IpamService on the same database (the subnets they sweep).
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { type TestContext, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
@@ -20,10 +17,8 @@ import { type DiscoveryDeps, DiscoveryService } from '../src/discovery/service.j
 import { DiscoveryStore, type HostRow } from '../src/discovery/store.js';
 import { ipKey, parseIp } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
-import { openDb } from '../src/store/db.js';
 import type { Store } from '../src/store/store.js';
 import { fakeEcho } from './helpers/echo.js';
-import { tempDir } from './helpers/exporter.js';
 import { TEST_BACKEND, databaseUrlOf, openTestStore as openStore } from './helpers/store.js';
 
 const HOUR = 3_600_000;
@@ -386,8 +381,8 @@ describe(`discovery replicas on one database (${TEST_BACKEND})`, () => {
   it('fails the scans a stopping replica still had waiting, so the others may sweep those subnets', async (t) => {
     const { services, gates, ipam } = await replicas(t, 2);
     const [a, b] = services as [DiscoveryService, DiscoveryService];
-    const s1 = ipam.createSubnet({ cidr: '203.0.113.0/29' }, actor);
-    const s2 = ipam.createSubnet({ cidr: '203.0.113.8/29' }, actor);
+    const s1 = await ipam.createSubnet({ cidr: '203.0.113.0/29' }, actor);
+    const s2 = await ipam.createSubnet({ cidr: '203.0.113.8/29' }, actor);
     const running = await a.startScan(s1.id, 'manual');
     const waiting = await a.startScan(s2.id, 'manual');
     assert.equal((await b.getScan(waiting.id)).state, 'queued');

@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { type TestContext, after, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { Store } from '../src/store/store.js';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import type { DockerClient, DockerEvent } from '../src/docker/client.js';
 import { parseEndpointUrl, parseHostList, showTarget } from '../src/docker/core/endpoints.js';
@@ -21,7 +20,8 @@ import {
 } from '../src/docker/core/reconcile.js';
 import { DockerService } from '../src/docker/service.js';
 import { IpamService } from '../src/ipam/service.js';
-import { openDb } from '../src/store/db.js';
+import { Store } from '../src/store/store.js';
+import { openTestStore } from './helpers/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lanscape-docker-core-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -520,9 +520,9 @@ describe('reconciliation plan', () => {
 });
 
 describe('service against a scripted engine', () => {
-  it('reconnects after the event stream drops, with since = the last event, and is down meanwhile', async () => {
-    const db = openDb(join(dir, 'svc.db'));
-    const ipam = new IpamService(Store.sqlite(db));
+  it('reconnects after the event stream drops, with since = the last event, and is down meanwhile', async (t) => {
+    const opened = await storeAndIpam(t);
+    const { store, ipam } = opened;
     const calls: (number | undefined)[] = [];
     let emit: ((e: DockerEvent) => void) | undefined;
     let end: (() => void) | undefined;
@@ -551,7 +551,7 @@ describe('service against a scripted engine', () => {
       LANSCAPE_DOCKER_HOSTS: 'fake=unix:///fake.sock',
       LANSCAPE_DOCKER_STATS: 'false',
     }).docker;
-    const svc = new DockerService(db, ipam, config, pino({ level: 'silent' }), { client: () => client });
+    const svc = new DockerService(store, ipam, config, pino({ level: 'silent' }), { client: () => client });
     try {
       svc.start();
       await waitFor(() => svc.collectors()['docker:fake']!.up);
@@ -565,10 +565,110 @@ describe('service against a scripted engine', () => {
       assert.deepEqual(calls, [undefined, 1_700_000_000]);
     } finally {
       await svc.stop();
-      db.close();
     }
   });
+
+  it('pause() disconnects and stops the periodic work, resume() reconnects and reconciles again; stop() is final', async (t) => {
+    const opened = await storeAndIpam(t);
+    const { store, ipam } = opened;
+    const streams: AbortSignal[] = [];
+    let listings = 0;
+    const container = {
+      id: 'c1',
+      name: 'web',
+      image: 'nginx:1',
+      image_id: null,
+      state: 'running',
+      health: 'none',
+      restart_count: 0,
+      exit_code: null,
+      started_at: null,
+      finished_at: null,
+      created_at: null,
+      compose_project: null,
+      compose_service: null,
+      networks: [
+        {
+          network: 'appnet',
+          network_id: 'n1',
+          ipv4: '172.30.0.5',
+          ipv6: null,
+          static_ipv4: null,
+          static_ipv6: null,
+          mac: '02:42:ac:1e:00:05',
+        },
+      ],
+    } satisfies Container;
+    const client: DockerClient = {
+      version: async () => ({ version: '28.0.0', api_version: '1.48' }),
+      containers: async () => {
+        listings++;
+        return [container];
+      },
+      container: async () => container,
+      networks: async () => [
+        {
+          id: 'n1',
+          name: 'appnet',
+          driver: 'bridge',
+          scope: 'local',
+          internal: false,
+          subnets: [{ cidr: '172.30.0.0/24', gateway: '172.30.0.1', ip_range: null }],
+        },
+      ],
+      stats: async () => null,
+      imageDigests: async () => null,
+      events: async (_since, _onEvent, signal) => {
+        streams.push(signal!);
+        return { done: new Promise<void>((resolve) => signal!.addEventListener('abort', () => resolve())) };
+      },
+    };
+    const config = loadConfig({
+      LANSCAPE_DOCKER_HOSTS: 'fake=unix:///fake.sock',
+      LANSCAPE_DOCKER_STATS: 'false',
+    }).docker;
+    const svc = new DockerService(store, ipam, config, pino({ level: 'silent' }), { client: () => client });
+    try {
+      assert.equal(svc.running, false);
+      svc.start();
+      svc.resume(); // idempotent
+      await waitFor(() => svc.collectors()['docker:fake']!.up);
+      assert.equal(streams.length, 1, 'one event stream');
+      assert.equal(listings, 1);
+      const views = await svc.containerViews('fake');
+      assert.equal(views[0]!.networks[0]!.addresses[0]!.source, 'docker', 'the reconciliation recorded the address');
+      const addressId = views[0]!.networks[0]!.addresses[0]!.address_id;
+      assert.ok(addressId !== null);
+      assert.equal((await svc.networkViews('fake'))[0]!.subnets[0]!.managed, false, 'the subnet is Docker’s');
+
+      await svc.pause();
+      await svc.pause();
+      assert.equal(svc.running, false);
+      assert.equal(streams[0]!.aborted, true, 'the event stream was closed');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(streams.length, 1, 'no reconnection while paused');
+      assert.equal((await svc.containerViews('fake')).length, 1, 'the last snapshot stays readable');
+
+      svc.resume();
+      await waitFor(() => streams.length === 2 && listings === 2);
+      assert.equal(svc.running, true);
+      assert.equal(streams[1]!.aborted, false);
+      const again = await svc.containerViews('fake');
+      assert.equal(again[0]!.networks[0]!.addresses[0]!.address_id, addressId, 'the same IPAM row, nothing duplicated');
+    } finally {
+      await svc.stop();
+    }
+    svc.resume();
+    assert.equal(svc.running, false, 'nothing runs after stop()');
+    assert.equal(streams.at(-1)!.aborted, true);
+  });
 });
+
+/** The store under test (TEST_BACKEND) with an IpamService on it. */
+async function storeAndIpam(t: TestContext): Promise<{ store: Store; ipam: IpamService }> {
+  const store = await openTestStore(t);
+  return { store, ipam: new IpamService(store) };
+}
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   const until = Date.now() + ms;

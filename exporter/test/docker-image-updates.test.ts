@@ -8,9 +8,8 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it, mock } from 'node:test';
+import { type TestContext, after, describe, it, mock } from 'node:test';
 import { pino } from 'pino';
-import { Store } from '../src/store/store.js';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import type { DockerClient } from '../src/docker/client.js';
 import {
@@ -26,7 +25,8 @@ import { ImageUpdateChecker } from '../src/docker/image-updates.js';
 import { RegistryError, type RegistryClient, createRegistryClient } from '../src/docker/registry.js';
 import { DockerService } from '../src/docker/service.js';
 import { IpamService } from '../src/ipam/service.js';
-import { openDb } from '../src/store/db.js';
+import { Store } from '../src/store/store.js';
+import { openTestStore } from './helpers/store.js';
 import { throwAwayCa } from './helpers/registry.js';
 import { requireTool } from './helpers/tools.js';
 
@@ -367,7 +367,8 @@ describe('registry lookups', () => {
 });
 
 describe('the schedule', () => {
-  it('checks about a minute after start, then every interval (jittered), sooner after a 429', async () => {
+  it('checks about a minute after start, then every interval (jittered), sooner after a 429', async (t) => {
+    const opened = await storeAndIpam(t);
     let now = Date.parse('2031-01-01T00:00:00Z');
     const answers: (string | RegistryError)[] = [D('1'), new RegistryError('rate_limited', '429', 120_000), D('2')];
     const asked: number[] = [];
@@ -393,8 +394,7 @@ describe('the schedule', () => {
       LANSCAPE_DOCKER_STATS: 'false',
       LANSCAPE_DOCKER_UPDATE_INTERVAL_SECONDS: '3600',
     }).docker;
-    const db = openDb(join(dir, 'schedule.db'));
-    const svc = new DockerService(db, new IpamService(Store.sqlite(db)), config, pino({ level: 'silent' }), {
+    const svc = new DockerService(opened.store, opened.ipam, config, pino({ level: 'silent' }), {
       client: () => client,
       registry,
       now: () => now,
@@ -431,10 +431,15 @@ describe('the schedule', () => {
     } finally {
       mock.timers.reset();
       await svc.stop();
-      db.close();
     }
   });
 });
+
+/** The store under test (TEST_BACKEND) with an IpamService on it. */
+async function storeAndIpam(t: TestContext): Promise<{ store: Store; ipam: IpamService }> {
+  const store = await openTestStore(t);
+  return { store, ipam: new IpamService(store) };
+}
 
 describe('registry configuration', () => {
   const problems = (yaml: string): string[] => {

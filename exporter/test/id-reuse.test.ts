@@ -109,10 +109,10 @@ describe('ids in the store modules', () => {
   });
 
   /** Inserts, deletes the newest row, inserts again: the second id must be new. */
-  function assertNotReused(table: string, insert: () => number): void {
-    const first = insert();
+  async function assertNotReused(table: string, insert: () => number | Promise<number>): Promise<void> {
+    const first = await insert();
     db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(first);
-    const second = insert();
+    const second = await insert();
     assert.ok(second > first, `${table}: id ${second} after deleted ${first}`);
   }
 
@@ -128,15 +128,8 @@ describe('ids in the store modules', () => {
         message: 'up',
         details: null,
       });
-    for (const [table, insert] of [
-      ['scans', async () => (await discovery.insertScan(1, '10.0.0.0/24', 'manual', Date.now())).id],
-      ['events', insertEvent],
-    ] as const) {
-      const first = await insert();
-      db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(first);
-      const second = await insert();
-      assert.ok(second > first, `${table}: id ${second} after deleted ${first}`);
-    }
+    await assertNotReused('scans', async () => (await discovery.insertScan(1, '10.0.0.0/24', 'manual', Date.now())).id);
+    await assertNotReused('events', insertEvent);
     // events are pruned by age: pruning all of them must not restart the numbering either
     const last = (db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id;
     await discovery.rollup(0, 0, Date.now() + 1);
@@ -145,8 +138,8 @@ describe('ids in the store modules', () => {
     assert.ok((db.prepare('SELECT max(id) AS id FROM events').get() as { id: number }).id > last);
   });
 
-  it('traffic tests and schedules', () => {
-    const traffic = new TrafficStore(db);
+  it('traffic tests and schedules', async () => {
+    const traffic = new TrafficStore(Store.sqlite(db));
     const params = {
       source: 'a',
       target: 'b',
@@ -157,30 +150,40 @@ describe('ids in the store modules', () => {
       reverse: 0,
       start_server: 0,
     };
-    assertNotReused(
+    await assertNotReused(
       'traffic_tests',
-      () =>
-        traffic.insertTest({ ...params, port: 5201, target_address: '10.0.0.2', schedule_id: null, queued_at: 1 }).id,
+      async () =>
+        (
+          await traffic.insertTest({
+            ...params,
+            port: 5201,
+            target_address: '10.0.0.2',
+            schedule_id: null,
+            queued_at: 1,
+          })
+        ).id,
     );
-    assertNotReused(
+    await assertNotReused(
       'traffic_schedules',
-      () =>
-        traffic.insertSchedule({
-          ...params,
-          port: null,
-          interval_seconds: 600,
-          jitter_seconds: 0,
-          enabled: 1,
-          floor_bits_per_second: null,
-          next_run_at: null,
-          created_at: 1,
-          updated_at: 1,
-        }).id,
+      async () =>
+        (
+          await traffic.insertSchedule({
+            ...params,
+            port: null,
+            interval_seconds: 600,
+            jitter_seconds: 0,
+            enabled: 1,
+            floor_bits_per_second: null,
+            next_run_at: null,
+            created_at: 1,
+            updated_at: 1,
+          })
+        ).id,
     );
   });
 
-  it('proxmox VM jobs', () => {
-    const proxmox = new ProxmoxStore(db);
+  it('proxmox VM jobs', async () => {
+    const proxmox = new ProxmoxStore(Store.sqlite(db));
     const job: NewJobRow = {
       idempotency_key: null,
       request_hash: 'h',
@@ -203,12 +206,12 @@ describe('ids in the store modules', () => {
       updated_at: 1,
       finished_at: null,
     };
-    assertNotReused('proxmox_vm_jobs', () => proxmox.insertJob(job).id);
+    await assertNotReused('proxmox_vm_jobs', async () => (await proxmox.insertJob(job))!.id);
   });
 
-  it('the IPAM tables and the audit log', () => {
+  it('the IPAM tables and the audit log', async () => {
     const now = new Date().toISOString();
-    assertNotReused('subnets', () =>
+    await assertNotReused('subnets', () =>
       Number(
         db
           .prepare(
@@ -218,7 +221,7 @@ describe('ids in the store modules', () => {
           .run(now, now).lastInsertRowid,
       ),
     );
-    assertNotReused('addresses', () =>
+    await assertNotReused('addresses', () =>
       Number(
         db
           .prepare(
@@ -228,7 +231,7 @@ describe('ids in the store modules', () => {
           .run(now, now).lastInsertRowid,
       ),
     );
-    assertNotReused('audit_log', () =>
+    await assertNotReused('audit_log', () =>
       Number(
         db
           .prepare(

@@ -215,6 +215,7 @@ export function registerDiscoveryMetrics(
     'lanscape_host_rtt_seconds',
     'ICMP round-trip time per address, one observation per sweep answer.',
     'histogram',
+    'process', // sweeps this replica ran
   );
   const hostsUp = gauge('lanscape_subnet_hosts_up', 'Addresses of a subnet that answer ICMP.');
   const duration = gauge('lanscape_scan_duration_seconds', 'Duration of the last successful sweep of a subnet.');
@@ -230,12 +231,14 @@ export function registerDiscoveryMetrics(
     'lanscape_scan_packets_sent_total',
     'ICMP echo requests sent by sweeps, retries included.',
     'counter',
+    'process',
   );
-  const runsTotal = gauge('lanscape_scan_runs_total', 'Sweeps finished, by result.', 'counter');
+  const runsTotal = gauge('lanscape_scan_runs_total', 'Sweeps finished, by result.', 'counter', 'process');
   const warningsTotal = gauge(
     'lanscape_scan_warnings_total',
     "Scans that warned, by kind (resolver_unreachable: the resolver did not answer the scan's first PTR query; names_budget, ports_budget: enrichment cut at scan.enrich_budget_seconds).",
     'counter',
+    'process',
   );
   const conflicts = gauge(
     'lanscape_conflicts',
@@ -251,7 +254,12 @@ export function registerDiscoveryMetrics(
     'Tracked hosts (observed by sweeps, and recorded in IPAM or answering) by status, all of them (per-host series exist for at most metrics.max_host_series).',
   );
   const addressConflicts = gauge('lanscape_address_conflicts', 'Addresses in conflict by kind, across all subnets.');
-  const collectorUp = gauge('lanscape_collector_up', 'Whether a collector works (1) or not (0).');
+  const collectorUp = gauge(
+    'lanscape_collector_up',
+    'Whether a collector works (1) or not (0).',
+    'gauge',
+    'process', // what this replica reaches: its store connection, its ICMP socket, …
+  );
 
   let pass: HostPass | undefined;
   let finished: HostPass | undefined;

@@ -41,9 +41,9 @@ export function registerDockerRoutes(api: ApiRoutes, docker: DockerService): voi
       200: { description: 'Containers', schema: listOf(Container, 'DockerContainerList') },
       404: { description: 'No such endpoint' },
     },
-    handler: ({ query }) => ({
+    handler: async ({ query }) => ({
       status: 200,
-      body: page(docker.containerViews(query.endpoint), query.limit, query.offset),
+      body: page(await docker.containerViews(query.endpoint), query.limit, query.offset),
     }),
   });
   api.add({
@@ -57,9 +57,9 @@ export function registerDockerRoutes(api: ApiRoutes, docker: DockerService): voi
       200: { description: 'Networks', schema: listOf(Network, 'DockerNetworkList') },
       404: { description: 'No such endpoint' },
     },
-    handler: ({ query }) => ({
+    handler: async ({ query }) => ({
       status: 200,
-      body: page(docker.networkViews(query.endpoint), query.limit, query.offset),
+      body: page(await docker.networkViews(query.endpoint), query.limit, query.offset),
     }),
   });
   api.add({
@@ -71,6 +71,6 @@ export function registerDockerRoutes(api: ApiRoutes, docker: DockerService): voi
     description:
       'A Docker pool equal to, inside or covering a subnet a person manages in IPAM: containers there take addresses IPAM may hand out, and routes to that subnet break on the Docker host.',
     responses: { 200: { description: 'Overlaps', schema: listOf(Conflict, 'DockerConflictList') } },
-    handler: () => ({ status: 200, body: listed(docker.conflicts()) }),
+    handler: async () => ({ status: 200, body: listed(await docker.conflicts()) }),
   });
 }

@@ -68,7 +68,7 @@ export function registerDockerMetrics(registry: Registry, docker: DockerService)
     'counter',
   );
 
-  function refresh() {
+  async function refresh() {
     const counts = new Map<string, number>();
     for (const ep of docker.snapshot()) {
       up.set({ endpoint: ep.name }, ep.up ? 1 : 0);
@@ -106,7 +106,7 @@ export function registerDockerMetrics(registry: Registry, docker: DockerService)
         }
       }
     }
-    for (const o of docker.conflicts()) {
+    for (const o of await docker.conflicts()) {
       overlapInfo.set(
         { endpoint: o.endpoint, network: o.network, cidr: o.cidr, subnet: o.subnet, relation: o.relation },
         1,

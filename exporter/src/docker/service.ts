@@ -2,6 +2,10 @@
 // snapshot of containers and networks, reconciliation into IPAM, and CPU/memory samples taken
 // in the background so a scrape only reads memory. An endpoint that cannot be reached is
 // marked down and retried with backoff; its snapshot and its IPAM rows stay as they were.
+//
+// The connections and every periodic part (events, resyncs, heartbeats, stats, image checks)
+// run between resume() and pause() — on the replica that leads when several share a PostgreSQL
+// database — and can be started and stopped any number of times; stop() is final.
 import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
@@ -9,7 +13,7 @@ import type { Config, DockerEndpointConfig } from '../config/schema.js';
 import { notFound } from '../errors.js';
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { SubnetIndex, type IpamService } from '../ipam/service.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import { type DockerClient, type DockerEvent, INSPECT_CONCURRENCY, createDockerClient } from './client.js';
 import { mapLimit } from '../map-limit.js';
@@ -90,10 +94,17 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
 export class DockerService {
-  readonly store: DockerStore;
+  /** The store shared with IPAM (a reconciliation is one transaction over both). */
+  readonly store: Store;
+  readonly dockerStore: DockerStore;
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly loops: TimerLoop[] = [];
-  private stopping = false;
+  /** Between resume() and pause(): connections and periodic work run. */
+  private active = false;
+  /** After stop(): resume() does nothing. */
+  private stopped = false;
+  /** Bumped by every resume(): work queued by an earlier activation does not run. */
+  private generation = 0;
   /** Null when update checks are off. */
   readonly images: ImageUpdateChecker | null;
   private imageTimer: NodeJS.Timeout | undefined;
@@ -101,13 +112,14 @@ export class DockerService {
   private imagePass: Promise<unknown> = Promise.resolve();
 
   constructor(
-    db: Db,
+    store: Store,
     readonly ipam: IpamService,
     readonly config: DockerConfig,
     private readonly logger: Logger,
     private readonly deps: DockerDeps = {},
   ) {
-    this.store = new DockerStore(db);
+    this.store = store;
+    this.dockerStore = new DockerStore(store);
     const now = deps.now ?? systemClock;
     this.images = config.update_checks
       ? new ImageUpdateChecker(config, deps.registry ?? createRegistryClient(now), now, logger)
@@ -139,13 +151,28 @@ export class DockerService {
     }
   }
 
+  /** Connects the endpoints and starts the periodic work; the same as resume(). */
   start(): void {
-    if (this.endpoints.size === 0) return;
-    for (const ep of this.endpoints.values()) void this.connect(ep);
+    this.resume();
+  }
+
+  /**
+   * Connects the endpoints and starts the periodic work (events, resyncs, heartbeats, stats,
+   * image checks). Idempotent; a no-op after stop(). The snapshots kept from before a pause are
+   * replaced by the first listing of each endpoint.
+   */
+  resume(): void {
+    if (this.active || this.stopped || this.endpoints.size === 0) return;
+    this.active = true;
+    this.generation++;
+    for (const ep of this.endpoints.values()) {
+      ep.reconnectDelay = RECONNECT_MIN_MS;
+      void this.connect(ep);
+    }
     const every = (ms: number, fn: (ep: Endpoint) => void) => {
       this.loops.push(
         startTimerLoop(() => {
-          for (const ep of this.endpoints.values()) if (ep.up && !this.stopping) fn(ep);
+          for (const ep of this.endpoints.values()) if (ep.up && this.active) fn(ep);
         }, ms),
       );
     };
@@ -167,7 +194,7 @@ export class DockerService {
 
   // ---------------------------------------------------------------- image updates
   private planImageCheck(ms: number): void {
-    if (this.stopping) return;
+    if (!this.active) return;
     clearTimeout(this.imageTimer);
     this.imageTimer = setTimeout(() => {
       void this.checkImagesNow()
@@ -202,24 +229,43 @@ export class DockerService {
     // exporter, and a tag that runs on several endpoints is asked for once (the cache).
     let retryAt: number | null = null;
     for (const ep of this.endpoints.values()) {
-      if (this.stopping || !ep.up || !ep.client) continue;
+      if (!this.active || !ep.up || !ep.client) continue;
       const r = await images.check(ep.config.name, ep.client, [...ep.containers.values()]);
       if (r.retryAt !== null) retryAt = Math.min(retryAt ?? r.retryAt, r.retryAt);
     }
     return { retryAt };
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
+  /**
+   * Stops the connections and the periodic work and waits for work under way (this replica no
+   * longer leads). Idempotent; resume() starts again. The last snapshots stay readable.
+   */
+  async pause(): Promise<void> {
+    this.active = false;
     clearTimeout(this.imageTimer);
-    for (const loop of this.loops) loop.stop();
+    this.imageTimer = undefined;
+    for (const loop of this.loops.splice(0)) loop.stop();
     for (const ep of this.endpoints.values()) {
       clearTimeout(ep.flushTimer);
+      ep.flushTimer = undefined;
       clearTimeout(ep.reconnectTimer);
+      ep.reconnectTimer = undefined;
       ep.events?.abort();
+      ep.events = null;
     }
     await Promise.all([...this.endpoints.values()].map((ep) => ep.queue));
     await this.imagePass;
+  }
+
+  /** Whether the connections and periodic work run. */
+  get running(): boolean {
+    return this.active;
+  }
+
+  /** The final shutdown. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.pause();
   }
 
   /** Collector status per endpoint, as `docker:<name>`. */
@@ -241,11 +287,14 @@ export class DockerService {
 
   // ---------------------------------------------------------------- connection
   private enqueue(ep: Endpoint, task: () => Promise<void>): Promise<void> {
+    const generation = this.generation;
+    const current = () => this.active && generation === this.generation;
     const run = ep.queue.then(async () => {
-      if (this.stopping) return;
+      if (!current()) return;
       try {
         await task();
       } catch (err) {
+        if (!current()) return; // cut short by pause()
         this.markDown(ep, err);
         this.scheduleReconnect(ep);
       }
@@ -287,7 +336,7 @@ export class DockerService {
   }
 
   private streamEnded(ep: Endpoint, stream: AbortController, err: unknown): void {
-    if (this.stopping || ep.events !== stream) return;
+    if (!this.active || ep.events !== stream) return;
     this.markDown(ep, new Error(err ? `the event stream broke: ${messageOf(err)}` : 'the event stream ended'));
     this.scheduleReconnect(ep);
   }
@@ -303,7 +352,7 @@ export class DockerService {
   }
 
   private scheduleReconnect(ep: Endpoint): void {
-    if (this.stopping || ep.reconnectTimer) return;
+    if (!this.active || ep.reconnectTimer) return;
     ep.reconnectTimer = setTimeout(() => void this.connect(ep), ep.reconnectDelay);
     ep.reconnectTimer.unref();
     ep.reconnectDelay = Math.min(ep.reconnectDelay * 2, RECONNECT_MAX_MS);
@@ -368,17 +417,25 @@ export class DockerService {
   private async reconcile(ep: Endpoint): Promise<void> {
     const name = ep.config.name;
     const problems: string[] = [];
-    const attempt = async (what: string, fn: () => void | Promise<void>) => {
+    /** One change in a savepoint: a refused one is rolled back alone, the transaction goes on. */
+    const attempt = async (what: string, fn: () => unknown) => {
       try {
-        await fn();
+        await this.store.write(fn);
       } catch (err) {
         problems.push(`${what}: ${messageOf(err)}`);
       }
     };
+    const keyOf = (address: string): Buffer | undefined => {
+      try {
+        return ipKey(parseIp(address));
+      } catch {
+        return undefined;
+      }
+    };
     let addressPlan: AddressPlan | undefined;
-    await this.ipam.write(async () => {
+    await this.store.write(async () => {
       problems.length = 0; // PostgreSQL may run the transaction again
-      const subnetPlan = planSubnets(name, ep.networks, this.store.subnets());
+      const subnetPlan = planSubnets(name, ep.networks, await this.dockerStore.subnets());
       for (const s of subnetPlan.create) {
         await attempt(`subnet ${s.cidr}`, async () => {
           const input = {
@@ -390,30 +447,44 @@ export class DockerService {
           };
           let view;
           try {
-            view = await this.ipam.createSubnet({ ...input, gateway: s.gateway }, DOCKER_ACTOR);
+            view = await this.store.write(() => this.ipam.createSubnet({ ...input, gateway: s.gateway }, DOCKER_ACTOR));
           } catch {
             view = await this.ipam.createSubnet(input, DOCKER_ACTOR); // a gateway IPAM refuses (e.g. outside the usable range)
           }
-          this.store.linkSubnet(view.id, name, s.network, s.network_id);
+          await this.dockerStore.linkSubnet(view.id, name, s.network, s.network_id);
         });
       }
-      for (const r of subnetPlan.relink) this.store.linkSubnet(r.id, name, r.network, r.network_id);
+      for (const r of subnetPlan.relink) await this.dockerStore.linkSubnet(r.id, name, r.network, r.network_id);
       const removed = new Set(subnetPlan.remove.map((r) => r.id));
       const index = new SubnetIndex((await this.ipam.allSubnets()).filter((s) => !removed.has(s.id)));
+      const owned = await this.dockerStore.ownedAddresses(name);
+      // Every address the plan may look at, read in a few statements.
+      const candidates = [
+        ...[...ep.containers.values()].flatMap((c) =>
+          c.networks.flatMap((n) => [n.ipv4, n.static_ipv4, n.ipv6, n.static_ipv6]),
+        ),
+        ...owned.map((r) => r.address),
+      ];
+      const keys = new Map<string, Buffer>();
+      for (const a of candidates) {
+        const key = a === null ? undefined : keyOf(a);
+        if (key) keys.set(key.toString('hex'), key);
+      }
+      const rows = await this.dockerStore.addressesAt([...keys.values()]);
       addressPlan = planAddresses({
         endpoint: name,
         containers: [...ep.containers.values()],
-        owned: this.store.ownedAddresses(name),
-        lookup: (a) => this.store.addressAt(ipKey(parseIp(a))),
+        owned,
+        lookup: (a) => rows.get(ipKey(parseIp(a)).toString('hex')),
         covered: (a) => index.mostSpecific(parseIp(a)) !== null,
       });
       for (const r of addressPlan.remove)
         await attempt(`release ${r.address}`, () => this.ipam.deleteAddress(r.id, DOCKER_ACTOR));
-      for (const r of addressPlan.unlink) this.store.unlinkAddress(r.id);
+      for (const r of addressPlan.unlink) await this.dockerStore.unlinkAddress(r.id);
       for (const u of addressPlan.update) {
         await attempt(`update ${u.address}`, async () => {
           await this.ipam.updateAddress(u.id, { ...u.fields, source: 'docker' }, DOCKER_ACTOR);
-          this.store.linkAddress(u.id, name, u.link);
+          await this.dockerStore.linkAddress(u.id, name, u.link);
         });
       }
       for (const c of addressPlan.create) {
@@ -422,7 +493,7 @@ export class DockerService {
             { address: c.address, ...c.fields, source: 'docker' },
             DOCKER_ACTOR,
           );
-          this.store.linkAddress(view.id, name, c.link);
+          await this.dockerStore.linkAddress(view.id, name, c.link);
         });
       }
       // A subnet that still holds a person's addresses stays (IPAM answers 409); it is retried at every sync.
@@ -451,7 +522,7 @@ export class DockerService {
       let next = 0;
       await Promise.all(
         Array.from({ length: Math.min(STATS_CONCURRENCY, running.length) }, async () => {
-          while (next < running.length && !this.stopping) {
+          while (next < running.length && this.active) {
             const c = running[next++]!;
             try {
               const s = await client.stats(c.id);
@@ -516,16 +587,31 @@ export class DockerService {
     }));
   }
 
-  containerViews(endpoint: string | undefined): ContainerView[] {
+  async containerViews(endpoint: string | undefined): Promise<ContainerView[]> {
     const out: ContainerView[] = [];
     for (const ep of this.selected(endpoint)) {
       const recorded = new Map<string, string[]>();
-      for (const r of this.store.ownedAddresses(ep.config.name)) {
+      const owned = await this.dockerStore.ownedAddresses(ep.config.name);
+      for (const r of owned) {
         if (!r.docker) continue;
         const key = `${r.docker.container_id}|${r.docker.network}`;
         recorded.set(key, [...(recorded.get(key) ?? []), r.address]);
       }
       const sorted = [...ep.containers.values()].sort((a, b) => a.name.localeCompare(b.name));
+      // The IPAM rows of every address shown, read in a few statements.
+      const shown = new Map<string, Buffer>();
+      for (const c of sorted)
+        for (const n of c.networks)
+          for (const a of [n.ipv4, n.ipv6, n.static_ipv4, n.static_ipv6]) {
+            if (a === null) continue;
+            const key = ipKey(parseIp(a));
+            shown.set(key.toString('hex'), key);
+          }
+      for (const r of owned) {
+        const key = ipKey(parseIp(r.address));
+        shown.set(key.toString('hex'), key);
+      }
+      const rows = await this.dockerStore.addressesAt([...shown.values()]);
       const checks = this.images?.view(ep.config.name).results;
       for (const c of sorted) {
         const stats = ep.stats.get(c.id);
@@ -563,7 +649,7 @@ export class DockerService {
               network: n.network,
               mac: n.mac,
               addresses: all.map((address) => {
-                const row = this.store.addressAt(ipKey(parseIp(address)));
+                const row = rows.get(ipKey(parseIp(address)).toString('hex'));
                 return {
                   address,
                   live: live.includes(address),
@@ -579,8 +665,8 @@ export class DockerService {
     return out;
   }
 
-  networkViews(endpoint: string | undefined): NetworkView[] {
-    const subnets = this.store.subnets();
+  async networkViews(endpoint: string | undefined): Promise<NetworkView[]> {
+    const subnets = await this.dockerStore.subnets();
     const byCidr = new Map(subnets.map((s) => [s.cidr, s]));
     return this.selected(endpoint).flatMap((ep) =>
       [...ep.networks]
@@ -608,12 +694,12 @@ export class DockerService {
   }
 
   /** Docker pools overlapping subnets a person manages; computed on read from the snapshots. */
-  conflicts(): ConflictView[] {
+  async conflicts(): Promise<ConflictView[]> {
     const pools = [...this.endpoints.values()].flatMap((ep) =>
       ep.networks.flatMap((n) => n.subnets.map((p) => ({ endpoint: ep.config.name, network: n.name, cidr: p.cidr }))),
     );
     if (pools.length === 0) return [];
-    const managed = this.store.subnets().filter((s) => s.docker === null);
+    const managed = (await this.dockerStore.subnets()).filter((s) => s.docker === null);
     return networkOverlaps(pools, managed).map((o) => ({
       kind: 'network_overlap',
       ...o,

@@ -1,6 +1,7 @@
 // SQL of the Docker domain: which IPAM subnets and addresses were recorded for which endpoint.
-// The IPAM rows themselves are written through IpamService (rules, audit).
-import type { Db } from '../store/db.js';
+// The IPAM rows themselves are written through IpamService (rules, audit). One SQL text per
+// statement on SQLite and PostgreSQL; inside a `store.write` the statements join its transaction.
+import type { Store } from '../store/store.js';
 import type { AddressLink, AddressRef, SubnetRef } from './core/reconcile.js';
 
 interface LinkedAddressRow {
@@ -27,64 +28,81 @@ const toRef = (r: LinkedAddressRow): AddressRef => ({
   docker: r.endpoint === null ? null : { endpoint: r.endpoint, container_id: r.container_id!, network: r.network! },
 });
 
-export class DockerStore {
-  private readonly s;
+const ADDRESS_COLUMNS = `a.id, a.address, a.source, a.state, a.hostname, a.mac, a.description, d.endpoint, d.container_id, d.network`;
 
-  constructor(readonly db: Db) {
-    const addressColumns = `a.id, a.address, a.source, a.state, a.hostname, a.mac, a.description, d.endpoint, d.container_id, d.network`;
-    this.s = {
-      subnets: db.prepare(`SELECT s.id, s.cidr, d.endpoint, d.network, d.network_id FROM subnets s
-        LEFT JOIN docker_subnets d ON d.subnet_id = s.id`),
-      linkSubnet: db.prepare(`INSERT INTO docker_subnets (subnet_id, endpoint, network, network_id) VALUES (?, ?, ?, ?)
-        ON CONFLICT (subnet_id) DO UPDATE SET endpoint = excluded.endpoint, network = excluded.network, network_id = excluded.network_id`),
-      ownedAddresses:
-        db.prepare(`SELECT ${addressColumns} FROM docker_addresses d JOIN addresses a ON a.id = d.address_id
-        WHERE d.endpoint = ?`),
-      addressAt:
-        db.prepare(`SELECT ${addressColumns} FROM addresses a LEFT JOIN docker_addresses d ON d.address_id = a.id
-        WHERE a.ip_key = ?`),
-      linkAddress:
-        db.prepare(`INSERT INTO docker_addresses (address_id, endpoint, container_id, network) VALUES (?, ?, ?, ?)
-        ON CONFLICT (address_id) DO UPDATE SET endpoint = excluded.endpoint, container_id = excluded.container_id, network = excluded.network`),
-      unlinkAddress: db.prepare('DELETE FROM docker_addresses WHERE address_id = ?'),
-    };
-  }
+/** Addresses looked up per statement (bound parameters). */
+const LOOKUP_CHUNK = 500;
+
+export class DockerStore {
+  constructor(private readonly store: Store) {}
 
   /** Every IPAM subnet with the Docker network it was created for, if any. */
-  subnets(): SubnetRef[] {
-    return (
-      this.s.subnets.all() as {
-        id: number;
-        cidr: string;
-        endpoint: string | null;
-        network: string | null;
-        network_id: string | null;
-      }[]
-    ).map((r) => ({
+  async subnets(): Promise<SubnetRef[]> {
+    const rows = await this.store.exec.all<{
+      id: number;
+      cidr: string;
+      endpoint: string | null;
+      network: string | null;
+      network_id: string | null;
+    }>(`SELECT s.id, s.cidr, d.endpoint, d.network, d.network_id FROM subnets s
+        LEFT JOIN docker_subnets d ON d.subnet_id = s.id ORDER BY s.id`);
+    return rows.map((r) => ({
       id: r.id,
       cidr: r.cidr,
       docker: r.endpoint === null ? null : { endpoint: r.endpoint, network: r.network!, network_id: r.network_id! },
     }));
   }
 
-  linkSubnet(subnetId: number, endpoint: string, network: string, networkId: string): void {
-    this.s.linkSubnet.run(subnetId, endpoint, network, networkId);
+  async linkSubnet(subnetId: number, endpoint: string, network: string, networkId: string): Promise<void> {
+    await this.store.exec.run(
+      `INSERT INTO docker_subnets (subnet_id, endpoint, network, network_id) VALUES (?, ?, ?, ?)
+        ON CONFLICT (subnet_id) DO UPDATE SET endpoint = excluded.endpoint, network = excluded.network, network_id = excluded.network_id`,
+      [subnetId, endpoint, network, networkId],
+    );
   }
 
-  ownedAddresses(endpoint: string): AddressRef[] {
-    return (this.s.ownedAddresses.all(endpoint) as LinkedAddressRow[]).map(toRef);
+  async ownedAddresses(endpoint: string): Promise<AddressRef[]> {
+    const rows = await this.store.exec.all<LinkedAddressRow>(
+      `SELECT ${ADDRESS_COLUMNS} FROM docker_addresses d JOIN addresses a ON a.id = d.address_id
+        WHERE d.endpoint = ? ORDER BY a.id`,
+      [endpoint],
+    );
+    return rows.map(toRef);
   }
 
-  addressAt(key: Buffer): AddressRef | undefined {
-    const row = this.s.addressAt.get(key) as LinkedAddressRow | undefined;
+  async addressAt(key: Buffer): Promise<AddressRef | undefined> {
+    const row = await this.store.exec.get<LinkedAddressRow>(
+      `SELECT ${ADDRESS_COLUMNS} FROM addresses a LEFT JOIN docker_addresses d ON d.address_id = a.id
+        WHERE a.ip_key = ?`,
+      [key],
+    );
     return row && toRef(row);
   }
 
-  linkAddress(addressId: number, endpoint: string, link: AddressLink): void {
-    this.s.linkAddress.run(addressId, endpoint, link.container_id, link.network);
+  /** The rows at these addresses (keys from ipKey), by key in hex; a few statements for any number. */
+  async addressesAt(keys: readonly Buffer[]): Promise<Map<string, AddressRef>> {
+    const out = new Map<string, AddressRef>();
+    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+      const chunk = keys.slice(i, i + LOOKUP_CHUNK);
+      const rows = await this.store.exec.all<LinkedAddressRow & { ip_key: Buffer }>(
+        `SELECT a.ip_key, ${ADDRESS_COLUMNS} FROM addresses a LEFT JOIN docker_addresses d ON d.address_id = a.id
+          WHERE a.ip_key IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const r of rows) out.set(Buffer.from(r.ip_key).toString('hex'), toRef(r));
+    }
+    return out;
   }
 
-  unlinkAddress(addressId: number): void {
-    this.s.unlinkAddress.run(addressId);
+  async linkAddress(addressId: number, endpoint: string, link: AddressLink): Promise<void> {
+    await this.store.exec.run(
+      `INSERT INTO docker_addresses (address_id, endpoint, container_id, network) VALUES (?, ?, ?, ?)
+        ON CONFLICT (address_id) DO UPDATE SET endpoint = excluded.endpoint, container_id = excluded.container_id, network = excluded.network`,
+      [addressId, endpoint, link.container_id, link.network],
+    );
+  }
+
+  async unlinkAddress(addressId: number): Promise<void> {
+    await this.store.exec.run('DELETE FROM docker_addresses WHERE address_id = ?', [addressId]);
   }
 }

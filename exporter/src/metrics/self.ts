@@ -25,6 +25,15 @@ const LINES_PER_CHECK = 256;
 export class LanscapeRegistry extends Registry {
   private inFlight: Promise<string> | undefined;
 
+  /**
+   * Whether this replica exposes the store-scoped families (snapshot.ts, MetricScope): the
+   * leader does; followers refresh them too (process-scoped members of a group need the
+   * refresh) but leave them out, so several replicas scraped count the store once.
+   */
+  constructor(private readonly leads: () => boolean = () => true) {
+    super();
+  }
+
   override metrics(): Promise<string> {
     this.inFlight ??= this.expose().finally(() => {
       this.inFlight = undefined;
@@ -40,7 +49,9 @@ export class LanscapeRegistry extends Registry {
     for (const metric of this.getMetricsAsArray() as unknown[]) {
       await slicer.maybePause();
       if (metric instanceof SnapshotGauge) {
-        families.push(await formatFamily(await metric.get(), slicer));
+        const family = await metric.get();
+        if (metric.scope === 'store' && !this.leads()) continue;
+        families.push(await formatFamily(family, slicer));
       } else {
         families.push(await prom.getMetricsAsString(metric));
       }
@@ -82,8 +93,15 @@ function valueText(value: number): string {
   return `${value}`;
 }
 
-export function createRegistry(dbFile: string): SelfMetrics {
-  const registry = new LanscapeRegistry();
+export interface RegistryOptions {
+  /** The SQLite file whose size is exported (null on PostgreSQL: its own exporters measure it). */
+  readonly dbFile: string | null;
+  /** Whether this replica leads (store/leadership.ts): always on SQLite. */
+  readonly leads: () => boolean;
+}
+
+export function createRegistry({ dbFile, leads }: RegistryOptions): SelfMetrics {
+  const registry = new LanscapeRegistry(leads);
   collectDefaultMetrics({ register: registry });
   // prom-client's *_total gauges break the naming rules promtool checks; the per-type gauges
   // nodejs_active_handles / _requests / _resources carry the same numbers.
@@ -99,21 +117,33 @@ export function createRegistry(dbFile: string): SelfMetrics {
   }).set({ version: VERSION, nodejs_version: process.version }, 1);
 
   new Gauge({
-    name: 'lanscape_store_size_bytes',
-    help: 'Size of the SQLite store on disk, WAL included.',
+    name: 'lanscape_leader',
+    help:
+      'Whether this exporter runs the periodic work (scheduled sweeps, traffic schedules, Docker and Proxmox inventories) ' +
+      'and exposes the store-wide series (1) or not (0); always 1 on SQLite, one replica at a time on PostgreSQL.',
     registers: [registry],
     collect() {
-      let bytes = 0;
-      for (const suffix of ['', '-wal']) {
-        try {
-          bytes += statSync(dbFile + suffix).size;
-        } catch {
-          /* no WAL yet */
-        }
-      }
-      this.set(bytes);
+      this.set(leads() ? 1 : 0);
     },
   });
+
+  if (dbFile !== null)
+    new Gauge({
+      name: 'lanscape_store_size_bytes',
+      help: 'Size of the SQLite store on disk, WAL included.',
+      registers: [registry],
+      collect() {
+        let bytes = 0;
+        for (const suffix of ['', '-wal']) {
+          try {
+            bytes += statSync(dbFile + suffix).size;
+          } catch {
+            /* no WAL yet */
+          }
+        }
+        this.set(bytes);
+      },
+    });
 
   const duration = new Histogram({
     name: 'lanscape_http_request_duration_seconds',

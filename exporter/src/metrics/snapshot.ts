@@ -22,6 +22,14 @@ export interface SnapshotFamily {
   values: readonly SnapshotValue[];
 }
 
+/**
+ * Whose figures a family shows. `store`: state read from the shared store (IPAM, hosts, last
+ * sweeps) or kept by the replica that leads (Docker, Proxmox inventories) — with several
+ * replicas only the leader exposes it, so sum() over all replicas counts it once. `process`:
+ * this process's own work (sweeps it ran, collectors it reaches) — every replica exposes its own.
+ */
+export type MetricScope = 'store' | 'process';
+
 export class SnapshotGauge {
   readonly aggregator = 'sum';
   /** What the last finished refresh set; readers only ever see a complete refresh. */
@@ -38,6 +46,7 @@ export class SnapshotGauge {
     readonly help: string,
     registry: Registry,
     readonly type: 'gauge' | 'counter' | 'histogram' = 'gauge',
+    readonly scope: MetricScope = 'store',
   ) {
     registry.registerMetric(this as never);
   }
@@ -91,8 +100,13 @@ export function snapshotGroup(registry: Registry, refresh: () => void | Promise<
     await refresh();
     for (const member of group) member.commit();
   };
-  return (name: string, help: string, type: 'gauge' | 'counter' | 'histogram' = 'gauge'): SnapshotGauge => {
-    const g = new SnapshotGauge(name, help, registry, type);
+  return (
+    name: string,
+    help: string,
+    type: 'gauge' | 'counter' | 'histogram' = 'gauge',
+    scope: MetricScope = 'store',
+  ): SnapshotGauge => {
+    const g = new SnapshotGauge(name, help, registry, type, scope);
     if (group.length === 0) {
       g.get = () => {
         pending ??= run().finally(() => {

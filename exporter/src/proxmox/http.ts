@@ -241,7 +241,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     summary: 'VM creation jobs, newest first',
     query: z.strictObject({ ...Page(), state: z.enum(JOB_STATES).optional() }),
     responses: { 200: { description: 'Jobs', schema: listOf(VmJob, 'VmJobList') }, ...unavailable },
-    handler: ({ query }) => ({ status: 200, body: need().vms.list(query, query.limit, query.offset) }),
+    handler: async ({ query }) => ({ status: 200, body: await need().vms.list(query, query.limit, query.offset) }),
   });
   api.add({
     method: 'get',
@@ -251,7 +251,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     summary: 'A VM creation job: state, steps with their Proxmox tasks, progress',
     params: IdParams,
     responses: { 200: { description: 'The job', schema: VmJob }, 404: { description: 'Not found' }, ...unavailable },
-    handler: ({ params }) => ({ status: 200, body: need().vms.get(params.id) }),
+    handler: async ({ params }) => ({ status: 200, body: await need().vms.get(params.id) }),
   });
 }
 

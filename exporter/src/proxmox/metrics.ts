@@ -37,10 +37,10 @@ export function registerProxmoxMetrics(registry: Registry, proxmox: ProxmoxServi
   );
   const jobs = gauge('lanscape_proxmox_vm_jobs', 'VM creation jobs in the store by state.');
 
-  function refresh() {
+  async function refresh() {
     const state = proxmox.up;
     up.set({}, state === true ? 1 : 0);
-    const counts = proxmox.store.jobCounts();
+    const counts = await proxmox.vms.counts();
     for (const s of JOB_STATES) jobs.set({ state: s }, counts[s] ?? 0);
     const inv = proxmox.inventory;
     if (!inv) return;

@@ -10,7 +10,7 @@ import { HOSTNAME_RE } from '../ipam/core/fields.js';
 import { parseIp } from '../ipam/core/ip.js';
 import { usableBounds } from '../ipam/core/prefix.js';
 import { type IpamService, prefixOf } from '../ipam/service.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import { type PveClient, ProxmoxError, createPveClient } from './client.js';
 import { type Guest, type Inventory, agentAddresses, lxcAddresses, parseGuests, parseNodes } from './core/inventory.js';
@@ -41,7 +41,9 @@ const MAX_NODES = 64;
 
 export class ProxmoxService {
   readonly client: PveClient;
-  readonly store: ProxmoxStore;
+  /** The store shared with IPAM (the inventory's changes and IPAM's are one transaction). */
+  readonly store: Store;
+  readonly proxmoxStore: ProxmoxStore;
   readonly vms: VmJobs;
   readonly now: () => number;
   private last: Inventory | null = null;
@@ -49,9 +51,10 @@ export class ProxmoxService {
   private lastSummary: ReconcileSummary | null = null;
   private inflight: Promise<Inventory> | null = null;
   private loop: TimerLoop | undefined;
+  private stopped = false;
 
   constructor(
-    db: Db,
+    store: Store,
     readonly ipam: IpamService,
     readonly config: ProxmoxConfig,
     deps: ProxmoxDeps,
@@ -71,10 +74,12 @@ export class ProxmoxService {
         maxSockets: config.concurrency + 1,
       });
     this.now = deps.now ?? systemClock;
-    this.store = new ProxmoxStore(db);
+    this.store = store;
+    this.proxmoxStore = new ProxmoxStore(store);
     this.vms = new VmJobs(
       ipam,
-      this.store,
+      store,
+      this.proxmoxStore,
       this.client,
       config,
       {
@@ -106,20 +111,51 @@ export class ProxmoxService {
     return this.lastSummary;
   }
 
-  /** Fails the VM jobs a stop or crash cut short (before serving). */
-  recover(): Promise<void> {
+  /** Fails the VM jobs a stop or crash cut short (vms.ts, recover); the inventory loop does it too. */
+  recover(): Promise<number> {
     return this.vms.recover();
   }
 
+  /** Starts the periodic inventory (and recovery of abandoned VM jobs); the same as resume(). */
   start(): void {
-    // run() has logged a failed inventory already; the loop goes on.
-    this.loop = startTimerLoop(() => this.refresh().catch(() => undefined), this.config.interval_seconds * 1000, {
-      runNow: true,
-    });
+    this.resume();
+  }
+
+  /**
+   * (Re)starts the periodic part — the inventory loop, which also fails abandoned VM jobs — on
+   * the replica that leads. Idempotent; a no-op after stop().
+   */
+  resume(): void {
+    if (this.loop || this.stopped) return;
+    const tick = async () => {
+      // Both log their own failures; the loop goes on.
+      await this.vms.recover().catch((err: unknown) => {
+        this.logger.warn({ err: (err as Error).message }, 'VM jobs: recovery failed');
+      });
+      await this.refresh().catch(() => undefined);
+    };
+    this.loop = startTimerLoop(tick, this.config.interval_seconds * 1000, { runNow: true });
+  }
+
+  /**
+   * Stops the periodic part (this replica no longer leads) and waits for a run under way.
+   * Idempotent; resume() starts it again. VM jobs this replica accepted keep running, and reads
+   * (the last inventory, the wizard's live calls) keep answering.
+   */
+  async pause(): Promise<void> {
+    this.loop?.stop();
+    this.loop = undefined;
+    await this.inflight?.catch(() => undefined);
+  }
+
+  /** Whether the periodic part runs. */
+  get running(): boolean {
+    return this.loop !== undefined;
   }
 
   async stop(): Promise<void> {
-    this.loop?.stop();
+    this.stopped = true;
+    await this.pause();
     // Abort first, then drop the sockets, so nothing waits for a request timeout.
     this.vms.abort();
     this.client.transport.close();
@@ -193,9 +229,11 @@ export class ProxmoxService {
   }
 
   /** Records guest addresses in IPAM and releases what is gone: one transaction, every change audited. */
-  private apply(inv: Inventory): Promise<ReconcileSummary> {
-    return this.ipam.write(async () => {
-      const links = this.store.links();
+  private async apply(inv: Inventory): Promise<ReconcileSummary> {
+    const released: { address: string; reason: string }[] = [];
+    const summary = await this.store.write(async () => {
+      released.length = 0; // PostgreSQL may run the transaction again
+      const links = await this.proxmoxStore.links();
       const managed = new Set<string>();
       const rows = new Map<string, RowInfo>();
       const remember = async (address: string) => {
@@ -233,25 +271,28 @@ export class ProxmoxService {
       const now = this.now();
       for (const c of plan.create) {
         try {
-          const view = await this.ipam.createAddress(
-            {
-              address: c.address,
-              state: 'assigned',
-              source: 'proxmox',
-              hostname: c.hostname,
-              description: c.description,
-              mac: c.mac,
-            },
-            ACTOR,
-          );
-          this.store.insertLink({
-            address_id: view.id,
-            vmid: c.vmid,
-            node: c.node,
-            guest_type: c.type,
-            pinned: false,
-            job_id: null,
-            created_at: now,
+          // A savepoint: a refused address leaves the rest of the transaction usable (PostgreSQL).
+          await this.store.write(async () => {
+            const view = await this.ipam.createAddress(
+              {
+                address: c.address,
+                state: 'assigned',
+                source: 'proxmox',
+                hostname: c.hostname,
+                description: c.description,
+                mac: c.mac,
+              },
+              ACTOR,
+            );
+            await this.proxmoxStore.insertLink({
+              address_id: view.id,
+              vmid: c.vmid,
+              node: c.node,
+              guest_type: c.type,
+              pinned: false,
+              job_id: null,
+              created_at: now,
+            });
           });
           summary.created++;
         } catch (e) {
@@ -261,17 +302,23 @@ export class ProxmoxService {
       }
       for (const u of plan.update) {
         await this.ipam.updateAddress(u.address_id, { hostname: u.hostname, description: u.description }, ACTOR);
-        this.store.updateLink(u.address_id, { vmid: u.link.vmid!, node: u.link.node!, guest_type: u.link.guest_type! });
+        await this.proxmoxStore.updateLink(u.address_id, {
+          vmid: u.link.vmid!,
+          node: u.link.node!,
+          guest_type: u.link.guest_type!,
+        });
         summary.updated++;
       }
       for (const r of plan.release) {
         await this.ipam.deleteAddress(r.address_id, ACTOR);
-        this.logger.info({ address: r.address }, `released: ${r.reason}`);
+        released.push({ address: r.address, reason: r.reason });
         summary.released++;
       }
-      for (const id of plan.unlink) this.store.deleteLink(id);
+      for (const id of plan.unlink) await this.proxmoxStore.deleteLink(id);
       return summary;
     });
+    for (const r of released) this.logger.info({ address: r.address }, `released: ${r.reason}`);
+    return summary;
   }
 
   /** Inside a managed subnet and usable there (not its network or broadcast address). */
@@ -344,7 +391,6 @@ export class ProxmoxService {
             ? null
             : g.addresses.map((a) => {
                 const row = rows.get(a.address);
-
                 return {
                   address: a.address,
                   prefix_length: a.prefix,

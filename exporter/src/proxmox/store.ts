@@ -1,6 +1,13 @@
 // SQL of VM jobs (with their idempotency keys) and of the links between IPAM address rows and
-// Proxmox guests. Rows in, rows out; the rules are in core/ and the services.
-import type { Db } from '../store/db.js';
+// Proxmox guests. Rows in, rows out; the rules are in core/ and the services. One SQL text per
+// statement on SQLite and PostgreSQL (store/store.ts); statements issued inside a
+// `store.write` go to its transaction.
+//
+// Several replicas on one PostgreSQL database: a job's idempotency key is unique, so two
+// replicas given the same key insert one row (`insertJob` answers undefined to the other, which
+// then reads the winner's job); a job's state only moves from the state its writer last saw
+// (`saveJob` is conditional), so two replicas cannot both advance or fail one job.
+import type { Store } from '../store/store.js';
 import type { GuestType } from './core/inventory.js';
 import type { JobState } from './core/jobs.js';
 import type { Link } from './core/reconcile.js';
@@ -31,6 +38,12 @@ export interface JobRow {
 
 export type NewJobRow = Omit<JobRow, 'id'>;
 
+/** What a conditional save expects the stored row to be: its state, and its updated_at if given. */
+export interface JobExpectation {
+  state: JobState;
+  updated_at?: number;
+}
+
 interface LinkRow {
   address_id: number;
   address: string;
@@ -41,83 +54,142 @@ interface LinkRow {
   created_at: number;
 }
 
+const JOB_COLUMNS = `id, idempotency_key, request_hash, request, actor, node, name, state, steps, progress, vmid,
+  vm_created, address, address_id, prefix_length, gateway, dns, error, created_at, updated_at, finished_at`;
+
 export class ProxmoxStore {
-  private readonly s;
+  constructor(private readonly store: Store) {}
 
-  constructor(private readonly db: Db) {
-    this.s = {
-      insertJob:
-        db.prepare(`INSERT INTO proxmox_vm_jobs (idempotency_key, request_hash, request, actor, node, name, state, steps,
+  /**
+   * Inserts a job; undefined when its idempotency key is taken already (by a committed job, or
+   * by one another transaction commits meanwhile: PostgreSQL waits for it, then skips the row).
+   */
+  async insertJob(row: NewJobRow): Promise<JobRow | undefined> {
+    const inserted = await this.store.exec.get<{ id: number }>(
+      `INSERT INTO proxmox_vm_jobs (idempotency_key, request_hash, request, actor, node, name, state, steps,
         progress, vmid, vm_created, address, address_id, prefix_length, gateway, dns, error, created_at, updated_at, finished_at)
-        VALUES (@idempotency_key, @request_hash, @request, @actor, @node, @name, @state, @steps, @progress, @vmid, @vm_created,
-        @address, @address_id, @prefix_length, @gateway, @dns, @error, @created_at, @updated_at, @finished_at)`),
-      saveJob:
-        db.prepare(`UPDATE proxmox_vm_jobs SET state = @state, steps = @steps, progress = @progress, vmid = @vmid,
-        vm_created = @vm_created, address = @address, address_id = @address_id, prefix_length = @prefix_length, gateway = @gateway,
-        dns = @dns, error = @error, updated_at = @updated_at, finished_at = @finished_at WHERE id = @id`),
-      job: db.prepare('SELECT * FROM proxmox_vm_jobs WHERE id = ?'),
-      jobByKey: db.prepare('SELECT * FROM proxmox_vm_jobs WHERE idempotency_key = ?'),
-      unfinished: db.prepare("SELECT * FROM proxmox_vm_jobs WHERE state IN ('queued', 'running') ORDER BY id"),
-      countByState: db.prepare('SELECT state, count(*) AS n FROM proxmox_vm_jobs GROUP BY state'),
-      links: db.prepare(`SELECT l.address_id, a.address, l.vmid, l.node, l.guest_type, l.pinned, l.created_at
-        FROM proxmox_address_links l JOIN addresses a ON a.id = l.address_id`),
-      linkOf: db.prepare('SELECT address_id, vmid FROM proxmox_address_links WHERE address_id = ?'),
-      insertLink:
-        db.prepare(`INSERT INTO proxmox_address_links (address_id, vmid, node, guest_type, pinned, job_id, created_at)
-        VALUES (@address_id, @vmid, @node, @guest_type, @pinned, @job_id, @created_at)`),
-      updateLink: db.prepare(
-        'UPDATE proxmox_address_links SET vmid = @vmid, node = @node, guest_type = @guest_type WHERE address_id = @address_id',
-      ),
-      settleLink: db.prepare(
-        'UPDATE proxmox_address_links SET vmid = @vmid, node = @node, guest_type = @guest_type, created_at = @created_at WHERE address_id = @address_id',
-      ),
-      deleteLink: db.prepare('DELETE FROM proxmox_address_links WHERE address_id = ?'),
-    };
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+      [
+        row.idempotency_key,
+        row.request_hash,
+        row.request,
+        row.actor,
+        row.node,
+        row.name,
+        row.state,
+        row.steps,
+        row.progress,
+        row.vmid,
+        row.vm_created,
+        row.address,
+        row.address_id,
+        row.prefix_length,
+        row.gateway,
+        row.dns,
+        row.error,
+        row.created_at,
+        row.updated_at,
+        row.finished_at,
+      ],
+    );
+    return inserted && { ...row, id: Number(inserted.id) };
   }
 
-  insertJob(row: NewJobRow): JobRow {
-    const id = Number(this.s.insertJob.run(row).lastInsertRowid);
-    return { ...row, id };
+  /**
+   * Saves a job if the stored row is still as `expected` (its state, and updated_at when given);
+   * false when another writer (a replica failing a job it thought abandoned) got there first.
+   */
+  async saveJob(row: JobRow, expected: JobExpectation): Promise<boolean> {
+    const changed = await this.store.exec.run(
+      `UPDATE proxmox_vm_jobs SET state = ?, steps = ?, progress = ?, vmid = ?, vm_created = ?, address = ?,
+        address_id = ?, prefix_length = ?, gateway = ?, dns = ?, error = ?, updated_at = ?, finished_at = ?
+        WHERE id = ? AND state = ?${expected.updated_at === undefined ? '' : ' AND updated_at = ?'}`,
+      [
+        row.state,
+        row.steps,
+        row.progress,
+        row.vmid,
+        row.vm_created,
+        row.address,
+        row.address_id,
+        row.prefix_length,
+        row.gateway,
+        row.dns,
+        row.error,
+        row.updated_at,
+        row.finished_at,
+        row.id,
+        expected.state,
+        ...(expected.updated_at === undefined ? [] : [expected.updated_at]),
+      ],
+    );
+    return changed === 1;
   }
 
-  saveJob(row: JobRow): void {
-    this.s.saveJob.run(row);
+  /** Marks unfinished jobs as alive (updated_at = now): a replica's heartbeat for the jobs it holds. */
+  async touchJobs(ids: readonly number[], now: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.store.exec.run(
+      `UPDATE proxmox_vm_jobs SET updated_at = ? WHERE id IN (${ids.map(() => '?').join(', ')})
+        AND state IN ('queued', 'running') AND updated_at < ?`,
+      [now, ...ids, now],
+    );
   }
 
-  job(id: number): JobRow | undefined {
-    return this.s.job.get(id) as JobRow | undefined;
-  }
-  jobByKey(key: string): JobRow | undefined {
-    return this.s.jobByKey.get(key) as JobRow | undefined;
-  }
-  unfinishedJobs(): JobRow[] {
-    return this.s.unfinished.all() as JobRow[];
+  job(id: number): Promise<JobRow | undefined> {
+    return this.store.exec.get<JobRow>(`SELECT ${JOB_COLUMNS} FROM proxmox_vm_jobs WHERE id = ?`, [id]);
   }
 
-  listJobs(filter: { state?: JobState | undefined }, limit: number, offset: number): { count: number; rows: JobRow[] } {
+  jobByKey(key: string): Promise<JobRow | undefined> {
+    return this.store.exec.get<JobRow>(`SELECT ${JOB_COLUMNS} FROM proxmox_vm_jobs WHERE idempotency_key = ?`, [key]);
+  }
+
+  /** Jobs in a non-terminal state (SQLite: left by a stopped process; PostgreSQL: maybe another replica's). */
+  unfinishedJobs(): Promise<JobRow[]> {
+    return this.store.exec.all<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM proxmox_vm_jobs WHERE state IN ('queued', 'running') ORDER BY id`,
+    );
+  }
+
+  async listJobs(
+    filter: { state?: JobState | undefined },
+    limit: number,
+    offset: number,
+  ): Promise<{ count: number; rows: JobRow[] }> {
     const where = filter.state ? 'WHERE state = ?' : '';
     const args = filter.state ? [filter.state] : [];
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM proxmox_vm_jobs ${where}`).get(...args) as { n: number })
-      .n;
-    const rows = this.db
-      .prepare(`SELECT * FROM proxmox_vm_jobs ${where} ORDER BY id DESC LIMIT ? OFFSET ?`)
-      .all(...args, limit, offset) as JobRow[];
-    return { count, rows };
+    const count = await this.store.exec.get<{ n: number }>(`SELECT count(*) AS n FROM proxmox_vm_jobs ${where}`, args);
+    const rows = await this.store.exec.all<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM proxmox_vm_jobs ${where} ORDER BY id DESC LIMIT ? OFFSET ?`,
+      [...args, limit, offset],
+    );
+    return { count: Number(count?.n ?? 0), rows };
   }
 
-  jobCounts(): Record<string, number> {
-    return Object.fromEntries((this.s.countByState.all() as { state: string; n: number }[]).map((r) => [r.state, r.n]));
+  async jobCounts(): Promise<Record<string, number>> {
+    const rows = await this.store.exec.all<{ state: string; n: number }>(
+      'SELECT state, count(*) AS n FROM proxmox_vm_jobs GROUP BY state',
+    );
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   }
 
-  links(): Link[] {
-    return (this.s.links.all() as LinkRow[]).map((r) => ({ ...r, pinned: r.pinned === 1 }));
+  async links(): Promise<Link[]> {
+    const rows = await this.store.exec.all<LinkRow>(
+      `SELECT l.address_id, a.address, l.vmid, l.node, l.guest_type, l.pinned, l.created_at
+        FROM proxmox_address_links l JOIN addresses a ON a.id = l.address_id ORDER BY l.address_id`,
+    );
+    return rows.map((r) => ({ ...r, pinned: r.pinned === 1 }));
   }
 
-  linkedVmid(addressId: number): { vmid: number | null } | undefined {
-    return this.s.linkOf.get(addressId) as { vmid: number | null } | undefined;
+  linkedVmid(addressId: number): Promise<{ vmid: number | null } | undefined> {
+    return this.store.exec.get<{ vmid: number | null }>(
+      'SELECT address_id, vmid FROM proxmox_address_links WHERE address_id = ?',
+      [addressId],
+    );
   }
 
-  insertLink(link: {
+  async insertLink(link: {
     address_id: number;
     vmid: number | null;
     node: string | null;
@@ -125,20 +197,34 @@ export class ProxmoxStore {
     pinned: boolean;
     job_id: number | null;
     created_at: number;
-  }): void {
-    this.s.insertLink.run({ ...link, pinned: link.pinned ? 1 : 0 });
+  }): Promise<void> {
+    await this.store.exec.run(
+      `INSERT INTO proxmox_address_links (address_id, vmid, node, guest_type, pinned, job_id, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [link.address_id, link.vmid, link.node, link.guest_type, link.pinned ? 1 : 0, link.job_id, link.created_at],
+    );
   }
 
-  updateLink(addressId: number, link: { vmid: number; node: string; guest_type: GuestType }): void {
-    this.s.updateLink.run({ address_id: addressId, ...link });
+  async updateLink(addressId: number, link: { vmid: number; node: string; guest_type: GuestType }): Promise<void> {
+    await this.store.exec.run(
+      'UPDATE proxmox_address_links SET vmid = ?, node = ?, guest_type = ? WHERE address_id = ?',
+      [link.vmid, link.node, link.guest_type, addressId],
+    );
   }
 
   /** A job's link gets its VM; created_at moves to now so no older snapshot can release it. */
-  settleLink(addressId: number, link: { vmid: number; node: string; guest_type: GuestType }, now: number): void {
-    this.s.settleLink.run({ address_id: addressId, ...link, created_at: now });
+  async settleLink(
+    addressId: number,
+    link: { vmid: number; node: string; guest_type: GuestType },
+    now: number,
+  ): Promise<void> {
+    await this.store.exec.run(
+      'UPDATE proxmox_address_links SET vmid = ?, node = ?, guest_type = ?, created_at = ? WHERE address_id = ?',
+      [link.vmid, link.node, link.guest_type, now, addressId],
+    );
   }
 
-  deleteLink(addressId: number): void {
-    this.s.deleteLink.run(addressId);
+  async deleteLink(addressId: number): Promise<void> {
+    await this.store.exec.run('DELETE FROM proxmox_address_links WHERE address_id = ?', [addressId]);
   }
 }

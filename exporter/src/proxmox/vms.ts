@@ -2,6 +2,14 @@
 // changes nothing and a retried one finds its job), then one job at a time talks to Proxmox
 // VE: next VM id, create or clone, cloud-init, start, and the address becomes assigned.
 // On failure the job deletes the VM it created and releases the address, and says so.
+//
+// Jobs are rows (store.ts): with several replicas on one PostgreSQL database, a job runs on the
+// replica that accepted it (its in-memory queue); its state moves only from the state that
+// replica last saved (a conditional UPDATE), and the replica marks the jobs it holds alive
+// (updated_at, every HEARTBEAT_MS). `recover()` fails the jobs nobody holds: on SQLite every
+// unfinished job this process does not hold (one process owns the file); on PostgreSQL those
+// whose heartbeat stopped STALE_MS ago (their replica died), each claimed by a conditional
+// UPDATE so two replicas never fail one job twice.
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
@@ -31,11 +39,16 @@ import {
 import { type VmPlan, type VmRequest, cloneParams, configParams, createParams } from './core/plan.js';
 import type { Config } from '../config/schema.js';
 import type { Inventory } from './core/inventory.js';
-import type { JobRow, ProxmoxStore } from './store.js';
+import type { Store } from '../store/store.js';
+import type { JobExpectation, JobRow, ProxmoxStore } from './store.js';
 import type { VmJobView } from './schemas.js';
 
 /** Jobs waiting at once; more is 429 (each one holds an address). */
 export const MAX_QUEUED = 20;
+/** How often a replica marks the jobs it holds alive (updated_at). */
+export const HEARTBEAT_MS = 30_000;
+/** PostgreSQL: an unfinished job whose updated_at is older than this has lost its replica. */
+export const STALE_MS = 10 * 60_000;
 
 export interface VmJobDeps {
   now: () => number;
@@ -57,14 +70,21 @@ const STEP_LABEL: Record<StepName, string> = {
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 class Interrupted extends Error {}
+/** The job's row changed under this replica (another one failed it as abandoned): stop running it. */
+class JobLost extends Error {}
 
 export class VmJobs {
   private readonly queue: number[] = [];
   private current: Promise<void> | null = null;
   private readonly aborter = new AbortController();
+  /** Jobs this process holds: queued, running, or being created (recover() leaves them alone). */
+  private readonly held = new Set<number>();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ipam: IpamService,
+    /** The store shared with IPAM: one transaction holds the job's rows and IPAM's. */
+    private readonly shared: Store,
     private readonly store: ProxmoxStore,
     private readonly client: PveClient,
     private readonly config: Config['proxmox'],
@@ -72,9 +92,19 @@ export class VmJobs {
     private readonly logger: Logger,
   ) {}
 
-  /** Jobs cut short by a stop or a crash are failed (and their reservations released): call before serving. */
-  async recover(): Promise<void> {
-    for (const row of this.store.unfinishedJobs()) await this.interrupted(row, parseJob(row));
+  /**
+   * Fails the jobs a stop or crash cut short (their reservations released when nothing reached
+   * Proxmox). SQLite: every unfinished job this process does not hold. PostgreSQL: those whose
+   * updated_at is older than STALE_MS (see the top of this file). Returns how many it failed.
+   */
+  async recover(): Promise<number> {
+    const staleBefore = this.shared.dialect === 'postgres' ? this.deps.now() - STALE_MS : Infinity;
+    let failed = 0;
+    for (const row of await this.store.unfinishedJobs()) {
+      if (this.held.has(row.id) || row.updated_at >= staleBefore) continue;
+      if (await this.interrupted(row, parseJob(row), { state: row.state, updated_at: row.updated_at })) failed++;
+    }
+    return failed;
   }
 
   // ------------------------------------------------------------------ API
@@ -89,119 +119,151 @@ export class VmJobs {
     actor: Actor,
   ): Promise<{ job: VmJobView; replayed: boolean }> {
     const hash = requestHash(request);
-    const out = await this.ipam.write(async () => {
-      if (key !== undefined) {
-        const existing = this.store.jobByKey(key);
-        if (existing) {
-          if (existing.request_hash !== hash) {
-            throw unprocessable(
-              `Idempotency-Key "${key}" belongs to VM job ${existing.id}, made with a different request body; ` +
-                'send the same body to get that job, or a new key for a new VM',
-              { job_id: existing.id },
-            );
-          }
-          return { job: this.view(existing), replayed: true };
-        }
-      }
-      if (this.queue.length >= MAX_QUEUED) {
-        throw new LanscapeError(
-          429,
-          'rate_limited',
-          `${this.queue.length} VM jobs are waiting already; try again later`,
-          { retry_after_seconds: 30 },
+    const replay = (existing: JobRow) => {
+      if (existing.request_hash !== hash) {
+        throw unprocessable(
+          `Idempotency-Key "${key}" belongs to VM job ${existing.id}, made with a different request body; ` +
+            'send the same body to get that job, or a new key for a new VM',
+          { job_id: existing.id },
         );
       }
-      this.checkNode(request.node);
-      const now = this.deps.now();
-      let job = newJob(request);
-      let row = this.store.insertJob({
-        idempotency_key: key ?? null,
-        request_hash: hash,
-        request: JSON.stringify(request),
-        actor: JSON.stringify({
-          name: actor.name,
-          grafanaUser: actor.grafanaUser ?? null,
-          requestId: actor.requestId ?? null,
-        }),
-        node: request.node,
-        name: request.name,
-        state: job.state,
-        steps: JSON.stringify(job.steps),
-        progress: 0,
-        vmid: null,
-        vm_created: 0,
-        address: null,
-        address_id: null,
-        prefix_length: null,
-        gateway: null,
-        dns: '[]',
-        error: null,
-        created_at: now,
-        updated_at: now,
-        finished_at: null,
+      return { job: this.view(existing), replayed: true };
+    };
+    /** Ids this call inserted, attempt by attempt (PostgreSQL may run the transaction again). */
+    const attempts: number[] = [];
+    let out: { job: VmJobView; replayed: boolean };
+    try {
+      out = await this.shared.write(async () => {
+        if (key !== undefined) {
+          const existing = await this.store.jobByKey(key);
+          if (existing) return replay(existing);
+        }
+        return this.insert(request, key, hash, actor, attempts, replay);
       });
-      job = startStep(job, 'reserve_address', iso(now)!);
-      const r = await this.reserve(request, row.id, actor);
-      job = {
-        ...finishStep(
-          job,
-          'reserve_address',
-          iso(now)!,
-          `reserved ${r.view.address} in ${r.subnet.cidr} (state provisioning)`,
-        ),
-        state: 'queued',
-      };
-      row = {
-        ...row,
-        address: r.view.address,
-        address_id: r.view.id,
-        prefix_length: r.subnet.prefix_length,
-        gateway: r.gateway ? formatIp(r.gateway) : null,
-        dns: JSON.stringify(r.dns.map(formatIp)),
-        steps: JSON.stringify(job.steps),
-        progress: job.progress,
-      };
-      this.store.saveJob(row);
-      // Pinned to the job: the inventory leaves it alone until the job gives it a VM id.
-      this.store.insertLink({
-        address_id: r.view.id,
-        vmid: null,
-        node: request.node,
-        guest_type: 'qemu',
-        pinned: true,
-        job_id: row.id,
-        created_at: now,
-      });
-      await this.ipam.audit.record(
-        actor,
-        'create',
-        'vm_job',
-        row.id,
-        `VM job ${row.id} (${request.name})`,
-        undefined,
-        this.view(row),
-      );
-      return { job: this.view(row), replayed: false };
-    });
+    } finally {
+      for (const id of attempts) this.held.delete(id);
+    }
     if (!out.replayed) {
+      this.held.add(out.job.id);
       this.queue.push(out.job.id);
+      this.startHeartbeat();
       this.pump();
     }
     return out;
   }
 
-  get(id: number): VmJobView {
-    const row = this.store.job(id);
+  private async insert(
+    request: VmRequest,
+    key: string | undefined,
+    hash: string,
+    actor: Actor,
+    attempts: number[],
+    replay: (existing: JobRow) => { job: VmJobView; replayed: boolean },
+  ): Promise<{ job: VmJobView; replayed: boolean }> {
+    if (this.queue.length >= MAX_QUEUED) {
+      throw new LanscapeError(
+        429,
+        'rate_limited',
+        `${this.queue.length} VM jobs are waiting already; try again later`,
+        { retry_after_seconds: 30 },
+      );
+    }
+    this.checkNode(request.node);
+    const now = this.deps.now();
+    let job = newJob(request);
+    const inserted = await this.store.insertJob({
+      idempotency_key: key ?? null,
+      request_hash: hash,
+      request: JSON.stringify(request),
+      actor: JSON.stringify({
+        name: actor.name,
+        grafanaUser: actor.grafanaUser ?? null,
+        requestId: actor.requestId ?? null,
+      }),
+      node: request.node,
+      name: request.name,
+      state: job.state,
+      steps: JSON.stringify(job.steps),
+      progress: 0,
+      vmid: null,
+      vm_created: 0,
+      address: null,
+      address_id: null,
+      prefix_length: null,
+      gateway: null,
+      dns: '[]',
+      error: null,
+      created_at: now,
+      updated_at: now,
+      finished_at: null,
+    });
+    if (!inserted) {
+      // Another request with this key committed meanwhile (another replica): its job is the answer.
+      const existing = await this.store.jobByKey(key!);
+      if (!existing) throw new Error(`the VM job of Idempotency-Key "${key}" vanished`);
+      return replay(existing);
+    }
+    let row = inserted;
+    attempts.push(row.id);
+    this.held.add(row.id); // recover() must not fail it between the commit and the queue
+    job = startStep(job, 'reserve_address', iso(now)!);
+    const r = await this.reserve(request, row.id, actor);
+    job = {
+      ...finishStep(
+        job,
+        'reserve_address',
+        iso(now)!,
+        `reserved ${r.view.address} in ${r.subnet.cidr} (state provisioning)`,
+      ),
+      state: 'queued',
+    };
+    row = {
+      ...row,
+      address: r.view.address,
+      address_id: r.view.id,
+      prefix_length: r.subnet.prefix_length,
+      gateway: r.gateway ? formatIp(r.gateway) : null,
+      dns: JSON.stringify(r.dns.map(formatIp)),
+      steps: JSON.stringify(job.steps),
+      progress: job.progress,
+    };
+    row = { ...row, state: job.state };
+    if (!(await this.store.saveJob(row, { state: inserted.state })))
+      throw new Error(`VM job ${row.id} changed while it was created`);
+    // Pinned to the job: the inventory leaves it alone until the job gives it a VM id.
+    await this.store.insertLink({
+      address_id: r.view.id,
+      vmid: null,
+      node: request.node,
+      guest_type: 'qemu',
+      pinned: true,
+      job_id: row.id,
+      created_at: now,
+    });
+    await this.ipam.audit.record(
+      actor,
+      'create',
+      'vm_job',
+      row.id,
+      `VM job ${row.id} (${request.name})`,
+      undefined,
+      this.view(row),
+    );
+    return { job: this.view(row), replayed: false };
+  }
+
+  async get(id: number): Promise<VmJobView> {
+    const row = await this.store.job(id);
     if (!row) throw new LanscapeError(404, 'not_found', `VM job ${id} does not exist`);
     return this.view(row);
   }
 
-  list(
+  async list(
     filter: { state?: JobState | undefined },
     limit: number,
     offset: number,
-  ): { count: number; results: VmJobView[] } {
-    const { count, rows } = this.store.listJobs(filter, limit, offset);
+  ): Promise<{ count: number; results: VmJobView[] }> {
+    const { count, rows } = await this.store.listJobs(filter, limit, offset);
     return { count, results: rows.map((r) => this.view(r)) };
   }
 
@@ -210,8 +272,31 @@ export class VmJobs {
     while (this.current) await this.current;
   }
 
+  /** Job counts by state, for the metrics. */
+  counts(): Promise<Record<string, number>> {
+    return this.store.jobCounts();
+  }
+
   abort(): void {
     this.aborter.abort();
+    this.stopHeartbeat();
+  }
+
+  /** Marks the held jobs alive while there are any (PostgreSQL: other replicas' recover() skips them). */
+  private startHeartbeat(): void {
+    if (this.heartbeat || this.shared.dialect !== 'postgres' || this.aborter.signal.aborted) return;
+    this.heartbeat = setInterval(() => {
+      if (this.held.size === 0) return this.stopHeartbeat();
+      this.store.touchJobs([...this.held], this.deps.now()).catch((err: unknown) => {
+        this.logger.warn({ err: (err as Error).message }, 'VM jobs: heartbeat failed');
+      });
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
   }
 
   async idle(): Promise<void> {
@@ -290,9 +375,11 @@ export class VmJobs {
     if (id === undefined) return;
     this.current = this.run(id)
       .catch((e: unknown) => {
-        this.logger.error({ err: e, job: id }, 'VM job failed unexpectedly');
+        if (e instanceof JobLost) this.logger.warn({ job: id }, e.message);
+        else this.logger.error({ err: e, job: id }, 'VM job failed unexpectedly');
       })
       .finally(() => {
+        this.held.delete(id);
         this.current = null;
         this.pump();
       });
@@ -305,14 +392,18 @@ export class VmJobs {
   }
 
   private async run(id: number): Promise<void> {
-    let row = this.store.job(id)!;
+    const stored = await this.store.job(id);
+    if (!stored || stored.state !== 'queued') return; // failed meanwhile by a recovery
+    let row = stored;
     let job = parseJob(row);
     const request = JSON.parse(row.request) as VmRequest;
     const actor = JSON.parse(row.actor) as Actor;
     const api = this.client.api;
     const now = () => iso(this.deps.now())!;
-    const save = (patch: Partial<JobRow> = {}) => {
-      row = {
+    /** Saves the job if it is still in the state this runner saved last (else JobLost). */
+    const save = async (patch: Partial<JobRow> = {}) => {
+      const expected = row.state;
+      const next: JobRow = {
         ...row,
         ...patch,
         state: job.state,
@@ -321,7 +412,11 @@ export class VmJobs {
         error: job.error ?? null,
         updated_at: this.deps.now(),
       };
-      this.store.saveJob(row);
+      if (!(await this.store.saveJob(next, { state: expected })))
+        throw new JobLost(
+          `VM job ${id} was changed by another replica (failed as abandoned); this one stops running it`,
+        );
+      row = next;
     };
     const audit = (action: 'update', after: unknown) =>
       this.ipam.audit.record(actor, action, 'vm_job', id, `VM job ${id} (${request.name})`, undefined, after);
@@ -340,10 +435,10 @@ export class VmJobs {
       if (this.aborter.signal.aborted) throw new Interrupted('the exporter is stopping');
       stepName = name;
       job = startStep(job, name, now());
-      save();
+      await save();
       const message = await fn();
       job = finishStep(job, name, now(), message);
-      save();
+      await save();
       await auditStep(name);
       stepName = null;
     };
@@ -357,19 +452,19 @@ export class VmJobs {
           'protocol',
         );
       job = setUpid(job, name, upid as string);
-      save();
+      await save();
       await this.waitTask(u.node || node, upid as string);
     };
 
     try {
       job = { ...job, state: 'running' };
-      save();
+      await save();
       await step('allocate_vmid', async () => {
         const raw = await api.cluster.nextid.$get();
         const vmid = Number(raw);
         if (!Number.isInteger(vmid) || vmid < VMID_MIN || vmid > VMID_MAX)
           throw new ProxmoxError(`Proxmox answered an invalid next VM id (${String(raw).slice(0, 20)})`, 'protocol');
-        save({ vmid });
+        await save({ vmid });
         return `VM id ${vmid}`;
       });
       const vmid = row.vmid!;
@@ -389,14 +484,14 @@ export class VmJobs {
           const upid = await node.qemu.$(template).clone.$post(cloneParams(plan, row.address!));
           // From here the VM may exist: if the clone task fails, PVE removes what it made.
           await task('clone', upid, request.node);
-          save({ vm_created: 1 });
+          await save({ vm_created: 1 });
           return `${request.clone!.full ? 'full' : 'linked'} clone of template ${template} as VM ${vmid}`;
         });
       } else {
         await step('create', async () => {
           const upid = await node.qemu.$post(createParams(plan, row.address!));
           await task('create', upid, request.node);
-          save({ vm_created: 1 });
+          await save({ vm_created: 1 });
           return `VM ${vmid} created`;
         });
       }
@@ -412,7 +507,7 @@ export class VmJobs {
         });
       }
       await step('assign_address', async () => {
-        await this.ipam.write(async () => {
+        await this.shared.write(async () => {
           const current = await this.ipam.addressAt(plan.address);
           if (!current || current.id !== row.address_id)
             throw new Error(`the address record of ${row.address} was deleted meanwhile`);
@@ -425,12 +520,12 @@ export class VmJobs {
             },
             actor,
           );
-          this.store.settleLink(current.id, { vmid, node: request.node, guest_type: 'qemu' }, this.deps.now());
+          await this.store.settleLink(current.id, { vmid, node: request.node, guest_type: 'qemu' }, this.deps.now());
         });
         return `${row.address} assigned to VM ${vmid}`;
       });
       job = succeed(job);
-      save({ finished_at: this.deps.now() });
+      await save({ finished_at: this.deps.now() });
       await this.ipam.audit.record(
         actor,
         'create',
@@ -442,18 +537,19 @@ export class VmJobs {
       );
       await audit('update', { state: 'done', vmid, address: row.address });
     } catch (e) {
+      if (e instanceof JobLost) throw e;
       if (e instanceof Interrupted || this.aborter.signal.aborted) {
-        await this.interrupted(row, job);
+        await this.interrupted(row, job, { state: row.state });
         return;
       }
       const message =
         e instanceof ProxmoxError || e instanceof LanscapeError ? e.message : `internal error: ${(e as Error).message}`;
       const failed: StepName = stepName ?? 'allocate_vmid';
       job = failStep(job, failed, now(), message);
-      save();
+      await save();
       await auditStep(failed);
       job = startCleanup(job, now());
-      save();
+      await save();
       const notes = await this.cleanup(
         row,
         request,
@@ -463,7 +559,7 @@ export class VmJobs {
       job = finishStep(job, 'cleanup', now(), notes.join('; '));
       await auditStep('cleanup');
       job = fail(job, `${STEP_LABEL[failed]} failed: ${message}. ${capitalize(notes.join('; '))}.`, now());
-      save({ finished_at: this.deps.now() });
+      await save({ finished_at: this.deps.now() });
       await audit('update', { state: 'failed', error: job.error });
       this.logger.warn({ job: id, vmid: row.vmid }, `VM job failed: ${job.error}`);
     }
@@ -494,7 +590,7 @@ export class VmJobs {
         }
       }
     }
-    notes.push(await this.release(row, actor));
+    notes.push(await this.shared.write(() => this.release(row, actor)));
     return notes;
   }
 
@@ -521,50 +617,61 @@ export class VmJobs {
     }
   }
 
-  /** Releases the job's reservation unless someone changed it meanwhile. */
+  /** Releases the job's reservation unless someone changed it meanwhile (call inside a write). */
   private async release(row: JobRow, actor: Actor): Promise<string> {
     if (row.address_id === null || row.address === null) return 'no address was reserved';
-    return this.ipam.write(async () => {
-      const current = await this.ipam.addressAt(parseIp(row.address!));
-      if (!current || current.id !== row.address_id) return `address ${row.address} was already gone`;
-      if (current.source !== 'proxmox' || current.state !== 'provisioning')
-        return `address ${row.address} was kept: it was changed meanwhile (${current.state}, ${current.source})`;
-      await this.ipam.deleteAddress(current.id, actor);
-      return `address ${row.address} was released`;
-    });
+    const current = await this.ipam.addressAt(parseIp(row.address));
+    if (!current || current.id !== row.address_id) return `address ${row.address} was already gone`;
+    if (current.source !== 'proxmox' || current.state !== 'provisioning')
+      return `address ${row.address} was kept: it was changed meanwhile (${current.state}, ${current.source})`;
+    await this.ipam.deleteAddress(current.id, actor);
+    return `address ${row.address} was released`;
   }
 
   /**
    * A job cut short by a stop or crash. If it never reached Proxmox its address is released;
    * otherwise a VM may exist, so the address stays reserved and the error says what to check.
+   * One transaction, claimed by a conditional save: false when the row is no longer as
+   * `expected` (another replica failed or advanced it), and then nothing changed.
    */
-  private async interrupted(row: JobRow, job: JobProgress): Promise<void> {
+  private async interrupted(row: JobRow, job: JobProgress, expected: JobExpectation): Promise<boolean> {
     const reached = job.steps.some(
       (s) =>
         s.name !== 'reserve_address' && s.name !== 'allocate_vmid' && s.state !== 'pending' && s.state !== 'skipped',
     );
     const actor = JSON.parse(row.actor) as Actor;
     const open = job.steps.find((s) => s.state === 'running')?.name;
-    let error = `the exporter stopped during this job${open ? ` (${STEP_LABEL[open]})` : ''}`;
-    if (reached) {
-      error += `; VM ${row.vmid ?? '?'} may exist on node ${row.node}; address ${row.address} stays reserved (provisioning): check Proxmox, then delete the VM or the address`;
-    } else {
-      error += `; nothing was created in Proxmox; ${await this.release(row, actor)}`;
+    const stopped = `the exporter stopped during this job${open ? ` (${STEP_LABEL[open]})` : ''}`;
+    try {
+      return await this.shared.write(async () => {
+        let error = stopped;
+        if (reached) {
+          error += `; VM ${row.vmid ?? '?'} may exist on node ${row.node}; address ${row.address} stays reserved (provisioning): check Proxmox, then delete the VM or the address`;
+        } else {
+          error += `; nothing was created in Proxmox; ${await this.release(row, actor)}`;
+        }
+        const failed = fail(job, error, iso(this.deps.now())!);
+        const next: JobRow = {
+          ...row,
+          state: failed.state,
+          steps: JSON.stringify(failed.steps),
+          progress: failed.progress,
+          error,
+          updated_at: this.deps.now(),
+          finished_at: this.deps.now(),
+        };
+        // Someone else got there first: roll the release back too.
+        if (!(await this.store.saveJob(next, expected))) throw new JobLost(`VM job ${row.id} was taken meanwhile`);
+        await this.ipam.audit.record(actor, 'update', 'vm_job', row.id, `VM job ${row.id} (${row.name})`, undefined, {
+          state: 'failed',
+          error,
+        });
+        return true;
+      });
+    } catch (e) {
+      if (e instanceof JobLost) return false;
+      throw e;
     }
-    const failed = fail(job, error, iso(this.deps.now())!);
-    this.store.saveJob({
-      ...row,
-      state: failed.state,
-      steps: JSON.stringify(failed.steps),
-      progress: failed.progress,
-      error,
-      updated_at: this.deps.now(),
-      finished_at: this.deps.now(),
-    });
-    await this.ipam.audit.record(actor, 'update', 'vm_job', row.id, `VM job ${row.id} (${row.name})`, undefined, {
-      state: 'failed',
-      error,
-    });
   }
 
   private view(row: JobRow): VmJobView {

@@ -17,7 +17,9 @@ export class TrafficScheduler {
     private readonly now: Clock = systemClock,
   ) {}
 
+  /** Starts the loop; a no-op while it runs (the leader resumes it after a pause). */
   start(tickMs = 1000): void {
+    if (this.loop) return;
     this.loop = startTimerLoop(async () => {
       try {
         await this.tick();

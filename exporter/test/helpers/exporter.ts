@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { type ExporterOptions, type RunningExporter, startExporter } from '../../src/server.js';
+import { TEST_BACKEND, createTestDatabase, dropTestDatabase } from './store.js';
 
 // At least 24 characters and not one repeated character: the exporter refuses weaker tokens.
 export const TOKENS = {
@@ -51,14 +52,25 @@ export interface TestExporter extends RunningExporter {
   stop(): Promise<void>;
 }
 
-/** An exporter in this process on an ephemeral loopback port with a fresh store. */
+/**
+ * An exporter in this process on an ephemeral loopback port with a fresh store: on the backend
+ * under test (LANSCAPE_TEST_BACKEND; on PostgreSQL a database of its own, unless extraEnv names
+ * one with LANSCAPE_DATABASE_URL — a second replica).
+ */
 export async function startTestExporter(
   extraEnv: Record<string, string> = {},
   options: ExporterOptions = {},
 ): Promise<TestExporter> {
   const { dir, cleanup } = tempDir();
   const dbFile = join(dir, 'lanscape.db');
-  const config = loadConfig(testEnv(dbFile, extraEnv));
+  const env = { ...extraEnv };
+  if (TEST_BACKEND === 'postgres' && env.LANSCAPE_DATABASE_URL === undefined) {
+    env.LANSCAPE_DATABASE_URL = (await createTestDatabase(undefined, { dropLater: false }))!;
+    created.add(env.LANSCAPE_DATABASE_URL);
+  }
+  const database = env.LANSCAPE_DATABASE_URL;
+  if (database !== undefined) replicasOn.set(database, (replicasOn.get(database) ?? 0) + 1);
+  const config = loadConfig(testEnv(dbFile, env));
   const running = await startExporter(config, pino({ level: 'silent' }), options);
   const api = new ApiClient(running.url);
   return {
@@ -69,9 +81,18 @@ export async function startTestExporter(
       api.close();
       await running.close();
       cleanup();
+      // The last replica on a database this helper created drops it.
+      if (database === undefined) return;
+      const left = replicasOn.get(database)! - 1;
+      replicasOn.set(database, left);
+      if (left === 0 && created.delete(database)) await dropTestDatabase(database);
     },
   };
 }
+
+/** In-process exporters per PostgreSQL database, and the databases startTestExporter made. */
+const replicasOn = new Map<string, number>();
+const created = new Set<string>();
 
 export interface ApiResponse<T = any> {
   status: number;

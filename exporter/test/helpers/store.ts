@@ -32,8 +32,11 @@ after(async () => {
   await (await cluster)?.stop();
 });
 
-/** The cluster's admin URL (…/postgres), starting this process's cluster at the first call. */
-async function clusterUrl(t: TestContext): Promise<string | undefined> {
+/**
+ * The cluster's admin URL (…/postgres), starting this process's cluster at the first call.
+ * Without `t` (a before() hook) a missing PostgreSQL throws instead of skipping.
+ */
+async function clusterUrl(t: TestContext | undefined): Promise<string | undefined> {
   if (process.env.LANSCAPE_TEST_PG_URL) return process.env.LANSCAPE_TEST_PG_URL;
   if (!cluster) {
     cluster = startPostgres(t);
@@ -41,30 +44,46 @@ async function clusterUrl(t: TestContext): Promise<string | undefined> {
   return (await cluster)?.url;
 }
 
-/** A fresh, empty PostgreSQL database in the test cluster (undefined: the test was skipped). */
-export async function createTestDatabase(t: TestContext): Promise<string | undefined> {
+/**
+ * A fresh, empty PostgreSQL database in the test cluster (undefined: the test was skipped).
+ * It is dropped once the file's tests ran — or, with `dropLater: false`, when the caller says
+ * (dropTestDatabase: an exporter drops its own database when it stops).
+ */
+export async function createTestDatabase(
+  t?: TestContext,
+  { dropLater = true }: { dropLater?: boolean } = {},
+): Promise<string | undefined> {
   const admin = await clusterUrl(t);
   if (!admin) return undefined;
   const name = `t_${Math.random().toString(36).slice(2, 12)}`;
-  const client = new pg.Client({ connectionString: admin });
+  await asAdmin(admin, (c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  if (dropLater) drops.push(() => dropTestDatabase(url.toString()));
+  return url.toString();
+}
+
+/** Drops a database createTestDatabase made (its connections ended first). */
+export async function dropTestDatabase(url: string): Promise<void> {
+  const admin = new URL(url);
+  const name = admin.pathname.slice(1);
+  admin.pathname = '/postgres';
+  try {
+    await asAdmin(admin.toString(), (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  } catch (e) {
+    // The file's cluster stopped already (its root after() hook ran first): nothing is left.
+    if ((e as NodeJS.ErrnoException).code !== 'ECONNREFUSED' && (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+async function asAdmin(url: string, fn: (c: pg.Client) => Promise<unknown>): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(`CREATE DATABASE ${name}`);
+    await fn(client);
   } finally {
     await client.end();
   }
-  drops.push(async () => {
-    const c = new pg.Client({ connectionString: admin });
-    await c.connect();
-    try {
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } finally {
-      await c.end();
-    }
-  });
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 /**
