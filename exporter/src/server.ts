@@ -19,7 +19,7 @@ import { CsvImports, recoverImports } from './ipam/csv-import.js';
 import { registerIpamMetrics } from './ipam/metrics.js';
 import { IpamService } from './ipam/service.js';
 import { SeriesBudget, registerBudgetMetrics } from './metrics/bounds.js';
-import { createRegistry } from './metrics/self.js';
+import { createRegistry, registerCollectorMetrics } from './metrics/self.js';
 import type { Db } from './store/db.js';
 import { StoreHealth } from './store/health.js';
 import type { Leadership } from './store/leadership.js';
@@ -134,12 +134,8 @@ export async function startExporter(
     ...(leadership.isLeader ? docker.collectors() : {}),
     ...(proxmox && leadership.isLeader ? { proxmox: proxmox.status } : {}),
   });
-  registerDiscoveryMetrics(
-    registry,
-    discovery,
-    () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])),
-    budget,
-  );
+  registerDiscoveryMetrics(registry, discovery, budget);
+  registerCollectorMetrics(registry, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])));
   registerBudgetMetrics(registry, budget);
   const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock, (e) =>
     logger.child({ domain: 'discovery' }).error({ err: e }, 'scheduled sweeps: tick failed'),

@@ -400,8 +400,10 @@ describe('the schedule', () => {
       now: () => now,
       random: () => 0.5, // no jitter: first check at 60 s, then every 3600 s
     });
+    // Turns for the work a tick starts, and on PostgreSQL ~50 ms of real time for its store I/O.
     const settle = async () => {
-      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      const until = Date.now() + (opened.store.pool ? 50 : 0);
+      for (let i = 0; i < 20 || Date.now() < until; i++) await new Promise((r) => setImmediate(r));
     };
     const advance = async (ms: number) => {
       now += ms;
@@ -411,7 +413,9 @@ describe('the schedule', () => {
     mock.timers.enable({ apis: ['setTimeout'] });
     try {
       svc.start();
-      await settle();
+      // The first sync reads and writes the store (real I/O on PostgreSQL): turns until it is done.
+      const until = Date.now() + 10_000;
+      while (svc.collectors()['docker:lab']?.up !== true && Date.now() < until) await settle();
       assert.equal(svc.collectors()['docker:lab']!.up, true);
       await advance(59_000);
       assert.equal(asked.length, 0, 'not before a minute');

@@ -29,7 +29,7 @@ const ID_TABLES = [
 describe('a retried DELETE over the HTTP API', () => {
   let ex: TestExporter;
   before(async () => {
-    ex = await startTestExporter();
+    ex = await startTestExporter({}, {}, 'sqlite'); // AUTOINCREMENT is SQLite's (PostgreSQL: identity columns)
   });
   after(async () => {
     await ex.stop();

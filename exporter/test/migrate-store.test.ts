@@ -25,7 +25,7 @@ async function pgRows(url: string, sql: string): Promise<Record<string, unknown>
 test('migrate-store copies a SQLite store into an empty PostgreSQL database, ids and audit included', async (t) => {
   const url = await createTestDatabase(t);
   if (!url) return;
-  const ex = await startTestExporter();
+  const ex = await startTestExporter({}, {}, 'sqlite'); // the source is a SQLite file
   t.after(() => ex.stop());
   const v4 = (await ex.api.post('/api/v1/subnets', { cidr: '10.20.0.0/24', name: 'lab' })).body;
   await ex.api.post('/api/v1/subnets', { cidr: 'fd00:ffff::/64' });

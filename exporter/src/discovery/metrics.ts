@@ -118,12 +118,7 @@ class HostPass {
   }
 }
 
-export function registerDiscoveryMetrics(
-  registry: Registry,
-  discovery: DiscoveryService,
-  collectors: () => Record<string, boolean>,
-  budget: SeriesBudget,
-): void {
+export function registerDiscoveryMetrics(registry: Registry, discovery: DiscoveryService, budget: SeriesBudget): void {
   const ipam = discovery.ipam;
   // Sweep-time numbers, kept here and exported for the chosen subnets and hosts only.
   const packets = new Map<string, number>();
@@ -254,12 +249,6 @@ export function registerDiscoveryMetrics(
     'Tracked hosts (observed by sweeps, and recorded in IPAM or answering) by status, all of them (per-host series exist for at most metrics.max_host_series).',
   );
   const addressConflicts = gauge('lanscape_address_conflicts', 'Addresses in conflict by kind, across all subnets.');
-  const collectorUp = gauge(
-    'lanscape_collector_up',
-    'Whether a collector works (1) or not (0).',
-    'gauge',
-    'process', // what this replica reaches: its store connection, its ICMP socket, …
-  );
 
   let pass: HostPass | undefined;
   let finished: HostPass | undefined;
@@ -385,6 +374,5 @@ export function registerDiscoveryMetrics(
     for (const kind of CONFLICT_KINDS) addressConflicts.set({ kind }, totals[kind]);
     unknownHosts.set({}, totals.unknown_device);
     for (const [kind, n] of warned) warningsTotal.set({ kind }, n);
-    for (const [collector, up] of Object.entries(collectors())) collectorUp.set({ collector }, up ? 1 : 0);
   }
 }

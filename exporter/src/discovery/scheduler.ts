@@ -8,7 +8,7 @@ import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import type { DiscoveryService } from './service.js';
 
 /** How often the scheduler fails the scans of replicas that died (DiscoveryService.failAbandonedScans). */
-const ABANDONED_CHECK_MS = 60_000;
+const ABANDONED_CHECK_MS = 10_000;
 
 export class ScanScheduler {
   private loop: TimerLoop | undefined;
@@ -49,6 +49,7 @@ export class ScanScheduler {
 
   resume(): void {
     this.paused = false;
+    this.checkedAbandonedAt = -Infinity; // a new leader looks for what a dead one left at once
     this.run();
   }
 

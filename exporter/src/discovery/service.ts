@@ -5,6 +5,7 @@
 //   enrich.ts        ports, PTR names, nmap            history.ts  history, uptime, events
 //   conflicts.ts     conflicts, computed on read       sd.ts       Prometheus http_sd
 //   observations.ts  discovery's part of IPAM views    store.ts    the SQL (with the joins on IPAM's addresses)
+import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -57,6 +58,8 @@ export class DiscoveryService {
    * lane answers 429, a full schedule lane leaves due subnets due (see queue.ts).
    */
   private readonly queue: ScanQueue;
+  /** Subnets whose startScan is under way in this process (settles when it has). */
+  private readonly starting = new Map<number, Promise<void>>();
   private readonly ctx: DiscoveryContext;
   private readonly enricher: Enricher;
   icmpStatus: IcmpStatus;
@@ -101,7 +104,7 @@ export class DiscoveryService {
           warn: (warnings) => {
             for (const listener of this.onWarnings) listener(warnings);
           },
-        }),
+        }).finally(() => this.store.releaseSubnetScans(scan.subnet_id)),
       logger,
     );
     this.enricher = new Enricher(this.ctx, ports, () => this.queue.stopping);
@@ -144,20 +147,26 @@ export class DiscoveryService {
   }
 
   /**
-   * Fails the scans a replica that died left queued or running (older than abandonBounds(), not
-   * this process's own), each by a conditional transition so a replica that is in fact still
-   * finishing it and this check cannot both decide its end. Returns how many were failed.
-   * Periodic work (the scheduler calls it on the leader).
+   * Fails the scans a replica that died left queued or running, not this process's own: on
+   * PostgreSQL those whose subnet no live replica holds (session locks, see queueScan), at once;
+   * on SQLite those older than abandonBounds(). Each by a conditional transition, so a replica
+   * that is in fact still finishing it and this check cannot both decide its end. Returns how
+   * many were failed. Periodic work (the scheduler calls it on the leader).
    */
   async failAbandonedScans(): Promise<number> {
     await this.recovered;
     const now = this.now();
+    // PostgreSQL: a scan whose subnet no live replica holds (session locks) is abandoned at once.
+    const byLock = this.store.dialect === 'postgres';
     const bounds = this.abandonBounds();
     let failed = 0;
-    for (const s of await this.store.unfinishedScans(now - bounds.queued, now - bounds.running)) {
+    const unfinished = byLock
+      ? await this.store.unfinishedScans()
+      : await this.store.unfinishedScans(now - bounds.queued, now - bounds.running);
+    for (const s of unfinished) {
       if (this.queue.live(s.id)) continue;
-      const error = `abandoned: ${s.state} since ${iso(s.started_at ?? s.queued_at)} by an exporter that stopped`;
-      if (await this.store.saveScan({ ...s, state: 'failed', finished_at: now, error }, [s.state])) failed += 1;
+      if (byLock && (this.starting.has(s.subnet_id) || (await this.store.subnetScansHeld(s.subnet_id)))) continue;
+      if (await this.store.saveScan(abandoned(s, now), [s.state])) failed += 1;
     }
     if (failed > 0) this.logger.warn({ scans: failed }, 'failed scans an exporter left unfinished');
     return failed;
@@ -182,21 +191,65 @@ export class DiscoveryService {
         throw e;
       }
     }
+    // One start per subnet at a time in this process (the session lock below is re-entrant).
+    for (let waited = this.starting.get(subnetId); waited; waited = this.starting.get(subnetId)) await waited;
     const pending = this.queue.of(subnetId);
     if (pending) return this.scanView(pending);
-    // The scan rows are the record all replicas share: one transaction (PostgreSQL: holding the
-    // subnet's advisory lock) finds a scan of the subnet queued or running on any replica, checks
-    // the rate limit, and inserts.
-    const queued = await this.store.store.write(async () => {
-      await this.store.lockSubnetScans(subnetId);
+    const started = this.queueScan(subnet, trigger);
+    const settled = started.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.starting.set(subnetId, settled);
+    try {
+      return this.scanView(await started);
+    } finally {
+      if (this.starting.get(subnetId) === settled) this.starting.delete(subnetId);
+    }
+  }
+
+  /**
+   * The scan rows are the record all replicas share. PostgreSQL: this replica first takes the
+   * subnet's session lock (held until its scan ends, see store/session-locks.ts); a live replica
+   * holding it has the subnet's scan, which is returned. Then one transaction (holding the
+   * subnet's advisory lock) finds a scan of the subnet queued or running — with the session lock
+   * ours, one a dead replica left, failed here so the subnet is swept again at once — checks
+   * the rate limit, and inserts.
+   */
+  private async queueScan(subnet: SubnetRow, trigger: ScanRow['trigger']): Promise<ScanRow> {
+    const subnetId = subnet.id;
+    for (let tries = 0; !(await this.store.holdSubnetScans(subnetId)); tries++) {
       const other = await this.store.unfinishedScanOf(subnetId);
-      if (other) return { scan: other, ours: false };
-      this.admit(subnet.cidr, trigger, await this.store.lastManualScan(subnetId));
-      return { scan: await this.store.insertScan(subnetId, subnet.cidr, trigger, this.now()), ours: true };
-    });
-    if (!queued.ours) return this.scanView(this.queue.of(subnetId) ?? queued.scan);
+      if (other) return other;
+      // The holder is between taking the lock and inserting its scan, or between its scan's end and the release.
+      if (tries >= 20)
+        throw new LanscapeError(409, 'conflict', `another exporter is starting a scan of ${subnet.cidr}`);
+      await sleep(50);
+    }
+    let queued: { scan: ScanRow; ours: boolean };
+    try {
+      queued = await this.store.store.write(async () => {
+        await this.store.lockSubnetScans(subnetId);
+        const other = await this.store.unfinishedScanOf(subnetId);
+        if (other && this.store.dialect === 'postgres') {
+          await this.store.saveScan(abandoned(other, this.now()), [other.state]);
+          this.logger.warn({ scan: other.id, subnet: subnet.cidr }, 'failed a scan an exporter left unfinished');
+        } else if (other) {
+          return { scan: other, ours: false };
+        }
+        this.admit(subnet.cidr, trigger, await this.store.lastManualScan(subnetId));
+        return { scan: await this.store.insertScan(subnetId, subnet.cidr, trigger, this.now()), ours: true };
+      });
+    } catch (e) {
+      await this.store.releaseSubnetScans(subnetId);
+      throw e;
+    }
+    if (!queued.ours) {
+      await this.store.releaseSubnetScans(subnetId);
+      return this.queue.of(subnetId) ?? queued.scan;
+    }
     this.queue.add(trigger, queued.scan);
-    return this.scanView(queued.scan);
+    return queued.scan;
   }
 
   /** Throws 429 when the subnet was scanned moments ago (manual) or the trigger's lane is full. */
@@ -282,6 +335,7 @@ export class DiscoveryService {
       } catch (e) {
         this.logger.warn({ err: e, scan: s.id }, 'could not fail a scan dropped at stop');
       }
+      await this.store.releaseSubnetScans(s.subnet_id);
     }
   }
 
@@ -389,4 +443,10 @@ export class DiscoveryService {
   staleCutoff(): number {
     return this.now() - this.scanCfg.stale_after_hours * 3_600_000;
   }
+}
+
+/** A scan a dead replica left, as failed. */
+function abandoned(s: ScanRow, now: number): ScanRow {
+  const error = `abandoned: ${s.state} since ${iso(s.started_at ?? s.queued_at)} by an exporter that stopped`;
+  return { ...s, state: 'failed', finished_at: now, error };
 }

@@ -178,6 +178,8 @@ const HOST_COLUMNS = [
 
 /** "LNSD": the first key of discovery's PostgreSQL advisory locks (the second: a subnet id, or 0 for retention). */
 const LOCK_KEY = 0x4c4e5344;
+/** "LNSO": the first key of the session locks a replica holds on the subnets it has scans of. */
+const OWNER_KEY = 0x4c4e534f;
 
 /** `@name` parameters → `?` (in order) and the names to bind, once per text. */
 const BOUND = new Map<string, { text: string; names: string[] }>();
@@ -527,6 +529,32 @@ export class DiscoveryStore {
    * Inside a write: serialises queueing a scan of this subnet across replicas (PostgreSQL: a
    * transaction-level advisory lock; SQLite: writes are serial already).
    */
+  /**
+   * PostgreSQL: this replica's hold on a subnet's scans while it has one queued or running there
+   * (a session lock: it goes when the replica dies, store/session-locks.ts). False when a live
+   * replica holds it. SQLite: always true (one process).
+   */
+  async holdSubnetScans(subnetId: number): Promise<boolean> {
+    return (await this.store.sessionLocks?.tryHold(OWNER_KEY, subnetId)) ?? true;
+  }
+
+  async releaseSubnetScans(subnetId: number): Promise<void> {
+    await this.store.sessionLocks?.release(OWNER_KEY, subnetId);
+  }
+
+  /**
+   * Whether a live replica holds the subnet's scans (PostgreSQL; a transaction-level try in its
+   * own statement, released at once). SQLite: false.
+   */
+  async subnetScansHeld(subnetId: number): Promise<boolean> {
+    if (this.dialect !== 'postgres') return false;
+    const r = await this.exec.get<{ free: boolean }>('SELECT pg_try_advisory_xact_lock(?, ?) AS free', [
+      OWNER_KEY,
+      subnetId,
+    ]);
+    return r?.free === false;
+  }
+
   async lockSubnetScans(subnetId: number): Promise<void> {
     if (this.dialect === 'postgres') await this.exec.get('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_KEY, subnetId]);
   }

@@ -252,16 +252,36 @@ function errorHandler(logger: Logger) {
         e = new LanscapeError(415, 'unsupported_media_type', bp.message);
       else if (bp.status === 400 || bp.type === 'request.aborted')
         e = new LanscapeError(400, 'bad_request', bp.message);
-      else {
+      else if (storeUnreachable(err)) {
+        logger.warn({ err: (err as Error).message, reqId: res.locals.requestId as string }, 'store unreachable');
+        e = new LanscapeError(503, 'store_unavailable', 'the store is unreachable; try again shortly', {
+          retry_after_seconds: 5,
+        });
+      } else {
         logger.error({ err, reqId: res.locals.requestId as string }, 'unhandled error');
         e = new LanscapeError(500, 'internal', 'internal error; see the exporter log for the request id');
       }
     }
     if (e.status === 401 && !res.get('WWW-Authenticate')) res.set('WWW-Authenticate', 'Bearer');
     const retry = (e.details as { retry_after_seconds?: number } | undefined)?.retry_after_seconds;
-    if (e.status === 429 && retry) res.set('Retry-After', String(retry));
+    if ((e.status === 429 || e.status === 503) && retry) res.set('Retry-After', String(retry));
     res.status(e.status).json({
       error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) },
     });
   };
+}
+
+/** Error codes of a lost or refused database connection (node's and PostgreSQL's class 08 / 57P0x). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03']);
+
+/** Whether an error says the store (PostgreSQL) could not be reached, rather than a bug. */
+function storeUnreachable(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  return (
+    typeof message === 'string' &&
+    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
+      message,
+    )
+  );
 }

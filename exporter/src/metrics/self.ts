@@ -49,7 +49,14 @@ export class LanscapeRegistry extends Registry {
     for (const metric of this.getMetricsAsArray() as unknown[]) {
       await slicer.maybePause();
       if (metric instanceof SnapshotGauge) {
-        const family = await metric.get();
+        let family;
+        try {
+          family = await metric.get();
+        } catch {
+          // The store is unreachable (PostgreSQL down): its families are left out of this scrape,
+          // the process's own (lanscape_collector_up{collector="store"} 0 among them) still answer.
+          continue;
+        }
         if (metric.scope === 'store' && !this.leads()) continue;
         families.push(await formatFamily(family, slicer));
       } else {
@@ -155,4 +162,21 @@ export function createRegistry({ dbFile, leads }: RegistryOptions): SelfMetrics 
   const observeRequest = (route: string, method: string, status: number, seconds: number) =>
     duration.observe({ route, method, status: String(status) }, seconds);
   return { registry, observeRequest };
+}
+
+/**
+ * lanscape_collector_up: what this process reaches (its store connection, its ICMP socket, …),
+ * read at each scrape — on its own, so it still answers when the store does not.
+ */
+export function registerCollectorMetrics(registry: Registry, collectors: () => Record<string, boolean>): void {
+  new Gauge({
+    name: 'lanscape_collector_up',
+    help: 'Whether a collector works (1) or not (0).',
+    labelNames: ['collector'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [collector, up] of Object.entries(collectors())) this.set({ collector }, up ? 1 : 0);
+    },
+  });
 }

@@ -73,7 +73,7 @@ async function openPostgres(url: string, config: Config, logger: Logger): Promis
     shownAs: redactedUrl(url),
     async close() {
       await leadership.stop();
-      await pool.end();
+      await store.close();
     },
   };
 }

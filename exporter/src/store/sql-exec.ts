@@ -175,6 +175,11 @@ export function postgresExec(pool: pg.Pool): SqlExec {
         }
         const c = await pool.connect();
         let broken: unknown;
+        // A connection that dies while checked out (PostgreSQL killed between two statements)
+        // emits 'error' on the client; unheard, that would end the process. The next statement
+        // fails with it anyway, and the client is not handed back.
+        const lost = (e: Error) => (broken = e);
+        c.on('error', lost);
         try {
           await c.query(mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
           const result = await fn(on(c, 1));
@@ -188,6 +193,7 @@ export function postgresExec(pool: pg.Pool): SqlExec {
           }
           throw e;
         } finally {
+          c.off('error', lost);
           c.release(broken instanceof Error ? broken : undefined);
         }
       },

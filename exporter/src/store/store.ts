@@ -15,6 +15,7 @@
 // taken meanwhile), up to WRITE_ATTEMPTS times.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import { SessionLocks } from './session-locks.js';
 import type { Db } from './db.js';
 import { postgresExec, type SqlDialect, type SqlExec, sqliteExec } from './sql-exec.js';
 import { WriteBatcher, type Writes } from './write-batcher.js';
@@ -137,8 +138,21 @@ export class Store {
     }
   }
 
+  private locks: SessionLocks | undefined;
+
+  /**
+   * PostgreSQL: this process's session locks (store/session-locks.ts), on one connection of
+   * their own opened at first use. Undefined on SQLite (one process owns the file).
+   */
+  get sessionLocks(): SessionLocks | undefined {
+    if (!this.pool) return undefined;
+    this.locks ??= new SessionLocks((this.pool as unknown as { options: pg.ClientConfig }).options);
+    return this.locks;
+  }
+
   async close(): Promise<void> {
     if (this.sqlite) this.sqlite.close();
+    await this.locks?.close();
     if (this.pool) await this.pool.end();
   }
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { type ExporterOptions, type RunningExporter, startExporter } from '../../src/server.js';
-import { TEST_BACKEND, createTestDatabase, dropTestDatabase } from './store.js';
+import { TEST_BACKEND, type TestBackend, createTestDatabase, dropTestDatabase } from './store.js';
 
 // At least 24 characters and not one repeated character: the exporter refuses weaker tokens.
 export const TOKENS = {
@@ -60,11 +60,13 @@ export interface TestExporter extends RunningExporter {
 export async function startTestExporter(
   extraEnv: Record<string, string> = {},
   options: ExporterOptions = {},
+  /** `sqlite` for tests of the SQLite file itself (ownership, its ids, its copy to PostgreSQL). */
+  backend: TestBackend = TEST_BACKEND,
 ): Promise<TestExporter> {
   const { dir, cleanup } = tempDir();
   const dbFile = join(dir, 'lanscape.db');
   const env = { ...extraEnv };
-  if (TEST_BACKEND === 'postgres' && env.LANSCAPE_DATABASE_URL === undefined) {
+  if (backend === 'postgres' && env.LANSCAPE_DATABASE_URL === undefined) {
     env.LANSCAPE_DATABASE_URL = (await createTestDatabase(undefined, { dropLater: false }))!;
     created.add(env.LANSCAPE_DATABASE_URL);
   }
