@@ -22,6 +22,8 @@ const shifted = (offset) => ({
 const SUITES = [
   { name: 'lint', command: ['npm', 'run', 'lint'] },
   { name: 'exporter', command: ['npm', 'test', '-w', 'exporter'] },
+  // The API and domain suites again with every store on PostgreSQL (#14; a throw-away cluster per file).
+  { name: 'exporter (postgres)', command: ['npm', 'run', 'test:postgres', '-w', 'exporter'] },
   { name: 'plugin', command: ['npm', 'test', '-w', 'grafana-app-plugin'] },
   { name: 'stack', command: ['npm', 'run', 'test:stack'] },
   ...(CI || process.env.LANSCAPE_CLOCK_SHIFT ? [shifted('+365d'), shifted('-365d')] : []),
