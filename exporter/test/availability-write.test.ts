@@ -14,12 +14,17 @@ import { formatIp } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
 import { startExporter } from '../src/server.js';
 import { openDb } from '../src/store/db.js';
-import { Store } from '../src/store/store.js';
+import { Store, openPool } from '../src/store/store.js';
 import { ApiClient, TOKENS, type TestExporter, startTestExporter, tempDir, testEnv } from './helpers/exporter.js';
 import { exclusively } from './helpers/heavy.js';
-import { TEST_BACKEND, openTestStore } from './helpers/store.js';
+import { TEST_BACKEND, createTestDatabase, openTestStore } from './helpers/store.js';
 
 const ACTOR: Actor = { name: 'test' };
+
+/** Slices of imports still journalled (gone once an import is complete or rolled back). */
+async function journalEntries(store: Store): Promise<number> {
+  return (await store.exec.get<{ n: number }>("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'"))!.n;
+}
 const v4 = (value: number) => formatIp({ family: 4, value: BigInt(value) });
 const ip = (a: number, b: number, c: number, d: number) => ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
 const csv = (header: string, lines: readonly string[]) => `${header}\n${lines.join('\n')}\n`;
@@ -93,10 +98,7 @@ describe('CSV import jobs', () => {
     const one = (await ex.api.get(`/api/v1/addresses?subnet_id=${subnet.id}&q=host-2999`)).body.results[0];
     assert.equal(one.address, '10.1.11.184');
     // The journal of the slices is gone once the import is complete.
-    assert.equal(
-      (ex.db!.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n,
-      0,
-    );
+    assert.equal(await journalEntries(ex.store), 0);
   });
 
   it('fails with every bad row and stores nothing when a row is invalid', async () => {
@@ -191,10 +193,7 @@ describe('CSV import jobs', () => {
       const audit = (await ex.api.get('/api/v1/audit?object_type=address&actor=admin&limit=5')).body;
       assert.ok(audit.count >= 2 && audit.count % 2 === 0, `as many deletes as creates (${audit.count})`);
       assert.equal(audit.results[0].action, 'delete');
-      assert.equal(
-        (ex.db!.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }).n,
-        0,
-      );
+      assert.equal(await journalEntries(ex.store), 0);
     } finally {
       ex.imports.beforeApplySlice = undefined;
     }
@@ -259,7 +258,9 @@ describe('an import cut short by a stop', () => {
   it('is rolled back at the next start', async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const config = loadConfig(testEnv(join(dir, 'lanscape.db')));
+      const database: Record<string, string> =
+        TEST_BACKEND === 'postgres' ? { LANSCAPE_DATABASE_URL: (await createTestDatabase())! } : {};
+      const config = loadConfig(testEnv(join(dir, 'lanscape.db'), database));
       const first = await startExporter(config, pino({ level: 'silent' }));
       const api = new ApiClient(first.url);
       let closing: Promise<void> | undefined;
@@ -282,12 +283,13 @@ describe('an import cut short by a stop', () => {
       const job = first.imports.get(r.body.id);
       assert.equal(job.state, 'failed');
       assert.match(job.error ?? '', /removed at its next start/);
-      const raw = new Database(config.db, { readonly: true });
-      const stored = (raw.prepare("SELECT count(*) AS n FROM subnets WHERE name = 'cut'").get() as { n: number }).n;
-      const journal = (
-        raw.prepare("SELECT count(*) AS n FROM meta WHERE key LIKE 'import_job:%'").get() as { n: number }
-      ).n;
-      raw.close();
+      // The store as the stopped exporter left it.
+      const raw = config.database.url
+        ? Store.postgres(openPool(config.database.url))
+        : Store.sqlite(new Database(config.db, { readonly: true }));
+      const stored = (await raw.exec.get<{ n: number }>("SELECT count(*) AS n FROM subnets WHERE name = 'cut'"))!.n;
+      const journal = await journalEntries(raw);
+      await raw.close();
       assert.ok(stored > 0 && stored < 3000, `a partial import is in the store (${stored})`);
       assert.ok(journal > 0, 'with its journal');
 

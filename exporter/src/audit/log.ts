@@ -21,6 +21,16 @@ export interface AuditFilter {
   since?: string | undefined;
 }
 
+/** One change for the audit log (record's arguments after the actor). */
+export interface AuditChange {
+  action: AuditEntry['action'];
+  objectType: string;
+  objectId: number | null;
+  repr: string;
+  before: unknown;
+  after: unknown;
+}
+
 export class AuditLog {
   private readonly store: AuditStore;
 
@@ -41,18 +51,27 @@ export class AuditLog {
     before: unknown,
     after: unknown,
   ): Promise<void> {
-    await this.store.insert({
+    await this.store.insert(this.row(actor, { action, objectType, objectId, repr, before, after }));
+  }
+
+  /** Many entries by one actor at once (imports, bulk allocations): a few statements, not one per entry. */
+  async recordMany(actor: Actor, entries: readonly AuditChange[]): Promise<void> {
+    if (entries.length > 0) await this.store.insertMany(entries.map((e) => this.row(actor, e)));
+  }
+
+  private row(actor: Actor, e: AuditChange) {
+    return {
       at: isoNow(this.clock),
       actor: actor.name,
       grafana_user: actor.grafanaUser ?? null,
       request_id: actor.requestId ?? null,
-      action,
-      object_type: objectType,
-      object_id: objectId,
-      object_repr: repr,
-      before: before === undefined ? null : JSON.stringify(before),
-      after: after === undefined ? null : JSON.stringify(after),
-    });
+      action: e.action,
+      object_type: e.objectType,
+      object_id: e.objectId,
+      object_repr: e.repr,
+      before: e.before === undefined ? null : JSON.stringify(e.before),
+      after: e.after === undefined ? null : JSON.stringify(e.after),
+    };
   }
 
   async list(filter: AuditFilter, limit: number, offset: number): Promise<{ count: number; results: AuditEntry[] }> {

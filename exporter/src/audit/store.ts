@@ -1,5 +1,6 @@
 // SQL of the audit log (table audit_log, append-only). `before` and `after` are stored as JSON text.
 import type { Store } from '../store/store.js';
+import { insertRows } from '../store/insert-rows.js';
 
 /** A stored audit entry: the object before and after as JSON text (null when absent). */
 export interface AuditRow {
@@ -29,6 +30,19 @@ const INSERT = `INSERT INTO audit_log
   (at, actor, grafana_user, request_id, action, object_type, object_id, object_repr, before, after)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+const AUDIT_COLUMNS = [
+  'at',
+  'actor',
+  'grafana_user',
+  'request_id',
+  'action',
+  'object_type',
+  'object_id',
+  'object_repr',
+  'before',
+  'after',
+] as const;
+
 export class AuditStore {
   constructor(private readonly store: Store) {}
 
@@ -46,6 +60,16 @@ export class AuditStore {
       row.before,
       row.after,
     ]);
+  }
+
+  /** Many entries in a few statements (store/insert-rows.ts), in the ambient transaction. */
+  async insertMany(rows: readonly Omit<AuditRow, 'id'>[]): Promise<void> {
+    await insertRows(
+      this.store.exec,
+      'audit_log',
+      AUDIT_COLUMNS,
+      rows.map((r) => AUDIT_COLUMNS.map((c) => r[c])),
+    );
   }
 
   /** Entries matching the filter, newest first, and how many match in all. */

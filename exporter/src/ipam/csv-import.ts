@@ -21,7 +21,8 @@ import { type Clock, isoNow, systemClock } from '../clock.js';
 import { LanscapeError, notFound } from '../errors.js';
 
 import type { Writes } from '../store/write-batcher.js';
-import { ipKey, parseIp } from './core/ip.js';
+import type { SqlDialect } from '../store/sql-exec.js';
+import { type IP, ipKey, parseIp } from './core/ip.js';
 import { CSV_KINDS, type CsvKind, type ImportReport, MAX_ROWS, checkHeader, toInput } from './csv.js';
 import type { ImportJobView } from './csv-schemas.js';
 import { AddressCreate, SubnetCreate } from './schemas.js';
@@ -41,8 +42,15 @@ const PARSE_PIECE_BYTES = 16 * 1024;
 /** Share of the progress bar for the validation pass of an import that applies. */
 const VALIDATE_SHARE = 0.3;
 const JOURNAL = 'import_job:';
-/** Address rows stored per statement batch while applying. */
-const ADDRESS_BATCH = 32;
+/** Rows validated per address lookup. */
+const VALIDATE_BATCH = 512;
+/**
+ * Address rows stored per statement batch while applying. SQLite runs a batch synchronously (it
+ * holds the event loop, so small); on PostgreSQL a batch is a dozen round trips whatever its
+ * size and the loop serves others while they travel, so large (32 rows took 17 ms a batch there,
+ * 512 rows 73 ms: a 20,000-row import went from 18 s to 4 s).
+ */
+const ADDRESS_BATCH: Record<SqlDialect, number> = { sqlite: 32, postgres: 512 };
 
 type RowError = ImportReport['errors'][number];
 interface CsvRow {
@@ -325,12 +333,20 @@ export class CsvImports {
       }
       more = await this.writes.run(() =>
         slicedAsync(async () => {
-          const r = reader.take();
-          if (!r) return reader.more();
-          const checked = await this.check(view.kind, r, seen);
-          if ('message' in checked) this.addError(job, checked);
-          else valid += 1;
-          view.checked += 1;
+          // Addresses a few hundred at a time (one lookup of what exists for all of them), subnets one by one.
+          const size = view.kind === 'subnets' ? 1 : VALIDATE_BATCH;
+          const group: CsvRow[] = [];
+          while (group.length < size) {
+            const r = reader.take();
+            if (r) group.push(r);
+            else if (!reader.more()) break;
+          }
+          if (group.length === 0) return false;
+          for (const checked of await this.checkGroup(view.kind, group, seen)) {
+            if ('message' in checked) this.addError(job, checked);
+            else valid += 1;
+            view.checked += 1;
+          }
           return true;
         }),
       );
@@ -338,6 +354,49 @@ export class CsvImports {
     }
     view.progress = share;
     return valid;
+  }
+
+  /** Rows in file order: each one's error or validated input (check(), with the address lookups batched). */
+  private async checkGroup(kind: CsvKind, rows: readonly CsvRow[], seen: Map<string, number>) {
+    if (kind === 'subnets') {
+      const out: (ValidRow | RowError)[] = [];
+      for (const r of rows) out.push(await this.check(kind, r, seen));
+      return out;
+    }
+    type Parsed =
+      { kind: 'invalid'; r: CsvRow; error: RowError } | { kind: 'address'; r: CsvRow; data: AddressCreate; ip: IP };
+    const parsed = rows.map((r): Parsed => {
+      const where = { row: r.row, line: r.line };
+      const p = AddressCreate.safeParse(r.input);
+      if (!p.success) {
+        const issue = p.error.issues[0]!;
+        return {
+          kind: 'invalid',
+          r,
+          error: { ...where, field: issue.path.map(String).join('.'), message: issue.message },
+        };
+      }
+      try {
+        return { kind: 'address', r, data: p.data, ip: parseIp(p.data.address) };
+      } catch (e) {
+        if (!(e instanceof LanscapeError)) throw e;
+        return { kind: 'invalid', r, error: { ...where, message: e.message } };
+      }
+    });
+    const verdicts = await this.ipam.checkNewAddresses(parsed.flatMap((x) => (x.kind === 'address' ? [x.ip] : [])));
+    let next = 0;
+    return parsed.map((x): ValidRow | RowError => {
+      if (x.kind === 'invalid') return x.error;
+      const where = { row: x.r.row, line: x.r.line };
+      const verdict = verdicts[next++]!;
+      if (verdict instanceof LanscapeError) return { ...where, message: verdict.message };
+      const key = ipKey(x.ip).toString('latin1');
+      const first = seen.get(key);
+      if (first !== undefined)
+        return { ...where, message: `${x.data.address} already exists in row ${first} of this file` };
+      seen.set(key, x.r.row);
+      return { ...where, data: x.data };
+    });
   }
 
   /** One row: its error, or the validated input. Records the row's key in `seen` (in-file duplicates). */
@@ -392,7 +451,7 @@ export class CsvImports {
           complete = false;
           const out: number[] = [];
           // Addresses a few at a time (their runs index is updated once per stretch), subnets one by one.
-          const size = view.kind === 'subnets' ? 1 : ADDRESS_BATCH;
+          const size = view.kind === 'subnets' ? 1 : ADDRESS_BATCH[this.ipam.store.dialect];
           await slicedAsync(async () => {
             const group: CsvRow[] = [];
             while (group.length < size) {

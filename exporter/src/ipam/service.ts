@@ -764,13 +764,19 @@ export class IpamService {
    */
   async createAddressRecords(inputs: readonly AddressCreate[], actor: Actor): Promise<AddressView[]> {
     const entries: { ip: IP; fields: AddressCreate; subnetId: number }[] = [];
+    const ips: IP[] = [];
     for (const [index, fields] of inputs.entries()) {
       try {
-        const ip = parseIp(fields.address);
-        entries.push({ ip, fields, subnetId: (await this.checkNewAddress(ip)).id });
+        ips.push(parseIp(fields.address));
       } catch (e) {
         throw e instanceof LanscapeError ? new BatchInputError(index, e) : e;
       }
+    }
+    const checked = await this.checkNewAddresses(ips);
+    for (const [index, fields] of inputs.entries()) {
+      const subnet = checked[index]!;
+      if (subnet instanceof LanscapeError) throw new BatchInputError(index, subnet);
+      entries.push({ ip: ips[index]!, fields, subnetId: subnet.id });
     }
     // PostgreSQL: the subnets written into, locked in id order (the runs of used addresses there).
     if (this.tables.dialect === 'postgres') {
@@ -834,8 +840,37 @@ export class IpamService {
    * throws the error the create would answer, else returns the address's subnet.
    */
   async checkNewAddress(ip: IP): Promise<SubnetRef> {
-    const text = formatIp(ip);
     const subnet = await this.tables.mostSpecificRef(ip);
+    return this.admitNewAddress(ip, subnet, subnet && (await this.tables.addressAt(ip)));
+  }
+
+  /**
+   * checkNewAddress for many addresses (CSV imports): the subnets from the subnet list, the
+   * existing addresses from one query per few hundred — not a few round trips per address. Per
+   * input: its subnet, or the LanscapeError checkNewAddress would throw.
+   */
+  async checkNewAddresses(ips: readonly IP[]): Promise<(SubnetRef | LanscapeError)[]> {
+    const subnets = await this.tables.allSubnets();
+    const index = indexOfSubnets(subnets);
+    const existing = await this.tables.addressesAt(ips.map((ip) => ipKey(ip)));
+    return ips.map((ip) => {
+      try {
+        const id = index.lookup.mostSpecific(ip);
+        return this.admitNewAddress(
+          ip,
+          id === null ? undefined : index.byId.get(id),
+          existing.get(ipKey(ip).toString('hex')),
+        );
+      } catch (e) {
+        if (e instanceof LanscapeError) return e;
+        throw e;
+      }
+    });
+  }
+
+  /** The checks of a new address, given its most specific subnet and the address row already there. */
+  private admitNewAddress(ip: IP, subnet: SubnetRef | undefined, existing: AddressRow | undefined): SubnetRef {
+    const text = formatIp(ip);
     if (!subnet) throw unprocessable(`no subnet contains ${text}; create the subnet first`);
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);
@@ -844,7 +879,6 @@ export class IpamService {
         `${text} is the ${ip.value === prefix.network ? 'network' : 'broadcast'} address of ${subnet.cidr}`,
       );
     }
-    const existing = await this.tables.addressAt(ip);
     if (existing) {
       throw conflict(`${text} is already ${existing.state} (address id ${existing.id})`, {
         id: existing.id,
@@ -911,10 +945,19 @@ export class IpamService {
     for (let i = 0; i < rows.length; i++) {
       const row = { ...rows[i]!, id: ids[i]!, ip_low: 0 };
       const subnetId = entries[i]!.subnetId;
-      const view = subnetId === undefined ? await this.addressView(row) : this.addressViewOf(row, subnetId);
-      await this.audit.record(actor, 'create', 'address', row.id, row.address, undefined, view);
-      views.push(view);
+      views.push(subnetId === undefined ? await this.addressView(row) : this.addressViewOf(row, subnetId));
     }
+    await this.audit.recordMany(
+      actor,
+      views.map((v) => ({
+        action: 'create' as const,
+        objectType: 'address',
+        objectId: v.id,
+        repr: v.address,
+        before: undefined,
+        after: v,
+      })),
+    );
     return views;
   }
 
@@ -1455,4 +1498,15 @@ export function parseTags(json: string): string[] {
 
 function dedupe(tags: string[]): string[] {
   return [...new Set(tags)];
+}
+
+/** A lookup and rows by id over one subnet list, built once per list (the cache hands out the same array until a subnet changes). */
+const SUBNET_INDEXES = new WeakMap<readonly SubnetRow[], { lookup: SubnetIndex; byId: Map<number, SubnetRow> }>();
+function indexOfSubnets(subnets: readonly SubnetRow[]): { lookup: SubnetIndex; byId: Map<number, SubnetRow> } {
+  let index = SUBNET_INDEXES.get(subnets);
+  if (!index) {
+    index = { lookup: new SubnetIndex(subnets), byId: new Map(subnets.map((s) => [s.id, s])) };
+    SUBNET_INDEXES.set(subnets, index);
+  }
+  return index;
 }

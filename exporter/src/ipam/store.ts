@@ -4,6 +4,7 @@
 import { type LiveSubnetIndex, SubnetCache } from './subnet-cache.js';
 import type { SqlDialect, SqlExec } from '../store/sql-exec.js';
 import type { Store } from '../store/store.js';
+import { insertRows } from '../store/insert-rows.js';
 import type { Interval } from './core/allocation.js';
 import { ADDRESS_STATES } from './core/fields.js';
 import { BITS, type Family, type IP, ipFromKey, ipKey } from './core/ip.js';
@@ -73,6 +74,23 @@ export interface RangeRow {
 
 export type NewSubnetRow = Omit<SubnetRow, 'id'>;
 /** What lookups by address need of a subnet: far cheaper to read than the whole row. */
+/** The columns an address insert writes (insertAddresses). */
+const ADDRESS_INSERT_COLUMNS = [
+  'ip_key',
+  'ip_low',
+  'address',
+  'family',
+  'state',
+  'hostname',
+  'mac',
+  'description',
+  'owner',
+  'tags',
+  'source',
+  'created_at',
+  'updated_at',
+] as const;
+
 export type SubnetRef = Pick<SubnetRow, 'id' | 'cidr' | 'gateway' | 'family' | 'prefix_length' | 'first_key'>;
 export type NewAddressRow = Omit<AddressRow, 'id' | 'ip_low'>;
 export type NewRangeRow = Omit<RangeRow, 'id'>;
@@ -323,6 +341,25 @@ export class IpamStore {
   address(id: number): Promise<AddressRow | undefined> {
     return this.exec.get<AddressRow>('SELECT * FROM addresses WHERE id = ?', [id]);
   }
+  /**
+   * The address rows at these keys, by the key's hex: one query per 512 keys. The list is padded
+   * to a power of two (the last key repeated), so a handful of statement texts are prepared.
+   */
+  async addressesAt(keys: readonly Buffer[]): Promise<Map<string, AddressRow>> {
+    const out = new Map<string, AddressRow>();
+    for (let i = 0; i < keys.length; i += 512) {
+      const chunk = keys.slice(i, i + 512);
+      let size = 1;
+      while (size < chunk.length) size *= 2;
+      while (chunk.length < size) chunk.push(chunk[chunk.length - 1]!);
+      const rows = await this.exec.all<AddressRow>(
+        `SELECT * FROM addresses WHERE ip_key IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const r of rows) out.set(Buffer.from(r.ip_key).toString('hex'), r);
+    }
+    return out;
+  }
   addressAt(ip: IP): Promise<AddressRow | undefined> {
     return this.exec.get<AddressRow>('SELECT * FROM addresses WHERE ip_key = ?', [ipKey(ip)]);
   }
@@ -362,30 +399,29 @@ export class IpamStore {
   async insertAddresses(rows: readonly NewAddressRow[]): Promise<number[]> {
     if (rows.length === 0) return [];
     const ips = rows.map((row) => ipFromKey(row.ip_key));
-    const ids: number[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      const inserted = await this.exec.get<{ id: number }>(
-        `INSERT INTO addresses (ip_key, ip_low, address, family, state, hostname, mac, description,
-        owner, tags, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        [
-          row.ip_key,
-          BigInt.asIntN(64, ips[i]!.value),
-          row.address,
-          row.family,
-          row.state,
-          row.hostname,
-          row.mac,
-          row.description,
-          row.owner,
-          row.tags,
-          row.source,
-          row.created_at,
-          row.updated_at,
-        ],
-      );
-      ids.push(inserted!.id);
-    }
+    const inserted = await insertRows<{ id: number; ip_key: Buffer }>(
+      this.exec,
+      'addresses',
+      ADDRESS_INSERT_COLUMNS,
+      rows.map((row, i) => [
+        row.ip_key,
+        BigInt.asIntN(64, ips[i]!.value),
+        row.address,
+        row.family,
+        row.state,
+        row.hostname,
+        row.mac,
+        row.description,
+        row.owner,
+        row.tags,
+        row.source,
+        row.created_at,
+        row.updated_at,
+      ]),
+      'id, ip_key',
+    );
+    const idOf = new Map(inserted.map((r) => [Buffer.from(r.ip_key).toString('hex'), r.id]));
+    const ids = rows.map((row) => idOf.get(row.ip_key.toString('hex'))!);
     const sorted = [...ips].sort((a, b) => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
     let start = sorted[0]!;
     let end = start;
