@@ -33,6 +33,8 @@ it('documents every route with its scope, inputs and the error schema', async ()
     'post /api/v1/subnets/{id}/available-ips',
     'get /api/v1/ranges/{id}/available-ips',
     'post /api/v1/ranges/{id}/available-ips',
+    'get /api/v1/subnets/{id}/available-prefixes',
+    'post /api/v1/subnets/{id}/available-prefixes',
     'get /api/v1/addresses',
     'post /api/v1/addresses',
     'get /api/v1/addresses/{id}',

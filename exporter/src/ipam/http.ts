@@ -15,7 +15,10 @@ import {
   AddressUpdate,
   AllocateRequest,
   AvailableIps,
+  AvailablePrefixes,
+  AvailablePrefixesQuery,
   AvailableQuery,
+  PrefixRequest,
   Range,
   RangeCreate,
   RangeListQuery,
@@ -29,6 +32,7 @@ import {
   SubnetUpdate,
 } from './schemas.js';
 import type { AllocationScope, IpamService } from './service.js';
+import { type Prefix, formatPrefix, sizeOf } from './core/prefix.js';
 
 const Deleted = { 204: { description: 'Deleted' }, 404: { description: 'Not found' } };
 
@@ -187,6 +191,55 @@ export function registerIpamRoutes(
   };
   allocation('subnets', (id) => ({ subnetId: id }));
   allocation('ranges', (id) => ({ rangeId: id }));
+
+  // ---- available prefixes: free child subnets (NetBox's available-prefixes)
+  const prefixesOf = (prefixes: Prefix[]) => ({
+    count: prefixes.length,
+    results: prefixes.map((p) => ({ prefix: formatPrefix(p), family: p.family, size: Number(sizeOf(p)) })),
+  });
+  api.add({
+    method: 'get',
+    path: '/subnets/{id}/available-prefixes',
+    scope: 'read',
+    tag: 'subnets',
+    summary: 'Free child prefixes of a subnet (nothing is reserved)',
+    description:
+      'With `prefix_length`, the next free blocks of that length, lowest first; without it, the free space as the ' +
+      'fewest CIDR-aligned prefixes. Child subnets and ranges count as taken.',
+    params: IdParams,
+    query: AvailablePrefixesQuery,
+    responses: {
+      200: { description: 'Free prefixes in order', schema: AvailablePrefixes },
+      404: { description: 'No such subnet' },
+      422: { description: 'prefix_length not longer than the subnet’s' },
+    },
+    handler: async ({ params, query }) => ({
+      status: 200,
+      body: prefixesOf(await ipam.availablePrefixes(params.id, query.prefix_length, query.limit)),
+    }),
+  });
+  api.add({
+    method: 'post',
+    path: '/subnets/{id}/available-prefixes',
+    scope: 'write',
+    tag: 'subnets',
+    summary: 'Create the next N free child subnets of a length atomically',
+    description:
+      'All N or none: the first free blocks of `prefix_length` inside the subnet, avoiding its children and ranges, ' +
+      'each created as a subnet with the given fields. Concurrent requests (on any replica) never get overlapping blocks.',
+    params: IdParams,
+    body: PrefixRequest,
+    responses: {
+      201: { description: 'The new subnets', schema: z.array(Subnet) },
+      404: { description: 'No such subnet' },
+      409: { description: 'Not enough free space; nothing was created' },
+      422: { description: 'prefix_length not longer than the subnet’s' },
+    },
+    handler: async ({ params, body, actor }) => ({
+      status: 201,
+      body: await ipam.allocatePrefixes(params.id, body, actor),
+    }),
+  });
 
   // ---- addresses
   api.add({

@@ -233,6 +233,33 @@ export const AvailableIps = z
   })
   .meta({ id: 'AvailableIps' });
 
+// ---- available prefixes (#15): free child subnets of a subnet
+const { gateway: _gateway, ...childFields } = subnetFields;
+export const PrefixRequest = z
+  .strictObject({
+    prefix_length: z.number().int().min(1).max(128).meta({
+      description: 'length of each new child subnet; longer than the parent, at most 32 (IPv4) or 128 (IPv6)',
+    }),
+    count: z.number().int().min(1).max(256).default(1).meta({ description: 'how many children; all or none' }),
+    ...childFields,
+  })
+  .meta({ id: 'PrefixRequest' });
+export type PrefixRequest = z.infer<typeof PrefixRequest>;
+
+export const AvailablePrefixesQuery = z.strictObject({
+  prefix_length: decimalInt(1, 128).optional().meta({
+    description: 'the next free blocks of this length; without it, the free space as the fewest aligned prefixes',
+  }),
+  limit: decimalInt(1, 1000).default(10),
+});
+
+export const AvailablePrefixes = z
+  .object({
+    count: z.number().int(),
+    results: z.array(z.object({ prefix: z.string(), family: z.number().int(), size: z.number() })),
+  })
+  .meta({ id: 'AvailablePrefixes' });
+
 /** The largest page of a subnet's rows: bounds the time one page holds the event loop. */
 export const SUBNET_ROWS_MAX_PAGE = 5000;
 export const SubnetRowsQuery = z.strictObject({

@@ -17,7 +17,8 @@ import {
 } from './core/allocation.js';
 import { ADDRESS_STATES, type AddressSource, type AddressState, normalizeMac } from './core/fields.js';
 import { type TreeNode, buildTree } from './core/hierarchy.js';
-import { type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
+import { BITS, type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
+import { freePrefixes, freeSpace } from './core/prefix-allocation.js';
 import {
   type Bounds,
   type Prefix,
@@ -33,6 +34,7 @@ import type {
   AddressCreate,
   AddressFields,
   AllocateRequest,
+  PrefixRequest,
   RangeCreate,
   RangeUpdate,
   SubnetCreate,
@@ -191,6 +193,64 @@ export class IpamService {
       const created = await this.createSubnetRecord(input, actor);
       return (await this.enrichSubnets([created]))[0]!;
     });
+  }
+
+  // ---------------------------------------------------------------- available prefixes (#15)
+  /**
+   * Free child prefixes of a subnet, nothing reserved: the next free blocks of `length`, or
+   * without a length the free space as the fewest aligned prefixes. Child subnets and ranges
+   * count as taken.
+   */
+  async availablePrefixes(subnetId: number, length: number | undefined, limit: number): Promise<Prefix[]> {
+    const parent = await this.subnetRow(subnetId);
+    const prefix = prefixOf(parent);
+    if (length !== undefined) this.checkChildLength(parent, length);
+    const taken = await this.takenInside(parent);
+    return length === undefined ? freeSpace(prefix, taken, limit) : freePrefixes(prefix, taken, length, limit);
+  }
+
+  /**
+   * Carves the first `count` free child subnets of `prefix_length` out of a subnet, all or none
+   * (409 when they do not fit). Race-free across requests and replicas: the parent is locked
+   * (PostgreSQL) or writes are serial (SQLite) while the free blocks are found and created.
+   */
+  async allocatePrefixes(subnetId: number, request: PrefixRequest, actor: Actor): Promise<SubnetView[]> {
+    return this.write(async () => {
+      await this.tables.lockSubnet(subnetId);
+      const parent = await this.subnetRow(subnetId);
+      const { prefix_length: length, count, ...fields } = request;
+      this.checkChildLength(parent, length);
+      const blocks = freePrefixes(prefixOf(parent), await this.takenInside(parent), length, count);
+      if (blocks.length < count) {
+        throw conflict(
+          `${parent.cidr} has room for ${blocks.length} more /${length} (asked for ${count}); nothing was created`,
+          { available: blocks.length },
+        );
+      }
+      const created = [];
+      for (const b of blocks) created.push(await this.createSubnetRecord({ ...fields, cidr: formatPrefix(b) }, actor));
+      return this.enrichSubnets(created);
+    });
+  }
+
+  private checkChildLength(parent: SubnetRow, length: number): void {
+    const bits = BITS[parent.family as Family];
+    if (length <= parent.prefix_length || length > bits) {
+      throw unprocessable(
+        `prefix_length must be longer than the subnet's /${parent.prefix_length} and at most ${bits}`,
+        { field: 'prefix_length' },
+      );
+    }
+  }
+
+  /** What a new child may not overlap: the subnets inside the parent and the ranges reaching into it. */
+  private async takenInside(parent: SubnetRow): Promise<Interval[]> {
+    const children = await this.tables.subnetsInside(parent.first_key, parent.last_key, parent.id);
+    const ranges = await this.tables.rangesOverlapping(parent.first_key, parent.last_key);
+    return [...children, ...ranges].map((r) => ({
+      first: ipFromKey(r.first_key).value,
+      last: ipFromKey(r.last_key).value,
+    }));
   }
 
   /**

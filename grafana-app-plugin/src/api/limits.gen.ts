@@ -47,6 +47,16 @@ export const LIMITS = {
     tags: { maxItems: 32 },
     'tags[]': { pattern: new RegExp('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$', 'u') },
   },
+  PrefixRequest: {
+    prefix_length: { minimum: 1, maximum: 128 },
+    count: { minimum: 1, maximum: 256 },
+    name: { maxLength: 128 },
+    description: { maxLength: 2000 },
+    vlan: { minimum: 1, maximum: 4094 },
+    tags: { maxItems: 32 },
+    'tags[]': { pattern: new RegExp('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$', 'u') },
+    scan_interval_seconds: { minimum: 10, maximum: 604800 },
+  },
   RangeCreate: {
     subnet_id: { minimum: 1, maximum: 9007199254740991 },
     start_address: { maxLength: 64 },
@@ -156,6 +166,10 @@ export const QUERY_LIMITS = {
     limit: { minimum: 1, maximum: 1000 },
   },
   'GET /ranges/{id}/available-ips': {
+    limit: { minimum: 1, maximum: 1000 },
+  },
+  'GET /subnets/{id}/available-prefixes': {
+    prefix_length: { minimum: 1, maximum: 128 },
     limit: { minimum: 1, maximum: 1000 },
   },
   'GET /addresses': {

@@ -1118,6 +1118,224 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/subnets/{id}/available-prefixes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Free child prefixes of a subnet (nothing is reserved)
+     * @description With `prefix_length`, the next free blocks of that length, lowest first; without it, the free space as the fewest CIDR-aligned prefixes. Child subnets and ranges count as taken.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description the next free blocks of this length; without it, the free space as the fewest aligned prefixes */
+          prefix_length?: number;
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Free prefixes in order */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['AvailablePrefixes'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such subnet */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description prefix_length not longer than the subnet’s */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Create the next N free child subnets of a length atomically
+     * @description All N or none: the first free blocks of `prefix_length` inside the subnet, avoiding its children and ranges, each created as a subnet with the given fields. Concurrent requests (on any replica) never get overlapping blocks.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['PrefixRequest'];
+        };
+      };
+      responses: {
+        /** @description The new subnets */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Subnet'][];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such subnet */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not enough free space; nothing was created */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description prefix_length not longer than the subnet’s */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/addresses': {
     parameters: {
       query?: never;
@@ -5486,6 +5704,37 @@ export interface components {
        * @enum {string}
        */
       source?: 'manual' | 'discovered' | 'docker' | 'proxmox';
+    };
+    AvailablePrefixes: {
+      count: number;
+      results: {
+        prefix: string;
+        family: number;
+        size: number;
+      }[];
+    };
+    PrefixRequest: {
+      /** @description length of each new child subnet; longer than the parent, at most 32 (IPv4) or 128 (IPv6) */
+      prefix_length: number;
+      /**
+       * @description how many children; all or none
+       * @default 1
+       */
+      count?: number;
+      name?: string;
+      description?: string;
+      vlan?: number | null;
+      /**
+       * @example [
+       *       "web",
+       *       "rack-1"
+       *     ]
+       */
+      tags?: string[];
+      /** @description include this subnet in scheduled sweeps */
+      scan_enabled?: boolean;
+      /** @description sweep interval; null uses the exporter default */
+      scan_interval_seconds?: number | null;
     };
     AddressList: {
       count: number;
