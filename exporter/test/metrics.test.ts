@@ -4,6 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { after, before, it } from 'node:test';
 import { type TestExporter, startTestExporter } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
+import { LanscapeRegistry } from '../src/metrics/self.js';
+import { SnapshotGauge } from '../src/metrics/snapshot.js';
 import { scrape as scrapeMetrics, sample } from './helpers/scrape.js';
 
 let ex: TestExporter;
@@ -128,4 +130,34 @@ it('keeps the address totals right through creates, updates and deletes', async 
     'SELECT state, source, count(*) AS n FROM addresses GROUP BY state, source',
   );
   for (const c of counted) assert.equal(now(c.state, c.source), c.n, `${c.state}/${c.source} matches a full count`);
+});
+
+it('exposes every store-scoped family or none when the leader changes during a scrape', async () => {
+  let leader = true;
+  const registry = new LanscapeRegistry(() => leader);
+  const gauge = (name: string, scope: 'store' | 'process') => {
+    const g = new SnapshotGauge(name, 'A test family.', registry, 'gauge', scope);
+    g.begin();
+    g.set({}, 1);
+    g.commit();
+    return g;
+  };
+  gauge('lanscape_test_store_before', 'store');
+  const flip = gauge('lanscape_test_store_flip', 'store');
+  gauge('lanscape_test_own', 'process');
+  const shown = async () =>
+    [...(await registry.metrics()).matchAll(/^(lanscape_test_\w+) 1$/gm)].map((m) => m[1]).join(' ');
+
+  assert.equal(await shown(), 'lanscape_test_store_before lanscape_test_store_flip lanscape_test_own');
+  // Leadership changes while the exposition reads the second family: no store family at all.
+  flip.get = () => {
+    leader = !leader;
+    return flip.read();
+  };
+  assert.equal(await shown(), 'lanscape_test_own', 'leader stepping down');
+  assert.equal(await shown(), 'lanscape_test_own', 'follower taking over');
+  flip.get = () => flip.read();
+  assert.equal(await shown(), 'lanscape_test_store_before lanscape_test_store_flip lanscape_test_own');
+  leader = false;
+  assert.equal(await shown(), 'lanscape_test_own');
 });
