@@ -1,8 +1,9 @@
 // /metrics: computed from the store at scrape time, clean under `promtool check metrics`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { after, before, it } from 'node:test';
-import { type TestExporter, startTestExporter } from './helpers/exporter.js';
+import { TOKENS, type TestExporter, startTestExporter } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
 import { LanscapeRegistry } from '../src/metrics/self.js';
 import { SnapshotGauge } from '../src/metrics/snapshot.js';
@@ -160,4 +161,68 @@ it('exposes every store-scoped family or none when the leader changes during a s
   assert.equal(await shown(), 'lanscape_test_store_before lanscape_test_store_flip lanscape_test_own');
   leader = false;
   assert.equal(await shown(), 'lanscape_test_own');
+});
+
+it('stops while a client keeps scraping over a connection that was busy when close() began', async () => {
+  const scraped = await startTestExporter();
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const { hostname, port } = new URL(scraped.url);
+  const call = (method: string, path: string, body?: string) =>
+    new Promise<number>((resolve) => {
+      const req = request(
+        {
+          host: hostname,
+          port,
+          path,
+          method,
+          agent,
+          headers: {
+            authorization: `Bearer ${TOKENS.admin}`,
+            ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      if (!body) req.end();
+      else {
+        // The headers now, the body a moment later: the request is under way when close() begins.
+        req.flushHeaders();
+        setTimeout(() => req.end(body), 200);
+      }
+    });
+  let scraping = true;
+  let scrapes = 0;
+  try {
+    assert.equal(await call('GET', '/metrics'), 200);
+    const busy = call('POST', '/api/v1/subnets', JSON.stringify({ cidr: '10.77.0.0/24' }));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    const stopping = scraped.stop().then(() => true);
+    assert.equal(await busy, 201, 'the request under way is answered');
+    // Then a scrape every 20 ms over the same connection, as Prometheus does (every 15 s) with
+    // a keep-alive timeout of 65 s.
+    const scraper = (async () => {
+      while (scraping && (await call('GET', '/metrics')) === 200) {
+        scrapes += 1;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      stopping,
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5_000))),
+    ]);
+    clearTimeout(timer);
+    assert.ok(stopped, `close() still waiting after 5 s (${scrapes} scrapes served meanwhile)`);
+    assert.ok(Date.now() - started < 5_000);
+    scraping = false;
+    await scraper;
+  } finally {
+    scraping = false;
+    agent.destroy();
+  }
 });
