@@ -132,7 +132,13 @@ async function startPrometheus(dir: string, name: string, targets: string[]): Pr
     { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')] },
   );
   const url = `http://127.0.0.1:${port}`;
-  const stop = () => stopChild(child, 5_000);
+  // Should the test be cut short (a timeout), the server still ends with this process.
+  const safetyNet = () => child.kill('SIGKILL');
+  process.once('exit', safetyNet);
+  const stop = async () => {
+    await stopChild(child, 5_000);
+    process.off('exit', safetyNet);
+  };
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`prometheus ${name} exited:\n${readFileSync(log, 'utf8')}`);
     const ready = await fetch(`${url}/-/ready`).then(
@@ -311,16 +317,18 @@ test('1 or 3 replicas scraped give the same figures in every dashboard and rule'
     cleanups.push(() => b.stop());
 
     // Enough history for rate() over 1m, and the recording rules evaluated on both servers.
-    const scraped = async (p: Prometheus, n: number) => {
-      const now = Date.now() / 1000;
-      const counts = await p.query('count_over_time(up{job="lanscape"}[1m]) and up == 1', now);
-      const rules = await p.query('count(address:lanscape_host_up:avg_over_time1h)', now);
-      return counts.length === n && counts.every((c) => c.value >= 4) && rules.length === 1 ? true : undefined;
+    // Evaluated 2 s in the past: every scrape that started before then has ended (1 s timeout),
+    // so later scrapes cannot change the answers.
+    const settled = () => Date.now() / 1000 - 2;
+    const scraped = async (p: Prometheus, n: number, time: number) => {
+      const counts = await p.query('count_over_time(up{job="lanscape"}[1m]) and up == 1', time);
+      const rules = await p.query('count(address:lanscape_host_up:avg_over_time1h)', time);
+      return counts.length === n && counts.every((c) => c.value >= 4) && rules.length === 1;
     };
-    await until('both servers scraping and evaluating rules', 30_000, async () =>
-      (await scraped(a, 1)) && (await scraped(b, 3)) ? true : undefined,
-    );
-    const t1 = Math.floor(Date.now() / 1000) - 1;
+    const t1 = await until('both servers scraping every replica and evaluating rules', 30_000, async () => {
+      const time = settled();
+      return (await scraped(a, 1, time)) && (await scraped(b, 3, time)) ? time : undefined;
+    });
 
     // B: three targets up, one leader.
     assert.equal((await b.query('count(up{job="lanscape"} == 1)', t1))[0]?.value, 3, 'B scrapes 3 replicas');
@@ -383,11 +391,13 @@ test('1 or 3 replicas scraped give the same figures in every dashboard and rule'
     t.diagnostic(`sum(lanscape_subnet_addresses): ${addressesA} on A, ${await subnetAddresses(b, t1)} on B`);
 
     // Failover: the leader stops, a follower takes over within a few seconds.
+    let tookOver: number | undefined;
+    for (const r of [r2, r3]) r.leadership.onChange((leads) => void (leads && (tookOver ??= Date.now())));
     const stoppedAt = Date.now();
     await r1.stop();
     const subnetsA = (await a.query('count(lanscape_subnet_info)', t1))[0]!.value;
     const t2 = await until('a follower leading, seen by B', 20_000, async () => {
-      const now = Date.now() / 1000;
+      const now = settled();
       const leaders = await b.query('lanscape_leader == 1', now);
       const subnets = await b.query('count(lanscape_subnet_info)', now);
       const hosts = await b.query('count(lanscape_host_info)', now);
@@ -400,9 +410,12 @@ test('1 or 3 replicas scraped give the same figures in every dashboard and rule'
     });
     const leader = [r2, r3].find((r) => r.leadership.isLeader);
     assert.ok(leader, 'replica 2 or 3 leads');
+    assert.ok(tookOver !== undefined);
     t.diagnostic(
-      `failover: B shows ${new URL(leader.url).host} leading ${Date.now() - stoppedAt} ms after the leader stopped`,
+      `failover: ${new URL(leader.url).host} leads ${tookOver - stoppedAt} ms after the leader stopped; ` +
+        `B scraped it ${Math.round(t2 * 1000 - stoppedAt)} ms after`,
     );
+    assert.ok(tookOver - stoppedAt < 5_000, 'a follower takes over within a few seconds');
     assert.equal((await b.query('sum(lanscape_leader)', t2))[0]?.value, 1);
     assert.equal(await subnetAddresses(b, t2), addressesA, 'sum(lanscape_subnet_addresses) after failover');
     // Instant queries over the store (no ranges, no time(), no recorded series, no sweep
@@ -420,6 +433,29 @@ test('1 or 3 replicas scraped give the same figures in every dashboard and rule'
     }
     t.diagnostic(`after failover: ${again} store queries on B equal A's answers before it`);
     assert.ok(again >= 40);
+
+    // A sweep on the follower left: its counters come from that replica, the hosts it found from
+    // the leader, each once; the stopped replica's sweep still counts over a range.
+    const follower = [r2, r3].find((r) => r !== leader)!;
+    const loop2 = await created(follower.api, '/api/v1/subnets', { cidr: '127.0.1.0/30', name: 'loopback-2' });
+    await runScan(t, follower.api, loop2.id);
+    const t3 = await until('B scraping the second sweep', 15_000, async () => {
+      const now = settled();
+      const hosts = await b.query('count(lanscape_host_up{subnet="127.0.1.0/30"})', now);
+      const runs = await b.query('lanscape_scan_runs_total{subnet="127.0.1.0/30"}', now);
+      return hosts[0]?.value === 2 && runs.length === 1 ? now : undefined;
+    });
+    const instances = async (expr: string) =>
+      [...new Set((await b.query(expr, t3)).map((s) => s.labels.instance))].join(' ');
+    assert.equal(await instances('lanscape_scan_runs_total{subnet="127.0.1.0/30"}'), new URL(follower.url).host);
+    assert.equal(await instances('lanscape_host_up{subnet="127.0.1.0/30"}'), new URL(leader.url).host);
+    const swept = (await b.query('sum(max_over_time(lanscape_scan_runs_total{result="success"}[5m]))', t3))[0]?.value;
+    const [{ n: scans }] = (await leader.store.exec.all<{ n: number }>(
+      "SELECT count(*) AS n FROM scans WHERE state = 'done'",
+    )) as [{ n: number }];
+    t.diagnostic(`sweeps: ${scans} done in the store, ${swept} counted by B over 5 minutes`);
+    assert.equal(swept, 2);
+    assert.equal(scans, 2);
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => {});
   }
