@@ -247,14 +247,36 @@ export async function startExporter(
       scheduler.stop();
       trafficScheduler.stop();
       storeHealth.stop();
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await Promise.all([discovery.stop(), traffic.stop(), docker.stop(), proxmox?.stop(), importsStopped]);
       ipam.close();
       // Last: on PostgreSQL this releases the leadership (another replica takes over at once).
       await opened.close();
     },
   };
+}
+
+/** How long close() lets requests under way finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 10_000;
+
+/**
+ * Stops listening and ends every connection. server.close() alone waits for kept-alive
+ * connections, and Node keeps serving new requests on them: a Prometheus scraping more often
+ * than keepAliveTimeout over a connection that was busy when close() began kept the exporter
+ * (and, on PostgreSQL, its leadership) from ever stopping. Connections are closed as soon as
+ * they are idle, and whatever is left after CLOSE_GRACE_MS is cut.
+ */
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const idle = setInterval(() => server.closeIdleConnections(), 50);
+  const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+  try {
+    await closed;
+  } finally {
+    clearInterval(idle);
+    clearTimeout(cut);
+  }
 }
 
 /** A socket file left by a killed exporter would make listen() fail; a live one is kept. */

@@ -1,9 +1,12 @@
 // /metrics: computed from the store at scrape time, clean under `promtool check metrics`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { after, before, it } from 'node:test';
-import { type TestExporter, startTestExporter } from './helpers/exporter.js';
+import { TOKENS, type TestExporter, startTestExporter } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
+import { LanscapeRegistry } from '../src/metrics/self.js';
+import { SnapshotGauge } from '../src/metrics/snapshot.js';
 import { scrape as scrapeMetrics, sample } from './helpers/scrape.js';
 
 let ex: TestExporter;
@@ -128,4 +131,98 @@ it('keeps the address totals right through creates, updates and deletes', async 
     'SELECT state, source, count(*) AS n FROM addresses GROUP BY state, source',
   );
   for (const c of counted) assert.equal(now(c.state, c.source), c.n, `${c.state}/${c.source} matches a full count`);
+});
+
+it('exposes every store-scoped family or none when the leader changes during a scrape', async () => {
+  let leader = true;
+  const registry = new LanscapeRegistry(() => leader);
+  const gauge = (name: string, scope: 'store' | 'process') => {
+    const g = new SnapshotGauge(name, 'A test family.', registry, 'gauge', scope);
+    g.begin();
+    g.set({}, 1);
+    g.commit();
+    return g;
+  };
+  gauge('lanscape_test_store_before', 'store');
+  const flip = gauge('lanscape_test_store_flip', 'store');
+  gauge('lanscape_test_own', 'process');
+  const shown = async () =>
+    [...(await registry.metrics()).matchAll(/^(lanscape_test_\w+) 1$/gm)].map((m) => m[1]).join(' ');
+
+  assert.equal(await shown(), 'lanscape_test_store_before lanscape_test_store_flip lanscape_test_own');
+  // Leadership changes while the exposition reads the second family: no store family at all.
+  flip.get = () => {
+    leader = !leader;
+    return flip.read();
+  };
+  assert.equal(await shown(), 'lanscape_test_own', 'leader stepping down');
+  assert.equal(await shown(), 'lanscape_test_own', 'follower taking over');
+  flip.get = () => flip.read();
+  assert.equal(await shown(), 'lanscape_test_store_before lanscape_test_store_flip lanscape_test_own');
+  leader = false;
+  assert.equal(await shown(), 'lanscape_test_own');
+});
+
+it('stops while a client keeps scraping over a connection that was busy when close() began', async () => {
+  const scraped = await startTestExporter();
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const { hostname, port } = new URL(scraped.url);
+  const call = (method: string, path: string, body?: string) =>
+    new Promise<number>((resolve) => {
+      const req = request(
+        {
+          host: hostname,
+          port,
+          path,
+          method,
+          agent,
+          headers: {
+            authorization: `Bearer ${TOKENS.admin}`,
+            ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      if (!body) req.end();
+      else {
+        // The headers now, the body a moment later: the request is under way when close() begins.
+        req.flushHeaders();
+        setTimeout(() => req.end(body), 200);
+      }
+    });
+  let scraping = true;
+  let scrapes = 0;
+  try {
+    assert.equal(await call('GET', '/metrics'), 200);
+    const busy = call('POST', '/api/v1/subnets', JSON.stringify({ cidr: '10.77.0.0/24' }));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    const stopping = scraped.stop().then(() => true);
+    assert.equal(await busy, 201, 'the request under way is answered');
+    // Then a scrape every 20 ms over the same connection, as Prometheus does (every 15 s) with
+    // a keep-alive timeout of 65 s.
+    const scraper = (async () => {
+      while (scraping && (await call('GET', '/metrics')) === 200) {
+        scrapes += 1;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      stopping,
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5_000))),
+    ]);
+    clearTimeout(timer);
+    assert.ok(stopped, `close() still waiting after 5 s (${scrapes} scrapes served meanwhile)`);
+    assert.ok(Date.now() - started < 5_000);
+    scraping = false;
+    await scraper;
+  } finally {
+    scraping = false;
+    agent.destroy();
+  }
 });

@@ -44,7 +44,12 @@ export class LanscapeRegistry extends Registry {
   private async expose(): Promise<string> {
     Slicer.begin();
     const slicer = new Slicer(SLICE_MS);
-    const families: string[] = [];
+    // A scrape holds every store family or none: they are kept only when this replica leads from
+    // the start of the exposition to its end. Asked family by family, a change of leader while
+    // the exposition yields gave a scrape with some store families (a join's one side) and not
+    // the others, or both replicas' copies of some.
+    const ledAtStart = this.leads();
+    const families: { text: string; store: boolean }[] = [];
     const prom = this as unknown as { getMetricsAsString(metric: unknown): Promise<string> };
     for (const metric of this.getMetricsAsArray() as unknown[]) {
       await slicer.maybePause();
@@ -57,13 +62,16 @@ export class LanscapeRegistry extends Registry {
           // the process's own (lanscape_collector_up{collector="store"} 0 among them) still answer.
           continue;
         }
-        if (metric.scope === 'store' && !this.leads()) continue;
-        families.push(await formatFamily(family, slicer));
+        const store = metric.scope === 'store';
+        if (store && !ledAtStart) continue;
+        families.push({ text: await formatFamily(family, slicer), store });
       } else {
-        families.push(await prom.getMetricsAsString(metric));
+        families.push({ text: await prom.getMetricsAsString(metric), store: false });
       }
     }
-    return `${families.join('\n\n')}\n`;
+    const leads = ledAtStart && this.leads();
+    const kept = families.filter((f) => leads || !f.store).map((f) => f.text);
+    return `${kept.join('\n\n')}\n`;
   }
 }
 
