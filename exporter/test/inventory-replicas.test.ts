@@ -66,6 +66,7 @@ describe(`PublishedState (${TEST_BACKEND})`, () => {
     assert.deepEqual(errors, []);
     assert.ok(n > 100, `${n} changes`);
     assert.ok(writes <= Math.ceil(elapsed / PERIOD_MS) + 1, `${writes} writes for ${n} changes in ${elapsed} ms`);
+    t.diagnostic(`${n} changes in ${Math.round(elapsed)} ms: ${writes} writes`);
     let statements = 0;
     const readerStore = {
       exec: {

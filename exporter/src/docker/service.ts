@@ -280,7 +280,7 @@ export class DockerService {
 
   /**
    * Stops the connections and the periodic work and waits for work under way (this replica no
-   * longer leads). Idempotent; resume() starts again. The last snapshots stay readable.
+   * longer leads). Idempotent; resume() starts again. Reads answer from the published copy.
    */
   async pause(): Promise<void> {
     this.active = false;

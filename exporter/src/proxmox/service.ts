@@ -206,7 +206,7 @@ export class ProxmoxService {
   /**
    * Stops the periodic part (this replica no longer leads) and waits for a run under way.
    * Idempotent; resume() starts it again. VM jobs this replica accepted keep running, and reads
-   * (the last inventory, the wizard's live calls) keep answering.
+   * (the published inventory, the wizard's live calls) keep answering.
    */
   async pause(): Promise<void> {
     this.loop?.stop();
