@@ -130,10 +130,21 @@ export async function startExporter(
       ? { nmap: { up: nmapFound !== false, ...(nmapFound === false ? { message: 'nmap is not installed' } : {}) } }
       : {}),
     ...(config.traffic.hosts.length ? { traffic: traffic.status } : {}),
-    // Only the leader connects to Docker engines and Proxmox (followers would report stale state).
+    // Only the leader connects to Docker engines and Proxmox: its own state, in /metrics too.
     ...(leadership.isLeader ? docker.collectors() : {}),
     ...(proxmox && leadership.isLeader ? { proxmox: proxmox.status } : {}),
   });
+  // /info on a follower shows the inventories' collectors as the leader published them (the
+  // state its Docker and Proxmox routes answer from); left out when the store cannot be read.
+  const infoCollectors = async (): Promise<Record<string, { up: boolean; message?: string }>> => {
+    const own = collectors();
+    if (leadership.isLeader) return own;
+    const [dockerCollectors, proxmoxStatus] = await Promise.all([
+      docker.publishedCollectors().catch(() => ({})),
+      proxmox?.publishedStatus().catch(() => null),
+    ]);
+    return { ...own, ...dockerCollectors, ...(proxmoxStatus ? { proxmox: proxmoxStatus } : {}) };
+  };
   registerDiscoveryMetrics(registry, discovery, budget);
   registerCollectorMetrics(registry, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])));
   registerBudgetMetrics(registry, budget);
@@ -186,6 +197,7 @@ export async function startExporter(
     writes,
     imports,
     collectors,
+    infoCollectors,
   });
   const tls =
     config.tls.cert_file && config.tls.key_file

@@ -11,12 +11,14 @@ import type Docker from 'dockerode';
 import { IDLE, SocketRelay, TEST_IMAGE, type TestDockerd, startDockerd } from './helpers/docker.js';
 import { type TestExporter, spawnExporter, startTestExporter, tempDir, testEnv } from './helpers/exporter.js';
 import { requireTool } from './helpers/tools.js';
+import { databaseUrlOf } from './helpers/store.js';
 import { scrape as scrapeMetrics, sample } from './helpers/scrape.js';
 
 let engine: TestDockerd | undefined;
 let relay: SocketRelay;
 let ex: TestExporter;
 let tmp: { dir: string; cleanup: () => void };
+let exEnv: Record<string, string>;
 
 const scrape = () => scrapeMetrics(ex.url);
 
@@ -76,13 +78,14 @@ describe('Docker inventory with a real engine', { timeout: 240_000 }, () => {
     const yaml = join(tmp.dir, 'lanscape.yaml');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(yaml, 'docker:\n  stats_interval_seconds: 5\n');
-    ex = await startTestExporter({
+    exEnv = {
       LANSCAPE_CONFIG: yaml,
       // ghost: a second endpoint that never answers, to show it changes nothing for the first.
       LANSCAPE_DOCKER_HOSTS: `lab=unix://${relay.path},ghost=unix://${join(tmp.dir, 'missing.sock')}`,
       // An hour: every change the tests see before that arrives through the event stream.
       LANSCAPE_DOCKER_RESYNC_SECONDS: '3600',
-    });
+    };
+    ex = await startTestExporter(exEnv);
   });
   after(async () => {
     await ex?.stop();
@@ -320,6 +323,46 @@ describe('Docker inventory with a real engine', { timeout: 240_000 }, () => {
       assert.equal(r.status, 0);
     }
     for (const name of names) await engine.docker.getContainer(name).remove({ force: true });
+  });
+
+  it('a second exporter on the same PostgreSQL database (a follower) answers the same Docker pages', async (t) => {
+    if (!engine) return t.skip('no engine');
+    const url = databaseUrlOf(ex.store);
+    if (!url) return t.skip('several exporters share a store on PostgreSQL only');
+    const follower = await startTestExporter({ ...exEnv, LANSCAPE_DATABASE_URL: url });
+    try {
+      assert.equal(follower.leadership.isLeader, false);
+      assert.equal(follower.docker.running, false, 'the follower does not connect to the engine');
+      // CPU and memory samples move every 5 s: compared apart from them.
+      const pages = async (api: typeof ex.api) =>
+        JSON.stringify({
+          endpoints: (await api.get('/api/v1/docker/endpoints')).body,
+          containers: (await api.get('/api/v1/docker/containers?limit=1000')).body.results.map(
+            (c: Record<string, unknown>) => ({ ...c, cpu_seconds: null, memory_bytes: null }),
+          ),
+          networks: (await api.get('/api/v1/docker/networks?limit=1000')).body,
+          conflicts: (await api.get('/api/v1/docker/conflicts')).body,
+        });
+      await until(
+        'the follower to answer as the leader',
+        async () => (await pages(follower.api)) === (await pages(ex.api)),
+      );
+      const info = (await follower.api.get('/api/v1/info')).body.collectors;
+      assert.equal(info['docker:lab'].up, true);
+      assert.equal(info['docker:ghost'].up, false);
+      const started = performance.now();
+      await run('replica-1');
+      await until('the follower to show replica-1', async () =>
+        (await follower.api.get('/api/v1/docker/containers?limit=1000')).body.results.some(
+          (c: { name: string }) => c.name === 'replica-1',
+        ),
+      );
+      t.diagnostic(`the follower showed a new container after ${Math.round(performance.now() - started)} ms`);
+      await until('the same pages again', async () => (await pages(follower.api)) === (await pages(ex.api)));
+      await engine.docker.getContainer('replica-1').remove({ force: true });
+    } finally {
+      await follower.stop();
+    }
   });
 
   it('an unreachable endpoint is only its collector down; on return it catches up', async (t) => {

@@ -131,7 +131,7 @@ describe(`VM jobs on the store (${TEST_BACKEND})`, () => {
         new ProxmoxStore(store),
         {} as PveClient,
         config,
-        { now: () => now, inventory: () => null },
+        { now: () => now, inventory: async () => null },
         logger,
       );
     const failed = await Promise.all([jobs(a).recover(), jobs(b).recover()]);
@@ -159,7 +159,7 @@ describe(`VM jobs through IPAM (${TEST_BACKEND})`, () => {
         new ProxmoxStore(store),
         {} as PveClient,
         config,
-        { now: () => now, inventory: () => null },
+        { now: () => now, inventory: async () => null },
         logger,
       );
       jobs.abort(); // the jobs stay queued: this test is about their creation

@@ -27,7 +27,7 @@ export function registerDockerRoutes(api: ApiRoutes, docker: DockerService): voi
     tag: 'docker',
     summary: 'Docker endpoints and their connection state',
     responses: { 200: { description: 'Endpoints', schema: listOf(Endpoint, 'DockerEndpointList') } },
-    handler: () => ({ status: 200, body: listed(docker.endpointViews()) }),
+    handler: async () => ({ status: 200, body: listed(await docker.endpointViews()) }),
   });
   api.add({
     method: 'get',

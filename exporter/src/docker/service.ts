@@ -6,6 +6,10 @@
 // The connections and every periodic part (events, resyncs, heartbeats, stats, image checks)
 // run between resume() and pause() — on the replica that leads when several share a PostgreSQL
 // database — and can be started and stopped any number of times; stop() is final.
+//
+// The leader publishes what the read routes need (store/published.ts, at most every 2 s) and
+// every replica answers from it while it has no live state of its own: followers, a paused
+// leader, and a new leader until each endpoint's first connection attempt has settled.
 import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
@@ -14,6 +18,7 @@ import { notFound } from '../errors.js';
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { SubnetIndex, type IpamService } from '../ipam/service.js';
 import type { Store } from '../store/store.js';
+import { PublishedState } from '../store/published.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import { type DockerClient, type DockerEvent, INSPECT_CONCURRENCY, createDockerClient } from './client.js';
 import { mapLimit } from '../map-limit.js';
@@ -75,6 +80,30 @@ interface Endpoint {
   queue: Promise<void>;
   statsRunning: boolean;
   lastPlanProblems: string;
+  /** The activation (generation) in which the endpoint's connection last settled (up or down). */
+  settled: number;
+}
+
+/** What the read routes show of one endpoint: the live state, or the copy the leader published. */
+export interface EndpointState {
+  name: string;
+  up: boolean;
+  version: string | null;
+  api_version: string | null;
+  last_error: string | null;
+  last_sync_at: number | null;
+  images_checked_at: number | null;
+  containers: Container[];
+  networks: Network[];
+  /** [container id, stats] */
+  stats: [string, ContainerStats][];
+  /** [container id, check] */
+  images: [string, ImageCheck][];
+}
+
+/** The published copy of every endpoint (store/published.ts). */
+export interface PublishedDocker {
+  endpoints: EndpointState[];
 }
 
 export interface DockerDeps {
@@ -83,6 +112,8 @@ export interface DockerDeps {
   registry?: RegistryClient;
   /** Source of the check schedule's jitter (0 ≤ x < 1). */
   random?: () => number;
+  /** At most one publish of the inventory per this many ms (default 2 s). */
+  publishPeriodMs?: number;
 }
 
 /** The first image check after start: a minute or so, once the endpoints have listed their containers. */
@@ -110,6 +141,8 @@ export class DockerService {
   private imageTimer: NodeJS.Timeout | undefined;
   /** The image pass under way, which stop() waits for. */
   private imagePass: Promise<unknown> = Promise.resolve();
+  /** The copy every replica reads (written by the leader). */
+  private readonly published: PublishedState<PublishedDocker>;
 
   constructor(
     store: Store,
@@ -120,6 +153,12 @@ export class DockerService {
   ) {
     this.store = store;
     this.dockerStore = new DockerStore(store);
+    this.published = new PublishedState<PublishedDocker>(
+      store,
+      'docker',
+      (err) => this.logger.warn({ err: messageOf(err) }, 'docker: publishing the inventory failed'),
+      deps.publishPeriodMs,
+    );
     const now = deps.now ?? systemClock;
     this.images = config.update_checks
       ? new ImageUpdateChecker(config, deps.registry ?? createRegistryClient(now), now, logger)
@@ -147,6 +186,7 @@ export class DockerService {
         queue: Promise.resolve(),
         statsRunning: false,
         lastPlanProblems: '',
+        settled: -1,
       });
     }
   }
@@ -165,6 +205,7 @@ export class DockerService {
     if (this.active || this.stopped || this.endpoints.size === 0) return;
     this.active = true;
     this.generation++;
+    this.published.reset();
     for (const ep of this.endpoints.values()) {
       ep.reconnectDelay = RECONNECT_MIN_MS;
       void this.connect(ep);
@@ -231,6 +272,7 @@ export class DockerService {
     for (const ep of this.endpoints.values()) {
       if (!this.active || !ep.up || !ep.client) continue;
       const r = await images.check(ep.config.name, ep.client, [...ep.containers.values()]);
+      this.changed();
       if (r.retryAt !== null) retryAt = Math.min(retryAt ?? r.retryAt, r.retryAt);
     }
     return { retryAt };
@@ -238,10 +280,12 @@ export class DockerService {
 
   /**
    * Stops the connections and the periodic work and waits for work under way (this replica no
-   * longer leads). Idempotent; resume() starts again. The last snapshots stay readable.
+   * longer leads). Idempotent; resume() starts again. Reads answer from the published copy.
    */
   async pause(): Promise<void> {
     this.active = false;
+    // What is not published yet stays unpublished: the next leader publishes its own listing.
+    this.published.reset();
     clearTimeout(this.imageTimer);
     this.imageTimer = undefined;
     for (const loop of this.loops.splice(0)) loop.stop();
@@ -255,6 +299,7 @@ export class DockerService {
     }
     await Promise.all([...this.endpoints.values()].map((ep) => ep.queue));
     await this.imagePass;
+    await this.published.idle();
   }
 
   /** Whether the connections and periodic work run. */
@@ -265,15 +310,76 @@ export class DockerService {
   /** The final shutdown. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // Still leading: the last changes go out before the connections close.
+    if (this.active) await this.publishNow();
     await this.pause();
   }
 
-  /** Collector status per endpoint, as `docker:<name>`. */
+  // ---------------------------------------------------------------- publishing
+  /** Something the read routes show changed: publish it (throttled) while this replica leads. */
+  private changed(): void {
+    if (this.active) this.published.schedule(() => this.publishedCopy());
+  }
+
+  private publishedCopy(): PublishedDocker {
+    return { endpoints: [...this.endpoints.values()].map((ep) => this.liveState(ep)) };
+  }
+
+  /** Publishes the live state now (while leading); tests and stop() use it. */
+  async publishNow(): Promise<void> {
+    if (!this.active) return;
+    this.published.schedule(() => this.publishedCopy());
+    await this.published.flush();
+  }
+
+  private liveState(ep: Endpoint): EndpointState {
+    const images = this.images?.view(ep.config.name);
+    return {
+      name: ep.config.name,
+      up: ep.up,
+      version: ep.version,
+      api_version: ep.apiVersion,
+      last_error: ep.lastError,
+      last_sync_at: ep.lastSyncAt,
+      images_checked_at: images?.lastSuccess ?? null,
+      containers: [...ep.containers.values()],
+      networks: ep.networks,
+      stats: [...ep.stats],
+      images: images ? [...images.results] : [],
+    };
+  }
+
+  /**
+   * The state the read routes show, per configured endpoint: the live one where this replica
+   * leads and the endpoint's connection has settled since it started leading, else the copy the
+   * leader published (one small statement when it has not changed), else an empty one.
+   */
+  private async states(selected: Endpoint[]): Promise<EndpointState[]> {
+    const live = (ep: Endpoint) => this.active && ep.settled === this.generation;
+    const copy = selected.every(live) ? null : await this.published.read();
+    const byName = new Map((copy?.value.endpoints ?? []).map((e) => [e.name, e]));
+    return selected.map((ep) => (live(ep) ? this.liveState(ep) : (byName.get(ep.config.name) ?? emptyState(ep))));
+  }
+
+  /** Collector status per endpoint, as `docker:<name>`: this replica's own connections. */
   collectors(): Record<string, { up: boolean; message?: string }> {
     return Object.fromEntries(
       [...this.endpoints.values()].map((ep) => [
         `docker:${ep.config.name}`,
         { up: ep.up, ...(ep.up || !ep.lastError ? {} : { message: ep.lastError }) },
+      ]),
+    );
+  }
+
+  /** Collector status per endpoint as the leader published it (/info on a follower). */
+  async publishedCollectors(): Promise<Record<string, { up: boolean; message?: string }>> {
+    const states = await this.states([...this.endpoints.values()]);
+    return Object.fromEntries(
+      states.map((s) => [
+        `docker:${s.name}`,
+        s.up
+          ? { up: true }
+          : { up: false, message: `${s.last_error ?? 'not connected'} (as the leading replica reports)` },
       ]),
     );
   }
@@ -331,6 +437,8 @@ export class DockerService {
       ep.up = true;
       ep.lastError = null;
       ep.reconnectDelay = RECONNECT_MIN_MS;
+      ep.settled = this.generation;
+      this.changed();
       if (this.config.stats) void this.collectStats(ep);
     });
   }
@@ -349,6 +457,8 @@ export class DockerService {
     ep.lastError = message;
     ep.events?.abort();
     ep.events = null;
+    ep.settled = this.generation;
+    this.changed();
   }
 
   private scheduleReconnect(ep: Endpoint): void {
@@ -395,6 +505,7 @@ export class DockerService {
       if (c) ep.containers.set(c.id, c);
       else ep.containers.delete(id);
     });
+    this.changed();
     await this.reconcile(ep);
   }
 
@@ -407,6 +518,7 @@ export class DockerService {
     ep.networksDirty = false;
     await this.reconcile(ep);
     ep.lastSyncAt = (this.deps.now ?? systemClock)();
+    this.changed();
   }
 
   /**
@@ -538,6 +650,7 @@ export class DockerService {
       );
     } finally {
       ep.statsRunning = false;
+      this.changed();
     }
   }
 
@@ -571,33 +684,38 @@ export class DockerService {
     }));
   }
 
-  endpointViews(): EndpointView[] {
-    return [...this.endpoints.values()].map((ep) => ({
-      name: ep.config.name,
-      url: ep.url,
-      up: ep.up,
-      version: ep.version,
-      api_version: ep.apiVersion,
-      last_error: ep.lastError,
-      last_sync_at: iso(ep.lastSyncAt),
-      images_checked_at: iso(this.images?.view(ep.config.name).lastSuccess ?? null),
-      containers: ep.containers.size,
-      running: [...ep.containers.values()].filter((c) => c.state === 'running').length,
-      networks: ep.networks.length,
-    }));
+  async endpointViews(): Promise<EndpointView[]> {
+    const eps = [...this.endpoints.values()];
+    const states = await this.states(eps);
+    return eps.map((ep, i) => {
+      const s = states[i]!;
+      return {
+        name: ep.config.name,
+        url: ep.url,
+        up: s.up,
+        version: s.version,
+        api_version: s.api_version,
+        last_error: s.last_error,
+        last_sync_at: iso(s.last_sync_at),
+        images_checked_at: iso(s.images_checked_at),
+        containers: s.containers.length,
+        running: s.containers.filter((c) => c.state === 'running').length,
+        networks: s.networks.length,
+      };
+    });
   }
 
   async containerViews(endpoint: string | undefined): Promise<ContainerView[]> {
     const out: ContainerView[] = [];
-    for (const ep of this.selected(endpoint)) {
+    for (const ep of await this.states(this.selected(endpoint))) {
       const recorded = new Map<string, string[]>();
-      const owned = await this.dockerStore.ownedAddresses(ep.config.name);
+      const owned = await this.dockerStore.ownedAddresses(ep.name);
       for (const r of owned) {
         if (!r.docker) continue;
         const key = `${r.docker.container_id}|${r.docker.network}`;
         recorded.set(key, [...(recorded.get(key) ?? []), r.address]);
       }
-      const sorted = [...ep.containers.values()].sort((a, b) => a.name.localeCompare(b.name));
+      const sorted = [...ep.containers].sort((a, b) => a.name.localeCompare(b.name));
       // The IPAM rows of every address shown, read in a few statements.
       const shown = new Map<string, Buffer>();
       for (const c of sorted)
@@ -612,12 +730,13 @@ export class DockerService {
         shown.set(key.toString('hex'), key);
       }
       const rows = await this.dockerStore.addressesAt([...shown.values()]);
-      const checks = this.images?.view(ep.config.name).results;
+      const checks = new Map(ep.images);
+      const allStats = new Map(ep.stats);
       for (const c of sorted) {
-        const stats = ep.stats.get(c.id);
-        const check: ImageCheck | undefined = c.state === 'running' ? checks?.get(c.id) : undefined;
+        const stats = allStats.get(c.id);
+        const check: ImageCheck | undefined = c.state === 'running' ? checks.get(c.id) : undefined;
         out.push({
-          endpoint: ep.config.name,
+          endpoint: ep.name,
           id: c.id,
           name: c.name,
           image: c.image,
@@ -668,17 +787,17 @@ export class DockerService {
   async networkViews(endpoint: string | undefined): Promise<NetworkView[]> {
     const subnets = await this.dockerStore.subnets();
     const byCidr = new Map(subnets.map((s) => [s.cidr, s]));
-    return this.selected(endpoint).flatMap((ep) =>
+    return (await this.states(this.selected(endpoint))).flatMap((ep) =>
       [...ep.networks]
         .sort((a, b) => a.name.localeCompare(b.name))
         .map((n) => ({
-          endpoint: ep.config.name,
+          endpoint: ep.name,
           id: n.id,
           name: n.name,
           driver: n.driver,
           scope: n.scope,
           internal: n.internal,
-          containers: [...ep.containers.values()].filter((c) => c.networks.some((cn) => cn.network === n.name)).length,
+          containers: ep.containers.filter((c) => c.networks.some((cn) => cn.network === n.name)).length,
           subnets: n.subnets.map((p) => {
             const s = byCidr.get(p.cidr);
             return {
@@ -695,8 +814,8 @@ export class DockerService {
 
   /** Docker pools overlapping subnets a person manages; computed on read from the snapshots. */
   async conflicts(): Promise<ConflictView[]> {
-    const pools = [...this.endpoints.values()].flatMap((ep) =>
-      ep.networks.flatMap((n) => n.subnets.map((p) => ({ endpoint: ep.config.name, network: n.name, cidr: p.cidr }))),
+    const pools = (await this.states([...this.endpoints.values()])).flatMap((ep) =>
+      ep.networks.flatMap((n) => n.subnets.map((p) => ({ endpoint: ep.name, network: n.name, cidr: p.cidr }))),
     );
     if (pools.length === 0) return [];
     const managed = (await this.dockerStore.subnets()).filter((s) => s.docker === null);
@@ -706,4 +825,21 @@ export class DockerService {
       message: `Docker network ${o.network} on ${o.endpoint} (${o.cidr}) ${o.relation === 'same' ? 'is' : o.relation === 'inside' ? 'lies inside' : 'covers'} managed subnet ${o.subnet}`,
     }));
   }
+}
+
+/** An endpoint nobody has published yet. */
+function emptyState(ep: Endpoint): EndpointState {
+  return {
+    name: ep.config.name,
+    up: false,
+    version: null,
+    api_version: null,
+    last_error: null,
+    last_sync_at: null,
+    images_checked_at: null,
+    containers: [],
+    networks: [],
+    stats: [],
+    images: [],
+  };
 }

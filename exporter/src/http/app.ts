@@ -45,6 +45,8 @@ export interface AppDeps {
   proxmox: ProxmoxService | null;
   /** Collector health: the store, ICMP, and the optional ones (rdns, nmap). */
   collectors: () => Record<string, { up: boolean; message?: string }>;
+  /** What /info shows (default: `collectors`); a follower adds the inventories the leader publishes. */
+  infoCollectors?: () => Promise<Record<string, { up: boolean; message?: string }>>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -193,9 +195,13 @@ function registerInfoRoutes(api: ApiRoutes, deps: AppDeps): void {
           .meta({ id: 'Info' }),
       },
     },
-    handler: () => ({
+    handler: async () => ({
       status: 200,
-      body: { version: VERSION, schema_version: LATEST_VERSION, collectors: deps.collectors() },
+      body: {
+        version: VERSION,
+        schema_version: LATEST_VERSION,
+        collectors: deps.infoCollectors ? await deps.infoCollectors() : deps.collectors(),
+      },
     }),
   });
 }

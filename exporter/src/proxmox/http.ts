@@ -135,7 +135,7 @@ export function registerProxmoxRoutes(api: ApiRoutes, proxmox: ProxmoxService | 
     tag: 'proxmox',
     summary: 'Cluster nodes from the last inventory',
     responses: { 200: { description: 'Nodes', schema: NodeList }, ...unavailable },
-    handler: () => ({ status: 200, body: need().nodes() }),
+    handler: async () => ({ status: 200, body: await need().nodes() }),
   });
   api.add({
     method: 'get',

@@ -1,6 +1,11 @@
 // Proxmox VE inventory: nodes and guests read periodically (bounded: a few requests at a time,
 // each with a timeout), guest addresses recorded in IPAM through IpamService (so IPAM's rules
 // and audit apply), and the reads the VM wizard needs (templates, storages, bridges).
+//
+// The leader runs the inventory and publishes its result (store/published.ts); the read routes
+// answer from the leader's memory on the leader once it has run since it started leading, and
+// from the published copy everywhere else (followers, a paused leader, a new one before its
+// first run ends).
 import { systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
@@ -11,6 +16,7 @@ import { parseIp } from '../ipam/core/ip.js';
 import { usableBounds } from '../ipam/core/prefix.js';
 import { type IpamService, prefixOf } from '../ipam/service.js';
 import type { Store } from '../store/store.js';
+import { PublishedState } from '../store/published.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import { type PveClient, ProxmoxError, createPveClient } from './client.js';
 import { type Guest, type Inventory, agentAddresses, lxcAddresses, parseGuests, parseNodes } from './core/inventory.js';
@@ -33,6 +39,21 @@ export interface ProxmoxDeps {
   client?: PveClient;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** At most one publish of the inventory per this many ms (default 2 s). */
+  publishPeriodMs?: number;
+}
+
+/** The published inventory: what the read routes and /info need (store/published.ts). */
+export interface PublishedProxmox {
+  inventory: (Omit<Inventory, 'nodesRead'> & { nodesRead: string[] }) | null;
+  last_error: string | null;
+  summary: ReconcileSummary | null;
+}
+
+/** The state a read answers from. */
+interface InventoryState {
+  inventory: Inventory | null;
+  lastError: string | null;
 }
 
 const ACTOR: Actor = { name: 'proxmox' };
@@ -52,6 +73,9 @@ export class ProxmoxService {
   private inflight: Promise<Inventory> | null = null;
   private loop: TimerLoop | undefined;
   private stopped = false;
+  /** A run ended since this replica last started leading: its memory is current. */
+  private fresh = false;
+  private readonly published: PublishedState<PublishedProxmox>;
 
   constructor(
     store: Store,
@@ -76,6 +100,12 @@ export class ProxmoxService {
     this.now = deps.now ?? systemClock;
     this.store = store;
     this.proxmoxStore = new ProxmoxStore(store);
+    this.published = new PublishedState<PublishedProxmox>(
+      store,
+      'proxmox',
+      (err) => this.logger.warn({ err: (err as Error).message }, 'proxmox: publishing the inventory failed'),
+      deps.publishPeriodMs,
+    );
     this.vms = new VmJobs(
       ipam,
       store,
@@ -85,17 +115,51 @@ export class ProxmoxService {
       {
         now: this.now,
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
-        inventory: () => this.last,
+        inventory: async () => (await this.current()).inventory,
       },
       logger.child({ part: 'vm-jobs' }),
     );
   }
 
-  /** Collector status for /info and lanscape_collector_up{collector="proxmox"}. */
+  /** Collector status for /info and lanscape_collector_up{collector="proxmox"}: this replica's runs. */
   get status(): { up: boolean; message?: string } {
-    if (this.lastError) return { up: false, message: this.lastError };
-    if (!this.last) return { up: false, message: 'no inventory yet' };
-    return this.last.problems.length ? { up: true, message: this.last.problems.join('; ') } : { up: true };
+    return statusOf({ inventory: this.last, lastError: this.lastError });
+  }
+
+  /** Collector status from the inventory the read routes answer from (/info on a follower). */
+  async publishedStatus(): Promise<{ up: boolean; message?: string }> {
+    const s = statusOf(await this.current());
+    return s.up ? s : { up: false, message: `${s.message ?? ''} (as the leading replica reports)` };
+  }
+
+  /**
+   * The inventory reads answer from: this replica's last run when it leads and has run since,
+   * else the published copy (one small statement when unchanged), else none yet.
+   */
+  private async current(): Promise<InventoryState> {
+    if (this.running && this.fresh) return { inventory: this.last, lastError: this.lastError };
+    const copy = await this.published.read();
+    if (!copy) return { inventory: null, lastError: null };
+    const inv = copy.value.inventory;
+    return {
+      inventory: inv && { ...inv, nodesRead: new Set(inv.nodesRead) },
+      lastError: copy.value.last_error,
+    };
+  }
+
+  /** Publishes the state of the last run now (while leading); tests use it. */
+  async publishNow(): Promise<void> {
+    if (!this.running) return;
+    this.schedulePublish();
+    await this.published.flush();
+  }
+
+  private schedulePublish(): void {
+    this.published.schedule(() => ({
+      inventory: this.last && { ...this.last, nodesRead: [...this.last.nodesRead] },
+      last_error: this.lastError,
+      summary: this.lastSummary,
+    }));
   }
 
   /** Whether the last inventory run reached the API; null before the first one. */
@@ -127,6 +191,8 @@ export class ProxmoxService {
    */
   resume(): void {
     if (this.loop || this.stopped) return;
+    this.fresh = false;
+    this.published.reset();
     const tick = async () => {
       // Both log their own failures; the loop goes on.
       await this.vms.recover().catch((err: unknown) => {
@@ -140,12 +206,14 @@ export class ProxmoxService {
   /**
    * Stops the periodic part (this replica no longer leads) and waits for a run under way.
    * Idempotent; resume() starts it again. VM jobs this replica accepted keep running, and reads
-   * (the last inventory, the wizard's live calls) keep answering.
+   * (the published inventory, the wizard's live calls) keep answering.
    */
   async pause(): Promise<void> {
     this.loop?.stop();
     this.loop = undefined;
+    this.published.reset();
     await this.inflight?.catch(() => undefined);
+    await this.published.idle();
   }
 
   /** Whether the periodic part runs. */
@@ -155,6 +223,7 @@ export class ProxmoxService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.publishNow();
     await this.pause();
     // Abort first, then drop the sockets, so nothing waits for a request timeout.
     this.vms.abort();
@@ -181,6 +250,11 @@ export class ProxmoxService {
       this.lastError = e instanceof ProxmoxError ? e.message : `inventory failed: ${(e as Error).message}`;
       this.logger.warn({ collector: 'proxmox' }, this.lastError);
       throw e;
+    } finally {
+      if (this.running) {
+        this.fresh = true;
+        this.schedulePublish();
+      }
     }
   }
 
@@ -331,19 +405,20 @@ export class ProxmoxService {
   }
 
   // ------------------------------------------------------------------ reads
-  private requireInventory(): Inventory {
-    if (this.last) return this.last;
+  private async requireInventory(): Promise<Inventory> {
+    const { inventory, lastError } = await this.current();
+    if (inventory) return inventory;
     throw new LanscapeError(
       503,
       'unavailable',
-      this.lastError
-        ? `Proxmox inventory failed: ${this.lastError}`
+      lastError
+        ? `Proxmox inventory failed: ${lastError}`
         : 'the first Proxmox inventory has not finished yet; try again in a moment',
     );
   }
 
-  nodes(): NodeListView {
-    const inv = this.requireInventory();
+  async nodes(): Promise<NodeListView> {
+    const inv = await this.requireInventory();
     return {
       updated_at: new Date(inv.finishedAt).toISOString(),
       results: inv.nodes.map((n) => ({
@@ -360,7 +435,7 @@ export class ProxmoxService {
   }
 
   async guests(filter: { node?: string | undefined; type?: 'qemu' | 'lxc' | undefined }): Promise<GuestListView> {
-    const inv = this.requireInventory();
+    const inv = await this.requireInventory();
     const list = inv.guests.filter(
       (g) => (!filter.node || g.node === filter.node) && (!filter.type || g.type === filter.type),
     );
@@ -405,8 +480,8 @@ export class ProxmoxService {
   }
 
   /** A node the last inventory does not know is refused without asking PVE. */
-  private knownNode(node: string): void {
-    const inv = this.last;
+  private async knownNode(node: string): Promise<void> {
+    const { inventory: inv } = await this.current();
     if (inv && !inv.nodes.some((n) => n.node === node)) {
       throw new LanscapeError(
         422,
@@ -418,7 +493,7 @@ export class ProxmoxService {
 
   /** Live reads for the VM wizard (fresher than the inventory). */
   async templates(node: string): Promise<TemplateListView> {
-    this.knownNode(node);
+    await this.knownNode(node);
     const list = parseGuests(await this.live(() => this.client.api.nodes.$(node).qemu.$get()), node, 'qemu').filter(
       (g) => g.template,
     );
@@ -436,7 +511,7 @@ export class ProxmoxService {
   }
 
   async storages(node: string): Promise<StorageListView> {
-    this.knownNode(node);
+    await this.knownNode(node);
     const data = await this.live(() =>
       this.client.api.nodes.$(node).storage.$get({ enabled: true, content: 'images' }),
     );
@@ -457,7 +532,7 @@ export class ProxmoxService {
   }
 
   async bridges(node: string): Promise<BridgeListView> {
-    this.knownNode(node);
+    await this.knownNode(node);
     const data = await this.live(() => this.client.api.nodes.$(node).network.$get({ type: 'any_bridge' }));
     const list = (Array.isArray(data) ? (data as Record<string, unknown>[]) : [])
       .filter((b) => typeof b.iface === 'string')
@@ -490,4 +565,10 @@ export class ProxmoxService {
       throw e;
     }
   }
+}
+
+function statusOf({ inventory, lastError }: InventoryState): { up: boolean; message?: string } {
+  if (lastError) return { up: false, message: lastError };
+  if (!inventory) return { up: false, message: 'no inventory yet' };
+  return inventory.problems.length ? { up: true, message: inventory.problems.join('; ') } : { up: true };
 }

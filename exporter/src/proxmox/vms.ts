@@ -53,7 +53,7 @@ export const STALE_MS = 10 * 60_000;
 export interface VmJobDeps {
   now: () => number;
   sleep?: (ms: number) => Promise<void>;
-  inventory: () => Inventory | null;
+  inventory: () => Promise<Inventory | null>;
 }
 
 const STEP_LABEL: Record<StepName, string> = {
@@ -168,7 +168,7 @@ export class VmJobs {
         { retry_after_seconds: 30 },
       );
     }
-    this.checkNode(request.node);
+    await this.checkNode(request.node);
     const now = this.deps.now();
     let job = newJob(request);
     const inserted = await this.store.insertJob({
@@ -305,8 +305,8 @@ export class VmJobs {
 
   // ------------------------------------------------------------------ checks and reservation
   /** The node must be in the last inventory and online (no PVE call: bad input reaches nothing). */
-  private checkNode(node: string): void {
-    const inv = this.deps.inventory();
+  private async checkNode(node: string): Promise<void> {
+    const inv = await this.deps.inventory();
     if (!inv) return;
     const n = inv.nodes.find((x) => x.node === node);
     if (!n)
