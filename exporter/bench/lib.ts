@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type TestPostgres, startPostgres } from '../test/helpers/postgres.js';
 import { stopChild } from '../test/helpers/processes.js';
 
 /** Node flags the shipped exporter runs with (the Dockerfile's NODE_OPTIONS, `npm start`): benchmarks measure that. */
@@ -43,8 +44,13 @@ export interface Suite {
 export interface BenchContext {
   /** A fresh directory under os.tmpdir(), removed when the run ends. */
   tempDir(label: string): string;
-  /** Starts the exporter in a child process on 127.0.0.1 with the given store file. */
-  startExporter(db: string): Promise<ExporterProcess>;
+  /**
+   * Starts the exporter in a child process on 127.0.0.1 with the given store file, or with
+   * `env.LANSCAPE_DATABASE_URL` on PostgreSQL (`env`: more LANSCAPE_* settings).
+   */
+  startExporter(db: string, env?: Record<string, string>): Promise<ExporterProcess>;
+  /** Starts HAProxy (roundrobin, loopback only) in front of the given exporters. */
+  startBalancer(backends: readonly ExporterProcess[]): Promise<Balancer>;
   /** Progress message on stderr (the table goes to stdout). */
   log(message: string): void;
   /** How to start the exporter: the built dist/main.js (built once), or src/main.ts through tsx. */
@@ -81,10 +87,14 @@ export class Runner implements BenchContext {
     process.stderr.write(`[bench] ${message}\n`);
   }
 
-  async startExporter(db: string): Promise<ExporterProcess> {
+  async startExporter(db: string, env: Record<string, string> = {}): Promise<ExporterProcess> {
     this.entry ??= this.serverEntry();
     const entry = await this.entry;
-    return spawnExporter(db, entry, this.children, this.options.profileDir);
+    return spawnExporter(db, env, entry, this.children, this.options.profileDir);
+  }
+
+  startBalancer(backends: readonly ExporterProcess[]): Promise<Balancer> {
+    return startHaproxy(this.tempDir('haproxy'), backends, this.children);
   }
 
   async profiled<T>(label: string, fn: () => Promise<T> | T): Promise<T> {
@@ -239,12 +249,13 @@ export async function freePort(): Promise<number> {
 
 async function spawnExporter(
   db: string,
+  extraEnv: Record<string, string>,
   entry: ServerEntry,
   registry: Set<ChildProcess>,
   profileDir: string | undefined,
 ): Promise<ExporterProcess> {
   const port = await freePort();
-  const token = randomBytes(24).toString('hex');
+  const token = extraEnv.LANSCAPE_WRITE_TOKEN ?? randomBytes(24).toString('hex');
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LANSCAPE_')) env[k] = v;
   Object.assign(env, {
@@ -252,6 +263,7 @@ async function spawnExporter(
     LANSCAPE_DB: db,
     LANSCAPE_WRITE_TOKEN: token,
     LANSCAPE_LOG_LEVEL: 'warn',
+    ...extraEnv,
     // Safety: the IPAM benchmarks run outside any lab namespace and must never sweep.
     LANSCAPE_SCAN_ENABLED: 'false',
     LANSCAPE_SCAN_RDNS: 'false',
@@ -311,6 +323,133 @@ async function spawnExporter(
     tail: () => out,
     cpuMs: () => processCpuMs(child.pid ?? -1),
   };
+}
+
+// ------------------------------------------------------------------ PostgreSQL and HAProxy
+
+/** postgresql.conf lines of the benchmarks' throw-away clusters (on top of the test fixture's). */
+export const BENCH_POSTGRES_SETTINGS = ['shared_buffers = 256MB', 'work_mem = 16MB'];
+
+/**
+ * Runs `fn` with a throw-away PostgreSQL cluster (test/helpers/postgres.ts: a temp dir, 127.0.0.1
+ * and a unix socket only), stopped and removed when `fn` settles.
+ */
+export async function withPostgres<T>(fn: (server: TestPostgres) => Promise<T>): Promise<T> {
+  const server = await startPostgres(undefined, { settings: BENCH_POSTGRES_SETTINGS });
+  if (!server) throw new Error('PostgreSQL is not installed (apt-get install postgresql)');
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * CPU time (user + system, in ms) of a process and its children (a PostgreSQL cluster: the
+ * postmaster and its backends and workers, each a session of its own), plus what the children it
+ * reaped used (backends that exited). Undefined off Linux.
+ */
+export function processTreeCpuMs(pid: number): number | undefined {
+  let total = 0;
+  let found = false;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const self = Number(entry) === pid;
+    if (!self && Number(f[1]) !== pid) continue; // field 4, ppid
+    found ||= self;
+    total += Number(f[11]) + Number(f[12]); // utime stime
+    if (self) total += Number(f[13]) + Number(f[14]); // cutime cstime
+  }
+  return found ? total * 10 : undefined;
+}
+
+export interface Balancer {
+  readonly url: string;
+  readonly pid: number;
+  /** SIGTERM, wait for the exit (SIGKILL after 10 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * HAProxy in front of `backends`, as provisioning/haproxy/haproxy.cfg sets it up (health checks
+ * on /readyz, retries only for refused connections) but balancing roundrobin, bound to a free
+ * port of 127.0.0.1, its config in `dir`. Resolves once every backend answers through it.
+ */
+async function startHaproxy(
+  dir: string,
+  backends: readonly ExporterProcess[],
+  registry: Set<ChildProcess>,
+): Promise<Balancer> {
+  const port = await freePort();
+  const config = join(dir, 'haproxy.cfg');
+  writeFileSync(
+    config,
+    [
+      'global',
+      '    maxconn 4096',
+      'defaults',
+      '    mode http',
+      '    timeout connect 2s',
+      '    timeout client 120s',
+      '    timeout server 120s',
+      '    retries 3',
+      '    retry-on conn-failure',
+      '    option redispatch',
+      'frontend lanscape',
+      `    bind 127.0.0.1:${port}`,
+      '    default_backend exporters',
+      'backend exporters',
+      '    balance roundrobin',
+      '    option httpchk GET /readyz',
+      '    http-check expect status 200',
+      '    default-server inter 1s fall 2 rise 2',
+      ...backends.map((b, i) => `    server exporter-${i + 1} ${new URL(b.url).host} check`),
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('haproxy', ['-db', '-f', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  registry.add(child);
+  child.once('exit', () => registry.delete(child));
+  let out = '';
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-8000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const spawned = await new Promise<Error | undefined>((r) => {
+    child.once('spawn', () => r(undefined));
+    child.once('error', r);
+  });
+  if (spawned) throw new Error(`haproxy did not start (apt-get install haproxy): ${spawned.message}`);
+  const url = `http://127.0.0.1:${port}`;
+  // Every replica must answer through the balancer: 4 rounds of roundrobin all 200.
+  const deadline = Date.now() + 30_000;
+  for (let ok = 0; ok < 4 * backends.length;) {
+    if (child.exitCode !== null) throw new Error(`haproxy exited (${child.exitCode}):\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`haproxy did not pass requests within 30 s:\n${out}`);
+    }
+    const r = await httpCall(`${url}/readyz`).catch(() => undefined);
+    if (r?.status === 200) ok += 1;
+    else {
+      ok = 0;
+      await sleep(100);
+    }
+  }
+  return { url, pid: child.pid ?? -1, stop: () => stopChild(child, 10_000) };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -37,8 +37,18 @@ import { IpamService } from '../src/ipam/service.js';
 import { openDb } from '../src/store/db.js';
 import { type SqlExec, postgresExec, sqliteExec } from '../src/store/sql-exec.js';
 import { type TestPostgres, startPostgres } from '../test/helpers/postgres.js';
-import { prng } from '../test/helpers/prng.js';
-import { type BenchContext, type Benchmark, type Row, type Suite, int, median, percentile, timed } from './lib.js';
+import { scatteredOffsets } from './ipam.js';
+import {
+  BENCH_POSTGRES_SETTINGS,
+  type BenchContext,
+  type Benchmark,
+  type Row,
+  type Suite,
+  int,
+  median,
+  percentile,
+  timed,
+} from './lib.js';
 
 const ACTOR: Actor = { name: 'bench' };
 const NET10 = 0x0a000000n;
@@ -321,14 +331,6 @@ const ALLOCATIONS = 200;
 const PG_ALLOCATIONS = 300;
 const WARMUP = 10;
 
-/** Offsets in 10.0.0.0/8 of the seeded addresses: a run from .0.0.1 plus scattered ones from 10.16.0.0 on. */
-function seededOffsets(): number[] {
-  const rnd = prng(8);
-  const picked = new Set<number>();
-  while (picked.size < SCATTERED) picked.add(0x100000 + Math.floor(rnd() * (0xfffffe - 0x100000)));
-  return [...picked].sort((a, b) => a - b);
-}
-
 /** Maximal runs of consecutive offsets: [first, last] pairs. */
 function runsOf(sorted: number[]): [number, number][] {
   const out: [number, number][] = [];
@@ -569,7 +571,7 @@ const nextFreePostgres: Benchmark = {
   name: 'pg-next-free',
   description: `next-free in 10.0.0.0/8 holding ${int(RUN)} contiguous + ${int(SCATTERED)} scattered addresses: the same transaction in Kysely and as SQL text (SqlExec), each on SQLite and on PostgreSQL 15 (unix socket); an inet query without runs`,
   async run(ctx) {
-    const offsets = seededOffsets();
+    const offsets = scatteredOffsets();
     const rows: Row[] = [];
 
     // SQLite through the same two implementations (Kysely with kept statements; SqlExec).
@@ -610,7 +612,7 @@ const nextFreePostgres: Benchmark = {
     const pool = { value: undefined as pg.Pool | undefined };
     let closing = false;
     try {
-      server = await startPostgres(undefined, { settings: ['shared_buffers = 256MB', 'work_mem = 16MB'] });
+      server = await startPostgres(undefined, { settings: BENCH_POSTGRES_SETTINGS });
       if (!server) throw new Error('PostgreSQL missing');
       const url = await server.createDatabase('bench');
       const socketUrl = server.socketUrl.replace('/postgres?', '/bench?');

@@ -12,9 +12,10 @@ import { registerIpamMetrics } from '../src/ipam/metrics.js';
 import { SeriesBudget } from '../src/metrics/bounds.js';
 import { ImportJournalStore } from '../src/store/import-journal.js';
 import { Registry } from 'prom-client';
-import { ipKey, parseIp } from '../src/ipam/core/ip.js';
+import { ipFromKey, ipKey, parseIp } from '../src/ipam/core/ip.js';
 import { IpamService } from '../src/ipam/service.js';
 import type { Store } from '../src/store/store.js';
+import { prng } from './helpers/prng.js';
 import { TEST_BACKEND, databaseUrlOf, openTestStore } from './helpers/store.js';
 
 const actor = { name: 'test' };
@@ -330,6 +331,72 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
       assert.equal(await b.countBetween(...span), 1);
     },
   );
+
+  it('keeps address_runs the maximal runs of the addresses through creates, batches, allocations and deletes', async (t) => {
+    const { stores, services } = await replicas(t, 1);
+    const ipam = services[0]!;
+    const v4 = await ipam.createSubnet({ cidr: '10.9.0.0/26' }, actor);
+    const v6 = await ipam.createSubnet({ cidr: 'fd00:9::/122' }, actor);
+    const rnd = prng(14);
+    const pick = (n: number) => Math.floor(rnd() * n);
+    const address = (v6side: boolean, host: number) => (v6side ? `fd00:9::${host.toString(16)}` : `10.9.0.${host}`);
+    const held = new Map<string, number>(); // address -> id
+    const free = (v6side: boolean) =>
+      Array.from({ length: 62 }, (_, i) => address(v6side, i + 1)).filter((a) => !held.has(a));
+    for (let step = 0; step < 150; step++) {
+      const v6side = rnd() < 0.3;
+      const op = pick(4);
+      if (op === 0 && free(v6side).length > 0) {
+        const a = free(v6side)[pick(free(v6side).length)]!;
+        held.set(a, (await ipam.createAddress({ address: a }, actor)).id);
+      } else if (op === 1) {
+        // A batch of up to 4 free addresses from a random host on: often consecutive, sometimes not.
+        const start = 1 + pick(62);
+        const batch = free(v6side).filter((a) => {
+          const host = Number.parseInt(a.split(/[.:]/).at(-1)!, v6side ? 16 : 10);
+          return host >= start && host < start + 6;
+        });
+        if (batch.length === 0) continue;
+        const views = await ipam.createAddressRecords(
+          batch.slice(0, 4).map((a) => ({ address: a })),
+          actor,
+        );
+        for (const v of views) held.set(v.address, v.id);
+      } else if (op === 2 && free(v6side).length > 0) {
+        const count = Math.min(1 + pick(3), free(v6side).length);
+        for (const v of await ipam.allocate({ subnetId: (v6side ? v6 : v4).id }, { count }, actor))
+          held.set(v.address, v.id);
+      } else if (held.size > 0) {
+        const [a, id] = [...held][pick(held.size)]!;
+        await ipam.deleteAddress(id, actor);
+        held.delete(a);
+      }
+    }
+    const keys = (await stores[0]!.exec.all<{ ip_key: Buffer }>('SELECT ip_key FROM addresses ORDER BY ip_key')).map(
+      (r) => r.ip_key,
+    );
+    assert.equal(keys.length, held.size);
+    // Maximal runs of consecutive keys (same family, value + 1).
+    const expected: [string, string][] = [];
+    for (const key of keys) {
+      const last = expected.at(-1);
+      const ip = ipFromKey(key);
+      const prev = last && ipFromKey(Buffer.from(last[1], 'hex'));
+      if (prev && prev.family === ip.family && prev.value + 1n === ip.value) last[1] = key.toString('hex');
+      else expected.push([key.toString('hex'), key.toString('hex')]);
+    }
+    const runs = await stores[0]!.exec.all<{ first_key: Buffer; last_key: Buffer }>(
+      'SELECT first_key, last_key FROM address_runs ORDER BY first_key',
+    );
+    assert.deepEqual(
+      runs.map((r) => [r.first_key.toString('hex'), r.last_key.toString('hex')]),
+      expected,
+    );
+    assert.ok(
+      expected.length > 5 && expected.some(([f, l]) => f !== l),
+      'the walk made several runs, some longer than one',
+    );
+  });
 
   it('hands out each address once: 300 concurrent next-free allocations in a /24 on 3 replicas', async (t) => {
     const { services } = await replicas(t, 3);

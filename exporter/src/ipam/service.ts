@@ -683,12 +683,16 @@ export class IpamService {
    */
   private async allocationPlan(scope: AllocationScope, lock = false): Promise<AllocationPlan> {
     let range = 'rangeId' in scope ? await this.rangeRow(scope.rangeId) : undefined;
-    let subnet = await this.subnetRow(range ? range.subnet_id : (scope as { subnetId: number }).subnetId);
+    const subnetId = range ? range.subnet_id : (scope as { subnetId: number }).subnetId;
+    let subnet: SubnetRow;
     if (lock && this.tables.dialect === 'postgres') {
-      // Locked, then read again: a range or subnet deleted meanwhile answers 404.
-      await this.tables.lockSubnet(subnet.id);
+      // Read under the lock: a range or subnet deleted meanwhile answers 404.
+      const locked = await this.tables.lockedSubnet(subnetId);
+      if (!locked) throw notFound('subnet', subnetId);
+      subnet = locked;
       if (range) range = await this.rangeRow(range.id);
-      subnet = await this.subnetRow(subnet.id);
+    } else {
+      subnet = await this.subnetRow(subnetId);
     }
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);

@@ -194,6 +194,16 @@ export class IpamStore {
     return (await this.exec.get('SELECT id FROM subnets WHERE id = ? FOR UPDATE', [id])) !== undefined;
   }
 
+  /**
+   * lockSubnet and subnet in one statement (PostgreSQL: the row read under its lock, one round
+   * trip instead of three with a read before and after). SQLite: the row.
+   */
+  lockedSubnet(id: number): Promise<SubnetRow | undefined> {
+    return this.exec.dialect === 'postgres'
+      ? this.exec.get<SubnetRow>('SELECT * FROM subnets WHERE id = ? FOR UPDATE', [id])
+      : this.subnet(id);
+  }
+
   private async subnetsChanged(id: number): Promise<void> {
     this.subnetCache.mark(id);
     this.shared.generation += 1;
@@ -701,14 +711,22 @@ export class IpamStore {
 
   /** Marks [first,last] used (none of it was): joins the runs on either side. */
   private async occupy(family: Family, first: bigint, last: bigint): Promise<void> {
-    const left = first > 0n ? await this.runContaining({ family, value: first - 1n }) : undefined;
+    const leftKey = first > 0n ? ipKey({ family, value: first - 1n }) : undefined;
     const rightKey = last < MAX[family] ? ipKey({ family, value: last + 1n }) : undefined;
-    const right =
-      rightKey &&
-      (await this.exec.get<{ first_key: Buffer; last_key: Buffer }>(
-        'SELECT first_key, last_key FROM address_runs WHERE first_key = ?',
-        [rightKey],
-      ));
+    // The run at or before the address left of `first` and the run starting right after `last`,
+    // in one statement (one round trip on PostgreSQL for every address insert).
+    const near = await this.exec.all<{ first_key: Buffer; last_key: Buffer }>(
+      `SELECT first_key, last_key FROM (SELECT first_key, last_key FROM address_runs WHERE first_key <= ?
+      ORDER BY first_key DESC LIMIT 1) l UNION ALL SELECT first_key, last_key FROM address_runs WHERE first_key = ?`,
+      [leftKey ?? Buffer.alloc(0), rightKey ?? Buffer.alloc(0)],
+    );
+    const right = rightKey && near.find((r) => r.first_key.equals(rightKey));
+    const before = leftKey && near.find((r) => !r.first_key.equals(rightKey ?? Buffer.alloc(0)));
+    // The run before reaches the left neighbour only when it is of this family and ends there or later.
+    const left =
+      before && before.first_key[0] === family && Buffer.compare(before.last_key, leftKey) >= 0
+        ? { first: ipFromKey(before.first_key).value }
+        : undefined;
     const lastKey = right ? right.last_key : ipKey({ family, value: last });
     if (right) await this.exec.run(DELETE_RUN, [rightKey]);
     if (left) await this.exec.run(SET_RUN_LAST, [lastKey, ipKey({ family, value: left.first })]);
