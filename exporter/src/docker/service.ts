@@ -352,13 +352,22 @@ export class DockerService {
   /**
    * The state the read routes show, per configured endpoint: the live one where this replica
    * leads and the endpoint's connection has settled since it started leading, else the copy the
-   * leader published (one small statement when it has not changed), else an empty one.
+   * leader published (one small statement when it has not changed) unless this replica's own
+   * last listing is newer, else an empty one.
    */
   private async states(selected: Endpoint[]): Promise<EndpointState[]> {
     const live = (ep: Endpoint) => this.active && ep.settled === this.generation;
     const copy = selected.every(live) ? null : await this.published.read();
     const byName = new Map((copy?.value.endpoints ?? []).map((e) => [e.name, e]));
-    return selected.map((ep) => (live(ep) ? this.liveState(ep) : (byName.get(ep.config.name) ?? emptyState(ep))));
+    return selected.map((ep) => {
+      if (live(ep)) return this.liveState(ep);
+      const published = byName.get(ep.config.name);
+      // A replica that led until moments ago may hold a listing newer than the last publish
+      // (changes within the publish period are not published once it stops leading): the newer one.
+      const ownSync = ep.lastSyncAt ?? -Infinity;
+      if (ownSync > (published?.last_sync_at ?? -Infinity)) return this.liveState(ep);
+      return published ?? emptyState(ep);
+    });
   }
 
   /** Collector status per endpoint, as `docker:<name>`: this replica's own connections. */

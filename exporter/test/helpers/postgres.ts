@@ -21,6 +21,7 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
 } from 'node:fs';
@@ -128,6 +129,45 @@ async function groupGone(pgid: number, timeoutMs: number): Promise<boolean> {
   return !alive(-pgid);
 }
 
+/**
+ * The postmaster and its children. Each backend makes itself a process-group leader (postgres'
+ * InitPostmasterChild calls setsid), so signalling the postmaster's group misses them; left
+ * alive, they hold the shared memory and a restart fails ("pre-existing shared memory block").
+ */
+function serverProcesses(postmaster: number): number[] {
+  const pids = [postmaster];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // pid (comm) state ppid …: the comm may hold spaces and parentheses; the ppid follows the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) pids.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
+}
+
+/** SIGKILL to the postmaster and every child; resolves once all are gone. */
+async function killServer(postmaster: number, timeoutMs: number): Promise<boolean> {
+  const pids = serverProcesses(postmaster);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* exited already */
+    }
+  }
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (!pids.some(alive)) return true;
+    await sleep(20);
+  }
+  return !pids.some(alive);
+}
+
 /** The settings the tests run with (appended to postgresql.conf, so a restart keeps them). */
 function testSettings(port: number, dir: string): string {
   return [
@@ -174,7 +214,14 @@ export async function startPostgres(
   let child: ChildProcess | undefined;
   let stopped = false;
   const killGroup = () => {
-    if (child?.pid && alive(-child.pid)) process.kill(-child.pid, 'SIGKILL');
+    if (!child?.pid || !alive(child.pid)) return;
+    for (const pid of serverProcesses(child.pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* exited already */
+      }
+    }
   };
   const safetyNet = () => {
     killGroup();
@@ -239,8 +286,7 @@ export async function startPostgres(
     const kill9 = async () => {
       const pid = child?.pid;
       if (!pid) return;
-      if (alive(-pid)) process.kill(-pid, 'SIGKILL');
-      if (!(await groupGone(pid, 10_000))) throw new Error(`postgres (group ${pid}) still alive after SIGKILL`);
+      if (!(await killServer(pid, 10_000))) throw new Error(`postgres (${pid}) or a backend still alive after SIGKILL`);
     };
 
     await launch();
