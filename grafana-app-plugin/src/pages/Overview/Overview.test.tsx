@@ -230,6 +230,9 @@ describe('Overview page', () => {
     fireEvent.change(within(form).getByTestId(testIds.subnetForm.hosts), { target: { value: '' } });
     fireEvent.change(within(form).getByTestId(testIds.subnetForm.prefixLength), { target: { value: '26' } });
     expect(await within(form).findByText('10.0.1.64/26')).toBeInTheDocument();
+    // without hosts, the length's own size is shown under it
+    expect(within(form).getByText('/26 · 62 usable')).toBeInTheDocument();
+    expect(within(form).queryByTestId(testIds.subnetForm.hostsFit)).not.toBeInTheDocument();
     fireEvent.change(within(form).getByTestId(testIds.subnetForm.name), { target: { value: 'cameras' } });
     fireEvent.change(within(form).getByTestId(testIds.subnetForm.vlan), { target: { value: '30' } });
     fireEvent.click(within(form).getByTestId(testIds.subnetForm.submit));

@@ -47,6 +47,17 @@ function hostsFit(parent: Subnet | undefined, hosts: string): { length?: number;
   return { length };
 }
 
+/** Under the length: its size, unless the hosts field shows it already; else the lengths the parent takes. */
+function lengthHint(parent: Subnet | undefined, length: number | undefined, fromHosts: number | undefined) {
+  if (!parent) {
+    return undefined;
+  }
+  if (length !== undefined && length !== fromHosts) {
+    return describePrefixLength(parent.family, length);
+  }
+  return `/${parent.prefix_length + 1} to /${maxPrefixLength(parent.family)}`;
+}
+
 export function validateNextFree(f: NextFreeState, parent: Subnet | undefined): NextFreeErrors {
   const errors: NextFreeErrors = {};
   if (!parent) {
@@ -113,7 +124,7 @@ export function NextFreePrefixFields({ subnets, value, errors, onChange }: Props
           required
           invalid={!!errors.prefixLength}
           error={errors.prefixLength}
-          description={length !== undefined && parent ? describePrefixLength(parent.family, length) : undefined}
+          description={lengthHint(parent, length, fit.length)}
         >
           <Input
             id="subnet-prefix-length"
