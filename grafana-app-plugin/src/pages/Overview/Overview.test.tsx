@@ -253,9 +253,13 @@ describe('Overview page', () => {
     ).toBe(2);
   });
 
-  it("says when no /N is free and shows the exporter's 409 when the space went meanwhile", async () => {
+  it("shows the exporter's 409 when the space went meanwhile, then asks for the preview again", async () => {
+    let previews = 0;
     backend({
-      'GET read/subnets/2/available-prefixes': { count: 0, results: [] },
+      'GET read/subnets/2/available-prefixes': () =>
+        ++previews === 1
+          ? { count: 1, results: [{ prefix: '10.0.1.0/28', family: 4, size: 16 }] }
+          : { count: 0, results: [] },
       'POST write/subnets/2/available-prefixes': fail(409, 'no room for 1 /28 in 10.0.1.0/24', 'conflict'),
     });
     renderAt(<Overview />, '/overview');
@@ -264,11 +268,13 @@ describe('Overview page', () => {
     fireEvent.click(within(screen.getByTestId(testIds.subnetForm.mode)).getByLabelText('Next free in a subnet'));
     pick(testIds.subnetForm.parent, '10.0.1.0/24');
     fireEvent.change(within(form).getByTestId(testIds.subnetForm.prefixLength), { target: { value: '/28' } });
-    expect(await within(form).findByText('No room for a /28 in 10.0.1.0/24')).toBeInTheDocument();
+    expect(await within(form).findByText('10.0.1.0/28')).toBeInTheDocument();
     fireEvent.click(within(form).getByTestId(testIds.subnetForm.submit));
     expect(await within(form).findByTestId(testIds.subnetForm.error)).toHaveTextContent(
       'Conflict: no room for 1 /28 in 10.0.1.0/24'
     );
+    expect(await within(form).findByText('No room for a /28 in 10.0.1.0/24')).toBeInTheDocument();
+    expect(screen.getByTestId(testIds.subnetForm.form)).toBeInTheDocument();
     expect(requestTo(mockFetch, 'POST', 'write/subnets/2/available-prefixes')?.data).toMatchObject({
       prefix_length: 28,
       count: 1,

@@ -77,9 +77,11 @@ interface Props {
   value: NextFreeState;
   errors: NextFreeErrors;
   onChange: (value: NextFreeState) => void;
+  /** Changed to ask for the preview again (after a refused POST: the space went meanwhile). */
+  refresh?: number;
 }
 
-export function NextFreePrefixFields({ subnets, value, errors, onChange }: Props) {
+export function NextFreePrefixFields({ subnets, value, errors, onChange, refresh = 0 }: Props) {
   const styles = useStyles2(getStyles);
   const parents = useMemo(() => possibleParents(subnets), [subnets]);
   const options: Array<ComboboxOption<string>> = useMemo(
@@ -163,15 +165,15 @@ export function NextFreePrefixFields({ subnets, value, errors, onChange }: Props
         </Field>
       </Stack>
       <div className={styles.preview} data-testid={testIds.subnetForm.preview}>
-        {parent && length !== undefined ? <Preview parent={parent} length={length} /> : null}
+        {parent && length !== undefined ? <Preview parent={parent} length={length} refresh={refresh} /> : null}
       </div>
     </>
   );
 }
 
 /** The block the exporter would take now; another request may take it first, the POST decides. */
-function Preview({ parent, length }: { parent: Subnet; length: number }) {
-  const free = useApi(() => api.availablePrefixes(parent.id, length, 1), [parent.id, length]);
+function Preview({ parent, length, refresh }: { parent: Subnet; length: number; refresh: number }) {
+  const free = useApi(() => api.availablePrefixes(parent.id, length, 1), [parent.id, length, refresh]);
   if (free.loading) {
     return (
       <Text color="secondary">

@@ -100,6 +100,7 @@ export function SubnetFormModal({ subnet, subnets = [], onDismiss, onSaved }: Pr
   const [touched, setTouched] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
+  const [failures, setFailures] = useState(0);
   const parents = useMemo(() => (editing ? [] : possibleParents(subnets)), [editing, subnets]);
   const carving = !editing && mode === 'next';
   const parent = parents.find((s) => String(s.id) === nextFree.parentId);
@@ -138,6 +139,7 @@ export function SubnetFormModal({ subnet, subnets = [], onDismiss, onSaved }: Pr
       onSaved(await save());
     } catch (err) {
       setError(toApiError(err));
+      setFailures((n) => n + 1);
     } finally {
       setBusy(false);
     }
@@ -163,7 +165,13 @@ export function SubnetFormModal({ subnet, subnets = [], onDismiss, onSaved }: Pr
           </Field>
         )}
         {carving ? (
-          <NextFreePrefixFields subnets={parents} value={nextFree} errors={errors.nextFree} onChange={setNextFree} />
+          <NextFreePrefixFields
+            subnets={parents}
+            value={nextFree}
+            errors={errors.nextFree}
+            onChange={setNextFree}
+            refresh={failures}
+          />
         ) : (
           <Field
             label="CIDR"
