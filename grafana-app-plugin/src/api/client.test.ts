@@ -61,6 +61,28 @@ describe('api client', () => {
     expect(lastRequest().data).toEqual({ count: 2, owner: 'alice' });
   });
 
+  it('asks for free child prefixes and carves them on the write route', async () => {
+    mockFetch.mockImplementation(
+      routes({
+        'GET read/subnets/4/available-prefixes': {
+          count: 1,
+          results: [{ prefix: '10.0.0.64/26', family: 4, size: 64 }],
+        },
+        'POST write/subnets/4/available-prefixes': [{ id: 9, cidr: '10.0.0.64/26' }],
+      })
+    );
+    const free = await api.availablePrefixes(4, 26);
+    expect(lastRequest().url).toBe(`${PROXY_BASE}/read/subnets/4/available-prefixes?prefix_length=26&limit=1`);
+    expect(free.results[0]?.prefix).toBe('10.0.0.64/26');
+    const created = await api.allocatePrefixes(4, { prefix_length: 26, count: 1, name: 'lab' });
+    expect(lastRequest()).toMatchObject({
+      method: 'POST',
+      url: `${PROXY_BASE}/write/subnets/4/available-prefixes`,
+      data: { prefix_length: 26, count: 1, name: 'lab' },
+    });
+    expect(created[0]?.cidr).toBe('10.0.0.64/26');
+  });
+
   it('follows the pages of conflicts (the exporter pages them, 1,000 at most)', async () => {
     const conflict = (i: number) => ({ kind: 'unknown_device', address: `10.0.${i >> 8}.${i & 255}`, address_id: i });
     mockFetch.mockImplementation(

@@ -12,6 +12,7 @@ import type {
   AllocateInput,
   AuditEntry,
   AvailableIp,
+  AvailablePrefix,
   Conflict,
   DockerConflict,
   DockerContainer,
@@ -22,6 +23,7 @@ import type {
   ImportReport,
   LanscapeEvent,
   Paged,
+  PrefixRequest,
   ProxmoxBridge,
   ProxmoxGuestList,
   ProxmoxNodeList,
@@ -138,6 +140,14 @@ export const api = {
     request<Address[]>('write', 'POST', `${scopePath(scope)}/available-ips`, {
       body: { count, ...fields } satisfies AllocateInput,
     }),
+  /** The next free child blocks of `prefixLength` in a subnet, lowest first (nothing is reserved). */
+  availablePrefixes: (subnetId: number, prefixLength: number, limit = 1) =>
+    request<Paged<AvailablePrefix>>('read', 'GET', `/subnets/${subnetId}/available-prefixes`, {
+      query: { prefix_length: prefixLength, limit } satisfies QueryOf<'/api/v1/subnets/{id}/available-prefixes', 'get'>,
+    }),
+  /** Creates the first free `count` child subnets of a length, all or none (409 when they do not fit). */
+  allocatePrefixes: (subnetId: number, input: PrefixRequest) =>
+    request<Subnet[]>('write', 'POST', `/subnets/${subnetId}/available-prefixes`, { body: input }),
   scan: (subnetId: number) => request<Scan>('write', 'POST', `/subnets/${subnetId}/scan`, { body: {} }),
   scanStatus: (scanId: number) => request<Scan>('read', 'GET', `/scans/${scanId}`),
 

@@ -28,6 +28,10 @@ export type Subnet = Schemas['Subnet'];
 export type SubnetInput = Schemas['SubnetCreate'];
 /** The body of PATCH /subnets/{id}. */
 export type SubnetPatch = Schemas['SubnetUpdate'];
+/** The body of POST /subnets/{id}/available-prefixes: the next free child subnets of a length. */
+export type PrefixRequest = Schemas['PrefixRequest'];
+/** A free block of GET /subnets/{id}/available-prefixes. */
+export type AvailablePrefix = Schemas['AvailablePrefixes']['results'][number];
 
 export type Address = Schemas['Address'];
 export type AddressState = Address['state'];

@@ -35,6 +35,12 @@ export const testIds = {
     description: 'lanscape-subnet-form-description',
     submit: 'lanscape-subnet-form-submit',
     error: 'lanscape-subnet-form-error',
+    mode: 'lanscape-subnet-form-mode',
+    parent: 'lanscape-subnet-form-parent',
+    prefixLength: 'lanscape-subnet-form-prefix-length',
+    hosts: 'lanscape-subnet-form-hosts',
+    hostsFit: 'lanscape-subnet-form-hosts-fit',
+    preview: 'lanscape-subnet-form-preview',
   },
   importModal: {
     csv: 'lanscape-import-csv-text',

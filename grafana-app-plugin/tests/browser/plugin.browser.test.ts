@@ -33,6 +33,10 @@ const APP = '/a/lanscape-ipam-app';
 
 const SITE = '127.0.10.0/24'; // seeded through the API: the parent in which free gaps remain
 const LAB = '127.0.10.0/28'; // added through the UI and scanned: loopback, every address answers
+// "next free /N": a parent (never scanned) whose first /26 is taken, so the form carves the second
+const CARVE_PARENT = '127.0.20.0/24';
+const CARVE_TAKEN = '127.0.20.0/26';
+const CARVE_NEXT = '127.0.20.64/26';
 const PERF = '127.77.0.0/16'; // 5,000 used addresses for the load-time measurement (never scanned)
 const PERF_CONTIGUOUS = '127.78.0.0/16';
 // Traffic tests: a real sshd and an iperf3 server on 127.0.0.1; two configured hosts, loop-a (the
@@ -498,6 +502,66 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     assert.equal(audit.body.results[0]?.actor, 'write');
     assert.equal(audit.body.results[0]?.grafana_user, 'editor', 'the audit names the Grafana user behind the change');
     await page.close();
+  });
+
+  await step('Editor adds the next free /N of a subnet through the form (size helper, preview)', async () => {
+    // A parent of its own (never scanned) with its first /26 taken: the form must offer the second.
+    const parent = await exporter.api.post<{ id: number }>(
+      '/api/v1/subnets',
+      { cidr: CARVE_PARENT, name: 'carve parent', scan_enabled: false },
+      TOKENS.admin
+    );
+    assert.equal(parent.status, 201, parent.text);
+    const taken = await exporter.api.post<{ id: number }>(
+      '/api/v1/subnets',
+      { cidr: CARVE_TAKEN, scan_enabled: false },
+      TOKENS.admin
+    );
+    assert.equal(taken.status, 201, taken.text);
+    const created: number[] = [taken.body.id, parent.body.id];
+    try {
+      const page = await browser.context.newPage();
+      // Filled in the light theme for its screenshot and cancelled, then in the dark one and added.
+      for (const theme of ['light', 'dark'] as const) {
+        await setUser(env, 'Editor', theme);
+        await open(env, page, `${APP}/overview`);
+        await page.getByTestId(testIds.overview.addSubnet).click();
+        await page.getByTestId(testIds.subnetForm.mode).getByRole('radio', { name: 'Next free in a subnet' }).click();
+        await pickCombobox(page, testIds.subnetForm.parent, CARVE_PARENT);
+        await page.getByTestId(testIds.subnetForm.hosts).fill('50');
+        assert.equal(await page.getByTestId(testIds.subnetForm.hostsFit).innerText(), '/26 · 62 usable');
+        assert.equal(await page.getByTestId(testIds.subnetForm.prefixLength).inputValue(), '26');
+        await page.getByTestId(testIds.subnetForm.preview).getByText(CARVE_NEXT).waitFor();
+        await page.getByTestId(testIds.subnetForm.name).fill('carved');
+        mkdirSync(SCREENSHOTS, { recursive: true });
+        await settle(page);
+        await page.getByRole('dialog').screenshot({
+          path: join(SCREENSHOTS, `add-subnet-next-free-${theme}.png`),
+          animations: 'disabled',
+        });
+        if (theme === 'light') {
+          await page.getByTestId(testIds.subnetForm.form).getByRole('button', { name: 'Cancel' }).click();
+          await page.getByTestId(testIds.subnetForm.form).waitFor({ state: 'detached' });
+        }
+      }
+      assert.equal(await subnetId(env, CARVE_NEXT), undefined, 'the preview reserves nothing');
+      await page.getByTestId(testIds.subnetForm.submit).click();
+      await page.getByTestId(testIds.subnetForm.form).waitFor({ state: 'detached' });
+      await page.getByTestId(testIds.overview.subnetRow(CARVE_NEXT)).waitFor();
+      await page.close();
+      const carvedId = await subnetId(env, CARVE_NEXT);
+      assert.ok(carvedId, `${CARVE_NEXT} is not in the exporter`);
+      created.unshift(carvedId);
+      const carved = await exporter.api.get(`/api/v1/subnets/${carvedId}`, TOKENS.admin);
+      assert.deepEqual(
+        [carved.body.name, carved.body.parent_id, carved.body.scan_enabled],
+        ['carved', parent.body.id, true]
+      );
+    } finally {
+      for (const id of created) {
+        await exporter.api.delete(`/api/v1/subnets/${id}`, TOKENS.admin);
+      }
+    }
   });
 
   await step('Editor scans it and the loopback hosts appear as Up', async () => {
@@ -1213,7 +1277,12 @@ async function settle(page: Page): Promise<void> {
 
 /** Chooses an option of one of the wizard's comboboxes by typing `text` (the option's label starts with it). */
 async function pickOption(page: Page, field: string, text: string): Promise<void> {
-  const input = page.getByTestId(testIds.vm.field(field));
+  await pickCombobox(page, testIds.vm.field(field), text);
+}
+
+/** Chooses the first option whose label starts with `text` in the Combobox with this test id. */
+async function pickCombobox(page: Page, testId: string, text: string): Promise<void> {
+  const input = page.getByTestId(testId);
   await input.click();
   await input.fill(text);
   await page

@@ -5,6 +5,7 @@ import { type Answer, calls, fail, requestTo, routes } from '../../test/backend'
 import '../../test/dom';
 import { subnet, utilization } from '../../test/fixtures';
 import { renderAt } from '../../test/render';
+import { pick } from '../../test/ui';
 import Overview from './Overview';
 
 const mockFetch = jest.fn();
@@ -186,6 +187,98 @@ describe('Overview page', () => {
     expect(
       calls(mockFetch).filter((c) => c.startsWith('GET /api/plugin-proxy/lanscape-ipam-app/read/subnets?')).length
     ).toBe(2);
+  });
+
+  it('adds the next free /N of a subnet: size helper, preview, then the POST with the form fields', async () => {
+    backend({
+      'GET read/subnets/2/available-prefixes': (req: { url: string }) => {
+        const length = new URL(req.url, 'http://x').searchParams.get('prefix_length');
+        return { count: 1, results: [{ prefix: `10.0.1.64/${length}`, family: 4, size: 64 }] };
+      },
+      'POST write/subnets/2/available-prefixes': [subnet({ id: 9, cidr: '10.0.1.64/26', prefix_length: 26 })],
+    });
+    renderAt(<Overview />, '/overview');
+    fireEvent.click(await screen.findByTestId(testIds.overview.addSubnet));
+    const form = await screen.findByTestId(testIds.subnetForm.form);
+    fireEvent.click(within(screen.getByTestId(testIds.subnetForm.mode)).getByLabelText('Next free in a subnet'));
+    expect(within(form).queryByTestId(testIds.subnetForm.cidr)).not.toBeInTheDocument();
+    expect(within(form).queryByTestId(testIds.subnetForm.gateway)).not.toBeInTheDocument();
+
+    // nothing chosen yet: the form says what is missing and posts nothing
+    fireEvent.click(within(form).getByTestId(testIds.subnetForm.submit));
+    expect(await within(form).findByText('Choose the subnet to take it from')).toBeInTheDocument();
+
+    pick(testIds.subnetForm.parent, '10.0.1.0/24');
+    // the size helper: 62 hosts fit a /26 exactly, 63 need a /25
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.hosts), { target: { value: '63' } });
+    expect(within(form).getByTestId(testIds.subnetForm.hostsFit)).toHaveTextContent('/25 · 126 usable');
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.hosts), { target: { value: '62' } });
+    expect(within(form).getByTestId(testIds.subnetForm.hostsFit)).toHaveTextContent('/26 · 62 usable');
+    expect(within(form).getByTestId(testIds.subnetForm.prefixLength)).toHaveValue('26');
+    expect(await within(form).findByText('10.0.1.64/26')).toBeInTheDocument();
+    expect(requestTo(mockFetch, 'GET', 'read/subnets/2/available-prefixes?prefix_length=26')?.url).toBe(
+      '/api/plugin-proxy/lanscape-ipam-app/read/subnets/2/available-prefixes?prefix_length=26&limit=1'
+    );
+
+    // the parent's own length or a longer-than-IPv4 one is refused before asking the exporter
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.prefixLength), { target: { value: '24' } });
+    expect(await within(form).findByText('A prefix length from /25 to /32 in 10.0.1.0/24')).toBeInTheDocument();
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.hosts), { target: { value: '300' } });
+    expect(within(form).getByText('More than a child of 10.0.1.0/24 can hold')).toBeInTheDocument();
+    expect(requestTo(mockFetch, 'POST', 'write/subnets/2/available-prefixes')).toBeUndefined();
+
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.hosts), { target: { value: '' } });
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.prefixLength), { target: { value: '26' } });
+    expect(await within(form).findByText('10.0.1.64/26')).toBeInTheDocument();
+    // without hosts, the length's own size is shown under it
+    expect(within(form).getByText('/26 · 62 usable')).toBeInTheDocument();
+    expect(within(form).queryByTestId(testIds.subnetForm.hostsFit)).not.toBeInTheDocument();
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.name), { target: { value: 'cameras' } });
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.vlan), { target: { value: '30' } });
+    fireEvent.click(within(form).getByTestId(testIds.subnetForm.submit));
+    await waitFor(() => expect(screen.queryByTestId(testIds.subnetForm.form)).not.toBeInTheDocument());
+    expect(requestTo(mockFetch, 'POST', 'write/subnets/2/available-prefixes')?.data).toEqual({
+      prefix_length: 26,
+      count: 1,
+      name: 'cameras',
+      vlan: 30,
+      tags: [],
+      description: '',
+      scan_enabled: true,
+      scan_interval_seconds: null,
+    });
+    expect(calls(mockFetch)).not.toContain('POST /api/plugin-proxy/lanscape-ipam-app/write/subnets');
+    expect(
+      calls(mockFetch).filter((c) => c.startsWith('GET /api/plugin-proxy/lanscape-ipam-app/read/subnets?')).length
+    ).toBe(2);
+  });
+
+  it("shows the exporter's 409 when the space went meanwhile, then asks for the preview again", async () => {
+    let previews = 0;
+    backend({
+      'GET read/subnets/2/available-prefixes': () =>
+        ++previews === 1
+          ? { count: 1, results: [{ prefix: '10.0.1.0/28', family: 4, size: 16 }] }
+          : { count: 0, results: [] },
+      'POST write/subnets/2/available-prefixes': fail(409, 'no room for 1 /28 in 10.0.1.0/24', 'conflict'),
+    });
+    renderAt(<Overview />, '/overview');
+    fireEvent.click(await screen.findByTestId(testIds.overview.addSubnet));
+    const form = await screen.findByTestId(testIds.subnetForm.form);
+    fireEvent.click(within(screen.getByTestId(testIds.subnetForm.mode)).getByLabelText('Next free in a subnet'));
+    pick(testIds.subnetForm.parent, '10.0.1.0/24');
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.prefixLength), { target: { value: '/28' } });
+    expect(await within(form).findByText('10.0.1.0/28')).toBeInTheDocument();
+    fireEvent.click(within(form).getByTestId(testIds.subnetForm.submit));
+    expect(await within(form).findByTestId(testIds.subnetForm.error)).toHaveTextContent(
+      'Conflict: no room for 1 /28 in 10.0.1.0/24'
+    );
+    expect(await within(form).findByText('No room for a /28 in 10.0.1.0/24')).toBeInTheDocument();
+    expect(screen.getByTestId(testIds.subnetForm.form)).toBeInTheDocument();
+    expect(requestTo(mockFetch, 'POST', 'write/subnets/2/available-prefixes')?.data).toMatchObject({
+      prefix_length: 28,
+      count: 1,
+    });
   });
 
   it('edits a subnet without sending its CIDR', async () => {

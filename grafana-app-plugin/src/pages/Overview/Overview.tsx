@@ -188,6 +188,7 @@ function Overview() {
 
       {modal?.kind === 'add' && (
         <SubnetFormModal
+          subnets={subnets.data ?? []}
           onDismiss={() => setModal(null)}
           onSaved={() => {
             setModal(null);

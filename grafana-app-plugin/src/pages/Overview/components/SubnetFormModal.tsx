@@ -1,9 +1,19 @@
 // Add or edit a subnet. The exporter validates; its messages are shown as they come (explain()).
-import React, { useState } from 'react';
-import { Alert, Field, Input, Modal, Stack, Switch, TagsInput, TextArea } from '@grafana/ui';
+// Adding takes a CIDR, or the next free block of a length inside a subnet (NextFreePrefixFields,
+// POST /subnets/{id}/available-prefixes).
+import React, { useMemo, useState } from 'react';
+import { Alert, Field, Input, Modal, RadioButtonGroup, Stack, Switch, TagsInput, TextArea } from '@grafana/ui';
 import { type ApiError, api, explain, toApiError } from '../../../api/client';
 import { LIMITS } from '../../../api/limits.gen';
 import type { Subnet, SubnetInput } from '../../../api/types';
+import {
+  NextFreePrefixFields,
+  type NextFreeState,
+  childLength,
+  emptyNextFree,
+  possibleParents,
+  validateNextFree,
+} from './NextFreePrefixFields';
 import { intIn } from '../../../utils/form';
 import { testIds } from '../../../components/testIds';
 import { SubmitRow } from '../../../components/SubmitRow';
@@ -11,9 +21,17 @@ import { SubmitRow } from '../../../components/SubmitRow';
 interface Props {
   /** The subnet to edit; absent to add one. */
   subnet?: Subnet;
+  /** The subnets loaded already: the parents "Next free in a subnet" offers (adding only). */
+  subnets?: Subnet[];
   onDismiss: () => void;
   onSaved: (subnet: Subnet) => void;
 }
+
+type AddMode = 'cidr' | 'next';
+const ADD_MODES: Array<{ label: string; value: AddMode; description: string }> = [
+  { label: 'CIDR', value: 'cidr', description: 'A prefix you type' },
+  { label: 'Next free in a subnet', value: 'next', description: 'The first free block of a length inside a subnet' },
+];
 
 interface FormState {
   cidr: string;
@@ -42,11 +60,11 @@ function initial(subnet?: Subnet): FormState {
 const { vlan: VLAN, scan_interval_seconds: SCAN_INTERVAL } = LIMITS.SubnetCreate;
 
 /** Checks that need no server (the exporter's limits); everything else is the exporter's to say. */
-export function validateSubnetForm(f: FormState, editing: boolean): Partial<Record<keyof FormState, string>> {
+export function validateSubnetForm(f: FormState, noCidr: boolean): Partial<Record<keyof FormState, string>> {
   const errors: Partial<Record<keyof FormState, string>> = {};
-  if (!editing && !f.cidr.trim()) {
+  if (!noCidr && !f.cidr.trim()) {
     errors.cidr = 'A CIDR is required, for example 10.0.0.0/24';
-  } else if (!editing && !f.cidr.includes('/')) {
+  } else if (!noCidr && !f.cidr.includes('/')) {
     errors.cidr = 'Give the prefix length too, for example 10.0.0.0/24';
   }
   if (f.vlan.trim() && intIn(f.vlan, VLAN.minimum, VLAN.maximum) === undefined) {
@@ -58,11 +76,11 @@ export function validateSubnetForm(f: FormState, editing: boolean): Partial<Reco
   return errors;
 }
 
-function toInput(f: FormState): Omit<SubnetInput, 'cidr'> {
+/** The fields of a subnet besides its prefix and gateway: what the next-free POST takes as well. */
+function childFields(f: FormState) {
   return {
     name: f.name.trim(),
     vlan: f.vlan.trim() ? Number(f.vlan) : null,
-    gateway: f.gateway.trim() || null,
     tags: f.tags,
     description: f.description,
     scan_enabled: f.scanEnabled,
@@ -70,30 +88,58 @@ function toInput(f: FormState): Omit<SubnetInput, 'cidr'> {
   };
 }
 
-export function SubnetFormModal({ subnet, onDismiss, onSaved }: Props) {
+function toInput(f: FormState): Omit<SubnetInput, 'cidr'> {
+  return { ...childFields(f), gateway: f.gateway.trim() || null };
+}
+
+export function SubnetFormModal({ subnet, subnets = [], onDismiss, onSaved }: Props) {
   const editing = subnet !== undefined;
   const [form, setForm] = useState<FormState>(() => initial(subnet));
+  const [mode, setMode] = useState<AddMode>('cidr');
+  const [nextFree, setNextFree] = useState<NextFreeState>(emptyNextFree);
   const [touched, setTouched] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
-  const errors = touched ? validateSubnetForm(form, editing) : {};
+  const [failures, setFailures] = useState(0);
+  const parents = useMemo(() => (editing ? [] : possibleParents(subnets)), [editing, subnets]);
+  const carving = !editing && mode === 'next';
+  const parent = parents.find((s) => String(s.id) === nextFree.parentId);
+  const check = () => {
+    const common = validateSubnetForm(form, editing || carving);
+    return { common, nextFree: carving ? validateNextFree(nextFree, parent) : {} };
+  };
+  const errors = touched ? check() : { common: {}, nextFree: {} };
   const set = <K extends keyof FormState>(key: K, value: FormState[K]) => setForm((f) => ({ ...f, [key]: value }));
+
+  const save = async (): Promise<Subnet> => {
+    if (editing) {
+      return api.updateSubnet(subnet.id, toInput(form));
+    }
+    if (carving && parent) {
+      const [created] = await api.allocatePrefixes(parent.id, {
+        prefix_length: childLength(parent, nextFree.prefixLength)!,
+        count: 1,
+        ...childFields(form),
+      });
+      return created!;
+    }
+    return api.createSubnet({ cidr: form.cidr.trim(), ...toInput(form) });
+  };
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     setTouched(true);
-    if (Object.keys(validateSubnetForm(form, editing)).length > 0) {
+    const found = check();
+    if (Object.keys(found.common).length + Object.keys(found.nextFree).length > 0) {
       return;
     }
     setBusy(true);
     setError(undefined);
     try {
-      const saved = editing
-        ? await api.updateSubnet(subnet.id, toInput(form))
-        : await api.createSubnet({ cidr: form.cidr.trim(), ...toInput(form) });
-      onSaved(saved);
+      onSaved(await save());
     } catch (err) {
       setError(toApiError(err));
+      setFailures((n) => n + 1);
     } finally {
       setBusy(false);
     }
@@ -111,23 +157,40 @@ export function SubnetFormModal({ subnet, onDismiss, onSaved }: Props) {
             {explain(error)}
           </Alert>
         )}
-        <Field
-          label="CIDR"
-          required={!editing}
-          invalid={!!errors.cidr}
-          error={errors.cidr}
-          description={editing ? 'The prefix of a subnet cannot change.' : 'IPv4 or IPv6 prefix, host bits clear'}
-        >
-          <Input
-            id="subnet-cidr"
-            value={form.cidr}
-            disabled={editing}
-            placeholder="10.0.0.0/24"
-            autoFocus={!editing}
-            onChange={(e) => set('cidr', e.currentTarget.value)}
-            data-testid={testIds.subnetForm.cidr}
+        {parents.length > 0 && (
+          <Field label="Prefix">
+            <div data-testid={testIds.subnetForm.mode}>
+              <RadioButtonGroup<AddMode> options={ADD_MODES} value={mode} onChange={setMode} />
+            </div>
+          </Field>
+        )}
+        {carving ? (
+          <NextFreePrefixFields
+            subnets={parents}
+            value={nextFree}
+            errors={errors.nextFree}
+            onChange={setNextFree}
+            refresh={failures}
           />
-        </Field>
+        ) : (
+          <Field
+            label="CIDR"
+            required={!editing}
+            invalid={!!errors.common.cidr}
+            error={errors.common.cidr}
+            description={editing ? 'The prefix of a subnet cannot change.' : 'IPv4 or IPv6 prefix, host bits clear'}
+          >
+            <Input
+              id="subnet-cidr"
+              value={form.cidr}
+              disabled={editing}
+              placeholder="10.0.0.0/24"
+              autoFocus={!editing}
+              onChange={(e) => set('cidr', e.currentTarget.value)}
+              data-testid={testIds.subnetForm.cidr}
+            />
+          </Field>
+        )}
         <Field label="Name">
           <Input
             id="subnet-name"
@@ -138,7 +201,7 @@ export function SubnetFormModal({ subnet, onDismiss, onSaved }: Props) {
           />
         </Field>
         <Stack gap={2}>
-          <Field label="VLAN" invalid={!!errors.vlan} error={errors.vlan}>
+          <Field label="VLAN" invalid={!!errors.common.vlan} error={errors.common.vlan}>
             <Input
               id="subnet-vlan"
               value={form.vlan}
@@ -149,16 +212,18 @@ export function SubnetFormModal({ subnet, onDismiss, onSaved }: Props) {
               data-testid={testIds.subnetForm.vlan}
             />
           </Field>
-          <Field label="Gateway">
-            <Input
-              id="subnet-gateway"
-              value={form.gateway}
-              width={30}
-              placeholder="10.0.0.1"
-              onChange={(e) => set('gateway', e.currentTarget.value)}
-              data-testid={testIds.subnetForm.gateway}
-            />
-          </Field>
+          {!carving && (
+            <Field label="Gateway">
+              <Input
+                id="subnet-gateway"
+                value={form.gateway}
+                width={30}
+                placeholder="10.0.0.1"
+                onChange={(e) => set('gateway', e.currentTarget.value)}
+                data-testid={testIds.subnetForm.gateway}
+              />
+            </Field>
+          )}
         </Stack>
         <Field label="Tags" description="Letters, digits, space and _ . : / -">
           <div data-testid={testIds.subnetForm.tags}>
@@ -184,8 +249,8 @@ export function SubnetFormModal({ subnet, onDismiss, onSaved }: Props) {
           </Field>
           <Field
             label="Sweep interval (s)"
-            invalid={!!errors.scanInterval}
-            error={errors.scanInterval}
+            invalid={!!errors.common.scanInterval}
+            error={errors.common.scanInterval}
             description="Empty: the exporter's default"
           >
             <Input
