@@ -143,7 +143,7 @@ export async function startSeededExporter(options: { big?: boolean; proxmox?: bo
     // Two sweeps of the /24 through the exporter's own bookkeeping: the first sees the hosts up
     // (and three new devices, which it records as discovered), the second misses .11 and .12.
     // .60 (deprecated) never answers.
-    const row = ex.discovery.ipam.subnetRow(office.id);
+    const row = await ex.discovery.ipam.subnetRow(office.id);
     const targets = Array.from({ length: 254 }, (_, i) => `10.20.30.${i + 1}`);
     const upFirst = [
       '10.20.30.1',
@@ -170,9 +170,9 @@ export async function startSeededExporter(options: { big?: boolean; proxmox?: bo
       ['10.20.30.10', '02:00:00:00:00:99', 'Example Networks'],
       ['10.20.30.150', 'b8:27:eb:00:00:01', 'Raspberry Pi Foundation'],
     ] as const) {
-      const host = ex.discovery.store.host(ipKey(parseIp(address)));
+      const host = await ex.discovery.store.host(ipKey(parseIp(address)));
       assert.ok(host, `no observation for ${address}`);
-      ex.discovery.store.upsertHost({ ...host, mac, vendor });
+      await ex.discovery.store.upsertHost({ ...host, mac, vendor });
     }
     const deleted = await ok(api.post('/api/v1/subnets', { cidr: DELETED, name: 'gone', scan_enabled: false }));
     await ok(api.delete(`/api/v1/subnets/${deleted.id}`), 204);
