@@ -98,7 +98,9 @@ function ruleQueries(): Query[] {
 
 interface Prometheus {
   url: string;
-  query(expr: string, time: number): Promise<{ labels: Record<string, string>; value: number }[]>;
+  query(expr: string, time?: number): Promise<{ labels: Record<string, string>; value: number }[]>;
+  /** Prometheus's own clock: the test's clock may be shifted (the faketime suites), Prometheus's is not. */
+  now(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -155,8 +157,13 @@ async function startPrometheus(dir: string, name: string, targets: string[]): Pr
   return {
     url,
     stop,
-    async query(expr, time) {
-      const u = `${url}/api/v1/query?query=${encodeURIComponent(expr)}&time=${time}`;
+    async now() {
+      const [row] = await this.query('time()');
+      return row!.value;
+    },
+    async query(expr, time?: number) {
+      const at = time === undefined ? '' : `&time=${time}`;
+      const u = `${url}/api/v1/query?query=${encodeURIComponent(expr)}${at}`;
       const body = (await (await fetch(u)).json()) as {
         status: string;
         error?: string;
@@ -319,14 +326,14 @@ test('1 or 3 replicas scraped give the same figures in every dashboard and rule'
     // Enough history for rate() over 1m, and the recording rules evaluated on both servers.
     // Evaluated 2 s in the past: every scrape that started before then has ended (1 s timeout),
     // so later scrapes cannot change the answers.
-    const settled = () => Date.now() / 1000 - 2;
+    const settled = async () => (await a.now()) - 2;
     const scraped = async (p: Prometheus, n: number, time: number) => {
       const counts = await p.query('count_over_time(up{job="lanscape"}[1m]) and up == 1', time);
       const rules = await p.query('count(address:lanscape_host_up:avg_over_time1h)', time);
       return counts.length === n && counts.every((c) => c.value >= 4) && rules.length === 1;
     };
     const t1 = await until('both servers scraping every replica and evaluating rules', 30_000, async () => {
-      const time = settled();
+      const time = await settled();
       return (await scraped(a, 1, time)) && (await scraped(b, 3, time)) ? time : undefined;
     });
 
@@ -394,10 +401,11 @@ test('1 or 3 replicas scraped give the same figures in every dashboard and rule'
     let tookOver: number | undefined;
     for (const r of [r2, r3]) r.leadership.onChange((leads) => void (leads && (tookOver ??= Date.now())));
     const stoppedAt = Date.now();
+    const stoppedAtOnB = await b.now();
     await r1.stop();
     const subnetsA = (await a.query('count(lanscape_subnet_info)', t1))[0]!.value;
     const t2 = await until('a follower leading, seen by B', 20_000, async () => {
-      const now = settled();
+      const now = await settled();
       const leaders = await b.query('lanscape_leader == 1', now);
       const subnets = await b.query('count(lanscape_subnet_info)', now);
       const hosts = await b.query('count(lanscape_host_info)', now);
@@ -413,7 +421,7 @@ test('1 or 3 replicas scraped give the same figures in every dashboard and rule'
     assert.ok(tookOver !== undefined);
     t.diagnostic(
       `failover: ${new URL(leader.url).host} leads ${tookOver - stoppedAt} ms after the leader stopped; ` +
-        `B scraped it ${Math.round(t2 * 1000 - stoppedAt)} ms after`,
+        `B scraped it ${Math.round((t2 - stoppedAtOnB) * 1000)} ms after`,
     );
     assert.ok(tookOver - stoppedAt < 5_000, 'a follower takes over within a few seconds');
     assert.equal((await b.query('sum(lanscape_leader)', t2))[0]?.value, 1);
@@ -440,7 +448,7 @@ test('1 or 3 replicas scraped give the same figures in every dashboard and rule'
     const loop2 = await created(follower.api, '/api/v1/subnets', { cidr: '127.0.1.0/30', name: 'loopback-2' });
     await runScan(t, follower.api, loop2.id);
     const t3 = await until('B scraping the second sweep', 15_000, async () => {
-      const now = settled();
+      const now = await settled();
       const hosts = await b.query('count(lanscape_host_up{subnet="127.0.1.0/30"})', now);
       const runs = await b.query('lanscape_scan_runs_total{subnet="127.0.1.0/30"}', now);
       return hosts[0]?.value === 2 && runs.length === 1 ? now : undefined;
