@@ -402,15 +402,17 @@ describe('applying a sweep', () => {
       if (ticking) setImmediate(tick);
     };
     setImmediate(tick);
-    const slices: { ms: number; turn: number; upBefore: number }[] = [];
+    const slices: { ms: number; cpuMs: number; turn: number; upBefore: number }[] = [];
     const holder: { discovery?: DiscoveryService } = {};
     const writes = {
       run: <T>(fn: () => T | Promise<T>) =>
         batcher.run(async () => {
           const upBefore = await holder.discovery!.store.hostsUpBetween(row.first_key, row.last_key);
           const t0 = performance.now();
+          const cpu0 = process.cpuUsage();
           const out = await fn();
-          slices.push({ ms: performance.now() - t0, turn: turns, upBefore });
+          const cpu = process.cpuUsage(cpu0);
+          slices.push({ ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, turn: turns, upBefore });
           return out;
         }),
     };
@@ -441,9 +443,17 @@ describe('applying a sweep', () => {
     assert.equal(await discovery.store.hostsUpBetween(row.first_key, row.last_key), 800);
     assert.equal(await ipam.countBetween(row.first_key, row.last_key), 800, 'every device got its IPAM row');
     assert.ok(slices.length >= 4, `applied in ${slices.length} slice(s)`);
-    // Bounded: a slice stops after 5 ms (plus its last step); the bound leaves room for a busy machine.
-    const longest = Math.max(...slices.map((x) => x.ms));
-    assert.ok(longest < 60, `longest slice ${longest.toFixed(1)} ms`);
+    // Bounded: a slice stops after 5 ms (plus its last step). Judged by the median CPU time a slice
+    // used, not by the longest wall-clock slice: on a loaded machine the process is descheduled or
+    // collects garbage mid-slice (a 60 ms bound on the longest failed once at 62.7 ms under a CI
+    // run), which says nothing about the slicing. One transaction for all 800 would be one slice.
+    const cpu = slices.map((x) => x.cpuMs).sort((x, y) => x - y);
+    const median = cpu[cpu.length >> 1]!;
+    t.diagnostic(
+      `${slices.length} slices: median ${median.toFixed(1)} CPU-ms, longest ${cpu.at(-1)!.toFixed(1)} CPU-ms, ` +
+        `${Math.max(...slices.map((x) => x.ms)).toFixed(1)} ms`,
+    );
+    assert.ok(median < 12, `median slice ${median.toFixed(1)} CPU-ms`);
     for (let i = 1; i < slices.length; i++) {
       assert.ok(slices[i]!.turn > slices[i - 1]!.turn, `slice ${i} ran in the same loop turn as the one before`);
       assert.ok(slices[i]!.upBefore >= slices[i - 1]!.upBefore, 'hosts up never go back');
