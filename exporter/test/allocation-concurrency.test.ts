@@ -21,7 +21,10 @@ it('serialises 300 concurrent allocations on a /24', async () => {
   );
   const ok = results.filter((r) => r.status === 201);
   const conflicts = results.filter((r) => r.status === 409);
-  assert.equal(ok.length, usable);
+  const counts = new Map<number, number>();
+  for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  const other = results.find((r) => r.status !== 201 && r.status !== 409);
+  assert.equal(ok.length, usable, `answers ${JSON.stringify([...counts])}; another: ${JSON.stringify(other?.body)}`);
   assert.equal(conflicts.length, 300 - usable);
   assert.ok(conflicts.every((r) => r.body.error.code === 'conflict'));
   const addresses = ok.map((r) => r.body[0].address as string);

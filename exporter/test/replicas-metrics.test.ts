@@ -154,14 +154,14 @@ async function startPrometheus(dir: string, name: string, targets: string[]): Pr
     }
     await sleep(100);
   }
-  return {
+  const prometheus: Prometheus = {
     url,
     stop,
     async now() {
-      const [row] = await this.query('time()');
+      const [row] = await prometheus.query('time()');
       return row!.value;
     },
-    async query(expr, time?: number) {
+    async query(expr, time) {
       const at = time === undefined ? '' : `&time=${time}`;
       const u = `${url}/api/v1/query?query=${encodeURIComponent(expr)}${at}`;
       const body = (await (await fetch(u)).json()) as {
@@ -179,6 +179,7 @@ async function startPrometheus(dir: string, name: string, targets: string[]): Pr
       }));
     },
   };
+  return prometheus;
 }
 
 /** A query's answer without instance and job, by label set; fails on a label set seen twice. */
