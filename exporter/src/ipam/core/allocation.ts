@@ -169,3 +169,22 @@ export function clip(iv: Interval, bounds: Bounds): Interval | undefined {
   const last = iv.last < bounds.last ? iv.last : bounds.last;
   return first <= last ? { first, last } : undefined;
 }
+
+/** A request's share of a combined allocation: its addresses, or how many were left when it came. */
+export type Share = { readonly values: readonly bigint[] } | { readonly available: number };
+
+/**
+ * Shares out among requests, in arrival order, the first free addresses of a scope, found for
+ * the sum of their counts: each request gets the next `count` of them, as if the requests had
+ * run one after another. When fewer than the sum were found, the search went through the whole
+ * scope, so a request that does not fit is told exactly how many were still free when its turn
+ * came (its 409); the next, smaller requests may still fit.
+ */
+export function shareOut(free: readonly bigint[], counts: readonly number[]): Share[] {
+  let next = 0;
+  return counts.map((count) => {
+    if (free.length - next < count) return { available: free.length - next };
+    next += count;
+    return { values: free.slice(next - count, next) };
+  });
+}
