@@ -771,6 +771,7 @@ export class IpamService {
     // The runs of used addresses: the one blocker read from the store (core/allocation.ts).
     const runs: StoreBlockLookup = (at) => this.tables.runContaining({ family: prefix.family, value: at });
     runs.nextStart = (at) => this.tables.nextRunStart({ family: prefix.family, value: at });
+    runs.around = (at) => this.tables.runAround({ family: prefix.family, value: at });
     const blockers = [sortedIntervalLookup(fixed)];
     // Addresses other allocations have chosen but not stored yet.
     if (this.reservations.size > 0) {
