@@ -4,8 +4,9 @@
 // to COMMIT (about a dozen round trips), so allocations in one subnet take turns on that lock; a
 // batch pays those round trips once for all its requests (ARCHITECTURE.md, "Scaling out").
 //
-// The batch is claimed when its transaction's callback starts, not when it is queued, so the
-// requests that arrived while a connection was taken and BEGIN was sent are in it too. A
+// The batch is claimed inside its transaction, not when it is queued — the allocations claim
+// once their subnet is locked — so the requests that arrived while a connection was taken, BEGIN
+// was sent and the lock was waited for (another replica holding it) are in it too. A
 // transaction that runs again (PostgreSQL retries a lost race) claims again: the same requests,
 // in the same order, and whatever arrived meanwhile, so its outcomes are for all of them.
 
@@ -32,8 +33,9 @@ export class Combiner<Q, R> {
     /**
      * Runs one batch: calls `claim()` once per attempt (inside its transaction) and answers one
      * outcome per claimed request, in order. A throw fails every claimed request with that error.
+     * `first` is the request that will be claimed first (what the batch is about before it claims).
      */
-    private readonly runBatch: (claim: () => readonly Q[]) => Promise<readonly Outcome<R>[]>,
+    private readonly runBatch: (claim: () => readonly Q[], first: Q) => Promise<readonly Outcome<R>[]>,
     /** Whether `next` may join `batch` (at least one request always goes). */
     private readonly fits: (batch: readonly Q[], next: Q) => boolean = () => true,
   ) {}
@@ -61,7 +63,7 @@ export class Combiner<Q, R> {
         return batch;
       };
       try {
-        const outcomes = await this.runBatch(claim);
+        const outcomes = await this.runBatch(claim, queue.waiting[0]!.request);
         this.maxBatch = Math.max(this.maxBatch, claimed.length);
         claimed.forEach((w, i) => {
           const o = outcomes[i];

@@ -558,7 +558,7 @@ export class IpamService {
    * alone after the ones before it: its own addresses, or its own 409 while the others succeed.
    */
   private readonly combiner = new Combiner<PendingAllocation, AddressView[]>(
-    (claim) => this.write(() => this.allocateBatch(claim())),
+    (claim, first) => this.write(() => this.allocateBatch(first.scope, claim)),
     (batch, next) => batch.reduce((n, p) => n + p.request.count, next.request.count) <= COMBINED_MAX,
   );
 
@@ -572,9 +572,16 @@ export class IpamService {
     return this.combiner.submit(key, { scope, request, actor });
   }
 
-  /** One combined batch, inside its transaction (requests of one scope, in arrival order). */
-  private async allocateBatch(batch: readonly PendingAllocation[]): Promise<Outcome<AddressView[]>[]> {
-    const plan = await this.allocationPlan(batch[0]!.scope, true);
+  /**
+   * One combined batch, inside its transaction: the scope locked and planned first, then the
+   * requests waiting by then claimed (in arrival order), those that came during the wait included.
+   */
+  private async allocateBatch(
+    scope: AllocationScope,
+    claim: () => readonly PendingAllocation[],
+  ): Promise<Outcome<AddressView[]>[]> {
+    const plan = await this.allocationPlan(scope, true);
+    const batch = claim();
     const counts = batch.map((p) => p.request.count);
     const free = await takeFreeAround(
       plan.bounds,
