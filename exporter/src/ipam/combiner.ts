@@ -21,7 +21,8 @@ interface Waiting<Q, R> {
 
 interface Queue<Q, R> {
   readonly waiting: Waiting<Q, R>[];
-  busy: boolean;
+  /** Batches of this key in flight (at most `inFlight`). */
+  running: number;
 }
 
 export class Combiner<Q, R> {
@@ -38,19 +39,25 @@ export class Combiner<Q, R> {
     private readonly runBatch: (claim: () => readonly Q[], first: Q) => Promise<readonly Outcome<R>[]>,
     /** Whether `next` may join `batch` (at least one request always goes). */
     private readonly fits: (batch: readonly Q[], next: Q) => boolean = () => true,
+    /**
+     * Batches of one key in flight at once. More than one only where a batch claims after
+     * waiting for something the previous one holds (the subnet's row lock): the next batch then
+     * has its connection, BEGIN and lock request ready when the previous one commits.
+     */
+    private readonly inFlight = 1,
   ) {}
 
   submit(key: string, request: Q): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       let queue = this.queues.get(key);
-      if (!queue) this.queues.set(key, (queue = { waiting: [], busy: false }));
+      if (!queue) this.queues.set(key, (queue = { waiting: [], running: 0 }));
       queue.waiting.push({ request, resolve, reject });
-      if (!queue.busy) void this.drain(key, queue);
+      if (queue.running < this.inFlight) void this.drain(key, queue);
     });
   }
 
   private async drain(key: string, queue: Queue<Q, R>): Promise<void> {
-    queue.busy = true;
+    queue.running += 1;
     while (queue.waiting.length > 0) {
       const claimed: Waiting<Q, R>[] = [];
       const batch: Q[] = [];
@@ -64,7 +71,7 @@ export class Combiner<Q, R> {
       };
       try {
         const outcomes = await this.runBatch(claim, queue.waiting[0]!.request);
-        this.maxBatch = Math.max(this.maxBatch, claimed.length);
+        this.maxBatch = Math.max(this.maxBatch, claimed.length); // 0: the previous batch took them all
         claimed.forEach((w, i) => {
           const o = outcomes[i];
           if (o?.ok) w.resolve(o.value);
@@ -77,7 +84,7 @@ export class Combiner<Q, R> {
         for (const w of claimed) w.reject(e);
       }
     }
-    queue.busy = false;
-    this.queues.delete(key);
+    queue.running -= 1;
+    if (queue.running === 0) this.queues.delete(key);
   }
 }

@@ -112,6 +112,13 @@ export class IpamService {
     this.audit = new AuditLog(store, clock);
     this.layouts = new SubnetLayoutCache(this.tables);
     this.snapshots = new ReadSnapshots(store, (s) => (s === store ? this.tables : new IpamStore(s)));
+    this.combiner = new Combiner<PendingAllocation, AddressView[]>(
+      (claim, first) => this.write(() => this.allocateBatch(first.scope, claim)),
+      (batch, next) => batch.reduce((n, p) => n + p.request.count, next.request.count) <= COMBINED_MAX,
+      // PostgreSQL: the next batch waits on the subnet lock meanwhile and claims once it has it.
+      // SQLite: its writes take turns in the one connection anyway.
+      this.store.dialect === 'postgres' ? 2 : 1,
+    );
   }
 
   /** Reads the subnet list into memory (patched per write), so the first request does not pay it. */
@@ -557,10 +564,7 @@ export class IpamService {
    * with each request's own fields and audit actor, one commit. Each is answered as if it had run
    * alone after the ones before it: its own addresses, or its own 409 while the others succeed.
    */
-  private readonly combiner = new Combiner<PendingAllocation, AddressView[]>(
-    (claim, first) => this.write(() => this.allocateBatch(first.scope, claim)),
-    (batch, next) => batch.reduce((n, p) => n + p.request.count, next.request.count) <= COMBINED_MAX,
-  );
+  private readonly combiner: Combiner<PendingAllocation, AddressView[]>;
 
   /** Most allocations one combined transaction answered so far, for tests and tuning. */
   get largestAllocationBatch(): number {
@@ -582,6 +586,7 @@ export class IpamService {
   ): Promise<Outcome<AddressView[]>[]> {
     const plan = await this.allocationPlan(scope, true);
     const batch = claim();
+    if (batch.length === 0) return []; // the batch before took them all
     const counts = batch.map((p) => p.request.count);
     const free = await takeFreeAround(
       plan.bounds,
