@@ -520,6 +520,11 @@ describe('takeFreeAround (fixed blockers first, the runs read asynchronously)', 
       const got = await takeFreeAround(bounds, [sortedIntervalLookup(fixed)], asyncRuns, count);
       assert.deepEqual(got, want, `round ${round}`);
       assert.ok(probes <= runs.length + fixed.length + 2 + got.length, `round ${round}: ${probes} run probes`);
+      // The same with `around` (the run and the next start in one read).
+      const aroundRuns: StoreBlockLookup = async (at) => runLookup(at);
+      aroundRuns.nextStart = asyncRuns.nextStart;
+      aroundRuns.around = async (at) => ({ run: runLookup(at), next: runLookup.nextStart!(at) });
+      assert.deepEqual(await takeFreeAround(bounds, [sortedIntervalLookup(fixed)], aroundRuns, count), want);
     }
   });
 
@@ -530,9 +535,19 @@ describe('takeFreeAround (fixed blockers first, the runs read asynchronously)', 
       probes++;
       return run(at);
     };
-    runs.nextStart = async (at) => run.nextStart!(at);
+    runs.nextStart = async (at) => {
+      probes++;
+      return run.nextStart!(at);
+    };
     assert.deepEqual(await takeFreeAround(iv(1n, 2000n), [], runs, 3), [1001n, 1002n, 1003n]);
-    assert.equal(probes, 1);
+    assert.equal(probes, 2, 'the run, then where the next starts');
+    probes = 0;
+    runs.around = async (at) => {
+      probes++;
+      return { run: run(at), next: run.nextStart!(at) };
+    };
+    assert.deepEqual(await takeFreeAround(iv(1n, 2000n), [], runs, 3), [1001n, 1002n, 1003n]);
+    assert.equal(probes, 1, 'one read with around');
     assert.deepEqual(await takeFreeAround(iv(1n, 5n), [], runs, 0), []);
   });
 });

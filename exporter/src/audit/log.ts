@@ -54,9 +54,12 @@ export class AuditLog {
     await this.store.insert(this.row(actor, { action, objectType, objectId, repr, before, after }));
   }
 
-  /** Many entries by one actor at once (imports, bulk allocations): a few statements, not one per entry. */
-  async recordMany(actor: Actor, entries: readonly AuditChange[]): Promise<void> {
-    if (entries.length > 0) await this.store.insertMany(entries.map((e) => this.row(actor, e)));
+  /**
+   * Many entries at once (imports, bulk and combined allocations): a few statements, not one per
+   * entry. Each is `actor`'s unless it names its own (a combined allocation's requests).
+   */
+  async recordMany(actor: Actor, entries: readonly (AuditChange & { actor?: Actor | undefined })[]): Promise<void> {
+    if (entries.length > 0) await this.store.insertMany(entries.map((e) => this.row(e.actor ?? actor, e)));
   }
 
   private row(actor: Actor, e: AuditChange) {

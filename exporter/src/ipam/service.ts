@@ -12,9 +12,11 @@ import {
   clip,
   intervalSize,
   type StoreBlockLookup,
+  shareOut,
   sortedIntervalLookup,
   takeFreeAround,
 } from './core/allocation.js';
+import { Combiner, type Outcome } from './combiner.js';
 import { ADDRESS_STATES, type AddressSource, type AddressState, normalizeMac } from './core/fields.js';
 import { type TreeNode, buildTree } from './core/hierarchy.js';
 import { BITS, type Family, type IP, formatIp, ipFromKey, ipKey, parseIp } from './core/ip.js';
@@ -110,6 +112,13 @@ export class IpamService {
     this.audit = new AuditLog(store, clock);
     this.layouts = new SubnetLayoutCache(this.tables);
     this.snapshots = new ReadSnapshots(store, (s) => (s === store ? this.tables : new IpamStore(s)));
+    this.combiner = new Combiner<PendingAllocation, AddressView[]>(
+      (claim, first) => this.write(() => this.allocateBatch(first.scope, claim)),
+      (batch, next) => batch.reduce((n, p) => n + p.request.count, next.request.count) <= COMBINED_MAX,
+      // PostgreSQL: the next batch waits on the subnet lock meanwhile and claims once it has it.
+      // SQLite: its writes take turns in the one connection anyway.
+      this.store.dialect === 'postgres' ? 2 : 1,
+    );
   }
 
   /** Reads the subnet list into memory (patched per write), so the first request does not pay it. */
@@ -534,12 +543,74 @@ export class IpamService {
     return (await takeFreeAround(bounds, fixed, runs, limit)).map((value) => formatIp({ family, value }));
   }
 
-  /** Reserves the next `count` free addresses atomically, in one transaction; 409 when fewer are free. */
+  /**
+   * Reserves the next `count` free addresses atomically, in one transaction; 409 when fewer are
+   * free. Outside a caller's transaction, small counts share one with the allocations waiting on
+   * the same scope (allocateCombined).
+   */
   async allocate(scope: AllocationScope, request: AllocateRequest, actor: Actor): Promise<AddressView[]> {
+    if (request.count <= ALLOCATION_STEP && !this.store.inTransaction)
+      return this.allocateCombined(scope, request, actor);
     return this.write(async () => {
       const plan = await this.allocationPlan(scope, true);
       const free = await takeEnough(plan, request.count);
       return this.insertNewAddresses(plan.family, plan.subnet.id, free, request, actor);
+    });
+  }
+
+  /**
+   * Allocations of one scope that wait while its transaction is in flight go together in the
+   * next one (combiner.ts): one lock, one plan for the sum of their counts, one multi-row insert
+   * with each request's own fields and audit actor, one commit. Each is answered as if it had run
+   * alone after the ones before it: its own addresses, or its own 409 while the others succeed.
+   */
+  private readonly combiner: Combiner<PendingAllocation, AddressView[]>;
+
+  /** Most allocations one combined transaction answered so far, for tests and tuning. */
+  get largestAllocationBatch(): number {
+    return this.combiner.maxBatch;
+  }
+
+  private allocateCombined(scope: AllocationScope, request: AllocateRequest, actor: Actor): Promise<AddressView[]> {
+    const key = 'rangeId' in scope ? `range:${scope.rangeId}` : `subnet:${scope.subnetId}`;
+    return this.combiner.submit(key, { scope, request, actor });
+  }
+
+  /**
+   * One combined batch, inside its transaction: the scope locked and planned first, then the
+   * requests waiting by then claimed (in arrival order), those that came during the wait included.
+   */
+  private async allocateBatch(
+    scope: AllocationScope,
+    claim: () => readonly PendingAllocation[],
+  ): Promise<Outcome<AddressView[]>[]> {
+    const plan = await this.allocationPlan(scope, true);
+    const batch = claim();
+    if (batch.length === 0) return []; // the batch before took them all
+    const counts = batch.map((p) => p.request.count);
+    const free = await takeFreeAround(
+      plan.bounds,
+      plan.fixed,
+      plan.runs,
+      counts.reduce((a, b) => a + b, 0),
+    );
+    const shares = shareOut(free, counts);
+    const entries = batch.flatMap((p, i) => {
+      const share = shares[i]!;
+      if (!('values' in share)) return [];
+      return share.values.map((value) => ({
+        ip: { family: plan.family, value },
+        fields: p.request,
+        subnetId: plan.subnet.id,
+        actor: p.actor,
+      }));
+    });
+    const views = await this.storeNewAddresses(entries, batch[0]!.actor);
+    let next = 0;
+    return shares.map((share, i) => {
+      if (!('values' in share)) return { ok: false, error: notEnough(plan, counts[i]!, share.available) };
+      next += share.values.length;
+      return { ok: true, value: views.slice(next - share.values.length, next) };
     });
   }
 
@@ -587,6 +658,8 @@ export class IpamService {
     run: <T>(fn: () => T) => Promise<T>,
     sliceMs = SLICE_MS,
   ): Promise<AddressView[]> {
+    // One slice's worth: stored in one transaction anyway, so it may share it (allocate).
+    if (request.count <= ALLOCATION_STEP) return this.allocate(scope, request, actor);
     const token = ++this.reservationSeq;
     const views: AddressView[] = [];
     let plan: { family: Family; subnetId: number; generation: number; free: bigint[] } | undefined;
@@ -710,6 +783,7 @@ export class IpamService {
     // The runs of used addresses: the one blocker read from the store (core/allocation.ts).
     const runs: StoreBlockLookup = (at) => this.tables.runContaining({ family: prefix.family, value: at });
     runs.nextStart = (at) => this.tables.nextRunStart({ family: prefix.family, value: at });
+    runs.around = (at) => this.tables.runAround({ family: prefix.family, value: at });
     const blockers = [sortedIntervalLookup(fixed)];
     // Addresses other allocations have chosen but not stored yet.
     if (this.reservations.size > 0) {
@@ -981,7 +1055,7 @@ export class IpamService {
    * are built from the rows written, not read back.
    */
   private async storeNewAddresses(
-    entries: readonly { ip: IP; fields: AddressFields; subnetId: number | undefined }[],
+    entries: readonly { ip: IP; fields: AddressFields; subnetId: number | undefined; actor?: Actor }[],
     actor: Actor,
   ): Promise<AddressView[]> {
     const now = isoNow(this.clock);
@@ -1013,7 +1087,8 @@ export class IpamService {
     }
     await this.audit.recordMany(
       actor,
-      views.map((v) => ({
+      views.map((v, i) => ({
+        actor: entries[i]!.actor,
         action: 'create' as const,
         objectType: 'address',
         objectId: v.id,
@@ -1490,15 +1565,25 @@ interface AllocationPlan {
 /** The first `count` free addresses of the plan; 409 (nothing reserved) when fewer are free. */
 async function takeEnough(plan: AllocationPlan, count: number): Promise<bigint[]> {
   const free = await takeFreeAround(plan.bounds, plan.fixed, plan.runs, count);
-
-  if (free.length < count) {
-    throw conflict(
-      `${plan.what} has ${free.length === 0 ? 'no' : `only ${free.length}`} free address(es); ` + `${count} requested`,
-      { requested: count, available: free.length },
-    );
-  }
+  if (free.length < count) throw notEnough(plan, count, free.length);
   return free;
 }
+
+function notEnough(plan: AllocationPlan, count: number, available: number): LanscapeError {
+  return conflict(
+    `${plan.what} has ${available === 0 ? 'no' : `only ${available}`} free address(es); ` + `${count} requested`,
+    { requested: count, available },
+  );
+}
+
+interface PendingAllocation {
+  readonly scope: AllocationScope;
+  readonly request: AllocateRequest;
+  readonly actor: Actor;
+}
+
+/** Addresses one combined allocation stores at most (the sum of its requests' counts). */
+const COMBINED_MAX = 256;
 
 /** A unique key refused the row (SQLite, PostgreSQL). */
 function isUniqueViolation(e: unknown): boolean {

@@ -697,6 +697,29 @@ export class IpamStore {
     return { first: first.value, last: last.value };
   }
 
+  /** runContaining and nextRunStart of `at` in one statement (one round trip on PostgreSQL). */
+  async runAround(at: IP): Promise<{ run: Interval | undefined; next: bigint | undefined }> {
+    const key = ipKey(at);
+    const rows = await this.exec.all<{ first_key: Buffer; last_key: Buffer }>(
+      `SELECT first_key, last_key FROM (SELECT first_key, last_key FROM address_runs WHERE first_key <= ?
+      ORDER BY first_key DESC LIMIT 1) b UNION ALL SELECT first_key, last_key FROM (SELECT first_key, last_key
+      FROM address_runs WHERE first_key > ? ORDER BY first_key LIMIT 1) a`,
+      [key, key],
+    );
+    let run: Interval | undefined;
+    let next: bigint | undefined;
+    for (const r of rows) {
+      if (Buffer.compare(r.first_key, key) > 0) {
+        if (r.first_key[0] === at.family) next = ipFromKey(r.first_key).value;
+        continue;
+      }
+      const first = ipFromKey(r.first_key);
+      const last = ipFromKey(r.last_key);
+      if (first.family === at.family && last.value >= at.value) run = { first: first.value, last: last.value };
+    }
+    return { run, next };
+  }
+
   /** Where the first run of used addresses after `at` (same family) starts, if any. */
   async nextRunStart(at: IP): Promise<bigint | undefined> {
     const key = (

@@ -51,9 +51,14 @@ export function takeFree(bounds: Bounds, blockers: readonly BlockLookup[], count
   return out;
 }
 
-/** A BlockLookup that reads the store (the runs of used addresses): answered asynchronously. */
+/**
+ * A BlockLookup that reads the store (the runs of used addresses): answered asynchronously.
+ * `around`, when given, answers the run containing `at` and where the first run after `at`
+ * starts in one read (one round trip on PostgreSQL instead of two).
+ */
 export type StoreBlockLookup = ((at: bigint) => Promise<Interval | undefined>) & {
   nextStart?: (at: bigint) => Promise<bigint | undefined>;
+  around?: (at: bigint) => Promise<{ run: Interval | undefined; next: bigint | undefined }>;
 };
 
 /**
@@ -74,6 +79,8 @@ export async function takeFreeAround(
   let candidate = bounds.first;
   /** A candidate known to lie in no run (just past one). */
   let runFree: bigint | undefined;
+  /** From `around`: no run starts in (after, start); `start` undefined: none after `after`. */
+  let known: { after: bigint; start: bigint | undefined } | undefined;
   while (candidate <= bounds.last) {
     let jumped = false;
     for (const lookup of fixed) {
@@ -86,7 +93,14 @@ export async function takeFreeAround(
     if (jumped) continue;
     if (candidate > bounds.last) break;
     if (runFree !== candidate) {
-      const run = await runs(candidate);
+      let run: Interval | undefined;
+      if (runs.around) {
+        const a = await runs.around(candidate);
+        run = a.run;
+        known = { after: candidate, start: a.next };
+      } else {
+        run = await runs(candidate);
+      }
       if (run && run.last >= candidate) {
         candidate = run.last + 1n;
         runFree = candidate;
@@ -100,7 +114,12 @@ export async function takeFreeAround(
         const next = b.nextStart!(candidate);
         if (next !== undefined && next - 1n < end) end = next - 1n;
       }
-      const next = await runs.nextStart(candidate);
+      // The first run after `candidate` is the one `around` saw when nothing starts in between
+      // (runs are maximal: the run after the one jumped is the next after its end too).
+      const next =
+        known && known.after <= candidate && (known.start === undefined || known.start > candidate)
+          ? known.start
+          : await runs.nextStart(candidate);
       if (next !== undefined && next - 1n < end) end = next - 1n;
     }
     for (; candidate <= end; candidate += 1n) {
@@ -168,4 +187,23 @@ export function clip(iv: Interval, bounds: Bounds): Interval | undefined {
   const first = iv.first > bounds.first ? iv.first : bounds.first;
   const last = iv.last < bounds.last ? iv.last : bounds.last;
   return first <= last ? { first, last } : undefined;
+}
+
+/** A request's share of a combined allocation: its addresses, or how many were left when it came. */
+export type Share = { readonly values: readonly bigint[] } | { readonly available: number };
+
+/**
+ * Shares out among requests, in arrival order, the first free addresses of a scope, found for
+ * the sum of their counts: each request gets the next `count` of them, as if the requests had
+ * run one after another. When fewer than the sum were found, the search went through the whole
+ * scope, so a request that does not fit is told exactly how many were still free when its turn
+ * came (its 409); the next, smaller requests may still fit.
+ */
+export function shareOut(free: readonly bigint[], counts: readonly number[]): Share[] {
+  let next = 0;
+  return counts.map((count) => {
+    if (free.length - next < count) return { available: free.length - next };
+    next += count;
+    return { values: free.slice(next - count, next) };
+  });
 }
