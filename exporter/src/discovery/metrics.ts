@@ -27,6 +27,8 @@ const HOST_PAGE = 1000;
  */
 const HOST_WINDOW = 20_000;
 const STATUSES = ['up', 'down', 'unknown'] as const;
+/** Subnets whose hosts are counted per statement. */
+const SPAN_BATCH = 500;
 
 interface RttSeries {
   labels: { address: string; subnet: string };
@@ -348,13 +350,19 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       chosenRows.filter((s) => !scans.has(s.id) && discovery.scheduledInterval(s) === null).map((s) => s.id),
       slicer,
     );
+    const ranges: { up: number; observed: number }[] = [];
+    for (let i = 0; i < chosenRows.length; i += SPAN_BATCH) {
+      const batch = chosenRows.slice(i, i + SPAN_BATCH);
+      ranges.push(...(await discovery.store.hostsInRanges(batch.map((s) => [s.first_key, s.last_key] as const))));
+      await slicer.maybePause();
+    }
     for (let i = 0; i < chosenRows.length; i++) {
       const s = chosenRows[i]!;
       const subnet = s.cidr;
       const scan = scans.get(s.id);
       const seconds = discovery.scheduledInterval(s);
       const counted = runs.get(subnet);
-      const range = await discovery.store.hostsInRange(s.first_key, s.last_key);
+      const range = ranges[i]!;
       hostsUp.set({ subnet }, range.up);
       if (scan) {
         duration.set({ subnet }, (scan.finished_at - scan.started_at) / 1000);

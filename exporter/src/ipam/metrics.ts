@@ -18,7 +18,8 @@ import { type Family, ipFromKey, ipKey } from './core/ip.js';
 import { type Bounds, lastOf, usableBounds } from './core/prefix.js';
 import { type Utilization, type UtilizedRange, utilization } from './core/utilization.js';
 import { IpamService, prefixOf } from './service.js';
-import type { RangeRow, SubnetRow } from './store.js';
+import { mapLimit } from '../map-limit.js';
+import type { IpamStore, RangeRow, SubnetRow } from './store.js';
 
 /** Utilization at or above this (and at least 4 usable addresses) is LanscapeSubnetNearlyFull territory. */
 const NEARLY_FULL = 0.9;
@@ -26,6 +27,8 @@ const NEARLY_FULL = 0.9;
 const RANGE_PAGE = 500;
 /** Subnets ranked per statement. */
 const RANK_BATCH = 200;
+/** Count statements in flight at once (PostgreSQL: pooled connections; the pool holds 10). */
+const STORE_CONCURRENCY = 3;
 /**
  * Subnets whose utilization a scrape recomputes for the ranking, besides new ones and the
  * chosen ones (always fresh): with more subnets, the ranking of the others is at most
@@ -47,6 +50,71 @@ interface SubnetMeta {
   trimLast: boolean;
   info: Record<string, string>;
 }
+
+/**
+ * Counts of addresses a scrape read, kept for the next scrapes while the store says no address
+ * changed (IpamStore.addressCountsVersion, read in the database before the counts: a write on
+ * any replica or connection makes the next scrape count again). Per subnet id, for its CIDR
+ * (ids are never reused; a subnet's prefix never changes): from the ranking [addresses in the
+ * prefix, first address recorded, last address recorded], or from the per-state statement
+ * [first, last, ...counts by state], which gives the ranking's too. And addresses per key span
+ * (ranges marked used).
+ */
+class AddressCounts {
+  private version: string | undefined;
+  private readonly subnets = new Map<number, { cidr: string; rank?: RankCounts; states?: number[] }>();
+  private readonly spans = new Map<string, number>();
+
+  /** Forgets everything when an address changed since the counts were read. */
+  async start(store: IpamStore): Promise<void> {
+    const version = await store.addressCountsVersion();
+    if (version === this.version) return;
+    this.version = version;
+    this.subnets.clear();
+    this.spans.clear();
+  }
+
+  private entry(id: number, cidr: string) {
+    let e = this.subnets.get(id);
+    if (e?.cidr !== cidr) this.subnets.set(id, (e = { cidr }));
+    return e;
+  }
+
+  rank(id: number, cidr: string): RankCounts | undefined {
+    const e = this.subnets.get(id);
+    if (e?.cidr !== cidr) return undefined;
+    if (e.rank) return e.rank;
+    return e.states && [e.states.slice(2).reduce((a, b) => a + b, 0), e.states[0]!, e.states[1]!];
+  }
+
+  states(id: number, cidr: string): number[] | undefined {
+    const e = this.subnets.get(id);
+    return e?.cidr === cidr ? e.states : undefined;
+  }
+
+  setRank(id: number, cidr: string, counts: RankCounts): void {
+    this.entry(id, cidr).rank = counts;
+  }
+
+  setStates(id: number, cidr: string, counts: number[]): void {
+    this.entry(id, cidr).states = counts;
+  }
+
+  async between(first: Buffer, last: Buffer, count: () => Promise<number>): Promise<number> {
+    const key = `${first.toString('hex')}-${last.toString('hex')}`;
+    let n = this.spans.get(key);
+    if (n === undefined) this.spans.set(key, (n = await count()));
+    return n;
+  }
+
+  /** Drops subnets no longer in the catalog. */
+  keepOnly(ids: { has(id: number): boolean }): void {
+    for (const id of this.subnets.keys()) if (!ids.has(id)) this.subnets.delete(id);
+  }
+}
+
+/** [addresses in the prefix, first address recorded (0/1), last address recorded (0/1)]. */
+type RankCounts = [number, number, number];
 
 export function registerIpamMetrics(registry: Registry, ipam: IpamService, budget: SeriesBudget): void {
   const gauge = snapshotGroup(registry, refresh);
@@ -73,15 +141,19 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   const known = new Map<number, { ratio: number; full: boolean }>();
   let cursor = 0;
   const store = IpamService.storeOf(ipam);
+  const counted = new AddressCounts();
 
   async function refresh() {
     budget.startScrape();
     const slicer = new Slicer();
+    // Before any count is read (see AddressCounts).
+    await counted.start(store);
     const catalog = await budget.catalog.refresh(slicer);
     const rows = catalog.rows;
     if (cache?.version !== catalog.version) {
       cache = { version: catalog.version, meta: await describe(catalog, slicer) };
       for (const id of known.keys()) if (!catalog.byId.has(id)) known.delete(id);
+      counted.keepOnly(catalog.byId);
     }
     const { meta } = cache;
     /** describe() has just described every row of the catalog. */
@@ -127,22 +199,32 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     };
     // Rank: this scrape's window, and subnets not measured yet; the others keep their last value.
     const window: number[] = [];
-    if (meta.length <= RANK_WINDOW) {
+    if (meta.length <= budget.limits.max_subnet_series) {
+      // Nothing to rank: every subnet fits under the cap, all are chosen and measured below.
+    } else if (meta.length <= RANK_WINDOW) {
       for (const m of meta) window.push(m.row.id);
     } else {
       for (let k = 0; k < RANK_WINDOW; k++) window.push(meta[(cursor + k) % meta.length]!.row.id);
       cursor = (cursor + RANK_WINDOW) % meta.length;
       for (const m of meta) if (!known.has(m.row.id)) window.push(m.row.id);
     }
-    const ids = [...new Set(window)];
-    for (let i = 0; i < ids.length; i += RANK_BATCH) {
-      for (const [id, inPrefix, atFirst, atLast] of await store.subnetRankCounts(ids.slice(i, i + RANK_BATCH)))
+    const toRank: number[] = [];
+    for (const id of new Set(window)) {
+      const c = counted.rank(id, metaOf(id).row.cidr);
+      if (c) await measured(id, ...c);
+      else toRank.push(id);
+      if (slicer.due()) await slicer.pause();
+    }
+    for (const rows of await batched(toRank, (ids) => store.subnetRankCounts(ids), slicer)) {
+      for (const [id, inPrefix, atFirst, atLast] of rows) {
+        counted.setRank(id, metaOf(id).row.cidr, [inPrefix, atFirst, atLast]);
         await measured(id, inPrefix, atFirst, atLast);
+      }
       await slicer.maybePause();
     }
     const ranks: SubnetRank[] = meta.map((m) => {
-      const k = known.get(m.row.id)!;
-      return { id: m.row.id, ratio: k.ratio, urgent: k.full || urgent.has(m.row.id) };
+      const k = known.get(m.row.id);
+      return { id: m.row.id, ratio: k?.ratio ?? 0, urgent: k?.full === true || urgent.has(m.row.id) };
     });
     const selected = budget.selectSubnets(ranks);
     budget.drop('subnet', meta.length - selected.size);
@@ -158,16 +240,26 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     // addresses in their prefix, so one statement serves both.
     const chosen = meta.filter((m) => selected.has(m.row.id));
     const states = new Map<number, number[]>();
-    for (let i = 0; i < chosen.length; i += RANK_BATCH) {
-      for (const row of await store.subnetCountsByState(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id))) {
-        const [id, atFirst, atLast, ...n] = row;
-        states.set(id, n);
-        await measured(
-          id,
-          n.reduce((a, b) => a + b, 0),
-          atFirst,
-          atLast,
-        );
+    const toCount: number[] = [];
+    const measuredStates = async (id: number, [atFirst, atLast, ...n]: number[]) => {
+      states.set(id, n);
+      await measured(
+        id,
+        n.reduce((a, b) => a + b, 0),
+        atFirst!,
+        atLast!,
+      );
+    };
+    for (const m of chosen) {
+      const c = counted.states(m.row.id, m.row.cidr);
+      if (c) await measuredStates(m.row.id, c);
+      else toCount.push(m.row.id);
+      if (slicer.due()) await slicer.pause();
+    }
+    for (const rows of await batched(toCount, (ids) => store.subnetCountsByState(ids), slicer)) {
+      for (const [id, ...c] of rows) {
+        counted.setStates(id, metaOf(id).row.cidr, c);
+        await measuredStates(id, c);
       }
       await slicer.maybePause();
     }
@@ -208,16 +300,34 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     }
   }
 
+  /**
+   * `count` over `ids` in batches of RANK_BATCH, up to STORE_CONCURRENCY statements at once (on
+   * PostgreSQL they run side by side on pooled connections; SQLite takes them in turn), with a
+   * pause between the batches this process handles.
+   */
+  function batched<R>(
+    ids: readonly number[],
+    count: (ids: readonly number[]) => Promise<R>,
+    slicer: Slicer,
+  ): Promise<R[]> {
+    const batches: number[][] = [];
+    for (let i = 0; i < ids.length; i += RANK_BATCH) batches.push(ids.slice(i, i + RANK_BATCH));
+    return mapLimit(batches, STORE_CONCURRENCY, async (batch) => {
+      const rows = await count(batch);
+      await slicer.maybePause();
+      return rows;
+    });
+  }
+
   /** Utilization of a subnet: known addresses in its usable bounds plus the rest of its ranges marked used. */
   async function subnetUsage(m: SubnetMeta, addressCount: number, utilized: readonly RangeRow[]): Promise<Utilization> {
     const parts: UtilizedRange[] = [];
     for (const r of utilized) {
       const part = clip(interval(r), m.usable);
       if (!part) continue;
-      const inside = await ipam.countBetween(
-        ipKey({ family: m.family, value: part.first }),
-        ipKey({ family: m.family, value: part.last }),
-      );
+      const first = ipKey({ family: m.family, value: part.first });
+      const last = ipKey({ family: m.family, value: part.last });
+      const inside = await counted.between(first, last, () => ipam.countBetween(first, last));
       parts.push({ size: intervalSize(part), addressCount: BigInt(inside) });
     }
     return utilization(m.size, BigInt(addressCount), parts);
