@@ -14,6 +14,8 @@ import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { CONFLICT_KINDS, type ConflictKind, type DiscoveryService, parsePorts } from './service.js';
 import { SCAN_WARNING_KINDS, type ScanWarningView } from './schemas.js';
 import type { DiscoveryStore, MetricHostRow } from './store.js';
+import type { SubnetRow } from '../ipam/store.js';
+import { mapLimit } from '../map-limit.js';
 
 /** smokeping_prober's buckets: 50 µs doubling to about 26 s. */
 export const RTT_BUCKETS = Array.from({ length: 20 }, (_, i) => 0.00005 * 2 ** i);
@@ -257,7 +259,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
 
   async function refresh() {
     const slicer = new Slicer();
-    await catalog.refresh(slicer);
+    await budget.refreshCatalog(slicer);
     const rows = catalog.rows;
     const cidrOf = (id: number | null) => (id === null ? '' : (catalog.byId.get(id)?.cidr ?? ''));
     const chosen = budget.subnets;
@@ -346,16 +348,21 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       }
     }
     const chosenRows = rows.filter((s) => chosen.has(s.id));
-    await readScans(
-      chosenRows.filter((s) => !scans.has(s.id) && discovery.scheduledInterval(s) === null).map((s) => s.id),
-      slicer,
-    );
-    const ranges: { up: number; observed: number }[] = [];
-    for (let i = 0; i < chosenRows.length; i += SPAN_BATCH) {
-      const batch = chosenRows.slice(i, i + SPAN_BATCH);
-      ranges.push(...(await discovery.store.hostsInRanges(batch.map((s) => [s.first_key, s.last_key] as const))));
-      await slicer.maybePause();
-    }
+    const batches: SubnetRow[][] = [];
+    for (let i = 0; i < chosenRows.length; i += SPAN_BATCH) batches.push(chosenRows.slice(i, i + SPAN_BATCH));
+    // Independent reads, together (round trips on PostgreSQL).
+    const [, counts] = await Promise.all([
+      readScans(
+        chosenRows.filter((s) => !scans.has(s.id) && discovery.scheduledInterval(s) === null).map((s) => s.id),
+        slicer,
+      ),
+      mapLimit(batches, 2, async (batch) => {
+        const n = await discovery.store.hostsInRanges(batch.map((s) => [s.first_key, s.last_key] as const));
+        await slicer.maybePause();
+        return n;
+      }),
+    ]);
+    const ranges = counts.flat();
     for (let i = 0; i < chosenRows.length; i++) {
       const s = chosenRows[i]!;
       const subnet = s.cidr;

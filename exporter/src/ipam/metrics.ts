@@ -146,9 +146,15 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   async function refresh() {
     budget.startScrape();
     const slicer = new Slicer();
-    // Before any count is read (see AddressCounts).
-    await counted.start(store);
-    const catalog = await budget.catalog.refresh(slicer);
+    // Reads that depend on nothing else go out together: on PostgreSQL each is a round trip, and
+    // under load every round trip also waits for the exporter and a backend to be scheduled.
+    // The address version is read before any count (see AddressCounts).
+    const [, catalog, ranges, totals] = await Promise.all([
+      counted.start(store),
+      budget.refreshCatalog(slicer),
+      allRanges(slicer),
+      ipam.totalsByStateAndSource(),
+    ]);
     const rows = catalog.rows;
     if (cache?.version !== catalog.version) {
       cache = { version: catalog.version, meta: await describe(catalog, slicer) };
@@ -158,15 +164,12 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     const { meta } = cache;
     /** describe() has just described every row of the catalog. */
     const metaOf = (id: number) => described.get(catalog.byId.get(id)!)!;
-    await slicer.maybePause();
-    const ranges: RangeRow[] = [];
-    for (let after = 0; ;) {
-      const page = await store.rangesAfter(after, RANGE_PAGE);
-      ranges.push(...page);
-      await slicer.maybePause();
-      if (page.length < RANGE_PAGE) break;
-      after = page[page.length - 1]!.id;
-    }
+    // Needed only to rank: read meanwhile.
+    const urgentOnes = (async () => {
+      const urgent = new Set<number>();
+      for (const mark of budget.urgentSubnets) for (const id of await mark(slicer)) urgent.add(id);
+      return urgent;
+    })();
     // A range lies inside its subnet and every enclosing one (ranges never overlap child subnets).
     const utilized = new Map<number, RangeRow[]>();
     for (const r of ranges) {
@@ -181,9 +184,6 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
         else utilized.set(id, [r]);
       }
     }
-    await slicer.maybePause();
-    const urgent = new Set<number>();
-    for (const mark of budget.urgentSubnets) for (const id of await mark(slicer)) urgent.add(id);
     await slicer.maybePause();
 
     const usage = new Map<number, Utilization>();
@@ -222,6 +222,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       }
       await slicer.maybePause();
     }
+    const urgent = await urgentOnes;
     const ranks: SubnetRank[] = meta.map((m) => {
       const k = known.get(m.row.id);
       return { id: m.row.id, ratio: k?.ratio ?? 0, urgent: k?.full === true || urgent.has(m.row.id) };
@@ -293,10 +294,20 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       }
       if (slicer.due()) await slicer.pause();
     }
-    const counts = await ipam.totalsByStateAndSource();
-    const total = new Map(counts.map((c) => [`${c.state}/${c.source}`, c.n]));
+    const total = new Map(totals.map((c) => [`${c.state}/${c.source}`, c.n]));
     for (const state of ADDRESS_STATES) {
       for (const source of ADDRESS_SOURCES) addresses.set({ state, source }, total.get(`${state}/${source}`) ?? 0);
+    }
+  }
+
+  async function allRanges(slicer: Slicer): Promise<RangeRow[]> {
+    const ranges: RangeRow[] = [];
+    for (let after = 0; ;) {
+      const page = await store.rangesAfter(after, RANGE_PAGE);
+      ranges.push(...page);
+      await slicer.maybePause();
+      if (page.length < RANGE_PAGE) return ranges;
+      after = page[page.length - 1]!.id;
     }
   }
 
