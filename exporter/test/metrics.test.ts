@@ -152,13 +152,15 @@ it('counts again after a write on another connection (a second replica), and onl
   const one = (await ex.api.post('/api/v1/subnets', { cidr: '10.88.1.0/24' })).body;
   await ex.api.post('/api/v1/subnets', { cidr: '10.88.2.0/24' });
   const a = (await ex.api.post('/api/v1/addresses', { address: '10.88.1.10' })).body;
-  await ex.api.post('/api/v1/ranges', {
-    subnet_id: one.id,
-    start_address: '10.88.1.100',
-    end_address: '10.88.1.109',
-    label: 'pool',
-    mark_utilized: true,
-  });
+  const range = (
+    await ex.api.post('/api/v1/ranges', {
+      subnet_id: one.id,
+      start_address: '10.88.1.100',
+      end_address: '10.88.1.109',
+      label: 'pool',
+      mark_utilized: true,
+    })
+  ).body;
   const expect = async (want: Record<string, number>) => {
     const text = await scrape();
     for (const [key, n] of Object.entries(want)) {
@@ -194,6 +196,16 @@ it('counts again after a write on another connection (a second replica), and onl
   await expect({ '10.88.1.0/24 assigned': 0, '10.88.1.0/24 dhcp': 1, '10.88.1.0/24 free': 254 - 10 });
   await other.deleteAddress(b.id, actor);
   await expect({ '10.88.1.0/24 dhcp': 0, '10.88.1.0/24 free': 254 - 10 });
+
+  // No address written, but what the families show changed: a range (another connection), a subnet.
+  await other.updateRange(range.id, { label: 'renamed', mark_utilized: false }, actor);
+  let text = await scrape();
+  assert.equal(sample(text, 'lanscape_range_info', { subnet: '10.88.1.0/24', label: 'renamed' }), 1);
+  assert.equal(sample(text, 'lanscape_subnet_free_addresses', { subnet: '10.88.1.0/24' }), 254);
+  await ex.api.patch(`/api/v1/subnets/${one.id}`, { name: 'renamed too' });
+  text = await scrape();
+  assert.equal(sample(text, 'lanscape_subnet_info', { subnet: '10.88.1.0/24', name: 'renamed too' }), 1);
+  assert.equal(sample(text, 'lanscape_range_info', { subnet: '10.88.1.0/24', label: 'renamed' }), 1);
 });
 
 it('exposes every store-scoped family or none when the leader changes during a scrape', async () => {

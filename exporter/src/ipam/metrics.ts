@@ -61,17 +61,22 @@ interface SubnetMeta {
  * (ranges marked used).
  */
 class AddressCounts {
-  private version: string | undefined;
+  private read: string | undefined;
   private readonly subnets = new Map<number, { cidr: string; rank?: RankCounts; states?: number[] }>();
   private readonly spans = new Map<string, number>();
 
   /** Forgets everything when an address changed since the counts were read. */
   async start(store: IpamStore): Promise<void> {
     const version = await store.addressCountsVersion();
-    if (version === this.version) return;
-    this.version = version;
+    if (version === this.read) return;
+    this.read = version;
     this.subnets.clear();
     this.spans.clear();
+  }
+
+  /** The version the counts kept are of. */
+  get version(): string | undefined {
+    return this.read;
   }
 
   private entry(id: number, cidr: string) {
@@ -135,6 +140,19 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     'lanscape_subnets',
     'Subnets managed by Lanscape, all of them (per-subnet series exist for at most metrics.max_subnet_series).',
   );
+  const perSubnet = [
+    subnetInfo,
+    subnetSize,
+    subnetAddresses,
+    subnetFree,
+    subnetRatio,
+    rangeInfo,
+    rangeSize,
+    rangeFree,
+    rangeRatio,
+  ];
+  /** What the last complete refresh of the per-subnet families was made from. */
+  let lastInputs: string | undefined;
 
   let cache: { version: number; meta: SubnetMeta[] } | undefined;
   /** The last ratio computed for each subnet, and whether it was nearly full (the ranking reads them). */
@@ -237,6 +255,19 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       if (list) list.push(r);
       else rangesBySubnet.set(r.subnet_id, [r]);
     }
+    const total = new Map(totals.map((c) => [`${c.state}/${c.source}`, c.n]));
+    for (const state of ADDRESS_STATES) {
+      for (const source of ADDRESS_SOURCES) addresses.set({ state, source }, total.get(`${state}/${source}`) ?? 0);
+    }
+    // Nothing the per-subnet families show changed since the last refresh (the same subnets and
+    // choice, the same ranges, no address written since: AddressCounts' version, read in the
+    // database): they keep their values, and the exposition its text of them.
+    const inputs = `${catalog.version}|${counted.version}|${[...selected].join(',')}|${ranges.map(rangeKey).join(';')}`;
+    if (inputs === lastInputs) {
+      for (const g of perSubnet) g.keep();
+      return;
+    }
+    lastInputs = undefined;
     // The chosen subnets' values are always this scrape's: their counts by state add up to the
     // addresses in their prefix, so one statement serves both.
     const chosen = meta.filter((m) => selected.has(m.row.id));
@@ -294,10 +325,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       }
       if (slicer.due()) await slicer.pause();
     }
-    const total = new Map(totals.map((c) => [`${c.state}/${c.source}`, c.n]));
-    for (const state of ADDRESS_STATES) {
-      for (const source of ADDRESS_SOURCES) addresses.set({ state, source }, total.get(`${state}/${source}`) ?? 0);
-    }
+    lastInputs = inputs;
   }
 
   async function allRanges(slicer: Slicer): Promise<RangeRow[]> {
@@ -403,6 +431,20 @@ async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetM
     if (i % 512 === 511 && slicer.due()) await slicer.pause();
   }
   return out;
+}
+
+/** Everything of a range the IPAM families show or count with. */
+function rangeKey(r: RangeRow): string {
+  return JSON.stringify([
+    r.id,
+    r.subnet_id,
+    r.start_address,
+    r.end_address,
+    r.mark_utilized,
+    r.auto_allocate,
+    r.purpose,
+    r.label,
+  ]);
 }
 
 function interval(r: RangeRow): Interval {
