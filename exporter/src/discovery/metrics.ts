@@ -16,6 +16,7 @@ import { SCAN_WARNING_KINDS, type ScanWarningView } from './schemas.js';
 import type { DiscoveryStore, MetricHostRow } from './store.js';
 import type { SubnetRow } from '../ipam/store.js';
 import { mapLimit } from '../map-limit.js';
+import { readsInFlight } from '../store/sql-exec.js';
 
 /** smokeping_prober's buckets: 50 µs doubling to about 26 s. */
 export const RTT_BUCKETS = Array.from({ length: 20 }, (_, i) => 0.00005 * 2 ** i);
@@ -356,7 +357,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
         chosenRows.filter((s) => !scans.has(s.id) && discovery.scheduledInterval(s) === null).map((s) => s.id),
         slicer,
       ),
-      mapLimit(batches, 2, async (batch) => {
+      mapLimit(batches, readsInFlight(discovery.store.dialect), async (batch) => {
         const n = await discovery.store.hostsInRanges(batch.map((s) => [s.first_key, s.last_key] as const));
         await slicer.maybePause();
         return n;

@@ -19,6 +19,7 @@ import { type Bounds, lastOf, usableBounds } from './core/prefix.js';
 import { type Utilization, type UtilizedRange, utilization } from './core/utilization.js';
 import { IpamService, prefixOf } from './service.js';
 import { mapLimit } from '../map-limit.js';
+import { readsInFlight } from '../store/sql-exec.js';
 import type { IpamStore, RangeRow, SubnetRow } from './store.js';
 
 /** Utilization at or above this (and at least 4 usable addresses) is LanscapeSubnetNearlyFull territory. */
@@ -27,8 +28,6 @@ const NEARLY_FULL = 0.9;
 const RANGE_PAGE = 500;
 /** Subnets ranked per statement. */
 const RANK_BATCH = 200;
-/** Count statements in flight at once (PostgreSQL: pooled connections; the pool holds 10). */
-const STORE_CONCURRENCY = 3;
 /**
  * Subnets whose utilization a scrape recomputes for the ranking, besides new ones and the
  * chosen ones (always fresh): with more subnets, the ranking of the others is at most
@@ -340,9 +339,8 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   }
 
   /**
-   * `count` over `ids` in batches of RANK_BATCH, up to STORE_CONCURRENCY statements at once (on
-   * PostgreSQL they run side by side on pooled connections; SQLite takes them in turn), with a
-   * pause between the batches this process handles.
+   * `count` over `ids` in batches of RANK_BATCH, several statements at once on PostgreSQL
+   * (readsInFlight), with a pause after each batch.
    */
   function batched<R>(
     ids: readonly number[],
@@ -351,7 +349,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   ): Promise<R[]> {
     const batches: number[][] = [];
     for (let i = 0; i < ids.length; i += RANK_BATCH) batches.push(ids.slice(i, i + RANK_BATCH));
-    return mapLimit(batches, STORE_CONCURRENCY, async (batch) => {
+    return mapLimit(batches, readsInFlight(store.dialect), async (batch) => {
       const rows = await count(batch);
       await slicer.maybePause();
       return rows;
