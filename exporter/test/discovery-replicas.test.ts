@@ -97,8 +97,21 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
       ['10.9.0.1 down null', '10.9.0.2 up two.example'],
     );
     assert.equal(await d.hostsUpBetween(key('10.9.0.0'), key('10.9.1.255')), 2);
-    assert.deepEqual(await d.hostsInRange(key('10.9.2.0'), key('10.9.2.255')), { up: 0, observed: 0 });
-    assert.deepEqual(await d.hostsInRange(key('10.9.0.0'), key('10.9.0.255')), { up: 1, observed: 1 });
+    assert.deepEqual(
+      await d.hostsInRanges([
+        [key('10.9.2.0'), key('10.9.2.255')],
+        [key('10.9.0.0'), key('10.9.0.255')],
+        [key('10.9.0.2'), key('10.9.0.2')],
+        [key('10.9.0.1'), key('10.9.0.1')],
+      ]),
+      [
+        { up: 0, observed: 0 },
+        { up: 1, observed: 1 },
+        { up: 1, observed: 1 },
+        { up: 0, observed: 1 },
+      ],
+    );
+    assert.deepEqual(await d.hostsInRanges([]), []);
 
     // One sample per host and time: written twice (a slice run again), it is one row.
     await d.insertHistory(key('10.9.0.2'), 5_000, false, null);

@@ -8,6 +8,10 @@ import { requireTool } from './helpers/tools.js';
 import { LanscapeRegistry } from '../src/metrics/self.js';
 import { SnapshotGauge } from '../src/metrics/snapshot.js';
 import { scrape as scrapeMetrics, sample } from './helpers/scrape.js';
+import { TEST_BACKEND, databaseUrlOf, openTestStore } from './helpers/store.js';
+import { IpamService } from '../src/ipam/service.js';
+import { openDb } from '../src/store/db.js';
+import { Store } from '../src/store/store.js';
 
 let ex: TestExporter;
 before(async () => {
@@ -131,6 +135,77 @@ it('keeps the address totals right through creates, updates and deletes', async 
     'SELECT state, source, count(*) AS n FROM addresses GROUP BY state, source',
   );
   for (const c of counted) assert.equal(now(c.state, c.source), c.n, `${c.state}/${c.source} matches a full count`);
+});
+
+it('counts again after a write on another connection (a second replica), and only after a write', async (t) => {
+  // Per-subnet counts are kept between scrapes while the store's address version stays (ipam/metrics.ts).
+  const other = new IpamService(
+    TEST_BACKEND === 'postgres'
+      ? await openTestStore(t, { url: databaseUrlOf(ex.store)! })
+      : Store.sqlite(openDb(ex.dbFile)),
+  );
+  t.after(async () => {
+    other.close();
+    if (TEST_BACKEND === 'sqlite') await IpamService.storeOf(other).store.close();
+  });
+  const actor = { name: 'another replica' };
+  const one = (await ex.api.post('/api/v1/subnets', { cidr: '10.88.1.0/24' })).body;
+  await ex.api.post('/api/v1/subnets', { cidr: '10.88.2.0/24' });
+  const a = (await ex.api.post('/api/v1/addresses', { address: '10.88.1.10' })).body;
+  const range = (
+    await ex.api.post('/api/v1/ranges', {
+      subnet_id: one.id,
+      start_address: '10.88.1.100',
+      end_address: '10.88.1.109',
+      label: 'pool',
+      mark_utilized: true,
+    })
+  ).body;
+  const expect = async (want: Record<string, number>) => {
+    const text = await scrape();
+    for (const [key, n] of Object.entries(want)) {
+      const [subnet, what] = key.split(' ') as [string, string];
+      const value =
+        what === 'free'
+          ? sample(text, 'lanscape_subnet_free_addresses', { subnet })
+          : sample(text, 'lanscape_subnet_addresses', { subnet, state: what });
+      assert.equal(value, n, key);
+    }
+  };
+  const version = () => IpamService.storeOf(ex.discovery.ipam).addressCountsVersion();
+
+  await expect({ '10.88.1.0/24 reserved': 1, '10.88.2.0/24 reserved': 0, '10.88.1.0/24 free': 254 - 11 });
+  const v1 = await version();
+  await expect({ '10.88.1.0/24 reserved': 1 }); // the kept counts
+  assert.equal(await version(), v1, 'scrapes write nothing');
+
+  // Totals by state and source stay the same (one reserved/manual address less, one more), the subnets' counts do not.
+  await other.write(async () => {
+    await other.deleteAddress(a.id, actor);
+    await other.createAddress({ address: '10.88.2.10' }, actor);
+  });
+  assert.notEqual(await version(), v1);
+  await expect({ '10.88.1.0/24 reserved': 0, '10.88.2.0/24 reserved': 1, '10.88.1.0/24 free': 254 - 10 });
+
+  const b = await other.createAddress({ address: '10.88.1.100', state: 'assigned' }, actor); // inside the range
+  await expect({ '10.88.1.0/24 assigned': 1, '10.88.1.0/24 free': 254 - 10 });
+  const v2 = await version();
+  await other.updateAddress(b.id, { description: 'no count changes' }, actor);
+  if (TEST_BACKEND === 'postgres') assert.equal(await version(), v2, 'only writes that change counts move it');
+  await other.updateAddress(b.id, { state: 'dhcp' }, actor);
+  await expect({ '10.88.1.0/24 assigned': 0, '10.88.1.0/24 dhcp': 1, '10.88.1.0/24 free': 254 - 10 });
+  await other.deleteAddress(b.id, actor);
+  await expect({ '10.88.1.0/24 dhcp': 0, '10.88.1.0/24 free': 254 - 10 });
+
+  // No address written, but what the families show changed: a range (another connection), a subnet.
+  await other.updateRange(range.id, { label: 'renamed', mark_utilized: false }, actor);
+  let text = await scrape();
+  assert.equal(sample(text, 'lanscape_range_info', { subnet: '10.88.1.0/24', label: 'renamed' }), 1);
+  assert.equal(sample(text, 'lanscape_subnet_free_addresses', { subnet: '10.88.1.0/24' }), 254);
+  await ex.api.patch(`/api/v1/subnets/${one.id}`, { name: 'renamed too' });
+  text = await scrape();
+  assert.equal(sample(text, 'lanscape_subnet_info', { subnet: '10.88.1.0/24', name: 'renamed too' }), 1);
+  assert.equal(sample(text, 'lanscape_range_info', { subnet: '10.88.1.0/24', label: 'renamed' }), 1);
 });
 
 it('exposes every store-scoped family or none when the leader changes during a scrape', async () => {

@@ -14,6 +14,9 @@ import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { CONFLICT_KINDS, type ConflictKind, type DiscoveryService, parsePorts } from './service.js';
 import { SCAN_WARNING_KINDS, type ScanWarningView } from './schemas.js';
 import type { DiscoveryStore, MetricHostRow } from './store.js';
+import type { SubnetRow } from '../ipam/store.js';
+import { mapLimit } from '../map-limit.js';
+import { readsInFlight } from '../store/sql-exec.js';
 
 /** smokeping_prober's buckets: 50 µs doubling to about 26 s. */
 export const RTT_BUCKETS = Array.from({ length: 20 }, (_, i) => 0.00005 * 2 ** i);
@@ -27,6 +30,8 @@ const HOST_PAGE = 1000;
  */
 const HOST_WINDOW = 20_000;
 const STATUSES = ['up', 'down', 'unknown'] as const;
+/** Subnets whose hosts are counted per statement. */
+const SPAN_BATCH = 500;
 
 interface RttSeries {
   labels: { address: string; subnet: string };
@@ -255,7 +260,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
 
   async function refresh() {
     const slicer = new Slicer();
-    await catalog.refresh(slicer);
+    await budget.refreshCatalog(slicer);
     const rows = catalog.rows;
     const cidrOf = (id: number | null) => (id === null ? '' : (catalog.byId.get(id)?.cidr ?? ''));
     const chosen = budget.subnets;
@@ -344,17 +349,28 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       }
     }
     const chosenRows = rows.filter((s) => chosen.has(s.id));
-    await readScans(
-      chosenRows.filter((s) => !scans.has(s.id) && discovery.scheduledInterval(s) === null).map((s) => s.id),
-      slicer,
-    );
+    const batches: SubnetRow[][] = [];
+    for (let i = 0; i < chosenRows.length; i += SPAN_BATCH) batches.push(chosenRows.slice(i, i + SPAN_BATCH));
+    // Independent reads, together (round trips on PostgreSQL).
+    const [, counts] = await Promise.all([
+      readScans(
+        chosenRows.filter((s) => !scans.has(s.id) && discovery.scheduledInterval(s) === null).map((s) => s.id),
+        slicer,
+      ),
+      mapLimit(batches, readsInFlight(discovery.store.dialect), async (batch) => {
+        const n = await discovery.store.hostsInRanges(batch.map((s) => [s.first_key, s.last_key] as const));
+        await slicer.maybePause();
+        return n;
+      }),
+    ]);
+    const ranges = counts.flat();
     for (let i = 0; i < chosenRows.length; i++) {
       const s = chosenRows[i]!;
       const subnet = s.cidr;
       const scan = scans.get(s.id);
       const seconds = discovery.scheduledInterval(s);
       const counted = runs.get(subnet);
-      const range = await discovery.store.hostsInRange(s.first_key, s.last_key);
+      const range = ranges[i]!;
       hostsUp.set({ subnet }, range.up);
       if (scan) {
         duration.set({ subnet }, (scan.finished_at - scan.started_at) / 1000);

@@ -227,6 +227,16 @@ function statements(d: SqlDialect) {
       ${drive} addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.unknown_device} ORDER BY h.ip_key`,
     staleReservations: `SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
       ${drive} addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.stale_reservation} ORDER BY h.ip_key`,
+    // Spans as hex keys: SQLite a JSON array of [first, last], PostgreSQL two text arrays; `i` from 0.
+    hostsInRanges: `SELECT j.i AS i,
+        (SELECT count(*) FROM hosts WHERE status = 'up' AND ip_key BETWEEN j.first AND j.last) AS up,
+        CASE WHEN EXISTS (SELECT 1 FROM hosts WHERE ip_key BETWEEN j.first AND j.last) THEN 1 ELSE 0 END AS observed
+      FROM ${
+        d === 'sqlite'
+          ? '(SELECT key AS i, unhex(value ->> 0) AS first, unhex(value ->> 1) AS last FROM json_each(?))'
+          : `(SELECT i - 1 AS i, decode(f, 'hex') AS first, decode(l, 'hex') AS last
+            FROM unnest(CAST(? AS text[]), CAST(? AS text[])) WITH ORDINALITY AS u(f, l, i))`
+      } j`,
     lockedHost:
       d === 'sqlite' ? 'SELECT * FROM hosts WHERE ip_key = ?' : 'SELECT * FROM hosts WHERE ip_key = ? FOR UPDATE',
   };
@@ -368,13 +378,21 @@ export class DiscoveryStore {
     );
   }
 
-  /** Hosts answering in [first, last], and whether sweeps observed any address there (0/1). */
-  async hostsInRange(first: Buffer, last: Buffer): Promise<{ up: number; observed: number }> {
-    return (await this.exec.get<{ up: number; observed: number }>(
-      `SELECT (SELECT count(*) FROM hosts WHERE status = 'up' AND ip_key BETWEEN ? AND ?) AS up,
-      CASE WHEN EXISTS (SELECT 1 FROM hosts WHERE ip_key BETWEEN ? AND ?) THEN 1 ELSE 0 END AS observed`,
-      [first, last, first, last],
-    ))!;
+  /**
+   * Per key span [first, last], in the order given: hosts answering there, and whether sweeps
+   * observed any address there (0/1). One statement for many spans (a scrape asks for every
+   * chosen subnet: one round trip each cost ~0.3 ms on PostgreSQL, 1,000 of them most of a scrape).
+   */
+  async hostsInRanges(spans: readonly (readonly [Buffer, Buffer])[]): Promise<{ up: number; observed: number }[]> {
+    if (spans.length === 0) return [];
+    const hex = spans.map(([first, last]) => [first.toString('hex'), last.toString('hex')]);
+    const rows = await this.exec.all<{ i: number; up: number; observed: number }>(
+      this.q.hostsInRanges,
+      this.dialect === 'sqlite' ? [JSON.stringify(hex)] : [hex.map(([first]) => first), hex.map(([, last]) => last)],
+    );
+    const out = spans.map(() => ({ up: 0, observed: 0 }));
+    for (const r of rows) out[Number(r.i)] = { up: r.up, observed: r.observed };
+    return out;
   }
 
   host(key: Buffer): Promise<HostRow | undefined> {

@@ -18,7 +18,9 @@ import { type Family, ipFromKey, ipKey } from './core/ip.js';
 import { type Bounds, lastOf, usableBounds } from './core/prefix.js';
 import { type Utilization, type UtilizedRange, utilization } from './core/utilization.js';
 import { IpamService, prefixOf } from './service.js';
-import type { RangeRow, SubnetRow } from './store.js';
+import { mapLimit } from '../map-limit.js';
+import { readsInFlight } from '../store/sql-exec.js';
+import type { IpamStore, RangeRow, SubnetRow } from './store.js';
 
 /** Utilization at or above this (and at least 4 usable addresses) is LanscapeSubnetNearlyFull territory. */
 const NEARLY_FULL = 0.9;
@@ -48,6 +50,76 @@ interface SubnetMeta {
   info: Record<string, string>;
 }
 
+/**
+ * Counts of addresses a scrape read, kept for the next scrapes while the store says no address
+ * changed (IpamStore.addressCountsVersion, read in the database before the counts: a write on
+ * any replica or connection makes the next scrape count again). Per subnet id, for its CIDR
+ * (ids are never reused; a subnet's prefix never changes): from the ranking [addresses in the
+ * prefix, first address recorded, last address recorded], or from the per-state statement
+ * [first, last, ...counts by state], which gives the ranking's too. And addresses per key span
+ * (ranges marked used).
+ */
+class AddressCounts {
+  private read: string | undefined;
+  private readonly subnets = new Map<number, { cidr: string; rank?: RankCounts; states?: number[] }>();
+  private readonly spans = new Map<string, number>();
+
+  /** Forgets everything when an address changed since the counts were read. */
+  async start(store: IpamStore): Promise<void> {
+    const version = await store.addressCountsVersion();
+    if (version === this.read) return;
+    this.read = version;
+    this.subnets.clear();
+    this.spans.clear();
+  }
+
+  /** The version the counts kept are of. */
+  get version(): string | undefined {
+    return this.read;
+  }
+
+  private entry(id: number, cidr: string) {
+    let e = this.subnets.get(id);
+    if (e?.cidr !== cidr) this.subnets.set(id, (e = { cidr }));
+    return e;
+  }
+
+  rank(id: number, cidr: string): RankCounts | undefined {
+    const e = this.subnets.get(id);
+    if (e?.cidr !== cidr) return undefined;
+    if (e.rank) return e.rank;
+    return e.states && [e.states.slice(2).reduce((a, b) => a + b, 0), e.states[0]!, e.states[1]!];
+  }
+
+  states(id: number, cidr: string): number[] | undefined {
+    const e = this.subnets.get(id);
+    return e?.cidr === cidr ? e.states : undefined;
+  }
+
+  setRank(id: number, cidr: string, counts: RankCounts): void {
+    this.entry(id, cidr).rank = counts;
+  }
+
+  setStates(id: number, cidr: string, counts: number[]): void {
+    this.entry(id, cidr).states = counts;
+  }
+
+  async between(first: Buffer, last: Buffer, count: () => Promise<number>): Promise<number> {
+    const key = `${first.toString('hex')}-${last.toString('hex')}`;
+    let n = this.spans.get(key);
+    if (n === undefined) this.spans.set(key, (n = await count()));
+    return n;
+  }
+
+  /** Drops subnets no longer in the catalog. */
+  keepOnly(ids: { has(id: number): boolean }): void {
+    for (const id of this.subnets.keys()) if (!ids.has(id)) this.subnets.delete(id);
+  }
+}
+
+/** [addresses in the prefix, first address recorded (0/1), last address recorded (0/1)]. */
+type RankCounts = [number, number, number];
+
 export function registerIpamMetrics(registry: Registry, ipam: IpamService, budget: SeriesBudget): void {
   const gauge = snapshotGroup(registry, refresh);
   const subnetInfo = gauge('lanscape_subnet_info', 'Subnets managed by Lanscape; the value is always 1.');
@@ -67,34 +139,54 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     'lanscape_subnets',
     'Subnets managed by Lanscape, all of them (per-subnet series exist for at most metrics.max_subnet_series).',
   );
+  const perSubnet = [
+    subnetInfo,
+    subnetSize,
+    subnetAddresses,
+    subnetFree,
+    subnetRatio,
+    rangeInfo,
+    rangeSize,
+    rangeFree,
+    rangeRatio,
+  ];
+  /** What the last complete refresh of the per-subnet families was made from. */
+  let lastInputs: string | undefined;
 
   let cache: { version: number; meta: SubnetMeta[] } | undefined;
   /** The last ratio computed for each subnet, and whether it was nearly full (the ranking reads them). */
   const known = new Map<number, { ratio: number; full: boolean }>();
   let cursor = 0;
   const store = IpamService.storeOf(ipam);
+  const counted = new AddressCounts();
 
   async function refresh() {
     budget.startScrape();
     const slicer = new Slicer();
-    const catalog = await budget.catalog.refresh(slicer);
+    // Reads that depend on nothing else go out together: on PostgreSQL each is a round trip, and
+    // under load every round trip also waits for the exporter and a backend to be scheduled.
+    // The address version is read before any count (see AddressCounts).
+    const [, catalog, ranges, totals] = await Promise.all([
+      counted.start(store),
+      budget.refreshCatalog(slicer),
+      allRanges(slicer),
+      ipam.totalsByStateAndSource(),
+    ]);
     const rows = catalog.rows;
     if (cache?.version !== catalog.version) {
       cache = { version: catalog.version, meta: await describe(catalog, slicer) };
       for (const id of known.keys()) if (!catalog.byId.has(id)) known.delete(id);
+      counted.keepOnly(catalog.byId);
     }
     const { meta } = cache;
     /** describe() has just described every row of the catalog. */
     const metaOf = (id: number) => described.get(catalog.byId.get(id)!)!;
-    await slicer.maybePause();
-    const ranges: RangeRow[] = [];
-    for (let after = 0; ;) {
-      const page = await store.rangesAfter(after, RANGE_PAGE);
-      ranges.push(...page);
-      await slicer.maybePause();
-      if (page.length < RANGE_PAGE) break;
-      after = page[page.length - 1]!.id;
-    }
+    // Needed only to rank: read meanwhile.
+    const urgentOnes = (async () => {
+      const urgent = new Set<number>();
+      for (const mark of budget.urgentSubnets) for (const id of await mark(slicer)) urgent.add(id);
+      return urgent;
+    })();
     // A range lies inside its subnet and every enclosing one (ranges never overlap child subnets).
     const utilized = new Map<number, RangeRow[]>();
     for (const r of ranges) {
@@ -110,9 +202,6 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       }
     }
     await slicer.maybePause();
-    const urgent = new Set<number>();
-    for (const mark of budget.urgentSubnets) for (const id of await mark(slicer)) urgent.add(id);
-    await slicer.maybePause();
 
     const usage = new Map<number, Utilization>();
     /** Subnets with an address recorded on an edge that is not usable (rare: counted on their own below). */
@@ -127,22 +216,33 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     };
     // Rank: this scrape's window, and subnets not measured yet; the others keep their last value.
     const window: number[] = [];
-    if (meta.length <= RANK_WINDOW) {
+    if (meta.length <= budget.limits.max_subnet_series) {
+      // Nothing to rank: every subnet fits under the cap, all are chosen and measured below.
+    } else if (meta.length <= RANK_WINDOW) {
       for (const m of meta) window.push(m.row.id);
     } else {
       for (let k = 0; k < RANK_WINDOW; k++) window.push(meta[(cursor + k) % meta.length]!.row.id);
       cursor = (cursor + RANK_WINDOW) % meta.length;
       for (const m of meta) if (!known.has(m.row.id)) window.push(m.row.id);
     }
-    const ids = [...new Set(window)];
-    for (let i = 0; i < ids.length; i += RANK_BATCH) {
-      for (const [id, inPrefix, atFirst, atLast] of await store.subnetRankCounts(ids.slice(i, i + RANK_BATCH)))
+    const toRank: number[] = [];
+    for (const id of new Set(window)) {
+      const c = counted.rank(id, metaOf(id).row.cidr);
+      if (c) await measured(id, ...c);
+      else toRank.push(id);
+      if (slicer.due()) await slicer.pause();
+    }
+    for (const rows of await batched(toRank, (ids) => store.subnetRankCounts(ids), slicer)) {
+      for (const [id, inPrefix, atFirst, atLast] of rows) {
+        counted.setRank(id, metaOf(id).row.cidr, [inPrefix, atFirst, atLast]);
         await measured(id, inPrefix, atFirst, atLast);
+      }
       await slicer.maybePause();
     }
+    const urgent = await urgentOnes;
     const ranks: SubnetRank[] = meta.map((m) => {
-      const k = known.get(m.row.id)!;
-      return { id: m.row.id, ratio: k.ratio, urgent: k.full || urgent.has(m.row.id) };
+      const k = known.get(m.row.id);
+      return { id: m.row.id, ratio: k?.ratio ?? 0, urgent: k?.full === true || urgent.has(m.row.id) };
     });
     const selected = budget.selectSubnets(ranks);
     budget.drop('subnet', meta.length - selected.size);
@@ -154,20 +254,43 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       if (list) list.push(r);
       else rangesBySubnet.set(r.subnet_id, [r]);
     }
+    const total = new Map(totals.map((c) => [`${c.state}/${c.source}`, c.n]));
+    for (const state of ADDRESS_STATES) {
+      for (const source of ADDRESS_SOURCES) addresses.set({ state, source }, total.get(`${state}/${source}`) ?? 0);
+    }
+    // Nothing the per-subnet families show changed since the last refresh (the same subnets and
+    // choice, the same ranges, no address written since: AddressCounts' version, read in the
+    // database): they keep their values, and the exposition its text of them.
+    const inputs = `${catalog.version}|${counted.version}|${[...selected].join(',')}|${ranges.map(rangeKey).join(';')}`;
+    if (inputs === lastInputs) {
+      for (const g of perSubnet) g.keep();
+      return;
+    }
+    lastInputs = undefined;
     // The chosen subnets' values are always this scrape's: their counts by state add up to the
     // addresses in their prefix, so one statement serves both.
     const chosen = meta.filter((m) => selected.has(m.row.id));
     const states = new Map<number, number[]>();
-    for (let i = 0; i < chosen.length; i += RANK_BATCH) {
-      for (const row of await store.subnetCountsByState(chosen.slice(i, i + RANK_BATCH).map((m) => m.row.id))) {
-        const [id, atFirst, atLast, ...n] = row;
-        states.set(id, n);
-        await measured(
-          id,
-          n.reduce((a, b) => a + b, 0),
-          atFirst,
-          atLast,
-        );
+    const toCount: number[] = [];
+    const measuredStates = async (id: number, [atFirst, atLast, ...n]: number[]) => {
+      states.set(id, n);
+      await measured(
+        id,
+        n.reduce((a, b) => a + b, 0),
+        atFirst!,
+        atLast!,
+      );
+    };
+    for (const m of chosen) {
+      const c = counted.states(m.row.id, m.row.cidr);
+      if (c) await measuredStates(m.row.id, c);
+      else toCount.push(m.row.id);
+      if (slicer.due()) await slicer.pause();
+    }
+    for (const rows of await batched(toCount, (ids) => store.subnetCountsByState(ids), slicer)) {
+      for (const [id, ...c] of rows) {
+        counted.setStates(id, metaOf(id).row.cidr, c);
+        await measuredStates(id, c);
       }
       await slicer.maybePause();
     }
@@ -201,11 +324,36 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       }
       if (slicer.due()) await slicer.pause();
     }
-    const counts = await ipam.totalsByStateAndSource();
-    const total = new Map(counts.map((c) => [`${c.state}/${c.source}`, c.n]));
-    for (const state of ADDRESS_STATES) {
-      for (const source of ADDRESS_SOURCES) addresses.set({ state, source }, total.get(`${state}/${source}`) ?? 0);
+    lastInputs = inputs;
+  }
+
+  async function allRanges(slicer: Slicer): Promise<RangeRow[]> {
+    const ranges: RangeRow[] = [];
+    for (let after = 0; ;) {
+      const page = await store.rangesAfter(after, RANGE_PAGE);
+      ranges.push(...page);
+      await slicer.maybePause();
+      if (page.length < RANGE_PAGE) return ranges;
+      after = page[page.length - 1]!.id;
     }
+  }
+
+  /**
+   * `count` over `ids` in batches of RANK_BATCH, several statements at once on PostgreSQL
+   * (readsInFlight), with a pause after each batch.
+   */
+  function batched<R>(
+    ids: readonly number[],
+    count: (ids: readonly number[]) => Promise<R>,
+    slicer: Slicer,
+  ): Promise<R[]> {
+    const batches: number[][] = [];
+    for (let i = 0; i < ids.length; i += RANK_BATCH) batches.push(ids.slice(i, i + RANK_BATCH));
+    return mapLimit(batches, readsInFlight(store.dialect), async (batch) => {
+      const rows = await count(batch);
+      await slicer.maybePause();
+      return rows;
+    });
   }
 
   /** Utilization of a subnet: known addresses in its usable bounds plus the rest of its ranges marked used. */
@@ -214,10 +362,9 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     for (const r of utilized) {
       const part = clip(interval(r), m.usable);
       if (!part) continue;
-      const inside = await ipam.countBetween(
-        ipKey({ family: m.family, value: part.first }),
-        ipKey({ family: m.family, value: part.last }),
-      );
+      const first = ipKey({ family: m.family, value: part.first });
+      const last = ipKey({ family: m.family, value: part.last });
+      const inside = await counted.between(first, last, () => ipam.countBetween(first, last));
       parts.push({ size: intervalSize(part), addressCount: BigInt(inside) });
     }
     return utilization(m.size, BigInt(addressCount), parts);
@@ -282,6 +429,20 @@ async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetM
     if (i % 512 === 511 && slicer.due()) await slicer.pause();
   }
   return out;
+}
+
+/** Everything of a range the IPAM families show or count with. */
+function rangeKey(r: RangeRow): string {
+  return JSON.stringify([
+    r.id,
+    r.subnet_id,
+    r.start_address,
+    r.end_address,
+    r.mark_utilized,
+    r.auto_allocate,
+    r.purpose,
+    r.label,
+  ]);
 }
 
 function interval(r: RangeRow): Interval {

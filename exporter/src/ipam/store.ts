@@ -586,6 +586,27 @@ export class IpamStore {
     return (await this.exec.get<{ data_version: number }>('PRAGMA data_version'))!.data_version;
   }
 
+  /**
+   * Changes whenever a committed write may have changed which addresses exist or their state
+   * (what counts of addresses by key span and state depend on), on any replica or connection;
+   * read in the database, so a reader that cached counts under the value it read before them
+   * recounts once anything committed since. PostgreSQL: the transaction ids (`xmin`) of the
+   * address_totals rows — every insert, delete and change of state or source updates one of them
+   * in the writing transaction (the deferred triggers), and an updated row carries its writer's
+   * id, so even writes that leave the totals equal change it. SQLite: its data_version (commits
+   * of other connections) and this connection's total_changes() — any row written, a coarser
+   * but safe sign (a rolled-back write is a false alarm).
+   */
+  async addressCountsVersion(): Promise<string> {
+    return (
+      (await this.exec.get<{ v: string | null }>(
+        this.exec.dialect === 'postgres'
+          ? "SELECT string_agg(xmin::text, ',' ORDER BY state, source) AS v FROM address_totals"
+          : "SELECT (SELECT data_version FROM pragma_data_version) || '/' || total_changes() AS v",
+      ))!.v ?? ''
+    );
+  }
+
   totalsByStateAndSource(): Promise<{ state: string; source: string; n: number }[]> {
     return this.exec.all('SELECT state, source, n FROM address_totals');
   }

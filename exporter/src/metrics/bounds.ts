@@ -55,9 +55,22 @@ export class SeriesBudget {
     this.catalog = new SubnetCatalog(store);
   }
 
+  /** The catalog as this scrape sees it (refreshCatalog). */
+  private scrapeCatalog: Promise<SubnetCatalog> | undefined;
+
   /** Called by the first refresh of a scrape (IPAM's). */
   startScrape(): void {
     for (const kind of DROPPED_KINDS) this.dropped[kind] = 0;
+    this.scrapeCatalog = undefined;
+  }
+
+  /**
+   * The catalog brought up to date once per scrape: the refreshes of a scrape see the same
+   * subnets (the later ones already depend on the first's choice), and on PostgreSQL check the
+   * subnet version row once.
+   */
+  refreshCatalog(slicer: Slicer): Promise<SubnetCatalog> {
+    return (this.scrapeCatalog ??= this.catalog.refresh(slicer));
   }
 
   /** Counts subnets or hosts the caps left without per-object series in this scrape. */

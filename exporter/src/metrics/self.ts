@@ -24,6 +24,8 @@ const LINES_PER_CHECK = 256;
  */
 export class LanscapeRegistry extends Registry {
   private inFlight: Promise<string> | undefined;
+  /** The last text of each snapshot family, for the values list it was made from (kept lists: SnapshotGauge.keep). */
+  private readonly texts = new WeakMap<SnapshotGauge, { values: SnapshotFamily['values']; text: string }>();
 
   /**
    * Whether this replica exposes the store-scoped families (snapshot.ts, MetricScope): the
@@ -64,7 +66,12 @@ export class LanscapeRegistry extends Registry {
         }
         const store = metric.scope === 'store';
         if (store && !ledAtStart) continue;
-        families.push({ text: await formatFamily(family, slicer), store });
+        let formatted = this.texts.get(metric);
+        if (formatted?.values !== family.values) {
+          formatted = { values: family.values, text: await formatFamily(family, slicer) };
+          this.texts.set(metric, formatted);
+        }
+        families.push({ text: formatted.text, store });
       } else {
         families.push({ text: await prom.getMetricsAsString(metric), store: false });
       }

@@ -52,17 +52,31 @@ export class SnapshotGauge {
   }
 
   set(labels: Labels, value: number): void {
-    this.next.push({ labels, value });
+    this.pending().push({ labels, value });
   }
 
   /** One line of a histogram family: `suffix` is `_bucket` (labels with `le`), `_sum` or `_count`. */
   sample(suffix: '_bucket' | '_sum' | '_count', labels: Labels, value: number): void {
-    this.next.push({ metricName: this.name + suffix, labels, value });
+    this.pending().push({ metricName: this.name + suffix, labels, value });
   }
 
   /** Starts a refresh: what set() adds from now on replaces the current values at commit(). */
   begin(): void {
     this.next = [];
+  }
+
+  /**
+   * This refresh keeps the current values (nothing they show changed). The same list object is
+   * committed again, so the exposition reuses its text of them (metrics/self.ts).
+   */
+  keep(): void {
+    this.next = this.values;
+  }
+
+  /** The list set() adds to (a kept list is copied first: a committed list never changes). */
+  private pending(): SnapshotValue[] {
+    if (this.next === this.values) this.next = [...this.values];
+    return this.next;
   }
 
   commit(): void {

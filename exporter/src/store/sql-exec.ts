@@ -31,6 +31,16 @@ export interface SqlExec {
 }
 
 /**
+ * How many independent reads a caller may have in flight at once: PostgreSQL runs them side by
+ * side on pooled connections (a few, so one caller does not take the pool); SQLite has one
+ * connection, where statements in flight together only run back to back without the caller's
+ * pauses between them, holding the event loop longer.
+ */
+export function readsInFlight(dialect: SqlDialect): number {
+  return dialect === 'postgres' ? 3 : 1;
+}
+
+/**
  * `?` → `$1`, `$2`, … outside string literals, quoted identifiers and comments. PostgreSQL's own
  * `?` operators (jsonb) are not used by the stores; write them as functions if ever needed.
  */

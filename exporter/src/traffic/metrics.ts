@@ -52,7 +52,8 @@ export function registerTrafficMetrics(registry: Registry, traffic: TrafficServi
   );
 
   async function refresh() {
-    const schedules = await traffic.store.schedules();
+    // Two round trips on PostgreSQL: together.
+    const [schedules, latest] = await Promise.all([traffic.store.schedules(), traffic.store.latestPerSeries()]);
     const hosts = traffic.hostsByName;
     const scheduled = new Set(schedules.map((s) => s.target));
     const since = now() - AD_HOC_TARGET_MS;
@@ -61,7 +62,7 @@ export function registerTrafficMetrics(registry: Registry, traffic: TrafficServi
     // latestPerSeries gives, per series, the newest finished test and the newest successful one.
     const lastFinished = new Map<string, TestRow>();
     const lastDone = new Map<string, TestRow>();
-    for (const t of await traffic.store.latestPerSeries()) {
+    for (const t of latest) {
       if (!shown(t)) continue;
       const key = `${t.source}|${t.target}|${t.protocol}|${t.reverse}`;
       if ((lastFinished.get(key)?.id ?? 0) < t.id) lastFinished.set(key, t);
