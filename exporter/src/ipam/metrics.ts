@@ -68,7 +68,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     'Subnets managed by Lanscape, all of them (per-subnet series exist for at most metrics.max_subnet_series).',
   );
 
-  let cache: { version: number; meta: SubnetMeta[] } | undefined;
+  let cache: { version: number; vrfKey: string; meta: SubnetMeta[] } | undefined;
   /** The last ratio computed for each subnet, and whether it was nearly full (the ranking reads them). */
   const known = new Map<number, { ratio: number; full: boolean }>();
   let cursor = 0;
@@ -79,8 +79,11 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     const slicer = new Slicer();
     const catalog = await budget.catalog.refresh(slicer);
     const rows = catalog.rows;
-    if (cache?.version !== catalog.version) {
-      cache = { version: catalog.version, meta: await describe(catalog, slicer) };
+    // The `vrf` label is the VRF's name (a handful of rows; a rename shows at the next scrape).
+    const vrfNames = new Map((await ipam.allVrfs()).map((v) => [v.id, v.name]));
+    const vrfKey = [...vrfNames].join('\n');
+    if (cache?.version !== catalog.version || cache.vrfKey !== vrfKey) {
+      cache = { version: catalog.version, vrfKey, meta: await describe(catalog, vrfNames, slicer) };
       for (const id of known.keys()) if (!catalog.byId.has(id)) known.delete(id);
     }
     const { meta } = cache;
@@ -174,30 +177,31 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     for (const m of chosen) {
       const own = rangesBySubnet.get(m.row.id) ?? [];
       const subnet = m.info.subnet!;
+      const vrf = m.info.vrf!;
       const u = usage.get(m.row.id)!;
       subnetInfo.set(m.info, 1);
-      subnetSize.set({ subnet }, Number(u.size));
-      subnetFree.set({ subnet }, Number(u.free));
-      subnetRatio.set({ subnet }, u.ratio);
+      subnetSize.set({ subnet, vrf }, Number(u.size));
+      subnetFree.set({ subnet, vrf }, Number(u.free));
+      subnetRatio.set({ subnet, vrf }, u.ratio);
       if (edged.has(m.row.id)) {
         const byState = new Map(
-          (await ipam.countBetweenByState(m.usableFirstKey, m.usableLastKey)).map((c) => [c.state, c.n]),
+          (await ipam.countBetweenByState(m.row.vrf_id, m.usableFirstKey, m.usableLastKey)).map((c) => [c.state, c.n]),
         );
-        for (const state of ADDRESS_STATES) subnetAddresses.set({ subnet, state }, byState.get(state) ?? 0);
+        for (const state of ADDRESS_STATES) subnetAddresses.set({ subnet, vrf, state }, byState.get(state) ?? 0);
       } else {
         const n = states.get(m.row.id) ?? [];
-        ADDRESS_STATES.forEach((state, i) => subnetAddresses.set({ subnet, state }, n[i] ?? 0));
+        ADDRESS_STATES.forEach((state, i) => subnetAddresses.set({ subnet, vrf, state }, n[i] ?? 0));
       }
       for (const r of own) {
         const range = `${r.start_address}-${r.end_address}`;
         const ru = await ipam.rangeUtilization(r, m.row);
         rangeInfo.set(
-          { subnet, range, label: r.label, purpose: r.purpose, auto_allocate: String(r.auto_allocate === 1) },
+          { subnet, vrf, range, label: r.label, purpose: r.purpose, auto_allocate: String(r.auto_allocate === 1) },
           1,
         );
-        rangeSize.set({ subnet, range }, Number(ru.size));
-        rangeFree.set({ subnet, range }, Number(ru.free));
-        rangeRatio.set({ subnet, range }, ru.ratio);
+        rangeSize.set({ subnet, vrf, range }, Number(ru.size));
+        rangeFree.set({ subnet, vrf, range }, Number(ru.free));
+        rangeRatio.set({ subnet, vrf, range }, ru.ratio);
       }
       if (slicer.due()) await slicer.pause();
     }
@@ -215,6 +219,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       const part = clip(interval(r), m.usable);
       if (!part) continue;
       const inside = await ipam.countBetween(
+        m.row.vrf_id,
         ipKey({ family: m.family, value: part.first }),
         ipKey({ family: m.family, value: part.last }),
       );
@@ -255,7 +260,11 @@ const described = new WeakMap<SubnetRow, SubnetMeta>();
  * The per-subnet facts a scrape reuses until the subnets change (parent, labels, usable bounds).
  * After a change only new or changed rows, and rows whose parent changed, are described again.
  */
-async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetMeta[]> {
+async function describe(
+  catalog: SubnetCatalog,
+  vrfNames: ReadonlyMap<number, string>,
+  slicer: Slicer,
+): Promise<SubnetMeta[]> {
   const rows = catalog.rows;
   const out: SubnetMeta[] = [];
   for (let i = 0; i < rows.length; i++) {
@@ -263,13 +272,15 @@ async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetM
     // The parent can change without the row changing (a covering subnet created or deleted).
     const parentId = catalog.parentOf(row);
     const parent = parentId ? (catalog.byId.get(parentId)?.cidr ?? '') : '';
+    const vrf = vrfNames.get(row.vrf_id) ?? String(row.vrf_id);
     let m = described.get(row);
-    if (m?.parentId !== parentId || m.info.parent !== parent) {
+    if (m?.parentId !== parentId || m.info.parent !== parent || m.info.vrf !== vrf) {
       m = {
         ...factsOf(row),
         parentId,
         info: {
           subnet: row.cidr,
+          vrf,
           name: row.name,
           vlan: row.vlan === null ? '' : String(row.vlan),
           family: String(row.family),
