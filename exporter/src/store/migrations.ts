@@ -637,9 +637,9 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL
       );
+      -- The global VRF has always existed: a fixed time, no clock read in a migration.
       INSERT INTO vrfs (id, name, rd, description, created_at, updated_at)
-        VALUES (1, 'global', NULL, 'The global address space',
-          strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+        VALUES (1, 'global', NULL, 'The global address space', '1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00.000Z');
 
       CREATE TABLE vrf_rebuild_sequence AS SELECT name, seq FROM sqlite_sequence WHERE name IN ('subnets', 'addresses');
 
