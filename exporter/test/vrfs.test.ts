@@ -17,6 +17,7 @@ import { exportCsv } from '../src/ipam/csv.js';
 import { registerIpamMetrics } from '../src/ipam/metrics.js';
 import { IpamService } from '../src/ipam/service.js';
 import { SeriesBudget } from '../src/metrics/bounds.js';
+import { TOKENS, startTestExporter } from './helpers/exporter.js';
 import { TEST_BACKEND, openTestStore } from './helpers/store.js';
 
 const actor = { name: 'test' };
@@ -390,5 +391,53 @@ describe(`VRFs on the ${TEST_BACKEND} store`, () => {
       ['alpha', 'same'],
       ['beta', 'same'],
     ]);
+  });
+
+  it('HTTP: /vrfs routes, vrf_id on create, read and filter, answers in their declared schemas', async (t) => {
+    const ex = await startTestExporter();
+    t.after(() => ex.stop());
+    const api = ex.api;
+    const created = await api.post('/api/v1/vrfs', { name: 'site-b', rd: '65000:2' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id as number;
+    assert.equal((await api.post('/api/v1/vrfs', { name: 'site-b' })).status, 409);
+    assert.equal((await api.post('/api/v1/vrfs', { name: ' bad name' })).status, 400);
+    assert.equal((await api.post('/api/v1/vrfs', { name: 'x', extra: 1 })).status, 400);
+    const list = await api.get('/api/v1/vrfs', TOKENS.read);
+    assert.deepEqual(
+      list.body.results.map((v: { name: string }) => v.name),
+      ['global', 'site-b'],
+    );
+    const g = await api.post('/api/v1/subnets', { cidr: '10.20.0.0/24' });
+    const b = await api.post('/api/v1/subnets', { cidr: '10.20.0.0/24', vrf_id: id });
+    assert.deepEqual([g.status, g.body.vrf_id, b.status, b.body.vrf_id], [201, 1, 201, id]);
+    assert.equal((await api.post('/api/v1/subnets', { cidr: '10.20.0.0/24', vrf_id: id })).status, 409);
+    assert.equal((await api.post('/api/v1/subnets', { cidr: '10.21.0.0/24', vrf_id: 999 })).status, 422);
+    const filtered = await api.get(`/api/v1/subnets?vrf_id=${id}`, TOKENS.read);
+    assert.deepEqual(
+      filtered.body.results.map((s: { id: number }) => s.id),
+      [b.body.id],
+    );
+    const addr = await api.post('/api/v1/addresses', { address: '10.20.0.5', vrf_id: id });
+    assert.deepEqual([addr.status, addr.body.vrf_id, addr.body.subnet_id], [201, id, b.body.id]);
+    assert.equal((await api.post('/api/v1/addresses', { address: '10.20.0.5' })).status, 201);
+    assert.equal((await api.post('/api/v1/addresses', { address: '10.20.0.5', vrf_id: id })).status, 409);
+    assert.equal((await api.get(`/api/v1/addresses?vrf_id=${id}`, TOKENS.read)).body.count, 1);
+    assert.equal((await api.get('/api/v1/addresses?after=10.20.0.5&after_vrf_id=1', TOKENS.read)).body.count, 2);
+    const range = await api.post('/api/v1/ranges', {
+      subnet_id: b.body.id,
+      start_address: '10.20.0.10',
+      end_address: '10.20.0.20',
+      label: 'pool',
+    });
+    assert.deepEqual([range.status, range.body.vrf_id], [201, id]);
+    assert.equal((await api.get(`/api/v1/ranges?vrf_id=1`, TOKENS.read)).body.count, 0);
+    assert.equal((await api.delete(`/api/v1/vrfs/${id}`)).status, 409);
+    assert.equal((await api.delete('/api/v1/vrfs/1')).status, 409);
+    assert.equal((await api.patch('/api/v1/vrfs/1', { name: 'main' })).status, 422);
+    assert.equal((await api.delete(`/api/v1/subnets/${b.body.id}?force=true`)).status, 204);
+    assert.equal((await api.delete(`/api/v1/vrfs/${id}`)).status, 204);
+    assert.equal((await api.get(`/api/v1/vrfs/${id}`, TOKENS.read)).status, 404);
+    assert.equal((await api.post('/api/v1/vrfs', { name: 'z' }, TOKENS.read)).status, 403);
   });
 });
