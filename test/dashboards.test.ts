@@ -312,7 +312,7 @@ describe('dashboards', () => {
     }
     const hostTable = queries.filter((q) => q.dashboard === 'lanscape-subnet' && q.panel === 'Hosts');
     assert.equal(hostTable.length, 5);
-    assert.ok(hostTable.every((q) => q.instant && q.expr.includes('{subnet="192.0.2.0/24"}') && !q.mayBeEmpty));
+    assert.ok(hostTable.every((q) => q.instant && q.expr.includes('{subnet="192.0.2.0/24", vrf="global"}') && !q.mayBeEmpty));
     assert.ok(hostTable.some((q) => q.expr.includes('[1h]')), '$__range → 1h');
     const packets = queries.find((q) => q.panel === 'ICMP packets sent')!;
     assert.equal(packets.expr, 'sum by (subnet) (rate(lanscape_scan_packets_sent_total[1m]))');
