@@ -262,9 +262,7 @@ describe('Docker inventory with a real engine', { timeout: 240_000 }, () => {
     assert.equal(sample(text, 'lanscape_docker_network_overlaps', { endpoint: 'lab' }), 1);
     assert.equal(sample(text, 'lanscape_docker_network_overlaps', { endpoint: 'ghost' }), 0);
     // The pool is a subnet of the endpoint's own VRF (#15), beside the person's in the global VRF.
-    const vrf = (await ex.api.get('/api/v1/vrfs')).body.results.find(
-      (v: { name: string }) => v.name === 'docker:lab',
-    );
+    const vrf = (await ex.api.get('/api/v1/vrfs')).body.results.find((v: { name: string }) => v.name === 'docker:lab');
     const pools = await until('the pool in docker:lab', async () => {
       const b = (await ex.api.get(`/api/v1/subnets?q=172.31.251.&vrf_id=${vrf.id}`)).body;
       return b.count === 1 && b.results;
@@ -281,7 +279,7 @@ describe('Docker inventory with a real engine', { timeout: 240_000 }, () => {
     assert.equal(
       (await ex.api.get('/api/v1/subnets?q=172.31.251.')).body.count,
       2,
-      'one subnet per VRF: the person\'s (global) and the pool (docker:lab)',
+      "one subnet per VRF: the person's (global) and the pool (docker:lab)",
     );
     // The containers' addresses are recorded in the pool's VRF; the person's row stays theirs.
     const guest = await until('guest recorded', async () =>
