@@ -37,7 +37,7 @@ const PANEL_TYPES = new Set([
 const isIpam = (p: any) => p.datasource?.type === IPAM.type;
 /** Recording rules the dashboards use (alerting/*.rules.yml). */
 const RECORDING_RULES = new Set(['address:lanscape_host_up:avg_over_time1h', 'subnet_le:lanscape_host_rtt_seconds_bucket:rate5m']);
-const SAMPLE_VARS = { subnet: '192.0.2.0/24', address: '192.0.2.10', source: '.+', target: '.+', endpoint: '.+', node: '.+' };
+const SAMPLE_VARS = { vrf: 'global', subnet: '192.0.2.0/24', address: '192.0.2.10', source: '.+', target: '.+', endpoint: '.+', node: '.+' };
 
 const dashboards = loadDashboards();
 const byUid = new Map(dashboards.map((d) => [d.json.uid as string, d.json]));
@@ -263,15 +263,15 @@ describe('dashboards', () => {
 
   it('contents: template variables, links between the dashboards, "may be empty" panels', () => {
     const queryVar = (uid: string, name: string) => byUid.get(uid)!.templating.list.find((v: any) => v.name === name);
-    assert.equal(queryVar('lanscape-subnet', 'subnet')?.definition, 'label_values(lanscape_subnet_info, subnet)');
+    assert.equal(queryVar('lanscape-subnet', 'vrf')?.definition, 'label_values(lanscape_subnet_info, vrf)');
+    assert.equal(queryVar('lanscape-subnet', 'subnet')?.definition, 'label_values(lanscape_subnet_info{vrf="$vrf"}, subnet)');
     assert.equal(queryVar('lanscape-host', 'address')?.definition, 'label_values(lanscape_host_info, address)');
     assert.equal(queryVar('lanscape-docker', 'endpoint')?.definition, 'label_values(lanscape_docker_up, endpoint)');
     assert.equal(queryVar('lanscape-proxmox', 'node')?.definition, 'label_values(lanscape_proxmox_node_info, node)');
-    for (const uid of ['lanscape-overview', 'lanscape-scanner']) {
-      assert.deepEqual(byUid.get(uid)!.templating.list.map((v: any) => v.name), ['datasource']);
-    }
+    assert.deepEqual(byUid.get('lanscape-overview')!.templating.list.map((v: any) => v.name), ['datasource', 'vrf']);
+    assert.deepEqual(byUid.get('lanscape-scanner')!.templating.list.map((v: any) => v.name), ['datasource']);
     const urls = (uid: string) => collect(byUid.get(uid), 'url').map((x) => x.value as string);
-    assert.ok(urls('lanscape-overview').some((u) => u.startsWith('/d/lanscape-subnet?var-subnet=${__value.raw}')), 'overview subnet table → Subnet');
+    assert.ok(urls('lanscape-overview').some((u) => u.startsWith('/d/lanscape-subnet?var-subnet=${__value.raw}&var-vrf=${__data.fields.vrf}')), 'overview subnet table → Subnet');
     assert.ok(urls('lanscape-overview').some((u) => u.startsWith('/d/lanscape-host?var-address=${__value.raw}')), 'overview conflicts → Host');
     assert.ok(urls('lanscape-subnet').some((u) => u.startsWith('/d/lanscape-host?var-address=${__value.raw}')), 'subnet hosts table → Host');
     assert.ok(urls('lanscape-host').some((u) => u.startsWith('/d/lanscape-subnet?var-subnet=${__value.raw}')), 'host → Subnet');
@@ -312,7 +312,7 @@ describe('dashboards', () => {
     }
     const hostTable = queries.filter((q) => q.dashboard === 'lanscape-subnet' && q.panel === 'Hosts');
     assert.equal(hostTable.length, 5);
-    assert.ok(hostTable.every((q) => q.instant && q.expr.includes('{subnet="192.0.2.0/24"}') && !q.mayBeEmpty));
+    assert.ok(hostTable.every((q) => q.instant && q.expr.includes('{subnet="192.0.2.0/24", vrf="global"}') && !q.mayBeEmpty));
     assert.ok(hostTable.some((q) => q.expr.includes('[1h]')), '$__range → 1h');
     const packets = queries.find((q) => q.panel === 'ICMP packets sent')!;
     assert.equal(packets.expr, 'sum by (subnet) (rate(lanscape_scan_packets_sent_total[1m]))');

@@ -86,7 +86,7 @@ describe('Prometheus and Alertmanager configuration', () => {
   it('routes by severity and subnet, groups by alertname/subnet, inhibits warnings under a critical', (t) => {
     if (!requireTool(t, 'amtool', 'apt-get install prometheus-alertmanager')) return;
     const am = readYaml(ALERTMANAGER_YML);
-    assert.deepEqual(am.route.group_by, ['alertname', 'subnet']);
+    assert.deepEqual(am.route.group_by, ['alertname', 'subnet', 'vrf']);
     const inhibit = am.inhibit_rules.find((r: any) => r.source_matchers.includes('severity="critical"'));
     assert.deepEqual(inhibit.target_matchers, ['severity="warning"']);
     assert.ok(inhibit.equal.includes('subnet') && inhibit.equal.includes('instance'));

@@ -102,6 +102,7 @@ async function seed(ctx: BenchContext): Promise<{ file: string; big: number }> {
     const row = (value: bigint): NewAddressRow => {
       const ip = v4(value);
       return {
+        vrf_id: 1,
         ip_key: ipKey(ip),
         address: formatIp(ip),
         family: 4,
@@ -122,6 +123,7 @@ async function seed(ctx: BenchContext): Promise<{ file: string; big: number }> {
       for (let i = 0; i < SMALL_SUBNETS; i++) {
         const net = CGNAT + BigInt(i) * 16n;
         await IpamService.storeOf(ipam).insertSubnet({
+          vrf_id: 1,
           cidr: `${formatIp(v4(net))}/28`,
           family: 4,
           prefix_length: 28,

@@ -49,6 +49,7 @@ const NOW = new Date().toISOString();
 function addressRow(value: bigint, state: string = 'assigned', source: string = 'manual'): NewAddressRow {
   const ip = v4(value);
   return {
+    vrf_id: 1,
     ip_key: ipKey(ip),
     address: formatIp(ip),
     family: 4,
@@ -187,7 +188,7 @@ async function nextFreeRow(
 ): Promise<Row> {
   const store = IpamService.storeOf(ipam);
   const [lo, hi] = [ipKey(v4(NET10)), ipKey(v4(NET10 + 0xffffffn))];
-  const inside = await store.countBetween(lo, hi);
+  const inside = await store.countBetween(1, lo, hi);
   check(inside === RUN + SCATTERED, `seeded ${inside} addresses, expected ${RUN + SCATTERED}`);
   const expectedFirst = formatIp(v4(NET10 + BigInt(RUN) + 1n)); // 10.15.66.65
   const got: string[] = [];
@@ -203,7 +204,7 @@ async function nextFreeRow(
   });
   check(got[0] === expectedFirst, `first allocation gave ${got[0]}, expected ${expectedFirst}`);
   check(new Set(got).size === got.length, 'allocations returned duplicate addresses');
-  const after = await store.countBetween(lo, hi);
+  const after = await store.countBetween(1, lo, hi);
   check(
     after === RUN + SCATTERED + got.length,
     `store holds ${after} addresses after allocating, expected ${RUN + SCATTERED + got.length}`,
@@ -735,6 +736,7 @@ async function seedBig(db: Db, ipam: IpamService): Promise<{ addresses: number; 
       const first = v4(net);
       const last = v4(net + 255n);
       const subnetId = await IpamService.storeOf(ipam).insertSubnet({
+        vrf_id: 1,
         cidr: `${formatIp(first)}/24`,
         family: 4,
         prefix_length: 24,
@@ -754,6 +756,7 @@ async function seedBig(db: Db, ipam: IpamService): Promise<{ addresses: number; 
         const a = v4(net + 200n);
         const b = v4(net + 220n);
         await IpamService.storeOf(ipam).insertRange({
+          vrf_id: 1,
           subnet_id: subnetId,
           start_address: formatIp(a),
           end_address: formatIp(b),

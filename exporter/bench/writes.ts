@@ -275,6 +275,7 @@ const subnetCreate: Benchmark = {
           const first = { family: 4 as const, value: BigInt(0x0a000000 + i * 256) };
           const last = { family: 4 as const, value: first.value + 255n };
           await IpamService.storeOf(ipam).insertSubnet({
+            vrf_id: 1,
             cidr: `${formatIp(first)}/24`,
             family: 4,
             prefix_length: 24,

@@ -67,6 +67,7 @@ const STATES = ['reserved', 'assigned', 'dhcp', 'deprecated'];
 function addressRow(value: bigint, i: number, source = 'manual'): NewAddressRow {
   const ip = v4(value);
   return {
+    vrf_id: 1,
     ip_key: ipKey(ip),
     address: formatIp(ip),
     family: 4,
@@ -641,7 +642,7 @@ describe('subnet layout cache (IpamService)', () => {
       for (let i = 0; i < 600; i++) {
         const v = 0x0a320001n + BigInt(Math.floor(rnd() * 4000));
         if (v >= 0x0a320800n && v <= 0x0a3208ffn) continue;
-        if (!(await IpamService.storeOf(ipam).addressAt(v4(v))))
+        if (!(await IpamService.storeOf(ipam).addressAt(1, v4(v))))
           await IpamService.storeOf(ipam).insertAddress(addressRow(v, i));
       }
     });
@@ -649,11 +650,11 @@ describe('subnet layout cache (IpamService)', () => {
     const prefix = prefixOf(row);
     const expected = layoutRows(
       usableBounds(prefix),
-      (await IpamService.storeOf(ipam).valuesBetween(v4(prefix.network), v4(0x0a320fffn))).map((value) => ({
+      (await IpamService.storeOf(ipam).valuesBetween(1, v4(prefix.network), v4(0x0a320fffn))).map((value) => ({
         value,
         item: null,
       })),
-      (await IpamService.storeOf(ipam).rangesInside(row.first_key, row.last_key)).map((r) => ({
+      (await IpamService.storeOf(ipam).rangesInside(1, row.first_key, row.last_key)).map((r) => ({
         id: r.id,
         first: BigInt(`0x${r.first_key.subarray(1).toString('hex')}`),
         last: BigInt(`0x${r.last_key.subarray(1).toString('hex')}`),
@@ -742,7 +743,7 @@ describe('subnet layout cache (IpamService)', () => {
 
   it('lists with unindexed filters a chunk at a time, with the same answer as in one go', async () => {
     // 10.60.0.0/16 holds 20,501 addresses from the test before: several scan chunks.
-    const s = (await IpamService.storeOf(ipam).subnetByCidr('10.60.0.0/16'))!;
+    const s = (await IpamService.storeOf(ipam).subnetByCidr(1, '10.60.0.0/16'))!;
     const cases: [Record<string, unknown>, number, number][] = [
       [{ tag: 'web' }, 100, 0],
       [{ tag: 'web' }, 1000, 6000],

@@ -76,8 +76,8 @@ describe('scan API on loopback', () => {
     assert.equal((await ex.api.get('/api/v1/conflicts?kind=unknown_device')).body.count, 6);
     assert.equal((await ex.api.get(`/api/v1/events?subnet_id=${s.id}&kind=new_device`)).body.count, 6);
     const metrics = await (await fetch(`${ex.url}/metrics`)).text();
-    assert.match(metrics, /^lanscape_subnet_hosts_up\{subnet="127\.0\.6\.0\/29"\} 6$/m);
-    assert.match(metrics, /^lanscape_scan_runs_total\{subnet="127\.0\.6\.0\/29",result="success"\} 1$/m);
+    assert.match(metrics, /^lanscape_subnet_hosts_up\{subnet="127\.0\.6\.0\/29",vrf="global"\} 6$/m);
+    assert.match(metrics, /^lanscape_scan_runs_total\{subnet="127\.0\.6\.0\/29",vrf="global",result="success"\} 1$/m);
   });
 
   it('pings the known addresses of an IPv6 subnet with real ICMPv6', async (t) => {

@@ -257,8 +257,8 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     const down = await address('10.201.0.10');
     assert.equal(down.observed.status, 'down');
     let text = (await api.get('/metrics')).text;
-    assert.match(text, /^lanscape_host_up\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24"\} 0$/m);
-    assert.match(text, /^lanscape_subnet_hosts_up\{subnet="10\.201\.0\.0\/24"\} 3$/m);
+    assert.match(text, /^lanscape_host_up\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",vrf="global"\} 0$/m);
+    assert.match(text, /^lanscape_subnet_hosts_up\{subnet="10\.201\.0\.0\/24",vrf="global"\} 3$/m);
     await lab.exec(lab.ns.lan, ['ip', 'link', 'set', 'lanh10', 'up']);
     await lab.exec(lab.ns.lan, [
       'ip',
@@ -291,28 +291,28 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
     assert.equal(samples.at(-1), 1);
     assert.ok(history.uptime['24h'] > 0.3 && history.uptime['24h'] < 0.9, String(history.uptime['24h']));
     text = (await api.get('/metrics')).text;
-    assert.match(text, /^lanscape_host_up\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24"\} 1$/m);
+    assert.match(text, /^lanscape_host_up\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",vrf="global"\} 1$/m);
     assert.match(
       text,
-      /^lanscape_host_rtt_seconds_bucket\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",le="\+Inf"\} [1-9]/m,
+      /^lanscape_host_rtt_seconds_bucket\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",vrf="global",le="\+Inf"\} [1-9]/m,
     );
     assert.match(
       text,
-      /^lanscape_host_open_port_info\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",port="8080",protocol="tcp",service="http-alt"\} 1$/m,
+      /^lanscape_host_open_port_info\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",vrf="global",port="8080",protocol="tcp",service="http-alt"\} 1$/m,
     );
-    assert.match(text, /^lanscape_conflicts\{subnet="10\.201\.0\.0\/24",kind="mac_mismatch"\} 2$/m);
-    assert.match(text, /^lanscape_conflicts\{subnet="10\.200\.0\.0\/16",kind="mac_mismatch"\} 0$/m);
+    assert.match(text, /^lanscape_conflicts\{subnet="10\.201\.0\.0\/24",vrf="global",kind="mac_mismatch"\} 2$/m);
+    assert.match(text, /^lanscape_conflicts\{subnet="10\.200\.0\.0\/16",vrf="global",kind="mac_mismatch"\} 0$/m);
     assert.match(
       text,
-      /^lanscape_address_conflict_info\{address="10\.201\.0\.12",subnet="10\.201\.0\.0\/24",kind="mac_mismatch"\} 1$/m,
+      /^lanscape_address_conflict_info\{address="10\.201\.0\.12",subnet="10\.201\.0\.0\/24",vrf="global",kind="mac_mismatch"\} 1$/m,
     );
     assert.match(
       text,
-      /^lanscape_host_info\{address="10\.201\.0\.11",subnet="10\.201\.0\.0\/24",hostname="nas",.*critical="false"\} 1$/m,
+      /^lanscape_host_info\{address="10\.201\.0\.11",subnet="10\.201\.0\.0\/24",vrf="global",hostname="nas",.*critical="false"\} 1$/m,
     );
     assert.match(text, /^lanscape_collector_up\{collector="icmp"\} 1$/m);
-    assert.match(text, /^lanscape_scan_packets_sent_total\{subnet="10\.200\.0\.0\/16"\} 65534$/m);
-    assert.match(text, /^lanscape_scan_last_success_timestamp_seconds\{subnet="10\.201\.0\.0\/24"\} \d+/m);
+    assert.match(text, /^lanscape_scan_packets_sent_total\{subnet="10\.200\.0\.0\/16",vrf="global"\} 65534$/m);
+    assert.match(text, /^lanscape_scan_last_success_timestamp_seconds\{subnet="10\.201\.0\.0\/24",vrf="global"\} \d+/m);
     assert.doesNotMatch(
       text,
       /^lanscape_subnet_scan_interval_seconds/m,

@@ -338,11 +338,31 @@ describe('reconciliation plan', () => {
         network('shared', '172.18.0.0/16'),
       ],
       [
-        { id: 1, cidr: '172.31.251.0/24', docker: { endpoint: 'lab', network: 'back', network_id: 'old-id' } },
-        { id: 2, cidr: '172.31.252.0/24', docker: { endpoint: 'lab', network: 'gone', network_id: 'g' } },
-        { id: 3, cidr: '192.168.1.0/24', docker: null },
-        { id: 4, cidr: '172.18.0.0/16', docker: { endpoint: 'nas', network: 'shared', network_id: 's' } },
-        { id: 5, cidr: '172.31.253.0/24', docker: { endpoint: 'nas', network: 'x', network_id: 'x' } },
+        {
+          id: 1,
+          cidr: '172.31.251.0/24',
+          vrf: 'docker:lab',
+          docker: { endpoint: 'lab', network: 'back', network_id: 'old-id' },
+        },
+        {
+          id: 2,
+          cidr: '172.31.252.0/24',
+          vrf: 'docker:lab',
+          docker: { endpoint: 'lab', network: 'gone', network_id: 'g' },
+        },
+        { id: 3, cidr: '192.168.1.0/24', vrf: 'docker:lab', docker: null },
+        {
+          id: 4,
+          cidr: '172.18.0.0/16',
+          vrf: 'docker:lab',
+          docker: { endpoint: 'nas', network: 'shared', network_id: 's' },
+        },
+        {
+          id: 5,
+          cidr: '172.31.253.0/24',
+          vrf: 'docker:lab',
+          docker: { endpoint: 'nas', network: 'x', network_id: 'x' },
+        },
       ],
     );
     assert.deepEqual(

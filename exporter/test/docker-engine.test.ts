@@ -261,30 +261,42 @@ describe('Docker inventory with a real engine', { timeout: 240_000 }, () => {
     );
     assert.equal(sample(text, 'lanscape_docker_network_overlaps', { endpoint: 'lab' }), 1);
     assert.equal(sample(text, 'lanscape_docker_network_overlaps', { endpoint: 'ghost' }), 0);
+    // The pool is a subnet of the endpoint's own VRF (#15), beside the person's in the global VRF.
+    const vrf = (await ex.api.get('/api/v1/vrfs')).body.results.find((v: { name: string }) => v.name === 'docker:lab');
+    const pools = await until('the pool in docker:lab', async () => {
+      const b = (await ex.api.get(`/api/v1/subnets?q=172.31.251.&vrf_id=${vrf.id}`)).body;
+      return b.count === 1 && b.results;
+    });
+    const own = pools[0];
+    assert.deepEqual([own.cidr, own.vrf_id, own.name], ['172.31.251.0/24', vrf.id, 'docker:lab/lt-b']);
     const lt = (await ex.api.get('/api/v1/docker/networks')).body.results.find(
       (n: { name: string }) => n.name === 'lt-b',
     );
     assert.deepEqual(
       { ...lt.subnets[0], gateway: undefined },
-      { cidr: '172.31.251.0/24', gateway: undefined, ip_range: null, subnet_id: managed.id, managed: true },
+      { cidr: '172.31.251.0/24', gateway: undefined, ip_range: null, subnet_id: own.id, managed: false },
     );
     assert.equal(
       (await ex.api.get('/api/v1/subnets?q=172.31.251.')).body.count,
-      1,
-      'no second subnet for the same pool',
+      2,
+      "one subnet per VRF: the person's (global) and the pool (docker:lab)",
     );
-    // The container's address is recorded in the managed subnet; the person's row stays theirs.
+    // The containers' addresses are recorded in the pool's VRF; the person's row stays theirs.
     const guest = await until('guest recorded', async () =>
       (await dockerAddresses()).find((r) => r.address === '172.31.251.20'),
     );
-    assert.equal(guest.subnet_id, managed.id);
+    assert.equal(guest.subnet_id, own.id);
     const kept = (await ex.api.get(`/api/v1/addresses/${printer.id}`)).body;
     assert.deepEqual([kept.source, kept.hostname, kept.updated_at], ['manual', 'printer', printer.updated_at]);
+    const squatted = await until('squatter recorded', async () =>
+      (await dockerAddresses()).find((r) => r.address === '172.31.251.21'),
+    );
+    assert.notEqual(squatted.id, printer.id, 'the same address in another VRF is another row');
     const squatter = (await ex.api.get('/api/v1/docker/containers')).body.results.find(
       (c: { name: string }) => c.name === 'squatter',
     );
     assert.deepEqual(squatter.networks[0].addresses, [
-      { address: '172.31.251.21', live: true, address_id: printer.id, source: 'manual' },
+      { address: '172.31.251.21', live: true, address_id: squatted.id, source: 'docker' },
     ]);
     await engine.docker.getContainer('squatter').remove({ force: true });
   });

@@ -941,7 +941,7 @@ describe('buildTree', () => {
     { id: 9, cidr: '10.1.2.128/25' },
     { id: 10, cidr: '2001:db8:2::/48' },
     { id: 11, cidr: '2001:db9::/48' },
-  ].map((s) => ({ id: s.id, prefix: parsePrefix(s.cidr) }));
+  ].map((s) => ({ id: s.id, vrf: 1, prefix: parsePrefix(s.cidr) }));
 
   const expected: [number, TreeNode][] = [
     [1, { parentId: null, depth: 0, childCount: 2 }],
@@ -975,10 +975,10 @@ describe('buildTree', () => {
 
   it('identical networks with different lengths nest by length', () => {
     const tree = buildTree([
-      { id: 3, prefix: parsePrefix('10.0.0.0/24') },
-      { id: 1, prefix: parsePrefix('10.0.0.0/8') },
-      { id: 2, prefix: parsePrefix('10.0.0.0/16') },
-      { id: 4, prefix: parsePrefix('10.0.1.0/24') },
+      { id: 3, vrf: 1, prefix: parsePrefix('10.0.0.0/24') },
+      { id: 1, vrf: 1, prefix: parsePrefix('10.0.0.0/8') },
+      { id: 2, vrf: 1, prefix: parsePrefix('10.0.0.0/16') },
+      { id: 4, vrf: 1, prefix: parsePrefix('10.0.1.0/24') },
     ]);
     assert.deepEqual(asSorted(tree), [
       [1, { parentId: null, depth: 0, childCount: 1 }],
@@ -990,12 +990,12 @@ describe('buildTree', () => {
 
   it('a sibling after a deep subtree attaches to the right ancestor', () => {
     const tree = buildTree([
-      { id: 1, prefix: parsePrefix('10.0.0.0/8') },
-      { id: 2, prefix: parsePrefix('10.0.0.0/16') },
-      { id: 3, prefix: parsePrefix('10.0.0.0/24') },
-      { id: 4, prefix: parsePrefix('10.0.0.0/30') },
-      { id: 5, prefix: parsePrefix('10.1.0.0/24') },
-      { id: 6, prefix: parsePrefix('11.0.0.0/8') },
+      { id: 1, vrf: 1, prefix: parsePrefix('10.0.0.0/8') },
+      { id: 2, vrf: 1, prefix: parsePrefix('10.0.0.0/16') },
+      { id: 3, vrf: 1, prefix: parsePrefix('10.0.0.0/24') },
+      { id: 4, vrf: 1, prefix: parsePrefix('10.0.0.0/30') },
+      { id: 5, vrf: 1, prefix: parsePrefix('10.1.0.0/24') },
+      { id: 6, vrf: 1, prefix: parsePrefix('11.0.0.0/8') },
     ]);
     assert.deepEqual(tree.get(5), { parentId: 1, depth: 1, childCount: 0 });
     assert.deepEqual(tree.get(6), { parentId: null, depth: 0, childCount: 0 });
@@ -1005,12 +1005,12 @@ describe('buildTree', () => {
 
   it('never links across families, even for numerically identical networks', () => {
     const tree = buildTree([
-      { id: 1, prefix: parsePrefix('0.0.0.0/0') },
-      { id: 2, prefix: parsePrefix('::/0') },
-      { id: 3, prefix: parsePrefix('::ffff:0:0/96') },
-      { id: 4, prefix: parsePrefix('10.0.0.0/8') },
-      { id: 5, prefix: parsePrefix('::/8') },
-      { id: 6, prefix: parsePrefix('0.0.0.0/8') },
+      { id: 1, vrf: 1, prefix: parsePrefix('0.0.0.0/0') },
+      { id: 2, vrf: 1, prefix: parsePrefix('::/0') },
+      { id: 3, vrf: 1, prefix: parsePrefix('::ffff:0:0/96') },
+      { id: 4, vrf: 1, prefix: parsePrefix('10.0.0.0/8') },
+      { id: 5, vrf: 1, prefix: parsePrefix('::/8') },
+      { id: 6, vrf: 1, prefix: parsePrefix('0.0.0.0/8') },
     ]);
     assert.deepEqual(asSorted(tree), [
       [1, { parentId: null, depth: 0, childCount: 2 }],

@@ -149,6 +149,7 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
       ['fd00:1::1', 'fd00:1::2'],
     );
     const values = await IpamService.storeOf(ipam).valuesBetween(
+      1,
       parseIp('fd00:1::'),
       parseIp('fd00:1::ffff:ffff:ffff:ffff'),
     );
@@ -171,13 +172,13 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
     await b.createAddress({ address: '10.9.1.5' }, actor);
     // A prefix length new to `b`'s lookups, created on `a`.
     const child = await a.createSubnet({ cidr: '10.9.1.0/24' }, actor);
-    assert.equal((await b.mostSpecificSubnet(parseIp('10.9.1.5')))?.id, child.id);
-    assert.equal((await b.getAddress((await b.addressAt(parseIp('10.9.1.5')))!.id)).subnet_id, child.id);
+    assert.equal((await b.mostSpecificSubnet(1, parseIp('10.9.1.5')))?.id, child.id);
+    assert.equal((await b.getAddress((await b.addressAt(1, parseIp('10.9.1.5')))!.id)).subnet_id, child.id);
     assert.deepEqual(
       (await b.allSubnets()).map((s) => s.cidr),
       ['10.9.0.0/16', '10.9.1.0/24'],
     );
-    assert.equal((await b.subnetIndex()).mostSpecific(parseIp('10.9.1.7')), child.id);
+    assert.equal((await b.subnetIndex()).mostSpecific(1, parseIp('10.9.1.7')), child.id);
     // The subnet page of `b` after `a` wrote into it.
     assert.equal((await b.subnetRows(child.id, 10, 0)).subnet.utilization.used, 1);
     await a.allocate({ subnetId: child.id }, { count: 3 }, actor);
@@ -185,7 +186,7 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
     await a.updateSubnet(child.id, { name: 'renamed on a' }, actor);
     assert.equal((await b.allSubnets()).find((s) => s.id === child.id)?.name, 'renamed on a');
     await a.deleteSubnet(child.id, false, actor);
-    assert.equal((await b.mostSpecificSubnet(parseIp('10.9.1.5')))?.cidr, '10.9.0.0/16');
+    assert.equal((await b.mostSpecificSubnet(1, parseIp('10.9.1.5')))?.cidr, '10.9.0.0/16');
     assert.deepEqual(
       (await b.allSubnets()).map((s) => s.cidr),
       ['10.9.0.0/16'],
@@ -228,7 +229,7 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
     assert.equal(csv.trim().split('\n').length, 301);
     assert.match(
       csv,
-      /^address,state,hostname,mac,description,owner,tags,source,id,created_at,updated_at\n10\.30\.0\.1,reserved,host-0,/,
+      /^address,state,hostname,mac,description,owner,tags,source,vrf,id,created_at,updated_at\n10\.30\.0\.1,reserved,host-0,/,
     );
     const totals = await ipam.totalsByStateAndSource();
     assert.deepEqual(totals, [{ state: 'reserved', source: 'manual', n: 300 }]);
@@ -261,15 +262,15 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
       return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
     };
     assert.equal(value('lanscape_subnet_size_addresses', 'subnet="10.40.1.0/24"'), 254);
-    assert.equal(value('lanscape_subnet_addresses', 'subnet="10.40.1.0/24",state="reserved"'), 10);
+    assert.equal(value('lanscape_subnet_addresses', 'subnet="10.40.1.0/24",vrf="global",state="reserved"'), 10);
     assert.equal(
-      value('lanscape_subnet_addresses', 'subnet="10.40.1.0/24",state="assigned"'),
+      value('lanscape_subnet_addresses', 'subnet="10.40.1.0/24",vrf="global",state="assigned"'),
       0,
       'its network address is not one of its addresses',
     );
     assert.equal(value('lanscape_subnet_free_addresses', 'subnet="10.40.1.0/24"'), 254 - 10 - 50);
     assert.equal(value('lanscape_range_size_addresses', 'range="10.40.1.100-10.40.1.149"'), 50);
-    assert.equal(value('lanscape_subnet_addresses', 'subnet="10.40.0.0/16",state="reserved"'), 10);
+    assert.equal(value('lanscape_subnet_addresses', 'subnet="10.40.0.0/16",vrf="global",state="reserved"'), 10);
     assert.equal(value('lanscape_addresses', 'state="assigned",source="manual"'), 1);
     assert.equal(value('lanscape_addresses', 'state="reserved",source="manual"'), 10);
     assert.ok(parent.id > 0);
@@ -285,6 +286,7 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
         Array.from({ length: n }, (_, i) => {
           const ip = { family: 4 as const, value: parseIp('10.50.0.1').value + BigInt(i) };
           return {
+            vrf_id: 1,
             ip_key: ipKey(ip),
             address: `10.50.${(i + 1) >> 8}.${(i + 1) & 255}`,
             family: 4 as const,
@@ -323,12 +325,12 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
       await a.createSubnet({ cidr: '10.60.0.0/24' }, actor);
       const span = [ipKey(parseIp('10.60.0.0')), ipKey(parseIp('10.60.0.255'))] as const;
       const seen = await stores[1]!.readSnapshot(async () => {
-        const before = await b.countBetween(...span);
+        const before = await b.countBetween(1, ...span);
         await a.createAddress({ address: '10.60.0.5' }, actor); // committed by the other replica
-        return [before, await b.countBetween(...span)];
+        return [before, await b.countBetween(1, ...span)];
       });
       assert.deepEqual(seen, [0, 0]);
-      assert.equal(await b.countBetween(...span), 1);
+      assert.equal(await b.countBetween(1, ...span), 1);
     },
   );
 
@@ -412,7 +414,7 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
     assert.equal(new Set(ok).size, 254, 'no duplicates');
     assert.equal(refused.length, 46);
     for (const e of refused) assert.ok(e instanceof LanscapeError && e.status === 409, String(e));
-    const stored = await services[1]!.countBetween(ipKey(parseIp('10.20.0.0')), ipKey(parseIp('10.20.0.255')));
+    const stored = await services[1]!.countBetween(1, ipKey(parseIp('10.20.0.0')), ipKey(parseIp('10.20.0.255')));
     assert.equal(stored, 254);
     assert.equal((await services[2]!.getSubnet(subnet.id)).utilization.free, 0);
     const audit = await services[0]!.audit.list({ object_type: 'address' }, 1000, 0);

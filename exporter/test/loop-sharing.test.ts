@@ -167,7 +167,7 @@ describe(`the in-memory subnet list (${TEST_BACKEND})`, () => {
       (await ipam.allSubnets()).map((s) => s.id),
       await tableOrder(),
     );
-    assert.equal((await ipam.subnetIndex()).mostSpecific(parseIp('10.1.2.3')), ids[2]);
+    assert.equal((await ipam.subnetIndex()).mostSpecific(1, parseIp('10.1.2.3')), ids[2]);
     await ipam.updateSubnet(ids[1]!, { name: 'renamed' }, ACTOR);
     assert.equal((await ipam.allSubnets()).find((s) => s.id === ids[1])!.name, 'renamed');
     await ipam.deleteSubnet(ids[2]!, true, ACTOR);
@@ -176,11 +176,11 @@ describe(`the in-memory subnet list (${TEST_BACKEND})`, () => {
       await tableOrder(),
     );
     assert.equal(
-      (await ipam.subnetIndex()).mostSpecific(parseIp('10.1.2.3')),
+      (await ipam.subnetIndex()).mostSpecific(1, parseIp('10.1.2.3')),
       ids[1],
       'the /16 holds it once the /24 is gone',
     );
-    assert.equal((await ipam.subnetIndex()).mostSpecific(parseIp('10.1.0.9')), ids[4]);
+    assert.equal((await ipam.subnetIndex()).mostSpecific(1, parseIp('10.1.0.9')), ids[4]);
   });
 
   it('forgets a subnet whose transaction rolled back, and sees it inside the transaction', async (t) => {
@@ -203,7 +203,7 @@ describe(`the in-memory subnet list (${TEST_BACKEND})`, () => {
       (await ipam.allSubnets()).map((s) => s.id),
       before,
     );
-    assert.equal((await ipam.subnetIndex()).mostSpecific(parseIp('100.64.0.1')), null);
+    assert.equal((await ipam.subnetIndex()).mostSpecific(1, parseIp('100.64.0.1')), null);
     assert.equal(list, before);
   });
 });

@@ -252,7 +252,7 @@ describe('subnet changes between scrapes (the catalog is patched, not derived ag
         assert.deepEqual([...catalog.byId.keys()].sort(), [...fresh.byId.keys()].sort(), `${step}: ids`);
         assert.deepEqual([...catalog.cidrs].sort(), [...fresh.cidrs].sort(), `${step}: CIDRs`);
         for (const p of probes) {
-          assert.equal(catalog.mostSpecific(parseIp(p)), fresh.mostSpecific(parseIp(p)), `${step}: ${p}`);
+          assert.equal(catalog.mostSpecific(1, parseIp(p)), fresh.mostSpecific(1, parseIp(p)), `${step}: ${p}`);
         }
         for (const r of fresh.rows)
           assert.equal(catalog.parentOf(r), fresh.parentOf(r), `${step}: parent of ${r.cidr}`);
@@ -269,11 +269,11 @@ describe('subnet changes between scrapes (the catalog is patched, not derived ag
       await ipam.deleteSubnet(ids[6]!, true, actor); // the /20 again: the /24 goes back to the /16
       await ipam.deleteSubnet(ids[5]!, true, actor);
       await check('deleted');
-      assert.equal(catalog.mostSpecific(parseIp('2001:db8:1::5')), ids[4]);
+      assert.equal(catalog.mostSpecific(1, parseIp('2001:db8:1::5')), ids[4]);
       // Lengths that vanish stop being probed; new ones are.
       ids.push(await create('10.1.2.128/25'));
       await check('a new prefix length');
-      assert.equal(catalog.mostSpecific(parseIp('10.1.2.200')), ids.at(-1));
+      assert.equal(catalog.mostSpecific(1, parseIp('10.1.2.200')), ids.at(-1));
     } finally {
       ipam.close();
     }

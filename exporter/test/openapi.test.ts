@@ -77,6 +77,11 @@ it('documents every route with its scope, inputs and the error schema', async ()
     'post /api/v1/vms',
     'get /api/v1/vms/jobs',
     'get /api/v1/vms/jobs/{id}',
+    'get /api/v1/vrfs',
+    'post /api/v1/vrfs',
+    'get /api/v1/vrfs/{id}',
+    'patch /api/v1/vrfs/{id}',
+    'delete /api/v1/vrfs/{id}',
   ];
   const have = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
     Object.keys(ops).map((m) => `${m} ${path}`),

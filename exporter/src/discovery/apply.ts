@@ -41,10 +41,12 @@ export async function applySweep(
   if (macs.size > 0) await loadVendors();
   const swept = membership(targets);
   // Addresses only: the rows are re-read where they are written.
-  const known = new Set((await ipam.addressesBetween(subnet.first_key, subnet.last_key)).map((a) => a.address));
+  const known = new Set(
+    (await ipam.addressesBetween(subnet.vrf_id, subnet.first_key, subnet.last_key)).map((a) => a.address),
+  );
   const seen = (await store.hostsBetween(subnet.first_key, subnet.last_key)).map((h) => h.address);
   const tracked = [...new Set([...known, ...seen, ...alive.keys()])].filter(swept);
-  const dhcpRanges = (await ipam.rangesInside(subnet.first_key, subnet.last_key))
+  const dhcpRanges = (await ipam.rangesInside(subnet.vrf_id, subnet.first_key, subnet.last_key))
     .filter((r) => r.purpose === 'dhcp')
     .map((r) => ({ first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value }));
   // Per host, store-only (slices.ts): the row read locked (PostgreSQL) and written back, one

@@ -1,6 +1,7 @@
 // Conflicts between what IPAM records and what sweeps see, computed on read: mac_mismatch,
 // unknown_device, stale_reservation (their SQL conditions are CONFLICT_SQL in store.ts, shared
 // with /metrics).
+import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { ipFromKey } from '../ipam/core/ip.js';
 import type { SubnetLookup } from '../ipam/service.js';
 import { iso } from './context.js';
@@ -37,7 +38,8 @@ export async function listConflicts(
     since: string | null;
     details: Record<string, unknown>;
   }[] = [];
-  const subnetOf = (key: Buffer) => index.mostSpecific(ipFromKey(key));
+  // Sweeps observe the global VRF (ARCHITECTURE.md "VRFs (#15)"): the joined addresses are its own.
+  const subnetOf = (key: Buffer) => index.mostSpecific(GLOBAL_VRF_ID, ipFromKey(key));
   if (!kind || kind === 'mac_mismatch') {
     for (const r of await store.macMismatches()) {
       out.push({

@@ -3,6 +3,7 @@
 // scan and recorded after the sweep is applied; then nmap -sV service versions, one host at a
 // time in the background. A resolver that does not answer is found out by the scan's first
 // lookup: the scan warns and looks up nothing else, so it costs one timeout, not one per host.
+import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import type { SubnetRow } from '../ipam/store.js';
 import { DISCOVERY_ACTOR, type DiscoveryContext } from './context.js';
@@ -288,7 +289,7 @@ export class Enricher {
       });
     }
     // Discovered rows take the PTR name; a name a person entered always wins.
-    const row = await ipam.addressAt(ip);
+    const row = await ipam.addressAt(GLOBAL_VRF_ID, ip);
     if (row && row.source === 'discovered' && (row.hostname === null || row.hostname === host.ptr)) {
       await ipam.updateAddress(row.id, { hostname: ptr }, DISCOVERY_ACTOR);
     }

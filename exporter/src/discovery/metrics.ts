@@ -6,6 +6,7 @@
 // (lanscape_hosts, lanscape_address_conflicts, lanscape_unknown_hosts) count everything. Hosts
 // are read in pages of the key order with SQL doing the counting, so a scrape builds objects
 // only for the chosen hosts and the conflicts, and lets other requests in between pages.
+import { GLOBAL_VRF_ID, GLOBAL_VRF_NAME } from '../ipam/core/vrf.js';
 import type { Registry } from 'prom-client';
 import type { SeriesBudget } from '../metrics/bounds.js';
 import { Slicer, snapshotGroup } from '../metrics/snapshot.js';
@@ -34,7 +35,7 @@ const STATUSES = ['up', 'down', 'unknown'] as const;
 const SPAN_BATCH = 500;
 
 interface RttSeries {
-  labels: { address: string; subnet: string };
+  labels: { address: string; subnet: string; vrf: string };
   buckets: number[];
   sum: number;
   count: number;
@@ -97,7 +98,10 @@ class HostPass {
           if (h) this.candidates[0]!.push(h);
         }
         if (flags.some(Boolean)) {
-          const id = (key6 ? this.catalog.mostSpecificKey(key6) : this.catalog.mostSpecificV4(low!)) ?? 0;
+          const id =
+            (key6
+              ? this.catalog.mostSpecificKey(GLOBAL_VRF_ID, key6)
+              : this.catalog.mostSpecificV4(GLOBAL_VRF_ID, low!)) ?? 0;
           let c = this.bySubnet.get(id);
           if (!c) this.bySubnet.set(id, (c = { mac_mismatch: 0, unknown_device: 0, stale_reservation: 0 }));
           CONFLICT_KINDS.forEach((kind, i) => {
@@ -150,7 +154,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     const cached = catalog.fresh ? undefined : ipam.cachedSubnets();
     const index = cached ? cached.index : catalog;
     for (const [address, seconds] of report.rtts) {
-      const id = index.mostSpecific(parseIp(address));
+      const id = index.mostSpecific(GLOBAL_VRF_ID, parseIp(address)); // sweeps observe the global VRF
       const subnet = (id && (catalog.byId.get(id)?.cidr ?? cached?.row(id)?.cidr)) || report.subnet;
 
       const key = `${address}|${subnet}`;
@@ -158,7 +162,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       if (!s) {
         // A host the last scrape chose, or room under the cap (the next scrape decides).
         if (!budget.hosts?.has(key) && rtts.size >= budget.limits.max_host_series) continue;
-        s = { labels: { address, subnet }, buckets: RTT_BUCKETS.map(() => 0), sum: 0, count: 0 };
+        s = { labels: { address, subnet, vrf: GLOBAL_VRF_NAME }, buckets: RTT_BUCKETS.map(() => 0), sum: 0, count: 0 };
         rtts.set(key, s);
       }
       for (let i = 0; i < RTT_BUCKETS.length; i++) if (seconds <= RTT_BUCKETS[i]!) s.buckets[i]! += 1;
@@ -297,8 +301,9 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     const keys = new Set<string>();
     for (let i = 0; i < chosenHosts.length; i++) {
       const h = chosenHosts[i]!;
-      const subnet = cidrOf(catalog.mostSpecificKey(h.ip_key));
-      const labels = { address: h.address, subnet };
+      const subnet = cidrOf(catalog.mostSpecificKey(GLOBAL_VRF_ID, h.ip_key));
+      // Sweeps observe the global VRF (ARCHITECTURE.md "VRFs (#15)"); its name is fixed.
+      const labels = { address: h.address, subnet, vrf: GLOBAL_VRF_NAME };
       keys.add(`${h.address}|${subnet}`);
       if (h.status !== 'unknown') {
         hostUp.set(labels, h.status === 'up' ? 1 : 0);
@@ -319,7 +324,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       for (const p of parsePorts(h.ports)) {
         openPort.set({ ...labels, port: String(p.port), protocol: p.protocol, service: p.service ?? '' }, 1);
       }
-      for (const kind of CONFLICT_KINDS) if (h[kind]) conflictInfo.set({ address: h.address, subnet, kind }, 1);
+      for (const kind of CONFLICT_KINDS) if (h[kind]) conflictInfo.set({ ...labels, kind }, 1);
       if (slicer.due()) await slicer.pause();
     }
     budget.hosts = keys;
@@ -348,7 +353,8 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
         lastOk.delete(cidr);
       }
     }
-    const chosenRows = rows.filter((s) => chosen.has(s.id));
+    // Sweeps cover the global VRF only: other VRFs' subnets have no discovery series.
+    const chosenRows = rows.filter((s) => chosen.has(s.id) && s.vrf_id === GLOBAL_VRF_ID);
     const batches: SubnetRow[][] = [];
     for (let i = 0; i < chosenRows.length; i += SPAN_BATCH) batches.push(chosenRows.slice(i, i + SPAN_BATCH));
     // Independent reads, together (round trips on PostgreSQL).
@@ -367,22 +373,23 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     for (let i = 0; i < chosenRows.length; i++) {
       const s = chosenRows[i]!;
       const subnet = s.cidr;
+      const vrf = GLOBAL_VRF_NAME;
       const scan = scans.get(s.id);
       const seconds = discovery.scheduledInterval(s);
       const counted = runs.get(subnet);
       const range = ranges[i]!;
-      hostsUp.set({ subnet }, range.up);
+      hostsUp.set({ subnet, vrf }, range.up);
       if (scan) {
-        duration.set({ subnet }, (scan.finished_at - scan.started_at) / 1000);
-        success.set({ subnet }, scan.finished_at / 1000);
+        duration.set({ subnet, vrf }, (scan.finished_at - scan.started_at) / 1000);
+        success.set({ subnet, vrf }, scan.finished_at / 1000);
       }
-      if (seconds !== null) interval.set({ subnet }, seconds);
+      if (seconds !== null) interval.set({ subnet, vrf }, seconds);
       const sent = packets.get(subnet);
-      if (sent !== undefined) packetsSent.set({ subnet }, sent);
-      for (const [result, n] of counted ?? []) runsTotal.set({ subnet, result }, n);
+      if (sent !== undefined) packetsSent.set({ subnet, vrf }, sent);
+      for (const [result, n] of counted ?? []) runsTotal.set({ subnet, vrf, result }, n);
       if (range.observed) {
         const c = bySubnet.get(s.id);
-        for (const kind of CONFLICT_KINDS) conflicts.set({ subnet, kind }, c?.[kind] ?? 0);
+        for (const kind of CONFLICT_KINDS) conflicts.set({ subnet, vrf, kind }, c?.[kind] ?? 0);
       }
       if (slicer.due()) await slicer.pause();
     }

@@ -59,7 +59,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     targets =
       prefix.family === 4
         ? sweepTargets(prefix, cfg.max_prefix)
-        : (await ipam.addressesBetween(subnet.first_key, subnet.last_key)).map((a) => a.address);
+        : (await ipam.addressesBetween(subnet.vrf_id, subnet.first_key, subnet.last_key)).map((a) => a.address);
   } catch (e) {
     return fail((e as Error).message);
   }

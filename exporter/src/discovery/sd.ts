@@ -1,5 +1,6 @@
 // Prometheus http_sd: alive hosts with a port open, one target group each, with the labels
 // __meta_lanscape_address|subnet|hostname|tags for relabelling.
+import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { parseIp } from '../ipam/core/ip.js';
 import type { IpamService } from '../ipam/service.js';
 import { parsePorts } from './core/ports.js';
@@ -30,7 +31,7 @@ export async function serviceDiscoveryPage(
     const tags = r.tags ? (JSON.parse(r.tags) as string[]) : [];
     if (tag && !tags.includes(tag)) continue;
     const ip = parseIp(r.address);
-    const subnetId = index.mostSpecific(ip);
+    const subnetId = index.mostSpecific(GLOBAL_VRF_ID, ip); // hosts are the global VRF's
     const host = ip.family === 6 ? `[${r.address}]` : r.address;
     groups.push({
       targets: [`${host}:${port}`],

@@ -5,6 +5,7 @@
 //   enrich.ts        ports, PTR names, nmap            history.ts  history, uptime, events
 //   conflicts.ts     conflicts, computed on read       sd.ts       Prometheus http_sd
 //   observations.ts  discovery's part of IPAM views    store.ts    the SQL (with the joins on IPAM's addresses)
+import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock } from '../clock.js';
 import type { Logger } from 'pino';
@@ -182,6 +183,14 @@ export class DiscoveryService {
   async startScan(subnetId: number, trigger: ScanRow['trigger']): Promise<ScanView> {
     await this.recovered;
     const subnet = await this.ipam.subnetRow(subnetId);
+    if (subnet.vrf_id !== GLOBAL_VRF_ID) {
+      // Host observations are one address space, the network this exporter reaches (ARCHITECTURE.md "VRFs (#15)").
+      throw new LanscapeError(
+        422,
+        'sweep_other_vrf',
+        `${subnet.cidr} is in another VRF than the global one; this exporter sweeps the global VRF only`,
+      );
+    }
     const prefix = prefixOf(subnet);
     if (prefix.family === 4) {
       try {
@@ -431,6 +440,7 @@ export class DiscoveryService {
   scheduledInterval(subnet: SubnetRow): number | null {
     // ICMP down means the scheduler is not running (that is LanscapeCollectorDown's alert).
     if (!this.scanCfg.enabled || !this.icmpStatus.up || !subnet.scan_enabled || !this.sweepable(subnet)) return null;
+    if (subnet.vrf_id !== GLOBAL_VRF_ID) return null; // sweeps cover the global VRF (startScan)
     return subnet.scan_interval_seconds ?? this.scanCfg.interval_seconds;
   }
 

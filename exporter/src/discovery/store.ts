@@ -9,6 +9,7 @@
 import type { Db } from '../store/db.js';
 import type { SqlDialect, SqlExec } from '../store/sql-exec.js';
 import type { Store } from '../store/store.js';
+import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 
 export interface HostRow {
   ip_key: Buffer;
@@ -92,7 +93,7 @@ const flag = (condition: string) => `CASE WHEN ${condition} THEN 1 ELSE 0 END`;
 const hostTier = (d: SqlDialect) => `CASE WHEN a.id IS NULL THEN 3
   WHEN ${critical(d)} OR (${CONFLICT_SQL.mac_mismatch}) THEN 0
   WHEN a.source != 'discovered' AND a.state IN ('reserved', 'assigned') THEN 1 ELSE 2 END`;
-const HOST_PAGE = `FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key
+const HOST_PAGE = `FROM hosts h LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key
   WHERE h.ip_key > @after AND h.ip_key <= @last`;
 
 const metricHostColumns = (
@@ -217,16 +218,16 @@ function statements(d: SqlDialect) {
     metricHosts:
       d === 'sqlite'
         ? `SELECT ${columns} FROM json_each(@keys) j CROSS JOIN hosts h ON h.ip_key = unhex(j.value)
-      LEFT JOIN addresses a ON a.ip_key = h.ip_key`
+      LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key`
         : `SELECT ${columns} FROM unnest(CAST(@keys AS text[])) AS j(value) JOIN hosts h ON h.ip_key = decode(j.value, 'hex')
-      LEFT JOIN addresses a ON a.ip_key = h.ip_key`,
-    metricHost: `SELECT ${columns} FROM hosts h LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.ip_key = @key`,
+      LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key`,
+    metricHost: `SELECT ${columns} FROM hosts h LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE h.ip_key = @key`,
     macMismatches: `SELECT a.id, a.address, a.ip_key, a.mac AS recorded, h.mac AS observed, h.last_seen_at
-      FROM hosts h ${drive} addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.mac_mismatch} ORDER BY h.ip_key`,
+      FROM hosts h ${drive} addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.mac_mismatch} ORDER BY h.ip_key`,
     unknownDevices: `SELECT a.id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM hosts h
-      ${drive} addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.unknown_device} ORDER BY h.ip_key`,
+      ${drive} addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.unknown_device} ORDER BY h.ip_key`,
     staleReservations: `SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
-      ${drive} addresses a ON a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.stale_reservation} ORDER BY h.ip_key`,
+      ${drive} addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.stale_reservation} ORDER BY h.ip_key`,
     // Spans as hex keys: SQLite a JSON array of [first, last], PostgreSQL two text arrays; `i` from 0.
     hostsInRanges: `SELECT j.i AS i,
         (SELECT count(*) FROM hosts WHERE status = 'up' AND ip_key BETWEEN j.first AND j.last) AS up,
@@ -300,7 +301,7 @@ export class DiscoveryStore {
   sdHosts(after: Buffer, limit: number): Promise<SdHostRow[]> {
     return this.exec.all<SdHostRow>(
       `SELECT h.address, h.ports, h.ptr, h.ip_key AS host_key, a.hostname, a.tags FROM hosts h
-      LEFT JOIN addresses a ON a.ip_key = h.ip_key WHERE h.status = 'up' AND h.ip_key > ? ORDER BY h.ip_key LIMIT ?`,
+      LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE h.status = 'up' AND h.ip_key > ? ORDER BY h.ip_key LIMIT ?`,
       [after, limit],
     );
   }
@@ -319,7 +320,7 @@ export class DiscoveryStore {
   hostPageStatus(after: Buffer, last: Buffer) {
     return this.exec.all<{ status: HostRow['status']; n: number }>(
       `SELECT h.status AS status, count(*) AS n FROM hosts h WHERE h.ip_key > ? AND h.ip_key <= ?
-      AND (h.status = 'up' OR EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = h.ip_key)) GROUP BY h.status`,
+      AND (h.status = 'up' OR EXISTS (SELECT 1 FROM addresses a WHERE a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key)) GROUP BY h.status`,
       [after, last],
     );
   }

@@ -17,6 +17,7 @@ import type { Config, DockerEndpointConfig } from '../config/schema.js';
 import { notFound } from '../errors.js';
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import { SubnetIndex, type IpamService } from '../ipam/service.js';
+import { GLOBAL_VRF_NAME, dockerVrfName } from '../ipam/core/vrf.js';
 import type { Store } from '../store/store.js';
 import { PublishedState } from '../store/published.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
@@ -556,10 +557,14 @@ export class DockerService {
     let addressPlan: AddressPlan | undefined;
     await this.store.write(async () => {
       problems.length = 0; // PostgreSQL may run the transaction again
-      const subnetPlan = planSubnets(name, ep.networks, await this.dockerStore.subnets());
+      // The endpoint's networks live in its own VRF (#15): the same pool on two hosts is two subnets.
+      const vrf = (await this.ipam.ensureVrf(dockerVrfName(name), `Docker networks of endpoint ${name}`, DOCKER_ACTOR))
+        .id;
+      const subnetPlan = planSubnets(name, ep.networks, await this.dockerStore.subnets(vrf));
       for (const s of subnetPlan.create) {
         await attempt(`subnet ${s.cidr}`, async () => {
           const input = {
+            vrf_id: vrf,
             cidr: s.cidr,
             name: s.name,
             description: s.description,
@@ -577,7 +582,9 @@ export class DockerService {
       }
       for (const r of subnetPlan.relink) await this.dockerStore.linkSubnet(r.id, name, r.network, r.network_id);
       const removed = new Set(subnetPlan.remove.map((r) => r.id));
-      const index = new SubnetIndex((await this.ipam.allSubnets()).filter((s) => !removed.has(s.id)));
+      const index = new SubnetIndex(
+        (await this.ipam.allSubnets()).filter((s) => s.vrf_id === vrf && !removed.has(s.id)),
+      );
       const owned = await this.dockerStore.ownedAddresses(name);
       // Every address the plan may look at, read in a few statements.
       const candidates = [
@@ -591,13 +598,13 @@ export class DockerService {
         const key = a === null ? undefined : keyOf(a);
         if (key) keys.set(key.toString('hex'), key);
       }
-      const rows = await this.dockerStore.addressesAt([...keys.values()]);
+      const rows = await this.dockerStore.addressesAt(vrf, [...keys.values()]);
       addressPlan = planAddresses({
         endpoint: name,
         containers: [...ep.containers.values()],
         owned,
         lookup: (a) => rows.get(ipKey(parseIp(a)).toString('hex')),
-        covered: (a) => index.mostSpecific(parseIp(a)) !== null,
+        covered: (a) => index.mostSpecific(vrf, parseIp(a)) !== null,
       });
       for (const r of addressPlan.remove)
         await attempt(`release ${r.address}`, () => this.ipam.deleteAddress(r.id, DOCKER_ACTOR));
@@ -611,7 +618,7 @@ export class DockerService {
       for (const c of addressPlan.create) {
         await attempt(`record ${c.address}`, async () => {
           const view = await this.ipam.createAddress(
-            { address: c.address, ...c.fields, source: 'docker' },
+            { address: c.address, vrf_id: vrf, ...c.fields, source: 'docker' },
             DOCKER_ACTOR,
           );
           await this.dockerStore.linkAddress(view.id, name, c.link);
@@ -738,7 +745,8 @@ export class DockerService {
         const key = ipKey(parseIp(r.address));
         shown.set(key.toString('hex'), key);
       }
-      const rows = await this.dockerStore.addressesAt([...shown.values()]);
+      const vrf = (await this.ipam.allVrfs()).find((v) => v.name === dockerVrfName(ep.name));
+      const rows = vrf ? await this.dockerStore.addressesAt(vrf.id, [...shown.values()]) : new Map<string, never>();
       const checks = new Map(ep.images);
       const allStats = new Map(ep.stats);
       for (const c of sorted) {
@@ -795,7 +803,8 @@ export class DockerService {
 
   async networkViews(endpoint: string | undefined): Promise<NetworkView[]> {
     const subnets = await this.dockerStore.subnets();
-    const byCidr = new Map(subnets.map((s) => [s.cidr, s]));
+    // Each endpoint's pools are subnets of its own VRF.
+    const byCidr = new Map(subnets.map((s) => [`${s.vrf}|${s.cidr}`, s]));
     return (await this.states(this.selected(endpoint))).flatMap((ep) =>
       [...ep.networks]
         .sort((a, b) => a.name.localeCompare(b.name))
@@ -808,7 +817,7 @@ export class DockerService {
           internal: n.internal,
           containers: ep.containers.filter((c) => c.networks.some((cn) => cn.network === n.name)).length,
           subnets: n.subnets.map((p) => {
-            const s = byCidr.get(p.cidr);
+            const s = byCidr.get(`${dockerVrfName(ep.name)}|${p.cidr}`);
             return {
               cidr: p.cidr,
               gateway: p.gateway,
@@ -827,12 +836,18 @@ export class DockerService {
       ep.networks.flatMap((n) => n.subnets.map((p) => ({ endpoint: ep.name, network: n.name, cidr: p.cidr }))),
     );
     if (pools.length === 0) return [];
+    // A person's subnet in the global VRF (the host's own network) or in the endpoint's VRF.
     const managed = (await this.dockerStore.subnets()).filter((s) => s.docker === null);
-    return networkOverlaps(pools, managed).map((o) => ({
-      kind: 'network_overlap',
-      ...o,
-      message: `Docker network ${o.network} on ${o.endpoint} (${o.cidr}) ${o.relation === 'same' ? 'is' : o.relation === 'inside' ? 'lies inside' : 'covers'} managed subnet ${o.subnet}`,
-    }));
+    const vrfOf = new Map(managed.map((s) => [s.id, s.vrf]));
+    const seenBy = (o: { endpoint: string; subnet_id: number }) =>
+      vrfOf.get(o.subnet_id) === GLOBAL_VRF_NAME || vrfOf.get(o.subnet_id) === dockerVrfName(o.endpoint);
+    return networkOverlaps(pools, managed)
+      .filter(seenBy)
+      .map((o) => ({
+        kind: 'network_overlap',
+        ...o,
+        message: `Docker network ${o.network} on ${o.endpoint} (${o.cidr}) ${o.relation === 'same' ? 'is' : o.relation === 'inside' ? 'lies inside' : 'covers'} managed subnet ${o.subnet}`,
+      }));
   }
 }
 

@@ -36,19 +36,25 @@ const LOOKUP_CHUNK = 500;
 export class DockerStore {
   constructor(private readonly store: Store) {}
 
-  /** Every IPAM subnet with the Docker network it was created for, if any. */
-  async subnets(): Promise<SubnetRef[]> {
+  /** Every IPAM subnet (of one VRF, when given) with its VRF's name and the Docker network it was created for, if any. */
+  async subnets(vrf?: number): Promise<SubnetRef[]> {
     const rows = await this.store.exec.all<{
       id: number;
       cidr: string;
+      vrf: string;
       endpoint: string | null;
       network: string | null;
       network_id: string | null;
-    }>(`SELECT s.id, s.cidr, d.endpoint, d.network, d.network_id FROM subnets s
-        LEFT JOIN docker_subnets d ON d.subnet_id = s.id ORDER BY s.id`);
+    }>(
+      `SELECT s.id, s.cidr, v.name AS vrf, d.endpoint, d.network, d.network_id FROM subnets s
+        JOIN vrfs v ON v.id = s.vrf_id LEFT JOIN docker_subnets d ON d.subnet_id = s.id
+        ${vrf === undefined ? '' : 'WHERE s.vrf_id = ?'} ORDER BY s.id`,
+      vrf === undefined ? [] : [vrf],
+    );
     return rows.map((r) => ({
       id: r.id,
       cidr: r.cidr,
+      vrf: r.vrf,
       docker: r.endpoint === null ? null : { endpoint: r.endpoint, network: r.network!, network_id: r.network_id! },
     }));
   }
@@ -70,24 +76,15 @@ export class DockerStore {
     return rows.map(toRef);
   }
 
-  async addressAt(key: Buffer): Promise<AddressRef | undefined> {
-    const row = await this.store.exec.get<LinkedAddressRow>(
-      `SELECT ${ADDRESS_COLUMNS} FROM addresses a LEFT JOIN docker_addresses d ON d.address_id = a.id
-        WHERE a.ip_key = ?`,
-      [key],
-    );
-    return row && toRef(row);
-  }
-
-  /** The rows at these addresses (keys from ipKey), by key in hex; a few statements for any number. */
-  async addressesAt(keys: readonly Buffer[]): Promise<Map<string, AddressRef>> {
+  /** The rows at these addresses of a VRF (keys from ipKey), by key in hex; a few statements for any number. */
+  async addressesAt(vrf: number, keys: readonly Buffer[]): Promise<Map<string, AddressRef>> {
     const out = new Map<string, AddressRef>();
     for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
       const chunk = keys.slice(i, i + LOOKUP_CHUNK);
       const rows = await this.store.exec.all<LinkedAddressRow & { ip_key: Buffer }>(
         `SELECT a.ip_key, ${ADDRESS_COLUMNS} FROM addresses a LEFT JOIN docker_addresses d ON d.address_id = a.id
-          WHERE a.ip_key IN (${chunk.map(() => '?').join(', ')})`,
-        chunk,
+          WHERE a.vrf_id = ? AND a.ip_key IN (${chunk.map(() => '?').join(', ')})`,
+        [vrf, ...chunk],
       );
       for (const r of rows) out.set(Buffer.from(r.ip_key).toString('hex'), toRef(r));
     }

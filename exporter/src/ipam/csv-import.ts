@@ -23,7 +23,8 @@ import { LanscapeError, notFound } from '../errors.js';
 import type { Writes } from '../store/write-batcher.js';
 import type { SqlDialect } from '../store/sql-exec.js';
 import { type IP, ipKey, parseIp } from './core/ip.js';
-import { CSV_KINDS, type CsvKind, type ImportReport, MAX_ROWS, checkHeader, toInput } from './csv.js';
+import { CSV_KINDS, type CsvKind, type ImportReport, MAX_ROWS, checkHeader, toInput, withVrfId } from './csv.js';
+import { GLOBAL_VRF_ID } from './core/vrf.js';
 import type { ImportJobView } from './csv-schemas.js';
 import { AddressCreate, SubnetCreate } from './schemas.js';
 import { BatchInputError, type IpamService, SLICE_MS } from './service.js';
@@ -282,6 +283,11 @@ export class CsvImports {
     if (job.view.errors.length < MAX_JOB_ERRORS) job.view.errors.push(error);
   }
 
+  /** VRF ids by name, for the rows' `vrf` cells. */
+  private async vrfIds(): Promise<Map<string, number>> {
+    return new Map((await this.ipam.allVrfs()).map((v) => [v.name, v.id]));
+  }
+
   private async execute(job: Job): Promise<void> {
     const { view } = job;
     Object.assign(view, { state: 'running', phase: 'validating', started_at: this.now() });
@@ -323,6 +329,7 @@ export class CsvImports {
     const { view } = job;
     const reader = new CsvReader(view.kind, job.text);
     const seen = new Map<string, number>();
+    const vrfIds = await this.vrfIds();
     const share = view.dry_run ? 1 : VALIDATE_SHARE;
     let valid = 0;
     let more = true;
@@ -342,7 +349,7 @@ export class CsvImports {
             else if (!reader.more()) break;
           }
           if (group.length === 0) return false;
-          for (const checked of await this.checkGroup(view.kind, group, seen)) {
+          for (const checked of await this.checkGroup(view.kind, group, seen, vrfIds)) {
             if ('message' in checked) this.addError(job, checked);
             else valid += 1;
             view.checked += 1;
@@ -357,15 +364,27 @@ export class CsvImports {
   }
 
   /** Rows in file order: each one's error or validated input (check(), with the address lookups batched). */
-  private async checkGroup(kind: CsvKind, rows: readonly CsvRow[], seen: Map<string, number>) {
+  private async checkGroup(
+    kind: CsvKind,
+    given: readonly CsvRow[],
+    seen: Map<string, number>,
+    vrfIds: ReadonlyMap<string, number>,
+  ) {
+    // The `vrf` cell (a name) as vrf_id first: an unknown VRF is the row's error.
+    const rows = given.map((r): CsvRow | RowError => {
+      const input = withVrfId(r.input, vrfIds);
+      return typeof input === 'string' ? { row: r.row, line: r.line, field: 'vrf', message: input } : { ...r, input };
+    });
     if (kind === 'subnets') {
       const out: (ValidRow | RowError)[] = [];
-      for (const r of rows) out.push(await this.check(kind, r, seen));
+      for (const r of rows) out.push('message' in r ? r : await this.check(kind, r, seen));
       return out;
     }
     type Parsed =
-      { kind: 'invalid'; r: CsvRow; error: RowError } | { kind: 'address'; r: CsvRow; data: AddressCreate; ip: IP };
+      | { kind: 'invalid'; r: CsvRow | RowError; error: RowError }
+      | { kind: 'address'; r: CsvRow; data: AddressCreate; ip: IP };
     const parsed = rows.map((r): Parsed => {
+      if ('message' in r) return { kind: 'invalid', r, error: r };
       const where = { row: r.row, line: r.line };
       const p = AddressCreate.safeParse(r.input);
       if (!p.success) {
@@ -383,14 +402,16 @@ export class CsvImports {
         return { kind: 'invalid', r, error: { ...where, message: e.message } };
       }
     });
-    const verdicts = await this.ipam.checkNewAddresses(parsed.flatMap((x) => (x.kind === 'address' ? [x.ip] : [])));
+    const verdicts = await this.ipam.checkNewAddresses(
+      parsed.flatMap((x) => (x.kind === 'address' ? [{ vrf: x.data.vrf_id ?? GLOBAL_VRF_ID, ip: x.ip }] : [])),
+    );
     let next = 0;
     return parsed.map((x): ValidRow | RowError => {
       if (x.kind === 'invalid') return x.error;
       const where = { row: x.r.row, line: x.r.line };
       const verdict = verdicts[next++]!;
       if (verdict instanceof LanscapeError) return { ...where, message: verdict.message };
-      const key = ipKey(x.ip).toString('latin1');
+      const key = `${x.data.vrf_id ?? GLOBAL_VRF_ID}/${ipKey(x.ip).toString('latin1')}`;
       const first = seen.get(key);
       if (first !== undefined)
         return { ...where, message: `${x.data.address} already exists in row ${first} of this file` };
@@ -411,13 +432,14 @@ export class CsvImports {
       let key: string;
       let what: string;
       if (kind === 'subnets') {
-        const { cidr } = await this.ipam.checkNewSubnet(parsed.data as SubnetCreate);
-        key = cidr;
+        const { vrf, cidr } = await this.ipam.checkNewSubnet(parsed.data as SubnetCreate);
+        key = `${vrf}/${cidr}`;
         what = `subnet ${cidr}`;
       } else {
         const ip = parseIp((parsed.data as AddressCreate).address);
-        await this.ipam.checkNewAddress(ip);
-        key = ipKey(ip).toString('latin1');
+        const vrf = await this.ipam.vrfIdOf((parsed.data as AddressCreate).vrf_id);
+        await this.ipam.checkNewAddress(vrf, ip);
+        key = `${vrf}/${ipKey(ip).toString('latin1')}`;
         what = (parsed.data as AddressCreate).address;
       }
       const first = seen.get(key);
@@ -436,6 +458,7 @@ export class CsvImports {
     view.phase = 'applying';
     const reader = new CsvReader(view.kind, job.text);
     const created: number[] = [];
+    const vrfIds = await this.vrfIds();
     let slice = 0;
     let complete = false;
     /** Rows the slice being stored took from the reader (given back when its transaction runs again). */
@@ -465,7 +488,7 @@ export class CsvImports {
               return false;
             }
             try {
-              const inputs = group.map((r) => parseRow(view.kind, r));
+              const inputs = group.map((r) => parseRow(view.kind, r, vrfIds));
               if (view.kind === 'subnets')
                 out.push((await this.ipam.createSubnetRecord(inputs[0] as SubnetCreate, actor)).row.id);
               else
@@ -577,8 +600,10 @@ async function deleteSubnets(
 }
 
 /** A row's input as its schema gives it (checked in pass 1; a failure here is the row's error). */
-function parseRow(kind: CsvKind, r: CsvRow): SubnetCreate | AddressCreate {
-  const parsed = (kind === 'subnets' ? SubnetCreate : AddressCreate).safeParse(r.input);
+function parseRow(kind: CsvKind, r: CsvRow, vrfIds: ReadonlyMap<string, number>): SubnetCreate | AddressCreate {
+  const input = withVrfId(r.input, vrfIds);
+  if (typeof input === 'string') throw new RowFailed(r, new LanscapeError(422, 'validation_failed', input));
+  const parsed = (kind === 'subnets' ? SubnetCreate : AddressCreate).safeParse(input);
   if (!parsed.success)
     throw new RowFailed(r, new LanscapeError(400, 'validation_failed', parsed.error.issues[0]!.message));
   return parsed.data;

@@ -10,8 +10,8 @@ export const CSV_KINDS = ['subnets', 'addresses'] as const;
 export type CsvKind = (typeof CSV_KINDS)[number];
 
 const COLUMNS: Record<CsvKind, readonly string[]> = {
-  subnets: ['cidr', 'name', 'description', 'vlan', 'gateway', 'tags', 'scan_enabled', 'scan_interval_seconds'],
-  addresses: ['address', 'state', 'hostname', 'mac', 'description', 'owner', 'tags', 'source'],
+  subnets: ['cidr', 'name', 'description', 'vlan', 'gateway', 'tags', 'scan_enabled', 'scan_interval_seconds', 'vrf'],
+  addresses: ['address', 'state', 'hostname', 'mac', 'description', 'owner', 'tags', 'source', 'vrf'],
 };
 /** Columns an export adds that an import accepts and ignores, so an export imports again as is. */
 const EXPORT_ONLY = ['id', 'created_at', 'updated_at'];
@@ -61,6 +61,21 @@ export function toInput(record: Record<string, string>): Record<string, unknown>
 }
 
 /**
+ * A row's `vrf` cell (a VRF's name; absent: the global VRF) as the API's vrf_id. An unknown name
+ * is the row's error (returned as its message).
+ */
+export function withVrfId(
+  input: Record<string, unknown>,
+  vrfIds: ReadonlyMap<string, number>,
+): Record<string, unknown> | string {
+  if (!('vrf' in input)) return input;
+  const { vrf, ...rest } = input;
+  const id = vrfIds.get(String(vrf));
+  if (id === undefined) return `no VRF is named ${JSON.stringify(vrf)}; create it first (POST /api/v1/vrfs)`;
+  return { ...rest, vrf_id: id };
+}
+
+/**
  * CSV injection (OWASP): a spreadsheet runs a cell that starts with = + - @, tab, CR or LF as a
  * formula, some after leading spaces too, and some read fullwidth ＝ ＋ － ＠ as their ASCII twins.
  */
@@ -106,10 +121,13 @@ const KEY_MAX = Buffer.alloc(18, 0xff);
  */
 export async function* exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: number): AsyncGenerator<string> {
   const columns = [...COLUMNS[kind], 'id', 'created_at', 'updated_at'];
+  const vrfNames = new Map((await ipam.allVrfs()).map((v) => [v.id, v.name]));
   // Quote cells with spaces at either end, so readers that trim unquoted cells keep them too.
   const options = { columns, quoted_match: /^\s|\s$/ };
   let header = true;
-  for await (const rows of kind === 'subnets' ? subnetChunks(ipam, columns) : addressChunks(ipam, subnetId, columns)) {
+  const chunks =
+    kind === 'subnets' ? subnetChunks(ipam, columns, vrfNames) : addressChunks(ipam, subnetId, columns, vrfNames);
+  for await (const rows of chunks) {
     yield stringify(
       rows.map((r) => r.map((v) => safeCell(v))),
       { ...options, header },
@@ -120,7 +138,11 @@ export async function* exportCsv(ipam: IpamService, kind: CsvKind, subnetId?: nu
   if (header) yield stringify([], { ...options, header: true });
 }
 
-async function* subnetChunks(ipam: IpamService, columns: readonly string[]): AsyncGenerator<unknown[][]> {
+async function* subnetChunks(
+  ipam: IpamService,
+  columns: readonly string[],
+  vrfNames: ReadonlyMap<number, string>,
+): AsyncGenerator<unknown[][]> {
   // The cached list is replaced, never changed, by subnet writes: a stable snapshot to walk.
   const rows = await ipam.allSubnets();
   for (let i = 0; i < rows.length; i += EXPORT_CHUNK) {
@@ -130,6 +152,7 @@ async function* subnetChunks(ipam: IpamService, columns: readonly string[]): Asy
         ...r,
         tags: parseTags(r.tags),
         scan_enabled: r.scan_enabled === 1,
+        vrf: vrfNames.get(r.vrf_id),
       };
       return columns.map((c) => view[c]);
     });
@@ -140,20 +163,28 @@ async function* addressChunks(
   ipam: IpamService,
   subnetId: number | undefined,
   columns: readonly string[],
+  vrfNames: ReadonlyMap<number, string>,
 ): AsyncGenerator<unknown[][]> {
   const subnet = subnetId === undefined ? undefined : await ipam.subnetRow(subnetId);
   const first = subnet?.first_key ?? KEY_MIN;
   const last = subnet?.last_key ?? KEY_MAX;
-  // Every export column is a column of the table; read as arrays in export order (the cheapest
-  // way SQLite hands rows over), with the address last once more for the keyset cursor.
+  // Every export column but `vrf` is a column of the table; read as arrays in export order (the
+  // cheapest way SQLite hands rows over), with the address last once more for the keyset cursor.
+  // `vrf` is the VRF's name: the rows are read a VRF at a time (VRF, then address order).
   const tags = columns.indexOf('tags');
-  let after: Buffer | undefined;
-  for (;;) {
-    const rows = await ipam.addressColumnsPage([...columns, 'address'], first, last, after, EXPORT_CHUNK);
-    if (rows.length === 0) return;
-    // As in the address view: tags are a JSON list in the table.
-    yield rows.map((r) => columns.map((_, i) => (i === tags ? parseTags(r[i] as string) : r[i])));
-    if (rows.length < EXPORT_CHUNK) return;
-    after = ipKey(parseIp(rows[rows.length - 1]![columns.length] as string));
+  const vrfAt = columns.indexOf('vrf');
+  const read = columns.map((c) => (c === 'vrf' ? 'vrf_id' : c));
+  for (const vrf of subnet ? [subnet.vrf_id] : [...vrfNames.keys()]) {
+    let after: Buffer | undefined;
+    for (;;) {
+      const rows = await ipam.addressColumnsPage(vrf, [...read, 'address'], first, last, after, EXPORT_CHUNK);
+      if (rows.length === 0) break;
+      // As in the address view: tags are a JSON list in the table.
+      yield rows.map((r) =>
+        columns.map((_, i) => (i === tags ? parseTags(r[i] as string) : i === vrfAt ? vrfNames.get(vrf) : r[i])),
+      );
+      if (rows.length < EXPORT_CHUNK) break;
+      after = ipKey(parseIp(rows[rows.length - 1]![columns.length] as string));
+    }
   }
 }

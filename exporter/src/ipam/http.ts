@@ -30,6 +30,10 @@ import {
   SubnetRow,
   SubnetRowsQuery,
   SubnetUpdate,
+  Vrf,
+  VrfCreate,
+  VrfListQuery,
+  VrfUpdate,
 } from './schemas.js';
 import type { AllocationScope, IpamService } from './service.js';
 import { type Prefix, formatPrefix, sizeOf } from './core/prefix.js';
@@ -45,6 +49,74 @@ export function registerIpamRoutes(
   deps: { writes: Writes; imports: CsvImports },
 ): void {
   const { writes, imports } = deps;
+  // ---- VRFs (#15): address spaces; the global VRF (id 1) is the default and stays
+  api.add({
+    method: 'get',
+    path: '/vrfs',
+    scope: 'read',
+    tag: 'vrfs',
+    summary: 'List VRFs (address spaces)',
+    query: VrfListQuery,
+    responses: { 200: { description: 'VRFs by id', schema: listOf(Vrf, 'VrfList') } },
+    handler: async ({ query }) => ({ status: 200, body: await ipam.listVrfs(query.limit, query.offset) }),
+  });
+  api.add({
+    method: 'post',
+    path: '/vrfs',
+    scope: 'write',
+    batched: true,
+    tag: 'vrfs',
+    summary: 'Create a VRF',
+    description: 'The same CIDR may exist once in every VRF; uniqueness and containment hold inside one.',
+    body: VrfCreate,
+    responses: {
+      201: { description: 'Created', schema: Vrf },
+      409: { description: 'The name or route distinguisher is taken' },
+    },
+    handler: async ({ body, actor }) => ({ status: 201, body: await ipam.createVrf(body, actor) }),
+  });
+  api.add({
+    method: 'get',
+    path: '/vrfs/{id}',
+    scope: 'read',
+    tag: 'vrfs',
+    summary: 'Read a VRF',
+    params: IdParams,
+    responses: { 200: { description: 'The VRF', schema: Vrf }, 404: { description: 'Not found' } },
+    handler: async ({ params }) => ({ status: 200, body: await ipam.getVrf(params.id) }),
+  });
+  api.add({
+    method: 'patch',
+    path: '/vrfs/{id}',
+    scope: 'write',
+    batched: true,
+    tag: 'vrfs',
+    summary: 'Update a VRF (the global VRF keeps its name)',
+    params: IdParams,
+    body: VrfUpdate,
+    responses: {
+      200: { description: 'Updated', schema: Vrf },
+      404: { description: 'Not found' },
+      409: { description: 'The name or route distinguisher is taken' },
+    },
+    handler: async ({ params, body, actor }) => ({ status: 200, body: await ipam.updateVrf(params.id, body, actor) }),
+  });
+  api.add({
+    method: 'delete',
+    path: '/vrfs/{id}',
+    scope: 'write',
+    batched: true,
+    tag: 'vrfs',
+    summary: 'Delete an empty VRF',
+    description: 'Refused with 409 while the VRF holds subnets, and always for the global VRF.',
+    params: IdParams,
+    responses: { ...Deleted, 409: { description: 'The VRF holds subnets, or is the global VRF' } },
+    handler: async ({ params, actor }) => {
+      await ipam.deleteVrf(params.id, actor);
+      return { status: 204 };
+    },
+  });
+
   // ---- subnets
   api.add({
     method: 'get',
@@ -65,7 +137,10 @@ export function registerIpamRoutes(
     tag: 'subnets',
     summary: 'Create a subnet',
     body: SubnetCreate,
-    responses: { 201: { description: 'Created', schema: Subnet }, 409: { description: 'Same CIDR exists' } },
+    responses: {
+      201: { description: 'Created', schema: Subnet },
+      409: { description: 'The same CIDR exists in that VRF' },
+    },
     handler: async ({ body, actor }) => ({ status: 201, body: await ipam.createSubnet(body, actor) }),
   });
   api.add({
@@ -259,7 +334,7 @@ export function registerIpamRoutes(
     },
     handler: async ({ query }) => ({
       status: 200,
-      body: await ipam.listAddressesPaced(query, query.limit, query.offset),
+      body: await ipam.listAddressesPaced({ ...query, vrf: query.vrf_id }, query.limit, query.offset),
     }),
   });
   api.add({
@@ -327,7 +402,7 @@ export function registerIpamRoutes(
     },
     handler: async ({ query }) => ({
       status: 200,
-      body: await ipam.listRanges(query.subnet_id, query.limit, query.offset),
+      body: await ipam.listRanges({ subnetId: query.subnet_id, vrf: query.vrf_id }, query.limit, query.offset),
     }),
   });
   api.add({

@@ -22,6 +22,7 @@ const ASYNC_ATTEMPTS = 3;
 
 export interface SubnetLayout {
   readonly subnetId: number;
+  readonly vrfId: number;
   readonly family: Family;
   readonly bounds: Bounds;
   readonly ranges: readonly LabelledRange[];
@@ -205,18 +206,19 @@ export class SubnetLayoutCache {
     const prefix = prefixOf(row);
     const { family } = prefix;
     const bounds = usableBounds(prefix);
-    const ranges = (await store.rangesInside(row.first_key, row.last_key)).map((r) => ({
+    const ranges = (await store.rangesInside(row.vrf_id, row.first_key, row.last_key)).map((r) => ({
       id: r.id,
       ...rangeInterval(r),
     }));
     // A child subnet's own network/broadcast (or IPv6 anycast) address can hold no record.
-    const holes = (await store.subnetsInside(row.first_key, row.last_key, row.id)).flatMap((child) => {
+    const holes = (await store.subnetsInside(row.vrf_id, row.first_key, row.last_key, row.id)).flatMap((child) => {
       const p = prefixOf(child);
       const usable = usableBounds(p);
       return [p.network, lastOf(p)].filter((v) => v < usable.first || v > usable.last);
     });
     const layout: SubnetLayout = {
       subnetId: row.id,
+      vrfId: row.vrf_id,
       family,
       bounds,
       ranges,
@@ -241,7 +243,7 @@ export class SubnetLayoutCache {
       layout,
       /** One chunk of values; true when it was the last. */
       chunk: async () => {
-        const page = await store.valuesPage({ family, value: from }, { family, value: last }, LAYOUT_CHUNK);
+        const page = await store.valuesPage(row.vrf_id, { family, value: from }, { family, value: last }, LAYOUT_CHUNK);
         for (const v of page) {
           builder.add(v, null);
           values.push(family === 4 ? Number(v) : v);

@@ -54,10 +54,10 @@ interface SubnetMeta {
  * Counts of addresses a scrape read, kept for the next scrapes while the store says no address
  * changed (IpamStore.addressCountsVersion, read in the database before the counts: a write on
  * any replica or connection makes the next scrape count again). Per subnet id, for its CIDR
- * (ids are never reused; a subnet's prefix never changes): from the ranking [addresses in the
+ * (ids are never reused; a subnet's prefix and VRF never change): from the ranking [addresses in the
  * prefix, first address recorded, last address recorded], or from the per-state statement
- * [first, last, ...counts by state], which gives the ranking's too. And addresses per key span
- * (ranges marked used).
+ * [first, last, ...counts by state], which gives the ranking's too. And addresses per VRF and
+ * key span (ranges marked used).
  */
 class AddressCounts {
   private read: string | undefined;
@@ -104,8 +104,8 @@ class AddressCounts {
     this.entry(id, cidr).states = counts;
   }
 
-  async between(first: Buffer, last: Buffer, count: () => Promise<number>): Promise<number> {
-    const key = `${first.toString('hex')}-${last.toString('hex')}`;
+  async between(vrfId: number, first: Buffer, last: Buffer, count: () => Promise<number>): Promise<number> {
+    const key = `${vrfId}:${first.toString('hex')}-${last.toString('hex')}`;
     let n = this.spans.get(key);
     if (n === undefined) this.spans.set(key, (n = await count()));
     return n;
@@ -153,7 +153,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
   /** What the last complete refresh of the per-subnet families was made from. */
   let lastInputs: string | undefined;
 
-  let cache: { version: number; meta: SubnetMeta[] } | undefined;
+  let cache: { version: number; vrfKey: string; meta: SubnetMeta[] } | undefined;
   /** The last ratio computed for each subnet, and whether it was nearly full (the ranking reads them). */
   const known = new Map<number, { ratio: number; full: boolean }>();
   let cursor = 0;
@@ -173,8 +173,11 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       ipam.totalsByStateAndSource(),
     ]);
     const rows = catalog.rows;
-    if (cache?.version !== catalog.version) {
-      cache = { version: catalog.version, meta: await describe(catalog, slicer) };
+    // The `vrf` label is the VRF's name (a handful of rows; a rename shows at the next scrape).
+    const vrfNames = new Map((await ipam.allVrfs()).map((v) => [v.id, v.name]));
+    const vrfKey = [...vrfNames].join('\n');
+    if (cache?.version !== catalog.version || cache.vrfKey !== vrfKey) {
+      cache = { version: catalog.version, vrfKey, meta: await describe(catalog, vrfNames, slicer) };
       for (const id of known.keys()) if (!catalog.byId.has(id)) known.delete(id);
       counted.keepOnly(catalog.byId);
     }
@@ -261,7 +264,7 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     // Nothing the per-subnet families show changed since the last refresh (the same subnets and
     // choice, the same ranges, no address written since: AddressCounts' version, read in the
     // database): they keep their values, and the exposition its text of them.
-    const inputs = `${catalog.version}|${counted.version}|${[...selected].join(',')}|${ranges.map(rangeKey).join(';')}`;
+    const inputs = `${catalog.version}|${cache.vrfKey}|${counted.version}|${[...selected].join(',')}|${ranges.map(rangeKey).join(';')}`;
     if (inputs === lastInputs) {
       for (const g of perSubnet) g.keep();
       return;
@@ -297,30 +300,31 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
     for (const m of chosen) {
       const own = rangesBySubnet.get(m.row.id) ?? [];
       const subnet = m.info.subnet!;
+      const vrf = m.info.vrf!;
       const u = usage.get(m.row.id)!;
       subnetInfo.set(m.info, 1);
-      subnetSize.set({ subnet }, Number(u.size));
-      subnetFree.set({ subnet }, Number(u.free));
-      subnetRatio.set({ subnet }, u.ratio);
+      subnetSize.set({ subnet, vrf }, Number(u.size));
+      subnetFree.set({ subnet, vrf }, Number(u.free));
+      subnetRatio.set({ subnet, vrf }, u.ratio);
       if (edged.has(m.row.id)) {
         const byState = new Map(
-          (await ipam.countBetweenByState(m.usableFirstKey, m.usableLastKey)).map((c) => [c.state, c.n]),
+          (await ipam.countBetweenByState(m.row.vrf_id, m.usableFirstKey, m.usableLastKey)).map((c) => [c.state, c.n]),
         );
-        for (const state of ADDRESS_STATES) subnetAddresses.set({ subnet, state }, byState.get(state) ?? 0);
+        for (const state of ADDRESS_STATES) subnetAddresses.set({ subnet, vrf, state }, byState.get(state) ?? 0);
       } else {
         const n = states.get(m.row.id) ?? [];
-        ADDRESS_STATES.forEach((state, i) => subnetAddresses.set({ subnet, state }, n[i] ?? 0));
+        ADDRESS_STATES.forEach((state, i) => subnetAddresses.set({ subnet, vrf, state }, n[i] ?? 0));
       }
       for (const r of own) {
         const range = `${r.start_address}-${r.end_address}`;
         const ru = await ipam.rangeUtilization(r, m.row);
         rangeInfo.set(
-          { subnet, range, label: r.label, purpose: r.purpose, auto_allocate: String(r.auto_allocate === 1) },
+          { subnet, vrf, range, label: r.label, purpose: r.purpose, auto_allocate: String(r.auto_allocate === 1) },
           1,
         );
-        rangeSize.set({ subnet, range }, Number(ru.size));
-        rangeFree.set({ subnet, range }, Number(ru.free));
-        rangeRatio.set({ subnet, range }, ru.ratio);
+        rangeSize.set({ subnet, vrf, range }, Number(ru.size));
+        rangeFree.set({ subnet, vrf, range }, Number(ru.free));
+        rangeRatio.set({ subnet, vrf, range }, ru.ratio);
       }
       if (slicer.due()) await slicer.pause();
     }
@@ -364,7 +368,8 @@ export function registerIpamMetrics(registry: Registry, ipam: IpamService, budge
       if (!part) continue;
       const first = ipKey({ family: m.family, value: part.first });
       const last = ipKey({ family: m.family, value: part.last });
-      const inside = await counted.between(first, last, () => ipam.countBetween(first, last));
+      const vrfId = m.row.vrf_id;
+      const inside = await counted.between(vrfId, first, last, () => ipam.countBetween(vrfId, first, last));
       parts.push({ size: intervalSize(part), addressCount: BigInt(inside) });
     }
     return utilization(m.size, BigInt(addressCount), parts);
@@ -402,7 +407,11 @@ const described = new WeakMap<SubnetRow, SubnetMeta>();
  * The per-subnet facts a scrape reuses until the subnets change (parent, labels, usable bounds).
  * After a change only new or changed rows, and rows whose parent changed, are described again.
  */
-async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetMeta[]> {
+async function describe(
+  catalog: SubnetCatalog,
+  vrfNames: ReadonlyMap<number, string>,
+  slicer: Slicer,
+): Promise<SubnetMeta[]> {
   const rows = catalog.rows;
   const out: SubnetMeta[] = [];
   for (let i = 0; i < rows.length; i++) {
@@ -410,13 +419,15 @@ async function describe(catalog: SubnetCatalog, slicer: Slicer): Promise<SubnetM
     // The parent can change without the row changing (a covering subnet created or deleted).
     const parentId = catalog.parentOf(row);
     const parent = parentId ? (catalog.byId.get(parentId)?.cidr ?? '') : '';
+    const vrf = vrfNames.get(row.vrf_id) ?? String(row.vrf_id);
     let m = described.get(row);
-    if (m?.parentId !== parentId || m.info.parent !== parent) {
+    if (m?.parentId !== parentId || m.info.parent !== parent || m.info.vrf !== vrf) {
       m = {
         ...factsOf(row),
         parentId,
         info: {
           subnet: row.cidr,
+          vrf,
           name: row.name,
           vlan: row.vlan === null ? '' : String(row.vlan),
           family: String(row.family),

@@ -12,6 +12,7 @@ import {
 } from './core/fields.js';
 import { IpFormatError, parseIp } from './core/ip.js';
 import { parseSubnetPrefix } from './core/prefix.js';
+import { VRF_NAME_RE, VRF_RD_RE } from './core/vrf.js';
 import { Id, Page, Timestamp, decimalInt } from '../http/schema-kit.js';
 
 function parsedBy(parse: (v: string) => unknown) {
@@ -56,6 +57,45 @@ const Text = (max: number) =>
     .max(max)
     .refine((v) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(v), 'control characters are not allowed')
     .refine((v) => v.isWellFormed(), 'not well-formed Unicode (lone surrogate)');
+// --- VRFs (#15)
+const VrfId = z
+  .number()
+  .int()
+  .min(1)
+  .max(Number.MAX_SAFE_INTEGER)
+  .meta({ description: 'the VRF (address space); absent: the global VRF (id 1)', example: 1 });
+const vrfFields = {
+  rd: z
+    .string()
+    .regex(VRF_RD_RE, 'a route distinguisher is up to 21 letters, digits and _ . : - (e.g. 65000:1)')
+    .nullable()
+    .optional()
+    .meta({ description: 'route distinguisher, unique when set', example: '65000:1' }),
+  description: Text(2000).optional(),
+};
+const VrfName = z
+  .string()
+  .regex(VRF_NAME_RE, 'a VRF name is 1–64 letters, digits and _ . : / -, starting with a letter or digit')
+  .meta({ example: 'site-b' });
+export const VrfCreate = z.strictObject({ name: VrfName, ...vrfFields }).meta({ id: 'VrfCreate' });
+export const VrfUpdate = z.strictObject({ name: VrfName.optional(), ...vrfFields }).meta({ id: 'VrfUpdate' });
+export type VrfCreate = z.infer<typeof VrfCreate>;
+export type VrfUpdate = z.infer<typeof VrfUpdate>;
+export const Vrf = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    rd: z.string().nullable(),
+    description: z.string(),
+    subnets: z.number().int().meta({ description: 'subnets in this VRF' }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .meta({ id: 'Vrf' });
+export type VrfView = z.infer<typeof Vrf>;
+export const VrfListQuery = z.strictObject({ ...Page() });
+const VrfFilter = Id.optional().meta({ description: 'only this VRF' });
+
 // --- subnets
 const subnetFields = {
   name: Text(128).optional(),
@@ -73,7 +113,9 @@ const subnetFields = {
     .optional()
     .meta({ description: 'sweep interval; null uses the exporter default' }),
 };
-export const SubnetCreate = z.strictObject({ cidr: Cidr, ...subnetFields }).meta({ id: 'SubnetCreate' });
+export const SubnetCreate = z
+  .strictObject({ cidr: Cidr, vrf_id: VrfId.optional(), ...subnetFields })
+  .meta({ id: 'SubnetCreate' });
 export const SubnetUpdate = z.strictObject(subnetFields).meta({ id: 'SubnetUpdate' });
 export type SubnetCreate = z.infer<typeof SubnetCreate>;
 export type SubnetUpdate = z.infer<typeof SubnetUpdate>;
@@ -91,6 +133,7 @@ export const Utilization = z
 export const Subnet = z
   .object({
     id: z.number().int(),
+    vrf_id: z.number().int(),
     cidr: z.string(),
     family: z.union([z.literal(4), z.literal(6)]),
     prefix_length: z.number().int(),
@@ -131,6 +174,7 @@ export const SubnetListQuery = z.strictObject({
   tag: Text(64).optional(),
   vlan: decimalInt(1, 4094).optional(),
   family: z.enum(['4', '6']).optional(),
+  vrf_id: VrfFilter,
 });
 
 export const SubnetDeleteQuery = z.strictObject({
@@ -150,7 +194,9 @@ const addressFields = {
   tags: Tags.optional(),
   source: z.enum(ADDRESS_SOURCES).optional().meta({ description: 'defaults to manual' }),
 };
-export const AddressCreate = z.strictObject({ address: IpAddress, ...addressFields }).meta({ id: 'AddressCreate' });
+export const AddressCreate = z
+  .strictObject({ address: IpAddress, vrf_id: VrfId.optional(), ...addressFields })
+  .meta({ id: 'AddressCreate' });
 export const AddressUpdate = z.strictObject(addressFields).meta({ id: 'AddressUpdate' });
 export type AddressFields = z.infer<typeof AddressUpdate>;
 export type AddressCreate = z.infer<typeof AddressCreate>;
@@ -183,6 +229,7 @@ export const HostObservation = z
 export const Address = z
   .object({
     id: z.number().int(),
+    vrf_id: z.number().int(),
     address: z.string(),
     family: z.union([z.literal(4), z.literal(6)]),
     subnet_id: z.number().int().nullable(),
@@ -203,11 +250,16 @@ export const AddressListQuery = z.strictObject({
   ...Page(),
   after: IpAddress.optional().meta({
     description:
-      'keyset paging: only addresses after this one in address order (pass the last address of the previous ' +
-      'page). Cheap at any depth, unlike a large offset; count stays the number of all matches. Combines with offset.',
+      'keyset paging: only addresses after this one in listing order, VRF then address (pass the last address ' +
+      'of the previous page, and its vrf_id as after_vrf_id when the listing spans VRFs). Cheap at any depth, ' +
+      'unlike a large offset; count stays the number of all matches. Combines with offset.',
     example: '10.0.3.255',
   }),
+  after_vrf_id: Id.optional().meta({
+    description: "the VRF of `after` (default: vrf_id, or the subnet's VRF, else the global VRF)",
+  }),
   subnet_id: Id.optional(),
+  vrf_id: VrfFilter,
   state: z.enum(ADDRESS_STATES).optional(),
   source: z.enum(ADDRESS_SOURCES).optional(),
   tag: Text(64).optional(),
@@ -291,6 +343,7 @@ const rangeFields = {
 export const RangeCreate = z
   .strictObject({
     subnet_id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    vrf_id: VrfId.optional().meta({ description: "the subnet's VRF (a range lives in its subnet's VRF)" }),
     start_address: IpAddress,
     end_address: IpAddress,
     ...rangeFields,
@@ -306,6 +359,7 @@ export const Range = z
   .object({
     id: z.number().int(),
     subnet_id: z.number().int(),
+    vrf_id: z.number().int(),
     start_address: z.string(),
     end_address: z.string(),
     label: z.string(),
@@ -320,7 +374,7 @@ export const Range = z
   })
   .meta({ id: 'Range' });
 
-export const RangeListQuery = z.strictObject({ ...Page(), subnet_id: Id.optional() });
+export const RangeListQuery = z.strictObject({ ...Page(), subnet_id: Id.optional(), vrf_id: VrfFilter });
 
 // --- view types: what the service builds, inferred from the response schemas above
 export type UtilizationView = z.infer<typeof Utilization>;

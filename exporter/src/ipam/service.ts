@@ -41,8 +41,10 @@ import type {
   RangeUpdate,
   SubnetCreate,
   SubnetUpdate,
+  VrfCreate,
+  VrfUpdate,
 } from './schemas.js';
-import type { AddressView, RangeView, SubnetRowView, SubnetView, UtilizationView } from './schemas.js';
+import type { AddressView, RangeView, SubnetRowView, SubnetView, UtilizationView, VrfView } from './schemas.js';
 import {
   type AddressFilter,
   type AddressRow,
@@ -52,7 +54,10 @@ import {
   type RangeRow,
   type SubnetRef,
   type SubnetRow,
+  type VrfRow,
 } from './store.js';
+import { LiveSubnetIndex } from './subnet-cache.js';
+import { GLOBAL_VRF_ID } from './core/vrf.js';
 import { type SubnetLayout, SubnetLayoutCache, layoutPage } from './layout-cache.js';
 import type { LayoutRow } from './core/layout.js';
 import { ReadSnapshots } from '../store/read-snapshots.js';
@@ -168,6 +173,7 @@ export class IpamService {
       tag?: string | undefined;
       vlan?: number | undefined;
       family?: string | undefined;
+      vrf_id?: number | undefined;
     },
     limit: number,
     offset: number,
@@ -180,6 +186,7 @@ export class IpamService {
         (!q || r.cidr.includes(q) || r.name.toLowerCase().includes(q) || r.description.toLowerCase().includes(q)) &&
         (!filter.tag || parseTags(r.tags).includes(filter.tag)) &&
         (filter.vlan === undefined || r.vlan === filter.vlan) &&
+        (filter.vrf_id === undefined || r.vrf_id === filter.vrf_id) &&
         (!filter.family || String(r.family) === filter.family),
     );
     const page = matching.slice(offset, offset + limit);
@@ -202,6 +209,96 @@ export class IpamService {
       const created = await this.createSubnetRecord(input, actor);
       return (await this.enrichSubnets([created]))[0]!;
     });
+  }
+
+  // ---------------------------------------------------------------- VRFs (#15)
+  async listVrfs(limit: number, offset: number): Promise<Paged<VrfView>> {
+    const { count, rows } = await this.tables.listVrfs(limit, offset);
+    const results: VrfView[] = [];
+    for (const r of rows) results.push(await this.vrfView(r));
+    return { count, results };
+  }
+
+  async getVrf(id: number): Promise<VrfView> {
+    return this.vrfView(await this.vrfRow(id));
+  }
+
+  async createVrf(input: VrfCreate, actor: Actor): Promise<VrfView> {
+    return this.write(async () => {
+      await this.checkVrfNames(undefined, input.name, input.rd);
+      const now = isoNow(this.clock);
+      const id = await this.tables.insertVrf({
+        name: input.name,
+        rd: input.rd ?? null,
+        description: input.description ?? '',
+        created_at: now,
+        updated_at: now,
+      });
+      const view = await this.getVrf(id);
+      await this.audit.record(actor, 'create', 'vrf', id, view.name, undefined, view);
+      return view;
+    });
+  }
+
+  /** The global VRF keeps its name (every other part finds it by id, metrics and CSV by name). */
+  async updateVrf(id: number, patch: VrfUpdate, actor: Actor): Promise<VrfView> {
+    return this.write(async () => {
+      const row = await this.vrfRow(id);
+      if (id === GLOBAL_VRF_ID && patch.name !== undefined && patch.name !== row.name) {
+        throw unprocessable('the global VRF cannot be renamed', { field: 'name' });
+      }
+      await this.checkVrfNames(id, patch.name, patch.rd);
+      const before = await this.vrfView(row);
+      await this.tables.updateVrf(id, patch, isoNow(this.clock));
+      const after = await this.getVrf(id);
+      if (changed(before, after)) await this.audit.record(actor, 'update', 'vrf', id, row.name, before, after);
+      return after;
+    });
+  }
+
+  /** 409 while the VRF holds subnets (their ranges and addresses go with them); the global one stays. */
+  async deleteVrf(id: number, actor: Actor): Promise<void> {
+    await this.write(async () => {
+      const row = await this.vrfRow(id);
+      if (id === GLOBAL_VRF_ID) throw conflict('the global VRF cannot be deleted');
+      const subnets = await this.tables.subnetCountIn(id);
+      if (subnets > 0) {
+        throw conflict(`VRF ${row.name} holds ${subnets} subnet(s); delete or move them first`, { subnets });
+      }
+      const before = await this.vrfView(row);
+      await this.tables.deleteVrf(id);
+      await this.audit.record(actor, 'delete', 'vrf', id, row.name, before, undefined);
+    });
+  }
+
+  private async checkVrfNames(id: number | undefined, name: string | undefined, rd: string | null | undefined) {
+    const byName = name === undefined ? undefined : await this.tables.vrfByName(name);
+    if (byName && byName.id !== id) throw conflict(`VRF ${name} already exists (id ${byName.id})`, { id: byName.id });
+    if (rd) {
+      const byRd = (await this.tables.allVrfs()).find((v) => v.rd === rd && v.id !== id);
+      if (byRd) throw conflict(`route distinguisher ${rd} is VRF ${byRd.name}'s (id ${byRd.id})`, { id: byRd.id });
+    }
+  }
+
+  private async vrfRow(id: number): Promise<VrfRow> {
+    const row = await this.tables.vrf(id);
+    if (!row) throw notFound('vrf', id);
+    return row;
+  }
+
+  private async vrfView(row: VrfRow): Promise<VrfView> {
+    return { ...row, subnets: await this.tables.subnetCountIn(row.id) };
+  }
+
+  /** The VRF a create names (422 when there is none), the global one when it names none. */
+  async vrfIdOf(id: number | undefined): Promise<number> {
+    if (id === undefined || id === GLOBAL_VRF_ID) return GLOBAL_VRF_ID;
+    if (!(await this.tables.vrf(id))) throw unprocessable(`no VRF has id ${id}`, { field: 'vrf_id' });
+    return id;
+  }
+
+  private async vrfName(id: number): Promise<string> {
+    return (await this.tables.vrf(id))?.name ?? String(id);
   }
 
   // ---------------------------------------------------------------- available prefixes (#15)
@@ -237,7 +334,9 @@ export class IpamService {
         );
       }
       const created = [];
-      for (const b of blocks) created.push(await this.createSubnetRecord({ ...fields, cidr: formatPrefix(b) }, actor));
+      for (const b of blocks) {
+        created.push(await this.createSubnetRecord({ ...fields, vrf_id: parent.vrf_id, cidr: formatPrefix(b) }, actor));
+      }
       return this.enrichSubnets(created);
     });
   }
@@ -254,8 +353,8 @@ export class IpamService {
 
   /** What a new child may not overlap: the subnets inside the parent and the ranges reaching into it. */
   private async takenInside(parent: SubnetRow): Promise<Interval[]> {
-    const children = await this.tables.subnetsInside(parent.first_key, parent.last_key, parent.id);
-    const ranges = await this.tables.rangesOverlapping(parent.first_key, parent.last_key);
+    const children = await this.tables.subnetsInside(parent.vrf_id, parent.first_key, parent.last_key, parent.id);
+    const ranges = await this.tables.rangesOverlapping(parent.vrf_id, parent.first_key, parent.last_key);
     return [...children, ...ranges].map((r) => ({
       first: ipFromKey(r.first_key).value,
       last: ipFromKey(r.last_key).value,
@@ -267,6 +366,7 @@ export class IpamService {
    * error the create would answer. Each check is an index lookup, whatever the number of subnets.
    */
   async checkNewSubnet(input: SubnetCreate): Promise<{
+    vrf: number;
     prefix: Prefix;
     cidr: string;
     gateway: string | null;
@@ -275,13 +375,18 @@ export class IpamService {
   }> {
     const prefix = parseSubnetPrefix(input.cidr);
     const cidr = formatPrefix(prefix);
-    const existing = await this.tables.subnetByCidr(cidr);
-    if (existing) throw conflict(`subnet ${cidr} already exists (id ${existing.id})`, { id: existing.id });
+    const vrf = await this.vrfIdOf(input.vrf_id);
+    const existing = await this.tables.subnetByCidr(vrf, cidr);
+    if (existing) {
+      throw conflict(`subnet ${cidr} already exists in VRF ${await this.vrfName(vrf)} (id ${existing.id})`, {
+        id: existing.id,
+      });
+    }
     const gateway = this.checkGateway(prefix, input.gateway);
     const firstKey = ipKey({ family: prefix.family, value: prefix.network });
     const lastKey = ipKey({ family: prefix.family, value: lastOf(prefix) });
     // A range belongs to one subnet; a new child may not take part of an enclosing subnet's range.
-    for (const r of await this.tables.rangesOverlapping(firstKey, lastKey)) {
+    for (const r of await this.tables.rangesOverlapping(vrf, firstKey, lastKey)) {
       const owner = await this.subnetRow(r.subnet_id);
       if (owner.prefix_length < prefix.length) {
         throw conflict(
@@ -291,7 +396,7 @@ export class IpamService {
         );
       }
     }
-    return { prefix, cidr, gateway, firstKey, lastKey };
+    return { vrf, prefix, cidr, gateway, firstKey, lastKey };
   }
 
   /**
@@ -299,16 +404,17 @@ export class IpamService {
    * CSV import) and returns its row and its view as audited (not enriched).
    */
   async createSubnetRecord(input: SubnetCreate, actor: Actor): Promise<{ row: SubnetRow; view: SubnetView }> {
-    const { prefix, cidr, gateway, firstKey, lastKey } = await this.checkNewSubnet(input);
+    const { vrf, prefix, cidr, gateway, firstKey, lastKey } = await this.checkNewSubnet(input);
     // PostgreSQL: the enclosing subnet locked, so no allocation there hands out part of the new
     // child meanwhile (allocation skips child subnets and locks the subnet it allocates in).
     if (this.tables.dialect === 'postgres') {
-      const parent = (await this.tables.subnetsCovering(firstKey, lastKey))[0];
+      const parent = (await this.tables.subnetsCovering(vrf, firstKey, lastKey))[0];
       if (parent) await this.tables.lockSubnet(parent.id);
     }
 
     const now = isoNow(this.clock);
     const row = {
+      vrf_id: vrf,
       cidr,
       family: prefix.family,
       prefix_length: prefix.length,
@@ -369,16 +475,18 @@ export class IpamService {
       const before = await this.subnetView(row);
       // With a parent subnet every address stays covered; otherwise those not in a child are orphaned.
       // (Index lookups around this subnet only: no index of every subnet inside the transaction.)
-      const hasParent = (await this.tables.subnetsCovering(row.first_key, row.last_key)).some((s) => s.id !== id);
+      const hasParent = (await this.tables.subnetsCovering(row.vrf_id, row.first_key, row.last_key)).some(
+        (s) => s.id !== id,
+      );
       const inChild = sortedIntervalLookup(
-        (await this.tables.subnetsInside(row.first_key, row.last_key, id)).map((c) => {
+        (await this.tables.subnetsInside(row.vrf_id, row.first_key, row.last_key, id)).map((c) => {
           const p = prefixOf(c);
           return { first: p.network, last: lastOf(p) };
         }),
       );
       const orphans = hasParent
         ? []
-        : (await this.tables.addressesBetween(row.first_key, row.last_key)).filter(
+        : (await this.tables.addressesBetween(row.vrf_id, row.first_key, row.last_key)).filter(
             (a) => !inChild(ipFromKey(a.ip_key).value),
           );
       if (orphans.length > 0 && !force) {
@@ -393,7 +501,7 @@ export class IpamService {
         await this.audit.record(actor, 'delete', 'address', a.id, a.address, this.addressViewOf(a, id), undefined);
       }
       // Ranges go with their subnet (ON DELETE CASCADE); the audit log says so.
-      for (const r of (await this.tables.listRanges(id, Number.MAX_SAFE_INTEGER, 0)).rows) {
+      for (const r of (await this.tables.listRanges({ subnetId: id }, Number.MAX_SAFE_INTEGER, 0)).rows) {
         await this.audit.record(
           actor,
           'delete',
@@ -430,7 +538,11 @@ export class IpamService {
       for (let i = 0; i < pageValues.length; i += ROWS_CHUNK) {
         if (i > 0) await nextTurn();
         const part = pageValues.slice(i, i + ROWS_CHUNK);
-        const details = await snap.addressesBetween(keyOf(family, part[0]!), keyOf(family, part[part.length - 1]!));
+        const details = await snap.addressesBetween(
+          row.vrf_id,
+          keyOf(family, part[0]!),
+          keyOf(family, part[part.length - 1]!),
+        );
         const index = await this.subnetIndex();
         views.push(
           ...(await this.enrich(
@@ -465,6 +577,7 @@ export class IpamService {
         if (!(await this.layouts.isCurrent(layout))) break;
         const part = pageValues.slice(i, i + chunk);
         const details = await this.tables.addressesBetween(
+          layout.vrfId,
           keyOf(family, part[0]!),
           keyOf(family, part[part.length - 1]!),
         );
@@ -524,8 +637,8 @@ export class IpamService {
     const total = new Map<string, number>();
     let lo: Buffer = row.first_key;
     for (;;) {
-      const end = await store.addressKeyAt({ key: lo, inclusive: true }, row.last_key, SCAN_CHUNK * 4);
-      for (const c of await store.countBetweenByState(lo, end ?? row.last_key))
+      const end = await store.addressKeyAt(row.vrf_id, { key: lo, inclusive: true }, row.last_key, SCAN_CHUNK * 4);
+      for (const c of await store.countBetweenByState(row.vrf_id, lo, end ?? row.last_key))
         total.set(c.state, (total.get(c.state) ?? 0) + c.n);
       const next = end && ipFromKey(end).value + 1n;
       if (next === undefined || Buffer.compare(end!, row.last_key) >= 0) break;
@@ -554,7 +667,7 @@ export class IpamService {
     return this.write(async () => {
       const plan = await this.allocationPlan(scope, true);
       const free = await takeEnough(plan, request.count);
-      return this.insertNewAddresses(plan.family, plan.subnet.id, free, request, actor);
+      return this.insertNewAddresses(plan.subnet.vrf_id, plan.family, plan.subnet.id, free, request, actor);
     });
   }
 
@@ -599,6 +712,7 @@ export class IpamService {
       const share = shares[i]!;
       if (!('values' in share)) return [];
       return share.values.map((value) => ({
+        vrf: plan.subnet.vrf_id,
         ip: { family: plan.family, value },
         fields: p.request,
         subnetId: plan.subnet.id,
@@ -619,22 +733,22 @@ export class IpamService {
    * next-free skips them and creating one of them is a 409, so nothing else in this process takes
    * them between the slices that store them.
    */
-  private readonly reservations = new Map<number, { family: Family; lookup: BlockLookup }>();
+  private readonly reservations = new Map<number, { vrf: number; family: Family; lookup: BlockLookup }>();
   private reservationSeq = 0;
 
-  private reservedBlock(family: Family, at: bigint): Interval | undefined {
+  private reservedBlock(vrf: number, family: Family, at: bigint): Interval | undefined {
     for (const r of this.reservations.values()) {
-      if (r.family !== family) continue;
+      if (r.vrf !== vrf || r.family !== family) continue;
       const hit = r.lookup(at);
       if (hit) return hit;
     }
     return undefined;
   }
 
-  private nextReserved(family: Family, at: bigint): bigint | undefined {
+  private nextReserved(vrf: number, family: Family, at: bigint): bigint | undefined {
     let next: bigint | undefined;
     for (const r of this.reservations.values()) {
-      if (r.family !== family) continue;
+      if (r.vrf !== vrf || r.family !== family) continue;
       const n = r.lookup.nextStart?.(at);
       if (n !== undefined && (next === undefined || n < next)) next = n;
     }
@@ -662,7 +776,7 @@ export class IpamService {
     if (request.count <= ALLOCATION_STEP) return this.allocate(scope, request, actor);
     const token = ++this.reservationSeq;
     const views: AddressView[] = [];
-    let plan: { family: Family; subnetId: number; generation: number; free: bigint[] } | undefined;
+    let plan: { vrf: number; family: Family; subnetId: number; generation: number; free: bigint[] } | undefined;
     /** Whether the slice that made `plan` committed (PostgreSQL may run a slice again: then it plans again). */
     let planned = false;
     try {
@@ -675,8 +789,18 @@ export class IpamService {
               this.reservations.delete(token);
               const p = await this.allocationPlan(scope, true);
               const free = await takeEnough(p, request.count);
-              plan = { family: p.family, subnetId: p.subnet.id, generation: this.tables.subnetGeneration, free };
-              this.reservations.set(token, { family: p.family, lookup: sortedIntervalLookup(free.map(point)) });
+              plan = {
+                vrf: p.subnet.vrf_id,
+                family: p.family,
+                subnetId: p.subnet.id,
+                generation: this.tables.subnetGeneration,
+                free,
+              };
+              this.reservations.set(token, {
+                vrf: p.subnet.vrf_id,
+                family: p.family,
+                lookup: sortedIntervalLookup(free.map(point)),
+              });
             } else {
               await this.tables.lockSubnet(plan.subnetId);
               await this.subnetRow(plan.subnetId); // 404 once the subnet is gone
@@ -687,7 +811,7 @@ export class IpamService {
             let next = views.length;
             do {
               const part = plan.free.slice(next, next + ALLOCATION_STEP);
-              out.push(...(await this.insertNewAddresses(plan.family, subnetId, part, request, actor)));
+              out.push(...(await this.insertNewAddresses(plan.vrf, plan.family, subnetId, part, request, actor)));
               next += part.length;
             } while (next < plan.free.length && performance.now() < deadline);
             return out;
@@ -769,26 +893,27 @@ export class IpamService {
     }
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);
+    const vrf = subnet.vrf_id;
     const fixed: Interval[] = [];
-    for (const s of await this.tables.subnetsCovering(subnet.first_key, subnet.last_key)) {
+    for (const s of await this.tables.subnetsCovering(vrf, subnet.first_key, subnet.last_key)) {
       if (s.gateway) fixed.push(point(parseIp(s.gateway).value));
     }
-    for (const r of await this.tables.rangesOverlapping(subnet.first_key, subnet.last_key)) {
+    for (const r of await this.tables.rangesOverlapping(vrf, subnet.first_key, subnet.last_key)) {
       if (!r.auto_allocate && r.id !== range?.id) fixed.push(rangeInterval(r));
     }
-    for (const child of await this.tables.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)) {
+    for (const child of await this.tables.subnetsInside(vrf, subnet.first_key, subnet.last_key, subnet.id)) {
       const p = prefixOf(child);
       fixed.push({ first: p.network, last: lastOf(p) });
     }
     // The runs of used addresses: the one blocker read from the store (core/allocation.ts).
-    const runs: StoreBlockLookup = (at) => this.tables.runContaining({ family: prefix.family, value: at });
-    runs.nextStart = (at) => this.tables.nextRunStart({ family: prefix.family, value: at });
-    runs.around = (at) => this.tables.runAround({ family: prefix.family, value: at });
+    const runs: StoreBlockLookup = (at) => this.tables.runContaining(vrf, { family: prefix.family, value: at });
+    runs.nextStart = (at) => this.tables.nextRunStart(vrf, { family: prefix.family, value: at });
+    runs.around = (at) => this.tables.runAround(vrf, { family: prefix.family, value: at });
     const blockers = [sortedIntervalLookup(fixed)];
     // Addresses other allocations have chosen but not stored yet.
     if (this.reservations.size > 0) {
-      const reserved: BlockLookup = (at) => this.reservedBlock(prefix.family, at);
-      reserved.nextStart = (at) => this.nextReserved(prefix.family, at);
+      const reserved: BlockLookup = (at) => this.reservedBlock(vrf, prefix.family, at);
+      reserved.nextStart = (at) => this.nextReserved(vrf, prefix.family, at);
       blockers.push(reserved);
     }
     return {
@@ -804,17 +929,28 @@ export class IpamService {
   // ---------------------------------------------------------------- addresses
   /** @param filter.after keyset paging: only addresses after this one (in address order) */
   async listAddresses(
-    filter: Omit<AddressFilter, 'between' | 'after'> & { subnet_id?: number | undefined; after?: string | undefined },
+    filter: Omit<AddressFilter, 'between' | 'after'> & {
+      subnet_id?: number | undefined;
+      after?: string | undefined;
+      /** The VRF of `after` when the listing spans VRFs (default: the VRF filtered on, else global). */
+      after_vrf_id?: number | undefined;
+    },
     limit: number,
     offset: number,
   ): Promise<Paged<AddressView>> {
     let between: [Buffer, Buffer] | undefined;
+    let vrf = filter.vrf;
     if (filter.subnet_id !== undefined) {
       const s = await this.subnetRow(filter.subnet_id);
       between = [s.first_key, s.last_key];
+      if (vrf !== undefined && vrf !== s.vrf_id) return { count: 0, results: [] };
+      vrf = s.vrf_id;
     }
-    const after = filter.after === undefined ? undefined : ipKey(parseIp(filter.after));
-    const { count, rows } = await this.tables.listAddresses({ ...filter, between, after }, limit, offset);
+    const after =
+      filter.after === undefined
+        ? undefined
+        : { vrf: filter.after_vrf_id ?? vrf ?? GLOBAL_VRF_ID, key: ipKey(parseIp(filter.after)) };
+    const { count, rows } = await this.tables.listAddresses({ ...filter, vrf, between, after }, limit, offset);
     const index = await this.subnetIndex();
     return {
       count,
@@ -840,39 +976,56 @@ export class IpamService {
     if (!filter.q && !filter.tag && !filter.source && offset <= SCAN_CHUNK)
       return this.listAddresses(filter, limit, offset);
     const subnet = filter.subnet_id === undefined ? undefined : await this.subnetRow(filter.subnet_id);
+    if (subnet && filter.vrf !== undefined && filter.vrf !== subnet.vrf_id) return { count: 0, results: [] };
     const last = subnet?.last_key ?? KEY_MAX;
-    const after = filter.after === undefined ? undefined : ipKey(parseIp(filter.after));
+    const cursorVrf = filter.after_vrf_id ?? subnet?.vrf_id ?? filter.vrf ?? GLOBAL_VRF_ID;
     const criteria = { state: filter.state, source: filter.source, tag: filter.tag, q: filter.q };
-    let lo: KeyBound = { key: subnet?.first_key ?? KEY_MIN, inclusive: true };
+    // Listing order is VRF, then address: one key walk per VRF in scope.
+    const vrfs = subnet
+      ? [subnet.vrf_id]
+      : filter.vrf !== undefined
+        ? [filter.vrf]
+        : (await this.tables.allVrfs()).map((v) => v.id);
     let count = 0;
     let skip = offset;
     const rows: AddressRow[] = [];
-    for (;;) {
-      const end = await this.tables.addressKeyAt(lo, last, SCAN_CHUNK);
-      const hi = end ?? last;
-      const want = { limit: limit - rows.length, offset: skip };
-      if (!after || Buffer.compare(after, lo.key) < 0) {
-        const part = await this.tables.addressesIn(criteria, lo, hi, rows.length < limit ? want : undefined);
-        count += part.count;
-        rows.push(...part.rows);
-        skip = Math.max(0, skip - part.count);
-      } else {
-        // The chunk holding the cursor: everything counts, only rows above it are listed.
-        count += (await this.tables.addressesIn(criteria, lo, hi)).count;
-        if (Buffer.compare(after, hi) < 0) {
-          const part = await this.tables.addressesIn(
-            criteria,
-            { key: after, inclusive: false },
-            hi,
-            rows.length < limit ? want : undefined,
-          );
+    for (const vrf of vrfs) {
+      // The cursor: VRFs before its own are counted but listed from none; its own from after it.
+      const after =
+        filter.after === undefined || vrf > cursorVrf
+          ? undefined
+          : vrf < cursorVrf
+            ? KEY_MAX
+            : ipKey(parseIp(filter.after));
+      let lo: KeyBound = { key: subnet?.first_key ?? KEY_MIN, inclusive: true };
+      for (;;) {
+        const end = await this.tables.addressKeyAt(vrf, lo, last, SCAN_CHUNK);
+        const hi = end ?? last;
+        const want = { limit: limit - rows.length, offset: skip };
+        if (!after || Buffer.compare(after, lo.key) < 0) {
+          const part = await this.tables.addressesIn(vrf, criteria, lo, hi, rows.length < limit ? want : undefined);
+          count += part.count;
           rows.push(...part.rows);
           skip = Math.max(0, skip - part.count);
+        } else {
+          // The chunk holding the cursor: everything counts, only rows above it are listed.
+          count += (await this.tables.addressesIn(vrf, criteria, lo, hi)).count;
+          if (Buffer.compare(after, hi) < 0) {
+            const part = await this.tables.addressesIn(
+              vrf,
+              criteria,
+              { key: after, inclusive: false },
+              hi,
+              rows.length < limit ? want : undefined,
+            );
+            rows.push(...part.rows);
+            skip = Math.max(0, skip - part.count);
+          }
         }
+        if (!end) break;
+        lo = { key: end, inclusive: false };
+        await nextTurn();
       }
-      if (!end) break;
-      lo = { key: end, inclusive: false };
-      await nextTurn();
     }
     const index = await this.subnetIndex();
     return {
@@ -891,7 +1044,7 @@ export class IpamService {
 
   async createAddress(input: AddressCreate, actor: Actor): Promise<AddressView> {
     const ip = parseIp(input.address);
-    return this.write(async () => await this.insertAddress(ip, input, actor));
+    return this.write(async () => await this.insertAddress(await this.vrfIdOf(input.vrf_id), ip, input, actor));
   }
 
   /**
@@ -901,11 +1054,11 @@ export class IpamService {
    * audited, not enriched.
    */
   async createAddressRecords(inputs: readonly AddressCreate[], actor: Actor): Promise<AddressView[]> {
-    const entries: { ip: IP; fields: AddressCreate; subnetId: number }[] = [];
-    const ips: IP[] = [];
+    const entries: { vrf: number; ip: IP; fields: AddressCreate; subnetId: number }[] = [];
+    const ips: { vrf: number; ip: IP }[] = [];
     for (const [index, fields] of inputs.entries()) {
       try {
-        ips.push(parseIp(fields.address));
+        ips.push({ vrf: await this.vrfIdOf(fields.vrf_id), ip: parseIp(fields.address) });
       } catch (e) {
         throw e instanceof LanscapeError ? new BatchInputError(index, e) : e;
       }
@@ -914,7 +1067,7 @@ export class IpamService {
     for (const [index, fields] of inputs.entries()) {
       const subnet = checked[index]!;
       if (subnet instanceof LanscapeError) throw new BatchInputError(index, subnet);
-      entries.push({ ip: ips[index]!, fields, subnetId: subnet.id });
+      entries.push({ ...ips[index]!, fields, subnetId: subnet.id });
     }
     // PostgreSQL: the subnets written into, locked in id order (the runs of used addresses there).
     if (this.tables.dialect === 'postgres') {
@@ -927,7 +1080,7 @@ export class IpamService {
       // Two equal inputs pass their checks alike; the UNIQUE key stops the second.
       if (!isUniqueViolation(e)) throw e;
       const seen = new Set<string>();
-      const index = inputs.findIndex((i) => seen.size === seen.add(formatIp(parseIp(i.address))).size);
+      const index = entries.findIndex((e) => seen.size === seen.add(`${e.vrf}/${formatIp(e.ip)}`).size);
       throw new BatchInputError(
         Math.max(index, 0),
         conflict(`${inputs[Math.max(index, 0)]!.address} is twice in one batch`),
@@ -963,7 +1116,7 @@ export class IpamService {
       let row = await this.addressRow(id);
       if (this.tables.dialect === 'postgres') {
         // The runs of used addresses around it change: its subnet locked, the row read again.
-        const subnet = await this.tables.mostSpecificRef(ipFromKey(row.ip_key));
+        const subnet = await this.tables.mostSpecificRef(row.vrf_id, ipFromKey(row.ip_key));
         if (subnet) await this.tables.lockSubnet(subnet.id);
         row = await this.addressRow(id);
       }
@@ -977,9 +1130,9 @@ export class IpamService {
    * Every check creating the address makes, without writing (a CSV import's validation pass):
    * throws the error the create would answer, else returns the address's subnet.
    */
-  async checkNewAddress(ip: IP): Promise<SubnetRef> {
-    const subnet = await this.tables.mostSpecificRef(ip);
-    return this.admitNewAddress(ip, subnet, subnet && (await this.tables.addressAt(ip)));
+  async checkNewAddress(vrf: number, ip: IP): Promise<SubnetRef> {
+    const subnet = await this.tables.mostSpecificRef(vrf, ip);
+    return this.admitNewAddress(ip, subnet, subnet && (await this.tables.addressAt(vrf, ip)), vrf);
   }
 
   /**
@@ -987,17 +1140,27 @@ export class IpamService {
    * existing addresses from one query per few hundred — not a few round trips per address. Per
    * input: its subnet, or the LanscapeError checkNewAddress would throw.
    */
-  async checkNewAddresses(ips: readonly IP[]): Promise<(SubnetRef | LanscapeError)[]> {
+  async checkNewAddresses(ips: readonly { vrf: number; ip: IP }[]): Promise<(SubnetRef | LanscapeError)[]> {
     const subnets = await this.tables.allSubnets();
     const index = indexOfSubnets(subnets);
-    const existing = await this.tables.addressesAt(ips.map((ip) => ipKey(ip)));
-    return ips.map((ip) => {
+    const existing = new Map<number, Map<string, AddressRow>>();
+    for (const vrf of new Set(ips.map((i) => i.vrf))) {
+      existing.set(
+        vrf,
+        await this.tables.addressesAt(
+          vrf,
+          ips.filter((i) => i.vrf === vrf).map((i) => ipKey(i.ip)),
+        ),
+      );
+    }
+    return ips.map(({ vrf, ip }) => {
       try {
-        const id = index.lookup.mostSpecific(ip);
+        const id = index.lookup.mostSpecific(vrf, ip);
         return this.admitNewAddress(
           ip,
           id === null ? undefined : index.byId.get(id),
-          existing.get(ipKey(ip).toString('hex')),
+          existing.get(vrf)!.get(ipKey(ip).toString('hex')),
+          vrf,
         );
       } catch (e) {
         if (e instanceof LanscapeError) return e;
@@ -1007,9 +1170,18 @@ export class IpamService {
   }
 
   /** The checks of a new address, given its most specific subnet and the address row already there. */
-  private admitNewAddress(ip: IP, subnet: SubnetRef | undefined, existing: AddressRow | undefined): SubnetRef {
+  private admitNewAddress(
+    ip: IP,
+    subnet: SubnetRef | undefined,
+    existing: AddressRow | undefined,
+    vrf: number,
+  ): SubnetRef {
     const text = formatIp(ip);
-    if (!subnet) throw unprocessable(`no subnet contains ${text}; create the subnet first`);
+    if (!subnet) {
+      throw unprocessable(
+        `no subnet contains ${text}${vrf === GLOBAL_VRF_ID ? '' : ` in VRF id ${vrf}`}; create the subnet first`,
+      );
+    }
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);
     if (ip.value < usable.first || ip.value > usable.last) {
@@ -1023,20 +1195,21 @@ export class IpamService {
         state: existing.state,
       });
     }
-    if (this.reservations.size > 0 && this.reservedBlock(ip.family, ip.value)) {
+    if (this.reservations.size > 0 && this.reservedBlock(vrf, ip.family, ip.value)) {
       throw conflict(`${text} is being allocated by a request in progress`, { reserved: true });
     }
     return subnet;
   }
 
-  private async insertAddress(ip: IP, fields: AddressFields, actor: Actor): Promise<AddressView> {
-    const subnet = await this.checkNewAddress(ip);
+  private async insertAddress(vrf: number, ip: IP, fields: AddressFields, actor: Actor): Promise<AddressView> {
+    const subnet = await this.checkNewAddress(vrf, ip);
     await this.tables.lockSubnet(subnet.id);
-    return (await this.storeNewAddresses([{ ip, fields, subnetId: subnet.id }], actor))[0]!;
+    return (await this.storeNewAddresses([{ vrf, ip, fields, subnetId: subnet.id }], actor))[0]!;
   }
 
   /** Free addresses of one family with the same fields (an allocation): see storeNewAddresses. */
   private async insertNewAddresses(
+    vrf: number,
     family: Family,
     subnetId: number | undefined,
     values: readonly bigint[],
@@ -1044,7 +1217,7 @@ export class IpamService {
     actor: Actor,
   ): Promise<AddressView[]> {
     return this.storeNewAddresses(
-      values.map((value) => ({ ip: { family, value }, fields, subnetId })),
+      values.map((value) => ({ vrf, ip: { family, value }, fields, subnetId })),
       actor,
     );
   }
@@ -1055,13 +1228,13 @@ export class IpamService {
    * are built from the rows written, not read back.
    */
   private async storeNewAddresses(
-    entries: readonly { ip: IP; fields: AddressFields; subnetId: number | undefined; actor?: Actor }[],
+    entries: readonly { vrf: number; ip: IP; fields: AddressFields; subnetId: number | undefined; actor?: Actor }[],
     actor: Actor,
   ): Promise<AddressView[]> {
     const now = isoNow(this.clock);
     let fieldsOf: AddressFields | undefined;
-    let common: Omit<NewAddressRow, 'ip_key' | 'address' | 'family'> | undefined;
-    const rows = entries.map(({ ip, fields }) => {
+    let common: Omit<NewAddressRow, 'vrf_id' | 'ip_key' | 'address' | 'family'> | undefined;
+    const rows = entries.map(({ vrf, ip, fields }) => {
       if (fields !== fieldsOf || !common) {
         fieldsOf = fields;
         common = {
@@ -1076,7 +1249,7 @@ export class IpamService {
           updated_at: now,
         };
       }
-      return { ip_key: ipKey(ip), address: formatIp(ip), family: ip.family, ...common };
+      return { vrf_id: vrf, ip_key: ipKey(ip), address: formatIp(ip), family: ip.family, ...common };
     });
     const ids = await this.tables.insertAddresses(rows);
     const views: AddressView[] = [];
@@ -1101,9 +1274,13 @@ export class IpamService {
   }
 
   // ---------------------------------------------------------------- ranges
-  async listRanges(subnetId: number | undefined, limit: number, offset: number): Promise<Paged<RangeView>> {
-    if (subnetId !== undefined) await this.subnetRow(subnetId);
-    const { count, rows } = await this.tables.listRanges(subnetId, limit, offset);
+  async listRanges(
+    filter: { subnetId?: number | undefined; vrf?: number | undefined },
+    limit: number,
+    offset: number,
+  ): Promise<Paged<RangeView>> {
+    if (filter.subnetId !== undefined) await this.subnetRow(filter.subnetId);
+    const { count, rows } = await this.tables.listRanges(filter, limit, offset);
     const results: RangeView[] = [];
     for (const r of rows) results.push(await this.rangeView(r));
     return { count, results };
@@ -1116,6 +1293,11 @@ export class IpamService {
   async createRange(input: RangeCreate, actor: Actor): Promise<RangeView> {
     return this.write(async () => {
       const subnet = await this.subnetRow(input.subnet_id);
+      if (input.vrf_id !== undefined && input.vrf_id !== subnet.vrf_id) {
+        throw unprocessable(`subnet ${subnet.cidr} is in VRF id ${subnet.vrf_id}, not ${input.vrf_id}`, {
+          field: 'vrf_id',
+        });
+      }
       await this.tables.lockSubnet(subnet.id); // then the overlap checks below hold until commit
       const prefix = prefixOf(subnet);
       const start = parseIp(input.start_address);
@@ -1125,14 +1307,14 @@ export class IpamService {
       if (start.value > end.value) throw unprocessable('start_address is after end_address');
       const firstKey = ipKey(start);
       const lastKey = ipKey(end);
-      const clash = (await this.tables.rangesOverlapping(firstKey, lastKey))[0];
+      const clash = (await this.tables.rangesOverlapping(subnet.vrf_id, firstKey, lastKey))[0];
       if (clash) {
         throw conflict(
           `overlaps range "${clash.label}" (${clash.start_address}–${clash.end_address}, id ${clash.id})`,
           { id: clash.id },
         );
       }
-      const child = (await this.tables.subnetsInside(subnet.first_key, subnet.last_key, subnet.id)).find(
+      const child = (await this.tables.subnetsInside(subnet.vrf_id, subnet.first_key, subnet.last_key, subnet.id)).find(
         (c) => Buffer.compare(c.first_key, lastKey) <= 0 && Buffer.compare(firstKey, c.last_key) <= 0,
       );
       if (child) {
@@ -1144,6 +1326,7 @@ export class IpamService {
       const now = isoNow(this.clock);
       const id = await this.tables.insertRange({
         subnet_id: subnet.id,
+        vrf_id: subnet.vrf_id,
         start_address: formatIp(start),
         end_address: formatIp(end),
         first_key: firstKey,
@@ -1229,7 +1412,7 @@ export class IpamService {
     const counts = new Map<number, Record<string, number>>();
     const countsOf = (id: number) => counts.get(id) ?? counts.set(id, {}).get(id)!;
     if (one) {
-      for (const c of oneCounts ?? (await this.tables.countBetweenByState(one.first_key, one.last_key)))
+      for (const c of oneCounts ?? (await this.tables.countBetweenByState(one.vrf_id, one.first_key, one.last_key)))
         countsOf(one.id)[c.state] = c.n;
     } else {
       for (const c of await this.tables.countsBySubnetAndState()) countsOf(c.subnet_id)[c.state] = c.n;
@@ -1242,7 +1425,9 @@ export class IpamService {
       const value = e.edge === 'first' ? ipFromKey(row.first_key).value : ipFromKey(row.last_key).value;
       if (value < usable.first || value > usable.last) countsOf(row.id)[e.state]! -= 1;
     }
-    const ranges = one ? await this.tables.rangesInside(one.first_key, one.last_key) : await this.tables.allRanges();
+    const ranges = one
+      ? await this.tables.rangesInside(one.vrf_id, one.first_key, one.last_key)
+      : await this.tables.allRanges();
     const out = new Map<number, UtilizationWithStates>();
     for (const row of rows) {
       const prefix = prefixOf(row);
@@ -1250,7 +1435,7 @@ export class IpamService {
       const byState = Object.fromEntries(Object.entries(countsOf(row.id)).filter(([, n]) => n > 0));
       const addressCount = Object.values(byState).reduce((a, n) => a + BigInt(n), 0n);
       const utilized: { size: bigint; addressCount: bigint }[] = [];
-      for (const r of rangesWithin(ranges, row.first_key, row.last_key)) {
+      for (const r of rangesWithin(ranges, row.vrf_id, row.first_key, row.last_key)) {
         if (r.mark_utilized) utilized.push(...(await this.utilizedPart(prefix.family, r, usable)));
       }
       out.set(row.id, { ...utilization(usable.last - usable.first + 1n, addressCount, utilized), byState });
@@ -1265,6 +1450,7 @@ export class IpamService {
     let addressCount = 0n;
     if (bounds) {
       for (const { state, n } of await this.tables.countBetweenByState(
+        row.vrf_id,
         keyOf(prefix.family, bounds.first),
         keyOf(prefix.family, bounds.last),
       )) {
@@ -1281,7 +1467,7 @@ export class IpamService {
   private async utilizedPart(family: Family, r: RangeRow, usable: Bounds) {
     const part = clip(rangeInterval(r), usable);
     if (!part) return [];
-    const inside = await this.tables.countBetween(keyOf(family, part.first), keyOf(family, part.last));
+    const inside = await this.tables.countBetween(r.vrf_id, keyOf(family, part.first), keyOf(family, part.last));
     return [{ size: intervalSize(part), addressCount: BigInt(inside) }];
   }
 
@@ -1317,13 +1503,16 @@ export class IpamService {
    * range), so creating or reading one subnet does not read them all.
    */
   private async treeNode(row: SubnetRow): Promise<TreeNode> {
-    const ancestors = (await this.tables.subnetsCovering(row.first_key, row.last_key)).filter((s) => s.id !== row.id);
-    const around = [...ancestors, row, ...(await this.tables.subnetsInside(row.first_key, row.last_key, row.id))];
-    return buildTree(around.map((r) => ({ id: r.id, prefix: prefixOf(r) }))).get(row.id)!;
+    const vrf = row.vrf_id;
+    const ancestors = (await this.tables.subnetsCovering(vrf, row.first_key, row.last_key)).filter(
+      (s) => s.id !== row.id,
+    );
+    const around = [...ancestors, row, ...(await this.tables.subnetsInside(vrf, row.first_key, row.last_key, row.id))];
+    return buildTree(around.map((r) => ({ id: r.id, vrf, prefix: prefixOf(r) }))).get(row.id)!;
   }
 
   private tree(rows: readonly SubnetRow[]) {
-    return buildTree(rows.map((r) => ({ id: r.id, prefix: prefixOf(r) })));
+    return buildTree(rows.map((r) => ({ id: r.id, vrf: r.vrf_id, prefix: prefixOf(r) })));
   }
 
   /** A subnet's view; its place in the tree and its utilization read unless given. */
@@ -1335,6 +1524,7 @@ export class IpamService {
   private subnetViewOf(row: SubnetRow, node: TreeNode | undefined, usage: UtilizationWithStates): SubnetView {
     return {
       id: row.id,
+      vrf_id: row.vrf_id,
       cidr: row.cidr,
       family: row.family,
       prefix_length: row.prefix_length,
@@ -1357,17 +1547,18 @@ export class IpamService {
 
   /** An address's view, its subnet looked up (one probe per prefix length in use). */
   async addressView(row: AddressRow): Promise<AddressView> {
-    return this.addressViewOf(row, (await this.tables.mostSpecificRef(ipFromKey(row.ip_key)))?.id ?? null);
+    return this.addressViewOf(row, (await this.tables.mostSpecificRef(row.vrf_id, ipFromKey(row.ip_key)))?.id ?? null);
   }
 
   /** An address's view, its subnet from an in-memory lookup. */
   addressViewIn(row: AddressRow, index: SubnetLookup): AddressView {
-    return this.addressViewOf(row, index.mostSpecific(ipFromKey(row.ip_key)));
+    return this.addressViewOf(row, index.mostSpecific(row.vrf_id, ipFromKey(row.ip_key)));
   }
 
   addressViewOf(row: AddressRow, subnetId: number | null): AddressView {
     return {
       id: row.id,
+      vrf_id: row.vrf_id,
       address: row.address,
       family: row.family,
       subnet_id: subnetId,
@@ -1384,9 +1575,9 @@ export class IpamService {
     };
   }
 
-  /** The address row at an IP, if one is recorded (for other domains). */
-  async addressAt(ip: IP): Promise<AddressRow | undefined> {
-    return this.tables.addressAt(ip);
+  /** The address row at an IP of a VRF, if one is recorded (for other domains). */
+  async addressAt(vrf: number, ip: IP): Promise<AddressRow | undefined> {
+    return this.tables.addressAt(vrf, ip);
   }
 
   // ---------------------------------------------------------------- read API
@@ -1410,8 +1601,8 @@ export class IpamService {
   }
 
   /** The most specific subnet containing an address, if any. */
-  async mostSpecificSubnet(ip: IP): Promise<SubnetRow | undefined> {
-    return this.tables.mostSpecificSubnet(ip);
+  async mostSpecificSubnet(vrf: number, ip: IP): Promise<SubnetRow | undefined> {
+    return this.tables.mostSpecificSubnet(vrf, ip);
   }
 
   /** An address row by id, or undefined. */
@@ -1420,34 +1611,51 @@ export class IpamService {
   }
 
   /** Address rows with keys in [first, last] (e.g. a subnet's first_key..last_key), by key. */
-  async addressesBetween(first: Buffer, last: Buffer): Promise<AddressRow[]> {
-    return this.tables.addressesBetween(first, last);
+  async addressesBetween(vrf: number, first: Buffer, last: Buffer): Promise<AddressRow[]> {
+    return this.tables.addressesBetween(vrf, first, last);
   }
 
   /** Up to `limit` address rows in [first, last] after the key `after`, as arrays of `columns` (CSV export). */
   async addressColumnsPage(
+    vrf: number,
     columns: readonly string[],
     first: Buffer,
     last: Buffer,
     after: Buffer | undefined,
     limit: number,
   ): Promise<unknown[][]> {
-    return this.tables.addressColumnsPage(columns, first, last, after, limit);
+    return this.tables.addressColumnsPage(vrf, columns, first, last, after, limit);
   }
 
   /** Ranges lying entirely inside [first, last] (e.g. a subnet's keys), by first key. */
-  async rangesInside(first: Buffer, last: Buffer): Promise<RangeRow[]> {
-    return this.tables.rangesInside(first, last);
+  async rangesInside(vrf: number, first: Buffer, last: Buffer): Promise<RangeRow[]> {
+    return this.tables.rangesInside(vrf, first, last);
   }
 
   /** Addresses recorded in [first, last]. */
-  async countBetween(first: Buffer, last: Buffer): Promise<number> {
-    return this.tables.countBetween(first, last);
+  async countBetween(vrf: number, first: Buffer, last: Buffer): Promise<number> {
+    return this.tables.countBetween(vrf, first, last);
   }
 
   /** Addresses recorded in [first, last] per state. */
-  async countBetweenByState(first: Buffer, last: Buffer): Promise<{ state: string; n: number }[]> {
-    return this.tables.countBetweenByState(first, last);
+  async countBetweenByState(vrf: number, first: Buffer, last: Buffer): Promise<{ state: string; n: number }[]> {
+    return this.tables.countBetweenByState(vrf, first, last);
+  }
+
+  /** Every VRF (a handful), by id. */
+  async allVrfs(): Promise<readonly VrfRow[]> {
+    return this.tables.allVrfs();
+  }
+
+  /** The VRF of this name, created (audited) when there is none: a Docker endpoint's own VRF. */
+  async ensureVrf(name: string, description: string, actor: Actor): Promise<VrfRow> {
+    return this.write(async () => {
+      const existing = await this.tables.vrfByName(name);
+      if (existing) return existing;
+      const row = await this.tables.ensureVrf(name, description, isoNow(this.clock));
+      await this.audit.record(actor, 'create', 'vrf', row.id, row.name, undefined, await this.vrfView(row));
+      return row;
+    });
   }
 
   /** Addresses per state and source over everything. */
@@ -1469,6 +1677,7 @@ export class IpamService {
     return {
       id: row.id,
       subnet_id: row.subnet_id,
+      vrf_id: row.vrf_id,
       start_address: row.start_address,
       end_address: row.end_address,
       // purpose is one of RANGE_PURPOSES: the API checks it before it is stored
@@ -1506,34 +1715,16 @@ export class IpamService {
   }
 }
 
-/** Most specific subnet of an address by probing one hash map per prefix length in use. */
-/** Which subnet an address belongs to (the most specific one holding it). */
+/** Which subnet an address belongs to (the most specific one of its VRF holding it). */
 export interface SubnetLookup {
-  mostSpecific(ip: IP): number | null;
+  mostSpecific(vrf: number, ip: IP): number | null;
 }
 
-export class SubnetIndex implements SubnetLookup {
-  private readonly byLength = new Map<string, number>();
-  private readonly lengths: Record<Family, number[]> = { 4: [], 6: [] };
-
+/** A most-specific lookup over a fixed list of rows (the live one, built once). */
+export class SubnetIndex extends LiveSubnetIndex implements SubnetLookup {
   constructor(rows: readonly SubnetRow[]) {
-    const seen = { 4: new Set<number>(), 6: new Set<number>() };
-    for (const r of rows) {
-      this.byLength.set(`${r.family}/${r.prefix_length}/${ipFromKey(r.first_key).value}`, r.id);
-      seen[r.family].add(r.prefix_length);
-    }
-    for (const f of [4, 6] as const) this.lengths[f] = [...seen[f]].sort((a, b) => b - a);
-  }
-
-  mostSpecific(ip: IP): number | null {
-    const bits = ip.family === 4 ? 32n : 128n;
-    for (const len of this.lengths[ip.family]) {
-      const host = bits - BigInt(len);
-      const network = (ip.value >> host) << host;
-      const id = this.byLength.get(`${ip.family}/${len}/${network}`);
-      if (id !== undefined) return id;
-    }
-    return null;
+    super();
+    for (const r of rows) this.add(r);
   }
 }
 
@@ -1620,16 +1811,18 @@ function requireUsable(prefix: Prefix, ip: IP, field: string): void {
 }
 
 /** Ranges (sorted by first key) that lie inside [first,last], found by binary search. */
-function rangesWithin(sorted: readonly RangeRow[], first: Buffer, last: Buffer): RangeRow[] {
+function rangesWithin(sorted: readonly RangeRow[], vrf: number, first: Buffer, last: Buffer): RangeRow[] {
+  // Sorted by VRF, then first key (allRanges, or one subnet's ranges).
+  const before = (r: RangeRow, key: Buffer) => r.vrf_id - vrf || Buffer.compare(r.first_key, key);
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (Buffer.compare(sorted[mid]!.first_key, first) < 0) lo = mid + 1;
+    if (before(sorted[mid]!, first) < 0) lo = mid + 1;
     else hi = mid;
   }
   const out: RangeRow[] = [];
-  for (let i = lo; i < sorted.length && Buffer.compare(sorted[i]!.first_key, last) <= 0; i++) {
+  for (let i = lo; i < sorted.length && before(sorted[i]!, last) <= 0; i++) {
     if (Buffer.compare(sorted[i]!.last_key, last) <= 0) out.push(sorted[i]!);
   }
   return out;

@@ -20,8 +20,19 @@ interface SharedState {
 const SHARED = new WeakMap<Store, SharedState>();
 const LENGTHS = new WeakMap<Store, { version: unknown; lengths: Record<Family, number[]> }>();
 
+export interface VrfRow {
+  id: number;
+  name: string;
+  rd: string | null;
+  description: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface SubnetRow {
   id: number;
+  /** The VRF (address space); fixed after creation, like the CIDR. */
+  vrf_id: number;
   cidr: string;
   family: Family;
   prefix_length: number;
@@ -40,6 +51,8 @@ export interface SubnetRow {
 
 export interface AddressRow {
   id: number;
+  /** Its subnet's VRF, kept in the row for the (vrf_id, ip_key) unique key. */
+  vrf_id: number;
   ip_key: Buffer;
   ip_low: bigint | number;
   address: string;
@@ -58,6 +71,8 @@ export interface AddressRow {
 export interface RangeRow {
   id: number;
   subnet_id: number;
+  /** Its subnet's VRF, kept in the row for the (vrf_id, first_key) index. */
+  vrf_id: number;
   start_address: string;
   end_address: string;
   first_key: Buffer;
@@ -76,6 +91,7 @@ export type NewSubnetRow = Omit<SubnetRow, 'id'>;
 /** What lookups by address need of a subnet: far cheaper to read than the whole row. */
 /** The columns an address insert writes (insertAddresses). */
 const ADDRESS_INSERT_COLUMNS = [
+  'vrf_id',
   'ip_key',
   'ip_low',
   'address',
@@ -91,7 +107,10 @@ const ADDRESS_INSERT_COLUMNS = [
   'updated_at',
 ] as const;
 
-export type SubnetRef = Pick<SubnetRow, 'id' | 'cidr' | 'gateway' | 'family' | 'prefix_length' | 'first_key'>;
+export type SubnetRef = Pick<
+  SubnetRow,
+  'id' | 'vrf_id' | 'cidr' | 'gateway' | 'family' | 'prefix_length' | 'first_key'
+>;
 export type NewAddressRow = Omit<AddressRow, 'id' | 'ip_low'>;
 export type NewRangeRow = Omit<RangeRow, 'id'>;
 
@@ -107,6 +126,7 @@ const SUBNET_MUTABLE = [
 ] as const;
 const ADDRESS_MUTABLE = ['state', 'hostname', 'mac', 'description', 'owner', 'tags', 'source'] as const;
 const RANGE_MUTABLE = ['label', 'color', 'purpose', 'description', 'auto_allocate', 'mark_utilized'] as const;
+const VRF_MUTABLE = ['name', 'rd', 'description'] as const;
 
 export class IpamStore {
   private readonly exec: SqlExec;
@@ -142,7 +162,7 @@ export class IpamStore {
         listeners: [],
         cache: new SubnetCache<SubnetRow>(
           {
-            all: () => exec.all<SubnetRow>('SELECT * FROM subnets ORDER BY first_key, prefix_length'),
+            all: () => exec.all<SubnetRow>('SELECT * FROM subnets ORDER BY first_key, prefix_length, id'),
             byId: (id) => exec.get<SubnetRow>('SELECT * FROM subnets WHERE id = ?', [id]),
           },
           store.dialect === 'postgres' ? () => this.dataVersion() : undefined,
@@ -164,12 +184,61 @@ export class IpamStore {
     return this.exec.dialect;
   }
 
+  // --- VRFs
+  vrf(id: number): Promise<VrfRow | undefined> {
+    return this.exec.get<VrfRow>('SELECT * FROM vrfs WHERE id = ?', [id]);
+  }
+  vrfByName(name: string): Promise<VrfRow | undefined> {
+    return this.exec.get<VrfRow>('SELECT * FROM vrfs WHERE name = ?', [name]);
+  }
+  /** Every VRF by id (a handful: bounded by the subnets, never one per address). */
+  allVrfs(): Promise<VrfRow[]> {
+    return this.exec.all<VrfRow>('SELECT * FROM vrfs ORDER BY id');
+  }
+  async listVrfs(limit: number, offset: number): Promise<{ count: number; rows: VrfRow[] }> {
+    const count = (await this.exec.get<{ n: number }>('SELECT count(*) AS n FROM vrfs'))!.n;
+    const rows = await this.exec.all<VrfRow>('SELECT * FROM vrfs ORDER BY id LIMIT ? OFFSET ?', [limit, offset]);
+    return { count, rows };
+  }
+  async insertVrf(row: Omit<VrfRow, 'id'>): Promise<number> {
+    return (await this.exec.get<{ id: number }>(
+      `INSERT INTO vrfs (name, rd, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+      [row.name, row.rd, row.description, row.created_at, row.updated_at],
+    ))!.id;
+  }
+  /**
+   * The VRF with this name, created when there is none (concurrent callers on several replicas
+   * get the same row: the insert that loses the race inserts nothing).
+   */
+  async ensureVrf(name: string, description: string, now: string): Promise<VrfRow> {
+    await this.exec.run(
+      `INSERT INTO vrfs (name, rd, description, created_at, updated_at) VALUES (?, NULL, ?, ?, ?)
+      ON CONFLICT (name) DO NOTHING`,
+      [name, description, now, now],
+    );
+    return (await this.vrfByName(name))!;
+  }
+  async updateVrf(
+    id: number,
+    changes: Partial<Pick<VrfRow, (typeof VRF_MUTABLE)[number]>>,
+    now: string,
+  ): Promise<void> {
+    await this.update('vrfs', VRF_MUTABLE, id, changes, now);
+  }
+  async deleteVrf(id: number): Promise<void> {
+    await this.exec.run('DELETE FROM vrfs WHERE id = ?', [id]);
+  }
+  /** Subnets in a VRF (0 when it holds none: then it may be deleted). */
+  async subnetCountIn(vrf: number): Promise<number> {
+    return (await this.exec.get<{ n: number }>('SELECT count(*) AS n FROM subnets WHERE vrf_id = ?', [vrf]))!.n;
+  }
+
   // --- subnets
   subnet(id: number): Promise<SubnetRow | undefined> {
     return this.exec.get<SubnetRow>('SELECT * FROM subnets WHERE id = ?', [id]);
   }
-  subnetByCidr(cidr: string): Promise<SubnetRow | undefined> {
-    return this.exec.get<SubnetRow>('SELECT * FROM subnets WHERE cidr = ?', [cidr]);
+  subnetByCidr(vrf: number, cidr: string): Promise<SubnetRow | undefined> {
+    return this.exec.get<SubnetRow>('SELECT * FROM subnets WHERE vrf_id = ? AND cidr = ?', [vrf, cidr]);
   }
   allSubnets(): Promise<readonly SubnetRow[]> {
     return this.subnetCache.all(this.store.inTransaction);
@@ -226,24 +295,25 @@ export class IpamStore {
     for (const l of this.spaceListeners) l(first, last);
   }
   /** The most specific subnet holding `ip`: one index probe per prefix length in use, longest first. */
-  async mostSpecificRef(ip: IP): Promise<SubnetRef | undefined> {
+  async mostSpecificRef(vrf: number, ip: IP): Promise<SubnetRef | undefined> {
     for (const length of await this.lengthsOf(ip.family)) {
-      const ref = await this.probe(ip.family, ip.value, length);
+      const ref = await this.probe(vrf, ip.family, ip.value, length);
       if (ref) return ref;
     }
     return undefined;
   }
   /** mostSpecificRef as a full row. */
-  async mostSpecificSubnet(ip: IP): Promise<SubnetRow | undefined> {
-    const ref = await this.mostSpecificRef(ip);
+  async mostSpecificSubnet(vrf: number, ip: IP): Promise<SubnetRow | undefined> {
+    const ref = await this.mostSpecificRef(vrf, ip);
     return ref && this.subnet(ref.id);
   }
   /** Subnets strictly inside [first,last], other than `exceptId`. */
-  subnetsInside(first: Buffer, last: Buffer, exceptId: number): Promise<SubnetRow[]> {
+  subnetsInside(vrf: number, first: Buffer, last: Buffer, exceptId: number): Promise<SubnetRow[]> {
     // Bounded on first_key on both sides: an index range, not every subnet after `first`.
     return this.exec.all<SubnetRow>(
-      `SELECT * FROM subnets WHERE first_key BETWEEN ? AND ? AND last_key <= ? AND id != ? ORDER BY first_key`,
-      [first, last, last, exceptId],
+      `SELECT * FROM subnets WHERE vrf_id = ? AND first_key BETWEEN ? AND ? AND last_key <= ? AND id != ?
+      ORDER BY first_key`,
+      [vrf, first, last, last, exceptId],
     );
   }
   /**
@@ -251,27 +321,27 @@ export class IpamStore {
    * nest and never partially overlap, so these are the prefixes of `first` at each length in use
    * that reach `last`: a few index probes, whatever the number of subnets.
    */
-  async subnetsCovering(first: Buffer, last: Buffer): Promise<SubnetRef[]> {
+  async subnetsCovering(vrf: number, first: Buffer, last: Buffer): Promise<SubnetRef[]> {
     const lo = ipFromKey(first);
     const hi = ipFromKey(last).value;
     const out: SubnetRef[] = [];
     for (const length of await this.lengthsOf(lo.family)) {
       if ((lo.value | (~netmask(lo.family, length) & MAX[lo.family])) < hi) continue;
-      const ref = await this.probe(lo.family, lo.value, length);
+      const ref = await this.probe(vrf, lo.family, lo.value, length);
       if (ref) out.push(ref);
     }
     return out;
   }
 
-  private async probe(family: Family, value: bigint, length: number): Promise<SubnetRef | undefined> {
+  private async probe(vrf: number, family: Family, value: bigint, length: number): Promise<SubnetRef | undefined> {
     const firstKey = ipKey({ family, value: value & netmask(family, length) });
     // One probe of the (first_key, prefix_length) index; only what the hot paths need (a full
     // row, two blobs and a dozen columns, costs several times more).
     const hit = await this.exec.get<Pick<SubnetRow, 'id' | 'cidr' | 'gateway'>>(
-      'SELECT id, cidr, gateway FROM subnets WHERE first_key = ? AND prefix_length = ?',
-      [firstKey, length],
+      'SELECT id, cidr, gateway FROM subnets WHERE vrf_id = ? AND first_key = ? AND prefix_length = ?',
+      [vrf, firstKey, length],
     );
-    return hit && { ...hit, family, prefix_length: length, first_key: firstKey };
+    return hit && { ...hit, vrf_id: vrf, family, prefix_length: length, first_key: firstKey };
   }
 
   /**
@@ -310,10 +380,11 @@ export class IpamStore {
     this.lengthInUse(row.family, row.prefix_length);
     this.spaceChanged(row.first_key, row.last_key);
     const { id } = (await this.exec.get<{ id: number }>(
-      `INSERT INTO subnets (cidr, family, prefix_length, first_key, last_key, name, description,
+      `INSERT INTO subnets (vrf_id, cidr, family, prefix_length, first_key, last_key, name, description,
       vlan, gateway, tags, scan_enabled, scan_interval_seconds, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       [
+        row.vrf_id,
         row.cidr,
         row.family,
         row.prefix_length,
@@ -355,7 +426,7 @@ export class IpamStore {
    * The address rows at these keys, by the key's hex: one query per 512 keys. The list is padded
    * to a power of two (the last key repeated), so a handful of statement texts are prepared.
    */
-  async addressesAt(keys: readonly Buffer[]): Promise<Map<string, AddressRow>> {
+  async addressesAt(vrf: number, keys: readonly Buffer[]): Promise<Map<string, AddressRow>> {
     const out = new Map<string, AddressRow>();
     for (let i = 0; i < keys.length; i += 512) {
       const chunk = keys.slice(i, i + 512);
@@ -363,37 +434,37 @@ export class IpamStore {
       while (size < chunk.length) size *= 2;
       while (chunk.length < size) chunk.push(chunk[chunk.length - 1]!);
       const rows = await this.exec.all<AddressRow>(
-        `SELECT * FROM addresses WHERE ip_key IN (${chunk.map(() => '?').join(', ')})`,
-        chunk,
+        `SELECT * FROM addresses WHERE vrf_id = ? AND ip_key IN (${chunk.map(() => '?').join(', ')})`,
+        [vrf, ...chunk],
       );
       for (const r of rows) out.set(Buffer.from(r.ip_key).toString('hex'), r);
     }
     return out;
   }
-  addressAt(ip: IP): Promise<AddressRow | undefined> {
-    return this.exec.get<AddressRow>('SELECT * FROM addresses WHERE ip_key = ?', [ipKey(ip)]);
+  addressAt(vrf: number, ip: IP): Promise<AddressRow | undefined> {
+    return this.exec.get<AddressRow>('SELECT * FROM addresses WHERE vrf_id = ? AND ip_key = ?', [vrf, ipKey(ip)]);
   }
-  addressesBetween(first: Buffer, last: Buffer): Promise<AddressRow[]> {
-    return this.exec.all<AddressRow>('SELECT * FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key', [
-      first,
-      last,
-    ]);
+  addressesBetween(vrf: number, first: Buffer, last: Buffer): Promise<AddressRow[]> {
+    return this.exec.all<AddressRow>(
+      'SELECT * FROM addresses WHERE vrf_id = ? AND ip_key BETWEEN ? AND ? ORDER BY ip_key',
+      [vrf, first, last],
+    );
   }
-  async countBetween(first: Buffer, last: Buffer): Promise<number> {
-    return (await this.exec.get<{ n: number }>('SELECT count(*) AS n FROM addresses WHERE ip_key BETWEEN ? AND ?', [
-      first,
-      last,
-    ]))!.n;
+  async countBetween(vrf: number, first: Buffer, last: Buffer): Promise<number> {
+    return (await this.exec.get<{ n: number }>(
+      'SELECT count(*) AS n FROM addresses WHERE vrf_id = ? AND ip_key BETWEEN ? AND ?',
+      [vrf, first, last],
+    ))!.n;
   }
   /** Known addresses in [first,last] by state (states with none are left out). */
-  async countBetweenByState(first: Buffer, last: Buffer): Promise<{ state: string; n: number }[]> {
+  async countBetweenByState(vrf: number, first: Buffer, last: Buffer): Promise<{ state: string; n: number }[]> {
     // One index range count per state on addresses(state, ip_key): far cheaper than grouping
     // every address row of a large subnet.
     const row = await this.exec.get<Record<string, number>>(
       `SELECT ${ADDRESS_STATES.map(
-        (_, i) => `(SELECT count(*) FROM addresses WHERE state = ? AND ip_key BETWEEN ? AND ?) AS c${i}`,
+        (_, i) => `(SELECT count(*) FROM addresses WHERE vrf_id = ? AND state = ? AND ip_key BETWEEN ? AND ?) AS c${i}`,
       ).join(', ')}`,
-      ADDRESS_STATES.flatMap((state) => [state, first, last]),
+      ADDRESS_STATES.flatMap((state) => [vrf, state, first, last]),
     );
     return statesWithCounts(ADDRESS_STATES.map((_, i) => row![`c${i}`]!));
   }
@@ -409,11 +480,12 @@ export class IpamStore {
   async insertAddresses(rows: readonly NewAddressRow[]): Promise<number[]> {
     if (rows.length === 0) return [];
     const ips = rows.map((row) => ipFromKey(row.ip_key));
-    const inserted = await insertRows<{ id: number; ip_key: Buffer }>(
+    const inserted = await insertRows<{ id: number; vrf_id: number; ip_key: Buffer }>(
       this.exec,
       'addresses',
       ADDRESS_INSERT_COLUMNS,
       rows.map((row, i) => [
+        row.vrf_id,
         row.ip_key,
         BigInt.asIntN(64, ips[i]!.value),
         row.address,
@@ -428,24 +500,34 @@ export class IpamStore {
         row.created_at,
         row.updated_at,
       ]),
-      'id, ip_key',
+      'id, vrf_id, ip_key',
     );
-    const idOf = new Map(inserted.map((r) => [Buffer.from(r.ip_key).toString('hex'), r.id]));
-    const ids = rows.map((row) => idOf.get(row.ip_key.toString('hex'))!);
-    const sorted = [...ips].sort((a, b) => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    const keyOf = (vrf: number, key: Buffer) => `${vrf}/${Buffer.from(key).toString('hex')}`;
+    const idOf = new Map(inserted.map((r) => [keyOf(r.vrf_id, r.ip_key), r.id]));
+    const ids = rows.map((row) => idOf.get(keyOf(row.vrf_id, row.ip_key))!);
+    const sorted = rows
+      .map((row, i) => ({ vrf: row.vrf_id, ip: ips[i]! }))
+      .sort(
+        (a, b) =>
+          a.vrf - b.vrf ||
+          a.ip.family - b.ip.family ||
+          (a.ip.value < b.ip.value ? -1 : a.ip.value > b.ip.value ? 1 : 0),
+      );
     let start = sorted[0]!;
     let end = start;
-    for (const ip of sorted.slice(1)) {
-      if (ip.family === end.family && ip.value === end.value + 1n) {
-        end = ip;
+    for (const at of sorted.slice(1)) {
+      if (at.vrf === end.vrf && at.ip.family === end.ip.family && at.ip.value === end.ip.value + 1n) {
+        end = at;
         continue;
       }
-      await this.occupy(start.family, start.value, end.value);
-      start = ip;
-      end = ip;
+      await this.occupy(start.vrf, start.ip.family, start.ip.value, end.ip.value);
+      start = at;
+      end = at;
     }
-    await this.occupy(start.family, start.value, end.value);
-    this.spaceChanged(ipKey(sorted[0]!), ipKey(sorted[sorted.length - 1]!));
+    await this.occupy(start.vrf, start.ip.family, start.ip.value, end.ip.value);
+    // One notice for the whole key span (listeners compare keys, whatever the VRF).
+    const keys = sorted.map((at) => ipKey(at.ip)).sort(Buffer.compare);
+    this.spaceChanged(keys[0]!, keys[keys.length - 1]!);
     return ids;
   }
 
@@ -453,32 +535,32 @@ export class IpamStore {
    * The values of the addresses in [first,last] in order, without building row objects. IPv4
    * reads the integer column (exact in a number); IPv6 the keys (the low 64 bits would not fit).
    */
-  async valuesBetween(first: IP, last: IP): Promise<bigint[]> {
-    return this.values(first, last, undefined);
+  async valuesBetween(vrf: number, first: IP, last: IP): Promise<bigint[]> {
+    return this.values(vrf, first, last, undefined);
   }
 
   /**
    * At most `limit` address values in [first,last], in order: one chunk of valuesBetween, for
    * callers that read a large span a chunk at a time (the next chunk starts after the last value).
    */
-  async valuesPage(first: IP, last: IP, limit: number): Promise<bigint[]> {
-    return this.values(first, last, limit);
+  async valuesPage(vrf: number, first: IP, last: IP, limit: number): Promise<bigint[]> {
+    return this.values(vrf, first, last, limit);
   }
 
-  private async values(first: IP, last: IP, limit: number | undefined): Promise<bigint[]> {
+  private async values(vrf: number, first: IP, last: IP, limit: number | undefined): Promise<bigint[]> {
     const lo = ipKey(first);
     const hi = ipKey(last);
     const page = limit === undefined ? '' : ' LIMIT ?';
-    const args = limit === undefined ? [lo, hi] : [lo, hi, limit];
+    const args = limit === undefined ? [vrf, lo, hi] : [vrf, lo, hi, limit];
     if (first.family === 6) {
       const rows = await this.exec.all<{ ip_key: Buffer }>(
-        `SELECT ip_key FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key${page}`,
+        `SELECT ip_key FROM addresses WHERE vrf_id = ? AND ip_key BETWEEN ? AND ? ORDER BY ip_key${page}`,
         args,
       );
       return rows.map((r) => ipFromKey(r.ip_key).value);
     }
     const rows = await this.exec.all<{ ip_low: number }>(
-      `SELECT ip_low FROM addresses WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key${page}`,
+      `SELECT ip_low FROM addresses WHERE vrf_id = ? AND ip_key BETWEEN ? AND ? ORDER BY ip_key${page}`,
       args,
     );
     return rows.map((r) => BigInt(r.ip_low));
@@ -488,18 +570,22 @@ export class IpamStore {
    * Keyset page of address rows in key order: up to `limit` rows in [first,last] after the key
    * `after` (from `first` itself when there is none).
    */
-  addressesPage(first: Buffer, last: Buffer, after: Buffer | undefined, limit: number): Promise<AddressRow[]> {
+  addressesPage(
+    vrf: number,
+    first: Buffer,
+    last: Buffer,
+    after: Buffer | undefined,
+    limit: number,
+  ): Promise<AddressRow[]> {
     return after
-      ? this.exec.all<AddressRow>('SELECT * FROM addresses WHERE ip_key > ? AND ip_key <= ? ORDER BY ip_key LIMIT ?', [
-          after,
-          last,
-          limit,
-        ])
-      : this.exec.all<AddressRow>('SELECT * FROM addresses WHERE ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?', [
-          first,
-          last,
-          limit,
-        ]);
+      ? this.exec.all<AddressRow>(
+          'SELECT * FROM addresses WHERE vrf_id = ? AND ip_key > ? AND ip_key <= ? ORDER BY ip_key LIMIT ?',
+          [vrf, after, last, limit],
+        )
+      : this.exec.all<AddressRow>(
+          'SELECT * FROM addresses WHERE vrf_id = ? AND ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?',
+          [vrf, first, last, limit],
+        );
   }
 
   /**
@@ -508,6 +594,7 @@ export class IpamStore {
    * when there is none).
    */
   async addressColumnsPage(
+    vrf: number,
     columns: readonly string[],
     first: Buffer,
     last: Buffer,
@@ -518,8 +605,9 @@ export class IpamStore {
     if (unknown.length > 0) throw new Error(`not address columns: ${unknown.join(', ')}`);
     const list = columns.join(', ');
     const rows = await this.exec.all<Record<string, unknown>>(
-      `SELECT ${list} FROM addresses WHERE ip_key ${after ? '>' : '>='} ? AND ip_key <= ? ORDER BY ip_key LIMIT ?`,
-      [after ?? first, last, limit],
+      `SELECT ${list} FROM addresses WHERE vrf_id = ? AND ip_key ${after ? '>' : '>='} ? AND ip_key <= ?
+      ORDER BY ip_key LIMIT ?`,
+      [vrf, after ?? first, last, limit],
     );
     return rows.map((r) => columns.map((c) => r[c]));
   }
@@ -529,7 +617,7 @@ export class IpamStore {
     const rows = await this.exec.all<Record<string, number>>(
       `SELECT s.id AS id, ${ADDRESS_STATES.map(
         (_, i) => `(SELECT count(*) FROM addresses a
-        WHERE a.state = ? AND a.ip_key BETWEEN s.first_key AND s.last_key) AS c${i}`,
+        WHERE a.vrf_id = s.vrf_id AND a.state = ? AND a.ip_key BETWEEN s.first_key AND s.last_key) AS c${i}`,
       ).join(', ')} FROM subnets s`,
       ADDRESS_STATES,
     );
@@ -554,7 +642,7 @@ export class IpamStore {
     const rows = await this.exec.all<Record<string, number>>(
       `SELECT s.id AS id, ${EDGE_FLAGS}, ${ADDRESS_STATES.map(
         (_, i) => `(SELECT count(*) FROM addresses a
-        WHERE a.state = ? AND a.ip_key BETWEEN s.first_key AND s.last_key) AS c${i}`,
+        WHERE a.vrf_id = s.vrf_id AND a.state = ? AND a.ip_key BETWEEN s.first_key AND s.last_key) AS c${i}`,
       ).join(', ')}
       FROM ${from}`,
       [...ADDRESS_STATES, param],
@@ -565,7 +653,8 @@ export class IpamStore {
   async subnetRankCounts(ids: readonly number[]): Promise<[number, number, number, number][]> {
     const { from, param } = this.idsJoin(ids);
     const rows = await this.exec.all<Record<string, number>>(
-      `SELECT s.id AS id, (SELECT count(*) FROM addresses a WHERE a.ip_key BETWEEN s.first_key AND s.last_key) AS n,
+      `SELECT s.id AS id, (SELECT count(*) FROM addresses a
+      WHERE a.vrf_id = s.vrf_id AND a.ip_key BETWEEN s.first_key AND s.last_key) AS n,
       ${EDGE_FLAGS} FROM ${from}`,
       [param],
     );
@@ -612,7 +701,7 @@ export class IpamStore {
   }
 
   allRanges(): Promise<RangeRow[]> {
-    return this.exec.all<RangeRow>('SELECT * FROM ranges ORDER BY first_key');
+    return this.exec.all<RangeRow>('SELECT * FROM ranges ORDER BY vrf_id, first_key');
   }
 
   /**
@@ -623,13 +712,15 @@ export class IpamStore {
   addressesOnEdges(subnetId?: number): Promise<{ subnet_id: number; state: string; edge: 'first' | 'last' }[]> {
     return subnetId === undefined
       ? this.exec.all(`SELECT s.id AS subnet_id, a.state AS state, 'first' AS edge FROM subnets s
-        JOIN addresses a ON a.ip_key = s.first_key
-        UNION ALL SELECT s.id, a.state, 'last' FROM subnets s JOIN addresses a ON a.ip_key = s.last_key
+        JOIN addresses a ON a.vrf_id = s.vrf_id AND a.ip_key = s.first_key
+        UNION ALL SELECT s.id, a.state, 'last' FROM subnets s
+        JOIN addresses a ON a.vrf_id = s.vrf_id AND a.ip_key = s.last_key
         WHERE s.last_key != s.first_key`)
       : this.exec.all(
           `SELECT s.id AS subnet_id, a.state AS state, 'first' AS edge FROM subnets s
-        JOIN addresses a ON a.ip_key = s.first_key WHERE s.id = ?
-        UNION ALL SELECT s.id, a.state, 'last' FROM subnets s JOIN addresses a ON a.ip_key = s.last_key
+        JOIN addresses a ON a.vrf_id = s.vrf_id AND a.ip_key = s.first_key WHERE s.id = ?
+        UNION ALL SELECT s.id, a.state, 'last' FROM subnets s
+        JOIN addresses a ON a.vrf_id = s.vrf_id AND a.ip_key = s.last_key
         WHERE s.id = ? AND s.last_key != s.first_key`,
           [subnetId, subnetId],
         );
@@ -643,7 +734,7 @@ export class IpamStore {
   }
   async deleteAddress(row: AddressRow): Promise<void> {
     await this.exec.run('DELETE FROM addresses WHERE id = ?', [row.id]);
-    await this.release(ipFromKey(row.ip_key));
+    await this.release(row.vrf_id, ipFromKey(row.ip_key));
     this.spaceChanged(row.ip_key);
   }
 
@@ -657,13 +748,14 @@ export class IpamStore {
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const count = (await this.exec.get<{ n: number }>(`SELECT count(*) AS n FROM addresses ${clause}`, args))!.n;
     // Keyset: `after` narrows the rows, not the count (which stays the number of all matches).
-    const page = filter.after ? `${clause ? `${clause} AND` : 'WHERE'} ip_key > ?` : clause;
-    const rows = await this.exec.all<AddressRow>(`SELECT * FROM addresses ${page} ORDER BY ip_key LIMIT ? OFFSET ?`, [
-      ...args,
-      ...(filter.after ? [filter.after] : []),
-      limit,
-      offset,
-    ]);
+    // The order is VRF, then address.
+    const page = filter.after
+      ? `${clause ? `${clause} AND` : 'WHERE'} (vrf_id > ? OR (vrf_id = ? AND ip_key > ?))`
+      : clause;
+    const rows = await this.exec.all<AddressRow>(
+      `SELECT * FROM addresses ${page} ORDER BY vrf_id, ip_key LIMIT ? OFFSET ?`,
+      [...args, ...(filter.after ? [filter.after.vrf, filter.after.vrf, filter.after.key] : []), limit, offset],
+    );
     return { count, rows };
   }
 
@@ -672,25 +764,26 @@ export class IpamStore {
    * The key of the `n`-th address from `lo` on (up to `hi`), or undefined when fewer are left:
    * where a scan chunk of n rows ends (one walk of n index entries).
    */
-  async addressKeyAt(lo: KeyBound, hi: Buffer, n: number): Promise<Buffer | undefined> {
+  async addressKeyAt(vrf: number, lo: KeyBound, hi: Buffer, n: number): Promise<Buffer | undefined> {
     const row = await this.exec.get<{ ip_key: Buffer }>(
-      `SELECT ip_key FROM addresses WHERE ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?
+      `SELECT ip_key FROM addresses WHERE vrf_id = ? AND ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?
       ORDER BY ip_key LIMIT 1 OFFSET ?`,
-      [lo.key, hi, n - 1],
+      [vrf, lo.key, hi, n - 1],
     );
     return row?.ip_key;
   }
 
   /** Addresses matching `filter` (between/after aside) with keys from `lo` to `hi`: how many, and a page of them. */
   async addressesIn(
+    vrf: number,
     filter: AddressFilter,
     lo: KeyBound,
     hi: Buffer,
     page?: { limit: number; offset: number },
   ): Promise<{ count: number; rows: AddressRow[] }> {
-    const { where, args } = this.filterWhere({ ...filter, between: undefined, after: undefined });
-    where.unshift(`ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?`);
-    args.unshift(lo.key, hi);
+    const { where, args } = this.filterWhere({ ...filter, vrf: undefined, between: undefined, after: undefined });
+    where.unshift(`vrf_id = ? AND ip_key ${lo.inclusive ? '>=' : '>'} ? AND ip_key <= ?`);
+    args.unshift(vrf, lo.key, hi);
     const clause = `WHERE ${where.join(' AND ')}`;
     const count = (await this.exec.get<{ n: number }>(`SELECT count(*) AS n FROM addresses ${clause}`, args))!.n;
     const rows =
@@ -706,10 +799,11 @@ export class IpamStore {
 
   // --- runs of consecutive used addresses
   /** The run of used addresses containing `at`, if any. */
-  async runContaining(at: IP): Promise<Interval | undefined> {
+  async runContaining(vrf: number, at: IP): Promise<Interval | undefined> {
     const run = await this.exec.get<{ first_key: Buffer; last_key: Buffer }>(
-      `SELECT first_key, last_key FROM address_runs WHERE first_key <= ? ORDER BY first_key DESC LIMIT 1`,
-      [ipKey(at)],
+      `SELECT first_key, last_key FROM address_runs WHERE vrf_id = ? AND first_key <= ?
+      ORDER BY first_key DESC LIMIT 1`,
+      [vrf, ipKey(at)],
     );
     if (!run) return undefined;
     const first = ipFromKey(run.first_key);
@@ -719,13 +813,13 @@ export class IpamStore {
   }
 
   /** runContaining and nextRunStart of `at` in one statement (one round trip on PostgreSQL). */
-  async runAround(at: IP): Promise<{ run: Interval | undefined; next: bigint | undefined }> {
+  async runAround(vrf: number, at: IP): Promise<{ run: Interval | undefined; next: bigint | undefined }> {
     const key = ipKey(at);
     const rows = await this.exec.all<{ first_key: Buffer; last_key: Buffer }>(
-      `SELECT first_key, last_key FROM (SELECT first_key, last_key FROM address_runs WHERE first_key <= ?
+      `SELECT first_key, last_key FROM (SELECT first_key, last_key FROM address_runs WHERE vrf_id = ? AND first_key <= ?
       ORDER BY first_key DESC LIMIT 1) b UNION ALL SELECT first_key, last_key FROM (SELECT first_key, last_key
-      FROM address_runs WHERE first_key > ? ORDER BY first_key LIMIT 1) a`,
-      [key, key],
+      FROM address_runs WHERE vrf_id = ? AND first_key > ? ORDER BY first_key LIMIT 1) a`,
+      [vrf, key, vrf, key],
     );
     let run: Interval | undefined;
     let next: bigint | undefined;
@@ -742,11 +836,11 @@ export class IpamStore {
   }
 
   /** Where the first run of used addresses after `at` (same family) starts, if any. */
-  async nextRunStart(at: IP): Promise<bigint | undefined> {
+  async nextRunStart(vrf: number, at: IP): Promise<bigint | undefined> {
     const key = (
       await this.exec.get<{ first_key: Buffer }>(
-        'SELECT first_key FROM address_runs WHERE first_key > ? ORDER BY first_key LIMIT 1',
-        [ipKey(at)],
+        'SELECT first_key FROM address_runs WHERE vrf_id = ? AND first_key > ? ORDER BY first_key LIMIT 1',
+        [vrf, ipKey(at)],
       )
     )?.first_key;
     if (!key || key[0] !== at.family) return undefined;
@@ -754,15 +848,16 @@ export class IpamStore {
   }
 
   /** Marks [first,last] used (none of it was): joins the runs on either side. */
-  private async occupy(family: Family, first: bigint, last: bigint): Promise<void> {
+  private async occupy(vrf: number, family: Family, first: bigint, last: bigint): Promise<void> {
     const leftKey = first > 0n ? ipKey({ family, value: first - 1n }) : undefined;
     const rightKey = last < MAX[family] ? ipKey({ family, value: last + 1n }) : undefined;
     // The run at or before the address left of `first` and the run starting right after `last`,
     // in one statement (one round trip on PostgreSQL for every address insert).
     const near = await this.exec.all<{ first_key: Buffer; last_key: Buffer }>(
-      `SELECT first_key, last_key FROM (SELECT first_key, last_key FROM address_runs WHERE first_key <= ?
-      ORDER BY first_key DESC LIMIT 1) l UNION ALL SELECT first_key, last_key FROM address_runs WHERE first_key = ?`,
-      [leftKey ?? Buffer.alloc(0), rightKey ?? Buffer.alloc(0)],
+      `SELECT first_key, last_key FROM (SELECT first_key, last_key FROM address_runs WHERE vrf_id = ? AND first_key <= ?
+      ORDER BY first_key DESC LIMIT 1) l
+      UNION ALL SELECT first_key, last_key FROM address_runs WHERE vrf_id = ? AND first_key = ?`,
+      [vrf, leftKey ?? Buffer.alloc(0), vrf, rightKey ?? Buffer.alloc(0)],
     );
     const right = rightKey && near.find((r) => r.first_key.equals(rightKey));
     const before = leftKey && near.find((r) => !r.first_key.equals(rightKey ?? Buffer.alloc(0)));
@@ -772,19 +867,20 @@ export class IpamStore {
         ? { first: ipFromKey(before.first_key).value }
         : undefined;
     const lastKey = right ? right.last_key : ipKey({ family, value: last });
-    if (right) await this.exec.run(DELETE_RUN, [rightKey]);
-    if (left) await this.exec.run(SET_RUN_LAST, [lastKey, ipKey({ family, value: left.first })]);
-    else await this.exec.run(INSERT_RUN, [ipKey({ family, value: first }), lastKey]);
+    if (right) await this.exec.run(DELETE_RUN, [vrf, rightKey]);
+    if (left) await this.exec.run(SET_RUN_LAST, [lastKey, vrf, ipKey({ family, value: left.first })]);
+    else await this.exec.run(INSERT_RUN, [vrf, ipKey({ family, value: first }), lastKey]);
   }
 
-  private async release(ip: IP): Promise<void> {
-    const run = await this.runContaining(ip);
+  private async release(vrf: number, ip: IP): Promise<void> {
+    const run = await this.runContaining(vrf, ip);
     if (!run) return;
     const firstKey = ipKey({ family: ip.family, value: run.first });
-    if (run.first === ip.value) await this.exec.run(DELETE_RUN, [firstKey]);
-    else await this.exec.run(SET_RUN_LAST, [ipKey({ family: ip.family, value: ip.value - 1n }), firstKey]);
+    if (run.first === ip.value) await this.exec.run(DELETE_RUN, [vrf, firstKey]);
+    else await this.exec.run(SET_RUN_LAST, [ipKey({ family: ip.family, value: ip.value - 1n }), vrf, firstKey]);
     if (run.last > ip.value) {
       await this.exec.run(INSERT_RUN, [
+        vrf,
         ipKey({ family: ip.family, value: ip.value + 1n }),
         ipKey({ family: ip.family, value: run.last }),
       ]);
@@ -795,10 +891,10 @@ export class IpamStore {
   range(id: number): Promise<RangeRow | undefined> {
     return this.exec.get<RangeRow>('SELECT * FROM ranges WHERE id = ?', [id]);
   }
-  rangesInside(first: Buffer, last: Buffer): Promise<RangeRow[]> {
+  rangesInside(vrf: number, first: Buffer, last: Buffer): Promise<RangeRow[]> {
     return this.exec.all<RangeRow>(
-      'SELECT * FROM ranges WHERE first_key BETWEEN ? AND ? AND last_key <= ? ORDER BY first_key',
-      [first, last, last],
+      'SELECT * FROM ranges WHERE vrf_id = ? AND first_key BETWEEN ? AND ? AND last_key <= ? ORDER BY first_key',
+      [vrf, first, last, last],
     );
   }
   /**
@@ -807,21 +903,23 @@ export class IpamStore {
    * [first,last] from the left. Two index ranges instead of every range before `last` (no
    * max() of a blob: PostgreSQL has none for bytea).
    */
-  rangesOverlapping(first: Buffer, last: Buffer): Promise<RangeRow[]> {
+  rangesOverlapping(vrf: number, first: Buffer, last: Buffer): Promise<RangeRow[]> {
     return this.exec.all<RangeRow>(
-      `SELECT * FROM ranges WHERE first_key BETWEEN coalesce((SELECT first_key FROM ranges
-      WHERE first_key < ? ORDER BY first_key DESC LIMIT 1), ?) AND ? AND last_key >= ? ORDER BY first_key`,
-      [first, first, last, first],
+      `SELECT * FROM ranges WHERE vrf_id = ? AND first_key BETWEEN coalesce((SELECT first_key FROM ranges
+      WHERE vrf_id = ? AND first_key < ? ORDER BY first_key DESC LIMIT 1), ?) AND ? AND last_key >= ?
+      ORDER BY first_key`,
+      [vrf, vrf, first, first, last, first],
     );
   }
   async insertRange(row: NewRangeRow): Promise<number> {
     this.spaceChanged(row.first_key, row.last_key);
     return (await this.exec.get<{ id: number }>(
-      `INSERT INTO ranges (subnet_id, start_address, end_address, first_key, last_key, label,
+      `INSERT INTO ranges (subnet_id, vrf_id, start_address, end_address, first_key, last_key, label,
       color, purpose, description, auto_allocate, mark_utilized, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       [
         row.subnet_id,
+        row.vrf_id,
         row.start_address,
         row.end_address,
         row.first_key,
@@ -850,12 +948,16 @@ export class IpamStore {
     await this.exec.run('DELETE FROM ranges WHERE id = ?', [id]);
   }
   async listRanges(
-    subnetId: number | undefined,
+    filter: { subnetId?: number | undefined; vrf?: number | undefined },
     limit: number,
     offset: number,
   ): Promise<{ count: number; rows: RangeRow[] }> {
-    const clause = subnetId === undefined ? '' : 'WHERE subnet_id = ?';
-    const args = subnetId === undefined ? [] : [subnetId];
+    const where = [
+      ...(filter.subnetId === undefined ? [] : ['subnet_id = ?']),
+      ...(filter.vrf === undefined ? [] : ['vrf_id = ?']),
+    ];
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const args = [filter.subnetId, filter.vrf].filter((v) => v !== undefined);
     const count = (await this.exec.get<{ n: number }>(`SELECT count(*) AS n FROM ranges ${clause}`, args))!.n;
     const rows = await this.exec.all<RangeRow>(`SELECT * FROM ranges ${clause} ORDER BY first_key LIMIT ? OFFSET ?`, [
       ...args,
@@ -888,6 +990,11 @@ export class IpamStore {
     const pg = this.exec.dialect === 'postgres';
     const where: string[] = [];
     const args: unknown[] = [];
+    if (filter.between && filter.vrf === undefined) throw new Error('an address key span needs its VRF');
+    if (filter.vrf !== undefined) {
+      where.push('vrf_id = ?');
+      args.push(filter.vrf);
+    }
     if (filter.between) {
       where.push('ip_key BETWEEN ? AND ?');
       args.push(filter.between[0], filter.between[1]);
@@ -922,17 +1029,21 @@ export class IpamStore {
 
 /** The meta row PostgreSQL's subnet caches are checked against (bumped with every subnet write). */
 const SUBNETS_VERSION = 'ipam:subnets_version';
-const INSERT_RUN = 'INSERT INTO address_runs (first_key, last_key) VALUES (?, ?)';
-const DELETE_RUN = 'DELETE FROM address_runs WHERE first_key = ?';
-const SET_RUN_LAST = 'UPDATE address_runs SET last_key = ? WHERE first_key = ?';
+const INSERT_RUN = 'INSERT INTO address_runs (vrf_id, first_key, last_key) VALUES (?, ?, ?)';
+const DELETE_RUN = 'DELETE FROM address_runs WHERE vrf_id = ? AND first_key = ?';
+const SET_RUN_LAST = 'UPDATE address_runs SET last_key = ? WHERE vrf_id = ? AND first_key = ?';
 /** Whether a subnet's first / last address is recorded, as 0/1 on both dialects. */
-const EDGE_FLAGS = `CASE WHEN EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.first_key) THEN 1 ELSE 0 END AS on_first,
-      CASE WHEN EXISTS (SELECT 1 FROM addresses a WHERE a.ip_key = s.last_key) THEN 1 ELSE 0 END AS on_last`;
+const EDGE_FLAGS = `CASE WHEN EXISTS (SELECT 1 FROM addresses a WHERE a.vrf_id = s.vrf_id AND a.ip_key = s.first_key)
+      THEN 1 ELSE 0 END AS on_first,
+      CASE WHEN EXISTS (SELECT 1 FROM addresses a WHERE a.vrf_id = s.vrf_id AND a.ip_key = s.last_key)
+      THEN 1 ELSE 0 END AS on_last`;
 
 export interface AddressFilter {
+  /** Only this VRF's addresses (required with `between`: a key span means something in one VRF). */
+  vrf?: number | undefined;
   between?: [Buffer, Buffer] | undefined;
-  /** Keyset paging: only rows with a larger key (the count ignores it). */
-  after?: Buffer | undefined;
+  /** Keyset paging: only rows after this (VRF, key) (the count ignores it). */
+  after?: { vrf: number; key: Buffer } | undefined;
   state?: string | undefined;
   source?: string | undefined;
   tag?: string | undefined;
@@ -942,6 +1053,7 @@ export interface AddressFilter {
 /** Columns of the addresses table, the allow-list for addressColumnsPage. */
 const ADDRESS_COLUMNS = new Set([
   'id',
+  'vrf_id',
   'ip_key',
   'ip_low',
   'address',

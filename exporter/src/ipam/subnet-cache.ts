@@ -15,6 +15,7 @@ import { type Family, type IP, ipFromKey } from './core/ip.js';
 /** What the cache needs of a subnet row (the store's SubnetRow has more). */
 interface SubnetRow {
   id: number;
+  vrf_id: number;
   family: Family;
   prefix_length: number;
   first_key: Buffer;
@@ -36,21 +37,22 @@ export class LiveSubnetIndex {
   private lengths: Record<Family, number[]> = { 4: [], 6: [] };
 
   add(r: SubnetRow): void {
-    this.byPrefix.set(prefixKey(r.family, r.prefix_length, ipFromKey(r.first_key).value), r.id);
+    this.byPrefix.set(prefixKey(r.vrf_id, r.family, r.prefix_length, ipFromKey(r.first_key).value), r.id);
     this.count(r.family, r.prefix_length, 1);
   }
 
   remove(r: SubnetRow): void {
-    const key = prefixKey(r.family, r.prefix_length, ipFromKey(r.first_key).value);
+    const key = prefixKey(r.vrf_id, r.family, r.prefix_length, ipFromKey(r.first_key).value);
     if (this.byPrefix.get(key) === r.id) this.byPrefix.delete(key);
     this.count(r.family, r.prefix_length, -1);
   }
 
-  mostSpecific(ip: IP): number | null {
+  /** The most specific subnet of `vrf` holding `ip`. */
+  mostSpecific(vrf: number, ip: IP): number | null {
     const bits = ip.family === 4 ? 32n : 128n;
     for (const len of this.lengths[ip.family]) {
       const host = bits - BigInt(len);
-      const id = this.byPrefix.get(prefixKey(ip.family, len, (ip.value >> host) << host));
+      const id = this.byPrefix.get(prefixKey(vrf, ip.family, len, (ip.value >> host) << host));
       if (id !== undefined) return id;
     }
     return null;
@@ -66,7 +68,7 @@ export class LiveSubnetIndex {
 }
 
 export class SubnetCache<R extends SubnetRow> {
-  /** Sorted like the table's list: by first_key, then prefix_length. Replaced, never changed. */
+  /** Sorted like the table's list: by first_key, prefix_length, id. Replaced, never changed. */
   private rows: R[] | undefined;
   private readonly byId = new Map<number, R>();
   private index = new LiveSubnetIndex();
@@ -203,8 +205,8 @@ export class SubnetCache<R extends SubnetRow> {
   }
 }
 
-function prefixKey(family: Family, length: number, network: bigint): string {
-  return `${family}/${length}/${network}`;
+function prefixKey(vrf: number, family: Family, length: number, network: bigint): string {
+  return `${vrf}/${family}/${length}/${network}`;
 }
 
 function compareRows(a: SubnetRow, b: SubnetRow): number {

@@ -11,8 +11,11 @@ const PAGE = 2000;
 /** Changed subnets above this many: the lookups are derived again instead of patched. */
 const PATCH_LIMIT = 2000;
 
+// IPv4: one map per VRF keyed by length and network in one number; IPv6: the VRF in the string.
 const v4Key = (r: SubnetRow) => r.prefix_length * 2 ** 32 + r.first_key.readUInt32BE(13);
-const v6Key = (r: SubnetRow) => `${r.prefix_length}/${ipFromKey(r.first_key).value}`;
+const v6Key = (r: SubnetRow) => `${r.vrf_id}/${r.prefix_length}/${ipFromKey(r.first_key).value}`;
+type V4Maps = Map<number, Map<number, number>>;
+const v4Of = (maps: V4Maps, vrf: number) => maps.get(vrf) ?? maps.set(vrf, new Map()).get(vrf)!;
 
 export class SubnetCatalog {
   /** Bumped at every re-read: callers key what they derive on it. */
@@ -22,7 +25,7 @@ export class SubnetCatalog {
   /** CIDRs of the subnets, for counters kept by CIDR. */
   cidrs = new Set<string>();
   private generation = -1;
-  private v4 = new Map<number, number>();
+  private v4: V4Maps = new Map();
   private v4Lengths: number[] = [];
   private v6 = new Map<string, number>();
   private v6Lengths: number[] = [];
@@ -85,7 +88,8 @@ export class SubnetCatalog {
       this.cidrs.delete(r.cidr);
       if (r.family === 4) {
         const key = v4Key(r);
-        if (this.v4.get(key) === r.id) this.v4.delete(key);
+        const map = v4Of(this.v4, r.vrf_id);
+        if (map.get(key) === r.id) map.delete(key);
       } else {
         const key = v6Key(r);
         if (this.v6.get(key) === r.id) this.v6.delete(key);
@@ -95,7 +99,7 @@ export class SubnetCatalog {
     for (const r of changed) {
       byId.set(r.id, r);
       this.cidrs.add(r.cidr);
-      if (r.family === 4) this.v4.set(v4Key(r), r.id);
+      if (r.family === 4) v4Of(this.v4, r.vrf_id).set(v4Key(r), r.id);
       else this.v6.set(v6Key(r), r.id);
       this.countLength(r, 1);
     }
@@ -105,12 +109,12 @@ export class SubnetCatalog {
 
   /** Derives every lookup from `rows`, a page per slice. */
   private async rebuild(rows: readonly SubnetRow[], slicer: Slicer): Promise<void> {
-    const v4 = new Map<number, number>();
+    const v4: V4Maps = new Map();
     const v6 = new Map<string, number>();
     const lengths: Record<4 | 6, Map<number, number>> = { 4: new Map(), 6: new Map() };
     for (const [i, r] of rows.entries()) {
       if (i % PAGE === PAGE - 1) await slicer.maybePause();
-      if (r.family === 4) v4.set(v4Key(r), r.id);
+      if (r.family === 4) v4Of(v4, r.vrf_id).set(v4Key(r), r.id);
       else v6.set(v6Key(r), r.id);
       const counts = lengths[r.family];
       counts.set(r.prefix_length, (counts.get(r.prefix_length) ?? 0) + 1);
@@ -135,33 +139,36 @@ export class SubnetCatalog {
     this.v6Lengths = [...this.lengthCounts[6].keys()].sort((a, b) => b - a);
   }
 
-  /** Id of the most specific subnet holding an IPv4 address given as a number. */
-  mostSpecificV4(value: number): number | null {
+  /** Id of the most specific subnet of a VRF holding an IPv4 address given as a number. */
+  mostSpecificV4(vrf: number, value: number): number | null {
+    const map = this.v4.get(vrf);
+    if (!map) return null;
     for (const len of this.v4Lengths) {
-      const id = this.v4.get(len * 2 ** 32 + value - (value % 2 ** (32 - len)));
+      const id = map.get(len * 2 ** 32 + value - (value % 2 ** (32 - len)));
       if (id !== undefined) return id;
     }
     return null;
   }
 
-  /** Id of the most specific subnet holding an address. */
-  mostSpecific(ip: IP): number | null {
-    if (ip.family === 4) return this.mostSpecificV4(Number(ip.value));
+  /** Id of the most specific subnet of a VRF holding an address. */
+  mostSpecific(vrf: number, ip: IP): number | null {
+    if (ip.family === 4) return this.mostSpecificV4(vrf, Number(ip.value));
     for (const len of this.v6Lengths) {
       const host = BigInt(128 - len);
-      const id = this.v6.get(`${len}/${(ip.value >> host) << host}`);
+      const id = this.v6.get(`${vrf}/${len}/${(ip.value >> host) << host}`);
       if (id !== undefined) return id;
     }
     return null;
   }
 
-  /** The smallest other subnet covering a subnet (NetBox's rule, as ipam/core/hierarchy.ts). */
+  /** The smallest other subnet of its VRF covering a subnet (NetBox's rule, as ipam/core/hierarchy.ts). */
   parentOf(row: SubnetRow): number | null {
     if (row.family === 4) {
       const value = row.first_key.readUInt32BE(13);
+      const map = this.v4.get(row.vrf_id);
       for (const len of this.v4Lengths) {
         if (len >= row.prefix_length) continue;
-        const id = this.v4.get(len * 2 ** 32 + value - (value % 2 ** (32 - len)));
+        const id = map?.get(len * 2 ** 32 + value - (value % 2 ** (32 - len)));
         if (id !== undefined) return id;
       }
       return null;
@@ -170,14 +177,14 @@ export class SubnetCatalog {
     for (const len of this.v6Lengths) {
       if (len >= row.prefix_length) continue;
       const host = BigInt(128 - len);
-      const id = this.v6.get(`${len}/${(value >> host) << host}`);
+      const id = this.v6.get(`${row.vrf_id}/${len}/${(value >> host) << host}`);
       if (id !== undefined) return id;
     }
     return null;
   }
 
-  /** The same for a 17-byte address key (IPv4 without BigInt). */
-  mostSpecificKey(key: Buffer): number | null {
-    return key[0] === 4 ? this.mostSpecificV4(key.readUInt32BE(13)) : this.mostSpecific(ipFromKey(key));
+  /** The same for a 17-byte address key of a VRF (IPv4 without BigInt). */
+  mostSpecificKey(vrf: number, key: Buffer): number | null {
+    return key[0] === 4 ? this.mostSpecificV4(vrf, key.readUInt32BE(13)) : this.mostSpecific(vrf, ipFromKey(key));
   }
 }

@@ -6,6 +6,7 @@
 // answer from the leader's memory on the leader once it has run since it started leading, and
 // from the published copy everywhere else (followers, a paused leader, a new one before its
 // first run ends).
+import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
@@ -311,7 +312,7 @@ export class ProxmoxService {
       const managed = new Set<string>();
       const rows = new Map<string, RowInfo>();
       const remember = async (address: string) => {
-        const row = await this.ipam.addressAt(parseIp(address));
+        const row = await this.ipam.addressAt(GLOBAL_VRF_ID, parseIp(address));
         if (row)
           rows.set(row.address, {
             id: row.id,
@@ -398,7 +399,7 @@ export class ProxmoxService {
   /** Inside a managed subnet and usable there (not its network or broadcast address). */
   private async isManaged(address: string): Promise<boolean> {
     const ip = parseIp(address);
-    const subnet = await this.ipam.mostSpecificSubnet(ip);
+    const subnet = await this.ipam.mostSpecificSubnet(GLOBAL_VRF_ID, ip);
     if (!subnet) return false;
     const b = usableBounds(prefixOf(subnet));
     return ip.value >= b.first && ip.value <= b.last;
@@ -442,7 +443,8 @@ export class ProxmoxService {
     // The IPAM rows of the guests' addresses, read before the views are built.
     const rows = new Map<string, { id: number; source: string } | undefined>();
     for (const g of list) {
-      for (const a of g.addresses ?? []) rows.set(a.address, await this.ipam.addressAt(parseIp(a.address)));
+      for (const a of g.addresses ?? [])
+        rows.set(a.address, await this.ipam.addressAt(GLOBAL_VRF_ID, parseIp(a.address)));
     }
     return {
       updated_at: new Date(inv.finishedAt).toISOString(),

@@ -10,6 +10,7 @@
 // unfinished job this process does not hold (one process owns the file); on PostgreSQL those
 // whose heartbeat stopped STALE_MS ago (their replica died), each claimed by a conditional
 // UPDATE so two replicas never fail one job twice.
+import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/log.js';
@@ -346,7 +347,7 @@ export class VmJobs {
         if (!contains(prefixOf(given), ip))
           throw unprocessable(`${formatIp(ip)} is outside subnet ${given.cidr} (id ${given.id})`);
       }
-      const found = await this.ipam.mostSpecificSubnet(ip);
+      const found = await this.ipam.mostSpecificSubnet(GLOBAL_VRF_ID, ip);
       if (!found) throw unprocessable(`${formatIp(ip)} is not inside any managed subnet; create the subnet first`);
       subnet = found;
       view = await this.ipam.createAddress({ address: spec.address, ...fields }, actor);
@@ -508,7 +509,7 @@ export class VmJobs {
       }
       await step('assign_address', async () => {
         await this.shared.write(async () => {
-          const current = await this.ipam.addressAt(plan.address);
+          const current = await this.ipam.addressAt(GLOBAL_VRF_ID, plan.address);
           if (!current || current.id !== row.address_id)
             throw new Error(`the address record of ${row.address} was deleted meanwhile`);
           await this.ipam.updateAddress(
@@ -620,7 +621,7 @@ export class VmJobs {
   /** Releases the job's reservation unless someone changed it meanwhile (call inside a write). */
   private async release(row: JobRow, actor: Actor): Promise<string> {
     if (row.address_id === null || row.address === null) return 'no address was reserved';
-    const current = await this.ipam.addressAt(parseIp(row.address));
+    const current = await this.ipam.addressAt(GLOBAL_VRF_ID, parseIp(row.address));
     if (!current || current.id !== row.address_id) return `address ${row.address} was already gone`;
     if (current.source !== 'proxmox' || current.state !== 'provisioning')
       return `address ${row.address} was kept: it was changed meanwhile (${current.state}, ${current.source})`;

@@ -19,6 +19,11 @@ import type { SqlExec } from './sql-exec.js';
 const DERIVED_TABLES = new Set(['address_totals']);
 /** PostgreSQL-only bookkeeping, not in the SQLite store. */
 const TARGET_ONLY = new Set(['lanscape_meta']);
+/**
+ * Rows the schema itself creates (the global VRF, id 1): an empty store has them. They do not
+ * make the target "not empty" and are replaced by the source's rows (same id).
+ */
+const SEEDED_ROWS: Record<string, string> = { vrfs: 'id = 1' };
 const BATCH_ROWS = 500;
 
 export class CopyStoreError extends Error {}
@@ -78,10 +83,15 @@ export async function copyStore(sourceFile: string, target: SqlExec, options: Co
     return await target.transaction(async (tx) => {
       for (const t of targetTables) {
         if (TARGET_ONLY.has(t)) continue;
-        const row = await tx.get<{ n: number }>(`SELECT count(*) AS n FROM ${quoteIdent(t)}`);
+        const seeded = SEEDED_ROWS[t];
+        const row = await tx.get<{ n: number }>(
+          `SELECT count(*) AS n FROM ${quoteIdent(t)}${seeded ? ` WHERE NOT (${seeded})` : ''}`,
+        );
         if ((row?.n ?? 0) > 0)
           throw new CopyStoreError(`the target database is not empty (table ${t} has rows): copy into an empty one`);
       }
+      for (const [t, seeded] of Object.entries(SEEDED_ROWS))
+        await tx.run(`DELETE FROM ${quoteIdent(t)} WHERE ${seeded}`);
       const copied: TableCopy[] = [];
       for (const table of tables) copied.push(await copyTable(source, tx, table, options.onProgress));
       for (const table of tables) await continueIdentity(source, tx, table);

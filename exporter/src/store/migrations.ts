@@ -619,6 +619,111 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE scans ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    version: 8,
+    name: 'ipam: VRFs (address spaces); subnets, addresses, ranges and runs are unique per VRF',
+    rebuildsTables: true,
+    // ARCHITECTURE.md "VRFs (#15)". The global VRF is id 1; every existing row goes there. An
+    // address's and a range's VRF is its subnet's, copied into the row so the unique keys and the
+    // key-span indexes can lead with it (UNIQUE (vrf_id, ip_key): the same address in two VRFs).
+    // subnets and addresses are rebuilt (their single-column UNIQUE is inline); their AUTOINCREMENT
+    // high-water marks are kept across the rebuild (ids are never reused, migration 6).
+    sql: `
+      CREATE TABLE vrfs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        rd TEXT UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      -- The global VRF has always existed: a fixed time, no clock read in a migration.
+      INSERT INTO vrfs (id, name, rd, description, created_at, updated_at)
+        VALUES (1, 'global', NULL, 'The global address space', '1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00.000Z');
+
+      CREATE TABLE vrf_rebuild_sequence AS SELECT name, seq FROM sqlite_sequence WHERE name IN ('subnets', 'addresses');
+
+      CREATE TABLE subnets_rebuild (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        cidr TEXT NOT NULL,
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        prefix_length INTEGER NOT NULL,
+        first_key BLOB NOT NULL,
+        last_key BLOB NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        vlan INTEGER,
+        gateway TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        scan_enabled INTEGER NOT NULL DEFAULT 1,
+        scan_interval_seconds INTEGER,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        vrf_id INTEGER NOT NULL DEFAULT 1 REFERENCES vrfs(id),
+        UNIQUE (vrf_id, cidr)
+      );
+      INSERT INTO subnets_rebuild SELECT *, 1 FROM subnets;
+      DROP TABLE subnets;
+      ALTER TABLE subnets_rebuild RENAME TO subnets;
+      CREATE INDEX subnets_first_key ON subnets(vrf_id, first_key, prefix_length);
+
+      CREATE TABLE addresses_rebuild (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ip_key BLOB NOT NULL,
+        ip_low INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        state TEXT NOT NULL,
+        hostname TEXT,
+        mac TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        owner TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        vrf_id INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (vrf_id, ip_key)
+      );
+      INSERT INTO addresses_rebuild SELECT *, 1 FROM addresses;
+      DROP TABLE addresses;
+      ALTER TABLE addresses_rebuild RENAME TO addresses;
+      -- address_totals keeps its counts: the copy runs before these triggers exist, and
+      -- DROP TABLE fires no DELETE triggers.
+      CREATE INDEX addresses_state_ip ON addresses(vrf_id, state, ip_key);
+      CREATE TRIGGER address_totals_insert AFTER INSERT ON addresses BEGIN
+        INSERT INTO address_totals (state, source, n) VALUES (NEW.state, NEW.source, 1)
+          ON CONFLICT (state, source) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER address_totals_delete AFTER DELETE ON addresses BEGIN
+        UPDATE address_totals SET n = n - 1 WHERE state = OLD.state AND source = OLD.source;
+      END;
+      CREATE TRIGGER address_totals_update AFTER UPDATE OF state, source ON addresses
+        WHEN OLD.state != NEW.state OR OLD.source != NEW.source BEGIN
+        UPDATE address_totals SET n = n - 1 WHERE state = OLD.state AND source = OLD.source;
+        INSERT INTO address_totals (state, source, n) VALUES (NEW.state, NEW.source, 1)
+          ON CONFLICT (state, source) DO UPDATE SET n = n + 1;
+      END;
+
+      DELETE FROM sqlite_sequence WHERE name IN ('subnets', 'addresses');
+      INSERT INTO sqlite_sequence (name, seq) SELECT name, seq FROM vrf_rebuild_sequence;
+      DROP TABLE vrf_rebuild_sequence;
+
+      CREATE TABLE address_runs_rebuild (
+        first_key BLOB NOT NULL,
+        last_key BLOB NOT NULL,
+        vrf_id INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (vrf_id, first_key)
+      ) WITHOUT ROWID;
+      INSERT INTO address_runs_rebuild SELECT first_key, last_key, 1 FROM address_runs;
+      DROP TABLE address_runs;
+      ALTER TABLE address_runs_rebuild RENAME TO address_runs;
+
+      ALTER TABLE ranges ADD COLUMN vrf_id INTEGER NOT NULL DEFAULT 1;
+      DROP INDEX ranges_first_key;
+      CREATE INDEX ranges_first_key ON ranges(vrf_id, first_key);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

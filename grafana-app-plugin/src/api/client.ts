@@ -44,6 +44,7 @@ import type {
   TrafficTestInput,
   VmCreateInput,
   VmJob,
+  Vrf,
 } from './types';
 
 export const PROXY_BASE = `/api/plugin-proxy/${pluginJson.id}`;
@@ -118,6 +119,7 @@ export function toApiError(e: unknown): ApiError {
 export const api = {
   info: () => request<ExporterInfo>('read', 'GET', '/info'),
 
+  vrfs: () => request<Paged<Vrf>>('read', 'GET', '/vrfs', { query: { limit: 1000 } }),
   subnets: (query: QueryOf<'/api/v1/subnets', 'get'> = {}) =>
     request<Paged<Subnet>>('read', 'GET', '/subnets', { query: { limit: 1000, ...query } }),
   subnet: (id: number) => request<Subnet>('read', 'GET', `/subnets/${id}`),

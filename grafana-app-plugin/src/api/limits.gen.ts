@@ -8,6 +8,7 @@
 export const LIMITS = {
   AddressCreate: {
     address: { maxLength: 64 },
+    vrf_id: { minimum: 1, maximum: 9007199254740991 },
     hostname: {
       pattern: new RegExp(
         '^(?=.{1,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\\.?$',
@@ -59,6 +60,7 @@ export const LIMITS = {
   },
   RangeCreate: {
     subnet_id: { minimum: 1, maximum: 9007199254740991 },
+    vrf_id: { minimum: 1, maximum: 9007199254740991 },
     start_address: { maxLength: 64 },
     end_address: { maxLength: 64 },
     label: { minLength: 1, maxLength: 64 },
@@ -72,6 +74,7 @@ export const LIMITS = {
   },
   SubnetCreate: {
     cidr: { maxLength: 70 },
+    vrf_id: { minimum: 1, maximum: 9007199254740991 },
     name: { maxLength: 128 },
     description: { maxLength: 2000 },
     vlan: { minimum: 1, maximum: 4094 },
@@ -147,16 +150,31 @@ export const LIMITS = {
       maxLength: 16600,
     },
   },
+  VrfCreate: {
+    name: { pattern: new RegExp('^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$', 'u') },
+    rd: { pattern: new RegExp('^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$', 'u') },
+    description: { maxLength: 2000 },
+  },
+  VrfUpdate: {
+    name: { pattern: new RegExp('^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$', 'u') },
+    rd: { pattern: new RegExp('^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$', 'u') },
+    description: { maxLength: 2000 },
+  },
 } as const;
 
 /** The limits of query parameters, by operation (`GET /subnets/{id}/available-ips`). */
 export const QUERY_LIMITS = {
+  'GET /vrfs': {
+    limit: { minimum: 1, maximum: 1000 },
+    offset: { minimum: 0, maximum: 9007199254740991 },
+  },
   'GET /subnets': {
     limit: { minimum: 1, maximum: 1000 },
     offset: { minimum: 0, maximum: 9007199254740991 },
     q: { maxLength: 200 },
     tag: { maxLength: 64 },
     vlan: { minimum: 1, maximum: 4094 },
+    vrf_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
   },
   'GET /subnets/{id}/addresses': {
     limit: { minimum: 1, maximum: 5000 },
@@ -176,7 +194,9 @@ export const QUERY_LIMITS = {
     limit: { minimum: 1, maximum: 1000 },
     offset: { minimum: 0, maximum: 9007199254740991 },
     after: { maxLength: 64 },
+    after_vrf_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
     subnet_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
+    vrf_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
     tag: { maxLength: 64 },
     q: { maxLength: 200 },
   },
@@ -184,6 +204,7 @@ export const QUERY_LIMITS = {
     limit: { minimum: 1, maximum: 1000 },
     offset: { minimum: 0, maximum: 9007199254740991 },
     subnet_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
+    vrf_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
   },
   'GET /export/{kind}': {
     subnet_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },

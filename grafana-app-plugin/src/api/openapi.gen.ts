@@ -92,6 +92,502 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/vrfs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List VRFs (address spaces) */
+    get: {
+      parameters: {
+        query?: {
+          /** @description page size (1–1000) */
+          limit?: number;
+          offset?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description VRFs by id */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['VrfList'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Create a VRF
+     * @description The same CIDR may exist once in every VRF; uniqueness and containment hold inside one.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['VrfCreate'];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Vrf'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The name or route distinguisher is taken */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/vrfs/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Read a VRF */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The VRF */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Vrf'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /**
+     * Delete an empty VRF
+     * @description Refused with 409 while the VRF holds subnets, and always for the global VRF.
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Deleted */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The VRF holds subnets, or is the global VRF */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Update a VRF (the global VRF keeps its name) */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['VrfUpdate'];
+        };
+      };
+      responses: {
+        /** @description Updated */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Vrf'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The name or route distinguisher is taken */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
   '/api/v1/subnets': {
     parameters: {
       query?: never;
@@ -111,6 +607,8 @@ export interface paths {
           tag?: string;
           vlan?: number;
           family?: '4' | '6';
+          /** @description only this VRF */
+          vrf_id?: string;
         };
         header?: never;
         path?: never;
@@ -234,7 +732,7 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
-        /** @description Same CIDR exists */
+        /** @description The same CIDR exists in that VRF */
         409: {
           headers: {
             [name: string]: unknown;
@@ -1353,9 +1851,13 @@ export interface paths {
           /** @description page size (1–1000) */
           limit?: number;
           offset?: number;
-          /** @description keyset paging: only addresses after this one in address order (pass the last address of the previous page). Cheap at any depth, unlike a large offset; count stays the number of all matches. Combines with offset. */
+          /** @description keyset paging: only addresses after this one in listing order, VRF then address (pass the last address of the previous page, and its vrf_id as after_vrf_id when the listing spans VRFs). Cheap at any depth, unlike a large offset; count stays the number of all matches. Combines with offset. */
           after?: string;
+          /** @description the VRF of `after` (default: vrf_id, or the subnet's VRF, else the global VRF) */
+          after_vrf_id?: string;
           subnet_id?: string;
+          /** @description only this VRF */
+          vrf_id?: string;
           state?: 'reserved' | 'assigned' | 'dhcp' | 'deprecated' | 'provisioning';
           source?: 'manual' | 'discovered' | 'docker' | 'proxmox';
           tag?: string;
@@ -1843,6 +2345,8 @@ export interface paths {
           limit?: number;
           offset?: number;
           subnet_id?: string;
+          /** @description only this VRF */
+          vrf_id?: string;
         };
         header?: never;
         path?: never;
@@ -5480,12 +5984,55 @@ export interface components {
         details?: unknown;
       };
     };
+    VrfList: {
+      count: number;
+      results: components['schemas']['Vrf'][];
+    };
+    Vrf: {
+      id: number;
+      name: string;
+      rd: string | null;
+      description: string;
+      /** @description subnets in this VRF */
+      subnets: number;
+      /**
+       * @description RFC 3339 timestamp
+       * @example 2026-11-22T08:31:00.000Z
+       */
+      created_at: string;
+      /**
+       * @description RFC 3339 timestamp
+       * @example 2026-11-22T08:31:00.000Z
+       */
+      updated_at: string;
+    };
+    VrfCreate: {
+      /** @example site-b */
+      name: string;
+      /**
+       * @description route distinguisher, unique when set
+       * @example 65000:1
+       */
+      rd?: string | null;
+      description?: string;
+    };
+    VrfUpdate: {
+      /** @example site-b */
+      name?: string;
+      /**
+       * @description route distinguisher, unique when set
+       * @example 65000:1
+       */
+      rd?: string | null;
+      description?: string;
+    };
     SubnetList: {
       count: number;
       results: components['schemas']['Subnet'][];
     };
     Subnet: {
       id: number;
+      vrf_id: number;
       cidr: string;
       family: 4 | 6;
       prefix_length: number;
@@ -5546,6 +6093,11 @@ export interface components {
        * @example 10.0.0.0/24
        */
       cidr: string;
+      /**
+       * @description the VRF (address space); absent: the global VRF (id 1)
+       * @example 1
+       */
+      vrf_id?: number;
       name?: string;
       description?: string;
       vlan?: number | null;
@@ -5608,6 +6160,7 @@ export interface components {
         };
     Address: {
       id: number;
+      vrf_id: number;
       address: string;
       family: 4 | 6;
       subnet_id: number | null;
@@ -5747,6 +6300,11 @@ export interface components {
        */
       address: string;
       /**
+       * @description the VRF (address space); absent: the global VRF (id 1)
+       * @example 1
+       */
+      vrf_id?: number;
+      /**
        * @description defaults to reserved
        * @enum {string}
        */
@@ -5800,6 +6358,7 @@ export interface components {
     Range: {
       id: number;
       subnet_id: number;
+      vrf_id: number;
       start_address: string;
       end_address: string;
       label: string;
@@ -5823,6 +6382,11 @@ export interface components {
     };
     RangeCreate: {
       subnet_id: number;
+      /**
+       * @description the subnet's VRF (a range lives in its subnet's VRF)
+       * @example 1
+       */
+      vrf_id?: number;
       /**
        * @description IPv4 (dotted quad) or IPv6 address
        * @example 10.0.0.10

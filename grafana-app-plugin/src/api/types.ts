@@ -23,6 +23,8 @@ export type ErrorBody = Schemas['Error'];
 // ---- IPAM: subnets, addresses, ranges, imports
 
 export type Utilization = Schemas['Utilization'];
+/** A VRF (address space, #15): the same CIDR may exist once in each; id 1 is the global VRF. */
+export type Vrf = Schemas['Vrf'];
 export type Subnet = Schemas['Subnet'];
 /** The body of POST /subnets. */
 export type SubnetInput = Schemas['SubnetCreate'];

@@ -18,6 +18,8 @@ export const testIds = {
     dashboards: 'lanscape-overview-dashboards',
     subnetTree: 'lanscape-subnet-tree',
     subnetRow: (cidr: string) => `subnet-row-${cidr}`,
+    vrf: (cidr: string) => `subnet-vrf-${cidr}`,
+    vrfFilter: 'lanscape-vrf-filter',
     alive: (cidr: string) => `subnet-alive-${cidr}`,
     addSubnet: 'lanscape-add-subnet',
     importCsv: 'lanscape-import-csv',
@@ -28,6 +30,7 @@ export const testIds = {
   subnetForm: {
     form: 'lanscape-subnet-form',
     cidr: 'lanscape-subnet-form-cidr',
+    vrf: 'lanscape-subnet-form-vrf',
     name: 'lanscape-subnet-form-name',
     vlan: 'lanscape-subnet-form-vlan',
     gateway: 'lanscape-subnet-form-gateway',

@@ -19,6 +19,7 @@ export function utilization(used: number, size: number, extra: Partial<Utilizati
 export function subnet(overrides: Partial<Subnet> = {}): Subnet {
   return {
     id: 1,
+    vrf_id: 1,
     cidr: '10.0.0.0/24',
     family: 4,
     prefix_length: 24,
@@ -61,6 +62,7 @@ let nextId = 100;
 export function address(ip: string, overrides: Partial<Address> = {}): Address {
   return {
     id: nextId++,
+    vrf_id: 1,
     address: ip,
     family: ip.includes(':') ? 6 : 4,
     subnet_id: 1,
@@ -90,6 +92,7 @@ export function range(overrides: Partial<Range> = {}): Range {
   return {
     id: 7,
     subnet_id: 1,
+    vrf_id: 1,
     start_address: '10.0.0.100',
     end_address: '10.0.0.199',
     label: 'DHCP pool',

@@ -2,7 +2,12 @@ import type { Subnet } from '../api/types';
 import { compareIp } from './ip';
 
 function compareCidr(a: Subnet, b: Subnet): number {
-  return compareIp(a.cidr.split('/')[0]!, b.cidr.split('/')[0]!) || a.prefix_length - b.prefix_length;
+  // The same CIDR may exist in several VRFs (#15): VRF first, as the exporter lists them.
+  return (
+    (a.vrf_id ?? 1) - (b.vrf_id ?? 1) ||
+    compareIp(a.cidr.split('/')[0]!, b.cidr.split('/')[0]!) ||
+    a.prefix_length - b.prefix_length
+  );
 }
 
 /**

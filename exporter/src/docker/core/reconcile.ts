@@ -1,8 +1,9 @@
 // What to change in IPAM so it matches one Docker endpoint: pure functions from Docker's
 // objects and the IPAM rows they concern to a plan; service.ts applies the plan in one
 // transaction. Rules: Docker networks with an IPAM pool become subnets named
-// docker:<endpoint>/<network>; container addresses become rows with source docker; a row a
-// person owns (any other source) is never changed; rows of another endpoint are left alone.
+// docker:<endpoint>/<network> in the endpoint's own VRF (docker:<endpoint>, #15); container
+// addresses become rows with source docker there; a row a person owns (any other source) is
+// never changed; rows of another endpoint are left alone.
 import { HOSTNAME_RE, normalizeMac } from '../../ipam/core/fields.js';
 import { covers, parsePrefix } from '../../ipam/core/prefix.js';
 import type { Container, Network } from './model.js';
@@ -11,6 +12,8 @@ import type { Container, Network } from './model.js';
 export interface SubnetRef {
   id: number;
   cidr: string;
+  /** The subnet's VRF by name. */
+  vrf: string;
   docker: { endpoint: string; network: string; network_id: string } | null;
 }
 
@@ -59,8 +62,8 @@ export function planSubnets(endpoint: string, networks: readonly Network[], subn
       ) {
         plan.relink.push({ id: existing.id, network: n.name, network_id: n.id });
       }
-      // A person's subnet with this pool is an overlap (networkOverlaps); another endpoint's is
-      // the same private pool on another host: IPAM has no VRFs, the first one keeps it.
+      // A person's subnet with this pool in the endpoint's VRF is kept as theirs; `subnets` are
+      // the endpoint VRF's only, so the same pool on another endpoint is another VRF's subnet.
     }
   }
   for (const s of subnets) {

@@ -1,5 +1,5 @@
 // Parent/child relations are derived from the CIDRs, never stored: a subnet's parent is the
-// smallest other subnet that covers it (NetBox's rule).
+// smallest other subnet of its VRF that covers it (NetBox's rule).
 import { covers, type Prefix } from './prefix.js';
 
 export interface TreeNode {
@@ -8,8 +8,9 @@ export interface TreeNode {
   readonly childCount: number;
 }
 
-export function buildTree(subnets: readonly { id: number; prefix: Prefix }[]): Map<number, TreeNode> {
+export function buildTree(subnets: readonly { id: number; vrf: number; prefix: Prefix }[]): Map<number, TreeNode> {
   const sorted = [...subnets].sort((a, b) => {
+    if (a.vrf !== b.vrf) return a.vrf - b.vrf;
     if (a.prefix.family !== b.prefix.family) return a.prefix.family - b.prefix.family;
     if (a.prefix.network !== b.prefix.network) return a.prefix.network < b.prefix.network ? -1 : 1;
     return a.prefix.length - b.prefix.length;
@@ -17,9 +18,13 @@ export function buildTree(subnets: readonly { id: number; prefix: Prefix }[]): M
   const parents = new Map<number, number | null>();
   const depths = new Map<number, number>();
   const children = new Map<number, number>();
-  const stack: { id: number; prefix: Prefix }[] = [];
+  const stack: { id: number; vrf: number; prefix: Prefix }[] = [];
   for (const s of sorted) {
-    while (stack.length > 0 && !covers(stack[stack.length - 1]!.prefix, s.prefix)) stack.pop();
+    while (
+      stack.length > 0 &&
+      (stack[stack.length - 1]!.vrf !== s.vrf || !covers(stack[stack.length - 1]!.prefix, s.prefix))
+    )
+      stack.pop();
     const parent = stack[stack.length - 1];
     parents.set(s.id, parent ? parent.id : null);
     depths.set(s.id, stack.length);

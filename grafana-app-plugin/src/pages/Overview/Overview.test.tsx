@@ -56,11 +56,23 @@ const home = subnet({
   },
 });
 
+const GLOBAL_VRF = {
+  id: 1,
+  name: 'global',
+  rd: null,
+  description: 'The global address space',
+  subnets: 4,
+  created_at: '1970-01-01T00:00:00.000Z',
+  updated_at: '1970-01-01T00:00:00.000Z',
+};
+const SITE_B = { ...GLOBAL_VRF, id: 2, name: 'site-b', description: 'Branch office', subnets: 1 };
+
 function backend(extra: Record<string, Answer> = {}) {
   mockFetch.mockImplementation(
     routes({
       'GET read/subnets': { count: 4, results: [home, printers, campus, servers] },
       'GET read/conflicts': { count: 0, results: [] },
+      'GET read/vrfs': { count: 1, results: [GLOBAL_VRF] },
       ...extra,
     })
   );
@@ -71,6 +83,32 @@ const rowCidrs = () =>
 
 describe('Overview page', () => {
   beforeEach(() => mockFetch.mockReset());
+
+  it('VRFs (#15): with more than the global VRF, a VRF column and a filter; the same CIDR twice', async () => {
+    const twin = subnet({ id: 9, vrf_id: 2, cidr: '192.168.1.0/24', name: 'home-b', utilization: utilization(3, 254) });
+    backend({
+      'GET read/subnets': { count: 5, results: [home, printers, campus, servers, twin] },
+      'GET read/vrfs': { count: 2, results: [GLOBAL_VRF, SITE_B] },
+    });
+    renderAt(<Overview />, '/overview');
+    await screen.findByTestId(testIds.overview.vrfFilter);
+    expect(screen.getByRole('columnheader', { name: 'VRF' })).toBeInTheDocument();
+    const homes = screen.getAllByTestId(testIds.overview.vrf('192.168.1.0/24')).map((c) => c.textContent);
+    expect(homes).toEqual(['global', 'site-b']);
+    expect(rowCidrs()).toEqual(['10.0.0.0/16', '10.0.1.0/24', '10.0.2.0/24', '192.168.1.0/24', '192.168.1.0/24']);
+
+    pick(testIds.overview.vrfFilter, 'site-b');
+    await waitFor(() => expect(rowCidrs()).toEqual(['192.168.1.0/24']));
+    expect(screen.getByTestId(testIds.overview.subnetRow('192.168.1.0/24'))).toHaveTextContent('home-b');
+  });
+
+  it('VRFs: with the global VRF alone (or no /vrfs), no VRF column and no filter', async () => {
+    backend({ 'GET read/vrfs': fail(404, 'not found') });
+    renderAt(<Overview />, '/overview');
+    await screen.findByTestId(testIds.overview.subnetTree);
+    expect(screen.queryByRole('columnheader', { name: 'VRF' })).not.toBeInTheDocument();
+    expect(screen.queryByTestId(testIds.overview.vrfFilter)).not.toBeInTheDocument();
+  });
 
   it('shows subnets as a tree with links, VLAN, utilization bars and counts', async () => {
     backend();

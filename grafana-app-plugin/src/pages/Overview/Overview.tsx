@@ -13,6 +13,7 @@ import {
   FilterInput,
   IconButton,
   LoadingPlaceholder,
+  Combobox,
   Menu,
   Stack,
   Text,
@@ -22,7 +23,7 @@ import {
 import { api } from '../../api/client';
 import { useApi } from '../../api/hooks';
 import { allSubnets } from '../../api/loaders';
-import type { Subnet } from '../../api/types';
+import type { Subnet, Vrf } from '../../api/types';
 import { ConflictsSummary } from './components/ConflictsSummary';
 import { DeleteSubnetModal } from './components/DeleteSubnetModal';
 import { ErrorAlert } from '../../components/ErrorAlert';
@@ -44,13 +45,23 @@ function Overview() {
   const styles = useStyles2(getStyles);
   const subnets = useApi(allSubnets, []);
   const conflicts = useApi(() => api.conflicts(), []);
+  // VRFs (#15): a column and a filter once there is more than the global one (an exporter
+  // without /vrfs, or a failed read, shows none).
+  const vrfs = useApi(() => api.vrfs(), []);
+  const vrfList: Vrf[] = vrfs.data?.results ?? [];
+  const manyVrfs = vrfList.length > 1;
+  const vrfName = (id: number | undefined) => vrfList.find((v) => v.id === (id ?? 1))?.name ?? String(id ?? 1);
   const [params, setParams] = useSearchParams();
   const q = params.get('q') ?? '';
+  const vrfFilter = manyVrfs && params.get('vrf') ? Number(params.get('vrf')) : undefined;
   const [collapsed, setCollapsed] = useState<Set<number>>(() => new Set());
   const [modal, setModal] = useState<ModalState>(null);
   const writable = userCanWrite();
 
-  const tree = useMemo(() => subnetTree(subnets.data ?? []), [subnets.data]);
+  const tree = useMemo(
+    () => subnetTree((subnets.data ?? []).filter((s) => vrfFilter === undefined || (s.vrf_id ?? 1) === vrfFilter)),
+    [subnets.data, vrfFilter]
+  );
   const visible = useMemo(() => visibleSubnets(tree, collapsed, q), [tree, collapsed, q]);
 
   const setQuery = (value: string) => {
@@ -59,6 +70,15 @@ function Overview() {
       next.set('q', value);
     } else {
       next.delete('q');
+    }
+    setParams(next, { replace: true });
+  };
+  const setVrf = (id: number | undefined) => {
+    const next = new URLSearchParams(params);
+    if (id === undefined) {
+      next.delete('vrf');
+    } else {
+      next.set('vrf', String(id));
     }
     setParams(next, { replace: true });
   };
@@ -79,7 +99,23 @@ function Overview() {
 
   const toolbar = (
     <Stack gap={1} wrap="wrap" justifyContent="space-between" alignItems="center">
-      <FilterInput value={q} onChange={setQuery} placeholder="Filter by CIDR, name, VLAN or tag" width={48} />
+      <Stack gap={1}>
+        <FilterInput value={q} onChange={setQuery} placeholder="Filter by CIDR, name, VLAN or tag" width={48} />
+        {manyVrfs && (
+          <Combobox<string>
+            id="overview-vrf"
+            aria-label="VRF"
+            data-testid={testIds.overview.vrfFilter}
+            width={24}
+            value={String(vrfFilter ?? 0)}
+            options={[
+              { label: 'All VRFs', value: '0' },
+              ...vrfList.map((v) => ({ label: v.name, value: String(v.id), description: v.description || undefined })),
+            ]}
+            onChange={(o) => setVrf(Number(o?.value ?? 0) || undefined)}
+          />
+        )}
+      </Stack>
       <Stack gap={1}>
         <Button icon="sync" variant="secondary" onClick={reloadAll} tooltip="Reload">
           Refresh
@@ -151,6 +187,7 @@ function Overview() {
               <thead>
                 <tr>
                   <th>Subnet</th>
+                  {manyVrfs && <th>VRF</th>}
                   <th>Name</th>
                   <th>VLAN</th>
                   <th className={styles.utilizationCol}>Utilization</th>
@@ -166,6 +203,7 @@ function Overview() {
                   <SubnetRow
                     key={s.id}
                     subnet={s}
+                    vrf={manyVrfs ? vrfName(s.vrf_id) : undefined}
                     collapsed={collapsed.has(s.id)}
                     filtering={q.trim() !== ''}
                     writable={writable}
@@ -189,6 +227,7 @@ function Overview() {
       {modal?.kind === 'add' && (
         <SubnetFormModal
           subnets={subnets.data ?? []}
+          vrfs={vrfList}
           onDismiss={() => setModal(null)}
           onSaved={() => {
             setModal(null);
@@ -223,6 +262,8 @@ function Overview() {
 
 interface RowProps {
   subnet: Subnet;
+  /** The subnet's VRF by name; undefined: no VRF column (only the global VRF exists). */
+  vrf?: string;
   collapsed: boolean;
   filtering: boolean;
   writable: boolean;
@@ -254,7 +295,17 @@ function LastScan({ scan }: { scan: NonNullable<Subnet['discovery']>['last_scan'
   );
 }
 
-function SubnetRow({ subnet: s, collapsed, filtering, writable, onToggle, onEdit, onDelete, onScanned }: RowProps) {
+function SubnetRow({
+  subnet: s,
+  vrf,
+  collapsed,
+  filtering,
+  writable,
+  onToggle,
+  onEdit,
+  onDelete,
+  onScanned,
+}: RowProps) {
   const styles = useStyles2(getStyles);
   const u = s.utilization;
   return (
@@ -278,6 +329,7 @@ function SubnetRow({ subnet: s, collapsed, filtering, writable, onToggle, onEdit
           {s.tags.length > 0 && <span className={styles.tags}>{s.tags.join(', ')}</span>}
         </div>
       </td>
+      {vrf !== undefined && <td data-testid={testIds.overview.vrf(s.cidr)}>{vrf}</td>}
       <td className={cx(styles.truncate)} title={s.description || undefined}>
         {s.name || <span className={styles.secondary}>–</span>}
       </td>

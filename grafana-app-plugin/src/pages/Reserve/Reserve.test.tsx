@@ -107,6 +107,22 @@ describe('Reserve page', () => {
     expect(calls(mockFetch).some((c) => c.includes('available-ips'))).toBe(false);
   });
 
+  it("reserves a specific address in the chosen subnet's VRF (#15)", async () => {
+    const siteB = subnet({ id: 5, vrf_id: 2, cidr: '10.0.0.0/24', name: 'servers-b' });
+    backend({
+      'GET read/subnets': { count: 2, results: [servers, siteB] },
+      'POST write/addresses': address('10.0.0.9', { vrf_id: 2, subnet_id: 5 }),
+    });
+    renderAt(<Reserve />, '/reserve?subnet=5&mode=specific');
+    const input = await screen.findByTestId(testIds.reserve.address);
+    fireEvent.change(input, { target: { value: '10.0.0.9' } });
+    const confirm = screen.getByTestId(testIds.reserve.confirm);
+    await waitFor(() => expect(confirm).toBeEnabled());
+    fireEvent.click(confirm);
+    await waitFor(() => expect(requestTo(mockFetch, 'POST', 'write/addresses')).toBeDefined());
+    expect(requestTo(mockFetch, 'POST', 'write/addresses')?.data).toEqual({ address: '10.0.0.9', vrf_id: 2 });
+  });
+
   it('reserves N at once after previewing them, and refuses when too few are free', async () => {
     backend({
       'POST write/subnets/1/available-ips': (req: { data: { count: number } }) =>

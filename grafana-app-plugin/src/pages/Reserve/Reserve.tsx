@@ -147,7 +147,9 @@ function Reserve() {
     try {
       let created: Address[];
       if (mode === 'specific') {
-        created = [await api.createAddress(address.trim(), fields)];
+        // The address is looked up in the chosen subnet's VRF (#15); without a choice, the global one.
+        const vrf = subnet?.vrf_id !== undefined && subnet.vrf_id !== 1 ? { vrf_id: subnet.vrf_id } : {};
+        created = [await api.createAddress(address.trim(), { ...fields, ...vrf })];
       } else {
         created = await api.allocate(scope!, mode === 'next' ? 1 : count, fields);
       }

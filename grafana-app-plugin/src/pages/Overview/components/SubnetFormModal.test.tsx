@@ -1,5 +1,5 @@
 import React from 'react';
-import { fireEvent, screen, within } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { testIds } from '../../../components/testIds';
 import { requestTo, routes } from '../../../test/backend';
 import '../../../test/dom';
@@ -54,5 +54,59 @@ describe('SubnetFormModal, next free in a subnet', () => {
     await screen.findByTestId(testIds.subnetForm.form);
     expect(screen.queryByTestId(testIds.subnetForm.mode)).not.toBeInTheDocument();
     expect(screen.getByTestId(testIds.subnetForm.cidr)).toBeDisabled();
+  });
+});
+
+describe('SubnetFormModal, VRFs (#15)', () => {
+  beforeEach(() => mockFetch.mockReset());
+  const vrf = (id: number, name: string) => ({
+    id,
+    name,
+    rd: null,
+    description: '',
+    subnets: 0,
+    created_at: '1970-01-01T00:00:00.000Z',
+    updated_at: '1970-01-01T00:00:00.000Z',
+  });
+
+  it('adds a subnet in the VRF chosen; with the global VRF alone there is no choice', async () => {
+    const created = jest.fn();
+    mockFetch.mockImplementation(
+      routes({
+        'POST write/subnets': (req: { data: unknown }) => {
+          created(req.data);
+          return { ...v6, id: 12, vrf_id: 2, cidr: '192.168.1.0/24' };
+        },
+      })
+    );
+    const onSaved = jest.fn();
+    renderAt(
+      <SubnetFormModal
+        subnets={[]}
+        vrfs={[vrf(1, 'global'), vrf(2, 'site-b')]}
+        onDismiss={jest.fn()}
+        onSaved={onSaved}
+      />
+    );
+    const form = await screen.findByTestId(testIds.subnetForm.form);
+    fireEvent.change(within(form).getByTestId(testIds.subnetForm.cidr), { target: { value: '192.168.1.0/24' } });
+    pick(testIds.subnetForm.vrf, 'site-b');
+    fireEvent.click(within(form).getByTestId(testIds.subnetForm.submit));
+    await waitFor(() => expect(onSaved).toHaveBeenCalled());
+    expect(created).toHaveBeenCalledWith(expect.objectContaining({ cidr: '192.168.1.0/24', vrf_id: 2 }));
+  });
+
+  it('offers no VRF choice with the global VRF alone, nor when editing', async () => {
+    const { unmount } = renderAt(
+      <SubnetFormModal subnets={[]} vrfs={[vrf(1, 'global')]} onDismiss={jest.fn()} onSaved={jest.fn()} />
+    );
+    await screen.findByTestId(testIds.subnetForm.form);
+    expect(screen.queryByTestId(testIds.subnetForm.vrf)).not.toBeInTheDocument();
+    unmount();
+    renderAt(
+      <SubnetFormModal subnet={v6} vrfs={[vrf(1, 'global'), vrf(2, 'b')]} onDismiss={jest.fn()} onSaved={jest.fn()} />
+    );
+    await screen.findByTestId(testIds.subnetForm.form);
+    expect(screen.queryByTestId(testIds.subnetForm.vrf)).not.toBeInTheDocument();
   });
 });

@@ -2,10 +2,21 @@
 // Adding takes a CIDR, or the next free block of a length inside a subnet (NextFreePrefixFields,
 // POST /subnets/{id}/available-prefixes).
 import React, { useMemo, useState } from 'react';
-import { Alert, Field, Input, Modal, RadioButtonGroup, Stack, Switch, TagsInput, TextArea } from '@grafana/ui';
+import {
+  Alert,
+  Combobox,
+  Field,
+  Input,
+  Modal,
+  RadioButtonGroup,
+  Stack,
+  Switch,
+  TagsInput,
+  TextArea,
+} from '@grafana/ui';
 import { type ApiError, api, explain, toApiError } from '../../../api/client';
 import { LIMITS } from '../../../api/limits.gen';
-import type { Subnet, SubnetInput } from '../../../api/types';
+import type { Subnet, SubnetInput, Vrf } from '../../../api/types';
 import {
   NextFreePrefixFields,
   type NextFreeState,
@@ -23,6 +34,8 @@ interface Props {
   subnet?: Subnet;
   /** The subnets loaded already: the parents "Next free in a subnet" offers (adding only). */
   subnets?: Subnet[];
+  /** The VRFs (#15): a new subnet's VRF is chosen when there is more than the global one. */
+  vrfs?: Vrf[];
   onDismiss: () => void;
   onSaved: (subnet: Subnet) => void;
 }
@@ -92,9 +105,10 @@ function toInput(f: FormState): Omit<SubnetInput, 'cidr'> {
   return { ...childFields(f), gateway: f.gateway.trim() || null };
 }
 
-export function SubnetFormModal({ subnet, subnets = [], onDismiss, onSaved }: Props) {
+export function SubnetFormModal({ subnet, subnets = [], vrfs = [], onDismiss, onSaved }: Props) {
   const editing = subnet !== undefined;
   const [form, setForm] = useState<FormState>(() => initial(subnet));
+  const [vrfId, setVrfId] = useState<number>(1);
   const [mode, setMode] = useState<AddMode>('cidr');
   const [nextFree, setNextFree] = useState<NextFreeState>(emptyNextFree);
   const [touched, setTouched] = useState(false);
@@ -123,7 +137,11 @@ export function SubnetFormModal({ subnet, subnets = [], onDismiss, onSaved }: Pr
       });
       return created!;
     }
-    return api.createSubnet({ cidr: form.cidr.trim(), ...toInput(form) });
+    return api.createSubnet({
+      cidr: form.cidr.trim(),
+      ...(vrfs.length > 1 && vrfId !== 1 ? { vrf_id: vrfId } : {}),
+      ...toInput(form),
+    });
   };
 
   const submit = async (e: React.FormEvent) => {
@@ -188,6 +206,21 @@ export function SubnetFormModal({ subnet, subnets = [], onDismiss, onSaved }: Pr
               autoFocus={!editing}
               onChange={(e) => set('cidr', e.currentTarget.value)}
               data-testid={testIds.subnetForm.cidr}
+            />
+          </Field>
+        )}
+        {!editing && !carving && vrfs.length > 1 && (
+          <Field label="VRF" description="The address space: the same CIDR may exist once in each VRF">
+            <Combobox<string>
+              id="subnet-vrf"
+              value={String(vrfId)}
+              options={vrfs.map((v) => ({
+                label: v.name,
+                value: String(v.id),
+                description: v.description || undefined,
+              }))}
+              onChange={(o) => setVrfId(Number(o?.value ?? 1))}
+              data-testid={testIds.subnetForm.vrf}
             />
           </Field>
         )}
