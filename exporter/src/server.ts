@@ -15,6 +15,8 @@ import { ScanScheduler } from './discovery/scheduler.js';
 import { DiscoveryService } from './discovery/service.js';
 import { openPorts } from './discovery/tcp.js';
 import { createApp } from './http/app.js';
+import { registerAgentMetrics } from './agents/metrics.js';
+import { AgentService } from './agents/service.js';
 import { CsvImports, recoverImports } from './ipam/csv-import.js';
 import { registerIpamMetrics } from './ipam/metrics.js';
 import { IpamService } from './ipam/service.js';
@@ -43,6 +45,8 @@ export interface RunningExporter {
   /** Whether this replica runs the periodic work (always on SQLite). */
   readonly leadership: Leadership;
   readonly discovery: DiscoveryService;
+  /** Remote scan agents (#15). */
+  readonly agents: AgentService;
   readonly traffic: TrafficService;
   readonly docker: DockerService;
   /** null when Proxmox is not configured. */
@@ -146,6 +150,8 @@ export async function startExporter(
     return { ...own, ...dockerCollectors, ...(proxmoxStatus ? { proxmox: proxmoxStatus } : {}) };
   };
   registerDiscoveryMetrics(registry, discovery, budget);
+  const agents = new AgentService(store, ipam, discovery, config.scan, clock, logger.child({ domain: 'agents' }));
+  registerAgentMetrics(registry, agents);
   registerCollectorMetrics(registry, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])));
   registerBudgetMetrics(registry, budget);
   const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock, (e) =>
@@ -189,6 +195,7 @@ export async function startExporter(
     logger,
     ipam,
     discovery,
+    agents,
     traffic,
     docker,
     proxmox,
@@ -247,6 +254,7 @@ export async function startExporter(
     leadership,
     server,
     discovery,
+    agents,
     traffic,
     docker,
     proxmox,

@@ -314,6 +314,7 @@ export class IpamService {
       scan_interval_seconds: input.scan_interval_seconds ?? null,
       created_at: now,
       updated_at: now,
+      agent_id: await this.checkAgent(input.agent_id ?? null),
     };
     const id = await this.tables.insertSubnet(row);
     const created = { id, ...row };
@@ -322,6 +323,15 @@ export class IpamService {
     // (record() serialises it at once, so enriching the view afterwards does not reach the log).
     await this.audit.record(actor, 'create', 'subnet', id, cidr, undefined, view);
     return { row: created, view };
+  }
+
+  /** A subnet may be assigned to an agent that exists and is not revoked (422 otherwise). */
+  private async checkAgent(id: number | null): Promise<number | null> {
+    if (id === null) return null;
+    const agent = await this.tables.agentFor(id);
+    if (!agent) throw new LanscapeError(422, 'invalid_agent', `no agent ${id}`);
+    if (agent.revoked_at !== null) throw new LanscapeError(422, 'invalid_agent', `agent ${id} is revoked`);
+    return id;
   }
 
   async updateSubnet(id: number, patch: SubnetUpdate, actor: Actor): Promise<SubnetView> {
@@ -340,6 +350,7 @@ export class IpamService {
           tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
           scan_enabled: patch.scan_enabled === undefined ? undefined : patch.scan_enabled ? 1 : 0,
           scan_interval_seconds: patch.scan_interval_seconds,
+          agent_id: patch.agent_id === undefined ? undefined : await this.checkAgent(patch.agent_id),
         },
         isoNow(this.clock),
       );
@@ -1270,6 +1281,7 @@ export class IpamService {
       tags: parseTags(row.tags),
       scan_enabled: row.scan_enabled === 1,
       scan_interval_seconds: row.scan_interval_seconds,
+      agent_id: row.agent_id,
       parent_id: node?.parentId ?? null,
       depth: node?.depth ?? 0,
       children: node?.childCount ?? 0,

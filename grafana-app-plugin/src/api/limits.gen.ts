@@ -56,6 +56,7 @@ export const LIMITS = {
     tags: { maxItems: 32 },
     'tags[]': { pattern: new RegExp('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$', 'u') },
     scan_interval_seconds: { minimum: 10, maximum: 604800 },
+    agent_id: { minimum: 1 },
   },
   RangeCreate: {
     subnet_id: { minimum: 1, maximum: 9007199254740991 },
@@ -79,6 +80,7 @@ export const LIMITS = {
     tags: { maxItems: 32 },
     'tags[]': { pattern: new RegExp('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$', 'u') },
     scan_interval_seconds: { minimum: 10, maximum: 604800 },
+    agent_id: { minimum: 1 },
   },
   SubnetUpdate: {
     name: { maxLength: 128 },
@@ -88,6 +90,7 @@ export const LIMITS = {
     tags: { maxItems: 32 },
     'tags[]': { pattern: new RegExp('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$', 'u') },
     scan_interval_seconds: { minimum: 10, maximum: 604800 },
+    agent_id: { minimum: 1 },
   },
   TrafficScheduleCreate: {
     source: { pattern: new RegExp('^[a-z][a-z0-9-]{0,31}$', 'u'), maxLength: 32 },

@@ -2737,6 +2737,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The subnet is assigned to a remote agent (assigned_to_agent), which sweeps it; nothing is queued */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
         421: {
           headers: {
@@ -5496,6 +5505,8 @@ export interface components {
       tags: string[];
       scan_enabled: boolean;
       scan_interval_seconds: number | null;
+      /** @description the remote scan agent that sweeps this subnet */
+      agent_id: number | null;
       /** @description smallest subnet that contains this one */
       parent_id: number | null;
       depth: number;
@@ -5519,7 +5530,7 @@ export interface components {
           /** @enum {string} */
           state: 'queued' | 'running' | 'done' | 'failed';
           /** @enum {string} */
-          trigger: 'manual' | 'schedule';
+          trigger: 'manual' | 'schedule' | 'agent';
           /**
            * @description RFC 3339 timestamp
            * @example 2026-11-22T08:31:00.000Z
@@ -5565,6 +5576,8 @@ export interface components {
       scan_enabled?: boolean;
       /** @description sweep interval; null uses the exporter default */
       scan_interval_seconds?: number | null;
+      /** @description the remote scan agent that sweeps this subnet (#15); null: this exporter sweeps it */
+      agent_id?: number | null;
     };
     SubnetUpdate: {
       name?: string;
@@ -5586,6 +5599,8 @@ export interface components {
       scan_enabled?: boolean;
       /** @description sweep interval; null uses the exporter default */
       scan_interval_seconds?: number | null;
+      /** @description the remote scan agent that sweeps this subnet (#15); null: this exporter sweeps it */
+      agent_id?: number | null;
     };
     SubnetRows: {
       count: number;
@@ -5735,6 +5750,8 @@ export interface components {
       scan_enabled?: boolean;
       /** @description sweep interval; null uses the exporter default */
       scan_interval_seconds?: number | null;
+      /** @description the remote scan agent that sweeps this subnet (#15); null: this exporter sweeps it */
+      agent_id?: number | null;
     };
     AddressList: {
       count: number;
@@ -5906,7 +5923,7 @@ export interface components {
       subnet_id: number;
       cidr: string;
       /** @enum {string} */
-      trigger: 'manual' | 'schedule';
+      trigger: 'manual' | 'schedule' | 'agent';
       /** @enum {string} */
       state: 'queued' | 'running' | 'done' | 'failed';
       progress: number;
