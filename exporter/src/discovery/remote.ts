@@ -1,18 +1,20 @@
 // Applying a sweep an agent ran at its site (#15): the same steps as this exporter's own sweeps
 // (apply.ts for status, history, events and IPAM rows; enrich.ts for ports, names and nmap's
 // services; a scan row; the sweep report for metrics), fed from the agent's observations instead
-// of a socket. Everything of one batch is ONE transaction, the caller's batch id in it, so a batch
-// is applied once or not at all: a replay after a lost answer finds its id and changes nothing.
-// The price: on SQLite the apply holds the event loop for its length (a /24: a few ms; a /16 with
-// 1,000 new devices, each an audited IPAM row: a few hundred ms), instead of the 5 ms slices of a
-// local sweep.
+// of a socket. At most once: the batch id is claimed in the transaction that creates the scan row
+// (a replay after a lost answer finds it and changes nothing); the apply then runs in the 5 ms
+// slices of a local sweep (slices.ts), so a /16 report never holds the event loop. Measured
+// against one transaction for the claim and the whole apply, which is atomic but held the loop
+// for seconds on SQLite (ARCHITECTURE.md, "Sites and agents"). A central that dies mid-apply has
+// applied part of that batch; its scan row is failed like any scan cut short, and the next
+// report of the subnet corrects the hosts.
 import type { SubnetRow } from '../ipam/store.js';
 import { applySweep } from './apply.js';
 import type { DiscoveryContext, SweepReport } from './context.js';
 import type { PortSpec } from './core/ports.js';
 import { Enricher } from './enrich.js';
 import type { NmapService } from './nmap.js';
-import { loadVendors } from './oui.js';
+import { inSlices } from './slices.js';
 import type { ScanWarningView } from './schemas.js';
 import type { ScanRow } from './store.js';
 
@@ -46,10 +48,10 @@ export interface BatchClaim {
 
 /**
  * Applies an agent's sweep of `subnet` over `targets` (what the agent swept). Resolves with the
- * scan row, or null when the claim says the batch was applied before.
+ * scan row, or null when the claim says the batch was applied before (nothing written).
  */
 export async function applyRemoteSweep(
-  base: DiscoveryContext,
+  ctx: DiscoveryContext,
   subnet: SubnetRow,
   targets: readonly string[],
   sweep: RemoteSweep,
@@ -57,37 +59,49 @@ export async function applyRemoteSweep(
   claim: BatchClaim,
   notify: (report: SweepReport) => void,
 ): Promise<ScanRow | null> {
-  // Nested writes become savepoints of the one transaction (store.write), not later write batches.
-  const ctx: DiscoveryContext = { ...base, write: (fn) => base.store.store.write(fn) };
-  // Built before the transaction: it yields between slices, which a transaction must not.
-  if (sweep.macs.size > 0) await loadVendors();
-  const at = Math.min(sweep.finishedAt, base.now());
-  const scan = await base.store.store.write(async () => {
+  const at = Math.min(sweep.finishedAt, ctx.now());
+  const startedAt = Math.min(sweep.startedAt, at);
+  const scan = await ctx.store.store.write(async () => {
     if (await claim.applied()) return null;
-    const row = await base.store.insertScan(subnet.id, subnet.cidr, 'agent', Math.min(sweep.startedAt, at));
+    const row = await ctx.store.insertScan(subnet.id, subnet.cidr, 'agent', startedAt);
     await claim.record(row.id);
     Object.assign(row, {
       state: 'running',
-      started_at: Math.min(sweep.startedAt, at),
+      started_at: startedAt,
       targets: targets.length,
       sent: sweep.sent,
       alive: sweep.alive.size,
     });
-    if (sweep.error !== undefined) {
-      Object.assign(row, { state: 'failed', finished_at: at, error: `agent ${sweep.agent}: ${sweep.error}` });
-      await base.store.saveScan(row);
-      return row;
-    }
-    const alive = await applySweep(ctx, subnet, targets, sweep.alive, at, sweep.macs);
-    const enricher = new Enricher(ctx, ports, () => false);
-    await enricher.record(subnet, alive, { open: sweep.open, names: sweep.names, phases: [], warnings: [] }, false);
-    for (const [address, services] of sweep.services)
-      await enricher.recordServices(
-        address,
-        services.map((s) => ({ ...s, protocol: 'tcp' as const, state: 'open', extraInfo: null })),
-        at,
+    await ctx.store.saveScan(row);
+    return row;
+  });
+  if (!scan) return null;
+  if (sweep.error !== undefined) {
+    Object.assign(scan, { state: 'failed', finished_at: at, error: `agent ${sweep.agent}: ${sweep.error}` });
+    await ctx.store.saveScan(scan, ['running']);
+  } else {
+    try {
+      const alive = await applySweep(ctx, subnet, targets, sweep.alive, at, sweep.macs);
+      const enricher = new Enricher(ctx, ports, () => false);
+      await enricher.record(subnet, alive, { open: sweep.open, names: sweep.names, phases: [], warnings: [] }, false);
+      const services = [...sweep.services];
+      await inSlices(ctx, services.length, (i) =>
+        enricher.recordServices(
+          services[i]![0],
+          services[i]![1].map((s) => ({ ...s, protocol: 'tcp' as const, state: 'open', extraInfo: null })),
+          at,
+        ),
       );
-    Object.assign(row, {
+    } catch (e) {
+      Object.assign(scan, {
+        state: 'failed',
+        finished_at: ctx.now(),
+        error: `applying the agent's results failed: ${(e as Error).message}`,
+      });
+      await ctx.store.saveScan(scan, ['running']);
+      throw e;
+    }
+    Object.assign(scan, {
       state: 'done',
       progress: 1,
       finished_at: at,
@@ -101,9 +115,9 @@ export async function applyRemoteSweep(
         },
       ]),
     });
-    await base.store.saveScan(row);
-    return row;
-  });
+    if (!(await ctx.store.saveScan(scan, ['running'])))
+      ctx.logger.warn({ scan: scan.id }, "an agent's scan was ended elsewhere while it was applied");
+  }
   if (scan) {
     notify({
       subnet: subnet.cidr,

@@ -170,6 +170,8 @@ export class DiscoveryService {
       : await this.store.unfinishedScans(now - bounds.queued, now - bounds.running);
     for (const s of unfinished) {
       if (this.queue.live(s.id)) continue;
+      // An agent's results being applied (by any replica) hold no session lock: the time bound.
+      if (s.trigger === 'agent' && now - (s.started_at ?? s.queued_at) < bounds.running) continue;
       if (byLock && (this.starting.has(s.subnet_id) || (await this.store.subnetScansHeld(s.subnet_id)))) continue;
       if (await this.store.saveScan(abandoned(s, now), [s.state])) failed += 1;
     }
