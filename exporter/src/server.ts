@@ -36,6 +36,7 @@ import { registerProxmoxMetrics } from './proxmox/metrics.js';
 import { ProxmoxService } from './proxmox/service.js';
 import { VERSION } from './version.js';
 import { noteAccepted } from './turns.js';
+import { startTimerLoop } from './timer-loop.js';
 
 export interface RunningExporter {
   readonly url: string;
@@ -152,6 +153,11 @@ export async function startExporter(
   registerDiscoveryMetrics(registry, discovery, budget);
   const agents = new AgentService(store, ipam, discovery, config.scan, clock, logger.child({ domain: 'agents' }));
   registerAgentMetrics(registry, agents);
+  // Applied batch ids are forgotten after 30 days (periodic work: the leader's).
+  const agentUpkeep = startTimerLoop(async () => {
+    if (!leadership.isLeader) return;
+    await agents.prune().catch((e: unknown) => logger.warn({ err: e }, 'could not forget old agent batch ids'));
+  }, 3_600_000);
   registerCollectorMetrics(registry, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])));
   registerBudgetMetrics(registry, budget);
   const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock, (e) =>
@@ -266,6 +272,7 @@ export async function startExporter(
       const importsStopped = imports.stop();
       scheduler.stop();
       trafficScheduler.stop();
+      agentUpkeep.stop();
       storeHealth.stop();
       await closeServer(server);
       await Promise.all([discovery.stop(), traffic.stop(), docker.stop(), proxmox?.stop(), importsStopped]);

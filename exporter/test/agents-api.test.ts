@@ -180,6 +180,16 @@ describe('agents API', () => {
     assert.match((await ex.api.get('/metrics')).text, /lanscape_agent_up\{agent="site-a"\} 0/);
   });
 
+  it('forgets applied batch ids after 30 days', async () => {
+    const count = async () => (await ex.store.exec.all('SELECT batch_id FROM agent_batches')).length;
+    const held = await count();
+    assert.ok(held >= 2);
+    assert.equal(await ex.agents.prune(), 0);
+    clock.now += 31 * 86_400_000;
+    assert.equal(await ex.agents.prune(), held);
+    assert.equal(await count(), 0);
+  });
+
   it('a revoked agent gets 401 and can no longer be assigned subnets', async () => {
     assert.equal((await ex.api.delete(`/api/v1/agents/${agent.id}`, TOKENS.write)).status, 403);
     assert.equal((await ex.api.delete(`/api/v1/agents/${agent.id}`)).status, 204);
