@@ -171,6 +171,14 @@ describe('delivery while central is away', () => {
     assert.deepEqual(replay, { status: 200, body: { applied: false, duplicate: true, scan_id: null } });
     assert.equal((await central.api.get(`/api/v1/events?subnet_id=${subnet.id}&limit=1`)).body.count, events);
     assert.equal((await central.store.exec.all('SELECT id FROM scans WHERE subnet_id = ?', [subnet.id])).length, 4);
+    // Revoked: central answers 401, the agent keeps its results (never dropped for a 401).
+    assert.equal((await central.api.delete(`/api/v1/agents/${agent.id}`)).status, 204);
+    await sweepOnce();
+    await runner.flush();
+    assert.equal(queue.depth, 1);
+    assert.equal(runner.centralUp, false);
+    assert.equal(runner.rejected, 0);
+    assert.equal(await runner.pull(), false);
   });
 });
 

@@ -157,6 +157,17 @@ describe('sites and agents in the lab', { timeout: 240_000 }, () => {
     assert.match(metrics, /lanscape_agent_up\{agent="site-a"\} 1/);
     assert.match(metrics, /lanscape_subnet_hosts_up\{[^}]*subnet="10\.201\.0\.0\/24"[^}]*\} 4/);
 
+    // The agent's own /metrics, on its site's loopback (what central's /api/v1/sd/agents points at).
+    const own = await siteA.exec(siteA.ns.scan, [
+      process.execPath,
+      '-e',
+      "fetch('http://127.0.0.1:9646/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
+    ]);
+    assert.equal(own.code, 0, own.stderr);
+    assert.match(own.stdout, /^lanscape_agent_queue_depth 0$/m);
+    assert.match(own.stdout, /^lanscape_agent_central_up 1$/m);
+    assert.match(own.stdout, /^lanscape_agent_sweeps_total\{result="ok"\} [1-9]/m);
+
     // Central sent no packet: no echo request, no IP packet at all from its namespace.
     const after = counters(centralNs);
     assert.deepEqual(after, before);
