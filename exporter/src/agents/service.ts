@@ -5,7 +5,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { DISCOVERY_ACTOR } from '../discovery/context.js';
 import type { DiscoveryService } from '../discovery/service.js';
 import { LanscapeError, conflict, notFound } from '../errors.js';
 import { parseIp } from '../ipam/core/ip.js';
@@ -216,7 +215,6 @@ export class AgentService {
         subnet: subnet.cidr,
         batch: batch.batch_id,
         alive: sweep.alive.size,
-        actor: DISCOVERY_ACTOR.name,
       },
       'agent results applied',
     );

@@ -5,6 +5,7 @@
 //   enrich.ts        ports, PTR names, nmap            history.ts  history, uptime, events
 //   conflicts.ts     conflicts, computed on read       sd.ts       Prometheus http_sd
 //   observations.ts  discovery's part of IPAM views    store.ts    the SQL (with the joins on IPAM's addresses)
+//   observe.ts       the observing half of a sweep      remote.ts   applying an agent's sweep (#15)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock } from '../clock.js';
 import type { Logger } from 'pino';
@@ -22,13 +23,12 @@ import { type DiscoveryContext, type DiscoveryDeps, type SweepReport, iso } from
 import { type PortSpec, DEFAULT_PORTS, withServiceNames } from './core/ports.js';
 import { SweepTooLargeError, sweepTargets } from './core/targets.js';
 import { Enricher } from './enrich.js';
-import { historyOf, listEvents, uptimeOf } from './history.js';
+import { historyOf, listEvents, maintainHistory, uptimeOf } from './history.js';
 import type { IcmpStatus } from './icmp.js';
 import { enrichIpamViews, observationView } from './observations.js';
 import { ScanQueue, type Trigger } from './queue.js';
 import { type BatchClaim, type RemoteSweep, applyRemoteSweep } from './remote.js';
 import { runScan } from './run.js';
-import { maintainHistory } from './history.js';
 import { serviceDiscovery, serviceDiscoveryPage } from './sd.js';
 import type {
   ConflictKind,
