@@ -46,7 +46,7 @@ export async function exporterDocument() {
   const config = loadConfig({ LANSCAPE_SCAN_ENABLED: 'false' });
   const app = createApp({
     config, logger: pino({ level: 'silent' }), registry: stub, observeRequest: () => {},
-    ipam: stub, writes: stub, imports: stub, discovery: stub, traffic: stub, docker: stub, proxmox: null,
+    ipam: stub, writes: stub, imports: stub, discovery: stub, traffic: stub, docker: stub, proxmox: null, agents: stub,
     collectors: () => ({}),
   });
   const server = app.listen(0, '127.0.0.1');

@@ -21,7 +21,7 @@ const REQUIRED_ALERTS = [
   'LanscapeExporterDown', 'LanscapeScanFailing', 'LanscapeScanStale', 'LanscapeReservedHostDown', 'LanscapeUnknownDevice',
   'LanscapeIPConflict', 'LanscapeSubnetNearlyFull', 'LanscapeStaleReservation', 'LanscapeThroughputDegraded',
   'LanscapeDockerEndpointDown', 'LanscapeContainerDown', 'LanscapeContainerRestarting', 'LanscapeContainerUnhealthy',
-  'LanscapeProxmoxUnreachable', 'LanscapeProxmoxNodeDown', 'LanscapeVmCreationFailed',
+  'LanscapeProxmoxUnreachable', 'LanscapeProxmoxNodeDown', 'LanscapeVmCreationFailed', 'LanscapeAgentDown',
 ];
 const REQUIRED_RECORDS = ['address:lanscape_host_up:avg_over_time1h', 'subnet_le:lanscape_host_rtt_seconds_bucket:rate5m'];
 const SEVERITIES = new Set(['critical', 'warning', 'info']);

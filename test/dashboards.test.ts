@@ -291,6 +291,7 @@ describe('dashboards', () => {
       'lanscape-host/Conflicts', 'lanscape-host/Open ports', 'lanscape-overview/Addresses in conflict',
       'lanscape-overview/IPAM conflicts',
       'lanscape-proxmox/Guest addresses',
+      'lanscape-scanner/Agent state', 'lanscape-scanner/Time since last agent report',
       'lanscape-subnet/Addresses in conflict', 'lanscape-subnet/Free ranges', 'lanscape-subnet/Ranges',
       'lanscape-traffic/Jitter (UDP)', 'lanscape-traffic/Loss (UDP)', 'lanscape-traffic/Throughput floors',
     ]);

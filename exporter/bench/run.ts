@@ -12,10 +12,18 @@ import { availabilitySuite } from './availability.js';
 import { ipamSuite } from './ipam.js';
 import { writesSuite } from './writes.js';
 import { postgresSuite } from './postgres.js';
+import { agentsSuite } from './agents.js';
 import { type Benchmark, type Row, Runner, type Suite, cpuSnapshot, foreignCpu, renderTable, sleep } from './lib.js';
 
 /** Add a suite here and it is run, listed and selectable with --only. */
-const SUITES: readonly Suite[] = [ipamSuite, writesSuite, discoverySuite, availabilitySuite, postgresSuite];
+const SUITES: readonly Suite[] = [
+  ipamSuite,
+  writesSuite,
+  discoverySuite,
+  availabilitySuite,
+  postgresSuite,
+  agentsSuite,
+];
 
 const USAGE = 'usage: npm run bench -- [--only NAME]... [--list] [--profile DIR] [--tsx] [--with-fping] [--repeat N]';
 

@@ -15,6 +15,8 @@ import { ScanScheduler } from './discovery/scheduler.js';
 import { DiscoveryService } from './discovery/service.js';
 import { openPorts } from './discovery/tcp.js';
 import { createApp } from './http/app.js';
+import { registerAgentMetrics } from './agents/metrics.js';
+import { AgentService } from './agents/service.js';
 import { CsvImports, recoverImports } from './ipam/csv-import.js';
 import { registerIpamMetrics } from './ipam/metrics.js';
 import { IpamService } from './ipam/service.js';
@@ -34,6 +36,7 @@ import { registerProxmoxMetrics } from './proxmox/metrics.js';
 import { ProxmoxService } from './proxmox/service.js';
 import { VERSION } from './version.js';
 import { noteAccepted } from './turns.js';
+import { startTimerLoop } from './timer-loop.js';
 
 export interface RunningExporter {
   readonly url: string;
@@ -43,6 +46,8 @@ export interface RunningExporter {
   /** Whether this replica runs the periodic work (always on SQLite). */
   readonly leadership: Leadership;
   readonly discovery: DiscoveryService;
+  /** Remote scan agents (#15). */
+  readonly agents: AgentService;
   readonly traffic: TrafficService;
   readonly docker: DockerService;
   /** null when Proxmox is not configured. */
@@ -146,6 +151,13 @@ export async function startExporter(
     return { ...own, ...dockerCollectors, ...(proxmoxStatus ? { proxmox: proxmoxStatus } : {}) };
   };
   registerDiscoveryMetrics(registry, discovery, budget);
+  const agents = new AgentService(store, ipam, discovery, config.scan, clock, logger.child({ domain: 'agents' }));
+  registerAgentMetrics(registry, agents);
+  // Applied batch ids are forgotten after 30 days (periodic work: the leader's).
+  const agentUpkeep = startTimerLoop(async () => {
+    if (!leadership.isLeader) return;
+    await agents.prune().catch((e: unknown) => logger.warn({ err: e }, 'could not forget old agent batch ids'));
+  }, 3_600_000);
   registerCollectorMetrics(registry, () => Object.fromEntries(Object.entries(collectors()).map(([k, v]) => [k, v.up])));
   registerBudgetMetrics(registry, budget);
   const scheduler = new ScanScheduler(ipam, discovery, config.scan, clock, (e) =>
@@ -189,6 +201,7 @@ export async function startExporter(
     logger,
     ipam,
     discovery,
+    agents,
     traffic,
     docker,
     proxmox,
@@ -247,6 +260,7 @@ export async function startExporter(
     leadership,
     server,
     discovery,
+    agents,
     traffic,
     docker,
     proxmox,
@@ -258,6 +272,7 @@ export async function startExporter(
       const importsStopped = imports.stop();
       scheduler.stop();
       trafficScheduler.stop();
+      agentUpkeep.stop();
       storeHealth.stop();
       await closeServer(server);
       await Promise.all([discovery.stop(), traffic.stop(), docker.stop(), proxmox?.stop(), importsStopped]);

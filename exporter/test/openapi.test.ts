@@ -82,6 +82,13 @@ it('documents every route with its scope, inputs and the error schema', async ()
     'get /api/v1/vrfs/{id}',
     'patch /api/v1/vrfs/{id}',
     'delete /api/v1/vrfs/{id}',
+    'post /api/v1/agents',
+    'get /api/v1/agents',
+    'get /api/v1/agents/{id}',
+    'delete /api/v1/agents/{id}',
+    'get /api/v1/agent/assignments',
+    'post /api/v1/agent/results',
+    'get /api/v1/sd/agents',
   ];
   const have = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
     Object.keys(ops).map((m) => `${m} ${path}`),
@@ -90,6 +97,7 @@ it('documents every route with its scope, inputs and the error schema', async ()
   const create = doc.paths['/api/v1/subnets'].post;
   assert.equal(create['x-required-scope'], 'write');
   assert.deepEqual(create.security, [{ bearer: [] }]);
+  assert.equal(doc.paths['/api/v1/agent/results'].post['x-required-scope'], 'agent');
   assert.equal(create.responses['400'].content['application/json'].schema.$ref, '#/components/schemas/Error');
   const body = doc.components.schemas.SubnetCreate;
   assert.deepEqual(body.required, ['cidr']);

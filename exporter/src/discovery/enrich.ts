@@ -22,6 +22,15 @@ const PORTS_PER_HOST = 8;
  */
 const PORTS_WHILE_SWEEPING = 16;
 
+/** What a scan's enrichment needs: settings, adapters, clock, and whether a host's ports are due. */
+export interface EnrichEnv {
+  scan: Pick<DiscoveryContext['scan'], 'port_timeout_ms' | 'port_concurrency' | 'enrich_budget_seconds'>;
+  deps: Pick<DiscoveryContext['deps'], 'openPorts' | 'reverseDns'>;
+  now: () => number;
+  /** Whether a host's port check is due (its last check is older than scan.port_interval_seconds). */
+  portsDue(address: string): Promise<boolean>;
+}
+
 export interface Enriched {
   open: Map<string, number[]>;
   names: Map<string, string | null>;
@@ -54,7 +63,7 @@ export class ScanEnrichment {
 
   /** @param deadline performance.now() ms after which no check or lookup starts */
   constructor(
-    private readonly ctx: DiscoveryContext,
+    private readonly ctx: EnrichEnv,
     private readonly portSpecs: readonly PortSpec[],
     private readonly deadline: number,
   ) {}
@@ -72,16 +81,11 @@ export class ScanEnrichment {
     if (fresh.length > 0) this.adding.push(this.queueUp(fresh));
   }
 
-  /** Queues what is due of these hosts (their port checks' age is in the store). */
+  /** Queues what is due of these hosts. */
   private async queueUp(addresses: readonly string[]): Promise<void> {
     const { ctx } = this;
-    const now = ctx.now();
     for (const a of addresses) {
-      if (this.portSpecs.length > 0) {
-        const h = await ctx.store.host(ipKey(parseIp(a)));
-        if (!h?.ports_checked_at || now - h.ports_checked_at >= ctx.scan.port_interval_seconds * 1000)
-          this.portQueue.push(a);
-      }
+      if (this.portSpecs.length > 0 && (await ctx.portsDue(a))) this.portQueue.push(a);
       if (ctx.deps.reverseDns) this.nameQueue.push(a);
     }
     this.pump();
@@ -222,14 +226,25 @@ export class Enricher {
 
   /** A scan's enrichment, under the scan's budget from now. */
   begin(): ScanEnrichment {
-    return new ScanEnrichment(this.ctx, this.ports, performance.now() + this.ctx.scan.enrich_budget_seconds * 1000);
+    const { ctx } = this;
+    // Port checks are due when the host's last one (in the store) is older than scan.port_interval_seconds.
+    const portsDue = async (address: string) => {
+      const h = await ctx.store.host(ipKey(parseIp(address)));
+      return !h?.ports_checked_at || ctx.now() - h.ports_checked_at >= ctx.scan.port_interval_seconds * 1000;
+    };
+    return new ScanEnrichment(
+      { scan: ctx.scan, deps: ctx.deps, now: ctx.now, portsDue },
+      this.ports,
+      performance.now() + ctx.scan.enrich_budget_seconds * 1000,
+    );
   }
 
   /**
    * Records what a scan's enrichment learned, in slices (slices.ts: a few ms each, one write batch
-   * per turn), then starts nmap in the background.
+   * per turn), then starts nmap in the background (unless `nmap` is false: an agent's sweep,
+   * whose hosts this exporter must not probe).
    */
-  async record(subnet: SubnetRow, alive: string[], found: Enriched): Promise<void> {
+  async record(subnet: SubnetRow, alive: string[], found: Enriched, nmap = true): Promise<void> {
     const { ctx } = this;
     const at = ctx.now();
     const open = [...found.open];
@@ -238,7 +253,28 @@ export class Enricher {
       if (i < open.length) await this.recordPorts(subnet, open[i]![0], open[i]![1], at);
       else await this.recordPtr(subnet, names[i - open.length]![0], names[i - open.length]![1], at);
     });
-    if (ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(alive);
+    if (nmap && ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(alive);
+  }
+
+  /** Records service versions nmap found for a host (here or at an agent's site) onto its ports. */
+  async recordServices(address: string, found: NmapHost['services'] | undefined, at: number): Promise<void> {
+    const { store } = this.ctx;
+    const key = ipKey(parseIp(address));
+    const fresh = await store.lockedHost(key);
+    if (!fresh) return;
+    const merged = parsePorts(fresh.ports).map((p) => {
+      const s = found?.find((x) => x.port === p.port && x.protocol === 'tcp');
+      // Chips keep the configured name; nmap's fills in where there is none.
+      return s
+        ? {
+            ...p,
+            service: p.service ?? (s.service === 'unknown' ? null : s.service),
+            product: s.product,
+            version: s.version,
+          }
+        : p;
+    });
+    await store.upsertHost({ ...fresh, ports: JSON.stringify(merged), nmap_checked_at: at });
   }
 
   private async recordPorts(subnet: SubnetRow, address: string, ports: number[], at: number): Promise<void> {
@@ -324,23 +360,7 @@ export class Enricher {
           ctx.logger.warn({ err: e, address }, 'nmap failed');
         }
         // Read again and written in one transaction: a sweep may have written the host meanwhile.
-        await ctx.write(async () => {
-          const fresh = await ctx.store.lockedHost(key);
-          if (!fresh) return;
-          const merged = parsePorts(fresh.ports).map((p) => {
-            const s = found?.services.find((x) => x.port === p.port && x.protocol === 'tcp');
-            // Chips keep the configured name; nmap's fills in where there is none.
-            return s
-              ? {
-                  ...p,
-                  service: p.service ?? (s.service === 'unknown' ? null : s.service),
-                  product: s.product,
-                  version: s.version,
-                }
-              : p;
-          });
-          await ctx.store.upsertHost({ ...fresh, ports: JSON.stringify(merged), nmap_checked_at: ctx.now() });
-        });
+        await ctx.write(() => this.recordServices(address, found?.services, ctx.now()));
       }
     } finally {
       this.nmapBusy = false;

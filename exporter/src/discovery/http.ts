@@ -21,6 +21,9 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     responses: {
       202: { description: 'Queued (or already under way)', schema: Scan },
       404: { description: 'No such subnet' },
+      409: {
+        description: 'The subnet is assigned to a remote agent (assigned_to_agent), which sweeps it; nothing is queued',
+      },
       422: { description: 'The subnet is larger than the largest sweep allowed' },
       429: {
         description:

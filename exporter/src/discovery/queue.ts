@@ -5,7 +5,8 @@
 import type { Logger } from 'pino';
 import type { ScanRow } from './store.js';
 
-export type Trigger = ScanRow['trigger'];
+/** The triggers of sweeps this exporter runs (an agent's sweeps are applied, never queued). */
+export type Trigger = Exclude<ScanRow['trigger'], 'agent'>;
 
 export class ScanQueue {
   private readonly lanes: Record<Trigger, ScanRow[]> = { manual: [], schedule: [] };

@@ -5,7 +5,8 @@
 import { prefixOf } from '../ipam/core/prefix.js';
 import { applySweep } from './apply.js';
 import type { DiscoveryContext, SweepReport } from './context.js';
-import { type SweepResult, ipv4Index, sweep } from './core/sweep.js';
+import type { SweepResult } from './core/sweep.js';
+import { observeSweep } from './observe.js';
 import { sweepTargets } from './core/targets.js';
 import type { Enricher } from './enrich.js';
 import { maintainHistory } from './history.js';
@@ -70,7 +71,6 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   } catch (e) {
     return fail(`cannot open an ICMP socket: ${(e as Error).message}`);
   }
-  const phases: ScanPhaseView[] = [];
   // Progress into the row every PROGRESS_EVERY_MS, for the other replicas (this one reads its
   // live copy); never backwards, and only while the row is running (saveProgress).
   let published = performance.now();
@@ -84,33 +84,15 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   // Port checks and names start with each host's first answer, while the sweep goes on.
   const enrichment = steps.enricher.begin();
   let result: SweepResult;
+  let phases: ScanPhaseView[];
   try {
-    result = await sweep(targets, socket, {
-      pps: cfg.pps,
-      timeoutMs: cfg.timeout_ms,
-      retries: cfg.retries,
-      ...(prefix.family === 4 ? { indexOf: ipv4Index(targets) } : {}),
-      onProgress: (sent, most) => {
-        scan.progress = most === 0 ? 0.8 : 0.8 * Math.min(1, sent / most);
-        scan.sent = sent;
-        publish();
-      },
-      onAlive: (target) => enrichment.add([target]),
-    });
+    ({ result, phases } = await observeSweep(cfg, targets, prefix.family, socket, enrichment, (sent, most) => {
+      scan.progress = most === 0 ? 0.8 : 0.8 * Math.min(1, sent / most);
+      scan.sent = sent;
+      publish();
+    }));
   } catch (e) {
     return fail(`sweep failed: ${(e as Error).message}`);
-  } finally {
-    socket.close();
-    enrichment.sweepDone();
-  }
-  for (const p of result.passes) {
-    phases.push({
-      phase: p.pass === 0 ? 'sweep' : 'retry',
-      ...(p.pass > 0 ? { pass: p.pass } : {}),
-      seconds: Math.round(p.seconds * 1000) / 1000,
-      sent: p.sent,
-      found: p.found,
-    });
   }
   const current = await ipam.subnet(subnet.id);
   if (!current) return fail('the subnet was deleted during its scan');

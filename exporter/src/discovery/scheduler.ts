@@ -88,7 +88,8 @@ export class ScanScheduler {
     const seen = new Set<number>();
     for (const subnet of await this.ipam.allSubnets()) {
       seen.add(subnet.id);
-      const seconds = this.discovery.scheduledInterval(subnet);
+      // An agent sweeps its subnets itself (#15): this exporter never does.
+      const seconds = subnet.agent_id === null ? this.discovery.scheduledInterval(subnet) : null;
       if (seconds === null) continue;
       const interval = seconds * 1000;
       let at = this.due.get(subnet.id);

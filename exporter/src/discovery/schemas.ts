@@ -35,7 +35,7 @@ export const Scan = z
     id: z.number().int(),
     subnet_id: z.number().int(),
     cidr: z.string(),
-    trigger: z.enum(['manual', 'schedule']),
+    trigger: z.enum(['manual', 'schedule', 'agent']),
     state: z.enum(['queued', 'running', 'done', 'failed']),
     progress: z.number().min(0).max(1),
     targets: z.number().int(),

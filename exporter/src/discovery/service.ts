@@ -5,6 +5,7 @@
 //   enrich.ts        ports, PTR names, nmap            history.ts  history, uptime, events
 //   conflicts.ts     conflicts, computed on read       sd.ts       Prometheus http_sd
 //   observations.ts  discovery's part of IPAM views    store.ts    the SQL (with the joins on IPAM's addresses)
+//   observe.ts       the observing half of a sweep      remote.ts   applying an agent's sweep (#15)
 import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock } from '../clock.js';
@@ -23,10 +24,11 @@ import { type DiscoveryContext, type DiscoveryDeps, type SweepReport, iso } from
 import { type PortSpec, DEFAULT_PORTS, withServiceNames } from './core/ports.js';
 import { SweepTooLargeError, sweepTargets } from './core/targets.js';
 import { Enricher } from './enrich.js';
-import { historyOf, listEvents, uptimeOf } from './history.js';
+import { historyOf, listEvents, maintainHistory, uptimeOf } from './history.js';
 import type { IcmpStatus } from './icmp.js';
 import { enrichIpamViews, observationView } from './observations.js';
-import { ScanQueue } from './queue.js';
+import { ScanQueue, type Trigger } from './queue.js';
+import { type BatchClaim, type RemoteSweep, applyRemoteSweep } from './remote.js';
 import { runScan } from './run.js';
 import { serviceDiscovery, serviceDiscoveryPage } from './sd.js';
 import type {
@@ -63,6 +65,8 @@ export class DiscoveryService {
   private readonly starting = new Map<number, Promise<void>>();
   private readonly ctx: DiscoveryContext;
   private readonly enricher: Enricher;
+  /** The ports checked on alive hosts, with their service names. */
+  readonly ports: readonly PortSpec[];
   icmpStatus: IcmpStatus;
   /** Listeners for finished sweeps (metrics). */
   readonly onSweep: ((report: SweepReport) => void)[] = [];
@@ -84,6 +88,7 @@ export class DiscoveryService {
     this.store = new DiscoveryStore(store);
     this.scanCfg = config.scan;
     const ports: PortSpec[] = withServiceNames(config.scan.ports ?? DEFAULT_PORTS);
+    this.ports = ports;
     this.now = deps.now ?? systemClock;
     this.ctx = {
       ipam,
@@ -166,6 +171,8 @@ export class DiscoveryService {
       : await this.store.unfinishedScans(now - bounds.queued, now - bounds.running);
     for (const s of unfinished) {
       if (this.queue.live(s.id)) continue;
+      // An agent's results being applied (by any replica) hold no session lock: the time bound.
+      if (s.trigger === 'agent' && now - (s.started_at ?? s.queued_at) < bounds.running) continue;
       if (byLock && (this.starting.has(s.subnet_id) || (await this.store.subnetScansHeld(s.subnet_id)))) continue;
       if (await this.store.saveScan(abandoned(s, now), [s.state])) failed += 1;
     }
@@ -180,9 +187,18 @@ export class DiscoveryService {
    * at once (429 with the seconds to wait, nothing queued). Scheduled scans have their own lane
    * of the same size: the scheduler asks scheduleRoom() first, so it never hits the cap.
    */
-  async startScan(subnetId: number, trigger: ScanRow['trigger']): Promise<ScanView> {
+  async startScan(subnetId: number, trigger: Trigger): Promise<ScanView> {
     await this.recovered;
     const subnet = await this.ipam.subnetRow(subnetId);
+    if (subnet.agent_id !== null) {
+      // Central never sends a packet to an agent's subnet (#15): the agent sweeps it on its schedule.
+      throw new LanscapeError(
+        409,
+        'assigned_to_agent',
+        `subnet ${subnet.cidr} is swept by agent ${subnet.agent_id}, not by this exporter; its results arrive with the agent's next report`,
+        { agent_id: subnet.agent_id },
+      );
+    }
     if (subnet.vrf_id !== GLOBAL_VRF_ID) {
       // Host observations are one address space, the network this exporter reaches (ARCHITECTURE.md "VRFs (#15)").
       throw new LanscapeError(
@@ -225,7 +241,7 @@ export class DiscoveryService {
    * ours, one a dead replica left, failed here so the subnet is swept again at once — checks
    * the rate limit, and inserts.
    */
-  private async queueScan(subnet: SubnetRow, trigger: ScanRow['trigger']): Promise<ScanRow> {
+  private async queueScan(subnet: SubnetRow, trigger: Trigger): Promise<ScanRow> {
     const subnetId = subnet.id;
     for (let tries = 0; !(await this.store.holdSubnetScans(subnetId)); tries++) {
       const other = await this.store.unfinishedScanOf(subnetId);
@@ -262,7 +278,7 @@ export class DiscoveryService {
   }
 
   /** Throws 429 when the subnet was scanned moments ago (manual) or the trigger's lane is full. */
-  private admit(cidr: string, trigger: ScanRow['trigger'], lastManual: ScanRow | undefined): void {
+  private admit(cidr: string, trigger: Trigger, lastManual: ScanRow | undefined): void {
     if (trigger === 'manual') {
       const last = lastManual;
       const wait = last ? last.queued_at + this.scanCfg.manual_min_interval_seconds * 1000 - this.now() : 0;
@@ -306,7 +322,7 @@ export class DiscoveryService {
   }
 
   /** Scans waiting per trigger (the running one not counted). */
-  queued(): Record<ScanRow['trigger'], number> {
+  queued(): Record<Trigger, number> {
     return { manual: this.queue.waiting('manual'), schedule: this.queue.waiting('schedule') };
   }
 
@@ -360,6 +376,34 @@ export class DiscoveryService {
     now: number,
   ): Promise<string[]> {
     return applySweep(this.ctx, subnet, targets, alive, now);
+  }
+
+  /**
+   * What a sweep of `subnet` targets: every usable address of an IPv4 subnet no larger than
+   * scan.max_prefix (422 beyond), the known addresses of an IPv6 one. Agents sweep the same.
+   */
+  async targetsOf(subnet: SubnetRow): Promise<string[]> {
+    const prefix = prefixOf(subnet);
+    if (prefix.family === 6)
+      return (await this.ipam.addressesBetween(subnet.vrf_id, subnet.first_key, subnet.last_key)).map((a) => a.address);
+    try {
+      return sweepTargets(prefix, this.scanCfg.max_prefix);
+    } catch (e) {
+      if (e instanceof SweepTooLargeError) throw new LanscapeError(422, 'sweep_too_large', e.message);
+      throw e;
+    }
+  }
+
+  /**
+   * Applies a sweep an agent ran (remote.ts): one transaction with the caller's batch record,
+   * then history upkeep. Resolves with the scan row, or null for a batch applied before.
+   */
+  async applyRemote(subnet: SubnetRow, sweep: RemoteSweep, claim: BatchClaim): Promise<ScanView | null> {
+    await this.recovered;
+    const targets = await this.targetsOf(subnet);
+    const scan = await applyRemoteSweep(this.ctx, subnet, targets, sweep, this.ports, claim, (r) => this.notify(r));
+    if (scan) await maintainHistory(this.ctx, this.now());
+    return scan && this.scanView(scan);
   }
 
   // ------------------------------------------------------------------ reading
@@ -438,6 +482,11 @@ export class DiscoveryService {
   // ------------------------------------------------------------------ for the scheduler and metrics
   /** Seconds between scheduled sweeps of a subnet, or null when it is not swept on a schedule. */
   scheduledInterval(subnet: SubnetRow): number | null {
+    // An agent's subnet is swept at its site on this schedule, whatever this exporter's ICMP.
+    if (subnet.agent_id !== null)
+      return subnet.scan_enabled && this.sweepable(subnet)
+        ? (subnet.scan_interval_seconds ?? this.scanCfg.interval_seconds)
+        : null;
     // ICMP down means the scheduler is not running (that is LanscapeCollectorDown's alert).
     if (!this.scanCfg.enabled || !this.icmpStatus.up || !subnet.scan_enabled || !this.sweepable(subnet)) return null;
     if (subnet.vrf_id !== GLOBAL_VRF_ID) return null; // sweeps cover the global VRF (startScan)

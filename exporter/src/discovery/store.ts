@@ -44,7 +44,8 @@ export interface ScanRow {
   id: number;
   subnet_id: number;
   cidr: string;
-  trigger: 'manual' | 'schedule';
+  /** agent: a sweep a remote agent ran and posted (#15) */
+  trigger: 'manual' | 'schedule' | 'agent';
   state: 'queued' | 'running' | 'done' | 'failed';
   progress: number;
   targets: number;

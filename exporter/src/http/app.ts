@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import swaggerUi from 'swagger-ui-express';
 import { z } from 'zod';
+import { registerAgentRoutes } from '../agents/http.js';
+import { type AgentService, isAgentToken } from '../agents/service.js';
 import { registerAuditRoutes } from '../audit/http.js';
 import type { Config } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
@@ -39,6 +41,8 @@ export interface AppDeps {
   /** CSV import jobs (ipam/csv-import.ts). */
   imports: CsvImports;
   discovery: DiscoveryService;
+  /** Remote scan agents (#15); absent in apps built without them (some tests). */
+  agents?: AgentService;
   traffic: TrafficService;
   docker: DockerService;
   /** null when Proxmox is not configured (its routes answer 503). */
@@ -90,13 +94,26 @@ export function createApp(deps: AppDeps): express.Express {
     );
   }
   const router = express.Router();
-  const api = new ApiRoutes(router, tokens, deps.writes, {}, { logger });
+  const apiThrottle = new AuthThrottle(config.auth_failures_per_minute, logger, '/api/v1');
+  const agentTokens = deps.agents && { isAgentToken, verify: (t: string) => deps.agents!.verify(t) };
+  const api = new ApiRoutes(
+    router,
+    tokens,
+    deps.writes,
+    {},
+    {
+      logger,
+      ...(agentTokens ? { agents: agentTokens } : {}),
+      onBadToken: (req) => apiThrottle.fail(clientKey(req.socket.remoteAddress)),
+    },
+  );
   router.use(
     apiGate({
+      agentTokens,
       tokens,
       grafanaProxy: config.tokens.grafana_proxy,
       grafanaId: config.grafana.url === undefined ? undefined : new GrafanaIdVerifier(config.grafana.url, logger),
-      throttle: new AuthThrottle(config.auth_failures_per_minute, logger, '/api/v1'),
+      throttle: apiThrottle,
     }),
   );
   router.use(api.authenticate);
@@ -109,6 +126,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerDockerRoutes(api, deps.docker);
   registerProxmoxRoutes(api, deps.proxmox);
   registerAuditRoutes(api, ipam.audit);
+  if (deps.agents) registerAgentRoutes(api, deps.agents);
 
   const openapi = openApiDocument(api.registry.definitions, {
     openapi: '3.0.3',

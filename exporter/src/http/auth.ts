@@ -16,6 +16,14 @@ const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 export interface TokenIdentity {
   readonly name: string;
   readonly scope: Scope;
+  /** A remote scan agent's token (#15): it may only use the routes of scope `agent`. */
+  readonly agent?: { readonly id: number; readonly name: string };
+}
+
+/** Agent tokens live in the store (agents/service.ts): verified there, asynchronously. */
+export interface AgentTokens {
+  isAgentToken(token: string): boolean;
+  verify(token: string): Promise<{ id: number; name: string } | 'revoked' | undefined>;
 }
 
 export class TokenVerifier {
@@ -193,6 +201,7 @@ export interface ApiGateOptions {
   /** With Grafana's URL configured: the user comes only from its signed ID token. */
   grafanaId?: GrafanaIdVerifier | undefined;
   throttle: AuthThrottle;
+  agentTokens?: AgentTokens | undefined;
 }
 
 const GRAFANA_USER = 'x-grafana-user';
@@ -218,7 +227,8 @@ export function apiGate(options: ApiGateOptions): RequestHandler {
     }
     const token = bearerToken(req.get('authorization'));
     const identity = token ? options.tokens.verify(token) : undefined;
-    if (token && !identity) options.throttle.fail(key);
+    // Agent tokens are checked against the store by ApiRoutes.authenticate, which counts their failures.
+    if (token && !identity && !options.agentTokens?.isAgentToken(token)) options.throttle.fail(key);
     const claimedUser = req.get(GRAFANA_USER);
     const idToken = req.get(GRAFANA_ID);
     delete req.headers[GRAFANA_USER];

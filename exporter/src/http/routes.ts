@@ -9,7 +9,7 @@ import type { Actor } from '../audit/log.js';
 import type { Scope } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
 import type { Writes } from '../store/write-batcher.js';
-import { type TokenIdentity, type TokenVerifier, allows, bearerToken } from './auth.js';
+import { type AgentTokens, type TokenIdentity, type TokenVerifier, allows, bearerToken } from './auth.js';
 import { type DeclaredResponse, asSent, responseChecksEnabled, responseMismatch } from './response-check.js';
 
 const NO_QUERY = z.strictObject({});
@@ -56,7 +56,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   method: Method;
   /** OpenAPI-style path below /api/v1, e.g. /subnets/{id} */
   path: string;
-  scope: Scope;
+  /** `agent`: only a remote scan agent's token (#15), which may use nothing else. */
+  scope: RouteScope;
   summary: string;
   tag: string;
   description?: string;
@@ -88,6 +89,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   }) => RouteResponse | Promise<RouteResponse>;
 }
 
+export type RouteScope = Scope | 'agent';
+
 export const ErrorBody = z
   .object({
     error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
@@ -112,14 +115,24 @@ export class ApiRoutes {
   /** Test mode (LANSCAPE_VALIDATE_RESPONSES=1): every answer is checked against its declared schema. */
   private readonly checkResponses: boolean;
   private readonly logger: Pick<Logger, 'error'> | undefined;
+  private readonly agents: AgentTokens | undefined;
+  private readonly onBadToken: ((req: Request) => void) | undefined;
 
   constructor(
     private readonly router: Router,
     private readonly tokens: TokenVerifier,
     private readonly writes: Writes,
     limits: Partial<Record<CostClass, number>> = {},
-    options: { checkResponses?: boolean; logger?: Pick<Logger, 'error'> } = {},
+    options: {
+      checkResponses?: boolean;
+      logger?: Pick<Logger, 'error'>;
+      agents?: AgentTokens;
+      /** Told of every request whose agent token failed (the failed-auth throttle). */
+      onBadToken?: (req: Request) => void;
+    } = {},
   ) {
+    this.agents = options.agents;
+    this.onBadToken = options.onBadToken;
     this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
     this.limits = { ...COST_LIMITS, ...limits };
     this.checkResponses = options.checkResponses ?? responseChecksEnabled();
@@ -290,6 +303,19 @@ export class ApiRoutes {
   readonly authenticate = (req: Request, res: Response, next: NextFunction): void => {
     const token = bearerToken(req.get('authorization'));
     const identity = token ? this.tokens.verify(token) : undefined;
+    if (!identity && token && this.agents?.isAgentToken(token)) {
+      this.agents.verify(token).then((agent) => {
+        if (agent === undefined || agent === 'revoked') {
+          this.onBadToken?.(req);
+          const message = agent === 'revoked' ? 'this agent was revoked' : 'the bearer token is not valid';
+          next(new LanscapeError(401, agent === 'revoked' ? 'agent_revoked' : 'unauthorized', message));
+          return;
+        }
+        res.locals.identity = { name: `agent:${agent.name}`, scope: 'read', agent } satisfies TokenIdentity;
+        next();
+      }, next);
+      return;
+    }
     if (!identity) {
       next(
         new LanscapeError(
@@ -304,10 +330,20 @@ export class ApiRoutes {
     next();
   };
 
-  private authorize(req: Request, res: Response, need: Scope): Actor {
+  private authorize(req: Request, res: Response, need: RouteScope): Actor {
     const identity = res.locals.identity as TokenIdentity | undefined;
     if (!identity) throw new LanscapeError(401, 'unauthorized', 'send Authorization: Bearer <token>');
-    if (!allows(identity.scope, need)) {
+    if (identity.agent || need === 'agent') {
+      // Agent tokens and the agent routes only go together (#15).
+      if (!identity.agent || need !== 'agent')
+        throw new LanscapeError(
+          403,
+          'forbidden',
+          identity.agent
+            ? `an agent token may only read its assignments and post its results; "${identity.name}" cannot use this`
+            : `this needs an agent's token; "${identity.name}" has ${identity.scope}`,
+        );
+    } else if (!allows(identity.scope, need)) {
       throw new LanscapeError(
         403,
         'forbidden',

@@ -112,6 +112,13 @@ const subnetFields = {
     .nullable()
     .optional()
     .meta({ description: 'sweep interval; null uses the exporter default' }),
+  agent_id: z
+    .number()
+    .int()
+    .min(1)
+    .nullable()
+    .optional()
+    .meta({ description: 'the remote scan agent that sweeps this subnet (#15); null: this exporter sweeps it' }),
 };
 export const SubnetCreate = z
   .strictObject({ cidr: Cidr, vrf_id: VrfId.optional(), ...subnetFields })
@@ -144,6 +151,7 @@ export const Subnet = z
     tags: z.array(z.string()),
     scan_enabled: z.boolean(),
     scan_interval_seconds: z.number().int().nullable(),
+    agent_id: z.number().int().nullable().meta({ description: 'the remote scan agent that sweeps this subnet' }),
     parent_id: z.number().int().nullable().meta({ description: 'smallest subnet that contains this one' }),
     depth: z.number().int(),
     children: z.number().int(),
@@ -157,7 +165,7 @@ export const Subnet = z
           .object({
             id: z.number().int(),
             state: z.enum(['queued', 'running', 'done', 'failed']),
-            trigger: z.enum(['manual', 'schedule']),
+            trigger: z.enum(['manual', 'schedule', 'agent']),
             finished_at: Timestamp.nullable(),
             alive: z.number().int(),
             error: z.string().optional(),

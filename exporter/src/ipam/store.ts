@@ -47,6 +47,8 @@ export interface SubnetRow {
   scan_interval_seconds: number | null;
   created_at: string;
   updated_at: string;
+  /** The remote scan agent that sweeps this subnet (#15); null: this exporter sweeps it. */
+  agent_id: number | null;
 }
 
 export interface AddressRow {
@@ -87,7 +89,7 @@ export interface RangeRow {
   updated_at: string;
 }
 
-export type NewSubnetRow = Omit<SubnetRow, 'id'>;
+export type NewSubnetRow = Omit<SubnetRow, 'id' | 'agent_id'> & { agent_id?: number | null };
 /** What lookups by address need of a subnet: far cheaper to read than the whole row. */
 /** The columns an address insert writes (insertAddresses). */
 const ADDRESS_INSERT_COLUMNS = [
@@ -123,6 +125,7 @@ const SUBNET_MUTABLE = [
   'tags',
   'scan_enabled',
   'scan_interval_seconds',
+  'agent_id',
 ] as const;
 const ADDRESS_MUTABLE = ['state', 'hostname', 'mac', 'description', 'owner', 'tags', 'source'] as const;
 const RANGE_MUTABLE = ['label', 'color', 'purpose', 'description', 'auto_allocate', 'mark_utilized'] as const;
@@ -381,8 +384,8 @@ export class IpamStore {
     this.spaceChanged(row.first_key, row.last_key);
     const { id } = (await this.exec.get<{ id: number }>(
       `INSERT INTO subnets (vrf_id, cidr, family, prefix_length, first_key, last_key, name, description,
-      vlan, gateway, tags, scan_enabled, scan_interval_seconds, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      vlan, gateway, tags, scan_enabled, scan_interval_seconds, created_at, updated_at, agent_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       [
         row.vrf_id,
         row.cidr,
@@ -399,6 +402,7 @@ export class IpamStore {
         row.scan_interval_seconds,
         row.created_at,
         row.updated_at,
+        row.agent_id ?? null,
       ],
     ))!;
     await this.subnetsChanged(id);
@@ -410,6 +414,10 @@ export class IpamStore {
     now: string,
   ): Promise<void> {
     if (await this.update('subnets', SUBNET_MUTABLE, id, changes, now)) await this.subnetsChanged(id);
+  }
+  /** An agent a subnet may be assigned to (#15): its revocation time, or undefined when there is no such agent. */
+  agentFor(id: number): Promise<{ revoked_at: number | null } | undefined> {
+    return this.exec.get('SELECT revoked_at FROM agents WHERE id = ?', [id]);
   }
   async deleteSubnet(id: number): Promise<void> {
     const row = await this.subnet(id);

@@ -724,6 +724,37 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ranges_first_key ON ranges(vrf_id, first_key);
     `,
   },
+  {
+    // Self-contained (#15): the agents, the result batches applied (at most once: the batch id is
+    // inserted in the transaction that applies it), and which agent sweeps a subnet.
+    version: 9,
+    name: 'sites and agents: remote scan agents, applied result batches, subnets.agent_id',
+    sql: `
+      CREATE TABLE agents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        token_hash BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        last_report_at INTEGER,
+        last_seen_at INTEGER,
+        queue_depth INTEGER NOT NULL DEFAULT 0,
+        dropped_results_total INTEGER NOT NULL DEFAULT 0,
+        version TEXT,
+        metrics_url TEXT
+      );
+      CREATE TABLE agent_batches (
+        batch_id TEXT PRIMARY KEY,
+        agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        subnet_id INTEGER NOT NULL,
+        scan_id INTEGER,
+        applied_at INTEGER NOT NULL
+      );
+      CREATE INDEX agent_batches_agent ON agent_batches(agent_id, applied_at);
+      ALTER TABLE subnets ADD COLUMN agent_id INTEGER REFERENCES agents(id);
+      CREATE INDEX subnets_agent ON subnets(agent_id);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

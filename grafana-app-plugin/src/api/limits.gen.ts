@@ -34,6 +34,31 @@ export const LIMITS = {
     tags: { maxItems: 32 },
     'tags[]': { pattern: new RegExp('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$', 'u') },
   },
+  AgentCreate: {
+    name: { pattern: new RegExp('^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', 'u') },
+  },
+  AgentResultBatch: {
+    subnet_id: { minimum: 1 },
+    sent: { minimum: 0 },
+    observations: { maxItems: 65536 },
+    'observations[].address': { maxLength: 64 },
+    'observations[].rtt_seconds': { minimum: 0, maximum: 3600 },
+    'observations[].mac': { pattern: new RegExp('^[0-9a-f]{2}(:[0-9a-f]{2}){5}$', 'u') },
+    'observations[].ports': { maxItems: 1024 },
+    'observations[].ports[]': { minimum: 1, maximum: 65535 },
+    'observations[].ptr': { maxLength: 255 },
+    'observations[].services': { maxItems: 1024 },
+    'observations[].services[].port': { minimum: 1, maximum: 65535 },
+    'observations[].services[].service': { maxLength: 64 },
+    'observations[].services[].product': { maxLength: 255 },
+    'observations[].services[].version': { maxLength: 255 },
+    error: { maxLength: 1000 },
+    warnings: { maxItems: 16 },
+    queue_depth: { minimum: 0, maximum: 1000000 },
+    dropped_total: { minimum: 0, maximum: 9007199254740991 },
+    agent_version: { maxLength: 64 },
+    metrics_url: { maxLength: 512 },
+  },
   AllocateRequest: {
     count: { minimum: 1, maximum: 4096 },
     hostname: {
@@ -57,6 +82,7 @@ export const LIMITS = {
     tags: { maxItems: 32 },
     'tags[]': { pattern: new RegExp('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$', 'u') },
     scan_interval_seconds: { minimum: 10, maximum: 604800 },
+    agent_id: { minimum: 1 },
   },
   RangeCreate: {
     subnet_id: { minimum: 1, maximum: 9007199254740991 },
@@ -82,6 +108,7 @@ export const LIMITS = {
     tags: { maxItems: 32 },
     'tags[]': { pattern: new RegExp('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$', 'u') },
     scan_interval_seconds: { minimum: 10, maximum: 604800 },
+    agent_id: { minimum: 1 },
   },
   SubnetUpdate: {
     name: { maxLength: 128 },
@@ -91,6 +118,7 @@ export const LIMITS = {
     tags: { maxItems: 32 },
     'tags[]': { pattern: new RegExp('^[\\p{L}\\p{N}][\\p{L}\\p{N} _.:/-]{0,63}$', 'u') },
     scan_interval_seconds: { minimum: 10, maximum: 604800 },
+    agent_id: { minimum: 1 },
   },
   TrafficScheduleCreate: {
     source: { pattern: new RegExp('^[a-z][a-z0-9-]{0,31}$', 'u'), maxLength: 32 },
@@ -264,5 +292,11 @@ export const QUERY_LIMITS = {
     offset: { minimum: 0, maximum: 9007199254740991 },
     object_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
     actor: { maxLength: 256 },
+  },
+  'GET /agent/assignments': {
+    queue_depth: { minimum: 0, maximum: 1000000 },
+    dropped_total: { minimum: 0, maximum: 9007199254740991 },
+    agent_version: { maxLength: 64 },
+    metrics_url: { maxLength: 512 },
   },
 } as const;

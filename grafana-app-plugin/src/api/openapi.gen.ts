@@ -3241,6 +3241,15 @@ export interface paths {
             'application/json': components['schemas']['Error'];
           };
         };
+        /** @description The subnet is assigned to a remote agent (assigned_to_agent), which sweeps it; nothing is queued */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
         /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
         421: {
           headers: {
@@ -5963,6 +5972,676 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/agents': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Agents with their health, queue and assigned subnets */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Agents */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['AgentList'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Register a remote scan agent
+     * @description Answers the agent token once (scope agent: it may only read its assignments and post results for the subnets assigned to it); only its hash is stored.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['AgentCreate'];
+        };
+      };
+      responses: {
+        /** @description Registered; the token is shown only here */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['AgentCreated'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description An agent of that name exists */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/agents/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One agent */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The agent */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Agent'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such agent */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /**
+     * Revoke an agent
+     * @description Its token is refused (401) from now on; its subnets stay assigned to it (and unswept) until reassigned.
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Revoked */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such agent */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/agent/assignments': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The calling agent's subnets and scan settings (its heartbeat) */
+    get: {
+      parameters: {
+        query?: {
+          queue_depth?: number;
+          dropped_total?: number;
+          agent_version?: string;
+          metrics_url?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Assignments */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['AgentAssignments'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/agent/results': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Post the results of one sweep (applied at most once per batch_id)
+     * @description Applied exactly as a sweep of this exporter (history, events, conflicts, metrics, http_sd), in one transaction with the batch id: a replayed batch answers applied false, duplicate true and changes nothing.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['AgentResultBatch'];
+        };
+      };
+      responses: {
+        /** @description Applied, or a duplicate of an applied batch */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['AgentBatchOutcome'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The subnet is not assigned to this agent; nothing applied */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description An address outside the subnet (or another bad value); nothing applied */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/sd/agents': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Prometheus http_sd of the agents' own /metrics
+     * @description One target group per agent that is not revoked and reported a metrics_url; labels __scheme__, __metrics_path__ and __meta_lanscape_agent.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Target groups */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['AgentSdGroups'];
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing or unknown token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Token scope too low */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The Host header is not in LANSCAPE_ALLOWED_HOSTS (when that list is set) */
+        421: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Input breaks an IPAM rule */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many failed authentications from this address; retry after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -6043,6 +6722,8 @@ export interface components {
       tags: string[];
       scan_enabled: boolean;
       scan_interval_seconds: number | null;
+      /** @description the remote scan agent that sweeps this subnet */
+      agent_id: number | null;
       /** @description smallest subnet that contains this one */
       parent_id: number | null;
       depth: number;
@@ -6066,7 +6747,7 @@ export interface components {
           /** @enum {string} */
           state: 'queued' | 'running' | 'done' | 'failed';
           /** @enum {string} */
-          trigger: 'manual' | 'schedule';
+          trigger: 'manual' | 'schedule' | 'agent';
           /**
            * @description RFC 3339 timestamp
            * @example 2026-11-22T08:31:00.000Z
@@ -6117,6 +6798,8 @@ export interface components {
       scan_enabled?: boolean;
       /** @description sweep interval; null uses the exporter default */
       scan_interval_seconds?: number | null;
+      /** @description the remote scan agent that sweeps this subnet (#15); null: this exporter sweeps it */
+      agent_id?: number | null;
     };
     SubnetUpdate: {
       name?: string;
@@ -6138,6 +6821,8 @@ export interface components {
       scan_enabled?: boolean;
       /** @description sweep interval; null uses the exporter default */
       scan_interval_seconds?: number | null;
+      /** @description the remote scan agent that sweeps this subnet (#15); null: this exporter sweeps it */
+      agent_id?: number | null;
     };
     SubnetRows: {
       count: number;
@@ -6288,6 +6973,8 @@ export interface components {
       scan_enabled?: boolean;
       /** @description sweep interval; null uses the exporter default */
       scan_interval_seconds?: number | null;
+      /** @description the remote scan agent that sweeps this subnet (#15); null: this exporter sweeps it */
+      agent_id?: number | null;
     };
     AddressList: {
       count: number;
@@ -6470,7 +7157,7 @@ export interface components {
       subnet_id: number;
       cidr: string;
       /** @enum {string} */
-      trigger: 'manual' | 'schedule';
+      trigger: 'manual' | 'schedule' | 'agent';
       /** @enum {string} */
       state: 'queued' | 'running' | 'done' | 'failed';
       progress: number;
@@ -7119,6 +7806,137 @@ export interface components {
       before?: unknown;
       after?: unknown;
     };
+    AgentCreated: {
+      id: number;
+      name: string;
+      /** @description the agent token (scope agent); shown only in this answer, stored hashed */
+      token: string;
+    };
+    AgentCreate: {
+      name: string;
+    };
+    AgentList: {
+      count: number;
+      results: components['schemas']['Agent'][];
+    };
+    Agent: {
+      id: number;
+      name: string;
+      /**
+       * @description RFC 3339 timestamp
+       * @example 2026-11-22T08:31:00.000Z
+       */
+      created_at: string;
+      /**
+       * @description RFC 3339 timestamp
+       * @example 2026-11-22T08:31:00.000Z
+       */
+      revoked_at: string | null;
+      /**
+       * @description when the last result batch was applied
+       * @example 2026-11-22T08:31:00.000Z
+       */
+      last_report_at: string | null;
+      /**
+       * @description the last request of the agent (assignments or results)
+       * @example 2026-11-22T08:31:00.000Z
+       */
+      last_seen_at: string | null;
+      /**
+       * @description up: seen within 3 report intervals; down: seen before, not since; never: not seen yet; revoked
+       * @enum {string}
+       */
+      status: 'up' | 'down' | 'never' | 'revoked';
+      /** @description result batches waiting in the agent’s disk queue, as it last said */
+      queue_depth: number;
+      /** @description batches the agent dropped from a full queue, as it last said */
+      dropped_results_total: number;
+      version: string | null;
+      metrics_url: string | null;
+      subnets: {
+        id: number;
+        cidr: string;
+      }[];
+    };
+    AgentAssignments: {
+      agent: {
+        id: number;
+        name: string;
+      };
+      /** @description how often the agent asks for its assignments */
+      report_interval_seconds: number;
+      scan: components['schemas']['AgentScanSettings'];
+      subnets: {
+        id: number;
+        cidr: string;
+        /** @description null: not swept on a schedule (scan_enabled off) */
+        interval_seconds: number | null;
+        /** @description IPv6 subnets: the known addresses to sweep (IPv4 sweeps every usable address) */
+        targets?: string[];
+      }[];
+    };
+    AgentScanSettings: {
+      pps: number;
+      timeout_ms: number;
+      retries: number;
+      max_prefix: number;
+      ports: {
+        port: number;
+        service: string | null;
+      }[];
+      port_timeout_ms: number;
+      port_concurrency: number;
+      enrich_budget_seconds: number;
+      rdns: boolean;
+      nmap: boolean;
+    };
+    AgentBatchOutcome: {
+      applied: boolean;
+      duplicate: boolean;
+      /** @description the scan row the batch became (null for a duplicate) */
+      scan_id: number | null;
+    };
+    AgentResultBatch: {
+      /** Format: uuid */
+      batch_id: string;
+      subnet_id: number;
+      /** Format: date-time */
+      started_at: string;
+      /** Format: date-time */
+      finished_at: string;
+      sent: number;
+      /** @description the hosts that answered */
+      observations: {
+        address: string;
+        rtt_seconds: number;
+        mac?: string | null;
+        /** @description open TCP ports, when they were checked in this sweep */
+        ports?: number[];
+        /** @description PTR name, when it was looked up */
+        ptr?: string | null;
+        /** @description nmap -sV results, when nmap ran */
+        services?: {
+          port: number;
+          service: string | null;
+          product: string | null;
+          version: string | null;
+        }[];
+      }[];
+      /** @description the sweep failed at the site (observations empty) */
+      error?: string;
+      warnings?: components['schemas']['ScanWarning'][];
+      queue_depth: number;
+      dropped_total: number;
+      agent_version: string;
+      /** Format: uri */
+      metrics_url?: string;
+    };
+    AgentSdGroups: {
+      targets: string[];
+      labels: {
+        [key: string]: string;
+      };
+    }[];
   };
   responses: never;
   parameters: never;

@@ -30,6 +30,7 @@ export function subnet(overrides: Partial<Subnet> = {}): Subnet {
     tags: [],
     scan_enabled: true,
     scan_interval_seconds: null,
+    agent_id: null,
     parent_id: null,
     depth: 0,
     children: 0,
