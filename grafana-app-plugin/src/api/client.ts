@@ -5,6 +5,8 @@ import { getBackendSrv, isFetchError } from '@grafana/runtime';
 import { lastValueFrom } from 'rxjs';
 import pluginJson from '../plugin.json';
 import type {
+  Agent,
+  AgentRegistered,
   Address,
   AddressFields,
   AddressHistory,
@@ -197,6 +199,11 @@ export const api = {
   updateTrafficSchedule: (id: number, patch: TrafficSchedulePatch) =>
     request<TrafficSchedule>('write', 'PATCH', `/traffic-schedules/${id}`, { body: patch }),
   deleteTrafficSchedule: (id: number) => request<void>('write', 'DELETE', `/traffic-schedules/${id}`),
+
+  agents: () => request<Paged<Agent>>('read', 'GET', '/agents'),
+  /** Registers a scan agent (the admin route): the answer holds its token, shown this once. */
+  registerAgent: (name: string) => request<AgentRegistered>('admin', 'POST', '/agents', { body: { name } }),
+  revokeAgent: (id: number) => request<void>('admin', 'DELETE', `/agents/${id}`),
 
   proxmoxNodes: () => request<ProxmoxNodeList>('read', 'GET', '/proxmox/nodes'),
   proxmoxGuests: (query: QueryOf<'/api/v1/proxmox/guests', 'get'> = {}) =>

@@ -3,7 +3,7 @@ import React from 'react';
 import { css } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
 import { useStyles2 } from '@grafana/ui';
-import type { DockerContainerState, DockerHealth } from '../api/types';
+import type { AgentStatus, DockerContainerState, DockerHealth } from '../api/types';
 import { Pill, type Tone } from './Pill';
 
 const CONTAINER_TONE: Record<DockerContainerState, Tone> = {
@@ -80,3 +80,20 @@ const getStyles = (theme: GrafanaTheme2) => ({
     color: theme.colors.text.disabled,
   }),
 });
+
+const AGENT_STATUS: Record<AgentStatus, { tone: Tone; text: string; title: string }> = {
+  up: { tone: 'ok', text: 'up', title: 'Reported within three report intervals' },
+  down: { tone: 'error', text: 'down', title: 'No report for more than three report intervals' },
+  never: { tone: 'neutral', text: 'no report yet', title: 'Registered, has not reported yet' },
+  revoked: { tone: 'neutral', text: 'revoked', title: 'Its token no longer works' },
+};
+
+/** A scan agent's status: up, down, never reported, revoked. */
+export function AgentStatusPill({ status }: { status: AgentStatus }) {
+  const { tone, text, title } = AGENT_STATUS[status];
+  return (
+    <Pill tone={tone} state={status} title={title}>
+      {text}
+    </Pill>
+  );
+}

@@ -171,5 +171,11 @@ export const testIds = {
     dashboard: (which: string) => `infra-dashboard-${which}`,
     createVm: 'lanscape-infra-create-vm',
     pill: 'lanscape-infra-pill',
+    agents: 'lanscape-infra-agents',
+    agentRow: (name: string) => `infra-agent-${name}`,
+    registerAgent: 'lanscape-infra-register-agent',
+    registerAgentForm: 'lanscape-infra-register-agent-form',
+    agentName: 'lanscape-infra-agent-name',
+    agentToken: 'lanscape-infra-agent-token',
   },
 };

@@ -1,7 +1,7 @@
 import React from 'react';
-import { screen, within } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { testIds } from '../../components/testIds';
-import { type Answer, calls, fail, routes } from '../../test/backend';
+import { type Answer, calls, fail, requestTo, routes } from '../../test/backend';
 import '../../test/dom';
 import { subnet } from '../../test/fixtures';
 import {
@@ -14,6 +14,7 @@ import {
 } from '../../test/fixtures-infra';
 import { renderAt } from '../../test/render';
 import { setRole } from '../../test/ui';
+import type { Agent } from '../../api/types';
 import Infrastructure from './Infrastructure';
 
 const mockFetch = jest.fn();
@@ -141,9 +142,56 @@ const PROXMOX: Record<string, Answer> = {
   },
 };
 
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+
+function agent(id: number, name: string, fields: Partial<Agent> = {}): Agent {
+  return {
+    id,
+    name,
+    created_at: '2026-11-20T08:00:00.000Z',
+    revoked_at: null,
+    last_report_at: minutesAgo(2),
+    last_seen_at: minutesAgo(1),
+    status: 'up',
+    queue_depth: 0,
+    dropped_results_total: 0,
+    version: '0.1.0',
+    metrics_url: null,
+    subnets: [],
+    ...fields,
+  };
+}
+
+const AGENTS: Record<string, Answer> = {
+  'GET read/agents': {
+    count: 4,
+    results: [
+      agent(1, 'branch', { subnets: [{ id: 2, cidr: '10.20.0.0/24' }] }),
+      agent(2, 'lab', {
+        status: 'down',
+        last_report_at: minutesAgo(90),
+        queue_depth: 37,
+        dropped_results_total: 12,
+        subnets: [
+          { id: 1, cidr: '10.20.0.0/16' },
+          { id: 9, cidr: '172.18.0.0/16' },
+        ],
+      }),
+      agent(3, 'new-site', {
+        status: 'never',
+        last_report_at: null,
+        last_seen_at: null,
+        queue_depth: null,
+        version: null,
+      }),
+      agent(4, 'old', { status: 'revoked', revoked_at: minutesAgo(600) }),
+    ],
+  },
+};
+
 function backend(extra: Record<string, Answer> = {}) {
   mockFetch.mockImplementation(
-    routes({ 'GET read/subnets': { count: 3, results: SUBNETS }, ...DOCKER, ...PROXMOX, ...extra })
+    routes({ 'GET read/subnets': { count: 3, results: SUBNETS }, ...DOCKER, ...PROXMOX, ...AGENTS, ...extra })
   );
 }
 
@@ -330,5 +378,124 @@ describe('Infrastructure page', () => {
     // Admins get the way to create a VM once Proxmox answers; the guests still load.
     expect(await screen.findByTestId(testIds.infra.guestRow(101))).toBeInTheDocument();
     expect(screen.getByTestId(testIds.infra.createVm)).toHaveAttribute('href', '/a/lanscape-ipam-app/vms/new');
+  });
+
+  describe('sites and agents', () => {
+    it('shows each agent with its status, last report, subnets and queue; Viewers get no actions', async () => {
+      backend();
+      renderAt(<Infrastructure refreshMs={0} />, '/infrastructure');
+      const section = await screen.findByTestId(testIds.infra.agents);
+      const branch = await within(section).findByTestId(testIds.infra.agentRow('branch'));
+      expect(within(branch).getByTestId(testIds.infra.pill)).toHaveAttribute('data-state', 'up');
+      expect(branch).toHaveTextContent('2m ago');
+      expect(within(branch).getByRole('link', { name: '10.20.0.0/24' })).toHaveAttribute(
+        'href',
+        '/a/lanscape-ipam-app/subnets/2'
+      );
+      const lab = screen.getByTestId(testIds.infra.agentRow('lab'));
+      expect(
+        within(lab)
+          .getAllByTestId(testIds.infra.pill)
+          .map((p) => p.getAttribute('data-state'))
+      ).toEqual(['down', 'dropped']);
+      expect(lab).toHaveTextContent('37');
+      expect(lab).toHaveTextContent('12 dropped');
+      expect(
+        within(lab)
+          .getAllByRole('link')
+          .map((l) => l.textContent)
+      ).toEqual(['10.20.0.0/16', '172.18.0.0/16']);
+      const fresh = screen.getByTestId(testIds.infra.agentRow('new-site'));
+      expect(within(fresh).getByTestId(testIds.infra.pill)).toHaveTextContent('no report yet');
+      expect(fresh).toHaveTextContent('never');
+      expect(fresh).toHaveTextContent('none assigned');
+      expect(within(screen.getByTestId(testIds.infra.agentRow('old'))).getByTestId(testIds.infra.pill)).toHaveAttribute(
+        'data-state',
+        'revoked'
+      );
+      // One agent down: said in the section's header.
+      expect(within(section).getAllByTestId(testIds.infra.pill)[0]).toHaveTextContent('1 down');
+      expect(within(section).queryByTestId(testIds.infra.registerAgent)).toBeNull();
+      expect(within(section).queryByRole('button', { name: /Revoke/ })).toBeNull();
+    });
+
+    it('says what an agent is when there is none', async () => {
+      backend({ 'GET read/agents': { count: 0, results: [] } });
+      renderAt(<Infrastructure refreshMs={0} />, '/infrastructure');
+      const section = await screen.findByTestId(testIds.infra.agents);
+      expect(await within(section).findByText(/No agents\./)).toHaveTextContent('npm run agent');
+    });
+
+    it('registers an agent for an Admin and shows its token once, with the environment to start it', async () => {
+      setRole('Admin');
+      let listed = 0;
+      backend({
+        'GET read/agents': () => {
+          listed++;
+          return { count: 0, results: [] };
+        },
+        'POST admin/agents': (req: { data: { name: string } }) => ({
+          id: 5,
+          name: req.data.name,
+          token: 'lsa_' + 'x'.repeat(40),
+        }),
+      });
+      renderAt(<Infrastructure refreshMs={0} />, '/infrastructure');
+      fireEvent.click(await screen.findByTestId(testIds.infra.registerAgent));
+      const form = await screen.findByTestId(testIds.infra.registerAgentForm);
+      // Nothing is sent without a name.
+      fireEvent.click(within(form).getByRole('button', { name: 'Register' }));
+      expect(await within(form).findByText('A name is required')).toBeInTheDocument();
+      expect(requestTo(mockFetch, 'POST', 'admin/agents')).toBeUndefined();
+
+      fireEvent.change(within(form).getByTestId(testIds.infra.agentName), { target: { value: '  branch-2 ' } });
+      fireEvent.click(within(form).getByRole('button', { name: 'Register' }));
+      const token = await screen.findByTestId(testIds.infra.agentToken);
+      expect(token).toHaveValue('lsa_' + 'x'.repeat(40));
+      expect(requestTo(mockFetch, 'POST', 'admin/agents')?.data).toEqual({ name: 'branch-2' });
+      expect(screen.getByText('Copy the token now')).toBeInTheDocument();
+      expect(screen.getByText(/LANSCAPE_AGENT_TOKEN=lsa_x+/)).toHaveTextContent('LANSCAPE_AGENT_CENTRAL_URL=');
+      const before = listed;
+      fireEvent.click(screen.getByRole('button', { name: 'Done' }));
+      await waitFor(() => expect(listed).toBe(before + 1));
+      expect(screen.queryByTestId(testIds.infra.agentToken)).toBeNull();
+    });
+
+    it('explains a refused registration and keeps the form', async () => {
+      setRole('Admin');
+      backend({ 'POST admin/agents': fail(409, 'an agent named branch exists', 'conflict') });
+      renderAt(<Infrastructure refreshMs={0} />, '/infrastructure');
+      fireEvent.click(await screen.findByTestId(testIds.infra.registerAgent));
+      const form = await screen.findByTestId(testIds.infra.registerAgentForm);
+      fireEvent.change(within(form).getByTestId(testIds.infra.agentName), { target: { value: 'branch' } });
+      fireEvent.click(within(form).getByRole('button', { name: 'Register' }));
+      expect(await within(form).findByText('The agent was not registered')).toBeInTheDocument();
+      expect(form).toHaveTextContent('an agent named branch exists');
+      expect(within(form).getByTestId(testIds.infra.agentName)).toHaveValue('branch');
+    });
+
+    it('revokes an agent after confirmation, through the admin route', async () => {
+      setRole('Admin');
+      let revoked = false;
+      backend({
+        'DELETE admin/agents/2': () => {
+          revoked = true;
+          return null;
+        },
+      });
+      renderAt(<Infrastructure refreshMs={0} />, '/infrastructure');
+      const lab = await screen.findByTestId(testIds.infra.agentRow('lab'));
+      // Revoked agents have nothing left to revoke.
+      expect(within(screen.getByTestId(testIds.infra.agentRow('old'))).queryByRole('button')).toBeNull();
+      fireEvent.click(within(lab).getByRole('button', { name: 'Revoke lab' }));
+      expect(await screen.findByText(/Its token stops working at once/)).toHaveTextContent('its 2 subnet(s)');
+      expect(revoked).toBe(false);
+      fireEvent.click(screen.getByRole('button', { name: 'Revoke' }));
+      await waitFor(() => expect(revoked).toBe(true));
+      await waitFor(() => expect(screen.queryByText(/Its token stops working at once/)).toBeNull());
+      expect(calls(mockFetch).filter((c) => c === 'GET /api/plugin-proxy/lanscape-ipam-app/read/agents')).toHaveLength(
+        2
+      );
+    });
   });
 });

@@ -1,5 +1,6 @@
 // Infrastructure: what the exporter sees of Docker and Proxmox VE, with every address linked
-// into IPAM. A section the exporter is not configured for explains how to turn it on.
+// into IPAM, and the scan agents at other sites. A section the exporter is not configured for
+// explains how to turn it on.
 import React, { useEffect, useState } from 'react';
 import { css } from '@emotion/css';
 import { type GrafanaTheme2 } from '@grafana/data';
@@ -7,6 +8,7 @@ import { PluginPage } from '@grafana/runtime';
 import { Button, useStyles2 } from '@grafana/ui';
 import { useApi } from '../../api/hooks';
 import { allSubnets } from '../../api/loaders';
+import { AgentsSection } from './components/AgentsSection';
 import { DockerSection } from './components/DockerSection';
 import { ProxmoxSection } from './components/ProxmoxSection';
 import { testIds } from '../../components/testIds';
@@ -42,6 +44,7 @@ function Infrastructure({ refreshMs = 30_000 }: Props) {
       <div className={styles.page} data-testid={testIds.infra.container}>
         <DockerSection subnets={subnetList} reloadKey={reloadKey} />
         <ProxmoxSection subnets={subnetList} reloadKey={reloadKey} canCreate={isAdmin()} />
+        <AgentsSection reloadKey={reloadKey} canManage={isAdmin()} />
       </div>
     </PluginPage>
   );
