@@ -118,27 +118,9 @@ export type DockerContainerAddress = DockerContainer['networks'][number]['addres
 export type DockerNetwork = Schemas['DockerNetwork'];
 export type DockerConflict = Schemas['DockerConflict'];
 
-// ---- Sites and agents: remote scan agents and what they report (exporter/src/agent/)
-// TODO(merge agents): these become Schemas['Agent'] / Schemas['AgentCreated'] once the exporter's
-// OpenAPI document has them.
-export interface Agent {
-  id: number;
-  name: string;
-  created_at: string;
-  revoked_at: string | null;
-  last_report_at: string | null;
-  last_seen_at: string | null;
-  status: 'up' | 'down' | 'never' | 'revoked';
-  queue_depth: number | null;
-  dropped_results_total: number;
-  version: string | null;
-  metrics_url: string | null;
-  subnets: Array<{ id: number; cidr: string }>;
-}
+// ---- Sites and agents: remote scan agents and what they report (exporter/src/agents/)
+
+export type Agent = Schemas['Agent'];
 export type AgentStatus = Agent['status'];
 /** The answer of POST /agents: the token, shown this once. */
-export interface AgentRegistered {
-  id: number;
-  name: string;
-  token: string;
-}
+export type AgentRegistered = Schemas['AgentCreated'];

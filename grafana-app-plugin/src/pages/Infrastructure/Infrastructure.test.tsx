@@ -181,7 +181,6 @@ const AGENTS: Record<string, Answer> = {
         status: 'never',
         last_report_at: null,
         last_seen_at: null,
-        queue_depth: null,
         version: null,
       }),
       agent(4, 'old', { status: 'revoked', revoked_at: minutesAgo(600) }),
