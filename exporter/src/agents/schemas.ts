@@ -4,8 +4,7 @@
 import { z } from 'zod';
 import { ScanWarning } from '../discovery/schemas.js';
 import { Timestamp, listOf } from '../http/schema-kit.js';
-
-export const AGENT_STATUSES = ['up', 'down', 'never', 'revoked'] as const;
+import { AGENT_STATUSES } from './core/status.js';
 
 export const AgentName = z
   .string()
