@@ -83,7 +83,7 @@ function addressRow(value: bigint, i: number, source = 'manual'): NewAddressRow 
   };
 }
 
-/** The export as it was before streaming: every row of the list at once, one stringify. */
+/** The export as it was before streaming: every row of the list at once, one stringify (with the VRF's name since #15). */
 const OLD_COLUMNS = {
   subnets: [
     'cidr',
@@ -94,6 +94,7 @@ const OLD_COLUMNS = {
     'tags',
     'scan_enabled',
     'scan_interval_seconds',
+    'vrf',
     'id',
     'created_at',
     'updated_at',
@@ -107,6 +108,7 @@ const OLD_COLUMNS = {
     'owner',
     'tags',
     'source',
+    'vrf',
     'id',
     'created_at',
     'updated_at',
@@ -118,8 +120,9 @@ async function bufferedExport(ipam: IpamService, kind: 'subnets' | 'addresses', 
     ? await ipam.listSubnets({}, 1e9, 0)
     : await ipam.listAddresses({ subnet_id: subnetId }, 1e9, 0)
   ).results as unknown as Record<string, unknown>[];
+  const vrfNames = new Map((await ipam.allVrfs()).map((v) => [v.id, v.name]));
   return stringify(
-    rows.map((r) => columns.map((c) => safeCell(r[c]))),
+    rows.map((r) => columns.map((c) => safeCell(c === 'vrf' ? vrfNames.get(r.vrf_id as number) : r[c]))),
     { header: true, columns, quoted_match: /^\s|\s$/ },
   );
 }
@@ -525,7 +528,7 @@ describe('streamed export and subnet layout cache (in process)', () => {
   it('streams an empty export as the header alone and answers 404 for an unknown subnet as JSON', async () => {
     const empty = await ex.api.get('/api/v1/export/addresses');
     assert.equal(empty.status, 200);
-    assert.equal(empty.text, 'address,state,hostname,mac,description,owner,tags,source,id,created_at,updated_at\n');
+    assert.equal(empty.text, 'address,state,hostname,mac,description,owner,tags,source,vrf,id,created_at,updated_at\n');
     const missing = await ex.api.get('/api/v1/export/addresses?subnet_id=999');
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.code, 'not_found');

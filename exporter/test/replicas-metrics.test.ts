@@ -344,6 +344,7 @@ test('1 or 3 replicas scraped give the same figures in every dashboard and rule'
     assert.equal((await b.query('count(lanscape_leader)', t1))[0]?.value, 3);
 
     const vars = {
+      vrf: 'global',
       subnet: '127.0.0.0/30',
       address: '127.0.0.2',
       endpoint: '.+',
