@@ -133,15 +133,19 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   const found = await enrichment.finish();
   await steps.enricher.record((await ipam.subnet(subnet.id)) ?? current, aliveHosts, found);
   phases.push(...found.phases);
-  Object.assign(scan, {
+  // The row first, then the live copy the API answers from: a client that sees the scan done and
+  // asks for another must find the row done too (else, on PostgreSQL, it is handed this scan again).
+  const done: ScanRow = {
+    ...scan,
     state: 'done',
     progress: 1,
     finished_at: ctx.now(),
     phases: JSON.stringify(phases),
     warnings: JSON.stringify(found.warnings),
-  });
-  if (!(await store.saveScan(scan, ['running'])))
-    ctx.logger.warn({ scan: scan.id }, 'scan was ended elsewhere while it ran; its outcome is not recorded');
+  };
+  const saved = await store.saveScan(done, ['running']);
+  Object.assign(scan, done);
+  if (!saved) ctx.logger.warn({ scan: scan.id }, 'scan was ended elsewhere while it ran; its outcome is not recorded');
   else if (found.warnings.length > 0) steps.warn(found.warnings);
   await maintainHistory(ctx, now);
 }

@@ -218,8 +218,9 @@ export class DiscoveryService {
     }
     // One start per subnet at a time in this process (the session lock below is re-entrant).
     for (let waited = this.starting.get(subnetId); waited; waited = this.starting.get(subnetId)) await waited;
+    // A scan that is done but still finishing (history upkeep) is not under way: the rate limit applies.
     const pending = this.queue.of(subnetId);
-    if (pending) return this.scanView(pending);
+    if (pending && (pending.state === 'queued' || pending.state === 'running')) return this.scanView(pending);
     const started = this.queueScan(subnet, trigger);
     const settled = started.then(
       () => undefined,

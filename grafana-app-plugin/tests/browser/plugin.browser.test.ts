@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -1091,6 +1092,85 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     await page.close();
     assert.deepEqual(proxmox.pve.violations, [], 'every request to PVE matched its schema');
   });
+
+  await step(
+    'Sites and agents: an Admin registers an agent (its token shown once), it reports a sweep of its subnet, a Viewer sees it up',
+    async () => {
+      await setUser(env, 'Admin');
+      const page = await browser.context.newPage();
+      await open(env, page, `${APP}/infrastructure`);
+      await page.getByTestId(testIds.infra.registerAgent).click();
+      await page.getByTestId(testIds.infra.agentName).fill('branch-office');
+      await page.getByTestId(testIds.infra.registerAgentForm).getByRole('button', { name: 'Register' }).click();
+      const token = await page.getByTestId(testIds.infra.agentToken).inputValue();
+      assert.match(token, /^lsa_/, 'the token, shown once');
+      await page.getByRole('button', { name: 'Done' }).click();
+      const row = page.getByTestId(testIds.infra.agentRow('branch-office'));
+      await row.waitFor();
+      assert.equal(await row.getByTestId(testIds.infra.pill).getAttribute('data-state'), 'never');
+
+      // The subnet it sweeps, assigned through the API; then the agent's first report, with its token.
+      const agents = await exporter.api.get<{ results: Array<{ id: number; name: string }> }>(
+        '/api/v1/agents',
+        TOKENS.read
+      );
+      const agentId = agents.body.results.find((a) => a.name === 'branch-office')!.id;
+      const lan = await exporter.api.post<{ id: number }>(
+        '/api/v1/subnets',
+        { cidr: '192.0.2.0/28', name: 'branch LAN', agent_id: agentId },
+        TOKENS.write
+      );
+      assert.equal(lan.status, 201, lan.text);
+      const sweptAt = new Date();
+      const report = await exporter.api.post(
+        '/api/v1/agent/results',
+        {
+          batch_id: randomUUID(),
+          subnet_id: lan.body.id,
+          started_at: new Date(sweptAt.getTime() - 2000).toISOString(),
+          finished_at: sweptAt.toISOString(),
+          sent: 14,
+          observations: [
+            { address: '192.0.2.1', rtt_seconds: 0.0012, mac: '02:00:5e:00:02:01' },
+            { address: '192.0.2.7', rtt_seconds: 0.0031, mac: '02:00:5e:00:02:07', ports: [22, 443] },
+          ],
+          queue_depth: 2,
+          dropped_total: 0,
+          agent_version: '0.1.0',
+        },
+        token
+      );
+      assert.equal(report.status, 200, report.text);
+
+      await setUser(env, 'Viewer');
+      await open(env, page, `${APP}/infrastructure`);
+      const seen = page.getByTestId(testIds.infra.agentRow('branch-office'));
+      await seen.waitFor();
+      assert.equal(await seen.getByTestId(testIds.infra.pill).first().getAttribute('data-state'), 'up');
+      const text = await seen.innerText();
+      assert.match(text, /192\.0\.2\.0\/28/);
+      assert.match(text, /v0\.1\.0/);
+      assert.equal(
+        await seen.getByRole('link', { name: '192.0.2.0/28' }).getAttribute('href'),
+        `${APP}/subnets/${lan.body.id}`
+      );
+      assert.equal(await page.getByTestId(testIds.infra.registerAgent).count(), 0, 'a Viewer is offered registration');
+      // What the agent found is in IPAM like a sweep of central's own.
+      await seen.getByRole('link', { name: '192.0.2.0/28' }).click();
+      await page.getByText('192.0.2.7').first().waitFor();
+
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      for (const theme of ['light', 'dark'] as const) {
+        await setUser(env, 'Admin', theme);
+        await open(env, page, `${APP}/infrastructure`);
+        const section = page.getByTestId(testIds.infra.agents);
+        await section.getByTestId(testIds.infra.agentRow('branch-office')).waitFor();
+        await settle(page);
+        await section.screenshot({ path: join(SCREENSHOTS, `agents-${theme}.png`), animations: 'disabled' });
+      }
+      await page.close();
+    }
+  );
 
   await step('load time of a /16 with 5,000 used addresses', async () => {
     const perf: Record<string, unknown> = {};
