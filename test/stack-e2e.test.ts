@@ -218,7 +218,7 @@ describe('stack end to end in the lab: exporter → Prometheus → Alertmanager 
     assert.equal(up.result[0]?.value[1], '1');
   });
 
-  it('a critical host that goes down fires LanscapeReservedHostDown, which reaches the webhook grouped by alertname/subnet', async (t) => {
+  it('a critical host that goes down fires LanscapeReservedHostDown, which reaches the webhook grouped by alertname/subnet/vrf', async (t) => {
     if (!ready(t)) return;
     await lab!.exec(lab!.ns.lan, ['ip', 'link', 'set', 'lanh11', 'down']);
     // down after two missed sweeps (10 s apart), then `for: 2m` in the rule, then group_wait
@@ -233,7 +233,7 @@ describe('stack end to end in the lab: exporter → Prometheus → Alertmanager 
     const body = sent[0].body;
     assert.equal(sent[0].path, '/alertmanager');
     assert.equal(body.receiver, 'lanscape-webhook');
-    assert.deepEqual(body.groupLabels, { alertname: 'LanscapeReservedHostDown', subnet: LAN });
+    assert.deepEqual(body.groupLabels, { alertname: 'LanscapeReservedHostDown', subnet: LAN, vrf: 'global' });
     assert.equal(body.alerts.length, 1);
     const alert = body.alerts[0];
     assert.equal(alert.status, 'firing');
@@ -247,14 +247,14 @@ describe('stack end to end in the lab: exporter → Prometheus → Alertmanager 
     // Alertmanager holds it in the group the route tree gives.
     const groups = (await alertmanager.get('/api/v2/alerts/groups')).body as any[];
     const group = groups.find((g) => g.labels.alertname === 'LanscapeReservedHostDown');
-    assert.deepEqual(group.labels, { alertname: 'LanscapeReservedHostDown', subnet: LAN });
+    assert.deepEqual(group.labels, { alertname: 'LanscapeReservedHostDown', subnet: LAN, vrf: 'global' });
     assert.equal(group.receiver.name, 'lanscape-webhook');
   });
 
   it('every dashboard panel query runs without error, and returns data unless marked as possibly empty', async (t) => {
     if (!ready(t)) return;
     const queries = panelQueries({
-      subnet: LAN, address: UP_HOST, datasource: 'lanscape-prometheus',
+      vrf: 'global', subnet: LAN, address: UP_HOST, datasource: 'lanscape-prometheus',
       source: 'lab-a', target: TRAFFIC_TARGET, endpoint: 'lab', node: 'pve1',
     });
     assert.ok(queries.length > 20, `found ${queries.length} panel queries`);
@@ -290,6 +290,6 @@ describe('stack end to end in the lab: exporter → Prometheus → Alertmanager 
       async () => { const n = notificationsFor('LanscapeReservedHostDown', 'resolved'); return n.length ? n : undefined; }, 2_000);
     assert.equal(resolved[0].body.alerts[0].status, 'resolved');
     assert.equal(resolved[0].body.alerts[0].labels.address, CRITICAL_HOST);
-    assert.deepEqual(resolved[0].body.groupLabels, { alertname: 'LanscapeReservedHostDown', subnet: LAN });
+    assert.deepEqual(resolved[0].body.groupLabels, { alertname: 'LanscapeReservedHostDown', subnet: LAN, vrf: 'global' });
   });
 });
