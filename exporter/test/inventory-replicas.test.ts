@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import type { DockerClient, DockerEvent } from '../src/docker/client.js';
-import type { Container, Network } from '../src/docker/core/model.js';
+import type { Container } from '../src/docker/core/model.js';
+import { bridgeNetwork, runningContainer } from './helpers/docker-model.js';
 import { DockerService } from '../src/docker/service.js';
 import { IpamService } from '../src/ipam/service.js';
 import { ProxmoxService } from '../src/proxmox/service.js';
@@ -95,41 +96,9 @@ describe(`PublishedState (${TEST_BACKEND})`, () => {
 });
 
 // ---------------------------------------------------------------- Docker
-const net = (id: string, name: string, cidr: string): Network => ({
-  id,
-  name,
-  driver: 'bridge',
-  scope: 'local',
-  internal: false,
-  subnets: [{ cidr, gateway: cidr.replace(/0\/24$/, '1'), ip_range: null }],
-});
-
-const container = (id: string, name: string, address: string): Container => ({
-  id,
-  name,
-  image: 'nginx:1',
-  image_id: null,
-  state: 'running',
-  health: 'none',
-  restart_count: 0,
-  exit_code: null,
-  started_at: 1_700_000_000_000,
-  finished_at: null,
-  created_at: 1_699_000_000_000,
-  compose_project: null,
-  compose_service: null,
-  networks: [
-    {
-      network: 'appnet',
-      network_id: 'n1',
-      ipv4: address,
-      ipv6: null,
-      static_ipv4: null,
-      static_ipv6: null,
-      mac: '02:42:ac:1e:00:05',
-    },
-  ],
-});
+const net = bridgeNetwork;
+const container = (id: string, name: string, address: string) =>
+  runningContainer(id, name, { network: 'appnet', network_id: 'n1', ipv4: address, mac: '02:42:ac:1e:00:05' });
 
 /** A scripted engine both replicas reach; `gate` holds a connection's version call. */
 function fakeEngine() {

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config/load.js';
 import type { DockerClient } from '../src/docker/client.js';
-import type { Container, Network } from '../src/docker/core/model.js';
+import { bridgeNetwork, runningContainer } from './helpers/docker-model.js';
 import { DockerService } from '../src/docker/service.js';
 import { LanscapeError } from '../src/errors.js';
 import { CsvImports } from '../src/ipam/csv-import.js';
@@ -298,40 +298,9 @@ describe(`VRFs on the ${TEST_BACKEND} store`, () => {
     t.after(() => ipam.close());
     // A person's subnet with the same pool in the global VRF: the host's own network, a conflict.
     await ipam.createSubnet({ cidr: '172.17.0.0/16' }, actor);
-    const network: Network = {
-      id: 'n1',
-      name: 'bridge',
-      driver: 'bridge',
-      scope: 'local',
-      internal: false,
-      subnets: [{ cidr: '172.17.0.0/16', gateway: '172.17.0.1', ip_range: null }],
-    };
-    const container = (id: string, name: string): Container => ({
-      id,
-      name,
-      image: 'nginx:1',
-      image_id: null,
-      state: 'running',
-      health: 'none',
-      restart_count: 0,
-      exit_code: null,
-      started_at: 1_700_000_000_000,
-      finished_at: null,
-      created_at: 1_699_000_000_000,
-      compose_project: null,
-      compose_service: null,
-      networks: [
-        {
-          network: 'bridge',
-          network_id: 'n1',
-          ipv4: '172.17.0.2',
-          ipv6: null,
-          static_ipv4: null,
-          static_ipv6: null,
-          mac: '02:42:ac:11:00:02',
-        },
-      ],
-    });
+    const network = bridgeNetwork('n1', 'bridge', '172.17.0.0/16');
+    const container = (id: string, name: string) =>
+      runningContainer(id, name, { network: 'bridge', network_id: 'n1', ipv4: '172.17.0.2', mac: '02:42:ac:11:00:02' });
     const client = (name: string): DockerClient => ({
       version: async () => ({ version: '28.0.0', api_version: '1.48' }),
       containers: async () => [container(`${name}-c1`, `web-${name}`)],
