@@ -406,7 +406,7 @@ async function startHaproxy(
       '    timeout server 120s',
       '    retries 3',
       '    retry-on conn-failure',
-      '    option redispatch',
+      '    option redispatch 1',
       'frontend lanscape',
       `    bind 127.0.0.1:${port}`,
       '    default_backend exporters',
