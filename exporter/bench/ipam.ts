@@ -783,6 +783,7 @@ async function seedBig(db: Db, ipam: IpamService): Promise<{ addresses: number; 
         addresses += 1;
         const status = n % 5 < 3 ? 'up' : n % 5 < 4 ? 'down' : 'unknown';
         hosts.upsertHost({
+          vrf_id: 1,
           ip_key: ipKey(ip),
           address: formatIp(ip),
           status,

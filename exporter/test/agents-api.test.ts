@@ -73,23 +73,29 @@ describe('agents API', () => {
     assert.deepEqual(list[0].subnets, [{ id: subnetId, cidr: '127.77.1.0/29' }]);
   });
 
-  it('assigns agents subnets of the global VRF only, for now (hosts are not kept per VRF yet)', async () => {
-    const site = await ex.api.post('/api/v1/vrfs', { name: 'site-b' });
-    assert.equal(site.status, 201, site.text);
-    const created = await ex.api.post('/api/v1/subnets', {
-      cidr: '127.77.1.0/29',
-      vrf_id: site.body.id,
-      agent_id: agent.id,
-    });
-    assert.equal(created.status, 422, created.text);
-    assert.equal(created.body.error.code, 'invalid_agent');
-    const other = await ex.api.post('/api/v1/subnets', { cidr: '127.77.1.0/29', vrf_id: site.body.id });
-    assert.equal(other.status, 201, other.text);
-    const patched = await ex.api.patch(`/api/v1/subnets/${other.body.id}`, { agent_id: agent.id });
-    assert.equal(patched.status, 422, patched.text);
-    assert.equal((await ex.api.get(`/api/v1/subnets/${other.body.id}`)).body.agent_id, null, 'nothing changed');
-    assert.equal((await ex.api.delete(`/api/v1/subnets/${other.body.id}`)).status, 204);
-    assert.equal((await ex.api.delete(`/api/v1/vrfs/${site.body.id}`)).status, 204);
+  it('assigns agents subnets in any VRF: the same CIDR in two VRFs, each to its own agent', async () => {
+    const vrfA = (await ex.api.post('/api/v1/vrfs', { name: 'assign-a' })).body.id as number;
+    const vrfB = (await ex.api.post('/api/v1/vrfs', { name: 'assign-b' })).body.id as number;
+    const a = await ex.api.post('/api/v1/subnets', { cidr: '127.77.9.0/29', vrf_id: vrfA, agent_id: agent.id });
+    assert.equal(a.status, 201, a.text);
+    assert.equal(a.body.agent_id, agent.id);
+    const b = await ex.api.post('/api/v1/subnets', { cidr: '127.77.9.0/29', vrf_id: vrfB });
+    assert.equal(b.status, 201, b.text);
+    const patched = await ex.api.patch(`/api/v1/subnets/${b.body.id}`, { agent_id: other.id });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.body.agent_id, other.id);
+    assert.equal(patched.body.vrf_id, vrfB);
+    // Central never sweeps either (an agent's subnet), whatever its VRF.
+    const scan = await ex.api.post(`/api/v1/subnets/${b.body.id}/scan`, {});
+    assert.equal(scan.status, 409);
+    assert.equal(scan.body.error.code, 'assigned_to_agent');
+    const assigned = async (token: string) =>
+      (await ex.api.get('/api/v1/agent/assignments', token)).body.subnets.map((s: { id: number }) => s.id);
+    assert.ok((await assigned(agent.token)).includes(a.body.id));
+    assert.ok(!(await assigned(agent.token)).includes(b.body.id));
+    assert.deepEqual(await assigned(other.token), [b.body.id]);
+    for (const id of [a.body.id, b.body.id]) assert.equal((await ex.api.delete(`/api/v1/subnets/${id}`)).status, 204);
+    for (const id of [vrfA, vrfB]) assert.equal((await ex.api.delete(`/api/v1/vrfs/${id}`)).status, 204);
   });
 
   it('an agent token reads its assignments (a heartbeat) and nothing else', async () => {

@@ -171,6 +171,7 @@ async function seed(file: string): Promise<Seeded> {
         const ip = v4(NET192 + 2n + BigInt(i));
         await IpamService.storeOf(ipam).insertAddress(addressRow(ip.value, i, 'discovered'));
         await discovery.upsertHost({
+          vrf_id: 1,
           ip_key: ipKey(ip),
           address: formatIp(ip),
           status: 'up',
@@ -191,6 +192,7 @@ async function seed(file: string): Promise<Seeded> {
       for (let i = 0; i < EVENTS; i++) {
         const ip = v4(NET192 + 2n + BigInt(i % LAN));
         await discovery.insertEvent({
+          vrf_id: 1,
           at: 1_000_000 + i,
           kind: 'up',
           ip_key: ipKey(ip),

@@ -37,6 +37,7 @@ const key = (a: string) => ipKey(parseIp(a));
 
 function host(address: string, fields: Partial<HostRow> = {}): HostRow {
   return {
+    vrf_id: 1,
     ip_key: key(address),
     address,
     status: 'up',
@@ -90,19 +91,19 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
       await d.upsertHost(host('10.9.0.1', { status: 'down' }));
       await d.upsertHost(host('10.9.1.1'));
       await d.upsertHost({ ...host('10.9.0.2'), ptr: 'two.example' });
-      assert.equal((await d.lockedHost(key('10.9.0.2')))?.ptr, 'two.example', 'read back inside the write');
+      assert.equal((await d.lockedHost(1, key('10.9.0.2')))?.ptr, 'two.example', 'read back inside the write');
     });
     assert.deepEqual(
-      (await d.hostsBetween(key('10.9.0.0'), key('10.9.0.255'))).map((h) => `${h.address} ${h.status} ${h.ptr}`),
+      (await d.hostsBetween(1, key('10.9.0.0'), key('10.9.0.255'))).map((h) => `${h.address} ${h.status} ${h.ptr}`),
       ['10.9.0.1 down null', '10.9.0.2 up two.example'],
     );
-    assert.equal(await d.hostsUpBetween(key('10.9.0.0'), key('10.9.1.255')), 2);
+    assert.equal(await d.hostsUpBetween(1, key('10.9.0.0'), key('10.9.1.255')), 2);
     assert.deepEqual(
       await d.hostsInRanges([
-        [key('10.9.2.0'), key('10.9.2.255')],
-        [key('10.9.0.0'), key('10.9.0.255')],
-        [key('10.9.0.2'), key('10.9.0.2')],
-        [key('10.9.0.1'), key('10.9.0.1')],
+        [1, key('10.9.2.0'), key('10.9.2.255')],
+        [1, key('10.9.0.0'), key('10.9.0.255')],
+        [1, key('10.9.0.2'), key('10.9.0.2')],
+        [1, key('10.9.0.1'), key('10.9.0.1')],
       ]),
       [
         { up: 0, observed: 0 },
@@ -114,9 +115,9 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
     assert.deepEqual(await d.hostsInRanges([]), []);
 
     // One sample per host and time: written twice (a slice run again), it is one row.
-    await d.insertHistory(key('10.9.0.2'), 5_000, false, null);
-    await d.insertHistory(key('10.9.0.2'), 5_000, true, 0.002);
-    assert.deepEqual(await d.history(key('10.9.0.2'), 0), [{ at: 5_000, up: 1, rtt_seconds: 0.002 }]);
+    await d.insertHistory(1, key('10.9.0.2'), 5_000, false, null);
+    await d.insertHistory(1, key('10.9.0.2'), 5_000, true, 0.002);
+    assert.deepEqual(await d.history(1, key('10.9.0.2'), 0), [{ at: 5_000, up: 1, rtt_seconds: 0.002 }]);
 
     const ids = [];
     for (const [i, [a, kind]] of [
@@ -126,6 +127,7 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
     ].entries()) {
       ids.push(
         await d.insertEvent({
+          vrf_id: 1,
           at: 10_000 + i,
           kind: kind!,
           ip_key: key(a!),
@@ -161,9 +163,11 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
     const k = key('10.9.3.3');
     // 2 samples an hour for 6 hours, up in the odd ones.
     for (let h = 0; h < 6; h++) {
-      for (const m of [0, 30]) await a.insertHistory(k, h * HOUR + m * 60_000, h % 2 === 1, h % 2 === 1 ? 0.01 : null);
+      for (const m of [0, 30])
+        await a.insertHistory(1, k, h * HOUR + m * 60_000, h % 2 === 1, h % 2 === 1 ? 0.01 : null);
     }
     await a.insertEvent({
+      vrf_id: 1,
       at: 1,
       kind: 'up',
       ip_key: k,
@@ -172,10 +176,10 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
       message: 'old',
       details: null,
     });
-    assert.deepEqual(await a.uptime(k, 0), { samples: 12, up: 6 });
+    assert.deepEqual(await a.uptime(1, k, 0), { samples: 12, up: 6 });
     await Promise.all([a.rollup(4 * HOUR, 0, 2), b.rollup(4 * HOUR, 0, 2)]);
     assert.deepEqual(
-      (await a.hourly(k, 0)).map((h) => [h.hour, h.samples, h.up_samples, h.rtt_avg_seconds]),
+      (await a.hourly(1, k, 0)).map((h) => [h.hour, h.samples, h.up_samples, h.rtt_avg_seconds]),
       [
         [0, 2, 0, null],
         [1, 2, 2, 0.01],
@@ -184,12 +188,12 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
       ],
       'each raw sample counted once',
     );
-    assert.equal((await a.history(k, 0)).length, 4, 'hours 4 and 5 stay raw');
-    assert.deepEqual(await a.uptime(k, 0), { samples: 12, up: 6 }, 'uptime spans raw and hourly');
+    assert.equal((await a.history(1, k, 0)).length, 4, 'hours 4 and 5 stay raw');
+    assert.deepEqual(await a.uptime(1, k, 0), { samples: 12, up: 6 }, 'uptime spans raw and hourly');
     assert.equal((await a.listEvents({}, 10, 0)).count, 0, 'events past retention are pruned');
     await a.rollup(6 * HOUR, 2 * HOUR, 0);
     assert.deepEqual(
-      (await a.hourly(k, 0)).map((h) => h.hour),
+      (await a.hourly(1, k, 0)).map((h) => h.hour),
       [2, 3, 4, 5],
     );
   });
@@ -222,7 +226,7 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
     );
     assert.deepEqual(await d.staleReservations(0), [], 'not silent for long enough');
 
-    const sd = await d.sdHosts(Buffer.alloc(0), 2);
+    const sd = await d.sdHosts(undefined, 2);
     assert.deepEqual(
       sd.map((r) => [r.address, r.tags]),
       [
@@ -231,27 +235,30 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
       ],
     );
     assert.deepEqual(
-      (await d.sdHosts(sd[1]!.host_key, 10)).map((r) => [r.address, r.tags]),
+      (await d.sdHosts({ vrf: sd[1]!.vrf_id, key: sd[1]!.host_key }, 10)).map((r) => [r.address, r.tags]),
       [
         ['10.9.4.4', '[]'],
         ['10.9.4.9', null],
       ],
     );
 
-    const last = await d.hostPageEnd(Buffer.alloc(0), 1000);
+    const last = await d.hostPageEnd(1, Buffer.alloc(0), 1000);
     assert.deepEqual(last, key('10.9.4.9'));
-    assert.equal(await d.hostPageEnd(last!, 1000), null);
-    assert.deepEqual(Object.fromEntries((await d.hostPageStatus(Buffer.alloc(0), last!)).map((s) => [s.status, s.n])), {
-      up: 4,
-      down: 1,
-    });
-    const notable = await d.hostPageNotable(Buffer.alloc(0), last!, cutoff);
+    assert.equal(await d.hostPageEnd(1, last!, 1000), null);
+    assert.deepEqual(
+      Object.fromEntries((await d.hostPageStatus(1, Buffer.alloc(0), last!)).map((s) => [s.status, s.n])),
+      {
+        up: 4,
+        down: 1,
+      },
+    );
+    const notable = await d.hostPageNotable(1, Buffer.alloc(0), last!, cutoff);
     assert.deepEqual(notable, [
       [Number(parseIp('10.9.4.1').value), null, 1, 1, 0, 0],
       [Number(parseIp('10.9.4.2').value), null, 0, 0, 1, 0],
       [Number(parseIp('10.9.4.3').value), null, 0, 0, 0, 1],
     ]);
-    const rows = await d.hostPageRows(Buffer.alloc(0), last!, cutoff, [true, true, true, true]);
+    const rows = await d.hostPageRows(1, Buffer.alloc(0), last!, cutoff, [true, true, true, true]);
     assert.deepEqual(
       rows.map(
         (r) => `${r.address} ${r.tier} ${r.critical} ${r.mac_mismatch}${r.unknown_device}${r.stale_reservation}`,
@@ -259,13 +266,16 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
       ['10.9.4.1 0 1 100', '10.9.4.2 2 0 010', '10.9.4.3 1 0 001', '10.9.4.4 1 0 000', '10.9.4.9 3 0 000'],
     );
     assert.deepEqual(
-      (await d.hostPageRows(Buffer.alloc(0), last!, cutoff, [false, false, false, true])).map((r) => r.address),
+      (await d.hostPageRows(1, Buffer.alloc(0), last!, cutoff, [false, false, false, true])).map((r) => r.address),
       ['10.9.4.9'],
     );
-    const some = await d.metricHosts([key('10.9.4.3'), key('10.9.4.1'), key('10.9.9.9')], cutoff);
+    const some = await d.metricHosts(
+      ['10.9.4.3', '10.9.4.1', '10.9.9.9'].map((a) => ({ vrf: 1, key: key(a) })),
+      cutoff,
+    );
     assert.deepEqual(some.map((r) => r.address).sort(), ['10.9.4.1', '10.9.4.3']);
-    assert.equal((await d.metricHost(key('10.9.4.2'), cutoff))?.unknown_device, 1);
-    assert.equal(await d.metricHost(key('10.9.9.9'), cutoff), undefined);
+    assert.equal((await d.metricHost(1, key('10.9.4.2'), cutoff))?.unknown_device, 1);
+    assert.equal(await d.metricHost(1, key('10.9.9.9'), cutoff), undefined);
   });
 
   it('moves a scan between states only from the state it is in', async (t) => {

@@ -98,10 +98,10 @@ describe('discovery service', () => {
       clock += HOUR;
     }
     const key = '198.51.100.2';
-    assert.equal((await discovery.history(key, 0)).samples.length, 4);
+    assert.equal((await discovery.history(1, key, 0)).samples.length, 4);
     clock += 8 * 24 * HOUR; // past the 7 days of raw samples: the next sweep rolls them up
     await sweepNow(discovery, s.id);
-    const h = await discovery.history(key, 0);
+    const h = await discovery.history(1, key, 0);
     assert.equal(h.samples.length, 1, 'only the newest raw sample is left');
     assert.equal(
       h.hourly.reduce((n, x) => n + x.samples, 0),
@@ -123,7 +123,7 @@ describe('discovery service', () => {
     const scan = await sweepNow(discovery, s.id);
     assert.equal(scan.state, 'done');
     assert.deepEqual(network.pinged.sort(), ['2001:db8:5::10', '2001:db8:5::20']);
-    assert.equal((await discovery.observation('2001:db8:5::20'))?.status, 'up');
+    assert.equal((await discovery.observation(1, '2001:db8:5::20'))?.status, 'up');
   });
 
   it('records devices in a DHCP range as dhcp, and never sweeps outside the subnet', async (t) => {
@@ -344,7 +344,7 @@ describe('enrichment of a scan', () => {
     assert.equal(scan.phases.find((p) => p.phase === 'ports')!.hosts, 30);
     const first = (await ipam.subnetRow(s.id)).cidr.replace(/0\/27$/, '1');
     assert.deepEqual(
-      (await discovery.observation(first))!.ports.map((p) => p.port),
+      (await discovery.observation(1, first))!.ports.map((p) => p.port),
       [22],
     );
   });
@@ -407,7 +407,7 @@ describe('applying a sweep', () => {
     const writes = {
       run: <T>(fn: () => T | Promise<T>) =>
         batcher.run(async () => {
-          const upBefore = await holder.discovery!.store.hostsUpBetween(row.first_key, row.last_key);
+          const upBefore = await holder.discovery!.store.hostsUpBetween(row.vrf_id, row.first_key, row.last_key);
           const t0 = performance.now();
           const cpu0 = process.cpuUsage();
           const out = await fn();
@@ -440,7 +440,7 @@ describe('applying a sweep', () => {
     } finally {
       ticking = false;
     }
-    assert.equal(await discovery.store.hostsUpBetween(row.first_key, row.last_key), 800);
+    assert.equal(await discovery.store.hostsUpBetween(row.vrf_id, row.first_key, row.last_key), 800);
     assert.equal(await ipam.countBetween(1, row.first_key, row.last_key), 800, 'every device got its IPAM row');
     assert.ok(slices.length >= 4, `applied in ${slices.length} slice(s)`);
     // Bounded: a slice stops after 5 ms (plus its last step). Judged by the median CPU time a slice

@@ -120,6 +120,7 @@ describe('ids in the store modules', () => {
     const discovery = new DiscoveryStore(Store.sqlite(db));
     const insertEvent = () =>
       discovery.insertEvent({
+        vrf_id: 1,
         at: Date.now(),
         kind: 'host_up',
         ip_key: null,

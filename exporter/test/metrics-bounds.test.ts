@@ -316,6 +316,7 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
   async function observe(address: string, status: HostRow['status'], extra: Partial<HostRow> = {}): Promise<void> {
     const seen = status === 'unknown' ? null : now() - 60_000;
     await ex.discovery.store.upsertHost({
+      vrf_id: 1,
       ip_key: ipKey(parseIp(address)),
       address,
       status,
@@ -401,6 +402,7 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
     for (const listener of ex.discovery.onSweep) {
       listener({
         subnet: '10.60.0.0/24',
+        vrf: 1,
         seconds: 1,
         sent: 300,
         ok: true,
@@ -409,7 +411,7 @@ describe('per-host series beyond LANSCAPE_METRICS_MAX_HOSTS', () => {
           ['10.60.0.5', 0.002],
         ]),
       });
-      listener({ subnet: '10.61.0.0/24', seconds: 1, sent: 254, ok: true, rtts: new Map() });
+      listener({ subnet: '10.61.0.0/24', vrf: 1, seconds: 1, sent: 254, ok: true, rtts: new Map() });
     }
     const text = await scrape(ex);
     const second = samples(text);

@@ -385,8 +385,8 @@ test('the squashed PostgreSQL schema', { timeout: TIMEOUT }, async (t) => {
     assert.deepEqual(
       compareCatalogs(s, await postgresCatalog(b.postgres)),
       [
-        'events: indexes differ: SQLite {"events_at":["at"],"events_ip":["ip_key","at"]}, PostgreSQL {"events_at":["at"]}',
-        'hosts: columns differ: SQLite (ip_key, address, status, misses, rtt_seconds, first_seen_at, last_seen_at, status_changed_at, last_checked_at, mac, vendor, ptr, ports, ports_checked_at, nmap_checked_at), PostgreSQL (ip_key, address, status, misses, rtt_seconds, first_seen_at, last_seen_at, status_changed_at, last_checked_at, mac, vendor, ptr, ports, ports_checked_at, nmap_checked_at, extra)',
+        'events: indexes differ: SQLite {"events_at":["at"],"events_ip":["vrf_id","ip_key","at"]}, PostgreSQL {"events_at":["at"]}',
+        'hosts: columns differ: SQLite (ip_key, address, status, misses, rtt_seconds, first_seen_at, last_seen_at, status_changed_at, last_checked_at, mac, vendor, ptr, ports, ports_checked_at, nmap_checked_at, vrf_id), PostgreSQL (ip_key, address, status, misses, rtt_seconds, first_seen_at, last_seen_at, status_changed_at, last_checked_at, mac, vendor, ptr, ports, ports_checked_at, nmap_checked_at, vrf_id, extra)',
         'ranges: foreign keys differ: SQLite [{"columns":["subnet_id"],"table":"subnets","references":["id"],"onDelete":"CASCADE"}], PostgreSQL [{"columns":["subnet_id"],"table":"subnets","references":["id"],"onDelete":"RESTRICT"}]',
         'addresses: triggers differ: SQLite ["address_totals_delete","address_totals_insert","address_totals_update"], PostgreSQL ["address_totals_insert","address_totals_update"]',
         'scans: columns differ: SQLite (id, subnet_id, cidr, trigger, state, progress, targets, sent, alive, queued_at, started_at, finished_at, error, phases, warnings), PostgreSQL (id, subnet_id, cidr, trigger, state, progress, targets, sent, alive, queued_at, started_at, finished_at, error, phases)',
@@ -744,6 +744,8 @@ const EXPECTED_CONSTRAINTS = {
     'address ip_key twice': 'unique',
     'host status sideways': 'check',
     'host twice': 'unique',
+    'host in a missing VRF': 'foreign_key',
+    'host twice, in two VRFs': 'ok',
     'range of a missing subnet': 'foreign_key',
     'traffic test over icmp': 'check',
     'traffic test in state lost': 'check',
@@ -762,9 +764,11 @@ const EXPECTED_CONSTRAINTS = {
     links: 0,
     testsWithoutSchedule: 1,
     totals: [{ state: 'reserved', source: 'manual', n: 0 }],
+    // a deleted VRF takes its observations with it (migration 10); the global VRF's stay
+    vrfState: [1, 0, 0, 0, 0],
   },
   /** An id deleted at the top is not handed out again (AUTOINCREMENT / identity). */
-  eventIds: [1, 2, 3, 4],
+  eventIds: [2, 3, 4, 5], // id 1: the event of the VRF deleted above
 };
 
 async function constraintsOn(exec: SqlExec) {
@@ -808,6 +812,19 @@ async function constraintsOn(exec: SqlExec) {
   await exec.run(host, [key, '10.0.0.1', 'up']);
   await attempt('host status sideways', host, [ipKey({ family: 4, value: 3n }), '0.0.0.3', 'sideways']);
   await attempt('host twice', host, [key, '10.0.0.1', 'down']);
+  const vrf = (await exec.get<{ id: number }>(
+    `INSERT INTO vrfs (name, created_at, updated_at) VALUES ('site-b', ?, ?) RETURNING id`,
+    [NOW, NOW],
+  ))!.id;
+  const hostIn = 'INSERT INTO hosts (vrf_id, ip_key, address, status) VALUES (?, ?, ?, ?)';
+  await attempt('host in a missing VRF', hostIn, [vrf + 1000, key, '10.0.0.1', 'up']);
+  await attempt('host twice, in two VRFs', hostIn, [vrf, key, '10.0.0.1', 'down']);
+  await exec.run('INSERT INTO host_history (vrf_id, ip_key, at, up) VALUES (?, ?, 1, 1)', [vrf, key]);
+  await exec.run('INSERT INTO host_history_hourly (vrf_id, ip_key, hour, samples, up_samples) VALUES (?, ?, 1, 1, 1)', [
+    vrf,
+    key,
+  ]);
+  await exec.run("INSERT INTO events (vrf_id, at, kind, message) VALUES (?, 1, 'up', 'up')", [vrf]);
 
   const range = `INSERT INTO ranges (subnet_id, start_address, end_address, first_key, last_key, label, created_at, updated_at)
     VALUES (?, '10.0.0.10', '10.0.0.20', ?, ?, 'pool', ?, ?)`;
@@ -859,6 +876,7 @@ async function constraintsOn(exec: SqlExec) {
   await exec.run('DELETE FROM subnets WHERE id = ?', [subnetId]);
   await exec.run('DELETE FROM addresses WHERE id = ?', [addressId]);
   await exec.run('DELETE FROM traffic_schedules WHERE id = ?', [schedule]);
+  await exec.run('DELETE FROM vrfs WHERE id = ?', [vrf]);
   const count = async (sql: string) => (await exec.get<{ n: number }>(sql))!.n;
   const afterDeletes = {
     ranges: await count('SELECT CAST(count(*) AS integer) AS n FROM ranges'),
@@ -869,6 +887,14 @@ async function constraintsOn(exec: SqlExec) {
       'SELECT CAST(count(*) AS integer) AS n FROM traffic_tests WHERE schedule_id IS NULL',
     ),
     totals: await exec.all<Total>('SELECT state, source, n FROM address_totals ORDER BY state, source'),
+    vrfState: [
+      await count('SELECT CAST(count(*) AS integer) AS n FROM hosts WHERE vrf_id = 1'),
+      ...(await Promise.all(
+        ['hosts', 'host_history', 'host_history_hourly', 'events'].map((t) =>
+          count(`SELECT CAST(count(*) AS integer) AS n FROM ${t} WHERE vrf_id = ${vrf}`),
+        ),
+      )),
+    ],
   };
 
   const event = "INSERT INTO events (at, kind, message) VALUES (?, 'status', 'up') RETURNING id";

@@ -44,7 +44,9 @@ export async function applySweep(
   const known = new Set(
     (await ipam.addressesBetween(subnet.vrf_id, subnet.first_key, subnet.last_key)).map((a) => a.address),
   );
-  const seen = (await store.hostsBetween(subnet.first_key, subnet.last_key)).map((h) => h.address);
+  // The sweep observed the subnet's own VRF (ARCHITECTURE.md "Discovery per VRF"): its hosts, samples and events.
+  const vrf = subnet.vrf_id;
+  const seen = (await store.hostsBetween(vrf, subnet.first_key, subnet.last_key)).map((h) => h.address);
   const tracked = [...new Set([...known, ...seen, ...alive.keys()])].filter(swept);
   const dhcpRanges = (await ipam.rangesInside(subnet.vrf_id, subnet.first_key, subnet.last_key))
     .filter((r) => r.purpose === 'dhcp')
@@ -54,12 +56,13 @@ export async function applySweep(
   const applyOne = async (address: string) => {
     const ip = parseIp(address);
     const key = ipKey(ip);
-    const prev = await store.lockedHost(key);
+    const prev = await store.lockedHost(vrf, key);
     const rtt = alive.get(address);
     const isAlive = rtt !== undefined;
     const { next, event } = observe(prev && hostState(prev), isAlive, now, ctx.scan.down_after);
     const mac = isAlive ? (macs.get(address) ?? prev?.mac ?? null) : (prev?.mac ?? null);
     const row: HostRow = {
+      vrf_id: vrf,
       ip_key: key,
       address,
       status: next.status,
@@ -77,8 +80,8 @@ export async function applySweep(
       nmap_checked_at: prev?.nmap_checked_at ?? null,
     };
     await store.upsertHost(row);
-    await store.insertHistory(key, now, isAlive, isAlive ? rtt : null);
-    const base = { at: now, ip_key: key, address, subnet_id: subnet.id };
+    await store.insertHistory(vrf, key, now, isAlive, isAlive ? rtt : null);
+    const base = { vrf_id: vrf, at: now, ip_key: key, address, subnet_id: subnet.id };
     if (event === 'new_device') {
       await store.insertEvent({
         ...base,
@@ -112,7 +115,7 @@ export async function applySweep(
     }
     if (isAlive && !known.has(address)) {
       const inDhcp = dhcpRanges.some((r) => ip.value >= r.first && ip.value <= r.last);
-      await recordDiscovered(ctx, ip, { state: inDhcp ? 'dhcp' : 'assigned', mac });
+      await recordDiscovered(ctx, vrf, ip, { state: inDhcp ? 'dhcp' : 'assigned', mac });
     }
   };
   await inSlices(
@@ -124,15 +127,16 @@ export async function applySweep(
   return [...alive.keys()];
 }
 
-/** A device nobody recorded becomes an IPAM address with source "discovered". */
+/** A device nobody recorded becomes an IPAM address with source "discovered", in the VRF it was seen in. */
 async function recordDiscovered(
   ctx: DiscoveryContext,
+  vrf: number,
   ip: IP,
   fields: { state: 'dhcp' | 'assigned'; mac: string | null },
 ): Promise<void> {
   try {
     await ctx.ipam.createAddress(
-      { address: formatIp(ip), state: fields.state, mac: fields.mac, source: 'discovered' },
+      { address: formatIp(ip), vrf_id: vrf, state: fields.state, mac: fields.mac, source: 'discovered' },
       DISCOVERY_ACTOR,
     );
   } catch (e) {

@@ -1,7 +1,6 @@
 // Conflicts between what IPAM records and what sweeps see, computed on read: mac_mismatch,
 // unknown_device, stale_reservation (their SQL conditions are CONFLICT_SQL in store.ts, shared
 // with /metrics).
-import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { ipFromKey } from '../ipam/core/ip.js';
 import type { SubnetLookup } from '../ipam/service.js';
 import { iso } from './context.js';
@@ -9,7 +8,7 @@ import { vendorOf } from './oui.js';
 import type { CONFLICT_SQL, DiscoveryStore } from './store.js';
 
 /**
- * The conflicts of one kind (or all), by kind then address key.
+ * The conflicts of one kind (or all), by kind then VRF and address key; of one VRF when `vrf` is set.
  * @param index the most specific subnet of an address
  * @param cutoff reservations unanswered since before this (ms) are stale
  */
@@ -18,9 +17,11 @@ export async function listConflicts(
   kind: keyof typeof CONFLICT_SQL | undefined,
   index: SubnetLookup,
   cutoff: number,
+  vrf?: number,
 ): Promise<
   {
     kind: keyof typeof CONFLICT_SQL;
+    vrf_id: number;
     address: string;
     address_id: number;
     subnet_id: number | null;
@@ -31,6 +32,7 @@ export async function listConflicts(
 > {
   const out: {
     kind: keyof typeof CONFLICT_SQL;
+    vrf_id: number;
     address: string;
     address_id: number;
     subnet_id: number | null;
@@ -38,15 +40,16 @@ export async function listConflicts(
     since: string | null;
     details: Record<string, unknown>;
   }[] = [];
-  // Sweeps observe the global VRF (ARCHITECTURE.md "VRFs (#15)"): the joined addresses are its own.
-  const subnetOf = (key: Buffer) => index.mostSpecific(GLOBAL_VRF_ID, ipFromKey(key));
+  // A host is joined with the address of its own VRF (ARCHITECTURE.md "Discovery per VRF").
+  const subnetOf = (r: { vrf_id: number; ip_key: Buffer }) => index.mostSpecific(r.vrf_id, ipFromKey(r.ip_key));
   if (!kind || kind === 'mac_mismatch') {
-    for (const r of await store.macMismatches()) {
+    for (const r of await store.macMismatches(vrf)) {
       out.push({
         kind: 'mac_mismatch',
+        vrf_id: r.vrf_id,
         address: r.address,
         address_id: r.id,
-        subnet_id: subnetOf(r.ip_key),
+        subnet_id: subnetOf(r),
         since: iso(r.last_seen_at),
         message: `${r.address} answers from ${r.observed} (${vendorOf(r.observed) ?? 'unknown vendor'}), but ${r.recorded} is recorded`,
         details: { recorded_mac: r.recorded, observed_mac: r.observed },
@@ -54,12 +57,13 @@ export async function listConflicts(
     }
   }
   if (!kind || kind === 'unknown_device') {
-    for (const r of await store.unknownDevices()) {
+    for (const r of await store.unknownDevices(vrf)) {
       out.push({
         kind: 'unknown_device',
+        vrf_id: r.vrf_id,
         address: r.address,
         address_id: r.id,
-        subnet_id: subnetOf(r.ip_key),
+        subnet_id: subnetOf(r),
         since: iso(r.first_seen_at),
         message: `${r.address} is alive but nobody reserved it${r.mac ? ` (${r.mac}${r.vendor ? `, ${r.vendor}` : ''})` : ''}`,
         details: { mac: r.mac, vendor: r.vendor },
@@ -67,12 +71,13 @@ export async function listConflicts(
     }
   }
   if (!kind || kind === 'stale_reservation') {
-    for (const r of await store.staleReservations(cutoff)) {
+    for (const r of await store.staleReservations(cutoff, vrf)) {
       out.push({
         kind: 'stale_reservation',
+        vrf_id: r.vrf_id,
         address: r.address,
         address_id: r.id,
-        subnet_id: subnetOf(r.ip_key),
+        subnet_id: subnetOf(r),
         since: iso(r.last_seen_at) ?? r.created_at,
         message:
           r.last_seen_at === null

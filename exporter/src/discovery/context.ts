@@ -40,6 +40,8 @@ export interface ReverseLookup {
 /** Observations of one finished sweep, for metrics. */
 export interface SweepReport {
   subnet: string;
+  /** The subnet's VRF: the one whose hosts answered (the same CIDR may be swept in two VRFs). */
+  vrf: number;
   seconds: number;
   sent: number;
   ok: boolean;

@@ -3,7 +3,6 @@
 // scan and recorded after the sweep is applied; then nmap -sV service versions, one host at a
 // time in the background. A resolver that does not answer is found out by the scan's first
 // lookup: the scan warns and looks up nothing else, so it costs one timeout, not one per host.
-import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { ipKey, parseIp } from '../ipam/core/ip.js';
 import type { SubnetRow } from '../ipam/store.js';
 import { DISCOVERY_ACTOR, type DiscoveryContext } from './context.js';
@@ -224,12 +223,12 @@ export class Enricher {
     private readonly stopping: () => boolean,
   ) {}
 
-  /** A scan's enrichment, under the scan's budget from now. */
-  begin(): ScanEnrichment {
+  /** A scan's enrichment of hosts of VRF `vrf`, under the scan's budget from now. */
+  begin(vrf: number): ScanEnrichment {
     const { ctx } = this;
     // Port checks are due when the host's last one (in the store) is older than scan.port_interval_seconds.
     const portsDue = async (address: string) => {
-      const h = await ctx.store.host(ipKey(parseIp(address)));
+      const h = await ctx.store.host(vrf, ipKey(parseIp(address)));
       return !h?.ports_checked_at || ctx.now() - h.ports_checked_at >= ctx.scan.port_interval_seconds * 1000;
     };
     return new ScanEnrichment(
@@ -253,14 +252,19 @@ export class Enricher {
       if (i < open.length) await this.recordPorts(subnet, open[i]![0], open[i]![1], at);
       else await this.recordPtr(subnet, names[i - open.length]![0], names[i - open.length]![1], at);
     });
-    if (nmap && ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(alive);
+    if (nmap && ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(subnet.vrf_id, alive);
   }
 
-  /** Records service versions nmap found for a host (here or at an agent's site) onto its ports. */
-  async recordServices(address: string, found: NmapHost['services'] | undefined, at: number): Promise<void> {
+  /** Records service versions nmap found for a host of VRF `vrf` (here or at an agent's site) onto its ports. */
+  async recordServices(
+    vrf: number,
+    address: string,
+    found: NmapHost['services'] | undefined,
+    at: number,
+  ): Promise<void> {
     const { store } = this.ctx;
     const key = ipKey(parseIp(address));
-    const fresh = await store.lockedHost(key);
+    const fresh = await store.lockedHost(vrf, key);
     if (!fresh) return;
     const merged = parsePorts(fresh.ports).map((p) => {
       const s = found?.find((x) => x.port === p.port && x.protocol === 'tcp');
@@ -280,7 +284,7 @@ export class Enricher {
   private async recordPorts(subnet: SubnetRow, address: string, ports: number[], at: number): Promise<void> {
     const { store } = this.ctx;
     const key = ipKey(parseIp(address));
-    const host = await store.lockedHost(key);
+    const host = await store.lockedHost(subnet.vrf_id, key);
     if (!host) return;
     const before = parsePorts(host.ports);
     const names = new Map(this.ports.map((p) => [p.port, p.service]));
@@ -295,6 +299,7 @@ export class Enricher {
       const opened = ports.filter((p) => !before.some((b) => b.port === p));
       const closed = before.filter((b) => !ports.includes(b.port)).map((b) => b.port);
       await store.insertEvent({
+        vrf_id: subnet.vrf_id,
         at,
         kind: 'ports_changed',
         ip_key: key,
@@ -310,11 +315,12 @@ export class Enricher {
     const { store, ipam } = this.ctx;
     const ip = parseIp(address);
     const key = ipKey(ip);
-    const host = await store.lockedHost(key);
+    const host = await store.lockedHost(subnet.vrf_id, key);
     if (!host || host.ptr === ptr || ptr === null) return;
     await store.upsertHost({ ...host, ptr });
     if (host.ptr !== null) {
       await store.insertEvent({
+        vrf_id: subnet.vrf_id,
         at,
         kind: 'hostname_changed',
         ip_key: key,
@@ -325,14 +331,14 @@ export class Enricher {
       });
     }
     // Discovered rows take the PTR name; a name a person entered always wins.
-    const row = await ipam.addressAt(GLOBAL_VRF_ID, ip);
+    const row = await ipam.addressAt(subnet.vrf_id, ip);
     if (row && row.source === 'discovered' && (row.hostname === null || row.hostname === host.ptr)) {
       await ipam.updateAddress(row.id, { hostname: ptr }, DISCOVERY_ACTOR);
     }
   }
 
   /** nmap -sV, one host at a time, for alive hosts with open ports whose last run is old enough (jittered). */
-  private async runNmap(alive: string[]): Promise<void> {
+  private async runNmap(vrf: number, alive: string[]): Promise<void> {
     const { ctx } = this;
     const nmap = ctx.deps.nmap;
     if (this.nmapBusy || !nmap || !(await nmap.available())) return;
@@ -341,7 +347,7 @@ export class Enricher {
       for (const address of alive) {
         if (this.stopping()) return;
         const key = ipKey(parseIp(address));
-        const host = await ctx.store.host(key);
+        const host = await ctx.store.host(vrf, key);
         const ports = host ? parsePorts(host.ports) : [];
         const interval = ctx.scan.nmap_interval_seconds * 1000 * (1 - ctx.scan.jitter_ratio * Math.random());
         if (
@@ -360,7 +366,7 @@ export class Enricher {
           ctx.logger.warn({ err: e, address }, 'nmap failed');
         }
         // Read again and written in one transaction: a sweep may have written the host meanwhile.
-        await ctx.write(() => this.recordServices(address, found?.services, ctx.now()));
+        await ctx.write(() => this.recordServices(vrf, address, found?.services, ctx.now()));
       }
     } finally {
       this.nmapBusy = false;

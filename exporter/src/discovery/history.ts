@@ -18,17 +18,18 @@ export async function maintainHistory(ctx: DiscoveryContext, now: number): Promi
 /** Raw samples and hourly buckets of an address since `sinceMs`. */
 export async function historyOf(
   ctx: DiscoveryContext,
+  vrf: number,
   address: string,
   sinceMs: number,
 ): Promise<{ samples: HistorySampleView[]; hourly: HistoryHourView[] }> {
   const key = ipKey(parseIp(address));
   return {
-    samples: (await ctx.store.history(key, sinceMs)).map((s) => ({
+    samples: (await ctx.store.history(vrf, key, sinceMs)).map((s) => ({
       at: iso(s.at)!,
       up: s.up === 1,
       rtt_seconds: s.rtt_seconds,
     })),
-    hourly: (await ctx.store.hourly(key, Math.floor(sinceMs / 3_600_000))).map((h) => ({
+    hourly: (await ctx.store.hourly(vrf, key, Math.floor(sinceMs / 3_600_000))).map((h) => ({
       hour: iso(h.hour * 3_600_000)!,
       samples: h.samples,
       up_ratio: h.samples ? h.up_samples / h.samples : 0,
@@ -38,19 +39,23 @@ export async function historyOf(
 }
 
 /** Share of samples that were up over the last day and week (null without samples). */
-export async function uptimeOf(ctx: DiscoveryContext, address: string): Promise<UptimeView> {
+export async function uptimeOf(ctx: DiscoveryContext, vrf: number, address: string): Promise<UptimeView> {
   const key = ipKey(parseIp(address));
   const ratio = async (ms: number) => {
-    const u = await ctx.store.uptime(key, ctx.now() - ms);
+    const u = await ctx.store.uptime(vrf, key, ctx.now() - ms);
     return u.samples === 0 ? null : u.up / u.samples;
   };
   return { '24h': await ratio(86_400_000), '7d': await ratio(7 * 86_400_000) };
 }
 
-/** Events, newest first, filtered by kind, address, subnet (its key span) and time. */
+/**
+ * Events, newest first, filtered by VRF, kind, address, subnet (its key span in its VRF) and
+ * time. An address without a VRF matches its events in every VRF, each carrying its vrf_id.
+ */
 export async function listEvents(
   ctx: DiscoveryContext,
   filter: {
+    vrf_id?: number | undefined;
     kind?: string | undefined;
     address?: string | undefined;
     subnet_id?: number | undefined;
@@ -60,12 +65,16 @@ export async function listEvents(
   offset: number,
 ) {
   let between: [Buffer, Buffer] | undefined;
+  let vrf = filter.vrf_id;
   if (filter.subnet_id !== undefined) {
     const s = await ctx.ipam.subnetRow(filter.subnet_id);
+    if (vrf !== undefined && vrf !== s.vrf_id) return { count: 0, results: [] }; // the subnet is in another VRF
     between = [s.first_key, s.last_key];
+    vrf = s.vrf_id;
   }
   const { count, rows } = await ctx.store.listEvents(
     {
+      vrf,
       kind: filter.kind,
       ipKey: filter.address ? ipKey(parseIp(filter.address)) : undefined,
       between,
@@ -81,6 +90,7 @@ function eventView(e: EventRow): EventView {
   return {
     // The store holds only the kinds discovery records (EVENT_KINDS); the column is plain text.
     id: e.id,
+    vrf_id: e.vrf_id,
     at: iso(e.at)!,
     kind: e.kind as EventView['kind'],
     address: e.address,

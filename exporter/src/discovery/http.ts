@@ -7,6 +7,7 @@ import { IpAddress } from '../ipam/schemas.js';
 import type { IpamService } from '../ipam/service.js';
 import { AddressHistory, CONFLICT_KINDS, ConflictList, EVENT_KINDS, EventList, Scan, SdGroup } from './schemas.js';
 import type { DiscoveryService } from './service.js';
+import type { HostRef } from './store.js';
 
 export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryService, ipam: IpamService): void {
   api.add({
@@ -54,8 +55,9 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     cost: 'list',
     query: z.strictObject({
       ...Page(),
+      vrf_id: Id.optional().meta({ description: "only this VRF's events (with subnet_id: the subnet's VRF)" }),
       kind: z.enum(EVENT_KINDS).optional(),
-      address: IpAddress.optional(),
+      address: IpAddress.optional().meta({ description: 'this address in every VRF, unless vrf_id is given' }),
       subnet_id: Id.optional(),
       since: z.iso.datetime().optional(),
     }),
@@ -69,12 +71,16 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     tag: 'discovery',
     summary: 'MAC mismatches, unknown devices and stale reservations',
     description:
-      'Grouped by kind (mac_mismatch, unknown_device, stale_reservation), each in address order; count is all of them.',
+      'Grouped by kind (mac_mismatch, unknown_device, stale_reservation), each in VRF then address order; count is all of them.',
     cost: 'list',
-    query: z.strictObject({ ...Page(), kind: z.enum(CONFLICT_KINDS).optional() }),
+    query: z.strictObject({
+      ...Page(),
+      kind: z.enum(CONFLICT_KINDS).optional(),
+      vrf_id: Id.optional().meta({ description: "only this VRF's conflicts" }),
+    }),
     responses: { 200: { description: 'Conflicts', schema: ConflictList } },
     handler: async ({ query }) => {
-      const all = await discovery.conflicts(query.kind);
+      const all = await discovery.conflicts(query.kind, undefined, query.vrf_id);
       return { status: 200, body: { count: all.length, results: all.slice(query.offset, query.offset + query.limit) } };
     },
   });
@@ -83,7 +89,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     path: '/addresses/{id}/history',
     scope: 'read',
     tag: 'discovery',
-    summary: 'Status samples, hourly roll-ups and uptime of an address',
+    summary: "Status samples, hourly roll-ups and uptime of an address (observed in the address's VRF)",
     params: IdParams,
     query: z.strictObject({ hours: decimalInt(1, 24 * 90).default(24) }),
     responses: {
@@ -91,15 +97,16 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
       404: { description: 'No such address' },
     },
     handler: async ({ params, query }) => {
-      const address = (await ipam.getAddress(params.id)).address;
+      const { address, vrf_id } = await ipam.getAddress(params.id);
       const since = discovery.now() - query.hours * 3_600_000;
       return {
         status: 200,
         body: {
           address,
-          observed: await discovery.observation(address),
-          uptime: await discovery.uptime(address),
-          ...(await discovery.history(address, since)),
+          vrf_id,
+          observed: await discovery.observation(vrf_id, address),
+          uptime: await discovery.uptime(vrf_id, address),
+          ...(await discovery.history(vrf_id, address, since)),
         },
       };
     },
@@ -112,7 +119,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     summary: 'Prometheus HTTP service discovery',
     cost: 'list',
     description:
-      'Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). ' +
+      'Alive hosts with the port open, as http_sd target groups. Labels: vrf (the VRF\'s name, a target label: one address in two VRFs is two targets), __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_vrf, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). ' +
       'Prometheus cannot page, so the whole list is sent, streamed in address order 500 hosts at a time ' +
       '(memory and event-loop time stay bounded however many targets there are).',
     query: z.strictObject({
@@ -134,7 +141,7 @@ const SD_CHUNK = 500;
 /** The http_sd JSON array a chunk of hosts at a time: the same bytes as res.json of the whole list. */
 async function* sdStream(discovery: DiscoveryService, port: number, tag: string | undefined): AsyncGenerator<string> {
   let open = '[';
-  for (let after: Buffer | undefined; ;) {
+  for (let after: HostRef | undefined; ;) {
     const page = await discovery.serviceDiscoveryPage(port, tag, after, SD_CHUNK);
     if (page.groups.length > 0) {
       yield open + page.groups.map((g) => JSON.stringify(g)).join(',');

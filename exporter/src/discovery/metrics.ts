@@ -6,7 +6,8 @@
 // (lanscape_hosts, lanscape_address_conflicts, lanscape_unknown_hosts) count everything. Hosts
 // are read in pages of the key order with SQL doing the counting, so a scrape builds objects
 // only for the chosen hosts and the conflicts, and lets other requests in between pages.
-import { GLOBAL_VRF_ID, GLOBAL_VRF_NAME } from '../ipam/core/vrf.js';
+// Hosts are kept per VRF (migration 10): the `vrf` label is the VRF the host or subnet is in,
+// so one address in two VRFs is two series; the caps bound series across all VRFs together.
 import type { Registry } from 'prom-client';
 import type { SeriesBudget } from '../metrics/bounds.js';
 import { Slicer, snapshotGroup } from '../metrics/snapshot.js';
@@ -35,14 +36,20 @@ const STATUSES = ['up', 'down', 'unknown'] as const;
 const SPAN_BATCH = 500;
 
 interface RttSeries {
-  labels: { address: string; subnet: string; vrf: string };
+  /** vrf: the VRF's id, named at scrape time (a listener answers synchronously). */
+  labels: { address: string; subnet: string; vrf: number };
   buckets: number[];
   sum: number;
   count: number;
 }
 
+/** The key of a swept subnet's counters: its VRF and CIDR. */
+const subnetKey = (vrf: number, cidr: string) => `${vrf}|${cidr}`;
+/** The key of a host's series: its VRF, address and subnet. */
+const hostKey = (vrf: number, address: string, subnet: string) => `${vrf}|${address}|${subnet}`;
+
 /**
- * One pass over the hosts in key order, a page at a time, resumable across scrapes: totals by
+ * One pass over the hosts in (VRF, key) order, a page at a time, resumable across scrapes: totals by
  * SQL (tracked hosts by status), rows only for hosts in conflict (key and flags, attributed to
  * their most specific subnet) and for the candidates of each tier (in key order, while the
  * tiers up to it hold fewer than the cap), so the rows built are bounded by the conflicts and
@@ -56,6 +63,9 @@ class HostPass {
   /** Conflicts by the id of their most specific subnet (0: none). */
   readonly bySubnet = new Map<number, Record<ConflictKind, number>>();
   private readonly candidates: MetricHostRow[][] = [[], [], [], []];
+  /** The VRFs with hosts (read when the pass starts) and the one being read. */
+  private vrfs: number[] | undefined;
+  private vrfAt = 0;
   private after: Buffer = Buffer.alloc(0);
   /** Scrapes this pass has taken so far. */
   scrapes = 0;
@@ -83,25 +93,29 @@ class HostPass {
   async advance(store: DiscoveryStore, budget: number, slicer: Slicer): Promise<boolean> {
     const { cutoff, max } = this;
     this.scrapes += 1;
+    this.vrfs ??= await store.hostVrfs();
     for (let read = 0; read < budget;) {
-      const last = await store.hostPageEnd(this.after, HOST_PAGE);
-      if (last === null) return true;
+      const vrf = this.vrfs[this.vrfAt];
+      if (vrf === undefined) return true;
+      const last = await store.hostPageEnd(vrf, this.after, HOST_PAGE);
+      if (last === null) {
+        this.vrfAt += 1;
+        this.after = Buffer.alloc(0);
+        continue;
+      }
       const after = this.after;
-      for (const s of await store.hostPageStatus(after, last)) {
+      for (const s of await store.hostPageStatus(vrf, after, last)) {
         this.byStatus[s.status] = (this.byStatus[s.status] ?? 0) + s.n;
         this.tracked += s.n;
       }
       await slicer.maybePause();
-      for (const [low, key6, tier0, ...flags] of await store.hostPageNotable(after, last, cutoff)) {
+      for (const [low, key6, tier0, ...flags] of await store.hostPageNotable(vrf, after, last, cutoff)) {
         if (tier0 && this.upTo(0) < max) {
-          const h = await store.metricHost(key6 ?? ipKey({ family: 4, value: BigInt(low!) }), cutoff);
+          const h = await store.metricHost(vrf, key6 ?? ipKey({ family: 4, value: BigInt(low!) }), cutoff);
           if (h) this.candidates[0]!.push(h);
         }
         if (flags.some(Boolean)) {
-          const id =
-            (key6
-              ? this.catalog.mostSpecificKey(GLOBAL_VRF_ID, key6)
-              : this.catalog.mostSpecificV4(GLOBAL_VRF_ID, low!)) ?? 0;
+          const id = (key6 ? this.catalog.mostSpecificKey(vrf, key6) : this.catalog.mostSpecificV4(vrf, low!)) ?? 0;
           let c = this.bySubnet.get(id);
           if (!c) this.bySubnet.set(id, (c = { mac_mismatch: 0, unknown_device: 0, stale_reservation: 0 }));
           CONFLICT_KINDS.forEach((kind, i) => {
@@ -115,7 +129,7 @@ class HostPass {
       const want = [0, 1, 2, 3].map((t) => this.upTo(t) < max);
       await slicer.maybePause();
       if (want[1] || want[2] || want[3]) {
-        for (const h of await store.hostPageRows(after, last, cutoff, want)) {
+        for (const h of await store.hostPageRows(vrf, after, last, cutoff, want)) {
           if (h.tier !== 0 && want[h.tier] && this.upTo(h.tier) < max) this.candidates[h.tier]!.push(h);
         }
       }
@@ -142,27 +156,29 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
   });
 
   discovery.onSweep.push((report) => {
-    packets.set(report.subnet, (packets.get(report.subnet) ?? 0) + report.sent);
+    // By VRF and CIDR: the same CIDR swept in two VRFs (by two agents) is two subnets.
+    const swept = subnetKey(report.vrf, report.subnet);
+    packets.set(swept, (packets.get(swept) ?? 0) + report.sent);
     const result = report.ok ? 'success' : 'failure';
-    const byResult = runs.get(report.subnet) ?? new Map<'success' | 'failure', number>();
+    const byResult = runs.get(swept) ?? new Map<'success' | 'failure', number>();
     byResult.set(result, (byResult.get(result) ?? 0) + 1);
-    runs.set(report.subnet, byResult);
-    lastOk.set(report.subnet, report.ok);
+    runs.set(swept, byResult);
+    lastOk.set(swept, report.ok);
     if (!report.ok) return;
     // The catalog when it is current (it is after every scrape), else IPAM's own lookup.
     // (A listener answers synchronously: IPAM's cached subnets as last read, not a store read.)
     const cached = catalog.fresh ? undefined : ipam.cachedSubnets();
     const index = cached ? cached.index : catalog;
     for (const [address, seconds] of report.rtts) {
-      const id = index.mostSpecific(GLOBAL_VRF_ID, parseIp(address)); // sweeps observe the global VRF
+      const id = index.mostSpecific(report.vrf, parseIp(address)); // the swept subnet's VRF
       const subnet = (id && (catalog.byId.get(id)?.cidr ?? cached?.row(id)?.cidr)) || report.subnet;
 
-      const key = `${address}|${subnet}`;
+      const key = hostKey(report.vrf, address, subnet);
       let s = rtts.get(key);
       if (!s) {
         // A host the last scrape chose, or room under the cap (the next scrape decides).
         if (!budget.hosts?.has(key) && rtts.size >= budget.limits.max_host_series) continue;
-        s = { labels: { address, subnet, vrf: GLOBAL_VRF_NAME }, buckets: RTT_BUCKETS.map(() => 0), sum: 0, count: 0 };
+        s = { labels: { address, subnet, vrf: report.vrf }, buckets: RTT_BUCKETS.map(() => 0), sum: 0, count: 0 };
         rtts.set(key, s);
       }
       for (let i = 0; i < RTT_BUCKETS.length; i++) if (seconds <= RTT_BUCKETS[i]!) s.buckets[i]! += 1;
@@ -188,7 +204,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     const out = new Set<number>();
     const scheduled = new Map<number, number>();
     for (const s of catalog.rows) {
-      if (lastOk.get(s.cidr) === false) out.add(s.id);
+      if (lastOk.get(subnetKey(s.vrf_id, s.cidr)) === false) out.add(s.id);
       const interval = discovery.scheduledInterval(s);
       if (interval !== null) scheduled.set(s.id, interval);
       if (slicer.due()) await slicer.pause();
@@ -270,6 +286,9 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     const chosen = budget.subnets;
     const cutoff = discovery.staleCutoff();
     const max = budget.limits.max_host_series;
+    // The `vrf` label is the VRF's name (a handful of rows; a rename shows at the next scrape).
+    const vrfNames = new Map((await ipam.allVrfs()).map((v) => [v.id, v.name]));
+    const vrfName = (id: number) => vrfNames.get(id) ?? String(id);
 
     // Hosts: a pass over the table in key order, up to HOST_WINDOW hosts per scrape once a first
     // pass is done (small stores finish a pass in every scrape). Totals and the choice of hosts
@@ -290,7 +309,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
       for (let i = 0; i < chosenHosts.length; i += 500) {
         again.push(
           ...(await discovery.store.metricHosts(
-            chosenHosts.slice(i, i + 500).map((h) => h.ip_key),
+            chosenHosts.slice(i, i + 500).map((h) => ({ vrf: h.vrf_id, key: h.ip_key })),
             cutoff,
           )),
         );
@@ -301,10 +320,9 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     const keys = new Set<string>();
     for (let i = 0; i < chosenHosts.length; i++) {
       const h = chosenHosts[i]!;
-      const subnet = cidrOf(catalog.mostSpecificKey(GLOBAL_VRF_ID, h.ip_key));
-      // Sweeps observe the global VRF (ARCHITECTURE.md "VRFs (#15)"); its name is fixed.
-      const labels = { address: h.address, subnet, vrf: GLOBAL_VRF_NAME };
-      keys.add(`${h.address}|${subnet}`);
+      const subnet = cidrOf(catalog.mostSpecificKey(h.vrf_id, h.ip_key));
+      const labels = { address: h.address, subnet, vrf: vrfName(h.vrf_id) };
+      keys.add(hostKey(h.vrf_id, h.address, subnet));
       if (h.status !== 'unknown') {
         hostUp.set(labels, h.status === 'up' ? 1 : 0);
       }
@@ -335,26 +353,27 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
         rtts.delete(key);
         continue;
       }
-      for (let i = 0; i < RTT_BUCKETS.length; i++)
-        rtt.sample('_bucket', { ...s.labels, le: RTT_LE[i]! }, s.buckets[i]!);
-      rtt.sample('_bucket', { ...s.labels, le: '+Inf' }, s.count);
-      rtt.sample('_sum', s.labels, s.sum);
-      rtt.sample('_count', s.labels, s.count);
+      const labels = { ...s.labels, vrf: vrfName(s.labels.vrf) };
+      for (let i = 0; i < RTT_BUCKETS.length; i++) rtt.sample('_bucket', { ...labels, le: RTT_LE[i]! }, s.buckets[i]!);
+      rtt.sample('_bucket', { ...labels, le: '+Inf' }, s.count);
+      rtt.sample('_sum', labels, s.sum);
+      rtt.sample('_count', labels, s.count);
     }
     await slicer.maybePause();
 
     // Per-subnet series of the chosen subnets. hosts_up counts the subnet's whole range (a host
     // is up in its subnet and every enclosing one, as utilization counts it); conflicts go to
     // the most specific subnet, with all three kinds (0 included) where sweeps observed hosts.
-    for (const cidr of [...packets.keys(), ...runs.keys()]) {
-      if (!catalog.cidrs.has(cidr)) {
-        packets.delete(cidr);
-        runs.delete(cidr);
-        lastOk.delete(cidr);
+    const subnetKeys = new Set(rows.map((s) => subnetKey(s.vrf_id, s.cidr)));
+    for (const swept of [...packets.keys(), ...runs.keys()]) {
+      if (!subnetKeys.has(swept)) {
+        packets.delete(swept);
+        runs.delete(swept);
+        lastOk.delete(swept);
       }
     }
-    // Sweeps cover the global VRF only: other VRFs' subnets have no discovery series.
-    const chosenRows = rows.filter((s) => chosen.has(s.id) && s.vrf_id === GLOBAL_VRF_ID);
+    // Every VRF's subnets: central sweeps the global VRF, agents sweep theirs in any VRF.
+    const chosenRows = rows.filter((s) => chosen.has(s.id));
     const batches: SubnetRow[][] = [];
     for (let i = 0; i < chosenRows.length; i += SPAN_BATCH) batches.push(chosenRows.slice(i, i + SPAN_BATCH));
     // Independent reads, together (round trips on PostgreSQL).
@@ -364,7 +383,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
         slicer,
       ),
       mapLimit(batches, readsInFlight(discovery.store.dialect), async (batch) => {
-        const n = await discovery.store.hostsInRanges(batch.map((s) => [s.first_key, s.last_key] as const));
+        const n = await discovery.store.hostsInRanges(batch.map((s) => [s.vrf_id, s.first_key, s.last_key] as const));
         await slicer.maybePause();
         return n;
       }),
@@ -373,10 +392,11 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     for (let i = 0; i < chosenRows.length; i++) {
       const s = chosenRows[i]!;
       const subnet = s.cidr;
-      const vrf = GLOBAL_VRF_NAME;
+      const vrf = vrfName(s.vrf_id);
+      const swept = subnetKey(s.vrf_id, s.cidr);
       const scan = scans.get(s.id);
       const seconds = discovery.scheduledInterval(s);
-      const counted = runs.get(subnet);
+      const counted = runs.get(swept);
       const range = ranges[i]!;
       hostsUp.set({ subnet, vrf }, range.up);
       if (scan) {
@@ -384,7 +404,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
         success.set({ subnet, vrf }, scan.finished_at / 1000);
       }
       if (seconds !== null) interval.set({ subnet, vrf }, seconds);
-      const sent = packets.get(subnet);
+      const sent = packets.get(swept);
       if (sent !== undefined) packetsSent.set({ subnet, vrf }, sent);
       for (const [result, n] of counted ?? []) runsTotal.set({ subnet, vrf, result }, n);
       if (range.observed) {

@@ -23,32 +23,47 @@ export function observationView(h: HostRow) {
 }
 
 /**
- * Fills `observed` of address views built in bulk: one read for one view, one key-range read
- * for many. IpamService calls its enrichers synchronously (ipam/service.ts): on SQLite the rows
- * are read at once (DiscoveryStore.hostsNow) and this returns nothing; on PostgreSQL it returns
- * the promise that fills them, which IPAM must await (its enrichers' contract, #14).
+ * Fills `observed` of address views built in bulk, each from the hosts of its own VRF: per VRF
+ * among the views, one read for one view, one key-range read for many. IpamService calls its
+ * enrichers synchronously (ipam/service.ts): on SQLite the rows are read at once
+ * (DiscoveryStore.hostsNow) and this returns nothing; on PostgreSQL it returns the promise that
+ * fills them, which IPAM must await (its enrichers' contract, #14).
  */
 export function attachObservations(
   store: DiscoveryStore,
   views: readonly { key: Buffer; view: AddressView }[],
 ): void | Promise<void> {
   if (views.length === 0) return;
-  const keys = views.map((v) => v.key);
-  const fill = (hosts: readonly HostRow[]) => {
+  const byVrf = new Map<number, { key: Buffer; view: AddressView }[]>();
+  for (const v of views) {
+    const list = byVrf.get(v.view.vrf_id);
+    if (list) list.push(v);
+    else byVrf.set(v.view.vrf_id, [v]);
+  }
+  const fill = (some: readonly { key: Buffer; view: AddressView }[], hosts: readonly HostRow[]) => {
     const byKey = new Map(hosts.map((h) => [h.ip_key.toString('hex'), h]));
-    for (const { key, view } of views) {
+    for (const { key, view } of some) {
       const h = byKey.get(key.toString('hex'));
       view.observed = h ? observationView(h) : null;
     }
   };
-  const now = store.hostsNow(keys);
-  if (now) return fill(now);
-  const sorted = [...keys].sort(Buffer.compare);
-  return (
-    views.length === 1
-      ? store.host(keys[0]!).then((h) => (h ? [h] : []))
-      : store.hostsBetween(sorted[0]!, sorted[sorted.length - 1]!)
-  ).then(fill);
+  const pending: Promise<void>[] = [];
+  for (const [vrf, some] of byVrf) {
+    const keys = some.map((v) => v.key);
+    const now = store.hostsNow(vrf, keys);
+    if (now) {
+      fill(some, now);
+      continue;
+    }
+    const sorted = [...keys].sort(Buffer.compare);
+    pending.push(
+      (some.length === 1
+        ? store.host(vrf, keys[0]!).then((h) => (h ? [h] : []))
+        : store.hostsBetween(vrf, sorted[0]!, sorted[sorted.length - 1]!)
+      ).then((hosts) => fill(some, hosts)),
+    );
+  }
+  if (pending.length > 0) return Promise.all(pending).then(() => undefined);
 }
 
 /**
@@ -79,7 +94,7 @@ export function enrichIpamViews(
           : null,
       };
     };
-    const now = views.map(({ row }) => store.subnetNow(row.id, row.first_key, row.last_key));
+    const now = views.map(({ row }) => store.subnetNow(row.id, row.vrf_id, row.first_key, row.last_key));
     if (now.every((n) => n !== undefined)) {
       views.forEach(({ row, view }, i) => fill(view, now[i]!.up, now[i]!.scan, row.id));
       return;
@@ -87,7 +102,7 @@ export function enrichIpamViews(
     return Promise.all(
       views.map(async ({ row, view }) => {
         const [up, stored] = await Promise.all([
-          store.hostsUpBetween(row.first_key, row.last_key),
+          store.hostsUpBetween(row.vrf_id, row.first_key, row.last_key),
           store.lastScan(row.id),
         ]);
         fill(view, up, stored, row.id);

@@ -87,6 +87,7 @@ export async function applyRemoteSweep(
       const services = [...sweep.services];
       await inSlices(ctx, services.length, (i) =>
         enricher.recordServices(
+          subnet.vrf_id,
           services[i]![0],
           services[i]![1].map((s) => ({ ...s, protocol: 'tcp' as const, state: 'open', extraInfo: null })),
           at,
@@ -121,6 +122,7 @@ export async function applyRemoteSweep(
   if (scan) {
     notify({
       subnet: subnet.cidr,
+      vrf: subnet.vrf_id,
       seconds: Math.max(0, (sweep.finishedAt - sweep.startedAt) / 1000),
       sent: sweep.sent,
       ok: scan.state === 'done',

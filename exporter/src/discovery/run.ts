@@ -3,6 +3,7 @@
 // retry passes run), the scan row's progress, phases and warnings, the report for metrics,
 // history retention.
 import { prefixOf } from '../ipam/core/prefix.js';
+import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 import { applySweep } from './apply.js';
 import type { DiscoveryContext, SweepReport } from './context.js';
 import type { SweepResult } from './core/sweep.js';
@@ -45,6 +46,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     await store.saveScan(scan, ['running']);
     steps.notify({
       subnet: scan.cidr,
+      vrf: subnet?.vrf_id ?? GLOBAL_VRF_ID,
       seconds: (ctx.now() - started) / 1000,
       sent: scan.sent,
       ok: false,
@@ -82,7 +84,7 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     });
   };
   // Port checks and names start with each host's first answer, while the sweep goes on.
-  const enrichment = steps.enricher.begin();
+  const enrichment = steps.enricher.begin(subnet.vrf_id);
   let result: SweepResult;
   let phases: ScanPhaseView[];
   try {
@@ -128,7 +130,14 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
     await enrichment.finish();
     return;
   }
-  steps.notify({ subnet: current.cidr, seconds: result.seconds, sent: result.sent, ok: true, rtts: result.alive });
+  steps.notify({
+    subnet: current.cidr,
+    vrf: current.vrf_id,
+    seconds: result.seconds,
+    sent: result.sent,
+    ok: true,
+    rtts: result.alive,
+  });
   enrichment.add(aliveHosts);
   const found = await enrichment.finish();
   await steps.enricher.record((await ipam.subnet(subnet.id)) ?? current, aliveHosts, found);

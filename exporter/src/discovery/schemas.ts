@@ -53,6 +53,7 @@ export const Scan = z
 export const Event = z
   .object({
     id: z.number().int(),
+    vrf_id: z.number().int().meta({ description: 'the VRF the address was observed in' }),
     at: z.string(),
     kind: z.enum(EVENT_KINDS),
     address: z.string().nullable(),
@@ -67,6 +68,7 @@ export const EventList = z.object({ count: z.number().int(), results: z.array(Ev
 export const Conflict = z
   .object({
     kind: z.enum(CONFLICT_KINDS),
+    vrf_id: z.number().int().meta({ description: 'the VRF of the address and of the host observed there' }),
     address: z.string(),
     address_id: z.number().int(),
     subnet_id: z.number().int().nullable(),
@@ -92,6 +94,7 @@ export const Uptime = z.object({ '24h': z.number().nullable(), '7d': z.number().
 export const AddressHistory = z
   .object({
     address: z.string(),
+    vrf_id: z.number().int().meta({ description: "the address's VRF, whose observations these are" }),
     observed: HostObservation.nullable(),
     uptime: Uptime,
     samples: z.array(HistorySample),

@@ -41,7 +41,7 @@ import type {
   SdGroup,
   UptimeView,
 } from './schemas.js';
-import { DiscoveryStore, type ScanRow } from './store.js';
+import { DiscoveryStore, type HostRef, type ScanRow } from './store.js';
 
 export { DISCOVERY_ACTOR, type DiscoveryDeps, type SweepReport } from './context.js';
 export { parsePorts } from './core/ports.js';
@@ -408,21 +408,22 @@ export class DiscoveryService {
   }
 
   // ------------------------------------------------------------------ reading
-  async observation(address: string): Promise<ObservationView | null> {
-    const h = await this.store.host(ipKey(parseIp(address)));
+  async observation(vrf: number, address: string): Promise<ObservationView | null> {
+    const h = await this.store.host(vrf, ipKey(parseIp(address)));
     return h ? observationView(h) : null;
   }
 
-  history(address: string, sinceMs: number) {
-    return historyOf(this.ctx, address, sinceMs);
+  history(vrf: number, address: string, sinceMs: number) {
+    return historyOf(this.ctx, vrf, address, sinceMs);
   }
 
-  uptime(address: string): Promise<UptimeView> {
-    return uptimeOf(this.ctx, address);
+  uptime(vrf: number, address: string): Promise<UptimeView> {
+    return uptimeOf(this.ctx, vrf, address);
   }
 
   listEvents(
     filter: {
+      vrf_id?: number | undefined;
       kind?: string | undefined;
       address?: string | undefined;
       subnet_id?: number | undefined;
@@ -434,9 +435,12 @@ export class DiscoveryService {
     return listEvents(this.ctx, filter, limit, offset);
   }
 
-  /** @param index a subnet index the caller already has (a scrape builds one for everything) */
-  async conflicts(kind?: ConflictKind, index?: SubnetLookup): Promise<ConflictView[]> {
-    return listConflicts(this.store, kind, index ?? (await this.ipam.subnetIndex()), this.staleCutoff());
+  /**
+   * @param index a subnet index the caller already has (a scrape builds one for everything)
+   * @param vrf only this VRF's conflicts
+   */
+  async conflicts(kind?: ConflictKind, index?: SubnetLookup, vrf?: number): Promise<ConflictView[]> {
+    return listConflicts(this.store, kind, index ?? (await this.ipam.subnetIndex()), this.staleCutoff(), vrf);
   }
 
   /**
@@ -454,9 +458,9 @@ export class DiscoveryService {
   serviceDiscoveryPage(
     port: number,
     tag: string | undefined,
-    after: Buffer | undefined,
+    after: HostRef | undefined,
     hosts: number,
-  ): Promise<{ groups: SdGroup[]; last: Buffer | undefined }> {
+  ): Promise<{ groups: SdGroup[]; last: HostRef | undefined }> {
     return serviceDiscoveryPage(this.store, this.ipam, port, tag, after, hosts);
   }
 

@@ -9,9 +9,12 @@
 import type { Db } from '../store/db.js';
 import type { SqlDialect, SqlExec } from '../store/sql-exec.js';
 import type { Store } from '../store/store.js';
-import { GLOBAL_VRF_ID } from '../ipam/core/vrf.js';
 
+// Discovery state is kept per VRF (migration 10): a sweep of a subnet observes the subnet's VRF,
+// so every host, sample and event carries the VRF it was observed in, and every join with IPAM's
+// addresses is on (vrf_id, ip_key).
 export interface HostRow {
+  vrf_id: number;
   ip_key: Buffer;
   address: string;
   status: 'up' | 'down' | 'unknown';
@@ -31,6 +34,7 @@ export interface HostRow {
 
 export interface EventRow {
   id: number;
+  vrf_id: number;
   at: number;
   kind: string;
   ip_key: Buffer | null;
@@ -62,6 +66,7 @@ export interface ScanRow {
 }
 
 export interface EventFilter {
+  vrf?: number | undefined;
   kind?: string | undefined;
   ipKey?: Buffer | undefined;
   between?: [Buffer, Buffer] | undefined;
@@ -94,19 +99,26 @@ const flag = (condition: string) => `CASE WHEN ${condition} THEN 1 ELSE 0 END`;
 const hostTier = (d: SqlDialect) => `CASE WHEN a.id IS NULL THEN 3
   WHEN ${critical(d)} OR (${CONFLICT_SQL.mac_mismatch}) THEN 0
   WHEN a.source != 'discovered' AND a.state IN ('reserved', 'assigned') THEN 1 ELSE 2 END`;
-const HOST_PAGE = `FROM hosts h LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key
-  WHERE h.ip_key > @after AND h.ip_key <= @last`;
+const HOST_PAGE = `FROM hosts h LEFT JOIN addresses a ON a.vrf_id = h.vrf_id AND a.ip_key = h.ip_key
+  WHERE h.vrf_id = @vrf AND h.ip_key > @after AND h.ip_key <= @last`;
 
 const metricHostColumns = (
   d: SqlDialect,
-) => `h.ip_key, h.address, h.status, h.last_seen_at, h.mac, h.vendor, h.ptr, h.ports,
+) => `h.vrf_id, h.ip_key, h.address, h.status, h.last_seen_at, h.mac, h.vendor, h.ptr, h.ports,
   a.hostname, a.state, a.source, ${flag(critical(d))} AS critical, ${hostTier(d)} AS tier,
   ${flag(CONFLICT_SQL.mac_mismatch)} AS mac_mismatch, ${flag(CONFLICT_SQL.unknown_device)} AS unknown_device,
   ${flag(CONFLICT_SQL.stale_reservation)} AS stale_reservation`;
 
+/** A host's identity: the VRF it was observed in and its address key. */
+export interface HostRef {
+  vrf: number;
+  key: Buffer;
+}
+
 /** A conflict as its query returns it (the address row's id, text and key, with what discovery saw). */
 export interface MacMismatchRow {
   id: number;
+  vrf_id: number;
   address: string;
   ip_key: Buffer;
   recorded: string;
@@ -115,6 +127,7 @@ export interface MacMismatchRow {
 }
 export interface UnknownDeviceRow {
   id: number;
+  vrf_id: number;
   address: string;
   ip_key: Buffer;
   first_seen_at: number | null;
@@ -123,6 +136,7 @@ export interface UnknownDeviceRow {
 }
 export interface StaleReservationRow {
   id: number;
+  vrf_id: number;
   address: string;
   ip_key: Buffer;
   state: string;
@@ -132,6 +146,7 @@ export interface StaleReservationRow {
 
 /** An alive host for http_sd, with the IPAM address's name and tags when it is recorded. */
 export interface SdHostRow {
+  vrf_id: number;
   address: string;
   ports: string;
   ptr: string | null;
@@ -142,6 +157,7 @@ export interface SdHostRow {
 
 /** A tracked host as /metrics reads it: the observation, its IPAM fields, tier and conflicts. */
 export interface MetricHostRow {
+  vrf_id: number;
   ip_key: Buffer;
   address: string;
   status: HostRow['status'];
@@ -161,6 +177,7 @@ export interface MetricHostRow {
 }
 
 const HOST_COLUMNS = [
+  'vrf_id',
   'ip_key',
   'address',
   'status',
@@ -216,37 +233,46 @@ function statements(d: SqlDialect) {
       AND ((@want1 = 1 AND a.source != 'discovered' AND a.state IN ('reserved', 'assigned'))
         OR (@want2 = 1 AND a.id IS NOT NULL) OR (@want3 = 1 AND a.id IS NULL AND h.status = 'up'))
       ORDER BY h.ip_key`,
+    // Hosts by (VRF, hex key): SQLite a JSON array of [vrf, key], PostgreSQL two arrays.
     metricHosts:
       d === 'sqlite'
-        ? `SELECT ${columns} FROM json_each(@keys) j CROSS JOIN hosts h ON h.ip_key = unhex(j.value)
-      LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key`
-        : `SELECT ${columns} FROM unnest(CAST(@keys AS text[])) AS j(value) JOIN hosts h ON h.ip_key = decode(j.value, 'hex')
-      LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key`,
-    metricHost: `SELECT ${columns} FROM hosts h LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE h.ip_key = @key`,
-    macMismatches: `SELECT a.id, a.address, a.ip_key, a.mac AS recorded, h.mac AS observed, h.last_seen_at
-      FROM hosts h ${drive} addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.mac_mismatch} ORDER BY h.ip_key`,
-    unknownDevices: `SELECT a.id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM hosts h
-      ${drive} addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.unknown_device} ORDER BY h.ip_key`,
-    staleReservations: `SELECT a.id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
-      ${drive} addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE ${CONFLICT_SQL.stale_reservation} ORDER BY h.ip_key`,
-    // Spans as hex keys: SQLite a JSON array of [first, last], PostgreSQL two text arrays; `i` from 0.
+        ? `SELECT ${columns} FROM json_each(@keys) j CROSS JOIN hosts h ON h.vrf_id = (j.value ->> 0) AND h.ip_key = unhex(j.value ->> 1)
+      LEFT JOIN addresses a ON a.vrf_id = h.vrf_id AND a.ip_key = h.ip_key`
+        : `SELECT ${columns} FROM unnest(CAST(@vrfs AS integer[]), CAST(@keys AS text[])) AS j(vrf, value)
+      JOIN hosts h ON h.vrf_id = j.vrf AND h.ip_key = decode(j.value, 'hex')
+      LEFT JOIN addresses a ON a.vrf_id = h.vrf_id AND a.ip_key = h.ip_key`,
+    metricHost: `SELECT ${columns} FROM hosts h LEFT JOIN addresses a ON a.vrf_id = h.vrf_id AND a.ip_key = h.ip_key
+      WHERE h.vrf_id = @vrf AND h.ip_key = @key`,
+    // Conflicts: a host and the IPAM address of its own VRF.
+    macMismatches: `SELECT a.id, h.vrf_id, a.address, a.ip_key, a.mac AS recorded, h.mac AS observed, h.last_seen_at
+      FROM hosts h ${drive} addresses a ON a.vrf_id = h.vrf_id AND a.ip_key = h.ip_key
+      WHERE ${CONFLICT_SQL.mac_mismatch} AND (CAST(@vrf AS integer) IS NULL OR h.vrf_id = @vrf) ORDER BY h.vrf_id, h.ip_key`,
+    unknownDevices: `SELECT a.id, h.vrf_id, a.address, a.ip_key, h.first_seen_at, h.mac, h.vendor FROM hosts h
+      ${drive} addresses a ON a.vrf_id = h.vrf_id AND a.ip_key = h.ip_key
+      WHERE ${CONFLICT_SQL.unknown_device} AND (CAST(@vrf AS integer) IS NULL OR h.vrf_id = @vrf) ORDER BY h.vrf_id, h.ip_key`,
+    staleReservations: `SELECT a.id, h.vrf_id, a.address, a.ip_key, a.state, a.created_at, h.last_seen_at FROM hosts h
+      ${drive} addresses a ON a.vrf_id = h.vrf_id AND a.ip_key = h.ip_key
+      WHERE ${CONFLICT_SQL.stale_reservation} AND (CAST(@vrf AS integer) IS NULL OR h.vrf_id = @vrf) ORDER BY h.vrf_id, h.ip_key`,
+    // Spans as (VRF, hex keys): SQLite a JSON array of [vrf, first, last], PostgreSQL three arrays; `i` from 0.
     hostsInRanges: `SELECT j.i AS i,
-        (SELECT count(*) FROM hosts WHERE status = 'up' AND ip_key BETWEEN j.first AND j.last) AS up,
-        CASE WHEN EXISTS (SELECT 1 FROM hosts WHERE ip_key BETWEEN j.first AND j.last) THEN 1 ELSE 0 END AS observed
+        (SELECT count(*) FROM hosts WHERE vrf_id = j.vrf AND status = 'up' AND ip_key BETWEEN j.first AND j.last) AS up,
+        CASE WHEN EXISTS (SELECT 1 FROM hosts WHERE vrf_id = j.vrf AND ip_key BETWEEN j.first AND j.last) THEN 1 ELSE 0 END AS observed
       FROM ${
         d === 'sqlite'
-          ? '(SELECT key AS i, unhex(value ->> 0) AS first, unhex(value ->> 1) AS last FROM json_each(?))'
-          : `(SELECT i - 1 AS i, decode(f, 'hex') AS first, decode(l, 'hex') AS last
-            FROM unnest(CAST(? AS text[]), CAST(? AS text[])) WITH ORDINALITY AS u(f, l, i))`
+          ? '(SELECT key AS i, value ->> 0 AS vrf, unhex(value ->> 1) AS first, unhex(value ->> 2) AS last FROM json_each(?))'
+          : `(SELECT i - 1 AS i, v AS vrf, decode(f, 'hex') AS first, decode(l, 'hex') AS last
+            FROM unnest(CAST(? AS integer[]), CAST(? AS text[]), CAST(? AS text[])) WITH ORDINALITY AS u(v, f, l, i))`
       } j`,
     lockedHost:
-      d === 'sqlite' ? 'SELECT * FROM hosts WHERE ip_key = ?' : 'SELECT * FROM hosts WHERE ip_key = ? FOR UPDATE',
+      d === 'sqlite'
+        ? 'SELECT * FROM hosts WHERE vrf_id = ? AND ip_key = ?'
+        : 'SELECT * FROM hosts WHERE vrf_id = ? AND ip_key = ? FOR UPDATE',
   };
 }
 const STATEMENTS = { sqlite: statements('sqlite'), postgres: statements('postgres') };
 
 const UPSERT_HOST = `INSERT INTO hosts (${HOST_COLUMNS.join(', ')}) VALUES (${HOST_COLUMNS.map(() => '?').join(', ')})
-  ON CONFLICT (ip_key) DO UPDATE SET ${HOST_COLUMNS.slice(1)
+  ON CONFLICT (vrf_id, ip_key) DO UPDATE SET ${HOST_COLUMNS.slice(2)
     .map((c) => `${c} = excluded.${c}`)
     .join(', ')}`;
 const SCAN_STATES = ['queued', 'running', 'done', 'failed'] as const;
@@ -281,48 +307,65 @@ export class DiscoveryStore {
     return this.exec.dialect;
   }
 
-  /** Addresses whose recorded MAC differs from the one answering, by key. */
-  macMismatches(): Promise<MacMismatchRow[]> {
-    return this.exec.all<MacMismatchRow>(this.q.macMismatches);
+  /** Addresses whose recorded MAC differs from the one answering, by VRF and key (`vrf`: that VRF's only). */
+  macMismatches(vrf?: number): Promise<MacMismatchRow[]> {
+    return this.exec.all<MacMismatchRow>(...bind(this.q.macMismatches, { vrf: vrf ?? null }));
   }
 
-  /** Alive addresses recorded by discovery itself (nobody reserved them), by key. */
-  unknownDevices(): Promise<UnknownDeviceRow[]> {
-    return this.exec.all<UnknownDeviceRow>(this.q.unknownDevices);
+  /** Alive addresses recorded by discovery itself (nobody reserved them), by VRF and key. */
+  unknownDevices(vrf?: number): Promise<UnknownDeviceRow[]> {
+    return this.exec.all<UnknownDeviceRow>(...bind(this.q.unknownDevices, { vrf: vrf ?? null }));
   }
 
-  /** Addresses reserved or assigned by a person, swept, and silent since before `cutoff` (ms), by key. */
-  staleReservations(cutoff: number): Promise<StaleReservationRow[]> {
+  /** Addresses reserved or assigned by a person, swept, and silent since before `cutoff` (ms), by VRF and key. */
+  staleReservations(cutoff: number, vrf?: number): Promise<StaleReservationRow[]> {
     return this.exec.all<StaleReservationRow>(
-      ...bind(this.q.staleReservations, { cutoff, cutoffIso: new Date(cutoff).toISOString() }),
+      ...bind(this.q.staleReservations, { cutoff, cutoffIso: new Date(cutoff).toISOString(), vrf: vrf ?? null }),
     );
   }
 
-  /** Up to `limit` alive hosts after the key `after` (an empty Buffer: from the start), by key. */
-  sdHosts(after: Buffer, limit: number): Promise<SdHostRow[]> {
+  /**
+   * Up to `limit` alive hosts after (VRF, key) `after` (undefined: from the start), by VRF and
+   * key (a row-value comparison: the keyset spans VRFs).
+   */
+  sdHosts(after: HostRef | undefined, limit: number): Promise<SdHostRow[]> {
     return this.exec.all<SdHostRow>(
-      `SELECT h.address, h.ports, h.ptr, h.ip_key AS host_key, a.hostname, a.tags FROM hosts h
-      LEFT JOIN addresses a ON a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key WHERE h.status = 'up' AND h.ip_key > ? ORDER BY h.ip_key LIMIT ?`,
-      [after, limit],
+      `SELECT h.vrf_id, h.address, h.ports, h.ptr, h.ip_key AS host_key, a.hostname, a.tags FROM hosts h
+      LEFT JOIN addresses a ON a.vrf_id = h.vrf_id AND a.ip_key = h.ip_key
+      WHERE h.status = 'up' AND (h.vrf_id, h.ip_key) > (?, ?) ORDER BY h.vrf_id, h.ip_key LIMIT ?`,
+      [after?.vrf ?? 0, after?.key ?? Buffer.alloc(0), limit],
     );
   }
 
-  /** The last key of the next page of up to `limit` hosts after `after` (an empty Buffer: from the start); null at the end. */
-  async hostPageEnd(after: Buffer, limit: number): Promise<Buffer | null> {
+  /** The VRFs with hosts, ascending. */
+  async hostVrfs(): Promise<number[]> {
+    // One probe of the primary key per VRF (a handful of rows in vrfs), not a scan of hosts.
+    const rows = await this.exec.all<{ id: number }>(
+      'SELECT v.id FROM vrfs v WHERE EXISTS (SELECT 1 FROM hosts h WHERE h.vrf_id = v.id) ORDER BY v.id',
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * The last key of the next page of up to `limit` hosts of VRF `vrf` after `after` (an empty
+   * Buffer: from the start); null at the end of that VRF.
+   */
+  async hostPageEnd(vrf: number, after: Buffer, limit: number): Promise<Buffer | null> {
     const row = await this.exec.get<{ last: Buffer | null }>(
       // (PostgreSQL has no max(bytea): the page's last key by a descending order of the page.)
-      'SELECT ip_key AS last FROM (SELECT ip_key FROM hosts WHERE ip_key > ? ORDER BY ip_key LIMIT ?) p ORDER BY ip_key DESC LIMIT 1',
-      [after, limit],
+      `SELECT ip_key AS last FROM (SELECT ip_key FROM hosts WHERE vrf_id = ? AND ip_key > ? ORDER BY ip_key LIMIT ?) p
+      ORDER BY ip_key DESC LIMIT 1`,
+      [vrf, after, limit],
     );
     return row?.last ?? null;
   }
 
-  /** Tracked hosts of the page (after, last] by status: `up` needs no join, the others one probe of the addresses index. */
-  hostPageStatus(after: Buffer, last: Buffer) {
+  /** Tracked hosts of the page (after, last] of VRF `vrf` by status: `up` needs no join, the others one probe of the addresses index. */
+  hostPageStatus(vrf: number, after: Buffer, last: Buffer) {
     return this.exec.all<{ status: HostRow['status']; n: number }>(
-      `SELECT h.status AS status, count(*) AS n FROM hosts h WHERE h.ip_key > ? AND h.ip_key <= ?
-      AND (h.status = 'up' OR EXISTS (SELECT 1 FROM addresses a WHERE a.vrf_id = ${GLOBAL_VRF_ID} AND a.ip_key = h.ip_key)) GROUP BY h.status`,
-      [after, last],
+      `SELECT h.status AS status, count(*) AS n FROM hosts h WHERE h.vrf_id = ? AND h.ip_key > ? AND h.ip_key <= ?
+      AND (h.status = 'up' OR EXISTS (SELECT 1 FROM addresses a WHERE a.vrf_id = h.vrf_id AND a.ip_key = h.ip_key)) GROUP BY h.status`,
+      [vrf, after, last],
     );
   }
 
@@ -331,6 +374,7 @@ export class DiscoveryStore {
    * null, tier 0, mac_mismatch, unknown_device, stale_reservation] (cheap rows: no Buffer for IPv4).
    */
   async hostPageNotable(
+    vrf: number,
     after: Buffer,
     last: Buffer,
     cutoff: number,
@@ -342,14 +386,21 @@ export class DiscoveryStore {
       mac_mismatch: number;
       unknown_device: number;
       stale_reservation: number;
-    }>(...bind(this.q.pageNotable, { after, last, cutoff, cutoffIso: new Date(cutoff).toISOString() }));
+    }>(...bind(this.q.pageNotable, { vrf, after, last, cutoff, cutoffIso: new Date(cutoff).toISOString() }));
     return rows.map((r) => [r.low, r.key6, r.tier0, r.mac_mismatch, r.unknown_device, r.stale_reservation]);
   }
 
   /** Tracked hosts of the page whose tier (1-3) is wanted, and maybe others (check `tier`), in key order. */
-  hostPageRows(after: Buffer, last: Buffer, cutoff: number, want: readonly boolean[]): Promise<MetricHostRow[]> {
+  hostPageRows(
+    vrf: number,
+    after: Buffer,
+    last: Buffer,
+    cutoff: number,
+    want: readonly boolean[],
+  ): Promise<MetricHostRow[]> {
     return this.exec.all<MetricHostRow>(
       ...bind(this.q.pageRows, {
+        vrf,
         after,
         last,
         cutoff,
@@ -361,12 +412,13 @@ export class DiscoveryStore {
     );
   }
 
-  /** Hosts as /metrics reads them, by key (the ones found, in no particular order). */
-  metricHosts(keys: readonly Buffer[], cutoff: number): Promise<MetricHostRow[]> {
-    const hex = keys.map((k) => k.toString('hex'));
+  /** Hosts as /metrics reads them, by VRF and key (the ones found, in no particular order). */
+  metricHosts(hosts: readonly HostRef[], cutoff: number): Promise<MetricHostRow[]> {
+    const hex = hosts.map((h) => h.key.toString('hex'));
     return this.exec.all<MetricHostRow>(
       ...bind(this.q.metricHosts, {
-        keys: this.dialect === 'sqlite' ? JSON.stringify(hex) : hex,
+        keys: this.dialect === 'sqlite' ? JSON.stringify(hosts.map((h, i) => [h.vrf, hex[i]])) : hex,
+        vrfs: hosts.map((h) => h.vrf),
         cutoff,
         cutoffIso: new Date(cutoff).toISOString(),
       }),
@@ -374,9 +426,9 @@ export class DiscoveryStore {
   }
 
   /** One host as /metrics reads it. */
-  metricHost(key: Buffer, cutoff: number): Promise<MetricHostRow | undefined> {
+  metricHost(vrf: number, key: Buffer, cutoff: number): Promise<MetricHostRow | undefined> {
     return this.exec.get<MetricHostRow>(
-      ...bind(this.q.metricHost, { key, cutoff, cutoffIso: new Date(cutoff).toISOString() }),
+      ...bind(this.q.metricHost, { vrf, key, cutoff, cutoffIso: new Date(cutoff).toISOString() }),
     );
   }
 
@@ -385,27 +437,35 @@ export class DiscoveryStore {
    * observed any address there (0/1). One statement for many spans (a scrape asks for every
    * chosen subnet: one round trip each cost ~0.3 ms on PostgreSQL, 1,000 of them most of a scrape).
    */
-  async hostsInRanges(spans: readonly (readonly [Buffer, Buffer])[]): Promise<{ up: number; observed: number }[]> {
+  async hostsInRanges(
+    spans: readonly (readonly [number, Buffer, Buffer])[],
+  ): Promise<{ up: number; observed: number }[]> {
     if (spans.length === 0) return [];
-    const hex = spans.map(([first, last]) => [first.toString('hex'), last.toString('hex')]);
+    const hex = spans.map(([vrf, first, last]) => [vrf, first.toString('hex'), last.toString('hex')] as const);
     const rows = await this.exec.all<{ i: number; up: number; observed: number }>(
       this.q.hostsInRanges,
-      this.dialect === 'sqlite' ? [JSON.stringify(hex)] : [hex.map(([first]) => first), hex.map(([, last]) => last)],
+      this.dialect === 'sqlite'
+        ? [JSON.stringify(hex)]
+        : [hex.map(([vrf]) => vrf), hex.map(([, first]) => first), hex.map(([, , last]) => last)],
     );
     const out = spans.map(() => ({ up: 0, observed: 0 }));
     for (const r of rows) out[Number(r.i)] = { up: r.up, observed: r.observed };
     return out;
   }
 
-  host(key: Buffer): Promise<HostRow | undefined> {
-    return this.exec.get<HostRow>('SELECT * FROM hosts WHERE ip_key = ?', [key]);
+  host(vrf: number, key: Buffer): Promise<HostRow | undefined> {
+    return this.exec.get<HostRow>('SELECT * FROM hosts WHERE vrf_id = ? AND ip_key = ?', [vrf, key]);
   }
   /** A host read to be written back (inside a write): locked on PostgreSQL until the transaction ends. */
-  lockedHost(key: Buffer): Promise<HostRow | undefined> {
-    return this.exec.get<HostRow>(this.q.lockedHost, [key]);
+  lockedHost(vrf: number, key: Buffer): Promise<HostRow | undefined> {
+    return this.exec.get<HostRow>(this.q.lockedHost, [vrf, key]);
   }
-  hostsBetween(first: Buffer, last: Buffer): Promise<HostRow[]> {
-    return this.exec.all<HostRow>('SELECT * FROM hosts WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key', [first, last]);
+  hostsBetween(vrf: number, first: Buffer, last: Buffer): Promise<HostRow[]> {
+    return this.exec.all<HostRow>('SELECT * FROM hosts WHERE vrf_id = ? AND ip_key BETWEEN ? AND ? ORDER BY ip_key', [
+      vrf,
+      first,
+      last,
+    ]);
   }
   async upsertHost(row: HostRow): Promise<void> {
     await this.exec.run(
@@ -414,19 +474,19 @@ export class DiscoveryStore {
     );
   }
   /** One sample per host and sweep time: a second write of the same sample replaces it. */
-  async insertHistory(key: Buffer, at: number, up: boolean, rtt: number | null): Promise<void> {
+  async insertHistory(vrf: number, key: Buffer, at: number, up: boolean, rtt: number | null): Promise<void> {
     await this.exec.run(
-      `INSERT INTO host_history (ip_key, at, up, rtt_seconds) VALUES (?, ?, ?, ?)
-      ON CONFLICT (ip_key, at) DO UPDATE SET up = excluded.up, rtt_seconds = excluded.rtt_seconds`,
-      [key, at, up ? 1 : 0, rtt],
+      `INSERT INTO host_history (vrf_id, ip_key, at, up, rtt_seconds) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (vrf_id, ip_key, at) DO UPDATE SET up = excluded.up, rtt_seconds = excluded.rtt_seconds`,
+      [vrf, key, at, up ? 1 : 0, rtt],
     );
   }
 
   async insertEvent(e: Omit<EventRow, 'id'>): Promise<number> {
     const row = await this.exec.get<{ id: number }>(
-      `INSERT INTO events (at, kind, ip_key, address, subnet_id, message, details)
-      VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-      [e.at, e.kind, e.ip_key, e.address, e.subnet_id, e.message, e.details],
+      `INSERT INTO events (vrf_id, at, kind, ip_key, address, subnet_id, message, details)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [e.vrf_id, e.at, e.kind, e.ip_key, e.address, e.subnet_id, e.message, e.details],
     );
     return row!.id;
   }
@@ -434,6 +494,10 @@ export class DiscoveryStore {
   async listEvents(filter: EventFilter, limit: number, offset: number): Promise<{ count: number; rows: EventRow[] }> {
     const where: string[] = [];
     const args: unknown[] = [];
+    if (filter.vrf !== undefined) {
+      where.push('vrf_id = ?');
+      args.push(filter.vrf);
+    }
     if (filter.kind) {
       where.push('kind = ?');
       args.push(filter.kind);
@@ -515,10 +579,10 @@ export class DiscoveryStore {
       [subnetId],
     );
   }
-  async hostsUpBetween(first: Buffer, last: Buffer): Promise<number> {
+  async hostsUpBetween(vrf: number, first: Buffer, last: Buffer): Promise<number> {
     return (await this.exec.get<{ n: number }>(
-      `SELECT count(*) AS n FROM hosts WHERE ip_key BETWEEN ? AND ? AND status = 'up'`,
-      [first, last],
+      `SELECT count(*) AS n FROM hosts WHERE vrf_id = ? AND ip_key BETWEEN ? AND ? AND status = 'up'`,
+      [vrf, first, last],
     ))!.n;
   }
   lastScan(subnetId: number): Promise<ScanRow | undefined> {
@@ -579,30 +643,30 @@ export class DiscoveryStore {
     if (this.dialect === 'postgres') await this.exec.get('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_KEY, subnetId]);
   }
 
-  history(key: Buffer, since: number) {
+  history(vrf: number, key: Buffer, since: number) {
     return this.exec.all<{ at: number; up: number; rtt_seconds: number | null }>(
-      'SELECT at, up, rtt_seconds FROM host_history WHERE ip_key = ? AND at >= ? ORDER BY at',
-      [key, since],
+      'SELECT at, up, rtt_seconds FROM host_history WHERE vrf_id = ? AND ip_key = ? AND at >= ? ORDER BY at',
+      [vrf, key, since],
     );
   }
-  hourly(key: Buffer, sinceHour: number) {
+  hourly(vrf: number, key: Buffer, sinceHour: number) {
     return this.exec.all<{ hour: number; samples: number; up_samples: number; rtt_avg_seconds: number | null }>(
       `SELECT hour, samples, up_samples, rtt_avg_seconds FROM host_history_hourly
-      WHERE ip_key = ? AND hour >= ? ORDER BY hour`,
-      [key, sinceHour],
+      WHERE vrf_id = ? AND ip_key = ? AND hour >= ? ORDER BY hour`,
+      [vrf, key, sinceHour],
     );
   }
 
   /** Share of samples that were up since `since`, raw and rolled-up history together. */
-  async uptime(key: Buffer, since: number): Promise<{ samples: number; up: number }> {
+  async uptime(vrf: number, key: Buffer, since: number): Promise<{ samples: number; up: number }> {
     const raw = (await this.exec.get<{ samples: number; up: number }>(
-      'SELECT count(*) AS samples, coalesce(sum(up), 0) AS up FROM host_history WHERE ip_key = ? AND at >= ?',
-      [key, since],
+      'SELECT count(*) AS samples, coalesce(sum(up), 0) AS up FROM host_history WHERE vrf_id = ? AND ip_key = ? AND at >= ?',
+      [vrf, key, since],
     ))!;
     const hourly = (await this.exec.get<{ samples: number; up: number }>(
       `SELECT coalesce(sum(samples), 0) AS samples, coalesce(sum(up_samples), 0) AS up
-      FROM host_history_hourly WHERE ip_key = ? AND hour >= ?`,
-      [key, Math.floor(since / 3_600_000)],
+      FROM host_history_hourly WHERE vrf_id = ? AND ip_key = ? AND hour >= ?`,
+      [vrf, key, Math.floor(since / 3_600_000)],
     ))!;
     return { samples: raw.samples + hourly.samples, up: raw.up + hourly.up };
   }
@@ -616,9 +680,10 @@ export class DiscoveryStore {
     return this.store.write(async () => {
       if (this.dialect === 'postgres') await this.exec.get('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_KEY, 0]);
       await this.exec.run(
-        `INSERT INTO host_history_hourly (ip_key, hour, samples, up_samples, rtt_avg_seconds)
-        SELECT ip_key, at / 3600000, count(*), sum(up), avg(rtt_seconds) FROM host_history WHERE at < ? GROUP BY ip_key, at / 3600000
-        ON CONFLICT (ip_key, hour) DO UPDATE SET
+        `INSERT INTO host_history_hourly (vrf_id, ip_key, hour, samples, up_samples, rtt_avg_seconds)
+        SELECT vrf_id, ip_key, at / 3600000, count(*), sum(up), avg(rtt_seconds) FROM host_history WHERE at < ?
+        GROUP BY vrf_id, ip_key, at / 3600000
+        ON CONFLICT (vrf_id, ip_key, hour) DO UPDATE SET
           rtt_avg_seconds = (coalesce(host_history_hourly.rtt_avg_seconds, 0) * host_history_hourly.up_samples
             + coalesce(excluded.rtt_avg_seconds, 0) * excluded.up_samples)
             / nullif(host_history_hourly.up_samples + excluded.up_samples, 0),
@@ -643,20 +708,27 @@ export class DiscoveryStore {
     if (!stmt) this.nowStatements.set(text, (stmt = db.prepare(text)));
     return stmt.all(...params) as R[];
   }
-  /** Hosts of these keys (SQLite, synchronously; undefined on PostgreSQL). */
-  hostsNow(keys: readonly Buffer[]): HostRow[] | undefined {
-    if (keys.length === 1) return this.readNow<HostRow>('SELECT * FROM hosts WHERE ip_key = ?', [keys[0]]);
+  /** Hosts of these keys in VRF `vrf` (SQLite, synchronously; undefined on PostgreSQL). */
+  hostsNow(vrf: number, keys: readonly Buffer[]): HostRow[] | undefined {
+    if (keys.length === 1)
+      return this.readNow<HostRow>('SELECT * FROM hosts WHERE vrf_id = ? AND ip_key = ?', [vrf, keys[0]]);
     const sorted = [...keys].sort(Buffer.compare);
-    return this.readNow<HostRow>('SELECT * FROM hosts WHERE ip_key BETWEEN ? AND ? ORDER BY ip_key', [
+    return this.readNow<HostRow>('SELECT * FROM hosts WHERE vrf_id = ? AND ip_key BETWEEN ? AND ? ORDER BY ip_key', [
+      vrf,
       sorted[0],
       sorted[sorted.length - 1],
     ]);
   }
-  /** Hosts up in [first, last] and the subnet's latest scan (SQLite, synchronously; undefined on PostgreSQL). */
-  subnetNow(subnetId: number, first: Buffer, last: Buffer): { up: number; scan: ScanRow | undefined } | undefined {
+  /** Hosts up in [first, last] of VRF `vrf` and the subnet's latest scan (SQLite, synchronously; undefined on PostgreSQL). */
+  subnetNow(
+    subnetId: number,
+    vrf: number,
+    first: Buffer,
+    last: Buffer,
+  ): { up: number; scan: ScanRow | undefined } | undefined {
     const up = this.readNow<{ n: number }>(
-      `SELECT count(*) AS n FROM hosts WHERE ip_key BETWEEN ? AND ? AND status = 'up'`,
-      [first, last],
+      `SELECT count(*) AS n FROM hosts WHERE vrf_id = ? AND ip_key BETWEEN ? AND ? AND status = 'up'`,
+      [vrf, first, last],
     );
     if (!up) return undefined;
     const scan = this.readNow<ScanRow>('SELECT * FROM scans WHERE subnet_id = ? ORDER BY id DESC LIMIT 1', [subnetId]);

@@ -429,7 +429,7 @@ export class IpamService {
       scan_interval_seconds: input.scan_interval_seconds ?? null,
       created_at: now,
       updated_at: now,
-      agent_id: await this.checkAgent(input.agent_id ?? null, vrf),
+      agent_id: await this.checkAgent(input.agent_id ?? null),
     };
     const id = await this.tables.insertSubnet(row);
     const created = { id, ...row };
@@ -441,18 +441,12 @@ export class IpamService {
   }
 
   /**
-   * A subnet may be assigned to an agent that exists and is not revoked (422 otherwise), for now in
-   * the global VRF only: host observations are still one address space (ARCHITECTURE.md "VRFs
-   * (#15)"), so two sites' same /24 in two VRFs would write one host row.
+   * A subnet may be assigned to an agent that exists and is not revoked (422 otherwise), in any
+   * VRF: host observations are kept per VRF (ARCHITECTURE.md "Discovery per VRF"), so two sites'
+   * same /24 in two VRFs are two sets of hosts.
    */
-  private async checkAgent(id: number | null, vrf: number): Promise<number | null> {
+  private async checkAgent(id: number | null): Promise<number | null> {
     if (id === null) return null;
-    if (vrf !== GLOBAL_VRF_ID)
-      throw new LanscapeError(
-        422,
-        'invalid_agent',
-        'agents sweep subnets of the global VRF only (host observations are not kept per VRF yet)',
-      );
     const agent = await this.tables.agentFor(id);
     if (!agent) throw new LanscapeError(422, 'invalid_agent', `no agent ${id}`);
     if (agent.revoked_at !== null) throw new LanscapeError(422, 'invalid_agent', `agent ${id} is revoked`);
@@ -475,7 +469,7 @@ export class IpamService {
           tags: patch.tags && JSON.stringify(dedupe(patch.tags)),
           scan_enabled: patch.scan_enabled === undefined ? undefined : patch.scan_enabled ? 1 : 0,
           scan_interval_seconds: patch.scan_interval_seconds,
-          agent_id: patch.agent_id === undefined ? undefined : await this.checkAgent(patch.agent_id, row.vrf_id),
+          agent_id: patch.agent_id === undefined ? undefined : await this.checkAgent(patch.agent_id),
         },
         isoNow(this.clock),
       );

@@ -755,6 +755,71 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX subnets_agent ON subnets(agent_id);
     `,
   },
+  {
+    version: 10,
+    name: 'discovery per VRF: hosts, history and events are keyed by (vrf_id, ip_key)',
+    rebuildsTables: true,
+    // ARCHITECTURE.md "Discovery per VRF (#15)". A sweep of a subnet observes that subnet's VRF, so
+    // two sites' same /24 in two VRFs are two sets of hosts. Every existing row was observed in the
+    // global VRF (1). The WITHOUT ROWID tables are rebuilt (their primary key changes), vrf_id
+    // last as an ADD COLUMN would put it; events keeps its rows, ids and AUTOINCREMENT mark (ADD
+    // COLUMN, allowed with a REFERENCES clause and a non-NULL default while foreign keys are
+    // off). Deleting a VRF (which holds no subnets by then) takes its observations with it.
+    sql: `
+      CREATE TABLE hosts_rebuild (
+        ip_key BLOB NOT NULL,
+        address TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('up', 'down', 'unknown')),
+        misses INTEGER NOT NULL DEFAULT 0,
+        rtt_seconds REAL,
+        first_seen_at INTEGER,
+        last_seen_at INTEGER,
+        status_changed_at INTEGER,
+        last_checked_at INTEGER,
+        mac TEXT,
+        vendor TEXT,
+        ptr TEXT,
+        ports TEXT NOT NULL DEFAULT '[]',
+        ports_checked_at INTEGER,
+        nmap_checked_at INTEGER,
+        vrf_id INTEGER NOT NULL DEFAULT 1 REFERENCES vrfs(id) ON DELETE CASCADE,
+        PRIMARY KEY (vrf_id, ip_key)
+      ) WITHOUT ROWID;
+      INSERT INTO hosts_rebuild SELECT *, 1 FROM hosts;
+      DROP TABLE hosts;
+      ALTER TABLE hosts_rebuild RENAME TO hosts;
+      CREATE INDEX hosts_status ON hosts(status);
+
+      CREATE TABLE host_history_rebuild (
+        ip_key BLOB NOT NULL,
+        at INTEGER NOT NULL,
+        up INTEGER NOT NULL,
+        rtt_seconds REAL,
+        vrf_id INTEGER NOT NULL DEFAULT 1 REFERENCES vrfs(id) ON DELETE CASCADE,
+        PRIMARY KEY (vrf_id, ip_key, at)
+      ) WITHOUT ROWID;
+      INSERT INTO host_history_rebuild SELECT *, 1 FROM host_history;
+      DROP TABLE host_history;
+      ALTER TABLE host_history_rebuild RENAME TO host_history;
+
+      CREATE TABLE host_history_hourly_rebuild (
+        ip_key BLOB NOT NULL,
+        hour INTEGER NOT NULL,
+        samples INTEGER NOT NULL,
+        up_samples INTEGER NOT NULL,
+        rtt_avg_seconds REAL,
+        vrf_id INTEGER NOT NULL DEFAULT 1 REFERENCES vrfs(id) ON DELETE CASCADE,
+        PRIMARY KEY (vrf_id, ip_key, hour)
+      ) WITHOUT ROWID;
+      INSERT INTO host_history_hourly_rebuild SELECT *, 1 FROM host_history_hourly;
+      DROP TABLE host_history_hourly;
+      ALTER TABLE host_history_hourly_rebuild RENAME TO host_history_hourly;
+
+      ALTER TABLE events ADD COLUMN vrf_id INTEGER NOT NULL DEFAULT 1 REFERENCES vrfs(id) ON DELETE CASCADE;
+      DROP INDEX events_ip;
+      CREATE INDEX events_ip ON events(vrf_id, ip_key, at);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
