@@ -1,11 +1,9 @@
 // Sites and agents in the lab (#15), real ICMP and ARP: two sites (two labs), each with its own
-// agent in its scanner namespace and live hosts; central in a namespace of its own that has
-// nothing but loopback (no route to either site), reached over a unix socket. Both sites' hosts
-// appear in central, with the LAN's MACs; central sent no packet (its ICMP counters stay 0).
-//
-// TODO(#15, after the VRF merge): both sites should use the SAME 10.x /24, each subnet in its own
-// VRF (the issue's test). Until VRFs exist the sites use different /24s: site A its LAN
-// 10.201.0.0/24 (hosts with MACs), site B its routed 10.200.0.0/24.
+// agent in its scanner namespace and live hosts, both on the SAME LAN 10.201.0.0/24, each
+// subnet in its own VRF (site B's LAN set: another machine at 10.201.0.10, and 10.201.0.20);
+// central in a namespace of its own that has nothing but loopback (no route to either site),
+// reached over a unix socket. Both sites' hosts appear in central under their own VRF, with
+// their own site's MACs; central sent no packet (its ICMP counters stay 0).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,7 +38,7 @@ describe('sites and agents in the lab', { timeout: 240_000 }, () => {
     });
     const siteA = await startLab();
     labs.push(siteA);
-    const siteB = await startLab();
+    const siteB = await startLab({ lanSet: 'b' });
     labs.push(siteB);
 
     // Central's namespace: loopback only, no route anywhere.
@@ -75,31 +73,32 @@ describe('sites and agents in the lab', { timeout: 240_000 }, () => {
     t.after(() => api.close());
     const before = counters(centralNs);
 
-    const sites = [
-      {
-        lab: siteA,
-        name: 'site-a',
-        cidr: '10.201.0.0/24',
-        hosts: ['10.201.0.1', ...siteA.lanHosts.map((h) => h.address)],
-      },
-      {
-        lab: siteB,
-        name: 'site-b',
-        cidr: '10.200.0.0/24',
-        hosts: siteB.routedLive.filter((a) => a.startsWith('10.200.0.')),
-      },
-    ];
+    // The same /24 at both sites, each in its site's VRF.
+    const cidr = '10.201.0.0/24';
+    const sites = [siteA, siteB].map((lab, i) => ({
+      lab,
+      name: `site-${'ab'[i]}`,
+      vrf: 0,
+      // the agent's own address answers too (no MAC: it is local)
+      hosts: [['10.201.0.1', null] as [string, string | null], ...lab.lanHosts.map((h) => [h.address, h.mac])],
+    }));
+    assert.notDeepEqual(siteA.lanHosts, siteB.lanHosts);
     const agents: ChildProcess[] = [];
     const subnetIds = new Map<string, number>();
     for (const site of sites) {
+      const vrf = await api.post('/api/v1/vrfs', { name: site.name });
+      assert.equal(vrf.status, 201, vrf.text);
+      site.vrf = vrf.body.id as number;
       const agent = (await api.post('/api/v1/agents', { name: site.name })).body;
       const subnet = await api.post('/api/v1/subnets', {
-        cidr: site.cidr,
+        cidr,
+        vrf_id: site.vrf,
         name: site.name,
         agent_id: agent.id,
         scan_interval_seconds: 10,
       });
       assert.equal(subnet.status, 201, subnet.text);
+      assert.equal(subnet.body.vrf_id, site.vrf);
       subnetIds.set(site.name, subnet.body.id as number);
       const child = site.lab.spawn(site.lab.ns.scan, [process.execPath, '--import', 'tsx', 'src/main.ts', 'agent'], {
         cwd: EXPORTER_DIR,
@@ -124,8 +123,10 @@ describe('sites and agents in the lab', { timeout: 240_000 }, () => {
       (
         (await api.get(`/api/v1/addresses?subnet_id=${subnetIds.get(site.name)}&limit=1000`)).body.results as {
           address: string;
+          vrf_id: number;
           mac: string | null;
           source: string;
+          observed: { status: string; mac: string | null } | null;
         }[]
       ).filter((a) => a.source === 'discovered');
     const deadline = Date.now() + 120_000;
@@ -136,12 +137,24 @@ describe('sites and agents in the lab', { timeout: 240_000 }, () => {
       await sleep(500);
     }
     const [a, b] = await Promise.all(sites.map(found));
-    assert.deepEqual(
-      a!.map((h) => [h.address, h.mac]).sort(),
-      [['10.201.0.1', null], ...siteA.lanHosts.map((h) => [h.address, h.mac])].sort(),
-      "site A's LAN hosts with their own MACs (read by the agent from its neighbour table), and the agent's own address",
-    );
-    assert.deepEqual(b!.map((h) => h.address).sort(), [...sites[1]!.hosts].sort());
+    for (const [site, got] of [
+      [sites[0]!, a!],
+      [sites[1]!, b!],
+    ] as const) {
+      assert.deepEqual(
+        got.map((h) => [h.address, h.mac]).sort(),
+        [...site.hosts].sort(),
+        `${site.name}'s LAN hosts with their own MACs (read by the agent from its neighbour table), and the agent's own address`,
+      );
+      for (const h of got) {
+        assert.equal(h.vrf_id, site.vrf, `${h.address} is recorded in ${site.name}'s VRF`);
+        assert.equal(h.observed?.status, 'up');
+        assert.equal(h.observed?.mac, h.mac, `${h.address} observed in ${site.name}'s VRF`);
+      }
+    }
+    // 10.201.0.10 answers at both sites, from two machines: two hosts, one per VRF.
+    const shared = [a!, b!].map((list) => list.find((h) => h.address === '10.201.0.10')!.mac);
+    assert.deepEqual(shared, ['00:1b:21:0a:00:10', '00:1b:21:0b:00:10']);
     const listed = (await api.get('/api/v1/agents')).body.results as {
       name: string;
       status: string;
@@ -155,7 +168,12 @@ describe('sites and agents in the lab', { timeout: 240_000 }, () => {
     }
     const metrics = (await api.get('/metrics')).text;
     assert.match(metrics, /lanscape_agent_up\{agent="site-a"\} 1/);
-    assert.match(metrics, /lanscape_subnet_hosts_up\{[^}]*subnet="10\.201\.0\.0\/24"[^}]*\} 4/);
+    assert.match(metrics, /lanscape_subnet_hosts_up\{subnet="10\.201\.0\.0\/24",vrf="site-a"\} 4/);
+    assert.match(metrics, /lanscape_subnet_hosts_up\{subnet="10\.201\.0\.0\/24",vrf="site-b"\} 3/);
+    assert.match(
+      metrics,
+      /lanscape_host_info\{address="10\.201\.0\.10",subnet="10\.201\.0\.0\/24",vrf="site-b",hostname="[^"]*",mac="00:1b:21:0b:00:10"/,
+    );
 
     // The agent's own /metrics, on its site's loopback (what central's /api/v1/sd/agents points at).
     const own = await siteA.exec(siteA.ns.scan, [

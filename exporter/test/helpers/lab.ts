@@ -20,12 +20,21 @@ const BASE_ROUTED = [
   '10.200.200.200',
 ];
 
-/** LAN hosts, each on its own macvlan with its own MAC (real IEEE OUIs, see netlab.sh). */
-const LAN_HOSTS = [
-  { address: '10.201.0.10', address6: 'fd00:201::10', mac: '00:1b:21:0a:00:10' }, // 001B21 Intel Corporate
-  { address: '10.201.0.11', address6: 'fd00:201::11', mac: '00:1b:21:0a:00:11' }, // 001B21 Intel Corporate
-  { address: '10.201.0.12', address6: 'fd00:201::12', mac: 'b8:27:eb:0a:00:12' }, // B827EB Raspberry Pi Foundation
-] as const;
+/**
+ * LAN hosts, each on its own macvlan with its own MAC (real IEEE OUIs, see netlab.sh), by LAN
+ * set: b is another site on the same /24 (one address in common, on another machine).
+ */
+const LAN_SETS = {
+  a: [
+    { address: '10.201.0.10', address6: 'fd00:201::10', mac: '00:1b:21:0a:00:10' }, // 001B21 Intel Corporate
+    { address: '10.201.0.11', address6: 'fd00:201::11', mac: '00:1b:21:0a:00:11' }, // 001B21 Intel Corporate
+    { address: '10.201.0.12', address6: 'fd00:201::12', mac: 'b8:27:eb:0a:00:12' }, // B827EB Raspberry Pi Foundation
+  ],
+  b: [
+    { address: '10.201.0.10', address6: 'fd00:201::10', mac: '00:1b:21:0b:00:10' }, // 001B21 Intel Corporate
+    { address: '10.201.0.20', address6: 'fd00:201::20', mac: 'b8:27:eb:0b:00:20' }, // B827EB Raspberry Pi Foundation
+  ],
+} as const;
 
 export interface Lab {
   prefix: string;
@@ -69,8 +78,9 @@ function teardownSync(prefix: string, children: Set<ChildProcess>): void {
 }
 
 /** Builds a fresh lab with a random prefix. Call down() when done (an exit handler is only a safety net). */
-export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab> {
+export async function startLab(opts: { liveRouted?: number; lanSet?: keyof typeof LAN_SETS } = {}): Promise<Lab> {
   const liveRouted = opts.liveRouted ?? 0;
+  const lanSet = opts.lanSet ?? 'a';
   if (!Number.isInteger(liveRouted) || liveRouted < 0 || liveRouted > 65000) {
     throw new Error(`liveRouted must be an integer 0..65000, got ${liveRouted}`);
   }
@@ -104,7 +114,7 @@ export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab>
 
   let up: CommandResult;
   try {
-    up = await runScript(['up', prefix, String(liveRouted)], 60_000);
+    up = await runScript(['up', prefix, String(liveRouted), lanSet], 60_000);
   } catch (err) {
     onExit();
     removeHandlers();
@@ -124,7 +134,7 @@ export async function startLab(opts: { liveRouted?: number } = {}): Promise<Lab>
     prefix,
     ns,
     routedLive: routedLiveHosts(liveRouted),
-    lanHosts: LAN_HOSTS.map((h) => ({ ...h })),
+    lanHosts: LAN_SETS[lanSet].map((h) => ({ ...h })),
 
     exec(name, argv, execOpts = {}) {
       try {
