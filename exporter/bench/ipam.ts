@@ -722,9 +722,9 @@ const HEALTH_TARGET_MS = 100;
  */
 async function seedBig(db: Db, ipam: IpamService): Promise<{ addresses: number; tracked: number }> {
   // Synchronously, in the seed's one transaction (DiscoveryStore is async, over the Store).
-  const insertHost = db.prepare(`INSERT INTO hosts (ip_key, address, status, misses, rtt_seconds, first_seen_at,
+  const insertHost = db.prepare(`INSERT INTO hosts (vrf_id, ip_key, address, status, misses, rtt_seconds, first_seen_at,
     last_seen_at, status_changed_at, last_checked_at, mac, vendor, ptr, ports, ports_checked_at, nmap_checked_at)
-    VALUES (@ip_key, @address, @status, @misses, @rtt_seconds, @first_seen_at, @last_seen_at, @status_changed_at,
+    VALUES (@vrf_id, @ip_key, @address, @status, @misses, @rtt_seconds, @first_seen_at, @last_seen_at, @status_changed_at,
     @last_checked_at, @mac, @vendor, @ptr, @ports, @ports_checked_at, @nmap_checked_at)`);
   const hosts = { upsertHost: (row: HostRow) => insertHost.run(row) };
   const now = Date.now();

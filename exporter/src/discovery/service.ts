@@ -200,7 +200,8 @@ export class DiscoveryService {
       );
     }
     if (subnet.vrf_id !== GLOBAL_VRF_ID) {
-      // Host observations are one address space, the network this exporter reaches (ARCHITECTURE.md "VRFs (#15)").
+      // This exporter reaches the global VRF's network; another VRF's addresses are generally not
+      // routable from here (they are an agent's to sweep). ARCHITECTURE.md "Discovery per VRF".
       throw new LanscapeError(
         422,
         'sweep_other_vrf',

@@ -240,12 +240,14 @@ export const QUERY_LIMITS = {
   'GET /events': {
     limit: { minimum: 1, maximum: 1000 },
     offset: { minimum: 0, maximum: 9007199254740991 },
+    vrf_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
     address: { maxLength: 64 },
     subnet_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
   },
   'GET /conflicts': {
     limit: { minimum: 1, maximum: 1000 },
     offset: { minimum: 0, maximum: 9007199254740991 },
+    vrf_id: { pattern: new RegExp('^[1-9][0-9]{0,15}$', 'u') },
   },
   'GET /addresses/{id}/history': {
     hours: { minimum: 1, maximum: 2160 },

@@ -3400,8 +3400,10 @@ export interface paths {
           /** @description page size (1–1000) */
           limit?: number;
           offset?: number;
+          /** @description only this VRF's events (with subnet_id: the subnet's VRF) */
+          vrf_id?: string;
           kind?: 'new_device' | 'up' | 'down' | 'mac_changed' | 'hostname_changed' | 'ports_changed';
-          /** @description IPv4 (dotted quad) or IPv6 address */
+          /** @description this address in every VRF, unless vrf_id is given */
           address?: string;
           subnet_id?: string;
           since?: string;
@@ -3494,7 +3496,7 @@ export interface paths {
     };
     /**
      * MAC mismatches, unknown devices and stale reservations
-     * @description Grouped by kind (mac_mismatch, unknown_device, stale_reservation), each in address order; count is all of them.
+     * @description Grouped by kind (mac_mismatch, unknown_device, stale_reservation), each in VRF then address order; count is all of them.
      */
     get: {
       parameters: {
@@ -3503,6 +3505,8 @@ export interface paths {
           limit?: number;
           offset?: number;
           kind?: 'mac_mismatch' | 'unknown_device' | 'stale_reservation';
+          /** @description only this VRF's conflicts */
+          vrf_id?: string;
         };
         header?: never;
         path?: never;
@@ -3590,7 +3594,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Status samples, hourly roll-ups and uptime of an address */
+    /** Status samples, hourly roll-ups and uptime of an address (observed in the address's VRF) */
     get: {
       parameters: {
         query?: {
@@ -3695,7 +3699,7 @@ export interface paths {
     };
     /**
      * Prometheus HTTP service discovery
-     * @description Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). Prometheus cannot page, so the whole list is sent, streamed in address order 500 hosts at a time (memory and event-loop time stay bounded however many targets there are).
+     * @description Alive hosts with the port open, as http_sd target groups. Labels: vrf (the VRF's name, a target label: one address in two VRFs is two targets), __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_vrf, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). Prometheus cannot page, so the whole list is sent, streamed in address order 500 hosts at a time (memory and event-loop time stay bounded however many targets there are).
      */
     get: {
       parameters: {
@@ -7200,6 +7204,8 @@ export interface components {
     };
     Event: {
       id: number;
+      /** @description the VRF the address was observed in */
+      vrf_id: number;
       at: string;
       /** @enum {string} */
       kind: 'new_device' | 'up' | 'down' | 'mac_changed' | 'hostname_changed' | 'ports_changed';
@@ -7215,6 +7221,8 @@ export interface components {
     Conflict: {
       /** @enum {string} */
       kind: 'mac_mismatch' | 'unknown_device' | 'stale_reservation';
+      /** @description the VRF of the address and of the host observed there */
+      vrf_id: number;
       address: string;
       address_id: number;
       subnet_id: number | null;
@@ -7226,6 +7234,8 @@ export interface components {
     };
     AddressHistory: {
       address: string;
+      /** @description the address's VRF, whose observations these are */
+      vrf_id: number;
       observed: components['schemas']['HostObservation'];
       uptime: {
         '24h': number | null;

@@ -170,7 +170,7 @@ export async function startSeededExporter(options: { big?: boolean; proxmox?: bo
       ['10.20.30.10', '02:00:00:00:00:99', 'Example Networks'],
       ['10.20.30.150', 'b8:27:eb:00:00:01', 'Raspberry Pi Foundation'],
     ] as const) {
-      const host = await ex.discovery.store.host(ipKey(parseIp(address)));
+      const host = await ex.discovery.store.host(row.vrf_id, ipKey(parseIp(address)));
       assert.ok(host, `no observation for ${address}`);
       await ex.discovery.store.upsertHost({ ...host, mac, vendor });
     }

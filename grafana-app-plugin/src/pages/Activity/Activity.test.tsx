@@ -16,6 +16,7 @@ jest.mock('@grafana/runtime', () => ({
 const events: LanscapeEvent[] = [
   {
     id: 1,
+    vrf_id: 1,
     at: '2026-11-22T09:00:00.000Z',
     kind: 'down',
     address: '10.0.0.14',
@@ -25,6 +26,7 @@ const events: LanscapeEvent[] = [
   },
   {
     id: 2,
+    vrf_id: 1,
     at: '2026-11-22T07:00:00.000Z',
     kind: 'new_device',
     address: '10.0.0.77',
