@@ -121,12 +121,12 @@ describe('the same /24 in two VRFs, reported by two agents', () => {
     assert.equal(sample('lanscape_scan_runs_total', `subnet="${CIDR}",vrf="site-b",result="success"`), 1);
 
     const sd = (await ex.api.get('/api/v1/sd?port=22')).body as { targets: string[]; labels: Record<string, string> }[];
-    // One target per VRF: the same address:port, told apart by the `vrf` target label.
+    // One group per VRF: the same address:port, told apart by __meta_lanscape_vrf.
     assert.deepEqual(
-      sd.map((g) => [g.targets[0], g.labels.vrf, g.labels.__meta_lanscape_vrf, g.labels.__meta_lanscape_subnet]),
+      sd.map((g) => [g.targets[0], g.labels.__meta_lanscape_vrf, g.labels.__meta_lanscape_subnet]),
       [
-        [`${SHARED}:22`, 'site-a', 'site-a', CIDR],
-        [`${SHARED}:22`, 'site-b', 'site-b', CIDR],
+        [`${SHARED}:22`, 'site-a', CIDR],
+        [`${SHARED}:22`, 'site-b', CIDR],
       ],
     );
   });

@@ -473,6 +473,7 @@ describe(`read side under load (exporter process, ${BIG.toLocaleString('en')} ad
     assert.deepEqual(sd.body[0].labels, {
       __meta_lanscape_address: '192.168.0.2',
       __meta_lanscape_subnet: '192.168.0.0/16',
+      __meta_lanscape_vrf: 'global',
       __meta_lanscape_hostname: 'host-0.lan',
       __meta_lanscape_tags: ',web,-rack,',
     });

@@ -218,6 +218,7 @@ describe('discovery in the lab network', { timeout: 180_000 }, () => {
         labels: {
           __meta_lanscape_address: '10.200.0.11',
           __meta_lanscape_subnet: ROUTED,
+          __meta_lanscape_vrf: 'global',
           __meta_lanscape_hostname: 'metrics.lab.example',
           __meta_lanscape_tags: '',
         },

@@ -222,6 +222,7 @@ describe('discovery service', () => {
         labels: {
           __meta_lanscape_address: '192.0.2.194',
           __meta_lanscape_subnet: '192.0.2.192/28',
+          __meta_lanscape_vrf: 'global',
           __meta_lanscape_hostname: 'db',
           __meta_lanscape_tags: ',prod,',
         },

@@ -119,7 +119,7 @@ export function registerDiscoveryRoutes(api: ApiRoutes, discovery: DiscoveryServ
     summary: 'Prometheus HTTP service discovery',
     cost: 'list',
     description:
-      'Alive hosts with the port open, as http_sd target groups. Labels: vrf (the VRF\'s name, a target label: one address in two VRFs is two targets), __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_vrf, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). ' +
+      'Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_vrf (the VRF\'s name: relabel it to `vrf` so one address in two VRFs stays two targets), __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). ' +
       'Prometheus cannot page, so the whole list is sent, streamed in address order 500 hosts at a time ' +
       '(memory and event-loop time stay bounded however many targets there are).',
     query: z.strictObject({

@@ -1,6 +1,7 @@
 // Prometheus http_sd: alive hosts with a port open, one target group each, with the labels
-// __meta_lanscape_address|subnet|vrf|hostname|tags for relabelling, and `vrf` as a target label:
-// the same address observed in two VRFs is two targets that Prometheus keeps apart.
+// __meta_lanscape_address|subnet|vrf|hostname|tags for relabelling. The same address observed in
+// two VRFs is two groups; relabelling __meta_lanscape_vrf to `vrf` (as provisioning does) keeps
+// them two targets, with the `vrf` label Lanscape's own series carry.
 import { parseIp } from '../ipam/core/ip.js';
 import type { IpamService } from '../ipam/service.js';
 import { parsePorts } from './core/ports.js';
@@ -38,7 +39,6 @@ export async function serviceDiscoveryPage(
     groups.push({
       targets: [`${host}:${port}`],
       labels: {
-        vrf,
         __meta_lanscape_address: r.address,
         __meta_lanscape_subnet: subnetId ? (cidrs.get(subnetId) ?? '') : '',
         __meta_lanscape_vrf: vrf,

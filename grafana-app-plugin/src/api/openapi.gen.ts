@@ -3699,7 +3699,7 @@ export interface paths {
     };
     /**
      * Prometheus HTTP service discovery
-     * @description Alive hosts with the port open, as http_sd target groups. Labels: vrf (the VRF's name, a target label: one address in two VRFs is two targets), __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_vrf, __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). Prometheus cannot page, so the whole list is sent, streamed in address order 500 hosts at a time (memory and event-loop time stay bounded however many targets there are).
+     * @description Alive hosts with the port open, as http_sd target groups. Labels: __meta_lanscape_address, __meta_lanscape_subnet, __meta_lanscape_vrf (the VRF's name: relabel it to `vrf` so one address in two VRFs stays two targets), __meta_lanscape_hostname, __meta_lanscape_tags (",a,b,"). Prometheus cannot page, so the whole list is sent, streamed in address order 500 hosts at a time (memory and event-loop time stay bounded however many targets there are).
      */
     get: {
       parameters: {
