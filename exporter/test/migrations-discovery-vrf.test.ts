@@ -1,8 +1,8 @@
 // Migration 10 (discovery per VRF, #15) on a SQLite store the exporter of schema 9 left: every
 // host, sample, hourly roll-up and event lands in the global VRF (1) with its values and ids kept,
 // the keys lead with vrf_id (the same address may then be observed in a second VRF), and the
-// AUTOINCREMENT mark of events survives. (PostgreSQL has no upgrade path yet: its schema is one
-// squashed body, test/pg-schema.test.ts.)
+// AUTOINCREMENT mark of events survives. (PostgreSQL's step from 9 to 10 is tested in
+// test/pg-schema.test.ts, against a real server.)
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';

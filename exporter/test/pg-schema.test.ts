@@ -473,6 +473,67 @@ test('the squashed PostgreSQL schema', { timeout: TIMEOUT }, async (t) => {
     assert.deepEqual(results[0], EXPECTED_CONSTRAINTS);
   });
 
+  await t.test(
+    'a version-9 database upgrades to 10 (discovery per VRF): rows in the global VRF, a fresh catalog',
+    async () => {
+      const fresh10 = await postgresCatalog(await freshPostgres());
+      const exec = await freshPostgres();
+      // Version 9 as its body made it: the discovery tables keyed by address alone.
+      for (const [table, key] of [
+        ['hosts', 'ip_key'],
+        ['host_history', 'ip_key, at'],
+        ['host_history_hourly', 'ip_key, hour'],
+      ] as const) {
+        await exec.run(`ALTER TABLE ${table} DROP CONSTRAINT ${table}_pkey`);
+        await exec.run(`ALTER TABLE ${table} DROP COLUMN vrf_id`);
+        await exec.run(`ALTER TABLE ${table} ADD PRIMARY KEY (${key})`);
+      }
+      await exec.run('DROP INDEX events_ip');
+      await exec.run('ALTER TABLE events DROP COLUMN vrf_id');
+      await exec.run('CREATE INDEX events_ip ON events (ip_key, at)');
+      await exec.run("UPDATE lanscape_meta SET value = '9' WHERE key = 'version'");
+      const key = ipKey({ family: 4, value: 0x0a32000an });
+      await exec.run(
+        "INSERT INTO hosts (ip_key, address, status, mac) VALUES (?, '10.50.0.10', 'up', '02:00:00:00:00:10')",
+        [key],
+      );
+      await exec.run('INSERT INTO host_history (ip_key, at, up) VALUES (?, 5, 1)', [key]);
+      await exec.run('INSERT INTO host_history_hourly (ip_key, hour, samples, up_samples) VALUES (?, 1, 4, 3)', [key]);
+      const eventId = (await exec.get<{ id: number }>(
+        "INSERT INTO events (at, kind, ip_key, message) VALUES (7, 'up', ?, 'up') RETURNING id",
+        [key],
+      ))!.id;
+
+      // Version 8 has no step to 9 here: refused before anything runs.
+      await exec.run("UPDATE lanscape_meta SET value = '8' WHERE key = 'version'");
+      await assert.rejects(migratePostgresStore(exec), /no PostgreSQL migration from version 8 to 9/);
+      await exec.run("UPDATE lanscape_meta SET value = '9' WHERE key = 'version'");
+
+      assert.deepEqual(await migratePostgresStore(exec), { from: 9, version: LATEST_VERSION, created: false });
+      assert.deepEqual(await postgresCatalog(exec), fresh10);
+      assert.deepEqual(await exec.all('SELECT vrf_id, address, mac FROM hosts'), [
+        { vrf_id: 1, address: '10.50.0.10', mac: '02:00:00:00:00:10' },
+      ]);
+      assert.deepEqual(await exec.all('SELECT vrf_id, CAST(at AS integer) AS at FROM host_history'), [
+        { vrf_id: 1, at: 5 },
+      ]);
+      assert.deepEqual(await exec.all('SELECT vrf_id, samples FROM host_history_hourly'), [{ vrf_id: 1, samples: 4 }]);
+      assert.deepEqual(await exec.all('SELECT id, vrf_id FROM events'), [{ id: eventId, vrf_id: 1 }]);
+      // The same address in a second VRF is a second host now.
+      const vrf = (await exec.get<{ id: number }>(
+        "INSERT INTO vrfs (name, created_at, updated_at) VALUES ('site-b', 'x', 'x') RETURNING id",
+      ))!.id;
+      await exec.run("INSERT INTO hosts (vrf_id, ip_key, address, status) VALUES (?, ?, '10.50.0.10', 'up')", [
+        vrf,
+        key,
+      ]);
+      assert.equal((await exec.all('SELECT 1 FROM hosts')).length, 2);
+      assert.deepEqual(await exec.all("SELECT value FROM lanscape_meta WHERE key = 'version'"), [
+        { value: String(LATEST_VERSION) },
+      ]);
+    },
+  );
+
   await t.test('migrating twice is a no-op; 3 runners at once create the schema once', async () => {
     const url = await server.createDatabase();
     const execs = [0, 1, 2].map(() => postgresExec(pool(url, 2)));

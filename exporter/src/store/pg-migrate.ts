@@ -4,7 +4,9 @@
 // - migrating holds pg_advisory_xact_lock(MIGRATION_LOCK_KEY) inside one transaction (DDL is
 //   transactional on PostgreSQL), so N replicas starting together migrate once: the others wait
 //   for the lock, then see the version already written;
-// - an empty database gets one squashed schema body at its version, not the SQLite history.
+// - an empty database gets one squashed schema body at its version, not the SQLite history; a
+//   database at an older version is brought up by the schema's upgrade steps, one per version
+//   (from 10 on: databases before 9 were never released with a step, and are refused).
 import { StoreVersionError } from './db.js';
 import type { SqlExec } from './sql-exec.js';
 
@@ -15,6 +17,11 @@ export interface PostgresSchema {
   version: number;
   /** One statement per entry (named statements take one statement each). */
   statements: readonly string[];
+  /**
+   * Upgrade steps by the version they reach: `upgrades[n]` takes a database at n - 1 to n (one
+   * statement per entry), so that it ends with the catalog `statements` create.
+   */
+  upgrades?: Readonly<Record<number, readonly string[]>>;
 }
 
 export interface MigrateResult {
@@ -54,10 +61,15 @@ export async function migratePostgres(exec: SqlExec, schema: PostgresSchema): Pr
           'upgrade Lanscape or restore a backup',
       );
     }
-    if (version < schema.version) {
-      // No PostgreSQL migrations exist yet: the first one after the squashed body goes here.
-      throw new StoreVersionError(`no PostgreSQL migration from version ${version} to ${schema.version}`);
+    for (let to = version + 1; to <= schema.version; to++) {
+      const steps = schema.upgrades?.[to];
+      // Checked before anything runs: a database that cannot reach the version is left as it is.
+      if (!steps) throw new StoreVersionError(`no PostgreSQL migration from version ${to - 1} to ${to}`);
     }
-    return { from: version, version, created: false };
+    for (let to = version + 1; to <= schema.version; to++) {
+      for (const statement of schema.upgrades![to]!) await tx.run(statement);
+      await tx.run("UPDATE lanscape_meta SET value = ? WHERE key = 'version'", [String(to)]);
+    }
+    return { from: version, version: schema.version, created: false };
   });
 }
