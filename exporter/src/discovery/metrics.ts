@@ -277,6 +277,7 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
 
   let pass: HostPass | undefined;
   let finished: HostPass | undefined;
+  let subnetKeys: { version: number; keys: Set<string> } | undefined;
 
   async function refresh() {
     const slicer = new Slicer();
@@ -364,9 +365,12 @@ export function registerDiscoveryMetrics(registry: Registry, discovery: Discover
     // Per-subnet series of the chosen subnets. hosts_up counts the subnet's whole range (a host
     // is up in its subnet and every enclosing one, as utilization counts it); conflicts go to
     // the most specific subnet, with all three kinds (0 included) where sweeps observed hosts.
-    const subnetKeys = new Set(rows.map((s) => subnetKey(s.vrf_id, s.cidr)));
+    // The (VRF, CIDR) keys of the subnets, built again only when the subnets changed.
+    if (subnetKeys?.version !== catalog.version) {
+      subnetKeys = { version: catalog.version, keys: new Set(rows.map((s) => subnetKey(s.vrf_id, s.cidr))) };
+    }
     for (const swept of [...packets.keys(), ...runs.keys()]) {
-      if (!subnetKeys.has(swept)) {
+      if (!subnetKeys.keys.has(swept)) {
         packets.delete(swept);
         runs.delete(swept);
         lastOk.delete(swept);
