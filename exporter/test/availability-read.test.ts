@@ -870,8 +870,13 @@ describe('streamed answers (RouteSpec.stream) and cost classes', () => {
       req.on('error', () => undefined);
       req.end();
     });
-    await sleep(300);
-    const produced = state.chunks;
+    // The socket buffers fill first (slowly on a loaded machine): wait until production stalls,
+    // then it must stay stalled. A producer that ignores backpressure never stalls (< 200 fails).
+    let produced = -1;
+    for (let i = 0; i < 20 && state.chunks !== produced; i++) {
+      produced = state.chunks;
+      await sleep(300);
+    }
     await sleep(300);
     assert.ok(
       state.chunks - produced <= 1,
