@@ -204,8 +204,9 @@ export class AgentService {
       throw new LanscapeError(422, 'invalid_times', 'finished_at is before started_at');
     const now = this.now();
     const scan = await this.discovery.applyRemote(subnet, sweep, {
-      applied: () => this.store.batchApplied(batch.batch_id),
-      record: (scanId) => this.store.recordBatch(batch.batch_id, agent.id, subnet.id, scanId, now),
+      claimed: () => this.store.batchClaim(batch.batch_id),
+      claim: (scanId, takeOverFrom) =>
+        this.store.claimBatch(batch.batch_id, agent.id, subnet.id, scanId, now, takeOverFrom),
     });
     await this.store.seen(agent.id, this.now(), report, scan !== null);
     if (scan === null) return { applied: false, duplicate: true, scan_id: null };
