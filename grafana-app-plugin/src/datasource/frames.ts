@@ -14,7 +14,7 @@ import type {
   Subnet,
   Utilization,
 } from '../api/types';
-import { ROUTES } from '../constants';
+import { GLOBAL_VRF, ROUTES } from '../constants';
 import { prefixRoute, subnetUrl } from '../utils/utils.routing';
 import type { SubnetMeta } from './types';
 import { mapSubnetOf } from '../components/SubnetMap/model';
@@ -67,7 +67,7 @@ export function subnetsFrame(refId: string, subnets: Subnet[], vrfName: (id: num
     {
       name: 'vrf',
       type: FieldType.string,
-      values: subnets.map((s) => vrfName(s.vrf_id ?? 1)),
+      values: subnets.map((s) => vrfName(s.vrf_id ?? GLOBAL_VRF.id)),
       config: { displayName: 'VRF' },
     },
     { name: 'name', type: FieldType.string, values: subnets.map((s) => s.name) },

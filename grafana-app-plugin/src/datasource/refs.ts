@@ -4,12 +4,13 @@
 // lists them when subnets span several VRFs), else the global VRF — what every query saved before
 // VRFs existed means.
 
+import { GLOBAL_VRF as GLOBAL } from '../constants';
+
 /** A query that cannot be answered, with words for the panel. */
 export class QueryError extends Error {}
 
-export const GLOBAL_VRF = 'global';
-/** The global VRF's id: the exporter's schema creates it with this id, and it cannot be deleted. */
-export const GLOBAL_VRF_ID = 1;
+export const GLOBAL_VRF = GLOBAL.name;
+export const GLOBAL_VRF_ID = GLOBAL.id;
 /** The exporter's VRF name rule (VrfCreate.name). */
 const VRF_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/;
 /** "10.0.0.0/24 (site-b)": a CIDR labelled with its VRF. */

@@ -20,6 +20,7 @@ import { FakePve, selfSignedCert } from '../../../exporter/test/helpers/fake-pve
 import { freePort, startSshd, SSHD, type SshServer } from '../../../exporter/test/helpers/sshd';
 import { which } from '../../../exporter/test/helpers/tools';
 import { testIds } from '../../src/components/testIds';
+import { GLOBAL_VRF } from '../../src/constants';
 import { CHROMIUM, ensurePluginBuilt, killPid, launchChromium, type Browser } from './harness';
 import { startShellServer, type Role, type ShellServer } from './server';
 import { buildShell } from './shell/build';
@@ -479,7 +480,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     await setUser(env, 'Viewer');
     const page = await browser.context.newPage();
     await open(env, page, `${APP}/overview`);
-    await page.getByTestId(testIds.overview.subnetRow(SITE)).waitFor();
+    await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, SITE)).waitFor();
     // A Viewer is offered no changes.
     assert.equal(await page.getByTestId(testIds.overview.addSubnet).count(), 0);
     await page.close();
@@ -494,7 +495,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     await page.getByTestId(testIds.subnetForm.name).fill('loopback lab');
     await page.getByTestId(testIds.subnetForm.submit).click();
     await page.getByTestId(testIds.subnetForm.form).waitFor({ state: 'detached' });
-    await page.getByTestId(testIds.overview.subnetRow(LAB)).waitFor();
+    await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, LAB)).waitFor();
     labId = (await subnetId(env, LAB)) ?? 0;
     assert.ok(labId > 0, `${LAB} is not in the exporter`);
     // The proxy's write route used the write token: the exporter's audit names it.
@@ -548,7 +549,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
       assert.equal(await subnetId(env, CARVE_NEXT), undefined, 'the preview reserves nothing');
       await page.getByTestId(testIds.subnetForm.submit).click();
       await page.getByTestId(testIds.subnetForm.form).waitFor({ state: 'detached' });
-      await page.getByTestId(testIds.overview.subnetRow(CARVE_NEXT)).waitFor();
+      await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, CARVE_NEXT)).waitFor();
       await page.close();
       const carvedId = await subnetId(env, CARVE_NEXT);
       assert.ok(carvedId, `${CARVE_NEXT} is not in the exporter`);
@@ -569,7 +570,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     await setUser(env, 'Editor');
     const page = await browser.context.newPage();
     await open(env, page, `${APP}/overview`);
-    await page.getByTestId(testIds.overview.subnetRow(LAB)).getByRole('link', { name: LAB }).click();
+    await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, LAB)).getByRole('link', { name: LAB }).click();
     await page.getByTestId(testIds.subnet.container).waitFor();
     assert.equal(new URL(page.url()).pathname, `${APP}/subnets/${labId}`);
     await page.getByTestId(testIds.scan.button(labId)).click();
@@ -715,7 +716,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     for (const theme of ['light', 'dark'] as const) {
       await setUser(env, 'Admin', theme);
       await open(env, page, `${APP}/overview`);
-      await page.getByTestId(testIds.overview.subnetRow(LAB)).waitFor();
+      await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, LAB)).waitFor();
       await settle(page);
       await page.screenshot({ path: join(SCREENSHOTS, `overview-${theme}.png`), animations: 'disabled' });
 
@@ -1247,7 +1248,10 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
       for (let i = 0; i < runs; i++) {
         const page = await browser.context.newPage();
         await open(env, page, `${APP}/overview`);
-        await page.getByTestId(testIds.overview.subnetRow(cidr)).getByRole('link', { name: cidr }).click();
+        await page
+          .getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, cidr))
+          .getByRole('link', { name: cidr })
+          .click();
         const firstRow = page.getByTestId(/^address-row-/).first();
         await firstRow.waitFor({ state: 'visible', timeout: 60_000 });
         inApp.push(Math.round(Number(await page.evaluate('window.__firstRowAt - window.__lastClickAt'))));
