@@ -646,6 +646,61 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     );
   });
 
+  await step(
+    'VRFs (#15): the same CIDR in a second VRF has its own row; its page, dialog and reservation are that VRF’s',
+    async () => {
+      const vrf = await exporter.api.post<{ id: number }>(
+        '/api/v1/vrfs',
+        { name: 'site-b', description: 'Branch office' },
+        TOKENS.admin
+      );
+      assert.equal(vrf.status, 201, vrf.text);
+      const twin = await exporter.api.post<{ id: number }>(
+        '/api/v1/subnets',
+        { cidr: SITE, name: 'loopback site b', vrf_id: vrf.body.id, scan_enabled: false },
+        TOKENS.admin
+      );
+      assert.equal(twin.status, 201, twin.text);
+      try {
+        await setUser(env, 'Editor');
+        const page = await browser.context.newPage();
+        await open(env, page, `${APP}/overview`);
+        // Two rows of one CIDR, one test id each: keyed by (VRF id, CIDR).
+        const own = page.getByTestId(testIds.overview.subnetRow(vrf.body.id, SITE));
+        await own.waitFor();
+        await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, SITE)).waitFor();
+        assert.equal(await page.getByTestId(testIds.overview.vrf(vrf.body.id, SITE)).innerText(), 'site-b');
+        assert.equal(await page.getByTestId(testIds.overview.vrf(GLOBAL_VRF.id, SITE)).innerText(), 'global');
+        await own.getByRole('link', { name: SITE }).click();
+        await page.getByTestId(testIds.subnet.container).waitFor();
+        assert.equal(new URL(page.url()).pathname, `${APP}/subnets/${twin.body.id}`);
+        await page.getByTestId(testIds.vrfChip).and(page.locator('[data-vrf="site-b"]')).waitFor();
+        assert.equal((await page.getByTestId(testIds.vrfChip).innerText()).trim(), 'VRF site-b');
+        // The gap's Reserve dialog names the VRF and records the address there.
+        const next = await nextFree(env, twin.body.id);
+        await expandGapWith(page, next);
+        await page.getByTestId(testIds.subnet.gapReserve(next)).click();
+        const dialog = page.getByRole('dialog');
+        assert.equal((await dialog.getByTestId(testIds.vrfChip).innerText()).trim(), 'VRF site-b');
+        await dialog.getByRole('button', { name: `Reserve ${next}` }).click();
+        await dialog.waitFor({ state: 'detached' });
+        await page.getByTestId(testIds.subnet.addressRow(next)).waitFor();
+        const inB = await exporter.api.get<{ results: Array<{ address: string; subnet_id: number }> }>(
+          `/api/v1/addresses?vrf_id=${vrf.body.id}&limit=100`,
+          TOKENS.admin
+        );
+        assert.deepEqual(
+          inB.body.results.map((a) => [a.address, a.subnet_id]),
+          [[next, twin.body.id]]
+        );
+        await page.close();
+      } finally {
+        await exporter.api.delete(`/api/v1/subnets/${twin.body.id}?force=true`, TOKENS.admin);
+        await exporter.api.delete(`/api/v1/vrfs/${vrf.body.id}`, TOKENS.admin);
+      }
+    }
+  );
+
   await step('Viewer: reserving is refused (disabled in the UI, 403 from the proxy when tried)', async () => {
     const next = await nextFree(env, siteId);
     // A Viewer's page offers no reservation.
