@@ -318,7 +318,7 @@ export async function runQuery(q: ResolvedQuery, range: TimeRange): Promise<Data
     case 'subnets': {
       // The VRF column names each subnet's VRF (the same CIDR may be in two); without /vrfs, numbers.
       const [subnets, names] = await Promise.all([allSubnets(), vrfNames().catch(() => undefined)]);
-      return [subnetsFrame(refId, subnets, names ?? ((id) => String(id)))];
+      return [subnetsFrame(refId, subnets, names ?? ((id) => (id === GLOBAL_VRF_ID ? GLOBAL_VRF : String(id))))];
     }
     case 'ranges': {
       const subnetId = await resolveSubnetId(q.subnet, q.vrf);
