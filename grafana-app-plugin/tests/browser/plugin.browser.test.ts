@@ -1206,6 +1206,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
       const text = await seen.innerText();
       assert.match(text, /192\.0\.2\.0\/28/);
       assert.match(text, /v0\.1\.0/);
+      assert.match(text, /every 1m/, "central's report interval for it (agents.report_interval_seconds, 60 s)");
       assert.equal(
         await seen.getByRole('link', { name: '192.0.2.0/28' }).getAttribute('href'),
         `${APP}/subnets/${lan.body.id}`
