@@ -192,8 +192,8 @@ describe('dashboards', () => {
         const defined = new Set(vars.map((v) => v.name));
         const used = new Set<string>();
         const exprs: string[] = [
-          ...queryPanels.flatMap((p) => p.targets.map((t: any) => t.expr ?? t.subnet ?? '')),
-          ...(json.annotations?.list ?? []).map((a: any) => a.target?.subnet ?? ''),
+          ...queryPanels.flatMap((p) => p.targets.map((t: any) => t.expr ?? `${t.subnet ?? ''} ${t.vrf ?? ''}`)),
+          ...(json.annotations?.list ?? []).map((a: any) => `${a.target?.subnet ?? ''} ${a.target?.vrf ?? ''}`),
           ...vars.filter((v) => v.type === 'query').map((v) => v.definition as string),
         ];
         for (const expr of exprs) for (const name of variableNames(expr)) used.add(name);
@@ -281,9 +281,13 @@ describe('dashboards', () => {
     const ipamPanels = (uid: string) => allPanels(byUid.get(uid)).filter(isIpam).map((p) => `${p.type} ${p.targets[0].queryType}`);
     assert.deepEqual(ipamPanels('lanscape-overview'), ['table subnets', 'table conflicts']);
     assert.deepEqual(ipamPanels('lanscape-subnet'), ['lanscape-subnetmap-panel addresses', 'table addresses', 'table freeRanges']);
-    for (const p of allPanels(byUid.get('lanscape-subnet')).filter(isIpam)) assert.equal(p.targets[0].subnet, '$subnet');
+    // The subnet is looked up in the dashboard's VRF: the same CIDR may be in two (#15).
+    for (const p of allPanels(byUid.get('lanscape-subnet')).filter(isIpam)) {
+      assert.equal(p.targets[0].subnet, '$subnet');
+      assert.equal(p.targets[0].vrf, '$vrf');
+    }
     const events = byUid.get('lanscape-subnet').annotations.list.find((a: any) => a.datasource?.type === IPAM.type);
-    assert.deepEqual(events?.target, { datasource: IPAM, queryType: 'events', subnet: '$subnet', refId: 'Anno' });
+    assert.deepEqual(events?.target, { datasource: IPAM, queryType: 'events', subnet: '$subnet', vrf: '$vrf', refId: 'Anno' });
 
     const empty = dashboards.flatMap(({ json }) => allPanels(json).filter(isMayBeEmpty).map((p) => `${json.uid}/${p.title}`));
     assert.deepEqual(empty.sort(), [

@@ -9,18 +9,24 @@ import { VERSION } from './version.js';
 const USAGE = `usage: lanscape-exporter [--config lanscape.yaml] [--check-config] [--version]
 Settings come from the YAML file (--config or LANSCAPE_CONFIG) and LANSCAPE_* variables; see README.md.`;
 
-const AGENT_USAGE = `usage: lanscape-exporter agent [--version]
+const AGENT_USAGE = `usage: lanscape-exporter agent [--interval seconds] [--version]
 A remote scan agent: LANSCAPE_AGENT_CENTRAL_URL, LANSCAPE_AGENT_TOKEN, optional LANSCAPE_AGENT_CA_FILE or
-LANSCAPE_AGENT_FINGERPRINT, LANSCAPE_AGENT_QUEUE_DIR, LANSCAPE_AGENT_QUEUE_MAX, LANSCAPE_AGENT_LISTEN; see README.md.`;
+LANSCAPE_AGENT_FINGERPRINT, LANSCAPE_AGENT_QUEUE_DIR, LANSCAPE_AGENT_QUEUE_MAX, LANSCAPE_AGENT_LISTEN; see README.md.
+--interval (LANSCAPE_AGENT_REPORT_INTERVAL_SECONDS): report more often than central asks (10–600 s).`;
 
 if (process.argv[2] === 'agent') {
-  const { values } = parseCli(AGENT_USAGE, { version: { type: 'boolean' } }, 1);
+  const { values } = parseCli(AGENT_USAGE, { version: { type: 'boolean' }, interval: { type: 'string' } }, 1);
   if (values.version) {
     process.stdout.write(`${VERSION}\n`);
     process.exit(0);
   }
   const { runAgent } = await import('./agent/main.js');
-  await runAgent(process.env, fail);
+  // The flag wins over the variable; both go through the one check (agent/config.ts).
+  const interval = str(values.interval);
+  await runAgent(
+    interval === undefined ? process.env : { ...process.env, LANSCAPE_AGENT_REPORT_INTERVAL_SECONDS: interval },
+    fail,
+  );
 } else {
   await runExporter();
 }

@@ -151,7 +151,15 @@ export async function startExporter(
     return { ...own, ...dockerCollectors, ...(proxmoxStatus ? { proxmox: proxmoxStatus } : {}) };
   };
   registerDiscoveryMetrics(registry, discovery, budget);
-  const agents = new AgentService(store, ipam, discovery, config.scan, clock, logger.child({ domain: 'agents' }));
+  const agents = new AgentService(
+    store,
+    ipam,
+    discovery,
+    config.scan,
+    clock,
+    logger.child({ domain: 'agents' }),
+    config.agents,
+  );
   registerAgentMetrics(registry, agents);
   // Applied batch ids are forgotten after 30 days (periodic work: the leader's).
   const agentUpkeep = startTimerLoop(async () => {

@@ -178,6 +178,31 @@ describe('agents API', () => {
     assert.equal((await ex.api.get(`/api/v1/scans/${r2.body.scan_id}`)).body.alive, 1);
   });
 
+  it('applies a batch again when its apply was cut short (central died mid-apply), once', async () => {
+    clock.now += 60_000;
+    const b = batch({ observations: [{ address: '127.77.1.4', rtt_seconds: 0.001 }] });
+    const first = await ex.api.post('/api/v1/agent/results', b, agent.token);
+    assert.equal(first.body.applied, true, first.text);
+    // What a central killed mid-apply leaves once a replica has noticed: the scan failed as abandoned.
+    await ex.store.exec.run("UPDATE scans SET state = 'failed', error = ? WHERE id = ?", [
+      'abandoned: running since then by an exporter that stopped',
+      first.body.scan_id,
+    ]);
+    const retried = await ex.api.post('/api/v1/agent/results', b, agent.token);
+    assert.equal(retried.status, 200, retried.text);
+    assert.equal(retried.body.applied, true, 'the retry applies the batch again');
+    assert.notEqual(retried.body.scan_id, first.body.scan_id);
+    assert.equal((await ex.api.get(`/api/v1/scans/${retried.body.scan_id}`)).body.state, 'done');
+    const settled = await counts();
+    const again = await ex.api.post('/api/v1/agent/results', b, agent.token);
+    assert.deepEqual(again.body, { applied: false, duplicate: true, scan_id: null }, 'then once only');
+    assert.deepEqual(await counts(), settled);
+    // A batch whose sweep failed at the site was applied (as a failed scan): a replay is a duplicate.
+    const failedAtSite = batch({ observations: [], error: 'fping: permission denied' });
+    assert.equal((await ex.api.post('/api/v1/agent/results', failedAtSite, agent.token)).body.applied, true);
+    assert.equal((await ex.api.post('/api/v1/agent/results', failedAtSite, agent.token)).body.duplicate, true);
+  });
+
   it('exports agent health as metrics (store scope) and the agents’ /metrics through http_sd', async () => {
     const text = (await ex.api.get('/metrics')).text;
     assert.match(text, /lanscape_agent_up\{agent="site-a"\} 1/);

@@ -200,6 +200,7 @@ describe('environment and file', () => {
       LANSCAPE_DOCKER_STATS: 'false',
       LANSCAPE_DOCKER_UPDATE_CHECKS: 'false',
       LANSCAPE_DOCKER_UPDATE_INTERVAL_SECONDS: '3600',
+      LANSCAPE_AGENTS_REPORT_INTERVAL_SECONDS: '300',
     };
     // the test covers the whole list; a new variable must be added here too
     assert.deepEqual(Object.keys(env).sort(), ENV_VARS.map((v) => v.name).sort());
@@ -252,6 +253,7 @@ describe('environment and file', () => {
         interval_seconds: 30,
       },
       traffic: loadConfig({}).traffic,
+      agents: { report_interval_seconds: 300, report_intervals: {} },
       docker: {
         endpoints: [
           { name: 'local', url: 'unix:///var/run/docker.sock', target: { kind: 'unix', path: '/var/run/docker.sock' } },

@@ -24,6 +24,7 @@ import {
   sortedIntervalLookup,
   takeFree,
   takeFreeAround,
+  aroundFromKnown,
 } from '../src/ipam/core/allocation.js';
 import { type LabelledRange, type LayoutRow, layoutRows } from '../src/ipam/core/layout.js';
 import { type TreeNode, buildTree } from '../src/ipam/core/hierarchy.js';
@@ -491,19 +492,24 @@ describe('prefix arithmetic', () => {
 
 // ------------------------------------------------------------------ allocation.ts
 
+/** Random maximal runs below `end`: disjoint and never adjacent, as address_runs keeps them. */
+function maximalRuns(random: () => number, end: bigint): Interval[] {
+  const runs: Interval[] = [];
+  for (let at = 0n; at < end;) {
+    at += BigInt(2 + Math.floor(random() * 8));
+    const last = at + BigInt(Math.floor(random() * 6));
+    runs.push(iv(at, last));
+    at = last + 2n;
+  }
+  return runs;
+}
+
 describe('takeFreeAround (fixed blockers first, the runs read asynchronously)', () => {
   it('gives what takeFree gives, and probes the runs only where a fixed blocker moved the candidate', async () => {
     const random = prng(14);
     for (let round = 0; round < 300; round++) {
       const bounds = iv(BigInt(1 + Math.floor(random() * 5)), BigInt(40 + Math.floor(random() * 60)));
-      // Maximal runs: disjoint and never adjacent, as address_runs keeps them.
-      const runs: Interval[] = [];
-      for (let at = 0n; at < 110n;) {
-        at += BigInt(2 + Math.floor(random() * 8));
-        const last = at + BigInt(Math.floor(random() * 6));
-        runs.push(iv(at, last));
-        at = last + 2n;
-      }
+      const runs = maximalRuns(random, 110n);
       const fixed: Interval[] = Array.from({ length: Math.floor(random() * 5) }, () => {
         const first = BigInt(Math.floor(random() * 100));
         return iv(first, first + BigInt(Math.floor(random() * 4)));
@@ -549,6 +555,27 @@ describe('takeFreeAround (fixed blockers first, the runs read asynchronously)', 
     assert.deepEqual(await takeFreeAround(iv(1n, 2000n), [], runs, 3), [1001n, 1002n, 1003n]);
     assert.equal(probes, 1, 'one read with around');
     assert.deepEqual(await takeFreeAround(iv(1n, 5n), [], runs, 0), []);
+  });
+});
+
+describe('aroundFromKnown (a plan reads the runs around its start once)', () => {
+  it('answers exactly what the store would, or defers to it', () => {
+    const random = prng(41);
+    let answered = 0;
+    for (let round = 0; round < 300; round++) {
+      const runs = maximalRuns(random, 100n);
+      const lookup = sortedIntervalLookup(runs);
+      const around = (at: bigint) => ({ run: lookup(at), next: lookup.nextStart!(at) });
+      const known = BigInt(Math.floor(random() * 100));
+      for (let at = 0n; at < 110n; at++) {
+        const got = aroundFromKnown(known, around(known), at);
+        if (at < known) assert.equal(got, undefined, `round ${round}: ${at} before ${known}`);
+        if (got === undefined) continue;
+        answered++;
+        assert.deepEqual(got, around(at), `round ${round}: ${at} from ${known}`);
+      }
+    }
+    assert.ok(answered > 1000, `answered without the store ${answered} times`);
   });
 });
 

@@ -28,3 +28,6 @@ export const DASHBOARDS = {
   docker: 'lanscape-docker',
   proxmox: 'lanscape-proxmox',
 } as const;
+
+/** The global VRF (#15): the exporter's schema creates it with this id and name; it cannot be renamed or deleted. */
+export const GLOBAL_VRF = { id: 1, name: 'global' } as const;

@@ -1,6 +1,7 @@
 // The agent's settings (#15), from LANSCAPE_AGENT_* variables (pure: env in, settings or one
 // clear error out). The scan settings come from central with the assignments.
 import { isAbsolute, resolve } from 'node:path';
+import { REPORT_INTERVAL, REPORT_INTERVAL_RANGE } from '../shared/agents.js';
 
 export interface AgentConfig {
   /** https://central:9645, http://127.0.0.1:… (loopback only), or unix:/path (a co-located central). */
@@ -16,6 +17,11 @@ export interface AgentConfig {
   /** The URL central gives Prometheus for the agent's /metrics (http_sd); default from listen. */
   metricsUrl: string | undefined;
   logLevel: string;
+  /**
+   * Report more often than central asks (s; --interval, LANSCAPE_AGENT_REPORT_INTERVAL_SECONDS).
+   * Undefined: central's interval. A longer one than central's is not used (runner.ts).
+   */
+  reportIntervalSeconds: number | undefined;
 }
 
 export class AgentConfigError extends Error {
@@ -80,6 +86,12 @@ export function agentConfigFrom(env: NodeJS.ProcessEnv): AgentConfig {
   const metricsUrl = env.LANSCAPE_AGENT_METRICS_URL?.trim() || undefined;
   if (metricsUrl && !/^https?:\/\/[^/]+\/\S*$/.test(metricsUrl))
     throw new AgentConfigError(`LANSCAPE_AGENT_METRICS_URL: http(s)://host:port/metrics, not ${metricsUrl}`);
+  const intervalText = env.LANSCAPE_AGENT_REPORT_INTERVAL_SECONDS?.trim() || undefined;
+  const interval = intervalText === undefined ? undefined : /^\d{1,6}$/.test(intervalText) ? Number(intervalText) : NaN;
+  if (interval !== undefined && !(interval >= REPORT_INTERVAL.min && interval <= REPORT_INTERVAL.max))
+    throw new AgentConfigError(
+      `--interval / LANSCAPE_AGENT_REPORT_INTERVAL_SECONDS: whole seconds, ${REPORT_INTERVAL_RANGE}, not ${intervalText}`,
+    );
   const logLevel = env.LANSCAPE_LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel))
     throw new AgentConfigError(`LANSCAPE_LOG_LEVEL: one of ${LOG_LEVELS.join(', ')}, not ${logLevel}`);
@@ -93,5 +105,6 @@ export function agentConfigFrom(env: NodeJS.ProcessEnv): AgentConfig {
     listen,
     metricsUrl,
     logLevel,
+    reportIntervalSeconds: interval,
   };
 }

@@ -47,6 +47,7 @@ export async function runAgent(env: NodeJS.ProcessEnv, fail: (message: string) =
     now: systemClock,
     logger,
     version: VERSION,
+    reportIntervalSeconds: config.reportIntervalSeconds,
   });
   let server: Server | undefined;
   if (config.listen !== 'off') {
@@ -63,7 +64,13 @@ export async function runAgent(env: NodeJS.ProcessEnv, fail: (message: string) =
       (addr.address === '0.0.0.0' || addr.address === '::' ? undefined : `http://${host}:${addr.port}/metrics`);
   }
   logger.info(
-    { central: config.centralUrl, queue: config.queueDir, queued: queue.depth, version: VERSION },
+    {
+      central: config.centralUrl,
+      queue: config.queueDir,
+      queued: queue.depth,
+      version: VERSION,
+      report_interval_seconds: config.reportIntervalSeconds ?? 'central',
+    },
     'lanscape agent starting',
   );
   if (!(await runner.pull()))

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { Assignments, BatchOutcome } from '../agents/schemas.js';
 import type { DiscoveryDeps } from '../discovery/context.js';
+import { REPORT_INTERVAL, effectiveReportInterval } from '../shared/agents.js';
 import { type TimerLoop, startTimerLoop } from '../timer-loop.js';
 import { CentralError, type CentralClient } from './client.js';
 import type { DiskQueue } from './queue.js';
@@ -26,6 +27,8 @@ export interface AgentRunnerOptions {
   version: string;
   /** How often the loop looks for work (ms). */
   tickMs?: number;
+  /** The agent's own report interval (s): used when shorter than central's (shared/agents.ts). */
+  reportIntervalSeconds?: number | undefined;
 }
 
 export class AgentRunner {
@@ -59,10 +62,19 @@ export class AgentRunner {
     this.o.client.close();
   }
 
+  /**
+   * Seconds between two assignments requests: central's interval for this agent, or the agent's
+   * own when shorter; before central answered, the agent's own or the default.
+   */
+  get reportIntervalSeconds(): number {
+    const own = this.o.reportIntervalSeconds;
+    const central = this.assignments?.report_interval_seconds;
+    return central === undefined ? (own ?? REPORT_INTERVAL.default) : effectiveReportInterval(central, own);
+  }
+
   /** One turn: assignments when their interval passed, due sweeps, then the queue. */
   async tick(): Promise<void> {
-    const interval = (this.assignments?.report_interval_seconds ?? 60) * 1000;
-    if (this.o.now() - this.lastPull >= interval) await this.pull();
+    if (this.o.now() - this.lastPull >= this.reportIntervalSeconds * 1000) await this.pull();
     for (const s of this.assignments?.subnets ?? []) {
       if (s.interval_seconds === null) continue;
       const at = this.due.get(s.id) ?? this.o.now() + Math.random() * Math.min(s.interval_seconds * 1000, 5000);
@@ -94,7 +106,14 @@ export class AgentRunner {
       }
       this.lastPull = this.o.now();
       this.centralUp = true;
+      const before = this.assignments?.report_interval_seconds;
       this.assignments = r.body;
+      const own = this.o.reportIntervalSeconds;
+      if (own !== undefined && own > r.body.report_interval_seconds && before !== r.body.report_interval_seconds)
+        this.o.logger.warn(
+          { own, central: r.body.report_interval_seconds },
+          'the agent’s report interval is longer than central’s for it: reporting at central’s (central would call the agent down between reports); lengthen it on central (agents.report_intervals)',
+        );
       const ids = new Set(r.body.subnets.map((s) => s.id));
       for (const id of this.due.keys()) if (!ids.has(id)) this.due.delete(id);
       return true;

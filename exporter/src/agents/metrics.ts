@@ -18,6 +18,10 @@ export function registerAgentMetrics(registry: Registry, agents: AgentService): 
     'lanscape_agent_queue_depth',
     "Result batches waiting in the agent's disk queue, as it last said.",
   );
+  const interval = gauge(
+    'lanscape_agent_report_interval_seconds',
+    'How often central expects the agent to report; lanscape_agent_up turns 0 after 3 of these without a word.',
+  );
   const dropped = gauge(
     'lanscape_agent_dropped_results',
     'Result batches the agent dropped from its full queue since it started using its queue directory, as it last said.',
@@ -29,6 +33,7 @@ export function registerAgentMetrics(registry: Registry, agents: AgentService): 
       const labels = { agent: a.name };
       up.set(labels, a.status === 'up' ? 1 : 0);
       if (a.last_report_at) lastReport.set(labels, Date.parse(a.last_report_at) / 1000);
+      interval.set(labels, a.report_interval_seconds);
       depth.set(labels, a.queue_depth);
       dropped.set(labels, a.dropped_results_total);
     }

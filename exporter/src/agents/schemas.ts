@@ -4,14 +4,12 @@
 import { z } from 'zod';
 import { ScanWarning } from '../discovery/schemas.js';
 import { Timestamp, listOf } from '../http/schema-kit.js';
+import { AGENT_NAME_RE } from '../shared/agents.js';
 import { AGENT_STATUSES } from './core/status.js';
 
 export const AgentName = z
   .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
-    'letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit',
-  );
+  .regex(AGENT_NAME_RE, 'letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit');
 
 export const AgentCreate = z.strictObject({ name: AgentName }).meta({ id: 'AgentCreate' });
 
@@ -33,6 +31,10 @@ export const Agent = z
     last_seen_at: Timestamp.nullable().meta({ description: 'the last request of the agent (assignments or results)' }),
     status: z.enum(AGENT_STATUSES).meta({
       description: 'up: seen within 3 report intervals; down: seen before, not since; never: not seen yet; revoked',
+    }),
+    report_interval_seconds: z.number().int().meta({
+      description:
+        'how often central expects a word from it (agents.report_interval_seconds, or its entry in agents.report_intervals); down after 3 of these',
     }),
     queue_depth: z
       .number()
@@ -90,7 +92,10 @@ export const AgentScanSettings = z
 export const Assignments = z
   .object({
     agent: z.object({ id: z.number().int(), name: z.string() }),
-    report_interval_seconds: z.number().int().meta({ description: 'how often the agent asks for its assignments' }),
+    report_interval_seconds: z.number().int().meta({
+      description:
+        'how often the agent asks for its assignments (its heartbeat): central’s setting for it; the agent may only shorten it',
+    }),
     scan: AgentScanSettings,
     subnets: z.array(
       z.object({

@@ -10,13 +10,12 @@ import { LanscapeError, conflict, notFound } from '../errors.js';
 import { parseIp } from '../ipam/core/ip.js';
 import { contains, prefixOf } from '../ipam/core/prefix.js';
 import type { IpamService } from '../ipam/service.js';
+import { REPORT_INTERVAL } from '../shared/agents.js';
 import type { Store } from '../store/store.js';
 import { agentStatus } from './core/status.js';
 import type { AgentView, Assignments, BatchOutcome, ResultBatch } from './schemas.js';
 import { AgentStore, type AgentRow, type SelfReport } from './store.js';
 
-/** How often agents ask for their assignments (s); an agent unheard for 3 of these is down. */
-export const REPORT_INTERVAL_SECONDS = 60;
 /** Applied batch ids are kept this long (an agent's queue never holds a batch longer). */
 const BATCH_MEMORY_MS = 30 * 86_400_000;
 const TOKEN_PREFIX = 'lsa_';
@@ -41,7 +40,10 @@ export class AgentService {
     private readonly scan: Config['scan'],
     private readonly now: () => number,
     private readonly logger: Logger,
-    readonly reportIntervalSeconds = REPORT_INTERVAL_SECONDS,
+    private readonly settings: Config['agents'] = {
+      report_interval_seconds: REPORT_INTERVAL.default,
+      report_intervals: {},
+    },
   ) {
     this.store = new AgentStore(store);
   }
@@ -88,6 +90,14 @@ export class AgentService {
     return this.view(row, (await this.store.assigned()).get(id) ?? []);
   }
 
+  /**
+   * How often an agent reports (s): its own entry in agents.report_intervals, else the global
+   * setting. Handed out with its assignments and the measure of its health.
+   */
+  reportIntervalOf(name: string): number {
+    return this.settings.report_intervals[name] ?? this.settings.report_interval_seconds;
+  }
+
   private view(r: AgentRow, subnets: { id: number; cidr: string }[]): AgentView {
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     return {
@@ -97,7 +107,8 @@ export class AgentService {
       revoked_at: iso(r.revoked_at),
       last_report_at: iso(r.last_report_at),
       last_seen_at: iso(r.last_seen_at),
-      status: agentStatus(r, this.now(), this.reportIntervalSeconds),
+      status: agentStatus(r, this.now(), this.reportIntervalOf(r.name)),
+      report_interval_seconds: this.reportIntervalOf(r.name),
       queue_depth: r.queue_depth,
       dropped_results_total: r.dropped_results_total,
       version: r.version,
@@ -123,7 +134,7 @@ export class AgentService {
     const cfg = this.scan;
     return {
       agent: { id: agent.id, name: agent.name },
-      report_interval_seconds: this.reportIntervalSeconds,
+      report_interval_seconds: this.reportIntervalOf(agent.name),
       scan: {
         pps: cfg.pps,
         timeout_ms: cfg.timeout_ms,
@@ -204,8 +215,9 @@ export class AgentService {
       throw new LanscapeError(422, 'invalid_times', 'finished_at is before started_at');
     const now = this.now();
     const scan = await this.discovery.applyRemote(subnet, sweep, {
-      applied: () => this.store.batchApplied(batch.batch_id),
-      record: (scanId) => this.store.recordBatch(batch.batch_id, agent.id, subnet.id, scanId, now),
+      claimed: () => this.store.batchClaim(batch.batch_id),
+      claim: (scanId, takeOverFrom) =>
+        this.store.claimBatch(batch.batch_id, agent.id, subnet.id, scanId, now, takeOverFrom),
     });
     await this.store.seen(agent.id, this.now(), report, scan !== null);
     if (scan === null) return { applied: false, duplicate: true, scan_id: null };

@@ -83,16 +83,39 @@ export class AgentStore {
       ],
     );
   }
-  /** Whether a batch id was applied already. */
-  async batchApplied(batchId: string): Promise<boolean> {
-    return (await this.exec.get('SELECT 1 AS x FROM agent_batches WHERE batch_id = ?', [batchId])) !== undefined;
-  }
-  /** Records a batch as applied (in the transaction that applies it). */
-  async recordBatch(batchId: string, agentId: number, subnetId: number, scanId: number | null, now: number) {
-    await this.exec.run(
-      'INSERT INTO agent_batches (batch_id, agent_id, subnet_id, scan_id, applied_at) VALUES (?, ?, ?, ?, ?)',
-      [batchId, agentId, subnetId, scanId, now],
+  /** A batch's claim, when it was claimed before: the scan that applied (or applies) it. */
+  async batchClaim(batchId: string): Promise<{ scanId: number | null } | undefined> {
+    const row = await this.exec.get<{ scan_id: number | null }>(
+      'SELECT scan_id FROM agent_batches WHERE batch_id = ?',
+      [batchId],
     );
+    return row && { scanId: row.scan_id };
+  }
+  /**
+   * Claims a batch for the scan applying it (in that transaction). `takeOverFrom`: the scan of
+   * the claim being taken over (an apply cut short), compared and swapped, so of two replicas
+   * retrying one batch only one takes it over; false for the other.
+   */
+  async claimBatch(
+    batchId: string,
+    agentId: number,
+    subnetId: number,
+    scanId: number,
+    now: number,
+    takeOverFrom?: number,
+  ): Promise<boolean> {
+    if (takeOverFrom === undefined) {
+      await this.exec.run(
+        'INSERT INTO agent_batches (batch_id, agent_id, subnet_id, scan_id, applied_at) VALUES (?, ?, ?, ?, ?)',
+        [batchId, agentId, subnetId, scanId, now],
+      );
+      return true;
+    }
+    const taken = await this.exec.run(
+      'UPDATE agent_batches SET scan_id = ?, applied_at = ? WHERE batch_id = ? AND scan_id = ?',
+      [scanId, now, batchId, takeOverFrom],
+    );
+    return taken === 1;
   }
   /** Batch ids older than this are forgotten (an agent's queue never holds a batch that long). */
   async pruneBatches(before: number): Promise<number> {

@@ -1,5 +1,6 @@
 // The exporter's settings: one zod schema for the YAML file and the environment alike.
 import { z } from 'zod';
+import { AGENT_NAME_RE, REPORT_INTERVAL, REPORT_INTERVAL_RANGE } from '../shared/agents.js';
 import {
   ENDPOINT_NAME_RE,
   type EndpointTarget,
@@ -527,6 +528,15 @@ const Proxmox = z
     }
   });
 
+const ReportInterval = z
+  .number()
+  .int(`whole seconds, ${REPORT_INTERVAL_RANGE}`)
+  .min(REPORT_INTERVAL.min, `at least ${REPORT_INTERVAL.min} s (${REPORT_INTERVAL_RANGE})`)
+  .max(
+    REPORT_INTERVAL.max,
+    `at most ${REPORT_INTERVAL.max} s (${REPORT_INTERVAL_RANGE}): central calls an agent down after 3 intervals`,
+  );
+
 export const ConfigSchema = z
   .strictObject({
     listen: Listen.default(':9645'),
@@ -704,6 +714,27 @@ export const ConfigSchema = z
           .optional(),
         history_raw_days: z.number().int().min(1).max(365).default(7),
         history_hourly_days: z.number().int().min(1).max(3650).default(90),
+      })
+      .prefault({}),
+    /** Remote scan agents (#15): how often they report, for all or per agent (by name). */
+    agents: z
+      .strictObject({
+        report_interval_seconds: ReportInterval.default(REPORT_INTERVAL.default).meta({
+          description: `how often agents ask for their assignments (their heartbeat), ${REPORT_INTERVAL_RANGE} s; down after 3 of these`,
+        }),
+        report_intervals: z
+          .record(z.string(), ReportInterval)
+          .superRefine((m, ctx) => {
+            // A key check of its own: zod's record key issue says only "Invalid key in record".
+            for (const name of Object.keys(m).filter((k) => !AGENT_NAME_RE.test(k)))
+              ctx.addIssue({
+                code: 'custom',
+                path: [name],
+                message: `"${name}" is not an agent name (letters, digits, ".", "_" and "-", at most 64)`,
+              });
+          })
+          .default({})
+          .meta({ description: 'per agent (by name): its report interval instead of report_interval_seconds' }),
       })
       .prefault({}),
     traffic: Traffic.prefault({}),
@@ -893,6 +924,12 @@ export const ENV_VARS: readonly { name: string; path: string[]; int?: boolean; s
     name: 'LANSCAPE_SCAN_DNS_SERVERS',
     path: ['scan', 'dns_servers'],
     doc: "resolvers for PTR lookups, `192.0.2.53,[2001:db8::53]:53` (default: the system's)",
+  },
+  {
+    name: 'LANSCAPE_AGENTS_REPORT_INTERVAL_SECONDS',
+    path: ['agents', 'report_interval_seconds'],
+    int: true,
+    doc: `how often remote scan agents report (${REPORT_INTERVAL_RANGE} s), handed out with their assignments; an agent is down after 3 intervals without a word. Per agent: \`agents.report_intervals\` in the YAML file (\`{site-a: 300}\`)`,
   },
   {
     name: 'LANSCAPE_DOCKER_HOSTS',

@@ -5,9 +5,10 @@
 // (a replay after a lost answer finds it and changes nothing); the apply then runs in the 5 ms
 // slices of a local sweep (slices.ts), so a /16 report never holds the event loop. Measured
 // against one transaction for the claim and the whole apply, which is atomic but held the loop
-// for seconds on SQLite (ARCHITECTURE.md, "Sites and agents"). A central that dies mid-apply has
-// applied part of that batch; its scan row is failed like any scan cut short, and the next
-// report of the subnet corrects the hosts.
+// for seconds on SQLite (ARCHITECTURE.md, "Sites and agents"). An apply cut short (it failed, or
+// central died and its scan row was failed as abandoned) leaves the claim's scan failed: the
+// agent's retry of that batch claims it again and applies it in full (every step of an apply is
+// an upsert or a change from what is stored, so the part applied before is not doubled).
 import type { SubnetRow } from '../ipam/store.js';
 import { applySweep } from './apply.js';
 import type { DiscoveryContext, SweepReport } from './context.js';
@@ -40,10 +41,29 @@ export interface RemoteSweep {
 
 /** The caller's record of the batch, inside the apply's transaction. */
 export interface BatchClaim {
-  /** Whether the batch was applied before (then nothing is written). */
-  applied(): Promise<boolean>;
-  /** Records the batch as applied (same transaction). */
-  record(scanId: number): Promise<void>;
+  /** The batch's claim, when it was claimed before: the scan that applied (or applies) it. */
+  claimed(): Promise<{ scanId: number | null } | undefined>;
+  /**
+   * Claims the batch for `scanId` (same transaction). `takeOverFrom`: the scan of a claim whose
+   * apply was cut short; false when another apply took it over first (then nothing is written).
+   */
+  claim(scanId: number, takeOverFrom?: number): Promise<boolean>;
+}
+
+/** The message of a scan whose apply failed here (a retry of its batch applies it again). */
+const APPLY_FAILED = "applying the agent's results failed";
+
+/** Another apply took over the same cut-short batch first (thrown to roll back the scan row). */
+class DuplicateBatch extends Error {}
+
+/** Whether a claim's scan was cut short, so that its batch is to be applied again. */
+async function cutShort(ctx: DiscoveryContext, scanId: number | null): Promise<boolean> {
+  if (scanId === null) return false;
+  const scan = await ctx.store.scan(scanId);
+  if (!scan) return true; // pruned: only old scans are, and a batch id is forgotten before that
+  return (
+    scan.state === 'failed' && (scan.error?.startsWith('abandoned') || scan.error?.startsWith(APPLY_FAILED)) === true
+  );
 }
 
 /**
@@ -61,20 +81,27 @@ export async function applyRemoteSweep(
 ): Promise<ScanRow | null> {
   const at = Math.min(sweep.finishedAt, ctx.now());
   const startedAt = Math.min(sweep.startedAt, at);
-  const scan = await ctx.store.store.write(async () => {
-    if (await claim.applied()) return null;
-    const row = await ctx.store.insertScan(subnet.id, subnet.cidr, 'agent', startedAt);
-    await claim.record(row.id);
-    Object.assign(row, {
-      state: 'running',
-      started_at: startedAt,
-      targets: targets.length,
-      sent: sweep.sent,
-      alive: sweep.alive.size,
+  const scan = await ctx.store.store
+    .write(async () => {
+      const previous = await claim.claimed();
+      if (previous && !(await cutShort(ctx, previous.scanId))) return null;
+      const row = await ctx.store.insertScan(subnet.id, subnet.cidr, 'agent', startedAt);
+      // (A claim without a scan is never cut short, so a previous claim here has one.)
+      if (!(await claim.claim(row.id, previous?.scanId ?? undefined))) throw new DuplicateBatch();
+      Object.assign(row, {
+        state: 'running',
+        started_at: startedAt,
+        targets: targets.length,
+        sent: sweep.sent,
+        alive: sweep.alive.size,
+      });
+      await ctx.store.saveScan(row);
+      return row;
+    })
+    .catch((e: unknown) => {
+      if (e instanceof DuplicateBatch) return null; // rolled back: the scan row is not kept
+      throw e;
     });
-    await ctx.store.saveScan(row);
-    return row;
-  });
   if (!scan) return null;
   if (sweep.error !== undefined) {
     Object.assign(scan, { state: 'failed', finished_at: at, error: `agent ${sweep.agent}: ${sweep.error}` });
@@ -97,7 +124,7 @@ export async function applyRemoteSweep(
       Object.assign(scan, {
         state: 'failed',
         finished_at: ctx.now(),
-        error: `applying the agent's results failed: ${(e as Error).message}`,
+        error: `${APPLY_FAILED}: ${(e as Error).message}`,
       });
       await ctx.store.saveScan(scan, ['running']);
       throw e;

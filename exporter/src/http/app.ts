@@ -23,6 +23,7 @@ import type { ProxmoxService } from '../proxmox/service.js';
 import type { TrafficService } from '../traffic/service.js';
 import type { IpamService } from '../ipam/service.js';
 import { LATEST_VERSION } from '../store/migrations.js';
+import { StoreBusyError } from '../store/sql-exec.js';
 import { VERSION } from '../version.js';
 import type { Writes } from '../store/write-batcher.js';
 import { GrafanaIdVerifier } from '../audit/grafana-id.js';
@@ -254,7 +255,8 @@ interface BodyParserError {
   message: string;
 }
 
-function errorHandler(logger: Logger) {
+/** The JSON error answer of every route (exported for its tests). */
+export function errorHandler(logger: Logger) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) {
       // A streamed answer failed midway: no error body can follow, so cut the connection and
@@ -276,7 +278,13 @@ function errorHandler(logger: Logger) {
         e = new LanscapeError(415, 'unsupported_media_type', bp.message);
       else if (bp.status === 400 || bp.type === 'request.aborted')
         e = new LanscapeError(400, 'bad_request', bp.message);
-      else if (storeUnreachable(err)) {
+      else if (err instanceof StoreBusyError) {
+        logger.warn({ err: err.message, reqId: res.locals.requestId as string }, 'store busy');
+        e = new LanscapeError(503, 'store_busy', 'the store is busy (every connection in use); try again shortly', {
+          pool_size: err.poolSize,
+          retry_after_seconds: 1,
+        });
+      } else if (storeUnreachable(err)) {
         logger.warn({ err: (err as Error).message, reqId: res.locals.requestId as string }, 'store unreachable');
         e = new LanscapeError(503, 'store_unavailable', 'the store is unreachable; try again shortly', {
           retry_after_seconds: 5,

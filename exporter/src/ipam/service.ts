@@ -12,6 +12,7 @@ import {
   clip,
   intervalSize,
   type StoreBlockLookup,
+  aroundFromKnown,
   shareOut,
   sortedIntervalLookup,
   takeFreeAround,
@@ -909,21 +910,19 @@ export class IpamService {
     const prefix = prefixOf(subnet);
     const usable = usableBounds(prefix);
     const vrf = subnet.vrf_id;
-    const fixed: Interval[] = [];
-    for (const s of await this.tables.subnetsCovering(vrf, subnet.first_key, subnet.last_key)) {
-      if (s.gateway) fixed.push(point(parseIp(s.gateway).value));
-    }
-    for (const r of await this.tables.rangesOverlapping(vrf, subnet.first_key, subnet.last_key)) {
-      if (!r.auto_allocate && r.id !== range?.id) fixed.push(rangeInterval(r));
-    }
-    for (const child of await this.tables.subnetsInside(vrf, subnet.first_key, subnet.last_key, subnet.id)) {
-      const p = prefixOf(child);
-      fixed.push({ first: p.network, last: lastOf(p) });
-    }
+    const bounds = (range ? clip(rangeInterval(range), usable) : usable) ?? { first: 1n, last: 0n };
+    const start = { family: prefix.family, value: bounds.first };
+    // Gateways, ranges, children and the runs where the search starts: one round trip.
+    const near = await this.tables.allocationSurroundings(vrf, subnet.id, subnet.first_key, subnet.last_key, start);
+    const fixed: Interval[] = near.gateways.map((g) => point(parseIp(g).value));
+    for (const r of near.ranges) if (!r.auto_allocate && r.id !== range?.id) fixed.push(rangeInterval(r));
+    fixed.push(...near.children);
     // The runs of used addresses: the one blocker read from the store (core/allocation.ts).
     const runs: StoreBlockLookup = (at) => this.tables.runContaining(vrf, { family: prefix.family, value: at });
     runs.nextStart = (at) => this.tables.nextRunStart(vrf, { family: prefix.family, value: at });
-    runs.around = (at) => this.tables.runAround(vrf, { family: prefix.family, value: at });
+    runs.around = async (at) =>
+      aroundFromKnown(bounds.first, near.around, at) ??
+      this.tables.runAround(vrf, { family: prefix.family, value: at });
     const blockers = [sortedIntervalLookup(fixed)];
     // Addresses other allocations have chosen but not stored yet.
     if (this.reservations.size > 0) {
@@ -934,7 +933,7 @@ export class IpamService {
     return {
       family: prefix.family,
       subnet,
-      bounds: (range ? clip(rangeInterval(range), usable) : usable) ?? { first: 1n, last: 0n },
+      bounds,
       fixed: blockers,
       runs,
       what: range ? `range ${range.label} (${range.start_address}–${range.end_address})` : `subnet ${subnet.cidr}`,
@@ -1802,7 +1801,7 @@ function isUniqueViolation(e: unknown): boolean {
  (lives in core/prefix.ts; re-exported for the domains that import it from here). */
 export { prefixOf } from './core/prefix.js';
 
-function rangeInterval(r: RangeRow): Interval {
+function rangeInterval(r: Pick<RangeRow, 'first_key' | 'last_key'>): Interval {
   return { first: ipFromKey(r.first_key).value, last: ipFromKey(r.last_key).value };
 }
 

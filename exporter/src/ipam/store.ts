@@ -831,18 +831,76 @@ export class IpamStore {
       FROM address_runs WHERE vrf_id = ? AND first_key > ? ORDER BY first_key LIMIT 1) a`,
       [vrf, key, vrf, key],
     );
-    let run: Interval | undefined;
-    let next: bigint | undefined;
-    for (const r of rows) {
-      if (Buffer.compare(r.first_key, key) > 0) {
-        if (r.first_key[0] === at.family) next = ipFromKey(r.first_key).value;
-        continue;
-      }
-      const first = ipFromKey(r.first_key);
-      const last = ipFromKey(r.last_key);
-      if (first.family === at.family && last.value >= at.value) run = { first: first.value, last: last.value };
+    return runsAround(rows, at, key);
+  }
+
+  /**
+   * What an allocation's plan reads besides later run lookups, in one statement (one round trip
+   * on PostgreSQL, where a plan runs under its subnet's lock): the gateways of the subnets covering
+   * [first,last] (itself included), the ranges reaching into it, the subnets inside it but
+   * `subnetId`, and runAround(`at`). Covering subnets are found without the prefix-length cache:
+   * their first key can only be `first` masked to some length, so those keys are the IN list.
+   */
+  async allocationSurroundings(
+    vrf: number,
+    subnetId: number,
+    first: Buffer,
+    last: Buffer,
+    at: IP,
+  ): Promise<{
+    gateways: string[];
+    ranges: Pick<RangeRow, 'id' | 'first_key' | 'last_key' | 'auto_allocate'>[];
+    children: Interval[];
+    around: { run: Interval | undefined; next: bigint | undefined };
+  }> {
+    const lo = ipFromKey(first);
+    const hi = ipFromKey(last).value;
+    const networks = new Map<string, Buffer>();
+    for (let length = 0; length <= BITS[lo.family]; length++) {
+      const mask = netmask(lo.family, length);
+      if ((lo.value | (~mask & MAX[lo.family])) < hi) break; // longer prefixes reach even less far
+      const key = ipKey({ family: lo.family, value: lo.value & mask });
+      networks.set(key.toString('hex'), key);
     }
-    return { run, next };
+    const covering = [...networks.values()];
+    const atKey = ipKey(at);
+    const rows = await this.exec.all<{
+      kind: 'cover' | 'range' | 'child' | 'run';
+      id: number;
+      first_key: Buffer | null;
+      last_key: Buffer | null;
+      auto_allocate: number;
+      gateway: string | null;
+    }>(
+      `SELECT 'range' AS kind, id, first_key, last_key, auto_allocate, NULL AS gateway FROM ranges
+        WHERE vrf_id = ? AND first_key BETWEEN coalesce((SELECT first_key FROM ranges WHERE vrf_id = ? AND first_key < ?
+        ORDER BY first_key DESC LIMIT 1), ?) AND ? AND last_key >= ?
+      UNION ALL SELECT 'cover', id, NULL, NULL, 0, gateway FROM subnets
+        WHERE vrf_id = ? AND first_key IN (${covering.map(() => '?').join(', ')}) AND last_key >= ?
+      UNION ALL SELECT 'child', id, first_key, last_key, 0, NULL FROM subnets
+        WHERE vrf_id = ? AND first_key BETWEEN ? AND ? AND last_key <= ? AND id != ?
+      UNION ALL SELECT 'run', 0, first_key, last_key, 0, NULL FROM (SELECT first_key, last_key FROM address_runs
+        WHERE vrf_id = ? AND first_key <= ? ORDER BY first_key DESC LIMIT 1) b
+      UNION ALL SELECT 'run', 0, first_key, last_key, 0, NULL FROM (SELECT first_key, last_key FROM address_runs
+        WHERE vrf_id = ? AND first_key > ? ORDER BY first_key LIMIT 1) a`,
+      [
+        ...[vrf, vrf, first, first, last, first],
+        ...[vrf, ...covering, last],
+        ...[vrf, first, last, last, subnetId],
+        ...[vrf, atKey, vrf, atKey],
+      ],
+    );
+    const keys = (r: (typeof rows)[number]) => ({ first_key: r.first_key!, last_key: r.last_key! });
+    return {
+      gateways: rows.flatMap((r) => (r.kind === 'cover' && r.gateway ? [r.gateway] : [])),
+      ranges: rows
+        .filter((r) => r.kind === 'range')
+        .map((r) => ({ id: r.id, auto_allocate: r.auto_allocate, ...keys(r) })),
+      children: rows
+        .filter((r) => r.kind === 'child')
+        .map((r) => ({ first: ipFromKey(r.first_key!).value, last: ipFromKey(r.last_key!).value })),
+      around: runsAround(rows.filter((r) => r.kind === 'run').map(keys), at, atKey),
+    };
   }
 
   /** Where the first run of used addresses after `at` (same family) starts, if any. */
@@ -1095,3 +1153,26 @@ function escapeLike(text: string): string {
 
 const minKey = (keys: readonly Buffer[]) => keys.reduce((a, b) => (Buffer.compare(a, b) <= 0 ? a : b));
 const maxKey = (keys: readonly Buffer[]) => keys.reduce((a, b) => (Buffer.compare(a, b) >= 0 ? a : b));
+
+/**
+ * runAround's answer from the run at or before `at` and the first run after it (either may be
+ * missing): the run containing `at`, and where the next run (same family) starts.
+ */
+function runsAround(
+  rows: readonly { first_key: Buffer; last_key: Buffer }[],
+  at: IP,
+  key: Buffer,
+): { run: Interval | undefined; next: bigint | undefined } {
+  let run: Interval | undefined;
+  let next: bigint | undefined;
+  for (const r of rows) {
+    if (Buffer.compare(r.first_key, key) > 0) {
+      if (r.first_key[0] === at.family) next = ipFromKey(r.first_key).value;
+      continue;
+    }
+    const first = ipFromKey(r.first_key);
+    const last = ipFromKey(r.last_key);
+    if (first.family === at.family && last.value >= at.value) run = { first: first.value, last: last.value };
+  }
+  return { run, next };
+}

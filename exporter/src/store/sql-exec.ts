@@ -157,10 +157,33 @@ const named = (text: string) => {
   return q;
 };
 
+/**
+ * Every connection of the pool stayed checked out for the whole connection timeout: the store is
+ * reachable but saturated (pg-pool says "timeout exceeded when trying to connect" for both).
+ */
+export class StoreBusyError extends Error {
+  constructor(readonly poolSize: number) {
+    super(`all ${poolSize} connections to the store stayed in use for the whole connection timeout`);
+  }
+}
+
+/** pg-pool's checkout timeout, as StoreBusyError when the pool was full (not a connect that hung). */
+function busyOr(pool: pg.Pool, e: unknown): unknown {
+  const max = (pool as { options?: { max?: number } }).options?.max ?? 10;
+  const timedOut = e instanceof Error && e.message.startsWith('timeout exceeded when trying to connect');
+  return timedOut && pool.totalCount >= max && pool.idleCount === 0 ? new StoreBusyError(max) : e;
+}
+
 export function postgresExec(pool: pg.Pool): SqlExec {
   const on = (client: pg.Pool | pg.PoolClient, depth: number): SqlExec => {
-    const query = async <R extends pg.QueryResultRow>(text: string, params: readonly unknown[]) =>
-      client.query<R>({ ...named(text), values: [...params] });
+    const query = async <R extends pg.QueryResultRow>(text: string, params: readonly unknown[]) => {
+      if (client !== pool) return client.query<R>({ ...named(text), values: [...params] });
+      try {
+        return await pool.query<R>({ ...named(text), values: [...params] });
+      } catch (e) {
+        throw busyOr(pool, e);
+      }
+    };
     return {
       dialect: 'postgres',
       all: async <R>(text: string, params: readonly unknown[] = []) =>
@@ -183,7 +206,9 @@ export function postgresExec(pool: pg.Pool): SqlExec {
             throw e;
           }
         }
-        const c = await pool.connect();
+        const c = await pool.connect().catch((e: unknown) => {
+          throw busyOr(pool, e);
+        });
         let broken: unknown;
         // A connection that dies while checked out (PostgreSQL killed between two statements)
         // emits 'error' on the client; unheard, that would end the process. The next statement

@@ -33,6 +33,8 @@ interface Ambient {
 export interface StoreOptions {
   /** PostgreSQL pool size (default 10). */
   readonly poolSize?: number;
+  /** How long a statement waits for a free connection, ms (default 5,000). */
+  readonly connectionTimeoutMs?: number;
 }
 
 const SQLITE_STORES = new WeakMap<Db, Store>();
@@ -170,7 +172,7 @@ export function openPool(url: string, options: StoreOptions = {}): pg.Pool {
     connectionString: url,
     max: options.poolSize ?? 10,
     // A request waits at most this long for a connection (PostgreSQL down: an error, not a hang).
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     keepAlive: true,
     types: {
       getTypeParser: ((oid: number, format?: string) =>

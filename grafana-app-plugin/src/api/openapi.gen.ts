@@ -7857,6 +7857,8 @@ export interface components {
        * @enum {string}
        */
       status: 'up' | 'down' | 'never' | 'revoked';
+      /** @description how often central expects a word from it (agents.report_interval_seconds, or its entry in agents.report_intervals); down after 3 of these */
+      report_interval_seconds: number;
       /** @description result batches waiting in the agent’s disk queue, as it last said */
       queue_depth: number;
       /** @description batches the agent dropped from a full queue, as it last said */
@@ -7873,7 +7875,7 @@ export interface components {
         id: number;
         name: string;
       };
-      /** @description how often the agent asks for its assignments */
+      /** @description how often the agent asks for its assignments (its heartbeat): central’s setting for it; the agent may only shorten it */
       report_interval_seconds: number;
       scan: components['schemas']['AgentScanSettings'];
       subnets: {

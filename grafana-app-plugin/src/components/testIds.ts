@@ -17,10 +17,11 @@ export const testIds = {
     container: 'lanscape-overview',
     dashboards: 'lanscape-overview-dashboards',
     subnetTree: 'lanscape-subnet-tree',
-    subnetRow: (cidr: string) => `subnet-row-${cidr}`,
-    vrf: (cidr: string) => `subnet-vrf-${cidr}`,
+    /** A subnet's row, keyed by VRF id and CIDR (#15: the same CIDR may be in two VRFs; global is 1). */
+    subnetRow: (vrfId: number, cidr: string) => `subnet-row-${vrfId}-${cidr}`,
+    vrf: (vrfId: number, cidr: string) => `subnet-vrf-${vrfId}-${cidr}`,
     vrfFilter: 'lanscape-vrf-filter',
-    alive: (cidr: string) => `subnet-alive-${cidr}`,
+    alive: (vrfId: number, cidr: string) => `subnet-alive-${vrfId}-${cidr}`,
     addSubnet: 'lanscape-add-subnet',
     importCsv: 'lanscape-import-csv',
     editSubnet: (id: number) => `lanscape-edit-subnet-${id}`,
@@ -71,6 +72,8 @@ export const testIds = {
     map: 'lanscape-subnet-map',
   },
   statusPill: 'lanscape-status-pill',
+  /** The VRF a subnet or address belongs to (data-vrf: its name). */
+  vrfChip: 'lanscape-vrf-chip',
   utilizationBar: 'lanscape-utilization-bar',
   drawer: {
     container: 'lanscape-address-drawer',

@@ -33,9 +33,32 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalledTimes(1);
   });
 
+  it('VRF (#15): beside the subnet of every type that takes one, empty meaning global; template variables allowed', () => {
+    const { onChange } = setup({ queryType: 'addresses', subnet: '$subnet' });
+    const vrf = screen.getByLabelText('VRF');
+    expect(vrf).toHaveAttribute('placeholder', 'global');
+    fireEvent.change(vrf, { target: { value: '$vrf' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'addresses', subnet: '$subnet', vrf: '$vrf' });
+    for (const queryType of ['freeRanges', 'ranges', 'events', 'conflicts'] as const) {
+      const { unmount } = render(
+        <QueryEditor
+          {...({
+            query: { refId: 'B', queryType },
+            onChange,
+            onRunQuery: jest.fn(),
+            datasource: {},
+          } as unknown as React.ComponentProps<typeof QueryEditor>)}
+        />
+      );
+      expect(screen.getAllByLabelText('VRF')).toHaveLength(2);
+      unmount();
+    }
+  });
+
   it('subnets: no subnet field; guests: the platform switch runs the query', () => {
     setup({ queryType: 'subnets' });
     expect(screen.queryByLabelText('Subnet')).not.toBeInTheDocument();
+    expect(screen.queryByLabelText('VRF')).not.toBeInTheDocument();
     const { onChange, onRunQuery } = setup({ queryType: 'guests' });
     fireEvent.click(screen.getByLabelText('Docker'));
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'guests', platform: 'docker' });

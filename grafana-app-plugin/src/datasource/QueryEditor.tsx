@@ -36,7 +36,7 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
       onRunQuery();
     }
   };
-  const text = (key: 'subnet' | 'tag' | 'search', label: string, placeholder: string, tooltip: string) => (
+  const text = (key: 'subnet' | 'vrf' | 'tag' | 'search', label: string, placeholder: string, tooltip: string) => (
     <InlineField label={label} labelWidth={12} tooltip={tooltip}>
       <Input
         width={28}
@@ -63,7 +63,14 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
       />
     </InlineField>
   );
-  const subnetTooltip = 'The subnet id or CIDR, or a template variable such as $subnet';
+  const subnetTooltip =
+    'The subnet id or CIDR (10.0.0.0/24, or 10.0.0.0/24 (site-b) with its VRF), or a template variable such as $subnet';
+  const vrfField = text(
+    'vrf',
+    'VRF',
+    'global',
+    'The VRF (address space) the CIDR is in, by name or a template variable such as $vrf; empty: global. The same CIDR may exist in several VRFs.'
+  );
   return (
     <>
       <InlineFieldRow>
@@ -81,6 +88,7 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
           : type === 'ranges' || type === 'events' || type === 'conflicts'
             ? text('subnet', 'Subnet', 'all subnets', `${subnetTooltip}; empty for every subnet`)
             : null}
+        {type !== 'subnets' && type !== 'guests' && vrfField}
       </InlineFieldRow>
       {type === 'addresses' && (
         <InlineFieldRow>

@@ -24,6 +24,7 @@ const T0 = Date.parse('2026-11-22T08:00:00.000Z'); // the seeded sweeps (seeded-
 const SWEEP_2 = T0 + 5 * 60_000;
 const OFFICE = '10.20.30.0/24';
 const CORP = '10.0.0.0/8';
+const SITE_B = 'site-b'; // a second VRF holding OFFICE's CIDR too (seeded-exporter.ts)
 
 interface Recorded {
   url: string;
@@ -34,7 +35,7 @@ interface Recorded {
 interface Seed {
   url: string;
   tokens: { read: string };
-  ids: { office: number; corp: number; deleted: number; range: number };
+  ids: { office: number; officeB: number; corp: number; deleted: number; range: number };
   proxmox: boolean;
 }
 
@@ -187,7 +188,10 @@ describe('Lanscape data source against a real exporter', () => {
   it('subnets: utilization as percentunit numbers, counts by state, times', async () => {
     const f = await one({ queryType: 'subnets' });
     expect(f.name).toBe('subnets');
-    expect(recorded.map((r) => r.url)).toEqual([`${PROXY_BASE}/read/subnets?limit=1000&offset=0`]);
+    expect(recorded.map((r) => r.url).sort()).toEqual([
+      `${PROXY_BASE}/read/subnets?limit=1000&offset=0`,
+      `${PROXY_BASE}/read/vrfs?limit=1000`,
+    ]);
     expect(field(f, 'cidr').type).toBe(FieldType.string);
     expect(field(f, 'utilization').type).toBe(FieldType.number);
     expect(field(f, 'utilization').config.unit).toBe('percentunit');
@@ -198,10 +202,16 @@ describe('Lanscape data source against a real exporter', () => {
     expect(field(f, 'updated_at').type).toBe(FieldType.time);
     expect(values(f, 'cidr')).toEqual(expect.arrayContaining([OFFICE, CORP]));
     expect(values(f, 'cidr')).not.toContain('10.99.0.0/24'); // deleted
-    const office = row(f, 'cidr', OFFICE);
+    // The same CIDR twice, told apart by the VRF column (#15).
+    const vrfs = values<string>(f, 'vrf');
+    expect(values<string>(f, 'cidr').flatMap((c, i) => (c === OFFICE ? [vrfs[i]] : []))).toEqual(['global', SITE_B]);
+    expect(field(f, 'vrf').type).toBe(FieldType.string);
+    const office = row(f, 'id', seed.ids.office);
     const answer = (
-      recorded[0]!.body as { results: Array<{ cidr: string; utilization: { ratio: number; used: number } }> }
-    ).results.find((s) => s.cidr === OFFICE)!;
+      recorded.find((r) => r.url.includes('/subnets'))!.body as {
+        results: Array<{ id: number; cidr: string; utilization: { ratio: number; used: number } }>;
+      }
+    ).results.find((s) => s.id === seed.ids.office)!;
     expect(office.utilization).toBe(answer.utilization.ratio);
     expect(office.used).toBe(answer.utilization.used);
     expect(office.size).toBe(254);
@@ -218,11 +228,13 @@ describe('Lanscape data source against a real exporter', () => {
     const meta = f.meta?.custom as unknown as SubnetMeta;
     expect(meta.lanscape).toBe('addresses');
     expect(meta.subnet).toMatchObject({ id: seed.ids.office, cidr: OFFICE, prefix_length: 24, family: 4, size: 254 });
-    // The CIDR is resolved to the id, then the rows are read in one page.
+    // The CIDR is resolved to the id in the global VRF (no VRF given: a query saved before VRFs),
+    // then the rows are read in one page.
     expect(recorded.map((r) => r.url.split('?')[0])).toEqual([
       `${PROXY_BASE}/read/subnets`,
       `${PROXY_BASE}/read/subnets/${seed.ids.office}/addresses`,
     ]);
+    expect(recorded[0]!.url).toContain('vrf_id=1');
     for (const [name, type] of [
       ['address', FieldType.string],
       ['state', FieldType.string],
@@ -343,9 +355,65 @@ describe('Lanscape data source against a real exporter', () => {
     expect((await one({ queryType: 'guests', platform: 'docker' })).length).toBe(0);
   });
 
-  it("template variable values: the subnets' CIDRs", async () => {
-    const found = await ds.metricFindQuery();
-    expect(found.map((v) => v.value)).toEqual(expect.arrayContaining([OFFICE, CORP]));
+  it('VRFs (#15): the same CIDR in two VRFs, told apart by the VRF field, a labelled value or $vrf', async () => {
+    const addressesOf = async (q: Partial<LanscapeQuery>) => {
+      const f = await one({ queryType: 'addresses', ...q });
+      return { id: (f.meta?.custom as unknown as SubnetMeta).subnet.id, addresses: values<string>(f, 'address') };
+    };
+    const b = { id: seed.ids.officeB, addresses: ['10.20.30.1', '10.20.30.5'] };
+    expect(await addressesOf({ subnet: OFFICE, vrf: SITE_B })).toEqual(b);
+    expect(await addressesOf({ subnet: `${OFFICE} (${SITE_B})` })).toEqual(b);
+    expect(await addressesOf({ subnet: `${OFFICE} (${SITE_B})`, vrf: SITE_B })).toEqual(b);
+    variables.vrf = SITE_B;
+    variables.subnet = OFFICE;
+    expect(await addressesOf({ subnet: '$subnet', vrf: '$vrf' })).toEqual(b);
+    variables.vrf = 'global';
+    expect((await addressesOf({ subnet: '$subnet', vrf: '$vrf' })).id).toBe(seed.ids.office);
+    expect((await addressesOf({ subnet: `${OFFICE} (global)` })).id).toBe(seed.ids.office);
+    // An id needs no VRF; the filters of ranges take the VRF too.
+    expect((await addressesOf({ subnet: String(seed.ids.officeB) })).id).toBe(seed.ids.officeB);
+    expect((await one({ queryType: 'ranges', subnet: OFFICE, vrf: SITE_B })).length).toBe(0);
+    expect((await one({ queryType: 'ranges', subnet: OFFICE })).length).toBe(1);
+  });
+
+  it('VRFs: an unknown VRF, a CIDR not in the VRF, two VRFs at once — errors that say what to change', async () => {
+    variables.vrfs = '{global,site-b}';
+    const r = await ds.query(
+      request([
+        { queryType: 'addresses', subnet: OFFICE, vrf: 'nowhere' },
+        { queryType: 'addresses', subnet: CORP, vrf: SITE_B },
+        { queryType: 'addresses', subnet: `${OFFICE} (${SITE_B})`, vrf: 'global' },
+        { queryType: 'addresses', subnet: OFFICE, vrf: '$vrfs' },
+        { queryType: 'addresses', subnet: OFFICE, vrf: '$undefined_variable' },
+        { queryType: 'freeRanges', subnet: '10.98.0.0/24', vrf: SITE_B },
+      ])
+    );
+    const byRef = Object.fromEntries((r.errors ?? []).map((e) => [e.refId, e.message]));
+    expect(byRef).toEqual({
+      A: 'No VRF "nowhere" in Lanscape (renamed or deleted?). Set the query\'s VRF to one that exists.',
+      B: `No subnet ${CORP} in the VRF ${SITE_B}; it is in global. Set the query's VRF.`,
+      C: `${OFFICE} (${SITE_B}) names the VRF ${SITE_B}, but the query's VRF is global: clear one of them.`,
+      D: 'Choose one VRF, not several ("{global,site-b}"): a CIDR is looked up in one VRF.',
+      E: 'The VRF $undefined_variable is a template variable this dashboard does not define.',
+      F: `No subnet 10.98.0.0/24 in the VRF ${SITE_B} in Lanscape (deleted, or never added).`,
+    });
+    expect(r.data).toEqual([]);
+  });
+
+  it("template variable values: CIDRs labelled with their VRF once subnets span two; one VRF's CIDRs; the VRFs", async () => {
+    const found = await ds.metricFindQuery('subnets');
+    expect(found.map((v) => v.value)).toEqual(
+      expect.arrayContaining([`${OFFICE} (global)`, `${OFFICE} (${SITE_B})`, `${CORP} (global)`])
+    );
+    expect(found.every((v) => v.text === v.value)).toBe(true);
+    expect(await ds.metricFindQuery('')).toEqual(found); // a variable saved with no query
+    variables.vrf = SITE_B;
+    expect((await ds.metricFindQuery('subnets($vrf)')).map((v) => v.value)).toEqual([OFFICE]);
+    const global = (await ds.metricFindQuery('subnets(global)')).map((v) => v.value);
+    expect(global).toEqual(expect.arrayContaining([OFFICE, CORP]));
+    expect(global).toHaveLength(new Set(global).size);
+    expect((await ds.metricFindQuery('vrfs')).map((v) => v.value)).toEqual(['global', SITE_B]);
+    await expect(ds.metricFindQuery('hosts')).rejects.toThrow(/Unknown variable query "hosts"\. Use: subnets/);
   });
 
   it('a /8 is read as rows (addresses and gaps), never address by address', async () => {

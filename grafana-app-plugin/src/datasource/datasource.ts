@@ -14,7 +14,7 @@ import {
 } from '@grafana/data';
 import { getTemplateSrv } from '@grafana/runtime';
 import { ApiError, api, explain, toApiError } from '../api/client';
-import type { Address, DockerContainer, GapRow, LanscapeEvent, ProxmoxGuest, Subnet } from '../api/types';
+import type { Address, DockerContainer, GapRow, LanscapeEvent, ProxmoxGuest, Subnet, Vrf } from '../api/types';
 import {
   addressesFrame,
   conflictsFrame,
@@ -25,7 +25,10 @@ import {
   rangesFrame,
   subnetsFrame,
 } from './frames';
+import { GLOBAL_VRF, GLOBAL_VRF_ID, QueryError, labelled, parseSubnetRef, parseVariableQuery } from './refs';
 import { DEFAULT_QUERY, type LanscapeOptions, type LanscapeQuery, NEEDS_SUBNET, type QueryType } from './types';
+
+export { QueryError } from './refs';
 
 /** Rows of /subnets/{id}/addresses a page (the exporter's maximum). */
 export const ROWS_PAGE = 5000;
@@ -33,9 +36,6 @@ export const ROWS_PAGE = 5000;
 export const MAX_ROWS = 200_000;
 /** Events one query reads at most (newest first). */
 export const MAX_EVENTS = 10_000;
-
-/** A query that cannot be answered, with words for the panel. */
-export class QueryError extends Error {}
 
 export interface TimeRange {
   from: number;
@@ -66,6 +66,7 @@ export class LanscapeDataSource extends DataSourceApi<LanscapeQuery, LanscapeOpt
     return {
       ...query,
       subnet: r(query.subnet),
+      vrf: r(query.vrf),
       tag: r(query.tag),
       search: r(query.search),
       state: r(query.state),
@@ -93,10 +94,34 @@ export class LanscapeDataSource extends DataSourceApi<LanscapeQuery, LanscapeOpt
     return { data, errors: errors.length > 0 ? errors : undefined };
   }
 
-  /** Template variables: the subnets' CIDRs (the value the Prometheus panels' `subnet` label has too). */
-  async metricFindQuery(): Promise<MetricFindValue[]> {
+  /**
+   * Template variable values (a text query, see refs.ts): `subnets` — every subnet's CIDR (the
+   * value the Prometheus panels' `subnet` label has too), as "CIDR (vrf)" when the subnets span
+   * more than one VRF, so the same CIDR in two VRFs gives two values; `subnets(<vrf>)` — one VRF's
+   * CIDRs (chain it after a `vrf` variable); `vrfs` — the VRF names.
+   */
+  async metricFindQuery(
+    query?: string | { query?: string },
+    options?: { scopedVars?: ScopedVars }
+  ): Promise<MetricFindValue[]> {
+    const text = typeof query === 'string' ? query : (query?.query ?? '');
+    const q = parseVariableQuery(getTemplateSrv().replace(text, options?.scopedVars));
+    if (q.kind === 'vrfs') {
+      return (await api.vrfs()).results.map((v) => ({ text: v.name, value: v.name }));
+    }
+    if (q.vrf !== undefined) {
+      const vrf = await vrfIdOf(q.vrf);
+      return (await allSubnets(vrf)).map((s) => ({ text: s.cidr, value: s.cidr }));
+    }
     const subnets = await allSubnets();
-    return subnets.map((s) => ({ text: s.cidr, value: s.cidr }));
+    if (new Set(subnets.map(vrfIdOfSubnet)).size <= 1) {
+      return subnets.map((s) => ({ text: s.cidr, value: s.cidr }));
+    }
+    const names = await vrfNames();
+    return subnets.map((s) => {
+      const value = labelled(s.cidr, names(vrfIdOfSubnet(s)));
+      return { text: value, value };
+    });
   }
 
   async testDatasource(): Promise<TestDataSourceResponse> {
@@ -120,10 +145,34 @@ export function errorMessage(e: unknown): string {
   return explain(e instanceof ApiError ? e : toApiError(e));
 }
 
-async function allSubnets(): Promise<Subnet[]> {
+const vrfIdOfSubnet = (s: Subnet) => s.vrf_id ?? GLOBAL_VRF_ID;
+
+/** The VRFs' names by id; an id that has none (a VRF made since) shows as its number. */
+async function vrfNames(): Promise<(id: number) => string> {
+  const vrfs: Vrf[] = (await api.vrfs()).results;
+  return (id) => vrfs.find((v) => v.id === id)?.name ?? (id === GLOBAL_VRF_ID ? GLOBAL_VRF : String(id));
+}
+
+/** A VRF's id by name; the global one without a request. */
+async function vrfIdOf(name: string): Promise<number> {
+  if (name === GLOBAL_VRF) {
+    return GLOBAL_VRF_ID;
+  }
+  const found = (await api.vrfs()).results.find((v) => v.name === name);
+  if (!found) {
+    throw new QueryError(`No VRF "${name}" in Lanscape (renamed or deleted?). Set the query's VRF to one that exists.`);
+  }
+  return found.id;
+}
+
+async function allSubnets(vrfId?: number): Promise<Subnet[]> {
   const out: Subnet[] = [];
   for (let page = 0; page < 100; page++) {
-    const r = await api.subnets({ limit: 1000, offset: out.length });
+    const r = await api.subnets({
+      limit: 1000,
+      offset: out.length,
+      ...(vrfId === undefined ? {} : { vrf_id: String(vrfId) }),
+    });
     out.push(...r.results);
     if (r.results.length === 0 || out.length >= r.count) {
       break;
@@ -132,28 +181,35 @@ async function allSubnets(): Promise<Subnet[]> {
   return out;
 }
 
-/** A subnet named by id ("12") or CIDR ("10.0.0.0/24"); undefined when none is given. */
-export async function resolveSubnetId(text: string | undefined): Promise<number | undefined> {
-  const value = (text ?? '').trim();
-  if (value === '' || value === '$subnet' || value === 'All' || value === '$__all') {
-    return undefined;
+/**
+ * A subnet named by id ("12") or by CIDR in a VRF (the VRF text, or "10.0.0.0/24 (site-b)", else
+ * the global VRF); undefined when none is given.
+ */
+export async function resolveSubnetId(text: string | undefined, vrfText?: string): Promise<number | undefined> {
+  const ref = parseSubnetRef(text, vrfText);
+  if (ref === undefined || 'id' in ref) {
+    return ref?.id;
   }
-  if (/^[1-9]\d{0,15}$/.test(value)) {
-    return Number(value);
-  }
-  if (value.includes('/')) {
-    const page = await api.subnets({ q: value, limit: 1000 });
-    const found = page.results.find((s) => s.cidr === value);
-    if (!found) {
-      throw new QueryError(`No subnet ${value} in Lanscape (deleted, or never added).`);
-    }
+  const vrfId = await vrfIdOf(ref.vrf);
+  const page = await api.subnets({ q: ref.cidr, vrf_id: String(vrfId), limit: 1000 });
+  const found = page.results.find((s) => s.cidr === ref.cidr && vrfIdOfSubnet(s) === vrfId);
+  if (found) {
     return found.id;
   }
-  throw new QueryError(`"${value}" is not a subnet: give its id or its CIDR (for example 10.0.0.0/24 or $subnet).`);
+  // Not in that VRF: say where it is, if anywhere (the usual mistake once a CIDR lives in two).
+  const elsewhere = (await api.subnets({ q: ref.cidr, limit: 1000 })).results.filter((s) => s.cidr === ref.cidr);
+  if (elsewhere.length > 0) {
+    const names = await vrfNames();
+    throw new QueryError(
+      `No subnet ${ref.cidr} in the VRF ${ref.vrf}; it is in ${elsewhere.map((s) => names(vrfIdOfSubnet(s))).join(', ')}. Set the query's VRF.`
+    );
+  }
+  const where = ref.vrf === GLOBAL_VRF ? '' : ` in the VRF ${ref.vrf}`;
+  throw new QueryError(`No subnet ${ref.cidr}${where} in Lanscape (deleted, or never added).`);
 }
 
-async function requireSubnetId(text: string | undefined): Promise<number> {
-  const id = await resolveSubnetId(text);
+async function requireSubnetId(text: string | undefined, vrfText: string | undefined): Promise<number> {
+  const id = await resolveSubnetId(text, vrfText);
   if (id === undefined) {
     throw new QueryError('Choose a subnet (its id, its CIDR, or $subnet).');
   }
@@ -250,7 +306,7 @@ async function guests(
 export async function runQuery(q: ResolvedQuery, range: TimeRange): Promise<DataFrame[]> {
   const refId = q.refId;
   if (NEEDS_SUBNET.has(q.queryType)) {
-    const id = await requireSubnetId(q.subnet);
+    const id = await requireSubnetId(q.subnet, q.vrf);
     const rows = await subnetRows(id);
     if (q.queryType === 'freeRanges') {
       return [freeRangesFrame(refId, rows.subnet, rows.gaps)];
@@ -260,20 +316,21 @@ export async function runQuery(q: ResolvedQuery, range: TimeRange): Promise<Data
   }
   switch (q.queryType) {
     case 'subnets': {
-      const subnets = await allSubnets();
-      return [subnetsFrame(refId, subnets)];
+      // The VRF column names each subnet's VRF (the same CIDR may be in two); without /vrfs, numbers.
+      const [subnets, names] = await Promise.all([allSubnets(), vrfNames().catch(() => undefined)]);
+      return [subnetsFrame(refId, subnets, names ?? ((id) => (id === GLOBAL_VRF_ID ? GLOBAL_VRF : String(id))))];
     }
     case 'ranges': {
-      const subnetId = await resolveSubnetId(q.subnet);
+      const subnetId = await resolveSubnetId(q.subnet, q.vrf);
       const page = await api.ranges(subnetId);
       return [rangesFrame(refId, page.results)];
     }
     case 'events': {
-      const subnetId = await resolveSubnetId(q.subnet);
+      const subnetId = await resolveSubnetId(q.subnet, q.vrf);
       return [eventsFrame(refId, await events(range, subnetId, q.eventKind))];
     }
     case 'conflicts': {
-      const subnetId = await resolveSubnetId(q.subnet);
+      const subnetId = await resolveSubnetId(q.subnet, q.vrf);
       const all = await api.conflicts((q.conflictKind || undefined) as never);
       return [
         conflictsFrame(

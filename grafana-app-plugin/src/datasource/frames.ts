@@ -14,7 +14,7 @@ import type {
   Subnet,
   Utilization,
 } from '../api/types';
-import { ROUTES } from '../constants';
+import { GLOBAL_VRF, ROUTES } from '../constants';
 import { prefixRoute, subnetUrl } from '../utils/utils.routing';
 import type { SubnetMeta } from './types';
 import { mapSubnetOf } from '../components/SubnetMap/model';
@@ -45,8 +45,8 @@ function utilizationCols<T>(rows: T[], of: (row: T) => Utilization): Col[] {
   ];
 }
 
-/** Subnets with utilization, counts by state and the last scan. */
-export function subnetsFrame(refId: string, subnets: Subnet[]): DataFrame {
+/** Subnets with their VRF (by name), utilization, counts by state and the last scan. */
+export function subnetsFrame(refId: string, subnets: Subnet[], vrfName: (id: number) => string): DataFrame {
   const states = ['reserved', 'assigned', 'dhcp', 'deprecated', 'provisioning', 'discovered'];
   return frame(refId, 'subnets', [
     {
@@ -63,6 +63,12 @@ export function subnetsFrame(refId: string, subnets: Subnet[]): DataFrame {
         displayName: 'Subnet',
         links: [{ title: 'Open in Lanscape', url: `${prefixRoute(ROUTES.Subnet)}/\${__data.fields.id}` }],
       },
+    },
+    {
+      name: 'vrf',
+      type: FieldType.string,
+      values: subnets.map((s) => vrfName(s.vrf_id ?? GLOBAL_VRF.id)),
+      config: { displayName: 'VRF' },
     },
     { name: 'name', type: FieldType.string, values: subnets.map((s) => s.name) },
     { name: 'description', type: FieldType.string, values: subnets.map((s) => s.description) },

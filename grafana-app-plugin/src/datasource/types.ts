@@ -1,5 +1,6 @@
 // The Lanscape data source's query model. A query names what to read (queryType) and, for the
-// types that have one, the subnet (an id, a CIDR, or a template variable such as `$subnet`).
+// types that have one, the subnet (an id, a CIDR, or a template variable such as `$subnet`) and
+// the VRF its CIDR is in (queries saved before VRFs have none: the global VRF).
 import type { DataQuery } from '@grafana/schema';
 
 export const QUERY_TYPES = ['subnets', 'addresses', 'freeRanges', 'ranges', 'events', 'conflicts', 'guests'] as const;
@@ -20,8 +21,13 @@ export const NEEDS_SUBNET: ReadonlySet<QueryType> = new Set(['addresses', 'freeR
 
 export interface LanscapeQuery extends DataQuery {
   queryType?: QueryType;
-  /** Subnet id, CIDR or a template variable; ranges/events take it as an optional filter. */
+  /**
+   * Subnet id, CIDR ("10.0.0.0/24", or "10.0.0.0/24 (site-b)" naming its VRF) or a template
+   * variable; ranges/events/conflicts take it as an optional filter.
+   */
   subnet?: string;
+  /** The VRF a CIDR is looked up in, by name or a template variable ($vrf); empty: global (#15). */
+  vrf?: string;
   /** Address filters (addresses): state, source, up/down status, tag, free text. */
   state?: string;
   source?: string;

@@ -20,6 +20,7 @@ import { FakePve, selfSignedCert } from '../../../exporter/test/helpers/fake-pve
 import { freePort, startSshd, SSHD, type SshServer } from '../../../exporter/test/helpers/sshd';
 import { which } from '../../../exporter/test/helpers/tools';
 import { testIds } from '../../src/components/testIds';
+import { GLOBAL_VRF } from '../../src/constants';
 import { CHROMIUM, ensurePluginBuilt, killPid, launchChromium, type Browser } from './harness';
 import { startShellServer, type Role, type ShellServer } from './server';
 import { buildShell } from './shell/build';
@@ -479,7 +480,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     await setUser(env, 'Viewer');
     const page = await browser.context.newPage();
     await open(env, page, `${APP}/overview`);
-    await page.getByTestId(testIds.overview.subnetRow(SITE)).waitFor();
+    await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, SITE)).waitFor();
     // A Viewer is offered no changes.
     assert.equal(await page.getByTestId(testIds.overview.addSubnet).count(), 0);
     await page.close();
@@ -494,7 +495,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     await page.getByTestId(testIds.subnetForm.name).fill('loopback lab');
     await page.getByTestId(testIds.subnetForm.submit).click();
     await page.getByTestId(testIds.subnetForm.form).waitFor({ state: 'detached' });
-    await page.getByTestId(testIds.overview.subnetRow(LAB)).waitFor();
+    await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, LAB)).waitFor();
     labId = (await subnetId(env, LAB)) ?? 0;
     assert.ok(labId > 0, `${LAB} is not in the exporter`);
     // The proxy's write route used the write token: the exporter's audit names it.
@@ -548,7 +549,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
       assert.equal(await subnetId(env, CARVE_NEXT), undefined, 'the preview reserves nothing');
       await page.getByTestId(testIds.subnetForm.submit).click();
       await page.getByTestId(testIds.subnetForm.form).waitFor({ state: 'detached' });
-      await page.getByTestId(testIds.overview.subnetRow(CARVE_NEXT)).waitFor();
+      await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, CARVE_NEXT)).waitFor();
       await page.close();
       const carvedId = await subnetId(env, CARVE_NEXT);
       assert.ok(carvedId, `${CARVE_NEXT} is not in the exporter`);
@@ -569,7 +570,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     await setUser(env, 'Editor');
     const page = await browser.context.newPage();
     await open(env, page, `${APP}/overview`);
-    await page.getByTestId(testIds.overview.subnetRow(LAB)).getByRole('link', { name: LAB }).click();
+    await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, LAB)).getByRole('link', { name: LAB }).click();
     await page.getByTestId(testIds.subnet.container).waitFor();
     assert.equal(new URL(page.url()).pathname, `${APP}/subnets/${labId}`);
     await page.getByTestId(testIds.scan.button(labId)).click();
@@ -645,6 +646,61 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     );
   });
 
+  await step(
+    'VRFs (#15): the same CIDR in a second VRF has its own row; its page, dialog and reservation are that VRF’s',
+    async () => {
+      const vrf = await exporter.api.post<{ id: number }>(
+        '/api/v1/vrfs',
+        { name: 'site-b', description: 'Branch office' },
+        TOKENS.admin
+      );
+      assert.equal(vrf.status, 201, vrf.text);
+      const twin = await exporter.api.post<{ id: number }>(
+        '/api/v1/subnets',
+        { cidr: SITE, name: 'loopback site b', vrf_id: vrf.body.id, scan_enabled: false },
+        TOKENS.admin
+      );
+      assert.equal(twin.status, 201, twin.text);
+      try {
+        await setUser(env, 'Editor');
+        const page = await browser.context.newPage();
+        await open(env, page, `${APP}/overview`);
+        // Two rows of one CIDR, one test id each: keyed by (VRF id, CIDR).
+        const own = page.getByTestId(testIds.overview.subnetRow(vrf.body.id, SITE));
+        await own.waitFor();
+        await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, SITE)).waitFor();
+        assert.equal(await page.getByTestId(testIds.overview.vrf(vrf.body.id, SITE)).innerText(), 'site-b');
+        assert.equal(await page.getByTestId(testIds.overview.vrf(GLOBAL_VRF.id, SITE)).innerText(), 'global');
+        await own.getByRole('link', { name: SITE }).click();
+        await page.getByTestId(testIds.subnet.container).waitFor();
+        assert.equal(new URL(page.url()).pathname, `${APP}/subnets/${twin.body.id}`);
+        await page.getByTestId(testIds.vrfChip).and(page.locator('[data-vrf="site-b"]')).waitFor();
+        assert.equal((await page.getByTestId(testIds.vrfChip).innerText()).trim(), 'VRF site-b');
+        // The gap's Reserve dialog names the VRF and records the address there.
+        const next = await nextFree(env, twin.body.id);
+        await expandGapWith(page, next);
+        await page.getByTestId(testIds.subnet.gapReserve(next)).click();
+        const dialog = page.getByRole('dialog');
+        assert.equal((await dialog.getByTestId(testIds.vrfChip).innerText()).trim(), 'VRF site-b');
+        await dialog.getByRole('button', { name: `Reserve ${next}` }).click();
+        await dialog.waitFor({ state: 'detached' });
+        await page.getByTestId(testIds.subnet.addressRow(next)).waitFor();
+        const inB = await exporter.api.get<{ results: Array<{ address: string; subnet_id: number }> }>(
+          `/api/v1/addresses?vrf_id=${vrf.body.id}&limit=100`,
+          TOKENS.admin
+        );
+        assert.deepEqual(
+          inB.body.results.map((a) => [a.address, a.subnet_id]),
+          [[next, twin.body.id]]
+        );
+        await page.close();
+      } finally {
+        await exporter.api.delete(`/api/v1/subnets/${twin.body.id}?force=true`, TOKENS.admin);
+        await exporter.api.delete(`/api/v1/vrfs/${vrf.body.id}`, TOKENS.admin);
+      }
+    }
+  );
+
   await step('Viewer: reserving is refused (disabled in the UI, 403 from the proxy when tried)', async () => {
     const next = await nextFree(env, siteId);
     // A Viewer's page offers no reservation.
@@ -715,7 +771,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
     for (const theme of ['light', 'dark'] as const) {
       await setUser(env, 'Admin', theme);
       await open(env, page, `${APP}/overview`);
-      await page.getByTestId(testIds.overview.subnetRow(LAB)).waitFor();
+      await page.getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, LAB)).waitFor();
       await settle(page);
       await page.screenshot({ path: join(SCREENSHOTS, `overview-${theme}.png`), animations: 'disabled' });
 
@@ -1150,6 +1206,7 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
       const text = await seen.innerText();
       assert.match(text, /192\.0\.2\.0\/28/);
       assert.match(text, /v0\.1\.0/);
+      assert.match(text, /every 1m/, "central's report interval for it (agents.report_interval_seconds, 60 s)");
       assert.equal(
         await seen.getByRole('link', { name: '192.0.2.0/28' }).getAttribute('href'),
         `${APP}/subnets/${lan.body.id}`
@@ -1247,7 +1304,10 @@ test('Lanscape app plugin in Chromium', { timeout: 15 * 60_000 }, async (t: Test
       for (let i = 0; i < runs; i++) {
         const page = await browser.context.newPage();
         await open(env, page, `${APP}/overview`);
-        await page.getByTestId(testIds.overview.subnetRow(cidr)).getByRole('link', { name: cidr }).click();
+        await page
+          .getByTestId(testIds.overview.subnetRow(GLOBAL_VRF.id, cidr))
+          .getByRole('link', { name: cidr })
+          .click();
         const firstRow = page.getByTestId(/^address-row-/).first();
         await firstRow.waitFor({ state: 'visible', timeout: 60_000 });
         inApp.push(Math.round(Number(await page.evaluate('window.__firstRowAt - window.__lastClickAt'))));

@@ -2,7 +2,7 @@
 // and the subnet map read: a /24 with reserved, assigned, DHCP, deprecated and discovered
 // addresses, some up and some down (through the exporter's own sweep bookkeeping, applySweep, so
 // statuses and events are the ones a sweep would write), a DHCP range, a MAC mismatch; a /8 around
-// it; a deleted subnet; optionally a /16 with 20,000 scattered addresses and Proxmox guests from
+// it; a deleted subnet; the same /24 once more in a second VRF, site-b (#15); optionally a /16 with 20,000 scattered addresses and Proxmox guests from
 // the exporter's fake PVE. Used by the data source's Jest test (through serve-seeded-exporter.ts)
 // and by the subnet map's browser test.
 import assert from 'node:assert/strict';
@@ -21,11 +21,13 @@ export const CORP = '10.0.0.0/8';
 export const BIG = '10.40.0.0/16';
 export const DELETED = '10.99.0.0/24';
 export const BIG_USED = 20_000;
+/** A second VRF holding OFFICE's CIDR too, with two addresses of its own. */
+export const SITE_B = 'site-b';
 
 export interface Seeded {
   url: string;
   tokens: typeof TOKENS;
-  ids: { office: number; corp: number; deleted: number; big: number | null; range: number };
+  ids: { office: number; officeB: number; corp: number; deleted: number; big: number | null; range: number };
   proxmox: boolean;
   exporter: TestExporter;
   stop(): Promise<void>;
@@ -174,6 +176,13 @@ export async function startSeededExporter(options: { big?: boolean; proxmox?: bo
       assert.ok(host, `no observation for ${address}`);
       await ex.discovery.store.upsertHost({ ...host, mac, vendor });
     }
+    // The same CIDR in another VRF (#15): what a CIDR alone cannot tell apart.
+    const siteB = await ok(api.post('/api/v1/vrfs', { name: SITE_B, description: 'Branch office' }));
+    const officeB = await ok(
+      api.post('/api/v1/subnets', { cidr: OFFICE, name: 'office-b', vrf_id: siteB.id, scan_enabled: false })
+    );
+    await add({ address: '10.20.30.1', vrf_id: siteB.id, state: 'reserved', hostname: 'gw-b', owner: 'branch' });
+    await add({ address: '10.20.30.5', vrf_id: siteB.id, state: 'assigned', hostname: 'printer-b', owner: 'branch' });
     const deleted = await ok(api.post('/api/v1/subnets', { cidr: DELETED, name: 'gone', scan_enabled: false }));
     await ok(api.delete(`/api/v1/subnets/${deleted.id}`), 204);
 
@@ -195,7 +204,7 @@ export async function startSeededExporter(options: { big?: boolean; proxmox?: bo
     return {
       url: ex.url,
       tokens: TOKENS,
-      ids: { office: office.id, corp: corp.id, deleted: deleted.id, big, range: range.id },
+      ids: { office: office.id, officeB: officeB.id, corp: corp.id, deleted: deleted.id, big, range: range.id },
       proxmox: pve !== undefined,
       exporter: ex,
       stop,

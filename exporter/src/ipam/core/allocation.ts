@@ -62,6 +62,22 @@ export type StoreBlockLookup = ((at: bigint) => Promise<Interval | undefined>) &
 };
 
 /**
+ * What `around(at)` answers, from an earlier answer for `known` ≤ `at`, when that answer settles
+ * it: `at` inside the run found, or before the next run's start (no run starts in between).
+ * Undefined when the store must be asked.
+ */
+export function aroundFromKnown(
+  known: bigint,
+  answer: { run: Interval | undefined; next: bigint | undefined },
+  at: bigint,
+): { run: Interval | undefined; next: bigint | undefined } | undefined {
+  if (at < known) return undefined;
+  if (answer.run && at <= answer.run.last) return answer;
+  if (answer.next === undefined || at < answer.next) return { run: undefined, next: answer.next };
+  return undefined;
+}
+
+/**
  * takeFree with one blocker read from the store (`runs`, #14: the only lookup that awaits) and
  * the fixed ones in memory (gateways, closed ranges, child subnets, reservations), which are
  * applied first. Runs are maximal (two never touch), so after jumping one the candidate is free

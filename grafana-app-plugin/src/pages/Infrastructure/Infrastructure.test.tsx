@@ -153,6 +153,7 @@ function agent(id: number, name: string, fields: Partial<Agent> = {}): Agent {
     last_report_at: minutesAgo(2),
     last_seen_at: minutesAgo(1),
     status: 'up',
+    report_interval_seconds: 60,
     queue_depth: 0,
     dropped_results_total: 0,
     version: '0.1.0',
@@ -168,6 +169,7 @@ const AGENTS: Record<string, Answer> = {
     results: [
       agent(1, 'branch', { subnets: [{ id: 2, cidr: '10.20.0.0/24' }] }),
       agent(2, 'lab', {
+        report_interval_seconds: 300,
         status: 'down',
         last_report_at: minutesAgo(90),
         queue_depth: 37,
@@ -398,6 +400,8 @@ describe('Infrastructure page', () => {
           .map((p) => p.getAttribute('data-state'))
       ).toEqual(['down', 'dropped']);
       expect(lab).toHaveTextContent('37');
+      expect(branch).toHaveTextContent('every 1m');
+      expect(lab).toHaveTextContent('every 5m'); // central's interval for this agent (#15)
       expect(lab).toHaveTextContent('12 dropped');
       expect(
         within(lab)

@@ -78,8 +78,9 @@ function backend(extra: Record<string, Answer> = {}) {
   );
 }
 
+/** The rows' CIDRs in order (their test ids are subnet-row-<vrf id>-<cidr>). */
 const rowCidrs = () =>
-  screen.getAllByTestId(/^subnet-row-/).map((r) => r.getAttribute('data-testid')!.replace('subnet-row-', ''));
+  screen.getAllByTestId(/^subnet-row-/).map((r) => r.getAttribute('data-testid')!.replace(/^subnet-row-\d+-/, ''));
 
 describe('Overview page', () => {
   beforeEach(() => mockFetch.mockReset());
@@ -93,13 +94,19 @@ describe('Overview page', () => {
     renderAt(<Overview />, '/overview');
     await screen.findByTestId(testIds.overview.vrfFilter);
     expect(screen.getByRole('columnheader', { name: 'VRF' })).toBeInTheDocument();
-    const homes = screen.getAllByTestId(testIds.overview.vrf('192.168.1.0/24')).map((c) => c.textContent);
-    expect(homes).toEqual(['global', 'site-b']);
+    // One test id per (VRF, CIDR): the twins do not collide (getByTestId finds exactly one each).
+    expect(screen.getByTestId(testIds.overview.vrf(1, '192.168.1.0/24'))).toHaveTextContent('global');
+    expect(screen.getByTestId(testIds.overview.vrf(2, '192.168.1.0/24'))).toHaveTextContent('site-b');
+    expect(screen.getByTestId(testIds.overview.subnetRow(1, '192.168.1.0/24'))).toHaveTextContent('home');
+    expect(screen.getByTestId(testIds.overview.subnetRow(2, '192.168.1.0/24'))).toHaveTextContent('home-b');
+    expect(screen.getByTestId(testIds.overview.alive(1, '192.168.1.0/24'))).toHaveTextContent('7');
+    expect(screen.getByTestId(testIds.overview.alive(2, '192.168.1.0/24'))).toHaveTextContent('0');
     expect(rowCidrs()).toEqual(['10.0.0.0/16', '10.0.1.0/24', '10.0.2.0/24', '192.168.1.0/24', '192.168.1.0/24']);
 
     pick(testIds.overview.vrfFilter, 'site-b');
     await waitFor(() => expect(rowCidrs()).toEqual(['192.168.1.0/24']));
-    expect(screen.getByTestId(testIds.overview.subnetRow('192.168.1.0/24'))).toHaveTextContent('home-b');
+    expect(screen.getByTestId(testIds.overview.subnetRow(2, '192.168.1.0/24'))).toHaveTextContent('home-b');
+    expect(screen.queryByTestId(testIds.overview.subnetRow(1, '192.168.1.0/24'))).not.toBeInTheDocument();
   });
 
   it('VRFs: with the global VRF alone (or no /vrfs), no VRF column and no filter', async () => {
@@ -116,7 +123,7 @@ describe('Overview page', () => {
     await screen.findByTestId(testIds.overview.subnetTree);
     expect(rowCidrs()).toEqual(['10.0.0.0/16', '10.0.1.0/24', '10.0.2.0/24', '192.168.1.0/24']);
 
-    const serversRow = screen.getByTestId(testIds.overview.subnetRow('10.0.1.0/24'));
+    const serversRow = screen.getByTestId(testIds.overview.subnetRow(1, '10.0.1.0/24'));
     expect(within(serversRow).getByRole('link', { name: '10.0.1.0/24' })).toHaveAttribute(
       'href',
       '/a/lanscape-ipam-app/subnets/2'
@@ -124,14 +131,14 @@ describe('Overview page', () => {
     expect(within(serversRow).getByRole('link').parentElement).toHaveStyle({ paddingLeft: '20px' });
     expect(within(serversRow).getByTestId(testIds.utilizationBar)).toHaveAttribute('data-level', 'warning');
     expect(
-      within(screen.getByTestId(testIds.overview.subnetRow('10.0.2.0/24'))).getByTestId(testIds.utilizationBar)
+      within(screen.getByTestId(testIds.overview.subnetRow(1, '10.0.2.0/24'))).getByTestId(testIds.utilizationBar)
     ).toHaveAttribute('data-level', 'critical');
     expect(
-      within(screen.getByTestId(testIds.overview.subnetRow('192.168.1.0/24'))).getByTestId(testIds.utilizationBar)
+      within(screen.getByTestId(testIds.overview.subnetRow(1, '192.168.1.0/24'))).getByTestId(testIds.utilizationBar)
     ).toHaveAttribute('data-level', 'ok');
     expect(serversRow).toHaveTextContent('servers');
     expect(serversRow).toHaveTextContent('220');
-    expect(screen.getByTestId(testIds.overview.subnetRow('192.168.1.0/24'))).toHaveTextContent('20');
+    expect(screen.getByTestId(testIds.overview.subnetRow(1, '192.168.1.0/24'))).toHaveTextContent('20');
 
     fireEvent.click(screen.getByRole('button', { name: 'Collapse 10.0.0.0/16' }));
     expect(rowCidrs()).toEqual(['10.0.0.0/16', '192.168.1.0/24']);
@@ -141,10 +148,10 @@ describe('Overview page', () => {
     backend();
     renderAt(<Overview />, '/overview');
     await screen.findByTestId(testIds.overview.subnetTree);
-    expect(screen.getByTestId(testIds.overview.alive('192.168.1.0/24'))).toHaveTextContent('7');
-    const home = screen.getByTestId(testIds.overview.subnetRow('192.168.1.0/24'));
+    expect(screen.getByTestId(testIds.overview.alive(1, '192.168.1.0/24'))).toHaveTextContent('7');
+    const home = screen.getByTestId(testIds.overview.subnetRow(1, '192.168.1.0/24'));
     expect(home).toHaveTextContent('2m ago');
-    expect(screen.getByTestId(testIds.overview.subnetRow('10.0.1.0/24'))).toHaveTextContent('never');
+    expect(screen.getByTestId(testIds.overview.subnetRow(1, '10.0.1.0/24'))).toHaveTextContent('never');
   });
 
   it('shows conflicts with a link to each address', async () => {

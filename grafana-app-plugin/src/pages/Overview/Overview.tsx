@@ -33,6 +33,7 @@ import { SubnetFormModal } from './components/SubnetFormModal';
 import { UtilizationBar } from '../../components/UtilizationBar';
 import { getTableStyles } from '../../components/styles';
 import { testIds } from '../../components/testIds';
+import { GLOBAL_VRF } from '../../constants';
 import { formatCount, timeAgo } from '../../utils/format';
 import { canWrite as userCanWrite } from '../../utils/permissions';
 import { subnetTree, visibleSubnets } from '../../utils/tree';
@@ -309,7 +310,7 @@ function SubnetRow({
   const styles = useStyles2(getStyles);
   const u = s.utilization;
   return (
-    <tr data-testid={testIds.overview.subnetRow(s.cidr)}>
+    <tr data-testid={testIds.overview.subnetRow(s.vrf_id ?? GLOBAL_VRF.id, s.cidr)}>
       <td>
         <div className={styles.cidrCell} style={{ paddingLeft: `${s.depth * 20}px` }}>
           {s.children > 0 && !filtering ? (
@@ -329,7 +330,7 @@ function SubnetRow({
           {s.tags.length > 0 && <span className={styles.tags}>{s.tags.join(', ')}</span>}
         </div>
       </td>
-      {vrf !== undefined && <td data-testid={testIds.overview.vrf(s.cidr)}>{vrf}</td>}
+      {vrf !== undefined && <td data-testid={testIds.overview.vrf(s.vrf_id ?? GLOBAL_VRF.id, s.cidr)}>{vrf}</td>}
       <td className={cx(styles.truncate)} title={s.description || undefined}>
         {s.name || <span className={styles.secondary}>–</span>}
       </td>
@@ -348,7 +349,7 @@ function SubnetRow({
         {formatCount(u.used)} <span className={styles.secondary}>({Math.round(u.ratio * 1000) / 10} %)</span>
       </td>
       <td data-align="right">{formatCount(u.free)}</td>
-      <td data-align="right" data-testid={testIds.overview.alive(s.cidr)}>
+      <td data-align="right" data-testid={testIds.overview.alive(s.vrf_id ?? GLOBAL_VRF.id, s.cidr)}>
         {s.discovery ? formatCount(s.discovery.hosts_up) : <span className={styles.secondary}>–</span>}
       </td>
       <td>

@@ -14,6 +14,15 @@ jest.mock('@grafana/runtime', () => ({
 }));
 
 const servers = subnet({ id: 1, cidr: '10.0.0.0/24', name: 'servers' });
+const vrfRow = (id: number, name: string) => ({
+  id,
+  name,
+  rd: null,
+  description: '',
+  subnets: 1,
+  created_at: '1970-01-01T00:00:00.000Z',
+  updated_at: '1970-01-01T00:00:00.000Z',
+});
 const free = (...ips: string[]) => ({ count: ips.length, results: ips.map((ip) => ({ address: ip, family: 4 })) });
 
 function backend(extra: Record<string, Answer> = {}) {
@@ -111,9 +120,16 @@ describe('Reserve page', () => {
     const siteB = subnet({ id: 5, vrf_id: 2, cidr: '10.0.0.0/24', name: 'servers-b' });
     backend({
       'GET read/subnets': { count: 2, results: [servers, siteB] },
+      'GET read/vrfs': { count: 2, results: [vrfRow(1, 'global'), vrfRow(2, 'site-b')] },
       'POST write/addresses': address('10.0.0.9', { vrf_id: 2, subnet_id: 5 }),
     });
     renderAt(<Reserve />, '/reserve?subnet=5&mode=specific');
+    // The chosen subnet's VRF, by name; the two subnets of one CIDR are told apart in the choice.
+    await waitFor(() => expect(screen.getByTestId(testIds.vrfChip)).toHaveAttribute('data-vrf', 'site-b'));
+    expect(screen.getByTestId(testIds.vrfChip)).toHaveTextContent('VRF site-b');
+    await waitFor(() =>
+      expect(document.getElementById('reserve-subnet')).toHaveValue('10.0.0.0/24 (site-b) · servers-b')
+    );
     const input = await screen.findByTestId(testIds.reserve.address);
     fireEvent.change(input, { target: { value: '10.0.0.9' } });
     const confirm = screen.getByTestId(testIds.reserve.confirm);

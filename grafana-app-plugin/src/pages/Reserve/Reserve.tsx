@@ -26,10 +26,13 @@ import { allSubnets } from '../../api/loaders';
 import type { Address, AddressFields } from '../../api/types';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { UtilizationBar } from '../../components/UtilizationBar';
+import { VrfChip, useVrfs, vrfName } from '../../components/VrfChip';
 import { testIds } from '../../components/testIds';
 import { formatCount } from '../../utils/format';
 import { ipInCidr, isIp } from '../../utils/ip';
 import { subnetUrl } from '../../utils/utils.routing';
+import { vrfOf } from '../../utils/vrf';
+import { GLOBAL_VRF } from '../../constants';
 
 export type ReserveMode = 'next' | 'specific' | 'many';
 const MODES: Array<{ label: string; value: ReserveMode; description: string }> = [
@@ -69,6 +72,11 @@ function Reserve() {
   const subnets = useApi(allSubnets, []);
   const ranges = useApi(() => (subnetId ? api.ranges(subnetId) : Promise.resolve(undefined)), [subnetId]);
   const subnet = subnets.data?.find((s) => s.id === subnetId);
+  // VRFs (#15): subnets are labelled with theirs once they span several (the same CIDR may be in
+  // two), and the chosen one's is shown; names are read only when a VRF other than global is in play.
+  const vrfIds = useMemo(() => new Set((subnets.data ?? []).map((s) => s.vrf_id ?? GLOBAL_VRF.id)), [subnets.data]);
+  const manyVrfs = vrfIds.size > 1;
+  const vrfs = useVrfs(manyVrfs || (subnet !== undefined && subnet.vrf_id !== GLOBAL_VRF.id));
   const range = ranges.data?.results.find((r) => r.id === rangeId);
   const scope = rangeId ? { rangeId } : subnetId ? { subnetId } : undefined;
 
@@ -101,12 +109,15 @@ function Reserve() {
 
   const subnetOptions: Array<ComboboxOption<string>> = useMemo(
     () =>
-      (subnets.data ?? []).map((s) => ({
-        value: String(s.id),
-        label: s.name ? `${s.cidr} · ${s.name}` : s.cidr,
-        description: s.description || undefined,
-      })),
-    [subnets.data]
+      (subnets.data ?? []).map((s) => {
+        const cidr = manyVrfs ? `${s.cidr} (${vrfName(s.vrf_id ?? GLOBAL_VRF.id, vrfs)})` : s.cidr;
+        return {
+          value: String(s.id),
+          label: s.name ? `${cidr} · ${s.name}` : cidr,
+          description: s.description || undefined,
+        };
+      }),
+    [subnets.data, manyVrfs, vrfs]
   );
   const rangeOptions: Array<ComboboxOption<string>> = useMemo(
     () =>
@@ -148,8 +159,7 @@ function Reserve() {
       let created: Address[];
       if (mode === 'specific') {
         // The address is looked up in the chosen subnet's VRF (#15); without a choice, the global one.
-        const vrf = subnet?.vrf_id !== undefined && subnet.vrf_id !== 1 ? { vrf_id: subnet.vrf_id } : {};
-        created = [await api.createAddress(address.trim(), { ...fields, ...vrf })];
+        created = [await api.createAddress(address.trim(), { ...fields, ...vrfOf(subnet?.vrf_id) })];
       } else {
         created = await api.allocate(scope!, mode === 'next' ? 1 : count, fields);
       }
@@ -198,6 +208,9 @@ function Reserve() {
             </Field>
             {subnet && (
               <div className={styles.util}>
+                <div className={styles.vrf}>
+                  <VrfChip vrfId={subnet.vrf_id ?? GLOBAL_VRF.id} vrfs={vrfs} />
+                </div>
                 <UtilizationBar
                   used={subnet.utilization.used}
                   size={subnet.utilization.size}
@@ -389,6 +402,9 @@ const getStyles = (theme: GrafanaTheme2) => ({
   util: css({
     marginBottom: theme.spacing(2),
     maxWidth: 480,
+  }),
+  vrf: css({
+    marginBottom: theme.spacing(1),
   }),
   preview: css({
     padding: theme.spacing(1.5, 2),

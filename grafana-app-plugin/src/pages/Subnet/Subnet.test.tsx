@@ -85,8 +85,42 @@ describe('Subnet page', () => {
     expect(screen.getByText('6 of 6 rows loaded')).toBeInTheDocument();
     expect(screen.getByTestId(testIds.subnet.dashboard)).toHaveAttribute(
       'href',
-      '/d/lanscape-subnet?var-subnet=10.0.0.0%2F24'
+      '/d/lanscape-subnet?var-vrf=global&var-subnet=10.0.0.0%2F24'
     );
+    // Its VRF (#15): the global one is named without asking for the VRFs.
+    expect(screen.getByTestId(testIds.vrfChip)).toHaveTextContent('VRF global');
+    expect(calls(mockFetch).some((c) => c.includes('/vrfs'))).toBe(false);
+  });
+
+  it('VRFs (#15): names the subnet’s VRF, links its dashboard with it, and reserves a gap address in it', async () => {
+    const inSiteB = { ...theSubnet, vrf_id: 2 };
+    const created = address('10.0.0.20', { id: 20, vrf_id: 2, state: 'reserved' });
+    backend({
+      'GET read/subnets/1/addresses': { count: rows.length, results: rows, subnet: inSiteB },
+      'GET read/vrfs': {
+        count: 2,
+        results: [
+          { id: 1, name: 'global', rd: null, description: '', subnets: 3, created_at: '', updated_at: '' },
+          { id: 2, name: 'site-b', rd: null, description: 'Branch office', subnets: 1, created_at: '', updated_at: '' },
+        ],
+      },
+      'POST write/addresses': created,
+    });
+    renderSubnet();
+    await waitFor(() => expect(screen.getByTestId(testIds.vrfChip)).toHaveAttribute('data-vrf', 'site-b'));
+    expect(screen.getByTestId(testIds.vrfChip)).toHaveTextContent('VRF site-b');
+    expect(screen.getByTestId(testIds.subnet.dashboard)).toHaveAttribute(
+      'href',
+      '/d/lanscape-subnet?var-vrf=site-b&var-subnet=10.0.0.0%2F24'
+    );
+    fireEvent.click(await screen.findByTestId(testIds.subnet.gapRow('10.0.0.15')));
+    fireEvent.click(screen.getByTestId(testIds.subnet.gapReserve('10.0.0.20')));
+    const dialog = await screen.findByRole('dialog');
+    expect(within(dialog).getByTestId(testIds.vrfChip)).toHaveTextContent('VRF site-b');
+    fireEvent.click(within(dialog).getByRole('button', { name: /Reserve 10\.0\.0\.20/ }));
+    expect(await screen.findByText('Reserved 10.0.0.20')).toBeInTheDocument();
+    // Recorded in the subnet's VRF, not in the global one's 10.0.0.0/24.
+    expect(requestTo(mockFetch, 'POST', 'write/addresses')?.data).toEqual({ address: '10.0.0.20', vrf_id: 2 });
   });
 
   it('applies the filters kept in the URL and writes the search into it', async () => {

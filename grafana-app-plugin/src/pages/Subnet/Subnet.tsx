@@ -29,8 +29,9 @@ import { ReserveAddressModal } from './components/ReserveAddressModal';
 import { SubnetMapView } from './components/SubnetMapView';
 import { ScanButton } from '../../components/ScanButton';
 import { UtilizationBar } from '../../components/UtilizationBar';
+import { VrfChip, useVrfs, vrfName } from '../../components/VrfChip';
 import { testIds } from '../../components/testIds';
-import { ROUTES } from '../../constants';
+import { GLOBAL_VRF, ROUTES } from '../../constants';
 import { type RowFilter, filterFromParams, filterRows, isFiltering } from '../../utils/filter';
 import { formatCount, formatPercent } from '../../utils/format';
 import { canWrite as userCanWrite } from '../../utils/permissions';
@@ -104,6 +105,10 @@ function SubnetView({ subnetId }: { subnetId: number }) {
 
   const subnet = data.subnet;
   const title = subnet ? subnet.cidr : `Subnet ${subnetId}`;
+  // The VRF it belongs to (#15): the same CIDR may be in two. Named without a request when global.
+  const vrfId = subnet?.vrf_id ?? GLOBAL_VRF.id;
+  const vrfs = useVrfs(subnet !== undefined && vrfId !== GLOBAL_VRF.id);
+  const vrf = vrfName(vrfId, vrfs);
   return (
     <PluginPage pageNav={{ text: title, subTitle: subnet?.name || undefined }}>
       <div className={styles.page} data-testid={testIds.subnet.container}>
@@ -111,9 +116,10 @@ function SubnetView({ subnetId }: { subnetId: number }) {
           <LinkButton href={prefixRoute(ROUTES.Overview)} icon="arrow-left" variant="secondary" fill="text" size="sm">
             All subnets
           </LinkButton>
+          {subnet && <VrfChip vrfId={vrfId} vrfs={vrfs} />}
           {subnet && (
             <LinkButton
-              href={dashboardUrl('subnet', { subnet: subnet.cidr })}
+              href={dashboardUrl('subnet', { ...(vrf.startsWith('#') ? {} : { vrf }), subnet: subnet.cidr })}
               icon="apps"
               variant="secondary"
               fill="text"
@@ -237,6 +243,8 @@ function SubnetView({ subnetId }: { subnetId: number }) {
       {reserving && (
         <ReserveAddressModal
           address={reserving}
+          vrfId={vrfId}
+          vrfs={vrfs}
           onDismiss={() => setReserving(undefined)}
           onReserved={(a) => {
             setReserving(undefined);

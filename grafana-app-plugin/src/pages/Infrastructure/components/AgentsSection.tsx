@@ -7,7 +7,7 @@ import { type ApiError, api, explain, toApiError } from '../../../api/client';
 import { useApi } from '../../../api/hooks';
 import type { Agent } from '../../../api/types';
 import { ROUTES } from '../../../constants';
-import { formatCount, formatDateTime, timeAgo } from '../../../utils/format';
+import { formatCount, formatDateTime, shortDuration, timeAgo } from '../../../utils/format';
 import { prefixRoute } from '../../../utils/utils.routing';
 import { Pill } from '../../../components/Pill';
 import { AgentStatusPill } from '../../../components/StatePills';
@@ -92,7 +92,13 @@ export function AgentsSection({ reloadKey, canManage }: Props) {
                 <AgentStatusPill status={a.status} />
               </td>
               <td>
-                <span title={formatDateTime(a.last_report_at)}>{timeAgo(a.last_report_at)}</span>
+                <Stack direction="column" gap={0}>
+                  <span title={formatDateTime(a.last_report_at)}>{timeAgo(a.last_report_at)}</span>
+                  {/* Central's interval for this agent: it is down after three of these without a word. */}
+                  <span className={styles.sub} title="Down after three report intervals without a word">
+                    every {shortDuration(a.report_interval_seconds * 1000)}
+                  </span>
+                </Stack>
               </td>
               <td>
                 {a.subnets.length > 0 ? (

@@ -1,17 +1,22 @@
 import React, { useState } from 'react';
-import { Alert, Field, Input, Modal } from '@grafana/ui';
+import { Alert, Field, Input, Modal, Stack, Text } from '@grafana/ui';
 import { type ApiError, api, explain, toApiError } from '../../../api/client';
-import type { Address } from '../../../api/types';
+import type { Address, Vrf } from '../../../api/types';
 import { SubmitRow } from '../../../components/SubmitRow';
+import { VrfChip } from '../../../components/VrfChip';
+import { vrfOf } from '../../../utils/vrf';
 
 interface Props {
   address: string;
+  /** The VRF of the subnet the address is in (#15): the address is recorded there. */
+  vrfId: number;
+  vrfs: Vrf[] | undefined;
   onDismiss: () => void;
   onReserved: (address: Address) => void;
 }
 
 /** Reserves one chosen free address (from an expanded gap row). */
-export function ReserveAddressModal({ address, onDismiss, onReserved }: Props) {
+export function ReserveAddressModal({ address, vrfId, vrfs, onDismiss, onReserved }: Props) {
   const [hostname, setHostname] = useState('');
   const [owner, setOwner] = useState('');
   const [description, setDescription] = useState('');
@@ -27,6 +32,7 @@ export function ReserveAddressModal({ address, onDismiss, onReserved }: Props) {
         hostname: hostname.trim() || undefined,
         owner: owner.trim() || undefined,
         description: description.trim() || undefined,
+        ...vrfOf(vrfId),
       });
       onReserved(created);
     } catch (err) {
@@ -39,6 +45,10 @@ export function ReserveAddressModal({ address, onDismiss, onReserved }: Props) {
   return (
     <Modal title={`Reserve ${address}`} isOpen onDismiss={onDismiss}>
       <form onSubmit={submit}>
+        <Stack gap={1} alignItems="center">
+          <Text color="secondary">In</Text>
+          <VrfChip vrfId={vrfId} vrfs={vrfs} />
+        </Stack>
         {error && (
           <Alert severity="error" title={`${address} was not reserved`}>
             {explain(error)}
