@@ -590,7 +590,8 @@ async function scrapeRows(ctx: BenchContext, srv: ExporterProcess, backend: 'sql
     body = r.body.toString();
   }
   const subnets = new Set<string>();
-  for (const m of body.matchAll(/^lanscape_subnet_utilization_ratio\{subnet="([^"]+)"\} (\S+)$/gm)) subnets.add(m[1]!);
+  for (const m of body.matchAll(/^lanscape_subnet_utilization_ratio\{subnet="([^"]+)",vrf="global"\} (\S+)$/gm))
+    subnets.add(m[1]!);
   check(
     subnets.size === METRIC_SUBNETS,
     `/metrics has lanscape_subnet_utilization_ratio for ${subnets.size} subnets, expected ${METRIC_SUBNETS}`,
@@ -610,7 +611,7 @@ async function scrapeRows(ctx: BenchContext, srv: ExporterProcess, backend: 'sql
     const text = r.body.toString();
     const counted = text.match(
       new RegExp(
-        `^lanscape_subnet_addresses\\{subnet="${address.replace(/\.\d+$/, '.0')}/24",state="reserved"\\} (\\d+)$`,
+        `^lanscape_subnet_addresses\\{subnet="${address.replace(/\.\d+$/, '.0')}/24",vrf="global",state="reserved"\\} (\\d+)$`,
         'm',
       ),
     );
