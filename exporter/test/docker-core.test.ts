@@ -21,6 +21,7 @@ import {
 import { DockerService } from '../src/docker/service.js';
 import { IpamService } from '../src/ipam/service.js';
 import { Store } from '../src/store/store.js';
+import { bridgeNetwork, runningContainer } from './helpers/docker-model.js';
 import { openTestStore } from './helpers/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lanscape-docker-core-'));
@@ -593,32 +594,12 @@ describe('service against a scripted engine', () => {
     const { store, ipam } = opened;
     const streams: AbortSignal[] = [];
     let listings = 0;
-    const container = {
-      id: 'c1',
-      name: 'web',
-      image: 'nginx:1',
-      image_id: null,
-      state: 'running',
-      health: 'none',
-      restart_count: 0,
-      exit_code: null,
-      started_at: null,
-      finished_at: null,
-      created_at: null,
-      compose_project: null,
-      compose_service: null,
-      networks: [
-        {
-          network: 'appnet',
-          network_id: 'n1',
-          ipv4: '172.30.0.5',
-          ipv6: null,
-          static_ipv4: null,
-          static_ipv6: null,
-          mac: '02:42:ac:1e:00:05',
-        },
-      ],
-    } satisfies Container;
+    const container = runningContainer('c1', 'web', {
+      network: 'appnet',
+      network_id: 'n1',
+      ipv4: '172.30.0.5',
+      mac: '02:42:ac:1e:00:05',
+    });
     const client: DockerClient = {
       version: async () => ({ version: '28.0.0', api_version: '1.48' }),
       containers: async () => {
@@ -626,16 +607,7 @@ describe('service against a scripted engine', () => {
         return [container];
       },
       container: async () => container,
-      networks: async () => [
-        {
-          id: 'n1',
-          name: 'appnet',
-          driver: 'bridge',
-          scope: 'local',
-          internal: false,
-          subnets: [{ cidr: '172.30.0.0/24', gateway: '172.30.0.1', ip_range: null }],
-        },
-      ],
+      networks: async () => [bridgeNetwork('n1', 'appnet', '172.30.0.0/24')],
       stats: async () => null,
       imageDigests: async () => null,
       events: async (_since, _onEvent, signal) => {
