@@ -81,13 +81,22 @@ export function requirePostgres(t: TestContext | undefined): string | undefined 
   return undefined;
 }
 
-/** uid/gid to run the server as: ourselves, or an unprivileged user when we are root. */
-function serverUser(): { uid: number; gid: number } | undefined {
+/**
+ * uid/gid (and environment) to run the server as: ourselves, or an unprivileged user when we
+ * are root. Under the suite's `faketime` the inherited FAKETIME_SHARED names a semaphore only
+ * root may open, and libfaketime makes postgres exit when it cannot: the server keeps the
+ * preload and the offset (so its clock agrees with the test clock) but not the shared state,
+ * which only a start-at clock needs.
+ */
+function serverUser(): { uid: number; gid: number; env: NodeJS.ProcessEnv } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const passwd = readFileSync('/etc/passwd', 'utf8').split('\n');
   for (const name of ['postgres', 'nobody']) {
     const fields = passwd.find((l) => l.startsWith(`${name}:`))?.split(':');
-    if (fields) return { uid: Number(fields[2]), gid: Number(fields[3]) };
+    if (fields) {
+      const { FAKETIME_SHARED: _rootOnly, ...env } = process.env;
+      return { uid: Number(fields[2]), gid: Number(fields[3]), env };
+    }
   }
   throw new Error('running as root, but neither a postgres nor a nobody user exists to run PostgreSQL as');
 }
