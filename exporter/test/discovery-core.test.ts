@@ -4,7 +4,13 @@ import { describe, it } from 'node:test';
 import { withServiceNames } from '../src/discovery/core/ports.js';
 import { type HostState, observe } from '../src/discovery/core/status.js';
 import { ipv4Index, sweep } from '../src/discovery/core/sweep.js';
-import { SweepTooLargeError, sweepTargets } from '../src/discovery/core/targets.js';
+import {
+  SweepTooLargeError,
+  ipv4Value,
+  listTargets,
+  prefixTargets,
+  sweepTargets,
+} from '../src/discovery/core/targets.js';
 import { parseIpNeighJson, parseProcNetArp } from '../src/discovery/neighbours.js';
 import { VendorIndexBuilder, loadVendors, vendorOf } from '../src/discovery/oui.js';
 import { parsePrefix } from '../src/ipam/core/prefix.js';
@@ -180,6 +186,38 @@ describe('targets', () => {
     );
     assert.throws(() => sweepTargets(parsePrefix('10.0.0.0/23'), 24), SweepTooLargeError);
     assert.throws(() => sweepTargets(parsePrefix('2001:db8::/64'), 16), /only IPv4/);
+    assert.throws(() => prefixTargets(parsePrefix('10.0.0.0/15'), 16), SweepTooLargeError);
+  });
+
+  it('as a set: the same members as the list, by arithmetic, canonical text only', () => {
+    for (const cidr of ['192.0.2.0/24', '192.0.2.6/31', '192.0.2.9/32', '10.4.0.0/22']) {
+      const list = sweepTargets(parsePrefix(cidr), 16);
+      const sets = [prefixTargets(parsePrefix(cidr), 16), listTargets(list)];
+      const probes = [...list, '192.0.2.0', '192.0.2.255', '192.0.3.1', '10.4.4.0', '10.3.255.255', '10.4.3.255'];
+      for (const set of sets) {
+        assert.equal(set.size, list.length, cidr);
+        for (const a of probes) assert.equal(set.has(a), list.includes(a), `${cidr} ${a}`);
+        for (const odd of [
+          '192.0.2.010',
+          '192.0.2',
+          '192.0.2.1.',
+          ' 192.0.2.1',
+          '192.0.2.1a',
+          '2001:db8::1',
+          '10.4.0.1 ',
+        ])
+          assert.equal(set.has(odd), false, `${cidr} ${odd}`);
+      }
+    }
+    // Any other list (IPv6 known addresses, a list not in order) is a plain set.
+    const v6 = listTargets(['2001:db8::1', '2001:db8::3']);
+    assert.deepEqual([v6.size, v6.has('2001:db8::3'), v6.has('2001:db8::2')], [2, true, false]);
+    const shuffled = listTargets(['10.0.0.3', '10.0.0.1', '10.0.0.2']);
+    assert.deepEqual([shuffled.has('10.0.0.1'), shuffled.has('10.0.0.4')], [true, false]);
+    assert.deepEqual(
+      ['0.0.0.0', '255.255.255.255', '10.0.0.1', '256.0.0.1', '1.2.3', '01.2.3.4', '', '1..2.3'].map(ipv4Value),
+      [0, 4294967295, 167772161, NaN, NaN, NaN, NaN, NaN],
+    );
   });
 });
 

@@ -115,8 +115,9 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
     assert.deepEqual(await d.hostsInRanges([]), []);
 
     // One sample per host and time: written twice (a slice run again), it is one row.
-    await d.insertHistory(1, key('10.9.0.2'), 5_000, false, null);
-    await d.insertHistory(1, key('10.9.0.2'), 5_000, true, 0.002);
+    const sample = { vrf_id: 1, ip_key: key('10.9.0.2'), at: 5_000 };
+    await d.insertHistory([{ ...sample, up: false, rtt_seconds: null }]);
+    await d.insertHistory([{ ...sample, up: true, rtt_seconds: 0.002 }]);
     assert.deepEqual(await d.history(1, key('10.9.0.2'), 0), [{ at: 5_000, up: 1, rtt_seconds: 0.002 }]);
 
     const ids = [];
@@ -164,7 +165,9 @@ describe(`DiscoveryStore statements (${TEST_BACKEND})`, () => {
     // 2 samples an hour for 6 hours, up in the odd ones.
     for (let h = 0; h < 6; h++) {
       for (const m of [0, 30])
-        await a.insertHistory(1, k, h * HOUR + m * 60_000, h % 2 === 1, h % 2 === 1 ? 0.01 : null);
+        await a.insertHistory([
+          { vrf_id: 1, ip_key: k, at: h * HOUR + m * 60_000, up: h % 2 === 1, rtt_seconds: h % 2 === 1 ? 0.01 : null },
+        ]);
     }
     await a.insertEvent({
       vrf_id: 1,

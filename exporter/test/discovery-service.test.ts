@@ -454,7 +454,11 @@ describe('applying a sweep', () => {
       `${slices.length} slices: median ${median.toFixed(1)} CPU-ms, longest ${cpu.at(-1)!.toFixed(1)} CPU-ms, ` +
         `${Math.max(...slices.map((x) => x.ms)).toFixed(1)} ms`,
     );
-    assert.ok(median < 12, `median slice ${median.toFixed(1)} CPU-ms`);
+    // PostgreSQL: a step is 128 hosts (hostsPerStep; SQLite 32), ~17 CPU-ms in pieces of one
+    // statement each — the loop turns at every round trip — and the ticking immediate above
+    // spins the idle loop while a statement is out, which counts in the slice's CPU too.
+    const bound = store.dialect === 'postgres' ? 40 : 12;
+    assert.ok(median < bound, `median slice ${median.toFixed(1)} CPU-ms`);
     for (let i = 1; i < slices.length; i++) {
       assert.ok(slices[i]!.turn > slices[i - 1]!.turn, `slice ${i} ran in the same loop turn as the one before`);
       assert.ok(slices[i]!.upBefore >= slices[i - 1]!.upBefore, 'hosts up never go back');

@@ -26,6 +26,7 @@ import {
   takeFreeAround,
   aroundFromKnown,
 } from '../src/ipam/core/allocation.js';
+import { addToRuns } from '../src/ipam/core/runs.js';
 import { type LabelledRange, type LayoutRow, layoutRows } from '../src/ipam/core/layout.js';
 import { type TreeNode, buildTree } from '../src/ipam/core/hierarchy.js';
 import { utilization } from '../src/ipam/core/utilization.js';
@@ -503,6 +504,51 @@ function maximalRuns(random: () => number, end: bigint): Interval[] {
   }
   return runs;
 }
+
+describe('addToRuns (many addresses joining the runs index at once)', () => {
+  it('gives the maximal runs of the old and new addresses, writing only what changed', () => {
+    const random = prng(15);
+    for (let round = 0; round < 300; round++) {
+      const runs = maximalRuns(random, 120n);
+      const used = new Set(
+        runs.flatMap((r) => Array.from({ length: Number(r.last - r.first) + 1 }, (_, i) => r.first + BigInt(i))),
+      );
+      // New addresses: random free ones, as stretches of consecutive values.
+      const fresh = [
+        ...new Set(Array.from({ length: Math.floor(random() * 20) }, () => BigInt(Math.floor(random() * 130)))),
+      ]
+        .filter((v) => !used.has(v))
+        .sort((a, b) => (a < b ? -1 : 1));
+      const added: Interval[] = [];
+      for (const v of fresh) {
+        const last = added.at(-1);
+        if (last && last.last + 1n === v) added[added.length - 1] = iv(last.first, v);
+        else added.push(iv(v, v));
+      }
+      // Applying the change to the runs gives the maximal runs of everything.
+      const { remove, write } = addToRuns([...runs].reverse(), [...added].reverse());
+      const after = new Map(runs.map((r) => [r.first, r]));
+      for (const first of remove) assert.ok(after.delete(first), `round ${round}: removes a run that exists`);
+      for (const r of write) after.set(r.first, r);
+      const all = [...used, ...fresh].sort((a, b) => (a < b ? -1 : 1));
+      const want: Interval[] = [];
+      for (const v of all) {
+        const last = want.at(-1);
+        if (last && last.last + 1n === v) want[want.length - 1] = iv(last.first, v);
+        else want.push(iv(v, v));
+      }
+      assert.deepEqual(
+        [...after.values()].sort((a, b) => (a.first < b.first ? -1 : 1)),
+        want,
+        `round ${round}`,
+      );
+      // Only runs that gained addresses are written.
+      assert.ok(write.length <= added.length, `round ${round}`);
+    }
+    assert.deepEqual(addToRuns([iv(1n, 3n), iv(5n, 6n)], [iv(4n, 4n)]), { remove: [5n], write: [iv(1n, 6n)] });
+    assert.deepEqual(addToRuns([iv(1n, 3n)], [iv(9n, 9n)]), { remove: [], write: [iv(9n, 9n)] });
+  });
+});
 
 describe('takeFreeAround (fixed blockers first, the runs read asynchronously)', () => {
   it('gives what takeFree gives, and probes the runs only where a fixed blocker moved the candidate', async () => {

@@ -352,15 +352,19 @@ describe(`IPAM on the ${TEST_BACKEND} store`, () => {
         const a = free(v6side)[pick(free(v6side).length)]!;
         held.set(a, (await ipam.createAddress({ address: a }, actor)).id);
       } else if (op === 1) {
-        // A batch of up to 4 free addresses from a random host on: often consecutive, sometimes not.
+        // A batch of up to 4 free addresses from a random host on (often consecutive, sometimes
+        // not), or up to 10 from anywhere (scattered: many stretches, merged with runs at once).
         const start = 1 + pick(62);
-        const batch = free(v6side).filter((a) => {
-          const host = Number.parseInt(a.split(/[.:]/).at(-1)!, v6side ? 16 : 10);
-          return host >= start && host < start + 6;
-        });
+        const scattered = rnd() < 0.4;
+        const batch = scattered
+          ? free(v6side).filter(() => rnd() < 0.25)
+          : free(v6side).filter((a) => {
+              const host = Number.parseInt(a.split(/[.:]/).at(-1)!, v6side ? 16 : 10);
+              return host >= start && host < start + 6;
+            });
         if (batch.length === 0) continue;
         const views = await ipam.createAddressRecords(
-          batch.slice(0, 4).map((a) => ({ address: a })),
+          batch.slice(0, scattered ? 10 : 4).map((a) => ({ address: a })),
           actor,
         );
         for (const v of views) held.set(v.address, v.id);

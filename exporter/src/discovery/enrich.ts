@@ -9,7 +9,8 @@ import { DISCOVERY_ACTOR, type DiscoveryContext } from './context.js';
 import { type PortSpec, type StoredPort, parsePorts } from './core/ports.js';
 import type { NmapHost } from './nmap.js';
 import type { ScanPhaseView, ScanWarningView } from './schemas.js';
-import { inSlices } from './slices.js';
+import { hostsPerStep, inSlices } from './slices.js';
+import type { EventRow, HostRow } from './store.js';
 
 /** PTR lookups in flight at once per scan (the resolver adapter has its own cap too). */
 const NAME_CONCURRENCY = 16;
@@ -248,9 +249,12 @@ export class Enricher {
     const at = ctx.now();
     const open = [...found.open];
     const names = [...found.names];
-    await inSlices(ctx, open.length + names.length, async (i) => {
-      if (i < open.length) await this.recordPorts(subnet, open[i]![0], open[i]![1], at);
-      else await this.recordPtr(subnet, names[i - open.length]![0], names[i - open.length]![1], at);
+    // Ports in chunks (a sweep checks every alive host's), names one by one (few change).
+    const chunk = hostsPerStep(ctx.store.dialect);
+    const portChunks = Math.ceil(open.length / chunk);
+    await inSlices(ctx, portChunks + names.length, async (i) => {
+      if (i < portChunks) await this.recordPorts(subnet, open.slice(i * chunk, (i + 1) * chunk), at);
+      else await this.recordPtr(subnet, names[i - portChunks]![0], names[i - portChunks]![1], at);
     });
     if (nmap && ctx.deps.nmap && ctx.scan.nmap) void this.runNmap(subnet.vrf_id, alive);
   }
@@ -281,34 +285,43 @@ export class Enricher {
     await store.upsertHost({ ...fresh, ports: JSON.stringify(merged), nmap_checked_at: at });
   }
 
-  private async recordPorts(subnet: SubnetRow, address: string, ports: number[], at: number): Promise<void> {
+  /** The open ports of some hosts: their rows read and written in one statement each, events on changes. */
+  private async recordPorts(subnet: SubnetRow, found: readonly [string, number[]][], at: number): Promise<void> {
     const { store } = this.ctx;
-    const key = ipKey(parseIp(address));
-    const host = await store.lockedHost(subnet.vrf_id, key);
-    if (!host) return;
-    const before = parsePorts(host.ports);
+    const keys = found.map(([address]) => ipKey(parseIp(address)));
+    const hosts = await store.lockedHosts(subnet.vrf_id, keys);
     const names = new Map(this.ports.map((p) => [p.port, p.service]));
-    const next: StoredPort[] = ports.map((port) => {
-      const old = before.find((p) => p.port === port);
-      return old ?? { port, protocol: 'tcp', service: names.get(port) ?? null, product: null, version: null };
-    });
-    await store.upsertHost({ ...host, ports: JSON.stringify(next), ports_checked_at: at });
-    const was = before.map((p) => p.port).join(',');
-    const now = ports.join(',');
-    if (host.ports_checked_at !== null && was !== now) {
-      const opened = ports.filter((p) => !before.some((b) => b.port === p));
-      const closed = before.filter((b) => !ports.includes(b.port)).map((b) => b.port);
-      await store.insertEvent({
-        vrf_id: subnet.vrf_id,
-        at,
-        kind: 'ports_changed',
-        ip_key: key,
-        address,
-        subnet_id: subnet.id,
-        message: `${address}: ${[opened.length ? `opened ${opened.join(', ')}` : '', closed.length ? `closed ${closed.join(', ')}` : ''].filter(Boolean).join('; ')}`,
-        details: JSON.stringify({ opened, closed }),
+    const rows: HostRow[] = [];
+    const events: Omit<EventRow, 'id'>[] = [];
+    found.forEach(([address, ports], i) => {
+      const key = keys[i]!;
+      const host = hosts.get(key.toString('hex'));
+      if (!host) return;
+      const before = parsePorts(host.ports);
+      const next: StoredPort[] = ports.map((port) => {
+        const old = before.find((p) => p.port === port);
+        return old ?? { port, protocol: 'tcp', service: names.get(port) ?? null, product: null, version: null };
       });
-    }
+      rows.push({ ...host, ports: JSON.stringify(next), ports_checked_at: at });
+      const was = before.map((p) => p.port).join(',');
+      const now = ports.join(',');
+      if (host.ports_checked_at !== null && was !== now) {
+        const opened = ports.filter((p) => !before.some((b) => b.port === p));
+        const closed = before.filter((b) => !ports.includes(b.port)).map((b) => b.port);
+        events.push({
+          vrf_id: subnet.vrf_id,
+          at,
+          kind: 'ports_changed',
+          ip_key: key,
+          address,
+          subnet_id: subnet.id,
+          message: `${address}: ${[opened.length ? `opened ${opened.join(', ')}` : '', closed.length ? `closed ${closed.join(', ')}` : ''].filter(Boolean).join('; ')}`,
+          details: JSON.stringify({ opened, closed }),
+        });
+      }
+    });
+    await store.upsertHosts(rows);
+    if (events.length > 0) await store.insertEvents(events);
   }
 
   private async recordPtr(subnet: SubnetRow, address: string, ptr: string | null, at: number): Promise<void> {

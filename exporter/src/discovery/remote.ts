@@ -13,6 +13,7 @@ import type { SubnetRow } from '../ipam/store.js';
 import { applySweep } from './apply.js';
 import type { DiscoveryContext, SweepReport } from './context.js';
 import type { PortSpec } from './core/ports.js';
+import type { TargetSet } from './core/targets.js';
 import { Enricher } from './enrich.js';
 import type { NmapService } from './nmap.js';
 import { inSlices } from './slices.js';
@@ -73,7 +74,7 @@ async function cutShort(ctx: DiscoveryContext, scanId: number | null): Promise<b
 export async function applyRemoteSweep(
   ctx: DiscoveryContext,
   subnet: SubnetRow,
-  targets: readonly string[],
+  targets: TargetSet,
   sweep: RemoteSweep,
   ports: readonly PortSpec[],
   claim: BatchClaim,
@@ -91,7 +92,7 @@ export async function applyRemoteSweep(
       Object.assign(row, {
         state: 'running',
         started_at: startedAt,
-        targets: targets.length,
+        targets: targets.size,
         sent: sweep.sent,
         alive: sweep.alive.size,
       });

@@ -8,7 +8,7 @@ import { applySweep } from './apply.js';
 import type { DiscoveryContext, SweepReport } from './context.js';
 import type { SweepResult } from './core/sweep.js';
 import { observeSweep } from './observe.js';
-import { sweepTargets } from './core/targets.js';
+import { listTargets, sweepTargets } from './core/targets.js';
 import type { Enricher } from './enrich.js';
 import { maintainHistory } from './history.js';
 import type { IcmpStatus } from './icmp.js';
@@ -105,11 +105,19 @@ export async function runScan(ctx: DiscoveryContext, scan: ScanRow, steps: ScanS
   const applying = performance.now();
   let slices = 0;
   // In slices, each committed with its turn's write batch: the progress moves from 0.8 to 0.85.
-  const aliveHosts = await applySweep(ctx, current, targets, result.alive, now, neighbours, (applied, tracked) => {
-    slices += 1;
-    scan.progress = 0.8 + 0.05 * (applied / tracked);
-    publish();
-  });
+  const aliveHosts = await applySweep(
+    ctx,
+    current,
+    listTargets(targets),
+    result.alive,
+    now,
+    neighbours,
+    (applied, tracked) => {
+      slices += 1;
+      scan.progress = 0.8 + 0.05 * (applied / tracked);
+      publish();
+    },
+  );
   ctx.logger.info(
     {
       subnet: current.cidr,

@@ -18,11 +18,10 @@ import type { IpamService, SubnetLookup } from '../ipam/service.js';
 import type { SubnetRow } from '../ipam/store.js';
 import type { Store } from '../store/store.js';
 import type { Writes } from '../store/write-batcher.js';
-import { applySweep } from './apply.js';
 import { listConflicts } from './conflicts.js';
 import { type DiscoveryContext, type DiscoveryDeps, type SweepReport, iso } from './context.js';
 import { type PortSpec, DEFAULT_PORTS, withServiceNames } from './core/ports.js';
-import { SweepTooLargeError, sweepTargets } from './core/targets.js';
+import { SweepTooLargeError, type TargetSet, listTargets, prefixTargets, sweepTargets } from './core/targets.js';
 import { Enricher } from './enrich.js';
 import { historyOf, listEvents, maintainHistory, uptimeOf } from './history.js';
 import type { IcmpStatus } from './icmp.js';
@@ -41,6 +40,7 @@ import type {
   SdGroup,
   UptimeView,
 } from './schemas.js';
+import { loadVendors } from './oui.js';
 import { DiscoveryStore, type HostRef, type ScanRow } from './store.js';
 
 export { DISCOVERY_ACTOR, type DiscoveryDeps, type SweepReport } from './context.js';
@@ -114,6 +114,9 @@ export class DiscoveryService {
       logger,
     );
     this.enricher = new Enricher(this.ctx, ports, () => this.queue.stopping);
+    // The vendor index (oui.ts) is built in the background now, not when the first sweep (or
+    // agent's report) is applied: that made the first reports after a start ~10 % slower.
+    loadVendors().catch((e: unknown) => logger.warn({ err: e }, 'could not load the OUI vendor registry'));
     this.recovered = this.recoverScans().catch((e: unknown) => {
       logger.error({ err: e }, 'could not fail the scans an earlier run left unfinished');
     });
@@ -370,30 +373,25 @@ export class DiscoveryService {
     for (const listener of this.onSweep) listener(report);
   }
 
-  /** Records one sweep's observations (see apply.ts, in slices); resolves with the alive addresses. */
-  applySweep(
-    subnet: SubnetRow,
-    targets: readonly string[],
-    alive: Map<string, number>,
-    now: number,
-  ): Promise<string[]> {
-    return applySweep(this.ctx, subnet, targets, alive, now);
-  }
-
   /**
    * What a sweep of `subnet` targets: every usable address of an IPv4 subnet no larger than
    * scan.max_prefix (422 beyond), the known addresses of an IPv6 one. Agents sweep the same.
    */
   async targetsOf(subnet: SubnetRow): Promise<string[]> {
     const prefix = prefixOf(subnet);
-    if (prefix.family === 6)
-      return (await this.ipam.addressesBetween(subnet.vrf_id, subnet.first_key, subnet.last_key)).map((a) => a.address);
-    try {
-      return sweepTargets(prefix, this.scanCfg.max_prefix);
-    } catch (e) {
-      if (e instanceof SweepTooLargeError) throw new LanscapeError(422, 'sweep_too_large', e.message);
-      throw e;
-    }
+    if (prefix.family === 6) return this.knownAddresses(subnet);
+    return tooLargeIs422(() => sweepTargets(prefix, this.scanCfg.max_prefix));
+  }
+
+  /** targetsOf as a TargetSet: an IPv4 subnet's by arithmetic, without its list. */
+  private async targetSetOf(subnet: SubnetRow): Promise<TargetSet> {
+    const prefix = prefixOf(subnet);
+    if (prefix.family === 6) return listTargets(await this.knownAddresses(subnet));
+    return tooLargeIs422(() => prefixTargets(prefix, this.scanCfg.max_prefix));
+  }
+
+  private async knownAddresses(subnet: SubnetRow): Promise<string[]> {
+    return (await this.ipam.addressesBetween(subnet.vrf_id, subnet.first_key, subnet.last_key)).map((a) => a.address);
   }
 
   /**
@@ -402,7 +400,7 @@ export class DiscoveryService {
    */
   async applyRemote(subnet: SubnetRow, sweep: RemoteSweep, claim: BatchClaim): Promise<ScanView | null> {
     await this.recovered;
-    const targets = await this.targetsOf(subnet);
+    const targets = await this.targetSetOf(subnet);
     const scan = await applyRemoteSweep(this.ctx, subnet, targets, sweep, this.ports, claim, (r) => this.notify(r));
     if (scan) await maintainHistory(this.ctx, this.now());
     return scan && this.scanView(scan);
@@ -514,4 +512,14 @@ export class DiscoveryService {
 function abandoned(s: ScanRow, now: number): ScanRow {
   const error = `abandoned: ${s.state} since ${iso(s.started_at ?? s.queued_at)} by an exporter that stopped`;
   return { ...s, state: 'failed', finished_at: now, error };
+}
+
+/** A sweep larger than scan.max_prefix, answered as 422 sweep_too_large. */
+function tooLargeIs422<T>(targets: () => T): T {
+  try {
+    return targets();
+  } catch (e) {
+    if (e instanceof SweepTooLargeError) throw new LanscapeError(422, 'sweep_too_large', e.message);
+    throw e;
+  }
 }

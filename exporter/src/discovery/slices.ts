@@ -6,10 +6,21 @@
 // and the next slice waits for a later working turn (turns.ts), so requests are served between
 // slices and what a slice wrote is visible as soon as its batch commits. A step awaits only the
 // store: on SQLite every statement resolves at once, so a slice still finishes within its turn.
+import type { SqlDialect } from '../store/sql-exec.js';
 import type { DiscoveryContext } from './context.js';
 
 /** The longest a slice of discovery's writes runs before it commits and waits for a turn (ms). */
 export const APPLY_SLICE_MS = 5;
+
+/**
+ * Hosts per step where a step handles many hosts at once (a sweep's hosts, their open ports):
+ * read and written in one statement each. SQLite: 32, so a step stays well inside a slice (the
+ * loop waits for it). PostgreSQL: 128, because there a statement is a round trip that waits on
+ * the network, not the loop, and four times fewer of them carry the same rows.
+ */
+export function hostsPerStep(dialect: SqlDialect): number {
+  return dialect === 'postgres' ? 128 : 32;
+}
 
 /**
  * Runs step(0) … step(count - 1) in order, in slices of at most `sliceMs` each (at least one

@@ -8,6 +8,8 @@
 // discovery needs of IPAM goes through IpamService's read API.
 import type { Db } from '../store/db.js';
 import type { SqlDialect, SqlExec } from '../store/sql-exec.js';
+import { insertRows } from '../store/insert-rows.js';
+import { paddedChunks } from '../store/padded-chunks.js';
 import type { Store } from '../store/store.js';
 
 // Discovery state is kept per VRF (migration 10): a sweep of a subnet observes the subnet's VRF,
@@ -271,10 +273,19 @@ function statements(d: SqlDialect) {
 }
 const STATEMENTS = { sqlite: statements('sqlite'), postgres: statements('postgres') };
 
-const UPSERT_HOST = `INSERT INTO hosts (${HOST_COLUMNS.join(', ')}) VALUES (${HOST_COLUMNS.map(() => '?').join(', ')})
-  ON CONFLICT (vrf_id, ip_key) DO UPDATE SET ${HOST_COLUMNS.slice(2)
-    .map((c) => `${c} = excluded.${c}`)
-    .join(', ')}`;
+/** Hosts are upserted: a row written between a read and its write-back (another slice) is replaced whole. */
+const UPSERT_HOSTS = `ON CONFLICT (vrf_id, ip_key) DO UPDATE SET ${HOST_COLUMNS.slice(2)
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ')}`;
+const EVENT_COLUMNS = ['vrf_id', 'at', 'kind', 'ip_key', 'address', 'subnet_id', 'message', 'details'] as const;
+/** A history sample: one per host and sweep time, a second write of the same sample replaces it. */
+export interface HistorySample {
+  vrf_id: number;
+  ip_key: Buffer;
+  at: number;
+  up: boolean;
+  rtt_seconds: number | null;
+}
 const SCAN_STATES = ['queued', 'running', 'done', 'failed'] as const;
 /** The update of a scan row from one of its states, per set of states (one text each). */
 const SAVE_SCAN = new Map<string, string>();
@@ -460,6 +471,23 @@ export class DiscoveryStore {
   lockedHost(vrf: number, key: Buffer): Promise<HostRow | undefined> {
     return this.exec.get<HostRow>(this.q.lockedHost, [vrf, key]);
   }
+  /**
+   * lockedHost for many keys, by the key's hex: one statement per 256 keys (padded, so a handful
+   * of texts are prepared), locked in key order on PostgreSQL.
+   */
+  async lockedHosts(vrf: number, keys: readonly Buffer[]): Promise<Map<string, HostRow>> {
+    const out = new Map<string, HostRow>();
+    for (const chunk of paddedChunks(keys, 256)) {
+      const rows = await this.exec.all<HostRow>(
+        `SELECT * FROM hosts WHERE vrf_id = ? AND ip_key IN (${chunk.map(() => '?').join(', ')}) ORDER BY ip_key${
+          this.exec.dialect === 'postgres' ? ' FOR UPDATE' : ''
+        }`,
+        [vrf, ...chunk],
+      );
+      for (const r of rows) out.set(Buffer.from(r.ip_key).toString('hex'), r);
+    }
+    return out;
+  }
   hostsBetween(vrf: number, first: Buffer, last: Buffer): Promise<HostRow[]> {
     return this.exec.all<HostRow>('SELECT * FROM hosts WHERE vrf_id = ? AND ip_key BETWEEN ? AND ? ORDER BY ip_key', [
       vrf,
@@ -468,27 +496,52 @@ export class DiscoveryStore {
     ]);
   }
   async upsertHost(row: HostRow): Promise<void> {
-    await this.exec.run(
-      UPSERT_HOST,
-      HOST_COLUMNS.map((c) => row[c]),
+    await this.upsertHosts([row]);
+  }
+  /** Hosts written whole, in a few statements (no two rows for one host). */
+  async upsertHosts(rows: readonly HostRow[]): Promise<void> {
+    await insertRows(
+      this.exec,
+      'hosts',
+      HOST_COLUMNS,
+      rows.map((row) => HOST_COLUMNS.map((c) => row[c])),
+      { onConflict: UPSERT_HOSTS },
     );
   }
-  /** One sample per host and sweep time: a second write of the same sample replaces it. */
-  async insertHistory(vrf: number, key: Buffer, at: number, up: boolean, rtt: number | null): Promise<void> {
-    await this.exec.run(
-      `INSERT INTO host_history (vrf_id, ip_key, at, up, rtt_seconds) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (vrf_id, ip_key, at) DO UPDATE SET up = excluded.up, rtt_seconds = excluded.rtt_seconds`,
-      [vrf, key, at, up ? 1 : 0, rtt],
+  /** History samples in a few statements (no two for one host and time). */
+  async insertHistory(samples: readonly HistorySample[]): Promise<void> {
+    await insertRows(
+      this.exec,
+      'host_history',
+      ['vrf_id', 'ip_key', 'at', 'up', 'rtt_seconds'],
+      samples.map((h) => [h.vrf_id, h.ip_key, h.at, h.up ? 1 : 0, h.rtt_seconds]),
+      {
+        onConflict:
+          'ON CONFLICT (vrf_id, ip_key, at) DO UPDATE SET up = excluded.up, rtt_seconds = excluded.rtt_seconds',
+      },
     );
   }
 
   async insertEvent(e: Omit<EventRow, 'id'>): Promise<number> {
-    const row = await this.exec.get<{ id: number }>(
-      `INSERT INTO events (vrf_id, at, kind, ip_key, address, subnet_id, message, details)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-      [e.vrf_id, e.at, e.kind, e.ip_key, e.address, e.subnet_id, e.message, e.details],
+    const [row] = await insertRows<{ id: number }>(
+      this.exec,
+      'events',
+      EVENT_COLUMNS,
+      [EVENT_COLUMNS.map((c) => e[c])],
+      {
+        returning: 'id',
+      },
     );
     return row!.id;
+  }
+  /** Events in a few statements. */
+  async insertEvents(events: readonly Omit<EventRow, 'id'>[]): Promise<void> {
+    await insertRows(
+      this.exec,
+      'events',
+      EVENT_COLUMNS,
+      events.map((e) => EVENT_COLUMNS.map((c) => e[c])),
+    );
   }
 
   async listEvents(filter: EventFilter, limit: number, offset: number): Promise<{ count: number; rows: EventRow[] }> {

@@ -9,6 +9,7 @@ import type { Actor } from '../audit/log.js';
 import type { Scope } from '../config/schema.js';
 import { LanscapeError } from '../errors.js';
 import type { Writes } from '../store/write-batcher.js';
+import { nextTurn } from '../turns.js';
 import { type AgentTokens, type TokenIdentity, type TokenVerifier, allows, bearerToken } from './auth.js';
 import { type DeclaredResponse, asSent, responseChecksEnabled, responseMismatch } from './response-check.js';
 
@@ -36,6 +37,9 @@ export interface RouteResponse {
  * (COST_LIMITS); one more is answered 429 with Retry-After. A request holds its slot until the
  * response has finished (streams included) or the client disconnected.
  */
+/** Bodies above this size wait for a turn before they are validated. */
+const LARGE_BODY_BYTES = 64 * 1024;
+
 export type CostClass = 'export' | 'list' | 'rows' | 'import' | 'bulk';
 export const COST_LIMITS: Readonly<Record<CostClass, number>> = {
   /** CSV exports (streamed, each one reads the whole table in chunks) */
@@ -217,6 +221,10 @@ export class ApiRoutes {
         // Without a query schema a route takes no query parameters: ?dry_run=true on a route
         // that has no dry run must not be silently ignored.
         const query = parse(spec.query ?? NO_QUERY, req.query, 'query');
+        // A large body is validated in a turn of its own (turns.ts): four agents' reports that
+        // arrive together were validated back to back in one poll phase (~10 ms each) while a
+        // small GET waited behind them.
+        if (spec.body && Number(req.get('content-length') ?? 0) > LARGE_BODY_BYTES) await nextTurn();
         const body = spec.body ? parse(spec.body, bodyOf(req, spec.bodyType ?? 'application/json'), 'body') : undefined;
         if (spec.cost && (!spec.costWhen || spec.costWhen({ params, query, body } as never)))
           this.admit(spec.cost, res);

@@ -1102,6 +1102,30 @@ export class IpamService {
     }
   }
 
+  /**
+   * Devices a sweep found that IPAM has no row for (source "discovered"), inside the caller's
+   * write (a slice of applying a sweep): each checked like createAddress, one a rule refuses
+   * (the network address of a child subnet, an address recorded meanwhile) left out, the rest
+   * stored at once. Resolves with how many were recorded.
+   */
+  async recordDiscovered(
+    devices: readonly { vrf: number; ip: IP; fields: AddressFields }[],
+    actor: Actor,
+  ): Promise<number> {
+    if (devices.length === 0) return 0;
+    const checked = await this.checkNewAddresses(devices);
+    const entries = devices.flatMap((d, i) => {
+      const subnet = checked[i]!;
+      return subnet instanceof LanscapeError ? [] : [{ ...d, subnetId: subnet.id }];
+    });
+    if (this.tables.dialect === 'postgres') {
+      for (const id of [...new Set(entries.map((e) => e.subnetId))].sort((a, b) => a - b))
+        await this.tables.lockSubnet(id);
+    }
+    await this.storeNewAddresses(entries, actor);
+    return entries.length;
+  }
+
   async updateAddress(id: number, patch: AddressFields, actor: Actor): Promise<AddressView> {
     return this.write(async () => {
       const row = await this.addressRow(id);

@@ -10,24 +10,31 @@ const MAX_ROWS = 128;
 const EXACT_ROWS = 32;
 const TEXTS = new Map<string, string>();
 
+export interface InsertOptions {
+  /** e.g. `id, ip_key`: resolve with those columns of every row. */
+  returning?: string;
+  /** An upsert's clause, e.g. `ON CONFLICT (k) DO UPDATE SET v = excluded.v` (no two rows may share a key). */
+  onConflict?: string;
+}
+
 /**
- * Inserts `rows` (each `columns.length` values, in order) into `table`; with `returning`
- * (e.g. `id, ip_key`) resolves with those columns of every row — in no promised order (neither
- * backend promises one for a multi-row RETURNING): match them by a key.
+ * Inserts `rows` (each `columns.length` values, in order) into `table`; with `returning`,
+ * resolves with those columns of every row — in no promised order (neither backend promises one
+ * for a multi-row RETURNING): match them by a key.
  */
 export async function insertRows<R = never>(
   exec: SqlExec,
   table: string,
   columns: readonly string[],
   rows: readonly (readonly unknown[])[],
-  returning = '',
+  { returning = '', onConflict = '' }: InsertOptions = {},
 ): Promise<R[]> {
   const out: R[] = [];
   for (let i = 0; i < rows.length;) {
     const left = rows.length - i;
     let n = left <= EXACT_ROWS ? left : MAX_ROWS;
     while (n > left) n >>= 1;
-    const text = textOf(table, columns, n, returning);
+    const text = textOf(table, columns, n, returning, onConflict);
     const params = rows.slice(i, i + n).flat();
     if (returning) out.push(...(await exec.all<R>(text, params)));
     else await exec.run(text, params);
@@ -36,14 +43,14 @@ export async function insertRows<R = never>(
   return out;
 }
 
-function textOf(table: string, columns: readonly string[], n: number, returning: string): string {
-  const key = `${table}|${columns.join(',')}|${n}|${returning}`;
+function textOf(table: string, columns: readonly string[], n: number, returning: string, onConflict: string): string {
+  const key = `${table}|${columns.join(',')}|${n}|${returning}|${onConflict}`;
   let text = TEXTS.get(key);
   if (!text) {
     const one = `(${columns.map(() => '?').join(', ')})`;
     text = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: n }, () => one).join(', ')}${
-      returning ? ` RETURNING ${returning}` : ''
-    }`;
+      onConflict ? ` ${onConflict}` : ''
+    }${returning ? ` RETURNING ${returning}` : ''}`;
     TEXTS.set(key, text);
   }
   return text;
