@@ -1,7 +1,7 @@
 // Sites and agents (#15): central applying result batches from 4 agents, each reporting a /16
 // with 1,000 alive hosts, while the API is read. Targets (the issue's): >= 4 reports/s, API p99
 // < 50 ms meanwhile. Round 1 creates 4,000 discovered IPAM rows (audited); later rounds update
-// hosts only.
+// hosts only. `agent-reports` on SQLite, `agent-reports-pg` with the store on PostgreSQL.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
