@@ -101,6 +101,10 @@ describe('Activity', () => {
       'activity-item-event-2',
     ]);
 
+    // Every event here is in the global VRF: no chip, no request for the VRFs.
+    expect(screen.queryByTestId(testIds.vrfChip)).toBeNull();
+    expect(calls(mockFetch).some((c) => c.includes('/vrfs'))).toBe(false);
+
     fireEvent.change(screen.getByPlaceholderText('Address or text'), { target: { value: 'raspberry' } });
     await waitFor(() => expect(screen.getAllByTestId(/^activity-item-/)).toHaveLength(1));
     expect(screen.getByTestId(testIds.activity.item('event-2'))).toBeInTheDocument();
@@ -122,5 +126,26 @@ describe('Activity', () => {
       )
     );
     expect(calls(mockFetch).some((c) => c.includes('/read/audit'))).toBe(false);
+  });
+
+  it('names the VRF of an event outside the global one (the same address may be in two)', async () => {
+    const siteB: LanscapeEvent = { ...events[1]!, id: 3, vrf_id: 2, message: 'new device at site B' };
+    mockFetch.mockImplementation(
+      routes({
+        'GET read/events': { count: 3, results: [...events, siteB] },
+        'GET read/audit': { count: 0, results: [] },
+        'GET read/vrfs': {
+          count: 2,
+          results: [
+            { id: 1, name: 'global', rd: null, description: '', subnets: 3, created_at: '', updated_at: '' },
+            { id: 2, name: 'site-b', rd: null, description: '', subnets: 1, created_at: '', updated_at: '' },
+          ],
+        },
+      })
+    );
+    renderAt(<Activity />, '/activity');
+    const item = await screen.findByTestId(testIds.activity.item('event-3'));
+    await waitFor(() => expect(within(item).getByTestId(testIds.vrfChip)).toHaveAttribute('data-vrf', 'site-b'));
+    expect(within(screen.getByTestId(testIds.activity.item('event-2'))).queryByTestId(testIds.vrfChip)).toBeNull();
   });
 });

@@ -22,6 +22,8 @@ import { QUERY_LIMITS } from '../../api/limits.gen';
 import type { AuditEntry, EventKind, LanscapeEvent } from '../../api/types';
 import { ACTIVITY_LABELS, type ActivityKind, EventIcon } from '../../components/EventIcon';
 import { ErrorAlert } from '../../components/ErrorAlert';
+import { VrfChip, useVrfs } from '../../components/VrfChip';
+import { GLOBAL_VRF } from '../../constants';
 import { testIds } from '../../components/testIds';
 import { formatDateTime, timeAgo } from '../../utils/format';
 import { isIp } from '../../utils/ip';
@@ -47,6 +49,8 @@ export interface ActivityItem {
   addressId?: number;
   subnetId?: number;
   subnetLabel?: string;
+  /** The VRF an event was observed in (the same address may be in several). */
+  vrfId?: number;
 }
 
 function fromEvent(e: LanscapeEvent): ActivityItem {
@@ -57,6 +61,7 @@ function fromEvent(e: LanscapeEvent): ActivityItem {
     text: e.message,
     address: e.address ?? undefined,
     subnetId: e.subnet_id ?? undefined,
+    vrfId: e.vrf_id,
   };
 }
 
@@ -129,6 +134,8 @@ function Activity() {
     const text = q.trim().toLowerCase();
     return text ? all.filter((i) => `${i.address ?? ''} ${i.text} ${i.actor ?? ''}`.toLowerCase().includes(text)) : all;
   }, [events.data, audit.data, q]);
+  // Named only where it tells something: an event outside the global VRF.
+  const vrfs = useVrfs(items.some((i) => i.vrfId !== undefined && i.vrfId !== GLOBAL_VRF.id));
 
   const setParam = (key: string, value: string | undefined) => {
     const next = new URLSearchParams(params);
@@ -200,6 +207,11 @@ function Activity() {
                       <strong>{item.address}</strong>
                     ))}
                   {item.address && ' '}
+                  {item.vrfId !== undefined && item.vrfId !== GLOBAL_VRF.id && (
+                    <>
+                      <VrfChip vrfId={item.vrfId} vrfs={vrfs} />{' '}
+                    </>
+                  )}
                   <span>{item.text}</span>
                   {!item.address && item.subnetId !== undefined && (
                     <>

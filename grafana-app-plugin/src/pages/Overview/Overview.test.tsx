@@ -154,13 +154,21 @@ describe('Overview page', () => {
     expect(screen.getByTestId(testIds.overview.subnetRow(1, '10.0.1.0/24'))).toHaveTextContent('never');
   });
 
-  it('shows conflicts with a link to each address', async () => {
+  it('shows conflicts with a link to each address, naming the VRF outside the global one', async () => {
     backend({
+      'GET read/vrfs': {
+        count: 2,
+        results: [
+          { id: 1, name: 'global', rd: null, description: '', subnets: 3, created_at: '', updated_at: '' },
+          { id: 2, name: 'site-b', rd: null, description: '', subnets: 1, created_at: '', updated_at: '' },
+        ],
+      },
       'GET read/conflicts': {
         count: 2,
         results: [
           {
             kind: 'mac_mismatch',
+            vrf_id: 1,
             address: '10.0.1.5',
             address_id: 55,
             subnet_id: 2,
@@ -170,6 +178,7 @@ describe('Overview page', () => {
           },
           {
             kind: 'unknown_device',
+            vrf_id: 2,
             address: '10.0.1.77',
             address_id: 77,
             subnet_id: 2,
@@ -188,6 +197,9 @@ describe('Overview page', () => {
       'href',
       '/a/lanscape-ipam-app/subnets/2?address=77'
     );
+    // The same address may be in several VRFs: the one outside the global VRF is named.
+    await waitFor(() => expect(within(box).getByTestId(testIds.vrfChip)).toHaveAttribute('data-vrf', 'site-b'));
+    expect(within(box).getAllByTestId(testIds.vrfChip)).toHaveLength(1);
   });
 
   it('adds a subnet with the form and shows the exporter message when it refuses', async () => {

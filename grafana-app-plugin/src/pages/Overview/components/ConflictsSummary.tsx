@@ -6,6 +6,8 @@ import type { Conflict } from '../../../api/types';
 import { timeAgo } from '../../../utils/format';
 import { subnetUrl } from '../../../utils/utils.routing';
 import { testIds } from '../../../components/testIds';
+import { VrfChip, useVrfs } from '../../../components/VrfChip';
+import { GLOBAL_VRF } from '../../../constants';
 
 const KIND: Record<Conflict['kind'], { label: string; color: BadgeColor }> = {
   mac_mismatch: { label: 'MAC mismatch', color: 'red' },
@@ -19,6 +21,8 @@ const SHOWN = 8;
 export function ConflictsSummary({ conflicts }: { conflicts: Conflict[] }) {
   const styles = useStyles2(getStyles);
   const [all, setAll] = useState(false);
+  // A conflict outside the global VRF names its VRF: the same address may be in several.
+  const vrfs = useVrfs(conflicts.some((c) => c.vrf_id !== GLOBAL_VRF.id));
   if (conflicts.length === 0) {
     return null;
   }
@@ -38,8 +42,13 @@ export function ConflictsSummary({ conflicts }: { conflicts: Conflict[] }) {
       </div>
       <ul className={styles.list}>
         {shown.map((c) => (
-          <li key={`${c.kind}-${c.address_id}`}>
+          <li key={`${c.kind}-${c.vrf_id}-${c.address_id}`}>
             <Badge color={KIND[c.kind]?.color ?? 'darkgrey'} text={KIND[c.kind]?.label ?? c.kind} />{' '}
+            {c.vrf_id !== GLOBAL_VRF.id && (
+              <>
+                <VrfChip vrfId={c.vrf_id} vrfs={vrfs} />{' '}
+              </>
+            )}
             {c.subnet_id !== null ? (
               <TextLink href={subnetUrl(c.subnet_id, { address: c.address_id })} inline>
                 {c.address}
