@@ -27,6 +27,7 @@ import { historyOf, listEvents, maintainHistory, uptimeOf } from './history.js';
 import type { IcmpStatus } from './icmp.js';
 import { enrichIpamViews, observationView } from './observations.js';
 import { ScanQueue, type Trigger } from './queue.js';
+import { applySweep } from './apply.js';
 import { type BatchClaim, type RemoteSweep, applyRemoteSweep } from './remote.js';
 import { runScan } from './run.js';
 import { serviceDiscovery, serviceDiscoveryPage } from './sd.js';
@@ -371,6 +372,16 @@ export class DiscoveryService {
 
   private notify(report: SweepReport): void {
     for (const listener of this.onSweep) listener(report);
+  }
+
+  /** Records one sweep's observations (see apply.ts, in slices); resolves with the alive addresses. */
+  applySweep(
+    subnet: SubnetRow,
+    targets: readonly string[],
+    alive: Map<string, number>,
+    now: number,
+  ): Promise<string[]> {
+    return applySweep(this.ctx, subnet, listTargets(targets), alive, now);
   }
 
   /**

@@ -51,9 +51,6 @@ function openSqlite(config: Config): OpenedStore {
 
 async function openPostgres(url: string, config: Config, logger: Logger): Promise<OpenedStore> {
   const pool = openPool(url, { poolSize: config.database.pool_size });
-  // An idle connection that dies emits 'error' on the pool; unhandled, it would end the process.
-  // StoreHealth reports it (the store collector goes down); here it is only kept from crashing.
-  pool.on('error', () => {});
   const store = Store.postgres(pool);
   try {
     const migrated = await migratePostgresStore(store.exec);

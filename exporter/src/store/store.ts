@@ -168,7 +168,7 @@ const toNumber = (text: string): number | bigint => {
 
 /** The pool for `LANSCAPE_DATABASE_URL`: its own type parsers, so the rows look like SQLite's. */
 export function openPool(url: string, options: StoreOptions = {}): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
     // A request waits at most this long for a connection (PostgreSQL down: an error, not a hang).
@@ -181,4 +181,8 @@ export function openPool(url: string, options: StoreOptions = {}): pg.Pool {
           : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
+  // An idle connection that dies (PostgreSQL stopped or restarted) emits 'error' on the pool;
+  // unheard, that ends the process. StoreHealth listens too and reports the store down.
+  pool.on('error', () => {});
+  return pool;
 }
